@@ -1,0 +1,249 @@
+// Package bpf holds the XDP data plane of edgesensor: the C sources, the
+// objects bpf2go compiled from them, and a small typed API over the
+// generated (unexported) names. It knows nothing of interfaces or pinning:
+// package sensor does that.
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+)
+
+// Types shared with the kernel, generated from types.h.
+type (
+	// Event is the fixed header of every ring-buffer record.
+	Event = sensorEvent
+	// FlowKey is the canonical (direction-free) key of a flow.
+	FlowKey = sensorFlowKey
+	// Flow is the kernel-owned state of a tracked flow.
+	Flow = sensorFlow
+	// StreamVerdict is userspace's instruction for a stream flow.
+	StreamVerdict = sensorStreamVerdict
+	// CounterSet is one interface slot's counters on one CPU.
+	CounterSet = sensorCounterSet
+	// Config is the program's load-time configuration.
+	Config = sensorConfig
+	// TLSSlot is one slot of the TLS-activity filter.
+	TLSSlot = sensorTlsSlot
+	// Counter indexes CounterSet.V.
+	Counter = sensorCounter
+)
+
+// Limits compiled into the program (types.h).
+const (
+	MaxSnap     = 9216
+	MaxIfSlots  = 64
+	MaxIfIndex  = 16384
+	ProgramName = "edgesensor_xdp"
+)
+
+// Event classes (enum ev_class).
+const (
+	ClassTLS    = uint8(sensorEvClassEV_CLASS_TLS)
+	ClassQUIC   = uint8(sensorEvClassEV_CLASS_QUIC)
+	ClassStream = uint8(sensorEvClassEV_CLASS_STREAM)
+)
+
+// Event flags (enum ev_flag).
+const (
+	FlagFromClient = uint8(sensorEvFlagEV_F_FROM_CLIENT)
+	FlagLost       = uint8(sensorEvFlagEV_F_LOST)
+	FlagSnapCut    = uint8(sensorEvFlagEV_F_SNAP_CUT)
+	FlagFlowNew    = uint8(sensorEvFlagEV_F_FLOW_NEW)
+	FlagBudget     = uint8(sensorEvFlagEV_F_BUDGET)
+	FlagHSDone     = uint8(sensorEvFlagEV_F_HS_DONE)
+	FlagTruncated  = uint8(sensorEvFlagEV_F_TRUNCATED)
+)
+
+// Stream states (enum stream_state) for StreamVerdict.State.
+const (
+	StreamNew     = uint8(sensorStreamStateSTREAM_NEW)
+	StreamCapture = uint8(sensorStreamStateSTREAM_CAPTURE)
+	StreamSkip    = uint8(sensorStreamStateSTREAM_SKIP)
+	StreamIgnore  = uint8(sensorStreamStateSTREAM_IGNORE)
+)
+
+// TLS tracking states (enum tls_state), as found in Flow.TlsState and in
+// Event.State of TLS events.
+const (
+	TLSNone   = uint32(sensorTlsStateTLS_NONE)
+	TLSActive = uint32(sensorTlsStateTLS_ACTIVE)
+	TLSDone   = uint32(sensorTlsStateTLS_DONE)
+	TLSBudget = uint32(sensorTlsStateTLS_BUDGET)
+	TLSNotTLS = uint32(sensorTlsStateTLS_NOT_TLS)
+	TLSClosed = uint32(sensorTlsStateTLS_CLOSED)
+	TLSIdle   = uint32(sensorTlsStateTLS_IDLE)
+)
+
+// NumCounters is the length of CounterSet.V.
+const NumCounters = int(sensorCounterC_MAX)
+
+// Counters of the data plane (enum counter).
+const (
+	CounterPackets        = sensorCounterC_PACKETS
+	CounterBytes          = sensorCounterC_BYTES
+	CounterParseErrors    = sensorCounterC_PARSE_ERRORS
+	CounterTruncated      = sensorCounterC_TRUNCATED
+	CounterFragments      = sensorCounterC_FRAGMENTS
+	CounterTLSEvents      = sensorCounterC_TLS_EVENTS
+	CounterTLSBytes       = sensorCounterC_TLS_BYTES
+	CounterTLSDrops       = sensorCounterC_TLS_DROPS
+	CounterQUICEvents     = sensorCounterC_QUIC_EVENTS
+	CounterQUICBytes      = sensorCounterC_QUIC_BYTES
+	CounterQUICDrops      = sensorCounterC_QUIC_DROPS
+	CounterStreamEvents   = sensorCounterC_STREAM_EVENTS
+	CounterStreamBytes    = sensorCounterC_STREAM_BYTES
+	CounterStreamDrops    = sensorCounterC_STREAM_DROPS
+	CounterFlows          = sensorCounterC_FLOWS
+	CounterFlowsTLS       = sensorCounterC_FLOWS_TLS
+	CounterFlowsQUIC      = sensorCounterC_FLOWS_QUIC
+	CounterFlowsStream    = sensorCounterC_FLOWS_STREAM
+	CounterStreamSkipped  = sensorCounterC_STREAM_SKIPPED_BYTES
+	CounterTLSDone        = sensorCounterC_TLS_DONE
+	CounterTLSBudget      = sensorCounterC_TLS_BUDGET
+	CounterQUICBudget     = sensorCounterC_QUIC_BUDGET
+	CounterStreamIgnored  = sensorCounterC_STREAM_IGNORED_PACKETS
+	CounterStreamOverBudg = sensorCounterC_STREAM_BUDGET_PACKETS
+)
+
+// Spec returns a fresh copy of the compiled collection.
+func Spec() (*ebpf.CollectionSpec, error) {
+	spec, err := loadSensor()
+	if err != nil {
+		return nil, fmt.Errorf("loading embedded BPF object: %w", err)
+	}
+	return spec, nil
+}
+
+var (
+	counterNamesOnce sync.Once
+	counterNames     []string
+	counterNamesErr  error
+)
+
+// CounterNames returns the snake_case name of every counter, indexed by
+// Counter, read from the object's BTF (enum counter: C_TLS_EVENTS becomes
+// "tls_events") so names and indexes can never drift apart.
+func CounterNames() ([]string, error) {
+	counterNamesOnce.Do(func() {
+		spec, err := Spec()
+		if err != nil {
+			counterNamesErr = err
+			return
+		}
+		var enum *btf.Enum
+		if err := spec.Types.TypeByName("counter", &enum); err != nil {
+			counterNamesErr = fmt.Errorf("finding enum counter in BTF: %w", err)
+			return
+		}
+		names := make([]string, NumCounters)
+		for _, v := range enum.Values {
+			if v.Value >= uint64(NumCounters) {
+				continue
+			}
+			names[v.Value] = strings.ToLower(strings.TrimPrefix(v.Name, "C_"))
+		}
+		for i, n := range names {
+			if n == "" {
+				counterNamesErr = fmt.Errorf("counter %d has no name in BTF", i)
+				return
+			}
+		}
+		counterNames = names
+	})
+	return counterNames, counterNamesErr
+}
+
+// Objects are the loaded program and maps.
+type Objects struct {
+	Program        *ebpf.Program `ebpf:"edgesensor_xdp"`
+	Handshakes     *ebpf.Map     `ebpf:"handshakes"`
+	Streams        *ebpf.Map     `ebpf:"streams"`
+	Flows          *ebpf.Map     `ebpf:"flows"`
+	StreamVerdicts *ebpf.Map     `ebpf:"stream_verdicts"`
+	PortApp        *ebpf.Map     `ebpf:"port_app"`
+	IfSlots        *ebpf.Map     `ebpf:"ifslots"`
+	Counters       *ebpf.Map     `ebpf:"counters"`
+	TLSFilter      *ebpf.Map     `ebpf:"tls_filter"`
+	Scratch        *ebpf.Map     `ebpf:"scratch"`
+}
+
+// Close releases the objects (pinned ones stay pinned).
+func (o *Objects) Close() error {
+	var errs []error
+	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Flows,
+		o.StreamVerdicts, o.PortApp, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch} {
+		if c == nil {
+			continue
+		}
+		if err := c.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LoadOptions size and configure a load.
+type LoadOptions struct {
+	Config Config
+	// HandshakeRing and StreamRing are ring-buffer sizes in bytes: a power
+	// of two and a multiple of the page size.
+	HandshakeRing uint32
+	StreamRing    uint32
+	// MaxFlows sizes the flow table and the stream verdict table.
+	MaxFlows uint32
+	// PinPath, when set, pins every map by name in this bpffs directory and
+	// reuses maps already pinned there (a restarted daemon adopts them).
+	PinPath string
+}
+
+// PinnedMaps are the maps pinned by name under LoadOptions.PinPath.
+var PinnedMaps = []string{"handshakes", "streams", "flows", "stream_verdicts", "port_app",
+	"ifslots", "counters", "tls_filter", "scratch"}
+
+// Load verifies and loads the program with its maps.
+func Load(opts LoadOptions) (*Objects, error) {
+	spec, err := Spec()
+	if err != nil {
+		return nil, err
+	}
+	if err := spec.Variables["cfg"].Set(opts.Config); err != nil {
+		return nil, fmt.Errorf("setting program config: %w", err)
+	}
+	sizes := map[string]uint32{
+		"handshakes":      opts.HandshakeRing,
+		"streams":         opts.StreamRing,
+		"flows":           opts.MaxFlows,
+		"stream_verdicts": opts.MaxFlows,
+	}
+	for name, size := range sizes {
+		m, ok := spec.Maps[name]
+		if !ok {
+			return nil, fmt.Errorf("map %q missing from the BPF object", name)
+		}
+		if size != 0 {
+			m.MaxEntries = size
+		}
+	}
+	var copts ebpf.CollectionOptions
+	if opts.PinPath != "" {
+		for _, name := range PinnedMaps {
+			spec.Maps[name].Pinning = ebpf.PinByName
+		}
+		copts.Maps.PinPath = opts.PinPath
+	}
+	var objs Objects
+	if err := spec.LoadAndAssign(&objs, &copts); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("loading XDP program: %+v", ve)
+		}
+		return nil, fmt.Errorf("loading XDP program: %w", err)
+	}
+	return &objs, nil
+}

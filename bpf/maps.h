@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Maps of the sensor. Sizes here are defaults: the loader sets the ring
+ * buffers and the flow tables from the config (spec.Maps[name].MaxEntries). */
+#ifndef EDGESENSOR_MAPS_H
+#define EDGESENSOR_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf_helpers.h>
+#include "types.h"
+
+/* Handshake class (TLS and QUIC): small, so bulk file data never starves it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} handshakes SEC(".maps");
+
+/* Stream class: candidate file flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 32 << 20);
+} streams SEC(".maps");
+
+/* Kernel-owned state of every tracked flow, both directions under one key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct flow_key);
+	__type(value, struct flow);
+} flows SEC(".maps");
+
+/* Userspace's verdicts for stream flows (NEW when absent). LRU so a
+ * userspace that forgets to delete can never fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct flow_key);
+	__type(value, struct stream_verdict);
+} stream_verdicts SEC(".maps");
+
+/* Watched TCP ports: port -> application (0 = not watched). An array so the
+ * per-packet lookup is inlined by the verifier; userspace may change it live. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} port_app SEC(".maps");
+
+/* ifindex -> counter slot, written by userspace when it attaches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_IFINDEX);
+	__type(key, __u32);
+	__type(value, __u32);
+} ifslots SEC(".maps");
+
+/* Counters per interface slot, per CPU: no atomics on the packet path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_IFSLOTS);
+	__type(key, __u32);
+	__type(value, struct counter_set);
+} counters SEC(".maps");
+
+/* TLS-activity filter (see struct tls_slot). 65536 slots. */
+#define TLS_FILTER_BITS 16
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << TLS_FILTER_BITS);
+	__type(key, __u32);
+	__type(value, struct tls_slot);
+} tls_filter SEC(".maps");
+
+/* Per-CPU scratch for building one event: header plus frame copy, then one
+ * bpf_ringbuf_output() of exactly the bytes used. */
+struct scratch_buf {
+	struct event hdr;
+	__u8 data[MAX_SNAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch_buf);
+} scratch SEC(".maps");
+
+#endif

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Types shared between the XDP program and Go. bpf2go generates the Go side
+ * (-type for each), so never mirror these by hand in Go. Keep every struct
+ * free of implicit padding: the layout is the wire format of the ring buffers. */
+#ifndef EDGESENSOR_TYPES_H
+#define EDGESENSOR_TYPES_H
+
+#include <linux/types.h>
+
+/* Largest frame copied into one event. Native XDP without multi-buffer
+ * support never sees more than a page; generic XDP on a GRO'd skb may, and
+ * such frames are cut and flagged (EV_F_SNAP_CUT). */
+#define MAX_SNAP 9216
+
+/* Per-interface counter slots; slot 0 collects interfaces without a slot
+ * (replay, or an ifindex beyond MAX_IFINDEX). */
+#define MAX_IFSLOTS 64
+#define MAX_IFINDEX 16384
+
+/* Which ring an event went to and why. */
+enum ev_class {
+	EV_CLASS_TLS = 1,    /* TCP packet of a flow inside its TLS handshake */
+	EV_CLASS_QUIC = 2,   /* UDP QUIC long-header Initial packet */
+	EV_CLASS_STREAM = 3, /* TCP packet of a watched file-port flow */
+};
+
+/* Bits of event.flags. */
+enum ev_flag {
+	EV_F_FROM_CLIENT = 1 << 0, /* packet travels client -> server */
+	EV_F_LOST = 1 << 1,        /* events of this flow were lost before (ring full) */
+	EV_F_SNAP_CUT = 1 << 2,    /* frame longer than snaplen: the copy is cut */
+	EV_F_FLOW_NEW = 1 << 3,    /* first event of this flow and class */
+	EV_F_BUDGET = 1 << 4,      /* the flow exhausted a budget; data is missing */
+	EV_F_HS_DONE = 1 << 5,     /* TLS: this packet ended handshake tracking */
+	EV_F_TRUNCATED = 1 << 6,   /* the IP header claims more bytes than the frame holds */
+};
+
+/* Stream flow states, written by userspace into the stream_verdicts map. A flow
+ * without an entry is STREAM_NEW. */
+enum stream_state {
+	STREAM_NEW = 0,     /* emit everything: userspace is classifying */
+	STREAM_CAPTURE = 1, /* emit until stream_verdict.byte_limit */
+	STREAM_SKIP = 2,    /* do not emit [skip_seq, skip_seq+skip_len) of skip_dir, then as NEW */
+	STREAM_IGNORE = 3,  /* emit only SYN/FIN/RST */
+};
+
+/* TLS tracking state of a flow (flow.tls_state). */
+enum tls_state {
+	TLS_NONE = 0,
+	TLS_ACTIVE = 1,      /* inside the handshake: emit both directions */
+	TLS_DONE = 2,        /* application data seen both ways: never emit again */
+	TLS_BUDGET = 3,      /* packet budget spent without seeing the end */
+	TLS_NOT_TLS = 4,     /* a record boundary held something that is not TLS */
+	TLS_CLOSED = 5,      /* FIN or RST during the handshake */
+	TLS_IDLE = 6,        /* no packet for handshake_idle: timed out */
+};
+
+/* Bits of flow.tls_flags; index 0 is client->server, 1 server->client. */
+enum tls_flag {
+	TLS_F_SYNC_C = 1 << 0,    /* record boundary of the client direction known */
+	TLS_F_SYNC_S = 1 << 1,
+	TLS_F_APPDATA_C = 1 << 2, /* client sent an application_data record */
+	TLS_F_APPDATA_S = 1 << 3,
+	TLS_F_SEEN_C = 1 << 4,    /* a sync was attempted; never resync from bytes */
+	TLS_F_SEEN_S = 1 << 5,
+};
+
+/* Bits of flow.kind. */
+enum flow_kind {
+	FLOW_TLS = 1 << 0,
+	FLOW_QUIC = 1 << 1,
+	FLOW_STREAM = 1 << 2,
+};
+
+/* Bits of flow.flags. */
+enum flow_flag {
+	FLOW_F_LOST = 1 << 0,   /* a ring reservation failed for this flow */
+	FLOW_F_BUDGET = 1 << 1, /* the stream byte budget cut this flow */
+};
+
+/* Per-interface, per-CPU counters: index into counter_set.v. */
+enum counter {
+	C_PACKETS = 0,
+	C_BYTES,
+	C_NON_IP,         /* ARP, LLDP, ... */
+	C_PARSE_ERRORS,   /* malformed headers */
+	C_TRUNCATED,      /* headers or IP length beyond the frame */
+	C_FRAGMENTS,      /* IP fragments: no L4 header to look at */
+	C_VLAN_DEPTH,     /* more VLAN tags than we follow */
+	C_IPV6_EXT_DEPTH, /* longer IPv6 extension chains than we follow */
+	C_TCP,
+	C_UDP,
+	C_TLS_EVENTS,     /* events and bytes into the handshakes ring, TLS */
+	C_TLS_BYTES,
+	C_TLS_DROPS,      /* failed reservations in the handshakes ring, TLS */
+	C_QUIC_EVENTS,
+	C_QUIC_BYTES,
+	C_QUIC_DROPS,
+	C_STREAM_EVENTS,
+	C_STREAM_BYTES,
+	C_STREAM_DROPS,
+	C_FLOWS,          /* entries created in the flow table */
+	C_FLOWS_TLS,      /* flows whose TLS tracking started (or restarted) */
+	C_FLOWS_QUIC,
+	C_FLOWS_STREAM,
+	C_TLS_DONE,       /* handshakes ended by application data both ways */
+	C_TLS_BUDGET,     /* handshakes ended by the packet budget */
+	C_TLS_NOT_TLS,    /* flows found not to be TLS at a record boundary */
+	C_TLS_CLOSED,     /* FIN/RST during the handshake */
+	C_TLS_IDLE,       /* handshakes timed out */
+	C_TLS_DESYNC,     /* record tracking lost: the budget ends these */
+	C_TLS_REARM,      /* a new ClientHello restarted tracking on a flow */
+	C_QUIC_BUDGET,    /* Initial packets beyond the per-flow budget */
+	C_STREAM_SKIPPED_PACKETS,
+	C_STREAM_SKIPPED_BYTES,
+	C_STREAM_IGNORED_PACKETS,
+	C_STREAM_BUDGET_PACKETS, /* not emitted: the flow's byte budget is spent */
+	C_SNAP_CUT,       /* emitted frames cut at snaplen */
+	C_MAX,
+};
+
+struct counter_set {
+	__u64 v[C_MAX];
+};
+
+/* Header of every ring-buffer record; cap_len frame bytes follow it. All
+ * fields host byte order except the addresses (network order, IPv4 as
+ * IPv4-mapped IPv6). */
+struct event {
+	__u64 ts_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 ifindex;     /* ingress interface */
+	__u32 pkt_len;     /* frame length on the wire */
+	__u32 seq;         /* TCP sequence number */
+	__u32 ack;         /* TCP acknowledgement number */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 cap_len;     /* frame bytes following this header */
+	__u16 l3_off;      /* offset of the IP header in the frame */
+	__u16 l4_off;      /* offset of the TCP/UDP header */
+	__u16 payload_off; /* offset of the L4 payload */
+	__u16 payload_len; /* L4 payload length per the IP header */
+	__u16 vlan[2];     /* outer and inner VLAN id, 0 if untagged */
+	__u16 lost;        /* events of this flow lost so far */
+	__u8 class;        /* enum ev_class */
+	__u8 flags;        /* enum ev_flag */
+	__u8 tcp_flags;    /* FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 */
+	__u8 l4proto;      /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;       /* 4 or 6 */
+	__u8 state;        /* stream_state or tls_state at emission */
+	__u8 _pad[6];
+};
+
+/* Flow key, canonical for both directions: endpoint a is the lower of the
+ * two (address words, then port), so one entry serves both interfaces of a
+ * router. VLAN and interface are deliberately not part of it. */
+struct flow_key {
+	__u32 addr_a[4];
+	__u32 addr_b[4];
+	__u16 port_a;
+	__u16 port_b;
+	__u8 proto;
+	__u8 _pad[3];
+};
+
+/* Kernel-owned flow state (LRU). Userspace only reads it. */
+struct flow {
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 stream_bytes; /* payload bytes emitted into the streams ring */
+	__u32 next_rec[2];  /* TLS: sequence number of the next record, per direction */
+	__u32 tls_state;    /* enum tls_state; u32 for atomic compare-and-swap */
+	__u32 tls_flags;    /* enum tls_flag; u32 for atomic or */
+	__u16 packets;      /* TLS or QUIC events emitted */
+	__u16 lost;         /* failed ring reservations */
+	__u8 kind;          /* enum flow_kind */
+	__u8 client_is_a;   /* the client (initiator) is endpoint a of the key */
+	__u8 rearms;        /* TLS tracking restarts by a new ClientHello */
+	__u8 flags;         /* enum flow_flag */
+	__u8 app;           /* watched-port application (port_app map value) */
+	__u8 _pad[7];
+};
+
+/* Userspace-owned stream control. The kernel only reads it. */
+struct stream_verdict {
+	__u64 byte_limit; /* CAPTURE: cap on flow.stream_bytes; 0 means the config default */
+	__u32 skip_seq;   /* SKIP: first sequence number not emitted */
+	__u32 skip_len;   /* SKIP: length of the range */
+	__u8 state;       /* enum stream_state */
+	__u8 skip_dir;    /* SKIP: 0 client->server, 1 server->client */
+	__u8 _pad[6];
+};
+
+/* Slot of the TLS-activity filter: lets a packet of a flow that is not
+ * inside a handshake skip the flow lookup. count is the number of active
+ * handshakes hashed here; last_ns ages out counts left by flows that
+ * vanished without an end (see sensor.c). */
+struct tls_slot {
+	__u32 count;
+	__u32 _pad;
+	__u64 last_ns;
+};
+
+/* Runtime configuration, a volatile const set by the loader before the
+ * program is verified, so disabled classes are pruned by the verifier. */
+struct config {
+	__u64 stream_budget;    /* payload bytes per stream flow unless stream_verdicts says otherwise */
+	__u64 tls_idle_ns;      /* a handshake with no packet for this long is over */
+	__u32 tls_budget;       /* packets emitted per TLS handshake, both directions */
+	__u32 quic_budget;      /* Initial packets emitted per QUIC flow */
+	__u32 snaplen;          /* frame bytes copied per event, <= MAX_SNAP */
+	__u8 tls_enabled;
+	__u8 quic_enabled;
+	__u8 stream_enabled;
+	__u8 max_rearms;        /* TLS restarts allowed per flow */
+};
+
+#endif

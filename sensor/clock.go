@@ -1,0 +1,28 @@
+package sensor
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// monoToWallOffset returns wall-clock minus CLOCK_MONOTONIC in ns: the
+// data plane stamps events with bpf_ktime_get_ns(), which is monotonic.
+// Taken as the smallest of a few samples, to stay close to the real value.
+func monoToWallOffset() int64 {
+	best := int64(0)
+	bestSpan := int64(1 << 62)
+	for i := 0; i < 5; i++ {
+		var ts unix.Timespec
+		w1 := time.Now().UnixNano()
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+			return 0
+		}
+		w2 := time.Now().UnixNano()
+		if span := w2 - w1; span < bestSpan {
+			bestSpan = span
+			best = w1 + span/2 - ts.Nano()
+		}
+	}
+	return best
+}

@@ -1,0 +1,98 @@
+package sensor
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/edgesensor/edgesensor/bpf"
+)
+
+// Counters are one interface slot's counters, summed over CPUs.
+type Counters [bpf.NumCounters]uint64
+
+// Get returns one counter.
+func (c Counters) Get(i bpf.Counter) uint64 { return c[i] }
+
+// Map returns the counters by name (from the program's BTF).
+func (c *Counters) Map() (map[string]uint64, error) {
+	names, err := bpf.CounterNames()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]uint64, len(names))
+	for i, n := range names {
+		m[n] = c[i]
+	}
+	return m, nil
+}
+
+// ReadCounters sums one slot of the per-CPU counters map. The kernel
+// never resets them; neither does this.
+func ReadCounters(m *ebpf.Map, slot uint32) (Counters, error) {
+	var per []bpf.CounterSet
+	if err := m.Lookup(slot, &per); err != nil {
+		return Counters{}, fmt.Errorf("reading counters slot %d: %w", slot, err)
+	}
+	var sum Counters
+	for _, cs := range per {
+		for i, v := range cs.V {
+			sum[i] += v
+		}
+	}
+	return sum, nil
+}
+
+// clearCounters zeroes a slot on every CPU (a slot given to a new interface).
+func clearCounters(m *ebpf.Map, slot uint32) error {
+	zero := make([]bpf.CounterSet, ebpf.MustPossibleCPU())
+	if err := m.Put(slot, zero); err != nil {
+		return fmt.Errorf("clearing counters slot %d: %w", slot, err)
+	}
+	return nil
+}
+
+// AssignSlot gives ifindex a counter slot: its existing one, or the lowest
+// slot no other interface holds (zeroed first). Slot 0 stays for
+// everything without a slot.
+func AssignSlot(ifslots, counters *ebpf.Map, ifindex int) (uint32, error) {
+	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
+		return 0, nil
+	}
+	var cur uint32
+	if err := ifslots.Lookup(uint32(ifindex), &cur); err == nil && cur != 0 {
+		return cur, nil
+	}
+	used := make([]bool, bpf.MaxIfSlots)
+	var k, v uint32
+	it := ifslots.Iterate()
+	for it.Next(&k, &v) {
+		if v > 0 && v < bpf.MaxIfSlots {
+			used[v] = true
+		}
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("reading interface slots: %w", err)
+	}
+	for s := uint32(1); s < bpf.MaxIfSlots; s++ {
+		if used[s] {
+			continue
+		}
+		if err := clearCounters(counters, s); err != nil {
+			return 0, err
+		}
+		if err := ifslots.Put(uint32(ifindex), s); err != nil {
+			return 0, fmt.Errorf("assigning counter slot: %w", err)
+		}
+		return s, nil
+	}
+	return 0, nil
+}
+
+// ReleaseSlot frees the slot of ifindex (after detach).
+func ReleaseSlot(ifslots *ebpf.Map, ifindex int) error {
+	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
+		return nil
+	}
+	return ifslots.Put(uint32(ifindex), uint32(0))
+}

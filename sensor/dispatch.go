@@ -1,0 +1,164 @@
+package sensor
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/capture"
+)
+
+// slot carries one event from a ring reader to a worker. Slots are
+// allocated once and recycled, so the steady state allocates nothing.
+type slot struct {
+	ev   capture.Event
+	buf  []byte
+	tick time.Time // non-zero: a tick, not an event
+}
+
+// DispatchStats counts what the dispatcher did.
+type DispatchStats struct {
+	Events    uint64 // handed to the pipeline
+	Dropped   uint64 // no free slot or a full worker queue
+	BadRecord uint64 // ring records that did not decode
+}
+
+// Dispatcher shards events by flow to workers, each running one Shard of
+// the pipeline. Live, it never blocks the ring reader: when the workers
+// fall behind, events are dropped and counted. In replay (Blocking) it
+// waits instead, so offline analysis loses nothing.
+type Dispatcher struct {
+	dec      *Decoder
+	queues   []chan *slot
+	free     chan *slot
+	blocking bool
+	wg       sync.WaitGroup
+
+	events    atomic.Uint64
+	dropped   atomic.Uint64
+	badRecord atomic.Uint64
+	closeOnce sync.Once
+}
+
+// NewDispatcher starts workers goroutines with depth queued events each.
+func NewDispatcher(p capture.Pipeline, dec *Decoder, workers, depth int, blocking bool) *Dispatcher {
+	workers = max(workers, 1)
+	depth = max(depth, 1)
+	d := &Dispatcher{
+		dec:      dec,
+		queues:   make([]chan *slot, workers),
+		free:     make(chan *slot, workers*depth),
+		blocking: blocking,
+	}
+	for i := 0; i < workers*depth; i++ {
+		d.free <- &slot{buf: make([]byte, 0, RecordHeaderSize()+bpf.MaxSnap)}
+	}
+	for i := range d.queues {
+		d.queues[i] = make(chan *slot, depth)
+		shard := p.NewShard(i)
+		d.wg.Add(1)
+		go d.work(shard, d.queues[i])
+	}
+	return d
+}
+
+func (d *Dispatcher) work(shard capture.Shard, q <-chan *slot) {
+	defer d.wg.Done()
+	defer shard.Close()
+	for s := range q {
+		if !s.tick.IsZero() {
+			shard.Tick(s.tick)
+			s.tick = time.Time{}
+		} else {
+			shard.Handle(&s.ev)
+			d.events.Add(1)
+		}
+		s.ev = capture.Event{}
+		d.free <- s
+	}
+}
+
+// getSlot takes a free slot, waiting only when blocking.
+func (d *Dispatcher) getSlot() *slot {
+	if d.blocking {
+		return <-d.free
+	}
+	select {
+	case s := <-d.free:
+		return s
+	default:
+		return nil
+	}
+}
+
+// Dispatch copies one ring record, decodes it and queues it to the shard of
+// its flow. fix, when set, may adjust the event (replay sets capture time).
+func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
+	s := d.getSlot()
+	if s == nil {
+		d.dropped.Add(1)
+		return
+	}
+	s.buf = append(s.buf[:0], raw...)
+	if err := d.dec.Decode(s.buf, &s.ev); err != nil {
+		d.badRecord.Add(1)
+		d.free <- s
+		return
+	}
+	if fix != nil {
+		fix(&s.ev)
+	}
+	q := d.queues[s.ev.FlowHash()%uint64(len(d.queues))]
+	if d.blocking {
+		q <- s
+		return
+	}
+	select {
+	case q <- s:
+	default:
+		d.dropped.Add(1)
+		d.free <- s
+	}
+}
+
+// Tick asks every shard to expire state as of now. Live, a full queue
+// skips its tick (the next one comes a second later).
+func (d *Dispatcher) Tick(now time.Time) {
+	for _, q := range d.queues {
+		s := d.getSlot()
+		if s == nil {
+			return
+		}
+		s.tick = now
+		if d.blocking {
+			q <- s
+			continue
+		}
+		select {
+		case q <- s:
+		default:
+			s.tick = time.Time{}
+			d.free <- s
+		}
+	}
+}
+
+// Close drains the queues, closes every shard and waits for the workers.
+func (d *Dispatcher) Close() {
+	d.closeOnce.Do(func() {
+		for _, q := range d.queues {
+			close(q)
+		}
+		d.wg.Wait()
+	})
+}
+
+// Stats returns the counters so far.
+func (d *Dispatcher) Stats() DispatchStats {
+	return DispatchStats{
+		Events:    d.events.Load(),
+		Dropped:   d.dropped.Load(),
+		BadRecord: d.badRecord.Load(),
+	}
+}

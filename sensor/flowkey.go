@@ -1,0 +1,39 @@
+package sensor
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/edgesensor/edgesensor/bpf"
+)
+
+// FlowKeyOf builds the data plane's canonical key for a flow, exactly as
+// make_key() in sensor.c does: addresses as IPv6 words (IPv4 mapped)
+// compared as the kernel loads them, then ports; the lower endpoint is a.
+func FlowKeyOf(x, y netip.AddrPort, proto uint8) bpf.FlowKey {
+	xa, ya := x.Addr().As16(), y.Addr().As16()
+	xIsA := true
+	decided := false
+	for i := 0; i < 4; i++ {
+		xw := binary.NativeEndian.Uint32(xa[i*4:])
+		yw := binary.NativeEndian.Uint32(ya[i*4:])
+		if xw != yw {
+			xIsA, decided = xw < yw, true
+			break
+		}
+	}
+	if !decided {
+		xIsA = x.Port() <= y.Port()
+	}
+	if !xIsA {
+		x, y = y, x
+		xa, ya = ya, xa
+	}
+	var k bpf.FlowKey
+	for i := 0; i < 4; i++ {
+		k.AddrA[i] = binary.NativeEndian.Uint32(xa[i*4:])
+		k.AddrB[i] = binary.NativeEndian.Uint32(ya[i*4:])
+	}
+	k.PortA, k.PortB, k.Proto = x.Port(), y.Port(), proto
+	return k
+}

@@ -1,0 +1,86 @@
+// Package sensor is the kernel-facing half of edgesensor: it loads the XDP
+// data plane, attaches and pins it, reads its ring buffers, shards events
+// to the analysis pipeline, writes stream verdicts back, and reads the
+// counters. Analysis itself lives in userspace/.
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/config"
+)
+
+// ProgramConfig maps the sensor config onto the program's load-time
+// constants.
+func ProgramConfig(c *config.Config) bpf.Config {
+	b := func(v bool) uint8 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	return bpf.Config{
+		StreamBudget:  uint64(c.Capture.StreamBudget),
+		TlsIdleNs:     uint64(time.Duration(c.Capture.HandshakeIdle).Nanoseconds()),
+		TlsBudget:     uint32(c.Capture.HandshakePackets),
+		QuicBudget:    uint32(c.Capture.QUICInitials),
+		Snaplen:       uint32(c.Capture.Snaplen),
+		TlsEnabled:    b(c.Capture.TLS),
+		QuicEnabled:   b(c.Capture.QUIC),
+		StreamEnabled: b(c.Capture.Streams),
+		MaxRearms:     uint8(c.Capture.HandshakeRestarts),
+	}
+}
+
+// Load loads the data plane for c and fills its port table. With a pin
+// path, maps are pinned there by name and maps already pinned are reused.
+func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raising the locked-memory limit: %w", privilegeHint(err))
+	}
+	objs, err := bpf.Load(bpf.LoadOptions{
+		Config:        ProgramConfig(c),
+		HandshakeRing: uint32(c.Capture.HandshakeRing),
+		StreamRing:    uint32(c.Capture.StreamRing),
+		MaxFlows:      uint32(c.Capture.MaxFlows),
+		PinPath:       pinPath,
+	})
+	if err != nil {
+		if errors.Is(err, ebpf.ErrMapIncompatible) {
+			return nil, fmt.Errorf("%w: the maps pinned under %s were made with other sizes; "+
+				"run `edgesensor detach` to remove them, or restore the old capture.* sizes", err, pinPath)
+		}
+		return nil, privilegeHint(err)
+	}
+	if err := SetPorts(objs.PortApp, c.PortApps()); err != nil {
+		objs.Close()
+		return nil, err
+	}
+	return objs, nil
+}
+
+// SetPorts writes the whole port table: watched ports get their
+// application, every other port 0. It may run while the program is live.
+func SetPorts(m *ebpf.Map, apps map[uint16]config.App) error {
+	keys := make([]uint32, 65536)
+	vals := make([]uint8, 65536)
+	for i := range keys {
+		keys[i] = uint32(i)
+		vals[i] = uint8(apps[uint16(i)])
+	}
+	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
+		// Batch operations need 5.6; fall back to one update per port.
+		for i := range keys {
+			if err := m.Put(keys[i], vals[i]); err != nil {
+				return fmt.Errorf("writing port table: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/pcapfile"
+)
+
+// xdpPass is the XDP_PASS verdict.
+const xdpPass = 2
+
+// maxTestRunFrame is the largest frame BPF_PROG_TEST_RUN takes for an XDP
+// program without multi-buffer support (a page minus headroom and
+// skb_shared_info). Larger TCP frames are cut to wire size first.
+const maxTestRunFrame = 3500
+
+// wireFrame is what oversized TCP frames are cut to.
+const wireFrame = 1514
+
+// ReplayStats is what `replay --stats` prints: the data plane's counters
+// for the replayed packets plus what userspace did with the events.
+type ReplayStats struct {
+	Packets      uint64            `json:"packets"`
+	Bytes        uint64            `json:"bytes"`
+	Emitted      EmittedStats      `json:"emitted"`
+	RingbufDrops uint64            `json:"ringbuf_drops"`
+	Flows        uint64            `json:"flows"`
+	Events       uint64            `json:"events"`
+	Dropped      uint64            `json:"pipeline_drops"`
+	Files        int               `json:"capture_files"`
+	Resegmented  uint64            `json:"resegmented_frames"`
+	Skipped      uint64            `json:"skipped_frames"`
+	Counters     map[string]uint64 `json:"counters"`
+}
+
+// EmittedStats splits emitted events and bytes by ring buffer.
+type EmittedStats struct {
+	Handshakes RingStats `json:"handshakes"`
+	Streams    RingStats `json:"streams"`
+}
+
+// RingStats counts the events and bytes into one ring buffer.
+type RingStats struct {
+	Events uint64 `json:"events"`
+	Bytes  uint64 `json:"bytes"`
+}
+
+// Replayer pushes captured packets through the XDP program with
+// BPF_PROG_TEST_RUN and drains the ring buffers after every packet into
+// the same dispatcher and pipeline as live traffic.
+type Replayer struct {
+	objs  *bpf.Objects
+	rings []*ringbuf.Reader
+	disp  *Dispatcher
+	rec   ringbuf.Record
+	opts  ebpf.RunOptions
+	// per packet, read by fix
+	now   time.Time
+	iface string
+	fix   func(*capture.Event)
+
+	lastTick    time.Time
+	reseg       []byte
+	files       int
+	resegmented uint64
+	skipped     uint64
+}
+
+// NewReplayer loads a private (unpinned) copy of the data plane for c.
+func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
+	objs, err := Load(c, "")
+	if err != nil {
+		return nil, err
+	}
+	r := &Replayer{objs: objs}
+	for _, m := range []*ebpf.Map{objs.Handshakes, objs.Streams} {
+		rd, err := ringbuf.NewReader(m)
+		if err != nil {
+			r.closeKernel()
+			return nil, fmt.Errorf("opening ring buffer reader: %w", err)
+		}
+		// Never block: the rings are drained right after each run.
+		rd.SetDeadline(time.Unix(1, 0))
+		r.rings = append(r.rings, rd)
+	}
+	r.fix = func(ev *capture.Event) {
+		ev.Time = r.now
+		ev.Interface = r.iface
+	}
+	r.disp = NewDispatcher(p, NewDecoder(nil, "replay"), c.WorkerCount(), c.Sensor.QueueDepth, true)
+	return r, nil
+}
+
+// Objects exposes the loaded data plane (tests read its maps).
+func (r *Replayer) Objects() *bpf.Objects { return r.objs }
+
+// Verdicts returns a writer for the replay's own stream verdicts.
+func (r *Replayer) Verdicts() *VerdictWriter { return NewVerdictWriter(r.objs.StreamVerdicts) }
+
+// File replays one pcap or pcapng file.
+func (r *Replayer) File(path string) error {
+	pr, err := pcapfile.Open(path)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	r.files++
+	for {
+		pkt, err := pr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		r.iface = pkt.Interface
+		if r.iface == "" {
+			r.iface = "replay"
+		}
+		if err := r.Packet(pkt.Frame, pkt.Time); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	r.skipped += uint64(pr.Skipped)
+	return nil
+}
+
+// Packet runs one Ethernet frame captured at ts.
+func (r *Replayer) Packet(frame []byte, ts time.Time) error {
+	r.now = ts
+	if r.lastTick.IsZero() || ts.Sub(r.lastTick) >= time.Second {
+		r.disp.Tick(ts)
+		r.lastTick = ts
+	}
+	if len(frame) < 14 {
+		r.skipped++
+		return nil
+	}
+	if len(frame) <= maxTestRunFrame {
+		return r.run(frame)
+	}
+	var runErr error
+	var err error
+	r.reseg, err = pcapfile.Resegment(frame, wireFrame, r.reseg, func(f []byte) {
+		r.resegmented++
+		if runErr == nil {
+			runErr = r.run(f)
+		}
+	})
+	if err != nil {
+		r.skipped++
+		return nil
+	}
+	return runErr
+}
+
+func (r *Replayer) run(frame []byte) error {
+	r.opts.Data = frame
+	ret, err := r.objs.Program.Run(&r.opts)
+	if err != nil {
+		return fmt.Errorf("running XDP program on a %d-byte frame: %w", len(frame), err)
+	}
+	if ret != xdpPass {
+		return fmt.Errorf("XDP program returned %d, not XDP_PASS", ret)
+	}
+	for _, rd := range r.rings {
+		if rd.AvailableBytes() == 0 {
+			continue
+		}
+		for {
+			err := rd.ReadInto(&r.rec)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("reading ring buffer: %w", err)
+			}
+			r.disp.Dispatch(r.rec.RawSample, r.fix)
+		}
+	}
+	return nil
+}
+
+// Close finishes the pipeline and returns the statistics.
+func (r *Replayer) Close() (ReplayStats, error) {
+	r.disp.Close()
+	st := ReplayStats{Files: r.files, Resegmented: r.resegmented, Skipped: r.skipped}
+	ds := r.disp.Stats()
+	st.Events, st.Dropped = ds.Events, ds.Dropped
+	c, err := ReadCounters(r.objs.Counters, 0)
+	if err == nil {
+		fillStats(&st, &c)
+	}
+	r.closeKernel()
+	return st, err
+}
+
+func fillStats(st *ReplayStats, c *Counters) {
+	st.Packets = c.Get(bpf.CounterPackets)
+	st.Bytes = c.Get(bpf.CounterBytes)
+	st.Emitted.Handshakes = RingStats{
+		Events: c.Get(bpf.CounterTLSEvents) + c.Get(bpf.CounterQUICEvents),
+		Bytes:  c.Get(bpf.CounterTLSBytes) + c.Get(bpf.CounterQUICBytes),
+	}
+	st.Emitted.Streams = RingStats{Events: c.Get(bpf.CounterStreamEvents), Bytes: c.Get(bpf.CounterStreamBytes)}
+	st.RingbufDrops = c.Get(bpf.CounterTLSDrops) + c.Get(bpf.CounterQUICDrops) + c.Get(bpf.CounterStreamDrops)
+	st.Flows = c.Get(bpf.CounterFlows)
+	if m, err := c.Map(); err == nil {
+		st.Counters = m
+	}
+}
+
+func (r *Replayer) closeKernel() {
+	for _, rd := range r.rings {
+		rd.Close()
+	}
+	r.objs.Close()
+}

@@ -1,0 +1,400 @@
+// Package config reads and checks sensor.toml. Every mistake is reported
+// with the key it concerns and what would fix it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Defaults, in one place.
+const (
+	DefaultPath          = "sensor.toml"
+	DefaultPinPath       = "/sys/fs/bpf/edgesensor"
+	DefaultXDPMode       = "native"
+	DefaultQueueDepth    = 4096
+	DefaultSnaplen       = 9216
+	DefaultHandshakePkts = 32
+	DefaultHandshakeIdle = Duration(30 * time.Second)
+	DefaultRestarts      = 3
+	DefaultQUICInitials  = 8
+	DefaultStreamBudget  = ByteSize(64 << 20)
+	DefaultMaxFlows      = 131072
+	DefaultHandshakeRing = ByteSize(4 << 20)
+	DefaultStreamRing    = ByteSize(32 << 20)
+	MaxSnaplen           = 9216
+	MinSnaplen           = 128
+)
+
+// XDP attach modes.
+const (
+	ModeNative  = "native"
+	ModeGeneric = "generic"
+	ModeAuto    = "auto"
+)
+
+// Config is the whole of sensor.toml.
+type Config struct {
+	Sensor  Sensor  `toml:"sensor"`
+	Capture Capture `toml:"capture"`
+	Ports   Ports   `toml:"ports"`
+	Output  Output  `toml:"output"`
+}
+
+// Sensor is the [sensor] table: where and how to attach.
+type Sensor struct {
+	// Interfaces to attach to when --iface is not given.
+	Interfaces []string `toml:"interfaces"`
+	// XDPMode is native (driver), generic (skb), or auto (native, falling
+	// back to generic with a warning).
+	XDPMode string `toml:"xdp_mode"`
+	// PinPath is the bpffs directory holding the program, maps and links.
+	PinPath string `toml:"pin_path"`
+	// Workers analysing events; 0 means one per CPU.
+	Workers int `toml:"workers"`
+	// QueueDepth is the number of events waiting per worker before new
+	// ones are dropped (and counted).
+	QueueDepth int `toml:"queue_depth"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+}
+
+// Capture is the [capture] table: what the data plane passes to userspace.
+type Capture struct {
+	TLS     bool `toml:"tls"`
+	QUIC    bool `toml:"quic"`
+	Streams bool `toml:"streams"`
+	// Snaplen is the most frame bytes copied per event.
+	Snaplen int `toml:"snaplen"`
+	// HandshakePackets is the packet budget of one TLS handshake (both
+	// directions) after which the flow is no longer emitted.
+	HandshakePackets int `toml:"handshake_packets"`
+	// HandshakeIdle ends a handshake that has seen no packet for this long.
+	HandshakeIdle Duration `toml:"handshake_idle"`
+	// HandshakeRestarts is how often a new ClientHello may restart tracking
+	// of a flow whose handshake ended without application data.
+	HandshakeRestarts int `toml:"handshake_restarts"`
+	// QUICInitials is the number of Initial packets emitted per QUIC flow.
+	QUICInitials int `toml:"quic_initials"`
+	// StreamBudget caps the payload bytes emitted per stream flow unless
+	// the analysis raises it for a file it captures.
+	StreamBudget ByteSize `toml:"stream_budget"`
+	// MaxFlows sizes the kernel flow table (LRU).
+	MaxFlows int `toml:"max_flows"`
+	// HandshakeRing and StreamRing size the two ring buffers.
+	HandshakeRing ByteSize `toml:"handshake_ring"`
+	StreamRing    ByteSize `toml:"stream_ring"`
+}
+
+// Ports is the [ports] table: TCP ports whose flows are candidate file
+// flows, by application.
+type Ports struct {
+	HTTP []int `toml:"http"`
+	SMTP []int `toml:"smtp"`
+	IMAP []int `toml:"imap"`
+}
+
+// Output is the [output] table.
+type Output struct {
+	// Events is where NDJSON events go: "-" for stdout, or a file path.
+	Events string `toml:"events"`
+}
+
+// App identifies the application of a watched port (port_app map value).
+type App uint8
+
+// Applications of watched ports.
+const (
+	AppNone App = iota
+	AppHTTP
+	AppSMTP
+	AppIMAP
+)
+
+// String names the application.
+func (a App) String() string {
+	switch a {
+	case AppHTTP:
+		return "http"
+	case AppSMTP:
+		return "smtp"
+	case AppIMAP:
+		return "imap"
+	}
+	return "none"
+}
+
+// Default returns the built-in configuration, the same as sensor.toml.
+func Default() Config {
+	return Config{
+		Sensor: Sensor{
+			XDPMode:    DefaultXDPMode,
+			PinPath:    DefaultPinPath,
+			QueueDepth: DefaultQueueDepth,
+			LogLevel:   "info",
+		},
+		Capture: Capture{
+			TLS:               true,
+			QUIC:              true,
+			Streams:           true,
+			Snaplen:           DefaultSnaplen,
+			HandshakePackets:  DefaultHandshakePkts,
+			HandshakeIdle:     DefaultHandshakeIdle,
+			HandshakeRestarts: DefaultRestarts,
+			QUICInitials:      DefaultQUICInitials,
+			StreamBudget:      DefaultStreamBudget,
+			MaxFlows:          DefaultMaxFlows,
+			HandshakeRing:     DefaultHandshakeRing,
+			StreamRing:        DefaultStreamRing,
+		},
+		Ports: Ports{
+			HTTP: []int{80, 8080},
+			SMTP: []int{25, 587},
+			IMAP: []int{143},
+		},
+		Output: Output{Events: "-"},
+	}
+}
+
+// Load reads a config file over the defaults. A missing file at the
+// default path is not an error: the defaults apply.
+func Load(path string, explicit bool) (Config, error) {
+	cfg := Default()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return cfg, cfg.Validate()
+		}
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	if err := cfg.parse(string(data)); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse reads a config from TOML text over the defaults.
+func Parse(text string) (Config, error) {
+	cfg := Default()
+	return cfg, cfg.parse(text)
+}
+
+func (c *Config) parse(text string) error {
+	md, err := toml.Decode(text, c)
+	if err != nil {
+		return fmt.Errorf("%w", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		known := knownKeys()
+		var msgs []string
+		for _, k := range und {
+			msg := fmt.Sprintf("unknown key %q", k.String())
+			if s := suggest(k.String(), known); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			msgs = append(msgs, msg)
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return c.Validate()
+}
+
+// Validate checks every value and names the key and the fix of each error.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	switch c.Sensor.XDPMode {
+	case ModeNative, ModeGeneric, ModeAuto:
+	default:
+		bad("sensor.xdp_mode", "%q is not a mode; use \"native\", \"generic\" or \"auto\"", c.Sensor.XDPMode)
+	}
+	if c.Sensor.PinPath == "" || !strings.HasPrefix(c.Sensor.PinPath, "/") {
+		bad("sensor.pin_path", "%q must be an absolute path, e.g. %q", c.Sensor.PinPath, DefaultPinPath)
+	}
+	if c.Sensor.Workers < 0 || c.Sensor.Workers > 256 {
+		bad("sensor.workers", "%d is out of range; use 0 (one per CPU) to 256", c.Sensor.Workers)
+	}
+	if c.Sensor.QueueDepth < 16 || c.Sensor.QueueDepth > 1<<20 {
+		bad("sensor.queue_depth", "%d is out of range; use 16 to 1048576", c.Sensor.QueueDepth)
+	}
+	switch c.Sensor.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("sensor.log_level", "%q is not a level; use debug, info, warn or error", c.Sensor.LogLevel)
+	}
+	seenIf := map[string]bool{}
+	for _, n := range c.Sensor.Interfaces {
+		if n == "" || len(n) > 15 || strings.ContainsAny(n, "/ \t") {
+			bad("sensor.interfaces", "%q is not an interface name", n)
+		}
+		if seenIf[n] {
+			bad("sensor.interfaces", "%q is listed twice", n)
+		}
+		seenIf[n] = true
+	}
+	cp := &c.Capture
+	if cp.Snaplen < MinSnaplen || cp.Snaplen > MaxSnaplen {
+		bad("capture.snaplen", "%d is out of range; use %d to %d", cp.Snaplen, MinSnaplen, MaxSnaplen)
+	}
+	if cp.HandshakePackets < 2 || cp.HandshakePackets > 1024 {
+		bad("capture.handshake_packets", "%d is out of range; use 2 to 1024 (default %d)", cp.HandshakePackets, DefaultHandshakePkts)
+	}
+	if time.Duration(cp.HandshakeIdle) < time.Second || time.Duration(cp.HandshakeIdle) > time.Hour {
+		bad("capture.handshake_idle", "%s is out of range; use 1s to 1h", time.Duration(cp.HandshakeIdle))
+	}
+	if cp.HandshakeRestarts < 0 || cp.HandshakeRestarts > 255 {
+		bad("capture.handshake_restarts", "%d is out of range; use 0 to 255", cp.HandshakeRestarts)
+	}
+	if cp.QUICInitials < 1 || cp.QUICInitials > 1024 {
+		bad("capture.quic_initials", "%d is out of range; use 1 to 1024 (default %d)", cp.QUICInitials, DefaultQUICInitials)
+	}
+	if cp.StreamBudget < 64<<10 {
+		bad("capture.stream_budget", "%s is too small; use at least 64KiB", cp.StreamBudget)
+	}
+	if cp.MaxFlows < 1024 || cp.MaxFlows > 1<<24 {
+		bad("capture.max_flows", "%d is out of range; use 1024 to 16777216", cp.MaxFlows)
+	}
+	page := ByteSize(os.Getpagesize())
+	for _, r := range []struct {
+		key string
+		v   ByteSize
+	}{{"capture.handshake_ring", cp.HandshakeRing}, {"capture.stream_ring", cp.StreamRing}} {
+		if r.v < page || r.v&(r.v-1) != 0 || r.v > 1<<30 {
+			bad(r.key, "%s must be a power of two between %s and 1GiB, e.g. \"4MiB\"", r.v, page)
+		}
+	}
+	seen := map[int]string{}
+	for _, p := range []struct {
+		key   string
+		ports []int
+	}{{"ports.http", c.Ports.HTTP}, {"ports.smtp", c.Ports.SMTP}, {"ports.imap", c.Ports.IMAP}} {
+		for _, port := range p.ports {
+			if port < 1 || port > 65535 {
+				bad(p.key, "%d is not a TCP port; use 1 to 65535", port)
+				continue
+			}
+			if other, dup := seen[port]; dup {
+				bad(p.key, "port %d is also in %s; a port belongs to one application", port, other)
+			}
+			seen[port] = p.key
+		}
+	}
+	if c.Output.Events == "" {
+		bad("output.events", "empty; use \"-\" for stdout or a file path")
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// PortApps lists every watched port with its application.
+func (c *Config) PortApps() map[uint16]App {
+	m := map[uint16]App{}
+	for _, p := range c.Ports.HTTP {
+		m[uint16(p)] = AppHTTP
+	}
+	for _, p := range c.Ports.SMTP {
+		m[uint16(p)] = AppSMTP
+	}
+	for _, p := range c.Ports.IMAP {
+		m[uint16(p)] = AppIMAP
+	}
+	return m
+}
+
+// WorkerCount resolves Sensor.Workers.
+func (c *Config) WorkerCount() int {
+	if c.Sensor.Workers > 0 {
+		return c.Sensor.Workers
+	}
+	return runtime.NumCPU()
+}
+
+// knownKeys lists every dotted key the decoder accepts, from the toml tags.
+func knownKeys() []string {
+	var keys []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			key := prefix + name
+			keys = append(keys, key)
+			if f.Type.Kind() == reflect.Struct {
+				walk(key+".", f.Type)
+			}
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	return keys
+}
+
+// suggest returns the known key closest to k, if it is close enough to be
+// a typo.
+func suggest(k string, known []string) string {
+	best, bestD := "", 4
+	for _, c := range known {
+		if d := distance(k, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Summary returns the effective config as sorted key=value pairs, for the
+// one log line at start.
+func (c *Config) Summary() []string {
+	apps := c.PortApps()
+	ports := make([]string, 0, len(apps))
+	for p, a := range apps {
+		ports = append(ports, fmt.Sprintf("%d/%s", p, a))
+	}
+	sort.Strings(ports)
+	out := []string{
+		"xdp_mode=" + c.Sensor.XDPMode,
+		"pin_path=" + c.Sensor.PinPath,
+		fmt.Sprintf("workers=%d", c.WorkerCount()),
+		fmt.Sprintf("tls=%t quic=%t streams=%t", c.Capture.TLS, c.Capture.QUIC, c.Capture.Streams),
+		fmt.Sprintf("handshake_packets=%d quic_initials=%d", c.Capture.HandshakePackets, c.Capture.QUICInitials),
+		"stream_budget=" + c.Capture.StreamBudget.String(),
+		"rings=" + c.Capture.HandshakeRing.String() + "/" + c.Capture.StreamRing.String(),
+		"ports=" + strings.Join(ports, ","),
+	}
+	return slices.Clip(out)
+}

@@ -247,3 +247,6 @@ func Load(opts LoadOptions) (*Objects, error) {
 	}
 	return &objs, nil
 }
+
+// Object returns the embedded BPF object file for this byte order.
+func Object() []byte { return _SensorBytes }

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/edgesensor/edgesensor/internal/lab"
+)
+
+// buildBinary builds the edgesensor command once per test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "edgesensor")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building edgesensor: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// summaryEvent is the part of a summary line the tests look at.
+type summaryEvent struct {
+	Observer struct {
+		Ingress struct {
+			Interface struct {
+				Name string `json:"name"`
+			} `json:"interface"`
+		} `json:"ingress"`
+	} `json:"observer"`
+	Source      endpoint `json:"source"`
+	Destination endpoint `json:"destination"`
+	Network     struct {
+		Transport string `json:"transport"`
+	} `json:"network"`
+	Edgesensor struct {
+		Packet struct {
+			Class     string   `json:"class"`
+			Direction string   `json:"direction"`
+			Payload   int      `json:"payload_bytes"`
+			TCPFlags  string   `json:"tcp_flags"`
+			Flags     []string `json:"flags"`
+		} `json:"packet"`
+	} `json:"edgesensor"`
+}
+
+type endpoint struct {
+	IP   string `json:"ip"`
+	Port int    `json:"port"`
+}
+
+func readEvents(t *testing.T, path string) []summaryEvent {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []summaryEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e summaryEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("event is not JSON: %v: %s", err, sc.Text())
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// waitFor polls a file until it contains s.
+func waitFor(t *testing.T, path, s string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), s) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(path)
+	t.Fatalf("%q did not appear in %s within %v:\n%s", s, path, d, b)
+}
+
+func TestPrivilegedLab(t *testing.T) {
+	l := lab.Up(t, "est", 78)
+	bin := buildBinary(t)
+	t.Run("RunSeesRealTraffic", func(t *testing.T) { testRun(t, l, bin) })
+	t.Run("AttachStatusDetach", func(t *testing.T) { testAttachStatusDetach(t, l, bin) })
+	t.Run("Refusals", func(t *testing.T) { testRefusals(t, l, bin) })
+}
+
+func testRun(t *testing.T, l *lab.Lab, bin string) {
+	dir := t.TempDir()
+	outPath, errPath := filepath.Join(dir, "events.ndjson"), filepath.Join(dir, "stderr.log")
+	stdout, _ := os.Create(outPath)
+	stderr, _ := os.Create(errPath)
+	defer stdout.Close()
+	defer stderr.Close()
+	ifs := l.RouterIfaces()
+	cmd := l.Command(l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", l.PinPath())
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := false
+	defer func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	waitFor(t, errPath, `"running`, 20*time.Second)
+	for _, ifc := range ifs {
+		if !l.XDPAttached(ifc) {
+			t.Fatalf("no XDP program on %s after start", ifc)
+		}
+	}
+
+	e := l.Env
+	ca, host, s4, s6 := e["CA"], e["HOSTNAME"], e["SERVER4"], e["SERVER6"]
+	c := l.Client()
+	curl := func(args ...string) string {
+		return l.MustExec(c, append([]string{"curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}"}, args...)...)
+	}
+	if code := curl("--cacert", ca, "--resolve", host+":443:"+s4, "https://"+host+"/1m.bin"); code != "200" {
+		t.Fatalf("https download: %s", code)
+	}
+	if code := curl("--tls-max", "1.2", "--cacert", ca, "--resolve", host+":8443:"+s4, "https://"+host+":8443/index.html"); code != "200" {
+		t.Fatalf("TLS 1.2: %s", code)
+	}
+	if code := curl("-6", "--cacert", ca, "--resolve", host+":443:["+s6+"]", "https://"+host+"/index.html"); code != "200" {
+		t.Fatalf("IPv6 https: %s", code)
+	}
+	if code := curl("http://" + s4 + "/sample.exe"); code != "200" {
+		t.Fatalf("http: %s", code)
+	}
+	l.MustExec(c, "swaks", "--to", "user@example.test", "--from", "alice@example.test", "--server", s4,
+		"--attach", filepath.Join(e["LAB_DIR"], "www", "sample.exe"), "--h-Subject", "lab")
+	l.MustExec(c, "swaks", "--to", "user@example.test", "--server", s4, "-p", "587", "--tls")
+	// Wait for delivery, then fetch the message over IMAP.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ents, _ := os.ReadDir(filepath.Join(e["LAB_DIR"], "mail", "inbox", "new"))
+		if len(ents) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	imap := l.MustExec(c, "curl", "-sS", "--max-time", "20", "imap://"+s4+"/INBOX;UID=1", "-u", "user:secret")
+	if !strings.Contains(imap, "Subject: lab") {
+		t.Fatalf("IMAP fetch did not return the mail: %.200s", imap)
+	}
+	// A QUIC v1 Initial (no QUIC server needed: the Initial is what counts).
+	initial := make([]byte, 1200)
+	initial[0] = 0xc3
+	binary.BigEndian.PutUint32(initial[1:], 1)
+	initial[5] = 8
+	py := fmt.Sprintf("import socket;s=socket.socket();s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.sendto(bytes.fromhex(%q),(%q,443))",
+		fmt.Sprintf("%x", initial), s4)
+	l.MustExec(c, "python3", "-c", py)
+
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		exited = true
+		if err != nil {
+			b, _ := os.ReadFile(errPath)
+			t.Fatalf("run exited with %v:\n%s", err, b)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not stop within 15s of SIGTERM")
+	}
+	for _, ifc := range ifs {
+		if l.XDPAttached(ifc) {
+			t.Errorf("XDP program left on %s after SIGTERM", ifc)
+		}
+	}
+	if _, err := os.Stat(l.PinPath()); !os.IsNotExist(err) {
+		t.Errorf("pins left under %s", l.PinPath())
+	}
+
+	evs := readEvents(t, outPath)
+	type key struct {
+		class string
+		port  int
+	}
+	count := map[key]int{}
+	payload := map[key]int{}
+	dirs := map[key]map[string]bool{}
+	ifaces := map[string]map[string]bool{}
+	for _, ev := range evs {
+		p := ev.Edgesensor.Packet
+		k := key{p.Class, ev.Destination.Port}
+		count[k]++
+		payload[k] += p.Payload
+		if dirs[k] == nil {
+			dirs[k] = map[string]bool{}
+		}
+		dirs[k][p.Direction] = true
+		if ifaces[p.Direction] == nil {
+			ifaces[p.Direction] = map[string]bool{}
+		}
+		ifaces[p.Direction][ev.Observer.Ingress.Interface.Name] = true
+		if ev.Source.IP != e["CLIENT4"] && ev.Source.IP != e["CLIENT6"] {
+			t.Errorf("source is not the client: %+v", ev.Source)
+		}
+	}
+	t.Logf("events by class/port: %v", count)
+	for _, k := range []key{{"tls", 443}, {"tls", 8443}, {"stream", 80}, {"stream", 25}, {"stream", 143}, {"tls", 587}, {"stream", 587}} {
+		if count[k] == 0 {
+			t.Errorf("no %s events to port %d", k.class, k.port)
+		}
+	}
+	for _, k := range []key{{"tls", 443}, {"tls", 8443}, {"stream", 80}, {"stream", 25}, {"stream", 143}} {
+		if !dirs[k]["to_server"] || !dirs[k]["to_client"] {
+			t.Errorf("%s/%d: directions %v, want both", k.class, k.port, dirs[k])
+		}
+	}
+	if count[key{"quic", 443}] != 1 {
+		t.Errorf("QUIC Initials: %d, want 1", count[key{"quic", 443}])
+	}
+	// The 1 MiB HTTPS download: only the handshake crossed to userspace.
+	if got := payload[key{"tls", 443}]; got > 64<<10 {
+		t.Errorf("TLS on 443 emitted %d payload bytes for a 1 MiB download: application data leaked", got)
+	}
+	// The HTTP download arrived whole (the stream class emits NEW flows).
+	if got := payload[key{"stream", 80}]; got < 200064 {
+		t.Errorf("HTTP flow emitted %d payload bytes, the file alone is 200064", got)
+	}
+	if !ifaces["to_server"][l.RouterIfaces()[0]] || !ifaces["to_client"][l.RouterIfaces()[1]] {
+		t.Errorf("ingress interfaces by direction: %v", ifaces)
+	}
+}
+
+type statusJSON struct {
+	Interfaces []struct {
+		Iface    string            `json:"interface"`
+		Mode     string            `json:"xdp_mode"`
+		ProgID   uint32            `json:"prog_id"`
+		Counters map[string]uint64 `json:"counters"`
+		Error    string            `json:"error"`
+	} `json:"interfaces"`
+}
+
+func status(t *testing.T, l *lab.Lab, bin string) statusJSON {
+	t.Helper()
+	out := l.MustExec(l.Router(), bin, "status", "--json", "--pin-path", l.PinPath())
+	var st statusJSON
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+func testAttachStatusDetach(t *testing.T, l *lab.Lab, bin string) {
+	ifs := l.RouterIfaces()
+	pin := l.PinPath()
+	l.MustExec(l.Router(), bin, "attach", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin)
+	defer l.Exec(l.Router(), bin, "detach", "--pin-path", pin)
+	st := status(t, l, bin)
+	if len(st.Interfaces) != 2 {
+		t.Fatalf("status shows %d interfaces", len(st.Interfaces))
+	}
+	for _, is := range st.Interfaces {
+		if is.ProgID == 0 || is.Mode != "native" || is.Error != "" {
+			t.Errorf("status of %s: %+v", is.Iface, is)
+		}
+	}
+	e := l.Env
+	l.MustExec(l.Client(), "curl", "-sS", "-o", "/dev/null", "--cacert", e["CA"], "--resolve",
+		e["HOSTNAME"]+":443:"+e["SERVER4"], "https://"+e["HOSTNAME"]+"/index.html")
+	st = status(t, l, bin)
+	for _, is := range st.Interfaces {
+		if is.Counters["packets"] == 0 || is.Counters["tls_events"] == 0 {
+			t.Errorf("%s counters after traffic: packets %d tls_events %d", is.Iface, is.Counters["packets"], is.Counters["tls_events"])
+		}
+	}
+	// Attaching again adopts the pinned links (zero-gap update).
+	out := l.MustExec(l.Router(), bin, "attach", "--iface", ifs[0], "--pin-path", pin)
+	if !strings.Contains(out, "adopted") {
+		t.Errorf("second attach did not adopt the pinned link:\n%s", out)
+	}
+	// Human table on request.
+	if out := l.MustExec(l.Router(), bin, "status", "--pin-path", pin); !strings.Contains(out, ifs[1]) || !strings.Contains(out, "native") {
+		t.Errorf("status table:\n%s", out)
+	}
+	l.MustExec(l.Router(), bin, "detach", "--pin-path", pin)
+	for _, ifc := range ifs {
+		if l.XDPAttached(ifc) {
+			t.Errorf("XDP program left on %s after detach", ifc)
+		}
+	}
+	// Generic mode is honoured and reported.
+	l.MustExec(l.Router(), bin, "attach", "--xdp-mode", "generic", "--iface", ifs[1], "--pin-path", pin)
+	if st := status(t, l, bin); len(st.Interfaces) != 1 || st.Interfaces[0].Mode != "generic" {
+		t.Errorf("generic attach: %+v", st)
+	}
+	l.MustExec(l.Router(), bin, "detach", "--iface", ifs[1], "--pin-path", pin)
+	if l.XDPAttached(ifs[1]) {
+		t.Error("generic program left after detach")
+	}
+}
+
+// attachForeign attaches a trivial XDP program of "another owner" to iface
+// inside the router namespace, through netlink as many tools do.
+func attachForeign(t *testing.T, ns, iface string) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	defer netns.Set(orig)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name: "foreign_xdp", Type: ebpf.XDP, License: "MIT",
+		Instructions: asm.Instructions{asm.LoadImm(asm.R0, 2, asm.DWord), asm.Return()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	link, err := netlink.LinkByName(iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetXdpFdWithFlags(link, prog.FD(), 1<<1 /* generic */); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testRefusals(t *testing.T, l *lab.Lab, bin string) {
+	ifs := l.RouterIfaces()
+	pin := l.PinPath()
+	out, err := l.Exec(l.Router(), bin, "run", "--iface", "nosuch0", "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "does not exist") {
+		t.Errorf("missing interface: err %v\n%s", err, out)
+	}
+	out, err = l.Exec(l.Router(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+		bin, "attach", "--iface", ifs[0], "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "CAP_BPF") || !strings.Contains(out, "CAP_NET_ADMIN") {
+		t.Errorf("without privileges: err %v\n%s", err, out)
+	}
+	attachForeign(t, l.Router(), ifs[0])
+	out, err = l.Exec(l.Router(), bin, "attach", "--iface", ifs[0], "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "--force") || !strings.Contains(out, "foreign_xdp") {
+		t.Errorf("over a foreign program: err %v\n%s", err, out)
+	}
+	if !l.XDPAttached(ifs[0]) {
+		t.Error("the foreign program was removed without --force")
+	}
+	l.MustExec(l.Router(), bin, "attach", "--force", "--iface", ifs[0], "--pin-path", pin)
+	if st := status(t, l, bin); len(st.Interfaces) != 1 || st.Interfaces[0].ProgID == 0 {
+		t.Errorf("after --force: %+v", st)
+	}
+	l.MustExec(l.Router(), bin, "detach", "--pin-path", pin)
+	if l.XDPAttached(ifs[0]) {
+		t.Error("XDP left after detach")
+	}
+}

@@ -1,0 +1,155 @@
+// Command edgesensor is the one binary NOC engineers run: it attaches the
+// XDP data plane to router interfaces, analyses what it passes up, and
+// replays captures through the same path.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/edgesensor/edgesensor/userspace/config"
+)
+
+const usage = `edgesensor: XDP network sensor for TLS/QUIC handshakes and file flows
+
+Usage:
+  edgesensor run     [-c sensor.toml] [--iface IF]... [--force]   attach and analyse until SIGINT/SIGTERM
+  edgesensor replay  [-c sensor.toml] [--stats] FILE...           analyse pcap/pcapng files offline
+  edgesensor attach  [-c sensor.toml] [--iface IF]... [--force]   attach and leave attached (pinned)
+  edgesensor detach  [-c sensor.toml] [--iface IF]...             detach (all pinned interfaces by default)
+  edgesensor status  [-c sensor.toml] [--iface IF]... [--json]    mode, program ids and counters per interface
+  edgesensor check-config [-c sensor.toml]                        validate a config file
+  edgesensor version
+
+Run "edgesensor COMMAND -h" for the flags of a command. Events go to stdout
+as NDJSON unless output.events in the config names a file; logs go to stderr.
+`
+
+// errUsage is a mistake in the command line; main prints usage for it.
+var errUsage = errors.New("usage")
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, usage)
+			if msg := strings.TrimPrefix(err.Error(), errUsage.Error()); msg != "" {
+				fmt.Fprintln(os.Stderr, "\nerror"+msg)
+			}
+			os.Exit(2)
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "edgesensor:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "replay":
+		return cmdReplay(ctx, rest, stdout, stderr)
+	case "attach":
+		return cmdAttach(rest, stderr)
+	case "detach":
+		return cmdDetach(rest, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
+	case "check-config":
+		return cmdCheckConfig(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		return cmdVersion(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// ifaceList is a repeatable --iface flag; "a,b" also works.
+type ifaceList []string
+
+func (l *ifaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *ifaceList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// common holds the flags every command shares.
+type common struct {
+	configPath string
+	pinPath    string
+	xdpMode    string
+	logLevel   string
+}
+
+func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: edgesensor %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.configPath, "c", "", "config file (default: ./sensor.toml if present, else built-in defaults)")
+	fs.StringVar(&c.configPath, "config", "", "same as -c")
+	fs.StringVar(&c.pinPath, "pin-path", "", "bpffs directory for pins (overrides sensor.pin_path)")
+	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (overrides sensor.log_level)")
+	return fs
+}
+
+// load reads the config named by the flags and applies flag overrides.
+func (c *common) load() (*config.Config, error) {
+	path, explicit := c.configPath, c.configPath != ""
+	if !explicit {
+		path = config.DefaultPath
+	}
+	cfg, err := config.Load(path, explicit)
+	if err != nil {
+		return nil, err
+	}
+	if c.pinPath != "" {
+		cfg.Sensor.PinPath = c.pinPath
+	}
+	if c.xdpMode != "" {
+		cfg.Sensor.XDPMode = c.xdpMode
+	}
+	if c.logLevel != "" {
+		cfg.Sensor.LogLevel = c.logLevel
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("flags: %w", err)
+	}
+	return &cfg, nil
+}
+
+// logger writes JSON logs, or readable ones on a terminal.
+func logger(stderr io.Writer, level string) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	var w io.Writer = stderr
+	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}

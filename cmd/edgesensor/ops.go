@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/edgesensor/edgesensor/sensor"
+)
+
+func cmdAttach(args []string, stderr io.Writer) error {
+	var c common
+	var ifaces ifaceList
+	fs := newFlags("attach", "attach [-c sensor.toml] [--iface IF]... [--force]", stderr, &c)
+	fs.Var(&ifaces, "iface", "interface to attach to (repeatable; default sensor.interfaces)")
+	fs.StringVar(&c.xdpMode, "xdp-mode", "", "native, generic or auto (overrides sensor.xdp_mode)")
+	force := fs.Bool("force", false, "replace an XDP program of another owner on the interfaces")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	if len(ifaces) == 0 {
+		ifaces = cfg.Sensor.Interfaces
+	}
+	log := logger(stderr, cfg.Sensor.LogLevel)
+	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: ifaces, Force: *force, Log: log})
+	if err != nil {
+		return err
+	}
+	// Leave it attached: the links are pinned.
+	return s.Close(false)
+}
+
+func cmdDetach(args []string, stderr io.Writer) error {
+	var c common
+	var ifaces ifaceList
+	fs := newFlags("detach", "detach [-c sensor.toml] [--iface IF]...", stderr, &c)
+	fs.Var(&ifaces, "iface", "interface to detach from (repeatable; default: every pinned one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	log := logger(stderr, cfg.Sensor.LogLevel)
+	if err := sensor.CheckPrivileges(); err != nil {
+		return err
+	}
+	pin := cfg.Sensor.PinPath
+	if len(ifaces) == 0 {
+		if ifaces, err = sensor.PinnedInterfaces(pin); err != nil {
+			return err
+		}
+		if len(ifaces) == 0 {
+			log.Info().Str("pin_path", pin).Msg("nothing attached")
+		}
+	}
+	var failed []string
+	for _, name := range ifaces {
+		ok, err := sensor.Detach(pin, name)
+		switch {
+		case err != nil:
+			log.Error().Err(err).Str("iface", name).Msg("detach failed")
+			failed = append(failed, name)
+		case ok:
+			log.Info().Str("iface", name).Msg("detached")
+		default:
+			log.Warn().Str("iface", name).Msg("edgesensor was not attached here")
+		}
+	}
+	if err := sensor.RemovePins(pin); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("could not detach from %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func cmdStatus(args []string, stdout, stderr io.Writer) error {
+	var c common
+	var ifaces ifaceList
+	fs := newFlags("status", "status [-c sensor.toml] [--iface IF]... [--json]", stderr, &c)
+	fs.Var(&ifaces, "iface", "interface to show (repeatable; default: every pinned one)")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	st, err := sensor.ReadStatus(cfg.Sensor.PinPath, ifaces)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	return printStatus(stdout, st)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+func printStatus(w io.Writer, st sensor.Status) error {
+	if len(st.Interfaces) == 0 {
+		fmt.Fprintf(w, "edgesensor is not attached anywhere (pins under %s)\n", st.PinPath)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROG\tPACKETS\tBYTES\tTLS\tQUIC\tSTREAM\tRING DROPS\tPARSE ERR\tSTATE")
+	for _, is := range st.Interfaces {
+		c := is.Counters
+		state := "ok"
+		if is.Error != "" {
+			state = is.Error
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", is.Iface, is.Ifindex, is.Mode, is.ProgID,
+			c["packets"], humanBytes(c["bytes"]), c["tls_events"], c["quic_events"], c["stream_events"],
+			c["tls_drops"]+c["quic_drops"]+c["stream_drops"], c["parse_errors"], state)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nflows tracked: %d   pins: %s\n", st.Flows, st.PinPath)
+	if len(st.Interfaces) == 1 && st.Interfaces[0].Counters != nil {
+		keys := make([]string, 0, len(st.Interfaces[0].Counters))
+		for k := range st.Interfaces[0].Counters {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintln(w, "\ncounters:")
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %-24s %d\n", k, st.Interfaces[0].Counters[k])
+		}
+	}
+	return nil
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlags("check-config", "check-config [-c sensor.toml]", stderr, &c)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	path := c.configPath
+	if path == "" {
+		path = "built-in defaults (or ./sensor.toml)"
+	}
+	fmt.Fprintf(stdout, "%s: ok\n  %s\n", path, strings.Join(cfg.Summary(), "\n  "))
+	return nil
+}

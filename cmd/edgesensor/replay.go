@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/edgesensor/edgesensor/sensor"
+)
+
+func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlags("replay", "replay [-c sensor.toml] [--stats] FILE...", stderr, &c)
+	stats := fs.Bool("stats", false, "print one JSON object of statistics to stderr at the end")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: replay needs at least one capture file", errUsage)
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	out, closeOut, err := openEvents(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	p := newPipeline(cfg, out)
+	r, err := sensor.NewReplayer(cfg, p)
+	if err != nil {
+		return err
+	}
+	var ferr error
+	for _, f := range fs.Args() {
+		if ctx.Err() != nil {
+			break
+		}
+		if ferr = r.File(f); ferr != nil {
+			break
+		}
+	}
+	st, cerr := r.Close()
+	if err := p.Flush(); err != nil && ferr == nil {
+		ferr = fmt.Errorf("writing events: %w", err)
+	}
+	if *stats {
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, string(b))
+	}
+	if ferr != nil {
+		return ferr
+	}
+	return cerr
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/edgesensor/edgesensor/sensor"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	var ifaces ifaceList
+	fs := newFlags("run", "run [-c sensor.toml] [--iface IF]... [--force]", stderr, &c)
+	fs.Var(&ifaces, "iface", "interface to attach to (repeatable; default sensor.interfaces)")
+	fs.StringVar(&c.xdpMode, "xdp-mode", "", "native, generic or auto (overrides sensor.xdp_mode)")
+	force := fs.Bool("force", false, "replace an XDP program of another owner on the interfaces")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	log := logger(stderr, cfg.Sensor.LogLevel)
+	if len(ifaces) == 0 {
+		ifaces = cfg.Sensor.Interfaces
+	}
+	log.Info().Str("config", strings.Join(cfg.Summary(), " ")).Msg("starting")
+
+	out, closeOut, err := openEvents(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	p := newPipeline(cfg, out)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: ifaces, Force: *force, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := s.Start(p); err != nil {
+		s.Close(true)
+		return err
+	}
+	log.Info().Msg("running; SIGINT or SIGTERM detaches and stops")
+	werr := s.Wait(ctx)
+	ds := s.DispatchStats()
+	cerr := s.Close(true)
+	if err := p.Flush(); err != nil {
+		log.Error().Err(err).Msg("writing events")
+	}
+	log.Info().Uint64("events", ds.Events).Uint64("pipeline_drops", ds.Dropped).Msg("stopped")
+	if werr != nil {
+		return werr
+	}
+	return cerr
+}

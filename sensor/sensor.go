@@ -1,0 +1,223 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/rs/zerolog"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/config"
+)
+
+// Options for a live sensor.
+type Options struct {
+	Config     *config.Config
+	Interfaces []string
+	Force      bool
+	Pipeline   capture.Pipeline
+	Log        zerolog.Logger
+}
+
+// Sensor is the data plane attached to interfaces with readers feeding a
+// pipeline.
+type Sensor struct {
+	cfg   *config.Config
+	log   zerolog.Logger
+	objs  *bpf.Objects
+	atts  []*Attachment
+	rings []*ringbuf.Reader
+	disp  *Dispatcher
+
+	wg       sync.WaitGroup
+	errc     chan error
+	stopTick chan struct{}
+	closed   bool
+}
+
+// Setup checks privileges, mounts bpffs, loads (or adopts) the pinned
+// maps and attaches the program to every interface. On error nothing stays
+// attached that was not attached before.
+func Setup(o Options) (*Sensor, error) {
+	if len(o.Interfaces) == 0 {
+		return nil, errors.New("no interface to attach to: pass --iface or set sensor.interfaces")
+	}
+	if err := CheckPrivileges(); err != nil {
+		return nil, err
+	}
+	pin := o.Config.Sensor.PinPath
+	if err := EnsureBPFFS(pin); err != nil {
+		return nil, err
+	}
+	objs, err := Load(o.Config, pin)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs}
+	for _, name := range o.Interfaces {
+		a, err := Attach(objs.Program, name, AttachOptions{
+			Mode: o.Config.Sensor.XDPMode, Force: o.Force, PinPath: pin, Log: o.Log,
+		})
+		if err != nil {
+			s.rollback()
+			return nil, err
+		}
+		s.atts = append(s.atts, a)
+		slot, err := AssignSlot(objs.IfSlots, objs.Counters, a.Ifindex)
+		if err != nil {
+			s.rollback()
+			return nil, err
+		}
+		ev := o.Log.Info().Str("iface", a.Iface).Int("ifindex", a.Ifindex).Str("mode", a.Mode).
+			Uint32("prog_id", uint32(a.ProgID)).Uint32("counter_slot", slot)
+		if a.Adopted {
+			ev = ev.Bool("adopted", true)
+		}
+		ev.Msg("attached")
+		if o.Config.Sensor.XDPMode == config.ModeNative && a.Mode != config.ModeNative && a.Mode != "" {
+			o.Log.Warn().Str("iface", a.Iface).Str("mode", a.Mode).Msg("interface runs another XDP mode than configured")
+		}
+	}
+	return s, nil
+}
+
+// rollback detaches what Setup attached.
+func (s *Sensor) rollback() {
+	for _, a := range s.atts {
+		if _, err := Detach(s.cfg.Sensor.PinPath, a.Iface); err != nil {
+			s.log.Warn().Err(err).Str("iface", a.Iface).Msg("rollback: detaching")
+		}
+		a.Close()
+	}
+	s.atts = nil
+	_ = RemovePins(s.cfg.Sensor.PinPath)
+	s.objs.Close()
+}
+
+// Attachments lists what is attached.
+func (s *Sensor) Attachments() []*Attachment { return s.atts }
+
+// Objects exposes the loaded data plane.
+func (s *Sensor) Objects() *bpf.Objects { return s.objs }
+
+// Verdicts returns a writer for stream verdicts.
+func (s *Sensor) Verdicts() *VerdictWriter { return NewVerdictWriter(s.objs.StreamVerdicts) }
+
+// Start begins reading both ring buffers into p.
+func (s *Sensor) Start(p capture.Pipeline) error {
+	names := map[uint32]string{}
+	for _, a := range s.atts {
+		names[uint32(a.Ifindex)] = a.Iface
+	}
+	s.disp = NewDispatcher(p, NewDecoder(names, "unknown"), s.cfg.WorkerCount(), s.cfg.Sensor.QueueDepth, false)
+	s.errc = make(chan error, 2)
+	for _, m := range []*ebpf.Map{s.objs.Handshakes, s.objs.Streams} {
+		rd, err := ringbuf.NewReader(m)
+		if err != nil {
+			return fmt.Errorf("opening ring buffer reader: %w", err)
+		}
+		s.rings = append(s.rings, rd)
+	}
+	for _, rd := range s.rings {
+		s.wg.Add(1)
+		go func(rd *ringbuf.Reader) {
+			defer s.wg.Done()
+			if err := readRing(rd, s.disp); err != nil {
+				s.errc <- err
+			}
+		}(rd)
+	}
+	s.stopTick = make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				s.disp.Tick(now)
+			case <-s.stopTick:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// readRing reads records with one reused Record until the reader closes.
+func readRing(rd *ringbuf.Reader, d *Dispatcher) error {
+	var rec ringbuf.Record
+	for {
+		if err := rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("reading ring buffer: %w", err)
+		}
+		d.Dispatch(rec.RawSample, nil)
+	}
+}
+
+// Wait blocks until ctx ends or a reader fails.
+func (s *Sensor) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.errc:
+		return err
+	}
+}
+
+// DispatchStats returns the userspace counters.
+func (s *Sensor) DispatchStats() DispatchStats {
+	if s.disp == nil {
+		return DispatchStats{}
+	}
+	return s.disp.Stats()
+}
+
+// Close stops reading, flushes the pipeline and, with detach, removes the
+// program from every interface and deletes the pins.
+func (s *Sensor) Close(detach bool) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	for _, rd := range s.rings {
+		rd.Close()
+	}
+	if s.stopTick != nil {
+		close(s.stopTick)
+	}
+	s.wg.Wait()
+	if s.disp != nil {
+		s.disp.Close()
+	}
+	var errs []error
+	for _, a := range s.atts {
+		if detach {
+			if _, err := Detach(s.cfg.Sensor.PinPath, a.Iface); err != nil {
+				errs = append(errs, err)
+			} else {
+				s.log.Info().Str("iface", a.Iface).Msg("detached")
+			}
+			_ = ReleaseSlot(s.objs.IfSlots, a.Ifindex)
+		}
+		a.Close()
+	}
+	if detach {
+		if err := RemovePins(s.cfg.Sensor.PinPath); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.objs.Close()
+	return errors.Join(errs...)
+}

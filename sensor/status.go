@@ -1,0 +1,128 @@
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// IfaceStatus is what `status` shows for one interface.
+type IfaceStatus struct {
+	Iface    string            `json:"interface"`
+	Ifindex  int               `json:"ifindex"`
+	Mode     string            `json:"xdp_mode"`
+	ProgID   uint32            `json:"prog_id"`
+	LinkID   uint32            `json:"link_id"`
+	Slot     uint32            `json:"counter_slot"`
+	Counters map[string]uint64 `json:"counters,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+// Status is the state of the sensor as the pinned objects tell it; it
+// works while the daemon runs, and after `attach` without one.
+type Status struct {
+	PinPath    string        `json:"pin_path"`
+	Interfaces []IfaceStatus `json:"interfaces"`
+	Flows      int           `json:"flows"`
+}
+
+// ReadStatus reads the pinned links and maps under pinPath, for the
+// interfaces in only (all when empty).
+func ReadStatus(pinPath string, only []string) (Status, error) {
+	st := Status{PinPath: pinPath, Interfaces: []IfaceStatus{}}
+	ifaces, err := PinnedInterfaces(pinPath)
+	if err != nil {
+		return st, err
+	}
+	var counters, ifslots *ebpf.Map
+	if len(ifaces) > 0 {
+		if counters, err = ebpf.LoadPinnedMap(filepath.Join(pinPath, "counters"), nil); err != nil {
+			return st, fmt.Errorf("opening pinned counters: %w", privilegeHint(err))
+		}
+		defer counters.Close()
+		if ifslots, err = ebpf.LoadPinnedMap(filepath.Join(pinPath, "ifslots"), nil); err != nil {
+			return st, fmt.Errorf("opening pinned ifslots: %w", privilegeHint(err))
+		}
+		defer ifslots.Close()
+		if flows, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "flows"), nil); err == nil {
+			st.Flows = countEntries(flows)
+			flows.Close()
+		}
+	}
+	for _, name := range ifaces {
+		if len(only) > 0 && !slices.Contains(only, name) {
+			continue
+		}
+		is := IfaceStatus{Iface: name}
+		if err := is.read(pinPath, counters, ifslots); err != nil {
+			is.Error = err.Error()
+		}
+		st.Interfaces = append(st.Interfaces, is)
+	}
+	for _, name := range only {
+		if !slices.Contains(ifaces, name) {
+			is := IfaceStatus{Iface: name, Mode: "none", Error: "edgesensor is not attached here"}
+			if ifc, err := net.InterfaceByName(name); err == nil {
+				is.Ifindex = ifc.Index
+				if id, mode, err := xdpState(ifc.Index); err == nil && id != 0 {
+					is.Error = fmt.Sprintf("edgesensor is not attached here; XDP program %q (id %d, %s) is", programName(id), id, mode)
+				}
+			} else {
+				is.Error = "no such interface"
+			}
+			st.Interfaces = append(st.Interfaces, is)
+		}
+	}
+	return st, nil
+}
+
+func (is *IfaceStatus) read(pinPath string, counters, ifslots *ebpf.Map) error {
+	l, err := link.LoadPinnedLink(linkPin(pinPath, is.Iface), nil)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return errors.New("not attached")
+		}
+		return fmt.Errorf("opening pinned link: %w", privilegeHint(err))
+	}
+	defer l.Close()
+	info, err := l.Info()
+	if err != nil {
+		return fmt.Errorf("reading link: %w", err)
+	}
+	is.LinkID, is.ProgID = uint32(info.ID), uint32(info.Program)
+	if x := info.XDP(); x != nil {
+		is.Ifindex = int(x.Ifindex)
+	}
+	if is.Ifindex == 0 {
+		return errors.New("the link is defunct: its interface is gone (run `edgesensor detach`)")
+	}
+	if _, mode, err := xdpState(is.Ifindex); err == nil {
+		is.Mode = mode
+	}
+	if err := ifslots.Lookup(uint32(is.Ifindex), &is.Slot); err != nil {
+		is.Slot = 0
+	}
+	c, err := ReadCounters(counters, is.Slot)
+	if err != nil {
+		return err
+	}
+	is.Counters, err = c.Map()
+	return err
+}
+
+// countEntries counts the keys of a hash map.
+func countEntries(m *ebpf.Map) int {
+	n := 0
+	var k, v []byte
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	return n
+}

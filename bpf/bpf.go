@@ -161,23 +161,24 @@ func CounterNames() ([]string, error) {
 
 // Objects are the loaded program and maps.
 type Objects struct {
-	Program        *ebpf.Program `ebpf:"edgesensor_xdp"`
-	Handshakes     *ebpf.Map     `ebpf:"handshakes"`
-	Streams        *ebpf.Map     `ebpf:"streams"`
-	Flows          *ebpf.Map     `ebpf:"flows"`
-	StreamVerdicts *ebpf.Map     `ebpf:"stream_verdicts"`
-	PortApp        *ebpf.Map     `ebpf:"port_app"`
-	IfSlots        *ebpf.Map     `ebpf:"ifslots"`
-	Counters       *ebpf.Map     `ebpf:"counters"`
-	TLSFilter      *ebpf.Map     `ebpf:"tls_filter"`
-	Scratch        *ebpf.Map     `ebpf:"scratch"`
+	Program        *ebpf.Program  `ebpf:"edgesensor_xdp"`
+	Handshakes     *ebpf.Map      `ebpf:"handshakes"`
+	Streams        *ebpf.Map      `ebpf:"streams"`
+	Flows          *ebpf.Map      `ebpf:"flows"`
+	StreamVerdicts *ebpf.Map      `ebpf:"stream_verdicts"`
+	PortApp        *ebpf.Variable `ebpf:"port_app"`
+	IfSlots        *ebpf.Map      `ebpf:"ifslots"`
+	IfSlotTable    *ebpf.Variable `ebpf:"ifslot"`
+	Counters       *ebpf.Map      `ebpf:"counters"`
+	TLSFilter      *ebpf.Map      `ebpf:"tls_filter"`
+	Scratch        *ebpf.Map      `ebpf:"scratch"`
 }
 
 // Close releases the objects (pinned ones stay pinned).
 func (o *Objects) Close() error {
 	var errs []error
 	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Flows,
-		o.StreamVerdicts, o.PortApp, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch} {
+		o.StreamVerdicts, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch} {
 		if c == nil {
 			continue
 		}
@@ -203,7 +204,7 @@ type LoadOptions struct {
 }
 
 // PinnedMaps are the maps pinned by name under LoadOptions.PinPath.
-var PinnedMaps = []string{"handshakes", "streams", "flows", "stream_verdicts", "port_app",
+var PinnedMaps = []string{"handshakes", "streams", "flows", "stream_verdicts",
 	"ifslots", "counters", "tls_filter", "scratch"}
 
 // Load verifies and loads the program with its maps.

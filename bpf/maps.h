@@ -37,16 +37,9 @@ struct {
 	__type(value, struct stream_verdict);
 } stream_verdicts SEC(".maps");
 
-/* Watched TCP ports: port -> application (0 = not watched). An array so the
- * per-packet lookup is inlined by the verifier; userspace may change it live. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} port_app SEC(".maps");
-
-/* ifindex -> counter slot, written by userspace when it attaches. */
+/* ifindex -> counter slot, written by userspace when it attaches; the
+ * program reads its .bss copy (ifslot in sensor.c). Pinned, so status and
+ * a restarted daemon know which slot is whose. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_IFINDEX);

@@ -39,7 +39,7 @@ struct ethhdr {
 	__u8 h_dest[6];
 	__u8 h_source[6];
 	__be16 h_proto;
-} __attribute__((packed));
+};
 
 struct vlan_hdr {
 	__be16 tci;
@@ -342,7 +342,6 @@ static __always_inline int parse_packet(void *data, void *data_end, struct pkt *
 			c->v[C_TRUNCATED]++;
 			return PARSE_SKIP;
 		}
-		c->v[C_TCP]++;
 		p->l4proto = IPPROTO_TCP;
 		p->sport = bpf_ntohs(th->source);
 		p->dport = bpf_ntohs(th->dest);
@@ -361,7 +360,6 @@ static __always_inline int parse_packet(void *data, void *data_end, struct pkt *
 			c->v[C_PARSE_ERRORS]++;
 			return PARSE_SKIP;
 		}
-		c->v[C_UDP]++;
 		p->l4proto = IPPROTO_UDP;
 		p->sport = bpf_ntohs(uh->source);
 		p->dport = bpf_ntohs(uh->dest);

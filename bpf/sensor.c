@@ -52,6 +52,15 @@ volatile const struct config cfg = {
 	.max_rearms = 3,
 };
 
+/* Watched TCP ports: port -> application (0 = not watched). A global, so
+ * the per-packet check is a plain load with no lookup; userspace writes it
+ * through the memory-mapped .bss, also while the program runs. */
+__u8 port_app[65536];
+
+/* ifindex -> counter slot. The pinned ifslots map is the record userspace
+ * keeps; this .bss copy makes the per-packet read a plain load. */
+__u8 ifslot[MAX_IFINDEX];
+
 /* Force the shared types into BTF so bpf2go can generate them. */
 const struct event *unused_event __attribute__((unused));
 const struct flow_key *unused_flow_key __attribute__((unused));
@@ -85,24 +94,24 @@ const enum counter *unused_counter __attribute__((unused));
 static __always_inline struct counter_set *counters_for(struct xdp_md *ctx)
 {
 	__u32 ifindex = ctx->ingress_ifindex;
-	__u32 slot = 0;
+	__u32 slot = ifindex < MAX_IFINDEX ? ifslot[ifindex] : 0;
 
-	if (ifindex < MAX_IFINDEX) {
-		__u32 *s = bpf_map_lookup_elem(&ifslots, &ifindex);
-		if (s && *s < MAX_IFSLOTS)
-			slot = *s;
-	}
 	return bpf_map_lookup_elem(&counters, &slot);
 }
 
 /* Symmetric hash of the 5-tuple: the same for both directions. */
-static __always_inline __u32 tuple_hash(struct pkt *p)
+static __always_inline __u32 filter_index(__u32 saddr_lo, __u32 daddr_lo, __u16 sport, __u16 dport)
 {
-	__u32 h = p->saddr[0] ^ p->daddr[0] ^ p->saddr[1] ^ p->daddr[1] ^ p->saddr[2] ^
-		  p->daddr[2] ^ p->saddr[3] ^ p->daddr[3];
-	h ^= (__u32)(p->sport ^ p->dport) << 16 | p->l4proto;
+	/* The last address word only (the IPv4 address itself): cheap, and a
+	 * collision costs one flow lookup, nothing more. */
+	__u32 h = saddr_lo ^ daddr_lo ^ ((__u32)(sport ^ dport) << 16);
 	h *= 0x9e3779b1;
 	return h >> (32 - TLS_FILTER_BITS);
+}
+
+static __always_inline __u32 tuple_hash(struct pkt *p)
+{
+	return filter_index(p->saddr[3], p->daddr[3], p->sport, p->dport);
 }
 
 /* Builds the canonical key; returns 1 if the packet's source is endpoint a. */
@@ -228,6 +237,9 @@ static __always_inline __u8 *payload_at(struct xdp_md *ctx, struct pkt *p, __u32
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 at = (__u32)p->payload_off + off;
 
+	/* Keep the compiler from rewriting data + at into the parser's own
+	 * pointer, whose bounds check it would then lose track of. */
+	asm volatile("" : "+r"(at));
 	if (at > PAYLOAD_MAX_OFF)
 		return NULL;
 	__u8 *b = data + at;
@@ -542,35 +554,19 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 	int to_watched = 0; /* the destination port is the watched one */
 
 	if (cfg.stream_enabled) {
-		__u32 port = p->dport;
-		__u8 *a = bpf_map_lookup_elem(&port_app, &port);
-		if (a && *a) {
-			app = *a;
+		app = port_app[p->dport];
+		if (app)
 			to_watched = 1;
-		} else {
-			port = p->sport;
-			a = bpf_map_lookup_elem(&port_app, &port);
-			if (a)
-				app = *a;
-		}
+		else
+			app = port_app[p->sport];
 	}
 
 	int hello = 0;
 	if (cfg.tls_enabled)
 		hello = tls_hello(ctx, p);
 
-	if (!app) {
-		if (!cfg.tls_enabled)
-			return 0;
-		/* Fast path: nothing here can matter unless this is a hello or
-		 * a handshake may be active in this flow's filter slot. */
-		if (!hello) {
-			if (p->payload_len == 0 && !(p->tcp_flags & (TCP_FIN | TCP_RST)))
-				return 0;
-			if (!filter_hit(p))
-				return 0;
-		}
-	}
+	if (!app && !cfg.tls_enabled)
+		return 0;
 
 	struct flow_key k = {};
 	int src_is_a = make_key(p, &k);
@@ -645,6 +641,82 @@ __attribute__((noinline)) int handle_udp(struct xdp_md *ctx, struct pkt *p,
 	return 0;
 }
 
+/* The fastest path, for the commonest frames: untagged IPv4 without
+ * options carrying TCP or UDP that cannot matter. Returns 1 when the
+ * packet is done with; 0 sends it through the full parser (which also does
+ * all the error counting), so this only ever shortcuts the boring case. */
+static __always_inline int fast_ipv4(void *data, void *data_end)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *uh = (void *)(ip + 1);
+
+	if ((void *)(uh + 1) > data_end)
+		return 0;
+	if (eth->h_proto != bpf_htons(ETH_P_IP) || ip->ver_ihl != 0x45 ||
+	    (ip->frag_off & bpf_htons(0x3fff)))
+		return 0;
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	if ((void *)ip + tot > data_end)
+		return 0;
+
+	if (ip->protocol == IPPROTO_UDP) {
+		/* Only a long header (QUIC Initial candidate) goes on. */
+		__u8 *b = (void *)(uh + 1);
+		if (!cfg.quic_enabled)
+			return 1;
+		if ((void *)(b + 1) > data_end)
+			return tot <= sizeof(*ip) + sizeof(*uh);
+		return !(b[0] & 0x80);
+	}
+	if (ip->protocol != IPPROTO_TCP)
+		return 0;
+	struct tcphdr *th = (void *)(ip + 1);
+	if ((void *)(th + 1) > data_end)
+		return 0;
+	__u16 sport = bpf_ntohs(th->source), dport = bpf_ntohs(th->dest);
+	if (cfg.stream_enabled && (port_app[sport] | port_app[dport]))
+		return 0;
+	__u32 doff = (th->doff_res >> 4) * 4;
+	if (doff < sizeof(*th) || tot < sizeof(*ip) + doff)
+		return 0;
+	if (!cfg.tls_enabled)
+		return 1;
+	if (tot == sizeof(*ip) + doff)
+		return !(th->flags & (TCP_FIN | TCP_RST));
+	/* Anything that starts like a handshake record takes the full path,
+	 * which looks closer; so does a flow whose filter slot is taken. */
+	__u8 *b = (void *)th + (doff & 0x3c);
+	if ((void *)(b + 1) > data_end || b[0] == 22)
+		return 0;
+	__u32 idx = filter_index(ip->saddr, ip->daddr, sport, dport);
+	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
+	return s && s->count == 0;
+}
+
+/* The fast path, inline in the entry point: can this TCP packet matter?
+ * Only a watched port, a hello, or a handshake possibly active in this
+ * flow's filter slot send it to handle_tcp. */
+static __always_inline int tcp_candidate(struct xdp_md *ctx, struct pkt *p)
+{
+	if (cfg.stream_enabled && (port_app[p->dport] | port_app[p->sport]))
+		return 1;
+	if (!cfg.tls_enabled)
+		return 0;
+	if (p->payload_len == 0)
+		return (p->tcp_flags & (TCP_FIN | TCP_RST)) && filter_hit(p);
+	return tls_hello(ctx, p) || filter_hit(p);
+}
+
+/* UDP fast path: only a QUIC long header can matter. */
+static __always_inline int udp_candidate(struct xdp_md *ctx, struct pkt *p)
+{
+	if (!cfg.quic_enabled || p->payload_len < 7)
+		return 0;
+	__u8 *b = payload_at(ctx, p, 0, 1);
+	return b && (b[0] & 0x80);
+}
+
 SEC("xdp")
 int edgesensor_xdp(struct xdp_md *ctx)
 {
@@ -656,13 +728,17 @@ int edgesensor_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	c->v[C_PACKETS]++;
 	c->v[C_BYTES] += data_end - data;
+	if (fast_ipv4(data, data_end))
+		return XDP_PASS;
 
 	struct pkt p = {};
 	if (parse_packet(data, data_end, &p, c) != PARSE_OK)
 		return XDP_PASS;
-	if (p.l4proto == IPPROTO_TCP)
-		handle_tcp(ctx, &p, c);
-	else
+	if (p.l4proto == IPPROTO_TCP) {
+		if (tcp_candidate(ctx, &p))
+			handle_tcp(ctx, &p, c);
+	} else if (udp_candidate(ctx, &p)) {
 		handle_udp(ctx, &p, c);
+	}
 	return XDP_PASS;
 }

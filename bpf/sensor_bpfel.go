@@ -37,40 +37,38 @@ const (
 	sensorCounterC_FRAGMENTS              sensorCounter = 5
 	sensorCounterC_VLAN_DEPTH             sensorCounter = 6
 	sensorCounterC_IPV6EXT_DEPTH          sensorCounter = 7
-	sensorCounterC_TCP                    sensorCounter = 8
-	sensorCounterC_UDP                    sensorCounter = 9
-	sensorCounterC_TLS_EVENTS             sensorCounter = 10
-	sensorCounterC_TLS_BYTES              sensorCounter = 11
-	sensorCounterC_TLS_DROPS              sensorCounter = 12
-	sensorCounterC_QUIC_EVENTS            sensorCounter = 13
-	sensorCounterC_QUIC_BYTES             sensorCounter = 14
-	sensorCounterC_QUIC_DROPS             sensorCounter = 15
-	sensorCounterC_STREAM_EVENTS          sensorCounter = 16
-	sensorCounterC_STREAM_BYTES           sensorCounter = 17
-	sensorCounterC_STREAM_DROPS           sensorCounter = 18
-	sensorCounterC_FLOWS                  sensorCounter = 19
-	sensorCounterC_FLOWS_TLS              sensorCounter = 20
-	sensorCounterC_FLOWS_QUIC             sensorCounter = 21
-	sensorCounterC_FLOWS_STREAM           sensorCounter = 22
-	sensorCounterC_TLS_DONE               sensorCounter = 23
-	sensorCounterC_TLS_BUDGET             sensorCounter = 24
-	sensorCounterC_TLS_NOT_TLS            sensorCounter = 25
-	sensorCounterC_TLS_CLOSED             sensorCounter = 26
-	sensorCounterC_TLS_IDLE               sensorCounter = 27
-	sensorCounterC_TLS_DESYNC             sensorCounter = 28
-	sensorCounterC_TLS_REARM              sensorCounter = 29
-	sensorCounterC_QUIC_BUDGET            sensorCounter = 30
-	sensorCounterC_STREAM_SKIPPED_PACKETS sensorCounter = 31
-	sensorCounterC_STREAM_SKIPPED_BYTES   sensorCounter = 32
-	sensorCounterC_STREAM_IGNORED_PACKETS sensorCounter = 33
-	sensorCounterC_STREAM_BUDGET_PACKETS  sensorCounter = 34
-	sensorCounterC_SNAP_CUT               sensorCounter = 35
-	sensorCounterC_MAX                    sensorCounter = 36
+	sensorCounterC_TLS_EVENTS             sensorCounter = 8
+	sensorCounterC_TLS_BYTES              sensorCounter = 9
+	sensorCounterC_TLS_DROPS              sensorCounter = 10
+	sensorCounterC_QUIC_EVENTS            sensorCounter = 11
+	sensorCounterC_QUIC_BYTES             sensorCounter = 12
+	sensorCounterC_QUIC_DROPS             sensorCounter = 13
+	sensorCounterC_STREAM_EVENTS          sensorCounter = 14
+	sensorCounterC_STREAM_BYTES           sensorCounter = 15
+	sensorCounterC_STREAM_DROPS           sensorCounter = 16
+	sensorCounterC_FLOWS                  sensorCounter = 17
+	sensorCounterC_FLOWS_TLS              sensorCounter = 18
+	sensorCounterC_FLOWS_QUIC             sensorCounter = 19
+	sensorCounterC_FLOWS_STREAM           sensorCounter = 20
+	sensorCounterC_TLS_DONE               sensorCounter = 21
+	sensorCounterC_TLS_BUDGET             sensorCounter = 22
+	sensorCounterC_TLS_NOT_TLS            sensorCounter = 23
+	sensorCounterC_TLS_CLOSED             sensorCounter = 24
+	sensorCounterC_TLS_IDLE               sensorCounter = 25
+	sensorCounterC_TLS_DESYNC             sensorCounter = 26
+	sensorCounterC_TLS_REARM              sensorCounter = 27
+	sensorCounterC_QUIC_BUDGET            sensorCounter = 28
+	sensorCounterC_STREAM_SKIPPED_PACKETS sensorCounter = 29
+	sensorCounterC_STREAM_SKIPPED_BYTES   sensorCounter = 30
+	sensorCounterC_STREAM_IGNORED_PACKETS sensorCounter = 31
+	sensorCounterC_STREAM_BUDGET_PACKETS  sensorCounter = 32
+	sensorCounterC_SNAP_CUT               sensorCounter = 33
+	sensorCounterC_MAX                    sensorCounter = 34
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [36]uint64
+	V [34]uint64
 }
 
 type sensorEvClass uint32
@@ -226,13 +224,14 @@ const (
 	sensorMapFlows               = "flows"
 	sensorMapHandshakes          = "handshakes"
 	sensorMapIfslots             = "ifslots"
-	sensorMapPortApp             = "port_app"
 	sensorMapScratch             = "scratch"
 	sensorMapStreamVerdicts      = "stream_verdicts"
 	sensorMapStreams             = "streams"
 	sensorMapTlsFilter           = "tls_filter"
 	sensorProgEdgesensorXdp      = "edgesensor_xdp"
 	sensorVarCfg                 = "cfg"
+	sensorVarIfslot              = "ifslot"
+	sensorVarPortApp             = "port_app"
 	sensorVarUnusedCounter       = "unused_counter"
 	sensorVarUnusedCounterSet    = "unused_counter_set"
 	sensorVarUnusedEvClass       = "unused_ev_class"
@@ -302,7 +301,6 @@ type sensorMapSpecs struct {
 	Flows          *ebpf.MapSpec `ebpf:"flows"`
 	Handshakes     *ebpf.MapSpec `ebpf:"handshakes"`
 	Ifslots        *ebpf.MapSpec `ebpf:"ifslots"`
-	PortApp        *ebpf.MapSpec `ebpf:"port_app"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	StreamVerdicts *ebpf.MapSpec `ebpf:"stream_verdicts"`
 	Streams        *ebpf.MapSpec `ebpf:"streams"`
@@ -314,6 +312,8 @@ type sensorMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorVariableSpecs struct {
 	Cfg                 *ebpf.VariableSpec `ebpf:"cfg"`
+	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
+	PortApp             *ebpf.VariableSpec `ebpf:"port_app"`
 	UnusedCounter       *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedCounterSet    *ebpf.VariableSpec `ebpf:"unused_counter_set"`
 	UnusedEvClass       *ebpf.VariableSpec `ebpf:"unused_ev_class"`
@@ -354,7 +354,6 @@ type sensorMaps struct {
 	Flows          *ebpf.Map `ebpf:"flows"`
 	Handshakes     *ebpf.Map `ebpf:"handshakes"`
 	Ifslots        *ebpf.Map `ebpf:"ifslots"`
-	PortApp        *ebpf.Map `ebpf:"port_app"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	StreamVerdicts *ebpf.Map `ebpf:"stream_verdicts"`
 	Streams        *ebpf.Map `ebpf:"streams"`
@@ -367,7 +366,6 @@ func (m *sensorMaps) Close() error {
 		m.Flows,
 		m.Handshakes,
 		m.Ifslots,
-		m.PortApp,
 		m.Scratch,
 		m.StreamVerdicts,
 		m.Streams,
@@ -380,6 +378,8 @@ func (m *sensorMaps) Close() error {
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorVariables struct {
 	Cfg                 *ebpf.Variable `ebpf:"cfg"`
+	Ifslot              *ebpf.Variable `ebpf:"ifslot"`
+	PortApp             *ebpf.Variable `ebpf:"port_app"`
 	UnusedCounter       *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedCounterSet    *ebpf.Variable `ebpf:"unused_counter_set"`
 	UnusedEvClass       *ebpf.Variable `ebpf:"unused_ev_class"`

@@ -88,8 +88,6 @@ enum counter {
 	C_FRAGMENTS,      /* IP fragments: no L4 header to look at */
 	C_VLAN_DEPTH,     /* more VLAN tags than we follow */
 	C_IPV6_EXT_DEPTH, /* longer IPv6 extension chains than we follow */
-	C_TCP,
-	C_UDP,
 	C_TLS_EVENTS,     /* events and bytes into the handshakes ring, TLS */
 	C_TLS_BYTES,
 	C_TLS_DROPS,      /* failed reservations in the handshakes ring, TLS */

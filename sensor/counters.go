@@ -54,18 +54,19 @@ func clearCounters(m *ebpf.Map, slot uint32) error {
 
 // AssignSlot gives ifindex a counter slot: its existing one, or the lowest
 // slot no other interface holds (zeroed first). Slot 0 stays for
-// everything without a slot.
-func AssignSlot(ifslots, counters *ebpf.Map, ifindex int) (uint32, error) {
+// everything without a slot. The pinned ifslots map records it; the
+// program's ifslot table is what the data plane reads.
+func AssignSlot(objs *bpf.Objects, ifindex int) (uint32, error) {
 	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
 		return 0, nil
 	}
 	var cur uint32
-	if err := ifslots.Lookup(uint32(ifindex), &cur); err == nil && cur != 0 {
-		return cur, nil
+	if err := objs.IfSlots.Lookup(uint32(ifindex), &cur); err == nil && cur != 0 {
+		return cur, syncSlotTable(objs)
 	}
 	used := make([]bool, bpf.MaxIfSlots)
 	var k, v uint32
-	it := ifslots.Iterate()
+	it := objs.IfSlots.Iterate()
 	for it.Next(&k, &v) {
 		if v > 0 && v < bpf.MaxIfSlots {
 			used[v] = true
@@ -78,21 +79,44 @@ func AssignSlot(ifslots, counters *ebpf.Map, ifindex int) (uint32, error) {
 		if used[s] {
 			continue
 		}
-		if err := clearCounters(counters, s); err != nil {
+		if err := clearCounters(objs.Counters, s); err != nil {
 			return 0, err
 		}
-		if err := ifslots.Put(uint32(ifindex), s); err != nil {
+		if err := objs.IfSlots.Put(uint32(ifindex), s); err != nil {
 			return 0, fmt.Errorf("assigning counter slot: %w", err)
 		}
-		return s, nil
+		return s, syncSlotTable(objs)
 	}
 	return 0, nil
 }
 
 // ReleaseSlot frees the slot of ifindex (after detach).
-func ReleaseSlot(ifslots *ebpf.Map, ifindex int) error {
+func ReleaseSlot(objs *bpf.Objects, ifindex int) error {
 	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
 		return nil
 	}
-	return ifslots.Put(uint32(ifindex), uint32(0))
+	if err := objs.IfSlots.Put(uint32(ifindex), uint32(0)); err != nil {
+		return fmt.Errorf("releasing counter slot: %w", err)
+	}
+	return syncSlotTable(objs)
+}
+
+// syncSlotTable copies the pinned ifslots map into the program's table
+// (also how a newly loaded program learns the slots of a running sensor).
+func syncSlotTable(objs *bpf.Objects) error {
+	var table [bpf.MaxIfIndex]uint8
+	var k, v uint32
+	it := objs.IfSlots.Iterate()
+	for it.Next(&k, &v) {
+		if k < bpf.MaxIfIndex && v < bpf.MaxIfSlots {
+			table[k] = uint8(v)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("reading interface slots: %w", err)
+	}
+	if err := objs.IfSlotTable.Set(table); err != nil {
+		return fmt.Errorf("writing interface slot table: %w", err)
+	}
+	return nil
 }

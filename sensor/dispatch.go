@@ -12,9 +12,10 @@ import (
 // slot carries one event from a ring reader to a worker. Slots are
 // allocated once and recycled, so the steady state allocates nothing.
 type slot struct {
-	ev   capture.Event
-	buf  []byte
-	tick time.Time // non-zero: a tick, not an event
+	ev      capture.Event
+	buf     []byte
+	tick    time.Time       // non-zero: a tick, not an event
+	barrier *sync.WaitGroup // non-nil: a barrier, not an event
 }
 
 // DispatchStats counts what the dispatcher did.
@@ -39,6 +40,8 @@ type Dispatcher struct {
 	dropped   atomic.Uint64
 	badRecord atomic.Uint64
 	closeOnce sync.Once
+	barrier   sync.WaitGroup
+	pending   bool // events dispatched since the last Sync
 }
 
 // NewDispatcher starts workers goroutines with depth queued events each.
@@ -67,10 +70,14 @@ func (d *Dispatcher) work(shard capture.Shard, q <-chan *slot) {
 	defer d.wg.Done()
 	defer shard.Close()
 	for s := range q {
-		if !s.tick.IsZero() {
+		switch {
+		case s.barrier != nil:
+			s.barrier.Done()
+			s.barrier = nil
+		case !s.tick.IsZero():
 			shard.Tick(s.tick)
 			s.tick = time.Time{}
-		} else {
+		default:
 			shard.Handle(&s.ev)
 			d.events.Add(1)
 		}
@@ -111,6 +118,7 @@ func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
 	}
 	q := d.queues[s.ev.FlowHash()%uint64(len(d.queues))]
 	if d.blocking {
+		d.pending = true
 		q <- s
 		return
 	}
@@ -142,6 +150,25 @@ func (d *Dispatcher) Tick(now time.Time) {
 			d.free <- s
 		}
 	}
+}
+
+// Sync waits until the workers have handled every event dispatched so
+// far. Replay calls it after each packet that produced events, so stream
+// verdicts the analysis writes take effect before the next packet runs:
+// replay behaves like a live sensor whose userspace keeps up. Blocking
+// mode only; a no-op when nothing was dispatched since the last call.
+func (d *Dispatcher) Sync() {
+	if !d.blocking || !d.pending {
+		return
+	}
+	d.pending = false
+	d.barrier.Add(len(d.queues))
+	for _, q := range d.queues {
+		s := <-d.free
+		s.barrier = &d.barrier
+		q <- s
+	}
+	d.barrier.Wait()
 }
 
 // Close drains the queues, closes every shard and waits for the workers.

@@ -62,25 +62,23 @@ func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 		objs.Close()
 		return nil, err
 	}
+	if err := syncSlotTable(objs); err != nil {
+		objs.Close()
+		return nil, err
+	}
 	return objs, nil
 }
 
 // SetPorts writes the whole port table: watched ports get their
-// application, every other port 0. It may run while the program is live.
-func SetPorts(m *ebpf.Map, apps map[uint16]config.App) error {
-	keys := make([]uint32, 65536)
-	vals := make([]uint8, 65536)
-	for i := range keys {
-		keys[i] = uint32(i)
-		vals[i] = uint8(apps[uint16(i)])
+// application, every other port 0. It may run while the program is live:
+// the table is the program's memory-mapped port_app global.
+func SetPorts(v *ebpf.Variable, apps map[uint16]config.App) error {
+	var table [65536]uint8
+	for port, app := range apps {
+		table[port] = uint8(app)
 	}
-	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
-		// Batch operations need 5.6; fall back to one update per port.
-		for i := range keys {
-			if err := m.Put(keys[i], vals[i]); err != nil {
-				return fmt.Errorf("writing port table: %w", err)
-			}
-		}
+	if err := v.Set(table); err != nil {
+		return fmt.Errorf("writing port table: %w", err)
 	}
 	return nil
 }

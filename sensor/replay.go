@@ -188,6 +188,7 @@ func (r *Replayer) run(frame []byte) error {
 			r.disp.Dispatch(r.rec.RawSample, r.fix)
 		}
 	}
+	r.disp.Sync()
 	return nil
 }
 

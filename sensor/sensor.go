@@ -70,7 +70,7 @@ func Setup(o Options) (*Sensor, error) {
 			return nil, err
 		}
 		s.atts = append(s.atts, a)
-		slot, err := AssignSlot(objs.IfSlots, objs.Counters, a.Ifindex)
+		slot, err := AssignSlot(objs, a.Ifindex)
 		if err != nil {
 			s.rollback()
 			return nil, err
@@ -209,7 +209,7 @@ func (s *Sensor) Close(detach bool) error {
 			} else {
 				s.log.Info().Str("iface", a.Iface).Msg("detached")
 			}
-			_ = ReleaseSlot(s.objs.IfSlots, a.Ifindex)
+			_ = ReleaseSlot(s.objs, a.Ifindex)
 		}
 		a.Close()
 	}

@@ -610,3 +610,39 @@ func TestPrivilegedFlowKeyMatchesKernel(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPrivilegedXDP pushes arbitrary frames through the real program: it
+// must always pass the packet, and whatever it emits must describe itself
+// consistently.
+func FuzzPrivilegedXDP(f *testing.F) {
+	seeds := [][]byte{
+		client.With(1, "PA", testutil.ClientHello(200)).Frame(),
+		client.Reply(1, 1, "PA", testutil.ServerHello(100)).Frame(),
+		testutil.Pkt{V6: true, Sport: 9, Dport: 443, V6Ext: []byte{0, 43, 44}, VLANs: []uint16{5, 6}}.With(1, "PA", testutil.ClientHello(50)).Frame(),
+		testutil.Pkt{UDP: true, Sport: 50000, Dport: 443}.With(0, "", testutil.QUICInitial(1)).Frame(),
+		web.With(1, "S", nil).Frame(),
+		web.With(1, "PA", []byte("GET / HTTP/1.1\r\n\r\n")).Frame(),
+		testutil.Pkt{Sport: 25, Dport: 41000, IPv4Options: true}.With(1, "PA", []byte("220 ok\r\n")).Frame(),
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	h := newHarness(f, nil)
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if len(frame) < 14 || len(frame) > 3000 {
+			return
+		}
+		h.t = t
+		for _, e := range h.run(frame) {
+			if len(e.Frame) != min(len(frame), h.cfg.Capture.Snaplen) || e.FrameLen != len(frame) {
+				t.Fatalf("event frame %d/%d for a %d-byte input", len(e.Frame), e.FrameLen, len(frame))
+			}
+			if len(e.Payload) > e.PayloadLen {
+				t.Fatalf("payload %d exceeds its claim %d", len(e.Payload), e.PayloadLen)
+			}
+			if e.Class != capture.ClassTLS && e.Class != capture.ClassQUIC && e.Class != capture.ClassStream {
+				t.Fatalf("class %d", e.Class)
+			}
+		}
+	})
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the Debian packages edgesensor's build, tests, lab and demo need,
+# only when something is missing. Safe to run again. Needs root.
+#
+#   scripts/deps.sh          everything (build, tests, lab, demo, bench)
+#   scripts/deps.sh build    only what `make generate` needs
+set -euo pipefail
+
+# command -> package
+declare -A build=(
+	[clang]=clang [llvm-strip]=llvm
+)
+declare -A lab=(
+	[ip]=iproute2 [ethtool]=ethtool [nginx]=nginx-light [postfix]=postfix
+	[dovecot]=dovecot-imapd [swaks]=swaks [curl]=curl [openssl]=openssl
+	[python3]=python3 [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux
+	[tshark]=tshark [mountpoint]=util-linux
+)
+
+want=()
+check() {
+	local -n table=$1
+	for cmd in "${!table[@]}"; do
+		command -v "$cmd" >/dev/null 2>&1 || want+=("${table[$cmd]}")
+	done
+}
+check build
+[ "${1:-all}" = build ] || check lab
+[ ${#want[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages ${want[*]}; run as root (sudo make deps)" >&2
+	exit 1
+fi
+mapfile -t want < <(printf '%s\n' "${want[@]}" | sort -u)
+echo "deps: installing ${want[*]}" >&2
+
+# Answer the packages' questions up front, and keep their daemons from
+# starting on the host: the lab runs its own instances in namespaces.
+debconf-set-selections <<'SEL'
+postfix postfix/main_mailer_type select No configuration
+postfix postfix/mailname string lab.example.test
+iperf3 iperf3/start_daemon boolean false
+wireshark-common wireshark-common/install-setuid boolean false
+SEL
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+echo "deps: done" >&2

@@ -1,0 +1,268 @@
+package sensor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/capture"
+)
+
+// record builds a ring record the way the kernel lays it out.
+func record(t testing.TB, e bpf.Event, frame []byte) []byte {
+	t.Helper()
+	e.CapLen = uint16(len(frame))
+	var b bytes.Buffer
+	if err := binary.Write(&b, binary.NativeEndian, &e); err != nil {
+		t.Fatal(err)
+	}
+	return append(b.Bytes(), frame...)
+}
+
+func sampleRecord(t testing.TB) ([]byte, []byte) {
+	frame := testutil.Pkt{Src: "192.0.2.1", Dst: "198.51.100.7", Sport: 51000, Dport: 443, Flags: "PA",
+		Payload: testutil.ClientHello(100)}.Frame()
+	e := bpf.Event{
+		TsNs: 5e9, Ifindex: 3, PktLen: uint32(len(frame)), Seq: 77, Ack: 88,
+		Sport: 51000, Dport: 443, L3Off: 14, L4Off: 34, PayloadOff: 54, PayloadLen: uint16(len(frame) - 54),
+		Vlan: [2]uint16{100, 0}, Lost: 2, Class: bpf.ClassTLS, Flags: bpf.FlagFromClient | bpf.FlagFlowNew,
+		TcpFlags: 0x18, L4proto: 6, Family: 4, State: 1,
+	}
+	a4, b4 := netip.MustParseAddr("192.0.2.1").As16(), netip.MustParseAddr("198.51.100.7").As16()
+	copy(e.Saddr[:], a4[:])
+	copy(e.Daddr[:], b4[:])
+	return record(t, e, frame), frame
+}
+
+func TestDecode(t *testing.T) {
+	raw, frame := sampleRecord(t)
+	d := NewDecoder(map[uint32]string{3: "eth3"}, "other")
+	var ev capture.Event
+	if err := d.Decode(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Src != netip.MustParseAddrPort("192.0.2.1:51000") || ev.Dst != netip.MustParseAddrPort("198.51.100.7:443") {
+		t.Errorf("endpoints %v %v", ev.Src, ev.Dst)
+	}
+	if ev.Interface != "eth3" || ev.Class != capture.ClassTLS || !ev.FromClient() || ev.Flags&capture.FlagFlowNew == 0 {
+		t.Errorf("fields: %+v", ev)
+	}
+	if ev.Seq != 77 || ev.Ack != 88 || ev.VLAN[0] != 100 || ev.Lost != 2 || ev.TCPFlags != 0x18 {
+		t.Errorf("tcp fields: %+v", ev)
+	}
+	if !bytes.Equal(ev.Frame, frame) || !bytes.Equal(ev.Payload, frame[54:]) || !ev.Complete() {
+		t.Error("frame or payload wrong")
+	}
+	if ev.Time.Before(time.Unix(1e9, 0)) {
+		t.Errorf("time %v not converted to wall clock", ev.Time)
+	}
+	if ev.Client() != ev.Src || ev.Server() != ev.Dst {
+		t.Error("client/server from direction")
+	}
+}
+
+func TestDecodeRejectsInconsistentRecords(t *testing.T) {
+	raw, _ := sampleRecord(t)
+	d := NewDecoder(nil, "x")
+	var ev capture.Event
+	if err := d.Decode(raw[:RecordHeaderSize()-1], &ev); err == nil {
+		t.Error("short header accepted")
+	}
+	if err := d.Decode(raw[:len(raw)-1], &ev); err == nil {
+		t.Error("cap_len beyond the record accepted")
+	}
+	bad := append([]byte(nil), raw...)
+	binary.NativeEndian.PutUint16(bad[offPayloadOff:], 60000)
+	if err := d.Decode(bad, &ev); err == nil {
+		t.Error("payload offset beyond the frame accepted")
+	}
+	// A payload length past the captured bytes is kept as the claim, but
+	// the payload slice stops at the frame: the event is incomplete.
+	cut := append([]byte(nil), raw...)
+	binary.NativeEndian.PutUint16(cut[offPayloadLen:], 65000)
+	if err := d.Decode(cut, &ev); err != nil || ev.Complete() || ev.PayloadLen != 65000 {
+		t.Errorf("claimed payload beyond the frame: %v complete=%v", err, ev.Complete())
+	}
+}
+
+func TestDecodeAllocatesNothing(t *testing.T) {
+	raw, _ := sampleRecord(t)
+	d := NewDecoder(map[uint32]string{3: "eth3"}, "x")
+	var ev capture.Event
+	if n := testing.AllocsPerRun(1000, func() { d.Decode(raw, &ev) }); n != 0 {
+		t.Errorf("Decode allocates %.1f times per record", n)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	raw, _ := sampleRecord(f)
+	f.Add(raw)
+	f.Add(raw[:RecordHeaderSize()])
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var ev capture.Event
+		if err := NewDecoder(nil, "x").Decode(raw, &ev); err != nil {
+			return
+		}
+		if len(ev.Frame) > len(raw) || len(ev.Payload) > len(ev.Frame) || len(ev.Payload) > ev.PayloadLen {
+			t.Fatalf("slices out of bounds: frame %d payload %d/%d raw %d", len(ev.Frame), len(ev.Payload), ev.PayloadLen, len(raw))
+		}
+	})
+}
+
+// orderPipeline records, per flow, the sequence numbers in the order a
+// shard saw them, and which shard saw each flow.
+type orderPipeline struct {
+	mu     sync.Mutex
+	seqs   map[uint64][]uint32
+	shards map[uint64]map[int]bool
+}
+
+func (p *orderPipeline) NewShard(id int) capture.Shard { return &orderShard{p: p, id: id} }
+
+type orderShard struct {
+	p  *orderPipeline
+	id int
+}
+
+func (s *orderShard) Handle(ev *capture.Event) {
+	h := ev.FlowHash()
+	s.p.mu.Lock()
+	s.p.seqs[h] = append(s.p.seqs[h], ev.Seq)
+	if s.p.shards[h] == nil {
+		s.p.shards[h] = map[int]bool{}
+	}
+	s.p.shards[h][s.id] = true
+	s.p.mu.Unlock()
+}
+func (s *orderShard) Tick(time.Time) {}
+func (s *orderShard) Close()         {}
+
+func flowRecord(t testing.TB, flow int, seq uint32, reverse bool) []byte {
+	p := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: uint16(1000 + flow), Dport: 443}
+	if reverse {
+		p = p.Reply(seq, 0, "A", nil)
+	}
+	frame := p.With(seq, "A", nil).Frame()
+	src, dst := p.Endpoints()
+	e := bpf.Event{Seq: seq, Sport: src.Port(), Dport: dst.Port(), L4proto: 6, Family: 4, PayloadOff: 54, Class: bpf.ClassStream}
+	s16, d16 := src.Addr().As16(), dst.Addr().As16()
+	copy(e.Saddr[:], s16[:])
+	copy(e.Daddr[:], d16[:])
+	return record(t, e, frame)
+}
+
+// Both directions of a flow go to one shard, in dispatch order.
+func TestDispatcherShardsByFlowInOrder(t *testing.T) {
+	p := &orderPipeline{seqs: map[uint64][]uint32{}, shards: map[uint64]map[int]bool{}}
+	d := NewDispatcher(p, NewDecoder(nil, "x"), 4, 64, true)
+	for seq := uint32(0); seq < 200; seq++ {
+		for flow := 0; flow < 10; flow++ {
+			d.Dispatch(flowRecord(t, flow, seq, seq%2 == 1), nil)
+		}
+	}
+	d.Close()
+	if len(p.seqs) != 10 {
+		t.Fatalf("%d flows seen, want 10 (directions split?)", len(p.seqs))
+	}
+	for h, seqs := range p.seqs {
+		if len(p.shards[h]) != 1 {
+			t.Errorf("flow %x handled by %d shards", h, len(p.shards[h]))
+		}
+		for i, s := range seqs {
+			if s != uint32(i) {
+				t.Fatalf("flow %x out of order at %d: %v", h, i, seqs[:i+1])
+			}
+		}
+	}
+	if st := d.Stats(); st.Events != 2000 || st.Dropped != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// blockingPipeline's shards wait until release is closed.
+type blockingPipeline struct{ release chan struct{} }
+
+func (p blockingPipeline) NewShard(int) capture.Shard { return blockingShard(p) }
+
+type blockingShard blockingPipeline
+
+func (s blockingShard) Handle(*capture.Event) { <-s.release }
+func (s blockingShard) Tick(time.Time)        {}
+func (s blockingShard) Close()                {}
+
+// Live mode never blocks the reader: a stuck pipeline costs counted drops.
+func TestDispatcherDropsWhenBehind(t *testing.T) {
+	p := blockingPipeline{release: make(chan struct{})}
+	d := NewDispatcher(p, NewDecoder(nil, "x"), 1, 4, false)
+	done := make(chan struct{})
+	go func() {
+		for seq := uint32(0); seq < 100; seq++ {
+			d.Dispatch(flowRecord(t, 1, seq, false), nil)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Dispatch blocked on a stuck pipeline")
+	}
+	close(p.release)
+	d.Close()
+	st := d.Stats()
+	if st.Events > 4 || st.Events+st.Dropped != 100 {
+		t.Errorf("stats %+v: want at most 4 handled (the slots) and the rest dropped", st)
+	}
+	bad := NewDispatcher(nopPipeline{}, NewDecoder(nil, "x"), 1, 4, false)
+	bad.Dispatch([]byte{1, 2, 3}, nil)
+	bad.Close()
+	if bad.Stats().BadRecord != 1 {
+		t.Errorf("bad record not counted")
+	}
+}
+
+type nopPipeline struct{}
+
+func (nopPipeline) NewShard(int) capture.Shard { return nopShard{} }
+
+type nopShard struct{}
+
+func (nopShard) Handle(*capture.Event) {}
+func (nopShard) Tick(time.Time)        {}
+func (nopShard) Close()                {}
+
+// The reader's side of the hot path (copy, decode, route) allocates nothing.
+func TestDispatchAllocatesNothing(t *testing.T) {
+	raw := flowRecord(t, 1, 1, false)
+	d := NewDispatcher(nopPipeline{}, NewDecoder(nil, "x"), 2, 1024, false)
+	defer d.Close()
+	if n := testing.AllocsPerRun(2000, func() { d.Dispatch(raw, nil) }); n != 0 {
+		t.Errorf("Dispatch allocates %.2f times per event", n)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	raw, _ := sampleRecord(b)
+	d := NewDecoder(nil, "x")
+	var ev capture.Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		d.Decode(raw, &ev)
+	}
+}
+
+func BenchmarkDispatch(b *testing.B) {
+	raw := flowRecord(b, 1, 1, false)
+	d := NewDispatcher(nopPipeline{}, NewDecoder(nil, "x"), 2, 4096, true)
+	defer d.Close()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		d.Dispatch(raw, nil)
+	}
+}

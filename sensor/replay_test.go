@@ -1,0 +1,452 @@
+package sensor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/config"
+)
+
+const corpus = "../testdata/corpus"
+
+// collector is a pipeline that keeps copies of every event.
+type collector struct {
+	mu  sync.Mutex
+	evs []capture.Event
+	// onEvent, when set, runs in the worker for each event (tests use it
+	// to write verdicts like the analysis will).
+	onEvent func(ev *capture.Event)
+}
+
+func (c *collector) NewShard(int) capture.Shard { return &collectorShard{c} }
+
+type collectorShard struct{ c *collector }
+
+func (s *collectorShard) Handle(ev *capture.Event) {
+	if s.c.onEvent != nil {
+		s.c.onEvent(ev)
+	}
+	cp := *ev
+	cp.Frame = append([]byte(nil), ev.Frame...)
+	off := len(ev.Frame) - len(ev.Payload)
+	if len(ev.Payload) > 0 {
+		off = bytes.Index(ev.Frame, ev.Payload)
+	}
+	cp.Payload = cp.Frame[off : off+len(ev.Payload)]
+	s.c.mu.Lock()
+	s.c.evs = append(s.c.evs, cp)
+	s.c.mu.Unlock()
+}
+func (s *collectorShard) Tick(time.Time) {}
+func (s *collectorShard) Close()         {}
+
+func replayFiles(t *testing.T, cfg *config.Config, col *collector, files ...string) ReplayStats {
+	t.Helper()
+	testutil.RequireRoot(t)
+	if cfg == nil {
+		c := config.Default()
+		cfg = &c
+	}
+	r, err := NewReplayer(cfg, col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := r.File(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+type truth struct {
+	TLS []struct {
+		ClientPort int    `json:"client_port"`
+		ServerPort int    `json:"server_port"`
+		SNI        string `json:"sni"`
+	} `json:"tls"`
+	Files []struct {
+		Name string `json:"name"`
+	} `json:"files"`
+}
+
+func readTruth(t *testing.T, name string) truth {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpus, name+".truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr truth
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// flowPayload reads a capture with gopacket (independently of our reader
+// and of the data plane) and sums TCP payload per (server port, direction),
+// also counting payload-carrying packets.
+func flowPayload(t *testing.T, path string) (bytesByDir map[string]int, pkts map[string]int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bytesByDir, pkts = map[string]int{}, map[string]int{}
+	src := gopacket.NewPacketSource(r, r.LinkType())
+	for p := range src.Packets() {
+		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if !ok || len(tcp.Payload) == 0 {
+			continue
+		}
+		k := "c2s"
+		if tcp.SrcPort < tcp.DstPort {
+			k = "s2c"
+		}
+		bytesByDir[k] += len(tcp.Payload)
+		pkts[k]++
+	}
+	return bytesByDir, pkts
+}
+
+// Every TLS capture of the corpus: the ClientHello and the ServerHello
+// arrive whole, the handshake ends with a flagged event, and the events are
+// a small part of the flow's packets.
+func TestPrivilegedReplayCorpusTLS(t *testing.T) {
+	for _, name := range []string{"tls_curl13", "tls_curl12", "tls_go_pq", "tls_openssl_nosni"} {
+		t.Run(name, func(t *testing.T) {
+			tr := readTruth(t, name)
+			col := &collector{}
+			path := filepath.Join(corpus, name+".pcap")
+			st := replayFiles(t, nil, col, path)
+			_, pkts := flowPayload(t, path)
+			var c2s, s2c []byte
+			done := false
+			for _, ev := range col.evs {
+				if ev.Class != capture.ClassTLS {
+					t.Fatalf("class %v in a TLS capture", ev.Class)
+				}
+				if ev.Client().Port() != uint16(tr.TLS[0].ClientPort) || ev.Server().Port() != uint16(tr.TLS[0].ServerPort) {
+					t.Fatalf("endpoints %v -> %v, truth %d -> %d", ev.Client(), ev.Server(), tr.TLS[0].ClientPort, tr.TLS[0].ServerPort)
+				}
+				if ev.FromClient() {
+					c2s = append(c2s, ev.Payload...)
+				} else {
+					s2c = append(s2c, ev.Payload...)
+				}
+				done = done || ev.Flags&capture.FlagHSDone != 0
+			}
+			for _, d := range []struct {
+				name string
+				b    []byte
+				typ  byte
+			}{{"ClientHello", c2s, 1}, {"ServerHello", s2c, 2}} {
+				if len(d.b) < 9 || d.b[0] != 22 || d.b[5] != d.typ {
+					t.Fatalf("%s missing at the start of its direction", d.name)
+				}
+				rlen := int(binary.BigEndian.Uint16(d.b[3:]))
+				if len(d.b) < 5+rlen {
+					t.Errorf("%s record of %d bytes, only %d arrived", d.name, rlen, len(d.b)-5)
+				}
+			}
+			if tr.TLS[0].SNI != "" && !bytes.Contains(c2s, []byte(tr.TLS[0].SNI)) {
+				t.Errorf("SNI %q not in the emitted ClientHello", tr.TLS[0].SNI)
+			}
+			if !done {
+				t.Error("no event ended the handshake")
+			}
+			total := pkts["c2s"] + pkts["s2c"]
+			if len(col.evs) >= total {
+				t.Errorf("%d events for %d payload packets: packets after the handshake were emitted", len(col.evs), total)
+			}
+			if st.Emitted.Handshakes.Events != uint64(len(col.evs)) || st.Events != uint64(len(col.evs)) || st.Flows != 1 {
+				t.Errorf("stats %+v vs %d events", st, len(col.evs))
+			}
+		})
+	}
+}
+
+// The file captures: every payload byte of the watched flow reaches
+// userspace while the flow is NEW (no analysis yet to steer it), in both
+// directions.
+func TestPrivilegedReplayCorpusStreams(t *testing.T) {
+	for _, name := range []string{"http_exe", "http_keepalive", "http_gzip_chunked", "smtp_attach"} {
+		t.Run(name, func(t *testing.T) {
+			col := &collector{}
+			path := filepath.Join(corpus, name+".pcap")
+			st := replayFiles(t, nil, col, path)
+			want, _ := flowPayload(t, path)
+			got := map[string]int{}
+			syn, fin := false, false
+			for _, ev := range col.evs {
+				if ev.Class != capture.ClassStream {
+					t.Fatalf("class %v in a file capture", ev.Class)
+				}
+				if !ev.Complete() {
+					t.Fatalf("incomplete payload %d/%d", len(ev.Payload), ev.PayloadLen)
+				}
+				k := "s2c"
+				if ev.FromClient() {
+					k = "c2s"
+				}
+				got[k] += len(ev.Payload)
+				syn = syn || ev.TCPFlags&capture.TCPSyn != 0
+				fin = fin || ev.TCPFlags&capture.TCPFin != 0
+			}
+			if got["c2s"] != want["c2s"] || got["s2c"] != want["s2c"] {
+				t.Errorf("payload bytes emitted %v, in the capture %v", got, want)
+			}
+			if !syn || !fin {
+				t.Errorf("SYN %v FIN %v: control packets of a watched flow must be emitted", syn, fin)
+			}
+			if st.RingbufDrops != 0 || st.Dropped != 0 {
+				t.Errorf("drops: %+v", st)
+			}
+		})
+	}
+}
+
+// tls_curl13 followed by a bulk download on the same connection: what
+// crosses to userspace stays under 1% of the capture.
+func TestPrivilegedBulkAfterHandshakeStaysInKernel(t *testing.T) {
+	testutil.RequireRoot(t)
+	path := filepath.Join(t.TempDir(), "tls_bulk.pcap")
+	capBytes := writeBulkCapture(t, filepath.Join(corpus, "tls_curl13.pcap"), path, 8<<20)
+	col := &collector{}
+	st := replayFiles(t, nil, col, path)
+	emitted := st.Emitted.Handshakes.Bytes + st.Emitted.Streams.Bytes
+	ratio := float64(emitted) / float64(capBytes)
+	t.Logf("capture %d bytes, emitted %d bytes (%.4f%%), %d events", capBytes, emitted, 100*ratio, len(col.evs))
+	if ratio > 0.01 {
+		t.Errorf("emitted %.3f%% of the capture, want at most 1%%", 100*ratio)
+	}
+	if st.Bytes != uint64(capBytes) {
+		t.Errorf("the data plane saw %d bytes, the capture has %d", st.Bytes, capBytes)
+	}
+}
+
+// writeBulkCapture copies src and appends n bytes of server application
+// data records (and the client's ACKs) continuing its TLS connection.
+func writeBulkCapture(t *testing.T, src, dst string, n int) int {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := pcapgo.NewWriter(out)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	var last gopacket.Packet
+	var srvSeq, cliSeq uint32
+	var ts time.Time
+	write := func(data []byte, when time.Time) {
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: when, CaptureLength: len(data), Length: len(data)}, data); err != nil {
+			t.Fatal(err)
+		}
+		total += len(data)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && tcp.FIN {
+			break // keep the connection open for the bulk part
+		}
+		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
+			end := tcp.Seq + uint32(len(tcp.Payload))
+			if tcp.SrcPort == 443 {
+				srvSeq = end
+				last = p
+			} else {
+				cliSeq = end
+			}
+		}
+		write(data, ci.Timestamp)
+		ts = ci.Timestamp
+	}
+	eth := *last.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+	ip := *last.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	tcp := *last.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	rec := testutil.AppData(1400)
+	for sent := 0; sent < n; sent += len(rec) {
+		ts = ts.Add(10 * time.Microsecond)
+		tcp.Seq, tcp.Ack, tcp.PSH = srvSeq, cliSeq, false
+		buf := gopacket.NewSerializeBuffer()
+		ipc, tcpc := ip, tcp
+		tcpc.SetNetworkLayerForChecksum(&ipc)
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			&eth, &ipc, &tcpc, gopacket.Payload(rec)); err != nil {
+			t.Fatal(err)
+		}
+		write(buf.Bytes(), ts)
+		srvSeq += uint32(len(rec))
+		if (sent/len(rec))%2 == 1 { // the client ACKs every other segment
+			ack := testutil.Pkt{Src: ipc.DstIP.String(), Dst: ipc.SrcIP.String(), Sport: uint16(tcp.DstPort), Dport: 443,
+				Seq: cliSeq, Ack: srvSeq, Flags: "A"}
+			write(ack.Frame(), ts)
+		}
+	}
+	return total
+}
+
+// A keep-alive HTTP flow whose 8 MB non-candidate body is skipped by a
+// verdict (written from the pipeline, as the analysis will) emits under 2%
+// of its bytes; the next response on the connection is emitted again.
+func TestPrivilegedSkipKeepsBodyInKernel(t *testing.T) {
+	testutil.RequireRoot(t)
+	const body = 8 << 20
+	path := filepath.Join(t.TempDir(), "keepalive_skip.pcap")
+	capBytes := writeKeepAlive(t, path, body)
+
+	c := config.Default()
+	var vw *VerdictWriter
+	col := &collector{}
+	col.onEvent = func(ev *capture.Event) {
+		// A minimal classifier: a response header with Content-Length
+		// on a video gets the body skipped.
+		p := ev.Payload
+		if ev.FromClient() || !bytes.HasPrefix(p, []byte("HTTP/1.1 200")) || !bytes.Contains(p, []byte("video/mp4")) {
+			return
+		}
+		i := bytes.Index(p, []byte("Content-Length: "))
+		j := bytes.Index(p, []byte("\r\n\r\n"))
+		n, _ := strconv.Atoi(string(p[i+16 : i+16+bytes.IndexByte(p[i+16:], '\r')]))
+		hdr := uint32(j + 4)
+		// The part of the body in this packet was emitted; skip the rest.
+		if err := vw.Skip(ev.Client(), ev.Server(), true, ev.Seq+uint32(len(p)), uint32(n)-(uint32(len(p))-hdr)); err != nil {
+			t.Error(err)
+		}
+	}
+	r, err := NewReplayer(&c, col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vw = r.Verdicts()
+	if err := r.File(path); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratio := float64(st.Emitted.Streams.Bytes) / float64(capBytes)
+	t.Logf("capture %d bytes, emitted %d (%.3f%%), skipped %d payload bytes", capBytes, st.Emitted.Streams.Bytes, 100*ratio, st.Counters["stream_skipped_bytes"])
+	if ratio >= 0.02 {
+		t.Errorf("emitted %.2f%% of the flow, want under 2%%", 100*ratio)
+	}
+	second := false
+	for _, ev := range col.evs {
+		if bytes.Contains(ev.Payload, []byte("GET /second")) {
+			second = true
+		}
+	}
+	if !second || st.Counters["stream_skipped_bytes"] < body*9/10 {
+		t.Errorf("second request seen %v, skipped %d", second, st.Counters["stream_skipped_bytes"])
+	}
+}
+
+// writeKeepAlive writes one HTTP keep-alive connection: a video response
+// of bodyLen bytes, then a second request.
+func writeKeepAlive(t *testing.T, dst string, bodyLen int) int {
+	t.Helper()
+	out, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := pcapgo.NewWriter(out)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	ts := time.Unix(1700000000, 0)
+	write := func(p testutil.Pkt) {
+		f := p.Frame()
+		ts = ts.Add(20 * time.Microsecond)
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: len(f)}, f); err != nil {
+			t.Fatal(err)
+		}
+		total += len(f)
+	}
+	cl := testutil.Pkt{Src: "10.1.0.1", Dst: "10.2.0.1", Sport: 45000, Dport: 80}
+	sv := cl.Reply(0, 0, "", nil)
+	cseq, sseq := uint32(100), uint32(9000)
+	write(cl.With(cseq, "S", nil))
+	write(sv.With(sseq, "SA", nil))
+	cseq++
+	sseq++
+	req := []byte("GET /video.mp4 HTTP/1.1\r\nHost: lab\r\n\r\n")
+	write(cl.With(cseq, "PA", req))
+	cseq += uint32(len(req))
+	hdr := []byte("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: " + strconv.Itoa(bodyLen) + "\r\n\r\n")
+	resp := append(hdr, bytes.Repeat([]byte{0xab}, bodyLen)...)
+	for off, n := 0, 0; off < len(resp); off += 1448 {
+		end := min(off+1448, len(resp))
+		write(sv.With(sseq, "A", resp[off:end]))
+		sseq += uint32(end - off)
+		if n++; n%2 == 0 {
+			write(cl.With(cseq, "A", nil))
+		}
+	}
+	req2 := []byte("GET /second HTTP/1.1\r\nHost: lab\r\n\r\n")
+	write(cl.With(cseq, "PA", req2))
+	cseq += uint32(len(req2))
+	write(sv.With(sseq, "PA", []byte("HTTP/1.1 204 No Content\r\n\r\n")))
+	write(cl.With(cseq, "FA", nil))
+	return total
+}
+
+// The capture's interface name reaches events; replay has no ifindex.
+func TestPrivilegedReplayEventsCarryCaptureTime(t *testing.T) {
+	col := &collector{}
+	replayFiles(t, nil, col, filepath.Join(corpus, "tls_curl12.pcap"))
+	if len(col.evs) == 0 {
+		t.Fatal("no events")
+	}
+	for _, ev := range col.evs {
+		if ev.Time.Year() != 2026 || ev.Interface != "replay" {
+			t.Fatalf("event time %v interface %q: want the capture's time", ev.Time, ev.Interface)
+		}
+		if !strings.HasPrefix(ev.Client().Addr().String(), "10.200.0.") || ev.Client().Addr() == (netip.Addr{}) {
+			t.Fatalf("client %v", ev.Client())
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The sensor.toml at the repository root documents the defaults: it must
+// parse to exactly Default().
+func TestShippedConfigIsTheDefault(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "sensor.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	if !reflect.DeepEqual(normalize(got), normalize(want)) {
+		t.Errorf("sensor.toml differs from Default():\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// normalize treats nil and empty slices alike.
+func normalize(c Config) Config {
+	if len(c.Sensor.Interfaces) == 0 {
+		c.Sensor.Interfaces = nil
+	}
+	return c
+}
+
+func TestErrorsNameTheKeyAndTheFix(t *testing.T) {
+	cases := []struct {
+		toml string
+		want []string
+	}{
+		{"[capture]\nsnaplen = 100000\n", []string{"capture.snaplen", "128 to 9216"}},
+		{"[capture]\nsnaplne = 100\n", []string{`unknown key "capture.snaplne"`, `did you mean "capture.snaplen"`}},
+		{"[sensor]\nxdp_mode = \"turbo\"\n", []string{"sensor.xdp_mode", `"native", "generic" or "auto"`}},
+		{"[capture]\nstream_ring = \"3MiB\"\n", []string{"capture.stream_ring", "power of two"}},
+		{"[capture]\nstream_ring = \"lots\"\n", []string{"stream_ring", "number with an optional unit"}},
+		{"[capture]\nhandshake_idle = 30\n", []string{"handshake_idle", `"30s"`}},
+		{"[ports]\nhttp = [80, 25]\n", []string{"ports.smtp", "port 25 is also in ports.http"}},
+		{"[ports]\nimap = [70000]\n", []string{"ports.imap", "70000 is not a TCP port"}},
+		{"[capture]\nsnaplen = \"big\"\n", []string{"capture.snaplen"}},
+		{"[sensor\n", []string{"toml: line"}},
+		{"[sensor]\ninterfaces = [\"eth0\", \"eth0\"]\n", []string{"sensor.interfaces", "listed twice"}},
+	}
+	for _, tc := range cases {
+		_, err := Parse(tc.toml)
+		if err == nil {
+			t.Errorf("%q: no error", tc.toml)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q lacks %q", tc.toml, err, w)
+			}
+		}
+	}
+}
+
+func TestUnitsAndOverrides(t *testing.T) {
+	c, err := Parse(`
+[sensor]
+interfaces = ["eth0", "eth1"]
+[capture]
+stream_budget = "2 MiB"
+handshake_ring = 1048576
+handshake_idle = "1m30s"
+[ports]
+http = [8000]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Capture.StreamBudget != 2<<20 || c.Capture.HandshakeRing != 1<<20 {
+		t.Errorf("sizes: %v %v", c.Capture.StreamBudget, c.Capture.HandshakeRing)
+	}
+	if time.Duration(c.Capture.HandshakeIdle) != 90*time.Second {
+		t.Errorf("duration: %v", time.Duration(c.Capture.HandshakeIdle))
+	}
+	apps := c.PortApps()
+	if apps[8000] != AppHTTP || apps[80] != AppNone || apps[25] != AppSMTP {
+		t.Errorf("port table: %v", apps)
+	}
+	if c.Capture.Snaplen != DefaultSnaplen {
+		t.Errorf("a missing key did not keep its default")
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := Load("/nonexistent/sensor.toml", false); err != nil {
+		t.Errorf("implicit missing config should give defaults: %v", err)
+	}
+	if _, err := Load("/nonexistent/sensor.toml", true); err == nil {
+		t.Error("explicit missing config should fail")
+	}
+}
+
+func TestByteSizeParse(t *testing.T) {
+	for in, want := range map[string]ByteSize{
+		"0": 0, "512": 512, "4KiB": 4096, "4k": 4096, "1MB": 1000000, "3 GiB": 3 << 30, "7b": 7,
+	} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1", "1.5MiB", "99999999999999999999GiB"} {
+		if _, err := ParseByteSize(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	if s := ByteSize(64 << 20).String(); s != "64MiB" {
+		t.Errorf("String: %s", s)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("..", "..", "sensor.toml")); err == nil {
+		f.Add(string(b))
+	}
+	f.Add("[capture]\nsnaplen = 4096\nstream_budget = \"1MiB\"\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := Parse(text)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted a config Validate rejects: %v", err)
+		}
+	})
+}

@@ -318,6 +318,20 @@ func testAttachStatusDetach(t *testing.T, l *lab.Lab, bin string) {
 	if l.XDPAttached(ifs[1]) {
 		t.Error("generic program left after detach")
 	}
+	// Loopback has no native XDP: native refuses with a hint, auto falls
+	// back to generic with a warning and reports the mode it got.
+	out, err := l.Exec(l.Router(), bin, "attach", "--xdp-mode", "native", "--iface", "lo", "--pin-path", pin)
+	if err == nil || !strings.Contains(out, `"auto" or "generic"`) {
+		t.Errorf("native on lo: err %v\n%s", err, out)
+	}
+	out = l.MustExec(l.Router(), bin, "attach", "--xdp-mode", "auto", "--iface", "lo", "--pin-path", pin)
+	if !strings.Contains(out, "falling back to generic") || !strings.Contains(out, `"mode":"generic"`) {
+		t.Errorf("auto on lo:\n%s", out)
+	}
+	if st := status(t, l, bin); len(st.Interfaces) != 1 || st.Interfaces[0].Mode != "generic" {
+		t.Errorf("auto on lo: status %+v", st)
+	}
+	l.MustExec(l.Router(), bin, "detach", "--pin-path", pin)
 }
 
 // attachForeign attaches a trivial XDP program of "another owner" to iface

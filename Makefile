@@ -1,0 +1,59 @@
+# edgesensor. On a fresh machine: `make demo` shows it working, `make test`
+# proves it. Both install the Debian packages they need (as root).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/edgesensor
+FUZZTIME ?= 5s
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build deps deps-build generate check-generate lint test test-unit fuzz bench demo lab-up lab-down clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/edgesensor
+
+# Debian packages for the build, the lab, the tests and the demo.
+deps:
+	scripts/deps.sh
+
+deps-build:
+	scripts/deps.sh build
+
+# Rebuild the BPF objects (clang) and their Go bindings (bpf2go).
+generate: deps-build
+	$(GO) generate ./bpf
+
+# Fails when the committed BPF objects are not what the sources compile to.
+check-generate: deps-build
+	scripts/check-generate.sh
+
+lint:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -name '*_bpfe[lb].go' -not -path './.git/*')); \
+		[ -z "$$out" ] || { echo "gofmt would change: $$out"; exit 1; }
+	$(GO) vet ./...
+
+# The whole suite: unit, BPF (BPF_PROG_TEST_RUN), lab integration, fuzzing.
+test: deps lint check-generate test-unit fuzz
+
+test-unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# Every fuzz target for FUZZTIME each.
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+bench: deps build
+	scripts/bench.sh
+
+demo: deps build
+	scripts/demo.sh
+
+lab-up: deps
+	scripts/lab.sh up
+
+lab-down:
+	scripts/lab.sh down
+
+clean:
+	rm -rf bin

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerates the BPF objects and fails if they differ from the committed
+# ones (works with or without git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=(bpf/sensor_bpfel.o bpf/sensor_bpfeb.o bpf/sensor_bpfel.go bpf/sensor_bpfeb.go)
+before=$(sha256sum "${files[@]}")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp "${files[@]}" "$tmp/"
+go generate ./bpf
+after=$(sha256sum "${files[@]}")
+if [ "$before" != "$after" ]; then
+	echo "bpf/: the committed generated files are stale; run 'make generate' and commit:" >&2
+	diff <(echo "$before") <(echo "$after") >&2 || true
+	exit 1
+fi
+echo "bpf/: generated objects are current"

@@ -25,7 +25,11 @@ check() {
 	done
 }
 check build
-[ "${1:-all}" = build ] || check lab
+if [ "${1:-all}" != build ]; then
+	check lab
+	# swaks --tls needs Net::SSLeay, only a Recommends of swaks.
+	perl -MNet::SSLeay -e1 2>/dev/null || want+=(libnet-ssleay-perl)
+fi
 [ ${#want[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -249,6 +249,35 @@ func TestPrivilegedBulkAfterHandshakeStaysInKernel(t *testing.T) {
 	}
 }
 
+// pcapOut writes Ethernet frames to a new pcap file and counts their bytes.
+type pcapOut struct {
+	t     *testing.T
+	f     *os.File
+	w     *pcapgo.Writer
+	total int
+}
+
+func newPcapOut(t *testing.T, path string) *pcapOut {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	return &pcapOut{t: t, f: f, w: w}
+}
+
+func (o *pcapOut) write(frame []byte, ts time.Time) {
+	if err := o.w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame)}, frame); err != nil {
+		o.t.Fatal(err)
+	}
+	o.total += len(frame)
+}
+
 // writeBulkCapture copies src and appends n bytes of server application
 // data records (and the client's ACKs) continuing its TLS connection.
 func writeBulkCapture(t *testing.T, src, dst string, n int) int {
@@ -262,25 +291,11 @@ func writeBulkCapture(t *testing.T, src, dst string, n int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	w := pcapgo.NewWriter(out)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	total := 0
+	out := newPcapOut(t, dst)
+	write := out.write
 	var last gopacket.Packet
 	var srvSeq, cliSeq uint32
 	var ts time.Time
-	write := func(data []byte, when time.Time) {
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: when, CaptureLength: len(data), Length: len(data)}, data); err != nil {
-			t.Fatal(err)
-		}
-		total += len(data)
-	}
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err != nil {
@@ -324,7 +339,7 @@ func writeBulkCapture(t *testing.T, src, dst string, n int) int {
 			write(ack.Frame(), ts)
 		}
 	}
-	return total
+	return out.total
 }
 
 // A keep-alive HTTP flow whose 8 MB non-candidate body is skipped by a
@@ -387,24 +402,11 @@ func TestPrivilegedSkipKeepsBodyInKernel(t *testing.T) {
 // of bodyLen bytes, then a second request.
 func writeKeepAlive(t *testing.T, dst string, bodyLen int) int {
 	t.Helper()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	w := pcapgo.NewWriter(out)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	total := 0
+	out := newPcapOut(t, dst)
 	ts := time.Unix(1700000000, 0)
 	write := func(p testutil.Pkt) {
-		f := p.Frame()
 		ts = ts.Add(20 * time.Microsecond)
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f), Length: len(f)}, f); err != nil {
-			t.Fatal(err)
-		}
-		total += len(f)
+		out.write(p.Frame(), ts)
 	}
 	cl := testutil.Pkt{Src: "10.1.0.1", Dst: "10.2.0.1", Sport: 45000, Dport: 80}
 	sv := cl.Reply(0, 0, "", nil)
@@ -431,7 +433,7 @@ func writeKeepAlive(t *testing.T, dst string, bodyLen int) int {
 	cseq += uint32(len(req2))
 	write(sv.With(sseq, "PA", []byte("HTTP/1.1 204 No Content\r\n\r\n")))
 	write(cl.With(cseq, "FA", nil))
-	return total
+	return out.total
 }
 
 // The capture's interface name reaches events; replay has no ifindex.

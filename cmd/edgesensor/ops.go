@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,27 +13,51 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/userspace/config"
 )
 
-func cmdAttach(args []string, stderr io.Writer) error {
-	var c common
-	var ifaces ifaceList
-	fs := newFlags("attach", "attach [-c sensor.toml] [--iface IF]... [--force]", stderr, &c)
-	fs.Var(&ifaces, "iface", "interface to attach to (repeatable; default sensor.interfaces)")
-	fs.StringVar(&c.xdpMode, "xdp-mode", "", "native, generic or auto (overrides sensor.xdp_mode)")
-	force := fs.Bool("force", false, "replace an XDP program of another owner on the interfaces")
+// attachFlags are the flags of the commands that attach (run, attach).
+type attachFlags struct {
+	common
+	ifaces ifaceList
+	force  bool
+}
+
+func newAttachFlags(name, synopsis string, stderr io.Writer, a *attachFlags) *flag.FlagSet {
+	fs := newFlags(name, synopsis, stderr, &a.common)
+	fs.Var(&a.ifaces, "iface", "interface to attach to (repeatable; default sensor.interfaces)")
+	fs.StringVar(&a.xdpMode, "xdp-mode", "", "native, generic or auto (overrides sensor.xdp_mode)")
+	fs.BoolVar(&a.force, "force", false, "replace an XDP program of another owner on the interfaces")
+	return fs
+}
+
+// parse reads the command line and the config, and resolves the interfaces.
+func (a *attachFlags) parse(fs *flag.FlagSet, args []string) (*config.Config, error) {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := c.load()
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cfg, err := a.load()
+	if err != nil {
+		return nil, err
+	}
+	if len(a.ifaces) == 0 {
+		a.ifaces = cfg.Sensor.Interfaces
+	}
+	return cfg, nil
+}
+
+func cmdAttach(args []string, stderr io.Writer) error {
+	var a attachFlags
+	fs := newAttachFlags("attach", "attach [-c sensor.toml] [--iface IF]... [--force]", stderr, &a)
+	cfg, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(ifaces) == 0 {
-		ifaces = cfg.Sensor.Interfaces
-	}
 	log := logger(stderr, cfg.Sensor.LogLevel)
-	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: ifaces, Force: *force, Log: log})
+	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: a.ifaces, Force: a.force, Log: log})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os/signal"
 	"strings"
@@ -12,26 +11,13 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c common
-	var ifaces ifaceList
-	fs := newFlags("run", "run [-c sensor.toml] [--iface IF]... [--force]", stderr, &c)
-	fs.Var(&ifaces, "iface", "interface to attach to (repeatable; default sensor.interfaces)")
-	fs.StringVar(&c.xdpMode, "xdp-mode", "", "native, generic or auto (overrides sensor.xdp_mode)")
-	force := fs.Bool("force", false, "replace an XDP program of another owner on the interfaces")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
-	}
-	cfg, err := c.load()
+	var a attachFlags
+	fs := newAttachFlags("run", "run [-c sensor.toml] [--iface IF]... [--force]", stderr, &a)
+	cfg, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	log := logger(stderr, cfg.Sensor.LogLevel)
-	if len(ifaces) == 0 {
-		ifaces = cfg.Sensor.Interfaces
-	}
 	log.Info().Str("config", strings.Join(cfg.Summary(), " ")).Msg("starting")
 
 	out, closeOut, err := openEvents(cfg, stdout)
@@ -43,7 +29,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: ifaces, Force: *force, Log: log})
+	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: a.ifaces, Force: a.force, Log: log})
 	if err != nil {
 		return err
 	}

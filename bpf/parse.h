@@ -120,6 +120,8 @@ struct pkt {
 	__u8 l4proto;
 	__u8 tcp_flags;
 	__u8 truncated;     /* IP length reaches past the frame */
+	__u8 hello;         /* 1 ClientHello, 2 ServerHello record at payload start (sensor.c) */
+	__u8 _pad[3];
 };
 
 enum parse_result {

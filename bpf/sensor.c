@@ -15,20 +15,26 @@
  *    TLS record boundary: the program follows the record lengths per
  *    direction (flow.next_rec), so bytes that merely look like a record in
  *    the middle of a certificate cannot end tracking early. The decision is
- *    per-flow state, never a byte pattern alone.
+ *    per-flow state, never a byte pattern alone. A hello on a finished flow
+ *    restarts tracking only when it is a new connection on the same tuple.
  *  - QUIC Initial packets, v1 and v2 (handshakes ring, EV_CLASS_QUIC), the
- *    first quic_budget per flow.
+ *    first quic_budget per flow (again after the flow went idle).
  *  - Watched file-port flows (streams ring, EV_CLASS_STREAM), governed by
  *    userspace through stream_verdicts: NEW, CAPTURE, SKIP a sequence range,
  *    IGNORE. SYN, FIN and RST are always emitted.
  *
- * Everything else costs a parse, two array lookups and a counter. Packets
- * of flows that are not in a handshake skip the flow-table lookup thanks to
- * tls_filter, a counting filter with an age: a handshake increments its
- * slot when it starts and decrements it when it ends; a slot whose last
- * activity is older than tls_idle_ns is ignored, so counts left by flows
- * that vanished cost nothing after that. A false positive only costs a
- * lookup; a handshake is never hidden by it.
+ * Everything else costs little. fast_ipv4() settles untagged IPv4 frames
+ * that cannot matter before the full parser runs. Packets of flows that are
+ * not in a handshake skip the flow-table lookup thanks to tls_filter, a
+ * counting filter: a handshake counts itself in its slot when it starts and
+ * uncounts itself when it ends. Counts of handshakes that vanished without
+ * an end (silence, LRU eviction) are healed: a slot idle for longer than
+ * tls_idle_ns starts a new generation at zero, and ends from an older
+ * generation are ignored. A false positive costs a lookup; a live handshake
+ * is never hidden by it.
+ *
+ * Needs Linux 5.18 or later (bpf_xdp_load_bytes; atomics and global
+ * functions with pointer arguments need 5.12).
  */
 #include <linux/bpf.h>
 #include <bpf_helpers.h>
@@ -86,10 +92,6 @@ const enum counter *unused_counter __attribute__((unused));
 #define TLS_MAX_RECORD (16384 + 2048)
 /* Record headers followed per packet; more is a desync, not an error. */
 #define TLS_RECS_PER_PACKET 16
-/* Deepest payload offset the walk reads: keeps packet-pointer arithmetic
- * within what the verifier accepts. Frames this long only come from
- * generic XDP on GRO'd packets; a walk that gets there desyncs. */
-#define TLS_WALK_MAX_OFF 0x3fff
 
 static __always_inline struct counter_set *counters_for(struct xdp_md *ctx)
 {
@@ -146,6 +148,9 @@ decided:
 /* BPF calls take five arguments: class, flags and state travel as one. */
 #define EMIT_META(class, flags, state) ((__u32)(class) | (__u32)(flags) << 8 | (__u32)(state) << 16)
 
+/* BPF calls take five arguments: class, flags and state travel as one. */
+#define EMIT_META(class, flags, state) ((__u32)(class) | (__u32)(flags) << 8 | (__u32)(state) << 16)
+
 /* Copies the frame and a header into the ring of the class. Returns 0 on
  * success. A global function: one verified copy serves every call site. */
 __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flow *f,
@@ -175,7 +180,7 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 		return -1;
 	if (f->flags & FLOW_F_LOST)
 		flags |= EV_F_LOST;
-	if (f->flags & FLOW_F_BUDGET)
+	if (class == EV_CLASS_STREAM && (f->flags & FLOW_F_BUDGET))
 		flags |= EV_F_BUDGET;
 	if (p->truncated)
 		flags |= EV_F_TRUNCATED;
@@ -228,10 +233,12 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 	return 0;
 }
 
-/* Pointer to n bytes of payload at off, or NULL when the frame ends first. */
+/* Pointer to n bytes of payload at off, or NULL when the frame ends first.
+ * Offsets are capped so packet-pointer arithmetic stays within what the
+ * verifier accepts; frames that long only come from generic XDP on GRO'd
+ * packets. */
 #define PAYLOAD_MAX_OFF 0x3fff
-static __always_inline __u8 *payload_at(struct xdp_md *ctx, struct pkt *p, __u32 off,
-					__u32 n)
+static __always_inline __u8 *payload_at(struct xdp_md *ctx, struct pkt *p, __u32 off, __u32 n)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -248,52 +255,104 @@ static __always_inline __u8 *payload_at(struct xdp_md *ctx, struct pkt *p, __u32
 	return b;
 }
 
-/* A payload that starts a TLS handshake record holding a ClientHello (1) or
- * ServerHello (2) whose length fits in a 16-bit field. */
+/* A payload that starts a TLS handshake record holding a ClientHello (1)
+ * or ServerHello (2): record header, handshake header and the hello's
+ * version must all agree, which makes look-alikes in other protocols rare. */
 static __always_inline int tls_hello(struct xdp_md *ctx, struct pkt *p)
 {
-	if (p->payload_len < 9)
+	if (p->payload_len < 11)
 		return 0;
-	__u8 *b = payload_at(ctx, p, 0, 9);
+	__u8 *b = payload_at(ctx, p, 0, 11);
 	if (!b)
 		return 0;
-	if (b[0] != 22 || b[1] != 3 || b[2] > 4 || b[6] != 0)
+	/* type, version major, minor 0..4; handshake length < 64 KiB */
+	if (b[0] != 22 || b[1] != 3 || b[2] > 4 || b[6] != 0 || b[9] != 3)
 		return 0;
 	__u32 rlen = (__u32)b[3] << 8 | b[4];
-	if (rlen < 4 || rlen > TLS_MAX_RECORD)
+	__u32 hlen = (__u32)b[7] << 8 | b[8];
+	/* A hello is at least version, random, session id length (35 bytes),
+	 * and alone in its record(s): the record holds no more than it. */
+	if (rlen < 4 + 35 || rlen > TLS_MAX_RECORD || hlen < 35 || hlen + 4 < rlen)
 		return 0;
 	return b[5] == 1 ? 1 : (b[5] == 2 ? 2 : 0);
 }
 
-static __always_inline void filter_add(struct pkt *p, __u64 now)
+/* Sequence number of the first payload byte: a SYN occupies one. */
+static __always_inline __u32 payload_seq(struct pkt *p)
+{
+	return p->seq + ((p->tcp_flags & TCP_SYN) ? 1 : 0);
+}
+
+/* "now is more than tls_idle_ns after then", safe when another CPU
+ * stored a later time than our clock read. */
+static __always_inline int idle_since(__u64 now, __u64 then)
+{
+	return (__s64)(now - then) > (__s64)cfg.tls_idle_ns;
+}
+
+#define SLOT_COUNT(w) ((__u32)(w))
+#define SLOT_GEN(w) ((__u32)((w) >> 32))
+#define SLOT_CAS_TRIES 4
+
+/* Counts a starting handshake in its filter slot. A slot idle for longer
+ * than tls_idle_ns only holds handshakes that are over (vanished flows,
+ * LRU evictions): it starts a new generation with this one alone. */
+static __always_inline void filter_add(struct pkt *p, struct flow *f, __u64 now)
 {
 	__u32 idx = tuple_hash(p);
 	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
 
-	if (s) {
-		__sync_fetch_and_add(&s->count, 1);
-		s->last_ns = now;
+	if (!s)
+		return;
+	int stale = idle_since(now, s->last_ns);
+	s->last_ns = now;
+	for (int i = 0; i < SLOT_CAS_TRIES; i++) {
+		__u64 w = s->word;
+		__u64 nw = stale ? ((__u64)(SLOT_GEN(w) + 1) << 32) | 1 : w + 1;
+		if (__sync_val_compare_and_swap(&s->word, w, nw) == w) {
+			f->filter_gen = SLOT_GEN(nw);
+			return;
+		}
+	}
+	/* Heavy contention: count it anyway; an over-count only costs lookups. */
+	__sync_fetch_and_add(&s->word, 1);
+	f->filter_gen = SLOT_GEN(s->word);
+}
+
+/* Uncounts a handshake that ended, unless its slot has moved on to a new
+ * generation since it was counted. */
+static __always_inline void filter_del(struct pkt *p, struct flow *f)
+{
+	__u32 idx = tuple_hash(p);
+	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
+
+	if (!s)
+		return;
+	for (int i = 0; i < SLOT_CAS_TRIES; i++) {
+		__u64 w = s->word;
+		if (SLOT_GEN(w) != f->filter_gen || SLOT_COUNT(w) == 0)
+			return;
+		if (__sync_val_compare_and_swap(&s->word, w, w - 1) == w)
+			return;
 	}
 }
 
-static __always_inline void filter_del(struct pkt *p)
-{
-	__u32 idx = tuple_hash(p);
-	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
-
-	if (s && s->count > 0)
-		__sync_fetch_and_sub(&s->count, 1);
-}
-
-/* Is some handshake recently active in this packet's filter slot? */
+/* Might a handshake be active in this packet's filter slot? A slot that
+ * has been idle too long is healed here (new generation, count 0); this
+ * packet still gets its lookup so its own flow, if any, is ended as idle. */
 static __always_inline int filter_hit(struct pkt *p)
 {
 	__u32 idx = tuple_hash(p);
 	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
 
-	if (!s || s->count == 0)
+	if (!s)
 		return 0;
-	return bpf_ktime_get_ns() - s->last_ns < cfg.tls_idle_ns;
+	__u64 w = s->word;
+	if (SLOT_COUNT(w) == 0)
+		return 0;
+	if (idle_since(bpf_ktime_get_ns(), s->last_ns))
+		__sync_val_compare_and_swap(&s->word, w, (__u64)(SLOT_GEN(w) + 1) << 32);
+	return 1;
 }
 
 static __always_inline void filter_touch(struct pkt *p, __u64 now)
@@ -312,112 +371,194 @@ static __always_inline int tls_end(struct flow *f, struct pkt *p, __u32 why,
 {
 	if (__sync_val_compare_and_swap(&f->tls_state, TLS_ACTIVE, why) != TLS_ACTIVE)
 		return 0;
-	filter_del(p);
+	filter_del(p, f);
 	c->v[counter]++;
 	return 1;
+}
+
+/* Checks one record header; returns its length, or -1 if it is no TLS
+ * record. An application_data record marks its direction. */
+static __always_inline int tls_record(const __u8 *h, struct flow *f, __u32 appdata)
+{
+	__u32 len = (__u32)h[3] << 8 | h[4];
+
+	if (h[0] < TLS_CT_CCS || h[0] > TLS_CT_MAX || h[1] != 3 || len > TLS_MAX_RECORD)
+		return -1;
+	if (h[0] == TLS_CT_APPDATA)
+		__sync_fetch_and_or(&f->tls_flags, appdata);
+	return len;
 }
 
 /* Follows TLS record boundaries in this packet of direction dir. Returns
  * -1 when a boundary holds something that is not a TLS record. Record
  * headers are copied out with bpf_xdp_load_bytes(): the offsets come from
  * the wire and the helper checks them at run time, which keeps the
- * verifier's work flat. */
-static __always_inline int tls_walk(struct xdp_md *ctx, struct pkt *p, struct flow *f,
-				    int dir, struct counter_set *c)
+ * verifier's work flat.
+ *
+ * A direction is synchronised once, at its hello: the hello that started
+ * tracking, or, for the other direction, the first segment that starts
+ * with the answering hello (so a reordered segment cannot be mistaken for
+ * the start). After that only boundaries count, never bytes elsewhere. A
+ * header split across two segments is kept in flow.part until the rest
+ * arrives. */
+static __always_inline int tls_walk(struct xdp_md *ctx, struct pkt *p, struct flow *f, int dir,
+				    struct counter_set *c)
 {
 	__u32 sync = dir ? TLS_F_SYNC_S : TLS_F_SYNC_C;
 	__u32 seen = dir ? TLS_F_SEEN_S : TLS_F_SEEN_C;
 	__u32 appdata = dir ? TLS_F_APPDATA_S : TLS_F_APPDATA_C;
 	__u32 plen = p->payload_len;
-	__u8 h[5];
+	__u32 seq = payload_seq(p);
+	__u8 h[6];
+	int d = dir & 1;
 
 	if (plen == 0)
 		return 0;
 	if (!(f->tls_flags & seen)) {
-		/* The first payload of a direction must start a record. */
-		__sync_fetch_and_or(&f->tls_flags, seen);
-		if (plen < 3 || bpf_xdp_load_bytes(ctx, p->payload_off, h, 3) < 0)
+		if (plen < 6 || bpf_xdp_load_bytes(ctx, p->payload_off, h, 6) < 0)
 			return 0;
-		if (h[0] < TLS_CT_CCS || h[0] > TLS_CT_MAX || h[1] != 3)
-			return -1;
-		f->next_rec[dir & 1] = p->seq;
-		__sync_fetch_and_or(&f->tls_flags, sync);
+		if (h[0] != 22 || h[1] != 3 || h[5] != (dir ? 2 : 1))
+			return 0;
+		f->next_rec[d] = seq;
+		f->part_len[d] = 0;
+		__sync_fetch_and_or(&f->tls_flags, seen | sync);
 	}
 	if (!(f->tls_flags & sync))
 		return 0;
 
-	/* Offset of the next boundary in this packet. Negative: we have not
-	 * seen the segment holding it yet (reordering); wait for it. Beyond
-	 * the payload: a retransmission, or a record still going on. */
-	__s32 d = (__s32)(f->next_rec[dir & 1] - p->seq);
-	if (d < 0 || (__u32)d >= plen)
-		return 0;
+	/* Offset of the next boundary in this packet. Negative: the segment
+	 * holding it has not come yet (reordering), wait for it; beyond the
+	 * payload: a retransmission, or a record still going on. */
+	__s32 delta = (__s32)(f->next_rec[d] - seq);
+	__u32 off;
+	__u32 have = f->part_len[d];
+	if (have) {
+		/* Only the segment right after the kept bytes completes them. */
+		if (have > 4 || delta != -(__s32)have)
+			return 0;
+		__u32 need = 5 - have;
+		__u8 tail[4] = {};
+		if (need > 4 || plen < need ||
+		    bpf_xdp_load_bytes(ctx, p->payload_off, tail, need) < 0)
+			goto desync;
+		/* Value by value: the compiler must not pick between two
+		 * pointers, which the verifier rejects. */
+		__u8 k0 = f->part[d][0], k1 = f->part[d][1], k2 = f->part[d][2], k3 = f->part[d][3];
+		switch (have) {
+		case 1:
+			h[0] = k0, h[1] = tail[0], h[2] = tail[1], h[3] = tail[2], h[4] = tail[3];
+			break;
+		case 2:
+			h[0] = k0, h[1] = k1, h[2] = tail[0], h[3] = tail[1], h[4] = tail[2];
+			break;
+		case 3:
+			h[0] = k0, h[1] = k1, h[2] = k2, h[3] = tail[0], h[4] = tail[1];
+			break;
+		default:
+			h[0] = k0, h[1] = k1, h[2] = k2, h[3] = k3, h[4] = tail[0];
+			break;
+		}
+		f->part_len[d] = 0;
+		int len = tls_record(h, f, appdata);
+		if (len < 0)
+			return -1;
+		off = need + len;
+	} else {
+		if (delta < 0 || (__u32)delta >= plen)
+			return 0;
+		off = delta;
+	}
 
-	__u32 off = d;
 	for (int i = 0; i < TLS_RECS_PER_PACKET; i++) {
-		if (off >= plen)
+		if (off >= plen || off > PAYLOAD_MAX_OFF)
 			break;
-		if (off > TLS_WALK_MAX_OFF)
-			break;
-		if (off + 5 > plen ||
-		    bpf_xdp_load_bytes(ctx, (__u32)p->payload_off + off, h, 5) < 0) {
-			/* Header split across segments or beyond a truncated
-			 * frame: stop following; the budget ends tracking. */
-			__sync_fetch_and_and(&f->tls_flags, ~sync);
-			c->v[C_TLS_DESYNC]++;
+		if (off + 5 > plen) {
+			/* The header continues in the next segment: keep its
+			 * first bytes; next_rec stays at the record start. */
+			__u32 n = plen - off;
+			if (n < 1 || n > 4 || bpf_xdp_load_bytes(ctx, p->payload_off + off, f->part[d], n) < 0)
+				goto desync;
+			f->part_len[d] = n;
+			f->next_rec[d] = seq + off;
 			return 0;
 		}
-		if (h[0] < TLS_CT_CCS || h[0] > TLS_CT_MAX || h[1] != 3)
+		if (bpf_xdp_load_bytes(ctx, p->payload_off + off, h, 5) < 0)
+			goto desync;
+		int len = tls_record(h, f, appdata);
+		if (len < 0)
 			return -1;
-		if (h[0] == TLS_CT_APPDATA)
-			__sync_fetch_and_or(&f->tls_flags, appdata);
-		off += 5 + ((__u32)h[3] << 8 | h[4]);
+		off += 5 + len;
 	}
-	if (off < plen) {
-		__sync_fetch_and_and(&f->tls_flags, ~sync);
-		c->v[C_TLS_DESYNC]++;
-		return 0;
-	}
-	f->next_rec[dir & 1] = p->seq + off;
+	if (off < plen)
+		goto desync;
+	f->next_rec[d] = seq + off;
+	return 0;
+
+desync:
+	/* Lost track of the records: the packet budget ends tracking. */
+	__sync_fetch_and_and(&f->tls_flags, ~sync);
+	c->v[C_TLS_DESYNC]++;
 	return 0;
 }
 
-/* TLS handshake tracking for one TCP packet. hello is tls_hello(); created
- * says nothing else has decided which side is the client yet. */
-static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p,
-				      struct flow *f, int src_is_a, int hello, int pick_client,
-				      struct counter_set *c)
+/* Starts (or restarts) handshake tracking at a hello. */
+static __always_inline int tls_start(struct pkt *p, struct flow *f, __u32 st, int src_is_a,
+				     int pick_client, int fresh, __u64 now, struct counter_set *c)
+{
+	if (__sync_val_compare_and_swap(&f->tls_state, st, TLS_ACTIVE) != st)
+		return 0;
+	if (fresh) {
+		f->rearms = 0;
+	} else {
+		f->rearms++;
+		c->v[C_TLS_REARM]++;
+	}
+	f->tls_flags = 0;
+	f->packets = 0;
+	f->part_len[0] = f->part_len[1] = 0;
+	f->kind |= FLOW_TLS;
+	/* ServerHello first (asymmetric routing, sensor started late): its
+	 * sender is the server. */
+	if (pick_client)
+		f->client_is_a = p->hello == 1 ? src_is_a : !src_is_a;
+	/* The hello's own direction is in sync from its first byte. */
+	int dir = (src_is_a == f->client_is_a) ? 0 : 1;
+	f->next_rec[dir & 1] = payload_seq(p);
+	f->tls_flags = dir ? (TLS_F_SEEN_S | TLS_F_SYNC_S) : (TLS_F_SEEN_C | TLS_F_SYNC_C);
+	filter_add(p, f, now);
+	c->v[C_FLOWS_TLS]++;
+	return 1;
+}
+
+/* TLS handshake tracking for one TCP packet. pick_client says nothing else
+ * has decided which side is the client yet. */
+static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct flow *f,
+				      int src_is_a, int pick_client, struct counter_set *c)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u8 flags = 0;
 	__u32 st = f->tls_state;
+	int hello = p->hello;
 
-	if (st == TLS_ACTIVE && now - f->last_ns > cfg.tls_idle_ns) {
+	if (st == TLS_ACTIVE && idle_since(now, f->last_ns)) {
 		tls_end(f, p, TLS_IDLE, c, C_TLS_IDLE);
 		st = f->tls_state;
 	}
 	if (st != TLS_ACTIVE) {
-		/* Encrypted traffic after a finished handshake is never
-		 * looked at again; other ends may be restarted by a new hello. */
-		if (!hello || st == TLS_DONE)
+		if (!hello)
 			return;
-		if (st != TLS_NONE) {
-			if (f->rearms >= cfg.max_rearms)
-				return;
-			f->rearms++;
-			c->v[C_TLS_REARM]++;
-		}
-		if (__sync_val_compare_and_swap(&f->tls_state, st, TLS_ACTIVE) != st)
+		/* A hello after the end: a new connection on the same tuple
+		 * (idle since, closed, or a ClientHello far from where the old
+		 * client stream was), or within the same one (a false start
+		 * after a look-alike: limited restarts; never after a finished
+		 * handshake, whose encrypted bytes may look like anything). */
+		__s32 gap = (__s32)(payload_seq(p) - f->next_rec[0]);
+		int fresh = st == TLS_NONE || st == TLS_CLOSED || idle_since(now, f->last_ns) ||
+			    (hello == 1 && src_is_a == f->client_is_a && (gap < -65536 || gap > (1 << 24)));
+		if (!fresh && (st == TLS_DONE || f->rearms >= cfg.max_rearms))
 			return;
-		f->tls_flags = 0;
-		f->packets = 0;
-		f->kind |= FLOW_TLS;
-		/* ServerHello first (asymmetric routing, sensor started late):
-		 * its sender is the server. */
-		if (pick_client)
-			f->client_is_a = hello == 1 ? src_is_a : !src_is_a;
-		filter_add(p, now);
-		c->v[C_FLOWS_TLS]++;
+		if (!tls_start(p, f, st, src_is_a, pick_client || fresh, fresh, now, c))
+			return;
 		flags |= EV_F_FLOW_NEW;
 	}
 	f->last_ns = now;
@@ -430,6 +571,8 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p,
 
 	int not_tls = tls_walk(ctx, p, f, dir, c) < 0;
 	__u32 tf = f->tls_flags;
+	/* Pure ACKs carry nothing for the analysis and spend no budget. */
+	int will_emit = p->payload_len > 0 || (p->tcp_flags & (TCP_FIN | TCP_RST));
 	int end_reason = 0, counter = 0;
 
 	if (p->tcp_flags & (TCP_FIN | TCP_RST)) {
@@ -442,20 +585,16 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p,
 		   (TLS_F_APPDATA_C | TLS_F_APPDATA_S)) {
 		end_reason = TLS_DONE;
 		counter = C_TLS_DONE;
-	} else if (f->packets + 1 >= cfg.tls_budget) {
+	} else if (will_emit && f->packets + 1 >= cfg.tls_budget) {
 		end_reason = TLS_BUDGET;
 		counter = C_TLS_BUDGET;
 		flags |= EV_F_BUDGET;
 	}
 	if (end_reason)
 		flags |= EV_F_HS_DONE;
-	/* Pure ACKs carry nothing for the analysis. */
-	if (p->payload_len > 0 || (p->tcp_flags & (TCP_FIN | TCP_RST))) {
-		if (emit(ctx, p, f,
-			 EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE),
-			 c) == 0)
-			f->packets++;
-	}
+	if (will_emit &&
+	    emit(ctx, p, f, EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE), c) == 0)
+		f->packets++;
 	if (end_reason)
 		tls_end(f, p, end_reason, c, counter);
 }
@@ -480,31 +619,29 @@ static __always_inline struct flow *flow_get(const struct flow_key *k, int creat
 	return bpf_map_lookup_elem(&flows, k);
 }
 
-/* Is seq..seq+len inside the SKIP range of ctl? Modular arithmetic, so the
- * range may wrap the sequence space. */
-static __always_inline int in_skip(const struct stream_verdict *ctl, struct pkt *p)
+/* Is the payload of p inside the SKIP range of v? Modular arithmetic, so
+ * the range may wrap the sequence space. */
+static __always_inline int in_skip(const struct stream_verdict *v, struct pkt *p)
 {
-	__u32 off = p->seq - ctl->skip_seq;
+	__u32 off = p->seq - v->skip_seq;
 
-	return off < ctl->skip_len && (__u64)off + p->payload_len <= ctl->skip_len;
+	return (__u64)off + p->payload_len <= v->skip_len;
 }
 
-/* Watched file-port flow. Returns the stream state so TLS tracking knows
- * whether userspace is inside a body. */
-static __always_inline __u8 stream_track(struct xdp_md *ctx, struct pkt *p,
-					 const struct flow_key *k, struct flow *f, int src_is_a,
-					 int to_watched, int created, struct counter_set *c)
+/* Watched file-port flow. Returns 1 when the packet is inside a body
+ * userspace is capturing or skipping: hello-like bytes there are file
+ * data, not a handshake. */
+static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
+					const struct flow_key *k, struct flow *f, int src_is_a,
+					int to_watched, struct counter_set *c)
 {
-	struct stream_verdict *ctl = bpf_map_lookup_elem(&stream_verdicts, k);
-	__u8 state = ctl ? ctl->state : STREAM_NEW;
+	struct stream_verdict *v = bpf_map_lookup_elem(&stream_verdicts, k);
+	__u8 state = v ? v->state : STREAM_NEW;
 	__u8 flags = 0;
 
-	if (created) {
-		flags |= EV_F_FLOW_NEW;
-		c->v[C_FLOWS_STREAM]++;
-	}
 	if (!(f->kind & FLOW_STREAM)) {
 		f->kind |= FLOW_STREAM;
+		c->v[C_FLOWS_STREAM]++;
 		/* The SYN's sender is the client; without a SYN (flow picked up
 		 * mid-way) the side on the watched port is the server. */
 		if (p->tcp_flags & TCP_SYN)
@@ -517,31 +654,35 @@ static __always_inline __u8 stream_track(struct xdp_md *ctx, struct pkt *p,
 	int from_client = src_is_a == f->client_is_a;
 	if (from_client)
 		flags |= EV_F_FROM_CLIENT;
+	if (!(f->flags & FLOW_F_STREAM_EMITTED))
+		flags |= EV_F_FLOW_NEW;
 
 	if (!(p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
 		if (p->payload_len == 0)
-			return state;
+			return 0;
 		if (state == STREAM_IGNORE) {
 			c->v[C_STREAM_IGNORED_PACKETS]++;
-			return state;
+			return 0;
 		}
-		if (state == STREAM_SKIP && ctl && ctl->skip_dir == !from_client && in_skip(ctl, p)) {
+		if (state == STREAM_SKIP && v && v->skip_dir == !from_client && in_skip(v, p)) {
 			c->v[C_STREAM_SKIPPED_PACKETS]++;
 			c->v[C_STREAM_SKIPPED_BYTES] += p->payload_len;
-			return state;
+			return 1;
 		}
 		__u64 limit = cfg.stream_budget;
-		if (state == STREAM_CAPTURE && ctl && ctl->byte_limit)
-			limit = ctl->byte_limit;
+		if (state == STREAM_CAPTURE && v && v->byte_limit)
+			limit = v->byte_limit;
 		if (f->stream_bytes >= limit) {
 			c->v[C_STREAM_BUDGET_PACKETS]++;
 			f->flags |= FLOW_F_BUDGET;
-			return state;
+			return state == STREAM_CAPTURE;
 		}
 	}
-	if (emit(ctx, p, f, EMIT_META(EV_CLASS_STREAM, flags, state), c) == 0)
+	if (emit(ctx, p, f, EMIT_META(EV_CLASS_STREAM, flags, state), c) == 0) {
 		f->stream_bytes += p->payload_len;
-	return state;
+		f->flags |= FLOW_F_STREAM_EMITTED;
+	}
+	return state == STREAM_CAPTURE;
 }
 
 /* TCP: stream and TLS classes. A global function: verified once, on its own. */
@@ -561,34 +702,17 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 			app = port_app[p->sport];
 	}
 
-	int hello = 0;
-	if (cfg.tls_enabled)
-		hello = tls_hello(ctx, p);
-
-	if (!app && !cfg.tls_enabled)
-		return 0;
-
 	struct flow_key k = {};
 	int src_is_a = make_key(p, &k);
 	int created;
-	struct flow *f = flow_get(&k, app || hello, &created, c);
+	struct flow *f = flow_get(&k, app || p->hello, &created, c);
 	if (!f)
 		return 0;
 
-	__u8 sstate = STREAM_IGNORE;
-	if (app) {
-		f->app = app;
-		sstate = stream_track(ctx, p, &k, f, src_is_a, to_watched, created, c);
-	}
-	if (!cfg.tls_enabled)
-		return 0;
-	/* Inside a body userspace is capturing or skipping, a hello-like
-	 * payload is file data, not a handshake: it must neither start
-	 * tracking nor take the flow from the stream class. */
-	if (app && hello && sstate != STREAM_NEW)
-		hello = 0;
-	if (hello || f->tls_state == TLS_ACTIVE)
-		tls_track(ctx, p, f, src_is_a, hello, !(f->kind & (FLOW_TLS | FLOW_STREAM)), c);
+	if (app && stream_track(ctx, p, &k, f, src_is_a, to_watched, c))
+		p->hello = 0;
+	if (cfg.tls_enabled && (p->hello || f->tls_state == TLS_ACTIVE))
+		tls_track(ctx, p, f, src_is_a, !(f->kind & (FLOW_TLS | FLOW_STREAM)), c);
 	return 0;
 }
 
@@ -621,21 +745,24 @@ __attribute__((noinline)) int handle_udp(struct xdp_md *ctx, struct pkt *p,
 	struct flow *f = flow_get(&k, 1, &created, c);
 	if (!f)
 		return 0;
+	__u64 now = bpf_ktime_get_ns();
 	__u8 flags = 0;
-	if (!(f->kind & FLOW_QUIC)) {
+	/* A new flow, or a tuple reused after the old connection went idle:
+	 * the first Initial seen is the client's. */
+	if (!(f->kind & FLOW_QUIC) || idle_since(now, f->last_ns)) {
 		f->kind |= FLOW_QUIC;
-		/* The first Initial seen is the client's: it opens the flow. */
 		f->client_is_a = src_is_a;
+		f->packets = 0;
 		c->v[C_FLOWS_QUIC]++;
 		flags |= EV_F_FLOW_NEW;
 	}
+	f->last_ns = now;
 	if (f->packets >= cfg.quic_budget) {
 		c->v[C_QUIC_BUDGET]++;
 		return 0;
 	}
 	if (src_is_a == f->client_is_a)
 		flags |= EV_F_FROM_CLIENT;
-	f->last_ns = bpf_ktime_get_ns();
 	if (emit(ctx, p, f, EMIT_META(EV_CLASS_QUIC, flags, 0), c) == 0)
 		f->packets++;
 	return 0;
@@ -663,11 +790,11 @@ static __always_inline int fast_ipv4(void *data, void *data_end)
 	if (ip->protocol == IPPROTO_UDP) {
 		/* Only a long header (QUIC Initial candidate) goes on. */
 		__u8 *b = (void *)(uh + 1);
-		if (!cfg.quic_enabled)
+		if (tot < sizeof(*ip) + sizeof(*uh))
+			return 0;
+		if (tot == sizeof(*ip) + sizeof(*uh) || (void *)(b + 1) > data_end)
 			return 1;
-		if ((void *)(b + 1) > data_end)
-			return tot <= sizeof(*ip) + sizeof(*uh);
-		return !(b[0] & 0x80);
+		return !cfg.quic_enabled || !(b[0] & 0x80);
 	}
 	if (ip->protocol != IPPROTO_TCP)
 		return 0;
@@ -691,24 +818,26 @@ static __always_inline int fast_ipv4(void *data, void *data_end)
 		return 0;
 	__u32 idx = filter_index(ip->saddr, ip->daddr, sport, dport);
 	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
-	return s && s->count == 0;
+	return s && SLOT_COUNT(s->word) == 0;
 }
 
-/* The fast path, inline in the entry point: can this TCP packet matter?
- * Only a watched port, a hello, or a handshake possibly active in this
- * flow's filter slot send it to handle_tcp. */
+/* The general fast path: can this TCP packet matter? Only a watched port,
+ * a hello, or a handshake possibly active in this flow's filter slot send
+ * it to handle_tcp. Records the hello for it. */
 static __always_inline int tcp_candidate(struct xdp_md *ctx, struct pkt *p)
 {
+	if (cfg.tls_enabled)
+		p->hello = tls_hello(ctx, p);
 	if (cfg.stream_enabled && (port_app[p->dport] | port_app[p->sport]))
 		return 1;
 	if (!cfg.tls_enabled)
 		return 0;
 	if (p->payload_len == 0)
 		return (p->tcp_flags & (TCP_FIN | TCP_RST)) && filter_hit(p);
-	return tls_hello(ctx, p) || filter_hit(p);
+	return p->hello || filter_hit(p);
 }
 
-/* UDP fast path: only a QUIC long header can matter. */
+/* UDP: only a QUIC long header can matter. */
 static __always_inline int udp_candidate(struct xdp_md *ctx, struct pkt *p)
 {
 	if (!cfg.quic_enabled || p->payload_len < 7)

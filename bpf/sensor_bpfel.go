@@ -126,21 +126,24 @@ type sensorFlow struct {
 	NextRec     [2]uint32
 	TlsState    uint32
 	TlsFlags    uint32
+	FilterGen   uint32
 	Packets     uint16
 	Lost        uint16
+	Part        [2][4]uint8
+	PartLen     [2]uint8
 	Kind        uint8
 	ClientIsA   uint8
 	Rearms      uint8
 	Flags       uint8
-	App         uint8
-	Pad         [7]uint8
+	Pad         [2]uint8
 }
 
 type sensorFlowFlag uint32
 
 const (
-	sensorFlowFlagFLOW_F_LOST   sensorFlowFlag = 1
-	sensorFlowFlagFLOW_F_BUDGET sensorFlowFlag = 2
+	sensorFlowFlagFLOW_F_LOST           sensorFlowFlag = 1
+	sensorFlowFlagFLOW_F_BUDGET         sensorFlowFlag = 2
+	sensorFlowFlagFLOW_F_STREAM_EMITTED sensorFlowFlag = 4
 )
 
 type sensorFlowKey struct {
@@ -199,8 +202,7 @@ const (
 
 type sensorTlsSlot struct {
 	_      structs.HostLayout
-	Count  uint32
-	Pad    uint32
+	Word   uint64
 	LastNs uint64
 }
 

@@ -74,8 +74,9 @@ enum flow_kind {
 
 /* Bits of flow.flags. */
 enum flow_flag {
-	FLOW_F_LOST = 1 << 0,   /* a ring reservation failed for this flow */
-	FLOW_F_BUDGET = 1 << 1, /* the stream byte budget cut this flow */
+	FLOW_F_LOST = 1 << 0,          /* a ring reservation failed for this flow */
+	FLOW_F_BUDGET = 1 << 1,        /* the stream byte budget cut this flow */
+	FLOW_F_STREAM_EMITTED = 1 << 2, /* a stream event of this flow went out */
 };
 
 /* Per-interface, per-CPU counters: index into counter_set.v. */
@@ -162,7 +163,10 @@ struct flow_key {
 	__u8 _pad[3];
 };
 
-/* Kernel-owned flow state (LRU). Userspace only reads it. */
+/* Kernel-owned flow state (LRU). Userspace only reads it. Both directions
+ * of a flow may be processed at once on two CPUs: tls_state and tls_flags
+ * change atomically; the counters (packets, lost, stream_bytes) may miss
+ * an increment under such a race, which only moves a budget by one. */
 struct flow {
 	__u64 first_ns;
 	__u64 last_ns;
@@ -170,14 +174,16 @@ struct flow {
 	__u32 next_rec[2];  /* TLS: sequence number of the next record, per direction */
 	__u32 tls_state;    /* enum tls_state; u32 for atomic compare-and-swap */
 	__u32 tls_flags;    /* enum tls_flag; u32 for atomic or */
+	__u32 filter_gen;   /* generation of the tls_filter slot this handshake counts in */
 	__u16 packets;      /* TLS or QUIC events emitted */
 	__u16 lost;         /* failed ring reservations */
+	__u8 part[2][4];    /* TLS: a record header split across segments, per direction */
+	__u8 part_len[2];
 	__u8 kind;          /* enum flow_kind */
 	__u8 client_is_a;   /* the client (initiator) is endpoint a of the key */
-	__u8 rearms;        /* TLS tracking restarts by a new ClientHello */
+	__u8 rearms;        /* TLS tracking restarts within one connection */
 	__u8 flags;         /* enum flow_flag */
-	__u8 app;           /* watched-port application (port_app map value) */
-	__u8 _pad[7];
+	__u8 _pad[2];
 };
 
 /* Userspace-owned stream control. The kernel only reads it. */
@@ -191,12 +197,13 @@ struct stream_verdict {
 };
 
 /* Slot of the TLS-activity filter: lets a packet of a flow that is not
- * inside a handshake skip the flow lookup. count is the number of active
- * handshakes hashed here; last_ns ages out counts left by flows that
- * vanished without an end (see sensor.c). */
+ * inside a handshake skip the flow lookup. word holds a generation (high
+ * 32 bits) and the number of handshakes hashed here (low 32 bits), changed
+ * only by compare-and-swap; last_ns is the last activity. A slot idle for
+ * longer than tls_idle_ns is reset to a new generation, which heals counts
+ * left by handshakes that vanished (see sensor.c). */
 struct tls_slot {
-	__u32 count;
-	__u32 _pad;
+	__u64 word;
 	__u64 last_ns;
 };
 

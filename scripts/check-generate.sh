@@ -5,9 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 files=(bpf/sensor_bpfel.o bpf/sensor_bpfeb.o bpf/sensor_bpfel.go bpf/sensor_bpfeb.go)
 before=$(sha256sum "${files[@]}")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cp "${files[@]}" "$tmp/"
 go generate ./bpf
 after=$(sha256sum "${files[@]}")
 if [ "$before" != "$after" ]; then

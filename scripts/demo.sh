@@ -8,8 +8,6 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/edgesensor}
 export LAB_PREFIX=${LAB_PREFIX:-esdemo} LAB_NET=${LAB_NET:-79}
 
-scripts/lab.sh up
-eval "$(scripts/lab.sh env)"
 out=$(mktemp -d)
 pid=
 cleanup() {
@@ -18,6 +16,8 @@ cleanup() {
 	rm -rf "$out"
 }
 trap cleanup EXIT
+scripts/lab.sh up
+eval "$(scripts/lab.sh env)"
 
 PIN=$BPFFS/edgesensor
 c() { ip netns exec "$NS_CLIENT" "$@"; }

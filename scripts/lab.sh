@@ -12,6 +12,8 @@
 #   scripts/lab.sh down      stop the servers and delete the namespaces
 #   scripts/lab.sh env       print the lab's names and addresses as shell variables
 #
+# Exit status 3 means a tool the lab needs is not installed.
+#
 # LAB_PREFIX (default "es") names the namespaces and veths and LAB_NET (default
 # 77) picks the subnets 10.$LAB_NET.{1,2}.0/24 and fd00:$LAB_NET:{1,2}::/64, so
 # two labs can run side by side.
@@ -59,32 +61,35 @@ need() {
 	for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
 	if [ ${#missing[@]} -gt 0 ]; then
 		echo "lab: missing ${missing[*]}: run scripts/deps.sh (or make deps)" >&2
-		exit 1
+		exit 3
 	fi
 }
 
+# kill_pidfile FILE COMM: stop the process a pid file names, if it still
+# is the one we started (its command name matches COMM), not a recycled PID.
 kill_pidfile() {
-	local f=$1
+	local f=$1 comm=$2 pid
 	[ -f "$f" ] || return 0
-	local pid
 	pid=$(tr -dc '0-9' <"$f" | head -c 10)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
 	rm -f "$f"
+	[ -n "$pid" ] || return 0
+	ours() { [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == $comm* ]]; }
+	ours || return 0
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do ours || return 0; sleep 0.1; done
+	ours && kill -9 "$pid" 2>/dev/null || true
 }
 
 down() {
 	# Servers first, by the PIDs they wrote; then the namespaces (their
 	# veths go with them).
 	if [ -d "$DIR" ]; then
-		kill_pidfile "$DIR/nginx/nginx.pid"
+		kill_pidfile "$DIR/nginx/nginx.pid" nginx
 		[ -d "$DIR/postfix/etc" ] && in_ns "$NS_S" postfix -c "$DIR/postfix/etc" stop >/dev/null 2>&1 || true
-		kill_pidfile "$DIR/postfix/queue/pid/master.pid"
-		kill_pidfile "$DIR/dovecot/run/master.pid"
-		for f in "$DIR"/pids/*; do [ -e "$f" ] && kill_pidfile "$f"; done
+		kill_pidfile "$DIR/postfix/queue/pid/master.pid" master
+		kill_pidfile "$DIR/dovecot/run/master.pid" dovecot
+		# Helpers started by scripts record pids/NAME.pid, NAME the command.
+		for f in "$DIR"/pids/*.pid; do [ -e "$f" ] && kill_pidfile "$f" "$(basename "$f" .pid | cut -d- -f1)"; done
 		if mountpoint -q "$DIR/bpffs" 2>/dev/null; then umount "$DIR/bpffs" || true; fi
 	fi
 	for ns in "$NS_C" "$NS_R" "$NS_S"; do
@@ -314,6 +319,8 @@ wait_port() {
 up() {
 	need ip ethtool nginx postfix dovecot openssl curl swaks
 	down
+	# A failed bring-up tears down what it made.
+	trap 'echo "lab: bring-up failed; tearing down" >&2; down' ERR
 	mkdir -p "$DIR/pids" "$DIR/bpffs"
 	# A bpffs of the lab's own, visible from every `ip netns exec`: each of
 	# those gets a fresh /sys, so /sys/fs/bpf would not be shared.
@@ -325,6 +332,7 @@ up() {
 	start_postfix
 	start_dovecot
 	for port in 80 443 8443 25 587 143; do wait_port "$S4" "$port"; done
+	trap - ERR
 	echo "lab up: $NS_C ($C4) -> $NS_R [$IF_R0 | $IF_R1] -> $NS_S ($S4); files in $DIR"
 }
 

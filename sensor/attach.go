@@ -61,21 +61,26 @@ func modeName(attachMode uint32) string {
 	return "none"
 }
 
-// xdpState returns the program id and mode attached to an interface.
-func xdpState(ifindex int) (uint32, string, error) {
+// xdpState says whether an XDP program is attached to an interface, its
+// id (0 when the kernel does not say, as with several modes at once) and
+// the mode.
+func xdpState(ifindex int) (attached bool, id uint32, mode string, err error) {
 	l, err := netlink.LinkByIndex(ifindex)
 	if err != nil {
-		return 0, "", fmt.Errorf("reading link %d: %w", ifindex, err)
+		return false, 0, "", fmt.Errorf("reading link %d: %w", ifindex, err)
 	}
 	x := l.Attrs().Xdp
-	if x == nil || !x.Attached && x.ProgId == 0 {
-		return 0, "none", nil
+	if x == nil || (!x.Attached && x.ProgId == 0) {
+		return false, 0, "none", nil
 	}
-	return x.ProgId, modeName(x.AttachMode), nil
+	return true, x.ProgId, modeName(x.AttachMode), nil
 }
 
 // programName returns the name of a loaded program, "" if unknown.
 func programName(id uint32) string {
+	if id == 0 {
+		return ""
+	}
 	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
 	if err != nil {
 		return ""
@@ -96,31 +101,81 @@ type AttachOptions struct {
 	Log     zerolog.Logger
 }
 
+// pinnedLink opens the link pinned for iface, if any. It returns the
+// link, the index of the interface it is attached to (0: defunct), and
+// os.ErrNotExist when there is no pin.
+func pinnedLink(pinPath, iface string) (link.Link, int, error) {
+	l, err := link.LoadPinnedLink(linkPin(pinPath, iface), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	info, err := l.Info()
+	if err != nil {
+		l.Close()
+		return nil, 0, fmt.Errorf("reading pinned link of %s: %w", iface, err)
+	}
+	if x := info.XDP(); x != nil {
+		return l, int(x.Ifindex), nil
+	}
+	return l, 0, nil
+}
+
+// Check tells, without changing anything, whether iface can be attached
+// to: it exists, and it carries no XDP program but ours (unless force).
+func Check(iface, pinPath string, force bool) error {
+	ifc, err := net.InterfaceByName(iface)
+	if err != nil {
+		return fmt.Errorf("attaching to %s: %w (`ip link show` lists the interfaces)", iface, ErrNoInterface)
+	}
+	if l, idx, err := pinnedLink(pinPath, iface); err == nil {
+		l.Close()
+		switch idx {
+		case ifc.Index:
+			return nil // ours: it will be updated in place
+		case 0:
+			// defunct: the interface it watched is gone; replaced below
+		default:
+			other := fmt.Sprintf("index %d", idx)
+			if o, err := net.InterfaceByIndex(idx); err == nil {
+				other = o.Name
+			}
+			return fmt.Errorf("attaching to %s: the link pinned under that name watches %s "+
+				"(renamed interface?); run `edgesensor detach --iface %s` first", iface, other, iface)
+		}
+	}
+	attached, id, mode, err := xdpState(ifc.Index)
+	if err != nil || !attached || force {
+		return err
+	}
+	return fmt.Errorf("attaching to %s: %w: program %q (id %d, %s mode); "+
+		"detach it first or pass --force to replace it", iface, ErrBusy, programName(id), id, mode)
+}
+
 // Attach attaches prog to iface and pins the link. A link pinned by an
 // earlier run is updated in place, so the interface is never left
 // unwatched during an upgrade or restart.
 func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, error) {
+	if err := Check(iface, o.PinPath, o.Force); err != nil {
+		return nil, err
+	}
 	ifc, err := net.InterfaceByName(iface)
 	if err != nil {
-		return nil, fmt.Errorf("attaching to %s: %w (`ip link show` lists the interfaces)", iface, ErrNoInterface)
+		return nil, fmt.Errorf("attaching to %s: %w", iface, ErrNoInterface)
 	}
 	a := &Attachment{Iface: iface, Ifindex: ifc.Index}
 	pin := linkPin(o.PinPath, iface)
 
 	// Zero-gap path: our own pinned link, still alive, takes the new program.
-	if l, err := link.LoadPinnedLink(pin, nil); err == nil {
-		if err := l.Update(prog); err == nil {
-			if info, err := l.Info(); err == nil && info.XDP() != nil && int(info.XDP().Ifindex) == ifc.Index {
-				a.link, a.Adopted = l, true
-				return a.finish()
+	if l, idx, err := pinnedLink(o.PinPath, iface); err == nil {
+		if idx == ifc.Index {
+			if err := l.Update(prog); err != nil {
+				l.Close()
+				return nil, fmt.Errorf("updating pinned link of %s: %w", iface, err)
 			}
-		} else if !errors.Is(err, unix.ENOLINK) {
-			l.Close()
-			return nil, fmt.Errorf("updating pinned link of %s: %w", iface, err)
+			a.link, a.Adopted = l, true
+			return a.finish(false)
 		}
-		// The interface it belonged to is gone (ENOLINK) or was
-		// recreated with another index: the pin is stale.
-		o.Log.Warn().Str("iface", iface).Msg("removing stale pinned link")
+		o.Log.Warn().Str("iface", iface).Msg("removing a stale pinned link (its interface is gone)")
 		_ = l.Unpin()
 		l.Close()
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -128,12 +183,8 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 		_ = os.Remove(pin)
 	}
 
-	if id, mode, err := xdpState(ifc.Index); err == nil && id != 0 {
+	if attached, id, _, err := xdpState(ifc.Index); err == nil && attached {
 		name := programName(id)
-		if !o.Force {
-			return nil, fmt.Errorf("attaching to %s: %w: program %q (id %d, %s mode); "+
-				"detach it first or pass --force to replace it", iface, ErrBusy, name, id, mode)
-		}
 		o.Log.Warn().Str("iface", iface).Uint32("prog_id", id).Str("prog", name).Msg("--force: removing the attached XDP program")
 		if err := netlinkDetach(ifc.Index); err != nil {
 			return nil, fmt.Errorf("attaching to %s: removing program %q (id %d): %w "+
@@ -141,16 +192,18 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 		}
 	}
 
+	attach := func(flags link.XDPAttachFlags) (link.Link, error) {
+		return link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index, Flags: flags})
+	}
 	switch o.Mode {
 	case config.ModeNative:
-		a.link, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index, Flags: link.XDPDriverMode})
+		a.link, err = attach(link.XDPDriverMode)
 	case config.ModeGeneric:
-		a.link, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index, Flags: link.XDPGenericMode})
+		a.link, err = attach(link.XDPGenericMode)
 	case config.ModeAuto:
-		a.link, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index, Flags: link.XDPDriverMode})
-		if err != nil {
+		if a.link, err = attach(link.XDPDriverMode); err != nil {
 			o.Log.Warn().Err(err).Str("iface", iface).Msg("native XDP failed; falling back to generic (slower: packets are copied into skbs first)")
-			a.link, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index, Flags: link.XDPGenericMode})
+			a.link, err = attach(link.XDPGenericMode)
 		}
 	default:
 		return nil, fmt.Errorf("attaching to %s: unknown XDP mode %q", iface, o.Mode)
@@ -166,20 +219,44 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 		a.link.Close()
 		return nil, fmt.Errorf("pinning link of %s at %s: %w", iface, pin, err)
 	}
-	return a.finish()
+	return a.finish(true)
 }
 
-// finish reads back what is attached.
-func (a *Attachment) finish() (*Attachment, error) {
+// finish reads back what is attached. A link made by this call is undone
+// if that fails, so nothing is left attached that nobody knows of.
+func (a *Attachment) finish(created bool) (*Attachment, error) {
 	info, err := a.link.Info()
 	if err != nil {
+		if created {
+			_ = a.detachLink()
+		}
+		a.link.Close()
 		return nil, fmt.Errorf("reading link of %s: %w", a.Iface, err)
 	}
 	a.ProgID = info.Program
-	if _, mode, err := xdpState(a.Ifindex); err == nil {
+	if _, _, mode, err := xdpState(a.Ifindex); err == nil {
 		a.Mode = mode
 	}
 	return a, nil
+}
+
+// detachLink takes the program off the interface through the link itself
+// (BPF_LINK_DETACH works even while another process holds the link), then
+// removes the pin.
+func (a *Attachment) detachLink() error {
+	return detachLink(a.link)
+}
+
+func detachLink(l link.Link) error {
+	derr := l.Detach()
+	if errors.Is(derr, unix.ENOLINK) || errors.Is(derr, unix.ENOENT) {
+		derr = nil // already detached (interface gone, or detached elsewhere)
+	}
+	uerr := l.Unpin()
+	if errors.Is(uerr, os.ErrNotExist) {
+		uerr = nil
+	}
+	return errors.Join(derr, uerr)
 }
 
 // netlinkDetach removes whatever XDP program netlink attached, in any mode.
@@ -194,28 +271,33 @@ func netlinkDetach(ifindex int) error {
 			errs = append(errs, err)
 		}
 	}
-	if id, _, err := xdpState(ifindex); err == nil && id == 0 {
+	if attached, _, _, err := xdpState(ifindex); err == nil && !attached {
 		return nil
 	}
 	return errors.Join(errs...)
 }
 
-// Detach removes the sensor from iface: the pinned link is unpinned and
-// closed, which detaches the program. Returns false if nothing of ours
-// was attached there.
+// Detach removes the sensor from iface: the pinned link detaches the
+// program and is unpinned, and the interface's counter slot is freed.
+// Returns false if nothing of ours was attached there.
 func Detach(pinPath, iface string) (bool, error) {
-	pin := linkPin(pinPath, iface)
-	l, err := link.LoadPinnedLink(pin, nil)
+	l, idx, err := pinnedLink(pinPath, iface)
 	if err == nil {
-		uerr := l.Unpin()
-		cerr := l.Close()
-		if err := errors.Join(uerr, cerr); err != nil {
-			return false, fmt.Errorf("detaching from %s: %w", iface, err)
+		derr := detachLink(l)
+		l.Close()
+		if derr != nil {
+			return false, fmt.Errorf("detaching from %s: %w", iface, derr)
+		}
+		releasePinnedSlot(pinPath, idx)
+		if idx != 0 {
+			if attached, id, _, err := xdpState(idx); err == nil && attached && programName(id) == bpf.ProgramName {
+				return true, fmt.Errorf("detaching from %s: program %d is still attached", iface, id)
+			}
 		}
 		return true, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		_ = os.Remove(pin)
+		_ = os.Remove(linkPin(pinPath, iface))
 	}
 	// Not pinned: ours may still be attached through netlink by an old
 	// version; remove only a program that carries our name.
@@ -223,7 +305,7 @@ func Detach(pinPath, iface string) (bool, error) {
 	if ierr != nil {
 		return false, nil
 	}
-	if id, _, err := xdpState(ifc.Index); err == nil && id != 0 && programName(id) == bpf.ProgramName {
+	if attached, id, _, err := xdpState(ifc.Index); err == nil && attached && programName(id) == bpf.ProgramName {
 		if err := netlinkDetach(ifc.Index); err != nil {
 			return false, fmt.Errorf("detaching from %s: %w", iface, err)
 		}
@@ -249,7 +331,8 @@ func PinnedInterfaces(pinPath string) ([]string, error) {
 }
 
 // RemovePins deletes the pinned maps once no link is left, so the next
-// start begins with fresh state.
+// start begins with fresh state. Only the names the sensor pins are
+// touched.
 func RemovePins(pinPath string) error {
 	left, err := PinnedInterfaces(pinPath)
 	if err != nil || len(left) > 0 {

@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/cilium/ebpf"
 
@@ -119,4 +120,18 @@ func syncSlotTable(objs *bpf.Objects) error {
 		return fmt.Errorf("writing interface slot table: %w", err)
 	}
 	return nil
+}
+
+// releasePinnedSlot frees the counter slot of ifindex in the pinned
+// ifslots map (a `detach` without a running sensor).
+func releasePinnedSlot(pinPath string, ifindex int) {
+	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
+		return
+	}
+	m, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "ifslots"), nil)
+	if err != nil {
+		return
+	}
+	defer m.Close()
+	_ = m.Put(uint32(ifindex), uint32(0))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -45,8 +46,8 @@ func RecordHeaderSize() int { return hdrSize }
 // Decoder turns ring records into events. It is cheap to copy and safe for
 // concurrent use once built.
 type Decoder struct {
-	// monoToWall is wall-clock ns minus CLOCK_MONOTONIC ns, taken once.
-	monoToWall int64
+	// monoToWall is wall-clock ns minus CLOCK_MONOTONIC ns.
+	monoToWall atomic.Int64
 	names      map[uint32]string
 	fallback   string
 }
@@ -54,8 +55,14 @@ type Decoder struct {
 // NewDecoder builds a decoder. names maps ifindex to interface names;
 // fallback names any other index (replay has no interfaces).
 func NewDecoder(names map[uint32]string, fallback string) *Decoder {
-	return &Decoder{monoToWall: monoToWallOffset(), names: names, fallback: fallback}
+	d := &Decoder{names: names, fallback: fallback}
+	d.RefreshClock()
+	return d
 }
+
+// RefreshClock retakes the offset between the monotonic clock of the
+// data plane's timestamps and wall-clock time, which moves when NTP steps.
+func (d *Decoder) RefreshClock() { d.monoToWall.Store(monoToWallOffset()) }
 
 // Decode fills ev from one ring record without allocating. ev.Frame and
 // ev.Payload alias raw.
@@ -76,7 +83,7 @@ func (d *Decoder) Decode(raw []byte, ev *capture.Event) error {
 	}
 	end := min(payOff+payLen, capLen)
 
-	ev.Time = time.Unix(0, int64(ne.Uint64(raw[offTs:]))+d.monoToWall)
+	ev.Time = time.Unix(0, int64(ne.Uint64(raw[offTs:]))+d.monoToWall.Load())
 	ev.Ifindex = ne.Uint32(raw[offIfindex:])
 	if n, ok := d.names[ev.Ifindex]; ok {
 		ev.Interface = n

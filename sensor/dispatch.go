@@ -5,12 +5,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 )
 
-// slot carries one event from a ring reader to a worker. Slots are
-// allocated once and recycled, so the steady state allocates nothing.
+// slot carries one event from a ring reader to a worker. Slots are made
+// once and recycled, and their buffers grow on first use to the records
+// they carry, so the steady state allocates nothing and memory follows
+// what is in flight, not the worst case.
 type slot struct {
 	ev      capture.Event
 	buf     []byte
@@ -32,7 +33,7 @@ type DispatchStats struct {
 type Dispatcher struct {
 	dec      *Decoder
 	queues   []chan *slot
-	free     chan *slot
+	free     freeList
 	blocking bool
 	wg       sync.WaitGroup
 
@@ -51,12 +52,9 @@ func NewDispatcher(p capture.Pipeline, dec *Decoder, workers, depth int, blockin
 	d := &Dispatcher{
 		dec:      dec,
 		queues:   make([]chan *slot, workers),
-		free:     make(chan *slot, workers*depth),
 		blocking: blocking,
 	}
-	for i := 0; i < workers*depth; i++ {
-		d.free <- &slot{buf: make([]byte, 0, RecordHeaderSize()+bpf.MaxSnap)}
-	}
+	d.free.init(workers * depth)
 	for i := range d.queues {
 		d.queues[i] = make(chan *slot, depth)
 		shard := p.NewShard(i)
@@ -82,20 +80,64 @@ func (d *Dispatcher) work(shard capture.Shard, q <-chan *slot) {
 			d.events.Add(1)
 		}
 		s.ev = capture.Event{}
-		d.free <- s
+		d.free.put(s)
 	}
 }
 
+// freeList is a stack of free slots: the most recently used slot goes out
+// first, so a light load keeps touching the same few buffers.
+type freeList struct {
+	mu    sync.Mutex
+	cond  sync.Cond
+	slots []*slot
+}
+
+func (f *freeList) init(n int) {
+	f.cond.L = &f.mu
+	f.slots = make([]*slot, n)
+	for i := range f.slots {
+		f.slots[i] = &slot{}
+	}
+}
+
+// get pops a slot; when none is free it waits if wait is set, else
+// returns nil.
+func (f *freeList) get(wait bool) *slot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.slots) == 0 {
+		if !wait {
+			return nil
+		}
+		f.cond.Wait()
+	}
+	s := f.slots[len(f.slots)-1]
+	f.slots = f.slots[:len(f.slots)-1]
+	return s
+}
+
+func (f *freeList) put(s *slot) {
+	f.mu.Lock()
+	f.slots = append(f.slots, s)
+	f.mu.Unlock()
+	f.cond.Signal()
+}
+
 // getSlot takes a free slot, waiting only when blocking.
-func (d *Dispatcher) getSlot() *slot {
+func (d *Dispatcher) getSlot() *slot { return d.free.get(d.blocking) }
+
+// enqueue hands a slot to a worker queue: waiting when blocking, else
+// giving up when the queue is full (the caller still owns the slot then).
+func (d *Dispatcher) enqueue(q chan *slot, s *slot) bool {
 	if d.blocking {
-		return <-d.free
+		q <- s
+		return true
 	}
 	select {
-	case s := <-d.free:
-		return s
+	case q <- s:
+		return true
 	default:
-		return nil
+		return false
 	}
 }
 
@@ -107,28 +149,29 @@ func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
 		d.dropped.Add(1)
 		return
 	}
+	if cap(s.buf) < len(raw) {
+		s.buf = make([]byte, 0, max(len(raw), minSlotBuf))
+	}
 	s.buf = append(s.buf[:0], raw...)
 	if err := d.dec.Decode(s.buf, &s.ev); err != nil {
 		d.badRecord.Add(1)
-		d.free <- s
+		d.free.put(s)
 		return
 	}
 	if fix != nil {
 		fix(&s.ev)
 	}
-	q := d.queues[s.ev.FlowHash()%uint64(len(d.queues))]
-	if d.blocking {
-		d.pending = true
-		q <- s
-		return
-	}
-	select {
-	case q <- s:
-	default:
+	d.pending = d.blocking
+	if !d.enqueue(d.queues[s.ev.FlowHash()%uint64(len(d.queues))], s) {
 		d.dropped.Add(1)
-		d.free <- s
+		s.ev = capture.Event{}
+		d.free.put(s)
 	}
 }
+
+// minSlotBuf fits a full-size Ethernet frame and its record header, so
+// most slots allocate once.
+const minSlotBuf = 2048
 
 // Tick asks every shard to expire state as of now. Live, a full queue
 // skips its tick (the next one comes a second later).
@@ -139,15 +182,9 @@ func (d *Dispatcher) Tick(now time.Time) {
 			return
 		}
 		s.tick = now
-		if d.blocking {
-			q <- s
-			continue
-		}
-		select {
-		case q <- s:
-		default:
+		if !d.enqueue(q, s) {
 			s.tick = time.Time{}
-			d.free <- s
+			d.free.put(s)
 		}
 	}
 }
@@ -164,7 +201,7 @@ func (d *Dispatcher) Sync() {
 	d.pending = false
 	d.barrier.Add(len(d.queues))
 	for _, q := range d.queues {
-		s := <-d.free
+		s := d.free.get(true)
 		s.barrier = &d.barrier
 		q <- s
 	}

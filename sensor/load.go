@@ -42,7 +42,7 @@ func ProgramConfig(c *config.Config) bpf.Config {
 // path, maps are pinned there by name and maps already pinned are reused.
 func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("raising the locked-memory limit: %w", privilegeHint(err))
+		return nil, fmt.Errorf("raising the locked-memory limit (kernels before 5.11 need CAP_SYS_RESOURCE): %w", err)
 	}
 	objs, err := bpf.Load(bpf.LoadOptions{
 		Config:        ProgramConfig(c),
@@ -53,8 +53,9 @@ func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 	})
 	if err != nil {
 		if errors.Is(err, ebpf.ErrMapIncompatible) {
-			return nil, fmt.Errorf("%w: the maps pinned under %s were made with other sizes; "+
-				"run `edgesensor detach` to remove them, or restore the old capture.* sizes", err, pinPath)
+			return nil, fmt.Errorf("%w: the maps pinned under %s were made by another version or with "+
+				"other capture.* sizes; go back to those sizes, or, with no sensor running, "+
+				"`edgesensor detach` (which detaches every interface and removes them)", err, pinPath)
 		}
 		return nil, privilegeHint(err)
 	}

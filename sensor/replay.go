@@ -114,7 +114,9 @@ func (r *Replayer) File(path string) error {
 		return err
 	}
 	defer pr.Close()
+	defer func() { r.skipped += uint64(pr.Skipped) }()
 	r.files++
+	r.lastTick = time.Time{} // the next file may start earlier than this one ended
 	for {
 		pkt, err := pr.Next()
 		if errors.Is(err, io.EOF) {
@@ -131,14 +133,14 @@ func (r *Replayer) File(path string) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	r.skipped += uint64(pr.Skipped)
 	return nil
 }
 
 // Packet runs one Ethernet frame captured at ts.
 func (r *Replayer) Packet(frame []byte, ts time.Time) error {
 	r.now = ts
-	if r.lastTick.IsZero() || ts.Sub(r.lastTick) >= time.Second {
+	// Ticks follow capture time (packets without a time never tick).
+	if !ts.IsZero() && (r.lastTick.IsZero() || ts.Sub(r.lastTick) >= time.Second) {
 		r.disp.Tick(ts)
 		r.lastTick = ts
 	}

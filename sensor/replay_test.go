@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -436,8 +435,9 @@ func writeKeepAlive(t *testing.T, dst string, bodyLen int) int {
 	return out.total
 }
 
-// The capture's interface name reaches events; replay has no ifindex.
-func TestPrivilegedReplayEventsCarryCaptureTime(t *testing.T) {
+// Events carry the capture's time, and the interface name a pcapng file
+// gives ("replay" when it gives none); replay has no ifindex.
+func TestPrivilegedReplayEventsCarryCaptureTimeAndInterface(t *testing.T) {
 	col := &collector{}
 	replayFiles(t, nil, col, filepath.Join(corpus, "tls_curl12.pcap"))
 	if len(col.evs) == 0 {
@@ -445,10 +445,42 @@ func TestPrivilegedReplayEventsCarryCaptureTime(t *testing.T) {
 	}
 	for _, ev := range col.evs {
 		if ev.Time.Year() != 2026 || ev.Interface != "replay" {
-			t.Fatalf("event time %v interface %q: want the capture's time", ev.Time, ev.Interface)
+			t.Fatalf("event time %v interface %q: want the capture's time and \"replay\"", ev.Time, ev.Interface)
 		}
-		if !strings.HasPrefix(ev.Client().Addr().String(), "10.200.0.") || ev.Client().Addr() == (netip.Addr{}) {
+		if !strings.HasPrefix(ev.Client().Addr().String(), "10.200.0.") {
 			t.Fatalf("client %v", ev.Client())
+		}
+	}
+	// The same packets as pcapng from an interface named mirror0.
+	path := filepath.Join(t.TempDir(), "named.pcapng")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcapgo.NewNgWriterInterface(f, pcapgo.NgInterface{Name: "mirror0", LinkType: layers.LinkTypeEthernet, SnapLength: 65535}, pcapgo.DefaultNgWriterOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := os.Open(filepath.Join(corpus, "tls_curl12.pcap"))
+	defer in.Close()
+	r, _ := pcapgo.NewReader(in)
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		w.WritePacket(ci, data)
+	}
+	w.Flush()
+	f.Close()
+	named := &collector{}
+	replayFiles(t, nil, named, path)
+	if len(named.evs) != len(col.evs) {
+		t.Fatalf("pcapng replay: %d events, pcap %d", len(named.evs), len(col.evs))
+	}
+	for i, ev := range named.evs {
+		if ev.Interface != "mirror0" || !ev.Time.Equal(col.evs[i].Time) {
+			t.Fatalf("pcapng event %d: interface %q time %v", i, ev.Interface, ev.Time)
 		}
 	}
 }

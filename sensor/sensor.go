@@ -22,8 +22,10 @@ type Options struct {
 	Config     *config.Config
 	Interfaces []string
 	Force      bool
-	Pipeline   capture.Pipeline
-	Log        zerolog.Logger
+	// Persist requires the pins to outlive the process (`attach`, which
+	// leaves the sensor attached without a daemon).
+	Persist bool
+	Log     zerolog.Logger
 }
 
 // Sensor is the data plane attached to interfaces with readers feeding a
@@ -35,6 +37,8 @@ type Sensor struct {
 	atts  []*Attachment
 	rings []*ringbuf.Reader
 	disp  *Dispatcher
+	dec   *Decoder
+	lock  *os.File
 
 	wg       sync.WaitGroup
 	errc     chan error
@@ -42,9 +46,9 @@ type Sensor struct {
 	closed   bool
 }
 
-// Setup checks privileges, mounts bpffs, loads (or adopts) the pinned
-// maps and attaches the program to every interface. On error nothing stays
-// attached that was not attached before.
+// Setup checks privileges and every interface, mounts bpffs, loads (or
+// adopts) the pinned maps and attaches the program to every interface. On
+// error it leaves things as it found them: it undoes only what it did.
 func Setup(o Options) (*Sensor, error) {
 	if len(o.Interfaces) == 0 {
 		return nil, errors.New("no interface to attach to: pass --iface or set sensor.interfaces")
@@ -53,27 +57,60 @@ func Setup(o Options) (*Sensor, error) {
 		return nil, err
 	}
 	pin := o.Config.Sensor.PinPath
-	if err := EnsureBPFFS(pin); err != nil {
+	persistent, err := EnsureBPFFS(pin)
+	if err != nil {
+		return nil, err
+	}
+	if !persistent {
+		if o.Persist {
+			return nil, fmt.Errorf("%w: %s is in a private mount namespace (as under `ip netns exec`), "+
+				"so the pins would vanish when edgesensor exits and nothing would stay attached; "+
+				"mount bpffs in the host's namespace and pass --pin-path on it", ErrPrivateMount, pin)
+		}
+		o.Log.Warn().Str("pin_path", pin).Msg("bpffs mounted in a private mount namespace: " +
+			"a restarted sensor cannot adopt these pins")
+	}
+	lock, err := LockPinPath(pin)
+	if err != nil {
+		return nil, err
+	}
+	// Nothing changes before every interface is known to be usable.
+	for _, name := range o.Interfaces {
+		if err := Check(name, pin, o.Force); err != nil {
+			lock.Close()
+			return nil, err
+		}
+	}
+	before, err := PinnedInterfaces(pin)
+	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	objs, err := Load(o.Config, pin)
 	if err != nil {
+		lock.Close()
+		if len(before) == 0 {
+			_ = RemovePins(pin)
+		}
 		return nil, err
 	}
-	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs}
+	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs, lock: lock}
 	for _, name := range o.Interfaces {
 		a, err := Attach(objs.Program, name, AttachOptions{
 			Mode: o.Config.Sensor.XDPMode, Force: o.Force, PinPath: pin, Log: o.Log,
 		})
 		if err != nil {
-			s.rollback()
+			s.rollback(len(before) == 0)
 			return nil, err
 		}
 		s.atts = append(s.atts, a)
 		slot, err := AssignSlot(objs, a.Ifindex)
 		if err != nil {
-			s.rollback()
+			s.rollback(len(before) == 0)
 			return nil, err
+		}
+		if slot == 0 {
+			o.Log.Warn().Str("iface", a.Iface).Msg("no counter slot left: its counters go to the shared slot 0")
 		}
 		ev := o.Log.Info().Str("iface", a.Iface).Int("ifindex", a.Ifindex).Str("mode", a.Mode).
 			Uint32("prog_id", uint32(a.ProgID)).Uint32("counter_slot", slot)
@@ -88,17 +125,25 @@ func Setup(o Options) (*Sensor, error) {
 	return s, nil
 }
 
-// rollback detaches what Setup attached.
-func (s *Sensor) rollback() {
+// rollback undoes a failed Setup: links it made are detached, links it
+// adopted keep their (now updated) program, and the pins go only if
+// there were none before.
+func (s *Sensor) rollback(removePins bool) {
 	for _, a := range s.atts {
-		if _, err := Detach(s.cfg.Sensor.PinPath, a.Iface); err != nil {
-			s.log.Warn().Err(err).Str("iface", a.Iface).Msg("rollback: detaching")
+		if !a.Adopted {
+			if err := a.detachLink(); err != nil {
+				s.log.Warn().Err(err).Str("iface", a.Iface).Msg("rollback: detaching")
+			}
+			_ = ReleaseSlot(s.objs, a.Ifindex)
 		}
 		a.Close()
 	}
 	s.atts = nil
-	_ = RemovePins(s.cfg.Sensor.PinPath)
+	if removePins {
+		_ = RemovePins(s.cfg.Sensor.PinPath)
+	}
 	s.objs.Close()
+	s.lock.Close()
 }
 
 // Attachments lists what is attached.
@@ -116,7 +161,8 @@ func (s *Sensor) Start(p capture.Pipeline) error {
 	for _, a := range s.atts {
 		names[uint32(a.Ifindex)] = a.Iface
 	}
-	s.disp = NewDispatcher(p, NewDecoder(names, "unknown"), s.cfg.WorkerCount(), s.cfg.Sensor.QueueDepth, false)
+	s.dec = NewDecoder(names, "unknown")
+	s.disp = NewDispatcher(p, s.dec, s.cfg.WorkerCount(), s.cfg.Sensor.QueueDepth, false)
 	s.errc = make(chan error, 2)
 	for _, m := range []*ebpf.Map{s.objs.Handshakes, s.objs.Streams} {
 		rd, err := ringbuf.NewReader(m)
@@ -143,6 +189,7 @@ func (s *Sensor) Start(p capture.Pipeline) error {
 		for {
 			select {
 			case now := <-t.C:
+				s.dec.RefreshClock() // follow NTP steps
 				s.disp.Tick(now)
 			case <-s.stopTick:
 				return
@@ -204,8 +251,8 @@ func (s *Sensor) Close(detach bool) error {
 	var errs []error
 	for _, a := range s.atts {
 		if detach {
-			if _, err := Detach(s.cfg.Sensor.PinPath, a.Iface); err != nil {
-				errs = append(errs, err)
+			if err := a.detachLink(); err != nil {
+				errs = append(errs, fmt.Errorf("detaching from %s: %w", a.Iface, err))
 			} else {
 				s.log.Info().Str("iface", a.Iface).Msg("detached")
 			}
@@ -219,5 +266,6 @@ func (s *Sensor) Close(detach bool) error {
 		}
 	}
 	s.objs.Close()
+	s.lock.Close()
 	return errors.Join(errs...)
 }

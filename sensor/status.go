@@ -70,7 +70,7 @@ func ReadStatus(pinPath string, only []string) (Status, error) {
 			is := IfaceStatus{Iface: name, Mode: "none", Error: "edgesensor is not attached here"}
 			if ifc, err := net.InterfaceByName(name); err == nil {
 				is.Ifindex = ifc.Index
-				if id, mode, err := xdpState(ifc.Index); err == nil && id != 0 {
+				if attached, id, mode, err := xdpState(ifc.Index); err == nil && attached {
 					is.Error = fmt.Sprintf("edgesensor is not attached here; XDP program %q (id %d, %s) is", programName(id), id, mode)
 				}
 			} else {
@@ -102,7 +102,7 @@ func (is *IfaceStatus) read(pinPath string, counters, ifslots *ebpf.Map) error {
 	if is.Ifindex == 0 {
 		return errors.New("the link is defunct: its interface is gone (run `edgesensor detach`)")
 	}
-	if _, mode, err := xdpState(is.Ifindex); err == nil {
+	if _, _, mode, err := xdpState(is.Ifindex); err == nil {
 		is.Mode = mode
 	}
 	if err := ifslots.Lookup(uint32(is.Ifindex), &is.Slot); err != nil {

@@ -100,9 +100,9 @@ func waitFor(t *testing.T, path, s string, d time.Duration) {
 func TestPrivilegedLab(t *testing.T) {
 	l := lab.Up(t, "est", 78)
 	bin := buildBinary(t)
-	t.Run("RunSeesRealTraffic", func(t *testing.T) { testRun(t, l, bin) })
-	t.Run("AttachStatusDetach", func(t *testing.T) { testAttachStatusDetach(t, l, bin) })
-	t.Run("Refusals", func(t *testing.T) { testRefusals(t, l, bin) })
+	t.Run("RunSeesRealTraffic", func(t *testing.T) { testRun(t, l.With(t), bin) })
+	t.Run("AttachStatusDetach", func(t *testing.T) { testAttachStatusDetach(t, l.With(t), bin) })
+	t.Run("Refusals", func(t *testing.T) { testRefusals(t, l.With(t), bin) })
 }
 
 func testRun(t *testing.T, l *lab.Lab, bin string) {
@@ -374,7 +374,84 @@ func attachForeign(t *testing.T, ns, iface string) {
 func testRefusals(t *testing.T, l *lab.Lab, bin string) {
 	ifs := l.RouterIfaces()
 	pin := l.PinPath()
-	out, err := l.Exec(l.Router(), bin, "run", "--iface", "nosuch0", "--pin-path", pin)
+
+	// A failed start changes nothing: the sensor already attached to
+	// ifs[0] stays, with its pins.
+	l.MustExec(l.Router(), bin, "attach", "--iface", ifs[0]+","+ifs[0], "--pin-path", pin)
+	out, err := l.Exec(l.Router(), bin, "run", "--iface", ifs[0], "--iface", "nosuch0", "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "nosuch0") {
+		t.Errorf("run with a missing interface: err %v\n%s", err, out)
+	}
+	if st := status(t, l, bin); len(st.Interfaces) != 1 || st.Interfaces[0].ProgID == 0 || !l.XDPAttached(ifs[0]) {
+		t.Errorf("a failed start disturbed the running attachment: %+v", st)
+	}
+	// Words that are not flags are refused, not ignored.
+	out, err = l.Exec(l.Router(), bin, "detach", ifs[1], "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "unexpected arguments") || !l.XDPAttached(ifs[0]) {
+		t.Errorf("detach with a stray word: err %v\n%s", err, out)
+	}
+	l.MustExec(l.Router(), bin, "detach", "--pin-path", pin)
+
+	// A second sensor on the same pins is refused while one runs.
+	run := l.Command(l.Router(), bin, "run", "--iface", ifs[1], "--pin-path", pin)
+	runErr := filepath.Join(t.TempDir(), "run.log")
+	logf, _ := os.Create(runErr)
+	run.Stderr = logf
+	stdout, err := run.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, runErr, `"running`, 20*time.Second)
+	out, err = l.Exec(l.Router(), bin, "attach", "--iface", ifs[0], "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "another edgesensor") {
+		t.Errorf("second sensor on the same pins: err %v\n%s", err, out)
+	}
+	out, err = l.Exec(l.Router(), bin, "detach", "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "another edgesensor") || !l.XDPAttached(ifs[1]) {
+		t.Errorf("detach under a running sensor: err %v\n%s", err, out)
+	}
+	// The reader of the events goes away: the sensor stops and detaches
+	// rather than dying of SIGPIPE with its program attached.
+	e := l.Env
+	l.MustExec(l.Client(), "curl", "-sS", "-o", "/dev/null", "http://"+e["SERVER4"]+"/index.html")
+	buf := make([]byte, 10)
+	stdout.Read(buf)
+	stdout.Close()
+	for i := 0; i < 3; i++ {
+		l.Exec(l.Client(), "curl", "-sS", "-o", "/dev/null", "http://"+e["SERVER4"]+"/index.html")
+		time.Sleep(500 * time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() { done <- run.Wait() }()
+	select {
+	case err := <-done:
+		logf.Close()
+		b, _ := os.ReadFile(runErr)
+		if st, ok := run.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			t.Errorf("run died of a signal (%v) when its reader went away:\n%s", st.Signal(), b)
+		}
+		if err == nil || !strings.Contains(string(b), "cannot write events") {
+			t.Errorf("run after losing its reader: %v\n%s", err, b)
+		}
+	case <-time.After(20 * time.Second):
+		run.Process.Kill()
+		t.Fatal("run kept running with nobody reading its events")
+	}
+	if l.XDPAttached(ifs[1]) {
+		t.Error("XDP left attached after the reader went away")
+	}
+
+	// Under `ip netns exec` /sys/fs/bpf is a fresh mount that dies with the
+	// process: attach refuses to pretend it stays attached.
+	out, err = l.Exec(l.Router(), bin, "attach", "--iface", ifs[0])
+	if err == nil || !strings.Contains(out, "private mount namespace") || l.XDPAttached(ifs[0]) {
+		t.Errorf("attach with pins on a vanishing bpffs: err %v\n%s", err, out)
+	}
+
+	out, err = l.Exec(l.Router(), bin, "run", "--iface", "nosuch0", "--pin-path", pin)
 	if err == nil || !strings.Contains(out, "does not exist") {
 		t.Errorf("missing interface: err %v\n%s", err, out)
 	}

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -37,6 +40,9 @@ as NDJSON unless output.events in the config names a file; logs go to stderr.
 var errUsage = errors.New("usage")
 
 func main() {
+	// A reader of our output that goes away must not kill us with SIGPIPE
+	// before we detach: writes fail instead, and run shuts down cleanly.
+	signal.Ignore(syscall.SIGPIPE)
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, errUsage) {
 			fmt.Fprint(os.Stderr, usage)
@@ -87,8 +93,18 @@ func (l *ifaceList) String() string { return strings.Join(*l, ",") }
 
 func (l *ifaceList) Set(v string) error {
 	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
+		if p = strings.TrimSpace(p); p != "" && !slices.Contains(*l, p) {
 			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// check applies the config's rules for interface names.
+func (l ifaceList) check() error {
+	for _, n := range l {
+		if err := config.CheckInterfaceName(n); err != nil {
+			return fmt.Errorf("--iface: %w", err)
 		}
 	}
 	return nil
@@ -100,6 +116,7 @@ type common struct {
 	pinPath    string
 	xdpMode    string
 	logLevel   string
+	configUsed string // set by load: the file read, or "built-in defaults"
 }
 
 func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet {
@@ -116,29 +133,64 @@ func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet 
 	return fs
 }
 
-// load reads the config named by the flags and applies flag overrides.
+// load reads the config named by the flags, applies the flag overrides
+// and validates the result. It remembers which file it read.
 func (c *common) load() (*config.Config, error) {
 	path, explicit := c.configPath, c.configPath != ""
 	if !explicit {
 		path = config.DefaultPath
 	}
-	cfg, err := config.Load(path, explicit)
+	cfg, used, err := config.Load(path, explicit, func(cfg *config.Config) {
+		if c.pinPath != "" {
+			cfg.Sensor.PinPath = c.pinPath
+		}
+		if c.xdpMode != "" {
+			cfg.Sensor.XDPMode = c.xdpMode
+		}
+		if c.logLevel != "" {
+			cfg.Sensor.LogLevel = c.logLevel
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	if c.pinPath != "" {
-		cfg.Sensor.PinPath = c.pinPath
-	}
-	if c.xdpMode != "" {
-		cfg.Sensor.XDPMode = c.xdpMode
-	}
-	if c.logLevel != "" {
-		cfg.Sensor.LogLevel = c.logLevel
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("flags: %w", err)
+	c.configUsed = used
+	if used == "" {
+		c.configUsed = "built-in defaults"
 	}
 	return &cfg, nil
+}
+
+// parseArgs parses flags wherever they stand among the arguments
+// ("replay a.pcap --stats" works) and returns the other arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, nil
+		}
+		if args[0] == "--" {
+			return append(rest, args[1:]...), nil
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+}
+
+// noArgs parses flags and rejects anything else on the command line.
+func noArgs(fs *flag.FlagSet, args []string) error {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (interfaces go after --iface)", errUsage, rest)
+	}
+	return nil
 }
 
 // logger writes JSON logs, or readable ones on a terminal.

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/mattn/go-isatty"
-
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
 )
@@ -33,11 +31,8 @@ func newAttachFlags(name, synopsis string, stderr io.Writer, a *attachFlags) *fl
 
 // parse reads the command line and the config, and resolves the interfaces.
 func (a *attachFlags) parse(fs *flag.FlagSet, args []string) (*config.Config, error) {
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
 	}
 	cfg, err := a.load()
 	if err != nil {
@@ -45,6 +40,9 @@ func (a *attachFlags) parse(fs *flag.FlagSet, args []string) (*config.Config, er
 	}
 	if len(a.ifaces) == 0 {
 		a.ifaces = cfg.Sensor.Interfaces
+	}
+	if err := a.ifaces.check(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -57,7 +55,7 @@ func cmdAttach(args []string, stderr io.Writer) error {
 		return err
 	}
 	log := logger(stderr, cfg.Sensor.LogLevel)
-	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: a.ifaces, Force: a.force, Log: log})
+	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: a.ifaces, Force: a.force, Persist: true, Log: log})
 	if err != nil {
 		return err
 	}
@@ -70,7 +68,7 @@ func cmdDetach(args []string, stderr io.Writer) error {
 	var ifaces ifaceList
 	fs := newFlags("detach", "detach [-c sensor.toml] [--iface IF]...", stderr, &c)
 	fs.Var(&ifaces, "iface", "interface to detach from (repeatable; default: every pinned one)")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.load()
@@ -82,6 +80,11 @@ func cmdDetach(args []string, stderr io.Writer) error {
 		return err
 	}
 	pin := cfg.Sensor.PinPath
+	if lock, err := sensor.LockPinPath(pin); err == nil {
+		defer lock.Close()
+	} else if _, serr := os.Stat(pin); serr == nil {
+		return err
+	}
 	if len(ifaces) == 0 {
 		if ifaces, err = sensor.PinnedInterfaces(pin); err != nil {
 			return err
@@ -118,7 +121,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", "status [-c sensor.toml] [--iface IF]... [--json]", stderr, &c)
 	fs.Var(&ifaces, "iface", "interface to show (repeatable; default: every pinned one)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.load()
@@ -135,11 +138,6 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(st)
 	}
 	return printStatus(stdout, st)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
 }
 
 func printStatus(w io.Writer, st sensor.Status) error {
@@ -193,17 +191,13 @@ func humanBytes(n uint64) string {
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	var c common
 	fs := newFlags("check-config", "check-config [-c sensor.toml]", stderr, &c)
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.load()
 	if err != nil {
 		return err
 	}
-	path := c.configPath
-	if path == "" {
-		path = "built-in defaults (or ./sensor.toml)"
-	}
-	fmt.Fprintf(stdout, "%s: ok\n  %s\n", path, strings.Join(cfg.Summary(), "\n  "))
+	fmt.Fprintf(stdout, "%s: ok\n  %s\n", c.configUsed, strings.Join(cfg.Summary(), "\n  "))
 	return nil
 }

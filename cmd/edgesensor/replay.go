@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os/signal"
+	"syscall"
 
 	"github.com/edgesensor/edgesensor/sensor"
 )
@@ -13,12 +15,15 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var c common
 	fs := newFlags("replay", "replay [-c sensor.toml] [--stats] FILE...", stderr, &c)
 	stats := fs.Bool("stats", false, "print one JSON object of statistics to stderr at the end")
-	if err := fs.Parse(args); err != nil {
+	files, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return fmt.Errorf("%w: replay needs at least one capture file", errUsage)
 	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	cfg, err := c.load()
 	if err != nil {
 		return err
@@ -34,7 +39,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	var ferr error
-	for _, f := range fs.Args() {
+	for _, f := range files {
 		if ctx.Err() != nil {
 			break
 		}

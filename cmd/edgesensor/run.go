@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os/signal"
 	"strings"
@@ -18,7 +19,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := logger(stderr, cfg.Sensor.LogLevel)
-	log.Info().Str("config", strings.Join(cfg.Summary(), " ")).Msg("starting")
+	log.Info().Str("config_file", a.configUsed).Str("config", strings.Join(cfg.Summary(), " ")).Msg("starting")
 
 	out, closeOut, err := openEvents(cfg, stdout)
 	if err != nil {
@@ -38,15 +39,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log.Info().Msg("running; SIGINT or SIGTERM detaches and stops")
+	// Output that can no longer be written stops the sensor cleanly.
+	go func() {
+		select {
+		case <-p.Failed():
+			log.Error().Err(p.Flush()).Msg("cannot write events; stopping")
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	werr := s.Wait(ctx)
 	ds := s.DispatchStats()
 	cerr := s.Close(true)
-	if err := p.Flush(); err != nil {
-		log.Error().Err(err).Msg("writing events")
-	}
+	ferr := p.Flush()
 	log.Info().Uint64("events", ds.Events).Uint64("pipeline_drops", ds.Dropped).Msg("stopped")
-	if werr != nil {
-		return werr
-	}
-	return cerr
+	return errors.Join(werr, cerr, ferr)
 }

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,7 +59,8 @@ func Up(t testing.TB, prefix string, net int) *Lab {
 	l.envVar = append(os.Environ(), "LAB_PREFIX="+prefix, fmt.Sprintf("LAB_NET=%d", net))
 	out, err := l.script("up")
 	if err != nil {
-		if strings.Contains(out, "missing") {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 3 { // lab.sh: a tool is not installed
 			t.Skipf("lab not available: %s", strings.TrimSpace(out))
 		}
 		l.script("down")
@@ -133,6 +135,14 @@ func (l *Lab) PinPath() string { return filepath.Join(l.Env["BPFFS"], "edgesenso
 // XDPAttached reports whether any XDP program is attached to a router
 // interface, per `ip link`.
 func (l *Lab) XDPAttached(iface string) bool {
-	out, _ := l.Exec(l.Router(), "ip", "-d", "link", "show", "dev", iface)
+	l.t.Helper()
+	out := l.MustExec(l.Router(), "ip", "-d", "link", "show", "dev", iface)
 	return strings.Contains(out, "prog/xdp") || strings.Contains(out, " xdp")
+}
+
+// With returns the lab reporting failures to t (a subtest).
+func (l *Lab) With(t testing.TB) *Lab {
+	c := *l
+	c.t = t
+	return &c
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -21,7 +22,7 @@ const (
 	DefaultPath          = "sensor.toml"
 	DefaultPinPath       = "/sys/fs/bpf/edgesensor"
 	DefaultXDPMode       = "native"
-	DefaultQueueDepth    = 4096
+	DefaultQueueDepth    = 1024
 	DefaultSnaplen       = 9216
 	DefaultHandshakePkts = 32
 	DefaultHandshakeIdle = Duration(30 * time.Second)
@@ -165,33 +166,49 @@ func Default() Config {
 	}
 }
 
-// Load reads a config file over the defaults. A missing file at the
-// default path is not an error: the defaults apply.
-func Load(path string, explicit bool) (Config, error) {
+// Load reads a config file over the defaults, lets override change it
+// (command-line flags), then validates the result. A missing file at the
+// default path is not an error: the defaults apply. It returns the path
+// actually read, "" for none.
+func Load(path string, explicit bool, override func(*Config)) (Config, string, error) {
 	cfg := Default()
 	data, err := os.ReadFile(path)
-	if err != nil {
-		if !explicit && errors.Is(err, os.ErrNotExist) {
-			return cfg, cfg.Validate()
+	switch {
+	case err == nil:
+		if err := cfg.decode(string(data)); err != nil {
+			return cfg, path, fmt.Errorf("%s: %w", path, err)
 		}
-		return cfg, fmt.Errorf("reading config: %w", err)
+	case !explicit && errors.Is(err, os.ErrNotExist):
+		path = ""
+	default:
+		return cfg, path, fmt.Errorf("reading config: %w", err)
 	}
-	if err := cfg.parse(string(data)); err != nil {
-		return cfg, fmt.Errorf("%s: %w", path, err)
+	if override != nil {
+		override(&cfg)
 	}
-	return cfg, nil
+	if err := cfg.Validate(); err != nil {
+		if path != "" {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+		return cfg, path, err
+	}
+	return cfg, path, nil
 }
 
-// Parse reads a config from TOML text over the defaults.
+// Parse reads a config from TOML text over the defaults and validates it.
 func Parse(text string) (Config, error) {
 	cfg := Default()
-	return cfg, cfg.parse(text)
+	if err := cfg.decode(text); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
 }
 
-func (c *Config) parse(text string) error {
+// decode reads TOML over c, rejecting unknown keys by name.
+func (c *Config) decode(text string) error {
 	md, err := toml.Decode(text, c)
 	if err != nil {
-		return fmt.Errorf("%w", err)
+		return err
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		known := knownKeys()
@@ -205,7 +222,7 @@ func (c *Config) parse(text string) error {
 		}
 		return errors.New(strings.Join(msgs, "; "))
 	}
-	return c.Validate()
+	return nil
 }
 
 // Validate checks every value and names the key and the fix of each error.
@@ -219,14 +236,15 @@ func (c *Config) Validate() error {
 	default:
 		bad("sensor.xdp_mode", "%q is not a mode; use \"native\", \"generic\" or \"auto\"", c.Sensor.XDPMode)
 	}
-	if c.Sensor.PinPath == "" || !strings.HasPrefix(c.Sensor.PinPath, "/") {
-		bad("sensor.pin_path", "%q must be an absolute path, e.g. %q", c.Sensor.PinPath, DefaultPinPath)
+	if pp := filepath.Clean(c.Sensor.PinPath); !filepath.IsAbs(pp) || pp == "/" || pp == "/sys/fs/bpf" {
+		bad("sensor.pin_path", "%q must be an absolute path to a directory of the sensor's own on bpffs, e.g. %q",
+			c.Sensor.PinPath, DefaultPinPath)
 	}
 	if c.Sensor.Workers < 0 || c.Sensor.Workers > 256 {
 		bad("sensor.workers", "%d is out of range; use 0 (one per CPU) to 256", c.Sensor.Workers)
 	}
-	if c.Sensor.QueueDepth < 16 || c.Sensor.QueueDepth > 1<<20 {
-		bad("sensor.queue_depth", "%d is out of range; use 16 to 1048576", c.Sensor.QueueDepth)
+	if c.Sensor.QueueDepth < 16 || c.Sensor.QueueDepth > 65536 {
+		bad("sensor.queue_depth", "%d is out of range; use 16 to 65536", c.Sensor.QueueDepth)
 	}
 	switch c.Sensor.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -235,8 +253,8 @@ func (c *Config) Validate() error {
 	}
 	seenIf := map[string]bool{}
 	for _, n := range c.Sensor.Interfaces {
-		if n == "" || len(n) > 15 || strings.ContainsAny(n, "/ \t") {
-			bad("sensor.interfaces", "%q is not an interface name", n)
+		if err := CheckInterfaceName(n); err != nil {
+			bad("sensor.interfaces", "%v", err)
 		}
 		if seenIf[n] {
 			bad("sensor.interfaces", "%q is listed twice", n)
@@ -295,6 +313,14 @@ func (c *Config) Validate() error {
 	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckInterfaceName rejects what cannot be a Linux interface name.
+func CheckInterfaceName(n string) error {
+	if n == "" || len(n) > 15 || n == "." || n == ".." || strings.ContainsAny(n, "/: \t\n") {
+		return fmt.Errorf("%q is not an interface name", n)
 	}
 	return nil
 }

@@ -94,12 +94,29 @@ http = [8000]
 	}
 }
 
-func TestLoadMissingFile(t *testing.T) {
-	if _, err := Load("/nonexistent/sensor.toml", false); err != nil {
-		t.Errorf("implicit missing config should give defaults: %v", err)
+func TestLoadMissingFileAndOverrides(t *testing.T) {
+	if _, used, err := Load("/nonexistent/sensor.toml", false, nil); err != nil || used != "" {
+		t.Errorf("implicit missing config should give defaults: %q %v", used, err)
 	}
-	if _, err := Load("/nonexistent/sensor.toml", true); err == nil {
+	if _, _, err := Load("/nonexistent/sensor.toml", true, nil); err == nil {
 		t.Error("explicit missing config should fail")
+	}
+	// A flag can fix a bad value in the file: overrides come before validation.
+	path := filepath.Join(t.TempDir(), "s.toml")
+	os.WriteFile(path, []byte("[sensor]\nxdp_mode = \"turbo\"\n"), 0o600)
+	if _, _, err := Load(path, true, nil); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("bad file: %v", err)
+	}
+	c, used, err := Load(path, true, func(c *Config) { c.Sensor.XDPMode = ModeGeneric })
+	if err != nil || used != path || c.Sensor.XDPMode != ModeGeneric {
+		t.Errorf("override: %v %q %v", err, used, c.Sensor.XDPMode)
+	}
+	for _, bad := range []string{"/sys/fs/bpf", "/", "relative/dir", "/sys/fs/bpf/"} {
+		c := Default()
+		c.Sensor.PinPath = bad
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "sensor.pin_path") {
+			t.Errorf("pin_path %q accepted", bad)
+		}
 	}
 }
 
@@ -135,8 +152,9 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if err := c.Validate(); err != nil {
-			t.Fatalf("Parse accepted a config Validate rejects: %v", err)
+		// What is accepted must be usable as it stands.
+		if c.WorkerCount() < 1 || c.Capture.Snaplen > MaxSnaplen || len(c.PortApps()) > 3*65536 {
+			t.Fatalf("accepted an unusable config: %+v", c)
 		}
 	})
 }

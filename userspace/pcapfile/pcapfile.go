@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"time"
 )
@@ -35,7 +36,8 @@ const (
 	// MaxPacket is the largest captured packet accepted (a GRO'd frame
 	// captured on a host with offloads on is at most 64 KiB plus headers).
 	MaxPacket = 256 << 10
-	// maxBlock bounds one pcapng block.
+	// maxBlock bounds one pcapng block the reader buffers (interface and
+	// packet blocks); other blocks are skipped whatever their size.
 	maxBlock = MaxPacket + 4096
 	// maxInterfaces bounds the interface table of a pcapng section.
 	maxInterfaces = 4096
@@ -54,10 +56,15 @@ type Packet struct {
 }
 
 type iface struct {
-	link  int
-	name  string
-	tsDiv uint64 // timestamp units per second
+	link     int
+	name     string
+	snaplen  int
+	tsDiv    uint64 // timestamp units per second
+	tsOffset int64  // seconds added to every timestamp (if_tsoffset)
 }
+
+// maxIfName bounds an interface name taken from a file.
+const maxIfName = 64
 
 // Reader reads frames from a pcap or pcapng file.
 type Reader struct {
@@ -160,9 +167,11 @@ func (r *Reader) Next() (Packet, error) {
 	}
 }
 
-func (r *Reader) readData(n int) error {
-	if n > MaxPacket {
-		return fmt.Errorf("packet of %d bytes exceeds the %d-byte limit", n, MaxPacket)
+// readData reads n bytes into r.data; limit bounds n before anything is
+// allocated.
+func (r *Reader) readData(n, limit int) error {
+	if n < 0 || n > limit {
+		return fmt.Errorf("%d bytes exceed the %d-byte limit", n, limit)
 	}
 	if cap(r.data) < n {
 		r.data = make([]byte, n)
@@ -194,8 +203,8 @@ func (r *Reader) nextPcap() (Packet, int, error) {
 	if !r.nanos {
 		frac *= 1000
 	}
-	if err := r.readData(capLen); err != nil {
-		return Packet{}, 0, err
+	if err := r.readData(capLen, MaxPacket); err != nil {
+		return Packet{}, 0, fmt.Errorf("packet: %w", err)
 	}
 	return Packet{Time: time.Unix(sec, frac).UTC(), OrigLen: origLen}, r.link, nil
 }
@@ -223,11 +232,21 @@ func (r *Reader) nextNg() (Packet, int, error) {
 			}
 			continue
 		}
-		total := int(r.order.Uint32(h[4:8]))
-		if total < 12 || total > maxBlock || total%4 != 0 {
+		total := int64(r.order.Uint32(h[4:8]))
+		if total < 12 || total%4 != 0 {
 			return Packet{}, 0, fmt.Errorf("pcapng block length %d is invalid", total)
 		}
-		body := total - 12 // without type, length and trailing length
+		body64 := total - 12 // without type, length and trailing length
+		if typ != blockIDB && typ != blockEPB && typ != blockPB && typ != blockSPB {
+			if _, err := r.r.Discard(int(body64 + 4)); err != nil {
+				return Packet{}, 0, truncated(err)
+			}
+			continue
+		}
+		if total > maxBlock {
+			return Packet{}, 0, fmt.Errorf("pcapng block of %d bytes exceeds the %d-byte limit", total, maxBlock)
+		}
+		body := int(body64)
 		switch typ {
 		case blockIDB:
 			if err := r.readIDB(body); err != nil {
@@ -235,12 +254,8 @@ func (r *Reader) nextNg() (Packet, int, error) {
 			}
 		case blockEPB, blockPB:
 			return r.readEPB(typ, body)
-		case blockSPB:
-			return r.readSPB(body)
 		default:
-			if _, err := r.r.Discard(body + 4); err != nil {
-				return Packet{}, 0, truncated(err)
-			}
+			return r.readSPB(body)
 		}
 	}
 }
@@ -278,11 +293,11 @@ func (r *Reader) readIDB(body int) error {
 	if len(r.ifaces) >= maxInterfaces {
 		return fmt.Errorf("pcapng file declares more than %d interfaces", maxInterfaces)
 	}
-	if err := r.readData(body + 4); err != nil {
-		return err
+	if err := r.readData(body+4, maxBlock); err != nil {
+		return fmt.Errorf("pcapng interface block: %w", err)
 	}
 	b := r.data[:body]
-	ifc := iface{link: int(r.order.Uint16(b[0:2])), tsDiv: 1000000}
+	ifc := iface{link: int(r.order.Uint16(b[0:2])), snaplen: int(r.order.Uint32(b[4:8])), tsDiv: 1000000}
 	// Options: code, length, value padded to 4.
 	for o := 8; o+4 <= len(b); {
 		code := r.order.Uint16(b[o:])
@@ -294,16 +309,29 @@ func (r *Reader) readIDB(body int) error {
 		v := b[o : o+l]
 		switch code {
 		case 2: // if_name
-			ifc.name = string(v)
+			ifc.name = string(v[:min(len(v), maxIfName)])
 		case 9: // if_tsresol
 			if l >= 1 {
 				ifc.tsDiv = tsResolution(v[0])
+			}
+		case 14: // if_tsoffset
+			if l == 8 {
+				ifc.tsOffset = int64(r.order.Uint64(v))
 			}
 		}
 		o += (l + 3) &^ 3
 	}
 	r.ifaces = append(r.ifaces, ifc)
 	return nil
+}
+
+// time converts a pcapng timestamp in the interface's units, without
+// overflow at any resolution.
+func (ifc iface) time(ts uint64) time.Time {
+	sec := ts / ifc.tsDiv
+	hi, lo := bits.Mul64(ts%ifc.tsDiv, 1000000000)
+	nsec, _ := bits.Div64(hi, lo, ifc.tsDiv)
+	return time.Unix(int64(sec)+ifc.tsOffset, int64(nsec)).UTC()
 }
 
 // tsResolution decodes if_tsresol: 10^-n or 2^-n seconds per unit.
@@ -329,8 +357,8 @@ func (r *Reader) readEPB(typ uint32, body int) (Packet, int, error) {
 	if body < 20 {
 		return Packet{}, 0, fmt.Errorf("pcapng packet block of %d bytes is too short", body)
 	}
-	if err := r.readData(body + 4); err != nil {
-		return Packet{}, 0, err
+	if err := r.readData(body+4, maxBlock); err != nil {
+		return Packet{}, 0, fmt.Errorf("pcapng packet block: %w", err)
 	}
 	b := r.data
 	var idx int
@@ -346,27 +374,33 @@ func (r *Reader) readEPB(typ uint32, body int) (Packet, int, error) {
 	ts := uint64(r.order.Uint32(b[4:8]))<<32 | uint64(r.order.Uint32(b[8:12]))
 	capLen := int(r.order.Uint32(b[12:16]))
 	origLen := int(r.order.Uint32(b[16:20]))
-	if capLen > body-20 {
+	if capLen < 0 || capLen > body-20 || capLen > MaxPacket {
 		return Packet{}, 0, fmt.Errorf("pcapng packet claims %d bytes in a %d-byte block", capLen, body)
 	}
 	// Move the packet bytes to the front of data; ToEthernet reads r.data.
 	copy(b, b[20:20+capLen])
 	r.data = b[:capLen]
-	sec := ts / ifc.tsDiv
-	nsec := (ts % ifc.tsDiv) * 1000000000 / ifc.tsDiv
-	return Packet{Time: time.Unix(int64(sec), int64(nsec)).UTC(), OrigLen: origLen, Interface: ifc.name}, ifc.link, nil
+	return Packet{Time: ifc.time(ts), OrigLen: origLen, Interface: ifc.name}, ifc.link, nil
 }
 
 func (r *Reader) readSPB(body int) (Packet, int, error) {
 	if body < 4 || len(r.ifaces) == 0 {
 		return Packet{}, 0, errors.New("pcapng simple packet block without interface or length")
 	}
-	if err := r.readData(body + 4); err != nil {
-		return Packet{}, 0, err
+	if err := r.readData(body+4, maxBlock); err != nil {
+		return Packet{}, 0, fmt.Errorf("pcapng simple packet block: %w", err)
 	}
 	b := r.data
 	origLen := int(r.order.Uint32(b[0:4]))
+	// The block pads the data to 4 bytes: the original length, cut at
+	// the interface's snaplen, says how much of it is the packet.
 	capLen := min(origLen, body-4)
+	if sl := r.ifaces[0].snaplen; sl > 0 {
+		capLen = min(capLen, sl)
+	}
+	if capLen < 0 {
+		return Packet{}, 0, errors.New("pcapng simple packet block with a negative length")
+	}
 	copy(b, b[4:4+capLen])
 	r.data = b[:capLen]
 	return Packet{OrigLen: origLen, Interface: r.ifaces[0].name}, r.ifaces[0].link, nil

@@ -65,11 +65,19 @@ func Resegment(frame []byte, maxFrame int, buf []byte, emit func([]byte)) ([]byt
 	}
 	seq := binary.BigEndian.Uint32(frame[l4+4:])
 	flags := frame[l4+13]
+	syn := uint32(0)
+	if flags&0x02 != 0 {
+		syn = 1 // a SYN occupies one sequence number before the data
+	}
 	for off := pay; off < end || off == pay; off += mss {
 		n := min(mss, end-off)
 		buf = append(buf[:0], frame[:pay]...)
 		buf = append(buf, frame[off:off+n]...)
-		binary.BigEndian.PutUint32(buf[l4+4:], seq+uint32(off-pay))
+		pieceSeq := seq + uint32(off-pay)
+		if off != pay {
+			pieceSeq += syn
+		}
+		binary.BigEndian.PutUint32(buf[l4+4:], pieceSeq)
 		f := flags
 		if off != pay {
 			f &^= 0x02 // SYN only on the first piece

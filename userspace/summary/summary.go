@@ -5,11 +5,13 @@ package summary
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
 )
@@ -19,13 +21,28 @@ const Dataset = "edgesensor.packet"
 
 // Pipeline writes summaries to one writer shared by all shards.
 type Pipeline struct {
-	mu sync.Mutex
-	w  *bufio.Writer
+	mu     sync.Mutex
+	w      *bufio.Writer
+	err    error
+	failed chan struct{}
 }
 
 // New writes to w. Call Flush when done.
 func New(w io.Writer) *Pipeline {
-	return &Pipeline{w: bufio.NewWriterSize(w, 64<<10)}
+	return &Pipeline{w: bufio.NewWriterSize(w, 64<<10), failed: make(chan struct{})}
+}
+
+// Failed is closed when writing fails (the reader of our output went
+// away, the disk is full): the caller should stop rather than analyse
+// into the void.
+func (p *Pipeline) Failed() <-chan struct{} { return p.failed }
+
+// fail records the first write error. Call with mu held.
+func (p *Pipeline) fail(err error) {
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("writing events: %w", err)
+		close(p.failed)
+	}
 }
 
 // NewShard implements capture.Pipeline.
@@ -33,11 +50,14 @@ func (p *Pipeline) NewShard(int) capture.Shard {
 	return &shard{p: p, buf: make([]byte, 0, 1024)}
 }
 
-// Flush writes out what is buffered.
+// Flush writes out what is buffered and returns the first write error.
 func (p *Pipeline) Flush() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.w.Flush()
+	if p.err == nil {
+		p.fail(p.w.Flush())
+	}
+	return p.err
 }
 
 type shard struct {
@@ -48,13 +68,18 @@ type shard struct {
 func (s *shard) Handle(ev *capture.Event) {
 	s.buf = AppendEvent(s.buf[:0], ev)
 	s.p.mu.Lock()
-	s.p.w.Write(s.buf)
+	if s.p.err == nil {
+		_, err := s.p.w.Write(s.buf)
+		s.p.fail(err)
+	}
 	s.p.mu.Unlock()
 }
 
 func (s *shard) Tick(time.Time) {
 	s.p.mu.Lock()
-	s.p.w.Flush()
+	if s.p.err == nil {
+		s.p.fail(s.p.w.Flush())
+	}
 	s.p.mu.Unlock()
 }
 
@@ -68,7 +93,7 @@ func AppendEvent(b []byte, ev *capture.Event) []byte {
 	b = append(b, `","event":{"kind":"event","dataset":"`...)
 	b = append(b, Dataset...)
 	b = append(b, `"},"observer":{"ingress":{"interface":{"name":`...)
-	b = strconv.AppendQuote(b, ev.Interface)
+	b = AppendJSONString(b, ev.Interface)
 	b = append(b, `}}},"source":`...)
 	b = appendEndpoint(b, ev.Client())
 	b = append(b, `,"destination":`...)
@@ -126,6 +151,37 @@ func AppendEvent(b []byte, ev *capture.Event) []byte {
 	})
 	b = append(b, "]}}}\n"...)
 	return b
+}
+
+// AppendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced, so names from the
+// wire or a capture file can never break the line.
+func AppendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 func appendEndpoint(b []byte, ap netip.AddrPort) []byte {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
 )
@@ -95,5 +96,19 @@ func BenchmarkAppendEvent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendEvent(buf[:0], &ev)
+	}
+}
+
+func TestJSONStringEscaping(t *testing.T) {
+	for _, in := range []string{"plain", `q"uote\\`, "ctl\x01\x1f\x7f", "bad\xffutf8", "ünïcode", "\u2028"} {
+		b := AppendJSONString(nil, in)
+		var out string
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Errorf("%q: %s is not a JSON string: %v", in, b, err)
+			continue
+		}
+		if utf8.ValidString(in) && out != in {
+			t.Errorf("%q came back as %q", in, out)
+		}
 	}
 }

@@ -41,6 +41,8 @@ type ReplayStats struct {
 	Resegmented  uint64            `json:"resegmented_frames"`
 	Skipped      uint64            `json:"skipped_frames"`
 	Counters     map[string]uint64 `json:"counters"`
+	// Analysis holds the pipeline's own figures (filled by the caller).
+	Analysis map[string]uint64 `json:"analysis,omitempty"`
 }
 
 // EmittedStats splits emitted events and bytes by ring buffer.

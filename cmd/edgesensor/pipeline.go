@@ -4,15 +4,50 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/handshake"
+	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/summary"
 )
 
-// newPipeline builds the analysis pipeline. Until the analysis packages
-// land it is the packet summary.
-func newPipeline(_ *config.Config, out io.Writer) *summary.Pipeline {
-	return summary.New(out)
+// analysis is the pipeline behind the dispatcher: handshakes become
+// edgesensor.tls events; stream packets are summarised until the file
+// analysis lands.
+type analysis struct {
+	out        *output.NDJSON
+	handshakes *handshake.Pipeline
+	router     capture.Router
+}
+
+func newAnalysis(cfg *config.Config, w io.Writer) *analysis {
+	out := output.NewNDJSON(w)
+	hs := handshake.New(handshake.Config{
+		Idle:     time.Duration(cfg.Capture.HandshakeIdle),
+		MaxFlows: cfg.Capture.MaxFlows,
+		Shards:   cfg.WorkerCount(),
+	}, out)
+	return &analysis{
+		out:        out,
+		handshakes: hs,
+		router: capture.Router{
+			capture.ClassTLS:    hs,
+			capture.ClassQUIC:   hs,
+			capture.ClassStream: summary.New(out),
+		},
+	}
+}
+
+// counts are the analysis figures `replay --stats` adds.
+func (a *analysis) counts() map[string]uint64 {
+	return map[string]uint64{
+		"tls_events":         a.handshakes.Stats.Events.Load(),
+		"tls_evicted":        a.handshakes.Stats.Evicted.Load(),
+		"tls_parse_errors":   a.handshakes.Stats.Errors.Load(),
+		"event_lines_output": a.out.Lines(),
+	}
 }
 
 // openEvents opens where events go: stdout or the configured file.

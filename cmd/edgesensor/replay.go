@@ -33,8 +33,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeOut()
-	p := newPipeline(cfg, out)
-	r, err := sensor.NewReplayer(cfg, p)
+	a := newAnalysis(cfg, out)
+	r, err := sensor.NewReplayer(cfg, a.router)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	st, cerr := r.Close()
-	if err := p.Flush(); err != nil && ferr == nil {
+	st.Analysis = a.counts()
+	if err := a.out.Flush(); err != nil && ferr == nil {
 		ferr = fmt.Errorf("writing events: %w", err)
 	}
 	if *stats {

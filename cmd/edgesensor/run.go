@@ -26,7 +26,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeOut()
-	p := newPipeline(cfg, out)
+	an := newAnalysis(cfg, out)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -34,7 +34,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := s.Start(p); err != nil {
+	if err := s.Start(an.router); err != nil {
 		s.Close(true)
 		return err
 	}
@@ -42,8 +42,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Output that can no longer be written stops the sensor cleanly.
 	go func() {
 		select {
-		case <-p.Failed():
-			log.Error().Err(p.Flush()).Msg("cannot write events; stopping")
+		case <-an.out.Failed():
+			log.Error().Err(an.out.Flush()).Msg("cannot write events; stopping")
 			stop()
 		case <-ctx.Done():
 		}
@@ -51,7 +51,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	werr := s.Wait(ctx)
 	ds := s.DispatchStats()
 	cerr := s.Close(true)
-	ferr := p.Flush()
+	ferr := an.out.Flush()
 	log.Info().Uint64("events", ds.Events).Uint64("pipeline_drops", ds.Dropped).Msg("stopped")
 	return errors.Join(werr, cerr, ferr)
 }

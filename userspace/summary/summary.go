@@ -4,84 +4,42 @@
 package summary
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/output"
 )
 
 // Dataset is the event.dataset of summary lines.
 const Dataset = "edgesensor.packet"
 
-// Pipeline writes summaries to one writer shared by all shards.
+// Pipeline writes one summary line per event.
 type Pipeline struct {
-	mu     sync.Mutex
-	w      *bufio.Writer
-	err    error
-	failed chan struct{}
+	out *output.NDJSON
 }
 
-// New writes to w. Call Flush when done.
-func New(w io.Writer) *Pipeline {
-	return &Pipeline{w: bufio.NewWriterSize(w, 64<<10), failed: make(chan struct{})}
-}
-
-// Failed is closed when writing fails (the reader of our output went
-// away, the disk is full): the caller should stop rather than analyse
-// into the void.
-func (p *Pipeline) Failed() <-chan struct{} { return p.failed }
-
-// fail records the first write error. Call with mu held.
-func (p *Pipeline) fail(err error) {
-	if err != nil && p.err == nil {
-		p.err = fmt.Errorf("writing events: %w", err)
-		close(p.failed)
-	}
-}
+// New writes to out.
+func New(out *output.NDJSON) *Pipeline { return &Pipeline{out: out} }
 
 // NewShard implements capture.Pipeline.
 func (p *Pipeline) NewShard(int) capture.Shard {
-	return &shard{p: p, buf: make([]byte, 0, 1024)}
-}
-
-// Flush writes out what is buffered and returns the first write error.
-func (p *Pipeline) Flush() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err == nil {
-		p.fail(p.w.Flush())
-	}
-	return p.err
+	return &shard{out: p.out, buf: make([]byte, 0, 1024)}
 }
 
 type shard struct {
-	p   *Pipeline
+	out *output.NDJSON
 	buf []byte
 }
 
 func (s *shard) Handle(ev *capture.Event) {
 	s.buf = AppendEvent(s.buf[:0], ev)
-	s.p.mu.Lock()
-	if s.p.err == nil {
-		_, err := s.p.w.Write(s.buf)
-		s.p.fail(err)
-	}
-	s.p.mu.Unlock()
+	s.out.Write(s.buf)
 }
 
-func (s *shard) Tick(time.Time) {
-	s.p.mu.Lock()
-	if s.p.err == nil {
-		s.p.fail(s.p.w.Flush())
-	}
-	s.p.mu.Unlock()
-}
+func (s *shard) Tick(time.Time) { s.out.Flush() }
 
 func (s *shard) Close() {}
 

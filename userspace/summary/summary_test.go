@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/output"
 )
 
 func TestLineIsECSJSONWithClientAsSource(t *testing.T) {
@@ -71,14 +72,15 @@ func TestLineIsECSJSONWithClientAsSource(t *testing.T) {
 
 func TestPipelineWritesEveryEvent(t *testing.T) {
 	var buf bytes.Buffer
-	p := New(&buf)
+	out := output.NewNDJSON(&buf)
+	p := New(out)
 	shards := []capture.Shard{p.NewShard(0), p.NewShard(1)}
 	ev := capture.Event{Class: capture.ClassQUIC, Proto: capture.ProtoUDP,
 		Src: netip.MustParseAddrPort("10.0.0.1:5000"), Dst: netip.MustParseAddrPort("10.0.0.2:443"), Flags: capture.FlagFromClient}
 	for i := 0; i < 100; i++ {
 		shards[i%2].Handle(&ev)
 	}
-	if err := p.Flush(); err != nil {
+	if err := out.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 100 {

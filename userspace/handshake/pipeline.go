@@ -1,0 +1,531 @@
+// Package handshake turns the data plane's handshake class into one
+// edgesensor.tls event per TLS or QUIC handshake: it reassembles each
+// direction, reads the hellos and the TLS 1.2 certificate, fingerprints the
+// client (JA3, JA4) and the server (JA3S), and writes the event once the
+// handshake is over or has timed out. A partial handshake still gives an
+// event, saying what was missing.
+package handshake
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/fingerprint"
+	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/quic"
+	"github.com/edgesensor/edgesensor/userspace/tlswire"
+)
+
+// Defaults.
+const (
+	// DirectionLimit bounds the bytes kept per direction: 64 KiB a flow.
+	DirectionLimit = 32 << 10
+	// DefaultQUICQuiet is how long a QUIC handshake waits for the server
+	// once the ClientHello is complete (no QUIC server answers at all, in
+	// many networks).
+	DefaultQUICQuiet = 3 * time.Second
+)
+
+// Config tunes the pipeline.
+type Config struct {
+	Idle      time.Duration // a handshake without packets for this long is written as it is
+	QUICQuiet time.Duration // see DefaultQUICQuiet
+	MaxFlows  int           // handshakes followed at once, over all shards
+	Shards    int           // for dividing MaxFlows
+}
+
+// Stats count what the pipeline did.
+type Stats struct {
+	Events  atomic.Uint64 // edgesensor.tls events written
+	Evicted atomic.Uint64 // handshakes written early because the table was full
+	Errors  atomic.Uint64 // hellos or certificates that did not parse
+}
+
+// Pipeline implements capture.Pipeline for the TLS and QUIC classes.
+type Pipeline struct {
+	cfg   Config
+	out   *output.NDJSON
+	Stats Stats
+}
+
+// New makes a pipeline writing to out.
+func New(cfg Config, out *output.NDJSON) *Pipeline {
+	if cfg.Idle <= 0 {
+		cfg.Idle = 30 * time.Second
+	}
+	if cfg.QUICQuiet <= 0 {
+		cfg.QUICQuiet = DefaultQUICQuiet
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = 65536
+	}
+	return &Pipeline{cfg: cfg, out: out}
+}
+
+// NewShard implements capture.Pipeline.
+func (p *Pipeline) NewShard(int) capture.Shard {
+	return &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/max(p.cfg.Shards, 1), 16)}
+}
+
+// flowKey identifies a flow whichever way its packets travel.
+type flowKey struct {
+	a, b  netip.AddrPort
+	proto uint8
+}
+
+func keyOf(x, y netip.AddrPort, proto uint8) flowKey {
+	if c := x.Addr().Compare(y.Addr()); c > 0 || c == 0 && x.Port() > y.Port() {
+		x, y = y, x
+	}
+	return flowKey{x, y, proto}
+}
+
+type direction struct {
+	stream *tlswire.Stream
+	rd     tlswire.Reader
+	synced bool // the stream's first byte is known to start the hello
+}
+
+// startsWithHello: a handshake record holding the hello of direction d
+// (ClientHello from the client, ServerHello from the server). Until the
+// stream starts so, a reordered later segment may be all that arrived.
+func startsWithHello(b []byte, d int) bool {
+	want := byte(tlswire.MsgClientHello)
+	if d == 1 {
+		want = tlswire.MsgServerHello
+	}
+	return len(b) >= 6 && b[0] == tlswire.RecordHandshake && b[1] == 3 && b[5] == want
+}
+
+// flow is one handshake being followed.
+type flow struct {
+	quic           bool
+	client, server netip.AddrPort
+	iface          string
+	vlan           [2]uint16
+	first, last    time.Time
+	packets        int
+	lost, gaps     bool
+	dirs           [2]*direction // TCP: client→server, server→client
+	qc             *quic.Conn
+
+	chRaw, shRaw []byte
+	ch           tlswire.ClientHello
+	sh           tlswire.ServerHello
+	haveCH       bool
+	haveSH       bool
+	hrr          bool
+	ja3, ja3Str  string
+	ja4, ja4r    string
+	ja3s, ja3sS  string
+	leaf         *tlswire.Leaf
+	errs         []string
+}
+
+type shard struct {
+	p       *Pipeline
+	flows   map[flowKey]*flow
+	max     int
+	scratch fingerprint.Scratch
+}
+
+// Handle implements capture.Shard.
+func (s *shard) Handle(ev *capture.Event) {
+	switch ev.Class {
+	case capture.ClassTLS:
+		s.tcp(ev)
+	case capture.ClassQUIC:
+		s.quic(ev)
+	}
+}
+
+// flowOf finds or starts the flow of ev. A new handshake on a flow still
+// held (the data plane restarted tracking) writes the old one first.
+func (s *shard) flowOf(ev *capture.Event, quicFlow bool) (flowKey, *flow) {
+	k := keyOf(ev.Src, ev.Dst, ev.Proto)
+	f := s.flows[k]
+	if f != nil && ev.Flags&capture.FlagFlowNew != 0 && f.packets > 0 {
+		s.finish(k, f, "restarted")
+		f = nil
+	}
+	if f == nil {
+		if len(s.flows) >= s.max {
+			s.evictOldest()
+		}
+		f = &flow{quic: quicFlow, client: ev.Client(), server: ev.Server(), iface: ev.Interface,
+			vlan: ev.VLAN, first: ev.Time}
+		s.flows[k] = f
+	}
+	f.packets++
+	f.last = ev.Time
+	if ev.Flags&capture.FlagLost != 0 || ev.Lost > 0 {
+		f.lost = true
+	}
+	if !ev.Complete() {
+		f.gaps = true
+	}
+	return k, f
+}
+
+func (s *shard) evictOldest() {
+	var ok flowKey
+	var of *flow
+	for k, f := range s.flows {
+		if of == nil || f.last.Before(of.last) {
+			ok, of = k, f
+		}
+	}
+	if of != nil {
+		s.p.Stats.Evicted.Add(1)
+		s.finish(ok, of, "evicted")
+	}
+}
+
+// tcp handles one TLS-class packet.
+func (s *shard) tcp(ev *capture.Event) {
+	k, f := s.flowOf(ev, false)
+	d := 1
+	if ev.FromClient() {
+		d = 0
+	}
+	if f.dirs[d] == nil {
+		f.dirs[d] = &direction{stream: tlswire.NewStream(DirectionLimit)}
+	}
+	dir := f.dirs[d]
+	if len(ev.Payload) > 0 {
+		seq := ev.Seq
+		if ev.TCPFlags&capture.TCPSyn != 0 {
+			seq++ // the SYN takes a sequence number before the data
+		}
+		dir.stream.Add(seq, ev.Payload)
+		data := dir.stream.Contiguous()
+		if !dir.synced && startsWithHello(data, d) {
+			dir.synced = true
+			dir.stream.Pin()
+		}
+		if dir.synced {
+			dir.rd.Feed(data, func(m tlswire.Message) { s.message(f, d, m, false) })
+		}
+	}
+	if ev.Flags&capture.FlagHSDone != 0 {
+		s.finish(k, f, endReason(ev.State))
+	}
+}
+
+// endReason maps the data plane's final TLS state (enum tls_state).
+func endReason(state uint8) string {
+	switch state {
+	case 2:
+		return "finished"
+	case 3:
+		return "budget"
+	case 4:
+		return "not_tls"
+	case 5:
+		return "closed"
+	case 6:
+		return "idle"
+	}
+	return "ended"
+}
+
+// quic handles one QUIC Initial datagram.
+func (s *shard) quic(ev *capture.Event) {
+	k, f := s.flowOf(ev, true)
+	if f.qc == nil {
+		f.qc = quic.NewConn()
+	}
+	switch f.qc.Datagram(ev.Payload) {
+	case quic.FromClient:
+		// The keys prove who the client is, whatever was guessed.
+		f.client, f.server = ev.Src, ev.Dst
+	case quic.FromServer:
+		f.client, f.server = ev.Dst, ev.Src
+	}
+	if !f.haveCH {
+		if m, ok := f.qc.Hello(quic.FromClient); ok && m.Type == tlswire.MsgClientHello {
+			s.message(f, 0, m, true)
+		}
+	}
+	if !f.haveSH {
+		if m, ok := f.qc.Hello(quic.FromServer); ok && m.Type == tlswire.MsgServerHello {
+			s.message(f, 1, m, true)
+		}
+	}
+	switch {
+	case f.haveCH && f.haveSH && !f.hrr:
+		s.finish(k, f, "finished")
+	case f.qc.Closed:
+		s.finish(k, f, "closed")
+	}
+}
+
+// message takes one handshake message of direction d.
+func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
+	switch {
+	case d == 0 && m.Type == tlswire.MsgClientHello && !f.haveCH:
+		f.chRaw = append(f.chRaw[:0], m.Body...)
+		if err := tlswire.ParseClientHello(f.chRaw, &f.ch); err != nil {
+			f.errs = append(f.errs, "client_hello: "+err.Error())
+			s.p.Stats.Errors.Add(1)
+			return
+		}
+		f.haveCH = true
+		j := fingerprint.ClientJA3(&f.ch, &s.scratch)
+		f.ja3, f.ja3Str = j.Fingerprint(), string(j.String)
+		j4 := fingerprint.ClientJA4(&f.ch, quicFlow, &s.scratch)
+		f.ja4, f.ja4r = j4.Fingerprint(), string(j4.Raw)
+	case d == 1 && m.Type == tlswire.MsgServerHello:
+		var sh tlswire.ServerHello
+		if err := tlswire.ParseServerHello(m.Body, &sh); err != nil {
+			f.errs = append(f.errs, "server_hello: "+err.Error())
+			s.p.Stats.Errors.Add(1)
+			return
+		}
+		if sh.HelloRetry {
+			f.hrr = true
+		}
+		// The last ServerHello is the one that counts (after a retry).
+		f.shRaw = append(f.shRaw[:0], m.Body...)
+		tlswire.ParseServerHello(f.shRaw, &f.sh)
+		f.haveSH = true
+		j := fingerprint.ServerJA3S(&f.sh, &s.scratch)
+		f.ja3s, f.ja3sS = j.Fingerprint(), string(j.String)
+	case d == 1 && m.Type == tlswire.MsgCertificate && f.leaf == nil:
+		leaf, ok := tlswire.ParseCertificateMessage(m.Body)
+		if !ok {
+			f.errs = append(f.errs, "certificate: malformed")
+			s.p.Stats.Errors.Add(1)
+			return
+		}
+		f.leaf = &leaf
+	}
+}
+
+// Tick implements capture.Shard: handshakes gone quiet are written.
+func (s *shard) Tick(now time.Time) {
+	for k, f := range s.flows {
+		idle := now.Sub(f.last)
+		switch {
+		case f.quic && f.haveCH && idle >= s.p.cfg.QUICQuiet:
+			if f.haveSH {
+				s.finish(k, f, "finished")
+			} else {
+				s.finish(k, f, "server_silent")
+			}
+		case idle >= s.p.cfg.Idle:
+			s.finish(k, f, "timeout")
+		}
+	}
+	s.p.out.Flush()
+}
+
+// Close implements capture.Shard.
+func (s *shard) Close() {
+	for k, f := range s.flows {
+		s.finish(k, f, "shutdown")
+	}
+}
+
+// finish writes the event of a flow and forgets it.
+func (s *shard) finish(k flowKey, f *flow, end string) {
+	delete(s.flows, k)
+	ev := f.event(end)
+	line, err := json.Marshal(ev)
+	if err != nil {
+		s.p.Stats.Errors.Add(1)
+		return
+	}
+	s.p.out.Write(append(line, '\n'))
+	s.p.Stats.Events.Add(1)
+}
+
+// event builds the edgesensor.tls event of a flow.
+func (f *flow) event(end string) *Event {
+	transport, proto := "tcp", "tls"
+	if f.quic {
+		transport, proto = "udp", "quic"
+	}
+	start, stop := f.first, f.last
+	ev := &Event{Base: ecs.Base{
+		Timestamp: f.first,
+		Event: ecs.Event{Kind: "event", Category: []string{"network"}, Type: []string{"connection", "protocol"},
+			Dataset: Dataset, Start: &start, End: &stop, Duration: int64(f.last.Sub(f.first))},
+		Observer:    ecs.ObserverOf(f.iface),
+		Source:      ecs.EndpointOf(f.client),
+		Destination: ecs.EndpointOf(f.server),
+		Network:     ecs.NetworkOf(transport, proto, f.client.Addr(), f.vlan),
+	}}
+	ev.TLS.VersionProtocol = "tls"
+	d := &ev.Edgesensor.TLS
+	d.End, d.Packets, d.LostEvents, d.HelloRetry = end, f.packets, f.lost, f.hrr
+	d.Error = joinErrs(f.errs)
+	for _, dir := range f.dirs {
+		if dir == nil {
+			continue
+		}
+		if gap, _ := dir.stream.Gaps(); gap || dir.stream.Overflow > 0 {
+			f.gaps = true
+		}
+		for _, a := range dir.rd.Alerts {
+			d.Alerts = append(d.Alerts, tlswire.AlertName(a.Description))
+		}
+	}
+	d.Gaps = f.gaps
+	if f.haveCH {
+		ev.TLS.Client = f.clientECS()
+		d.Client = f.clientDetails()
+	} else {
+		d.Missing = append(d.Missing, "client_hello")
+	}
+	resumed := false
+	if f.haveSH {
+		sh := &f.sh
+		ev.TLS.Version = tlswire.VersionName(sh.Version())
+		ev.TLS.Cipher = tlswire.CipherName(sh.Cipher)
+		ev.TLS.NextProtocol = string(sh.ALPN)
+		resumed = sh.PSKAccepted ||
+			sh.Version() <= 0x0303 && len(sh.SessionID) > 0 && f.haveCH && f.ch.SessionIDLen > 0 && f.leaf == nil &&
+				end == "finished"
+		ev.TLS.Resumed = resumed
+		ev.TLS.Server = &TLSServer{JA3S: f.ja3s}
+		d.Server = f.serverDetails()
+	} else {
+		d.Missing = append(d.Missing, "server_hello")
+	}
+	if f.leaf != nil {
+		f.leafECS(ev.TLS.Server, d.Server)
+	} else if f.haveSH && f.sh.Version() <= 0x0303 && !resumed && !f.quic {
+		d.Missing = append(d.Missing, "certificate")
+	}
+	ev.TLS.Established = end == "finished" && f.haveSH
+	d.Complete = len(d.Missing) == 0
+	if f.qc != nil {
+		d.QUIC = &QUICDetails{Version: quicVersionName(f.qc.Version), ClientDCID: hex.EncodeToString(f.qc.ClientDCID),
+			Packets: f.qc.Packets, Decrypted: f.qc.Decrypted, Undecryptable: f.qc.Undecryptable, Closed: f.qc.Closed}
+	}
+	return ev
+}
+
+func joinErrs(errs []string) string {
+	var b bytes.Buffer
+	for i, e := range errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e)
+	}
+	return b.String()
+}
+
+func (f *flow) clientECS() *TLSClient {
+	ch := &f.ch
+	c := &TLSClient{JA3: f.ja3, JA4: f.ja4, JA4r: f.ja4r, SupportedCiphers: []string{}}
+	if ch.ServerName != nil {
+		c.ServerName = string(ch.ServerName)
+	}
+	for _, v := range ch.Ciphers {
+		if !tlswire.IsGREASE(v) {
+			c.SupportedCiphers = append(c.SupportedCiphers, tlswire.CipherName(v))
+		}
+	}
+	return c
+}
+
+func names(vals []uint16, name func(uint16) string) []string {
+	var out []string
+	for _, v := range vals {
+		if !tlswire.IsGREASE(v) {
+			out = append(out, name(v))
+		}
+	}
+	return out
+}
+
+func (f *flow) clientDetails() *ClientDetails {
+	ch := &f.ch
+	c := &ClientDetails{
+		LegacyVersion:       tlswire.VersionName(ch.LegacyVersion),
+		SupportedVersions:   names(ch.SupportedVersions, tlswire.VersionName),
+		Extensions:          append([]uint16{}, ch.Extensions...),
+		SupportedGroups:     names(ch.SupportedGroups, tlswire.GroupName),
+		SignatureAlgorithms: names(ch.SignatureAlgs, tlswire.SignatureName),
+		KeyShareGroups:      names(ch.KeyShareGroups, tlswire.GroupName),
+		PSKOffered:          ch.PSKOffered,
+		SessionTicket:       ch.TicketOffered,
+		SessionID:           ch.SessionIDLen > 0,
+		EarlyData:           ch.EarlyData,
+		ECHOffered:          ch.ECH,
+		JA3String:           f.ja3Str,
+	}
+	for _, p := range ch.ALPN {
+		c.ALPN = append(c.ALPN, string(p))
+	}
+	if ch.ECH && ch.ServerName != nil {
+		c.OuterServerName = string(ch.ServerName)
+	}
+	return c
+}
+
+func (f *flow) serverDetails() *ServerDetails {
+	sh := &f.sh
+	s := &ServerDetails{
+		LegacyVersion: tlswire.VersionName(sh.LegacyVersion),
+		Extensions:    append([]uint16{}, sh.Extensions...),
+		JA3SString:    f.ja3sS,
+	}
+	if sh.SelectedVersion != 0 {
+		s.SelectedVersion = tlswire.VersionName(sh.SelectedVersion)
+	}
+	if sh.KeyShareGroup != 0 {
+		s.KeyShareGroup = tlswire.GroupName(sh.KeyShareGroup)
+	}
+	return s
+}
+
+func (f *flow) leafECS(srv *TLSServer, det *ServerDetails) {
+	l := f.leaf
+	if srv == nil {
+		return
+	}
+	srv.Hash = &CertHash{SHA1: l.SHA1, SHA256: l.SHA256}
+	if det != nil {
+		det.ChainLength = l.ChainLength
+		det.CertError = l.Error
+	}
+	if l.Error != "" {
+		return
+	}
+	nb, na := l.NotBefore, l.NotAfter
+	srv.Subject, srv.Issuer, srv.NotBefore, srv.NotAfter = l.Subject, l.Issuer, &nb, &na
+	x := &X509{
+		AlternativeNames:   l.SANs,
+		Issuer:             X509Name{DistinguishedName: l.Issuer},
+		Subject:            X509Name{DistinguishedName: l.Subject},
+		NotBefore:          l.NotBefore,
+		NotAfter:           l.NotAfter,
+		SerialNumber:       l.Serial,
+		SignatureAlgorithm: l.SignatureAlgorithm,
+		PublicKeyAlgorithm: l.PublicKeyAlgorithm,
+		PublicKeySize:      l.PublicKeySize,
+		VersionNumber:      strconv.Itoa(l.Version),
+	}
+	if l.IssuerCN != "" {
+		x.Issuer.CommonName = []string{l.IssuerCN}
+	}
+	if l.SubjectCN != "" {
+		x.Subject.CommonName = []string{l.SubjectCN}
+	}
+	srv.X509 = x
+	if det != nil {
+		self := l.SelfSigned
+		det.SelfSigned = &self
+	}
+}

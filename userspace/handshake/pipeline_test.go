@@ -1,0 +1,310 @@
+package handshake
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"math/rand"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/output"
+)
+
+const corpus = "../../testdata/corpus/"
+
+type truth struct {
+	TLS []struct {
+		ClientPort int    `json:"client_port"`
+		ServerPort int    `json:"server_port"`
+		SNI        string `json:"sni"`
+		JA3        string `json:"ja3"`
+		JA3S       string `json:"ja3s"`
+		JA4        string `json:"ja4"`
+	} `json:"tls"`
+}
+
+// packetEvents turns the TCP payload packets of a capture into TLS-class
+// events the way the data plane would emit them, without BPF: direction
+// from the truth's client port.
+func packetEvents(t *testing.T, name string, clientPort uint16) []capture.Event {
+	t.Helper()
+	f, err := os.Open(corpus + name + ".pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []capture.Event
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		ip, ok4 := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if !ok || !ok4 || len(tcp.Payload) == 0 {
+			continue
+		}
+		ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Time: ci.Timestamp, Interface: "test",
+			Src:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(tcp.SrcPort)),
+			Dst:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(tcp.DstPort)),
+			Seq:      tcp.Seq,
+			Payload:  append([]byte(nil), tcp.Payload...),
+			TCPFlags: 0x18,
+		}
+		ev.PayloadLen = len(ev.Payload)
+		if uint16(tcp.SrcPort) == clientPort {
+			ev.Flags |= capture.FlagFromClient
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+func readTruth(t *testing.T, name string) truth {
+	b, err := os.ReadFile(corpus + name + ".truth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr truth
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// run feeds events through one shard and returns the events written.
+func run(t *testing.T, evs []capture.Event, cfg Config) []map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	out := output.NewNDJSON(&buf)
+	p := New(cfg, out)
+	sh := p.NewShard(0)
+	for i := range evs {
+		sh.Handle(&evs[i])
+	}
+	sh.Close()
+	out.Flush()
+	var got []map[string]any
+	sc := bufio.NewScanner(&buf)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		got = append(got, m)
+	}
+	return got
+}
+
+func field(m map[string]any, path string) any {
+	var v any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+// The corpus through the pipeline alone, in order, shuffled and with
+// duplicates: the fingerprints are the truth every time.
+func TestCorpusFingerprints(t *testing.T) {
+	for _, name := range []string{"tls_curl13", "tls_curl12", "tls_go_pq", "tls_openssl_nosni"} {
+		tr := readTruth(t, name)
+		want := tr.TLS[0]
+		base := packetEvents(t, name, uint16(want.ClientPort))
+		rng := rand.New(rand.NewSource(7))
+		variants := map[string][]capture.Event{"in order": base}
+		shuffled := append([]capture.Event(nil), base...)
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		variants["shuffled"] = shuffled
+		dup := append([]capture.Event(nil), base...)
+		dup = append(dup, base[:3]...)
+		variants["duplicated"] = append(dup[3:], dup[:3]...)
+		for vname, evs := range variants {
+			got := run(t, evs, Config{})
+			if len(got) != 1 {
+				t.Fatalf("%s %s: %d events", name, vname, len(got))
+			}
+			e := got[0]
+			checks := map[string][2]any{
+				"tls.client.ja3":         {field(e, "tls.client.ja3"), want.JA3},
+				"tls.client.ja4":         {field(e, "tls.client.ja4"), want.JA4},
+				"tls.server.ja3s":        {field(e, "tls.server.ja3s"), want.JA3S},
+				"source.port":            {field(e, "source.port"), float64(want.ClientPort)},
+				"destination.port":       {field(e, "destination.port"), float64(want.ServerPort)},
+				"edgesensor.tls.dataset": {field(e, "event.dataset"), Dataset},
+			}
+			sni := field(e, "tls.client.server_name")
+			if want.SNI == "" {
+				if sni != nil {
+					t.Errorf("%s %s: server_name %v without SNI", name, vname, sni)
+				}
+			} else {
+				checks["tls.client.server_name"] = [2]any{sni, want.SNI}
+			}
+			for k, c := range checks {
+				if c[0] != c[1] {
+					t.Errorf("%s %s: %s = %v, want %v", name, vname, k, c[0], c[1])
+				}
+			}
+			if field(e, "edgesensor.tls.complete") != true {
+				t.Errorf("%s %s: incomplete: %v", name, vname, field(e, "edgesensor.tls.missing"))
+			}
+		}
+	}
+}
+
+// Only the ClientHello arrived: the event still comes, saying what is
+// missing, after the idle time.
+func TestPartialHandshakeTimesOut(t *testing.T) {
+	tr := readTruth(t, "tls_curl12")
+	evs := packetEvents(t, "tls_curl12", uint16(tr.TLS[0].ClientPort))[:1]
+	var buf bytes.Buffer
+	out := output.NewNDJSON(&buf)
+	p := New(Config{Idle: 10 * time.Second}, out)
+	sh := p.NewShard(0)
+	sh.Handle(&evs[0])
+	sh.Tick(evs[0].Time.Add(5 * time.Second))
+	out.Flush()
+	if buf.Len() != 0 {
+		t.Fatal("written before the idle time")
+	}
+	sh.Tick(evs[0].Time.Add(11 * time.Second))
+	out.Flush()
+	var e map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
+		t.Fatal(err)
+	}
+	miss, _ := field(e, "edgesensor.tls.missing").([]any)
+	if field(e, "edgesensor.tls.end") != "timeout" || len(miss) != 1 || miss[0] != "server_hello" ||
+		field(e, "tls.client.ja3") != tr.TLS[0].JA3 {
+		t.Errorf("partial event: end %v missing %v", field(e, "edgesensor.tls.end"), miss)
+	}
+	if p.Stats.Events.Load() != 1 {
+		t.Errorf("events counter %d", p.Stats.Events.Load())
+	}
+}
+
+// A TLS 1.2 server flight without its certificate record (a segment
+// lost): the event says the certificate is missing and that there was a gap.
+func TestMissingCertificateSegment(t *testing.T) {
+	tr := readTruth(t, "tls_curl12")
+	evs := packetEvents(t, "tls_curl12", uint16(tr.TLS[0].ClientPort))
+	// Cut the server's first flight (ServerHello, Certificate, ...) after
+	// its first 100 bytes.
+	for i := range evs {
+		if !evs[i].FromClient() {
+			p := evs[i].Payload
+			cut := 5 + (int(p[3])<<8 | int(p[4])) // the ServerHello record only
+			cut += 5 + 10                         // and a bit of the next
+			evs[i].Payload = p[:cut]
+			evs[i].PayloadLen = cut
+			break
+		}
+	}
+	got := run(t, evs, Config{})
+	miss, _ := field(got[0], "edgesensor.tls.missing").([]any)
+	if len(miss) != 1 || miss[0] != "certificate" || field(got[0], "edgesensor.tls.gaps") != true {
+		t.Errorf("missing %v gaps %v", miss, field(got[0], "edgesensor.tls.gaps"))
+	}
+}
+
+func readHex(t testing.TB, name string) []byte {
+	b, err := os.ReadFile("../../testdata/quic/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// QUIC: the RFC's client and server Initials, with the data plane's guess
+// of the direction wrong: the keys put the client right, and the
+// ClientHello gets a "q" JA4.
+func TestQUICHandshakeEvent(t *testing.T) {
+	cl := netip.MustParseAddrPort("192.0.2.10:50000")
+	sv := netip.MustParseAddrPort("198.51.100.1:443")
+	now := time.Unix(1700000000, 0)
+	evs := []capture.Event{
+		// The server's Initial seen first and taken for the client.
+		{Class: capture.ClassQUIC, Proto: capture.ProtoUDP, Src: sv, Dst: cl, Time: now, Flags: capture.FlagFromClient | capture.FlagFlowNew,
+			Payload: readHex(t, "rfc9001-a3-server-initial.hex")},
+		{Class: capture.ClassQUIC, Proto: capture.ProtoUDP, Src: cl, Dst: sv, Time: now.Add(time.Millisecond),
+			Payload: readHex(t, "rfc9001-a2-client-initial.hex")},
+	}
+	for i := range evs {
+		evs[i].PayloadLen = len(evs[i].Payload)
+	}
+	got := run(t, evs, Config{})
+	if len(got) != 1 {
+		t.Fatalf("%d events", len(got))
+	}
+	e := got[0]
+	ja4, _ := field(e, "tls.client.ja4").(string)
+	if !strings.HasPrefix(ja4, "q13d0") || field(e, "tls.client.server_name") != "example.com" {
+		t.Errorf("ja4 %q sni %v", ja4, field(e, "tls.client.server_name"))
+	}
+	if field(e, "source.port") != float64(50000) || field(e, "network.transport") != "udp" || field(e, "network.protocol") != "quic" {
+		t.Errorf("endpoints: %v -> %v", field(e, "source"), field(e, "destination"))
+	}
+	if field(e, "tls.cipher") != "TLS_AES_128_GCM_SHA256" || field(e, "edgesensor.tls.quic.version") != "1" {
+		t.Errorf("cipher %v quic %v", field(e, "tls.cipher"), field(e, "edgesensor.tls.quic"))
+	}
+	// Without a server answer, the client's hello alone is written after
+	// the quiet time.
+	var buf bytes.Buffer
+	out := output.NewNDJSON(&buf)
+	p := New(Config{}, out)
+	sh := p.NewShard(0)
+	sh.Handle(&evs[1])
+	sh.Tick(now.Add(DefaultQUICQuiet + time.Second))
+	out.Flush()
+	if !strings.Contains(buf.String(), `"end":"server_silent"`) {
+		t.Errorf("client-only QUIC: %s", buf.String())
+	}
+}
+
+// The table of flows is bounded: the oldest is written early.
+func TestFlowTableIsBounded(t *testing.T) {
+	var evs []capture.Event
+	for i := 0; i < 40; i++ {
+		evs = append(evs, capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP,
+			Src: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)), Dst: netip.MustParseAddrPort("10.0.0.2:443"),
+			Flags: capture.FlagFromClient, Time: time.Unix(int64(i), 0), Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6})
+	}
+	var buf bytes.Buffer
+	p := New(Config{MaxFlows: 16, Shards: 1}, output.NewNDJSON(&buf))
+	sh := p.NewShard(0).(*shard)
+	for i := range evs {
+		sh.Handle(&evs[i])
+		if len(sh.flows) > 16 {
+			t.Fatalf("%d flows held", len(sh.flows))
+		}
+	}
+	if p.Stats.Evicted.Load() != 24 {
+		t.Errorf("evicted %d", p.Stats.Evicted.Load())
+	}
+}

@@ -1,0 +1,66 @@
+// Package output writes events: one JSON object per line to one writer
+// shared by every analysis worker.
+package output
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// NDJSON serialises lines from many goroutines onto one writer. The first
+// write error stops all further writing and closes Failed.
+type NDJSON struct {
+	mu     sync.Mutex
+	w      *bufio.Writer
+	err    error
+	failed chan struct{}
+	lines  uint64
+}
+
+// NewNDJSON writes to w. Call Flush when done.
+func NewNDJSON(w io.Writer) *NDJSON {
+	return &NDJSON{w: bufio.NewWriterSize(w, 64<<10), failed: make(chan struct{})}
+}
+
+// Write writes one line; it must end with a newline.
+func (o *NDJSON) Write(line []byte) {
+	o.mu.Lock()
+	if o.err == nil {
+		_, err := o.w.Write(line)
+		o.fail(err)
+		o.lines++
+	}
+	o.mu.Unlock()
+}
+
+// Flush writes out what is buffered and returns the first write error.
+func (o *NDJSON) Flush() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		o.fail(o.w.Flush())
+	}
+	return o.err
+}
+
+// Lines returns how many lines were written.
+func (o *NDJSON) Lines() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.lines
+}
+
+// Failed is closed when writing fails (the reader of our output went away,
+// the disk is full): the caller should stop rather than analyse into the
+// void.
+func (o *NDJSON) Failed() <-chan struct{} { return o.failed }
+
+// fail records the first error. Call with mu held.
+func (o *NDJSON) fail(err error) {
+	if err != nil && o.err == nil {
+		o.err = fmt.Errorf("writing events: %w", err)
+		close(o.failed)
+	}
+}

@@ -1,0 +1,156 @@
+package tlswire
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// Record content types.
+const (
+	RecordChangeCipherSpec = 20
+	RecordAlert            = 21
+	RecordHandshake        = 22
+	RecordApplicationData  = 23
+)
+
+// Handshake message types.
+const (
+	MsgClientHello       = 1
+	MsgServerHello       = 2
+	MsgCertificate       = 11
+	MsgServerKeyExchange = 12
+	MsgCertificateReq    = 13
+	MsgServerHelloDone   = 14
+	MsgCertificateStatus = 22
+)
+
+// Limits of the handshake layer.
+const (
+	// MaxRecord is the largest record accepted (TLS allows 2^14 plus
+	// expansion; anything beyond is not TLS).
+	MaxRecord = 16384 + 2048
+	// MaxMessage bounds one handshake message (a certificate chain
+	// included).
+	MaxMessage = 64 << 10
+)
+
+// Errors of the record layer.
+var (
+	ErrNotTLS      = errors.New("not a TLS record")
+	ErrMessageSize = errors.New("handshake message over the size limit")
+)
+
+// Message is one plaintext handshake message.
+type Message struct {
+	Type uint8
+	Body []byte // the message without its 4-byte header
+}
+
+// Alert is a plaintext alert seen in the handshake.
+type Alert struct {
+	Level, Description uint8
+}
+
+// Reader turns the bytes of one direction into handshake messages. It
+// stops at the first encrypted record (application data, or anything after
+// ChangeCipherSpec), because nothing after that can be read.
+type Reader struct {
+	consumed  int    // stream bytes already split into records
+	hs        []byte // handshake record payloads not yet split into messages
+	hsOff     int
+	Encrypted bool // an encrypted record was reached: the plaintext part is over
+	CCS       bool
+	Alerts    []Alert
+	Err       error
+	Records   int
+}
+
+// Reset empties the reader for reuse.
+func (r *Reader) Reset() {
+	*r = Reader{hs: r.hs[:0], Alerts: r.Alerts[:0]}
+}
+
+// Feed reads the records that are complete in stream (the contiguous
+// bytes of the direction so far, from its first byte) and calls fn for
+// every handshake message completed. fn's Body is valid only during the
+// call.
+func (r *Reader) Feed(stream []byte, fn func(Message)) {
+	for r.Err == nil && !r.Encrypted {
+		rest := stream[r.consumed:]
+		if len(rest) < 5 {
+			return
+		}
+		typ, n := rest[0], int(binary.BigEndian.Uint16(rest[3:5]))
+		if typ < RecordChangeCipherSpec || typ > 24 || rest[1] != 3 || n > MaxRecord {
+			r.Err = ErrNotTLS
+			return
+		}
+		if len(rest) < 5+n {
+			return
+		}
+		body := rest[5 : 5+n]
+		r.consumed += 5 + n
+		r.Records++
+		switch {
+		case typ == RecordApplicationData || (r.CCS && typ == RecordHandshake):
+			r.Encrypted = true
+		case typ == RecordChangeCipherSpec:
+			// TLS 1.2: what follows is encrypted. TLS 1.3 sends one for
+			// middleboxes; its encrypted records are application data anyway.
+			r.CCS = true
+		case typ == RecordAlert:
+			if len(body) >= 2 && len(r.Alerts) < 8 {
+				r.Alerts = append(r.Alerts, Alert{body[0], body[1]})
+			}
+		case typ == RecordHandshake:
+			if len(r.hs)-r.hsOff+len(body) > MaxMessage+4 {
+				r.Err = ErrMessageSize
+				return
+			}
+			r.hs = append(r.hs, body...)
+			r.splitMessages(fn)
+		}
+	}
+}
+
+// splitMessages calls fn for each complete message in the handshake
+// buffer, keeping an incomplete one for the next record.
+func (r *Reader) splitMessages(fn func(Message)) {
+	for {
+		b := r.hs[r.hsOff:]
+		if len(b) < 4 {
+			break
+		}
+		n := int(b[1])<<16 | int(b[2])<<8 | int(b[3])
+		if n > MaxMessage {
+			r.Err = ErrMessageSize
+			return
+		}
+		if len(b) < 4+n {
+			break
+		}
+		fn(Message{Type: b[0], Body: b[4 : 4+n]})
+		r.hsOff += 4 + n
+	}
+	// Compact once the consumed part dominates.
+	if r.hsOff > 0 && r.hsOff == len(r.hs) {
+		r.hs, r.hsOff = r.hs[:0], 0
+	}
+}
+
+// Messages splits a CRYPTO stream (QUIC: handshake messages without
+// records) into messages, calling fn for each complete one. It returns
+// the number of bytes used.
+func Messages(stream []byte, fn func(Message)) int {
+	off := 0
+	for len(stream)-off >= 4 {
+		b := stream[off:]
+		n := int(b[1])<<16 | int(b[2])<<8 | int(b[3])
+		if n > MaxMessage || len(b) < 4+n {
+			break
+		}
+		fn(Message{Type: b[0], Body: b[4 : 4+n]})
+		off += 4 + n
+	}
+	return off
+}

@@ -1,0 +1,322 @@
+package tlswire
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+func TestStreamReorderDuplicatesOverlaps(t *testing.T) {
+	data := make([]byte, 5000)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	s := NewStream(1 << 16)
+	base := uint32(0xfffff000) // wraps during the stream
+	add := func(a, b int) { s.Add(base+uint32(a), data[a:b]) }
+	add(1000, 2000) // first seen: not the start
+	add(3000, 5000)
+	if got := s.Contiguous(); !bytes.Equal(got, data[1000:2000]) {
+		t.Fatal("contiguous data should run from the lowest byte seen so far")
+	}
+	add(0, 1500)    // earlier than the first seen: the stream rebases
+	add(500, 800)   // duplicate
+	add(1900, 3100) // overlap on both sides
+	if gap, _ := s.Gaps(); gap {
+		t.Error("gap reported after everything arrived")
+	}
+	if got := s.Contiguous(); !bytes.Equal(got, data) {
+		t.Fatalf("reassembled %d bytes, want the %d sent", len(got), len(data))
+	}
+	// A retransmission with different bytes does not replace the first copy.
+	bad := append([]byte(nil), data[100:200]...)
+	bad[0] ^= 0xff
+	s.Add(base+100, bad)
+	if s.Conflicts != 1 || !bytes.Equal(s.Contiguous(), data) {
+		t.Errorf("conflicting retransmission: conflicts %d", s.Conflicts)
+	}
+}
+
+func TestStreamLimitAndGaps(t *testing.T) {
+	s := NewStream(1000)
+	s.Add(10, make([]byte, 100))
+	s.Add(500, make([]byte, 800)) // crosses the limit
+	if s.Len() != 1000 || s.Overflow != 290 {
+		t.Errorf("len %d overflow %d", s.Len(), s.Overflow)
+	}
+	if gap, n := s.Gaps(); !gap || n != 500-110 {
+		t.Errorf("gap %v %d", gap, n)
+	}
+	s.Add(5, make([]byte, 5)) // before the start, would need 5 more bytes past the limit
+	if s.Overflow != 295 {
+		t.Errorf("rebase past the limit: overflow %d", s.Overflow)
+	}
+}
+
+func TestStreamPinned(t *testing.T) {
+	s := NewStream(100)
+	s.Add(1000, []byte("hello"))
+	s.Pin()
+	s.Add(990, []byte("0123456789AB")) // reaches 2 bytes into the stream
+	s.Add(900, []byte("way before"))
+	if got := string(s.Contiguous()); got != "hello" || s.Conflicts != 1 {
+		t.Errorf("pinned stream %q conflicts %d", got, s.Conflicts)
+	}
+}
+
+func record(typ byte, body []byte) []byte {
+	return append([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}, body...)
+}
+
+func msg(typ byte, body []byte) []byte {
+	return append([]byte{typ, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
+}
+
+func TestReaderSplitsRecordsAndMessages(t *testing.T) {
+	m1, m2, m3 := msg(2, []byte("server hello")), msg(11, bytes.Repeat([]byte("c"), 3000)), msg(14, nil)
+	// m1 and the start of m2 in one record, the rest of m2 and m3 in the next.
+	all := append(append(append([]byte{}, m1...), m2...), m3...)
+	cut := len(m1) + 100
+	stream := append(record(22, all[:cut]), record(22, all[cut:])...)
+	stream = append(stream, record(20, []byte{1})...)
+	stream = append(stream, record(22, []byte("encrypted finished"))...)
+	var got []Message
+	var r Reader
+	// Feed it in small pieces, as segments arrive.
+	for n := 1; n <= len(stream); n += 7 {
+		r.Feed(stream[:n], func(m Message) { got = append(got, Message{m.Type, append([]byte(nil), m.Body...)}) })
+	}
+	r.Feed(stream, func(m Message) { got = append(got, Message{m.Type, append([]byte(nil), m.Body...)}) })
+	if len(got) != 3 || got[0].Type != 2 || got[1].Type != 11 || len(got[1].Body) != 3000 || got[2].Type != 14 {
+		t.Fatalf("messages: %d", len(got))
+	}
+	if !r.CCS || !r.Encrypted || r.Err != nil {
+		t.Errorf("after CCS: ccs %v encrypted %v err %v", r.CCS, r.Encrypted, r.Err)
+	}
+	var bad Reader
+	bad.Feed([]byte("GET / HTTP/1.1\r\n"), func(Message) {})
+	if bad.Err != ErrNotTLS {
+		t.Errorf("plain text: %v", bad.Err)
+	}
+	var alert Reader
+	alert.Feed(record(21, []byte{2, 40}), func(Message) {})
+	if len(alert.Alerts) != 1 || AlertName(alert.Alerts[0].Description) != "handshake_failure" {
+		t.Errorf("alert %+v", alert.Alerts)
+	}
+}
+
+// buildClientHello writes a ClientHello with cryptobyte, field by field.
+func buildClientHello(ext func(*cryptobyte.Builder)) []byte {
+	var b cryptobyte.Builder
+	b.AddUint16(0x0303)
+	b.AddBytes(make([]byte, 32))
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, 32)) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, c := range []uint16{0x0a0a, 0x1301, 0x1302, 0xc02b} {
+			b.AddUint16(c)
+		}
+	})
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(0) })
+	b.AddUint16LengthPrefixed(ext)
+	return b.BytesOrPanic()
+}
+
+func addExt(b *cryptobyte.Builder, typ uint16, body func(*cryptobyte.Builder)) {
+	b.AddUint16(typ)
+	b.AddUint16LengthPrefixed(body)
+}
+
+func TestParseClientHello(t *testing.T) {
+	body := buildClientHello(func(b *cryptobyte.Builder) {
+		addExt(b, 0x2a2a, func(*cryptobyte.Builder) {})
+		addExt(b, ExtServerName, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				b.AddUint8(0)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte("public.example")) })
+			})
+		})
+		addExt(b, ExtALPN, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				for _, p := range []string{"h2", "http/1.1"} {
+					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(p)) })
+				}
+			})
+		})
+		addExt(b, ExtSupportedVersions, func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(0x3a3a); b.AddUint16(0x0304); b.AddUint16(0x0303) })
+		})
+		addExt(b, ExtKeyShare, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				b.AddUint16(0x11ec)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, 1216)) })
+				b.AddUint16(29)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, 32)) })
+			})
+		})
+		addExt(b, ExtPreSharedKey, func(b *cryptobyte.Builder) { b.AddBytes([]byte{0, 0}) })
+		addExt(b, ExtEncryptedClientHello, func(b *cryptobyte.Builder) { b.AddUint8(0) })
+	})
+	var ch ClientHello
+	if err := ParseClientHello(body, &ch); err != nil {
+		t.Fatal(err)
+	}
+	if string(ch.ServerName) != "public.example" || len(ch.ALPN) != 2 || string(ch.ALPN[1]) != "http/1.1" {
+		t.Errorf("sni %q alpn %q", ch.ServerName, ch.ALPN)
+	}
+	if len(ch.Extensions) != 7 || ch.Extensions[0] != 0x2a2a || len(ch.Ciphers) != 4 || ch.SessionIDLen != 32 {
+		t.Errorf("extensions %v ciphers %v", ch.Extensions, ch.Ciphers)
+	}
+	if len(ch.KeyShareGroups) != 2 || GroupName(ch.KeyShareGroups[0]) != "X25519MLKEM768" {
+		t.Errorf("key shares %v", ch.KeyShareGroups)
+	}
+	if !ch.PSKOffered || !ch.ECH || !ch.ECHOuter || len(ch.SupportedVersions) != 3 {
+		t.Errorf("psk %v ech %v versions %v", ch.PSKOffered, ch.ECH, ch.SupportedVersions)
+	}
+	// Every truncation fails cleanly.
+	for i := 0; i < len(body); i++ {
+		var c ClientHello
+		ParseClientHello(body[:i], &c)
+	}
+	// A length that points past the end is an error, not a panic.
+	bad := append([]byte(nil), body...)
+	bad[2+32] = 200 // session id length
+	if err := ParseClientHello(bad, &ch); err == nil {
+		t.Error("session id past the end accepted")
+	}
+}
+
+func TestParseServerHelloAndRetry(t *testing.T) {
+	build := func(random []byte) []byte {
+		var b cryptobyte.Builder
+		b.AddUint16(0x0303)
+		b.AddBytes(random)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {})
+		b.AddUint16(0x1302)
+		b.AddUint8(0)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			addExt(b, ExtSupportedVersions, func(b *cryptobyte.Builder) { b.AddUint16(0x0304) })
+			addExt(b, ExtKeyShare, func(b *cryptobyte.Builder) { b.AddUint16(23) })
+		})
+		return b.BytesOrPanic()
+	}
+	var sh ServerHello
+	if err := ParseServerHello(build(make([]byte, 32)), &sh); err != nil || sh.HelloRetry || sh.Version() != 0x0304 ||
+		sh.Cipher != 0x1302 || sh.KeyShareGroup != 23 {
+		t.Fatalf("server hello %+v %v", sh, err)
+	}
+	if err := ParseServerHello(build(helloRetryRandom), &sh); err != nil || !sh.HelloRetry {
+		t.Errorf("HelloRetryRequest not recognised")
+	}
+}
+
+func TestCertificateLeaf(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mk := func(tmpl *x509.Certificate, parent *x509.Certificate, signer *ecdsa.PrivateKey) []byte {
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	now := time.Now()
+	self := &x509.Certificate{SerialNumber: big.NewInt(0xabc), Subject: pkix.Name{CommonName: "10.0.0.1"},
+		NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour),
+		DNSNames: []string{"a.example"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")}}
+	der := mk(self, self, key)
+	var b cryptobyte.Builder
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(der) })
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(der) })
+	})
+	leaf, ok := ParseCertificateMessage(b.BytesOrPanic())
+	if !ok || !leaf.SelfSigned || leaf.SubjectCN != "10.0.0.1" || leaf.Serial != "ABC" || leaf.ChainLength != 2 {
+		t.Fatalf("leaf %+v", leaf)
+	}
+	if len(leaf.SANs) != 2 || leaf.PublicKeySize != 256 || len(leaf.SHA256) != 64 || !leaf.NotAfter.Before(now) {
+		t.Errorf("leaf details %+v", leaf)
+	}
+	// Issued by another key: not self-signed even with the same names.
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "10.0.0.1"}, IsCA: true,
+		BasicConstraintsValid: true, NotBefore: now, NotAfter: now.Add(time.Hour)}
+	signed := mk(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "10.0.0.1"},
+		NotBefore: now, NotAfter: now.Add(time.Hour)}, ca, otherKey)
+	if l := DescribeLeaf(signed); l.SelfSigned {
+		t.Error("a certificate signed by another key called self-signed")
+	}
+	if l := DescribeLeaf([]byte("not a certificate")); l.Error == "" || l.SHA1 == "" {
+		t.Errorf("garbage: %+v", l)
+	}
+}
+
+func FuzzStream(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 10, 5, 'h', 'e', 'l', 'l', 'o'})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		s := NewStream(4096)
+		for len(ops) >= 6 {
+			seq := uint32(ops[0])<<24 | uint32(ops[1])<<16 | uint32(ops[2])<<8 | uint32(ops[3])
+			n := int(ops[4])
+			ops = ops[5:]
+			n = min(n, len(ops))
+			s.Add(seq, ops[:n])
+			ops = ops[n:]
+			if s.Len() > 4096 || len(s.Contiguous()) > s.Len() {
+				t.Fatalf("stream over its limit: %d", s.Len())
+			}
+		}
+	})
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add(append(record(22, msg(1, []byte("hello"))), record(20, []byte{1})...))
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		var r Reader
+		n := 0
+		r.Feed(stream, func(m Message) {
+			n++
+			if len(m.Body) > MaxMessage {
+				t.Fatal("message over the limit")
+			}
+		})
+		if len(r.hs) > MaxMessage+4+MaxRecord {
+			t.Fatal("handshake buffer over its limit")
+		}
+	})
+}
+
+func FuzzClientHello(f *testing.F) {
+	f.Add(buildClientHello(func(b *cryptobyte.Builder) {
+		addExt(b, ExtServerName, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				b.AddUint8(0)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte("x.example")) })
+			})
+		})
+	}))
+	var ch ClientHello
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if ParseClientHello(body, &ch) == nil && len(ch.Ciphers)*2 > len(body) {
+			t.Fatal("more ciphers than bytes")
+		}
+	})
+}
+
+func FuzzServerHello(f *testing.F) {
+	f.Add(append([]byte{3, 3}, make([]byte, 40)...))
+	var sh ServerHello
+	f.Fuzz(func(t *testing.T, body []byte) { ParseServerHello(body, &sh) })
+}
+
+func FuzzCertificate(f *testing.F) {
+	f.Add([]byte{0, 0, 6, 0, 0, 3, 1, 2, 3})
+	f.Fuzz(func(t *testing.T, body []byte) { ParseCertificateMessage(body) })
+}

@@ -8,14 +8,16 @@ require (
 	github.com/google/gopacket v1.1.19
 	github.com/mattn/go-isatty v0.0.20
 	github.com/rs/zerolog v1.35.1
+	github.com/segmentio/encoding v0.5.4
 	github.com/vishvananda/netlink v1.3.1
 	github.com/vishvananda/netns v0.0.5
+	golang.org/x/crypto v0.59.0
 	golang.org/x/sys v0.50.0
 )
 
 require (
 	github.com/mattn/go-colorable v0.1.14 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
+	github.com/segmentio/asm v1.1.3 // indirect
 	golang.org/x/net v0.62.0 // indirect
 )
 

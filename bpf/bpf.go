@@ -106,6 +106,7 @@ const (
 	CounterStreamSkipped  = sensorCounterC_STREAM_SKIPPED_BYTES
 	CounterTLSDone        = sensorCounterC_TLS_DONE
 	CounterTLSBudget      = sensorCounterC_TLS_BUDGET
+	CounterTLSNewConn     = sensorCounterC_TLS_NEW_CONN
 	CounterQUICBudget     = sensorCounterC_QUIC_BUDGET
 	CounterStreamIgnored  = sensorCounterC_STREAM_IGNORED_PACKETS
 	CounterStreamOverBudg = sensorCounterC_STREAM_BUDGET_PACKETS

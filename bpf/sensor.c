@@ -216,20 +216,29 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 	/* The events, bytes and drops counters of a class are consecutive. */
 	void *ring = &handshakes;
 	int ci = C_TLS_EVENTS;
+	__u64 wakeup = cfg.hs_wakeup_bytes;
 	if (class == EV_CLASS_QUIC) {
 		ci = C_QUIC_EVENTS;
 	} else if (class == EV_CLASS_STREAM) {
 		ring = &streams;
 		ci = C_STREAM_EVENTS;
+		wakeup = cfg.stream_wakeup_bytes;
 	}
-	if (bpf_ringbuf_output(ring, s, sizeof(struct event) + cap, 0) < 0) {
+	/* Wake the reader once, when the waiting bytes cross the mark; records
+	 * after that find it awake (or its poll timer finds them). */
+	__u64 size = sizeof(struct event) + cap, rb_flags = 0;
+	if (wakeup) {
+		__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+		rb_flags = avail < wakeup && avail + size >= wakeup ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(ring, s, size, rb_flags) < 0) {
 		c->v[ci + 2]++;
 		f->lost++;
 		f->flags |= FLOW_F_LOST;
 		return -1;
 	}
 	c->v[ci]++;
-	c->v[ci + 1] += sizeof(struct event) + cap;
+	c->v[ci + 1] += size;
 	return 0;
 }
 
@@ -599,6 +608,39 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 		tls_end(f, p, end_reason, c, counter);
 }
 
+/* A client's SYN: a new connection, perhaps on a tuple an earlier one
+ * used. One flow lookup per SYN finds out. */
+static __always_inline int new_connection(const struct pkt *p)
+{
+	return (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+/* A SYN on a tuple with handshake state opens a new connection: its
+ * hello starts afresh. The sequence-gap test in tls_track cannot tell on
+ * its own: a client reusing its port within a second or so gets an ISN
+ * only a little ahead of the old stream (RFC 6528's clock), which looks
+ * like more of the old connection. Events lost by the old connection are
+ * not the new one's (unless the flow also carries stream data). */
+static __always_inline void tls_reopen(struct flow *f, struct pkt *p, struct counter_set *c)
+{
+	__u32 st = f->tls_state;
+
+	if (st == TLS_NONE || st == TLS_CLOSED)
+		return;
+	if (st == TLS_ACTIVE) {
+		if (!tls_end(f, p, TLS_CLOSED, c, C_TLS_NEW_CONN))
+			return;
+	} else if (__sync_val_compare_and_swap(&f->tls_state, st, TLS_CLOSED) == st) {
+		c->v[C_TLS_NEW_CONN]++;
+	} else {
+		return;
+	}
+	if (!(f->kind & FLOW_STREAM)) {
+		f->lost = 0;
+		f->flags &= ~FLOW_F_LOST;
+	}
+}
+
 /* Looks the flow up, or creates it when create is set. */
 static __always_inline struct flow *flow_get(const struct flow_key *k, int create,
 					     int *created, struct counter_set *c)
@@ -709,6 +751,8 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 	if (!f)
 		return 0;
 
+	if (cfg.tls_enabled && new_connection(p))
+		tls_reopen(f, p, c);
 	if (app && stream_track(ctx, p, &k, f, src_is_a, to_watched, c))
 		p->hello = 0;
 	if (cfg.tls_enabled && (p->hello || f->tls_state == TLS_ACTIVE))
@@ -810,7 +854,7 @@ static __always_inline int fast_ipv4(void *data, void *data_end)
 	if (!cfg.tls_enabled)
 		return 1;
 	if (tot == sizeof(*ip) + doff)
-		return !(th->flags & (TCP_FIN | TCP_RST));
+		return !(th->flags & (TCP_FIN | TCP_RST)) && (th->flags & (TCP_SYN | TCP_ACK)) != TCP_SYN;
 	/* Anything that starts like a handshake record takes the full path,
 	 * which looks closer; so does a flow whose filter slot is taken. */
 	__u8 *b = (void *)th + (doff & 0x3c);
@@ -833,7 +877,7 @@ static __always_inline int tcp_candidate(struct xdp_md *ctx, struct pkt *p)
 	if (!cfg.tls_enabled)
 		return 0;
 	if (p->payload_len == 0)
-		return (p->tcp_flags & (TCP_FIN | TCP_RST)) && filter_hit(p);
+		return ((p->tcp_flags & (TCP_FIN | TCP_RST)) && filter_hit(p)) || new_connection(p);
 	return p->hello || filter_hit(p);
 }
 

@@ -14,16 +14,18 @@ import (
 )
 
 type sensorConfig struct {
-	_             structs.HostLayout
-	StreamBudget  uint64
-	TlsIdleNs     uint64
-	TlsBudget     uint32
-	QuicBudget    uint32
-	Snaplen       uint32
-	TlsEnabled    uint8
-	QuicEnabled   uint8
-	StreamEnabled uint8
-	MaxRearms     uint8
+	_                 structs.HostLayout
+	StreamBudget      uint64
+	TlsIdleNs         uint64
+	TlsBudget         uint32
+	QuicBudget        uint32
+	Snaplen           uint32
+	TlsEnabled        uint8
+	QuicEnabled       uint8
+	StreamEnabled     uint8
+	MaxRearms         uint8
+	HsWakeupBytes     uint32
+	StreamWakeupBytes uint32
 }
 
 type sensorCounter uint32
@@ -63,12 +65,13 @@ const (
 	sensorCounterC_STREAM_IGNORED_PACKETS sensorCounter = 31
 	sensorCounterC_STREAM_BUDGET_PACKETS  sensorCounter = 32
 	sensorCounterC_SNAP_CUT               sensorCounter = 33
-	sensorCounterC_MAX                    sensorCounter = 34
+	sensorCounterC_TLS_NEW_CONN           sensorCounter = 34
+	sensorCounterC_MAX                    sensorCounter = 35
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [34]uint64
+	V [35]uint64
 }
 
 type sensorEvClass uint32

@@ -115,6 +115,7 @@ enum counter {
 	C_STREAM_IGNORED_PACKETS,
 	C_STREAM_BUDGET_PACKETS, /* not emitted: the flow's byte budget is spent */
 	C_SNAP_CUT,       /* emitted frames cut at snaplen */
+	C_TLS_NEW_CONN,   /* a SYN reopened a tuple that had handshake state */
 	C_MAX,
 };
 
@@ -219,6 +220,11 @@ struct config {
 	__u8 quic_enabled;
 	__u8 stream_enabled;
 	__u8 max_rearms;        /* TLS restarts allowed per flow */
+	/* Ring buffer wakeups: userspace is woken only when this many bytes
+	 * wait in the ring (it also polls on a timer), not for every record:
+	 * one wakeup per record costs more than the record. 0: every record. */
+	__u32 hs_wakeup_bytes;
+	__u32 stream_wakeup_bytes;
 };
 
 #endif

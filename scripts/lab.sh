@@ -306,6 +306,27 @@ EOF
 	in_ns "$NS_S" dovecot -c "$d/dovecot.conf" </dev/null >>"$DIR/servers.log" 2>&1
 }
 
+# A UDP sink on 443: no QUIC server, but no "port unreachable" either, so
+# browsers send their whole QUIC ClientHello (and retry it) as they would
+# to a slow server.
+start_udp_sink() {
+	in_ns "$NS_S" python3 -c "
+import os, socket, select
+socks = []
+for fam, addr in ((socket.AF_INET, '$S4'), (socket.AF_INET6, '$S6')):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((addr, 443))
+    socks.append(s)
+if os.fork():
+    os._exit(0)
+os.setsid()
+open('$DIR/pids/python3-udpsink.pid', 'w').write(str(os.getpid()))
+while True:
+    for s in select.select(socks, [], [])[0]:
+        s.recv(65535)
+" </dev/null >>"$DIR/servers.log" 2>&1
+}
+
 wait_port() {
 	local host=$1 port=$2
 	for _ in $(seq 100); do
@@ -331,6 +352,7 @@ up() {
 	start_nginx
 	start_postfix
 	start_dovecot
+	start_udp_sink
 	for port in 80 443 8443 25 587 143; do wait_port "$S4" "$port"; done
 	trap - ERR
 	echo "lab up: $NS_C ($C4) -> $NS_R [$IF_R0 | $IF_R1] -> $NS_S ($S4); files in $DIR"

@@ -29,6 +29,11 @@ var fixtures = []fixture{
 	{name: "non_candidate_tcp", want: 0, frame: func(int) []byte {
 		return testutil.Pkt{Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame()
 	}},
+	// A client's SYN costs one flow lookup (a reused tuple may hold an old
+	// handshake's state).
+	{name: "syn", want: 0, frame: func(int) []byte {
+		return testutil.Pkt{Sport: 5555, Dport: 6666}.With(1, "S", nil).Frame()
+	}},
 	{name: "udp", want: 0, frame: func(int) []byte {
 		return testutil.Pkt{UDP: true, Sport: 5353, Dport: 53, Payload: make([]byte, 100)}.Frame()
 	}},

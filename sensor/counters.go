@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -65,16 +66,15 @@ func AssignSlot(objs *bpf.Objects, ifindex int) (uint32, error) {
 	if err := objs.IfSlots.Lookup(uint32(ifindex), &cur); err == nil && cur != 0 {
 		return cur, syncSlotTable(objs)
 	}
+	slots, err := readSlots(objs)
+	if err != nil {
+		return 0, err
+	}
 	used := make([]bool, bpf.MaxIfSlots)
-	var k, v uint32
-	it := objs.IfSlots.Iterate()
-	for it.Next(&k, &v) {
+	for _, v := range slots {
 		if v > 0 && v < bpf.MaxIfSlots {
 			used[v] = true
 		}
-	}
-	if err := it.Err(); err != nil {
-		return 0, fmt.Errorf("reading interface slots: %w", err)
 	}
 	for s := uint32(1); s < bpf.MaxIfSlots; s++ {
 		if used[s] {
@@ -102,19 +102,44 @@ func ReleaseSlot(objs *bpf.Objects, ifindex int) error {
 	return syncSlotTable(objs)
 }
 
+// readSlots reads the whole ifslots array (index: ifindex) in batches: one
+// lookup per entry would be 16384 system calls at every attach.
+func readSlots(objs *bpf.Objects) ([]uint32, error) {
+	keys := make([]uint32, bpf.MaxIfIndex)
+	vals := make([]uint32, bpf.MaxIfIndex)
+	var cursor ebpf.MapBatchCursor
+	n := 0
+	for n < len(keys) {
+		got, err := objs.IfSlots.BatchLookup(&cursor, keys[n:], vals[n:], nil)
+		n += got
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break // the end of the map
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading interface slots: %w", err)
+		}
+	}
+	slots := make([]uint32, bpf.MaxIfIndex)
+	for i := 0; i < n; i++ {
+		if keys[i] < bpf.MaxIfIndex {
+			slots[keys[i]] = vals[i]
+		}
+	}
+	return slots, nil
+}
+
 // syncSlotTable copies the pinned ifslots map into the program's table
 // (also how a newly loaded program learns the slots of a running sensor).
 func syncSlotTable(objs *bpf.Objects) error {
+	slots, err := readSlots(objs)
+	if err != nil {
+		return err
+	}
 	var table [bpf.MaxIfIndex]uint8
-	var k, v uint32
-	it := objs.IfSlots.Iterate()
-	for it.Next(&k, &v) {
-		if k < bpf.MaxIfIndex && v < bpf.MaxIfSlots {
+	for k, v := range slots {
+		if v < bpf.MaxIfSlots {
 			table[k] = uint8(v)
 		}
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("reading interface slots: %w", err)
 	}
 	if err := objs.IfSlotTable.Set(table); err != nil {
 		return fmt.Errorf("writing interface slot table: %w", err)

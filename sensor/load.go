@@ -35,6 +35,10 @@ func ProgramConfig(c *config.Config) bpf.Config {
 		QuicEnabled:   b(c.Capture.QUIC),
 		StreamEnabled: b(c.Capture.Streams),
 		MaxRearms:     uint8(c.Capture.HandshakeRestarts),
+		// An eighth of the ring: the reader wakes for a batch while the
+		// ring still has room for seven more; the poll timer catches the rest.
+		HsWakeupBytes:     uint32(c.Capture.HandshakeRing / 8),
+		StreamWakeupBytes: uint32(c.Capture.StreamRing / 8),
 	}
 }
 

@@ -36,7 +36,7 @@ type ReplayStats struct {
 	RingbufDrops uint64            `json:"ringbuf_drops"`
 	Flows        uint64            `json:"flows"`
 	Events       uint64            `json:"events"`
-	Dropped      uint64            `json:"pipeline_drops"`
+	BadRecords   uint64            `json:"bad_records"`
 	Files        int               `json:"capture_files"`
 	Resegmented  uint64            `json:"resegmented_frames"`
 	Skipped      uint64            `json:"skipped_frames"`
@@ -99,7 +99,7 @@ func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
 		ev.Time = r.now
 		ev.Interface = r.iface
 	}
-	r.disp = NewDispatcher(p, NewDecoder(nil, "replay"), c.WorkerCount(), c.Sensor.QueueDepth, true)
+	r.disp = NewDispatcher(p, NewDecoder(nil, "replay"), c.WorkerCount(), c.Sensor.QueueDepth)
 	return r, nil
 }
 
@@ -201,7 +201,7 @@ func (r *Replayer) Close() (ReplayStats, error) {
 	r.disp.Close()
 	st := ReplayStats{Files: r.files, Resegmented: r.resegmented, Skipped: r.skipped}
 	ds := r.disp.Stats()
-	st.Events, st.Dropped = ds.Events, ds.Dropped
+	st.Events, st.BadRecords = ds.Events, ds.BadRecord
 	c, err := ReadCounters(r.objs.Counters, 0)
 	if err == nil {
 		fillStats(&st, &c)

@@ -222,7 +222,7 @@ func TestPrivilegedReplayCorpusStreams(t *testing.T) {
 			if !syn || !fin {
 				t.Errorf("SYN %v FIN %v: control packets of a watched flow must be emitted", syn, fin)
 			}
-			if st.RingbufDrops != 0 || st.Dropped != 0 {
+			if st.RingbufDrops != 0 || st.BadRecords != 0 {
 				t.Errorf("drops: %+v", st)
 			}
 		})

@@ -40,7 +40,8 @@ type Sensor struct {
 	dec   *Decoder
 	lock  *os.File
 
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // the ticker
+	readers  sync.WaitGroup // the ring readers
 	errc     chan error
 	stopTick chan struct{}
 	closed   bool
@@ -162,7 +163,7 @@ func (s *Sensor) Start(p capture.Pipeline) error {
 		names[uint32(a.Ifindex)] = a.Iface
 	}
 	s.dec = NewDecoder(names, "unknown")
-	s.disp = NewDispatcher(p, s.dec, s.cfg.WorkerCount(), s.cfg.Sensor.QueueDepth, false)
+	s.disp = NewDispatcher(p, s.dec, s.cfg.WorkerCount(), s.cfg.Sensor.QueueDepth)
 	s.errc = make(chan error, 2)
 	for _, m := range []*ebpf.Map{s.objs.Handshakes, s.objs.Streams} {
 		rd, err := ringbuf.NewReader(m)
@@ -172,9 +173,9 @@ func (s *Sensor) Start(p capture.Pipeline) error {
 		s.rings = append(s.rings, rd)
 	}
 	for _, rd := range s.rings {
-		s.wg.Add(1)
+		s.readers.Add(1)
 		go func(rd *ringbuf.Reader) {
-			defer s.wg.Done()
+			defer s.readers.Done()
 			if err := readRing(rd, s.disp); err != nil {
 				s.errc <- err
 			}
@@ -199,17 +200,29 @@ func (s *Sensor) Start(p capture.Pipeline) error {
 	return nil
 }
 
-// readRing reads records with one reused Record until the reader closes.
+// RingPoll is how long a record may wait in a ring buffer before the
+// reader looks: the data plane wakes the reader only once a batch has
+// built up (bpf config *_wakeup_bytes), so a quiet ring is read on this
+// timer instead.
+const RingPoll = 5 * time.Millisecond
+
+// readRing reads records with one reused Record until the ring is flushed
+// (shutdown: everything in it has been read) or closed.
 func readRing(rd *ringbuf.Reader, d *Dispatcher) error {
 	var rec ringbuf.Record
+	rd.SetDeadline(time.Now().Add(RingPoll))
 	for {
-		if err := rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
-				return nil
-			}
+		err := rd.ReadInto(&rec)
+		switch {
+		case err == nil:
+			d.Dispatch(rec.RawSample, nil)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			rd.SetDeadline(time.Now().Add(RingPoll))
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
+			return nil
+		default:
 			return fmt.Errorf("reading ring buffer: %w", err)
 		}
-		d.Dispatch(rec.RawSample, nil)
 	}
 }
 
@@ -238,6 +251,11 @@ func (s *Sensor) Close(detach bool) error {
 		return nil
 	}
 	s.closed = true
+	// Read what is still in the rings, then stop.
+	for _, rd := range s.rings {
+		rd.Flush()
+	}
+	s.readers.Wait()
 	for _, rd := range s.rings {
 		rd.Close()
 	}

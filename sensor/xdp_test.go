@@ -681,6 +681,38 @@ func TestPrivilegedReusedTupleIsANewHandshake(t *testing.T) {
 	}
 }
 
+// A client that reuses its port within a second gets an ISN only a little
+// ahead of the old connection's stream (RFC 6528: a clock plus a hash of
+// the tuple). Its SYN says it is a new connection, so its hello is a new
+// handshake, finished or not; without a SYN the same bytes stay part of
+// the old connection.
+func TestPrivilegedQuickPortReuseAfterSYN(t *testing.T) {
+	h := newHarness(t, nil)
+	c, s := client, client.Reply(0, 0, "", nil)
+	isn := uint32(7_000_000)
+	for conn, finish := range []bool{true, false, true} {
+		ch := testutil.ClientHello(300)
+		h.run(c.With(isn, "S", nil).Frame())
+		evs := h.run(c.With(isn+1, "PA", ch).Frame())
+		if len(evs) != 1 || evs[0].Flags&capture.FlagFlowNew == 0 {
+			t.Fatalf("connection %d: ClientHello after a SYN not a new handshake (%d events)", conn, len(evs))
+		}
+		if finish {
+			h.run(s.With(90000, "PA", append(testutil.ServerHello(90), testutil.AppData(500)...)).Frame())
+			h.run(c.With(isn+1+uint32(len(ch)), "PA", testutil.AppData(50)).Frame())
+		}
+		isn += 15_000 // about a millisecond of the ISN clock later
+	}
+	if got := h.counters().Get(bpf.CounterTLSNewConn); got != 2 {
+		t.Errorf("tls_new_conn counter %d, want 2", got)
+	}
+	// No SYN: a hello at the next nearby ISN is more of the finished
+	// connection (look-alike bytes), not a new one.
+	if evs := h.run(c.With(isn+1, "PA", testutil.ClientHello(300)).Frame()); len(evs) != 0 {
+		t.Errorf("a hello without a SYN near a finished connection's stream restarted tracking")
+	}
+}
+
 // TCP Fast Open: the ClientHello rides on the SYN, so the payload starts
 // one after the SYN's sequence number.
 func TestPrivilegedClientHelloOnSYN(t *testing.T) {

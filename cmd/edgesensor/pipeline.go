@@ -40,12 +40,15 @@ func newAnalysis(cfg *config.Config, w io.Writer) *analysis {
 	}
 }
 
-// counts are the analysis figures `replay --stats` adds.
+// counts are the analysis figures `replay --stats` adds and `run` logs
+// when it stops.
 func (a *analysis) counts() map[string]uint64 {
 	return map[string]uint64{
 		"tls_events":         a.handshakes.Stats.Events.Load(),
 		"tls_evicted":        a.handshakes.Stats.Evicted.Load(),
 		"tls_parse_errors":   a.handshakes.Stats.Errors.Load(),
+		"tls_cert_cached":    a.handshakes.Stats.CertHits.Load(),
+		"tls_cert_parsed":    a.handshakes.Stats.CertMisses.Load(),
 		"event_lines_output": a.out.Lines(),
 	}
 }

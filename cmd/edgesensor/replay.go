@@ -15,10 +15,16 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var c common
 	fs := newFlags("replay", "replay [-c sensor.toml] [--stats] FILE...", stderr, &c)
 	stats := fs.Bool("stats", false, "print one JSON object of statistics to stderr at the end")
+	prof := profileFlag(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startProfile(*prof)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if len(files) == 0 {
 		return fmt.Errorf("%w: replay needs at least one capture file", errUsage)
 	}

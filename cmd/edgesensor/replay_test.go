@@ -62,7 +62,9 @@ type tlsEvent struct {
 		TLS struct {
 			Complete bool     `json:"complete"`
 			Missing  []string `json:"missing"`
+			Alerts   []string `json:"alerts"`
 			End      string   `json:"end"`
+			Packets  int      `json:"packets"`
 			Client   *struct {
 				ALPN           []string `json:"alpn"`
 				KeyShareGroups []string `json:"key_share_groups"`

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -14,10 +16,16 @@ import (
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var a attachFlags
 	fs := newAttachFlags("run", "run [-c sensor.toml] [--iface IF]... [--force]", stderr, &a)
+	prof := profileFlag(fs)
 	cfg, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startProfile(*prof)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	log := logger(stderr, cfg.Sensor.LogLevel)
 	log.Info().Str("config_file", a.configUsed).Str("config", strings.Join(cfg.Summary(), " ")).Msg("starting")
 
@@ -52,6 +60,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ds := s.DispatchStats()
 	cerr := s.Close(true)
 	ferr := an.out.Flush()
-	log.Info().Uint64("events", ds.Events).Uint64("pipeline_drops", ds.Dropped).Msg("stopped")
+	stopped := log.Info().Uint64("events", ds.Events).Uint64("bad_records", ds.BadRecord)
+	counts := an.counts()
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		stopped = stopped.Uint64(k, counts[k])
+	}
+	stopped.Msg("stopped")
 	return errors.Join(werr, cerr, ferr)
 }

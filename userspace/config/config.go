@@ -62,8 +62,8 @@ type Sensor struct {
 	PinPath string `toml:"pin_path"`
 	// Workers analysing events; 0 means one per CPU.
 	Workers int `toml:"workers"`
-	// QueueDepth is the number of events waiting per worker before new
-	// ones are dropped (and counted).
+	// QueueDepth is the number of events waiting per worker before its
+	// ring reader waits (and the ring buffer takes the burst).
 	QueueDepth int `toml:"queue_depth"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
+	stdjson "encoding/json"
 	"io"
 	"math/rand"
 	"net/netip"
@@ -37,7 +37,7 @@ type truth struct {
 // packetEvents turns the TCP payload packets of a capture into TLS-class
 // events the way the data plane would emit them, without BPF: direction
 // from the truth's client port.
-func packetEvents(t *testing.T, name string, clientPort uint16) []capture.Event {
+func packetEvents(t testing.TB, name string, clientPort uint16) []capture.Event {
 	t.Helper()
 	f, err := os.Open(corpus + name + ".pcap")
 	if err != nil {
@@ -76,13 +76,13 @@ func packetEvents(t *testing.T, name string, clientPort uint16) []capture.Event 
 	return evs
 }
 
-func readTruth(t *testing.T, name string) truth {
+func readTruth(t testing.TB, name string) truth {
 	b, err := os.ReadFile(corpus + name + ".truth.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tr truth
-	if err := json.Unmarshal(b, &tr); err != nil {
+	if err := stdjson.Unmarshal(b, &tr); err != nil {
 		t.Fatal(err)
 	}
 	return tr
@@ -105,7 +105,7 @@ func run(t *testing.T, evs []capture.Event, cfg Config) []map[string]any {
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+		if err := stdjson.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("not JSON: %v", err)
 		}
 		got = append(got, m)
@@ -192,7 +192,7 @@ func TestPartialHandshakeTimesOut(t *testing.T) {
 	sh.Tick(evs[0].Time.Add(11 * time.Second))
 	out.Flush()
 	var e map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
+	if err := stdjson.Unmarshal(buf.Bytes(), &e); err != nil {
 		t.Fatal(err)
 	}
 	miss, _ := field(e, "edgesensor.tls.missing").([]any)
@@ -226,6 +226,33 @@ func TestMissingCertificateSegment(t *testing.T) {
 	miss, _ := field(got[0], "edgesensor.tls.missing").([]any)
 	if len(miss) != 1 || miss[0] != "certificate" || field(got[0], "edgesensor.tls.gaps") != true {
 		t.Errorf("missing %v gaps %v", miss, field(got[0], "edgesensor.tls.gaps"))
+	}
+}
+
+// A server that refuses the ClientHello sends a plaintext alert instead
+// of a ServerHello: the event carries the alert.
+func TestServerRefusalAlert(t *testing.T) {
+	tr := readTruth(t, "tls_curl12")
+	evs := packetEvents(t, "tls_curl12", uint16(tr.TLS[0].ClientPort))
+	var kept []capture.Event
+	for _, ev := range evs {
+		if ev.FromClient() {
+			kept = append(kept, ev)
+			break // the ClientHello
+		}
+	}
+	for _, ev := range evs {
+		if !ev.FromClient() {
+			ev.Payload = []byte{21, 3, 3, 0, 2, 2, 120} // fatal no_application_protocol
+			ev.PayloadLen = len(ev.Payload)
+			kept = append(kept, ev)
+			break
+		}
+	}
+	got := run(t, kept, Config{})
+	alerts, _ := field(got[0], "edgesensor.tls.alerts").([]any)
+	if len(alerts) != 1 || alerts[0] != "no_application_protocol" || field(got[0], "tls.client.ja3") != tr.TLS[0].JA3 {
+		t.Errorf("alerts %v", alerts)
 	}
 }
 
@@ -307,4 +334,130 @@ func TestFlowTableIsBounded(t *testing.T) {
 	if p.Stats.Evicted.Load() != 24 {
 		t.Errorf("evicted %d", p.Stats.Evicted.Load())
 	}
+}
+
+// BenchmarkHandshakeEvent: the userspace cost of one whole TCP handshake,
+// from the data plane's packet events to the JSON line written: stream
+// reassembly, records, hellos (and the certificate for TLS 1.2),
+// fingerprints, the event.
+func BenchmarkHandshakeEvent(b *testing.B) {
+	for _, name := range []string{"tls_curl13", "tls_curl12", "tls_go_pq"} {
+		b.Run(name, func(b *testing.B) {
+			tr := readTruth(b, name)
+			evs := packetEvents(b, name, uint16(tr.TLS[0].ClientPort))
+			evs[len(evs)-1].Flags |= capture.FlagHSDone
+			evs[len(evs)-1].State = 2
+			out := output.NewNDJSON(io.Discard)
+			p := New(Config{}, out)
+			sh := p.NewShard(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range evs {
+					sh.Handle(&evs[j])
+				}
+			}
+			b.StopTimer()
+			if got := p.Stats.Events.Load(); got != uint64(b.N) {
+				b.Fatalf("%d events for %d handshakes", got, b.N)
+			}
+		})
+	}
+}
+
+// The fast encoder writes what encoding/json would, for every corpus
+// event and for names with quotes, HTML and bytes that are not UTF-8.
+func TestEventJSONMatchesEncodingJSON(t *testing.T) {
+	var evs []*Event
+	for _, name := range []string{"tls_curl13", "tls_curl12", "tls_go_pq", "tls_openssl_nosni"} {
+		tr := readTruth(t, name)
+		p := New(Config{}, output.NewNDJSON(io.Discard))
+		sh := p.NewShard(0).(*shard)
+		in := packetEvents(t, name, uint16(tr.TLS[0].ClientPort))
+		for i := range in {
+			sh.Handle(&in[i])
+		}
+		for _, f := range sh.flows {
+			evs = append(evs, f.event("finished"))
+		}
+	}
+	odd := *evs[0]
+	odd.TLS.Client = &TLSClient{ServerName: "a\"b<c>&d\xff\xfe\u2028e", SupportedCiphers: []string{}}
+	evs = append(evs, &odd)
+	for i, ev := range evs {
+		want, err := stdjson.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sh shard
+		got, err := sh.encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, append(want, '\n')) {
+			t.Errorf("event %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+// Arbitrary packet events, both classes, any order: no panic, and every
+// line written is one JSON object.
+func FuzzPipeline(f *testing.F) {
+	tr := readTruth(f, "tls_curl12")
+	var seed []byte
+	for _, ev := range packetEvents(f, "tls_curl12", uint16(tr.TLS[0].ClientPort)) {
+		dir := byte(0)
+		if ev.FromClient() {
+			dir = 1
+		}
+		seed = append(seed, dir, byte(ev.Seq>>8), byte(ev.Seq), byte(len(ev.Payload)>>8), byte(len(ev.Payload)))
+		seed = append(seed, ev.Payload...)
+	}
+	f.Add(seed)
+	f.Add(append([]byte{0x83, 0, 0, 0x04, 0xb0}, readHex(f, "rfc9001-a2-client-initial.hex")...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var buf bytes.Buffer
+		out := output.NewNDJSON(&buf)
+		p := New(Config{MaxFlows: 4}, out)
+		sh := p.NewShard(0)
+		cl := netip.MustParseAddrPort("192.0.2.1:40000")
+		sv := netip.MustParseAddrPort("198.51.100.1:443")
+		now := time.Unix(1700000000, 0)
+		for len(data) >= 5 {
+			// flags byte: bit 0 from client, bit 1 QUIC, bit 2 HS done,
+			// bit 3 flow new, bits 4-5 pick one of four client ports.
+			fl, seq, n := data[0], uint32(data[1])<<8|uint32(data[2]), int(data[3])<<8|int(data[4])
+			data = data[5:]
+			n = min(n, len(data))
+			ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Time: now, Interface: "fuzz",
+				Src: netip.AddrPortFrom(cl.Addr(), cl.Port()+uint16(fl>>4&3)), Dst: sv, Seq: 1000 + seq,
+				Payload: data[:n], PayloadLen: n, TCPFlags: 0x18}
+			if fl&1 != 0 {
+				ev.Flags |= capture.FlagFromClient
+			} else {
+				ev.Src, ev.Dst = ev.Dst, ev.Src
+			}
+			if fl&2 != 0 {
+				ev.Class, ev.Proto = capture.ClassQUIC, capture.ProtoUDP
+			}
+			if fl&4 != 0 {
+				ev.Flags |= capture.FlagHSDone
+				ev.State = 2
+			}
+			if fl&8 != 0 {
+				ev.Flags |= capture.FlagFlowNew
+			}
+			sh.Handle(&ev)
+			data = data[n:]
+			now = now.Add(time.Second)
+		}
+		sh.Tick(now.Add(time.Hour))
+		sh.Close()
+		out.Flush()
+		for _, line := range bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n")) {
+			if len(line) > 0 && !stdjson.Valid(line) {
+				t.Fatalf("not JSON: %s", line)
+			}
+		}
+	})
 }

@@ -42,29 +42,35 @@ type Leaf struct {
 // describes its first (leaf) certificate. It returns ok=false when the
 // message is malformed or empty.
 func ParseCertificateMessage(body []byte) (Leaf, bool) {
-	s := cryptobyte.String(body)
-	var list cryptobyte.String
-	if !s.ReadUint24LengthPrefixed(&list) {
-		return Leaf{}, false
-	}
-	var der []byte
-	n := 0
-	for !list.Empty() && n < MaxChain {
-		var c cryptobyte.String
-		if !list.ReadUint24LengthPrefixed(&c) {
-			return Leaf{}, false
-		}
-		if n == 0 {
-			der = c
-		}
-		n++
-	}
-	if der == nil {
+	der, n, ok := CertificateChain(body)
+	if !ok {
 		return Leaf{}, false
 	}
 	l := DescribeLeaf(der)
 	l.ChainLength = n
 	return l, true
+}
+
+// CertificateChain returns the leaf (first) certificate of a TLS ≤ 1.2
+// Certificate message body and how many certificates the chain holds
+// (counting stops at MaxChain).
+func CertificateChain(body []byte) (leaf []byte, n int, ok bool) {
+	s := cryptobyte.String(body)
+	var list cryptobyte.String
+	if !s.ReadUint24LengthPrefixed(&list) {
+		return nil, 0, false
+	}
+	for !list.Empty() && n < MaxChain {
+		var c cryptobyte.String
+		if !list.ReadUint24LengthPrefixed(&c) {
+			return nil, 0, false
+		}
+		if n == 0 {
+			leaf = c
+		}
+		n++
+	}
+	return leaf, n, leaf != nil
 }
 
 // DescribeLeaf describes one DER certificate.

@@ -31,7 +31,7 @@ func NewStream(limit int) *Stream { return &Stream{limit: limit} }
 
 // Reset empties the stream for reuse.
 func (s *Stream) Reset() {
-	s.started, s.base = false, 0
+	s.started, s.pinned, s.base = false, false, 0
 	s.data, s.spans = s.data[:0], s.spans[:0]
 	s.Overflow, s.Conflicts = 0, 0
 }
@@ -125,28 +125,34 @@ func (s *Stream) end() int {
 	return s.spans[len(s.spans)-1].end
 }
 
-// insert adds a filled range, keeping spans sorted and merged.
+// insert adds a filled range, keeping spans sorted and merged, in place.
 func (s *Stream) insert(n span) {
-	out := s.spans[:0:0]
-	placed := false
-	for _, sp := range s.spans {
-		switch {
-		case sp.end < n.start:
-			out = append(out, sp)
-		case n.end < sp.start:
-			if !placed {
-				out = append(out, n)
-				placed = true
-			}
-			out = append(out, sp)
-		default: // overlapping or touching: merge into n
-			n.start, n.end = min(n.start, sp.start), max(n.end, sp.end)
-		}
+	// In order (the common case): extend or follow the last span.
+	if k := len(s.spans); k == 0 || s.spans[k-1].end < n.start {
+		s.spans = append(s.spans, n)
+		return
+	} else if s.spans[k-1].start <= n.start {
+		s.spans[k-1].end = max(s.spans[k-1].end, n.end)
+		return
 	}
-	if !placed {
-		out = append(out, n)
+	// First span that n touches or precedes, and the first it does not reach.
+	i := 0
+	for i < len(s.spans) && s.spans[i].end < n.start {
+		i++
 	}
-	s.spans = out
+	j := i
+	for j < len(s.spans) && s.spans[j].start <= n.end {
+		n.start, n.end = min(n.start, s.spans[j].start), max(n.end, s.spans[j].end)
+		j++
+	}
+	if i == j {
+		s.spans = append(s.spans, span{})
+		copy(s.spans[i+1:], s.spans[i:])
+		s.spans[i] = n
+		return
+	}
+	s.spans[i] = n
+	s.spans = append(s.spans[:i+1], s.spans[j:]...)
 }
 
 // Contiguous returns the bytes from the start of the stream up to the

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	mrand "math/rand"
 	"net"
 	"testing"
 	"time"
@@ -258,6 +259,45 @@ func TestCertificateLeaf(t *testing.T) {
 	}
 }
 
+// checkSpans: sorted, merged (neither overlapping nor touching), inside data.
+func checkSpans(t *testing.T, s *Stream) {
+	t.Helper()
+	for i, sp := range s.spans {
+		if sp.start >= sp.end || sp.end > len(s.data) || i > 0 && s.spans[i-1].end >= sp.start {
+			t.Fatalf("spans %v (data %d)", s.spans, len(s.data))
+		}
+	}
+}
+
+// insert against a bitmap: random ranges in random order leave exactly
+// the filled positions covered.
+func TestStreamSpansMatchBitmap(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(3))
+	for round := 0; round < 2000; round++ {
+		var s Stream
+		var filled [200]bool
+		for k := rng.Intn(12); k >= 0; k-- {
+			a := rng.Intn(190)
+			b := a + 1 + rng.Intn(10)
+			s.insert(span{a, b})
+			for i := a; i < b; i++ {
+				filled[i] = true
+			}
+			s.data = make([]byte, 200)
+			checkSpans(t, &s)
+			var got [200]bool
+			for _, sp := range s.spans {
+				for i := sp.start; i < sp.end; i++ {
+					got[i] = true
+				}
+			}
+			if got != filled {
+				t.Fatalf("round %d: spans %v do not cover what was inserted", round, s.spans)
+			}
+		}
+	}
+}
+
 func FuzzStream(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 10, 5, 'h', 'e', 'l', 'l', 'o'})
 	f.Fuzz(func(t *testing.T, ops []byte) {
@@ -272,6 +312,7 @@ func FuzzStream(f *testing.F) {
 			if s.Len() > 4096 || len(s.Contiguous()) > s.Len() {
 				t.Fatalf("stream over its limit: %d", s.Len())
 			}
+			checkSpans(t, s)
 		}
 	})
 }

@@ -201,6 +201,15 @@ http {
 		ssl_protocols TLSv1.2;
 		root $DIR/www;
 	}
+	server {
+		# TLS 1.3 with P-384 only: a client that sends an X25519 key share
+		# gets a HelloRetryRequest.
+		listen $S4:9443 ssl;
+		ssl_certificate $DIR/tls/ecdsa.crt; ssl_certificate_key $DIR/tls/ecdsa.key;
+		ssl_protocols TLSv1.3;
+		ssl_ecdh_curve secp384r1;
+		root $DIR/www;
+	}
 }
 EOF
 	in_ns "$NS_S" nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" </dev/null >>"$DIR/servers.log" 2>&1
@@ -353,7 +362,7 @@ up() {
 	start_postfix
 	start_dovecot
 	start_udp_sink
-	for port in 80 443 8443 25 587 143; do wait_port "$S4" "$port"; done
+	for port in 80 443 8443 9443 25 587 143; do wait_port "$S4" "$port"; done
 	trap - ERR
 	echo "lab up: $NS_C ($C4) -> $NS_R [$IF_R0 | $IF_R1] -> $NS_S ($S4); files in $DIR"
 }

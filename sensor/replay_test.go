@@ -3,7 +3,6 @@ package sensor
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -77,28 +76,8 @@ func replayFiles(t *testing.T, cfg *config.Config, col *collector, files ...stri
 	return st
 }
 
-type truth struct {
-	TLS []struct {
-		ClientPort int    `json:"client_port"`
-		ServerPort int    `json:"server_port"`
-		SNI        string `json:"sni"`
-	} `json:"tls"`
-	Files []struct {
-		Name string `json:"name"`
-	} `json:"files"`
-}
-
-func readTruth(t *testing.T, name string) truth {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpus, name+".truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr truth
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr
+func readTruth(t *testing.T, name string) testutil.Truth {
+	return testutil.ReadTruth(t, filepath.Join(corpus, name+".truth.json"))
 }
 
 // flowPayload reads a capture with gopacket (independently of our reader

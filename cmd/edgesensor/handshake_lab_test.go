@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/edgesensor/edgesensor/internal/lab"
@@ -43,7 +41,7 @@ func testHandshakes(t *testing.T, l *lab.Lab, bin string) {
 	outPath, errPath, capPath := filepath.Join(dir, "events.ndjson"), filepath.Join(dir, "stderr.log"), filepath.Join(dir, "client.pcap")
 
 	dump := l.Command(l.Client(), "tcpdump", "-U", "--immediate-mode", "-q", "-s", "0", "-i", e["IF_CLIENT"], "-w", capPath,
-		"tcp port 443 or tcp port 8443 or udp port 443")
+		"tcp port 443 or tcp port 8443 or tcp port 9443 or udp port 443")
 	dumpLog := filepath.Join(dir, "tcpdump.log")
 	dumpErr, _ := os.Create(dumpLog)
 	defer dumpErr.Close()
@@ -138,6 +136,16 @@ func testHandshakes(t *testing.T, l *lab.Lab, bin string) {
 					t.Errorf("TLS 1.2 ECDSA: cipher %s", ev.TLS.Cipher)
 				}
 			}},
+		{name: "HelloRetryRequest", cmd: curl("--resolve", host+":9443:"+s4, "https://"+host+":9443/"), check: func(t *testing.T, evs []tlsEvent) {
+			// The server takes P-384 only; curl's X25519 key share gets a
+			// retry, then the real ServerHello comes after a ChangeCipherSpec.
+			ev := one(t, evs)
+			finished(t, ev)
+			if !ev.Edgesensor.TLS.HelloRetry || ev.TLS.Version != "1.3" || ev.Edgesensor.TLS.Server == nil ||
+				ev.Edgesensor.TLS.Server.KeyShareGroup != "secp384r1" {
+				t.Errorf("retry %v version %s server %+v", ev.Edgesensor.TLS.HelloRetry, ev.TLS.Version, ev.Edgesensor.TLS.Server)
+			}
+		}},
 		{name: "openssl without SNI", cmd: []string{"sh", "-c", "openssl s_client -noservername -connect " + s4 + ":443 </dev/null"},
 			check: func(t *testing.T, evs []tlsEvent) {
 				ev := one(t, evs)
@@ -317,35 +325,24 @@ func testVLANInjection(t *testing.T, l *lab.Lab, capPath, outPath string, seen *
 
 // inject sends raw frames on an interface of a namespace.
 func inject(t *testing.T, ns, iface string, frames [][]byte) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, _ := netns.Get()
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Set(orig)
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	// Asked while inside the namespace: /sys/class/net is the host's view.
-	ifc, err := net.InterfaceByName(iface)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range frames {
-		if err := unix.Sendto(fd, f, 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}); err != nil {
+	lab.Within(t, ns, func() {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		defer unix.Close(fd)
+		// Asked from inside the namespace: /sys/class/net is the host's view.
+		ifc, err := net.InterfaceByName(iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
 }
 
 // crossCheckTshark compares every TCP handshake's JA3 and JA3S with what
@@ -354,7 +351,7 @@ func crossCheckTshark(t *testing.T, capPath, outPath string) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed")
 	}
-	out, err := exec.Command("tshark", "-r", capPath, "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2",
+	out, err := exec.Command("tshark", "-r", capPath, "-d", "tcp.port==9443,tls", "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2",
 		"-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tls.handshake.type",
 		"-e", "tls.handshake.ja3", "-e", "tls.handshake.ja3s").Output()
 	if err != nil {
@@ -401,7 +398,9 @@ func crossCheckTshark(t *testing.T, capPath, outPath string) {
 		}
 		n++
 		if e.TLS.Client.JA3 != w.ja3 {
-			t.Errorf("port %d: ja3 %s, tshark %s", e.Source.Port, e.TLS.Client.JA3, w.ja3)
+			d := e.Edgesensor.TLS
+			t.Errorf("port %d: ja3 %q, tshark %s (event: complete %v missing %v end %s packets %d)",
+				e.Source.Port, e.TLS.Client.JA3, w.ja3, d.Complete, d.Missing, d.End, d.Packets)
 		}
 		if e.TLS.Server != nil && w.ja3s != "" && e.TLS.Server.JA3S != w.ja3s {
 			t.Errorf("port %d: ja3s %s, tshark %s", e.Source.Port, e.TLS.Server.JA3S, w.ja3s)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,7 +17,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/edgesensor/edgesensor/internal/lab"
 )
@@ -365,37 +363,23 @@ func testAttachStatusDetach(t *testing.T, l *lab.Lab, bin string) {
 // inside the router namespace, through netlink as many tools do.
 func attachForeign(t *testing.T, ns, iface string) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Set(orig)
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "foreign_xdp", Type: ebpf.XDP, License: "MIT",
-		Instructions: asm.Instructions{asm.LoadImm(asm.R0, 2, asm.DWord), asm.Return()},
+	lab.Within(t, ns, func() {
+		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+			Name: "foreign_xdp", Type: ebpf.XDP, License: "MIT",
+			Instructions: asm.Instructions{asm.LoadImm(asm.R0, 2, asm.DWord), asm.Return()},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer prog.Close()
+		link, err := netlink.LinkByName(iface)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.LinkSetXdpFdWithFlags(link, prog.FD(), 1<<1 /* generic */); err != nil {
+			t.Fatal(err)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prog.Close()
-	link, err := netlink.LinkByName(iface)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetXdpFdWithFlags(link, prog.FD(), 1<<1 /* generic */); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func testRefusals(t *testing.T, l *lab.Lab, bin string) {

@@ -5,22 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 )
-
-type tlsTruth struct {
-	ClientPort int    `json:"client_port"`
-	ServerPort int    `json:"server_port"`
-	SNI        string `json:"sni"`
-	JA3        string `json:"ja3"`
-	JA3S       string `json:"ja3s"`
-	JA4        string `json:"ja4"`
-}
 
 // tlsEvent is the part of an edgesensor.tls event the tests read.
 type tlsEvent struct {
@@ -60,12 +50,16 @@ type tlsEvent struct {
 	} `json:"tls"`
 	Edgesensor struct {
 		TLS struct {
-			Complete bool     `json:"complete"`
-			Missing  []string `json:"missing"`
-			Alerts   []string `json:"alerts"`
-			End      string   `json:"end"`
-			Packets  int      `json:"packets"`
-			Client   *struct {
+			Complete   bool     `json:"complete"`
+			Missing    []string `json:"missing"`
+			Alerts     []string `json:"alerts"`
+			HelloRetry bool     `json:"hello_retry"`
+			Server     *struct {
+				KeyShareGroup string `json:"key_share_group"`
+			} `json:"server"`
+			End     string `json:"end"`
+			Packets int    `json:"packets"`
+			Client  *struct {
 				ALPN           []string `json:"alpn"`
 				KeyShareGroups []string `json:"key_share_groups"`
 			} `json:"client"`
@@ -115,16 +109,7 @@ func TestPrivilegedReplayCorpusMatchesTruth(t *testing.T) {
 	}
 	n := 0
 	for _, f := range files {
-		b, err := os.ReadFile(strings.TrimSuffix(f, ".pcap") + ".truth.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tr struct {
-			TLS []tlsTruth `json:"tls"`
-		}
-		if err := json.Unmarshal(b, &tr); err != nil {
-			t.Fatal(err)
-		}
+		tr := testutil.ReadTruth(t, strings.TrimSuffix(f, ".pcap")+".truth.json")
 		for _, w := range tr.TLS {
 			n++
 			e, ok := byPorts[[2]int{w.ClientPort, w.ServerPort}]

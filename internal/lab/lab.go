@@ -12,9 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 )
@@ -145,4 +148,32 @@ func (l *Lab) With(t testing.TB) *Lab {
 	c := *l
 	c.t = t
 	return &c
+}
+
+// Within runs fn on a thread that has entered network namespace ns, for
+// what must be done from inside it in Go (raw sockets, netlink), and
+// returns the thread to where it was.
+func Within(t testing.TB, ns string, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			t.Fatalf("leaving namespace %s: %v", ns, err)
+		}
+	}()
+	fn()
 }

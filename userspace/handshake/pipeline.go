@@ -9,6 +9,7 @@ package handshake
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"sync/atomic"
@@ -32,6 +33,16 @@ const (
 	// once the ClientHello is complete (no QUIC server answers at all, in
 	// many networks).
 	DefaultQUICQuiet = 3 * time.Second
+	// DefaultMaxBytes bounds the bytes all handshakes in progress hold
+	// (reassembly and message buffers). A typical handshake holds 2 to
+	// 8 KiB; a hostile one can hold 64 KiB and more. Past the bound the
+	// least recently active handshakes are written early.
+	DefaultMaxBytes = 128 << 20
+	// maxErrs bounds the parse errors an event lists.
+	maxErrs = 4
+	// recycleMax: a finished flow holding more than this gives its
+	// buffers back rather than keep them for the next.
+	recycleMax = 16 << 10
 )
 
 // Config tunes the pipeline.
@@ -39,14 +50,17 @@ type Config struct {
 	Idle      time.Duration // a handshake without packets for this long is written as it is
 	QUICQuiet time.Duration // see DefaultQUICQuiet
 	MaxFlows  int           // handshakes followed at once, over all shards
-	Shards    int           // for dividing MaxFlows
+	MaxBytes  int           // bytes they may hold, over all shards (DefaultMaxBytes)
+	Shards    int           // for dividing MaxFlows and MaxBytes
 }
 
 // Stats count what the pipeline did.
 type Stats struct {
-	Events  atomic.Uint64 // edgesensor.tls events written
-	Evicted atomic.Uint64 // handshakes written early because the table was full
-	Errors  atomic.Uint64 // hellos or certificates that did not parse
+	Events        atomic.Uint64 // edgesensor.tls events written
+	Evicted       atomic.Uint64 // handshakes written early because the table was full
+	EvictedMemory atomic.Uint64 // handshakes written early to stay within MaxBytes
+	LateDatagrams atomic.Uint64 // QUIC Initials of handshakes already written
+	Errors        atomic.Uint64 // hellos or certificates that did not parse
 	// Certificates described from the cache (the same server's
 	// certificate again) and anew.
 	CertHits, CertMisses atomic.Uint64
@@ -70,12 +84,16 @@ func New(cfg Config, out *output.NDJSON) *Pipeline {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = 65536
 	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
 	return &Pipeline{cfg: cfg, out: out}
 }
 
 // NewShard implements capture.Pipeline.
 func (p *Pipeline) NewShard(int) capture.Shard {
-	return &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/max(p.cfg.Shards, 1), 16)}
+	n := max(p.cfg.Shards, 1)
+	return &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/n, 16), maxBytes: max(p.cfg.MaxBytes/n, 1<<20)}
 }
 
 // flowKey identifies a flow whichever way its packets travel.
@@ -116,6 +134,9 @@ func startsHandshake(b []byte, d int) bool {
 
 // flow is one handshake being followed.
 type flow struct {
+	key            flowKey
+	prev, next     *flow // the shard's activity list, least recent first
+	mem            int   // bytes held, as last accounted
 	quic           bool
 	client, server netip.AddrPort
 	iface          string
@@ -137,17 +158,90 @@ type flow struct {
 	ja3s, ja3sS  string
 	leaf         *tlswire.Leaf // shared with the shard's certificate cache: read only
 	chainLen     int
+	quicMsgs     [2]int // QUIC: messages of each direction already taken
 	errs         []string
+	moreErrs     int // errors beyond maxErrs
+}
+
+// fail records a parse error (the first few; the rest are counted).
+func (f *flow) fail(st *Stats, what string) {
+	st.Errors.Add(1)
+	if len(f.errs) < maxErrs {
+		f.errs = append(f.errs, what)
+	} else {
+		f.moreErrs++
+	}
+}
+
+// footprint is the memory a flow holds, in bytes.
+func (f *flow) footprint() int {
+	n := cap(f.chRaw) + cap(f.shRaw)
+	for _, d := range f.dirs {
+		if d != nil {
+			n += d.stream.Footprint() + d.rd.Footprint()
+		}
+	}
+	if f.qc != nil {
+		n += f.qc.Footprint()
+	}
+	return n
 }
 
 type shard struct {
-	p       *Pipeline
-	flows   map[flowKey]*flow
-	max     int
-	scratch fingerprint.Scratch
-	free    []*flow // finished flows kept for their buffers
-	certs   certCache
-	line    []byte // the event being written
+	p        *Pipeline
+	flows    map[flowKey]*flow
+	oldest   *flow // the activity list: oldest ... newest
+	newest   *flow
+	max      int
+	mem      int // bytes the flows hold
+	maxBytes int
+	scratch  fingerprint.Scratch
+	free     []*flow // finished flows kept for their buffers
+	certs    certCache
+	line     []byte // the event being written
+}
+
+// touch moves f to the newest end of the activity list.
+func (s *shard) touch(f *flow) {
+	if s.newest == f {
+		return
+	}
+	s.unlink(f)
+	f.prev = s.newest
+	if s.newest != nil {
+		s.newest.next = f
+	}
+	s.newest = f
+	if s.oldest == nil {
+		s.oldest = f
+	}
+}
+
+// unlink takes f off the activity list.
+func (s *shard) unlink(f *flow) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else if s.oldest == f {
+		s.oldest = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else if s.newest == f {
+		s.newest = f.prev
+	}
+	f.prev, f.next = nil, nil
+}
+
+// account updates the shard's byte count for f and writes the least
+// recently active handshakes early while the shard holds too much.
+func (s *shard) account(f *flow) {
+	n := f.footprint()
+	s.mem += n - f.mem
+	f.mem = n
+	for s.mem > s.maxBytes && s.oldest != nil && s.oldest != f {
+		s.p.Stats.EvictedMemory.Add(1)
+		s.finish(s.oldest, "evicted")
+	}
 }
 
 // maxFree bounds the flows a shard keeps for reuse.
@@ -167,6 +261,9 @@ func (s *shard) newFlow() *flow {
 func (s *shard) recycle(f *flow) {
 	if len(s.free) >= maxFree {
 		return
+	}
+	if f.mem > recycleMax {
+		return // a big one: let its buffers go
 	}
 	dirs, chRaw, shRaw, errs := f.dirs, f.chRaw[:0], f.shRaw[:0], f.errs[:0]
 	for _, d := range dirs {
@@ -192,21 +289,23 @@ func (s *shard) Handle(ev *capture.Event) {
 
 // flowOf finds or starts the flow of ev. A new handshake on a flow still
 // held (the data plane restarted tracking) writes the old one first.
-func (s *shard) flowOf(ev *capture.Event, quicFlow bool) (flowKey, *flow) {
+func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 	k := keyOf(ev.Src, ev.Dst, ev.Proto)
 	f := s.flows[k]
 	if f != nil && ev.Flags&capture.FlagFlowNew != 0 && f.packets > 0 {
-		s.finish(k, f, "restarted")
+		s.finish(f, "restarted")
 		f = nil
 	}
 	if f == nil {
 		if len(s.flows) >= s.max {
-			s.evictOldest()
+			s.p.Stats.Evicted.Add(1)
+			s.finish(s.oldest, "evicted")
 		}
 		f = s.newFlow()
-		f.quic, f.client, f.server, f.iface, f.vlan, f.first = quicFlow, ev.Client(), ev.Server(), ev.Interface, ev.VLAN, ev.Time
+		f.key, f.quic, f.client, f.server, f.iface, f.vlan, f.first = k, quicFlow, ev.Client(), ev.Server(), ev.Interface, ev.VLAN, ev.Time
 		s.flows[k] = f
 	}
+	s.touch(f)
 	f.packets++
 	f.last = ev.Time
 	if ev.Flags&capture.FlagLost != 0 || ev.Lost > 0 {
@@ -215,26 +314,12 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) (flowKey, *flow) {
 	if !ev.Complete() {
 		f.gaps = true
 	}
-	return k, f
-}
-
-func (s *shard) evictOldest() {
-	var ok flowKey
-	var of *flow
-	for k, f := range s.flows {
-		if of == nil || f.last.Before(of.last) {
-			ok, of = k, f
-		}
-	}
-	if of != nil {
-		s.p.Stats.Evicted.Add(1)
-		s.finish(ok, of, "evicted")
-	}
+	return f
 }
 
 // tcp handles one TLS-class packet.
 func (s *shard) tcp(ev *capture.Event) {
-	k, f := s.flowOf(ev, false)
+	f := s.flowOf(ev, false)
 	d := 1
 	if ev.FromClient() {
 		d = 0
@@ -259,8 +344,10 @@ func (s *shard) tcp(ev *capture.Event) {
 		}
 	}
 	if ev.Flags&capture.FlagHSDone != 0 {
-		s.finish(k, f, endReason(ev.State))
+		s.finish(f, endReason(ev.State))
+		return
 	}
+	s.account(f)
 }
 
 // endReason maps the data plane's final TLS state (enum tls_state).
@@ -282,7 +369,15 @@ func endReason(state uint8) string {
 
 // quic handles one QUIC Initial datagram.
 func (s *shard) quic(ev *capture.Event) {
-	k, f := s.flowOf(ev, true)
+	// The data plane keeps sending a connection's Initials (the client's
+	// ACKs, retransmissions) after the hellos are in and its event is
+	// written: only a datagram it marks as a new flow, or one whose flow
+	// lost events, starts a handshake.
+	if s.flows[keyOf(ev.Src, ev.Dst, ev.Proto)] == nil && ev.Flags&(capture.FlagFlowNew|capture.FlagLost) == 0 {
+		s.p.Stats.LateDatagrams.Add(1)
+		return
+	}
+	f := s.flowOf(ev, true)
 	if f.qc == nil {
 		f.qc = quic.NewConn()
 	}
@@ -293,21 +388,26 @@ func (s *shard) quic(ev *capture.Event) {
 	case quic.FromServer:
 		f.client, f.server = ev.Dst, ev.Src
 	}
-	if !f.haveCH {
-		if m, ok := f.qc.Hello(quic.FromClient); ok && m.Type == tlswire.MsgClientHello {
-			s.message(f, 0, m, true)
-		}
-	}
-	if !f.haveSH {
-		if m, ok := f.qc.Hello(quic.FromServer); ok && m.Type == tlswire.MsgServerHello {
-			s.message(f, 1, m, true)
-		}
+	// New complete messages only: the ClientHello (and a second one after
+	// a retry, which changes nothing), the ServerHello or
+	// HelloRetryRequest and then the real ServerHello.
+	for d := range 2 {
+		i := 0
+		f.qc.Hellos(d, func(m tlswire.Message) {
+			if i >= f.quicMsgs[d] {
+				s.message(f, d, m, true)
+				f.quicMsgs[d]++
+			}
+			i++
+		})
 	}
 	switch {
-	case f.haveCH && f.haveSH && !f.hrr:
-		s.finish(k, f, "finished")
+	case f.haveCH && f.haveSH && !f.sh.HelloRetry:
+		s.finish(f, "finished")
 	case f.qc.Closed:
-		s.finish(k, f, "closed")
+		s.finish(f, "closed")
+	default:
+		s.account(f)
 	}
 }
 
@@ -317,8 +417,7 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 	case d == 0 && m.Type == tlswire.MsgClientHello && !f.haveCH:
 		f.chRaw = append(f.chRaw[:0], m.Body...)
 		if err := tlswire.ParseClientHello(f.chRaw, &f.ch); err != nil {
-			f.errs = append(f.errs, "client_hello: "+err.Error())
-			s.p.Stats.Errors.Add(1)
+			f.fail(&s.p.Stats, "client_hello: "+err.Error())
 			return
 		}
 		f.haveCH = true
@@ -329,12 +428,20 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 	case d == 1 && m.Type == tlswire.MsgServerHello:
 		var sh tlswire.ServerHello
 		if err := tlswire.ParseServerHello(m.Body, &sh); err != nil {
-			f.errs = append(f.errs, "server_hello: "+err.Error())
-			s.p.Stats.Errors.Add(1)
+			f.fail(&s.p.Stats, "server_hello: "+err.Error())
 			return
 		}
 		if sh.HelloRetry {
 			f.hrr = true
+		}
+		if sh.Version() == 0x0304 && !quicFlow {
+			// Past TLS 1.3's middlebox ChangeCipherSpec, a retry's real
+			// ServerHello and the second ClientHello are still plaintext.
+			for _, dir := range f.dirs {
+				if dir != nil {
+					dir.rd.TLS13 = true
+				}
+			}
 		}
 		// The last ServerHello is the one that counts (after a retry).
 		f.shRaw = append(f.shRaw[:0], m.Body...)
@@ -345,42 +452,50 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 	case d == 1 && m.Type == tlswire.MsgCertificate && f.leaf == nil:
 		leaf, n, ok := s.certs.leaf(m.Body, &s.p.Stats)
 		if !ok {
-			f.errs = append(f.errs, "certificate: malformed")
-			s.p.Stats.Errors.Add(1)
+			f.fail(&s.p.Stats, "certificate: malformed")
 			return
 		}
 		f.leaf, f.chainLen = leaf, n
 	}
 }
 
-// Tick implements capture.Shard: handshakes gone quiet are written.
+// Tick implements capture.Shard: handshakes gone quiet are written. It
+// walks the activity list from the least recent and stops at the first
+// handshake quiet for less than the shortest wait.
 func (s *shard) Tick(now time.Time) {
-	for k, f := range s.flows {
+	for f := s.oldest; f != nil; {
+		next := f.next
 		idle := now.Sub(f.last)
+		if idle < min(s.p.cfg.QUICQuiet, s.p.cfg.Idle) {
+			break
+		}
 		switch {
 		case f.quic && f.haveCH && idle >= s.p.cfg.QUICQuiet:
 			if f.haveSH {
-				s.finish(k, f, "finished")
+				s.finish(f, "finished")
 			} else {
-				s.finish(k, f, "server_silent")
+				s.finish(f, "server_silent")
 			}
 		case idle >= s.p.cfg.Idle:
-			s.finish(k, f, "timeout")
+			s.finish(f, "timeout")
 		}
+		f = next
 	}
 	s.p.out.Flush()
 }
 
 // Close implements capture.Shard.
 func (s *shard) Close() {
-	for k, f := range s.flows {
-		s.finish(k, f, "shutdown")
+	for s.oldest != nil {
+		s.finish(s.oldest, "shutdown")
 	}
 }
 
 // finish writes the event of a flow and forgets it.
-func (s *shard) finish(k flowKey, f *flow, end string) {
-	delete(s.flows, k)
+func (s *shard) finish(f *flow, end string) {
+	delete(s.flows, f.key)
+	s.unlink(f)
+	s.mem -= f.mem
 	ev := f.event(end)
 	defer s.recycle(f)
 	line, err := s.encode(ev)
@@ -424,8 +539,8 @@ func (f *flow) event(end string) *Event {
 	ev.TLS.VersionProtocol = "tls"
 	d := &ev.Edgesensor.TLS
 	d.End, d.Packets, d.LostEvents, d.HelloRetry = end, f.packets, f.lost, f.hrr
-	d.Error = joinErrs(f.errs)
-	for _, dir := range f.dirs {
+	errs := f.errs
+	for i, dir := range f.dirs {
 		if dir == nil {
 			continue
 		}
@@ -435,7 +550,20 @@ func (f *flow) event(end string) *Event {
 		for _, a := range dir.rd.Alerts {
 			d.Alerts = append(d.Alerts, tlswire.AlertName(a.Description))
 		}
+		if dir.rd.Err != nil {
+			errs = append(errs, [2]string{"client", "server"}[i]+" records: "+dir.rd.Err.Error())
+		}
 	}
+	if f.qc != nil {
+		f.gaps = f.gaps || f.qc.Gaps()
+		if f.qc.BadFrames > 0 {
+			errs = append(errs, fmt.Sprintf("%d Initial packets with malformed frames", f.qc.BadFrames))
+		}
+	}
+	if f.moreErrs > 0 {
+		errs = append(errs, fmt.Sprintf("%d more", f.moreErrs))
+	}
+	d.Error = joinErrs(errs)
 	d.Gaps = f.gaps
 	if f.haveCH {
 		ev.TLS.Client = f.clientECS()
@@ -449,12 +577,18 @@ func (f *flow) event(end string) *Event {
 		ev.TLS.Version = tlswire.VersionName(sh.Version())
 		ev.TLS.Cipher = tlswire.CipherName(sh.Cipher)
 		ev.TLS.NextProtocol = string(sh.ALPN)
+		// TLS 1.2 resumption: the server echoes the session ID the client
+		// offered (with a ticket too) and sends no certificate.
 		resumed = sh.PSKAccepted ||
-			sh.Version() <= 0x0303 && len(sh.SessionID) > 0 && f.haveCH && f.ch.SessionIDLen > 0 && f.leaf == nil &&
-				end == "finished"
+			sh.Version() <= 0x0303 && len(sh.SessionID) > 0 && f.haveCH && bytes.Equal(sh.SessionID, f.ch.SessionID) &&
+				f.leaf == nil
 		ev.TLS.Resumed = resumed
 		ev.TLS.Server = &TLSServer{JA3S: f.ja3s}
 		d.Server = f.serverDetails()
+		if sh.HelloRetry {
+			// A HelloRetryRequest and no ServerHello after it.
+			d.Missing = append(d.Missing, "server_hello")
+		}
 	} else {
 		d.Missing = append(d.Missing, "server_hello")
 	}
@@ -463,7 +597,9 @@ func (f *flow) event(end string) *Event {
 	} else if f.haveSH && f.sh.Version() <= 0x0303 && !resumed && !f.quic {
 		d.Missing = append(d.Missing, "certificate")
 	}
-	ev.TLS.Established = end == "finished" && f.haveSH
+	// TCP: the data plane saw application data both ways. QUIC: all that
+	// follows the hellos is encrypted, so it cannot be told.
+	ev.TLS.Established = end == "finished" && f.haveSH && !f.quic
 	d.Complete = len(d.Missing) == 0
 	if f.qc != nil {
 		d.QUIC = &QUICDetails{Version: quicVersionName(f.qc.Version), ClientDCID: hex.EncodeToString(f.qc.ClientDCID),

@@ -3,7 +3,6 @@ package handshake
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	stdjson "encoding/json"
 	"io"
 	"math/rand"
@@ -17,22 +16,12 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/output"
 )
 
 const corpus = "../../testdata/corpus/"
-
-type truth struct {
-	TLS []struct {
-		ClientPort int    `json:"client_port"`
-		ServerPort int    `json:"server_port"`
-		SNI        string `json:"sni"`
-		JA3        string `json:"ja3"`
-		JA3S       string `json:"ja3s"`
-		JA4        string `json:"ja4"`
-	} `json:"tls"`
-}
 
 // packetEvents turns the TCP payload packets of a capture into TLS-class
 // events the way the data plane would emit them, without BPF: direction
@@ -76,16 +65,8 @@ func packetEvents(t testing.TB, name string, clientPort uint16) []capture.Event 
 	return evs
 }
 
-func readTruth(t testing.TB, name string) truth {
-	b, err := os.ReadFile(corpus + name + ".truth.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr truth
-	if err := stdjson.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
-	return tr
+func readTruth(t testing.TB, name string) testutil.Truth {
+	return testutil.ReadTruth(t, corpus+name+".truth.json")
 }
 
 // run feeds events through one shard and returns the events written.
@@ -257,15 +238,7 @@ func TestServerRefusalAlert(t *testing.T) {
 }
 
 func readHex(t testing.TB, name string) []byte {
-	b, err := os.ReadFile("../../testdata/quic/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testutil.ReadHex(t, "../../testdata/quic/"+name)
 }
 
 // QUIC: the RFC's client and server Initials, with the data plane's guess
@@ -306,11 +279,56 @@ func TestQUICHandshakeEvent(t *testing.T) {
 	out := output.NewNDJSON(&buf)
 	p := New(Config{}, out)
 	sh := p.NewShard(0)
-	sh.Handle(&evs[1])
+	alone := evs[1]
+	alone.Flags |= capture.FlagFlowNew
+	sh.Handle(&alone)
 	sh.Tick(now.Add(DefaultQUICQuiet + time.Second))
 	out.Flush()
 	if !strings.Contains(buf.String(), `"end":"server_silent"`) {
 		t.Errorf("client-only QUIC: %s", buf.String())
+	}
+	// The client's later Initials (ACKs, retransmissions) come after the
+	// event was written: they make no second one.
+	buf.Reset()
+	late := evs[1]
+	sh.Handle(&late)
+	sh.Tick(now.Add(time.Hour))
+	out.Flush()
+	if buf.Len() != 0 || p.Stats.LateDatagrams.Load() != 1 {
+		t.Errorf("a late Initial made an event (%d late): %s", p.Stats.LateDatagrams.Load(), buf.String())
+	}
+}
+
+// Handshakes in progress hold a bounded number of bytes: past it the
+// least recently active are written early, and the shard's count stays
+// within the bound.
+func TestHandshakeMemoryIsBounded(t *testing.T) {
+	var buf bytes.Buffer
+	p := New(Config{MaxBytes: 1 << 20, Shards: 1}, output.NewNDJSON(&buf))
+	sh := p.NewShard(0).(*shard)
+	// Each flow: a hello record header claiming a big message, and one
+	// byte 30 KiB further on, so the stream reserves its whole window.
+	for i := 0; i < 200; i++ {
+		src := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i))
+		dst := netip.MustParseAddrPort("10.0.0.2:443")
+		for _, part := range []struct {
+			seq uint32
+			b   []byte
+		}{{1, []byte{22, 3, 1, 0x40, 0, 1, 0, 0x3f, 0xf0}}, {30 << 10, []byte{0}}} {
+			ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Src: src, Dst: dst,
+				Flags: capture.FlagFromClient, Time: time.Unix(int64(i), 0), Seq: part.seq, Payload: part.b, PayloadLen: len(part.b)}
+			sh.Handle(&ev)
+		}
+		if sh.mem > sh.maxBytes {
+			t.Fatalf("flow %d: shard holds %d bytes, bound %d", i, sh.mem, sh.maxBytes)
+		}
+	}
+	if p.Stats.EvictedMemory.Load() == 0 {
+		t.Error("nothing was written early")
+	}
+	sh.Close()
+	if sh.mem != 0 || len(sh.flows) != 0 || sh.oldest != nil {
+		t.Errorf("after close: %d bytes, %d flows", sh.mem, len(sh.flows))
 	}
 }
 
@@ -333,6 +351,32 @@ func TestFlowTableIsBounded(t *testing.T) {
 	}
 	if p.Stats.Evicted.Load() != 24 {
 		t.Errorf("evicted %d", p.Stats.Evicted.Load())
+	}
+	// The least recently active went first, in order.
+	p.out.Flush()
+	for i, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var e map[string]any
+		if err := stdjson.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if field(e, "source.port") != float64(1000+i) || field(e, "edgesensor.tls.end") != "evicted" {
+			t.Fatalf("event %d: port %v end %v", i, field(e, "source.port"), field(e, "edgesensor.tls.end"))
+		}
+	}
+}
+
+// A new handshake when the table is full costs the same as any other:
+// the oldest is found at the head of the activity list, not by a scan.
+func BenchmarkNewFlowFullTable(b *testing.B) {
+	p := New(Config{MaxFlows: 1 << 15, Shards: 1}, output.NewNDJSON(io.Discard))
+	sh := p.NewShard(0)
+	ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Dst: netip.MustParseAddrPort("10.0.0.2:443"),
+		Flags: capture.FlagFromClient, Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		ev.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)}), uint16(i))
+		ev.Time = time.Unix(int64(i), 0)
+		sh.Handle(&ev)
 	}
 }
 
@@ -452,6 +496,9 @@ func FuzzPipeline(f *testing.F) {
 			now = now.Add(time.Second)
 		}
 		sh.Tick(now.Add(time.Hour))
+		if s := sh.(*shard); len(s.flows) != 0 || s.oldest != nil || s.mem != 0 {
+			t.Fatalf("after the idle time: %d flows, %d bytes accounted", len(s.flows), s.mem)
+		}
 		sh.Close()
 		out.Flush()
 		for _, line := range bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n")) {

@@ -2,25 +2,18 @@ package quic
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/tlswire"
 )
 
 func readHex(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("../../testdata/quic/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testutil.ReadHex(t, "../../testdata/quic/"+name)
 }
 
 // RFC 9001 Appendix A.1: the keys derived from DCID 8394c8f03e515708.
@@ -65,7 +58,7 @@ func TestSamplePackets(t *testing.T) {
 		if c.Version != tc.version {
 			t.Errorf("%s: version %x", tc.name, c.Version)
 		}
-		ch, ok := c.Hello(FromClient)
+		ch, ok := first(c, FromClient)
 		if !ok || ch.Type != tlswire.MsgClientHello {
 			t.Fatalf("%s: no ClientHello", tc.name)
 		}
@@ -77,10 +70,106 @@ func TestSamplePackets(t *testing.T) {
 		if err := tlswire.ParseClientHello(ch.Body, &hello); err != nil || string(hello.ServerName) != "example.com" {
 			t.Errorf("%s: SNI %q %v", tc.name, hello.ServerName, err)
 		}
-		sh, ok := c.Hello(FromServer)
+		sh, ok := first(c, FromServer)
 		var shp tlswire.ServerHello
 		if !ok || sh.Type != tlswire.MsgServerHello || tlswire.ParseServerHello(sh.Body, &shp) != nil || shp.Cipher != 0x1301 {
 			t.Errorf("%s: ServerHello %v %+v", tc.name, ok, shp)
+		}
+	}
+}
+
+// first returns a copy of the first complete message of a direction.
+func first(c *Conn, dir int) (tlswire.Message, bool) {
+	var m tlswire.Message
+	found := false
+	c.Hellos(dir, func(msg tlswire.Message) {
+		if !found {
+			m, found = tlswire.Message{Type: msg.Type, Body: append([]byte(nil), msg.Body...)}, true
+		}
+	})
+	return m, found
+}
+
+// seal builds an Initial packet of version v carrying one CRYPTO frame,
+// protected with k (RFC 9001 5.3 and 5.4), padded to 1200 bytes.
+func seal(t *testing.T, k *Keys, v uint32, dcid, scid []byte, pn uint32, off uint64, data []byte) []byte {
+	t.Helper()
+	payload := []byte{frameCrypto}
+	payload = appendVarint(payload, off)
+	payload = appendVarint(payload, uint64(len(data)))
+	payload = append(payload, data...)
+	typ := byte(0)
+	if v == V2 {
+		typ = 1
+	}
+	hdr := []byte{0xc0 | typ<<4 | 3} // 4-byte packet number
+	hdr = binary.BigEndian.AppendUint32(hdr, v)
+	hdr = append(append(hdr, byte(len(dcid))), dcid...)
+	hdr = append(append(hdr, byte(len(scid))), scid...)
+	hdr = append(hdr, 0) // no token
+	padTo := 1200 - len(hdr) - 2 - 4 - 16
+	for len(payload) < padTo {
+		payload = append(payload, framePadding)
+	}
+	hdr = binary.BigEndian.AppendUint16(hdr, 0x4000|uint16(4+len(payload)+16))
+	pnOff := len(hdr)
+	hdr = binary.BigEndian.AppendUint32(hdr, pn)
+	var nonce [12]byte
+	copy(nonce[:], k.iv[:])
+	for i := 0; i < 4; i++ {
+		nonce[11-i] ^= byte(pn >> (8 * i))
+	}
+	pkt := k.aead.Seal(append([]byte(nil), hdr...), nonce[:], payload, hdr)
+	var mask [16]byte
+	k.hp.Encrypt(mask[:], pkt[pnOff+4:pnOff+20])
+	pkt[0] ^= mask[0] & 0x0f
+	for i := 0; i < 4; i++ {
+		pkt[pnOff+i] ^= mask[1+i]
+	}
+	return pkt
+}
+
+func appendVarint(b []byte, v uint64) []byte {
+	switch {
+	case v < 1<<6:
+		return append(b, byte(v))
+	case v < 1<<14:
+		return binary.BigEndian.AppendUint16(b, 0x4000|uint16(v))
+	default:
+		return binary.BigEndian.AppendUint32(b, 0x80000000|uint32(v))
+	}
+}
+
+// After the server's first Initial the client sends to the server's
+// connection ID, still under the keys of its first DCID (RFC 9001 5.2):
+// the rest of its ClientHello is read. And a server may answer a v1
+// client in v2 (RFC 9368), keyed by the same DCID.
+func TestClientSwitchesDCIDAndServerSwitchesVersion(t *testing.T) {
+	ch := append([]byte{1, 0, 3, 0}, make([]byte, 768)...) // a 768-byte ClientHello, split below
+	sh := append([]byte{2, 0, 0, 40}, make([]byte, 40)...)
+	dcid, cscid, sscid := []byte{1, 2, 3, 4, 5, 6, 7, 8}, []byte{9, 9}, []byte{7, 7, 7, 7}
+	for _, serverVersion := range []uint32{V1, V2} {
+		c := NewConn()
+		ck, _, _ := InitialKeys(V1, dcid)
+		_, sk, _ := InitialKeys(serverVersion, dcid)
+		if d := c.Datagram(seal(t, ck, V1, dcid, cscid, 0, 0, ch[:400])); d != FromClient {
+			t.Fatalf("first client Initial: direction %d", d)
+		}
+		if d := c.Datagram(seal(t, sk, serverVersion, cscid, sscid, 0, 0, sh)); d != FromServer {
+			t.Fatalf("server Initial (version %x): direction %d", serverVersion, d)
+		}
+		ck2 := ck
+		if serverVersion == V2 {
+			ck2, _, _ = InitialKeys(V2, dcid)
+		}
+		if d := c.Datagram(seal(t, ck2, serverVersion, sscid, cscid, 1, 400, ch[400:])); d != FromClient {
+			t.Fatalf("client Initial to the server's CID: direction %d (undecryptable %d)", d, c.Undecryptable)
+		}
+		if m, ok := first(c, FromClient); !ok || len(m.Body) != 768 {
+			t.Errorf("version %x: ClientHello not completed across the DCID switch", serverVersion)
+		}
+		if c.Undecryptable != 0 {
+			t.Errorf("version %x: %d undecryptable", serverVersion, c.Undecryptable)
 		}
 	}
 }
@@ -103,7 +192,7 @@ func TestCryptoReassemblyOutOfOrder(t *testing.T) {
 	for _, p := range pieces {
 		c.Crypto[FromClient].Add(uint32(p[0]), msg[p[0]:p[1]])
 	}
-	m, ok := c.Hello(FromClient)
+	m, ok := first(c, FromClient)
 	if !ok || !bytes.Equal(m.Body, hello) {
 		t.Fatalf("reassembled %v", ok)
 	}
@@ -116,7 +205,7 @@ func TestTamperedPacketDoesNotDecrypt(t *testing.T) {
 	if d := c.Datagram(p); d != Unknown || c.Decrypted != 0 {
 		t.Errorf("tampered packet: direction %d", d)
 	}
-	if _, ok := c.Hello(FromClient); ok {
+	if _, ok := first(c, FromClient); ok {
 		t.Error("a hello from a packet that did not authenticate")
 	}
 }
@@ -132,7 +221,7 @@ func FuzzDatagram(f *testing.F) {
 		if c.Crypto[0].Len() > MaxCrypto || c.Crypto[1].Len() > MaxCrypto {
 			t.Fatal("CRYPTO stream over its limit")
 		}
-		c.Hello(FromClient)
+		first(c, FromClient)
 	})
 }
 
@@ -161,8 +250,7 @@ func BenchmarkInitialHandshake(b *testing.B) {
 		c := NewConn()
 		c.Datagram(client)
 		c.Datagram(server)
-		m, _ := c.Hello(FromClient)
 		var ch tlswire.ClientHello
-		tlswire.ParseClientHello(m.Body, &ch)
+		c.Hellos(FromClient, func(m tlswire.Message) { tlswire.ParseClientHello(m.Body, &ch) })
 	}
 }

@@ -15,9 +15,6 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// MaxChain bounds how many certificates of a chain are looked at.
-const MaxChain = 10
-
 // Leaf describes the server's certificate, as a SOC reads it.
 type Leaf struct {
 	Subject            string
@@ -52,15 +49,16 @@ func ParseCertificateMessage(body []byte) (Leaf, bool) {
 }
 
 // CertificateChain returns the leaf (first) certificate of a TLS ≤ 1.2
-// Certificate message body and how many certificates the chain holds
-// (counting stops at MaxChain).
+// Certificate message body and how many certificates the chain holds.
 func CertificateChain(body []byte) (leaf []byte, n int, ok bool) {
 	s := cryptobyte.String(body)
 	var list cryptobyte.String
 	if !s.ReadUint24LengthPrefixed(&list) {
 		return nil, 0, false
 	}
-	for !list.Empty() && n < MaxChain {
+	// Every certificate is counted (the message is bounded); only the
+	// leaf is kept.
+	for !list.Empty() {
 		var c cryptobyte.String
 		if !list.ReadUint24LengthPrefixed(&c) {
 			return nil, 0, false

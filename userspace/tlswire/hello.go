@@ -46,6 +46,7 @@ func IsGREASE(v uint16) bool {
 type ClientHello struct {
 	LegacyVersion     uint16
 	SessionIDLen      int
+	SessionID         []byte // legacy_session_id (a TLS 1.2 resumption offer, or 1.3 compatibility)
 	Ciphers           []uint16
 	Compression       []byte
 	Extensions        []uint16 // wire order, GREASE included
@@ -103,7 +104,7 @@ func ParseClientHello(body []byte, ch *ClientHello) error {
 		!s.ReadUint16LengthPrefixed(&ciphers) || !s.ReadUint8LengthPrefixed(&comp) {
 		return ErrMalformed
 	}
-	ch.SessionIDLen = len(sid)
+	ch.SessionIDLen, ch.SessionID = len(sid), sid
 	var ok bool
 	if ch.Ciphers, ok = u16s(ch.Ciphers, ciphers); !ok {
 		return ErrMalformed

@@ -60,10 +60,19 @@ type Reader struct {
 	hsOff     int
 	Encrypted bool // an encrypted record was reached: the plaintext part is over
 	CCS       bool
-	Alerts    []Alert
-	Err       error
-	Records   int
+	// TLS13 is set by the caller once the server selected TLS 1.3: its
+	// ChangeCipherSpec is only for middleboxes, and handshake records
+	// after it (the ServerHello after a HelloRetryRequest, the client's
+	// second ClientHello) are still plaintext. Encrypted ones are
+	// application data records anyway.
+	TLS13   bool
+	Alerts  []Alert
+	Err     error
+	Records int
 }
+
+// Footprint is the memory the reader holds, in bytes.
+func (r *Reader) Footprint() int { return cap(r.hs) }
 
 // Reset empties the reader for reuse.
 func (r *Reader) Reset() {
@@ -92,11 +101,11 @@ func (r *Reader) Feed(stream []byte, fn func(Message)) {
 		r.consumed += 5 + n
 		r.Records++
 		switch {
-		case typ == RecordApplicationData || (r.CCS && typ == RecordHandshake):
+		case typ == RecordApplicationData || (r.CCS && !r.TLS13 && (typ == RecordHandshake || typ == RecordAlert)):
+			// TLS ≤ 1.2: after ChangeCipherSpec, Finished and alerts are
+			// encrypted under their own record types.
 			r.Encrypted = true
 		case typ == RecordChangeCipherSpec:
-			// TLS 1.2: what follows is encrypted. TLS 1.3 sends one for
-			// middleboxes; its encrypted records are application data anyway.
 			r.CCS = true
 		case typ == RecordAlert:
 			if len(body) >= 2 && len(r.Alerts) < 8 {

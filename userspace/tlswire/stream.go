@@ -5,6 +5,8 @@
 // wire and is checked before use; every buffer has a limit.
 package tlswire
 
+import "math"
+
 // Stream reassembles one direction of a TCP connection from segments that
 // may arrive out of order, twice, or overlapping. Bytes are placed by
 // sequence number relative to the lowest one seen; the first copy of a
@@ -57,7 +59,14 @@ func (s *Stream) Add(seq uint32, payload []byte) {
 	if !s.started {
 		s.started, s.base = true, seq
 	}
-	off := int(int32(seq - s.base))
+	d := int32(seq - s.base)
+	if d == math.MinInt32 {
+		// Half the sequence space away: neither before nor after; and
+		// -d would overflow an int on 32-bit machines.
+		s.Overflow += len(payload)
+		return
+	}
+	off := int(d)
 	if off < 0 && s.pinned {
 		if -off >= len(payload) {
 			return // entirely before the start
@@ -176,6 +185,9 @@ func (s *Stream) Gaps() (bool, int) {
 	}
 	return missing > 0, missing
 }
+
+// Footprint is the memory the stream holds, in bytes.
+func (s *Stream) Footprint() int { return cap(s.data) + 16*cap(s.spans) }
 
 // Len returns how far the stream reaches (including gaps).
 func (s *Stream) Len() int { return s.end() }

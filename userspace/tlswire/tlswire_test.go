@@ -361,3 +361,28 @@ func FuzzCertificate(f *testing.F) {
 	f.Add([]byte{0, 0, 6, 0, 0, 3, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, body []byte) { ParseCertificateMessage(body) })
 }
+
+// TLS 1.3 after a HelloRetryRequest: HRR, a middlebox ChangeCipherSpec,
+// then the real ServerHello, all in the clear. Once told TLS 1.3, the
+// reader reads past the CCS; TLS 1.2 stops there, and an alert after it is
+// encrypted, not an alert.
+func TestReaderAfterChangeCipherSpec(t *testing.T) {
+	stream := append(record(22, msg(2, []byte("hrr"))), record(20, []byte{1})...)
+	stream = append(stream, record(22, msg(2, []byte("real sh")))...)
+	for _, tls13 := range []bool{false, true} {
+		var r Reader
+		var got []string
+		r.Feed(stream, func(m Message) {
+			got = append(got, string(m.Body))
+			r.TLS13 = tls13 // as the pipeline does on the first ServerHello
+		})
+		if want := map[bool]int{false: 1, true: 2}[tls13]; len(got) != want {
+			t.Errorf("tls13 %v: messages %q, want %d", tls13, got, want)
+		}
+	}
+	var r Reader
+	r.Feed(append(append(record(22, msg(2, []byte("sh"))), record(20, []byte{1})...), record(21, []byte{0x8d, 0x3f})...), func(Message) {})
+	if len(r.Alerts) != 0 || !r.Encrypted {
+		t.Errorf("TLS 1.2 encrypted alert read as %v (encrypted %v)", r.Alerts, r.Encrypted)
+	}
+}

@@ -4,7 +4,9 @@ go 1.26.8
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/andybalholm/brotli v1.2.8
 	github.com/cilium/ebpf v0.22.0
+	github.com/gabriel-vasile/mimetype v1.4.16
 	github.com/google/gopacket v1.1.19
 	github.com/mattn/go-isatty v0.0.20
 	github.com/rs/zerolog v1.35.1

@@ -678,8 +678,20 @@ static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 					int to_watched, struct counter_set *c)
 {
 	struct stream_verdict *v = bpf_map_lookup_elem(&stream_verdicts, k);
-	__u8 state = v ? v->state : STREAM_NEW;
 	__u8 flags = 0;
+
+	/* A client's SYN opens a new connection on the tuple: what userspace
+	 * decided for the old one (IGNORE, a SKIP range, a byte limit) and
+	 * the bytes it spent do not carry over. */
+	if (new_connection(p) && (f->kind & FLOW_STREAM)) {
+		if (v) {
+			bpf_map_delete_elem(&stream_verdicts, k);
+			v = NULL;
+		}
+		f->stream_bytes = 0;
+		f->flags &= ~FLOW_F_BUDGET;
+	}
+	__u8 state = v ? v->state : STREAM_NEW;
 
 	if (!(f->kind & FLOW_STREAM)) {
 		f->kind |= FLOW_STREAM;
@@ -712,7 +724,9 @@ static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 			return 1;
 		}
 		__u64 limit = cfg.stream_budget;
-		if (state == STREAM_CAPTURE && v && v->byte_limit)
+		/* Any verdict may carry a raised limit: a SKIP written after a
+		 * CAPTURE must not drop the flow back to the default budget. */
+		if (v && v->byte_limit)
 			limit = v->byte_limit;
 		if (f->stream_bytes >= limit) {
 			c->v[C_STREAM_BUDGET_PACKETS]++;

@@ -187,9 +187,10 @@ struct flow {
 	__u8 _pad[2];
 };
 
-/* Userspace-owned stream control. The kernel only reads it. */
+/* Userspace-owned stream control. The kernel only reads it, and deletes it
+ * when a client SYN opens a new connection on the tuple. */
 struct stream_verdict {
-	__u64 byte_limit; /* CAPTURE: cap on flow.stream_bytes; 0 means the config default */
+	__u64 byte_limit; /* any state: cap on flow.stream_bytes; 0 means the config default */
 	__u32 skip_seq;   /* SKIP: first sequence number not emitted */
 	__u32 skip_len;   /* SKIP: length of the range */
 	__u8 state;       /* enum stream_state */

@@ -7,13 +7,15 @@
 #   4. live throughput through the lab router with and without the sensor (iperf3)
 #   5. handshake events per second through the whole live path, and the
 #      rate at which none is lost
+#   6. file reconstruction: MB/s of the whole file path vs the hashes alone,
+#      and peak RSS replaying 10,000 concurrent HTTP downloads
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/edgesensor}
 export LAB_PREFIX=${LAB_PREFIX:-esbench} LAB_NET=${LAB_NET:-80}
 IPERF_TIME=${IPERF_TIME:-8}
 # BENCH_SECTIONS="4 5" runs only those sections.
-want() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5} " == *" $1 "* ]]; }
+want() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5 6} " == *" $1 "* ]]; }
 
 if want 1; then
 echo "== 1. BPF_PROG_TEST_RUN, kernel ns per packet: sensor vs empty XDP_PASS (medians of 21 alternating rounds)"
@@ -25,7 +27,7 @@ fi
 if want 2; then
 echo
 echo "== 2. userspace hot path"
-go test -run '^$' -bench 'Decode|Dispatch|AppendEvent' -benchmem ./sensor ./userspace/summary | grep '^Benchmark'
+go test -run '^$' -bench 'Decode|Dispatch' -benchmem ./sensor | grep '^Benchmark'
 echo "-- handshake analysis: ClientHello parse + JA3 + JA4; QUIC Initials (client + server) decrypt + reassemble + parse;"
 echo "   a whole TCP handshake from packet events to its JSON line"
 go test -run '^$' -bench 'ClientHelloJA3JA4|InitialHandshake|HandshakeEvent' -benchmem \
@@ -176,4 +178,24 @@ for rate in 5000 10000 20000 0; do
 	run_sensor_for "$label" "$work/hsreplay" -pcap "$work/hs.pcap" -server "$SERVER4:443" -iface "$IF_CLIENT" \
 		-n $((rate ? rate * 6 : 200000)) -rate "$rate"
 done
+fi
+
+if want 6; then
+echo
+echo "== 6. file reconstruction"
+echo "-- one 64 MiB download: reassembly + HTTP + typing + SHA-256/SHA-1/MD5 + spool + metadata + event,"
+echo "   beside SHA-256 alone and the three hashes alone on the same bytes (1448-byte segments, one core)"
+go test -run '^$' -bench 'LargeFile|SHA256|ThreeHashes|NonCandidate' -benchtime 5x -benchmem ./userspace/files | grep '^Benchmark'
+echo "-- stages: reassembly in order, HTTP identity/chunked/gzip, MIME base64, SMTP DATA, IMAP literal"
+go test -run '^$' -bench 'InOrder|Identity|Chunked|Gzip|Base64|DATA10MB|Literal10MB' -benchmem \
+	./userspace/reassembly ./userspace/httpx ./userspace/mime ./userspace/smtp ./userspace/imap | grep '^Benchmark'
+echo "-- 10,000 concurrent HTTP downloads (16 KiB each, all open at once) replayed: peak RSS vs a tiny capture"
+fg=$(mktemp -d)
+go run ./internal/lab/flowgen -flows 10000 -size 16384 -o "$fg/flows.pcap"
+base=$(/usr/bin/time -f %M "$BIN" replay testdata/corpus/tls_curl13.pcap 2>&1 >/dev/null | tail -1)
+/usr/bin/time -f '%M %e' "$BIN" replay --stats "$fg/flows.pcap" >"$fg/events" 2>"$fg/err"
+read -r rss secs < <(tail -1 "$fg/err")
+files=$(grep -c '"edgesensor.file"' "$fg/events" || true)
+echo "replay of 10,000 flows: $files file events in ${secs}s, peak RSS $((rss / 1024)) MiB (tiny capture: $((base / 1024)) MiB)"
+rm -rf "$fg"
 fi

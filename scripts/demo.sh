@@ -39,8 +39,10 @@ echo -n "HTTPS TLS 1.3 (1 MiB download): "; c "${CURL[@]}" --resolve "$HOSTNAME:
 echo -n "HTTPS over IPv6:                "; c "${CURL[@]}" -6 --resolve "$HOSTNAME:443:[$SERVER6]" "https://$HOSTNAME/"
 echo -n "TLS 1.2, RSA certificate:       "; c "${CURL[@]}" --tls-max 1.2 --resolve "$HOSTNAME:8443:$SERVER4" "https://$HOSTNAME:8443/"
 echo -n "HTTP download sample.exe:       "; c "${CURL[@]}" "http://$SERVER4/sample.exe"
+echo -n "HTTP gzip + chunked (8080):     "; c "${CURL[@]}" --compressed "http://$SERVER4:8080/sample.exe"
+echo -n "keep-alive: video, then a PDF:  "; c "${CURL[@]}" -o /dev/null "http://$SERVER4/video.mp4" "http://$SERVER4/report.pdf"
 echo -n "SMTP mail with an attachment:   "; c swaks --to user@example.test --from alice@example.test --server "$SERVER4" \
-	--attach "$LAB_DIR/www/sample.exe" --h-Subject "demo" 2>&1 | grep -o '250 2.0.0 Ok.*' || true
+	--attach "$LAB_DIR/www/sample.exe" --attach "$LAB_DIR/www/report.pdf" --h-Subject "demo" 2>&1 | grep -o '250 2.0.0 Ok.*' || true
 echo -n "SMTP with STARTTLS (587):       "; c swaks --to user@example.test --server "$SERVER4" -p 587 --tls 2>&1 | grep -o '220 2.0.0 Ready to start TLS' || true
 sleep 1
 echo -n "IMAP fetch of that mail:        "; c curl -sS --max-time 20 "imap://$SERVER4/INBOX;UID=1" -u user:secret -o "$out/mail.eml"
@@ -96,21 +98,28 @@ for line in open(sys.argv[1]):
         print(line, end=""); break
 PY
 echo
-echo "== stream flows (HTTP, SMTP, IMAP), per flow: packets emitted per direction, payload bytes"
-echo "   (one edgesensor.packet line per packet until the file analysis lands)"
+echo "== edgesensor.file: one event per candidate file (executables, documents, archives)"
 python3 - "$out/events.ndjson" <<'PY'
-import json, sys, collections
-flows = collections.OrderedDict()
+import json, sys
 for line in open(sys.argv[1]):
     e = json.loads(line)
-    if e["event"]["dataset"] != "edgesensor.packet":
+    if e["event"]["dataset"] != "edgesensor.file":
         continue
-    p = e["edgesensor"]["packet"]
-    k = (p["class"], f'{e["source"]["ip"]}:{e["source"]["port"]}', f'{e["destination"]["ip"]}:{e["destination"]["port"]}')
-    f = flows.setdefault(k, collections.Counter())
-    f[p["direction"]] += 1; f["bytes"] += p["payload_bytes"]
-for (cls, src, dst), f in flows.items():
-    print(f'{cls:6} {src:>26} -> {dst:<26} to_server {f["to_server"]:4}  to_client {f["to_client"]:4}  {f["bytes"]:9} B')
+    f, d = e["file"], e["edgesensor"]["file"]
+    h = f.get("hash", {}).get("sha256", "-")[:16]
+    where = e.get("url", {}).get("original") or ("mail from " + ",".join(e.get("email", {}).get("from", {}).get("address", [])))
+    state = "complete" if d["complete"] else "cut: " + d.get("cut", "?")
+    print(f'{e["network"]["protocol"]:4} {f.get("name", "-"):16} {d["category"]:10} {d.get("kind", ""):6} {f["size"]:8} B'
+          f' sha256 {h}  {state:9} {where}')
+PY
+echo
+echo "== one of them as the SIEM receives it:"
+python3 - "$out/events.ndjson" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"]["dataset"] == "edgesensor.file" and e["network"]["protocol"] == "smtp":
+        print(line, end=""); break
 PY
 
 echo

@@ -155,6 +155,8 @@ make_content() {
 	printf 'plain notes, not a candidate\n' >"$w/notes.txt"
 	# A harmless file that starts like a Windows executable.
 	{ printf 'MZ'; head -c 58 /dev/zero; printf '\x40\x00\x00\x00'; head -c 200000 /dev/urandom; } >"$w/sample.exe"
+	# A small PDF (a document candidate) with an Info dictionary.
+	printf '%%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n3 0 obj << /Author (Lab Author) /Producer (edgesensor lab) >> endobj\ntrailer << /Root 1 0 R /Info 3 0 R >>\n%%%%EOF\n' >"$w/report.pdf"
 	head -c 1048576 /dev/urandom >"$w/1m.bin"
 	head -c 8388608 /dev/urandom >"$w/video.mp4"
 	head -c 33554432 /dev/urandom >"$w/32m.bin"
@@ -183,8 +185,14 @@ http {
 	types { text/html html; text/plain txt; application/octet-stream bin exe; video/mp4 mp4; }
 	default_type application/octet-stream;
 	server {
-		listen $S4:80; listen [$S6]:80; listen $S4:8080;
+		listen $S4:80; listen [$S6]:80;
 		root $DIR/www;
+	}
+	server {
+		# Compressed on the fly: gzip content coding, chunked transfer.
+		listen $S4:8080;
+		root $DIR/www;
+		gzip on; gzip_min_length 0; gzip_types application/octet-stream application/pdf;
 	}
 	server {
 		listen $S4:443 ssl http2; listen [$S6]:443 ssl http2;

@@ -78,6 +78,10 @@ type Replayer struct {
 	skipped     uint64
 }
 
+// ReplayStreamBudget is the per-flow byte budget replay runs with: none
+// to speak of, so a capture is analysed whole whatever the workers' pace.
+const ReplayStreamBudget = 1 << 50
+
 // NewReplayer loads a private (unpinned) copy of the data plane for c.
 func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
 	objs, err := Load(c, "")

@@ -38,9 +38,10 @@ func (w *VerdictWriter) Capture(client, server netip.AddrPort, byteLimit uint64)
 }
 
 // Skip keeps the sequence range [seq, seq+length) of one direction in the
-// kernel, then emits again as for a new flow.
-func (w *VerdictWriter) Skip(client, server netip.AddrPort, fromServer bool, seq, length uint32) error {
-	v := bpf.StreamVerdict{State: bpf.StreamSkip, SkipSeq: seq, SkipLen: length}
+// kernel, then emits again as for a new flow, up to byteLimit payload
+// bytes in all (0: the configured stream budget).
+func (w *VerdictWriter) Skip(client, server netip.AddrPort, fromServer bool, seq, length uint32, byteLimit uint64) error {
+	v := bpf.StreamVerdict{State: bpf.StreamSkip, SkipSeq: seq, SkipLen: length, ByteLimit: byteLimit}
 	if fromServer {
 		v.SkipDir = 1
 	}

@@ -376,7 +376,7 @@ func TestPrivilegedStreamStates(t *testing.T) {
 	}
 	// SKIP the 14000-byte body.
 	body := uint32(501 + len(hdr))
-	if err := vw.Skip(cl, sv, true, body, 14000); err != nil {
+	if err := vw.Skip(cl, sv, true, body, 14000, 0); err != nil {
 		t.Fatal(err)
 	}
 	for off := uint32(0); off < 14000; off += 1400 {
@@ -424,6 +424,51 @@ func TestPrivilegedStreamCaptureBudget(t *testing.T) {
 	evs := h.run(s.With(6000, "FA", nil).Frame())
 	if len(evs) != 1 || evs[0].Flags&capture.FlagBudget == 0 {
 		t.Fatalf("FIN after the budget: %+v", evs)
+	}
+}
+
+// A SKIP written after a CAPTURE keeps the raised byte limit; a client SYN
+// on the tuple opens a new connection: the verdict is gone and the bytes
+// spent no longer count.
+func TestPrivilegedStreamLimitAcrossSkipAndNewSYN(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Capture.StreamBudget = 64 << 10 })
+	vw := NewVerdictWriter(h.objs.StreamVerdicts)
+	c, s := web, web.Reply(0, 0, "", nil)
+	cl, sv := c.Endpoints()
+	body := func(from, n int) int {
+		emitted := 0
+		for i := 0; i < n; i++ {
+			emitted += len(h.run(s.With(uint32(from+i*1400), "A", make([]byte, 1400)).Frame()))
+		}
+		return emitted
+	}
+	h.run(c.With(1, "PA", []byte("GET / HTTP/1.1\r\n\r\n")).Frame())
+	// A SKIP of an unrelated range carrying a 256 KiB limit: 100 packets
+	// (140000 bytes, past the 64 KiB budget) are all emitted.
+	if err := vw.Skip(cl, sv, true, 1<<30, 1000, 256<<10); err != nil {
+		t.Fatal(err)
+	}
+	if n := body(1, 100); n != 100 {
+		t.Fatalf("emitted %d of 100 packets under a SKIP carrying a 256KiB limit", n)
+	}
+	// IGNORE, then a new connection on the tuple: emitted as NEW again,
+	// with a fresh budget.
+	if err := vw.Ignore(cl, sv); err != nil {
+		t.Fatal(err)
+	}
+	if n := body(200000, 1); n != 0 {
+		t.Fatal("ignored flow emitted data")
+	}
+	if e := h.run(c.With(5000000, "S", nil).Frame()); len(e) != 1 {
+		t.Fatal("SYN of the new connection not emitted")
+	}
+	var v bpf.StreamVerdict
+	k := FlowKeyOf(cl, sv, capture.ProtoTCP)
+	if err := h.objs.StreamVerdicts.Lookup(&k, &v); err == nil {
+		t.Fatalf("verdict %+v survived the new connection's SYN", v)
+	}
+	if n := body(300000, 60); n != (64<<10+1399)/1400 {
+		t.Fatalf("new connection emitted %d packets, want the default budget's %d", n, (64<<10+1399)/1400)
 	}
 }
 

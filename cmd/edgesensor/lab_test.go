@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -32,54 +31,9 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// summaryEvent is the part of a summary line the tests look at.
-type summaryEvent struct {
-	Observer struct {
-		Ingress struct {
-			Interface struct {
-				Name string `json:"name"`
-			} `json:"interface"`
-		} `json:"ingress"`
-	} `json:"observer"`
-	Source      endpoint `json:"source"`
-	Destination endpoint `json:"destination"`
-	Network     struct {
-		Transport string `json:"transport"`
-	} `json:"network"`
-	Edgesensor struct {
-		Packet struct {
-			Class     string   `json:"class"`
-			Direction string   `json:"direction"`
-			Payload   int      `json:"payload_bytes"`
-			TCPFlags  string   `json:"tcp_flags"`
-			Flags     []string `json:"flags"`
-		} `json:"packet"`
-	} `json:"edgesensor"`
-}
-
 type endpoint struct {
 	IP   string `json:"ip"`
 	Port int    `json:"port"`
-}
-
-func readEvents(t *testing.T, path string) []summaryEvent {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []summaryEvent
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var e summaryEvent
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("event is not JSON: %v: %s", err, sc.Text())
-		}
-		evs = append(evs, e)
-	}
-	return evs
 }
 
 // waitFor polls a file until it contains s.
@@ -150,8 +104,10 @@ func testRun(t *testing.T, l *lab.Lab, bin string) {
 	if code := curl("http://" + s4 + "/sample.exe"); code != "200" {
 		t.Fatalf("http: %s", code)
 	}
+	fileTraffic(t, l)
+	www := filepath.Join(e["LAB_DIR"], "www")
 	l.MustExec(c, "swaks", "--to", "user@example.test", "--from", "alice@example.test", "--server", s4,
-		"--attach", filepath.Join(e["LAB_DIR"], "www", "sample.exe"), "--h-Subject", "lab")
+		"--attach", filepath.Join(www, "sample.exe"), "--attach", filepath.Join(www, "report.pdf"), "--h-Subject", "lab")
 	l.MustExec(c, "swaks", "--to", "user@example.test", "--server", s4, "-p", "587", "--tls")
 	// Wait for delivery, then fetch the message over IMAP.
 	deadline := time.Now().Add(10 * time.Second)
@@ -198,54 +154,10 @@ func testRun(t *testing.T, l *lab.Lab, bin string) {
 		t.Errorf("pins left under %s", l.PinPath())
 	}
 
-	evs := readEvents(t, outPath)
-	type key struct {
-		class string
-		port  int
-	}
-	count := map[key]int{}
-	payload := map[key]int{}
-	dirs := map[key]map[string]bool{}
-	ifaces := map[string]map[string]bool{}
-	for _, ev := range evs {
-		p := ev.Edgesensor.Packet
-		k := key{p.Class, ev.Destination.Port}
-		count[k]++
-		payload[k] += p.Payload
-		if dirs[k] == nil {
-			dirs[k] = map[string]bool{}
-		}
-		dirs[k][p.Direction] = true
-		if ifaces[p.Direction] == nil {
-			ifaces[p.Direction] = map[string]bool{}
-		}
-		ifaces[p.Direction][ev.Observer.Ingress.Interface.Name] = true
-		if ev.Source.IP != e["CLIENT4"] && ev.Source.IP != e["CLIENT6"] {
-			t.Errorf("source is not the client: %+v", ev.Source)
-		}
-	}
-	t.Logf("stream packets by port: %v", count)
-	for _, port := range []int{80, 25, 143, 587} {
-		if count[key{"stream", port}] == 0 {
-			t.Errorf("no stream events to port %d", port)
-		}
-	}
-	for _, port := range []int{80, 25, 143} {
-		k := key{"stream", port}
-		if !dirs[k]["to_server"] || !dirs[k]["to_client"] {
-			t.Errorf("stream/%d: directions %v, want both", port, dirs[k])
-		}
-	}
-	// The HTTP download arrived whole (the stream class emits NEW flows).
-	if got := payload[key{"stream", 80}]; got < 200064 {
-		t.Errorf("HTTP flow emitted %d payload bytes, the file alone is 200064", got)
-	}
-	if !ifaces["to_server"][l.RouterIfaces()[0]] || !ifaces["to_client"][l.RouterIfaces()[1]] {
-		t.Errorf("ingress interfaces by direction: %v", ifaces)
-	}
+	b, _ := os.ReadFile(outPath)
+	checkLabFiles(t, l, b, errPath)
 
 	// Handshakes: one edgesensor.tls event each.
-	b, _ := os.ReadFile(outPath)
 	hs := parseTLSEvents(t, b)
 	hsByPort := map[int][]tlsEvent{}
 	for _, h := range hs {
@@ -404,7 +316,7 @@ func testRefusals(t *testing.T, l *lab.Lab, bin string) {
 	l.MustExec(l.Router(), bin, "detach", "--pin-path", pin)
 
 	// A second sensor on the same pins is refused while one runs.
-	run := l.Command(l.Router(), bin, "run", "--iface", ifs[1], "--pin-path", pin)
+	run := l.Command(l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin)
 	runErr := filepath.Join(t.TempDir(), "run.log")
 	logf, _ := os.Create(runErr)
 	run.Stderr = logf
@@ -427,12 +339,13 @@ func testRefusals(t *testing.T, l *lab.Lab, bin string) {
 	// The reader of the events goes away: the sensor stops and detaches
 	// rather than dying of SIGPIPE with its program attached.
 	e := l.Env
-	l.MustExec(l.Client(), "curl", "-sS", "-o", "/dev/null", "http://"+e["SERVER4"]+"/index.html")
+	// A download makes an event line to write.
+	l.MustExec(l.Client(), "curl", "-sS", "-o", "/dev/null", "http://"+e["SERVER4"]+"/sample.exe")
 	buf := make([]byte, 10)
 	stdout.Read(buf)
 	stdout.Close()
 	for i := 0; i < 3; i++ {
-		l.Exec(l.Client(), "curl", "-sS", "-o", "/dev/null", "http://"+e["SERVER4"]+"/index.html")
+		l.Exec(l.Client(), "curl", "-sS", "-o", "/dev/null", "http://"+e["SERVER4"]+"/sample.exe")
 		time.Sleep(500 * time.Millisecond)
 	}
 	done := make(chan error, 1)

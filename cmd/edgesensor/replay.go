@@ -39,11 +39,19 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeOut()
-	a := newAnalysis(cfg, out)
+	// A capture is analysed whole: the per-flow byte budget protects the
+	// live rings, and raising it per file from a worker would make what
+	// replay finds depend on timing. files.max_size still bounds files.
+	cfg.Capture.StreamBudget = sensor.ReplayStreamBudget
+	a, err := newAnalysis(cfg, out)
+	if err != nil {
+		return err
+	}
 	r, err := sensor.NewReplayer(cfg, a.router)
 	if err != nil {
 		return err
 	}
+	a.verdicts.set(r.Verdicts())
 	var ferr error
 	for _, f := range files {
 		if ctx.Err() != nil {
@@ -54,6 +62,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	st, cerr := r.Close()
+	if err := a.files.Close(); err != nil && cerr == nil {
+		cerr = fmt.Errorf("removing the spool: %w", err)
+	}
 	st.Analysis = a.counts()
 	if err := a.out.Flush(); err != nil && ferr == nil {
 		ferr = fmt.Errorf("writing events: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"os/signal"
@@ -34,7 +35,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeOut()
-	an := newAnalysis(cfg, out)
+	an, err := newAnalysis(cfg, out)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -42,6 +46,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	an.verdicts.set(s.Verdicts())
 	if err := s.Start(an.router); err != nil {
 		s.Close(true)
 		return err
@@ -59,6 +64,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	werr := s.Wait(ctx)
 	ds := s.DispatchStats()
 	cerr := s.Close(true)
+	if err := an.files.Close(); err != nil {
+		cerr = errors.Join(cerr, fmt.Errorf("removing the spool: %w", err))
+	}
 	ferr := an.out.Flush()
 	stopped := log.Info().Uint64("events", ds.Events).Uint64("bad_records", ds.BadRecord)
 	counts := an.counts()

@@ -21,10 +21,17 @@ type TLSTruth struct {
 
 // Truth is a corpus capture's .truth.json (the parts tests read).
 type Truth struct {
-	TLS   []TLSTruth `json:"tls"`
-	Files []struct {
-		Name string `json:"name"`
-	} `json:"files"`
+	TLS      []TLSTruth  `json:"tls"`
+	Files    []FileTruth `json:"files"`
+	NotFiles []FileTruth `json:"not_files"`
+}
+
+// FileTruth is a file that crossed the wire in a corpus capture: the name
+// and SHA-256 (and size) of the original file on the server.
+type FileTruth struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
 }
 
 // ReadTruth reads the truth file at path.

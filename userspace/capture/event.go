@@ -174,8 +174,9 @@ type Verdicts interface {
 	// bytes in all (0: the configured stream budget).
 	Capture(client, server netip.AddrPort, byteLimit uint64) error
 	// Skip keeps [seq, seq+length) of one direction in the kernel (the
-	// body of a response that is not a candidate), then emits again.
-	Skip(client, server netip.AddrPort, fromServer bool, seq, length uint32) error
+	// body of a response that is not a candidate), then emits again, up
+	// to byteLimit payload bytes in all (0: the configured budget).
+	Skip(client, server netip.AddrPort, fromServer bool, seq, length uint32, byteLimit uint64) error
 	// Ignore emits nothing more of the flow but SYN, FIN and RST.
 	Ignore(client, server netip.AddrPort) error
 	// Forget drops the verdict: the flow ended, or is new again.

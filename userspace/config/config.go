@@ -32,6 +32,14 @@ const (
 	DefaultMaxFlows      = 131072
 	DefaultHandshakeRing = ByteSize(4 << 20)
 	DefaultStreamRing    = ByteSize(32 << 20)
+	DefaultSpoolLimit    = ByteSize(1 << 30)
+	DefaultFlowIdle      = Duration(2 * time.Minute)
+	DefaultFlowLifetime  = Duration(6 * time.Hour)
+	DefaultFileFlows     = 65536
+	DefaultReasmBuffer   = ByteSize(1 << 20)
+	DefaultReasmMemory   = ByteSize(512 << 20)
+	DefaultMaxDecomp     = ByteSize(256 << 20)
+	DefaultMaxRatio      = 1000
 	MaxSnaplen           = 9216
 	MinSnaplen           = 128
 )
@@ -48,6 +56,7 @@ type Config struct {
 	Sensor  Sensor  `toml:"sensor"`
 	Capture Capture `toml:"capture"`
 	Ports   Ports   `toml:"ports"`
+	Files   Files   `toml:"files"`
 	Output  Output  `toml:"output"`
 }
 
@@ -103,6 +112,63 @@ type Ports struct {
 	SMTP []int `toml:"smtp"`
 	IMAP []int `toml:"imap"`
 }
+
+// Files is the [files] table: which files of the stream class are
+// reconstructed, and the limits of doing so.
+type Files struct {
+	// Categories selects the candidates reported: "executable",
+	// "document", "archive".
+	Categories []string `toml:"categories"`
+	// SpoolDir holds candidate files while they are analysed; "" is a
+	// directory "edgesensor-spool" in the system's temp directory.
+	SpoolDir string `toml:"spool_dir"`
+	// SpoolLimit bounds the bytes spooled at once, over all files; a file
+	// that does not fit is still hashed, not spooled (counted).
+	SpoolLimit ByteSize `toml:"spool_limit"`
+	// Uploads also reconstructs HTTP request bodies (POST, PUT).
+	Uploads bool `toml:"uploads"`
+	// FlowIdle ends a file flow with no packet for this long;
+	// FlowLifetime ends one that has lasted this long, however active.
+	FlowIdle     Duration `toml:"flow_idle"`
+	FlowLifetime Duration `toml:"flow_lifetime"`
+	// MaxFlows bounds the file flows followed at once (all workers).
+	MaxFlows int `toml:"max_flows"`
+	// ReassemblyBuffer bounds the out-of-order bytes held per direction;
+	// ReassemblyMemory bounds them over all flows.
+	ReassemblyBuffer ByteSize `toml:"reassembly_buffer"`
+	ReassemblyMemory ByteSize `toml:"reassembly_memory"`
+	// MaxDecompressed and MaxRatio bound Content-Encoding decoding of one
+	// body: past either the body is cut and flagged as a bomb.
+	MaxDecompressed ByteSize `toml:"max_decompressed"`
+	MaxRatio        int      `toml:"max_ratio"`
+	// MaxSize is the largest file reconstructed per category; a larger
+	// one is let through, reported as oversize (incomplete) and counted.
+	MaxSize CategorySizes `toml:"max_size"`
+	// Retain keeps whole files of a category in a directory (named by
+	// SHA-256) instead of deleting them after analysis; "" keeps none.
+	Retain CategoryDirs `toml:"retain"`
+}
+
+// CategorySizes is a size per file category.
+type CategorySizes struct {
+	Executable ByteSize `toml:"executable"`
+	Document   ByteSize `toml:"document"`
+	Archive    ByteSize `toml:"archive"`
+}
+
+// CategoryDirs is a directory per file category.
+type CategoryDirs struct {
+	Executable string `toml:"executable"`
+	Document   string `toml:"document"`
+	Archive    string `toml:"archive"`
+}
+
+// File categories, as in events (edgesensor.file.category).
+const (
+	CategoryExecutable = "executable"
+	CategoryDocument   = "document"
+	CategoryArchive    = "archive"
+)
 
 // Output is the [output] table.
 type Output struct {
@@ -161,6 +227,22 @@ func Default() Config {
 			HTTP: []int{80, 8080},
 			SMTP: []int{25, 587},
 			IMAP: []int{143},
+		},
+		Files: Files{
+			Categories:       []string{CategoryExecutable, CategoryDocument, CategoryArchive},
+			SpoolLimit:       DefaultSpoolLimit,
+			FlowIdle:         DefaultFlowIdle,
+			FlowLifetime:     DefaultFlowLifetime,
+			MaxFlows:         DefaultFileFlows,
+			ReassemblyBuffer: DefaultReasmBuffer,
+			ReassemblyMemory: DefaultReasmMemory,
+			MaxDecompressed:  DefaultMaxDecomp,
+			MaxRatio:         DefaultMaxRatio,
+			MaxSize: CategorySizes{
+				Executable: 128 << 20,
+				Document:   64 << 20,
+				Archive:    256 << 20,
+			},
 		},
 		Output: Output{Events: "-"},
 	}
@@ -308,6 +390,7 @@ func (c *Config) Validate() error {
 			seen[port] = p.key
 		}
 	}
+	c.validateFiles(bad)
 	if c.Output.Events == "" {
 		bad("output.events", "empty; use \"-\" for stdout or a file path")
 	}
@@ -315,6 +398,72 @@ func (c *Config) Validate() error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+func (c *Config) validateFiles(bad func(key, format string, args ...any)) {
+	f := &c.Files
+	seen := map[string]bool{}
+	for _, cat := range f.Categories {
+		switch cat {
+		case CategoryExecutable, CategoryDocument, CategoryArchive:
+		default:
+			bad("files.categories", "%q is not a category; use \"executable\", \"document\" or \"archive\"", cat)
+		}
+		if seen[cat] {
+			bad("files.categories", "%q is listed twice", cat)
+		}
+		seen[cat] = true
+	}
+	if f.SpoolDir != "" && !filepath.IsAbs(f.SpoolDir) {
+		bad("files.spool_dir", "%q must be an absolute path (or \"\" for the system temp directory)", f.SpoolDir)
+	}
+	if f.SpoolLimit < 1<<20 {
+		bad("files.spool_limit", "%s is too small; use at least 1MiB (default %s)", f.SpoolLimit, DefaultSpoolLimit)
+	}
+	if d := time.Duration(f.FlowIdle); d < time.Second || d > 24*time.Hour {
+		bad("files.flow_idle", "%s is out of range; use 1s to 24h (default %s)", d, time.Duration(DefaultFlowIdle))
+	}
+	if d := time.Duration(f.FlowLifetime); d < time.Minute || d > 7*24*time.Hour || d < time.Duration(f.FlowIdle) {
+		bad("files.flow_lifetime", "%s is out of range; use 1m to 168h, and at least files.flow_idle (default %s)", d, time.Duration(DefaultFlowLifetime))
+	}
+	if f.MaxFlows < 64 || f.MaxFlows > 1<<22 {
+		bad("files.max_flows", "%d is out of range; use 64 to 4194304 (default %d)", f.MaxFlows, DefaultFileFlows)
+	}
+	if f.ReassemblyBuffer < 16<<10 || f.ReassemblyBuffer > 64<<20 {
+		bad("files.reassembly_buffer", "%s is out of range; use 16KiB to 64MiB (default %s)", f.ReassemblyBuffer, DefaultReasmBuffer)
+	}
+	if f.ReassemblyMemory < f.ReassemblyBuffer {
+		bad("files.reassembly_memory", "%s is less than files.reassembly_buffer (%s); raise it (default %s)", f.ReassemblyMemory, f.ReassemblyBuffer, DefaultReasmMemory)
+	}
+	if f.MaxDecompressed < 1<<20 {
+		bad("files.max_decompressed", "%s is too small; use at least 1MiB (default %s)", f.MaxDecompressed, DefaultMaxDecomp)
+	}
+	if f.MaxRatio < 10 || f.MaxRatio > 1000000 {
+		bad("files.max_ratio", "%d is out of range; use 10 to 1000000 (default %d)", f.MaxRatio, DefaultMaxRatio)
+	}
+	for _, m := range []struct {
+		key string
+		v   ByteSize
+	}{{"files.max_size.executable", f.MaxSize.Executable}, {"files.max_size.document", f.MaxSize.Document}, {"files.max_size.archive", f.MaxSize.Archive}} {
+		if m.v < 4<<10 || m.v > 16<<30 {
+			bad(m.key, "%s is out of range; use 4KiB to 16GiB", m.v)
+		}
+	}
+	for _, r := range []struct{ key, dir string }{
+		{"files.retain.executable", f.Retain.Executable}, {"files.retain.document", f.Retain.Document}, {"files.retain.archive", f.Retain.Archive},
+	} {
+		if r.dir != "" && !filepath.IsAbs(r.dir) {
+			bad(r.key, "%q must be an absolute directory path (or \"\" to keep no files)", r.dir)
+		}
+	}
+}
+
+// SpoolPath resolves Files.SpoolDir.
+func (c *Config) SpoolPath() string {
+	if c.Files.SpoolDir != "" {
+		return c.Files.SpoolDir
+	}
+	return filepath.Join(os.TempDir(), "edgesensor-spool")
 }
 
 // CheckInterfaceName rejects what cannot be a Linux interface name.

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/edgesensor/edgesensor/internal/lab"
+)
+
+// fileTraffic makes the HTTP file transfers of the lab run: gzip and
+// chunked from nginx, a keep-alive connection whose first body is a large
+// non-candidate, and IPv6.
+func fileTraffic(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	e := l.Env
+	s4, s6 := e["SERVER4"], e["SERVER6"]
+	c := l.Client()
+	get := func(args ...string) {
+		t.Helper()
+		out := l.MustExec(c, append([]string{"curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-o", "/dev/null",
+			"-w", "%{http_code} %{num_connects}\n"}, args...)...)
+		t.Logf("curl %v: %s", args, out)
+	}
+	// nginx compresses on 8080: Content-Encoding gzip, chunked.
+	get("--compressed", "-H", "User-Agent: lab-gzip", "http://"+s4+":8080/sample.exe")
+	// One connection: 8 MiB of video first (SKIP keeps it in the kernel),
+	// then the executable.
+	get("-H", "User-Agent: lab-keepalive", "http://"+s4+"/video.mp4", "http://"+s4+"/report.pdf")
+	get("-6", "-H", "User-Agent: lab-ipv6", "http://["+s6+"]/sample.exe")
+}
+
+// checkLabFiles checks the file events of the lab run against the files
+// the servers hold.
+func checkLabFiles(t *testing.T, l *lab.Lab, out []byte, errPath string) {
+	t.Helper()
+	e := l.Env
+	www := filepath.Join(e["LAB_DIR"], "www")
+	sum := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(www, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sha256.Sum256(b)
+		return hex.EncodeToString(s[:])
+	}
+	exe, pdf := sum("sample.exe"), sum("report.pdf")
+	evs := parseFileEvents(t, out)
+	found := func(what, sha, protocol string, match func(fileEvent) bool) *fileEvent {
+		for i := range evs {
+			ev := &evs[i]
+			if ev.Network.Protocol == protocol && ev.File.Hash != nil && ev.File.Hash.SHA256 == sha && match(*ev) {
+				return ev
+			}
+		}
+		t.Errorf("%s: no whole %s file with sha256 %s", what, protocol, sha[:12])
+		return nil
+	}
+	anyEvent := func(fileEvent) bool { return true }
+	port := func(p int) func(fileEvent) bool {
+		return func(ev fileEvent) bool { return ev.Destination.Port == p && ev.Network.Type == "ipv4" }
+	}
+	if ev := found("plain HTTP", exe, "http", port(80)); ev != nil {
+		if ev.Edgesensor.File.Category != "executable" || ev.File.Name != "sample.exe" || ev.Edgesensor.File.Direction != "download" {
+			t.Errorf("plain HTTP: %+v", ev)
+		}
+		if ev.Source.IP != e["CLIENT4"] {
+			t.Errorf("plain HTTP: source %+v is not the client", ev.Source)
+		}
+	}
+	if ev := found("gzip + chunked", exe, "http", port(8080)); ev != nil && ev.Edgesensor.File.ContentEncoding != "gzip" {
+		t.Errorf("gzip: content_encoding %q", ev.Edgesensor.File.ContentEncoding)
+	}
+	found("keep-alive after a large non-candidate", pdf, "http", port(80))
+	found("IPv6", exe, "http", func(ev fileEvent) bool { return ev.Network.Type == "ipv6" })
+	for _, proto := range []string{"smtp", "imap"} {
+		for _, sha := range []string{exe, pdf} {
+			ev := found("mail attachment", sha, proto, anyEvent)
+			if ev == nil {
+				continue
+			}
+			if ev.Email == nil || ev.Email.Subject != "lab" || ev.Email.From == nil || len(ev.Email.From.Address) == 0 ||
+				ev.Email.From.Address[0] != "alice@example.test" {
+				t.Errorf("%s: email fields %+v", proto, ev.Email)
+			}
+		}
+	}
+	for _, ev := range evs {
+		if !ev.Edgesensor.File.Complete {
+			t.Errorf("incomplete file in the lab: %+v", ev)
+		}
+	}
+	// The video's body stayed in the kernel.
+	b, _ := os.ReadFile(errPath)
+	m := regexp.MustCompile(`"file_verdict_skip":(\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Errorf("no file_verdict_skip in the stop log:\n%s", b)
+	} else if n, _ := strconv.Atoi(string(m[1])); n < 1 {
+		t.Errorf("no SKIP verdict for the 8 MiB non-candidate body")
+	}
+}

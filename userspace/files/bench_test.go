@@ -1,0 +1,109 @@
+package files
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"math/rand"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/capture"
+)
+
+const benchSize = 64 << 20
+
+// benchBody is a PE-looking file of random bytes: a candidate, so all of
+// it is hashed and spooled.
+func benchBody() []byte {
+	b := make([]byte, benchSize)
+	rand.New(rand.NewSource(1)).Read(b)
+	copy(b, "MZ")
+	b[0x3c] = 0x80
+	copy(b[0x80:], "PE\x00\x00\x64\x86")
+	return b
+}
+
+func benchConn(body []byte) testutil.TCPConn {
+	return testutil.TCPConn{
+		Client:   netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server:   netip.MustParseAddrPort("10.0.0.2:80"),
+		ToServer: []byte("GET /big.exe HTTP/1.1\r\nHost: bench\r\n\r\n"),
+		ToClient: append([]byte("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"), body...),
+	}
+}
+
+// BenchmarkLargeFile: one 64 MiB download through the whole file path
+// (reassembly, HTTP, typing, SHA-256 + SHA-1 + MD5, spool write, PE
+// metadata, event), in 1448-byte segments. Compare with BenchmarkSHA256
+// and BenchmarkThreeHashes on the same bytes.
+func BenchmarkLargeFile(b *testing.B) {
+	c := benchConn(benchBody())
+	segs := segments(c, 1448)
+	p, _, _ := newPipeline(b, nil, nil)
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sh := p.NewShard(0)
+		feed(sh, c, segs, time.Unix(1700000000, 0))
+		sh.Close()
+	}
+	b.StopTimer()
+	if p.Stats.Files.Load() != uint64(b.N) || p.Stats.Incomplete.Load() != 0 {
+		b.Fatalf("files %d incomplete %d", p.Stats.Files.Load(), p.Stats.Incomplete.Load())
+	}
+}
+
+func BenchmarkSHA256(b *testing.B) {
+	body := benchBody()
+	b.SetBytes(benchSize)
+	for i := 0; i < b.N; i++ {
+		h := sha256.New()
+		for off := 0; off < len(body); off += 1448 {
+			h.Write(body[off:min(off+1448, len(body))])
+		}
+		h.Sum(nil)
+	}
+}
+
+func BenchmarkThreeHashes(b *testing.B) {
+	body := benchBody()
+	b.SetBytes(benchSize)
+	for i := 0; i < b.N; i++ {
+		h1, h2, h3 := sha256.New(), sha1.New(), md5.New()
+		for off := 0; off < len(body); off += 1448 {
+			p := body[off:min(off+1448, len(body))]
+			h1.Write(p)
+			h2.Write(p)
+			h3.Write(p)
+		}
+		h1.Sum(nil)
+		h2.Sum(nil)
+		h3.Sum(nil)
+	}
+}
+
+// BenchmarkNonCandidate: a 64 MiB body that is not a candidate (random
+// bytes named .mp4) costs reassembly and HTTP framing only; its rest is
+// skipped once typed.
+func BenchmarkNonCandidate(b *testing.B) {
+	body := benchBody()
+	copy(body, "\x00\x00\x00\x18ftypmp42")
+	c := benchConn(body)
+	segs := segments(c, 1448)
+	p, _, _ := newPipeline(b, nil, nil)
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sh := p.NewShard(0)
+		feed(sh, c, segs, time.Unix(1700000000, 0))
+		sh.Close()
+	}
+}
+
+var _ = capture.ClassStream

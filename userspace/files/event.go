@@ -1,0 +1,305 @@
+package files
+
+import (
+	"encoding/hex"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/extract"
+)
+
+// Event is one edgesensor.file event: one candidate file.
+type Event struct {
+	ecs.Base
+	File       File       `json:"file"`
+	URL        *URL       `json:"url,omitempty"`
+	HTTP       *HTTP      `json:"http,omitempty"`
+	UserAgent  *UserAgent `json:"user_agent,omitempty"`
+	Email      *Email     `json:"email,omitempty"`
+	Edgesensor Edgesensor `json:"edgesensor"`
+}
+
+// File is ECS file.*.
+type File struct {
+	Name      string `json:"name,omitempty"`
+	Extension string `json:"extension,omitempty"`
+	Size      int64  `json:"size"`
+	MimeType  string `json:"mime_type,omitempty"`
+	Hash      *Hash  `json:"hash,omitempty"`
+	PE        *PE    `json:"pe,omitempty"`
+	ELF       *ELF   `json:"elf,omitempty"`
+}
+
+// Hash is file.hash.*: digests of the whole file, only when it is whole.
+type Hash struct {
+	SHA256 string `json:"sha256"`
+	SHA1   string `json:"sha1"`
+	MD5    string `json:"md5"`
+}
+
+// PE is file.pe.*: what the executable says of itself.
+type PE struct {
+	Company          string `json:"company,omitempty"`
+	Product          string `json:"product,omitempty"`
+	OriginalFileName string `json:"original_file_name,omitempty"`
+	FileVersion      string `json:"file_version,omitempty"`
+	Description      string `json:"description,omitempty"`
+	Architecture     string `json:"architecture,omitempty"`
+	Imphash          string `json:"imphash,omitempty"`
+}
+
+// ELF is file.elf.*.
+type ELF struct {
+	Architecture string `json:"architecture,omitempty"`
+	Type         string `json:"type,omitempty"`
+}
+
+// URL is url.*.
+type URL struct {
+	Original string `json:"original"`
+	Domain   string `json:"domain,omitempty"`
+}
+
+// HTTP is http.*.
+type HTTP struct {
+	Request  HTTPRequest   `json:"request"`
+	Response *HTTPResponse `json:"response,omitempty"`
+	Version  string        `json:"version,omitempty"`
+}
+
+// HTTPRequest is http.request.*.
+type HTTPRequest struct {
+	Method string `json:"method,omitempty"`
+}
+
+// HTTPResponse is http.response.*.
+type HTTPResponse struct {
+	StatusCode int    `json:"status_code,omitempty"`
+	MimeType   string `json:"mime_type,omitempty"`
+}
+
+// UserAgent is user_agent.*.
+type UserAgent struct {
+	Original string `json:"original"`
+}
+
+// Email is email.*.
+type Email struct {
+	From      *Addresses `json:"from,omitempty"`
+	To        *Addresses `json:"to,omitempty"`
+	Subject   string     `json:"subject,omitempty"`
+	MessageID string     `json:"message_id,omitempty"`
+	Direction string     `json:"direction,omitempty"`
+}
+
+// Addresses is email.from / email.to.
+type Addresses struct {
+	Address []string `json:"address"`
+}
+
+// Edgesensor holds what ECS has no names for.
+type Edgesensor struct {
+	File FileDetails `json:"file"`
+	SMTP *SMTP       `json:"smtp,omitempty"`
+	IMAP *IMAP       `json:"imap,omitempty"`
+}
+
+// FileDetails is edgesensor.file.*.
+type FileDetails struct {
+	Category string `json:"category"`
+	Kind     string `json:"kind,omitempty"` // pe, elf, pdf, docx, zip, eicar...
+	// Complete is false when a gap or a limit cut the file: then there
+	// are no hashes, since they would not be the file's.
+	Complete     bool   `json:"complete"`
+	Cut          string `json:"cut,omitempty"` // why it is incomplete
+	MissingBytes int64  `json:"missing_bytes,omitempty"`
+	Oversize     bool   `json:"oversize,omitempty"`
+	// DeclaredSize is the size the protocol announced, when it did.
+	DeclaredSize *int64 `json:"declared_size,omitempty"`
+	// ClaimedType is the media type the sender claimed; Mismatch says the
+	// content disagrees with it or with the name (a PE named .jpg).
+	ClaimedType     string    `json:"claimed_type,omitempty"`
+	Mismatch        bool      `json:"mismatch,omitempty"`
+	TypeReason      string    `json:"type_reason,omitempty"`
+	Direction       string    `json:"direction"` // download or upload
+	Transfer        string    `json:"transfer,omitempty"`
+	ContentEncoding string    `json:"content_encoding,omitempty"`
+	Document        *Document `json:"document,omitempty"`
+	// Macros: an Office file carries VBA macros.
+	Macros bool `json:"macros,omitempty"`
+	// CompileTime is a PE's COFF time stamp (often fake; often zero).
+	CompileTime string `json:"compile_time,omitempty"`
+	// Retained is where a retention rule kept the file.
+	Retained string `json:"retained,omitempty"`
+	// Analysed says the file's bytes were read from the spool (metadata);
+	// false when it could not be spooled (spool_limit, an error).
+	Analysed bool `json:"analysed"`
+}
+
+// Document is edgesensor.file.document.*: who made a PDF or an Office
+// file, as it says itself.
+type Document struct {
+	Author      string `json:"author,omitempty"`
+	Creator     string `json:"creator,omitempty"`
+	Producer    string `json:"producer,omitempty"`
+	Title       string `json:"title,omitempty"`
+	LastAuthor  string `json:"last_modified_by,omitempty"`
+	Application string `json:"application,omitempty"`
+	Company     string `json:"company,omitempty"`
+}
+
+// SMTP is edgesensor.smtp.*: the envelope.
+type SMTP struct {
+	MailFrom string   `json:"mail_from,omitempty"`
+	RcptTo   []string `json:"rcpt_to,omitempty"`
+}
+
+// IMAP is edgesensor.imap.*.
+type IMAP struct {
+	Mailbox string `json:"mailbox,omitempty"`
+}
+
+// writeEvent writes the event of a candidate file.
+func (p *Pipeline) writeEvent(f *file, complete bool) {
+	ev := p.event(f, complete)
+	b, err := json.Marshal(&ev)
+	if err != nil {
+		return
+	}
+	p.Stats.Files.Add(1)
+	if !complete {
+		p.Stats.Incomplete.Add(1)
+	}
+	if f.oversize {
+		p.Stats.Oversize.Add(1)
+	}
+	p.out.Write(append(b, '\n'))
+}
+
+func (p *Pipeline) event(f *file, complete bool) Event {
+	m := &f.meta
+	fl := f.flow
+	client, server := fl.key.client, fl.key.server
+	start := m.Time
+	end := f.end
+	ev := Event{Base: ecs.Base{
+		Timestamp: start,
+		Event: ecs.Event{
+			Kind:     "event",
+			Category: []string{"file", "network"},
+			Type:     []string{"info"},
+			Dataset:  Dataset,
+			Start:    &start,
+			End:      &end,
+			Duration: int64(end.Sub(start) / time.Nanosecond),
+		},
+		Observer:    ecs.ObserverOf(f.iface),
+		Source:      ecs.EndpointOf(client),
+		Destination: ecs.EndpointOf(server),
+		Network:     ecs.NetworkOf("tcp", m.Protocol, client.Addr(), fl.vlan),
+	}}
+	name := baseName(m.Name)
+	ev.File = File{
+		Name:      name,
+		Extension: extension(name),
+		Size:      f.size,
+		MimeType:  f.typ.MIME,
+	}
+	if complete && f.sum256 != nil {
+		ev.File.Hash = &Hash{
+			SHA256: hex.EncodeToString(f.sum256),
+			SHA1:   hex.EncodeToString(f.sum1),
+			MD5:    hex.EncodeToString(f.sum5),
+		}
+	}
+	d := FileDetails{
+		Category:        f.typ.Category.String(),
+		Kind:            f.typ.Kind,
+		Complete:        complete,
+		Cut:             string(f.cut),
+		MissingBytes:    f.missing,
+		Oversize:        f.oversize,
+		ClaimedType:     m.ContentType,
+		Mismatch:        f.typ.Mismatch,
+		TypeReason:      f.typ.Reason,
+		Direction:       "download",
+		Transfer:        m.Transfer,
+		ContentEncoding: m.ContentEncoding,
+		Retained:        f.retainedPath,
+		Analysed:        f.metadataRead,
+	}
+	if m.Upload {
+		d.Direction = "upload"
+	}
+	if m.Size >= 0 {
+		sz := m.Size
+		d.DeclaredSize = &sz
+	}
+	applyMetadata(&ev, &d, f)
+	ev.Edgesensor.File = d
+	switch m.Protocol {
+	case extract.HTTP:
+		if m.URL != "" {
+			ev.URL = &URL{Original: m.URL, Domain: hostOnly(m.Host)}
+		}
+		ev.HTTP = &HTTP{Request: HTTPRequest{Method: m.Method}}
+		if m.Status != 0 {
+			// ECS: the body's type from its content, not Content-Type
+			// (that is edgesensor.file.claimed_type).
+			ev.HTTP.Response = &HTTPResponse{StatusCode: m.Status, MimeType: f.typ.MIME}
+		}
+		if m.UserAgent != "" {
+			ev.UserAgent = &UserAgent{Original: m.UserAgent}
+		}
+	case extract.SMTP, extract.IMAP:
+		e := &Email{Subject: m.Subject, MessageID: m.MessageID}
+		if len(m.From) > 0 {
+			e.From = &Addresses{Address: m.From}
+		}
+		if len(m.To) > 0 {
+			e.To = &Addresses{Address: m.To}
+		}
+		ev.Email = e
+		if m.Protocol == extract.SMTP {
+			ev.Edgesensor.SMTP = &SMTP{MailFrom: m.MailFrom, RcptTo: m.RcptTo}
+		} else if m.Mailbox != "" {
+			ev.Edgesensor.IMAP = &IMAP{Mailbox: m.Mailbox}
+		}
+	}
+	return ev
+}
+
+// baseName keeps the last element of a name in either path convention.
+func baseName(n string) string {
+	if i := strings.LastIndexAny(n, `/\`); i >= 0 {
+		n = n[i+1:]
+	}
+	return n
+}
+
+// extension is file.extension: without the dot, lower case.
+func extension(name string) string {
+	e := path.Ext(name)
+	if len(e) < 2 || len(e) > 16 {
+		return ""
+	}
+	return strings.ToLower(e[1:])
+}
+
+// hostOnly strips a port from a Host header value.
+func hostOnly(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		return h[:i]
+	}
+	return h
+}

@@ -1,0 +1,507 @@
+package files
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/output"
+)
+
+const corpus = "../../testdata/corpus/"
+
+// seg is one packet of a synthetic flow.
+type seg struct {
+	fromClient bool
+	seq, ack   uint32
+	flags      uint8
+	payload    []byte
+}
+
+const isnC, isnS = 1000, 5000000
+
+// segments cuts a connection's two streams into packets: the client's
+// whole stream first, then the server's (HTTP and SMTP parsers follow
+// pipelining, so the order across directions only has to be causal per
+// exchange), with a handshake and FINs.
+func segments(c testutil.TCPConn, mss int) []seg {
+	out := []seg{
+		{true, isnC, 0, capture.TCPSyn, nil},
+		{false, isnS, isnC + 1, capture.TCPSyn | capture.TCPAck, nil},
+	}
+	cut := func(fromClient bool, b []byte, isn, ack uint32) {
+		for off := 0; off < len(b); off += mss {
+			end := min(off+mss, len(b))
+			out = append(out, seg{fromClient, isn + 1 + uint32(off), ack, capture.TCPAck | capture.TCPPsh, b[off:end]})
+		}
+	}
+	cEnd := isnC + 1 + uint32(len(c.ToServer))
+	cut(true, c.ToServer, isnC, isnS+1)
+	cut(false, c.ToClient, isnS, cEnd)
+	sEnd := isnS + 1 + uint32(len(c.ToClient))
+	out = append(out,
+		seg{true, cEnd, sEnd, capture.TCPFin | capture.TCPAck, nil},
+		seg{false, sEnd, cEnd + 1, capture.TCPFin | capture.TCPAck, nil})
+	return out
+}
+
+func feed(sh capture.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
+	for i, s := range segs {
+		ev := capture.Event{
+			Time: t0.Add(time.Duration(i) * time.Microsecond), Interface: "eth1", Class: capture.ClassStream,
+			Proto: capture.ProtoTCP, TCPFlags: s.flags, Seq: s.seq, Ack: s.ack,
+			Payload: s.payload, PayloadLen: len(s.payload),
+		}
+		if s.fromClient {
+			ev.Flags = capture.FlagFromClient
+			ev.Src, ev.Dst = c.Client, c.Server
+		} else {
+			ev.Src, ev.Dst = c.Server, c.Client
+		}
+		sh.Handle(&ev)
+	}
+}
+
+type testEvent struct {
+	File struct {
+		Name string `json:"name"`
+		Size int64  `json:"size"`
+		Hash *struct {
+			SHA256 string `json:"sha256"`
+		} `json:"hash"`
+		PE *struct {
+			Architecture string `json:"architecture"`
+		} `json:"pe"`
+	} `json:"file"`
+	Edgesensor struct {
+		File struct {
+			Category     string `json:"category"`
+			Complete     bool   `json:"complete"`
+			Cut          string `json:"cut"`
+			MissingBytes int64  `json:"missing_bytes"`
+			Oversize     bool   `json:"oversize"`
+			Analysed     bool   `json:"analysed"`
+			Retained     string `json:"retained"`
+			Document     *struct {
+				Producer string `json:"producer"`
+			} `json:"document"`
+		} `json:"file"`
+	} `json:"edgesensor"`
+}
+
+func parse(t testing.TB, b []byte) []testEvent {
+	t.Helper()
+	var evs []testEvent
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e testEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("%v: %s", err, sc.Text())
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// recorder is a capture.Verdicts that remembers what it was told.
+type recorder struct {
+	skips    [][2]uint32 // seq, length
+	captures []uint64
+	ignores  int
+	forgets  int
+}
+
+func (r *recorder) Capture(_, _ netip.AddrPort, n uint64) error {
+	r.captures = append(r.captures, n)
+	return nil
+}
+func (r *recorder) Skip(_, _ netip.AddrPort, _ bool, seq, n uint32, _ uint64) error {
+	r.skips = append(r.skips, [2]uint32{seq, n})
+	return nil
+}
+func (r *recorder) Ignore(_, _ netip.AddrPort) error { r.ignores++; return nil }
+func (r *recorder) Forget(_, _ netip.AddrPort) error { r.forgets++; return nil }
+
+func newPipeline(t testing.TB, edit func(*config.Config), v capture.Verdicts) (*Pipeline, *bytes.Buffer, string) {
+	t.Helper()
+	c := config.Default()
+	spool := filepath.Join(t.TempDir(), "spool")
+	c.Files.SpoolDir = spool
+	if edit != nil {
+		edit(&c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	p, err := New(ConfigFrom(&c, v), output.NewNDJSON(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, &buf, spool
+}
+
+func spoolEmpty(t testing.TB, dir string) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("spool holds %d files after the flows ended", n)
+	}
+}
+
+func TestCorpusFiles(t *testing.T) {
+	for _, name := range []string{"http_keepalive", "http_exe", "http_gzip_chunked", "smtp_attach"} {
+		t.Run(name, func(t *testing.T) {
+			tr := testutil.ReadTruth(t, corpus+name+".truth.json")
+			rec := &recorder{}
+			p, buf, spool := newPipeline(t, nil, rec)
+			sh := p.NewShard(0)
+			for _, c := range testutil.TCPConns(t, corpus+name+".pcap") {
+				feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+			}
+			sh.Close()
+			evs := parse(t, buf.Bytes())
+			got := map[string]string{}
+			for _, e := range evs {
+				if e.File.Hash == nil || !e.Edgesensor.File.Complete || !e.Edgesensor.File.Analysed {
+					t.Errorf("%s: %+v", e.File.Name, e)
+					continue
+				}
+				got[e.File.Name] = e.File.Hash.SHA256
+			}
+			for _, f := range tr.Files {
+				if got[f.Name] != f.SHA256 {
+					t.Errorf("%s: sha256 %q, want %q", f.Name, got[f.Name], f.SHA256)
+				}
+			}
+			if len(evs) != len(tr.Files) {
+				t.Errorf("%d events, want %d", len(evs), len(tr.Files))
+			}
+			spoolEmpty(t, spool)
+			if p.Stats.Files.Load() != uint64(len(tr.Files)) || p.spoolUsed.Load() != 0 {
+				t.Errorf("stats: files %d spool %d", p.Stats.Files.Load(), p.spoolUsed.Load())
+			}
+			if rec.forgets != len(rec.skips)+len(rec.captures)+rec.ignores && rec.forgets != 1 {
+				t.Errorf("verdicts not forgotten at the end: %+v", rec)
+			}
+		})
+	}
+}
+
+// A non-candidate body of known length is skipped in the kernel from
+// exactly where the parser stopped to the end of the body.
+func TestSkipVerdictCoversTheBody(t *testing.T) {
+	rec := &recorder{}
+	p, _, _ := newPipeline(t, nil, rec)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_keepalive.pcap")[0]
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	if len(rec.skips) == 0 {
+		t.Fatal("no SKIP verdict for the keep-alive flow's JPEG")
+	}
+	for _, s := range rec.skips {
+		end := int(s[0]+s[1]) - (isnS + 1)
+		if end > len(c.ToClient) {
+			t.Fatalf("skip %v runs past the stream", s)
+		}
+		if end < len(c.ToClient) && !bytes.HasPrefix(c.ToClient[end:], []byte("HTTP/1.")) {
+			t.Errorf("skip %v does not end where the next response starts: %q", s, c.ToClient[end:min(end+16, len(c.ToClient))])
+		}
+		if s[1] < minKernelSkip {
+			t.Errorf("skip of %d bytes written to the kernel", s[1])
+		}
+	}
+}
+
+func TestOversizeIsReportedWithoutHash(t *testing.T) {
+	p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.MaxSize.Executable = 64 << 10 }, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	evs := parse(t, buf.Bytes())
+	if len(evs) != 1 {
+		t.Fatalf("%d events", len(evs))
+	}
+	e := evs[0].Edgesensor.File
+	if !e.Oversize || e.Complete || e.Cut != "limit" || evs[0].File.Hash != nil {
+		t.Errorf("oversize file: %+v hash %v", e, evs[0].File.Hash)
+	}
+	if p.Stats.Oversize.Load() != 1 {
+		t.Errorf("oversize count %d", p.Stats.Oversize.Load())
+	}
+	spoolEmpty(t, spool)
+}
+
+func TestSpoolLimitStillHashes(t *testing.T) {
+	p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.SpoolLimit = 1 << 20 }, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	evs := parse(t, buf.Bytes())
+	if len(evs) != 1 || evs[0].File.Hash == nil || !evs[0].Edgesensor.File.Complete || evs[0].Edgesensor.File.Analysed {
+		t.Fatalf("events %+v", evs)
+	}
+	if p.Stats.SpoolFull.Load() != 1 {
+		t.Errorf("spool_full %d", p.Stats.SpoolFull.Load())
+	}
+	spoolEmpty(t, spool)
+}
+
+func TestRetentionKeepsWholeFilesBySHA256(t *testing.T) {
+	keep := t.TempDir()
+	p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.Retain.Executable = keep }, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_keepalive.pcap")[0]
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	kept := map[string]bool{}
+	ents, _ := os.ReadDir(keep)
+	for _, e := range ents {
+		kept[e.Name()] = true
+	}
+	n := 0
+	for _, e := range parse(t, buf.Bytes()) {
+		if e.Edgesensor.File.Category != "executable" {
+			if e.Edgesensor.File.Retained != "" {
+				t.Errorf("%s retained", e.File.Name)
+			}
+			continue
+		}
+		n++
+		if !kept[e.File.Hash.SHA256] || e.Edgesensor.File.Retained != filepath.Join(keep, e.File.Hash.SHA256) {
+			t.Errorf("%s not retained: %q", e.File.Name, e.Edgesensor.File.Retained)
+		}
+	}
+	if n != 3 || len(ents) != 3 {
+		t.Errorf("%d executables, %d retained", n, len(ents))
+	}
+	spoolEmpty(t, spool)
+}
+
+// A lost segment: the file is reported incomplete, with the missing byte
+// count and without hashes.
+func TestLostSegmentIsAGapNotAHash(t *testing.T) {
+	p, buf, spool := newPipeline(t, nil, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	segs := segments(c, 1448)
+	drop := len(segs) / 2
+	lost := len(segs[drop].payload)
+	segs = append(segs[:drop:drop], segs[drop+1:]...)
+	feed(sh, c, segs, time.Unix(1700000000, 0))
+	sh.Close()
+	evs := parse(t, buf.Bytes())
+	if len(evs) != 1 {
+		t.Fatalf("%d events", len(evs))
+	}
+	e := evs[0]
+	if e.Edgesensor.File.Complete || e.Edgesensor.File.Cut != "gap" || e.Edgesensor.File.MissingBytes != int64(lost) || e.File.Hash != nil {
+		t.Errorf("gap: %+v hash %v", e.Edgesensor.File, e.File.Hash)
+	}
+	spoolEmpty(t, spool)
+}
+
+// Flows idle past files.flow_idle end, and their unfinished files are
+// reported cut; a full table evicts the least recently active flow.
+func TestIdleAndEviction(t *testing.T) {
+	p, buf, spool := newPipeline(t, func(c *config.Config) {
+		c.Files.FlowIdle = config.Duration(5 * time.Second)
+		c.Files.MaxFlows = 64
+		c.Sensor.Workers = 1
+	}, nil)
+	sh := p.NewShard(0)
+	s := sh.(*shard)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	segs := segments(c, 1448)
+	t0 := time.Unix(1700000000, 0)
+	feed(sh, c, segs[:len(segs)/2], t0)
+	sh.Tick(t0.Add(time.Second))
+	if p.Stats.FlowsExpired.Load() != 0 {
+		t.Fatal("expired too early")
+	}
+	sh.Tick(t0.Add(time.Minute))
+	if p.Stats.FlowsExpired.Load() != 1 {
+		t.Fatalf("expired %d", p.Stats.FlowsExpired.Load())
+	}
+	evs := parse(t, buf.Bytes())
+	if len(evs) != 1 || evs[0].Edgesensor.File.Complete || evs[0].Edgesensor.File.Cut != "ended" || evs[0].File.Hash != nil {
+		t.Fatalf("expired flow's file: %+v", evs)
+	}
+	// 65 flows whose first packets open a download: the first is evicted.
+	for i := 0; i < 65; i++ {
+		cc := c
+		cc.Client = netip.AddrPortFrom(c.Client.Addr(), uint16(20000+i))
+		feed(sh, cc, segs[:4], t0.Add(2*time.Minute+time.Duration(i)*time.Millisecond))
+	}
+	if p.Stats.FlowsEvicted.Load() != 1 {
+		t.Errorf("evicted %d, want 1", p.Stats.FlowsEvicted.Load())
+	}
+	// Seven hours on, with packets all along: files.flow_lifetime ends
+	// them all.
+	for i := 1; i <= 7; i++ {
+		now := t0.Add(time.Duration(i) * time.Hour)
+		for f := s.oldest; f != nil; f = f.next {
+			f.last = now
+		}
+		sh.Tick(now)
+	}
+	if len(s.flows) != 0 || p.Stats.FlowsLifetime.Load() != 64 {
+		t.Errorf("after 7h: %d flows open, %d ended by lifetime", len(s.flows), p.Stats.FlowsLifetime.Load())
+	}
+	sh.Close()
+	spoolEmpty(t, spool)
+	if p.spoolUsed.Load() != 0 {
+		t.Errorf("spool accounting %d after close", p.spoolUsed.Load())
+	}
+}
+
+// Content decides: a PE served as image/jpeg named photo.jpg is an
+// executable, flagged as a mismatch.
+func TestContentBeatsNameAndType(t *testing.T) {
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	body := c.ToClient[bytes.Index(c.ToClient, []byte("\r\n\r\n"))+4:]
+	c.ToServer = []byte("GET /photo.jpg HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.ToClient = append([]byte("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: "+
+		strconv.Itoa(len(body))+"\r\n\r\n"), body...)
+	p, buf, _ := newPipeline(t, nil, nil)
+	sh := p.NewShard(0)
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	out := buf.String()
+	if !strings.Contains(out, `"category":"executable"`) || !strings.Contains(out, `"mismatch":true`) ||
+		!strings.Contains(out, `"name":"photo.jpg"`) || !strings.Contains(out, `"claimed_type":"image/jpeg"`) {
+		t.Errorf("PE named photo.jpg: %s", out)
+	}
+}
+
+// Only the configured categories are reported.
+func TestCategoriesFromConfig(t *testing.T) {
+	p, buf, _ := newPipeline(t, func(c *config.Config) { c.Files.Categories = []string{"document"} }, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_keepalive.pcap")[0]
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	for _, e := range parse(t, buf.Bytes()) {
+		if e.Edgesensor.File.Category != filetype.Document.String() {
+			t.Errorf("%s (%s) reported with only documents selected", e.File.Name, e.Edgesensor.File.Category)
+		}
+	}
+	if p.Stats.Files.Load() != 2 {
+		t.Errorf("%d documents, want 2 (report.pdf, letter.docx)", p.Stats.Files.Load())
+	}
+}
+
+// A STARTTLS session is ignored from the TLS on, ends when both sides
+// have sent FIN, and a late FIN starts no new flow.
+func TestIgnoredFlowEndsOnBothFINs(t *testing.T) {
+	rec := &recorder{}
+	p, _, _ := newPipeline(t, nil, rec)
+	sh := p.NewShard(0).(*shard)
+	c := testutil.TCPConn{
+		Client:   netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server:   netip.MustParseAddrPort("10.0.0.2:25"),
+		ToServer: []byte("EHLO a\r\nSTARTTLS\r\n\x16\x03\x01\x00\x05hello"),
+		ToClient: []byte("220 mx\r\n250 mx\r\n220 go ahead\r\n\x16\x03\x03\x00\x05hello"),
+	}
+	segs := segments(c, 1448)
+	feed(sh, c, segs, time.Unix(1700000000, 0))
+	if rec.ignores != 1 || p.Stats.FlowsIgnored.Load() != 1 {
+		t.Fatalf("ignores %d, flows ignored %d", rec.ignores, p.Stats.FlowsIgnored.Load())
+	}
+	if len(sh.flows) != 0 {
+		t.Fatalf("%d flows open after both FINs", len(sh.flows))
+	}
+	feed(sh, c, segs[len(segs)-1:], time.Unix(1700000001, 0)) // a retransmitted FIN
+	if len(sh.flows) != 0 || p.Stats.Flows.Load() != 1 {
+		t.Errorf("a late FIN made a flow: open %d, total %d", len(sh.flows), p.Stats.Flows.Load())
+	}
+}
+
+// An RST far outside the window (forged, or stray) does not cut the file;
+// one at the delivery point ends the flow.
+func TestStrayRSTDoesNotCutFiles(t *testing.T) {
+	p, buf, _ := newPipeline(t, nil, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	segs := segments(c, 1448)
+	half := len(segs) / 2
+	forged := seg{false, isnS + 1 + 1<<30, 0, capture.TCPRst, nil}
+	all := append(append(append([]seg(nil), segs[:half]...), forged), segs[half:]...)
+	feed(sh, c, all, time.Unix(1700000000, 0))
+	sh.Close()
+	evs := parse(t, buf.Bytes())
+	if len(evs) != 1 || !evs[0].Edgesensor.File.Complete || evs[0].File.Hash == nil {
+		t.Fatalf("file after a stray RST: %+v", evs)
+	}
+	// The same RST at the delivery point ends it: the file is cut.
+	p2, buf2, _ := newPipeline(t, nil, nil)
+	sh2 := p2.NewShard(0)
+	last := segs[half-1]
+	real := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil}
+	if last.fromClient {
+		t.Skip("the middle segment is the client's")
+	}
+	feed(sh2, c, append(append([]seg(nil), segs[:half]...), real), time.Unix(1700000000, 0))
+	if p2.Stats.Files.Load() != 1 {
+		t.Fatalf("the RST at the delivery point did not end the flow")
+	}
+	sh2.Close()
+	evs = parse(t, buf2.Bytes())
+	if len(evs) != 1 || evs[0].Edgesensor.File.Complete || evs[0].Edgesensor.File.Cut != "ended" {
+		t.Fatalf("file after an RST in window: %+v", evs)
+	}
+}
+
+// A client SYN with a new ISN on a tuple starts a new connection, even
+// after the old one was ignored; its file is found.
+func TestReusedTupleIsANewConnection(t *testing.T) {
+	p, buf, _ := newPipeline(t, nil, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	junk := c
+	junk.ToServer = []byte("\x00\x01 not http at all\r\n\r\n")
+	junk.ToClient = nil
+	js := segments(junk, 1448)
+	feed(sh, junk, js[:3], time.Unix(1700000000, 0)) // SYN, SYN-ACK, junk: ignored, never closed
+	if p.Stats.FlowsIgnored.Load() != 1 {
+		t.Fatalf("junk flow not ignored")
+	}
+	segs := segments(c, 1448)
+	for i := range segs {
+		if segs[i].fromClient {
+			segs[i].seq += 777
+		} else {
+			segs[i].ack += 777
+		}
+	}
+	feed(sh, c, segs, time.Unix(1700000001, 0))
+	sh.Close()
+	evs := parse(t, buf.Bytes())
+	if len(evs) != 1 || evs[0].File.Hash == nil {
+		t.Fatalf("download on a reused tuple: %+v", evs)
+	}
+}

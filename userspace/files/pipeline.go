@@ -1,0 +1,293 @@
+// Package files turns the data plane's stream class into edgesensor.file
+// events: it reassembles each TCP direction, hands the bytes to the
+// protocol's parser (HTTP, SMTP, IMAP; mail through the MIME extractor),
+// types every file from its first bytes, hashes and spools the candidates
+// (executables, documents, archives), reads their metadata, writes one
+// event per candidate and deletes the spooled bytes unless a retention
+// rule keeps them. It steers the data plane as it learns: SKIP the body of
+// a non-candidate of known length, CAPTURE past the flow budget for a
+// candidate, IGNORE a flow that can carry nothing more of interest.
+package files
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/extract"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/httpx"
+	"github.com/edgesensor/edgesensor/userspace/imap"
+	"github.com/edgesensor/edgesensor/userspace/mime"
+	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/reassembly"
+	"github.com/edgesensor/edgesensor/userspace/smtp"
+)
+
+// Dataset is event.dataset of file events.
+const Dataset = "edgesensor.file"
+
+// minKernelSkip: a non-candidate body shorter than this is dropped in
+// userspace; a map write per small body would cost more than it saves.
+const minKernelSkip = 32 << 10
+
+// Config tunes the pipeline. New fills zero values from config.Default.
+type Config struct {
+	Ports      map[uint16]config.App // watched port -> protocol
+	Categories map[filetype.Category]Category
+	SpoolDir   string
+	SpoolLimit int64
+	Uploads    bool
+	Idle       time.Duration
+	Lifetime   time.Duration
+	MaxFlows   int // over all shards
+	Shards     int
+	// StreamBudget is the data plane's per-flow byte budget
+	// (capture.stream_budget): a candidate that needs more is given a
+	// CAPTURE verdict with a larger one.
+	StreamBudget     int64
+	ReassemblyBuffer int
+	ReassemblyMemory int64 // over all shards
+	MaxDecompressed  int64
+	MaxRatio         int
+	// Verdicts steers the data plane; nil when there is none to steer.
+	Verdicts capture.Verdicts
+}
+
+// Category is what the config says of one file category.
+type Category struct {
+	MaxSize   int64
+	RetainDir string // "" keeps no file
+}
+
+// ConfigFrom builds the pipeline's config from sensor.toml.
+func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
+	f := &c.Files
+	cats := map[filetype.Category]Category{}
+	for _, name := range f.Categories {
+		switch name {
+		case config.CategoryExecutable:
+			cats[filetype.Executable] = Category{int64(f.MaxSize.Executable), f.Retain.Executable}
+		case config.CategoryDocument:
+			cats[filetype.Document] = Category{int64(f.MaxSize.Document), f.Retain.Document}
+		case config.CategoryArchive:
+			cats[filetype.Archive] = Category{int64(f.MaxSize.Archive), f.Retain.Archive}
+		}
+	}
+	return Config{
+		Ports:            c.PortApps(),
+		Categories:       cats,
+		SpoolDir:         c.SpoolPath(),
+		SpoolLimit:       int64(f.SpoolLimit),
+		Uploads:          f.Uploads,
+		Idle:             time.Duration(f.FlowIdle),
+		Lifetime:         time.Duration(f.FlowLifetime),
+		MaxFlows:         f.MaxFlows,
+		Shards:           c.WorkerCount(),
+		StreamBudget:     int64(c.Capture.StreamBudget),
+		ReassemblyBuffer: int(f.ReassemblyBuffer),
+		ReassemblyMemory: int64(f.ReassemblyMemory),
+		MaxDecompressed:  int64(f.MaxDecompressed),
+		MaxRatio:         f.MaxRatio,
+		Verdicts:         v,
+	}
+}
+
+// Stats count what the pipeline did. The atomic ones are live; Detail
+// sums the per-shard counters of the stages and is exact once the
+// pipeline is closed.
+type Stats struct {
+	Flows          atomic.Uint64 // file flows followed
+	FlowsEvicted   atomic.Uint64 // ended early: the flow table was full
+	FlowsExpired   atomic.Uint64 // ended by files.flow_idle
+	FlowsLifetime  atomic.Uint64 // ended by files.flow_lifetime
+	FlowsIgnored   atomic.Uint64 // nothing more of interest (STARTTLS, upgrade, not the protocol)
+	Files          atomic.Uint64 // edgesensor.file events written
+	Incomplete     atomic.Uint64 // of which incomplete
+	Oversize       atomic.Uint64 // of which over the category's max_size
+	NonCandidates  atomic.Uint64 // files seen and not reported (not a selected category)
+	SpoolFull      atomic.Uint64 // candidates hashed but not spooled: spool_limit
+	SpoolErrors    atomic.Uint64 // spool files that could not be written
+	Retained       atomic.Uint64 // files kept by a retention rule
+	RetainErrors   atomic.Uint64 // files a retention rule could not keep
+	VerdictSkip    atomic.Uint64 // SKIP verdicts written
+	VerdictCapture atomic.Uint64 // CAPTURE verdicts written
+	VerdictIgnore  atomic.Uint64 // IGNORE verdicts written
+	VerdictErrors  atomic.Uint64 // verdict writes that failed
+}
+
+// Pipeline implements capture.Pipeline for the stream class.
+type Pipeline struct {
+	cfg   Config
+	out   *output.NDJSON
+	Stats Stats
+
+	spoolUsed atomic.Int64
+	spoolDir  string // this pipeline's own directory under cfg.SpoolDir
+
+	mu     sync.Mutex
+	shards []*shard
+}
+
+// New makes a pipeline writing to out. It creates the spool directory.
+func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
+	d := config.Default()
+	def := ConfigFrom(&d, nil)
+	if cfg.Ports == nil {
+		cfg.Ports = def.Ports
+	}
+	if cfg.Categories == nil {
+		cfg.Categories = def.Categories
+	}
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = def.SpoolDir
+	}
+	if cfg.SpoolLimit <= 0 {
+		cfg.SpoolLimit = def.SpoolLimit
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = def.Idle
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = def.Lifetime
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = def.MaxFlows
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 1
+	}
+	if cfg.StreamBudget <= 0 {
+		cfg.StreamBudget = def.StreamBudget
+	}
+	if cfg.ReassemblyBuffer <= 0 {
+		cfg.ReassemblyBuffer = def.ReassemblyBuffer
+	}
+	if cfg.ReassemblyMemory <= 0 {
+		cfg.ReassemblyMemory = def.ReassemblyMemory
+	}
+	if cfg.MaxDecompressed <= 0 {
+		cfg.MaxDecompressed = def.MaxDecompressed
+	}
+	if cfg.MaxRatio <= 0 {
+		cfg.MaxRatio = def.MaxRatio
+	}
+	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("files.spool_dir: creating %s: %w", cfg.SpoolDir, err)
+	}
+	removeStaleSpools(cfg.SpoolDir)
+	own, err := os.MkdirTemp(cfg.SpoolDir, fmt.Sprintf("run-%d-", os.Getpid()))
+	if err != nil {
+		return nil, fmt.Errorf("files.spool_dir: %w", err)
+	}
+	for _, c := range cfg.Categories {
+		if c.RetainDir == "" {
+			continue
+		}
+		if err := os.MkdirAll(c.RetainDir, 0o700); err != nil {
+			return nil, fmt.Errorf("files.retain: creating %s: %w", c.RetainDir, err)
+		}
+	}
+	return &Pipeline{cfg: cfg, out: out, spoolDir: own}, nil
+}
+
+// Close removes the pipeline's spool directory; call it once every shard
+// is closed.
+func (p *Pipeline) Close() error {
+	return os.RemoveAll(p.spoolDir)
+}
+
+// removeStaleSpools deletes what a sensor that died left in the spool:
+// directories run-PID-* of processes that no longer exist. (Their bytes
+// would otherwise sit outside files.spool_limit for ever.)
+func removeStaleSpools(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "run-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// NewShard implements capture.Pipeline.
+func (p *Pipeline) NewShard(id int) capture.Shard {
+	n := max(p.cfg.Shards, 1)
+	s := &shard{
+		p:     p,
+		id:    id,
+		flows: map[flowKey]*flow{},
+		max:   max(p.cfg.MaxFlows/n, 16),
+	}
+	s.reasmCfg = reassembly.Config{MaxBuffered: p.cfg.ReassemblyBuffer}
+	s.budget = &reassembly.Budget{Max: max(p.cfg.ReassemblyMemory/int64(n), int64(p.cfg.ReassemblyBuffer))}
+	s.sink = &sink{s: s}
+	s.mime = mime.New(s.sink, mime.Options{}, &s.stats.MIME)
+	p.mu.Lock()
+	p.shards = append(p.shards, s)
+	p.mu.Unlock()
+	return s
+}
+
+// Detail is the sum of the stages' counters over all shards.
+type Detail struct {
+	Reassembly reassembly.Stats
+	HTTP       httpx.Stats
+	SMTP       smtp.Stats
+	IMAP       imap.Stats
+	MIME       mime.Stats
+}
+
+// Detail sums the per-shard counters. Exact once the dispatcher is closed;
+// while it runs, a shard may be mid-update (the figures are for logs).
+func (p *Pipeline) Detail() Detail {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var d Detail
+	for _, s := range p.shards {
+		addStats(&d.Reassembly, &s.stats.Reassembly)
+		addStats(&d.HTTP, &s.stats.HTTP)
+		addStats(&d.SMTP, &s.stats.SMTP)
+		addStats(&d.IMAP, &s.stats.IMAP)
+		addStats(&d.MIME, &s.stats.MIME)
+	}
+	return d
+}
+
+// parserFor makes the parser of a flow's protocol.
+func (s *shard) parserFor(app config.App) extract.Parser {
+	c := &s.p.cfg
+	switch app {
+	case config.AppHTTP:
+		return httpx.New(s.sink, httpx.Options{
+			Uploads:    c.Uploads,
+			MaxDecoded: c.MaxDecompressed,
+			MaxRatio:   c.MaxRatio,
+		}, &s.stats.HTTP)
+	case config.AppSMTP:
+		return smtp.New(s.mime, smtp.Options{}, &s.stats.SMTP)
+	case config.AppIMAP:
+		return imap.New(s.mime, imap.Options{}, &s.stats.IMAP)
+	}
+	return nil
+}

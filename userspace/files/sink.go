@@ -1,0 +1,339 @@
+package files
+
+import (
+	"bufio"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/extract"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
+)
+
+// sink opens the files of one shard's flows.
+type sink struct {
+	s *shard
+}
+
+var spoolSeq atomic.Uint64
+
+// Open implements extract.Sink.
+func (k *sink) Open(m *extract.Meta) extract.File {
+	s := k.s
+	f := &file{s: s, meta: *m, flow: s.cur}
+	f.meta.RcptTo = append([]string(nil), m.RcptTo...)
+	f.meta.From = append([]string(nil), m.From...)
+	f.meta.To = append([]string(nil), m.To...)
+	if f.meta.Time.IsZero() {
+		f.meta.Time = s.now
+	}
+	if fl := s.cur; fl != nil {
+		d := &fl.dirs[1]
+		if f.meta.Upload {
+			d = &fl.dirs[0]
+		}
+		f.iface = d.iface
+		if f.iface == "" {
+			f.iface = fl.dirs[0].iface + fl.dirs[1].iface
+		}
+	}
+	return f
+}
+
+// file is one file being reconstructed. Until HeadSize bytes (or the end)
+// are in, it only collects its head; then it is typed, and only a
+// candidate is hashed and spooled.
+type file struct {
+	s     *shard
+	flow  *flow
+	meta  extract.Meta
+	iface string
+
+	head    []byte
+	decided bool
+	typ     filetype.Type
+	cat     Category
+	want    bool // a candidate of a selected category
+
+	size     int64 // decoded bytes seen
+	missing  int64 // bytes of gaps
+	cut      extract.Cut
+	oversize bool
+	closed   bool
+
+	hashes             bool // hashing still covers every byte
+	h256, h1, h5       hash.Hash
+	spool              *os.File
+	spoolBuf           *bufio.Writer
+	spoolPath          string
+	spoolBytes         int64
+	spoolDropped       bool
+	spoolErr           error
+	retainedPath       string
+	metadata           filetype.Meta
+	metadataRead       bool
+	end                time.Time
+	sum256, sum1, sum5 []byte
+}
+
+// Write implements extract.File.
+func (f *file) Write(p []byte) bool {
+	if f.closed {
+		return false
+	}
+	f.size += int64(len(p))
+	if !f.decided {
+		if f.head == nil {
+			// Exactly the head's size (or the file's, when smaller and
+			// known): thousands of files may be waiting for theirs.
+			c := int64(filetype.HeadSize)
+			if f.meta.Size >= 0 && f.meta.Size < c && f.meta.ContentEncoding == "" {
+				c = max(f.meta.Size, int64(len(p)))
+			}
+			f.head = make([]byte, 0, max(c, int64(min(len(p), filetype.HeadSize))))
+		}
+		n := min(len(p), filetype.HeadSize-len(f.head))
+		f.head = append(f.head, p[:n]...)
+		p = p[n:]
+		if len(f.head) < filetype.HeadSize {
+			return true
+		}
+		f.decide(-1)
+	}
+	if !f.want {
+		return false
+	}
+	return f.consume(p)
+}
+
+// consume takes the bytes of a candidate: size limit, hashes, spool.
+func (f *file) consume(p []byte) bool {
+	if f.oversize {
+		return false
+	}
+	if f.size > f.cat.MaxSize {
+		f.oversize = true
+		if f.cut == extract.Whole {
+			f.cut = extract.CutLimit
+		}
+		f.hashes = false
+		f.dropSpool()
+		return false
+	}
+	if len(p) == 0 {
+		return true
+	}
+	if f.hashes {
+		f.h256.Write(p)
+		f.h1.Write(p)
+		f.h5.Write(p)
+	}
+	f.spoolWrite(p)
+	return true
+}
+
+// decide types the file from its head; total is its whole size when the
+// head is all of it, else -1.
+func (f *file) decide(total int64) {
+	f.decided = true
+	f.typ = filetype.Detect(f.head, f.meta.Name, f.meta.ContentType, total)
+	f.cat, f.want = f.s.p.cfg.Categories[f.typ.Category]
+	if !f.want {
+		f.s.p.Stats.NonCandidates.Add(1)
+		f.head = nil
+		return
+	}
+	f.hashes = f.missing == 0
+	if f.hashes {
+		f.h256, f.h1, f.h5 = sha256.New(), sha1.New(), md5.New()
+	}
+	f.openSpool()
+	head := f.head
+	f.head = nil
+	// The head counts in size already; consume checks the limit on it.
+	f.consume(head)
+	need := f.cat.MaxSize
+	if f.meta.Size > 0 && f.meta.Size < need {
+		need = f.meta.Size
+	}
+	if f.meta.Protocol != "http" {
+		// base64 on the wire: 4/3, plus CRLF every 76 characters.
+		need = need*78/57 + 64<<10
+	}
+	f.s.wantCapture(need - f.size)
+}
+
+func (f *file) openSpool() {
+	if f.missing > 0 {
+		return
+	}
+	p := f.s.p
+	name := fmt.Sprintf("%d-%d", f.s.id, spoolSeq.Add(1))
+	sp, err := os.OpenFile(filepath.Join(p.spoolDir, name), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		p.Stats.SpoolErrors.Add(1)
+		f.spoolErr = err
+		return
+	}
+	f.spool, f.spoolPath = sp, sp.Name()
+	f.spoolBuf = bufio.NewWriterSize(sp, spoolBufSize)
+}
+
+// spoolBufSize: one write system call per this many bytes, not per
+// segment; small, as every file being spooled holds one.
+const spoolBufSize = 8 << 10
+
+func (f *file) spoolWrite(p []byte) {
+	if f.spool == nil {
+		return
+	}
+	pl := f.s.p
+	if pl.spoolUsed.Add(int64(len(p))) > pl.cfg.SpoolLimit {
+		pl.spoolUsed.Add(-int64(len(p)))
+		pl.Stats.SpoolFull.Add(1)
+		f.dropSpool()
+		return
+	}
+	f.spoolBytes += int64(len(p))
+	if _, err := f.spoolBuf.Write(p); err != nil {
+		pl.Stats.SpoolErrors.Add(1)
+		f.spoolErr = err
+		f.dropSpool()
+	}
+}
+
+// dropSpool deletes the spooled bytes: the file will not be analysed
+// from disk (a gap, a limit, an error).
+func (f *file) dropSpool() {
+	if f.spool == nil {
+		return
+	}
+	f.spool.Close()
+	os.Remove(f.spoolPath)
+	f.s.p.spoolUsed.Add(-f.spoolBytes)
+	f.spool, f.spoolBytes = nil, 0
+	f.spoolDropped = true
+}
+
+// Gap implements extract.File: the file is incomplete; its hashes would
+// not be the file's, so they stop, and so does the spool.
+func (f *file) Gap(n int64) {
+	if f.closed || n <= 0 {
+		return
+	}
+	f.missing += n
+	f.size += n
+	if f.cut == extract.Whole {
+		f.cut = extract.CutGap
+	}
+	f.hashes = false
+	f.dropSpool()
+	if !f.decided && len(f.head) > 0 {
+		f.decide(-1)
+	}
+}
+
+// Close implements extract.File: the event is written, the spooled bytes
+// deleted unless retained.
+func (f *file) Close(cut extract.Cut) {
+	if f.closed {
+		return
+	}
+	f.closed = true
+	if f.cut == extract.Whole {
+		f.cut = cut
+	}
+	if !f.decided {
+		total := int64(-1)
+		if f.cut == extract.Whole {
+			total = f.size
+		}
+		if len(f.head) == 0 && f.size == 0 {
+			return // an empty body is no file
+		}
+		f.decide(total)
+	}
+	if !f.want {
+		return
+	}
+	f.end = f.s.now
+	complete := f.cut == extract.Whole && f.missing == 0
+	if !complete {
+		f.hashes = false
+		f.dropSpool()
+	}
+	if f.hashes {
+		f.sum256, f.sum1, f.sum5 = f.h256.Sum(nil), f.h1.Sum(nil), f.h5.Sum(nil)
+	}
+	if f.spool != nil {
+		if err := f.spoolBuf.Flush(); err != nil {
+			f.s.p.Stats.SpoolErrors.Add(1)
+			f.dropSpool()
+		}
+	}
+	if f.spool != nil {
+		f.metadata = filetype.Metadata(f.spool, f.spoolBytes, f.typ)
+		f.metadataRead = true
+	}
+	f.finishSpool(complete)
+	f.s.p.writeEvent(f, complete)
+}
+
+// finishSpool retains or deletes the spooled file.
+func (f *file) finishSpool(complete bool) {
+	if f.spool == nil {
+		return
+	}
+	p := f.s.p
+	f.spool.Close()
+	p.spoolUsed.Add(-f.spoolBytes)
+	if dir := f.cat.RetainDir; dir != "" && complete {
+		dst := filepath.Join(dir, hex.EncodeToString(f.sum256))
+		err := os.Rename(f.spoolPath, dst)
+		if err == nil {
+			p.Stats.Retained.Add(1)
+			f.spool, f.retainedPath = nil, dst
+			return
+		}
+		// Another filesystem: copy, then delete.
+		if !errors.Is(err, os.ErrNotExist) && copyFile(f.spoolPath, dst) == nil {
+			p.Stats.Retained.Add(1)
+			f.retainedPath = dst
+		} else {
+			p.Stats.RetainErrors.Add(1)
+		}
+	}
+	os.Remove(f.spoolPath)
+	f.spool = nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(filepath.Dir(dst), ".part-*")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(out.Name())
+		return err
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(out.Name())
+		return err
+	}
+	return os.Rename(out.Name(), dst)
+}

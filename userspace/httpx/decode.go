@@ -1,0 +1,212 @@
+package httpx
+
+import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+
+	"github.com/andybalholm/brotli"
+)
+
+// errStopped ends a decoder whose body is no longer wanted.
+var errStopped = errors.New("httpx: decoder stopped")
+
+type decState uint8
+
+const (
+	decNeed decState = iota // all input consumed: feed more
+	decOut                  // a chunk of output
+	decEnd                  // the coded stream ended cleanly
+	decErr                  // malformed, or truncated at the end of input
+)
+
+// decoder undoes a body's codings. The standard library's decoders pull
+// their input and cannot resume after running dry, so they run as a
+// coroutine (iter.Pull): when the input of a Data call is used up the
+// coroutine yields, and the next call resumes it where it stood. The
+// coroutine only runs while the caller waits in step, so the file is
+// written from the caller's goroutine and no input slice is kept.
+type decoder struct {
+	p      *Parser
+	layers codings
+	in     []byte // input not yet read by the decoders
+	eof    bool   // no input will follow in
+	yield  func([]byte) bool
+	next   func() ([]byte, bool)
+	stop   func()
+	out    []byte
+	err    error
+	// fed counts the coded bytes given, produced the decoded bytes
+	// taken: MaxDecoded and MaxRatio look at them.
+	fed, produced int64
+}
+
+func newDecoder(p *Parser, cs *codings) *decoder { return &decoder{p: p, layers: *cs} }
+
+// push gives the decoder its next input, or the end of it.
+func (d *decoder) push(p []byte, eof bool) {
+	d.in, d.eof = p, eof
+	d.fed += int64(len(p))
+}
+
+// step runs the decoders until they yield output or need input.
+func (d *decoder) step() ([]byte, decState) {
+	if d.next == nil {
+		d.next, d.stop = iter.Pull(d.run)
+		d.p.coroutines++
+	}
+	c, ok := d.next()
+	switch {
+	case !ok && errors.Is(d.err, io.EOF):
+		return nil, decEnd
+	case !ok:
+		return nil, decErr
+	case c == nil:
+		return nil, decNeed
+	}
+	return c, decOut
+}
+
+// release ends the coroutine, if it runs, and frees the buffers.
+func (d *decoder) release() {
+	if d.stop != nil {
+		d.stop()
+		d.stop = nil
+		d.p.coroutines--
+	}
+	d.in, d.out = nil, nil
+}
+
+// run is the coroutine: it stacks the decoders over the input and yields
+// their output; a nil yield asks for input.
+func (d *decoder) run(yield func([]byte) bool) {
+	d.yield = yield
+	var r io.Reader = feeder{d}
+	for i := d.layers.n - 1; i >= 0; i-- {
+		var err error
+		if r, err = openLayer(d.layers.c[i], r); err != nil {
+			d.err = fmt.Errorf("open %v: %w", d.layers.c[i], err)
+			return
+		}
+	}
+	d.out = make([]byte, decodeBuf)
+	for {
+		n, err := r.Read(d.out)
+		if n > 0 && !yield(d.out[:n]) {
+			return
+		}
+		if err != nil {
+			d.err = err
+			return
+		}
+	}
+}
+
+// feeder is the decoders' input: it reads what the current Data call
+// pushed and yields for more when that is used up.
+type feeder struct{ d *decoder }
+
+func (f feeder) fill() error {
+	d := f.d
+	for len(d.in) == 0 {
+		if d.eof {
+			return io.EOF
+		}
+		if !d.yield(nil) {
+			return errStopped
+		}
+	}
+	return nil
+}
+
+func (f feeder) Read(b []byte) (int, error) {
+	if err := f.fill(); err != nil {
+		return 0, err
+	}
+	n := copy(b, f.d.in)
+	f.d.in = f.d.in[n:]
+	return n, nil
+}
+
+// ReadByte lets flate read without a bufio layer of its own.
+func (f feeder) ReadByte() (byte, error) {
+	if err := f.fill(); err != nil {
+		return 0, err
+	}
+	c := f.d.in[0]
+	f.d.in = f.d.in[1:]
+	return c, nil
+}
+
+// openLayer starts one decoder over r. It may read r (headers), which
+// suspends the coroutine until the input arrives.
+func openLayer(c coding, r io.Reader) (io.Reader, error) {
+	switch c {
+	case cGzip:
+		return newGzipReader(r)
+	case cDeflate:
+		// "deflate" is zlib (RFC 9110 §8.4.1.2) but raw deflate is seen
+		// too: a zlib header is 2 bytes whose big-endian value is a
+		// multiple of 31 with method 8 and a window of at most 32 KiB.
+		br := bufio.NewReaderSize(r, 512)
+		hdr, err := br.Peek(2)
+		if err == io.EOF && len(hdr) > 0 {
+			err = io.ErrUnexpectedEOF // one byte is not an empty stream
+		}
+		if err != nil {
+			return nil, err
+		}
+		if hdr[0]&0x0f == 8 && hdr[0]>>4 <= 7 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 {
+			return zlib.NewReader(br)
+		}
+		return flate.NewReader(br), nil
+	case cBrotli:
+		return brotli.NewReader(r), nil
+	}
+	return nil, fmt.Errorf("coding %d", c)
+}
+
+// gzipReader reads gzip members one after the other, like gzip's
+// multistream mode, but ends quietly when what follows a member is not
+// another member: trailing junk after a complete file is seen in the wild
+// and must not cut the file.
+type gzipReader struct {
+	br   *bufio.Reader
+	z    *gzip.Reader
+	done bool
+}
+
+func newGzipReader(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 512)
+	z, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, err
+	}
+	z.Multistream(false)
+	return &gzipReader{br: br, z: z}, nil
+}
+
+func (g *gzipReader) Read(b []byte) (int, error) {
+	for !g.done {
+		n, err := g.z.Read(b)
+		if err != io.EOF {
+			return n, err
+		}
+		if hdr, err := g.br.Peek(2); err != nil || hdr[0] != 0x1f || hdr[1] != 0x8b {
+			g.done = true
+		} else if err := g.z.Reset(g.br); err != nil {
+			return n, err
+		} else {
+			g.z.Multistream(false)
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, io.EOF
+}

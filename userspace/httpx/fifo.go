@@ -1,0 +1,80 @@
+package httpx
+
+// request is what a response needs from its request.
+type request struct {
+	method, target, host, ua string
+	head, connect            bool
+}
+
+// fifo holds the requests awaiting responses, oldest first, at most max.
+type fifo struct {
+	q    []request // ring
+	off  int
+	n    int
+	max  int
+	over int // requests past max, after the queued ones: known only by count
+}
+
+func (f *fifo) len() int { return f.n + f.over }
+
+func (f *fifo) push(r request) bool {
+	if f.n == f.max || f.over > 0 {
+		f.over++
+		return false
+	}
+	if f.n == len(f.q) {
+		// Grow: the ring is allocated as pipelining shows up, up to max.
+		size := max(4, 2*len(f.q))
+		size = min(size, f.max)
+		q := make([]request, size)
+		for i := 0; i < f.n; i++ {
+			q[i] = f.q[(f.off+i)%len(f.q)]
+		}
+		f.q, f.off = q, 0
+	}
+	f.q[(f.off+f.n)%len(f.q)] = r
+	f.n++
+	return true
+}
+
+// front returns the oldest request, nil when none is known.
+func (f *fifo) front() *request {
+	if f.n == 0 {
+		return nil
+	}
+	return &f.q[f.off]
+}
+
+// pop removes the oldest request; ok is false when there was none known.
+func (f *fifo) pop() (r request, ok bool) {
+	if f.n == 0 {
+		if f.over > 0 {
+			f.over--
+		}
+		return request{}, false
+	}
+	r = f.q[f.off]
+	f.q[f.off] = request{}
+	f.off = (f.off + 1) % len(f.q)
+	f.n--
+	return r, true
+}
+
+// keepNewest drops all but the most recent request.
+func (f *fifo) keepNewest() {
+	if f.over > 0 {
+		f.clear()
+		f.over = 1
+		return
+	}
+	for f.n > 1 {
+		f.pop()
+	}
+}
+
+func (f *fifo) clear() {
+	for f.n > 0 {
+		f.pop()
+	}
+	f.over = 0
+}

@@ -1,0 +1,80 @@
+package httpx
+
+// Stats are plain counters: a Parser updates its Stats without locking,
+// so give each goroutine its own and aggregate with Add.
+type Stats struct {
+	Requests         uint64 // request heads parsed
+	Responses        uint64 // final responses parsed
+	Interim          uint64 // 1xx interim responses (100, 103...) passed over
+	Continue         uint64 // requests with Expect: 100-continue
+	Pipelined        uint64 // requests sent while earlier ones awaited responses
+	PipelineOverflow uint64 // requests beyond MaxPipelined: their responses pair with nothing
+	Unpaired         uint64 // responses with no request to pair with
+	Upgrades         uint64 // 101 Switching Protocols or CONNECT 2xx: the parser is done
+	NotHTTP          uint64 // connections whose first bytes were not HTTP/1.x
+	BodiesOpened     uint64 // files opened on the sink
+	BodiesDeclined   uint64 // files the sink declined (Write returned false)
+	SkippedBytes     uint64 // body bytes handed back to the caller as skip
+	Partial          uint64 // 206 responses not opened: a range is not the file
+	Decoded          uint64 // bodies with a coding to decode
+	UnknownEncoding  uint64 // bodies delivered raw: unknown coding or too many layers
+	Bombs            uint64 // decoded bodies cut by MaxDecoded or MaxRatio
+	Corrupt          uint64 // bodies cut because their coding was malformed
+	Gaps             uint64 // gaps reported by the caller
+	GapBytes         uint64
+	Desyncs          uint64 // directions that lost the framing
+	Resyncs          uint64 // directions that found it again
+	Malformed        Malformed
+}
+
+// Malformed counts protocol violations by kind.
+type Malformed struct {
+	RequestLine      uint64
+	StatusLine       uint64
+	HeaderLine       uint64 // field line without a colon, or space before it
+	HeaderTooLong    uint64 // header block or trailers over MaxHeaderBytes
+	TooManyHeaders   uint64 // over 256 field lines
+	ContentLength    uint64 // not a number, or differing values
+	TransferEncoding uint64 // chunked not last, or repeated
+	TEAndCL          uint64 // both present (Transfer-Encoding wins)
+	Chunk            uint64 // bad chunk-size line or missing CRLF
+	Multipart        uint64 // form-data without its closing delimiter, bad part headers
+	Truncated        uint64 // a direction ended inside a header block
+}
+
+// Add adds o's counters to s.
+func (s *Stats) Add(o *Stats) {
+	s.Requests += o.Requests
+	s.Responses += o.Responses
+	s.Interim += o.Interim
+	s.Continue += o.Continue
+	s.Pipelined += o.Pipelined
+	s.PipelineOverflow += o.PipelineOverflow
+	s.Unpaired += o.Unpaired
+	s.Upgrades += o.Upgrades
+	s.NotHTTP += o.NotHTTP
+	s.BodiesOpened += o.BodiesOpened
+	s.BodiesDeclined += o.BodiesDeclined
+	s.SkippedBytes += o.SkippedBytes
+	s.Partial += o.Partial
+	s.Decoded += o.Decoded
+	s.UnknownEncoding += o.UnknownEncoding
+	s.Bombs += o.Bombs
+	s.Corrupt += o.Corrupt
+	s.Gaps += o.Gaps
+	s.GapBytes += o.GapBytes
+	s.Desyncs += o.Desyncs
+	s.Resyncs += o.Resyncs
+	m, om := &s.Malformed, &o.Malformed
+	m.RequestLine += om.RequestLine
+	m.StatusLine += om.StatusLine
+	m.HeaderLine += om.HeaderLine
+	m.HeaderTooLong += om.HeaderTooLong
+	m.TooManyHeaders += om.TooManyHeaders
+	m.ContentLength += om.ContentLength
+	m.TransferEncoding += om.TransferEncoding
+	m.TEAndCL += om.TEAndCL
+	m.Chunk += om.Chunk
+	m.Multipart += om.Multipart
+	m.Truncated += om.Truncated
+}

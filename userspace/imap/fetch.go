@@ -1,0 +1,250 @@
+package imap
+
+import (
+	"bytes"
+
+	"github.com/edgesensor/edgesensor/userspace/extract"
+)
+
+// item is what a FETCH item's value is to the parser.
+type item uint8
+
+const (
+	itemOther   item = iota // not looked at
+	itemWhole               // a whole message: BODY[], RFC822, BINARY[]
+	itemPartial             // BODY[]<0>: a message, maybe truncated
+	itemSize                // RFC822.SIZE
+)
+
+// fetchState is where the tokeniser stands in a FETCH item list; it
+// carries over the literals of the response.
+type fetchState struct {
+	opened bool  // the list's '(' was seen
+	depth  int   // parentheses open; 1 is the item list itself
+	want   bool  // the next value at depth 1 belongs to item
+	item   item  // the item whose value is awaited
+	size   int64 // RFC822.SIZE, -1 unknown
+}
+
+// valueDone follows a literal: at depth 1 it was the item's value.
+func (fs *fetchState) valueDone() {
+	if fs.depth == 1 {
+		fs.want = false
+	}
+}
+
+// fetchScan reads FETCH items from a line (a first line after "FETCH ",
+// or the rest of one after a literal). It returns the literal ending the
+// line, if any, and what it is for; ok is false when the line does not
+// parse (the caller then only follows the literal).
+func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
+	fs := &p.s.resp.fs
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ':
+			i++
+		case c == '\r' || c == '\n':
+			return spec, roleSkip, false, fs.opened && fs.depth == 0
+		case fs.depth == 0:
+			if c != '(' || fs.opened {
+				return spec, roleSkip, false, false
+			}
+			fs.opened, fs.depth = true, 1
+			i++
+		case fs.depth == 1 && !fs.want:
+			if c == ')' {
+				fs.depth = 0
+				i++
+				continue
+			}
+			j := itemEnd(s, i)
+			if j == i {
+				return spec, roleSkip, false, false
+			}
+			fs.item, fs.want = p.classify(s[i:j]), true
+			i = j
+		case c == '(':
+			fs.depth++
+			i++
+		case c == ')':
+			fs.depth--
+			i++
+			if fs.depth < 1 {
+				return spec, roleSkip, false, false // an item without a value
+			}
+			fs.valueDone()
+		case c == '"':
+			j, qok := quotedEnd(s, i)
+			if !qok {
+				return spec, roleSkip, false, false
+			}
+			if fs.depth == 1 {
+				p.quotedValue(s[i+1 : j-1])
+				fs.want = false
+			}
+			i = j
+		case c == '{' || c == '~':
+			lspec, at, lok := trailingLiteral(s)
+			if !lok || at != i {
+				return spec, roleSkip, false, false
+			}
+			r = roleSkip
+			if fs.depth == 1 {
+				switch fs.item {
+				case itemWhole:
+					r = roleMsg
+				case itemPartial:
+					r = rolePartial
+				}
+			}
+			return lspec, r, true, true
+		default:
+			j := atomEnd(s, i)
+			if fs.depth == 1 {
+				p.atomValue(s[i:j])
+				fs.want = false
+			}
+			i = j
+		}
+	}
+	return spec, roleSkip, false, false // no line end
+}
+
+// itemEnd returns the end of the item name at s[i]; a section in
+// brackets may hold spaces and parentheses (HEADER.FIELDS (A B)).
+func itemEnd(s []byte, i int) int {
+	j := i
+	for j < len(s) {
+		switch s[j] {
+		case '[':
+			k := bytes.IndexByte(s[j:], ']')
+			if k < 0 {
+				return i
+			}
+			j += k + 1
+			continue
+		case ' ', '(', ')', '"', '{', '\r', '\n':
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+// atomEnd returns the end of the atom (or number, or NIL) at s[i].
+func atomEnd(s []byte, i int) int {
+	j := i + 1 // s[i] is not a delimiter: the caller saw to it
+	for j < len(s) {
+		switch s[j] {
+		case ' ', '(', ')', '"', '{', '\r', '\n':
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+// classify says what an item name's value is, counting the message
+// sections it skips.
+func (p *Parser) classify(name []byte) item {
+	switch {
+	case equalFold(name, "RFC822"):
+		return itemWhole
+	case equalFold(name, "RFC822.SIZE"):
+		return itemSize
+	case equalFold(name, "RFC822.HEADER"), equalFold(name, "RFC822.TEXT"):
+		p.st.HeaderText++
+		return itemOther
+	}
+	var rest []byte
+	for _, pre := range [...]string{"BODY[", "BODY.PEEK[", "BINARY[", "BINARY.PEEK["} {
+		if hasPrefixFold(name, pre) {
+			rest = name[len(pre):]
+			break
+		}
+	}
+	if rest == nil {
+		return itemOther
+	}
+	section, origin, _ := bytes.Cut(rest, []byte("]"))
+	switch {
+	case len(section) > 0 && partNumber(section):
+		p.st.Sections++ // a part's body without its header: no use to MIME
+		return itemOther
+	case len(section) > 0:
+		p.st.HeaderText++ // HEADER, TEXT, HEADER.FIELDS, n.MIME...
+		return itemOther
+	case len(origin) == 0:
+		return itemWhole
+	case bytes.HasPrefix(origin, []byte("<0>")) || bytes.HasPrefix(origin, []byte("<0.")):
+		return itemPartial
+	}
+	p.st.Offsets++ // the middle of a message: no start to read
+	return itemOther
+}
+
+// partNumber: "1", "1.2", "2.1.3".
+func partNumber(s []byte) bool {
+	for i, c := range s {
+		if !isDigit(c) && (c != '.' || i == 0 || i == len(s)-1 || s[i-1] == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// atomValue takes an atom value of the item list.
+func (p *Parser) atomValue(a []byte) {
+	fs := &p.s.resp.fs
+	switch fs.item {
+	case itemSize:
+		var n int64
+		for _, c := range a {
+			if !isDigit(c) || n > 1<<58 {
+				return
+			}
+			n = n*10 + int64(c-'0')
+		}
+		fs.size = n
+	case itemWhole, itemPartial:
+		if equalFold(a, "NIL") {
+			p.st.Nil++
+		} else {
+			p.st.Malformed++
+		}
+	}
+}
+
+// quotedValue takes a quoted value of the item list: a message item may
+// come as a quoted string when it is small.
+func (p *Parser) quotedValue(q []byte) {
+	s := &p.s
+	it := s.resp.fs.item
+	if it != itemWhole && it != itemPartial {
+		return
+	}
+	r := roleMsg
+	if it == itemPartial {
+		r = rolePartial
+	}
+	s.quoted = unquote(s.quoted[:0], q)
+	p.st.Quoted++
+	m := p.sink.OpenMessage(p.fetchMeta(r))
+	if m == nil {
+		return
+	}
+	if len(s.quoted) > 0 {
+		m.Write(s.quoted)
+		p.st.Bytes += uint64(len(s.quoted))
+	}
+	if r == rolePartial {
+		s.resp.partial, s.resp.partialN, s.resp.partialGap = m, int64(len(s.quoted)), false
+	} else {
+		m.Close(extract.Whole)
+	}
+	clear(s.quoted)
+	s.quoted = s.quoted[:0]
+}
+
+func equalFold(b []byte, s string) bool { return len(b) == len(s) && hasPrefixFold(b, s) }

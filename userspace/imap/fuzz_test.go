@@ -1,0 +1,84 @@
+package imap
+
+import "testing"
+
+// fuzzDrive feeds client and server to p as cuts says: each byte of cuts
+// picks a direction and a piece size, and some bytes turn the piece into
+// a gap or end the direction. It checks the parser's buffers stay within
+// their bounds after every call and that skips stay within the stream.
+func fuzzDrive(t *testing.T, p *Parser, client, server, cuts []byte, bound int) {
+	streams := [2][]byte{server, client}
+	var skip [2]int64
+	var ended [2]bool
+	for i := 0; !p.Done() && (len(streams[0]) > 0 || len(streams[1]) > 0); i++ {
+		var d byte = byte(i)
+		if len(cuts) > 0 {
+			d = cuts[i%len(cuts)] ^ byte(i/len(cuts))
+		}
+		dir := int(d & 1)
+		if len(streams[dir]) == 0 {
+			dir ^= 1
+		}
+		s := streams[dir]
+		n := min(1+int(d>>1)*int(d>>1), len(s))
+		switch {
+		case d%29 == 5:
+			p.Gap(dir == 1, int64(n))
+		case d%31 == 7 && !ended[dir]:
+			ended[dir] = true
+			p.End(dir == 1)
+			n = 0
+		default:
+			b := s[:n]
+			k := min(skip[dir], int64(len(b)))
+			b, skip[dir] = b[k:], skip[dir]-k
+			if len(b) > 0 {
+				lit := &p.s.lit
+				if dir == 1 {
+					lit = &p.c.lit
+				}
+				sk := p.Data(dir == 1, b)
+				if sk < 0 || (sk > 0 && lit.active) {
+					t.Fatalf("skip %d", sk)
+				}
+				skip[dir] += sk
+			}
+		}
+		streams[dir] = s[n:]
+		if got := p.buffered(); got > bound {
+			t.Fatalf("holding %d bytes, bound %d", got, bound)
+		}
+	}
+}
+
+func FuzzIMAP(f *testing.F) {
+	seeds := []struct{ client, server string }{
+		{"a1 LOGIN alice {5+}\r\nsecre\r\na2 SELECT INBOX\r\na3 FETCH 1 (BODY.PEEK[] RFC822.SIZE)\r\n",
+			greet + "a1 OK\r\n* 2 EXISTS\r\na2 OK\r\n* 1 FETCH (UID 7 RFC822.SIZE 9 BODY[] {9}\r\nA: b\r\n\r\nx FLAGS (\\Seen))\r\na3 OK\r\n"},
+		{"a1 APPEND Sent {10}\r\nA: b\r\n\r\nxy\r\na2 EXAMINE {3}\r\nBox\r\n",
+			greet + "+ go\r\na1 OK\r\na2 OK\r\n* 1 FETCH (BODY[]<0> {4}\r\nabcd BINARY[] ~{2}\r\n\x00\x01 BODY[] \"q\\\"\" BODY[1] NIL)\r\n"},
+		{"a1 AUTHENTICATE PLAIN\r\nAGFsaWNl\r\na2 STARTTLS\r\n\x16\x03\x01",
+			greet + "+ \r\na1 OK\r\na2 OK go\r\n\x16\x03\x03"},
+		{"a1 FETCH 1 (BODYSTRUCTURE)\r\n", greet + "* 1 FETCH (BODYSTRUCTURE ((\"text\" {3}\r\na)b NIL) \"mixed\") BODY[HEADER.FIELDS (A)] {2}\r\nab)\r\n"},
+	}
+	for i, s := range seeds {
+		f.Add([]byte(s.client), []byte(s.server), []byte{byte(i), 3, 200, 17, 9, 64})
+	}
+	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
+		opts := Options{MaxLine: 128, MaxLiteral: 64}
+		if len(cuts) > 0 && cuts[0]&0x80 != 0 {
+			opts = Options{}
+		}
+		sink := &recSink{fail: func(s string) { t.Fatal(s) }}
+		p := New(sink, opts, nil)
+		// Lines stored in each direction, a mailbox name, a quoted item.
+		fuzzDrive(t, p, client, server, cuts, 3*p.opt.MaxLine+1024)
+		p.Close()
+		sink.checkClosed()
+		for _, m := range sink.msgs {
+			if int64(len(m.data))+m.gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine)) {
+				t.Fatalf("message of %d bytes", len(m.data))
+			}
+		}
+	})
+}

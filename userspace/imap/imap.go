@@ -1,0 +1,199 @@
+// Package imap follows one IMAP4rev1/rev2 connection, both directions, and
+// hands the messages it carries to an extract.MessageSink: the literals
+// of FETCH items that hold a whole message (BODY[], BODY[]<0>, RFC822,
+// BINARY[]), and the messages a client uploads with APPEND.
+//
+// Framing. Both directions are lines, except that a line may end in a
+// literal "{n}" / "{n+}" (RFC 7888) / "~{n}" (RFC 3516) announcing n raw
+// bytes, after which the line goes on. The parser follows every literal
+// by count, so it stays in sync whatever the literal holds; literals it
+// does not use are handed back as skip from Data.
+//
+// Server side. An untagged FETCH is tokenised item by item (nested
+// lists, quoted strings, literals anywhere): the value of a whole-message
+// item at the top level of the list becomes a message (a quoted string
+// too). Part sections (BODY[1.2], BINARY[2]) are a part's encoded body
+// without its MIME header, which a MIME extractor cannot read: they are
+// skipped and counted, like HEADER/TEXT sections and RFC822.HEADER/TEXT.
+// BODY[]<0> is a message that may be truncated by the client's partial
+// range: it is closed Whole only if RFC822.SIZE in the same response says
+// it is complete, else extract.CutNotFinal.
+//
+// Client side. Tagged commands are followed for SELECT/EXAMINE (the
+// mailbox, Meta.Mailbox), STARTTLS and COMPRESS (once the server's tagged
+// OK to them is seen the rest is opaque: Done), AUTHENTICATE (the SASL
+// lines after it) and APPEND (its message literal). A synchronising
+// literal "{n}" is assumed sent: a server refusing it (a tagged NO/BAD
+// instead of "+") costs at most n bytes of sync. Credentials are never
+// stored: lines that arrive whole are parsed in place; a split line is
+// stored only up to the command name for LOGIN and AUTHENTICATE (their
+// literals are skipped by count), and during a SASL exchange the start of
+// a split line is only counted until a space shows it is a command (whose
+// tag is then not kept).
+//
+// Desync and resync. A gap inside a literal goes to the message
+// (Message.Gap) and the count goes on: still in sync. A gap inside a line
+// loses the framing: lines are then skipped until one opens a response
+// ("* " and a number or a keyword, or a tag with OK/NO/BAD) on the server
+// side, or a tagged known command on the client side. A connection whose
+// first line either way is not IMAP stops the parser (Done).
+//
+// Mailbox. Meta.Mailbox is the mailbox of the latest SELECT/EXAMINE the
+// client sent (cleared if the server refuses it). When the server's
+// stream is fed far ahead of the client's, a FETCH may be seen before
+// the SELECT and go without its mailbox.
+package imap
+
+import "github.com/edgesensor/edgesensor/userspace/extract"
+
+// Options bound what one connection may hold. Zero values take defaults.
+type Options struct {
+	// MaxLine bounds the part of a line that is stored (64 KiB). Longer
+	// lines are followed (their literals too) but their items not read.
+	MaxLine int
+	// MaxLiteral bounds a message (256 MiB): a longer literal is cut
+	// there (extract.CutLimit) and the rest skipped by count.
+	MaxLiteral int64
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxLine <= 0 {
+		o.MaxLine = 64 << 10
+	}
+	if o.MaxLine < 128 {
+		o.MaxLine = 128 // room for a tag and a command name
+	}
+	if o.MaxLiteral <= 0 {
+		o.MaxLiteral = 256 << 20
+	}
+	return o
+}
+
+// Stats counts what the parsers saw. Plain counters: a Stats is owned by
+// the goroutine that runs its parsers.
+type Stats struct {
+	Commands   uint64 // client commands recognised
+	Responses  uint64 // server responses (untagged, tagged, continuation)
+	Fetches    uint64 // untagged FETCH responses
+	Messages   uint64 // messages opened from FETCH items
+	Appends    uint64 // messages opened from APPEND
+	Partials   uint64 // of Messages, BODY[]<0> partial ones
+	Quoted     uint64 // message items sent as quoted strings
+	Nil        uint64 // message items that were NIL
+	Sections   uint64 // part sections (BODY[1.2], BINARY[2]) skipped
+	HeaderText uint64 // HEADER, TEXT, MIME sections and RFC822.HEADER/TEXT skipped
+	Offsets    uint64 // partial items not at offset 0, skipped
+	Literals   uint64 // literals, both directions
+	Skipped    uint64 // literal bytes handed back as skip
+	Bytes      uint64 // message bytes handed to the sink
+	Limit      uint64 // messages cut at MaxLiteral
+	Malformed  uint64 // lines or items that are not IMAP
+	LongLines  uint64 // lines longer than MaxLine
+	Gaps       uint64 // gaps reported, either direction
+	Desync     uint64 // times a direction lost the line framing
+	Resync     uint64 // times it found it again
+	StartTLS   uint64 // connections that went TLS
+	Compress   uint64 // connections that went COMPRESS=DEFLATE
+	NotIMAP    uint64 // connections given up as not IMAP
+}
+
+// Parser follows one IMAP connection. It implements extract.Parser.
+type Parser struct {
+	sink extract.MessageSink
+	opt  Options
+	st   *Stats
+
+	done, closed bool
+
+	c clientSide
+	s serverSide
+
+	mailbox string // selected mailbox
+	selTag  []byte // tag of the SELECT/EXAMINE that set it
+	tlsTag  []byte // tag of STARTTLS or COMPRESS
+	tlsKind int    // cSTARTTLS or cCOMPRESS
+}
+
+var _ extract.Parser = (*Parser)(nil)
+
+// New returns a parser that opens messages on sink and counts into stats
+// (a private Stats when nil).
+func New(sink extract.MessageSink, opts Options, stats *Stats) *Parser {
+	if stats == nil {
+		stats = new(Stats)
+	}
+	return &Parser{sink: sink, opt: opts.withDefaults(), st: stats}
+}
+
+// Data takes the next in-order bytes of one direction.
+func (p *Parser) Data(fromClient bool, b []byte) (skip int64) {
+	if p.done || p.closed {
+		return 0
+	}
+	if fromClient {
+		p.clientFeed(b)
+		return p.clientSkip()
+	}
+	p.serverFeed(b)
+	return p.serverSkip()
+}
+
+// Gap says n bytes of one direction are missing.
+func (p *Parser) Gap(fromClient bool, n int64) {
+	if p.done || p.closed || n <= 0 {
+		return
+	}
+	p.st.Gaps++
+	if fromClient {
+		p.clientGap(n)
+	} else {
+		p.serverGap(n)
+	}
+}
+
+// End says one direction ended: what it left unfinished is closed.
+func (p *Parser) End(fromClient bool) {
+	if p.closed {
+		return
+	}
+	if fromClient {
+		p.c.lit.abort(extract.CutEnded)
+		return
+	}
+	p.s.lit.abort(extract.CutEnded)
+	p.finishResponse()
+}
+
+// Close ends the connection; unfinished messages are closed CutEnded.
+func (p *Parser) Close() {
+	if p.closed {
+		return
+	}
+	p.End(true)
+	p.End(false)
+	p.closed = true
+	p.c.seg = seg{}
+	p.s.seg = seg{}
+}
+
+// Done reports that nothing more of interest can come (TLS, compression,
+// not IMAP).
+func (p *Parser) Done() bool { return p.done }
+
+// stop gives the connection up, closing what is open.
+func (p *Parser) stop() {
+	p.c.lit.abort(extract.CutEnded)
+	p.s.lit.abort(extract.CutEnded)
+	p.finishResponse()
+	p.done = true
+}
+
+func (p *Parser) notIMAP() {
+	p.st.NotIMAP++
+	p.stop()
+}
+
+// buffered is what the parser holds (for tests of its bounds).
+func (p *Parser) buffered() int {
+	return len(p.c.seg.buf) + len(p.s.seg.buf) + len(p.c.lit.name) + len(p.s.quoted)
+}

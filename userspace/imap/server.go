@@ -1,0 +1,318 @@
+package imap
+
+import (
+	"bytes"
+
+	"github.com/edgesensor/edgesensor/userspace/extract"
+)
+
+type serverSide struct {
+	seg    seg
+	lit    lit
+	resp   response
+	seen   bool   // the greeting was checked
+	desync bool   // skipping lines up to a response start
+	tls    bool   // the server's bytes went TLS: ignored
+	quoted []byte // scratch: an unescaped quoted message
+}
+
+// response is the server response under way (it goes on after each of
+// its literals).
+type response struct {
+	active bool
+	fetch  bool // an untagged FETCH, read item by item
+	broken bool // its items can no longer be read: literals are only followed
+	pos    int  // where the FETCH items start in the first line
+	fs     fetchState
+	// A BODY[]<0> message stays open until the response says (by
+	// RFC822.SIZE) whether it is whole.
+	partial    extract.Message
+	partialN   int64
+	partialGap bool
+}
+
+// serverFeed takes server bytes.
+func (p *Parser) serverFeed(b []byte) {
+	s := &p.s
+	for len(b) > 0 && !p.done && !s.tls {
+		if s.lit.active {
+			n, end := s.lit.take(p, b)
+			b = b[n:]
+			if end {
+				p.serverLitEnd()
+			}
+			continue
+		}
+		b = p.serverLines(b)
+	}
+}
+
+// serverLines reads lines until a literal starts.
+func (p *Parser) serverLines(b []byte) []byte {
+	s := &p.s
+	g := &s.seg
+	for len(b) > 0 && !p.done && !s.lit.active && !s.tls {
+		if g.drop {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return nil
+			}
+			b = b[i+1:]
+			g.reset()
+			continue
+		}
+		if !g.active {
+			if !s.seen && b[0] != '*' {
+				p.notIMAP()
+				return nil
+			}
+			if b[0] == tlsHandshake && !s.resp.active {
+				s.tls = true // after STARTTLS: the client side settles it
+				return nil
+			}
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i >= 0 && !g.active {
+			line := b[:i+1]
+			b = b[i+1:]
+			spec, _, ok := trailingLiteral(line)
+			over := len(line) > p.opt.MaxLine
+			if over {
+				p.st.LongLines++
+				line = line[:p.opt.MaxLine]
+			}
+			p.serverLine(line, over, spec, ok)
+			continue
+		}
+		end := len(b)
+		if i >= 0 {
+			end = i + 1
+		}
+		if !g.active {
+			g.limit = p.opt.MaxLine
+		}
+		g.add(b[:end])
+		b = b[end:]
+		if i >= 0 {
+			spec, ok := g.literal()
+			if g.over {
+				p.st.LongLines++
+			}
+			p.serverLine(g.buf, g.over, spec, ok)
+			g.reset()
+		}
+	}
+	return b
+}
+
+// serverLine acts on a line: the start of a response, or its rest after
+// a literal. over says the line was longer than what head holds.
+func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
+	s := &p.s
+	r := &s.resp
+	if !r.active {
+		if !s.seen {
+			s.seen = true
+			if !greeting(head) {
+				p.notIMAP()
+				return
+			}
+		}
+		if s.desync {
+			if !responseStart(head) {
+				return
+			}
+			s.desync = false
+			p.st.Resync++
+		}
+		*r = response{active: true, fs: fetchState{size: -1}}
+		p.st.Responses++
+		switch {
+		case head[0] == '*':
+			if pos, ok := fetchStart(head); ok {
+				r.fetch, r.pos = true, pos
+				p.st.Fetches++
+			}
+		case head[0] != '+':
+			p.tagged(head)
+			if p.done {
+				return
+			}
+		}
+	}
+	rl := roleSkip
+	switch {
+	case !r.fetch || r.broken:
+	case over:
+		r.broken = true // items cut off: only the literal is followed
+	default:
+		body := head[r.pos:]
+		r.pos = 0
+		if fspec, frole, fhas, ok := p.fetchScan(body); ok {
+			spec, hasLit, rl = fspec, fhas, frole
+		} else {
+			r.broken = true
+			p.st.Malformed++
+		}
+	}
+	if hasLit {
+		p.serverLiteral(spec, rl)
+	} else {
+		p.finishResponse()
+	}
+}
+
+// tagged acts on a tagged status response.
+func (p *Parser) tagged(l []byte) {
+	tag, status, _ := splitCommand(l)
+	ok := len(status) == 2 && hasPrefixFold(status, "OK")
+	if len(p.tlsTag) > 0 && bytes.Equal(tag, p.tlsTag) {
+		if ok && p.tlsKind == cSTARTTLS {
+			p.startTLS()
+			return
+		}
+		if ok {
+			p.st.Compress++
+			p.stop()
+			return
+		}
+		p.tlsTag = p.tlsTag[:0]
+	}
+	if len(p.selTag) > 0 && bytes.Equal(tag, p.selTag) {
+		if !ok {
+			p.mailbox = "" // a failed SELECT leaves none selected
+		}
+		p.selTag = p.selTag[:0]
+	}
+}
+
+// serverLiteral starts a literal of the current response.
+func (p *Parser) serverLiteral(spec litSpec, r role) {
+	var meta *extract.Meta
+	if r == roleMsg || r == rolePartial {
+		meta = p.fetchMeta(r)
+	}
+	p.s.lit.start(p, spec.n, r, meta)
+	if spec.n == 0 {
+		p.serverLitEnd()
+	}
+}
+
+// fetchMeta counts a message of a FETCH and describes it.
+func (p *Parser) fetchMeta(r role) *extract.Meta {
+	p.st.Messages++
+	if r == rolePartial {
+		p.st.Partials++
+		p.closePartial() // one at a time
+	}
+	return &extract.Meta{Protocol: extract.IMAP, Size: -1, Mailbox: p.mailbox}
+}
+
+// serverLitEnd follows the end of a server literal: the response goes on.
+func (p *Parser) serverLitEnd() {
+	s := &p.s
+	l := &s.lit
+	switch l.role {
+	case roleMsg:
+		l.close(extract.Whole)
+	case rolePartial:
+		if l.msg != nil {
+			s.resp.partial, s.resp.partialN, s.resp.partialGap = l.msg, l.n, l.gap
+			l.msg = nil
+		}
+	}
+	l.active = false
+	s.resp.fs.valueDone()
+}
+
+// closePartial closes a BODY[]<0> message: whole only if RFC822.SIZE
+// says so.
+func (p *Parser) closePartial() {
+	r := &p.s.resp
+	if r.partial == nil {
+		return
+	}
+	cut := extract.CutNotFinal
+	if r.fs.size == r.partialN {
+		cut = extract.Whole
+		if r.partialGap {
+			cut = extract.CutGap
+		}
+	}
+	r.partial.Close(cut)
+	r.partial = nil
+}
+
+// finishResponse ends the response under way.
+func (p *Parser) finishResponse() {
+	p.closePartial()
+	p.s.resp = response{}
+}
+
+// serverSkip hands back the rest of a literal the parser has no use for.
+func (p *Parser) serverSkip() int64 {
+	l := &p.s.lit
+	if p.done || !l.active || l.left == 0 || !l.unused() {
+		return 0
+	}
+	n := l.left
+	l.left = 0
+	p.st.Skipped += uint64(n)
+	p.serverLitEnd()
+	return n
+}
+
+func (p *Parser) serverGap(n int64) {
+	s := &p.s
+	if s.lit.active {
+		n = s.lit.gapBytes(p, n)
+		if s.lit.left == 0 {
+			p.serverLitEnd()
+		}
+		if n == 0 {
+			return // still in sync
+		}
+	}
+	p.finishResponse()
+	s.seg.reset()
+	s.seg.drop = true // the rest of a cut line
+	if !s.desync {
+		s.desync = true
+		p.st.Desync++
+	}
+}
+
+// greeting: "* OK", "* PREAUTH" or "* BYE" (RFC 9051 7.1).
+func greeting(l []byte) bool {
+	return hasPrefixFold(l, "* OK") || hasPrefixFold(l, "* PREAUTH") || hasPrefixFold(l, "* BYE")
+}
+
+// responseStart is a line a resync may start from: "* " and a number or
+// a keyword, or a tagged OK/NO/BAD.
+func responseStart(l []byte) bool {
+	if len(l) > 2 && l[0] == '*' && l[1] == ' ' {
+		return isDigit(l[2]) || (l[2] >= 'A' && l[2] <= 'Z')
+	}
+	tag, status, _ := splitCommand(l)
+	if len(tag) == 0 || len(tag) > maxTag {
+		return false
+	}
+	for _, c := range tag {
+		if !isTagChar(c) {
+			return false
+		}
+	}
+	return string(status) == "OK" || string(status) == "NO" || string(status) == "BAD"
+}
+
+// fetchStart finds "* n FETCH " and where the item list starts.
+func fetchStart(l []byte) (int, bool) {
+	i := 2
+	for i < len(l) && isDigit(l[i]) {
+		i++
+	}
+	if i == 2 || !hasPrefixFold(l[i:], " FETCH ") {
+		return 0, false
+	}
+	return i + len(" FETCH "), true
+}

@@ -1,0 +1,206 @@
+package reassembly
+
+import "math"
+
+const (
+	noOff  = math.MaxInt64
+	maxOff = 1 << 62 // skips stop here: offsets never overflow
+)
+
+// Stream reassembles one direction of a TCP connection. The zero value
+// is usable (with default limits and its own Stats); Init sets limits,
+// shared Stats and a Budget, and makes a used Stream new again.
+type Stream struct {
+	pieces []piece // held out-of-order bytes from head on: sorted, disjoint
+	head   int
+	held   int   // bytes in pieces
+	next   int64 // offset of the delivery point
+	finOff int64 // offset the stream ends at, once fin
+
+	// The last range skipped and the last declared a gap, to tell why a
+	// late segment is behind the delivery point.
+	skipLo, skipHi int64
+	gapLo, gapHi   int64
+
+	base                          uint32 // sequence number of offset 0
+	inited, started, fin, flushed bool
+
+	maxBuf, maxSegs int
+	window          int64
+	stats           *Stats
+	budget          *Budget
+}
+
+// Init (re)starts s with the limits of cfg (nil: defaults), counting into
+// stats (nil: a Stats of its own) and holding out-of-order bytes against
+// budget (nil: none). Bytes s held are freed without delivery.
+func (s *Stream) Init(cfg *Config, stats *Stats, budget *Budget) {
+	s.release()
+	*s = Stream{pieces: s.pieces[:0], inited: true,
+		maxBuf: DefaultMaxBuffered, maxSegs: DefaultMaxSegments, window: MaxWindow,
+		stats: stats, budget: budget}
+	if cfg != nil {
+		if cfg.MaxBuffered > 0 {
+			s.maxBuf = cfg.MaxBuffered
+		}
+		if cfg.MaxSegments > 0 {
+			s.maxSegs = cfg.MaxSegments
+		}
+		if cfg.Window > 0 && cfg.Window < MaxWindow {
+			s.window = cfg.Window
+		}
+	}
+	if s.stats == nil {
+		s.stats = new(Stats)
+	}
+}
+
+// Reset forgets the stream and frees what it held, keeping the limits,
+// Stats and Budget of Init, so that s can follow a new connection.
+func (s *Stream) Reset() {
+	if !s.inited {
+		return
+	}
+	s.release()
+	*s = Stream{pieces: s.pieces[:0], inited: true, maxBuf: s.maxBuf, maxSegs: s.maxSegs,
+		window: s.window, stats: s.stats, budget: s.budget}
+}
+
+// Stats is where s counts.
+func (s *Stream) Stats() *Stats {
+	s.init()
+	return s.stats
+}
+
+func (s *Stream) init() {
+	if !s.inited {
+		s.Init(nil, nil, nil)
+	}
+}
+
+// Buffered is the out-of-order bytes s holds.
+func (s *Stream) Buffered() int { return s.held }
+
+// Delivered is the stream offset of the delivery point: the bytes
+// delivered, declared gaps and skipped so far.
+func (s *Stream) Delivered() int64 { return s.next }
+
+// NextSeq is the sequence number of the delivery point (meaningless
+// before the first segment).
+func (s *Stream) NextSeq() uint32 { return s.base + uint32(s.next) }
+
+// Started reports that a segment fixed the stream's start (NextSeq is
+// meaningful).
+func (s *Stream) Started() bool { return s.started }
+
+// Finished reports that the FIN was reached: every byte before it was
+// delivered, declared a gap or skipped.
+func (s *Stream) Finished() bool { return s.fin && s.next >= s.finOff }
+
+// Segment adds one segment of this direction and delivers to c what
+// became in order. syn: the segment carries SYN, so seq is the ISN and
+// data starts at seq+1 (TCP Fast Open data is delivered). fin: the
+// stream ends after this segment's data. payload may be cut (snaplen):
+// the bytes after it are then a hole like any other. payload is not kept.
+func (s *Stream) Segment(seq uint32, syn, fin bool, payload []byte, c Consumer) {
+	if c == nil {
+		c = discard{}
+	}
+	// The common case: the next bytes, nothing held.
+	if s.started && !s.flushed && !syn && !s.fin && !fin && len(payload) > 0 &&
+		seq == s.base+uint32(s.next) && s.head == len(s.pieces) {
+		s.stats.Segments++
+		s.emit(payload, c)
+		return
+	}
+	s.init()
+	if s.flushed {
+		if len(payload) > 0 {
+			s.stats.OldSegments++
+		}
+		return
+	}
+	if syn {
+		seq++ // the SYN takes one sequence number
+	}
+	if !s.started {
+		if len(payload) == 0 && !syn && !fin {
+			return // a bare ACK's seq is not reliable (keep-alives)
+		}
+		s.started, s.base = true, seq
+	}
+	if len(payload) > 0 {
+		s.stats.Segments++
+	}
+	d := int64(int32(seq - s.NextSeq()))
+	if d > s.window {
+		s.stats.BeyondWindow++
+		return
+	}
+	off := s.next + d
+	end := off + int64(len(payload))
+	if fin {
+		s.setFIN(end)
+	}
+	if s.fin && end > s.finOff {
+		cut := end - max(off, s.finOff)
+		s.stats.AfterFIN += uint64(cut)
+		end -= cut
+		payload = payload[:end-off]
+	}
+	if len(payload) == 0 {
+		return
+	}
+	if off < s.next {
+		s.behind(off, min(end, s.next), end <= s.next)
+		if end <= s.next {
+			return
+		}
+		payload = payload[s.next-off:]
+		off = s.next
+	}
+	if s.hasHeld() {
+		s.compare(off, payload)
+	}
+	s.add(off, payload, c)
+}
+
+// setFIN records the end of the stream. The first FIN wins, like the
+// first data; a FIN before bytes already seen is ignored (it conflicts
+// with them), unless the bytes after it were only skipped or declared a
+// gap (an ACK of the FIN seen before the FIN does that).
+func (s *Stream) setFIN(end int64) {
+	if s.fin {
+		return
+	}
+	if end < s.next && !(s.skipLo <= end && end <= s.skipHi) && !(s.gapLo <= end && end <= s.gapHi) {
+		return
+	}
+	if s.hasHeld() && s.pieces[len(s.pieces)-1].end() > end {
+		return
+	}
+	s.fin, s.finOff = true, end
+}
+
+// behind counts the bytes [lo, hi) that came behind the delivery point.
+func (s *Stream) behind(lo, hi int64, whole bool) {
+	n := hi - lo
+	sk := overlap(lo, hi, s.skipLo, s.skipHi)
+	late := overlap(lo, hi, s.gapLo, s.gapHi)
+	s.stats.DupBytes += uint64(n - sk - late)
+	s.stats.LateBytes += uint64(late)
+	if whole {
+		if sk == n {
+			s.stats.SkippedSegments++
+		} else {
+			s.stats.OldSegments++
+		}
+	}
+}
+
+func overlap(a0, a1, b0, b1 int64) int64 { return max(0, min(a1, b1)-max(a0, b0)) }
+
+type discard struct{}
+
+func (discard) Data([]byte) int64 { return 0 }
+func (discard) Gap(int64)         {}

@@ -192,6 +192,12 @@ func (f *file) openSpool() {
 // segment; small, as every file being spooled holds one.
 const spoolBufSize = 8 << 10
 
+// Past bigSpool bytes a file's spool buffer grows to bigSpoolBufSize.
+const (
+	bigSpool        = 1 << 20
+	bigSpoolBufSize = 128 << 10
+)
+
 func (f *file) spoolWrite(p []byte) {
 	if f.spool == nil {
 		return
@@ -204,6 +210,13 @@ func (f *file) spoolWrite(p []byte) {
 		return
 	}
 	f.spoolBytes += int64(len(p))
+	if f.spoolBytes > bigSpool && f.spoolBuf.Size() < bigSpoolBufSize {
+		// A large file: fewer, larger writes (the few files this big
+		// at once can afford the buffer).
+		if err := f.spoolBuf.Flush(); err == nil {
+			f.spoolBuf = bufio.NewWriterSize(f.spool, bigSpoolBufSize)
+		}
+	}
 	if _, err := f.spoolBuf.Write(p); err != nil {
 		pl.Stats.SpoolErrors.Add(1)
 		f.spoolErr = err

@@ -54,7 +54,8 @@ type Meta struct {
 	MailFrom string   // SMTP MAIL FROM address, without <>
 	RcptTo   []string // SMTP RCPT TO addresses, without <>
 	From     []string // header From addresses
-	To       []string // header To and Cc addresses
+	To       []string // header To addresses
+	Cc       []string // header Cc addresses
 	Subject  string   // decoded (RFC 2047) Subject
 	// MessageID is the Message-ID header, without <>.
 	MessageID string

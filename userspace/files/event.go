@@ -91,6 +91,7 @@ type UserAgent struct {
 type Email struct {
 	From      *Addresses `json:"from,omitempty"`
 	To        *Addresses `json:"to,omitempty"`
+	Cc        *Addresses `json:"cc,omitempty"`
 	Subject   string     `json:"subject,omitempty"`
 	MessageID string     `json:"message_id,omitempty"`
 	Direction string     `json:"direction,omitempty"`
@@ -262,6 +263,9 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		}
 		if len(m.To) > 0 {
 			e.To = &Addresses{Address: m.To}
+		}
+		if len(m.Cc) > 0 {
+			e.Cc = &Addresses{Address: m.Cc}
 		}
 		ev.Email = e
 		if m.Protocol == extract.SMTP {

@@ -33,6 +33,7 @@ func (k *sink) Open(m *extract.Meta) extract.File {
 	f.meta.RcptTo = append([]string(nil), m.RcptTo...)
 	f.meta.From = append([]string(nil), m.From...)
 	f.meta.To = append([]string(nil), m.To...)
+	f.meta.Cc = append([]string(nil), m.Cc...)
 	if f.meta.Time.IsZero() {
 		f.meta.Time = s.now
 	}

@@ -7,7 +7,7 @@ import (
 
 // topFields are what the top-level header tells about a message.
 type topFields struct {
-	from, to           []string
+	from, to, cc       []string
 	subject, messageID string
 }
 
@@ -35,8 +35,10 @@ func (m *message) parseTop() {
 		switch {
 		case equalFold(f.name, "from"):
 			t.from = addrList(t.from, f.unfold(), m.x.stats)
-		case equalFold(f.name, "to"), equalFold(f.name, "cc"):
+		case equalFold(f.name, "to"):
 			t.to = addrList(t.to, f.unfold(), m.x.stats)
+		case equalFold(f.name, "cc"):
+			t.cc = addrList(t.cc, f.unfold(), m.x.stats)
 		case equalFold(f.name, "subject"):
 			if t.subject == "" {
 				t.subject = bound(decodeWords(clip(f.unfold())))

@@ -15,7 +15,7 @@ const (
 // openFile opens the file of a leaf part and starts decoding its body.
 func (m *message) openFile(h *partHeader) {
 	m.meta = m.env
-	m.meta.From, m.meta.To = m.top.from, m.top.to
+	m.meta.From, m.meta.To, m.meta.Cc = m.top.from, m.top.to, m.top.cc
 	m.meta.Subject, m.meta.MessageID = m.top.subject, m.top.messageID
 	m.meta.Name = h.name
 	m.meta.ContentType = h.mtype

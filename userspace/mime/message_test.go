@@ -91,9 +91,10 @@ func TestNested(t *testing.T) {
 		}
 		m := f.meta
 		if !slices.Equal(m.From, []string{"alice@example.org"}) ||
-			!slices.Equal(m.To, []string{"bob@example.org", "carol@example.org", "dave@example.org"}) ||
+			!slices.Equal(m.To, []string{"bob@example.org", "carol@example.org"}) ||
+			!slices.Equal(m.Cc, []string{"dave@example.org"}) ||
 			m.Subject != "Quarterly €résumé" || m.MessageID != "abc.123@example.org" {
-			t.Errorf("file %d: from %q to %q subject %q id %q", i, m.From, m.To, m.Subject, m.MessageID)
+			t.Errorf("file %d: from %q to %q cc %q subject %q id %q", i, m.From, m.To, m.Cc, m.Subject, m.MessageID)
 		}
 	}
 	if st.Parts != 4 || st.Files != 3 || st.MissingBoundary != 0 {

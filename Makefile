@@ -6,12 +6,16 @@ BIN := bin/edgesensor
 FUZZTIME ?= 5s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build deps deps-build generate check-generate lint test test-unit fuzz bench demo lab-up lab-down clean
+.PHONY: all build build-yara deps deps-build generate check-generate lint test test-unit test-yara fuzz bench demo lab-up lab-down clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/edgesensor
+
+# The same binary with YARA rule matching (cgo, libyara-dev).
+build-yara: deps
+	$(GO) build -tags yara -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/edgesensor
 
 # Debian packages for the build, the lab, the tests and the demo.
 deps:
@@ -34,10 +38,15 @@ lint:
 	$(GO) vet ./...
 
 # The whole suite: unit, BPF (BPF_PROG_TEST_RUN), lab integration, fuzzing.
-test: deps lint check-generate test-unit fuzz
+test: deps lint check-generate test-unit test-yara fuzz
 
 test-unit:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# The YARA build: its binding and the file pipeline with rules.
+test-yara:
+	$(GO) vet -tags yara ./userspace/yara ./userspace/files ./cmd/edgesensor
+	$(GO) test -count=1 -tags yara ./userspace/yara ./userspace/files
 
 # Every fuzz target for FUZZTIME each.
 fuzz:

@@ -109,8 +109,10 @@ for line in open(sys.argv[1]):
     h = f.get("hash", {}).get("sha256", "-")[:16]
     where = e.get("url", {}).get("original") or ("mail from " + ",".join(e.get("email", {}).get("from", {}).get("address", [])))
     state = "complete" if d["complete"] else "cut: " + d.get("cut", "?")
+    sc = e["edgesensor"].get("score", {})
+    why = ",".join(r["rule"] for r in sc.get("reasons", [])) or "-"
     print(f'{e["network"]["protocol"]:4} {f.get("name", "-"):16} {d["category"]:10} {d.get("kind", ""):6} {f["size"]:8} B'
-          f' sha256 {h}  {state:9} {where}')
+          f' sha256 {h}  {state:9} score {e["event"].get("risk_score", "?"):>2} ({why}) {where}')
 PY
 echo
 echo "== one of them as the SIEM receives it:"

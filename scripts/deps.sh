@@ -29,6 +29,8 @@ if [ "${1:-all}" != build ]; then
 	check lab
 	# swaks --tls needs Net::SSLeay, only a Recommends of swaks.
 	perl -MNet::SSLeay -e1 2>/dev/null || want+=(libnet-ssleay-perl)
+	# The YARA build (make build-yara, make test) links libyara.
+	[ -f /usr/include/yara.h ] || want+=(libyara-dev)
 fi
 [ ${#want[@]} -eq 0 ] && exit 0
 

@@ -13,13 +13,16 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/files"
 	"github.com/edgesensor/edgesensor/userspace/handshake"
+	"github.com/edgesensor/edgesensor/userspace/intel"
 	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/yara"
 )
 
 // analysis is the pipeline behind the dispatcher: handshakes become
 // edgesensor.tls events, stream flows edgesensor.file events.
 type analysis struct {
 	out        *output.NDJSON
+	intel      *intel.Reloader // nil without intel sources
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
 	verdicts   *lateVerdicts
@@ -28,18 +31,39 @@ type analysis struct {
 
 func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	out := output.NewNDJSON(w)
+	ir, err := loadIntel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	current := func() *intel.Set {
+		if ir == nil {
+			return nil
+		}
+		return ir.Current()
+	}
 	hs := handshake.New(handshake.Config{
 		Idle:     time.Duration(cfg.Capture.HandshakeIdle),
 		MaxFlows: cfg.Capture.MaxFlows,
 		Shards:   cfg.WorkerCount(),
+		Score:    handshake.Scorer(current, cfg.Score.Threshold),
 	}, out)
 	lv := &lateVerdicts{}
-	fp, err := files.New(files.ConfigFrom(cfg, lv), out)
+	fc := files.ConfigFrom(cfg, lv)
+	fc.Intel = current
+	if len(cfg.Score.YARARules) > 0 {
+		rules, err := yara.Compile(cfg.Score.YARARules)
+		if err != nil {
+			return nil, fmt.Errorf("score.yara_rules: %w", err)
+		}
+		fc.YARA = rules
+	}
+	fp, err := files.New(fc, out)
 	if err != nil {
 		return nil, err
 	}
 	return &analysis{
 		out:        out,
+		intel:      ir,
 		handshakes: hs,
 		files:      fp,
 		verdicts:   lv,
@@ -72,6 +96,8 @@ func (a *analysis) counts() map[string]uint64 {
 		"file_spool_errors":    &fs.SpoolErrors,
 		"file_retained":        &fs.Retained,
 		"file_retain_errors":   &fs.RetainErrors,
+		"file_yara_errors":     &fs.YARAErrors,
+		"file_score_waits":     &fs.ScoreWaits,
 		"file_flows":           &fs.Flows,
 		"file_flows_evicted":   &fs.FlowsEvicted,
 		"file_flows_expired":   &fs.FlowsExpired,
@@ -91,6 +117,30 @@ func (a *analysis) counts() map[string]uint64 {
 	files.Flatten("imap", &d.IMAP, m)
 	files.Flatten("mime", &d.MIME, m)
 	return m
+}
+
+// loadIntel reads the [[intel.sources]] files; nil when there are none.
+func loadIntel(cfg *config.Config) (*intel.Reloader, error) {
+	if len(cfg.Intel.Sources) == 0 {
+		return nil, nil
+	}
+	var srcs []intel.Source
+	for i, s := range cfg.Intel.Sources {
+		src := intel.Source{Path: s.Path, Format: s.Format, Column: s.Column, Allow: s.Allow, Level: s.Level, Name: s.Name}
+		if s.Kind != "" {
+			k, err := intel.ParseKind(s.Kind)
+			if err != nil {
+				return nil, fmt.Errorf("intel.sources[%d].kind: %w", i, err)
+			}
+			src.Kind = k
+		}
+		srcs = append(srcs, src)
+	}
+	r, err := intel.NewReloader(srcs)
+	if err != nil {
+		return nil, fmt.Errorf("intel: %w", err)
+	}
+	return r, nil
 }
 
 // lateVerdicts lets the analysis be built before the data plane whose

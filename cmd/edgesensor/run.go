@@ -10,8 +10,12 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/userspace/intel"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,6 +56,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log.Info().Msg("running; SIGINT or SIGTERM detaches and stops")
+	if an.intel != nil {
+		log.Info().Interface("entries", an.intel.Current().Counts()).Msg("intel loaded")
+		go watchIntel(ctx, an.intel, time.Duration(cfg.Intel.Reload), log)
+	}
 	// Output that can no longer be written stops the sensor cleanly.
 	go func() {
 		select {
@@ -75,4 +83,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	stopped.Msg("stopped")
 	return errors.Join(werr, cerr, ferr)
+}
+
+// watchIntel reloads the intelligence files when they change; a broken
+// file keeps the previous set, and says so.
+func watchIntel(ctx context.Context, r *intel.Reloader, every time.Duration, log zerolog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !r.Changed() {
+			continue
+		}
+		if err := r.Reload(); err != nil {
+			log.Warn().Err(err).Msg("intel not reloaded; the previous set stays")
+			continue
+		}
+		log.Info().Interface("entries", r.Current().Counts()).Msg("intel reloaded")
+	}
 }

@@ -57,6 +57,8 @@ type Config struct {
 	Capture Capture `toml:"capture"`
 	Ports   Ports   `toml:"ports"`
 	Files   Files   `toml:"files"`
+	Score   Score   `toml:"score"`
+	Intel   Intel   `toml:"intel"`
 	Output  Output  `toml:"output"`
 }
 
@@ -170,6 +172,36 @@ const (
 	CategoryArchive    = "archive"
 )
 
+// Score is the [score] table.
+type Score struct {
+	// Threshold is the score (0-10) from which an event's verdict is
+	// malicious.
+	Threshold int `toml:"threshold"`
+	// YARARules are rules files matched against every spooled candidate
+	// (a binary built with the yara tag).
+	YARARules []string `toml:"yara_rules"`
+}
+
+// Intel is the [intel] table: local threat intelligence files.
+type Intel struct {
+	// Sources are the files, each an [[intel.sources]] table.
+	Sources []IntelSource `toml:"sources"`
+	// Reload is how often the files are checked for changes (and
+	// reloaded without a restart).
+	Reload Duration `toml:"reload"`
+}
+
+// IntelSource is one intelligence file.
+type IntelSource struct {
+	Path   string `toml:"path"`
+	Kind   string `toml:"kind"`   // sha256, sha1, md5, ip, domain, ja3, ja4 (not needed for STIX)
+	Format string `toml:"format"` // lines, csv, stix; "" by extension
+	Column string `toml:"column"` // csv: the value's column
+	Allow  bool   `toml:"allow"`  // an allowlist
+	Level  int    `toml:"level"`  // threat level of its entries, 1-10 (0: 10)
+	Name   string `toml:"name"`   // shown in reasons; default the file name
+}
+
 // Output is the [output] table.
 type Output struct {
 	// Events is where NDJSON events go: "-" for stdout, or a file path.
@@ -244,6 +276,8 @@ func Default() Config {
 				Archive:    256 << 20,
 			},
 		},
+		Score:  Score{Threshold: 7, YARARules: []string{}},
+		Intel:  Intel{Sources: []IntelSource{}, Reload: Duration(10 * time.Second)},
 		Output: Output{Events: "-"},
 	}
 }
@@ -391,6 +425,43 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateFiles(bad)
+	if c.Score.Threshold < 1 || c.Score.Threshold > 10 {
+		bad("score.threshold", "%d is out of range; use 1 to 10 (default 7)", c.Score.Threshold)
+	}
+	for i, p := range c.Score.YARARules {
+		if !filepath.IsAbs(p) {
+			bad(fmt.Sprintf("score.yara_rules[%d]", i), "%q must be an absolute path to a rules file", p)
+		}
+	}
+	if d := time.Duration(c.Intel.Reload); d < time.Second || d > time.Hour {
+		bad("intel.reload", "%s is out of range; use 1s to 1h (default 10s)", d)
+	}
+	for i, s := range c.Intel.Sources {
+		key := fmt.Sprintf("intel.sources[%d]", i)
+		if s.Path == "" {
+			bad(key+".path", "missing; name the intelligence file")
+		}
+		switch s.Format {
+		case "", "lines", "csv", "stix":
+		default:
+			bad(key+".format", "%q is not a format; use \"lines\", \"csv\" or \"stix\"", s.Format)
+		}
+		switch s.Kind {
+		case "sha256", "sha1", "md5", "ip", "domain", "ja3", "ja4":
+		case "":
+			if s.Format != "stix" && !strings.HasSuffix(strings.ToLower(s.Path), ".json") {
+				bad(key+".kind", "missing; say what the file lists: sha256, sha1, md5, ip, domain, ja3 or ja4")
+			}
+		default:
+			bad(key+".kind", "%q is not a kind; use sha256, sha1, md5, ip, domain, ja3 or ja4", s.Kind)
+		}
+		if s.Level < 0 || s.Level > 10 {
+			bad(key+".level", "%d is out of range; use 1 to 10, or 0 for 10", s.Level)
+		}
+		if s.Format == "csv" && s.Column == "" {
+			bad(key+".column", "missing; name the CSV column that holds the values")
+		}
+	}
 	if c.Output.Events == "" {
 		bad("output.events", "empty; use \"-\" for stdout or a file path")
 	}

@@ -158,3 +158,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestIntelSourcesAndScore(t *testing.T) {
+	c, err := Parse("[score]\nthreshold = 6\n[[intel.sources]]\npath = \"/x/hashes.txt\"\nkind = \"sha256\"\n" +
+		"[[intel.sources]]\npath = \"/x/feed.json\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Score.Threshold != 6 || len(c.Intel.Sources) != 2 || c.Intel.Sources[0].Kind != "sha256" {
+		t.Fatalf("%+v %+v", c.Score, c.Intel)
+	}
+	for text, want := range map[string]string{
+		"[score]\nthreshold = 11":                                           "score.threshold",
+		"[[intel.sources]]\nkind = \"sha256\"":                              "intel.sources[0].path",
+		"[[intel.sources]]\npath = \"/x\"\nkind = \"sha512\"":               "intel.sources[0].kind",
+		"[[intel.sources]]\npath = \"/x.txt\"":                              "intel.sources[0].kind: missing",
+		"[[intel.sources]]\npath = \"/x\"\nkind = \"ip\"\nformat = \"csv\"": "intel.sources[0].column",
+	} {
+		if _, err := Parse(text); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error naming %s", text, err, want)
+		}
+	}
+}

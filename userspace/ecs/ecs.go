@@ -29,6 +29,9 @@ type Event struct {
 	Start    *time.Time `json:"start,omitempty"`
 	End      *time.Time `json:"end,omitempty"`
 	Duration int64      `json:"duration,omitempty"` // nanoseconds
+	// RiskScore is 0 (nothing against it) to 10 (known malicious), -1
+	// while pending; nil where nothing is scored.
+	RiskScore *int `json:"risk_score,omitempty"`
 }
 
 // Observer is ECS observer.*: the sensor and the interface it saw the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/extract"
+	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
 // Event is one edgesensor.file event: one candidate file.
@@ -104,9 +105,10 @@ type Addresses struct {
 
 // Edgesensor holds what ECS has no names for.
 type Edgesensor struct {
-	File FileDetails `json:"file"`
-	SMTP *SMTP       `json:"smtp,omitempty"`
-	IMAP *IMAP       `json:"imap,omitempty"`
+	File  FileDetails   `json:"file"`
+	Score *score.Result `json:"score,omitempty"`
+	SMTP  *SMTP         `json:"smtp,omitempty"`
+	IMAP  *IMAP         `json:"imap,omitempty"`
 }
 
 // FileDetails is edgesensor.file.*.
@@ -241,6 +243,9 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		d.DeclaredSize = &sz
 	}
 	applyMetadata(&ev, &d, f)
+	sc := f.score
+	ev.Event.RiskScore = &sc.Score
+	ev.Edgesensor.Score = &sc
 	ev.Edgesensor.File = d
 	switch m.Protocol {
 	case extract.HTTP:

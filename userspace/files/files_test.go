@@ -150,6 +150,7 @@ func newPipeline(t testing.TB, edit func(*config.Config), v capture.Verdicts) (*
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p.Close() })
 	return p, &buf, spool
 }
 
@@ -344,6 +345,7 @@ func TestIdleAndEviction(t *testing.T) {
 		t.Fatal("expired too early")
 	}
 	sh.Tick(t0.Add(time.Minute))
+	drain(sh)
 	if p.Stats.FlowsExpired.Load() != 1 {
 		t.Fatalf("expired %d", p.Stats.FlowsExpired.Load())
 	}
@@ -466,6 +468,7 @@ func TestStrayRSTDoesNotCutFiles(t *testing.T) {
 		t.Skip("the middle segment is the client's")
 	}
 	feed(sh2, c, append(append([]seg(nil), segs[:half]...), real), time.Unix(1700000000, 0))
+	drain(sh2)
 	if p2.Stats.Files.Load() != 1 {
 		t.Fatalf("the RST at the delivery point did not end the flow")
 	}
@@ -504,4 +507,12 @@ func TestReusedTupleIsANewConnection(t *testing.T) {
 	if len(evs) != 1 || evs[0].File.Hash == nil {
 		t.Fatalf("download on a reused tuple: %+v", evs)
 	}
+}
+
+// drain waits until the scorers have written the events of the shard's
+// closed files.
+func drain(sh capture.Shard) {
+	s := sh.(*shard)
+	s.pending.Wait()
+	s.p.out.Flush()
 }

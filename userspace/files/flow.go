@@ -2,6 +2,7 @@ package files
 
 import (
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
@@ -43,6 +44,9 @@ type shard struct {
 	stats    shardStats
 	sink     *sink
 	mime     *mime.Extractor
+
+	// pending counts this shard's files still with the scorers.
+	pending sync.WaitGroup
 
 	cur *flow     // the flow whose bytes are being parsed
 	now time.Time // capture time of the event being handled
@@ -346,10 +350,12 @@ func (s *shard) Tick(now time.Time) {
 	s.p.out.Flush()
 }
 
-// Close implements capture.Shard.
+// Close implements capture.Shard: every flow ends, and Close returns once
+// the scorers have written the events of this shard's files.
 func (s *shard) Close() {
 	for s.oldest != nil {
 		s.end(s.oldest)
 	}
+	s.pending.Wait()
 	s.p.out.Flush()
 }

@@ -27,10 +27,13 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/httpx"
 	"github.com/edgesensor/edgesensor/userspace/imap"
+	"github.com/edgesensor/edgesensor/userspace/intel"
 	"github.com/edgesensor/edgesensor/userspace/mime"
 	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/reassembly"
 	"github.com/edgesensor/edgesensor/userspace/smtp"
+	"github.com/edgesensor/edgesensor/userspace/static"
+	"github.com/edgesensor/edgesensor/userspace/yara"
 )
 
 // Dataset is event.dataset of file events.
@@ -61,6 +64,12 @@ type Config struct {
 	MaxRatio         int
 	// Verdicts steers the data plane; nil when there is none to steer.
 	Verdicts capture.Verdicts
+	// Intel returns the current threat intelligence (nil: none);
+	// Threshold is score.threshold; Static bounds the analyzers.
+	Intel     func() *intel.Set
+	Threshold int
+	Static    static.Limits
+	YARA      *yara.Rules // nil: none
 }
 
 // Category is what the config says of one file category.
@@ -99,7 +108,16 @@ func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
 		MaxDecompressed:  int64(f.MaxDecompressed),
 		MaxRatio:         f.MaxRatio,
 		Verdicts:         v,
+		Threshold:        c.Score.Threshold,
 	}
+}
+
+// intel is the current intelligence, or nil.
+func (p *Pipeline) intel() *intel.Set {
+	if p.cfg.Intel == nil {
+		return nil
+	}
+	return p.cfg.Intel()
 }
 
 // Stats count what the pipeline did. The atomic ones are live; Detail
@@ -119,6 +137,8 @@ type Stats struct {
 	SpoolErrors    atomic.Uint64 // spool files that could not be written
 	Retained       atomic.Uint64 // files kept by a retention rule
 	RetainErrors   atomic.Uint64 // files a retention rule could not keep
+	YARAErrors     atomic.Uint64 // YARA scans that failed or timed out
+	ScoreWaits     atomic.Uint64 // times a worker waited for a free scorer
 	VerdictSkip    atomic.Uint64 // SKIP verdicts written
 	VerdictCapture atomic.Uint64 // CAPTURE verdicts written
 	VerdictIgnore  atomic.Uint64 // IGNORE verdicts written
@@ -136,6 +156,35 @@ type Pipeline struct {
 
 	mu     sync.Mutex
 	shards []*shard
+
+	// Closed candidates wait here for a scorer: analysis (metadata,
+	// static analyzers, YARA, intel) runs off the packet path.
+	scoreQ    chan *file
+	scorers   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// scoreQueue is how many closed candidates may wait for a scorer before
+// a worker waits (counted in Stats.ScoreWaits).
+const scoreQueue = 256
+
+// analyse hands a closed candidate to the scorers.
+func (p *Pipeline) analyse(f *file) {
+	f.s.pending.Add(1)
+	select {
+	case p.scoreQ <- f:
+	default:
+		p.Stats.ScoreWaits.Add(1)
+		p.scoreQ <- f
+	}
+}
+
+func (p *Pipeline) scorer() {
+	defer p.scorers.Done()
+	for f := range p.scoreQ {
+		f.finish()
+		f.s.pending.Done()
+	}
 }
 
 // New makes a pipeline writing to out. It creates the spool directory.
@@ -197,13 +246,24 @@ func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
 			return nil, fmt.Errorf("files.retain: creating %s: %w", c.RetainDir, err)
 		}
 	}
-	return &Pipeline{cfg: cfg, out: out, spoolDir: own}, nil
+	p := &Pipeline{cfg: cfg, out: out, spoolDir: own, scoreQ: make(chan *file, scoreQueue)}
+	for i := 0; i < max(cfg.Shards, 1); i++ {
+		p.scorers.Add(1)
+		go p.scorer()
+	}
+	return p, nil
 }
 
-// Close removes the pipeline's spool directory; call it once every shard
-// is closed.
+// Close stops the scorers and removes the pipeline's spool directory; call
+// it once every shard is closed. Safe to call twice.
 func (p *Pipeline) Close() error {
-	return os.RemoveAll(p.spoolDir)
+	var err error
+	p.closeOnce.Do(func() {
+		close(p.scoreQ)
+		p.scorers.Wait()
+		err = os.RemoveAll(p.spoolDir)
+	})
+	return err
 }
 
 // removeStaleSpools deletes what a sensor that died left in the spool:

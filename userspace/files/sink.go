@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/extract"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
 // sink opens the files of one shard's flows.
@@ -84,6 +85,8 @@ type file struct {
 	metadataRead       bool
 	end                time.Time
 	sum256, sum1, sum5 []byte
+	score              score.Result
+	complete           bool // whole: every byte, no cut
 }
 
 // Write implements extract.File.
@@ -294,12 +297,21 @@ func (f *file) Close(cut extract.Cut) {
 			f.dropSpool()
 		}
 	}
+	f.complete = complete
+	f.s.p.analyse(f)
+}
+
+// finish is the analysis of a closed candidate, off the packet path (a
+// scorer goroutine): metadata and score from the spooled bytes, then the
+// spool is retained or deleted, and the event written.
+func (f *file) finish() {
 	if f.spool != nil {
 		f.metadata = filetype.Metadata(f.spool, f.spoolBytes, f.typ)
 		f.metadataRead = true
 	}
-	f.finishSpool(complete)
-	f.s.p.writeEvent(f, complete)
+	f.score = f.scoreFile()
+	f.finishSpool(f.complete)
+	f.s.p.writeEvent(f, f.complete)
 }
 
 // finishSpool retains or deletes the spooled file.

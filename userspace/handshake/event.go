@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
 // Dataset is event.dataset of handshake events.
@@ -77,7 +78,8 @@ type X509Name struct {
 
 // Edgesensor holds what ECS has no names for.
 type Edgesensor struct {
-	TLS Details `json:"tls"`
+	TLS   Details       `json:"tls"`
+	Score *score.Result `json:"score,omitempty"`
 }
 
 // Details describe the handshake beyond ECS.

@@ -52,6 +52,10 @@ type Config struct {
 	MaxFlows  int           // handshakes followed at once, over all shards
 	MaxBytes  int           // bytes they may hold, over all shards (DefaultMaxBytes)
 	Shards    int           // for dividing MaxFlows and MaxBytes
+	// Score, when set, scores each event before it is written (sets
+	// event.risk_score and edgesensor.score). Called from the shards'
+	// goroutines at once: it must be safe for that.
+	Score func(*Event)
 }
 
 // Stats count what the pipeline did.
@@ -498,6 +502,9 @@ func (s *shard) finish(f *flow, end string) {
 	s.mem -= f.mem
 	ev := f.event(end)
 	defer s.recycle(f)
+	if s.p.cfg.Score != nil {
+		s.p.cfg.Score(ev)
+	}
 	line, err := s.encode(ev)
 	if err != nil {
 		s.p.Stats.Errors.Add(1)

@@ -1,0 +1,72 @@
+package files
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/extract"
+	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/static"
+)
+
+// scoreFile scores a candidate when it ends: the static analyzers over
+// its spooled bytes (or, when it has none, the checks of its name alone),
+// then the intel on its hashes and on where it came from. It runs before
+// the spooled copy is deleted or retained.
+func (f *file) scoreFile() score.Result {
+	p := f.s.p
+	var r io.ReaderAt
+	size := int64(0)
+	if f.spool != nil {
+		r, size = f.spool, f.spoolBytes
+	}
+	reasons := static.Analyze(r, size, f.typ, baseName(f.meta.Name), p.cfg.Static)
+	if p.cfg.YARA != nil && f.spool != nil {
+		reasons = append(reasons, f.yaraReasons()...)
+	}
+	if f.cut == extract.CutBomb {
+		reasons = append(reasons, score.Reason{Rule: "file.decompression_bomb", Weight: 7,
+			Text: "its content encoding expanded past files.max_decompressed or files.max_ratio: cut"})
+	}
+	var set = p.intel()
+	var hosts []string
+	if f.meta.Protocol == extract.HTTP {
+		hosts = append(hosts, hostOnly(f.meta.Host))
+	}
+	reasons = append(reasons, score.FileIntel(set, hexOrEmpty(f.sum256), hexOrEmpty(f.sum1), hexOrEmpty(f.sum5),
+		f.flow.key.server.Addr(), hosts...)...)
+	return score.Combine(reasons, p.cfg.Threshold)
+}
+
+func hexOrEmpty(b []byte) string {
+	if b == nil {
+		return ""
+	}
+	return hex.EncodeToString(b)
+}
+
+// yaraTimeout bounds one file's YARA scan.
+const yaraTimeout = 10 * time.Second
+
+// yaraReasons matches the analysts' rules against the spooled file: a
+// match weighs the rule's own threat level, else 8; a failed scan is a
+// reason too (weight 0), so the analyst sees the file was not covered.
+func (f *file) yaraReasons() []score.Reason {
+	ms, err := f.s.p.cfg.YARA.ScanFile(f.spoolPath, yaraTimeout)
+	var rs []score.Reason
+	for _, m := range ms {
+		w := m.Level
+		if w == 0 {
+			w = 8
+		}
+		rs = append(rs, score.Reason{Rule: "yara." + m.Rule, Weight: w,
+			Text: fmt.Sprintf("YARA rule %s:%s matched", m.Namespace, m.Rule)})
+	}
+	if err != nil {
+		f.s.p.Stats.YARAErrors.Add(1)
+		rs = append(rs, score.Reason{Rule: "yara.error", Text: err.Error()})
+	}
+	return rs
+}

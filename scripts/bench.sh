@@ -7,7 +7,7 @@
 #   4. live throughput through the lab router with and without the sensor (iperf3)
 #   5. handshake events per second through the whole live path, and the
 #      rate at which none is lost
-#   6. file reconstruction: MB/s of the whole file path vs the hashes alone,
+#   6. file reconstruction and scoring: MB/s of the whole file path vs the hashes alone,
 #      and peak RSS replaying 10,000 concurrent HTTP downloads
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -189,6 +189,9 @@ go test -run '^$' -bench 'LargeFile|SHA256|ThreeHashes|NonCandidate' -benchtime 
 echo "-- stages: reassembly in order, HTTP identity/chunked/gzip, MIME base64, SMTP DATA, IMAP literal"
 go test -run '^$' -bench 'InOrder|Identity|Chunked|Gzip|Base64|DATA10MB|Literal10MB' -benchmem \
 	./userspace/reassembly ./userspace/httpx ./userspace/mime ./userspace/smtp ./userspace/imap | grep '^Benchmark'
+echo "-- scoring: a 2 MB PE from its last byte to its score; intel loading and lookups"
+go test -run '^$' -bench 'Score2MBPE' -benchmem ./userspace/files | grep '^Benchmark'
+go test -run '^$' -bench 'LoadMillion|Lookups' -benchmem ./userspace/intel | grep '^Benchmark'
 echo "-- 10,000 concurrent HTTP downloads (16 KiB each, all open at once) replayed: peak RSS vs a tiny capture"
 fg=$(mktemp -d)
 go run ./internal/lab/flowgen -flows 10000 -size 16384 -o "$fg/flows.pcap"

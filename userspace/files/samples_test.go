@@ -3,6 +3,7 @@ package files
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"debug/pe"
 	"encoding/json"
 	"math/rand"
@@ -169,5 +170,31 @@ func BenchmarkScore2MBPE(b *testing.B) {
 	b.StopTimer()
 	if sc < 6 {
 		b.Fatalf("the packed PE scored %d", sc)
+	}
+}
+
+// A decompression bomb is cut by files.max_decompressed/max_ratio, and the
+// cut is a reason, not a hang.
+func TestDecompressionBombIsAReason(t *testing.T) {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zeros := make([]byte, 1<<20)
+	copy(zeros, "MZ")
+	for i := 0; i < 64; i++ {
+		zw.Write(zeros)
+	}
+	zw.Close()
+	c := testutil.TCPConn{
+		Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80"),
+		ToServer: []byte("GET /bomb.exe HTTP/1.1\r\nHost: x\r\n\r\n"),
+		ToClient: append([]byte("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "+strconv.Itoa(z.Len())+"\r\n\r\n"), z.Bytes()...),
+	}
+	p, buf, _ := newPipeline(t, nil, nil)
+	sh := p.NewShard(0)
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	out := buf.String()
+	if !strings.Contains(out, `"cut":"bomb"`) || !strings.Contains(out, `"rule":"file.decompression_bomb"`) {
+		t.Errorf("gzip bomb: %s", out)
 	}
 }

@@ -47,6 +47,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	defer a.files.Close() // on the error paths; a second Close does nothing
 	r, err := sensor.NewReplayer(cfg, a.router)
 	if err != nil {
 		return err

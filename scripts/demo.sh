@@ -40,6 +40,7 @@ echo -n "HTTPS over IPv6:                "; c "${CURL[@]}" -6 --resolve "$HOSTNA
 echo -n "TLS 1.2, RSA certificate:       "; c "${CURL[@]}" --tls-max 1.2 --resolve "$HOSTNAME:8443:$SERVER4" "https://$HOSTNAME:8443/"
 echo -n "HTTP download sample.exe:       "; c "${CURL[@]}" "http://$SERVER4/sample.exe"
 echo -n "HTTP gzip + chunked (8080):     "; c "${CURL[@]}" --compressed "http://$SERVER4:8080/sample.exe"
+echo -n "EICAR, invoice.pdf.exe:         "; c "${CURL[@]}" -o /dev/null "http://$SERVER4/eicar.com" "http://$SERVER4/invoice.pdf.exe"
 echo -n "keep-alive: video, then a PDF:  "; c "${CURL[@]}" -o /dev/null "http://$SERVER4/video.mp4" "http://$SERVER4/report.pdf"
 echo -n "SMTP mail with an attachment:   "; c swaks --to user@example.test --from alice@example.test --server "$SERVER4" \
 	--attach "$LAB_DIR/www/sample.exe" --attach "$LAB_DIR/www/report.pdf" --h-Subject "demo" 2>&1 | grep -o '250 2.0.0 Ok.*' || true

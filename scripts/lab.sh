@@ -157,6 +157,9 @@ make_content() {
 	{ printf 'MZ'; head -c 58 /dev/zero; printf '\x40\x00\x00\x00'; head -c 200000 /dev/urandom; } >"$w/sample.exe"
 	# A small PDF (a document candidate) with an Info dictionary.
 	printf '%%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n3 0 obj << /Author (Lab Author) /Producer (edgesensor lab) >> endobj\ntrailer << /Root 1 0 R /Info 3 0 R >>\n%%%%EOF\n' >"$w/report.pdf"
+	# The EICAR test file (scores 10), and a double extension.
+	printf '%s' 'X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*' >"$w/eicar.com"
+	cp "$w/sample.exe" "$w/invoice.pdf.exe"
 	head -c 1048576 /dev/urandom >"$w/1m.bin"
 	head -c 8388608 /dev/urandom >"$w/video.mp4"
 	head -c 33554432 /dev/urandom >"$w/32m.bin"

@@ -127,6 +127,9 @@ type Files struct {
 	// SpoolLimit bounds the bytes spooled at once, over all files; a file
 	// that does not fit is still hashed, not spooled (counted).
 	SpoolLimit ByteSize `toml:"spool_limit"`
+	// Hashes are the digests of each whole file: "sha256" always, and
+	// "sha1" and "md5" unless left out.
+	Hashes []string `toml:"hashes"`
 	// Uploads also reconstructs HTTP request bodies (POST, PUT).
 	Uploads bool `toml:"uploads"`
 	// FlowIdle ends a file flow with no packet for this long;
@@ -262,6 +265,7 @@ func Default() Config {
 		},
 		Files: Files{
 			Categories:       []string{CategoryExecutable, CategoryDocument, CategoryArchive},
+			Hashes:           []string{"sha256", "sha1", "md5"},
 			SpoolLimit:       DefaultSpoolLimit,
 			FlowIdle:         DefaultFlowIdle,
 			FlowLifetime:     DefaultFlowLifetime,
@@ -484,6 +488,18 @@ func (c *Config) validateFiles(bad func(key, format string, args ...any)) {
 			bad("files.categories", "%q is listed twice", cat)
 		}
 		seen[cat] = true
+	}
+	seenHash := map[string]bool{}
+	for _, h := range f.Hashes {
+		switch h {
+		case "sha256", "sha1", "md5":
+		default:
+			bad("files.hashes", "%q is not a digest; use \"sha256\", \"sha1\" or \"md5\"", h)
+		}
+		seenHash[h] = true
+	}
+	if !seenHash["sha256"] {
+		bad("files.hashes", "must include \"sha256\" (intel, retention and the SIEM key files by it)")
 	}
 	if f.SpoolDir != "" && !filepath.IsAbs(f.SpoolDir) {
 		bad("files.spool_dir", "%q must be an absolute path (or \"\" for the system temp directory)", f.SpoolDir)

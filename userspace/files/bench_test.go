@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/config"
 )
 
 const benchSize = 64 << 20
@@ -107,3 +108,19 @@ func BenchmarkNonCandidate(b *testing.B) {
 }
 
 var _ = capture.ClassStream
+
+// BenchmarkLargeFileSHA256Only: the same download with files.hashes =
+// ["sha256"], against BenchmarkSHA256 alone.
+func BenchmarkLargeFileSHA256Only(b *testing.B) {
+	c := benchConn(benchBody())
+	segs := segments(c, 1448)
+	p, _, _ := newPipeline(b, func(c *config.Config) { c.Files.Hashes = []string{"sha256"} }, nil)
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sh := p.NewShard(0)
+		feed(sh, c, segs, time.Unix(1700000000, 0))
+		sh.Close()
+	}
+}

@@ -38,8 +38,8 @@ type File struct {
 // Hash is file.hash.*: digests of the whole file, only when it is whole.
 type Hash struct {
 	SHA256 string `json:"sha256"`
-	SHA1   string `json:"sha1"`
-	MD5    string `json:"md5"`
+	SHA1   string `json:"sha1,omitempty"`
+	MD5    string `json:"md5,omitempty"`
 }
 
 // PE is file.pe.*: what the executable says of itself.
@@ -215,8 +215,8 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	if complete && f.sum256 != nil {
 		ev.File.Hash = &Hash{
 			SHA256: hex.EncodeToString(f.sum256),
-			SHA1:   hex.EncodeToString(f.sum1),
-			MD5:    hex.EncodeToString(f.sum5),
+			SHA1:   hexOrEmpty(f.sum1),
+			MD5:    hexOrEmpty(f.sum5),
 		}
 	}
 	d := FileDetails{

@@ -516,3 +516,17 @@ func drain(sh capture.Shard) {
 	s.pending.Wait()
 	s.p.out.Flush()
 }
+
+// files.hashes without sha1 and md5: only SHA-256, still the right one.
+func TestOnlySHA256(t *testing.T) {
+	p, buf, _ := newPipeline(t, func(c *config.Config) { c.Files.Hashes = []string{"sha256"} }, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	tr := testutil.ReadTruth(t, corpus+"http_exe.truth.json")
+	out := buf.String()
+	if !strings.Contains(out, `"hash":{"sha256":"`+tr.Files[0].SHA256+`"}`) {
+		t.Errorf("sha256 only: %s", out)
+	}
+}

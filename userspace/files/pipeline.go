@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +71,9 @@ type Config struct {
 	Threshold int
 	Static    static.Limits
 	YARA      *yara.Rules // nil: none
+	// NoSHA1 and NoMD5 leave those digests out (files.hashes): SHA-256
+	// is always computed.
+	NoSHA1, NoMD5 bool
 }
 
 // Category is what the config says of one file category.
@@ -109,6 +113,8 @@ func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
 		MaxRatio:         f.MaxRatio,
 		Verdicts:         v,
 		Threshold:        c.Score.Threshold,
+		NoSHA1:           !slices.Contains(f.Hashes, "sha1"),
+		NoMD5:            !slices.Contains(f.Hashes, "md5"),
 	}
 }
 

@@ -138,8 +138,12 @@ func (f *file) consume(p []byte) bool {
 	}
 	if f.hashes {
 		f.h256.Write(p)
-		f.h1.Write(p)
-		f.h5.Write(p)
+		if f.h1 != nil {
+			f.h1.Write(p)
+		}
+		if f.h5 != nil {
+			f.h5.Write(p)
+		}
 	}
 	f.spoolWrite(p)
 	return true
@@ -158,7 +162,13 @@ func (f *file) decide(total int64) {
 	}
 	f.hashes = f.missing == 0
 	if f.hashes {
-		f.h256, f.h1, f.h5 = sha256.New(), sha1.New(), md5.New()
+		f.h256 = sha256.New()
+		if !f.s.p.cfg.NoSHA1 {
+			f.h1 = sha1.New()
+		}
+		if !f.s.p.cfg.NoMD5 {
+			f.h5 = md5.New()
+		}
 	}
 	f.openSpool()
 	head := f.head
@@ -289,7 +299,13 @@ func (f *file) Close(cut extract.Cut) {
 		f.dropSpool()
 	}
 	if f.hashes {
-		f.sum256, f.sum1, f.sum5 = f.h256.Sum(nil), f.h1.Sum(nil), f.h5.Sum(nil)
+		f.sum256 = f.h256.Sum(nil)
+		if f.h1 != nil {
+			f.sum1 = f.h1.Sum(nil)
+		}
+		if f.h5 != nil {
+			f.sum5 = f.h5.Sum(nil)
+		}
 	}
 	if f.spool != nil {
 		if err := f.spoolBuf.Flush(); err != nil {

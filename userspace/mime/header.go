@@ -100,7 +100,20 @@ func mediaType(typ []byte, def string) string {
 	if len(typ) > 127 { // RFC 6838: 127 each side at most
 		typ = typ[:127]
 	}
-	return strings.ToLower(string(typ))
+	return asciiLower(typ)
+}
+
+// asciiLower lower-cases A-Z only: strings.ToLower would turn each byte of
+// invalid UTF-8 into a 3-byte U+FFFD and break the length bound.
+func asciiLower(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return string(out)
 }
 
 func transferEncoding(v []byte) (encoding, string) {
@@ -126,7 +139,7 @@ func transferEncoding(v []byte) (encoding, string) {
 	if len(v) > 64 {
 		v = v[:64]
 	}
-	return encIdentity, strings.ToLower(string(v))
+	return encIdentity, asciiLower(v)
 }
 
 // msgID strips the angle brackets of a Message-ID.

@@ -530,3 +530,24 @@ func TestOnlySHA256(t *testing.T) {
 		t.Errorf("sha256 only: %s", out)
 	}
 }
+
+// A sensor that sees only the server's direction (one interface of a
+// router) still reports the download, from the response alone.
+func TestResponsesAlone(t *testing.T) {
+	p, buf, _ := newPipeline(t, nil, nil)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	var segs []seg
+	for _, s := range segments(c, 1448) {
+		if !s.fromClient {
+			segs = append(segs, s)
+		}
+	}
+	feed(sh, c, segs, time.Unix(1700000000, 0))
+	sh.Close()
+	tr := testutil.ReadTruth(t, corpus+"http_exe.truth.json")
+	evs := parse(t, buf.Bytes())
+	if len(evs) != 1 || evs[0].File.Hash == nil || evs[0].File.Hash.SHA256 != tr.Files[0].SHA256 {
+		t.Fatalf("server direction alone: %+v", evs)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/edgesensor/edgesensor/userspace/cfb"
 	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
@@ -33,20 +34,20 @@ func (a *run) ole(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
 // vbaReasons looks for a VBA project in a compound file and for
 // auto-run names in its streams. where prefixes the texts.
 func vbaReasons(r io.ReaderAt, size int64, where string) []score.Reason {
-	c := openCFB(r, size)
+	c := cfb.Open(r, size)
 	if c == nil {
 		return nil
 	}
 	macros := false
-	var modules []*cfbDir
-	c.walk(func(d *cfbDir, parent string) {
+	var modules []*cfb.Dir
+	c.Walk(func(d *cfb.Dir, parent string) {
 		switch {
-		case d.typ == 1 && (d.name == "VBA" || d.name == "Macros" || d.name == "_VBA_PROJECT_CUR"):
+		case d.Type == cfb.TypeStorage && (d.Name == "VBA" || d.Name == "Macros" || d.Name == "_VBA_PROJECT_CUR"):
 			macros = true
-		case d.typ == 2 && d.name == "_VBA_PROJECT":
+		case d.Type == cfb.TypeStream && d.Name == "_VBA_PROJECT":
 			macros = true
 		}
-		if d.typ == 2 && parent == "VBA" {
+		if d.Type == cfb.TypeStream && parent == "VBA" {
 			modules = append(modules, d)
 		}
 	})
@@ -59,11 +60,11 @@ func vbaReasons(r io.ReaderAt, size int64, where string) []score.Reason {
 		if total >= vbaMaxTotal {
 			break
 		}
-		b := c.stream(d, min(vbaMaxStream, vbaMaxTotal-total))
+		b := c.Stream(d, min(vbaMaxStream, vbaMaxTotal-total))
 		total += len(b)
 		if n := findAutoExec(b); n != "" {
 			out = append(out, score.Reason{Rule: "office.autoexec_macro", Weight: 8,
-				Text: fmt.Sprintf("%smacro %s runs automatically (stream %q)", where, n, d.name)})
+				Text: fmt.Sprintf("%smacro %s runs automatically (stream %q)", where, n, d.Name)})
 			break
 		}
 	}

@@ -1,16 +1,15 @@
-package static
+// Package cfb reads OLE2 compound files (MS-CFB) just far enough for the
+// sensor's needs: the directory, and bounded reads of its streams (Office
+// property sets for metadata, VBA storages for analysis). Every sector
+// number, chain and size is a claim: chains are walked with step bounds,
+// so a looping FAT ends, and streams are read up to a cap.
+package cfb
 
 import (
 	"encoding/binary"
 	"io"
 	"unicode/utf16"
 )
-
-// A minimal reader of OLE2 compound files (MS-CFB), enough to find the
-// VBA storage and read its streams. Adapted from the filetype package's
-// reader (unexported there). Every sector number, chain and size is a
-// claim: chains are walked with step bounds, so a looping FAT ends, and
-// streams are read up to a cap.
 
 const (
 	cfbEnd      = 0xFFFFFFFE
@@ -20,7 +19,7 @@ const (
 	cfbMaxChain = 1 << 20
 )
 
-type cfb struct {
+type File struct {
 	r         io.ReaderAt
 	size      int64
 	ss        int64
@@ -29,24 +28,34 @@ type cfb struct {
 	cutoff    uint32
 	rootStart uint32
 	rootSize  uint64
-	dirs      []cfbDir
+	Dirs      []Dir // every entry, in directory order
 }
 
-type cfbDir struct {
-	name               string
-	typ                byte // 1 storage, 2 stream, 5 root
+// Dir is one directory entry.
+type Dir struct {
+	Name               string
+	Type               byte // TypeStorage, TypeStream, TypeRoot
 	left, right, child uint32
 	start              uint32
-	size               uint64
+	Size               uint64
 }
 
-func openCFB(r io.ReaderAt, size int64) *cfb {
+// Entry types.
+const (
+	TypeStorage = 1
+	TypeStream  = 2
+	TypeRoot    = 5
+)
+
+// Open reads the header and the directory; nil when r is not a compound
+// file or its header is broken.
+func Open(r io.ReaderAt, size int64) *File {
 	h := readAt(r, 0, 512)
 	if h == nil || string(h[:8]) != "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1" {
 		return nil
 	}
 	le := binary.LittleEndian
-	c := &cfb{r: r, size: size, miniFAT: le.Uint32(h[60:]), cutoff: le.Uint32(h[56:])}
+	c := &File{r: r, size: size, miniFAT: le.Uint32(h[60:]), cutoff: le.Uint32(h[56:])}
 	switch le.Uint16(h[30:]) {
 	case 9:
 		c.ss = 512
@@ -71,52 +80,52 @@ func openCFB(r io.ReaderAt, size int64) *cfb {
 		next = le.Uint32(s[4*per:])
 	}
 	c.chain(le.Uint32(h[48:]), cfbMaxDirs*128/int(c.ss)+1, func(sec uint32) bool {
-		for off := int64(0); off+128 <= c.ss && len(c.dirs) < cfbMaxDirs; off += 128 {
+		for off := int64(0); off+128 <= c.ss && len(c.Dirs) < cfbMaxDirs; off += 128 {
 			e := c.sector(sec, off, 128)
 			if e == nil {
 				return false
 			}
-			d := cfbDir{
-				name: cfbName(e[:min(int(le.Uint16(e[64:])), 64)]), typ: e[66],
+			d := Dir{
+				Name: cfbName(e[:min(int(le.Uint16(e[64:])), 64)]), Type: e[66],
 				left: le.Uint32(e[68:]), right: le.Uint32(e[72:]), child: le.Uint32(e[76:]),
-				start: le.Uint32(e[116:]), size: le.Uint64(e[120:]),
+				start: le.Uint32(e[116:]), Size: le.Uint64(e[120:]),
 			}
 			if c.ss == 512 {
-				d.size &= 0xffffffff // v3: the high half is undefined
+				d.Size &= 0xffffffff // v3: the high half is undefined
 			}
-			c.dirs = append(c.dirs, d)
+			c.Dirs = append(c.Dirs, d)
 		}
-		return len(c.dirs) < cfbMaxDirs
+		return len(c.Dirs) < cfbMaxDirs
 	})
-	if len(c.dirs) == 0 || c.dirs[0].typ != 5 {
+	if len(c.Dirs) == 0 || c.Dirs[0].Type != 5 {
 		return nil
 	}
-	c.rootStart, c.rootSize = c.dirs[0].start, c.dirs[0].size
+	c.rootStart, c.rootSize = c.Dirs[0].start, c.Dirs[0].Size
 	return c
 }
 
-// walk calls f for every entry reachable from the root with the name of
+// Walk calls f for every entry reachable from the root with the name of
 // the storage holding it. Each entry is visited once, whatever the tree
 // claims, so a cyclic tree ends.
-func (c *cfb) walk(f func(d *cfbDir, parent string)) {
-	seen := make([]bool, len(c.dirs))
+func (c *File) Walk(f func(d *Dir, parent string)) {
+	seen := make([]bool, len(c.Dirs))
 	type item struct {
 		i      uint32
 		parent string
 	}
-	stack := []item{{c.dirs[0].child, c.dirs[0].name}}
+	stack := []item{{c.Dirs[0].child, c.Dirs[0].Name}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if int64(it.i) >= int64(len(c.dirs)) || seen[it.i] {
+		if int64(it.i) >= int64(len(c.Dirs)) || seen[it.i] {
 			continue
 		}
 		seen[it.i] = true
-		d := &c.dirs[it.i]
+		d := &c.Dirs[it.i]
 		f(d, it.parent)
 		stack = append(stack, item{d.left, it.parent}, item{d.right, it.parent})
-		if d.typ == 1 {
-			stack = append(stack, item{d.child, d.name})
+		if d.Type == 1 {
+			stack = append(stack, item{d.child, d.Name})
 		}
 	}
 }
@@ -133,14 +142,14 @@ func cfbName(b []byte) string {
 	return string(utf16.Decode(u))
 }
 
-func (c *cfb) sector(sec uint32, off int64, n int) []byte {
+func (c *File) sector(sec uint32, off int64, n int) []byte {
 	if sec > cfbMaxReg {
 		return nil
 	}
 	return readAt(c.r, (int64(sec)+1)*c.ss+off, n)
 }
 
-func (c *cfb) fat(sec uint32) uint32 {
+func (c *File) fat(sec uint32) uint32 {
 	per := uint32(c.ss / 4)
 	if i := sec / per; int(i) < len(c.fatSecs) {
 		if b := c.sector(c.fatSecs[i], int64(sec%per)*4, 4); b != nil {
@@ -150,7 +159,7 @@ func (c *cfb) fat(sec uint32) uint32 {
 	return cfbEnd
 }
 
-func (c *cfb) chain(start uint32, most int, f func(uint32) bool) {
+func (c *File) chain(start uint32, most int, f func(uint32) bool) {
 	for sec, i := start, 0; sec <= cfbMaxReg && i < most; i++ {
 		if !f(sec) {
 			return
@@ -159,12 +168,12 @@ func (c *cfb) chain(start uint32, most int, f func(uint32) bool) {
 	}
 }
 
-// stream reads up to max bytes of a stream: from the mini stream when
+// Stream reads up to max bytes of a stream: from the mini stream when
 // it is smaller than the cutoff, else from regular sectors.
-func (c *cfb) stream(d *cfbDir, max int) []byte {
-	size := int(min(d.size, uint64(max)))
+func (c *File) Stream(d *Dir, max int) []byte {
+	size := int(min(d.Size, uint64(max)))
 	out := make([]byte, 0, size)
-	if d.size < uint64(c.cutoff) {
+	if d.Size < uint64(c.cutoff) {
 		// The mini stream is the root's chain, in 64-byte sectors
 		// indexed by the mini FAT, itself a regular chain.
 		var root, mfat []uint32
@@ -206,4 +215,16 @@ func (c *cfb) stream(d *cfbDir, max int) []byte {
 		return len(out) < size
 	})
 	return out
+}
+
+// readAt reads exactly n bytes at off, or nothing.
+func readAt(r io.ReaderAt, off int64, n int) []byte {
+	if off < 0 || n <= 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	if k, _ := r.ReadAt(b, off); k < n {
+		return nil
+	}
+	return b
 }

@@ -69,15 +69,15 @@ func FuzzIMAP(f *testing.F) {
 		if len(cuts) > 0 && cuts[0]&0x80 != 0 {
 			opts = Options{}
 		}
-		sink := &recSink{fail: func(s string) { t.Fatal(s) }}
+		sink := &recSink{Fail: func(s string) { t.Fatal(s) }}
 		p := New(sink, opts, nil)
 		// Lines stored in each direction, a mailbox name, a quoted item.
 		fuzzDrive(t, p, client, server, cuts, 3*p.opt.MaxLine+1024)
 		p.Close()
-		sink.checkClosed()
-		for _, m := range sink.msgs {
-			if int64(len(m.data))+m.gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine)) {
-				t.Fatalf("message of %d bytes", len(m.data))
+		sink.CheckClosed()
+		for _, m := range sink.Msgs {
+			if int64(len(m.Data))+m.Gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine)) {
+				t.Fatalf("message of %d bytes", len(m.Data))
 			}
 		}
 	})

@@ -46,18 +46,18 @@ func variants(evs []ev) map[string][]ev {
 	r := rand.New(rand.NewPCG(1, 2))
 	var bw, rc, merged []ev
 	for _, e := range evs {
-		if e.data == nil {
+		if e.Data == nil {
 			bw, rc = append(bw, e), append(rc, e)
 		} else {
-			bw = append(bw, bytewise(e.client, e.data)...)
-			for d := e.data; len(d) > 0; {
+			bw = append(bw, bytewise(e.Client, e.Data)...)
+			for d := e.Data; len(d) > 0; {
 				n := min(1+r.IntN(40), len(d))
-				rc = append(rc, ev{client: e.client, data: d[:n]})
+				rc = append(rc, ev{Client: e.Client, Data: d[:n]})
 				d = d[n:]
 			}
 		}
-		if k := len(merged) - 1; k >= 0 && e.data != nil && merged[k].data != nil && merged[k].client == e.client {
-			merged[k].data = append(bytes.Clone(merged[k].data), e.data...)
+		if k := len(merged) - 1; k >= 0 && e.Data != nil && merged[k].Data != nil && merged[k].Client == e.Client {
+			merged[k].Data = append(bytes.Clone(merged[k].Data), e.Data...)
 		} else {
 			merged = append(merged, e)
 		}
@@ -79,18 +79,18 @@ func each(t *testing.T, opts Options, evs []ev, check func(t *testing.T, sink *r
 // want checks the messages' bytes, cuts and mailboxes.
 func want(t *testing.T, sink *recSink, msgs []string, cuts []extract.Cut, mailbox string) {
 	t.Helper()
-	if len(sink.msgs) != len(msgs) {
-		t.Fatalf("%d messages, want %d", len(sink.msgs), len(msgs))
+	if len(sink.Msgs) != len(msgs) {
+		t.Fatalf("%d messages, want %d", len(sink.Msgs), len(msgs))
 	}
-	for i, m := range sink.msgs {
-		if string(m.data) != msgs[i] {
-			t.Errorf("message %d: %q, want %q", i, m.data, msgs[i])
+	for i, m := range sink.Msgs {
+		if string(m.Data) != msgs[i] {
+			t.Errorf("message %d: %q, want %q", i, m.Data, msgs[i])
 		}
-		if m.cut != cuts[i] {
-			t.Errorf("message %d: cut %q, want %q", i, m.cut, cuts[i])
+		if m.Cut != cuts[i] {
+			t.Errorf("message %d: cut %q, want %q", i, m.Cut, cuts[i])
 		}
-		if m.meta.Protocol != extract.IMAP || m.meta.Mailbox != mailbox {
-			t.Errorf("message %d: meta %+v", i, m.meta)
+		if m.Meta.Protocol != extract.IMAP || m.Meta.Mailbox != mailbox {
+			t.Errorf("message %d: meta %+v", i, m.Meta)
 		}
 	}
 }
@@ -107,7 +107,7 @@ func TestFetchBodyLiteral(t *testing.T) {
 	})
 	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
 		want(t, sink, []string{msg1}, whole, "INBOX")
-		if sink.msgs[0].meta.Upload {
+		if sink.Msgs[0].Meta.Upload {
 			t.Error("a fetched message is not an upload")
 		}
 		if st.Commands != 4 || st.Fetches != 1 || st.Messages != 1 || st.Malformed != 0 || st.Literals != 1 {
@@ -170,7 +170,7 @@ func TestSkipReturned(t *testing.T) {
 	}
 	p.Data(false, []byte(" UID 4)\r\n* 2 FETCH (BODY[] "+litOf(msg1)+")\r\n"))
 	p.Close()
-	sink.checkClosed()
+	sink.CheckClosed()
 	want(t, sink, []string{msg1}, whole, "INBOX")
 	if st.Skipped != 90 || st.Malformed != 0 {
 		t.Errorf("stats %+v", *st)
@@ -245,13 +245,13 @@ func TestAppend(t *testing.T) {
 		sv("a4 OK done\r\n"),
 	})
 	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
-		if len(sink.msgs) != 3 {
-			t.Fatalf("%d messages", len(sink.msgs))
+		if len(sink.Msgs) != 3 {
+			t.Fatalf("%d messages", len(sink.Msgs))
 		}
 		for i, w := range []struct{ data, box string }{{up, "Sent"}, {up2, "Drafts"}, {up, "Drafts"}} {
-			m := sink.msgs[i]
-			if string(m.data) != w.data || m.meta.Mailbox != w.box || !m.meta.Upload || m.cut != extract.Whole {
-				t.Errorf("append %d: %q in %q upload %v cut %q", i, m.data, m.meta.Mailbox, m.meta.Upload, m.cut)
+			m := sink.Msgs[i]
+			if string(m.Data) != w.data || m.Meta.Mailbox != w.box || !m.Meta.Upload || m.Cut != extract.Whole {
+				t.Errorf("append %d: %q in %q upload %v cut %q", i, m.Data, m.Meta.Mailbox, m.Meta.Upload, m.Cut)
 			}
 		}
 		if st.Appends != 3 || st.Commands != 4 || st.Malformed != 0 {
@@ -310,11 +310,11 @@ func TestMailboxTracked(t *testing.T) {
 		cl("b6 FETCH 1 BODY[]\r\n"), sv("* 1 FETCH (BODY[] " + litOf(m2) + ")\r\nb6 BAD No mailbox selected\r\n"),
 	}
 	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
-		if len(sink.msgs) != 3 {
-			t.Fatalf("%d messages", len(sink.msgs))
+		if len(sink.Msgs) != 3 {
+			t.Fatalf("%d messages", len(sink.Msgs))
 		}
 		for i, box := range []string{`Archive/2026 "Q1"`, "Sent Items", ""} {
-			if got := sink.msgs[i].meta.Mailbox; got != box {
+			if got := sink.Msgs[i].Meta.Mailbox; got != box {
 				t.Errorf("message %d in %q, want %q", i, got, box)
 			}
 		}
@@ -339,17 +339,17 @@ func TestGapInLiteral(t *testing.T) {
 	head := "* 1 FETCH (BODY[] {" + strconv.Itoa(len(msg1)) + "}\r\n"
 	sink, _, st := run(t, Options{}, script(selectINBOX, []ev{
 		cl("a3 FETCH 1:2 BODY[]\r\n"),
-		sv(head + msg1[:30]), {gap: 50}, sv(msg1[80:] + ")\r\n* 2 FETCH (BODY[] " + litOf(msg1) + ")\r\n"),
+		sv(head + msg1[:30]), {Gap: 50}, sv(msg1[80:] + ")\r\n* 2 FETCH (BODY[] " + litOf(msg1) + ")\r\n"),
 	}))
-	if len(sink.msgs) != 2 {
-		t.Fatalf("%d messages", len(sink.msgs))
+	if len(sink.Msgs) != 2 {
+		t.Fatalf("%d messages", len(sink.Msgs))
 	}
-	m := sink.msgs[0]
-	if string(m.data) != msg1[:30]+msg1[80:] || m.gaps != 50 || m.cut != extract.CutGap {
-		t.Errorf("gapped message %q gaps %d cut %q", m.data, m.gaps, m.cut)
+	m := sink.Msgs[0]
+	if string(m.Data) != msg1[:30]+msg1[80:] || m.Gaps != 50 || m.Cut != extract.CutGap {
+		t.Errorf("gapped message %q gaps %d cut %q", m.Data, m.Gaps, m.Cut)
 	}
-	if string(sink.msgs[1].data) != msg1 || sink.msgs[1].cut != extract.Whole || st.Desync != 0 || st.Malformed != 0 {
-		t.Errorf("next message %q cut %q stats %+v", sink.msgs[1].data, sink.msgs[1].cut, *st)
+	if string(sink.Msgs[1].Data) != msg1 || sink.Msgs[1].Cut != extract.Whole || st.Desync != 0 || st.Malformed != 0 {
+		t.Errorf("next message %q cut %q stats %+v", sink.Msgs[1].Data, sink.Msgs[1].Cut, *st)
 	}
 }
 
@@ -358,9 +358,9 @@ func TestGapInLine(t *testing.T) {
 	// literal announced in the lost line is not followed.
 	sink, _, st := run(t, Options{}, script(selectINBOX, []ev{
 		cl("a3 FETCH 1:2 BODY[]\r\n"),
-		sv("* 1 FETCH (UID 3 BO"), {gap: 10}, sv("DY[] ...\r\nline of the lost literal\r\n"),
+		sv("* 1 FETCH (UID 3 BO"), {Gap: 10}, sv("DY[] ...\r\nline of the lost literal\r\n"),
 		sv("* 2 FETCH (BODY[] " + litOf(msg1) + ")\r\na3 OK done\r\n"),
-		cl("a4 NO"), {client: true, gap: 3}, cl("P\r\nlost\r\na5 FETCH 1 BODY[]\r\n"),
+		cl("a4 NO"), {Client: true, Gap: 3}, cl("P\r\nlost\r\na5 FETCH 1 BODY[]\r\n"),
 	}))
 	want(t, sink, []string{msg1}, whole, "INBOX")
 	if st.Desync != 2 || st.Resync != 2 || st.Commands != 4 {
@@ -400,7 +400,7 @@ func TestCredentialsNotKept(t *testing.T) {
 func bytewiseAll(evs []ev) []ev {
 	var out []ev
 	for _, e := range evs {
-		out = append(out, bytewise(e.client, e.data)...)
+		out = append(out, bytewise(e.Client, e.Data)...)
 	}
 	return out
 }
@@ -470,10 +470,10 @@ func TestOrderings(t *testing.T) {
 	})
 	var client, server []byte
 	for _, e := range evs {
-		if e.client {
-			client = append(client, e.data...)
+		if e.Client {
+			client = append(client, e.Data...)
 		} else {
-			server = append(server, e.data...)
+			server = append(server, e.Data...)
 		}
 	}
 	for name, box := range map[string]string{"client first": "INBOX", "server first": ""} {

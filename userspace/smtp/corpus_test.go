@@ -85,23 +85,23 @@ func TestCorpusSMTPAttach(t *testing.T) {
 	for name, evs := range orderings(c.ToServer, c.ToClient, 42) {
 		t.Run(name, func(t *testing.T) {
 			sink, _, st := run(t, Options{}, evs)
-			if len(sink.msgs) != 1 {
-				t.Fatalf("%d messages, want 1", len(sink.msgs))
+			if len(sink.Msgs) != 1 {
+				t.Fatalf("%d messages, want 1", len(sink.Msgs))
 			}
-			m := sink.msgs[0]
-			if m.meta.Protocol != extract.SMTP || !m.meta.Upload {
-				t.Errorf("meta %+v", m.meta)
+			m := sink.Msgs[0]
+			if m.Meta.Protocol != extract.SMTP || !m.Meta.Upload {
+				t.Errorf("meta %+v", m.Meta)
 			}
-			if m.meta.MailFrom != "alice@corp.example" || !slices.Equal(m.meta.RcptTo, []string{"bob@corp.example"}) {
-				t.Errorf("envelope %q -> %q", m.meta.MailFrom, m.meta.RcptTo)
+			if m.Meta.MailFrom != "alice@corp.example" || !slices.Equal(m.Meta.RcptTo, []string{"bob@corp.example"}) {
+				t.Errorf("envelope %q -> %q", m.Meta.MailFrom, m.Meta.RcptTo)
 			}
-			if m.cut != extract.Whole || m.gaps != 0 {
-				t.Errorf("cut %q gaps %d", m.cut, m.gaps)
+			if m.Cut != extract.Whole || m.Gaps != 0 {
+				t.Errorf("cut %q gaps %d", m.Cut, m.Gaps)
 			}
-			if !bytes.Equal(m.data, want) {
-				t.Fatalf("message differs from the DATA section: %d bytes, want %d", len(m.data), len(want))
+			if !bytes.Equal(m.Data, want) {
+				t.Fatalf("message differs from the DATA section: %d bytes, want %d", len(m.Data), len(want))
 			}
-			files := attachments(t, m.data)
+			files := attachments(t, m.Data)
 			for _, f := range truth.Files {
 				b, ok := files[f.Name]
 				if !ok {
@@ -114,7 +114,7 @@ func TestCorpusSMTPAttach(t *testing.T) {
 				}
 				// The base64 text itself travelled in the message.
 				enc := base64.StdEncoding.EncodeToString(b[:min(len(b), 57)])
-				if !bytes.Contains(m.data, []byte(enc)) {
+				if !bytes.Contains(m.Data, []byte(enc)) {
 					t.Errorf("%s: base64 %q not in the message", f.Name, enc)
 				}
 			}

@@ -72,14 +72,14 @@ func FuzzSMTP(f *testing.F) {
 		if len(cuts) > 0 && cuts[0]&0x80 != 0 {
 			opts = Options{}
 		}
-		sink := &recSink{fail: func(s string) { t.Fatal(s) }}
+		sink := &recSink{Fail: func(s string) { t.Fatal(s) }}
 		p := New(sink, opts, nil)
 		fuzzDrive(t, p, client, server, cuts, p.opt.MaxHold+2*p.opt.MaxLine)
 		p.Close()
-		sink.checkClosed()
-		for _, m := range sink.msgs {
-			if int64(len(m.data))+m.gaps > p.opt.MaxMessage {
-				t.Fatalf("message of %d bytes", len(m.data))
+		sink.CheckClosed()
+		for _, m := range sink.Msgs {
+			if int64(len(m.Data))+m.Gaps > p.opt.MaxMessage {
+				t.Fatalf("message of %d bytes", len(m.Data))
 			}
 		}
 	})

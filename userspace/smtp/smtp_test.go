@@ -34,18 +34,18 @@ func (s session) each(t *testing.T, opts Options, check func(t *testing.T, sink 
 // one checks that the sink got exactly one whole message.
 func one(t *testing.T, sink *recSink, data, from string, rcpt ...string) *recMsg {
 	t.Helper()
-	if len(sink.msgs) != 1 {
-		t.Fatalf("%d messages, want 1", len(sink.msgs))
+	if len(sink.Msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(sink.Msgs))
 	}
-	m := sink.msgs[0]
-	if string(m.data) != data {
-		t.Errorf("message %q, want %q", m.data, data)
+	m := sink.Msgs[0]
+	if string(m.Data) != data {
+		t.Errorf("message %q, want %q", m.Data, data)
 	}
-	if m.meta.MailFrom != from || !slices.Equal(m.meta.RcptTo, rcpt) {
-		t.Errorf("envelope %q -> %q, want %q -> %q", m.meta.MailFrom, m.meta.RcptTo, from, rcpt)
+	if m.Meta.MailFrom != from || !slices.Equal(m.Meta.RcptTo, rcpt) {
+		t.Errorf("envelope %q -> %q, want %q -> %q", m.Meta.MailFrom, m.Meta.RcptTo, from, rcpt)
 	}
-	if m.meta.Protocol != extract.SMTP || !m.meta.Upload {
-		t.Errorf("meta %+v", m.meta)
+	if m.Meta.Protocol != extract.SMTP || !m.Meta.Upload {
+		t.Errorf("meta %+v", m.Meta)
 	}
 	return m
 }
@@ -63,20 +63,20 @@ func TestPipelining(t *testing.T) {
 			"250 ok\r\n250 ok\r\n354 go on\r\n250 queued\r\n221 bye\r\n",
 	}
 	s.each(t, Options{}, func(t *testing.T, sink *recSink, st *Stats) {
-		if len(sink.msgs) != 2 {
-			t.Fatalf("%d messages, want 2", len(sink.msgs))
+		if len(sink.Msgs) != 2 {
+			t.Fatalf("%d messages, want 2", len(sink.Msgs))
 		}
-		m := sink.msgs[0]
-		if string(m.data) != "Subject: hi\r\n\r\nbody\r\n" || m.cut != extract.Whole {
-			t.Errorf("first message %q cut %q", m.data, m.cut)
+		m := sink.Msgs[0]
+		if string(m.Data) != "Subject: hi\r\n\r\nbody\r\n" || m.Cut != extract.Whole {
+			t.Errorf("first message %q cut %q", m.Data, m.Cut)
 		}
 		// The refused recipient is dropped: its reply precedes the 354.
-		if m.meta.MailFrom != "a@x.example" || !slices.Equal(m.meta.RcptTo, []string{"b@y.example", "c@y.example"}) {
-			t.Errorf("first envelope %q -> %q", m.meta.MailFrom, m.meta.RcptTo)
+		if m.Meta.MailFrom != "a@x.example" || !slices.Equal(m.Meta.RcptTo, []string{"b@y.example", "c@y.example"}) {
+			t.Errorf("first envelope %q -> %q", m.Meta.MailFrom, m.Meta.RcptTo)
 		}
-		m = sink.msgs[1]
-		if string(m.data) != "Subject: two\r\n\r\n2\r\n" || m.meta.MailFrom != "" || !slices.Equal(m.meta.RcptTo, []string{"d@y.example"}) {
-			t.Errorf("second message %q %q -> %q", m.data, m.meta.MailFrom, m.meta.RcptTo)
+		m = sink.Msgs[1]
+		if string(m.Data) != "Subject: two\r\n\r\n2\r\n" || m.Meta.MailFrom != "" || !slices.Equal(m.Meta.RcptTo, []string{"d@y.example"}) {
+			t.Errorf("second message %q %q -> %q", m.Data, m.Meta.MailFrom, m.Meta.RcptTo)
 		}
 		if st.Accepted != 2 || st.Commands != 10 || st.Misguessed != 0 || st.Malformed != 0 {
 			t.Errorf("stats %+v", *st)
@@ -102,8 +102,8 @@ func TestRejectedDATA(t *testing.T) {
 		server: greet + "250 hi\r\n250 ok\r\n550 no\r\n554 no valid recipients\r\n250 ok\r\n221 bye\r\n",
 	}
 	s.each(t, Options{}, func(t *testing.T, sink *recSink, st *Stats) {
-		if len(sink.msgs) != 0 {
-			t.Errorf("%d messages, want none", len(sink.msgs))
+		if len(sink.Msgs) != 0 {
+			t.Errorf("%d messages, want none", len(sink.Msgs))
 		}
 		if st.Commands != 6 || st.Malformed != 0 || st.Guessed != 0 {
 			t.Errorf("stats %+v", *st)
@@ -138,15 +138,15 @@ func TestBDAT(t *testing.T) {
 			"250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n",
 	}
 	s.each(t, Options{}, func(t *testing.T, sink *recSink, st *Stats) {
-		if len(sink.msgs) != 2 {
-			t.Fatalf("%d messages, want 2", len(sink.msgs))
+		if len(sink.Msgs) != 2 {
+			t.Fatalf("%d messages, want 2", len(sink.Msgs))
 		}
-		m := sink.msgs[0]
-		if string(m.data) != c1+c2+c3 || m.cut != extract.Whole || m.meta.MailFrom != "a@x" {
-			t.Errorf("message %q cut %q from %q", m.data, m.cut, m.meta.MailFrom)
+		m := sink.Msgs[0]
+		if string(m.Data) != c1+c2+c3 || m.Cut != extract.Whole || m.Meta.MailFrom != "a@x" {
+			t.Errorf("message %q cut %q from %q", m.Data, m.Cut, m.Meta.MailFrom)
 		}
-		if m := sink.msgs[1]; len(m.data) != 0 || m.cut != extract.Whole || m.meta.MailFrom != "e@x" {
-			t.Errorf("empty message %q cut %q from %q", m.data, m.cut, m.meta.MailFrom)
+		if m := sink.Msgs[1]; len(m.Data) != 0 || m.Cut != extract.Whole || m.Meta.MailFrom != "e@x" {
+			t.Errorf("empty message %q cut %q from %q", m.Data, m.Cut, m.Meta.MailFrom)
 		}
 		if st.BDATChunks != 5 || st.Accepted != 2 || st.Commands != 11 || st.Malformed != 0 {
 			t.Errorf("stats %+v", *st)
@@ -161,15 +161,15 @@ func TestBDATLimitSkips(t *testing.T) {
 	sink := newSink(t)
 	st := new(Stats)
 	p := New(sink, Options{MaxMessage: 5}, st)
-	p.Data(false, evs[0].data)
-	if skip := p.Data(true, evs[1].data); skip != 990 {
+	p.Data(false, evs[0].Data)
+	if skip := p.Data(true, evs[1].Data); skip != 990 {
 		t.Fatalf("skip %d, want 990", skip)
 	}
 	p.Data(true, []byte("QUIT\r\n")) // the caller dropped the 990 bytes
 	p.Close()
-	sink.checkClosed()
-	if len(sink.msgs) != 1 || string(sink.msgs[0].data) != "01234" || sink.msgs[0].cut != extract.CutLimit {
-		t.Fatalf("messages %+v", sink.msgs)
+	sink.CheckClosed()
+	if len(sink.Msgs) != 1 || string(sink.Msgs[0].Data) != "01234" || sink.Msgs[0].Cut != extract.CutLimit {
+		t.Fatalf("messages %+v", sink.Msgs)
 	}
 	if st.Commands != 5 || st.Limit != 1 {
 		t.Errorf("stats %+v", *st)
@@ -213,9 +213,9 @@ func TestDotAtEveryBoundary(t *testing.T) {
 			p.Data(true, []byte(wire[i:j]))
 			p.Data(true, []byte(wire[j:]))
 			p.Close()
-			sink.checkClosed()
-			if len(sink.msgs) != 1 || string(sink.msgs[0].data) != want || sink.msgs[0].cut != extract.Whole || st.Commands != 5 {
-				t.Fatalf("split %d,%d: %q %+v", i, j, sink.msgs[0].data, *st)
+			sink.CheckClosed()
+			if len(sink.Msgs) != 1 || string(sink.Msgs[0].Data) != want || sink.Msgs[0].Cut != extract.Whole || st.Commands != 5 {
+				t.Fatalf("split %d,%d: %q %+v", i, j, sink.Msgs[0].Data, *st)
 			}
 		}
 	}
@@ -229,13 +229,13 @@ func TestCRLFDotCRLFByteByByte(t *testing.T) {
 	dataStart(p)
 	for i := range len(wire) {
 		p.Data(true, []byte{wire[i]})
-		if i == len(wire)-len("QUIT\r\n")-1 && (len(sink.msgs) != 1 || sink.msgs[0].closed != 1) {
+		if i == len(wire)-len("QUIT\r\n")-1 && (len(sink.Msgs) != 1 || sink.Msgs[0].Closed != 1) {
 			t.Fatalf("message not closed at the end-of-data line")
 		}
 	}
 	p.Close()
-	if string(sink.msgs[0].data) != "A: 1\r\n\r\nbody\r\n" || sink.msgs[0].cut != extract.Whole || st.Commands != 5 {
-		t.Fatalf("%q %q %+v", sink.msgs[0].data, sink.msgs[0].cut, *st)
+	if string(sink.Msgs[0].Data) != "A: 1\r\n\r\nbody\r\n" || sink.Msgs[0].Cut != extract.Whole || st.Commands != 5 {
+		t.Fatalf("%q %q %+v", sink.Msgs[0].Data, sink.Msgs[0].Cut, *st)
 	}
 }
 
@@ -250,7 +250,7 @@ func TestSTARTTLS(t *testing.T) {
 		st := new(Stats)
 		p := New(sink, Options{}, st)
 		feed(p, evs)
-		if !p.Done() || st.StartTLS != 1 || st.Commands != 2 || st.Malformed != 0 || len(sink.msgs) != 0 {
+		if !p.Done() || st.StartTLS != 1 || st.Commands != 2 || st.Malformed != 0 || len(sink.Msgs) != 0 {
 			t.Errorf("%s: done %v stats %+v", name, p.Done(), *st)
 		}
 	}
@@ -279,7 +279,7 @@ func TestAUTHNotKept(t *testing.T) {
 	secrets := []string{plain, user, pass}
 	s.each(t, Options{}, func(t *testing.T, sink *recSink, st *Stats) {
 		m := one(t, sink, "A: b\r\n\r\n", "a@x", "b@x")
-		out := string(m.data) + m.meta.MailFrom + strings.Join(m.meta.RcptTo, "")
+		out := string(m.Data) + m.Meta.MailFrom + strings.Join(m.Meta.RcptTo, "")
 		for _, sec := range secrets {
 			if strings.Contains(out, sec) {
 				t.Errorf("credential %q in the output", sec)
@@ -311,20 +311,20 @@ func TestGapInDATA(t *testing.T) {
 	head := "EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"
 	server := greet + "250 hi\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n"
 	sink, _, st := run(t, Options{}, []ev{
-		sv(server), cl(head + body[:50]), {client: true, gap: 100}, cl(body[150:] + ".\r\nQUIT\r\n"),
+		sv(server), cl(head + body[:50]), {Client: true, Gap: 100}, cl(body[150:] + ".\r\nQUIT\r\n"),
 	})
 	m := one(t, sink, body[:50]+body[150:], "a@x", "b@x")
-	if m.gaps != 100 || m.cut != extract.CutGap || st.Commands != 5 || st.Gaps != 1 {
-		t.Errorf("gaps %d cut %q stats %+v", m.gaps, m.cut, *st)
+	if m.Gaps != 100 || m.Cut != extract.CutGap || st.Commands != 5 || st.Gaps != 1 {
+		t.Errorf("gaps %d cut %q stats %+v", m.Gaps, m.Cut, *st)
 	}
 
 	// The gap ate the end of data: the message runs to the limit.
 	sink, _, st = run(t, Options{MaxMessage: 1000}, []ev{
-		sv(server), cl(head + body[:50]), {client: true, gap: int64(len(body) - 50 + 2)},
+		sv(server), cl(head + body[:50]), {Client: true, Gap: int64(len(body) - 50 + 2)},
 		cl("\r\nQUIT\r\n"), cl(strings.Repeat("more\r\n", 200)),
 	})
-	if len(sink.msgs) != 1 || sink.msgs[0].cut != extract.CutLimit || st.Limit != 1 {
-		t.Errorf("messages %d stats %+v", len(sink.msgs), *st)
+	if len(sink.Msgs) != 1 || sink.Msgs[0].Cut != extract.CutLimit || st.Limit != 1 {
+		t.Errorf("messages %d stats %+v", len(sink.Msgs), *st)
 	}
 }
 
@@ -332,7 +332,7 @@ func TestGapInCommands(t *testing.T) {
 	// A gap in the commands: lines are skipped up to a known command;
 	// pairing is given up, so DATA's outcome is guessed from the client.
 	sink, _, st := run(t, Options{}, []ev{
-		sv(greet + "250 hi\r\n"), cl("EHLO c\r\nMAIL FROM:<a@x>\r\nRC"), {client: true, gap: 7},
+		sv(greet + "250 hi\r\n"), cl("EHLO c\r\nMAIL FROM:<a@x>\r\nRC"), {Client: true, Gap: 7},
 		cl("x>\r\nDATA\r\nA: b\r\n\r\nmsg\r\n.\r\nQUIT\r\n"),
 		sv("250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n"),
 	})
@@ -342,10 +342,10 @@ func TestGapInCommands(t *testing.T) {
 	}
 	// Guessed "commands" when the line after DATA is one.
 	sink, _, st = run(t, Options{}, []ev{
-		sv(greet), {gap: 10}, cl("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nRSET\r\nQUIT\r\n"),
+		sv(greet), {Gap: 10}, cl("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nRSET\r\nQUIT\r\n"),
 	})
-	if len(sink.msgs) != 0 || st.Guessed != 1 || st.Commands != 6 {
-		t.Errorf("messages %d stats %+v", len(sink.msgs), *st)
+	if len(sink.Msgs) != 0 || st.Guessed != 1 || st.Commands != 6 {
+		t.Errorf("messages %d stats %+v", len(sink.Msgs), *st)
 	}
 }
 
@@ -353,7 +353,7 @@ func TestClientOnly(t *testing.T) {
 	// No server direction at all: DATA's reply never comes; the client
 	// ending settles it.
 	sink, _, st := run(t, Options{}, []ev{
-		cl("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nA: b\r\n\r\nm\r\n.\r\nQUIT\r\n"), {client: true, end: true},
+		cl("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nA: b\r\n\r\nm\r\n.\r\nQUIT\r\n"), {Client: true, End: true},
 	})
 	one(t, sink, "A: b\r\n\r\nm\r\n", "a@x", "b@x")
 	if st.Guessed != 1 || st.Commands != 5 {
@@ -375,8 +375,8 @@ func TestHoldBounded(t *testing.T) {
 			t.Fatalf("hold %d bytes", len(p.hold))
 		}
 	}
-	if len(sink.msgs) != 1 || st.Guessed != 1 {
-		t.Fatalf("messages %d stats %+v", len(sink.msgs), *st)
+	if len(sink.Msgs) != 1 || st.Guessed != 1 {
+		t.Fatalf("messages %d stats %+v", len(sink.Msgs), *st)
 	}
 	p.Data(true, []byte(".\r\n"))
 	p.Data(false, []byte(greet+"250 hi\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n"))
@@ -426,12 +426,12 @@ func TestLimits(t *testing.T) {
 		server: greet + "250 hi\r\n500 too long\r\n250 ok\r\n" + rs.String() + "354 go\r\n250 ok\r\n221 bye\r\n",
 	}
 	s.each(t, Options{MaxRecipients: 3, MaxLine: 100, MaxMessage: 300}, func(t *testing.T, sink *recSink, st *Stats) {
-		if len(sink.msgs) != 1 {
-			t.Fatalf("%d messages", len(sink.msgs))
+		if len(sink.Msgs) != 1 {
+			t.Fatalf("%d messages", len(sink.Msgs))
 		}
-		m := sink.msgs[0]
-		if !slices.Equal(m.meta.RcptTo, []string{"r0@x", "r1@x", "r2@x"}) || m.cut != extract.CutLimit || len(m.data) != 300 {
-			t.Errorf("rcpt %q cut %q len %d", m.meta.RcptTo, m.cut, len(m.data))
+		m := sink.Msgs[0]
+		if !slices.Equal(m.Meta.RcptTo, []string{"r0@x", "r1@x", "r2@x"}) || m.Cut != extract.CutLimit || len(m.Data) != 300 {
+			t.Errorf("rcpt %q cut %q len %d", m.Meta.RcptTo, m.Cut, len(m.Data))
 		}
 		if st.RcptDropped != 2 || st.LongLines != 1 || st.Malformed != 1 || st.Limit != 1 || st.Commands != 9 {
 			t.Errorf("stats %+v", *st)
@@ -445,7 +445,7 @@ func TestUnfinishedMessage(t *testing.T) {
 		cl("EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nA: b\r\n\r\nhalf"),
 	})
 	m := one(t, sink, "A: b\r\n\r\nhalf", "a@x", "b@x")
-	if m.cut != extract.CutEnded {
-		t.Errorf("cut %q", m.cut)
+	if m.Cut != extract.CutEnded {
+		t.Errorf("cut %q", m.Cut)
 	}
 }

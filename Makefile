@@ -6,7 +6,7 @@ BIN := bin/edgesensor
 FUZZTIME ?= 5s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build build-yara deps deps-build generate check-generate lint test test-unit test-yara fuzz bench demo lab-up lab-down clean
+.PHONY: all install uninstall build build-yara deps deps-build generate check-generate lint test test-unit test-yara fuzz bench demo lab-up lab-down clean
 
 all: build
 
@@ -63,6 +63,26 @@ lab-up: deps
 
 lab-down:
 	scripts/lab.sh down
+
+# Install the binary, the documented config (not over an existing one),
+# the systemd unit and a user for it. DESTDIR stages a package.
+PREFIX ?= /usr/local
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/edgesensor
+	install -D -m 0644 scripts/systemd/edgesensor.service $(DESTDIR)/etc/systemd/system/edgesensor.service
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/edgesensor/README.md
+	install -d -m 0750 $(DESTDIR)/etc/edgesensor
+	[ -e $(DESTDIR)/etc/edgesensor/sensor.toml ] || install -m 0640 sensor.toml $(DESTDIR)/etc/edgesensor/sensor.toml
+	if [ -z "$(DESTDIR)" ]; then \
+		id -u edgesensor >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin edgesensor; \
+		chgrp edgesensor /etc/edgesensor /etc/edgesensor/sensor.toml; \
+		systemctl daemon-reload 2>/dev/null || true; \
+		echo "installed; edit /etc/edgesensor/sensor.toml (sensor.interfaces), then: systemctl enable --now edgesensor"; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/edgesensor $(DESTDIR)/etc/systemd/system/edgesensor.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/edgesensor
 
 clean:
 	rm -rf bin

@@ -15,6 +15,7 @@ declare -A lab=(
 	[dovecot]=dovecot-imapd [swaks]=swaks [curl]=curl [openssl]=openssl
 	[python3]=python3 [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux
 	[tshark]=tshark [mountpoint]=util-linux [chromium]=chromium
+	[rsyslogd]=rsyslog
 )
 
 want=()
@@ -31,6 +32,8 @@ if [ "${1:-all}" != build ]; then
 	perl -MNet::SSLeay -e1 2>/dev/null || want+=(libnet-ssleay-perl)
 	# The YARA build (make build-yara, make test) links libyara.
 	[ -f /usr/include/yara.h ] || want+=(libyara-dev)
+	# rsyslog's TLS driver for the SIEM tests (imtcp over TLS).
+	compgen -G '/usr/lib/*/rsyslog/lmnsd_ossl.so' >/dev/null || want+=(rsyslog-openssl)
 fi
 [ ${#want[@]} -eq 0 ] && exit 0
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -71,6 +72,10 @@ type Replayer struct {
 	iface string
 	fix   func(*capture.Event)
 
+	// Read counts what File has read so far (packets, and frame bytes
+	// plus a record header each), for a progress display.
+	Read struct{ Packets, Bytes atomic.Uint64 }
+
 	lastTick    time.Time
 	reseg       []byte
 	files       int
@@ -131,6 +136,8 @@ func (r *Replayer) File(path string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+		r.Read.Packets.Add(1)
+		r.Read.Bytes.Add(uint64(len(pkt.Frame)) + 16)
 		r.iface = pkt.Interface
 		if r.iface == "" {
 			r.iface = "replay"

@@ -287,3 +287,29 @@ func (s *Sensor) Close(detach bool) error {
 	s.lock.Close()
 	return errors.Join(errs...)
 }
+
+// RingFill is how full one ring buffer is.
+type RingFill struct {
+	Name    string
+	Pending int // bytes written by the data plane, not yet read
+	Size    int
+}
+
+// Rings reports the fill of both ring buffers (none before Start).
+func (s *Sensor) Rings() []RingFill {
+	var out []RingFill
+	for i, rd := range s.rings {
+		name := "handshakes"
+		if i == 1 {
+			name = "streams"
+		}
+		out = append(out, RingFill{Name: name, Pending: rd.AvailableBytes(), Size: rd.BufferSize()})
+	}
+	return out
+}
+
+// SetPorts rewrites the watched-port table of the running program (a
+// reloaded config): the change applies to the next packet.
+func (s *Sensor) SetPorts(apps map[uint16]config.App) error {
+	return SetPorts(s.objs.PortApp, apps)
+}

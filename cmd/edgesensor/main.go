@@ -30,10 +30,23 @@ Usage:
   edgesensor detach  [-c sensor.toml] [--iface IF]...             detach (all pinned interfaces by default)
   edgesensor status  [-c sensor.toml] [--iface IF]... [--json]    mode, program ids and counters per interface
   edgesensor check-config [-c sensor.toml]                        validate a config file
+  edgesensor disclosure [-c sensor.toml] [--json]                 list every field that leaves the box under this config
+  edgesensor genkey  PATH                                         write a new anonymisation key (privacy.key_file)
   edgesensor version
 
-Run "edgesensor COMMAND -h" for the flags of a command. Events go to stdout
-as NDJSON unless output.events in the config names a file; logs go to stderr.
+Run "edgesensor COMMAND -h" for the flags of a command.
+
+Events go to stdout as NDJSON unless output.events names a file, and to
+every [[output.sinks]] (syslog RFC 5424 or CEF, files). Logs go to stderr.
+The config is ./sensor.toml when -c is not given (else built-in defaults);
+sensor.toml in the source tree documents every key.
+
+Day to day:
+  edgesensor check-config -c /etc/edgesensor/sensor.toml   before (re)loading a config
+  edgesensor status                                       what is attached, packets, drops
+  kill -HUP $(pidof edgesensor)                           reload ports, intel, privacy, outputs
+  curl -s 127.0.0.1:9750/metrics                          Prometheus figures ([metrics] listen)
+  edgesensor detach                                       take the sensor off every interface
 `
 
 // errUsage is a mistake in the command line; main prints usage for it.
@@ -77,6 +90,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdStatus(rest, stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(rest, stdout, stderr)
+	case "disclosure":
+		return cmdDisclosure(rest, stdout, stderr)
+	case "genkey":
+		return cmdGenkey(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help":

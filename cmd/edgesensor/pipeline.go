@@ -1,17 +1,20 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/files"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/handshake"
 	"github.com/edgesensor/edgesensor/userspace/intel"
 	"github.com/edgesensor/edgesensor/userspace/output"
@@ -22,7 +25,8 @@ import (
 // edgesensor.tls events, stream flows edgesensor.file events.
 type analysis struct {
 	out        *output.NDJSON
-	intel      *intel.Reloader // nil without intel sources
+	taps       *taps
+	intel      atomic.Pointer[intel.Reloader] // nil without intel sources
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
 	verdicts   *lateVerdicts
@@ -31,15 +35,19 @@ type analysis struct {
 
 func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	out := output.NewNDJSON(w)
+	t := &taps{}
+	out.SetTap(t.write)
 	ir, err := loadIntel(cfg)
 	if err != nil {
 		return nil, err
 	}
+	a := &analysis{out: out, taps: t}
+	a.intel.Store(ir)
 	current := func() *intel.Set {
-		if ir == nil {
-			return nil
+		if r := a.intel.Load(); r != nil {
+			return r.Current()
 		}
-		return ir.Current()
+		return nil
 	}
 	hs := handshake.New(handshake.Config{
 		Idle:     time.Duration(cfg.Capture.HandshakeIdle),
@@ -50,6 +58,12 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	lv := &lateVerdicts{}
 	fc := files.ConfigFrom(cfg, lv)
 	fc.Intel = current
+	fc.Sample = func(cat filetype.Category, size int64, sum string) string {
+		if c := t.cloud.Load(); c != nil {
+			return c.sample(cat, size, sum)
+		}
+		return ""
+	}
 	if len(cfg.Score.YARARules) > 0 {
 		rules, err := yara.Compile(cfg.Score.YARARules)
 		if err != nil {
@@ -61,18 +75,53 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &analysis{
-		out:        out,
-		intel:      ir,
-		handshakes: hs,
-		files:      fp,
-		verdicts:   lv,
-		router: capture.Router{
-			capture.ClassTLS:    hs,
-			capture.ClassQUIC:   hs,
-			capture.ClassStream: fp,
-		},
-	}, nil
+	a.handshakes, a.files, a.verdicts = hs, fp, lv
+	a.router = capture.Router{
+		capture.ClassTLS:    hs,
+		capture.ClassQUIC:   hs,
+		capture.ClassStream: fp,
+	}
+	return a, nil
+}
+
+// startOutputs opens the SIEM sinks and the cloud uplink the config asks
+// for. Until then events go to the primary output only.
+func (a *analysis) startOutputs(cfg *config.Config, stdout io.Writer, log zerolog.Logger) error {
+	sinks, err := openSinks(cfg, stdout, log)
+	if err != nil {
+		return err
+	}
+	cloud, err := startCloud(cfg, a.out, log)
+	if err != nil {
+		if sinks != nil {
+			sinks.Close(time.Second)
+		}
+		return err
+	}
+	a.taps.sinks.Store(sinks)
+	a.taps.cloud.Store(cloud)
+	return nil
+}
+
+// closeOutputs drains and closes the sinks and the uplink; drain bounds
+// how long the uplink may take to deliver what it holds (0: leave it in
+// the spool for the next start).
+func (a *analysis) closeOutputs(drain time.Duration, log zerolog.Logger) error {
+	var errs []error
+	if c := a.taps.cloud.Swap(nil); c != nil {
+		if drain > 0 && !c.drain(drain) {
+			log.Warn().Dur("waited", drain).Msg("uplink: not everything delivered; the rest stays spooled for the next start")
+		}
+		if err := c.close(); err != nil {
+			errs = append(errs, fmt.Errorf("uplink: %w", err))
+		}
+	}
+	if s := a.taps.sinks.Swap(nil); s != nil {
+		if err := s.Close(5 * time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("output.sinks: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // counts are the analysis figures `replay --stats` adds and `run` logs
@@ -85,6 +134,13 @@ func (a *analysis) counts() map[string]uint64 {
 		"tls_cert_cached":    a.handshakes.Stats.CertHits.Load(),
 		"tls_cert_parsed":    a.handshakes.Stats.CertMisses.Load(),
 		"event_lines_output": a.out.Lines(),
+	}
+	a.taps.cloud.Load().counts(m)
+	if s := a.taps.sinks.Load(); s != nil {
+		for _, st := range s.Stats() {
+			m["sink_"+st.Name+"_sent"] = st.Sent
+			m["sink_"+st.Name+"_dropped"] = st.Dropped
+		}
 	}
 	fs := &a.files.Stats
 	for k, v := range map[string]*atomic.Uint64{
@@ -177,16 +233,4 @@ func (l *lateVerdicts) Forget(c, s netip.AddrPort) error {
 		return w.Forget(c, s)
 	}
 	return nil
-}
-
-// openEvents opens where events go: stdout or the configured file.
-func openEvents(cfg *config.Config, stdout io.Writer) (io.Writer, func() error, error) {
-	if cfg.Output.Events == "-" {
-		return stdout, func() error { return nil }, nil
-	}
-	f, err := os.OpenFile(cfg.Output.Events, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-	if err != nil {
-		return nil, nil, fmt.Errorf("output.events: opening %s: %w", cfg.Output.Events, err)
-	}
-	return f, f.Close, nil
 }

@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
 
 	"github.com/edgesensor/edgesensor/sensor"
 )
@@ -15,6 +20,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var c common
 	fs := newFlags("replay", "replay [-c sensor.toml] [--stats] FILE...", stderr, &c)
 	stats := fs.Bool("stats", false, "print one JSON object of statistics to stderr at the end")
+	wait := fs.Duration("uplink-wait", time.Minute, "with an uplink, wait this long at the end for the cloud to take every record (the rest stays spooled)")
+	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
 	prof := profileFlag(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
@@ -48,6 +55,11 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer a.files.Close() // on the error paths; a second Close does nothing
+	log := logger(stderr, cfg.Sensor.LogLevel)
+	if err := a.startOutputs(cfg, stdout, log); err != nil {
+		return err
+	}
+	defer a.closeOutputs(0, log) // on the error paths
 	r, err := sensor.NewReplayer(cfg, a.router)
 	if err != nil {
 		return err
@@ -58,13 +70,19 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if ctx.Err() != nil {
 			break
 		}
-		if ferr = r.File(f); ferr != nil {
+		stopProgress := showProgress(stderr, *progress, f, r)
+		ferr = r.File(f)
+		stopProgress()
+		if ferr != nil {
 			break
 		}
 	}
 	st, cerr := r.Close()
 	if err := a.files.Close(); err != nil && cerr == nil {
 		cerr = fmt.Errorf("removing the spool: %w", err)
+	}
+	if err := a.closeOutputs(*wait, log); err != nil && cerr == nil {
+		cerr = err
 	}
 	st.Analysis = a.counts()
 	if err := a.out.Flush(); err != nil && ferr == nil {
@@ -81,4 +99,47 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return ferr
 	}
 	return cerr
+}
+
+// showProgress writes one self-overwriting line a second while a capture
+// replays, when stderr is a terminal (or mode is "always"). The returned
+// func clears it.
+func showProgress(stderr io.Writer, mode, path string, r *sensor.Replayer) func() {
+	f, isFile := stderr.(*os.File)
+	if mode == "never" || mode != "always" && !(isFile && isatty.IsTerminal(f.Fd())) {
+		return func() {}
+	}
+	var size int64
+	if fi, err := os.Stat(path); err == nil {
+		size = fi.Size()
+	}
+	p0, b0 := r.Read.Packets.Load(), r.Read.Bytes.Load()
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	line := func() {
+		p, b := r.Read.Packets.Load()-p0, r.Read.Bytes.Load()-b0
+		el := time.Since(start).Seconds()
+		pct := ""
+		if size > 0 {
+			pct = fmt.Sprintf(" %3.0f%%", min(100, 100*float64(b)/float64(size)))
+		}
+		fmt.Fprintf(stderr, "\r%s:%s %d packets, %.1f MiB, %.0f packets/s ", filepath.Base(path), pct, p, float64(b)/(1<<20), float64(p)/max(el, 0.001))
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				line()
+			case <-done:
+				line()
+				fmt.Fprintln(stderr)
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

@@ -60,6 +60,9 @@ type Config struct {
 	Score   Score   `toml:"score"`
 	Intel   Intel   `toml:"intel"`
 	Output  Output  `toml:"output"`
+	Metrics Metrics `toml:"metrics"`
+	Privacy Privacy `toml:"privacy"`
+	Uplink  Uplink  `toml:"uplink"`
 }
 
 // Sensor is the [sensor] table: where and how to attach.
@@ -152,6 +155,17 @@ type Files struct {
 	// Retain keeps whole files of a category in a directory (named by
 	// SHA-256) instead of deleting them after analysis; "" keeps none.
 	Retain CategoryDirs `toml:"retain"`
+	// RetainMinScore keeps only files scoring at least this (0: all);
+	// RetainFor deletes retained files after this long (0: never).
+	RetainMinScore int               `toml:"retain_min_score"`
+	RetainFor      CategoryDurations `toml:"retain_for"`
+}
+
+// CategoryDurations is a duration per file category.
+type CategoryDurations struct {
+	Executable Duration `toml:"executable"`
+	Document   Duration `toml:"document"`
+	Archive    Duration `toml:"archive"`
 }
 
 // CategorySizes is a size per file category.
@@ -203,12 +217,6 @@ type IntelSource struct {
 	Allow  bool   `toml:"allow"`  // an allowlist
 	Level  int    `toml:"level"`  // threat level of its entries, 1-10 (0: 10)
 	Name   string `toml:"name"`   // shown in reasons; default the file name
-}
-
-// Output is the [output] table.
-type Output struct {
-	// Events is where NDJSON events go: "-" for stdout, or a file path.
-	Events string `toml:"events"`
 }
 
 // App identifies the application of a watched port (port_app map value).
@@ -280,9 +288,12 @@ func Default() Config {
 				Archive:    256 << 20,
 			},
 		},
-		Score:  Score{Threshold: 7, YARARules: []string{}},
-		Intel:  Intel{Sources: []IntelSource{}, Reload: Duration(10 * time.Second)},
-		Output: Output{Events: "-"},
+		Score:   Score{Threshold: 7, YARARules: []string{}},
+		Intel:   Intel{Sources: []IntelSource{}, Reload: Duration(10 * time.Second)},
+		Output:  Output{Events: "-", Sinks: []Sink{}},
+		Metrics: Metrics{Listen: DefaultMetricsListen},
+		Privacy: defaultPrivacy(),
+		Uplink:  defaultUplink(),
 	}
 }
 
@@ -466,9 +477,8 @@ func (c *Config) Validate() error {
 			bad(key+".column", "missing; name the CSV column that holds the values")
 		}
 	}
-	if c.Output.Events == "" {
-		bad("output.events", "empty; use \"-\" for stdout or a file path")
-	}
+	c.validateOutput(bad)
+	c.validatePrivacy(bad)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
@@ -543,6 +553,17 @@ func (c *Config) validateFiles(bad func(key, format string, args ...any)) {
 			bad(r.key, "%q must be an absolute directory path (or \"\" to keep no files)", r.dir)
 		}
 	}
+	if f.RetainMinScore < 0 || f.RetainMinScore > 10 {
+		bad("files.retain_min_score", "%d is out of range; use 0 (every whole file) to 10", f.RetainMinScore)
+	}
+	for _, r := range []struct {
+		key string
+		d   Duration
+	}{{"files.retain_for.executable", f.RetainFor.Executable}, {"files.retain_for.document", f.RetainFor.Document}, {"files.retain_for.archive", f.RetainFor.Archive}} {
+		if r.d != 0 && time.Duration(r.d) < time.Minute {
+			bad(r.key, "%s is too short; use at least 1m, or 0 to keep retained files until removed by hand", time.Duration(r.d))
+		}
+	}
 }
 
 // SpoolPath resolves Files.SpoolDir.
@@ -597,8 +618,11 @@ func knownKeys() []string {
 			}
 			key := prefix + name
 			keys = append(keys, key)
-			if f.Type.Kind() == reflect.Struct {
+			switch {
+			case f.Type.Kind() == reflect.Struct:
 				walk(key+".", f.Type)
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				walk(key+".", f.Type.Elem()) // array tables: [[output.sinks]]
 			}
 		}
 	}

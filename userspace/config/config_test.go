@@ -180,3 +180,74 @@ func TestIntelSourcesAndScore(t *testing.T) {
 		}
 	}
 }
+
+func TestDiffAndLiveKeys(t *testing.T) {
+	a := Default()
+	b, err := Parse("[ports]\nhttp = [80, 8081]\n[capture]\nsnaplen = 1500\n[privacy]\nclient_ip = \"truncate\"\n" +
+		"[[output.sinks]]\nname = \"s\"\ntype = \"stdout\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Diff(&a, &b)
+	want := []string{"capture.snaplen", "output.sinks", "ports.http", "privacy.client_ip"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Diff = %v, want %v", got, want)
+	}
+	live, restart := SplitLive(got)
+	if !reflect.DeepEqual(restart, []string{"capture.snaplen"}) || len(live) != 3 {
+		t.Errorf("live %v restart %v", live, restart)
+	}
+	if d := Diff(&a, &a); len(d) != 0 {
+		t.Errorf("Diff of the same config: %v", d)
+	}
+}
+
+func TestPrivacyAndOutputErrors(t *testing.T) {
+	cases := []struct {
+		toml string
+		want []string
+	}{
+		{"[privacy]\nexecutables = \"all\"\n", []string{"privacy.executables", `"none", "hash" or "full"`}},
+		{"[privacy]\ntls = \"full\"\n", []string{"privacy.tls", "for file content"}},
+		{"[privacy]\nclient_ip = \"mask\"\n", []string{"privacy.client_ip", "cryptopan"}},
+		{"[privacy]\ntruncate_v4 = 40\n", []string{"privacy.truncate_v4", "0 to 32"}},
+		{"[uplink]\nurl = \"http://cloud\"\n", []string{"uplink.url", "https://"}},
+		{"[uplink]\nurl = \"https://cloud:8443\"\n", []string{"uplink.ca_file", "uplink.cert_file", "uplink.key_file"}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"syslog\"\nnetwork = \"tpc\"\naddress = \"x\"\n", []string{"output.sinks[0].network", `"udp", "tcp" or "tls"`, "output.sinks[0].address", "host:port"}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"file\"\npath = \"/x\"\nformat = \"rfc5424\"\n", []string{"output.sinks[0].format"}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"stdout\"\n[[output.sinks]]\nname = \"a\"\ntype = \"stdout\"\ndatasets = [\"dns\"]\n", []string{"output.sinks[1].name", "used twice", "output.sinks[1].datasets"}},
+		{"[[output.sinks]]\nnmae = \"a\"\n", []string{`unknown key "output.sinks.nmae"`, `did you mean "output.sinks.name"`}},
+		{"[metrics]\nlisten = \"9750\"\n", []string{"metrics.listen", "host:port"}},
+		{"[files]\nretain_min_score = 11\n", []string{"files.retain_min_score"}},
+		{"[files.retain_for]\nexecutable = \"5s\"\n", []string{"files.retain_for.executable", "at least 1m"}},
+	}
+	for _, tc := range cases {
+		_, err := Parse(tc.toml)
+		if err == nil {
+			t.Errorf("%q: no error", tc.toml)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q lacks %q", tc.toml, err, w)
+			}
+		}
+	}
+	// Sharing is off without an uplink, whatever the categories say.
+	c := Default()
+	if c.UplinkEnabled() || c.Mode("executables") != ShareNone {
+		t.Error("the default config shares without an uplink")
+	}
+	c.Uplink.URL = "https://cloud.example:8443"
+	if c.Mode("executables") != ShareHash || c.Mode("email") != ShareNone {
+		t.Errorf("modes %s %s", c.Mode("executables"), c.Mode("email"))
+	}
+	c.Privacy.Executables = ShareFull
+	if c.Mode("executables") != ShareHash {
+		t.Error("privacy.share = hash does not cap full")
+	}
+	c.Privacy.Share = ShareNone
+	if c.UplinkEnabled() {
+		t.Error("share = none still shares")
+	}
+}

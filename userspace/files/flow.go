@@ -117,7 +117,7 @@ func (s *shard) Handle(ev *capture.Event) {
 		f = nil
 	}
 	if f == nil {
-		app := s.p.cfg.Ports[key.server.Port()]
+		app := s.p.app(key.server.Port())
 		// A lone FIN or RST (a late retransmission after the flow ended)
 		// starts nothing.
 		if app == config.AppNone || len(ev.Payload) == 0 && !syn {

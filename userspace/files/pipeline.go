@@ -74,12 +74,19 @@ type Config struct {
 	// NoSHA1 and NoMD5 leave those digests out (files.hashes): SHA-256
 	// is always computed.
 	NoSHA1, NoMD5 bool
+	// RetainMinScore keeps (RetainDir) only files scoring at least this.
+	RetainMinScore int
+	// Sample, when set, is asked for every whole spooled file before its
+	// spool goes: a path it returns receives a copy (a hard link where it
+	// can), which from then on belongs to the caller (the cloud uplink).
+	Sample func(cat filetype.Category, size int64, sha256 string) string
 }
 
 // Category is what the config says of one file category.
 type Category struct {
 	MaxSize   int64
-	RetainDir string // "" keeps no file
+	RetainDir string        // "" keeps no file
+	RetainFor time.Duration // retained files older than this are deleted; 0 never
 }
 
 // ConfigFrom builds the pipeline's config from sensor.toml.
@@ -89,11 +96,11 @@ func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
 	for _, name := range f.Categories {
 		switch name {
 		case config.CategoryExecutable:
-			cats[filetype.Executable] = Category{int64(f.MaxSize.Executable), f.Retain.Executable}
+			cats[filetype.Executable] = Category{int64(f.MaxSize.Executable), f.Retain.Executable, time.Duration(f.RetainFor.Executable)}
 		case config.CategoryDocument:
-			cats[filetype.Document] = Category{int64(f.MaxSize.Document), f.Retain.Document}
+			cats[filetype.Document] = Category{int64(f.MaxSize.Document), f.Retain.Document, time.Duration(f.RetainFor.Document)}
 		case config.CategoryArchive:
-			cats[filetype.Archive] = Category{int64(f.MaxSize.Archive), f.Retain.Archive}
+			cats[filetype.Archive] = Category{int64(f.MaxSize.Archive), f.Retain.Archive, time.Duration(f.RetainFor.Archive)}
 		}
 	}
 	return Config{
@@ -115,6 +122,7 @@ func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
 		Threshold:        c.Score.Threshold,
 		NoSHA1:           !slices.Contains(f.Hashes, "sha1"),
 		NoMD5:            !slices.Contains(f.Hashes, "md5"),
+		RetainMinScore:   f.RetainMinScore,
 	}
 }
 
@@ -143,6 +151,9 @@ type Stats struct {
 	SpoolErrors    atomic.Uint64 // spool files that could not be written
 	Retained       atomic.Uint64 // files kept by a retention rule
 	RetainErrors   atomic.Uint64 // files a retention rule could not keep
+	RetainExpired  atomic.Uint64 // retained files the janitor deleted (files.retain_for)
+	Samples        atomic.Uint64 // whole files handed to the uplink
+	SampleErrors   atomic.Uint64 // files that could not be handed over
 	YARAErrors     atomic.Uint64 // YARA scans that failed or timed out
 	ScoreWaits     atomic.Uint64 // times a worker waited for a free scorer
 	VerdictSkip    atomic.Uint64 // SKIP verdicts written
@@ -160,6 +171,9 @@ type Pipeline struct {
 	spoolUsed atomic.Int64
 	spoolDir  string // this pipeline's own directory under cfg.SpoolDir
 
+	// ports is cfg.Ports, replaceable while running (a reloaded config).
+	ports atomic.Pointer[map[uint16]config.App]
+
 	mu     sync.Mutex
 	shards []*shard
 
@@ -173,6 +187,13 @@ type Pipeline struct {
 // scoreQueue is how many closed candidates may wait for a scorer before
 // a worker waits (counted in Stats.ScoreWaits).
 const scoreQueue = 256
+
+// SetPorts replaces the watched ports: flows that start from now on use
+// the new table, flows already followed keep their application.
+func (p *Pipeline) SetPorts(m map[uint16]config.App) { p.ports.Store(&m) }
+
+// app is the application of a server port.
+func (p *Pipeline) app(port uint16) config.App { return (*p.ports.Load())[port] }
 
 // analyse hands a closed candidate to the scorers.
 func (p *Pipeline) analyse(f *file) {
@@ -253,6 +274,7 @@ func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
 		}
 	}
 	p := &Pipeline{cfg: cfg, out: out, spoolDir: own, scoreQ: make(chan *file, scoreQueue)}
+	p.SetPorts(cfg.Ports)
 	for i := 0; i < max(cfg.Shards, 1); i++ {
 		p.scorers.Add(1)
 		go p.scorer()

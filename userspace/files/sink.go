@@ -338,7 +338,16 @@ func (f *file) finishSpool(complete bool) {
 	p := f.s.p
 	f.spool.Close()
 	p.spoolUsed.Add(-f.spoolBytes)
-	if dir := f.cat.RetainDir; dir != "" && complete {
+	if complete && p.cfg.Sample != nil {
+		if dst := p.cfg.Sample(f.typ.Category, f.spoolBytes, hex.EncodeToString(f.sum256)); dst != "" {
+			if err := linkOrCopy(f.spoolPath, dst); err != nil {
+				p.Stats.SampleErrors.Add(1)
+			} else {
+				p.Stats.Samples.Add(1)
+			}
+		}
+	}
+	if dir := f.cat.RetainDir; dir != "" && complete && f.score.Score >= p.cfg.RetainMinScore {
 		dst := filepath.Join(dir, hex.EncodeToString(f.sum256))
 		err := os.Rename(f.spoolPath, dst)
 		if err == nil {
@@ -356,6 +365,14 @@ func (f *file) finishSpool(complete bool) {
 	}
 	os.Remove(f.spoolPath)
 	f.spool = nil
+}
+
+// linkOrCopy makes dst hold src's bytes without touching src.
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil || errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	return copyFile(src, dst)
 }
 
 func copyFile(src, dst string) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // NDJSON serialises lines from many goroutines onto one writer. The first
@@ -17,6 +18,7 @@ type NDJSON struct {
 	err    error
 	failed chan struct{}
 	lines  uint64
+	tap    atomic.Pointer[func([]byte)]
 }
 
 // NewNDJSON writes to w. Call Flush when done.
@@ -33,6 +35,20 @@ func (o *NDJSON) Write(line []byte) {
 		o.lines++
 	}
 	o.mu.Unlock()
+	if t := o.tap.Load(); t != nil {
+		(*t)(line)
+	}
+}
+
+// SetTap has f see every line after it is written (nil: none). f runs
+// on the analysis goroutines: it must not block nor keep line. It can be
+// replaced while lines are written (a reloaded config).
+func (o *NDJSON) SetTap(f func(line []byte)) {
+	if f == nil {
+		o.tap.Store(nil)
+		return
+	}
+	o.tap.Store(&f)
 }
 
 // Flush writes out what is buffered and returns the first write error.

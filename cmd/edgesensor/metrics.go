@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/metrics"
+)
+
+// families are the sensor's Prometheus metrics, read at scrape time from
+// the pinned maps, the ring readers, the pipelines, sinks and uplink.
+func families(cfg *config.Config, s *sensor.Sensor, a *analysis) []metrics.Family {
+	type emitFn = func(float64, ...string)
+	status := func() sensor.Status {
+		st, _ := sensor.ReadStatus(cfg.Sensor.PinPath, nil)
+		return st
+	}
+	fams := []metrics.Family{
+		{Name: "xdp_packets_total", Help: "Packets the XDP program saw, per interface.", Kind: metrics.Counter, Labels: []string{"iface"},
+			Read: func(emit emitFn) {
+				for _, is := range status().Interfaces {
+					emit(float64(is.Counters["packets"]), is.Iface)
+				}
+			}},
+		{Name: "xdp_counter_total", Help: "Every data-plane counter (classes passed to userspace, ring drops, parse errors, verdicts), per interface.",
+			Kind: metrics.Counter, Labels: []string{"iface", "counter"},
+			Read: func(emit emitFn) {
+				for _, is := range status().Interfaces {
+					for _, k := range slices.Sorted(maps.Keys(is.Counters)) {
+						emit(float64(is.Counters[k]), is.Iface, k)
+					}
+				}
+			}},
+		{Name: "xdp_attached", Help: "1 per interface with the program attached, with its mode and program id.", Kind: metrics.Gauge,
+			Labels: []string{"iface", "mode"},
+			Read: func(emit emitFn) {
+				for _, is := range status().Interfaces {
+					v := 1.0
+					if is.Error != "" || is.ProgID == 0 {
+						v = 0
+					}
+					emit(v, is.Iface, is.Mode)
+				}
+			}},
+		{Name: "kernel_flows", Help: "Flows in the data plane's flow table.", Kind: metrics.Gauge,
+			Read: func(emit emitFn) { emit(float64(status().Flows)) }},
+		{Name: "ring_pending_bytes", Help: "Bytes waiting in a ring buffer for the reader.", Kind: metrics.Gauge, Labels: []string{"ring"},
+			Read: func(emit emitFn) {
+				for _, r := range s.Rings() {
+					emit(float64(r.Pending), r.Name)
+				}
+			}},
+		{Name: "ring_size_bytes", Help: "Size of a ring buffer.", Kind: metrics.Gauge, Labels: []string{"ring"},
+			Read: func(emit emitFn) {
+				for _, r := range s.Rings() {
+					emit(float64(r.Size), r.Name)
+				}
+			}},
+		{Name: "dispatch_events_total", Help: "Ring records handed to the analysis.", Kind: metrics.Counter,
+			Read: func(emit emitFn) { emit(float64(s.DispatchStats().Events)) }},
+		{Name: "dispatch_bad_records_total", Help: "Ring records that did not decode.", Kind: metrics.Counter,
+			Read: func(emit emitFn) { emit(float64(s.DispatchStats().BadRecord)) }},
+	}
+	return append(fams, analysisFamilies(a)...)
+}
+
+// analysisFamilies need no data plane (replay has none).
+func analysisFamilies(a *analysis) []metrics.Family {
+	type emitFn = func(float64, ...string)
+	c := &a.taps.counts
+	return []metrics.Family{
+		{Name: "events_total", Help: "Events written, by dataset.", Kind: metrics.Counter, Labels: []string{"dataset"},
+			Read: func(emit emitFn) {
+				emit(float64(c.tls.Load()), "edgesensor.tls")
+				emit(float64(c.file.Load()), "edgesensor.file")
+				emit(float64(c.verdict.Load()), "edgesensor.verdict")
+				emit(float64(c.other.Load()), "other")
+			}},
+		{Name: "files_total", Help: "File events, by category.", Kind: metrics.Counter, Labels: []string{"category"},
+			Read: func(emit emitFn) {
+				emit(float64(c.executable.Load()), config.CategoryExecutable)
+				emit(float64(c.document.Load()), config.CategoryDocument)
+				emit(float64(c.arch.Load()), config.CategoryArchive)
+			}},
+		{Name: "scores_total", Help: "Events by risk score band (none: unscored or pending).", Kind: metrics.Counter, Labels: []string{"band"},
+			Read: func(emit emitFn) {
+				for i := range c.bands {
+					emit(float64(c.bands[i].Load()), bandNames[i])
+				}
+			}},
+		{Name: "analysis_total", Help: "Analysis counters (handshakes, file flows, reassembly, parsers, uplink), as in the stop log line.",
+			Kind: metrics.Counter, Labels: []string{"counter"},
+			Read: func(emit emitFn) {
+				m := a.counts()
+				for _, k := range slices.Sorted(maps.Keys(m)) {
+					emit(float64(m[k]), k)
+				}
+			}},
+		{Name: "file_spool_bytes", Help: "Bytes of candidate files spooled for analysis now (files.spool_limit).", Kind: metrics.Gauge,
+			Read: func(emit emitFn) { emit(float64(a.files.SpoolBytes())) }},
+		{Name: "sink_queue", Help: "Events waiting for a SIEM sink.", Kind: metrics.Gauge, Labels: []string{"sink"},
+			Read: func(emit emitFn) {
+				if f := a.taps.sinks.Load(); f != nil {
+					for _, st := range f.Stats() {
+						emit(float64(st.Queued), st.Name)
+					}
+				}
+			}},
+		{Name: "sink_events_total", Help: "Events per SIEM sink, by outcome.", Kind: metrics.Counter, Labels: []string{"sink", "outcome"},
+			Read: func(emit emitFn) {
+				if f := a.taps.sinks.Load(); f != nil {
+					for _, st := range f.Stats() {
+						emit(float64(st.Sent), st.Name, "sent")
+						emit(float64(st.Dropped), st.Name, "dropped")
+						emit(float64(st.Filtered), st.Name, "filtered")
+						emit(float64(st.Truncated), st.Name, "truncated")
+					}
+				}
+			}},
+		{Name: "sink_errors_total", Help: "Write errors and reconnects per SIEM sink.", Kind: metrics.Counter, Labels: []string{"sink", "kind"},
+			Read: func(emit emitFn) {
+				if f := a.taps.sinks.Load(); f != nil {
+					for _, st := range f.Stats() {
+						emit(float64(st.Errors), st.Name, "error")
+						emit(float64(st.Reconnects), st.Name, "reconnect")
+					}
+				}
+			}},
+		{Name: "sink_connected", Help: "1 while a SIEM sink is connected.", Kind: metrics.Gauge, Labels: []string{"sink"},
+			Read: func(emit emitFn) {
+				if f := a.taps.sinks.Load(); f != nil {
+					for _, st := range f.Stats() {
+						v := 0.0
+						if st.Connected {
+							v = 1
+						}
+						emit(v, st.Name)
+					}
+				}
+			}},
+		{Name: "uplink_spool_records", Help: "Records waiting in the uplink spool.", Kind: metrics.Gauge,
+			Read: func(emit emitFn) {
+				if cl := a.taps.cloud.Load(); cl != nil {
+					emit(float64(cl.client.Stats().SpoolRecords))
+				}
+			}},
+		{Name: "uplink_spool_bytes", Help: "Bytes in the uplink spool (uplink.spool_max).", Kind: metrics.Gauge,
+			Read: func(emit emitFn) {
+				if cl := a.taps.cloud.Load(); cl != nil {
+					emit(float64(cl.client.Stats().SpoolBytes))
+				}
+			}},
+	}
+}
+
+// health is what /healthz answers: the output writable and (live) the
+// data plane attached.
+func health(s *sensor.Sensor, a *analysis, cfg *config.Config) func() error {
+	return func() error {
+		select {
+		case <-a.out.Failed():
+			return errors.New("events cannot be written")
+		default:
+		}
+		if s == nil {
+			return nil
+		}
+		st, err := sensor.ReadStatus(cfg.Sensor.PinPath, nil)
+		if err != nil {
+			return err
+		}
+		for _, is := range st.Interfaces {
+			if is.Error != "" {
+				return errors.New(is.Iface + ": " + is.Error)
+			}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/encoding/json"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/siem"
+)
+
+// taps are what sees each event after the primary output: the SIEM sinks,
+// the cloud uplink, and the event counters for metrics. Sinks and uplink
+// are replaced whole on a reload.
+type taps struct {
+	sinks  atomic.Pointer[siem.Fanout]
+	cloud  atomic.Pointer[cloudLink]
+	counts eventCounts
+}
+
+func (t *taps) write(line []byte) {
+	t.counts.observe(line)
+	if s := t.sinks.Load(); s != nil {
+		s.Write(line)
+	}
+	if c := t.cloud.Load(); c != nil {
+		c.tap(line)
+	}
+}
+
+// sinkConfigs maps [[output.sinks]] onto the siem package.
+func sinkConfigs(cfg *config.Config, stdout io.Writer) []siem.SinkConfig {
+	var out []siem.SinkConfig
+	for _, s := range cfg.Output.Sinks {
+		sc := siem.SinkConfig{
+			Name: s.Name, Type: s.Type, Format: s.SinkFormat(),
+			Path: s.Path, MaxSize: int64(s.MaxSize), MaxBackups: s.MaxBackups, MaxAge: time.Duration(s.MaxAge), Compress: s.Compress,
+			Network: s.Network, Address: s.Address, CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile,
+			ServerName: s.ServerName, Facility: s.Facility, AppName: s.AppName, Hostname: s.Hostname,
+			Datasets: s.Datasets, MinScore: s.MinScore, Queue: s.Queue,
+		}
+		if s.Type == "stdout" {
+			sc.Writer = stdout
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// openSinks starts the configured sinks; nil when there are none.
+func openSinks(cfg *config.Config, stdout io.Writer, log zerolog.Logger) (*siem.Fanout, error) {
+	if len(cfg.Output.Sinks) == 0 {
+		return nil, nil
+	}
+	siem.Version = version
+	f, err := siem.New(sinkConfigs(cfg, stdout), log)
+	if err != nil {
+		return nil, fmt.Errorf("output.sinks: %w", err)
+	}
+	return f, nil
+}
+
+// openEvents opens where events go: stdout, or the configured file,
+// rotated by size when output.max_size is set.
+func openEvents(cfg *config.Config, stdout io.Writer) (io.Writer, func() error, error) {
+	o := &cfg.Output
+	if o.Events == "-" {
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(o.Events, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("output.events: opening %s: %w", o.Events, err)
+	}
+	if o.MaxSize == 0 {
+		return f, f.Close, nil
+	}
+	f.Close()
+	lj := &lumberjack.Logger{
+		Filename: o.Events, MaxSize: int((o.MaxSize + 1<<20 - 1) >> 20), MaxBackups: o.MaxBackups,
+		MaxAge: int((time.Duration(o.MaxAge) + 24*time.Hour - 1) / (24 * time.Hour)), Compress: o.Compress,
+	}
+	return lj, lj.Close, nil
+}
+
+// eventCounts are events by dataset, files by category and scores by
+// band, for metrics.
+type eventCounts struct {
+	tls, file, verdict, other  atomic.Uint64
+	executable, document, arch atomic.Uint64
+	bands                      [5]atomic.Uint64 // none/pending, 0-3, 4-6, 7-8, 9-10
+}
+
+// Score bands, as SIEM severities use them.
+var bandNames = [5]string{"none", "0-3", "4-6", "7-8", "9-10"}
+
+func (c *eventCounts) observe(line []byte) {
+	var ev struct {
+		Event struct {
+			Dataset   string `json:"dataset"`
+			RiskScore *int   `json:"risk_score"`
+		} `json:"event"`
+		Edgesensor struct {
+			File struct {
+				Category string `json:"category"`
+			} `json:"file"`
+		} `json:"edgesensor"`
+	}
+	if json.Unmarshal(line, &ev) != nil {
+		c.other.Add(1)
+		return
+	}
+	switch ev.Event.Dataset {
+	case "edgesensor.tls":
+		c.tls.Add(1)
+	case "edgesensor.file":
+		c.file.Add(1)
+		switch ev.Edgesensor.File.Category {
+		case config.CategoryExecutable:
+			c.executable.Add(1)
+		case config.CategoryDocument:
+			c.document.Add(1)
+		case config.CategoryArchive:
+			c.arch.Add(1)
+		}
+	case "edgesensor.verdict":
+		c.verdict.Add(1)
+	default:
+		c.other.Add(1)
+	}
+	c.bands[band(ev.Event.RiskScore)].Add(1)
+}
+
+func band(s *int) int {
+	switch {
+	case s == nil || *s < 0:
+		return 0
+	case *s <= 3:
+		return 1
+	case *s <= 6:
+		return 2
+	case *s <= 8:
+		return 3
+	}
+	return 4
+}

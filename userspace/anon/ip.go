@@ -1,0 +1,47 @@
+package anon
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+)
+
+// Truncate keeps the top v4bits of an IPv4 address (IPv4-mapped IPv6
+// included, answered as IPv4) or the top v6bits of an IPv6 address and zeroes
+// the host bits, e.g. Truncate(a, 24, 48). Bit counts are clamped to the
+// address length; the zone is dropped. The zero Addr maps to itself.
+func Truncate(a netip.Addr, v4bits, v6bits int) netip.Addr {
+	if !a.IsValid() {
+		return netip.Addr{}
+	}
+	a = a.Unmap().WithZone("")
+	n := v6bits
+	if a.Is4() {
+		n = v4bits
+	}
+	n = max(0, min(n, a.BitLen()))
+	p, err := a.Prefix(n)
+	if err != nil { // unreachable: n is clamped and a is valid
+		return netip.Addr{}
+	}
+	return p.Addr()
+}
+
+// HMACAddr is a keyed pseudonym for an address: HMAC-SHA256 over its 4-byte
+// (IPv4, including IPv4-mapped) or 16-byte form, first 16 bytes in hex (32
+// chars). Unlike Crypto-PAn it keeps no prefix relation, so it leaks nothing
+// about the network. The zone is ignored; the zero Addr gives "".
+func HMACAddr(key []byte, a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return macHex(key, a.Unmap().AsSlice(), 16)
+}
+
+// macHex is the hex of the first n bytes of HMAC-SHA256(key, msg).
+func macHex(key, msg []byte, n int) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return hex.EncodeToString(m.Sum(nil)[:n])
+}

@@ -1,0 +1,322 @@
+// Package privacy turns events into what may leave the box for the cloud:
+// the customer's share modes pick the fields, the anonymisers transform
+// them, and the same table explains itself to `edgesensor disclosure`.
+package privacy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"github.com/edgesensor/edgesensor/userspace/anon"
+	"github.com/edgesensor/edgesensor/userspace/config"
+)
+
+// Data categories, as in [privacy].
+const (
+	Executables = "executables"
+	Documents   = "documents"
+	Metadata    = "metadata"
+	TLS         = "tls"
+	Email       = "email"
+)
+
+// Categories in the order the disclosure lists them.
+var Categories = []string{Executables, Documents, Metadata, TLS, Email}
+
+// Record is one event as it may leave the box.
+type Record struct {
+	ID       string // stable: the same event gives the same ID (idempotency)
+	Category string // executables, documents or tls
+	Dataset  string
+	Body     []byte // the anonymised JSON object
+	SHA256   string // a whole file's hash, for the hash-first lookup
+	Kind     string // file category as in events (executable, document, archive)
+	Score    int    // the local risk score, -1 when none
+}
+
+// Policy is a loaded [privacy] config with its key. It is immutable: a
+// reload or a key rotation builds a new one.
+type Policy struct {
+	modes   map[string]string // category → effective share mode
+	p       config.Privacy
+	key     *anon.Key
+	cpan    *anon.CryptoPAn
+	ipKey   []byte
+	mailKey []byte
+	userKey []byte
+	hostKey []byte
+	nameKey []byte
+	ix      ruleIndex
+}
+
+// New builds the policy of cfg. key may be nil only when nothing is
+// shared (every mode none).
+func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
+	p := &Policy{modes: map[string]string{}, p: cfg.Privacy, key: key, ix: buildIndex()}
+	any := false
+	for _, c := range Categories {
+		p.modes[c] = cfg.Mode(c)
+		any = any || p.modes[c] != config.ShareNone
+	}
+	if !any {
+		return p, nil
+	}
+	if key == nil {
+		return nil, fmt.Errorf("privacy.key_file: no key loaded; create one with `edgesensor genkey %s`", cfg.Privacy.KeyFile)
+	}
+	cp, err := key.CryptoPAn()
+	if err != nil {
+		return nil, fmt.Errorf("privacy: %w", err)
+	}
+	p.cpan = cp
+	p.ipKey = key.SubKey(anon.PurposeHMACIP)
+	p.mailKey = key.SubKey(anon.PurposeEmail)
+	p.userKey = key.SubKey(anon.PurposeUser)
+	p.hostKey = key.SubKey(anon.PurposeHost)
+	p.nameKey = key.SubKey(anon.PurposeName)
+	return p, nil
+}
+
+// Mode is the effective share mode of a category.
+func (p *Policy) Mode(category string) string { return p.modes[category] }
+
+// Modes is a copy of every category's effective mode (for the audit log).
+func (p *Policy) Modes() map[string]string {
+	m := make(map[string]string, len(p.modes))
+	for k, v := range p.modes {
+		m[k] = v
+	}
+	return m
+}
+
+// Shares says whether anything at all may leave.
+func (p *Policy) Shares() bool {
+	for _, m := range p.modes {
+		if m != config.ShareNone {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyID identifies the key in use ("" without one).
+func (p *Policy) KeyID() string {
+	if p.key == nil {
+		return ""
+	}
+	return p.key.ID()
+}
+
+// Record builds what of an event line may leave; ok is false when
+// nothing may (its category's mode is none, or it is not an event the
+// cloud takes).
+func (p *Policy) Record(line []byte) (Record, bool, error) {
+	var ev map[string]any
+	if err := json.Unmarshal(line, &ev); err != nil {
+		return Record{}, false, fmt.Errorf("privacy: event is not JSON: %w", err)
+	}
+	rec := Record{Dataset: str(ev, "event", "dataset"), Score: -1}
+	switch rec.Dataset {
+	case "edgesensor.tls":
+		rec.Category = TLS
+	case "edgesensor.file":
+		rec.Kind = str(ev, "edgesensor", "file", "category")
+		rec.Category = Documents
+		if rec.Kind == config.CategoryExecutable {
+			rec.Category = Executables
+		}
+		if str(ev, "edgesensor", "file", "complete") == "true" {
+			rec.SHA256 = str(ev, "file", "hash", "sha256")
+		}
+	default:
+		return Record{}, false, nil
+	}
+	if p.modes[rec.Category] == config.ShareNone {
+		return Record{}, false, nil
+	}
+	if n, ok := lookup(ev, "event", "risk_score").(float64); ok {
+		rec.Score = int(n)
+	}
+	out := map[string]any{}
+	p.walk(rec.Category, "", ev, out)
+	body, err := json.Marshal(out)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("privacy: %w", err)
+	}
+	sum := sha256.Sum256(line)
+	rec.ID = hex.EncodeToString(sum[:16])
+	rec.Body = body
+	return rec, true, nil
+}
+
+// walk copies the allowed leaves of in (at prefix) into out, transformed.
+func (p *Policy) walk(category, prefix string, in map[string]any, out map[string]any) {
+	for k, v := range in {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		if m, ok := v.(map[string]any); ok {
+			sub := map[string]any{}
+			p.walk(category, path, m, sub)
+			if len(sub) > 0 {
+				out[k] = sub
+			}
+			continue
+		}
+		r := p.ix.find(path)
+		if r == nil || !p.allowed(r, category) {
+			continue
+		}
+		if nv, ok := p.apply(r.tr, v); ok {
+			out[k] = nv
+		}
+	}
+}
+
+// allowed says whether a rule's class may leave with a record of category.
+func (p *Policy) allowed(r *rule, category string) bool {
+	switch r.class {
+	case classEvent:
+		return true // the record exists, so its category's mode allows it
+	case classTLS:
+		return category == TLS
+	case classMeta:
+		return category != TLS && p.modes[Metadata] != config.ShareNone
+	case classEmail:
+		return category != TLS && p.modes[Email] != config.ShareNone
+	}
+	return false
+}
+
+// apply transforms one leaf; false drops it.
+func (p *Policy) apply(tr transform, v any) (any, bool) {
+	if list, ok := v.([]any); ok && tr != tReasons {
+		var out []any
+		for _, e := range list {
+			if nv, ok := p.apply(tr, e); ok {
+				out = append(out, nv)
+			}
+		}
+		return out, len(out) > 0
+	}
+	s, isStr := v.(string)
+	switch tr {
+	case tKeep:
+		return v, true
+	case tDrop:
+		return nil, false
+	case tClientIP:
+		if !isStr {
+			return nil, false
+		}
+		return p.clientIP(s)
+	case tURL:
+		if !isStr {
+			return nil, false
+		}
+		return anon.ScrubURL(s, p.p.QueryParams), true
+	case tFileName:
+		if !isStr {
+			return nil, false
+		}
+		return anon.StripUserPath(s), true
+	case tEmail:
+		if !isStr {
+			return nil, false
+		}
+		return anon.HashEmail(p.mailKey, s, p.p.EmailDomain == "keep"), true
+	case tToken:
+		if !isStr {
+			return nil, false
+		}
+		return anon.HashToken(p.nameKey, s), true
+	case tUser:
+		if !isStr || p.p.UserNames != "hash" {
+			return nil, false
+		}
+		return anon.HashToken(p.userKey, s), true
+	case tHost, tUserAgent:
+		mode := p.p.Hostnames
+		if tr == tUserAgent {
+			mode = p.p.UserAgent
+		}
+		switch {
+		case !isStr || mode == "drop":
+			return nil, false
+		case mode == "hash":
+			return anon.HashToken(p.hostKey, s), true
+		}
+		return s, true
+	case tReasons:
+		list, ok := v.([]any)
+		if !ok {
+			return nil, false
+		}
+		out := make([]any, 0, len(list))
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, map[string]any{"rule": m["rule"], "weight": m["weight"]})
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// clientIP applies privacy.client_ip.
+func (p *Policy) clientIP(s string) (any, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return nil, false // never pass on what we cannot anonymise
+	}
+	switch p.p.ClientIP {
+	case "cryptopan":
+		return p.cpan.Anonymize(a).String(), true
+	case "truncate":
+		return anon.Truncate(a, p.p.TruncateV4, p.p.TruncateV6).String(), true
+	case "hmac":
+		return anon.HMACAddr(p.ipKey, a), true
+	case "keep":
+		return a.String(), true
+	}
+	return nil, false
+}
+
+// lookup follows a path of keys through nested objects.
+func lookup(m map[string]any, path ...string) any {
+	var v any = m
+	for _, k := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+// str is lookup as a string ("true"/"false" for booleans).
+func str(m map[string]any, path ...string) string {
+	switch v := lookup(m, path...).(type) {
+	case string:
+		return v
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
+	}
+	return ""
+}
+
+// UploadLimit is privacy.max_upload of a file category.
+func (p *Policy) UploadLimit(category string) int64 {
+	if category == Executables {
+		return int64(p.p.MaxUpload.Executables)
+	}
+	return int64(p.p.MaxUpload.Documents)
+}

@@ -1,0 +1,353 @@
+package privacy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/edgesensor/edgesensor/userspace/anon"
+	"github.com/edgesensor/edgesensor/userspace/config"
+)
+
+func testKey(t testing.TB) *anon.Key {
+	k, err := anon.NewKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// events are real replayed events (the corpus) plus one hand-made event
+// carrying personal data in every field that can hold it.
+func events(t testing.TB) [][]byte {
+	f, err := os.Open("testdata/events.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		out = append(out, append([]byte(nil), sc.Bytes()...))
+	}
+	// An IPv6 client too.
+	v6 := bytes.Replace(out[len(out)-1], []byte(`"192.0.2.77"`), []byte(`"2001:db8:1234:5678::77"`), 1)
+	return append(out, v6)
+}
+
+func uplinked(edit func(*config.Config)) *config.Config {
+	c := config.Default()
+	c.Uplink.URL = "https://127.0.0.1:8443"
+	if edit != nil {
+		edit(&c)
+	}
+	return &c
+}
+
+// Personal data that must never reach the cloud, in any mode.
+var secrets = []string{
+	"s3cret", "alice:", "abc123", // URL credentials and token value
+	"alice.smith@", "bob.jones@", "carol@", "Alice Smith", // e-mail addresses
+	"alice.smith\"", "Bob Jones", // document authors (user names)
+	"Salary review", "medical leave", "alice-private", // subject, title, mailbox
+	`Users\\alice`, "DESKTOP-ALICE", "eth-alice-desk", // profile path, device names
+	"/var/lib/edgesensor", "192.0.2.77", "2001:db8:1234:5678::77",
+}
+
+// modes is every combination a customer can choose, per knob.
+func modes() map[string]func(*config.Config) {
+	m := map[string]func(*config.Config){}
+	for _, ip := range []string{"cryptopan", "truncate", "hmac", "drop", "keep"} {
+		for _, share := range []string{"hash", "full"} {
+			for _, email := range []string{"hash", "none"} {
+				for _, users := range []string{"drop", "hash"} {
+					for _, dom := range []string{"keep", "drop"} {
+						for _, hosts := range []string{"drop", "hash"} {
+							ip, share, email, users, dom, hosts := ip, share, email, users, dom, hosts
+							m[strings.Join([]string{ip, share, email, users, dom, hosts}, "/")] = func(c *config.Config) {
+								c.Privacy.ClientIP, c.Privacy.Share = ip, share
+								c.Privacy.Executables, c.Privacy.Documents = share, share
+								c.Privacy.Email, c.Privacy.UserNames, c.Privacy.EmailDomain = email, users, dom
+								c.Privacy.Hostnames, c.Privacy.UserAgent = hosts, hosts
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return m
+}
+
+func TestNothingPersonalLeavesInAnyMode(t *testing.T) {
+	evs := events(t)
+	for name, edit := range modes() {
+		cfg := uplinked(edit)
+		p, err := New(cfg, testKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ev := range evs {
+			rec, ok, err := p.Record(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				continue
+			}
+			n++
+			for _, s := range secrets {
+				if cfg.Privacy.ClientIP == "keep" && (s == "192.0.2.77" || s == "2001:db8:1234:5678::77") {
+					continue
+				}
+				if bytes.Contains(rec.Body, []byte(s)) {
+					t.Fatalf("%s: %q left the box:\n%s", name, s, rec.Body)
+				}
+			}
+			var src struct {
+				Source map[string]any `json:"source"`
+			}
+			json.Unmarshal(rec.Body, &src)
+			if _, has := src.Source["port"]; has {
+				t.Fatalf("%s: client port left", name)
+			}
+		}
+		if n != len(evs) {
+			t.Fatalf("%s: %d of %d events made records", name, n, len(evs))
+		}
+	}
+}
+
+func record(t *testing.T, p *Policy, ev []byte) map[string]any {
+	t.Helper()
+	rec, ok, err := p.Record(ev)
+	if err != nil || !ok {
+		t.Fatalf("no record: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(rec.Body, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func get(m map[string]any, path string) any {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+func TestTransforms(t *testing.T) {
+	evs := events(t)
+	personal := evs[len(evs)-2]
+	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash"; c.Privacy.UserNames = "hash" }), testKey(t))
+	m := record(t, p, personal)
+
+	// Crypto-PAn keeps the prefix structure: same /24 in, same /24 out.
+	ip := get(m, "source.ip").(string)
+	a := netip.MustParseAddr(ip)
+	other, _ := New(uplinked(nil), testKey(t))
+	b := netip.MustParseAddr(get(record(t, other, bytes.Replace(personal, []byte("192.0.2.77"), []byte("192.0.2.200"), 1)), "source.ip").(string))
+	if a == netip.MustParseAddr("192.0.2.77") || netip.PrefixFrom(a, 24).Masked() != netip.PrefixFrom(b, 24).Masked() {
+		t.Errorf("cryptopan: %s and %s", a, b)
+	}
+	if u := get(m, "url.original").(string); !strings.HasPrefix(u, "http://files.example.com/dl/invoice.exe?") || !strings.Contains(u, "lang=en") {
+		t.Errorf("url: %s", u)
+	}
+	if n := get(m, "file.name").(string); !strings.HasSuffix(n, `Downloads\invoice.exe`) {
+		t.Errorf("file name: %s", n)
+	}
+	from := get(m, "email.from.address").([]any)[0].(string)
+	if !strings.HasSuffix(from, "@corp.example") || len(from) < len("@corp.example")+8 {
+		t.Errorf("from: %s", from)
+	}
+	// Keyed hashes are stable within a key: the envelope and the header
+	// name the same sender with the same token.
+	if mf := get(m, "edgesensor.smtp.mail_from").(string); mf != from {
+		t.Errorf("envelope %s vs header %s", mf, from)
+	}
+	if get(m, "edgesensor.file.document.author") == nil || get(m, "edgesensor.file.document.creator") != "Microsoft Word" {
+		t.Errorf("document: %v", get(m, "edgesensor.file.document"))
+	}
+	for _, gone := range []string{"email.subject", "edgesensor.imap.mailbox", "edgesensor.file.document.title", "edgesensor.file.retained", "source.port", "user_agent.original"} {
+		if get(m, gone) != nil {
+			t.Errorf("%s left the box", gone)
+		}
+	}
+	r := get(m, "edgesensor.score.reasons").([]any)[0].(map[string]any)
+	if r["rule"] != "name.double_extension" || r["weight"] != 7.0 || r["text"] != nil {
+		t.Errorf("reason: %v", r)
+	}
+	if get(m, "file.hash.sha256") == nil || get(m, "destination.ip") == nil {
+		t.Error("the file's identity is missing")
+	}
+
+	// Truncate and hmac.
+	tr, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "truncate" }), testKey(t))
+	if got := get(record(t, tr, personal), "source.ip"); got != "192.0.2.0" {
+		t.Errorf("truncate v4: %v", got)
+	}
+	if got := get(record(t, tr, evs[len(evs)-1]), "source.ip"); got != "2001:db8:1234::" {
+		t.Errorf("truncate v6: %v", got)
+	}
+	hm, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "hmac" }), testKey(t))
+	if got, _ := get(record(t, hm, personal), "source.ip").(string); len(got) < 16 || strings.Contains(got, ".") {
+		t.Errorf("hmac: %v", got)
+	}
+	// The key matters: another key, another token.
+	k2, _ := anon.NewKey([]byte("another key of thirty-two bytes!"))
+	hm2, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "hmac" }), k2)
+	if get(record(t, hm, personal), "source.ip") == get(record(t, hm2, personal), "source.ip") {
+		t.Error("the hmac does not depend on the key")
+	}
+}
+
+func TestShareModesSelectRecords(t *testing.T) {
+	evs := events(t)
+	count := func(edit func(*config.Config)) map[string]int {
+		p, err := New(uplinked(edit), testKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, ev := range evs {
+			if rec, ok, _ := p.Record(ev); ok {
+				n[rec.Category]++
+			}
+		}
+		return n
+	}
+	all := count(nil)
+	if all[TLS] == 0 || all[Executables] == 0 || all[Documents] == 0 {
+		t.Fatalf("records %v", all)
+	}
+	if n := count(func(c *config.Config) { c.Privacy.TLS = "none" }); n[TLS] != 0 || n[Executables] != all[Executables] {
+		t.Errorf("tls none: %v", n)
+	}
+	if n := count(func(c *config.Config) { c.Privacy.Share = "none" }); len(n) != 0 {
+		t.Errorf("share none: %v", n)
+	}
+	if n := count(func(c *config.Config) { c.Uplink.URL = "" }); len(n) != 0 {
+		t.Errorf("no uplink: %v", n)
+	}
+	// metadata none: the file is still reported, its name and URL not.
+	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Metadata = "none" }), testKey(t))
+	m := record(t, p, evs[len(evs)-2])
+	if get(m, "file.name") != nil || get(m, "url") != nil || get(m, "file.hash.sha256") == nil {
+		t.Errorf("metadata none: %v", m)
+	}
+	// Without a key nothing is built.
+	if _, err := New(uplinked(nil), nil); err == nil || !strings.Contains(err.Error(), "privacy.key_file") {
+		t.Errorf("no key: %v", err)
+	}
+}
+
+// The disclosure and the upload are one: every field a record carries
+// is disclosed as sent for its category, and no field disclosed as not
+// sent ever appears.
+func TestDisclosureMatchesWhatIsSent(t *testing.T) {
+	evs := events(t)
+	for name, edit := range modes() {
+		p, _ := New(uplinked(edit), testKey(t))
+		sent := map[string]map[string]bool{}
+		for _, d := range p.Disclosure() {
+			if sent[d.Category] == nil {
+				sent[d.Category] = map[string]bool{}
+			}
+			sent[d.Category][d.Field] = d.Sent
+		}
+		for _, ev := range evs {
+			rec, ok, _ := p.Record(ev)
+			if !ok {
+				continue
+			}
+			var m map[string]any
+			json.Unmarshal(rec.Body, &m)
+			for _, leaf := range leaves("", m) {
+				r := p.ix.find(leaf)
+				if r == nil {
+					t.Fatalf("%s: %s sent without a rule", name, leaf)
+				}
+				if !sent[rec.Category][r.path] {
+					t.Fatalf("%s: %s sent in a %s record but disclosed as not sent", name, leaf, rec.Category)
+				}
+			}
+		}
+	}
+	// With nothing shared, the disclosure says so for every field.
+	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Share = "none" }), testKey(t))
+	for _, d := range p.Disclosure() {
+		if d.Sent || !strings.Contains(d.Transform, "not sent") {
+			t.Fatalf("share none discloses %+v", d)
+		}
+	}
+}
+
+func leaves(prefix string, m map[string]any) []string {
+	var out []string
+	for k, v := range m {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		if mm, ok := v.(map[string]any); ok {
+			out = append(out, leaves(path, mm)...)
+			continue
+		}
+		out = append(out, path)
+	}
+	return out
+}
+
+func FuzzRecord(f *testing.F) {
+	for _, ev := range events(f) {
+		f.Add(ev)
+	}
+	f.Add([]byte(`{"event":{"dataset":"edgesensor.file"},"source":{"ip":"10.1.2.3"},"url":{"original":"http://u:p@h/"}}`))
+	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(f))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		rec, ok, err := p.Record(line)
+		if err != nil || !ok {
+			return
+		}
+		if !json.Valid(rec.Body) {
+			t.Fatalf("invalid JSON out: %s", rec.Body)
+		}
+		var in struct {
+			Source struct {
+				IP string `json:"ip"`
+			} `json:"source"`
+		}
+		json.Unmarshal(line, &in)
+		if a, err := netip.ParseAddr(in.Source.IP); err == nil && a.IsValid() && in.Source.IP != "" {
+			if bytes.Contains(rec.Body, []byte(`"ip":"`+in.Source.IP+`"`)) && !bytes.Contains(line, []byte(`"destination":{"ip":"`+in.Source.IP)) {
+				t.Fatalf("client IP %s left as is: %s", in.Source.IP, rec.Body)
+			}
+		}
+	})
+}
+
+func BenchmarkRecord(b *testing.B) {
+	evs := events(b)
+	p, _ := New(uplinked(nil), testKey(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := p.Record(evs[i%len(evs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}

@@ -1,0 +1,775 @@
+package siem
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func TestMain(m *testing.M) {
+	// Reconnect quickly; set before any sink goroutine reads them.
+	backoffBase = 5 * time.Millisecond
+	backoffCap = 100 * time.Millisecond
+	os.Exit(m.Run())
+}
+
+var nop = zerolog.Nop()
+
+// numbered is an event line whose source port says which one it is.
+func numbered(i int) []byte {
+	return fmt.Appendf(nil, `{"@timestamp":"2026-11-25T10:00:00Z","event":{"kind":"event","dataset":"edgesensor.tls"},"source":{"ip":"10.0.0.2","port":%d},"tls":{"client":{"server_name":"line\n%d"}}}`+"\n", i+1, i)
+}
+
+// waitFor polls cond until it holds or the test's patience runs out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newFanout(t *testing.T, cfgs ...SinkConfig) *Fanout {
+	t.Helper()
+	f, err := New(cfgs, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close(time.Second) })
+	return f
+}
+
+// frameServer accepts connections and reads RFC 6587 octet-counted
+// frames, strictly: a malformed frame fails the test.
+type frameServer struct {
+	t      *testing.T
+	ln     net.Listener
+	frames chan []byte
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func newFrameServer(t *testing.T, ln net.Listener) *frameServer {
+	s := &frameServer{t: t, ln: ln, frames: make(chan []byte, 1000)}
+	go s.serve()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *frameServer) serve() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+		go s.read(c)
+	}
+}
+
+func (s *frameServer) read(c net.Conn) {
+	r := bufio.NewReader(c)
+	for {
+		f, err := readFrame(r)
+		if err != nil {
+			// Connection ends (EOF, failed handshakes) are not framing
+			// errors; a frame cut short or a bad length is.
+			if errors.Is(err, errFraming) {
+				s.t.Errorf("%v", err)
+			}
+			return
+		}
+		s.frames <- f
+	}
+}
+
+// stop closes the listener and every connection: the server goes away.
+func (s *frameServer) stop() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		_ = c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+}
+
+var errFraming = errors.New("framing")
+
+func readFrame(r *bufio.Reader) ([]byte, error) {
+	var n int
+	for i := 0; ; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i == 0 {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: in MSG-LEN: %w", errFraming, err)
+		}
+		if c == ' ' && i > 0 {
+			break
+		}
+		if c < '0' || c > '9' || (i == 0 && c == '0') || i > 9 {
+			return nil, fmt.Errorf("%w: MSG-LEN: unexpected %q", errFraming, c)
+		}
+		n = n*10 + int(c-'0')
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: frame of %d: %w", errFraming, n, err)
+	}
+	return b, nil
+}
+
+// collect reads n frames and returns them by line number (source port).
+func collectFrames(t *testing.T, frames <-chan []byte, n int) map[int]*syslogMsg {
+	t.Helper()
+	got := make(map[int]*syslogMsg)
+	timeout := time.After(10 * time.Second)
+	for len(got) < n {
+		select {
+		case f := <-frames:
+			m, err := parse5424(f)
+			if err != nil {
+				t.Fatalf("frame does not parse: %v: %q", err, f)
+			}
+			spt, _ := m.param("spt")
+			i, err := strconv.Atoi(spt)
+			if err != nil {
+				t.Fatalf("frame without spt: %q", f)
+			}
+			got[i-1] = m
+		case <-timeout:
+			t.Fatalf("got %d distinct lines of %d", len(got), n)
+		}
+	}
+	return got
+}
+
+func checkLines(t *testing.T, got map[int]*syslogMsg, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		m, ok := got[i]
+		if !ok {
+			t.Errorf("line %d missing", i)
+			continue
+		}
+		if want := strings.TrimSuffix(string(numbered(i)), "\n"); string(m.msg) != want {
+			t.Errorf("line %d: MSG %q, want %q", i, m.msg, want)
+		}
+		// The SD value carries a raw newline: only the octet count
+		// keeps the frame whole.
+		if sni, _ := m.param("sni"); sni != fmt.Sprintf("line\n%d", i) {
+			t.Errorf("line %d: sni %q", i, sni)
+		}
+	}
+}
+
+func listen(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+func TestTCPOctetCounting(t *testing.T) {
+	srv := newFrameServer(t, listen(t))
+	f := newFanout(t, SinkConfig{Name: "tcp", Type: "syslog", Network: "tcp", Address: srv.ln.Addr().String()})
+	const n = 500
+	for i := range n {
+		f.Write(numbered(i))
+	}
+	checkLines(t, collectFrames(t, srv.frames, n), 0, n)
+	if err := f.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st := f.Stats()[0]
+	if st.Sent != n || st.Dropped != 0 || st.Errors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestTCPReconnect(t *testing.T) {
+	ln := listen(t)
+	addr := ln.Addr().String()
+	srv := newFrameServer(t, ln)
+	f := newFanout(t, SinkConfig{Name: "tcp", Type: "syslog", Network: "tcp", Address: addr})
+	for i := range 10 {
+		f.Write(numbered(i))
+	}
+	checkLines(t, collectFrames(t, srv.frames, 10), 0, 10)
+
+	srv.stop()
+	waitFor(t, "the sink to see the server go", func() bool { return !f.Stats()[0].Connected })
+	for i := 10; i < 30; i++ {
+		f.Write(numbered(i))
+	}
+	waitFor(t, "failed reconnects", func() bool { return f.Stats()[0].Errors > 1 })
+
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening again on %s: %v", addr, err)
+	}
+	srv2 := newFrameServer(t, ln2)
+	checkLines(t, collectFrames(t, srv2.frames, 20), 10, 30)
+	st := f.Stats()[0]
+	if st.Reconnects < 1 || !st.Connected || st.Dropped != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestStuckServer: a receiver that accepts and never reads. Write must
+// keep returning, the stuck sink drops, and a healthy sink next to it
+// gets everything.
+func TestStuckServer(t *testing.T) {
+	ln := listen(t)
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	var out syncBuffer
+	const n = 100_000
+	f, err := New([]SinkConfig{
+		{Name: "stuck", Type: "syslog", Network: "tcp", Address: ln.Addr().String(), Queue: 100, WriteTimeout: 100 * time.Millisecond},
+		{Name: "ok", Type: "stdout", Writer: &out, Queue: n},
+	}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for i := range n {
+			f.Write(numbered(i % 60000))
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Write blocked")
+	}
+	if st := f.Stats()[0]; st.Dropped == 0 {
+		t.Errorf("stuck sink dropped nothing: %+v", st)
+	}
+	waitFor(t, "the healthy sink", func() bool { return f.Stats()[1].Sent == n })
+	// Each reconnect gets fresh socket buffers, so the stuck sink may
+	// have emptied its queue into them by now: Close may or may not
+	// report it, but never the healthy one.
+	if err := f.Close(500 * time.Millisecond); err != nil && strings.Contains(err.Error(), `sink "ok"`) {
+		t.Errorf("Close: %v", err)
+	}
+	st := f.Stats()
+	if st[0].Sent+st[0].Dropped != n {
+		t.Errorf("stuck: sent %d + dropped %d != %d", st[0].Sent, st[0].Dropped, n)
+	}
+	if st[1].Sent != n || st[1].Dropped != 0 {
+		t.Errorf("healthy sink: %+v", st[1])
+	}
+	if lines := bytes.Count(out.Bytes(), []byte("\n")); lines != n {
+		t.Errorf("healthy sink wrote %d lines, want %d", lines, n)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
+}
+
+// testPKI is a CA with a server and a client certificate.
+type testPKI struct {
+	caFile, certFile, keyFile string
+	server                    tls.Certificate
+	pool                      *x509.CertPool
+}
+
+func newPKI(t *testing.T) *testPKI {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: cn},
+			NotBefore:    now.Add(-time.Hour),
+			NotAfter:     now.Add(time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			DNSNames:     []string{"siem.test"},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kder, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	}
+	p := &testPKI{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "client.pem"), keyFile: filepath.Join(dir, "client.key"), pool: x509.NewCertPool()}
+	p.pool.AddCert(ca)
+	write := func(path string, b []byte) {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	cert, key := issue(2, "client", x509.ExtKeyUsageClientAuth)
+	write(p.certFile, cert)
+	write(p.keyFile, key)
+	cert, key = issue(3, "server", x509.ExtKeyUsageServerAuth)
+	if p.server, err = tls.X509KeyPair(cert, key); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTLS(t *testing.T) {
+	pki := newPKI(t)
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(version), func(t *testing.T) {
+			ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+				Certificates: []tls.Certificate{pki.server},
+				ClientAuth:   tls.RequireAndVerifyClientCert,
+				ClientCAs:    pki.pool,
+				MinVersion:   version,
+				MaxVersion:   version,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := newFrameServer(t, ln)
+			f := newFanout(t, SinkConfig{Name: "tls", Type: "syslog", Network: "tls", Address: ln.Addr().String(),
+				CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile})
+			for i := range 50 {
+				f.Write(numbered(i))
+			}
+			checkLines(t, collectFrames(t, srv.frames, 50), 0, 50)
+		})
+	}
+}
+
+func TestTLSUntrustedServer(t *testing.T) {
+	pki, other := newPKI(t), newPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newFrameServer(t, ln)
+	f := newFanout(t, SinkConfig{Name: "tls", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: other.caFile})
+	f.Write(numbered(0))
+	waitFor(t, "failed handshakes", func() bool { return f.Stats()[0].Errors >= 3 })
+	if st := f.Stats()[0]; st.Connected || st.Sent != 0 {
+		t.Errorf("connected to an untrusted server: %+v", st)
+	}
+	select {
+	case fr := <-srv.frames:
+		t.Errorf("server got %q", fr)
+	default:
+	}
+}
+
+func TestTLSServerName(t *testing.T) {
+	pki := newPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newFrameServer(t, ln)
+	f := newFanout(t,
+		SinkConfig{Name: "right", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: pki.caFile, ServerName: "siem.test"},
+		SinkConfig{Name: "wrong", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: pki.caFile, ServerName: "other.test"},
+	)
+	f.Write(numbered(0))
+	collectFrames(t, srv.frames, 1)
+	waitFor(t, "the wrong name to fail", func() bool { return f.Stats()[1].Errors >= 2 })
+	waitFor(t, "Sent", func() bool { return f.Stats()[0].Sent == 1 })
+	if st := f.Stats(); st[1].Sent != 0 || st[1].Connected {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	f := newFanout(t, SinkConfig{Name: "udp", Type: "syslog", Network: "udp", Address: pc.LocalAddr().String(), MaxMessage: 480})
+
+	f.Write(numbered(0))
+	// Long and multi-byte, so the cut has to find a rune boundary.
+	long := []byte(`{"event":{"dataset":"edgesensor.file"},"source":{"port":2},"file":{"name":"` + strings.Repeat("日", 300) + `"}}` + "\n")
+	f.Write(long)
+
+	buf := make([]byte, 70000)
+	var got [][]byte
+	for len(got) < 2 {
+		if err := pc.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, bytes.Clone(buf[:n]))
+	}
+	m, err := parse5424(got[0])
+	if err != nil {
+		t.Fatalf("%v: %q", err, got[0])
+	}
+	if want := strings.TrimSuffix(string(numbered(0)), "\n"); string(m.msg) != want {
+		t.Errorf("datagram MSG %q, want %q", m.msg, want)
+	}
+	if len(got[1]) > 480 || len(got[1]) < 477 {
+		t.Errorf("truncated datagram is %d bytes, want 477..480", len(got[1]))
+	}
+	if m, err := parse5424(got[1]); err != nil || !bytes.HasPrefix(long, m.msg) {
+		t.Errorf("truncated datagram: %v, MSG not a prefix of the line", err)
+	}
+	// Sent is counted once the write returns, maybe after the read.
+	waitFor(t, "Sent", func() bool { return f.Stats()[0].Sent == 2 })
+	if st := f.Stats()[0]; st.Truncated != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	var all, files, high syncBuffer
+	f := newFanout(t,
+		SinkConfig{Name: "all", Type: "stdout", Writer: &all},
+		SinkConfig{Name: "files", Type: "stdout", Writer: &files, Datasets: []string{"edgesensor.file"}},
+		SinkConfig{Name: "high", Type: "stdout", Writer: &high, MinScore: 7, Format: "cef"},
+	)
+	lines := []string{
+		`{"event":{"dataset":"edgesensor.file","risk_score":8}}`,
+		`{"event":{"dataset":"edgesensor.file","risk_score":6}}`,
+		`{"event":{"dataset":"edgesensor.file","risk_score":-1}}`,
+		`{"event":{"dataset":"edgesensor.file"}}`,
+		`{"event":{"dataset":"edgesensor.tls","risk_score":10}}`,
+		`{"event":{"dataset":"edgesensor.tls"}}`,
+		`not json`,
+	}
+	for _, l := range lines {
+		f.Write([]byte(l + "\n"))
+	}
+	if err := f.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := all.Bytes(), strings.Join(lines, "\n")+"\n"; string(got) != want {
+		t.Errorf("all:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := files.Bytes(), strings.Join(lines[:4], "\n")+"\n"; string(got) != want {
+		t.Errorf("files:\n%s\nwant\n%s", got, want)
+	}
+	var sevs []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(high.Bytes()), "\n"), "\n") {
+		r, err := parseCEF(l)
+		if err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		sevs = append(sevs, r.header[4]+":"+r.header[6])
+	}
+	if got, want := strings.Join(sevs, " "), "edgesensor.file:8 edgesensor.tls:10"; got != want {
+		t.Errorf("high: %s, want %s", got, want)
+	}
+	st := f.Stats()
+	for i, want := range []uint64{0, 3, 5} {
+		if st[i].Filtered != want || st[i].Sent != uint64(len(lines))-want {
+			t.Errorf("%s: filtered %d sent %d, want %d and %d", st[i].Name, st[i].Filtered, st[i].Sent, want, uint64(len(lines))-want)
+		}
+	}
+}
+
+func TestFileSink(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath, cefPath := filepath.Join(dir, "sub", "events.json"), filepath.Join(dir, "events.cef")
+	f := newFanout(t,
+		SinkConfig{Name: "json", Type: "file", Path: jsonPath, MaxSize: 1, MaxBackups: 2},
+		SinkConfig{Name: "cef", Type: "file", Format: "cef", Path: cefPath},
+	)
+	// About 1.5 MiB: the json file rotates once.
+	const n = 8000
+	for i := range n {
+		f.Write(numbered(i))
+	}
+	if err := f.Close(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "sub", "events-*.json"))
+	if len(matches) != 1 {
+		t.Errorf("rotated files %v, want one", matches)
+	}
+	var total int
+	for _, p := range append(matches, jsonPath) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 1<<20 {
+			t.Errorf("%s is %d bytes, over the 1 MiB rotation size", p, len(b))
+		}
+		total += bytes.Count(b, []byte("\n"))
+	}
+	if total != n {
+		t.Errorf("json files hold %d lines, want %d", total, n)
+	}
+	b, err := os.ReadFile(cefPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cefLines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(cefLines) != n {
+		t.Fatalf("%d CEF lines, want %d", len(cefLines), n)
+	}
+	r, err := parseCEF(cefLines[7])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := r.get("cs1"); v != "line\n7" {
+		t.Errorf("cs1 %q", v)
+	}
+}
+
+func TestFileSinkOversize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.json")
+	f := newFanout(t, SinkConfig{Name: "file", Type: "file", Path: path, MaxSize: 1})
+	huge := []byte(`{"x":"` + strings.Repeat("a", 1<<20) + `"}` + "\n")
+	f.Write(huge)
+	f.Write(numbered(0))
+	if err := f.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, numbered(0)) {
+		t.Errorf("file holds %d bytes, want only the small line", len(b))
+	}
+	if st := f.Stats()[0]; st.Errors != 1 || st.Sent != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// blockingWriter blocks every Write until released.
+type blockingWriter struct{ release chan struct{} }
+
+func (w blockingWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+func TestCloseTimeout(t *testing.T) {
+	w := blockingWriter{make(chan struct{})}
+	defer close(w.release)
+	f, err := New([]SinkConfig{{Name: "stuck", Type: "stdout", Writer: w}}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		f.Write(numbered(i))
+	}
+	err = f.Close(50 * time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "still blocked") {
+		t.Errorf("Close = %v, want the blocked sink reported", err)
+	}
+	f.Write(numbered(0)) // after Close: discarded, no panic
+}
+
+func TestCloseDrainsDuringOutage(t *testing.T) {
+	// Nothing listens: Close must give up at its timeout and count what
+	// it could not send.
+	ln := listen(t)
+	addr := ln.Addr().String()
+	ln.Close()
+	f, err := New([]SinkConfig{{Name: "down", Type: "syslog", Network: "tcp", Address: addr}}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		f.Write(numbered(i))
+	}
+	err = f.Close(100 * time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "5 lines not sent") {
+		t.Errorf("Close = %v, want 5 lines reported", err)
+	}
+	if st := f.Stats()[0]; st.Dropped != 5 || st.Sent != 0 || st.Queued != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := SinkConfig{Name: "siem", Type: "syslog", Network: "tcp", Address: "siem:514"}
+	if err := Validate(ok); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, tc := range []struct {
+		edit func(*SinkConfig)
+		want string
+	}{
+		{func(c *SinkConfig) { c.Network = "tpc" }, `sinks[siem].network: "tpc" is not udp, tcp or tls`},
+		{func(c *SinkConfig) { c.Name = "" }, `sinks[].name: empty`},
+		{func(c *SinkConfig) { c.Type = "kafka" }, `sinks[siem].type: "kafka" is not stdout, file or syslog`},
+		{func(c *SinkConfig) { c.Format = "json" }, `sinks[siem].format: "json" is not rfc5424 or cef`},
+		{func(c *SinkConfig) { c.Address = "siem" }, `sinks[siem].address: "siem" is not host:port`},
+		{func(c *SinkConfig) { c.Address = "siem:0" }, `sinks[siem].address: "siem:0": port "0" is not 1..65535`},
+		{func(c *SinkConfig) { c.CAFile = "/ca.pem" }, `sinks[siem].ca_file: set but network is "tcp"`},
+		{func(c *SinkConfig) { c.Network, c.CertFile = "tls", "/c.pem" }, `sinks[siem].cert_file: cert_file and key_file go together`},
+		{func(c *SinkConfig) { c.Facility = 24 }, `sinks[siem].facility: 24 is not 0..23`},
+		{func(c *SinkConfig) { c.AppName = "edge sensor" }, `sinks[siem].app_name:`},
+		{func(c *SinkConfig) { c.MaxMessage = 100 }, `sinks[siem].max_message: 100 is not 480..65507`},
+		{func(c *SinkConfig) { c.MinScore = 11 }, `sinks[siem].min_score: 11 is above 10`},
+		{func(c *SinkConfig) { c.Queue = -1 }, `sinks[siem].queue: -1 is negative`},
+		{func(c *SinkConfig) { c.Datasets = []string{""} }, `sinks[siem].datasets: entry 0 is empty`},
+		{func(c *SinkConfig) { c.Type, c.Format = "file", "rfc5424" }, `sinks[siem].path: empty`},
+		{func(c *SinkConfig) { c.Type, c.Format = "file", "rfc5424" }, `sinks[siem].format: "rfc5424" is not json or cef`},
+	} {
+		c := ok
+		tc.edit(&c)
+		err := Validate(c)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+	_, err := New([]SinkConfig{{Name: "a", Type: "stdout"}, {Name: "a", Type: "stdout"}}, nop)
+	if err == nil || !strings.Contains(err.Error(), "sinks[a].name: used twice") {
+		t.Errorf("duplicate names: %v", err)
+	}
+	_, err = New([]SinkConfig{{Name: "t", Type: "syslog", Network: "tls", Address: "x:1", CAFile: "/nonexistent/ca.pem"}}, nop)
+	if err == nil || !strings.Contains(err.Error(), "sinks[t].ca_file") {
+		t.Errorf("missing CA file: %v", err)
+	}
+}
+
+// flakyWriter cuts its first write short with an error.
+type flakyWriter struct {
+	syncBuffer
+	failed bool
+}
+
+func (w *flakyWriter) Write(p []byte) (int, error) {
+	if !w.failed {
+		w.failed = true
+		n := len(p) / 2
+		_, _ = w.syncBuffer.Write(p[:n])
+		return n, errors.New("disk full")
+	}
+	return w.syncBuffer.Write(p)
+}
+
+// TestResendAfterShortWrite: the message a failed write cut short is
+// written again whole, and the ones after it too.
+func TestResendAfterShortWrite(t *testing.T) {
+	w := &flakyWriter{}
+	f, err := New([]SinkConfig{{Name: "flaky", Type: "stdout", Writer: w, Queue: 100}}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Queue everything before the sink's first write, so that one
+	// batch holds several lines.
+	const n = 20
+	var all []byte
+	for i := range n {
+		all = append(all, numbered(i)...)
+	}
+	for i := range n {
+		f.Write(numbered(i))
+	}
+	if err := f.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := w.Bytes()
+	// The first write held a batch of the first lines and wrote half of
+	// it, ending inside line j; the retry starts again at line j. So out
+	// is all[:h] + all[start(j):] for some h inside line j.
+	extra := len(out) - len(all)
+	ok := false
+	for i, start := 0, 0; i < n && !ok; i++ {
+		l := len(numbered(i))
+		if h := start + extra; extra >= 0 && h < start+l {
+			ok = bytes.Equal(out[:h], all[:h]) && bytes.Equal(out[h:], all[start:])
+		}
+		start += l
+	}
+	if !ok {
+		t.Errorf("output is not the cut batch followed by a resend from the cut line:\n%s", out)
+	}
+	if st := f.Stats()[0]; st.Errors != 1 || st.Sent != n {
+		t.Errorf("stats %+v", st)
+	}
+}

@@ -43,6 +43,7 @@ type cloudLink struct {
 	dropped  atomic.Uint64 // events the queue could not take
 	failed   atomic.Uint64 // events the policy could not read
 	records  atomic.Uint64 // records handed to the uplink
+	pending  atomic.Int64  // lines taken and not yet through record
 	verdicts atomic.Uint64 // follow-up events written
 
 	scores scoreMemo
@@ -113,9 +114,11 @@ func (c *cloudLink) tap(line []byte) {
 	if c.closed {
 		return
 	}
+	c.pending.Add(1)
 	select {
 	case c.in <- append([]byte(nil), line...):
 	default:
+		c.pending.Add(-1)
 		c.dropped.Add(1)
 	}
 }
@@ -123,26 +126,32 @@ func (c *cloudLink) tap(line []byte) {
 // anonymise turns event lines into records, off the analysis goroutines.
 func (c *cloudLink) anonymise() {
 	for line := range c.in {
-		rec, ok, err := c.pol.Record(line)
-		if err != nil {
-			c.failed.Add(1)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		r := uplink.Record{ID: rec.ID, Category: rec.Category, Dataset: rec.Dataset, Body: rec.Body, SHA256: rec.SHA256}
-		if rec.SHA256 != "" {
-			c.scores.put(rec.SHA256, rec.Score)
-			if s := filepath.Join(c.client.SampleDir(), rec.SHA256); c.pol.Mode(rec.Category) == config.ShareFull {
-				if _, err := os.Stat(s); err == nil {
-					r.Sample, r.SampleLimit = s, c.pol.UploadLimit(rec.Category)
-				}
+		c.record(line)
+		c.pending.Add(-1)
+	}
+}
+
+// record anonymises one event line and enqueues the record.
+func (c *cloudLink) record(line []byte) {
+	rec, ok, err := c.pol.Record(line)
+	if err != nil {
+		c.failed.Add(1)
+		return
+	}
+	if !ok {
+		return
+	}
+	r := uplink.Record{ID: rec.ID, Category: rec.Category, Dataset: rec.Dataset, Body: rec.Body, SHA256: rec.SHA256}
+	if rec.SHA256 != "" {
+		c.scores.put(rec.SHA256, rec.Score)
+		if s := filepath.Join(c.client.SampleDir(), rec.SHA256); c.pol.Mode(rec.Category) == config.ShareFull {
+			if _, err := os.Stat(s); err == nil {
+				r.Sample, r.SampleLimit = s, c.pol.UploadLimit(rec.Category)
 			}
 		}
-		if c.client.Enqueue(r) {
-			c.records.Add(1)
-		}
+	}
+	if c.client.Enqueue(r) {
+		c.records.Add(1)
 	}
 }
 
@@ -202,8 +211,7 @@ func localOrNil(v int, ok bool) any {
 func (c *cloudLink) drain(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		st := c.client.Stats()
-		if len(c.in) == 0 && st.SpoolRecords == 0 && st.Enqueued == st.Delivered+st.Rejected+st.DroppedFull+st.DroppedAge {
+		if c.pending.Load() == 0 && c.client.Idle() {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,8 @@ import (
 type analysis struct {
 	out        *output.NDJSON
 	taps       *taps
-	intel      atomic.Pointer[intel.Reloader] // nil without intel sources
+	intel      atomic.Pointer[intel.Reloader]    // nil without intel sources
+	cloudFinal atomic.Pointer[map[string]uint64] // the uplink's last figures once closed
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
 	verdicts   *lateVerdicts
@@ -112,6 +114,9 @@ func (a *analysis) closeOutputs(drain time.Duration, log zerolog.Logger) error {
 		if drain > 0 && !c.drain(drain) {
 			log.Warn().Dur("waited", drain).Msg("uplink: not everything delivered; the rest stays spooled for the next start")
 		}
+		final := map[string]uint64{}
+		c.counts(final)
+		a.cloudFinal.Store(&final)
 		if err := c.close(); err != nil {
 			errs = append(errs, fmt.Errorf("uplink: %w", err))
 		}
@@ -136,6 +141,9 @@ func (a *analysis) counts() map[string]uint64 {
 		"event_lines_output": a.out.Lines(),
 	}
 	a.taps.cloud.Load().counts(m)
+	if f := a.cloudFinal.Load(); f != nil && a.taps.cloud.Load() == nil {
+		maps.Copy(m, *f)
+	}
 	if s := a.taps.sinks.Load(); s != nil {
 		for _, st := range s.Stats() {
 			m["sink_"+st.Name+"_sent"] = st.Sent

@@ -119,6 +119,7 @@ type Client struct {
 	wake       chan struct{} // the writer spooled something
 	acked      chan []entry  // delivered batches for the writer to delete
 	pendingDel atomic.Int64  // records in acked not yet deleted
+	unspooled  atomic.Int64  // enqueued, not yet in the spool
 	writerDone chan struct{}
 	stop       context.CancelFunc // ends Run on Close
 	stopCtx    context.Context
@@ -261,6 +262,7 @@ func (c *Client) Enqueue(r Record) bool {
 		select {
 		case c.in <- r:
 			c.st.enqueued.Add(1)
+			c.unspooled.Add(1)
 			return true
 		default:
 		}
@@ -323,6 +325,7 @@ func (c *Client) writer() {
 			continue
 		}
 		ev, err := c.spool.append(group, acked, time.Now())
+		c.unspooled.Add(-int64(len(group)))
 		for _, a := range acked {
 			c.pendingDel.Add(-int64(len(a)))
 		}
@@ -393,6 +396,13 @@ func (c *Client) Close() error {
 		return fmt.Errorf("uplink: close spool: %w", err)
 	}
 	return nil
+}
+
+// Idle says whether everything enqueued has left: nothing waits to be
+// spooled and the spool is empty (delivered, or dropped and counted).
+func (c *Client) Idle() bool {
+	n, _ := c.spool.stats()
+	return c.unspooled.Load() == 0 && n == 0
 }
 
 // Stats returns a snapshot of the counters.

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/intel"
 	"github.com/edgesensor/edgesensor/userspace/metrics"
@@ -133,6 +134,7 @@ type daemon struct {
 	an     *analysis
 	log    zerolog.Logger
 	stdout io.Writer
+	keyErr string // the last key file error logged
 }
 
 // reload reads the config again and applies what can change live: ports,
@@ -185,6 +187,7 @@ func (rt *daemon) reload() {
 	if has("ports.") {
 		if err := rt.s.SetPorts(next.PortApps()); err != nil {
 			log.Error().Err(err).Msg("reload: ports not changed")
+			live = slices.DeleteFunc(live, func(k string) bool { return strings.HasPrefix(k, "ports.") })
 		} else {
 			rt.an.files.SetPorts(next.PortApps())
 			rt.cfg.Ports = next.Ports
@@ -236,6 +239,7 @@ func (rt *daemon) watchIntel(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		rt.checkKey()
 		r := rt.an.intel.Load()
 		if r == nil || !r.Changed() {
 			continue
@@ -246,6 +250,41 @@ func (rt *daemon) watchIntel(ctx context.Context) {
 		}
 		rt.log.Info().Interface("entries", r.Current().Counts()).Msg("intel reloaded")
 	}
+}
+
+// checkKey rotates the anonymisation key when privacy.key_file holds a
+// new one: the uplink restarts on it (its spool carries over). A key file
+// that does not load keeps the running key, and says so once.
+func (rt *daemon) checkKey() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.an.taps.cloud.Load()
+	if c == nil {
+		return
+	}
+	k, err := anon.LoadKey(rt.cfg.Privacy.KeyFile)
+	if err != nil {
+		if msg := err.Error(); msg != rt.keyErr {
+			rt.keyErr = msg
+			rt.log.Error().Err(err).Msg("privacy.key_file: the running key stays")
+		}
+		return
+	}
+	rt.keyErr = ""
+	if k.ID() == c.pol.KeyID() {
+		return
+	}
+	old := rt.an.taps.cloud.Swap(nil)
+	if err := old.close(); err != nil {
+		rt.log.Warn().Err(err).Msg("key rotation: closing the uplink")
+	}
+	next, err := startCloud(rt.cfg, rt.an.out, rt.log)
+	if err != nil {
+		rt.log.Error().Err(err).Msg("key rotation: the uplink did not restart; nothing goes to the cloud")
+		return
+	}
+	rt.an.taps.cloud.Store(next)
+	rt.log.Info().Str("old_key_id", old.pol.KeyID()).Str("key_id", k.ID()).Msg("anonymisation key rotated")
 }
 
 // janitor enforces files.retain_for on the retention directories.

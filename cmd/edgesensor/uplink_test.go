@@ -51,12 +51,12 @@ func freePort(t *testing.T) string {
 
 // runCloud runs edgecloud on addr with the PKI in pki; serverCert picks
 // the certificate it presents (the right one, or one from another CA).
-func runCloud(t *testing.T, bin, pki, addr, data, serverCert, serverKey string) *cloud {
+func runCloud(t *testing.T, bin, pki, addr, data, serverCert, serverKey string, extra ...string) *cloud {
 	t.Helper()
 	c := &cloud{addr: addr, pki: pki, recordLog: filepath.Join(data, "records.ndjson")}
 	var stderr bytes.Buffer
-	c.cmd = exec.Command(bin, "serve", "--listen", addr, "--cert", filepath.Join(pki, serverCert), "--key", filepath.Join(pki, serverKey),
-		"--client-ca", filepath.Join(pki, cloudapi.CAFile), "--data", data, "--record-log", c.recordLog)
+	c.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--cert", filepath.Join(pki, serverCert), "--key", filepath.Join(pki, serverKey),
+		"--client-ca", filepath.Join(pki, cloudapi.CAFile), "--data", data, "--record-log", c.recordLog}, extra...)...)
 	c.cmd.Stderr = &stderr
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -231,6 +231,19 @@ func personalCapture(t *testing.T, path string) {
 	writePcap(t, path, layers.LinkTypeEthernet, pkts)
 }
 
+// get follows a dotted path through a decoded event.
+func get(m map[string]any, path string) any {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
 // personal collects, from the local events, every value that must not
 // reach the cloud as is.
 func personal(evs []map[string]any) []string {
@@ -369,6 +382,31 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		_, st3, _ := replayWith(t, cfg, "60s", corpus...)
 		if n := len(c.received(t)); uint64(n) != want || st3["uplink_duplicates"] != st3["uplink_records"] {
 			t.Errorf("replayed again: cloud has %d records, duplicates %d of %d", n, st3["uplink_duplicates"], st3["uplink_records"])
+		}
+	})
+
+	t.Run("CloudVerdictsFollowUp", func(t *testing.T) {
+		// The cloud knows setup.bin (local score 0) as malicious: its
+		// lookup answer becomes an edgesensor.verdict event locally.
+		const setup = "87ea847dd2a0375065953a73aa1da0eaa808ba44f9d0946b3c160eb84845ce9b"
+		dir := t.TempDir()
+		known := filepath.Join(dir, "known.txt")
+		os.WriteFile(known, []byte(setup+" 9\n"), 0o600)
+		c := runCloud(t, cloudBin, pki, freePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--verdicts", known)
+		cfg := uplinkConfig(t, dir, pki, c.addr, "")
+		evs, st, _ := replayWith(t, cfg, "30s", "../../testdata/corpus/http_keepalive.pcap")
+		var found map[string]any
+		for _, e := range evs {
+			if get(e, "event.dataset") == "edgesensor.verdict" && get(e, "file.hash.sha256") == setup {
+				found = e
+			}
+		}
+		if found == nil || st["uplink_known"] == 0 {
+			t.Fatalf("no follow-up verdict for setup.bin (known %d)", st["uplink_known"])
+		}
+		if get(found, "event.risk_score") != 9.0 || get(found, "edgesensor.verdict.local_score") != 0.0 ||
+			get(found, "edgesensor.verdict.cloud_verdict") != "malicious" || get(found, "event.kind") != "alert" {
+			t.Errorf("follow-up event: %v", found)
 		}
 	})
 

@@ -15,7 +15,7 @@ BIN=${BIN:-bin/edgesensor}
 export LAB_PREFIX=${LAB_PREFIX:-esbench} LAB_NET=${LAB_NET:-80}
 IPERF_TIME=${IPERF_TIME:-8}
 # BENCH_SECTIONS="4 5" runs only those sections.
-want() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5 6} " == *" $1 "* ]]; }
+want() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5 6 7} " == *" $1 "* ]]; }
 
 if want 1; then
 echo "== 1. BPF_PROG_TEST_RUN, kernel ns per packet: sensor vs empty XDP_PASS (medians of 21 alternating rounds)"
@@ -201,4 +201,17 @@ read -r rss secs < <(tail -1 "$fg/err")
 files=$(grep -c '"edgesensor.file"' "$fg/events" || true)
 echo "replay of 10,000 flows: $files file events in ${secs}s, peak RSS $((rss / 1024)) MiB (tiny capture: $((base / 1024)) MiB)"
 rm -rf "$fg"
+fi
+
+if want 7; then
+echo
+echo "== 7. privacy, uplink and SIEM outputs"
+echo "-- Crypto-PAn: IPv4 with the /24 prefix cache (4096 prefixes), without it, and IPv6"
+go test -run '^$' -bench 'CryptoPAn' -benchmem ./userspace/anon | grep '^Benchmark'
+echo "-- one event to its anonymised cloud record (the allowlist walk), real corpus events"
+go test -run '^$' -bench 'Record$' -benchmem ./userspace/privacy | grep '^Benchmark'
+echo "-- uplink: records spooled and delivered end to end to the reference cloud over loopback (mTLS 1.3)"
+go test -run '^$' -bench UplinkLoopback -benchtime 50000x ./cmd/edgecloud | grep '^Benchmark'
+echo "-- SIEM: formatting one event as CEF and as RFC 5424, and the fan-out write"
+go test -run '^$' -bench 'Format|FanoutWrite' -benchmem ./userspace/siem | grep '^Benchmark'
 fi

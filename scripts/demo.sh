@@ -2,8 +2,9 @@
 # `make demo`: brings up the lab, attaches edgesensor to both router
 # interfaces, drives real traffic (HTTPS over IPv4 and IPv6, TLS 1.2, a Go
 # client with a post-quantum key share, Chromium over QUIC, HTTP, SMTP with
-# an attachment and with STARTTLS, IMAP), prints the handshake events and
-# what else the sensor emitted, and tears everything down.
+# an attachment and with STARTTLS, IMAP), prints the handshake and file
+# events, a CEF SIEM sink, Prometheus metrics, and what the reference cloud
+# received after anonymisation, and tears everything down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/edgesensor}
@@ -11,8 +12,10 @@ export LAB_PREFIX=${LAB_PREFIX:-esdemo} LAB_NET=${LAB_NET:-79}
 
 out=$(mktemp -d)
 pid=
+cloudpid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	[ -n "$cloudpid" ] && kill "$cloudpid" 2>/dev/null && wait "$cloudpid" 2>/dev/null || true
 	scripts/lab.sh down
 	rm -rf "$out"
 }
@@ -23,9 +26,45 @@ eval "$(scripts/lab.sh env)"
 PIN=$BPFFS/edgesensor
 c() { ip netns exec "$NS_CLIENT" "$@"; }
 
+r() { ip netns exec "$NS_ROUTER" "$@"; }
+
+echo
+echo "== the reference cloud (cmd/edgecloud) on the router's loopback, with a test PKI"
+go build -o "$out/edgecloud" ./cmd/edgecloud
+"$out/edgecloud" gen-certs "$out/pki" >/dev/null
+r "$out/edgecloud" serve --listen 127.0.0.1:18443 --cert "$out/pki/server.pem" --key "$out/pki/server.key" \
+	--client-ca "$out/pki/ca.pem" --data "$out/cloud" --record-log "$out/cloud-records.ndjson" 2>"$out/cloud.log" &
+cloudpid=$!
+"$BIN" genkey "$out/anon.key"
+cat >"$out/sensor.toml" <<CONF
+[files]
+spool_dir = "$out/spool"
+[[output.sinks]]
+name = "arcsight"
+type = "file"
+format = "cef"
+path = "$out/events.cef"
+[metrics]
+listen = "127.0.0.1:19750"
+[privacy]
+key_file = "$out/anon.key"
+email = "hash"
+[uplink]
+url = "https://127.0.0.1:18443"
+ca_file = "$out/pki/ca.pem"
+cert_file = "$out/pki/client.pem"
+key_file = "$out/pki/client.key"
+spool_dir = "$out/uplink"
+audit_log = "$out/audit.log"
+CONF
+echo "config: $out/sensor.toml (a CEF file sink, metrics, the uplink with email = hash)"
+echo
+echo "== edgesensor disclosure: what this config lets leave the box (excerpt)"
+"$BIN" disclosure -c "$out/sensor.toml" | grep -E '^(Cloud|  [a-z]+ +(hash|none|full)$)|source.ip|url.original|email.from|email.subject|file.name |user_agent' | head -16
+
 echo
 echo "== edgesensor run on $NS_ROUTER: $IF_ROUTER_CLIENT (client side) and $IF_ROUTER_SERVER (server side)"
-ip netns exec "$NS_ROUTER" "$BIN" run --iface "$IF_ROUTER_CLIENT" --iface "$IF_ROUTER_SERVER" \
+ip netns exec "$NS_ROUTER" "$BIN" run -c "$out/sensor.toml" --iface "$IF_ROUTER_CLIENT" --iface "$IF_ROUTER_SERVER" \
 	--pin-path "$PIN" >"$out/events.ndjson" 2>"$out/sensor.log" &
 pid=$!
 for _ in $(seq 100); do grep -q '"running' "$out/sensor.log" 2>/dev/null && break; sleep 0.1; done
@@ -67,6 +106,9 @@ sleep 4
 
 echo
 ip netns exec "$NS_ROUTER" "$BIN" status --pin-path "$PIN" | head -4
+echo
+echo "== Prometheus /metrics (excerpt)"
+r curl -s http://127.0.0.1:19750/metrics | grep -E '^edgesensor_(xdp_packets_total|files_total|scores_total|events_total|sink_events_total\{sink="arcsight",outcome="sent"|uplink_spool_records)' | head -16
 kill -TERM "$pid"
 wait "$pid" || true
 pid=
@@ -124,6 +166,21 @@ for line in open(sys.argv[1]):
     if e["event"]["dataset"] == "edgesensor.file" and e["network"]["protocol"] == "smtp":
         print(line, end=""); break
 PY
+
+echo
+echo "== the CEF sink (an ArcSight/QRadar-style SIEM reads this file):"
+grep -m2 'edgesensor.file' "$out/events.cef" || true
+echo
+echo "== what the cloud received: $(wc -l <"$out/cloud-records.ndjson") records; the SMTP file's record, anonymised:"
+python3 - "$out/cloud-records.ndjson" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    rec = r["record"]
+    if rec.get("network", {}).get("protocol") == "smtp":
+        print(json.dumps(rec)[:900]); break
+PY
+echo "audit log: $(head -1 "$out/audit.log")"
 
 echo
 echo "== replay of a capture through the same XDP program (BPF_PROG_TEST_RUN):"

@@ -114,22 +114,43 @@ func (p *Policy) KeyID() string {
 // nothing may (its category's mode is none, or it is not an event the
 // cloud takes).
 func (p *Policy) Record(line []byte) (Record, bool, error) {
-	var ev map[string]any
-	if err := json.Unmarshal(line, &ev); err != nil {
-		return Record{}, false, fmt.Errorf("privacy: event is not JSON: %w", err)
+	rec := Record{Score: -1}
+	var kind, complete, sha string
+	w := &walker{p: p, d: line, collect: func(path []byte, raw []byte) {
+		switch string(path) {
+		case "event.dataset":
+			rec.Dataset = unquote(raw)
+		case "edgesensor.file.category":
+			kind = unquote(raw)
+		case "edgesensor.file.complete":
+			complete = string(raw)
+		case "file.hash.sha256":
+			sha = unquote(raw)
+		case "event.risk_score":
+			var n float64
+			if json.Unmarshal(raw, &n) == nil {
+				rec.Score = int(n)
+			}
+		}
+	}}
+	i := w.ws(0)
+	if i >= len(line) || line[i] != '{' {
+		return Record{}, false, errJSON
 	}
-	rec := Record{Dataset: str(ev, "event", "dataset"), Score: -1}
+	if _, _, err := w.object(i); err != nil {
+		return Record{}, false, err
+	}
 	switch rec.Dataset {
 	case "edgesensor.tls":
 		rec.Category = TLS
 	case "edgesensor.file":
-		rec.Kind = str(ev, "edgesensor", "file", "category")
+		rec.Kind = kind
 		rec.Category = Documents
-		if rec.Kind == config.CategoryExecutable {
+		if kind == config.CategoryExecutable {
 			rec.Category = Executables
 		}
-		if str(ev, "edgesensor", "file", "complete") == "true" {
-			rec.SHA256 = str(ev, "file", "hash", "sha256")
+		if complete == "true" {
+			rec.SHA256 = sha
 		}
 	default:
 		return Record{}, false, nil
@@ -137,44 +158,35 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 	if p.modes[rec.Category] == config.ShareNone {
 		return Record{}, false, nil
 	}
-	if n, ok := lookup(ev, "event", "risk_score").(float64); ok {
-		rec.Score = int(n)
-	}
-	out := map[string]any{}
-	p.walk(rec.Category, "", ev, out)
-	body, err := json.Marshal(out)
+	w = &walker{p: p, d: line, category: rec.Category, out: make([]byte, 0, len(line))}
+	_, wrote, err := w.object(i)
 	if err != nil {
-		return Record{}, false, fmt.Errorf("privacy: %w", err)
+		return Record{}, false, err
+	}
+	if wrote {
+		w.out = append(w.out, '}')
+	} else {
+		w.out = append(w.out[:0], '{', '}')
+	}
+	// The walker trusts its input's structure; what it wrote is checked
+	// (smaller than what it read), so malformed input never leaves as a
+	// malformed record.
+	if !json.Valid(w.out) {
+		return Record{}, false, errJSON
 	}
 	sum := sha256.Sum256(line)
 	rec.ID = hex.EncodeToString(sum[:16])
-	rec.Body = body
+	rec.Body = w.out
 	return rec, true, nil
 }
 
-// walk copies the allowed leaves of in (at prefix) into out, transformed.
-func (p *Policy) walk(category, prefix string, in map[string]any, out map[string]any) {
-	for k, v := range in {
-		path := k
-		if prefix != "" {
-			path = prefix + "." + k
-		}
-		if m, ok := v.(map[string]any); ok {
-			sub := map[string]any{}
-			p.walk(category, path, m, sub)
-			if len(sub) > 0 {
-				out[k] = sub
-			}
-			continue
-		}
-		r := p.ix.find(path)
-		if r == nil || !p.allowed(r, category) {
-			continue
-		}
-		if nv, ok := p.apply(r.tr, v); ok {
-			out[k] = nv
-		}
+// unquote decodes a JSON string token ("" for anything else).
+func unquote(raw []byte) string {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' {
+		json.Unmarshal(raw, &s)
 	}
+	return s
 }
 
 // allowed says whether a rule's class may leave with a record of category.

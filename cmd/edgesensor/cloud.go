@@ -159,14 +159,19 @@ func (c *cloudLink) record(line []byte) {
 // category goes for upload, or "" when its mode is not full or it is too
 // large to upload.
 func (c *cloudLink) sample(cat filetype.Category, size int64, sum string) string {
-	pc := privacy.Documents
-	if cat == filetype.Executable {
-		pc = privacy.Executables
-	}
+	pc := privacyCategory(cat)
 	if c.pol.Mode(pc) != config.ShareFull || size > c.pol.UploadLimit(pc) {
 		return ""
 	}
 	return filepath.Join(c.client.SampleDir(), sum)
+}
+
+// privacyCategory is the [privacy] category of a file category.
+func privacyCategory(cat filetype.Category) string {
+	if cat == filetype.Executable {
+		return privacy.Executables
+	}
+	return privacy.Documents
 }
 
 // onVerdict writes the cloud's verdict as a follow-up event: the file's

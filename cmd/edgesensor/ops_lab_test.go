@@ -274,6 +274,8 @@ func (c opsConfig) toml() string {
 			fmt.Fprintf(&b, "format = \"cef\"\nnetwork = \"tls\"\naddress = \"127.0.0.1:%d\"\nca_file = %q\n", opsPortCEF, c.caFile)
 		case "rs-udp":
 			fmt.Fprintf(&b, "format = \"rfc5424\"\nnetwork = \"udp\"\naddress = \"127.0.0.1:%d\"\n", opsPortUDP)
+		case "rs-ceftcp": // CEF over plain TCP, into the tcp input's file
+			fmt.Fprintf(&b, "format = \"cef\"\nnetwork = \"tcp\"\naddress = \"127.0.0.1:%d\"\ndatasets = [\"edgesensor.file\"]\n", opsPortTCP)
 		}
 		b.WriteString("\n")
 	}
@@ -287,7 +289,7 @@ func writeConfig(t *testing.T, path string, c opsConfig) {
 	}
 }
 
-var allSinks = []string{"rs-tcp", "rs-tls", "rs-cef", "rs-udp"}
+var allSinks = []string{"rs-tcp", "rs-tls", "rs-cef", "rs-udp", "rs-ceftcp"}
 
 // rsyslog is a receiver of our own in the router namespace, on its
 // loopback: one output file per input, written with a template of the
@@ -456,10 +458,12 @@ func testOpsSIEM(t *testing.T, l *lab.Lab, sensor *opsProc, rs *rsyslog, sha str
 			t.Errorf("%s: structured data without the dataset: %s", what, sl.sd)
 		}
 	}
-	waitSyslog(t, rs.cef, "cef file event", 15*time.Second, func(sl syslogLine) bool {
+	cefLine := func(sl syslogLine) bool {
 		return sl.app == "edgesensor" && sl.msgid == "edgesensor.file" && sl.sd == "-" &&
 			strings.HasPrefix(sl.msg, "CEF:0|edgesensor|edgesensor|") && strings.Contains(sl.msg, "fileHash="+sha)
-	})
+	}
+	waitSyslog(t, rs.cef, "cef over tls file event", 15*time.Second, cefLine)
+	waitSyslog(t, rs.tcp, "cef over tcp file event", 15*time.Second, cefLine)
 	waitSyslog(t, rs.udp, "udp tls event", 15*time.Second, func(sl syslogLine) bool {
 		return sl.app == "edgesensor" && sl.msgid == "edgesensor.tls" && strings.Contains(sl.sd, "[edgesensor@32473 ") &&
 			strings.Contains(sl.sd, `dataset="edgesensor.tls"`)

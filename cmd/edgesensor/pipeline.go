@@ -60,6 +60,10 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	lv := &lateVerdicts{}
 	fc := files.ConfigFrom(cfg, lv)
 	fc.Intel = current
+	fc.CloudPending = func(cat filetype.Category) bool {
+		c := t.cloud.Load()
+		return c != nil && c.pol.Mode(privacyCategory(cat)) != config.ShareNone
+	}
 	fc.Sample = func(cat filetype.Category, size int64, sum string) string {
 		if c := t.cloud.Load(); c != nil {
 			return c.sample(cat, size, sum)

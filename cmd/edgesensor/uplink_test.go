@@ -400,6 +400,10 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 			if get(e, "event.dataset") == "edgesensor.verdict" && get(e, "file.hash.sha256") == setup {
 				found = e
 			}
+			// The file's own event says the cloud's verdict is pending.
+			if get(e, "event.dataset") == "edgesensor.file" && get(e, "edgesensor.score.cloud") != -1.0 {
+				t.Errorf("file event without a pending cloud verdict: %v", get(e, "edgesensor.score"))
+			}
 		}
 		if found == nil || st["uplink_known"] == 0 {
 			t.Fatalf("no follow-up verdict for setup.bin (known %d)", st["uplink_known"])
@@ -417,6 +421,11 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		evs, st, _ := replayWith(t, cfg, "5s", captures...)
 		if len(evs) == 0 {
 			t.Fatal("no local events")
+		}
+		for _, e := range evs {
+			if get(e, "edgesensor.score.cloud") != nil {
+				t.Errorf("share none, yet a cloud verdict is pending: %v", get(e, "edgesensor.score"))
+			}
 		}
 		// The cloud's only connections: runCloud's readiness probe and
 		// this stats request.

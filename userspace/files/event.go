@@ -244,6 +244,10 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	}
 	applyMetadata(&ev, &d, f)
 	sc := f.score
+	if complete && f.s.p.cfg.CloudPending != nil && f.s.p.cfg.CloudPending(f.typ.Category) {
+		pending := -1
+		sc.Cloud = &pending
+	}
 	ev.Event.RiskScore = &sc.Score
 	ev.Edgesensor.Score = &sc
 	ev.Edgesensor.File = d

@@ -80,6 +80,9 @@ type Config struct {
 	// spool goes: a path it returns receives a copy (a hard link where it
 	// can), which from then on belongs to the caller (the cloud uplink).
 	Sample func(cat filetype.Category, size int64, sha256 string) string
+	// CloudPending says whether whole files of a category go to the
+	// cloud for a verdict (their events carry edgesensor.score.cloud -1).
+	CloudPending func(cat filetype.Category) bool
 }
 
 // Category is what the config says of one file category.

@@ -32,6 +32,10 @@ type Result struct {
 	Score   int      `json:"-"`
 	Verdict string   `json:"verdict"`
 	Reasons []Reason `json:"reasons"`
+	// Cloud is -1 while the cloud's verdict is pending (the uplink looks
+	// the file's hash up); the verdict arrives as an edgesensor.verdict
+	// event. Absent without an uplink.
+	Cloud *int `json:"cloud,omitempty"`
 }
 
 // Rule ids of the reasons this package makes.

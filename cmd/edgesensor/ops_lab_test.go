@@ -425,6 +425,7 @@ func TestPrivilegedOperations(t *testing.T) {
 	t.Run("Reload", func(t *testing.T) { testOpsReload(t, l.With(t), sensor, confPath, base, sha) })
 	t.Run("KillRestart", func(t *testing.T) { testOpsKillRestart(t, l.With(t), bin, sensor, sha) })
 	t.Run("LeastPrivilege", func(t *testing.T) { testOpsLeastPrivilege(t, l.With(t), bin, sha) })
+	t.Run("Uplink", func(t *testing.T) { testOpsUplink(t, l.With(t), bin, certs) })
 	// OPS_DEBUG=1 shows what the sensor logged and what rsyslog parsed.
 	if os.Getenv("OPS_DEBUG") != "" {
 		t.Logf("sensor stderr:\n%s", sensor.stderr())

@@ -49,6 +49,35 @@ Day to day:
   edgesensor detach                                       take the sensor off every interface
 `
 
+// commandHelp says what each command does, for `edgesensor COMMAND -h`.
+var commandHelp = map[string]string{
+	"run": `Attaches the XDP program to the interfaces (every interface traffic crosses:
+XDP sees ingress only), analyses what it passes up, and writes events to
+stdout (or output.events) and every [[output.sinks]]. SIGHUP reloads the
+config (ports, intel, privacy, uplink, sinks; a bad config is rejected and
+the running one stays). SIGINT/SIGTERM stop it and detach, unless
+--stay-attached. Prometheus metrics on metrics.listen (127.0.0.1:9750).
+A pinned program from an earlier run (or a crash) is adopted in place.`,
+	"replay": `Runs capture files (pcap, pcapng) through the same XDP program
+(BPF_PROG_TEST_RUN) and the same analysis as live traffic. Events go where
+run's would, including SIEM sinks and the cloud uplink.`,
+	"attach": `Attaches and pins the program, then exits: the interfaces stay watched
+(counters in status) with no daemon reading events. run adopts it later.`,
+	"detach": `Takes the program off the interfaces (all pinned ones by default) and
+removes the pins.`,
+	"status": `Shows, from the pinned maps, every attached interface: XDP mode, program
+id, packets, bytes, events per class, ring drops, parse errors. Works while
+run is running. --json for scripts.`,
+	"check-config": `Validates a config file and prints the effective settings; each mistake
+names the key and the fix. Exit status 1 on an invalid config.`,
+	"disclosure": `Lists every field that can leave the box for the cloud under this config,
+per data category, and how each is transformed (or that it is never sent).
+Generated from the code that builds the upload.`,
+	"genkey": `Writes a new random anonymisation key (64 hex characters, mode 0600) for
+privacy.key_file. Refuses to overwrite. Replacing the key file of a running
+sensor rotates its key.`,
+}
+
 // errUsage is a mistake in the command line; main prints usage for it.
 var errUsage = errors.New("usage")
 
@@ -140,7 +169,11 @@ func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: edgesensor %s\n\nFlags:\n", synopsis)
+		fmt.Fprintf(stderr, "Usage: edgesensor %s\n", synopsis)
+		if h := commandHelp[name]; h != "" {
+			fmt.Fprintf(stderr, "\n%s\n", h)
+		}
+		fmt.Fprintf(stderr, "\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.configPath, "c", "", "config file (default: ./sensor.toml if present, else built-in defaults)")

@@ -759,7 +759,7 @@ func testOpsLeastPrivilege(t *testing.T, l *lab.Lab, bin, sha string) {
 	const lpMetrics = "127.0.0.1:19751"
 	writeConfig(t, conf, opsConfig{spool: spool, metrics: lpMetrics})
 
-	caps := "+bpf,+net_admin,+perfmon"
+	caps := unitCaps(t)
 	run := startOps(t, l, l.Router(), "setpriv", "--reuid="+strconv.Itoa(opsNobody), "--regid="+strconv.Itoa(opsNobody),
 		"--clear-groups", "--no-new-privs", "--bounding-set=-all,"+caps, "--inh-caps=-all,"+caps, "--ambient-caps="+caps,
 		lpBin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", conf)
@@ -821,5 +821,48 @@ func testOpsLeastPrivilege(t *testing.T, l *lab.Lab, bin, sha string) {
 	}
 	if pinsLeft(pin) {
 		t.Errorf("pinned links left under %s", pin)
+	}
+}
+
+// unitCaps reads the capabilities the systemd unit grants, as setpriv
+// takes them ("+bpf,+net_admin,+perfmon"): the test runs the sensor with
+// exactly what the shipped unit gives it.
+func unitCaps(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../scripts/systemd/edgesensor.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bounding, ambient string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapabilityBoundingSet="); ok {
+			bounding = v
+		}
+		if v, ok := strings.CutPrefix(line, "AmbientCapabilities="); ok {
+			ambient = v
+		}
+	}
+	if bounding == "" || bounding != ambient {
+		t.Fatalf("the unit's CapabilityBoundingSet %q and AmbientCapabilities %q should be the same set", bounding, ambient)
+	}
+	var caps []string
+	for _, c := range strings.Fields(bounding) {
+		caps = append(caps, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+	}
+	return strings.Join(caps, ",")
+}
+
+// The shipped unit is valid systemd syntax (where systemd-analyze is
+// installed); the one complaint allowed is the binary not being
+// installed on this machine.
+func TestSystemdUnitVerifies(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	out, _ := exec.Command("systemd-analyze", "verify", "--man=no", "../../scripts/systemd/edgesensor.service").CombinedOutput()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" && !strings.Contains(line, "/usr/local/bin/edgesensor is not executable") {
+			t.Errorf("systemd-analyze verify: %s", line)
+		}
 	}
 }

@@ -26,7 +26,7 @@ import (
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var a attachFlags
 	fs := newAttachFlags("run", "run [-c sensor.toml] [--iface IF]... [--force] [--stay-attached]", stderr, &a)
-	stay := fs.Bool("stay-attached", false, "on SIGINT/SIGTERM leave XDP attached and pinned (the next run adopts it with no gap; `detach` removes it)")
+	stay := fs.Bool("stay-attached", false, "on SIGINT/SIGTERM leave XDP attached and pinned (the next run adopts it with no gap; edgesensor detach removes it)")
 	prof := profileFlag(fs)
 	cfg, err := a.parse(fs, args)
 	if err != nil {

@@ -48,6 +48,15 @@ type cloudLink struct {
 
 	scores scoreMemo
 
+	// Samples wait in the uplink's samples directory; sweepSamples
+	// bounds them by uplink.spool_max (new ones refused while over) and
+	// uplink.spool_max_age.
+	samplesMax     int64
+	samplesMaxAge  time.Duration
+	samplesFull    atomic.Bool
+	samplesRefused atomic.Uint64
+	samplesExpired atomic.Uint64
+
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -62,7 +71,8 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 	if err != nil {
 		return nil, err
 	}
-	c := &cloudLink{pol: pol, out: out, log: log, in: make(chan []byte, cloudQueue), scores: newScoreMemo(1 << 16)}
+	c := &cloudLink{pol: pol, out: out, log: log, in: make(chan []byte, cloudQueue), scores: newScoreMemo(1 << 16),
+		samplesMax: int64(cfg.Uplink.SpoolMax), samplesMaxAge: time.Duration(cfg.Uplink.SpoolMaxAge)}
 	var audit io.Writer
 	if p := cfg.Uplink.AuditLog; p != "" {
 		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
@@ -90,6 +100,7 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 		return nil, err
 	}
 	c.client = client
+	c.sweepSamples(time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.done.Add(2)
@@ -163,7 +174,37 @@ func (c *cloudLink) sample(cat filetype.Category, size int64, sum string) string
 	if c.pol.Mode(pc) != config.ShareFull || size > c.pol.UploadLimit(pc) {
 		return ""
 	}
+	if c.samplesFull.Load() {
+		c.samplesRefused.Add(1)
+		return ""
+	}
 	return filepath.Join(c.client.SampleDir(), sum)
+}
+
+// sweepSamples deletes samples older than uplink.spool_max_age (their
+// records are gone from the spool too) and refuses new ones while the
+// directory holds more than uplink.spool_max. A sample whose event never
+// became a record (a full queue) is removed this way too.
+func (c *cloudLink) sweepSamples(now time.Time) {
+	ents, err := os.ReadDir(c.client.SampleDir())
+	if err != nil {
+		return
+	}
+	var total int64
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		if c.samplesMaxAge > 0 && now.Sub(info.ModTime()) > c.samplesMaxAge {
+			if os.Remove(filepath.Join(c.client.SampleDir(), e.Name())) == nil {
+				c.samplesExpired.Add(1)
+			}
+			continue
+		}
+		total += info.Size()
+	}
+	c.samplesFull.Store(total > c.samplesMax)
 }
 
 // privacyCategory is the [privacy] category of a file category.
@@ -253,6 +294,7 @@ func (c *cloudLink) counts(m map[string]uint64) {
 		"uplink_rejected": st.Rejected, "uplink_batches": st.Batches, "uplink_retries": st.Retries, "uplink_bytes_sent": st.BytesSent,
 		"uplink_lookups": st.Lookups, "uplink_known": st.Known, "uplink_samples_uploaded": st.SamplesUploaded,
 		"uplink_samples_skipped": st.SamplesSkipped, "uplink_verdicts": c.verdicts.Load(),
+		"uplink_samples_refused_full": c.samplesRefused.Load(), "uplink_samples_expired": c.samplesExpired.Load(),
 	} {
 		m[k] = v
 	}

@@ -295,6 +295,9 @@ func (rt *daemon) janitor(ctx context.Context) {
 		if err := rt.an.files.SweepRetained(time.Now()); err != nil {
 			rt.log.Warn().Err(err).Msg("retention janitor")
 		}
+		if c := rt.an.taps.cloud.Load(); c != nil {
+			c.sweepSamples(time.Now())
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/uplink"
+)
+
+// output.max_size rotates the events file; nothing is lost across it.
+func TestEventsFileRotates(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Output.Events = filepath.Join(dir, "events.ndjson")
+	cfg.Output.MaxSize = 1 << 20
+	w, closeFn, err := openEvents(&cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(`{"event":{"dataset":"edgesensor.file"},"pad":"` + strings.Repeat("x", 1000) + "\"}\n")
+	for i := 0; i < 2500; i++ { // about 2.5 MB
+		if _, err := w.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeFn()
+	files, _ := filepath.Glob(filepath.Join(dir, "events*.ndjson"))
+	total := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if len(b) > 1<<20 {
+			t.Errorf("%s is %d bytes, over output.max_size", f, len(b))
+		}
+		total += bytes.Count(b, []byte("\n"))
+	}
+	if len(files) < 3 || total != 2500 {
+		t.Errorf("%d files holding %d lines, want at least 3 and 2500", len(files), total)
+	}
+}
+
+// Samples waiting for upload are bounded: past uplink.spool_max new ones
+// are refused, and those older than spool_max_age are deleted.
+func TestSamplesBounded(t *testing.T) {
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	if err := cloudapi.GenerateCerts(pki); err != nil {
+		t.Fatal(err)
+	}
+	client, err := uplink.New(uplink.Options{URL: "https://127.0.0.1:1", CAFile: filepath.Join(pki, cloudapi.CAFile),
+		CertFile: filepath.Join(pki, cloudapi.ClientCertFile), KeyFile: filepath.Join(pki, cloudapi.ClientKeyFile),
+		SpoolDir: filepath.Join(dir, "uplink")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	cfg := config.Default()
+	cfg.Uplink.URL = "https://127.0.0.1:1"
+	cfg.Privacy.Share, cfg.Privacy.Executables = config.ShareFull, config.ShareFull
+	pol, err := policyFor(&cfg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cloudLink{pol: pol, client: client, samplesMax: 3000, samplesMaxAge: time.Hour}
+	if p := c.sample(filetype.Executable, 100, "aa"); p != filepath.Join(client.SampleDir(), "aa") {
+		t.Fatalf("sample path %q", p)
+	}
+	if p := c.sample(filetype.Document, 100, "bb"); p != "" {
+		t.Errorf("documents are hash-only, yet a sample path: %q", p)
+	}
+	old := filepath.Join(client.SampleDir(), "old")
+	os.WriteFile(old, make([]byte, 10), 0o600)
+	os.Chtimes(old, time.Now().Add(-2*time.Hour), time.Now().Add(-2*time.Hour))
+	os.WriteFile(filepath.Join(client.SampleDir(), "big"), make([]byte, 4000), 0o600)
+	c.sweepSamples(time.Now())
+	if _, err := os.Stat(old); !os.IsNotExist(err) || c.samplesExpired.Load() != 1 {
+		t.Errorf("an expired sample stayed (expired %d)", c.samplesExpired.Load())
+	}
+	if p := c.sample(filetype.Executable, 100, "cc"); p != "" || c.samplesRefused.Load() != 1 {
+		t.Errorf("over spool_max, yet a sample path %q", p)
+	}
+	os.Remove(filepath.Join(client.SampleDir(), "big"))
+	c.sweepSamples(time.Now())
+	if p := c.sample(filetype.Executable, 100, "dd"); p == "" {
+		t.Error("room again, yet refused")
+	}
+}

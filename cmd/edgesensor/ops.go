@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
 )
 
@@ -198,6 +200,48 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkFiles(cfg); err != nil {
+		return fmt.Errorf("%s: %w", c.configUsed, err)
+	}
 	fmt.Fprintf(stdout, "%s: ok\n  %s\n", c.configUsed, strings.Join(cfg.Summary(), "\n  "))
+	if cfg.UplinkEnabled() {
+		fmt.Fprintf(stdout, "  uplink=%s (see `edgesensor disclosure` for what leaves)\n", cfg.Uplink.URL)
+	} else {
+		fmt.Fprintln(stdout, "  uplink=off (nothing leaves the box)")
+	}
+	fmt.Fprintf(stdout, "  sinks=%d metrics=%q\n", len(cfg.Output.Sinks), cfg.Metrics.Listen)
 	return nil
+}
+
+// checkFiles checks what a valid config refers to: the files the sinks
+// and the uplink read, and the anonymisation key, so a mistake shows
+// before a start or a reload rather than at it.
+func checkFiles(cfg *config.Config) error {
+	var errs []error
+	readable := func(key, path string) {
+		if path == "" {
+			return
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			return
+		}
+		f.Close()
+	}
+	for i, s := range cfg.Output.Sinks {
+		key := fmt.Sprintf("output.sinks[%d]", i)
+		readable(key+".ca_file", s.CAFile)
+		readable(key+".cert_file", s.CertFile)
+		readable(key+".key_file", s.KeyFile)
+	}
+	if cfg.UplinkEnabled() {
+		readable("uplink.ca_file", cfg.Uplink.CAFile)
+		readable("uplink.cert_file", cfg.Uplink.CertFile)
+		readable("uplink.key_file", cfg.Uplink.KeyFile)
+		if _, err := anon.LoadKey(cfg.Privacy.KeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("privacy.key_file: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,28 @@ func TestSamplesBounded(t *testing.T) {
 	c.sweepSamples(time.Now())
 	if p := c.sample(filetype.Executable, 100, "dd"); p == "" {
 		t.Error("room again, yet refused")
+	}
+}
+
+// check-config follows the files a valid config names.
+func TestCheckConfigFollowsFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sensor.toml")
+	os.WriteFile(path, []byte("[uplink]\nurl = \"https://127.0.0.1:1\"\nca_file = \"/nonexistent/ca.pem\"\ncert_file = \"/nonexistent/c.pem\"\n"+
+		"key_file = \"/nonexistent/c.key\"\n[privacy]\nkey_file = \""+filepath.Join(dir, "anon.key")+"\"\n"+
+		"[[output.sinks]]\nname = \"s\"\ntype = \"syslog\"\nnetwork = \"tls\"\naddress = \"127.0.0.1:6514\"\nca_file = \"/nonexistent/siem.pem\"\n"), 0o600)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"check-config", "-c", path}, &out, &out)
+	for _, want := range []string{"uplink.ca_file", "uplink.cert_file", "uplink.key_file", "privacy.key_file", "output.sinks[0].ca_file"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("check-config error %v lacks %s", err, want)
+		}
+	}
+	// A key readable by others is refused, with the fix.
+	key := filepath.Join(dir, "anon.key")
+	os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o644)
+	err = run(context.Background(), []string{"check-config", "-c", path}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a world-readable key: %v", err)
 	}
 }

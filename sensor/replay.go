@@ -72,6 +72,9 @@ type Replayer struct {
 	iface string
 	fix   func(*capture.Event)
 
+	// Done, when closed, stops File between packets (Ctrl-C).
+	Done <-chan struct{}
+
 	// Read counts what File has read so far (packets, and frame bytes
 	// plus a record header each), for a progress display.
 	Read struct{ Packets, Bytes atomic.Uint64 }
@@ -82,6 +85,9 @@ type Replayer struct {
 	resegmented uint64
 	skipped     uint64
 }
+
+// ErrStopped is File's error when Done closed.
+var ErrStopped = errors.New("replay stopped")
 
 // ReplayStreamBudget is the per-flow byte budget replay runs with: none
 // to speak of, so a capture is analysed whole whatever the workers' pace.
@@ -136,7 +142,13 @@ func (r *Replayer) File(path string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		r.Read.Packets.Add(1)
+		if n := r.Read.Packets.Add(1); n%1024 == 0 && r.Done != nil {
+			select {
+			case <-r.Done:
+				return fmt.Errorf("%s: %w", path, ErrStopped)
+			default:
+			}
+		}
 		r.Read.Bytes.Add(uint64(len(pkt.Frame)) + 16)
 		r.iface = pkt.Interface
 		if r.iface == "" {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,37 +26,51 @@ import (
 const cloudQueue = 16384
 
 // cloudLink takes events off the output, anonymises them under the
-// privacy policy and hands the records to the uplink. A nil *cloudLink
-// is the fully on-premises sensor: it does nothing.
+// privacy policy and hands the records to the uplink. It lives as long as
+// sharing is on: a reload or a key rotation replaces the connection
+// inside it (policy and client) while events wait in its queue. A nil
+// *cloudLink is the fully on-premises sensor: it does nothing.
 type cloudLink struct {
-	pol    *privacy.Policy
-	client *uplink.Client
-	out    *output.NDJSON
-	log    zerolog.Logger
-	audit  io.Closer
+	out *output.NDJSON
+	log zerolog.Logger
 
-	inMu     sync.RWMutex // closed and in: no tap sends after close
-	closed   bool
-	in       chan []byte
+	inMu   sync.RWMutex // closed and in: no tap sends after close
+	closed bool
+	in     chan []byte
+	anon   sync.WaitGroup
+
+	mu  sync.Mutex                // held while a line is recorded, and while the connection is replaced
+	cur atomic.Pointer[cloudConn] // the connection in force (read lock-free by metrics and the file pipeline)
+
+	pending  atomic.Int64  // lines taken and not yet through record
 	dropped  atomic.Uint64 // events the queue could not take
 	failed   atomic.Uint64 // events the policy could not read
 	records  atomic.Uint64 // records handed to the uplink
-	pending  atomic.Int64  // lines taken and not yet through record
 	verdicts atomic.Uint64 // follow-up events written
+	purged   atomic.Uint64 // spooled records dropped because the policy or key they were made under was replaced
+	baseMu   sync.Mutex
+	base     map[string]uint64 // figures of closed connections
 
 	scores scoreMemo
 
-	// Samples wait in the uplink's samples directory; sweepSamples
-	// bounds them by uplink.spool_max (new ones refused while over) and
-	// uplink.spool_max_age.
-	samplesMax     int64
-	samplesMaxAge  time.Duration
-	samplesFull    atomic.Bool
+	// Samples wait in the uplink's samples directory, bounded by
+	// uplink.spool_max (counted as they are linked in, reconciled by
+	// sweepSamples) and uplink.spool_max_age.
+	samplesBytes   atomic.Int64
 	samplesRefused atomic.Uint64
 	samplesExpired atomic.Uint64
+}
 
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+// cloudConn is one policy with its uplink client.
+type cloudConn struct {
+	cfg       *config.Config
+	pol       *privacy.Policy
+	client    *uplink.Client
+	audit     io.Closer
+	cancel    context.CancelFunc
+	run       sync.WaitGroup
+	threshold int
+	counted   atomic.Bool // its figures are in the link's base (shut)
 }
 
 // startCloud starts the uplink when the config shares anything; nil
@@ -67,55 +79,152 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 	if !cfg.UplinkEnabled() {
 		return nil, nil
 	}
+	c := &cloudLink{out: out, log: log, in: make(chan []byte, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}}
+	conn, err := c.open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.cur.Store(conn)
+	c.sweepSamples(time.Now())
+	c.anon.Add(1)
+	go func() {
+		defer c.anon.Done()
+		for line := range c.in {
+			c.mu.Lock()
+			c.record(c.cur.Load(), line)
+			c.mu.Unlock()
+			c.pending.Add(-1)
+		}
+	}()
+	return c, nil
+}
+
+// open builds a connection: the policy (its key), the audit log, the
+// uplink client and its delivery loop.
+func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
 	pol, err := policyFor(cfg, false)
 	if err != nil {
 		return nil, err
 	}
-	c := &cloudLink{pol: pol, out: out, log: log, in: make(chan []byte, cloudQueue), scores: newScoreMemo(1 << 16),
-		samplesMax: int64(cfg.Uplink.SpoolMax), samplesMaxAge: time.Duration(cfg.Uplink.SpoolMaxAge)}
+	conn := &cloudConn{cfg: cfg, pol: pol, threshold: cfg.Score.Threshold}
 	var audit io.Writer
 	if p := cfg.Uplink.AuditLog; p != "" {
+		// Opened now, not at the first batch: a log that cannot be written
+		// stops the uplink from starting rather than batches going out
+		// unrecorded.
 		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 			return nil, fmt.Errorf("uplink.audit_log: %w", err)
 		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("uplink.audit_log: %w", err)
+		}
+		f.Close()
 		lj := &lumberjack.Logger{Filename: p, MaxSize: 100, MaxBackups: 10}
-		audit, c.audit = lj, lj
+		audit, conn.audit = lj, lj
 	}
 	sensorID := cfg.Uplink.SensorID
 	if sensorID == "" {
 		h, _ := os.Hostname()
-		sum := sha256.Sum256([]byte(pol.KeyID() + "/" + h))
-		sensorID = hex.EncodeToString(sum[:8])
+		sensorID = pol.SensorID(h)
 	}
 	client, err := uplink.New(uplink.Options{
 		URL: cfg.Uplink.URL, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
 		ServerName: cfg.Uplink.ServerName, SensorID: sensorID, KeyID: pol.KeyID(),
 		SpoolDir: cfg.Uplink.SpoolDir, SpoolMaxBytes: int64(cfg.Uplink.SpoolMax), SpoolMaxAge: time.Duration(cfg.Uplink.SpoolMaxAge),
-		BatchSize: cfg.Uplink.Batch, Audit: audit, Modes: pol.Modes(), OnVerdict: c.onVerdict, Log: log,
+		BatchSize: cfg.Uplink.Batch, Audit: audit, Modes: pol.Modes(), OnVerdict: c.onVerdict, Log: c.log,
 	})
 	if err != nil {
-		if c.audit != nil {
-			c.audit.Close()
+		if conn.audit != nil {
+			conn.audit.Close()
 		}
 		return nil, err
 	}
-	c.client = client
-	c.sweepSamples(time.Now())
+	conn.client = client
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	c.done.Add(2)
+	conn.cancel = cancel
+	conn.run.Add(1)
 	go func() {
-		defer c.done.Done()
+		defer conn.run.Done()
 		if err := client.Run(ctx); err != nil {
-			log.Error().Err(err).Msg("uplink stopped")
+			c.log.Error().Err(err).Msg("uplink stopped")
 		}
 	}()
-	go func() {
-		defer c.done.Done()
-		c.anonymise()
-	}()
-	log.Info().Str("url", cfg.Uplink.URL).Str("key_id", pol.KeyID()).Interface("modes", pol.Modes()).Msg("cloud uplink on")
-	return c, nil
+	c.log.Info().Str("url", cfg.Uplink.URL).Str("key_id", pol.KeyID()).Interface("modes", pol.Modes()).Msg("cloud uplink on")
+	return conn, nil
+}
+
+// shut stops a connection's delivery and closes its client; what it has
+// not delivered stays in the spool. Its figures go to the base.
+func (c *cloudLink) shut(conn *cloudConn) error {
+	conn.cancel()
+	conn.run.Wait()
+	err := conn.client.Close()
+	if conn.audit != nil {
+		conn.audit.Close()
+	}
+	c.baseMu.Lock()
+	clientCounts(conn.client.Stats(), c.base, true)
+	conn.counted.Store(true)
+	c.baseMu.Unlock()
+	return err
+}
+
+// purge drops what the spool holds (records made under a policy or key
+// no longer in force), counted and logged.
+func (c *cloudLink) purge(cfg *config.Config, why string) {
+	n, err := uplink.Purge(cfg.Uplink.SpoolDir)
+	if err != nil {
+		c.log.Error().Err(err).Msg("uplink: purging the spool")
+		return
+	}
+	c.samplesBytes.Store(0)
+	if n > 0 {
+		c.purged.Add(uint64(n))
+		c.log.Warn().Int("records", n).Msg("uplink: spooled records dropped, undelivered: " + why)
+	}
+}
+
+// Replacing the connection. How the spool is treated depends on why.
+const (
+	keepSpool  = iota // the uplink settings changed: deliver what waits
+	rotatedKey        // a new key: deliver what waits for a while, then drop the rest (made under the old key)
+	newPolicy         // [privacy] changed: drop what waits, at once
+)
+
+// reconfigure replaces the connection with one for cfg. Events wait in the
+// queue meanwhile. If the new one cannot start, the previous settings
+// come back, and the error says why.
+func (c *cloudLink) reconfigure(cfg *config.Config, how int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.cur.Load()
+	if how == rotatedKey && !c.drainConn(old, 5*time.Second) {
+		c.log.Warn().Msg("key rotation: the cloud did not take every record made under the old key within 5s")
+	}
+	if err := c.shut(old); err != nil {
+		c.log.Warn().Err(err).Msg("uplink: closing")
+	}
+	switch how {
+	case rotatedKey:
+		c.purge(old.cfg, "they were anonymised under the previous key")
+	case newPolicy:
+		c.purge(old.cfg, "they were anonymised under the previous privacy settings")
+	}
+	conn, err := c.open(cfg)
+	if err != nil {
+		prev, perr := c.open(old.cfg)
+		if perr != nil {
+			// Nothing can be sent; lines still queue and are dropped
+			// (counted) once the queue is full, until the next reload.
+			c.log.Error().Err(perr).Msg("uplink: the previous settings do not start either")
+			prev = old
+		}
+		c.cur.Store(prev)
+		return err
+	}
+	c.cur.Store(conn)
+	return nil
 }
 
 // tap takes a copy of an event line without ever blocking.
@@ -134,17 +243,9 @@ func (c *cloudLink) tap(line []byte) {
 	}
 }
 
-// anonymise turns event lines into records, off the analysis goroutines.
-func (c *cloudLink) anonymise() {
-	for line := range c.in {
-		c.record(line)
-		c.pending.Add(-1)
-	}
-}
-
 // record anonymises one event line and enqueues the record.
-func (c *cloudLink) record(line []byte) {
-	rec, ok, err := c.pol.Record(line)
+func (c *cloudLink) record(conn *cloudConn, line []byte) {
+	rec, ok, err := conn.pol.Record(line)
 	if err != nil {
 		c.failed.Add(1)
 		return
@@ -155,38 +256,47 @@ func (c *cloudLink) record(line []byte) {
 	r := uplink.Record{ID: rec.ID, Category: rec.Category, Dataset: rec.Dataset, Body: rec.Body, SHA256: rec.SHA256}
 	if rec.SHA256 != "" {
 		c.scores.put(rec.SHA256, rec.Score)
-		if s := filepath.Join(c.client.SampleDir(), rec.SHA256); c.pol.Mode(rec.Category) == config.ShareFull {
+		if s := filepath.Join(conn.client.SampleDir(), rec.SHA256); conn.pol.Mode(rec.Category) == config.ShareFull {
 			if _, err := os.Stat(s); err == nil {
-				r.Sample, r.SampleLimit = s, c.pol.UploadLimit(rec.Category)
+				r.Sample, r.SampleLimit = s, conn.pol.UploadLimit(rec.Category)
 			}
 		}
 	}
-	if c.client.Enqueue(r) {
+	if conn.client.Enqueue(r) {
 		c.records.Add(1)
 	}
 }
 
+// pendingFor says whether whole files of a category go to the cloud.
+func (c *cloudLink) pendingFor(cat filetype.Category) bool {
+	return c.cur.Load().pol.Mode(privacyCategory(cat)) != config.ShareNone
+}
+
 // sample is the file pipeline's hand-off: where a whole file of this
-// category goes for upload, or "" when its mode is not full or it is too
-// large to upload.
+// category goes for upload, or "" when its mode is not full, it is too
+// large to upload, or the samples waiting fill uplink.spool_max.
 func (c *cloudLink) sample(cat filetype.Category, size int64, sum string) string {
+	conn := c.cur.Load()
 	pc := privacyCategory(cat)
-	if c.pol.Mode(pc) != config.ShareFull || size > c.pol.UploadLimit(pc) {
+	if conn.pol.Mode(pc) != config.ShareFull || size > conn.pol.UploadLimit(pc) {
 		return ""
 	}
-	if c.samplesFull.Load() {
+	if c.samplesBytes.Add(size) > int64(conn.cfg.Uplink.SpoolMax) {
+		c.samplesBytes.Add(-size)
 		c.samplesRefused.Add(1)
 		return ""
 	}
-	return filepath.Join(c.client.SampleDir(), sum)
+	return filepath.Join(conn.client.SampleDir(), sum)
 }
 
 // sweepSamples deletes samples older than uplink.spool_max_age (their
-// records are gone from the spool too) and refuses new ones while the
-// directory holds more than uplink.spool_max. A sample whose event never
-// became a record (a full queue) is removed this way too.
+// records are gone from the spool too) and recounts what the directory
+// holds (the uplink deletes samples as it uploads or skips them). A
+// sample whose event never became a record (a full queue) goes this way.
 func (c *cloudLink) sweepSamples(now time.Time) {
-	ents, err := os.ReadDir(c.client.SampleDir())
+	conn := c.cur.Load()
+	dir, maxAge := conn.client.SampleDir(), time.Duration(conn.cfg.Uplink.SpoolMaxAge)
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
@@ -196,15 +306,15 @@ func (c *cloudLink) sweepSamples(now time.Time) {
 		if err != nil || !info.Mode().IsRegular() {
 			continue
 		}
-		if c.samplesMaxAge > 0 && now.Sub(info.ModTime()) > c.samplesMaxAge {
-			if os.Remove(filepath.Join(c.client.SampleDir(), e.Name())) == nil {
+		if maxAge > 0 && now.Sub(info.ModTime()) > maxAge {
+			if os.Remove(filepath.Join(dir, e.Name())) == nil {
 				c.samplesExpired.Add(1)
 			}
 			continue
 		}
 		total += info.Size()
 	}
-	c.samplesFull.Store(total > c.samplesMax)
+	c.samplesBytes.Store(total)
 }
 
 // privacyCategory is the [privacy] category of a file category.
@@ -224,8 +334,12 @@ func (c *cloudLink) onVerdict(v uplink.Verdict) {
 	if seen && local > final {
 		final = local
 	}
+	threshold := config.Default().Score.Threshold
+	if conn := c.cur.Load(); conn != nil {
+		threshold = conn.threshold
+	}
 	kind := "event"
-	if final >= 7 {
+	if final >= threshold {
 		kind = "alert"
 	}
 	ev := map[string]any{
@@ -253,11 +367,25 @@ func localOrNil(v int, ok bool) any {
 }
 
 // drain waits until every record handed over is delivered (or dropped
-// and counted), or the timeout passes. replay uses it before exiting.
-func (c *cloudLink) drain(timeout time.Duration) bool {
+// and counted), or the timeout passes, or ctx ends. replay uses it
+// before exiting.
+func (c *cloudLink) drain(ctx context.Context, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if c.pending.Load() == 0 && c.cur.Load().client.Idle() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+// drainConn waits for one connection's spool to empty (c.mu held: no new
+// records reach it).
+func (c *cloudLink) drainConn(conn *cloudConn, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if c.pending.Load() == 0 && c.client.Idle() {
+		if conn.client.Idle() {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -266,38 +394,63 @@ func (c *cloudLink) drain(timeout time.Duration) bool {
 }
 
 // close stops taking events, lets the queue empty into the spool, and
-// stops the uplink; what is not delivered stays spooled for next time.
-func (c *cloudLink) close() error {
+// stops the uplink; what is not delivered stays spooled for next time,
+// unless purge (sharing turned off: nothing may leave later either).
+func (c *cloudLink) close(purge bool) error {
 	c.inMu.Lock()
 	c.closed = true
 	close(c.in)
 	c.inMu.Unlock()
-	c.cancel()
-	c.done.Wait()
-	err := c.client.Close()
-	if c.audit != nil {
-		c.audit.Close()
+	c.anon.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	conn := c.cur.Load()
+	err := c.shut(conn)
+	if purge {
+		c.purge(conn.cfg, "sharing was turned off")
 	}
 	return err
 }
 
-// counts are the uplink's figures for --stats and the stop log line.
+// counts are the uplink's figures for --stats and the stop log line:
+// those of the connection in force plus those of the ones it replaced.
 func (c *cloudLink) counts(m map[string]uint64) {
 	if c == nil {
 		return
 	}
-	st := c.client.Stats()
+	c.baseMu.Lock()
+	for k, v := range c.base {
+		m[k] = v
+	}
+	if conn := c.cur.Load(); conn != nil && !conn.counted.Load() {
+		clientCounts(conn.client.Stats(), m, true)
+	}
+	c.baseMu.Unlock()
 	for k, v := range map[string]uint64{
 		"uplink_records": c.records.Load(), "uplink_queue_drops": c.dropped.Load(), "uplink_bad_events": c.failed.Load(),
-		"uplink_delivered": st.Delivered, "uplink_duplicates": st.Duplicates, "uplink_spooled": uint64(st.SpoolRecords),
-		"uplink_dropped_full": st.DroppedFull, "uplink_dropped_age": st.DroppedAge, "uplink_dropped_queue": st.DroppedQueue,
-		"uplink_rejected": st.Rejected, "uplink_batches": st.Batches, "uplink_retries": st.Retries, "uplink_bytes_sent": st.BytesSent,
-		"uplink_lookups": st.Lookups, "uplink_known": st.Known, "uplink_samples_uploaded": st.SamplesUploaded,
-		"uplink_samples_skipped": st.SamplesSkipped, "uplink_verdicts": c.verdicts.Load(),
+		"uplink_verdicts": c.verdicts.Load(), "uplink_purged": c.purged.Load(),
 		"uplink_samples_refused_full": c.samplesRefused.Load(), "uplink_samples_expired": c.samplesExpired.Load(),
 	} {
 		m[k] = v
 	}
+}
+
+// clientCounts adds (or, without add, sets) a client's figures.
+func clientCounts(st uplink.Stats, m map[string]uint64, add bool) {
+	for k, v := range map[string]uint64{
+		"uplink_delivered": st.Delivered, "uplink_duplicates": st.Duplicates,
+		"uplink_dropped_full": st.DroppedFull, "uplink_dropped_age": st.DroppedAge, "uplink_dropped_queue": st.DroppedQueue,
+		"uplink_rejected": st.Rejected, "uplink_batches": st.Batches, "uplink_retries": st.Retries, "uplink_bytes_sent": st.BytesSent,
+		"uplink_lookups": st.Lookups, "uplink_known": st.Known, "uplink_samples_uploaded": st.SamplesUploaded,
+		"uplink_samples_skipped": st.SamplesSkipped,
+	} {
+		if add {
+			m[k] += v
+		} else {
+			m[k] = v
+		}
+	}
+	m["uplink_spooled"] = uint64(st.SpoolRecords)
 }
 
 // scoreMemo remembers local scores by SHA-256 for the follow-up events;

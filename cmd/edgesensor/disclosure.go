@@ -99,7 +99,7 @@ func modeOf(cfg *config.Config, cat string) string {
 
 // batchFields are the fields the uplink adds to every batch.
 func batchFields(cfg *config.Config, pol *privacy.Policy) []privacy.Disclosed {
-	id := "keyed hash of this host's name (uplink.sensor_id is empty)"
+	id := "keyed hash of this host's name (uplink.sensor_id is empty; it changes when the key does)"
 	if cfg.Uplink.SensorID != "" {
 		id = fmt.Sprintf("%q (uplink.sensor_id)", cfg.Uplink.SensorID)
 	}
@@ -107,7 +107,7 @@ func batchFields(cfg *config.Config, pol *privacy.Policy) []privacy.Disclosed {
 		{Field: "sensor_id", Sent: true, Transform: id},
 		{Field: "key_id", Sent: true, Transform: "first 8 hex digits of SHA-256 of the anonymisation key: tells rotations apart, reveals nothing of the key"},
 		{Field: "batch_id", Sent: true, Transform: "derived from the record ids (idempotency)"},
-		{Field: "record id", Sent: true, Transform: "128 bits of SHA-256 of the local event (idempotency)"},
+		{Field: "record id", Sent: true, Transform: "keyed HMAC of the local event (idempotency; reveals nothing of what the record leaves out)"},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/siem"
 )
 
 const usage = `edgesensor: XDP network sensor for TLS/QUIC handshakes and file flows
@@ -85,6 +86,7 @@ func main() {
 	// A reader of our output that goes away must not kill us with SIGPIPE
 	// before we detach: writes fail instead, and run shuts down cleanly.
 	signal.Ignore(syscall.SIGPIPE)
+	siem.Version = version // once, before any sink runs: CEF headers carry it
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, errUsage) {
 			fmt.Fprint(os.Stderr, usage)

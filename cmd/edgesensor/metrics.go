@@ -144,13 +144,13 @@ func analysisFamilies(a *analysis) []metrics.Family {
 		{Name: "uplink_spool_records", Help: "Records waiting in the uplink spool.", Kind: metrics.Gauge,
 			Read: func(emit emitFn) {
 				if cl := a.taps.cloud.Load(); cl != nil {
-					emit(float64(cl.client.Stats().SpoolRecords))
+					emit(float64(cl.cur.Load().client.Stats().SpoolRecords))
 				}
 			}},
 		{Name: "uplink_spool_bytes", Help: "Bytes in the uplink spool (uplink.spool_max).", Kind: metrics.Gauge,
 			Read: func(emit emitFn) {
 				if cl := a.taps.cloud.Load(); cl != nil {
-					emit(float64(cl.client.Stats().SpoolBytes))
+					emit(float64(cl.cur.Load().client.Stats().SpoolBytes))
 				}
 			}},
 	}

@@ -58,7 +58,6 @@ func openSinks(cfg *config.Config, stdout io.Writer, log zerolog.Logger) (*siem.
 	if len(cfg.Output.Sinks) == 0 {
 		return nil, nil
 	}
-	siem.Version = version
 	f, err := siem.New(sinkConfigs(cfg, stdout), log)
 	if err != nil {
 		return nil, fmt.Errorf("output.sinks: %w", err)

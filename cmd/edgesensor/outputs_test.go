@@ -68,7 +68,9 @@ func TestSamplesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cloudLink{pol: pol, client: client, samplesMax: 3000, samplesMaxAge: time.Hour}
+	cfg.Uplink.SpoolMax, cfg.Uplink.SpoolMaxAge = 3000, config.Duration(time.Hour)
+	c := &cloudLink{}
+	c.cur.Store(&cloudConn{cfg: &cfg, pol: pol, client: client})
 	if p := c.sample(filetype.Executable, 100, "aa"); p != filepath.Join(client.SampleDir(), "aa") {
 		t.Fatalf("sample path %q", p)
 	}

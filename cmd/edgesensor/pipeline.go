@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +29,10 @@ import (
 type analysis struct {
 	out        *output.NDJSON
 	taps       *taps
-	intel      atomic.Pointer[intel.Reloader]    // nil without intel sources
-	cloudFinal atomic.Pointer[map[string]uint64] // the uplink's last figures once closed
+	intel      atomic.Pointer[intel.Reloader] // nil without intel sources
+	cloudMu    sync.Mutex
+	cloudBase  map[string]uint64 // figures of uplinks closed (off by reload, or at the end)
+	oldSinks   sync.WaitGroup    // sinks replaced by a reload, closing
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
 	verdicts   *lateVerdicts
@@ -62,7 +66,7 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	fc.Intel = current
 	fc.CloudPending = func(cat filetype.Category) bool {
 		c := t.cloud.Load()
-		return c != nil && c.pol.Mode(privacyCategory(cat)) != config.ShareNone
+		return c != nil && c.pendingFor(cat)
 	}
 	fc.Sample = func(cat filetype.Category, size int64, sum string) string {
 		if c := t.cloud.Load(); c != nil {
@@ -90,6 +94,24 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	return a, nil
 }
 
+// keepCloudCounts adds a closed uplink's figures to those kept.
+func (a *analysis) keepCloudCounts(c *cloudLink) {
+	m := map[string]uint64{}
+	c.counts(m)
+	a.cloudMu.Lock()
+	defer a.cloudMu.Unlock()
+	if a.cloudBase == nil {
+		a.cloudBase = map[string]uint64{}
+	}
+	for k, v := range m {
+		if k == "uplink_spooled" {
+			a.cloudBase[k] = v
+		} else {
+			a.cloudBase[k] += v
+		}
+	}
+}
+
 // startOutputs opens the SIEM sinks and the cloud uplink the config asks
 // for. Until then events go to the primary output only.
 func (a *analysis) startOutputs(cfg *config.Config, stdout io.Writer, log zerolog.Logger) error {
@@ -112,24 +134,23 @@ func (a *analysis) startOutputs(cfg *config.Config, stdout io.Writer, log zerolo
 // closeOutputs drains and closes the sinks and the uplink; drain bounds
 // how long the uplink may take to deliver what it holds (0: leave it in
 // the spool for the next start).
-func (a *analysis) closeOutputs(drain time.Duration, log zerolog.Logger) error {
+func (a *analysis) closeOutputs(ctx context.Context, drain time.Duration, log zerolog.Logger) error {
 	var errs []error
 	if c := a.taps.cloud.Swap(nil); c != nil {
-		if drain > 0 && !c.drain(drain) {
+		if drain > 0 && !c.drain(ctx, drain) {
 			log.Warn().Dur("waited", drain).Msg("uplink: not everything delivered; the rest stays spooled for the next start")
 		}
-		final := map[string]uint64{}
-		c.counts(final)
-		a.cloudFinal.Store(&final)
-		if err := c.close(); err != nil {
+		if err := c.close(false); err != nil {
 			errs = append(errs, fmt.Errorf("uplink: %w", err))
 		}
+		a.keepCloudCounts(c)
 	}
 	if s := a.taps.sinks.Swap(nil); s != nil {
 		if err := s.Close(5 * time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("output.sinks: %w", err))
 		}
 	}
+	a.oldSinks.Wait() // sinks a reload replaced, still sending their queues
 	return errors.Join(errs...)
 }
 
@@ -144,10 +165,19 @@ func (a *analysis) counts() map[string]uint64 {
 		"tls_cert_parsed":    a.handshakes.Stats.CertMisses.Load(),
 		"event_lines_output": a.out.Lines(),
 	}
-	a.taps.cloud.Load().counts(m)
-	if f := a.cloudFinal.Load(); f != nil && a.taps.cloud.Load() == nil {
-		maps.Copy(m, *f)
+	cur := a.taps.cloud.Load()
+	up := map[string]uint64{}
+	cur.counts(up)
+	a.cloudMu.Lock()
+	for k, v := range a.cloudBase {
+		if k != "uplink_spooled" {
+			up[k] += v
+		} else if cur == nil {
+			up[k] = v
+		}
 	}
+	a.cloudMu.Unlock()
+	maps.Copy(m, up)
 	if s := a.taps.sinks.Load(); s != nil {
 		for _, st := range s.Stats() {
 			m["sink_"+st.Name+"_sent"] = st.Sent

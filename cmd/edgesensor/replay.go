@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,12 +60,13 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := a.startOutputs(cfg, stdout, log); err != nil {
 		return err
 	}
-	defer a.closeOutputs(0, log) // on the error paths
+	defer a.closeOutputs(ctx, 0, log) // on the error paths
 	r, err := sensor.NewReplayer(cfg, a.router)
 	if err != nil {
 		return err
 	}
 	a.verdicts.set(r.Verdicts())
+	r.Done = ctx.Done()
 	var ferr error
 	for _, f := range files {
 		if ctx.Err() != nil {
@@ -73,6 +75,10 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		stopProgress := showProgress(stderr, *progress, f, r)
 		ferr = r.File(f)
 		stopProgress()
+		if errors.Is(ferr, sensor.ErrStopped) {
+			ferr = nil // Ctrl-C: what was read is analysed and reported
+			break
+		}
 		if ferr != nil {
 			break
 		}
@@ -81,7 +87,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := a.files.Close(); err != nil && cerr == nil {
 		cerr = fmt.Errorf("removing the spool: %w", err)
 	}
-	if err := a.closeOutputs(*wait, log); err != nil && cerr == nil {
+	if err := a.closeOutputs(ctx, *wait, log); err != nil && cerr == nil {
 		cerr = err
 	}
 	st.Analysis = a.counts()

@@ -21,9 +21,15 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/intel"
 	"github.com/edgesensor/edgesensor/userspace/metrics"
+	"github.com/edgesensor/edgesensor/userspace/siem"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// First: a SIGHUP while starting (a config-management reload right
+	// after the start) must wait for the reload loop, not kill the daemon.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var a attachFlags
 	fs := newAttachFlags("run", "run [-c sensor.toml] [--iface IF]... [--force] [--stay-attached]", stderr, &a)
 	stay := fs.Bool("stay-attached", false, "on SIGINT/SIGTERM leave XDP attached and pinned (the next run adopts it with no gap; edgesensor detach removes it)")
@@ -53,7 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := an.startOutputs(cfg, stdout, log); err != nil {
 		return err
 	}
-	defer an.closeOutputs(0, log) // on the error paths
+	defer an.closeOutputs(context.Background(), 0, log) // on the error paths
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -80,11 +86,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Info().Interface("entries", r.Current().Counts()).Msg("intel loaded")
 	}
 	rt := &daemon{flags: &a, cfg: cfg, s: s, an: an, log: log, stdout: stdout}
-	go rt.watchIntel(ctx)
+	go rt.watchIntel(ctx, time.Duration(cfg.Intel.Reload))
 	go rt.janitor(ctx)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
@@ -114,7 +117,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cerr = errors.Join(cerr, fmt.Errorf("removing the spool: %w", err))
 	}
 	rt.mu.Lock() // no reload while the outputs close; held until exit
-	oerr := an.closeOutputs(2*time.Second, log)
+	oerr := an.closeOutputs(context.Background(), 2*time.Second, log)
 	ferr := an.out.Flush()
 	stopped := log.Info().Uint64("events", ds.Events).Uint64("bad_records", ds.BadRecord)
 	counts := an.counts()
@@ -159,7 +162,7 @@ func (rt *daemon) reload() {
 	has := func(prefix string) bool {
 		return slices.ContainsFunc(live, func(k string) bool { return strings.HasPrefix(k, prefix) })
 	}
-	// Build everything new before touching anything running.
+	// Build and check everything new before touching anything running.
 	var ir *intel.Reloader
 	if has("intel.") {
 		if ir, err = loadIntel(next); err != nil {
@@ -167,58 +170,73 @@ func (rt *daemon) reload() {
 			return
 		}
 	}
-	if has("privacy.") || has("uplink.") {
-		if _, err := policyFor(next, false); err != nil && next.UplinkEnabled() {
+	cloudChanged := has("privacy.") || has("uplink.")
+	if cloudChanged && next.UplinkEnabled() {
+		if _, err := policyFor(next, false); err != nil {
+			log.Error().Err(err).Msg("config not reloaded; the running one stays")
+			return
+		}
+		if err := checkFiles(next); err != nil {
 			log.Error().Err(err).Msg("config not reloaded; the running one stays")
 			return
 		}
 	}
+	var sinks *siem.Fanout
 	if has("output.sinks") {
-		sinks, err := openSinks(next, rt.stdout, log)
-		if err != nil {
+		if sinks, err = openSinks(next, rt.stdout, log); err != nil {
 			log.Error().Err(err).Msg("config not reloaded; the running one stays")
 			return
 		}
-		if old := rt.an.taps.sinks.Swap(sinks); old != nil {
-			go old.Close(5 * time.Second)
-		}
-		rt.cfg.Output.Sinks = next.Output.Sinks
+	}
+	var failed []string
+	notApplied := func(prefix string) {
+		live = slices.DeleteFunc(live, func(k string) bool {
+			if strings.HasPrefix(k, prefix) {
+				failed = append(failed, k)
+				return true
+			}
+			return false
+		})
 	}
 	if has("ports.") {
 		if err := rt.s.SetPorts(next.PortApps()); err != nil {
 			log.Error().Err(err).Msg("reload: ports not changed")
-			live = slices.DeleteFunc(live, func(k string) bool { return strings.HasPrefix(k, "ports.") })
+			notApplied("ports.")
 		} else {
 			rt.an.files.SetPorts(next.PortApps())
 			rt.cfg.Ports = next.Ports
 		}
 	}
+	if has("output.sinks") {
+		if old := rt.an.taps.sinks.Swap(sinks); old != nil {
+			// The old sinks send what they hold, then go; what they could
+			// not is said.
+			rt.an.oldSinks.Add(1)
+			go func() {
+				defer rt.an.oldSinks.Done()
+				if err := old.Close(5 * time.Second); err != nil {
+					log.Warn().Err(err).Msg("reload: the replaced sinks did not send everything")
+				}
+			}()
+		}
+		rt.cfg.Output.Sinks = next.Output.Sinks
+	}
 	if has("intel.") {
 		rt.an.intel.Store(ir)
-		rt.cfg.Intel = next.Intel
+		rt.cfg.Intel.Sources = next.Intel.Sources
 		if ir != nil {
 			log.Info().Interface("entries", ir.Current().Counts()).Msg("intel loaded")
 		}
 	}
-	if has("privacy.") || has("uplink.") {
-		// The spool is one database: the old uplink closes before the new
-		// one opens it. Events in between are not lost to the SIEM, only
-		// not offered to the cloud (counted by the old link).
-		if old := rt.an.taps.cloud.Swap(nil); old != nil {
-			if err := old.close(); err != nil {
-				log.Warn().Err(err).Msg("reload: closing the uplink")
-			}
+	if cloudChanged {
+		if err := rt.applyCloud(next, has("privacy.")); err != nil {
+			log.Error().Err(err).Msg("reload: the new uplink did not start; the running privacy and uplink settings stay")
+			notApplied("privacy.")
+			notApplied("uplink.")
 		}
-		cloud, err := startCloud(next, rt.an.out, log)
-		if err != nil {
-			log.Error().Err(err).Msg("reload: the new uplink did not start; reverting to the running privacy and uplink settings")
-			if cloud, err = startCloud(rt.cfg, rt.an.out, log); err != nil {
-				log.Error().Err(err).Msg("reload: the previous uplink did not start either; nothing goes to the cloud")
-			}
-		} else {
-			rt.cfg.Privacy, rt.cfg.Uplink = next.Privacy, next.Uplink
-		}
-		rt.an.taps.cloud.Store(cloud)
+	}
+	if len(failed) > 0 {
+		log.Warn().Strs("keys", failed).Msg("reload: these could not be applied; they keep their running values")
 	}
 	ev := log.Info().Strs("applied", live)
 	if len(restart) > 0 {
@@ -230,8 +248,8 @@ func (rt *daemon) reload() {
 
 // watchIntel reloads the intelligence files when they change; a broken
 // file keeps the previous set, and says so.
-func (rt *daemon) watchIntel(ctx context.Context) {
-	t := time.NewTicker(time.Duration(rt.cfg.Intel.Reload))
+func (rt *daemon) watchIntel(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -252,39 +270,77 @@ func (rt *daemon) watchIntel(ctx context.Context) {
 	}
 }
 
+// applyCloud moves the uplink to next's privacy and uplink settings:
+// started, stopped (spool dropped: nothing may leave later either), or
+// reconfigured in place (spool dropped when [privacy] changed: nothing
+// leaves under settings no longer in force).
+func (rt *daemon) applyCloud(next *config.Config, privacyChanged bool) error {
+	c := rt.an.taps.cloud.Load()
+	switch {
+	case c == nil && next.UplinkEnabled():
+		nc, err := startCloud(next, rt.an.out, rt.log)
+		if err != nil {
+			return err
+		}
+		rt.an.taps.cloud.Store(nc)
+	case c != nil && !next.UplinkEnabled():
+		rt.an.taps.cloud.Store(nil)
+		if err := c.close(true); err != nil {
+			rt.log.Warn().Err(err).Msg("uplink: closing")
+		}
+		rt.an.keepCloudCounts(c)
+		rt.log.Info().Msg("cloud uplink off: nothing leaves the box")
+	case c != nil:
+		how := keepSpool
+		if privacyChanged {
+			how = newPolicy
+		}
+		if err := c.reconfigure(next, how); err != nil {
+			return err
+		}
+	}
+	rt.cfg.Privacy, rt.cfg.Uplink = next.Privacy, next.Uplink
+	return nil
+}
+
 // checkKey rotates the anonymisation key when privacy.key_file holds a
-// new one: the uplink restarts on it (its spool carries over). A key file
+// new one, and retries an uplink that should run but does not. A key file
 // that does not load keeps the running key, and says so once.
 func (rt *daemon) checkKey() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	c := rt.an.taps.cloud.Load()
 	if c == nil {
+		if rt.cfg.UplinkEnabled() {
+			if err := rt.applyCloud(rt.cfg, false); err != nil {
+				rt.logOnce("uplink: still not started", err)
+			}
+		}
 		return
 	}
 	k, err := anon.LoadKey(rt.cfg.Privacy.KeyFile)
 	if err != nil {
-		if msg := err.Error(); msg != rt.keyErr {
-			rt.keyErr = msg
-			rt.log.Error().Err(err).Msg("privacy.key_file: the running key stays")
-		}
+		rt.logOnce("privacy.key_file: the running key stays", err)
 		return
 	}
 	rt.keyErr = ""
-	if k.ID() == c.pol.KeyID() {
+	oldID := c.cur.Load().pol.KeyID()
+	if k.ID() == oldID {
 		return
 	}
-	old := rt.an.taps.cloud.Swap(nil)
-	if err := old.close(); err != nil {
-		rt.log.Warn().Err(err).Msg("key rotation: closing the uplink")
-	}
-	next, err := startCloud(rt.cfg, rt.an.out, rt.log)
-	if err != nil {
-		rt.log.Error().Err(err).Msg("key rotation: the uplink did not restart; nothing goes to the cloud")
+	if err := c.reconfigure(rt.cfg, rotatedKey); err != nil {
+		rt.log.Error().Err(err).Msg("key rotation: the uplink did not restart on the new key")
 		return
 	}
-	rt.an.taps.cloud.Store(next)
-	rt.log.Info().Str("old_key_id", old.pol.KeyID()).Str("key_id", k.ID()).Msg("anonymisation key rotated")
+	rt.log.Info().Str("old_key_id", oldID).Str("key_id", k.ID()).Msg("anonymisation key rotated")
+}
+
+// logOnce logs an error the first time it is seen in a row.
+func (rt *daemon) logOnce(msg string, err error) {
+	if s := msg + err.Error(); s != rt.keyErr {
+		rt.keyErr = s
+		rt.log.Error().Err(err).Msg(msg)
+	}
 }
 
 // janitor enforces files.retain_for on the retention directories.

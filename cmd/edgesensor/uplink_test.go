@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,7 +165,8 @@ audit_log = %q
 // events, the --stats analysis counters and stderr.
 func replayWith(t *testing.T, cfg string, wait string, pcaps ...string) ([]map[string]any, map[string]uint64, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	var stderr syncBuffer // the uplink logs from its own goroutines
 	args := append([]string{"replay", "--stats", "--uplink-wait", wait, "-c", cfg}, pcaps...)
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("replay: %v\n%s", err, stderr.String())
@@ -182,6 +184,24 @@ func replayWith(t *testing.T, cfg string, wait string, pcaps ...string) ([]map[s
 	}
 	json.Unmarshal([]byte(lines[len(lines)-1]), &st)
 	return evs, st.Analysis, stderr.String()
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // personalCapture is an HTTP download through a proxy-style request that

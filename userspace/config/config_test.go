@@ -184,7 +184,7 @@ func TestIntelSourcesAndScore(t *testing.T) {
 func TestDiffAndLiveKeys(t *testing.T) {
 	a := Default()
 	b, err := Parse("[ports]\nhttp = [80, 8081]\n[capture]\nsnaplen = 1500\n[privacy]\nclient_ip = \"truncate\"\n" +
-		"[[output.sinks]]\nname = \"s\"\ntype = \"stdout\"\n")
+		"[[output.sinks]]\nname = \"s\"\ntype = \"file\"\npath = \"/var/log/s.cef\"\nformat = \"cef\"\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,9 +215,10 @@ func TestPrivacyAndOutputErrors(t *testing.T) {
 		{"[uplink]\nurl = \"https://cloud:8443\"\n", []string{"uplink.ca_file", "uplink.cert_file", "uplink.key_file"}},
 		{"[[output.sinks]]\nname = \"a\"\ntype = \"syslog\"\nnetwork = \"tpc\"\naddress = \"x\"\n", []string{"output.sinks[0].network", `"udp", "tcp" or "tls"`, "output.sinks[0].address", "host:port"}},
 		{"[[output.sinks]]\nname = \"a\"\ntype = \"file\"\npath = \"/x\"\nformat = \"rfc5424\"\n", []string{"output.sinks[0].format"}},
-		{"[[output.sinks]]\nname = \"a\"\ntype = \"stdout\"\n[[output.sinks]]\nname = \"a\"\ntype = \"stdout\"\ndatasets = [\"dns\"]\n", []string{"output.sinks[1].name", "used twice", "output.sinks[1].datasets"}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\n[[output.sinks]]\nname = \"a\"\ntype = \"file\"\npath = \"/b\"\ndatasets = [\"dns\"]\n", []string{"output.sinks[1].name", "used twice", "output.sinks[1].datasets"}},
 		{"[[output.sinks]]\nnmae = \"a\"\n", []string{`unknown key "output.sinks.nmae"`, `did you mean "output.sinks.name"`}},
 		{"[metrics]\nlisten = \"9750\"\n", []string{"metrics.listen", "host:port"}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"stdout\"\nformat = \"cef\"\n", []string{"output.sinks[0].type", "interleave"}},
 		{"[files]\nretain_min_score = 11\n", []string{"files.retain_min_score"}},
 		{"[files.retain_for]\nexecutable = \"5s\"\n", []string{"files.retain_for.executable", "at least 1m"}},
 	}

@@ -84,6 +84,9 @@ func (c *Config) validateOutput(bad func(key, format string, args ...any)) {
 		formats := []string{"json", "cef"}
 		switch s.Type {
 		case "stdout":
+			if o.Events == "-" {
+				bad(key+".type", "\"stdout\" while output.events is \"-\" (stdout too) would interleave two streams; set output.events to a file, or use a file sink")
+			}
 		case "file":
 			if s.Path == "" || !filepath.IsAbs(s.Path) {
 				bad(key+".path", "%q must be an absolute file path", s.Path)

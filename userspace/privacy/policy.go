@@ -4,11 +4,10 @@
 package privacy
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
@@ -49,6 +48,7 @@ type Policy struct {
 	userKey []byte
 	hostKey []byte
 	nameKey []byte
+	idKey   []byte
 	ix      ruleIndex
 }
 
@@ -77,6 +77,7 @@ func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
 	p.userKey = key.SubKey(anon.PurposeUser)
 	p.hostKey = key.SubKey(anon.PurposeHost)
 	p.nameKey = key.SubKey(anon.PurposeName)
+	p.idKey = key.SubKey("record-id")
 	return p, nil
 }
 
@@ -174,8 +175,10 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 	if !json.Valid(w.out) {
 		return Record{}, false, errJSON
 	}
-	sum := sha256.Sum256(line)
-	rec.ID = hex.EncodeToString(sum[:16])
+	// Keyed: an unkeyed hash of the local event would let the cloud
+	// test guesses of what the record leaves out (the client's address
+	// and port) against the id.
+	rec.ID = anon.HashToken(p.idKey, string(line))
 	rec.Body = w.out
 	return rec, true, nil
 }
@@ -323,6 +326,12 @@ func str(m map[string]any, path ...string) string {
 		return "false"
 	}
 	return ""
+}
+
+// SensorID is the sensor's pseudonym for the cloud when uplink.sensor_id
+// is not set: its host name, keyed-hashed (it changes with the key).
+func (p *Policy) SensorID(hostname string) string {
+	return anon.HashToken(p.hostKey, strings.ToLower(hostname))[:16]
 }
 
 // UploadLimit is privacy.max_upload of a file category.

@@ -212,6 +212,14 @@ func TestTransforms(t *testing.T) {
 	if get(record(t, hm, personal), "source.ip") == get(record(t, hm2, personal), "source.ip") {
 		t.Error("the hmac does not depend on the key")
 	}
+	// The record id is keyed too: without the key it cannot be used to
+	// test guesses of the fields the record leaves out.
+	r1, _, _ := hm.Record(personal)
+	r2, _, _ := hm2.Record(personal)
+	r3, _, _ := hm.Record(personal)
+	if r1.ID == r2.ID || r1.ID != r3.ID || len(r1.ID) != 32 {
+		t.Errorf("record ids %s %s %s", r1.ID, r2.ID, r3.ID)
+	}
 }
 
 func TestShareModesSelectRecords(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -371,4 +373,47 @@ func (s *spool) setCursor(cur uint64) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keyCursor, seqKey(cur))
 	})
+}
+
+// Purge deletes every record waiting in the spool under dir, and their
+// samples, and returns how many records it deleted. The sensor calls it,
+// with no Client open on dir, when the privacy settings the records were
+// anonymised under are replaced: nothing leaves under a policy no longer
+// in force.
+func Purge(dir string) (int, error) {
+	path := filepath.Join(dir, "spool.db")
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return 0, nil
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return 0, fmt.Errorf("uplink.spool_dir: open %s: %w", path, err)
+	}
+	defer db.Close()
+	n := 0
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketRecords)
+		if b == nil {
+			return nil
+		}
+		n = b.Stats().KeyN
+		seq := b.Sequence()
+		if err := tx.DeleteBucket(bucketRecords); err != nil {
+			return err
+		}
+		nb, err := tx.CreateBucket(bucketRecords)
+		if err != nil {
+			return err
+		}
+		// Sequences keep growing: the cursor of delivered records stays valid.
+		return nb.SetSequence(seq)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("uplink: purge %s: %w", path, err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "samples"))
+	for _, e := range ents {
+		os.Remove(filepath.Join(dir, "samples", e.Name()))
+	}
+	return n, nil
 }

@@ -336,3 +336,48 @@ func TestPermanentStatusDropsBatch(t *testing.T) {
 		t.Fatalf("calls %d stats %+v", calls.Load(), st)
 	}
 }
+
+func TestPurgeEmptiesSpoolAndSamples(t *testing.T) {
+	dir := t.TempDir()
+	if n, err := Purge(dir); n != 0 || err != nil {
+		t.Fatalf("purge of nothing: %d %v", n, err)
+	}
+	sp, err := openSpool(filepath.Join(dir, "spool.db"), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []spooled
+	for i := 0; i < 7; i++ {
+		recs = append(recs, rec(i))
+	}
+	if _, err := sp.append(recs, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sp.close()
+	os.MkdirAll(filepath.Join(dir, "samples"), 0o700)
+	os.WriteFile(filepath.Join(dir, "samples", "abc"), []byte("x"), 0o600)
+	n, err := Purge(dir)
+	if n != 7 || err != nil {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	sp, err = openSpool(filepath.Join(dir, "spool.db"), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.close()
+	if c, _ := sp.stats(); c != 0 {
+		t.Errorf("%d records left", c)
+	}
+	// New records get sequences past the old ones (a delivery cursor
+	// stays valid).
+	if _, err := sp.append([]spooled{rec(9)}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := sp.read(0, 10)
+	if len(got) != 1 || got[0].seq <= 7 {
+		t.Errorf("after purge: %+v", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "samples")); len(ents) != 0 {
+		t.Errorf("%d samples left", len(ents))
+	}
+}

@@ -103,42 +103,34 @@ func analysisFamilies(a *analysis) []metrics.Family {
 			Read: func(emit emitFn) { emit(float64(a.files.SpoolBytes())) }},
 		{Name: "sink_queue", Help: "Events waiting for a SIEM sink.", Kind: metrics.Gauge, Labels: []string{"sink"},
 			Read: func(emit emitFn) {
-				if f := a.taps.sinks.Load(); f != nil {
-					for _, st := range f.Stats() {
-						emit(float64(st.Queued), st.Name)
-					}
+				for _, st := range a.taps.sinkStats() {
+					emit(float64(st.Queued), st.Name)
 				}
 			}},
 		{Name: "sink_events_total", Help: "Events per SIEM sink, by outcome.", Kind: metrics.Counter, Labels: []string{"sink", "outcome"},
 			Read: func(emit emitFn) {
-				if f := a.taps.sinks.Load(); f != nil {
-					for _, st := range f.Stats() {
-						emit(float64(st.Sent), st.Name, "sent")
-						emit(float64(st.Dropped), st.Name, "dropped")
-						emit(float64(st.Filtered), st.Name, "filtered")
-						emit(float64(st.Truncated), st.Name, "truncated")
-					}
+				for _, st := range a.taps.sinkStats() {
+					emit(float64(st.Sent), st.Name, "sent")
+					emit(float64(st.Dropped), st.Name, "dropped")
+					emit(float64(st.Filtered), st.Name, "filtered")
+					emit(float64(st.Truncated), st.Name, "truncated")
 				}
 			}},
 		{Name: "sink_errors_total", Help: "Write errors and reconnects per SIEM sink.", Kind: metrics.Counter, Labels: []string{"sink", "kind"},
 			Read: func(emit emitFn) {
-				if f := a.taps.sinks.Load(); f != nil {
-					for _, st := range f.Stats() {
-						emit(float64(st.Errors), st.Name, "error")
-						emit(float64(st.Reconnects), st.Name, "reconnect")
-					}
+				for _, st := range a.taps.sinkStats() {
+					emit(float64(st.Errors), st.Name, "error")
+					emit(float64(st.Reconnects), st.Name, "reconnect")
 				}
 			}},
 		{Name: "sink_connected", Help: "1 while a SIEM sink is connected.", Kind: metrics.Gauge, Labels: []string{"sink"},
 			Read: func(emit emitFn) {
-				if f := a.taps.sinks.Load(); f != nil {
-					for _, st := range f.Stats() {
-						v := 0.0
-						if st.Connected {
-							v = 1
-						}
-						emit(v, st.Name)
+				for _, st := range a.taps.sinkStats() {
+					v := 0.0
+					if st.Connected {
+						v = 1
 					}
+					emit(v, st.Name)
 				}
 			}},
 		{Name: "uplink_spool_records", Help: "Records waiting in the uplink spool.", Kind: metrics.Gauge,

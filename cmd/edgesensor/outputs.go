@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,51 @@ type taps struct {
 	sinks  atomic.Pointer[siem.Fanout]
 	cloud  atomic.Pointer[cloudLink]
 	counts eventCounts
+
+	baseMu   sync.Mutex
+	sinkBase map[string]siem.SinkStats // counters of sinks a reload replaced, by name
+}
+
+// retire keeps the counters of sinks a reload replaced (once they are
+// closed), so a sink's counters carry on under its name.
+func (t *taps) retire(old *siem.Fanout) {
+	t.baseMu.Lock()
+	defer t.baseMu.Unlock()
+	if t.sinkBase == nil {
+		t.sinkBase = map[string]siem.SinkStats{}
+	}
+	for _, st := range old.Stats() {
+		b := t.sinkBase[st.Name]
+		b.Sent += st.Sent
+		b.Dropped += st.Dropped
+		b.Filtered += st.Filtered
+		b.Errors += st.Errors
+		b.Reconnects += st.Reconnects
+		b.Truncated += st.Truncated
+		t.sinkBase[st.Name] = b
+	}
+}
+
+// sinkStats are the current sinks' figures, with those of their
+// predecessors of the same name added.
+func (t *taps) sinkStats() []siem.SinkStats {
+	f := t.sinks.Load()
+	if f == nil {
+		return nil
+	}
+	out := f.Stats()
+	t.baseMu.Lock()
+	defer t.baseMu.Unlock()
+	for i := range out {
+		b := t.sinkBase[out[i].Name]
+		out[i].Sent += b.Sent
+		out[i].Dropped += b.Dropped
+		out[i].Filtered += b.Filtered
+		out[i].Errors += b.Errors
+		out[i].Reconnects += b.Reconnects
+		out[i].Truncated += b.Truncated
+	}
+	return out
 }
 
 func (t *taps) write(line []byte) {

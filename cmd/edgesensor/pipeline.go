@@ -145,10 +145,11 @@ func (a *analysis) closeOutputs(ctx context.Context, drain time.Duration, log ze
 		}
 		a.keepCloudCounts(c)
 	}
-	if s := a.taps.sinks.Swap(nil); s != nil {
+	if s := a.taps.sinks.Load(); s != nil {
 		if err := s.Close(5 * time.Second); err != nil {
 			errs = append(errs, fmt.Errorf("output.sinks: %w", err))
 		}
+		// Left in place, closed, so the final counts still read it.
 	}
 	a.oldSinks.Wait() // sinks a reload replaced, still sending their queues
 	return errors.Join(errs...)
@@ -178,11 +179,9 @@ func (a *analysis) counts() map[string]uint64 {
 	}
 	a.cloudMu.Unlock()
 	maps.Copy(m, up)
-	if s := a.taps.sinks.Load(); s != nil {
-		for _, st := range s.Stats() {
-			m["sink_"+st.Name+"_sent"] = st.Sent
-			m["sink_"+st.Name+"_dropped"] = st.Dropped
-		}
+	for _, st := range a.taps.sinkStats() {
+		m["sink_"+st.Name+"_sent"] = st.Sent
+		m["sink_"+st.Name+"_dropped"] = st.Dropped
 	}
 	fs := &a.files.Stats
 	for k, v := range map[string]*atomic.Uint64{

@@ -217,6 +217,7 @@ func (rt *daemon) reload() {
 				if err := old.Close(5 * time.Second); err != nil {
 					log.Warn().Err(err).Msg("reload: the replaced sinks did not send everything")
 				}
+				rt.an.taps.retire(old)
 			}()
 		}
 		rt.cfg.Output.Sinks = next.Output.Sinks

@@ -442,7 +442,7 @@ func clientCounts(st uplink.Stats, m map[string]uint64, add bool) {
 		"uplink_dropped_full": st.DroppedFull, "uplink_dropped_age": st.DroppedAge, "uplink_dropped_queue": st.DroppedQueue,
 		"uplink_rejected": st.Rejected, "uplink_batches": st.Batches, "uplink_retries": st.Retries, "uplink_bytes_sent": st.BytesSent,
 		"uplink_lookups": st.Lookups, "uplink_known": st.Known, "uplink_samples_uploaded": st.SamplesUploaded,
-		"uplink_samples_skipped": st.SamplesSkipped,
+		"uplink_samples_skipped": st.SamplesSkipped, "uplink_audit_errors": st.AuditErrors,
 	} {
 		if add {
 			m[k] += v

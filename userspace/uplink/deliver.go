@@ -267,6 +267,7 @@ func (c *Client) audit(l auditLine) {
 		_, err = c.o.Audit.Write(append(line, '\n'))
 	}
 	if err != nil {
+		c.st.auditErrors.Add(1)
 		c.o.Log.Error().Err(err).Msg("uplink: writing audit log")
 	}
 }

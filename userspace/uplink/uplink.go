@@ -97,12 +97,13 @@ type Stats struct {
 	SamplesUploaded uint64
 	SamplesSkipped  uint64
 	Verdicts        uint64 // verdicts passed to OnVerdict
+	AuditErrors     uint64 // batches delivered whose audit line could not be written
 }
 
 type counters struct {
 	enqueued, delivered, duplicates, droppedFull, droppedAge, droppedQueue,
 	rejected, batches, retries, bytesSent, lookups, known, uploaded, skipped,
-	verdicts atomic.Uint64
+	verdicts, auditErrors atomic.Uint64
 }
 
 // Client is the uplink. Enqueue may be called from any goroutine.
@@ -430,6 +431,7 @@ func (c *Client) Stats() Stats {
 		SamplesUploaded: c.st.uploaded.Load(),
 		SamplesSkipped:  c.st.skipped.Load(),
 		Verdicts:        c.st.verdicts.Load(),
+		AuditErrors:     c.st.auditErrors.Load(),
 	}
 }
 

@@ -164,8 +164,9 @@ func (c *cloudLink) shut(conn *cloudConn) error {
 		conn.audit.Close()
 	}
 	c.baseMu.Lock()
-	clientCounts(conn.client.Stats(), c.base, true)
-	conn.counted.Store(true)
+	if conn.counted.CompareAndSwap(false, true) {
+		clientCounts(conn.client.Stats(), c.base, true)
+	}
 	c.baseMu.Unlock()
 	return err
 }
@@ -266,6 +267,10 @@ func (c *cloudLink) record(conn *cloudConn, line []byte) {
 		c.records.Add(1)
 	}
 }
+
+// broken says whether the connection in force is a closed one (its
+// replacement and the previous settings both failed to start).
+func (c *cloudLink) broken() bool { return c.cur.Load().counted.Load() }
 
 // pendingFor says whether whole files of a category go to the cloud.
 func (c *cloudLink) pendingFor(cat filetype.Category) bool {

@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/edgesensor/edgesensor/userspace/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/uplink"
 )
 
@@ -115,5 +119,74 @@ func TestCheckConfigFollowsFiles(t *testing.T) {
 	err = run(context.Background(), []string{"check-config", "-c", path}, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("a world-readable key: %v", err)
+	}
+}
+
+// The uplink link across a [privacy] change while the cloud is down: the
+// records spooled under the old settings are dropped and counted, never
+// delivered; what comes after reaches the cloud.
+func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
+	cloudBin := buildCloud(t)
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	if err := cloudapi.GenerateCerts(pki); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	data := filepath.Join(dir, "cloud")
+	cl := runCloud(t, cloudBin, pki, addr, data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+	path := uplinkConfig(t, dir, pki, addr, "")
+	load := func(extra string) *config.Config {
+		b, _ := os.ReadFile(path)
+		cfg, err := config.Parse(strings.Replace(string(b), "[privacy]\n", "[privacy]\n"+extra, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &cfg
+	}
+	evs, err := os.ReadFile("../../userspace/privacy/testdata/events.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(evs), []byte("\n"))
+	out := output.NewNDJSON(io.Discard)
+	link, err := startCloud(load(""), out, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines[:3] {
+		link.tap(l)
+	}
+	if !link.drain(context.Background(), 20*time.Second) || len(cl.received(t)) != 3 {
+		t.Fatalf("cloud up: %d records", len(cl.received(t)))
+	}
+	cl.stop()
+	for _, l := range lines[3:5] {
+		link.tap(l)
+	}
+	link.drain(context.Background(), time.Second) // cannot: the cloud is down
+	if err := link.reconfigure(load("client_ip = \"truncate\"\n"), newPolicy); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]uint64{}
+	link.counts(m)
+	if m["uplink_purged"] != 2 {
+		t.Errorf("purged %d records, want the 2 spooled under the old settings", m["uplink_purged"])
+	}
+	cl = runCloud(t, cloudBin, pki, addr, data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+	link.tap(lines[5])
+	if !link.drain(context.Background(), 20*time.Second) {
+		t.Fatal("not delivered after the cloud came back")
+	}
+	if got := cl.received(t); len(got) != 4 {
+		t.Errorf("the cloud has %d records, want 3 + 1", len(got))
+	}
+	if err := link.close(false); err != nil {
+		t.Error(err)
+	}
+	m = map[string]uint64{}
+	link.counts(m)
+	if m["uplink_delivered"] != 4 || m["uplink_records"] != 6 {
+		t.Errorf("counts after close: delivered %d records %d", m["uplink_delivered"], m["uplink_records"])
 	}
 }

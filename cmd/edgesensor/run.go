@@ -319,6 +319,12 @@ func (rt *daemon) checkKey() {
 		}
 		return
 	}
+	if c.broken() {
+		if err := c.reconfigure(rt.cfg, keepSpool); err != nil {
+			rt.logOnce("uplink: still not started", err)
+		}
+		return
+	}
 	k, err := anon.LoadKey(rt.cfg.Privacy.KeyFile)
 	if err != nil {
 		rt.logOnce("privacy.key_file: the running key stays", err)

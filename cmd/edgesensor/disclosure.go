@@ -103,12 +103,17 @@ func batchFields(cfg *config.Config, pol *privacy.Policy) []privacy.Disclosed {
 	if cfg.Uplink.SensorID != "" {
 		id = fmt.Sprintf("%q (uplink.sensor_id)", cfg.Uplink.SensorID)
 	}
-	return []privacy.Disclosed{
+	out := []privacy.Disclosed{
 		{Field: "sensor_id", Sent: true, Transform: id},
 		{Field: "key_id", Sent: true, Transform: "first 8 hex digits of SHA-256 of the anonymisation key: tells rotations apart, reveals nothing of the key"},
 		{Field: "batch_id", Sent: true, Transform: "derived from the record ids (idempotency)"},
 		{Field: "record id", Sent: true, Transform: "keyed HMAC of the local event (idempotency; reveals nothing of what the record leaves out)"},
 	}
+	for i := range out {
+		out[i].Category = "(every batch)"
+		out[i].Sent = pol.Shares() // nothing at all without an uplink
+	}
+	return out
 }
 
 // policyFor loads the key (when anything is shared) and builds the

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -106,7 +108,14 @@ func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	cp := *cfg // the daemon's config changes on reloads; a connection keeps its own
+	cfg = &cp
 	conn := &cloudConn{cfg: cfg, pol: pol, threshold: cfg.Score.Threshold}
+	// Records spooled under other privacy settings or another key (this
+	// run's or an earlier one's) never leave.
+	if err := c.matchSpool(cfg, pol); err != nil {
+		return nil, err
+	}
 	var audit io.Writer
 	if p := cfg.Uplink.AuditLog; p != "" {
 		// Opened now, not at the first batch: a log that cannot be written
@@ -154,6 +163,31 @@ func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
 	return conn, nil
 }
 
+// spoolPolicyFile names, in the spool directory, the privacy settings and
+// key the records there were made under.
+const spoolPolicyFile = "policy.id"
+
+// matchSpool drops the spool's records when they were made under other
+// privacy settings or another key than cfg's (counted and logged), then
+// records cfg's. It runs with no client open on the spool.
+func (c *cloudLink) matchSpool(cfg *config.Config, pol *privacy.Policy) error {
+	if err := os.MkdirAll(cfg.Uplink.SpoolDir, 0o700); err != nil {
+		return fmt.Errorf("uplink.spool_dir: %w", err)
+	}
+	p := cfg.Privacy
+	p.KeyFile = "" // where the key lives is not what it is
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %+v", pol.KeyID(), p))
+	id := hex.EncodeToString(sum[:])
+	path := filepath.Join(cfg.Uplink.SpoolDir, spoolPolicyFile)
+	if prev, err := os.ReadFile(path); err == nil && string(prev) != id {
+		c.purge(cfg, "they were anonymised under other privacy settings or another key")
+	}
+	if err := os.WriteFile(path, []byte(id), 0o600); err != nil {
+		return fmt.Errorf("uplink.spool_dir: %w", err)
+	}
+	return nil
+}
+
 // shut stops a connection's delivery and closes its client; what it has
 // not delivered stays in the spool. Its figures go to the base.
 func (c *cloudLink) shut(conn *cloudConn) error {
@@ -180,6 +214,9 @@ func (c *cloudLink) purge(cfg *config.Config, why string) {
 		return
 	}
 	c.samplesBytes.Store(0)
+	c.baseMu.Lock()
+	c.base["uplink_spooled"] = 0
+	c.baseMu.Unlock()
 	if n > 0 {
 		c.purged.Add(uint64(n))
 		c.log.Warn().Int("records", n).Msg("uplink: spooled records dropped, undelivered: " + why)
@@ -197,27 +234,34 @@ const (
 // queue meanwhile. If the new one cannot start, the previous settings
 // come back, and the error says why.
 func (c *cloudLink) reconfigure(cfg *config.Config, how int) error {
+	// Check the new settings before anything running is touched.
+	pol, err := policyFor(cfg, false)
+	if err != nil {
+		return err
+	}
+	if err := uplink.CheckTLS(uplink.Options{CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile}); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.cur.Load()
-	if how == rotatedKey && !c.drainConn(old, 5*time.Second) {
+	if how == keepSpool && pol.KeyID() != old.pol.KeyID() {
+		how = rotatedKey // the key file changed too
+	}
+	if how == rotatedKey && !old.counted.Load() && !c.drainConn(old, 5*time.Second) {
 		c.log.Warn().Msg("key rotation: the cloud did not take every record made under the old key within 5s")
 	}
 	if err := c.shut(old); err != nil {
 		c.log.Warn().Err(err).Msg("uplink: closing")
 	}
-	switch how {
-	case rotatedKey:
-		c.purge(old.cfg, "they were anonymised under the previous key")
-	case newPolicy:
-		c.purge(old.cfg, "they were anonymised under the previous privacy settings")
-	}
+	// open drops what the spool holds when the settings or the key differ
+	// from those it was made under.
 	conn, err := c.open(cfg)
 	if err != nil {
 		prev, perr := c.open(old.cfg)
 		if perr != nil {
-			// Nothing can be sent; lines still queue and are dropped
-			// (counted) once the queue is full, until the next reload.
+			// Nothing can be sent: lines are dropped and counted
+			// (record) until a retry or a reload starts a connection.
 			c.log.Error().Err(perr).Msg("uplink: the previous settings do not start either")
 			prev = old
 		}
@@ -246,6 +290,10 @@ func (c *cloudLink) tap(line []byte) {
 
 // record anonymises one event line and enqueues the record.
 func (c *cloudLink) record(conn *cloudConn, line []byte) {
+	if conn.counted.Load() { // closed: no connection could be started
+		c.dropped.Add(1)
+		return
+	}
 	rec, ok, err := conn.pol.Record(line)
 	if err != nil {
 		c.failed.Add(1)
@@ -274,7 +322,8 @@ func (c *cloudLink) broken() bool { return c.cur.Load().counted.Load() }
 
 // pendingFor says whether whole files of a category go to the cloud.
 func (c *cloudLink) pendingFor(cat filetype.Category) bool {
-	return c.cur.Load().pol.Mode(privacyCategory(cat)) != config.ShareNone
+	conn := c.cur.Load()
+	return !conn.counted.Load() && conn.pol.Mode(privacyCategory(cat)) != config.ShareNone
 }
 
 // sample is the file pipeline's hand-off: where a whole file of this
@@ -283,7 +332,7 @@ func (c *cloudLink) pendingFor(cat filetype.Category) bool {
 func (c *cloudLink) sample(cat filetype.Category, size int64, sum string) string {
 	conn := c.cur.Load()
 	pc := privacyCategory(cat)
-	if conn.pol.Mode(pc) != config.ShareFull || size > conn.pol.UploadLimit(pc) {
+	if conn.counted.Load() || conn.pol.Mode(pc) != config.ShareFull || size > conn.pol.UploadLimit(pc) {
 		return ""
 	}
 	if c.samplesBytes.Add(size) > int64(conn.cfg.Uplink.SpoolMax) {

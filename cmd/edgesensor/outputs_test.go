@@ -189,4 +189,27 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 	if m["uplink_delivered"] != 4 || m["uplink_records"] != 6 {
 		t.Errorf("counts after close: delivered %d records %d", m["uplink_delivered"], m["uplink_records"])
 	}
+
+	// Across a restart: records spooled by one run under the truncate
+	// settings are dropped by the next run, started with other settings.
+	cl.stop()
+	link, err = startCloud(load("client_ip = \"truncate\"\n"), out, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines[6:8] {
+		link.tap(l)
+	}
+	link.drain(context.Background(), time.Second)
+	link.close(false)
+	link, err = startCloud(load(""), out, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.close(false)
+	m = map[string]uint64{}
+	link.counts(m)
+	if m["uplink_purged"] != 2 || m["uplink_spooled"] != 0 {
+		t.Errorf("after a restart under other settings: purged %d, spooled %d; want 2, 0", m["uplink_purged"], m["uplink_spooled"])
+	}
 }

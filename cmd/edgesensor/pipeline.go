@@ -94,8 +94,9 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	return a, nil
 }
 
-// keepCloudCounts adds a closed uplink's figures to those kept.
-func (a *analysis) keepCloudCounts(c *cloudLink) {
+// retireCloud takes a closed uplink off the taps and keeps its figures,
+// in one step under cloudMu so counts never sees them twice or not at all.
+func (a *analysis) retireCloud(c *cloudLink) {
 	m := map[string]uint64{}
 	c.counts(m)
 	a.cloudMu.Lock()
@@ -110,6 +111,7 @@ func (a *analysis) keepCloudCounts(c *cloudLink) {
 			a.cloudBase[k] += v
 		}
 	}
+	a.taps.cloud.CompareAndSwap(c, nil)
 }
 
 // startOutputs opens the SIEM sinks and the cloud uplink the config asks
@@ -136,14 +138,14 @@ func (a *analysis) startOutputs(cfg *config.Config, stdout io.Writer, log zerolo
 // the spool for the next start).
 func (a *analysis) closeOutputs(ctx context.Context, drain time.Duration, log zerolog.Logger) error {
 	var errs []error
-	if c := a.taps.cloud.Swap(nil); c != nil {
+	if c := a.taps.cloud.Load(); c != nil {
 		if drain > 0 && !c.drain(ctx, drain) {
 			log.Warn().Dur("waited", drain).Msg("uplink: not everything delivered; the rest stays spooled for the next start")
 		}
 		if err := c.close(false); err != nil {
 			errs = append(errs, fmt.Errorf("uplink: %w", err))
 		}
-		a.keepCloudCounts(c)
+		a.retireCloud(c)
 	}
 	if s := a.taps.sinks.Load(); s != nil {
 		if err := s.Close(5 * time.Second); err != nil {
@@ -166,10 +168,10 @@ func (a *analysis) counts() map[string]uint64 {
 		"tls_cert_parsed":    a.handshakes.Stats.CertMisses.Load(),
 		"event_lines_output": a.out.Lines(),
 	}
-	cur := a.taps.cloud.Load()
 	up := map[string]uint64{}
-	cur.counts(up)
 	a.cloudMu.Lock()
+	cur := a.taps.cloud.Load()
+	cur.counts(up)
 	for k, v := range a.cloudBase {
 		if k != "uplink_spooled" {
 			up[k] += v

@@ -285,11 +285,10 @@ func (rt *daemon) applyCloud(next *config.Config, privacyChanged bool) error {
 		}
 		rt.an.taps.cloud.Store(nc)
 	case c != nil && !next.UplinkEnabled():
-		rt.an.taps.cloud.Store(nil)
 		if err := c.close(true); err != nil {
 			rt.log.Warn().Err(err).Msg("uplink: closing")
 		}
-		rt.an.keepCloudCounts(c)
+		rt.an.retireCloud(c)
 		rt.log.Info().Msg("cloud uplink off: nothing leaves the box")
 	case c != nil:
 		how := keepSpool

@@ -440,3 +440,11 @@ func (c *Client) setError(err error) {
 	c.lastErr = err.Error()
 	c.errMu.Unlock()
 }
+
+// CheckTLS loads and checks the TLS material of o (the CA, the client
+// certificate and its key) as New would, without opening anything: a
+// reload checks a new config with it before replacing what runs.
+func CheckTLS(o Options) error {
+	_, err := clientTLS(o)
+	return err
+}

@@ -26,7 +26,7 @@ deps-build:
 
 # Rebuild the BPF objects (clang) and their Go bindings (bpf2go).
 generate: deps-build
-	$(GO) generate ./bpf
+	$(GO) generate ./bpf ./userspace/filehash
 
 # Fails when the committed BPF objects are not what the sources compile to.
 check-generate: deps-build

@@ -13,3 +13,14 @@ if [ "$before" != "$after" ]; then
 	exit 1
 fi
 echo "bpf/: generated objects are current"
+
+# The fused digest loop is generated too (pure Go, no clang needed).
+asm=userspace/filehash/fused_amd64.s
+before=$(sha256sum "$asm")
+go generate ./userspace/filehash
+after=$(sha256sum "$asm")
+if [ "$before" != "$after" ]; then
+	echo "$asm is stale; run 'make generate' and commit" >&2
+	exit 1
+fi
+echo "$asm is current"

@@ -13,6 +13,7 @@ import (
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/filehash"
 )
 
 const benchSize = 64 << 20
@@ -39,8 +40,9 @@ func benchConn(body []byte) testutil.TCPConn {
 
 // BenchmarkLargeFile: one 64 MiB download through the whole file path
 // (reassembly, HTTP, typing, SHA-256 + SHA-1 + MD5, spool write, PE
-// metadata, event), in 1448-byte segments. Compare with BenchmarkSHA256
-// and BenchmarkThreeHashes on the same bytes.
+// metadata, event), in 1448-byte segments. Compare with BenchmarkSHA256,
+// BenchmarkMD5, BenchmarkThreeHashes (the standard library's three one
+// after the other) and BenchmarkFusedHashes on the same bytes.
 func BenchmarkLargeFile(b *testing.B) {
 	c := benchConn(benchBody())
 	segs := segments(c, 1448)
@@ -85,6 +87,35 @@ func BenchmarkThreeHashes(b *testing.B) {
 		h1.Sum(nil)
 		h2.Sum(nil)
 		h3.Sum(nil)
+	}
+}
+
+// BenchmarkFusedHashes: the three digests as the file path computes them
+// (userspace/filehash: one fused pass where the CPU has the SHA
+// extensions), on the same bytes and segments.
+func BenchmarkFusedHashes(b *testing.B) {
+	body := benchBody()
+	b.SetBytes(benchSize)
+	for i := 0; i < b.N; i++ {
+		h := filehash.New(true, true)
+		for off := 0; off < len(body); off += 1448 {
+			h.Write(body[off:min(off+1448, len(body))])
+		}
+		h.Sum()
+	}
+}
+
+// BenchmarkMD5: MD5 alone, the slowest of the three on x86 (no CPU
+// extension for it): the floor of any pass that computes all three.
+func BenchmarkMD5(b *testing.B) {
+	body := benchBody()
+	b.SetBytes(benchSize)
+	for i := 0; i < b.N; i++ {
+		h := md5.New()
+		for off := 0; off < len(body); off += 1448 {
+			h.Write(body[off:min(off+1448, len(body))])
+		}
+		h.Sum(nil)
 	}
 }
 

@@ -2,13 +2,9 @@ package files
 
 import (
 	"bufio"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/extract"
+	"github.com/edgesensor/edgesensor/userspace/filehash"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/score"
 )
@@ -73,7 +70,7 @@ type file struct {
 	closed   bool
 
 	hashes             bool // hashing still covers every byte
-	h256, h1, h5       hash.Hash
+	digests            *filehash.Set
 	spool              *os.File
 	spoolBuf           *bufio.Writer
 	spoolPath          string
@@ -137,13 +134,7 @@ func (f *file) consume(p []byte) bool {
 		return true
 	}
 	if f.hashes {
-		f.h256.Write(p)
-		if f.h1 != nil {
-			f.h1.Write(p)
-		}
-		if f.h5 != nil {
-			f.h5.Write(p)
-		}
+		f.digests.Write(p)
 	}
 	f.spoolWrite(p)
 	return true
@@ -162,13 +153,7 @@ func (f *file) decide(total int64) {
 	}
 	f.hashes = f.missing == 0
 	if f.hashes {
-		f.h256 = sha256.New()
-		if !f.s.p.cfg.NoSHA1 {
-			f.h1 = sha1.New()
-		}
-		if !f.s.p.cfg.NoMD5 {
-			f.h5 = md5.New()
-		}
+		f.digests = filehash.New(!f.s.p.cfg.NoSHA1, !f.s.p.cfg.NoMD5)
 	}
 	f.openSpool()
 	head := f.head
@@ -299,13 +284,8 @@ func (f *file) Close(cut extract.Cut) {
 		f.dropSpool()
 	}
 	if f.hashes {
-		f.sum256 = f.h256.Sum(nil)
-		if f.h1 != nil {
-			f.sum1 = f.h1.Sum(nil)
-		}
-		if f.h5 != nil {
-			f.sum5 = f.h5.Sum(nil)
-		}
+		d := f.digests.Sum()
+		f.sum256, f.sum1, f.sum5 = d.SHA256, d.SHA1, d.MD5
 	}
 	if f.spool != nil {
 		if err := f.spoolBuf.Flush(); err != nil {

@@ -122,6 +122,23 @@ func testRun(t *testing.T, l *lab.Lab, bin string) {
 	if !strings.Contains(imap, "Subject: lab") {
 		t.Fatalf("IMAP fetch did not return the mail: %.200s", imap)
 	}
+	// A desktop client's way: the structure first, then the attachments
+	// one part at a time (swaks: part 1 the text, 2 the exe, 3 the PDF).
+	imapParts := fmt.Sprintf(`import imaplib
+m = imaplib.IMAP4(%q)
+m.login("user", "secret")
+m.select("INBOX", readonly=True)
+for q in ("(UID BODYSTRUCTURE)", "(UID BODY.PEEK[2])", "(UID BINARY.PEEK[3])"):
+    typ, d = m.uid("FETCH", "1", q)
+    assert typ == "OK" and d and d[0], (q, typ, d)
+m.logout()
+`, s4)
+	l.MustExec(c, "python3", "-c", imapParts)
+	// A part fetched with no structure before it (the PDF: the lab's exe
+	// is an executable by its name only).
+	if part := l.MustExec(c, "curl", "-sS", "--max-time", "20", "imap://"+s4+"/INBOX;UID=1;SECTION=3", "-u", "user:secret"); !strings.HasPrefix(part, "JVBER") {
+		t.Fatalf("IMAP part fetch: %.80q", part)
+	}
 	// A QUIC v1 Initial (no QUIC server needed: the Initial is what counts).
 	initial := make([]byte, 1200)
 	initial[0] = 0xc3

@@ -262,6 +262,7 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 			c.cmd.nameLit = true
 		} else {
 			p.mailbox = bounded(mbox)
+			p.clearStructs() // message numbers are per mailbox
 		}
 	case cAPPEND:
 		mbox, isLit := astring(rest)
@@ -314,6 +315,7 @@ func (p *Parser) clientLitEnd() {
 			c.cmd.appendBox = string(l.name)
 		} else {
 			p.mailbox = string(l.name)
+			p.clearStructs()
 		}
 	case roleAppend:
 		l.close(extract.Whole)

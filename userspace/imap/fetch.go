@@ -10,10 +10,12 @@ import (
 type item uint8
 
 const (
-	itemOther   item = iota // not looked at
-	itemWhole               // a whole message: BODY[], RFC822, BINARY[]
-	itemPartial             // BODY[]<0>: a message, maybe truncated
-	itemSize                // RFC822.SIZE
+	itemOther     item = iota // not looked at
+	itemWhole                 // a whole message: BODY[], RFC822, BINARY[]
+	itemPartial               // BODY[]<0>: a message, maybe truncated
+	itemSize                  // RFC822.SIZE
+	itemStructure             // BODYSTRUCTURE, BODY: the parts' headers
+	itemPart                  // BODY[2], BINARY[1.2]: one part's body
 )
 
 // fetchState is where the tokeniser stands in a FETCH item list; it
@@ -24,6 +26,11 @@ type fetchState struct {
 	want   bool  // the next value at depth 1 belongs to item
 	item   item  // the item whose value is awaited
 	size   int64 // RFC822.SIZE, -1 unknown
+	// structStart is where the BODYSTRUCTURE value under way started in
+	// the line, -1 when none.
+	structStart int
+	section     string // itemPart: the part number
+	binary      bool   // itemPart: BINARY[...], already decoded
 }
 
 // valueDone follows a literal: at depth 1 it was the item's value.
@@ -62,9 +69,12 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 			if j == i {
 				return spec, roleSkip, false, false
 			}
-			fs.item, fs.want = p.classify(s[i:j]), true
+			fs.item, fs.want, fs.structStart = p.classify(s[i:j]), true, -1
 			i = j
 		case c == '(':
+			if fs.depth == 1 && fs.item == itemStructure {
+				fs.structStart = i
+			}
 			fs.depth++
 			i++
 		case c == ')':
@@ -72,6 +82,10 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 			i++
 			if fs.depth < 1 {
 				return spec, roleSkip, false, false // an item without a value
+			}
+			if fs.depth == 1 && fs.item == itemStructure && fs.structStart >= 0 {
+				p.structure(p.s.resp.seq, s[fs.structStart:i])
+				fs.structStart = -1
 			}
 			fs.valueDone()
 		case c == '"':
@@ -96,7 +110,15 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 					r = roleMsg
 				case itemPartial:
 					r = rolePartial
+				case itemPart:
+					r = rolePart
 				}
+			}
+			if fs.item == itemStructure && fs.structStart >= 0 {
+				// A literal inside a BODYSTRUCTURE: the value is not in
+				// one line, and is not read.
+				fs.structStart = -1
+				p.st.StructBad++
 			}
 			return lspec, r, true, true
 		default:
@@ -156,6 +178,8 @@ func (p *Parser) classify(name []byte) item {
 	case equalFold(name, "RFC822.HEADER"), equalFold(name, "RFC822.TEXT"):
 		p.st.HeaderText++
 		return itemOther
+	case equalFold(name, "BODYSTRUCTURE"), equalFold(name, "BODY"):
+		return itemStructure
 	}
 	var rest []byte
 	for _, pre := range [...]string{"BODY[", "BODY.PEEK[", "BINARY[", "BINARY.PEEK["} {
@@ -169,8 +193,12 @@ func (p *Parser) classify(name []byte) item {
 	}
 	section, origin, _ := bytes.Cut(rest, []byte("]"))
 	switch {
+	case len(section) > 0 && partNumber(section) && len(origin) == 0 && len(section) <= 32:
+		fs := &p.s.resp.fs
+		fs.section, fs.binary = string(section), hasPrefixFold(name, "BINARY")
+		return itemPart
 	case len(section) > 0 && partNumber(section):
-		p.st.Sections++ // a part's body without its header: no use to MIME
+		p.st.Sections++ // a piece of a part: no start or no end to read
 		return itemOther
 	case len(section) > 0:
 		p.st.HeaderText++ // HEADER, TEXT, HEADER.FIELDS, n.MIME...

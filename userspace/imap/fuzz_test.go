@@ -1,6 +1,9 @@
 package imap
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // fuzzDrive feeds client and server to p as cuts says: each byte of cuts
 // picks a direction and a piece size, and some bytes turn the piece into
@@ -59,6 +62,9 @@ func FuzzIMAP(f *testing.F) {
 			greet + "+ go\r\na1 OK\r\na2 OK\r\n* 1 FETCH (BODY[]<0> {4}\r\nabcd BINARY[] ~{2}\r\n\x00\x01 BODY[] \"q\\\"\" BODY[1] NIL)\r\n"},
 		{"a1 AUTHENTICATE PLAIN\r\nAGFsaWNl\r\na2 STARTTLS\r\n\x16\x03\x01",
 			greet + "+ \r\na1 OK\r\na2 OK go\r\n\x16\x03\x03"},
+		{"a1 SELECT INBOX\r\na2 UID FETCH 7 (BODYSTRUCTURE)\r\na3 FETCH 1 (BODY.PEEK[2] BINARY.PEEK[3.2])\r\n",
+			greet + "a1 OK\r\n* 1 FETCH (UID 7 BODYSTRUCTURE " + mixedStructure + ")\r\na2 OK\r\n" +
+				"* 1 FETCH (BODY[2] {8}\r\nTVqQAAMA BINARY[3.2] ~{3}\r\n%PD)\r\na3 OK\r\n"},
 		{"a1 FETCH 1 (BODYSTRUCTURE)\r\n", greet + "* 1 FETCH (BODYSTRUCTURE ((\"text\" {3}\r\na)b NIL) \"mixed\") BODY[HEADER.FIELDS (A)] {2}\r\nab)\r\n"},
 	}
 	for i, s := range seeds {
@@ -76,8 +82,41 @@ func FuzzIMAP(f *testing.F) {
 		p.Close()
 		sink.CheckClosed()
 		for _, m := range sink.Msgs {
-			if int64(len(m.Data))+m.Gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine)) {
+			// A part section carries its rebuilt header too.
+			if int64(len(m.Data))+m.Gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine))+maxPartHeader+100 {
 				t.Fatalf("message of %d bytes", len(m.Data))
+			}
+		}
+	})
+}
+
+// FuzzStructure: any BODYSTRUCTURE parses or is refused within its
+// bounds, and the rebuilt headers stay bounded and one field a line.
+func FuzzStructure(f *testing.F) {
+	f.Add([]byte(mixedStructure))
+	f.Add([]byte(`("application" "pdf" ("name" "a.pdf") NIL NIL "base64" 100 NIL NIL NIL NIL)`))
+	f.Add([]byte(`(("text" "plain" NIL NIL NIL "7bit" 1 1)("message" "rfc822" NIL NIL NIL "7bit" 1 NIL ("a" "b" NIL NIL NIL "x" 1 NIL ("inline" ("filename" "a\\"b"))) 1) "mixed")`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := New(&recSink{Fail: func(s string) { t.Fatal(s) }}, Options{}, nil)
+		for seq := uint32(0); seq < 3; seq++ {
+			p.structure(seq, b)
+		}
+		if p.structBytes > maxStructBytes || len(p.structs) > maxStructMsgs {
+			t.Fatalf("kept %d bytes for %d messages", p.structBytes, len(p.structs))
+		}
+		for _, parts := range p.structs {
+			if len(parts) > maxStructParts {
+				t.Fatalf("%d parts", len(parts))
+			}
+			for _, ph := range parts {
+				if len(ph.header) > maxPartHeader {
+					t.Fatalf("header of %d bytes", len(ph.header))
+				}
+				for _, line := range strings.Split(strings.TrimSuffix(ph.header, "\r\n"), "\r\n") {
+					if strings.ContainsAny(line, "\r\n") || !strings.Contains(line, ": ") {
+						t.Fatalf("header line %q", line)
+					}
+				}
 			}
 		}
 	})

@@ -1,7 +1,8 @@
 // Package imap follows one IMAP4rev1/rev2 connection, both directions, and
 // hands the messages it carries to an extract.MessageSink: the literals
 // of FETCH items that hold a whole message (BODY[], BODY[]<0>, RFC822,
-// BINARY[]), and the messages a client uploads with APPEND.
+// BINARY[]) or one part of it (BODY[2], BINARY.PEEK[1.2]), and the
+// messages a client uploads with APPEND.
 //
 // Framing. Both directions are lines, except that a line may end in a
 // literal "{n}" / "{n+}" (RFC 7888) / "~{n}" (RFC 3516) announcing n raw
@@ -12,9 +13,11 @@
 // Server side. An untagged FETCH is tokenised item by item (nested
 // lists, quoted strings, literals anywhere): the value of a whole-message
 // item at the top level of the list becomes a message (a quoted string
-// too). Part sections (BODY[1.2], BINARY[2]) are a part's encoded body
-// without its MIME header, which a MIME extractor cannot read: they are
-// skipped and counted, like HEADER/TEXT sections and RFC822.HEADER/TEXT.
+// too). Part sections (BODY[1.2], BINARY[2]) are a part's body without
+// its MIME header: the header is rebuilt from the message's BODYSTRUCTURE
+// (structure.go) and the part goes on as a one-part message. HEADER/TEXT
+// sections, RFC822.HEADER/TEXT and pieces of parts are skipped and
+// counted.
 // BODY[]<0> is a message that may be truncated by the client's partial
 // range: it is closed Whole only if RFC822.SIZE in the same response says
 // it is complete, else extract.CutNotFinal.
@@ -72,29 +75,36 @@ func (o Options) withDefaults() Options {
 // Stats counts what the parsers saw. Plain counters: a Stats is owned by
 // the goroutine that runs its parsers.
 type Stats struct {
-	Commands   uint64 // client commands recognised
-	Responses  uint64 // server responses (untagged, tagged, continuation)
-	Fetches    uint64 // untagged FETCH responses
-	Messages   uint64 // messages opened from FETCH items
-	Appends    uint64 // messages opened from APPEND
-	Partials   uint64 // of Messages, BODY[]<0> partial ones
-	Quoted     uint64 // message items sent as quoted strings
-	Nil        uint64 // message items that were NIL
-	Sections   uint64 // part sections (BODY[1.2], BINARY[2]) skipped
-	HeaderText uint64 // HEADER, TEXT, MIME sections and RFC822.HEADER/TEXT skipped
-	Offsets    uint64 // partial items not at offset 0, skipped
-	Literals   uint64 // literals, both directions
-	Skipped    uint64 // literal bytes handed back as skip
-	Bytes      uint64 // message bytes handed to the sink
-	Limit      uint64 // messages cut at MaxLiteral
-	Malformed  uint64 // lines or items that are not IMAP
-	LongLines  uint64 // lines longer than MaxLine
-	Gaps       uint64 // gaps reported, either direction
-	Desync     uint64 // times a direction lost the line framing
-	Resync     uint64 // times it found it again
-	StartTLS   uint64 // connections that went TLS
-	Compress   uint64 // connections that went COMPRESS=DEFLATE
-	NotIMAP    uint64 // connections given up as not IMAP
+	Commands  uint64 // client commands recognised
+	Responses uint64 // server responses (untagged, tagged, continuation)
+	Fetches   uint64 // untagged FETCH responses
+	Messages  uint64 // messages opened from FETCH items
+	Appends   uint64 // messages opened from APPEND
+	Partials  uint64 // of Messages, BODY[]<0> partial ones
+	Quoted    uint64 // message items sent as quoted strings
+	Nil       uint64 // message items that were NIL
+	Sections  uint64 // pieces of parts (BODY[2]<0.100>) skipped
+	Parts     uint64 // part sections (BODY[1.2], BINARY[2]) handed on as one-part messages
+	// PartsGuessed: of Parts, those without a BODYSTRUCTURE to name them
+	// (BODY[n] taken as base64, BINARY[n] as decoded).
+	PartsGuessed  uint64
+	Structures    uint64 // BODYSTRUCTUREs read
+	StructBad     uint64 // BODYSTRUCTUREs that did not parse or held a literal
+	StructDropped uint64 // times the kept structures were cleared at their bound
+	HeaderText    uint64 // HEADER, TEXT, MIME sections and RFC822.HEADER/TEXT skipped
+	Offsets       uint64 // partial items not at offset 0, skipped
+	Literals      uint64 // literals, both directions
+	Skipped       uint64 // literal bytes handed back as skip
+	Bytes         uint64 // message bytes handed to the sink
+	Limit         uint64 // messages cut at MaxLiteral
+	Malformed     uint64 // lines or items that are not IMAP
+	LongLines     uint64 // lines longer than MaxLine
+	Gaps          uint64 // gaps reported, either direction
+	Desync        uint64 // times a direction lost the line framing
+	Resync        uint64 // times it found it again
+	StartTLS      uint64 // connections that went TLS
+	Compress      uint64 // connections that went COMPRESS=DEFLATE
+	NotIMAP       uint64 // connections given up as not IMAP
 }
 
 // Parser follows one IMAP connection. It implements extract.Parser.
@@ -109,9 +119,13 @@ type Parser struct {
 	s serverSide
 
 	mailbox string // selected mailbox
-	selTag  []byte // tag of the SELECT/EXAMINE that set it
-	tlsTag  []byte // tag of STARTTLS or COMPRESS
-	tlsKind int    // cSTARTTLS or cCOMPRESS
+	// structs holds the part headers of the BODYSTRUCTUREs seen, by
+	// message number, for the part sections fetched after them.
+	structs     map[uint32][]partHeader
+	structBytes int    // header bytes in structs, at most maxStructBytes
+	selTag      []byte // tag of the SELECT/EXAMINE that set it
+	tlsTag      []byte // tag of STARTTLS or COMPRESS
+	tlsKind     int    // cSTARTTLS or cCOMPRESS
 }
 
 var _ extract.Parser = (*Parser)(nil)

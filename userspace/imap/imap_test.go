@@ -144,7 +144,7 @@ func TestRFC822AndBinary(t *testing.T) {
 	})
 }
 
-func TestSectionsSkipped(t *testing.T) {
+func TestSectionsSkippedOrGuessed(t *testing.T) {
 	hdr := "From: a\r\nTo: b\r\n\r\n"
 	evs := script(selectINBOX, []ev{
 		cl("a3 FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS (FROM TO)] BODY.PEEK[1.2] RFC822.TEXT BODY.PEEK[2.MIME])\r\n"),
@@ -152,9 +152,13 @@ func TestSectionsSkipped(t *testing.T) {
 			" BODY[1.2] " + litOf("QUJD\r\n") + " RFC822.TEXT " + litOf("text\r\n") + " BODY[2.MIME] \"Content-Type: x\" BINARY[2] ~" + litOf("\x00\x01") +
 			" BODY[]<100> " + litOf("middle") + ")\r\n" + "* 2 FETCH (BODY[] " + litOf(msg1) + ")\r\na3 OK done\r\n"),
 	})
+	// BODY[1.2] and BINARY[2] come without a BODYSTRUCTURE: taken as
+	// base64 and as decoded bytes.
+	p12 := "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n"
+	b2 := "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01"
 	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
-		want(t, sink, []string{msg1}, whole, "INBOX")
-		if st.HeaderText != 4 || st.Sections != 2 || st.Offsets != 1 || st.Malformed != 0 {
+		want(t, sink, []string{p12, b2, msg1}, []extract.Cut{"", "", ""}, "INBOX")
+		if st.HeaderText != 4 || st.Parts != 2 || st.PartsGuessed != 2 || st.Sections != 0 || st.Offsets != 1 || st.Malformed != 0 {
 			t.Errorf("stats %+v", *st)
 		}
 	})

@@ -152,6 +152,7 @@ const (
 	rolePartial      // BODY[]<0>: closed at the response's end
 	roleAppend       // a message the client uploads
 	roleName         // a mailbox name
+	rolePart         // one part's body (BODY[2]), closed at the literal's end
 )
 
 // lit is a literal being read, and the message it feeds.

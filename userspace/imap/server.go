@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/edgesensor/edgesensor/userspace/extract"
 )
@@ -20,9 +21,10 @@ type serverSide struct {
 // its literals).
 type response struct {
 	active bool
-	fetch  bool // an untagged FETCH, read item by item
-	broken bool // its items can no longer be read: literals are only followed
-	pos    int  // where the FETCH items start in the first line
+	fetch  bool   // an untagged FETCH, read item by item
+	broken bool   // its items can no longer be read: literals are only followed
+	pos    int    // where the FETCH items start in the first line
+	seq    uint32 // the message sequence number of a FETCH
 	fs     fetchState
 	// A BODY[]<0> message stays open until the response says (by
 	// RFC822.SIZE) whether it is whole.
@@ -125,12 +127,12 @@ func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
 			s.desync = false
 			p.st.Resync++
 		}
-		*r = response{active: true, fs: fetchState{size: -1}}
+		*r = response{active: true, fs: fetchState{size: -1, structStart: -1}}
 		p.st.Responses++
 		switch {
 		case head[0] == '*':
-			if pos, ok := fetchStart(head); ok {
-				r.fetch, r.pos = true, pos
+			if pos, seq, ok := fetchStart(head); ok {
+				r.fetch, r.pos, r.seq = true, pos, seq
 				p.st.Fetches++
 			}
 		case head[0] != '+':
@@ -189,10 +191,13 @@ func (p *Parser) tagged(l []byte) {
 // serverLiteral starts a literal of the current response.
 func (p *Parser) serverLiteral(spec litSpec, r role) {
 	var meta *extract.Meta
-	if r == roleMsg || r == rolePartial {
+	if r == roleMsg || r == rolePartial || r == rolePart {
 		meta = p.fetchMeta(r)
 	}
 	p.s.lit.start(p, spec.n, r, meta)
+	if r == rolePart && p.s.lit.msg != nil {
+		p.s.lit.msg.Write([]byte(p.partHeader()))
+	}
 	if spec.n == 0 {
 		p.serverLitEnd()
 	}
@@ -213,7 +218,7 @@ func (p *Parser) serverLitEnd() {
 	s := &p.s
 	l := &s.lit
 	switch l.role {
-	case roleMsg:
+	case roleMsg, rolePart:
 		l.close(extract.Whole)
 	case rolePartial:
 		if l.msg != nil {
@@ -305,14 +310,50 @@ func responseStart(l []byte) bool {
 	return string(status) == "OK" || string(status) == "NO" || string(status) == "BAD"
 }
 
-// fetchStart finds "* n FETCH " and where the item list starts.
-func fetchStart(l []byte) (int, bool) {
+// fetchStart finds "* n FETCH ", the message number n and where the
+// item list starts.
+func fetchStart(l []byte) (int, uint32, bool) {
 	i := 2
+	var seq uint64
 	for i < len(l) && isDigit(l[i]) {
+		if seq < 1<<32 {
+			seq = seq*10 + uint64(l[i]-'0')
+		}
 		i++
 	}
-	if i == 2 || !hasPrefixFold(l[i:], " FETCH ") {
-		return 0, false
+	if i == 2 || !hasPrefixFold(l[i:], " FETCH ") || seq >= 1<<32 {
+		return 0, 0, false
 	}
-	return i + len(" FETCH "), true
+	return i + len(" FETCH "), uint32(seq), true
+}
+
+// partHeader is the MIME header a part's body is handed on with: from
+// the message's BODYSTRUCTURE when it was seen, else a guess (BODY[n]
+// base64, BINARY[n] decoded).
+func (p *Parser) partHeader() string {
+	fs := &p.s.resp.fs
+	p.st.Parts++
+	h, ok := p.partFor(p.s.resp.seq, fs.section)
+	if !ok {
+		p.st.PartsGuessed++
+		h = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+	}
+	if fs.binary {
+		h = replaceEncoding(h, "binary")
+	}
+	return h + "\r\n"
+}
+
+// replaceEncoding sets a header's Content-Transfer-Encoding.
+func replaceEncoding(h, enc string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(h, "\r\n") {
+		if line == "" || hasPrefixFold([]byte(line), "Content-Transfer-Encoding:") {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("Content-Transfer-Encoding: " + enc + "\r\n")
+	return b.String()
 }

@@ -131,6 +131,15 @@ m.select("INBOX", readonly=True)
 for q in ("(UID BODYSTRUCTURE)", "(UID BODY.PEEK[2])", "(UID BINARY.PEEK[3])"):
     typ, d = m.uid("FETCH", "1", q)
     assert typ == "OK" and d and d[0], (q, typ, d)
+# The whole message in pieces of 64 KiB, as Thunderbird fetches.
+off, pieces = 0, 0
+while True:
+    typ, d = m.uid("FETCH", "1", "(BODY.PEEK[]<%%d.65536>)" %% off)
+    data = d[0][1] if isinstance(d[0], tuple) else b""
+    off, pieces = off + len(data), pieces + 1
+    if len(data) < 65536:
+        break
+assert pieces > 2, pieces
 m.logout()
 `, s4)
 	l.MustExec(c, "python3", "-c", imapParts)

@@ -262,7 +262,7 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 			c.cmd.nameLit = true
 		} else {
 			p.mailbox = bounded(mbox)
-			p.clearStructs() // message numbers are per mailbox
+			p.newMailbox()
 		}
 	case cAPPEND:
 		mbox, isLit := astring(rest)
@@ -276,6 +276,10 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 		c.sasl = true
 	case cIDLE:
 		c.idle = true
+	default:
+		if n, ok := partialRequest(rest); ok && (commands[k] == "FETCH" || commands[k] == "UID") {
+			p.reqLen = n // what the next pieces are measured against
+		}
 	}
 	if hasLit {
 		p.clientLiteral(spec)
@@ -315,7 +319,7 @@ func (p *Parser) clientLitEnd() {
 			c.cmd.appendBox = string(l.name)
 		} else {
 			p.mailbox = string(l.name)
-			p.clearStructs()
+			p.newMailbox()
 		}
 	case roleAppend:
 		l.close(extract.Whole)

@@ -16,6 +16,7 @@ const (
 	itemSize                  // RFC822.SIZE
 	itemStructure             // BODYSTRUCTURE, BODY: the parts' headers
 	itemPart                  // BODY[2], BINARY[1.2]: one part's body
+	itemMore                  // BODY[]<n>: the next piece of Parser.chain
 )
 
 // fetchState is where the tokeniser stands in a FETCH item list; it
@@ -112,6 +113,8 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 					r = rolePartial
 				case itemPart:
 					r = rolePart
+				case itemMore:
+					r = roleMore
 				}
 			}
 			if fs.item == itemStructure && fs.structStart >= 0 {
@@ -208,8 +211,30 @@ func (p *Parser) classify(name []byte) item {
 	case bytes.HasPrefix(origin, []byte("<0>")) || bytes.HasPrefix(origin, []byte("<0.")):
 		return itemPartial
 	}
-	p.st.Offsets++ // the middle of a message: no start to read
+	if off, ok := originOffset(origin); ok && p.chain.msg != nil && p.chain.seq == p.s.resp.seq && off == p.chain.next {
+		return itemMore
+	}
+	p.st.Offsets++ // the middle of a message whose start was not seen
 	return itemOther
+}
+
+// originOffset reads the offset of "<n>" or "<n.len>".
+func originOffset(o []byte) (int64, bool) {
+	if len(o) < 3 || o[0] != '<' {
+		return 0, false
+	}
+	var n int64
+	i := 1
+	for ; i < len(o) && isDigit(o[i]); i++ {
+		if n > 1<<50 {
+			return 0, false
+		}
+		n = n*10 + int64(o[i]-'0')
+	}
+	if i == 1 || i >= len(o) || (o[i] != '>' && o[i] != '.') {
+		return 0, false
+	}
+	return n, true
 }
 
 // partNumber: "1", "1.2", "2.1.3".
@@ -235,6 +260,7 @@ func (p *Parser) atomValue(a []byte) {
 			n = n*10 + int64(c-'0')
 		}
 		fs.size = n
+		p.rememberSize(p.s.resp.seq, n)
 	case itemWhole, itemPartial:
 		if equalFold(a, "NIL") {
 			p.st.Nil++
@@ -249,6 +275,23 @@ func (p *Parser) atomValue(a []byte) {
 func (p *Parser) quotedValue(q []byte) {
 	s := &p.s
 	it := s.resp.fs.item
+	if it == itemMore {
+		// The next piece as a string: "" past the end of the message.
+		m := p.chain.msg
+		s.quoted = unquote(s.quoted[:0], q)
+		n := min(int64(len(s.quoted)), max(p.opt.MaxLiteral-p.chain.next, 0))
+		if n > 0 {
+			m.Write(s.quoted[:n])
+			p.st.Bytes += uint64(n)
+		}
+		r := &s.resp
+		r.partial, r.partialN, r.partialPiece, r.partialGap = m, p.chain.next+n, n, p.chain.gap
+		p.chain = chain{}
+		p.st.Pieces++
+		clear(s.quoted)
+		s.quoted = s.quoted[:0]
+		return
+	}
 	if it != itemWhole && it != itemPartial {
 		return
 	}
@@ -276,3 +319,41 @@ func (p *Parser) quotedValue(q []byte) {
 }
 
 func equalFold(b []byte, s string) bool { return len(b) == len(s) && hasPrefixFold(b, s) }
+
+// rememberSize keeps a message's RFC822.SIZE for the pieces of it
+// fetched later (clients read sizes when they list a mailbox).
+func (p *Parser) rememberSize(seq uint32, n int64) {
+	if p.sizes == nil {
+		p.sizes = make(map[uint32]int64)
+	}
+	if _, ok := p.sizes[seq]; !ok && len(p.sizes) >= maxSizes {
+		clear(p.sizes)
+	}
+	p.sizes[seq] = n
+}
+
+// maxSizes bounds the RFC822.SIZEs kept per connection.
+const maxSizes = 4096
+
+// partialRequest reads the length a client FETCH asks of a message
+// piece: "BODY.PEEK[]<0.65536>" gives 65536.
+func partialRequest(rest []byte) (int64, bool) {
+	i := bytes.Index(rest, []byte("[]<"))
+	if i < 0 {
+		return 0, false
+	}
+	o := rest[i+3:]
+	j := bytes.IndexByte(o, '.')
+	k := bytes.IndexByte(o, '>')
+	if j < 0 || k < j {
+		return 0, false
+	}
+	var n int64
+	for _, c := range o[j+1 : k] {
+		if !isDigit(c) || n > 1<<50 {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, k > j+1
+}

@@ -65,6 +65,9 @@ func FuzzIMAP(f *testing.F) {
 		{"a1 SELECT INBOX\r\na2 UID FETCH 7 (BODYSTRUCTURE)\r\na3 FETCH 1 (BODY.PEEK[2] BINARY.PEEK[3.2])\r\n",
 			greet + "a1 OK\r\n* 1 FETCH (UID 7 BODYSTRUCTURE " + mixedStructure + ")\r\na2 OK\r\n" +
 				"* 1 FETCH (BODY[2] {8}\r\nTVqQAAMA BINARY[3.2] ~{3}\r\n%PD)\r\na3 OK\r\n"},
+		{"a1 UID FETCH 7 (RFC822.SIZE)\r\na2 UID FETCH 7 (BODY.PEEK[]<0.8>)\r\na3 UID FETCH 7 (BODY.PEEK[]<8.8>)\r\n",
+			greet + "* 1 FETCH (UID 7 RFC822.SIZE 12)\r\na1 OK\r\n* 1 FETCH (UID 7 BODY[]<0> {8}\r\nA: b\r\n\r\n)\r\na2 OK\r\n" +
+				"* 1 FETCH (UID 7 BODY[]<8> {4}\r\nxyz\n)\r\na3 OK\r\n* 1 FETCH (BODY[]<12> \"\")\r\n"},
 		{"a1 FETCH 1 (BODYSTRUCTURE)\r\n", greet + "* 1 FETCH (BODYSTRUCTURE ((\"text\" {3}\r\na)b NIL) \"mixed\") BODY[HEADER.FIELDS (A)] {2}\r\nab)\r\n"},
 	}
 	for i, s := range seeds {

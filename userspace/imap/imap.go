@@ -19,8 +19,12 @@
 // sections, RFC822.HEADER/TEXT and pieces of parts are skipped and
 // counted.
 // BODY[]<0> is a message that may be truncated by the client's partial
-// range: it is closed Whole only if RFC822.SIZE in the same response says
-// it is complete, else extract.CutNotFinal.
+// range, or the first piece of a message fetched in pieces (BODY[]<0.N>,
+// then <N.M>..., as desktop clients fetch large messages): the pieces that
+// follow on are joined into one message, which is closed Whole when its
+// RFC822.SIZE (from this response or an earlier one) is reached or when a
+// piece is shorter than the client asked for, and extract.CutNotFinal
+// when the client moves on to another message first.
 //
 // Client side. Tagged commands are followed for SELECT/EXAMINE (the
 // mailbox, Meta.Mailbox), STARTTLS and COMPRESS (once the server's tagged
@@ -92,7 +96,8 @@ type Stats struct {
 	StructBad     uint64 // BODYSTRUCTUREs that did not parse or held a literal
 	StructDropped uint64 // times the kept structures were cleared at their bound
 	HeaderText    uint64 // HEADER, TEXT, MIME sections and RFC822.HEADER/TEXT skipped
-	Offsets       uint64 // partial items not at offset 0, skipped
+	Offsets       uint64 // partial items not at offset 0 nor following a piece seen, skipped
+	Pieces        uint64 // pieces (BODY[]<n>, n > 0) joined to a message fetched in pieces
 	Literals      uint64 // literals, both directions
 	Skipped       uint64 // literal bytes handed back as skip
 	Bytes         uint64 // message bytes handed to the sink
@@ -121,6 +126,13 @@ type Parser struct {
 	mailbox string // selected mailbox
 	// structs holds the part headers of the BODYSTRUCTUREs seen, by
 	// message number, for the part sections fetched after them.
+	// chain is a message fetched in pieces (BODY[]<0.N>, then <N.M>...),
+	// open between its responses; sizes are the RFC822.SIZEs seen, and
+	// reqLen the piece length the client asked for last (-1 unknown).
+	chain  chain
+	sizes  map[uint32]int64
+	reqLen int64
+
 	structs     map[uint32][]partHeader
 	structBytes int    // header bytes in structs, at most maxStructBytes
 	selTag      []byte // tag of the SELECT/EXAMINE that set it
@@ -130,13 +142,21 @@ type Parser struct {
 
 var _ extract.Parser = (*Parser)(nil)
 
+// chain is a message whose next piece is awaited.
+type chain struct {
+	msg  extract.Message
+	seq  uint32
+	next int64 // the offset the next piece starts at
+	gap  bool
+}
+
 // New returns a parser that opens messages on sink and counts into stats
 // (a private Stats when nil).
 func New(sink extract.MessageSink, opts Options, stats *Stats) *Parser {
 	if stats == nil {
 		stats = new(Stats)
 	}
-	return &Parser{sink: sink, opt: opts.withDefaults(), st: stats}
+	return &Parser{sink: sink, opt: opts.withDefaults(), st: stats, reqLen: -1}
 }
 
 // Data takes the next in-order bytes of one direction.
@@ -176,6 +196,7 @@ func (p *Parser) End(fromClient bool) {
 	}
 	p.s.lit.abort(extract.CutEnded)
 	p.finishResponse()
+	p.closeChain(extract.CutEnded)
 }
 
 // Close ends the connection; unfinished messages are closed CutEnded.
@@ -199,6 +220,7 @@ func (p *Parser) stop() {
 	p.c.lit.abort(extract.CutEnded)
 	p.s.lit.abort(extract.CutEnded)
 	p.finishResponse()
+	p.closeChain(extract.CutEnded)
 	p.done = true
 }
 

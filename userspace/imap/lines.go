@@ -153,6 +153,7 @@ const (
 	roleAppend       // a message the client uploads
 	roleName         // a mailbox name
 	rolePart         // one part's body (BODY[2]), closed at the literal's end
+	roleMore         // the next piece of a message fetched in pieces (BODY[]<n>)
 )
 
 // lit is a literal being read, and the message it feeds.
@@ -164,6 +165,7 @@ type lit struct {
 	role   role
 	msg    extract.Message
 	gap    bool
+	base   int64  // roleMore: the message's bytes before this literal
 	name   []byte // roleName: the name so far, bounded
 }
 
@@ -216,7 +218,7 @@ func (l *lit) gapBytes(p *Parser, n int64) int64 {
 
 // checkLimit cuts a message at MaxLiteral.
 func (l *lit) checkLimit(p *Parser) {
-	if l.keep == 0 && l.n > p.opt.MaxLiteral && l.msg != nil {
+	if l.keep == 0 && l.base+l.n > p.opt.MaxLiteral && l.msg != nil {
 		p.st.Limit++
 		l.close(extract.CutLimit)
 	}

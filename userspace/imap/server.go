@@ -26,11 +26,12 @@ type response struct {
 	pos    int    // where the FETCH items start in the first line
 	seq    uint32 // the message sequence number of a FETCH
 	fs     fetchState
-	// A BODY[]<0> message stays open until the response says (by
-	// RFC822.SIZE) whether it is whole.
-	partial    extract.Message
-	partialN   int64
-	partialGap bool
+	// A piece of a message fetched in pieces (BODY[]<0>, BODY[]<n>)
+	// waits for the end of the response, which may hold its RFC822.SIZE.
+	partial      extract.Message
+	partialN     int64 // the message's bytes so far, this piece included
+	partialPiece int64 // this piece's length
+	partialGap   bool
 }
 
 // serverFeed takes server bytes.
@@ -195,6 +196,16 @@ func (p *Parser) serverLiteral(spec litSpec, r role) {
 		meta = p.fetchMeta(r)
 	}
 	p.s.lit.start(p, spec.n, r, meta)
+	if r == roleMore {
+		// The next piece of the chained message: it writes on.
+		l, ch := &p.s.lit, &p.chain
+		l.msg, l.gap = ch.msg, ch.gap
+		l.keep = min(spec.n, max(p.opt.MaxLiteral-ch.next, 0))
+		l.base = ch.next
+		ch.msg = nil
+		p.st.Pieces++
+		l.checkLimit(p)
+	}
 	if r == rolePart && p.s.lit.msg != nil {
 		p.s.lit.msg.Write([]byte(p.partHeader()))
 	}
@@ -209,6 +220,7 @@ func (p *Parser) fetchMeta(r role) *extract.Meta {
 	if r == rolePartial {
 		p.st.Partials++
 		p.closePartial() // one at a time
+		p.closeChain(extract.CutNotFinal)
 	}
 	return &extract.Meta{Protocol: extract.IMAP, Size: -1, Mailbox: p.mailbox}
 }
@@ -220,9 +232,10 @@ func (p *Parser) serverLitEnd() {
 	switch l.role {
 	case roleMsg, rolePart:
 		l.close(extract.Whole)
-	case rolePartial:
+	case rolePartial, roleMore:
 		if l.msg != nil {
-			s.resp.partial, s.resp.partialN, s.resp.partialGap = l.msg, l.n, l.gap
+			r := &s.resp
+			r.partial, r.partialN, r.partialPiece, r.partialGap = l.msg, l.base+l.n, l.n, l.gap
 			l.msg = nil
 		}
 	}
@@ -230,22 +243,54 @@ func (p *Parser) serverLitEnd() {
 	s.resp.fs.valueDone()
 }
 
-// closePartial closes a BODY[]<0> message: whole only if RFC822.SIZE
-// says so.
+// closePartial decides, at the end of a response, what a piece of a
+// message fetched in pieces leaves: the message is whole when its size
+// (RFC822.SIZE in this response or an earlier one) is reached, or when
+// the piece is shorter than the client asked for (the server had no
+// more); else it stays open for the next piece (Parser.chain).
 func (p *Parser) closePartial() {
 	r := &p.s.resp
 	if r.partial == nil {
 		return
 	}
-	cut := extract.CutNotFinal
-	if r.fs.size == r.partialN {
-		cut = extract.Whole
-		if r.partialGap {
-			cut = extract.CutGap
+	msg, total, piece, gap := r.partial, r.partialN, r.partialPiece, r.partialGap
+	r.partial = nil
+	size := r.fs.size
+	if size < 0 {
+		if n, ok := p.sizes[r.seq]; ok {
+			size = n
 		}
 	}
-	r.partial.Close(cut)
-	r.partial = nil
+	whole := extract.Whole
+	if gap {
+		whole = extract.CutGap
+	}
+	switch {
+	case size >= 0 && total == size:
+		msg.Close(whole)
+	case size >= 0 && total > size:
+		msg.Close(extract.CutNotFinal) // not the message the size was of
+	case size < 0 && p.reqLen > 0 && piece < p.reqLen:
+		msg.Close(whole)
+	case total >= p.opt.MaxLiteral:
+		p.st.Limit++
+		msg.Close(extract.CutLimit)
+	default:
+		p.closeChain(extract.CutNotFinal) // one at a time
+		p.chain = chain{msg: msg, seq: r.seq, next: total, gap: gap}
+	}
+}
+
+// closeChain ends the message waiting for its next piece, if any.
+func (p *Parser) closeChain(cut extract.Cut) {
+	if p.chain.msg == nil {
+		return
+	}
+	if cut == extract.Whole && p.chain.gap {
+		cut = extract.CutGap
+	}
+	p.chain.msg.Close(cut)
+	p.chain = chain{}
 }
 
 // finishResponse ends the response under way.

@@ -3,6 +3,8 @@ package imap
 import (
 	"strconv"
 	"strings"
+
+	"github.com/edgesensor/edgesensor/userspace/extract"
 )
 
 // Part sections. Mail clients fetch attachments one part at a time
@@ -81,6 +83,14 @@ func (p *Parser) structure(seq uint32, v []byte) {
 func (p *Parser) clearStructs() {
 	clear(p.structs)
 	p.structBytes = 0
+}
+
+// newMailbox forgets what was known by message number: numbers are per
+// mailbox.
+func (p *Parser) newMailbox() {
+	p.clearStructs()
+	clear(p.sizes)
+	p.closeChain(extract.CutNotFinal)
 }
 
 // partFor returns the rebuilt header of part num of message seq.

@@ -101,6 +101,14 @@ type File interface {
 	Close(cut Cut)
 }
 
+// WireGapper is an optional method of a File: n bytes are missing inside
+// the file's encoded form (base64, quoted-printable, gzip...), where no
+// decoder can tell how many file bytes they held. The caller reports them
+// just before it closes the file CutGap.
+type WireGapper interface {
+	WireGap(n int64)
+}
+
 // Sink opens files. The file pipeline implements it.
 type Sink interface {
 	// Open starts a file. m is only read during the call.

@@ -120,7 +120,11 @@ type FileDetails struct {
 	Complete     bool   `json:"complete"`
 	Cut          string `json:"cut,omitempty"` // why it is incomplete
 	MissingBytes int64  `json:"missing_bytes,omitempty"`
-	Oversize     bool   `json:"oversize,omitempty"`
+	// MissingEncodedBytes: bytes missing inside the file's encoding
+	// (base64, quoted-printable, gzip...), where the file bytes they held
+	// cannot be counted; at least this many were lost.
+	MissingEncodedBytes int64 `json:"missing_encoded_bytes,omitempty"`
+	Oversize            bool  `json:"oversize,omitempty"`
 	// DeclaredSize is the size the protocol announced, when it did.
 	DeclaredSize *int64 `json:"declared_size,omitempty"`
 	// ClaimedType is the media type the sender claimed; Mismatch says the
@@ -220,20 +224,21 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		}
 	}
 	d := FileDetails{
-		Category:        f.typ.Category.String(),
-		Kind:            f.typ.Kind,
-		Complete:        complete,
-		Cut:             string(f.cut),
-		MissingBytes:    f.missing,
-		Oversize:        f.oversize,
-		ClaimedType:     m.ContentType,
-		Mismatch:        f.typ.Mismatch,
-		TypeReason:      f.typ.Reason,
-		Direction:       "download",
-		Transfer:        m.Transfer,
-		ContentEncoding: m.ContentEncoding,
-		Retained:        f.retainedPath,
-		Analysed:        f.metadataRead,
+		Category:            f.typ.Category.String(),
+		Kind:                f.typ.Kind,
+		Complete:            complete,
+		Cut:                 string(f.cut),
+		MissingBytes:        f.missing,
+		MissingEncodedBytes: f.missingEncoded,
+		Oversize:            f.oversize,
+		ClaimedType:         m.ContentType,
+		Mismatch:            f.typ.Mismatch,
+		TypeReason:          f.typ.Reason,
+		Direction:           "download",
+		Transfer:            m.Transfer,
+		ContentEncoding:     m.ContentEncoding,
+		Retained:            f.retainedPath,
+		Analysed:            f.metadataRead,
 	}
 	if m.Upload {
 		d.Direction = "upload"
@@ -254,7 +259,19 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	switch m.Protocol {
 	case extract.HTTP:
 		if m.URL != "" {
-			ev.URL = &URL{Original: m.URL, Domain: hostOnly(m.Host)}
+			u := m.URL
+			if rest, ok := strings.CutPrefix(u, "http:///"); ok {
+				// No Host header (HTTP/1.0): the server's address stands in.
+				h := server.String()
+				if server.Port() == 80 {
+					h = server.Addr().String()
+					if server.Addr().Is6() {
+						h = "[" + h + "]"
+					}
+				}
+				u = "http://" + h + "/" + rest
+			}
+			ev.URL = &URL{Original: u, Domain: hostOnly(m.Host)}
 		}
 		ev.HTTP = &HTTP{Request: HTTPRequest{Method: m.Method}}
 		if m.Status != 0 {

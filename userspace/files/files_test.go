@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -549,5 +550,192 @@ func TestResponsesAlone(t *testing.T) {
 	evs := parse(t, buf.Bytes())
 	if len(evs) != 1 || evs[0].File.Hash == nil || evs[0].File.Hash.SHA256 != tr.Files[0].SHA256 {
 		t.Fatalf("server direction alone: %+v", evs)
+	}
+}
+
+// A response without Content-Length runs until the server closes: only a
+// FIN in order says the body is all there. An RST halfway, idle expiry
+// and the sensor's own shutdown end it cut, without a hash.
+func TestCloseDelimitedBodyNeedsAFIN(t *testing.T) {
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	head, body, ok := bytes.Cut(c.ToClient, []byte("\r\n\r\n"))
+	if !ok {
+		t.Fatal("no response head")
+	}
+	re := regexp.MustCompile(`(?i)\r\n(content-length|connection|transfer-encoding):[^\r]*`)
+	head = re.ReplaceAll(head, nil)
+	c.ToClient = append(append(head, "\r\nConnection: close\r\n\r\n"...), body...)
+	segs := segments(c, 1448)
+	half := len(segs) / 2
+	for half < len(segs) && segs[half-1].fromClient {
+		half++
+	}
+	last := segs[half-1]
+	t0 := time.Unix(1700000000, 0)
+	run := func(name string, do func(sh capture.Shard)) testEvent {
+		t.Helper()
+		p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.FlowIdle = config.Duration(5 * time.Second) }, nil)
+		sh := p.NewShard(0)
+		do(sh)
+		sh.Close()
+		evs := parse(t, buf.Bytes())
+		if len(evs) != 1 {
+			t.Fatalf("%s: %d events", name, len(evs))
+		}
+		spoolEmpty(t, spool)
+		return evs[0]
+	}
+	if e := run("FIN", func(sh capture.Shard) { feed(sh, c, segs, t0) }); !e.Edgesensor.File.Complete || e.File.Hash == nil || e.File.Size != int64(len(body)) {
+		t.Errorf("with the server's FIN: %+v", e)
+	}
+	cut := func(name string, e testEvent) {
+		t.Helper()
+		if e.Edgesensor.File.Complete || e.Edgesensor.File.Cut != "ended" || e.File.Hash != nil {
+			t.Errorf("%s: %+v, hash %v", name, e.Edgesensor.File, e.File.Hash)
+		}
+	}
+	rst := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil}
+	cut("RST halfway", run("RST", func(sh capture.Shard) { feed(sh, c, append(append([]seg(nil), segs[:half]...), rst), t0) }))
+	cut("idle expiry", run("idle", func(sh capture.Shard) {
+		feed(sh, c, segs[:half], t0)
+		sh.Tick(t0.Add(time.Minute))
+		drain(sh)
+	}))
+	cut("shutdown", run("shutdown", func(sh capture.Shard) { feed(sh, c, segs[:half], t0) }))
+}
+
+// A non-candidate body that runs until the connection closes cannot be
+// skipped by length: once typed, the whole flow is ignored in the kernel.
+func TestCloseDelimitedNonCandidateIsIgnored(t *testing.T) {
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	head, body, _ := bytes.Cut(c.ToClient, []byte("\r\n\r\n"))
+	head = regexp.MustCompile(`(?i)\r\n(content-length|connection|transfer-encoding|content-type):[^\r]*`).ReplaceAll(head, nil)
+	body = bytes.Clone(body)
+	copy(body, "\x00\x00\x00\x18ftypmp42")
+	c.ToClient = append(append(head, "\r\nContent-Type: video/mp4\r\nConnection: close\r\n\r\n"...), body...)
+	rec := &recorder{}
+	p, buf, _ := newPipeline(t, nil, rec)
+	sh := p.NewShard(0)
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	if rec.ignores != 1 || p.Stats.FlowsIgnored.Load() != 1 {
+		t.Errorf("ignores %d, flows ignored %d", rec.ignores, p.Stats.FlowsIgnored.Load())
+	}
+	if evs := parse(t, buf.Bytes()); len(evs) != 0 {
+		t.Errorf("events for a non-candidate: %+v", evs)
+	}
+	if n := p.Detail().HTTP.CloseIgnored; n != 1 {
+		t.Errorf("http close_ignored %d", n)
+	}
+}
+
+// The file's own metadata reaches the event: PE version resources in
+// file.pe.*, PDF and Office authorship in edgesensor.file.document.*.
+// A request without Host (HTTP/1.0) gets the server's address in its URL.
+func TestMetadataAndURLInEvents(t *testing.T) {
+	fix := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../filetype/testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var req, resp []byte
+	for i, f := range []string{"hello-x64.exe", "lo-memo.docx", "lo-memo.pdf"} {
+		body := fix(f)
+		if i == 0 {
+			req = append(req, "GET /dl/"+f+" HTTP/1.0\r\n\r\n"...)
+		} else {
+			req = append(req, "GET /dl/"+f+" HTTP/1.1\r\nHost: files.example.test\r\n\r\n"...)
+		}
+		resp = append(resp, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"...)
+		resp = append(resp, body...)
+	}
+	c := testutil.TCPConn{
+		Client:   netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server:   netip.MustParseAddrPort("10.0.0.2:8080"),
+		ToServer: req, ToClient: resp,
+	}
+	p, buf, _ := newPipeline(t, nil, nil)
+	sh := p.NewShard(0)
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	type ev struct {
+		URL struct {
+			Original string `json:"original"`
+		} `json:"url"`
+		File struct {
+			Name string `json:"name"`
+			PE   *struct {
+				Company          string `json:"company"`
+				Product          string `json:"product"`
+				OriginalFileName string `json:"original_file_name"`
+				FileVersion      string `json:"file_version"`
+			} `json:"pe"`
+		} `json:"file"`
+		Edgesensor struct {
+			File struct {
+				Document *struct {
+					Author     string `json:"author"`
+					Creator    string `json:"creator"`
+					Producer   string `json:"producer"`
+					LastAuthor string `json:"last_modified_by"`
+				} `json:"document"`
+			} `json:"file"`
+		} `json:"edgesensor"`
+	}
+	got := map[string]ev{}
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var e ev
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		got[e.File.Name] = e
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d events: %s", len(got), buf.Bytes())
+	}
+	exe := got["hello-x64.exe"]
+	if pe := exe.File.PE; pe == nil || pe.Company != "Société Edgesensor Test" || pe.Product != "Edgesensor Hello" ||
+		pe.OriginalFileName != "hello.exe" || pe.FileVersion != "1.2.3.4" {
+		t.Errorf("file.pe: %+v", exe.File.PE)
+	}
+	if exe.URL.Original != "http://10.0.0.2:8080/dl/hello-x64.exe" {
+		t.Errorf("URL without Host: %q", exe.URL.Original)
+	}
+	if d := got["lo-memo.docx"].Edgesensor.File.Document; d == nil || d.Creator != "Ana Müller" && d.Author != "Ana Müller" || d.LastAuthor != "Bob Editor" {
+		t.Errorf("docx document: %+v", d)
+	}
+	if d := got["lo-memo.pdf"].Edgesensor.File.Document; d == nil || d.Author != "Ana Müller" || d.Producer != "LibreOffice 7.4" || d.Creator != "Writer" {
+		t.Errorf("pdf document: %+v", d)
+	}
+	if u := got["lo-memo.pdf"].URL.Original; u != "http://files.example.test/dl/lo-memo.pdf" {
+		t.Errorf("URL: %q", u)
+	}
+}
+
+// A candidate larger than the flow's byte budget asks the data plane to
+// CAPTURE it whole: the limit covers the file.
+func TestCandidateRaisesTheBudget(t *testing.T) {
+	rec := &recorder{}
+	p, buf, _ := newPipeline(t, func(c *config.Config) { c.Capture.StreamBudget = 256 << 10 }, rec)
+	sh := p.NewShard(0)
+	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	if len(rec.captures) != 1 || rec.captures[0] < uint64(len(c.ToClient)) {
+		t.Errorf("captures %v for a %d-byte response", rec.captures, len(c.ToClient))
+	}
+	if evs := parse(t, buf.Bytes()); len(evs) != 1 || !evs[0].Edgesensor.File.Complete {
+		t.Errorf("events %+v", evs)
+	}
+	// Within the budget, no verdict is needed.
+	rec2 := &recorder{}
+	p2, _, _ := newPipeline(t, nil, rec2)
+	sh2 := p2.NewShard(0)
+	feed(sh2, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh2.Close()
+	if len(rec2.captures) != 0 {
+		t.Errorf("captures %v within the default budget", rec2.captures)
 	}
 }

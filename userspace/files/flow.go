@@ -266,7 +266,10 @@ func (s *shard) newFlow(key flowKey, app config.App, ev *capture.Event) *flow {
 }
 
 // end closes a flow: what is buffered is delivered (holes as gaps), every
-// open file is closed, and its verdict forgotten.
+// open file is closed, and its verdict forgotten. Only a direction whose
+// FIN was reached in order has ended as the protocol means it: a body
+// that runs until the close is whole then, and cut (Close) when the flow
+// ends by RST, expiry, eviction or shutdown.
 func (s *shard) end(f *flow) {
 	prev := s.cur
 	s.cur = f
@@ -274,7 +277,7 @@ func (s *shard) end(f *flow) {
 		for i := range f.dirs {
 			d := &f.dirs[i]
 			d.stream.Flush(d)
-			if !d.ended {
+			if !d.ended && d.stream.Finished() {
 				d.ended = true
 				f.parser.End(d.fromClient)
 			}

@@ -63,11 +63,13 @@ type file struct {
 	cat     Category
 	want    bool // a candidate of a selected category
 
-	size     int64 // decoded bytes seen
-	missing  int64 // bytes of gaps
-	cut      extract.Cut
-	oversize bool
-	closed   bool
+	size    int64 // decoded bytes seen
+	missing int64 // bytes of gaps
+	// missingEncoded: bytes missing inside the encoding (extract.WireGapper)
+	missingEncoded int64
+	cut            extract.Cut
+	oversize       bool
+	closed         bool
 
 	hashes             bool // hashing still covers every byte
 	digests            *filehash.Set
@@ -234,6 +236,20 @@ func (f *file) dropSpool() {
 	f.s.p.spoolUsed.Add(-f.spoolBytes)
 	f.spool, f.spoolBytes = nil, 0
 	f.spoolDropped = true
+}
+
+// WireGap implements extract.WireGapper: n bytes of the file's encoded
+// form are missing; the file is incomplete, by an unknown count.
+func (f *file) WireGap(n int64) {
+	if f.closed || n <= 0 {
+		return
+	}
+	f.missingEncoded += n
+	if f.cut == extract.Whole {
+		f.cut = extract.CutGap
+	}
+	f.hashes = false
+	f.dropSpool()
 }
 
 // Gap implements extract.File: the file is incomplete; its hashes would

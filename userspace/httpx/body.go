@@ -33,6 +33,9 @@ type body struct {
 	mp   *multipart
 	out  out
 	meta extract.Meta // the file's Meta, for the lazy open
+	// rng is set for a 206 body that is one range of a file fetched in
+	// ranges: at its end the file waits for the next range (Parser.rng).
+	rng *rangeOf
 }
 
 // startBody sets up the body the head just parsed announced; the caller
@@ -108,6 +111,13 @@ func (h *half) trySkip() int64 {
 	case b.mode == fChunked && b.chunk.st == csData:
 		s, b.remain = b.remain, 0
 		b.chunk.st = csDataCR
+	case b.mode == fClose:
+		// The body runs to the end of the connection and nothing can
+		// follow it: the whole flow is of no more interest, and the
+		// data plane can ignore it.
+		h.p.stats.CloseIgnored++
+		h.p.finish(extract.CutEnded)
+		return 0
 	}
 	h.p.stats.SkippedBytes += uint64(s)
 	return s
@@ -212,6 +222,13 @@ func (h *half) endBody(cut extract.Cut, flush bool) {
 	if flush && b.want && b.dec != nil {
 		h.decode(nil, true)
 	}
+	if r := b.rng; r != nil && cut == extract.Whole && b.want && r.last+1 < r.total {
+		// One range of a file fetched in ranges: the file stays open
+		// for the next one.
+		h.p.closeRange(extract.CutNotFinal)
+		h.p.rng = rangeChain{out: b.out, url: r.url, next: r.last + 1, total: r.total}
+		b.out = out{}
+	}
 	h.closeConsumer(cut)
 	h.resetBody()
 	h.st = stHead
@@ -228,6 +245,7 @@ func (h *half) resetBody() {
 	b := &h.b
 	b.mode, b.remain, b.declared, b.wire, b.want = fNone, 0, 0, 0, false
 	b.meta = extract.Meta{}
+	b.rng = nil
 }
 
 // bodyGap handles n missing bytes inside the body.
@@ -236,7 +254,9 @@ func (h *half) bodyGap(n int64) {
 	switch b.mode {
 	case fLength:
 		if n > b.remain {
-			// The gap runs past the body into the next message.
+			// The gap runs past the body into the next message: the
+			// body's own part of it is known.
+			h.consumerGap(b.remain)
 			h.desync(extract.CutGap)
 			return
 		}
@@ -269,6 +289,7 @@ func (h *half) consumerGap(n int64) {
 	case !b.want:
 	case b.dec != nil:
 		// A decoder cannot go on without its input.
+		b.out.wireGap(n)
 		h.closeConsumer(extract.CutGap)
 	case b.mp != nil:
 		b.mp.gap(n)

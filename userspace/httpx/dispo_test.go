@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -81,14 +82,74 @@ func TestMediaTypeAndRange(t *testing.T) {
 			t.Errorf("wholeRange(%q) != %v", v, want)
 		}
 	}
-	// A 206 of part of a file opens nothing; one of the whole file does.
+	// A 206 from byte 0 opens a file that waits for the rest (here in
+	// vain: not final); one from the middle opens nothing; one of the
+	// whole file is whole.
 	s := &recSink{keep: 10}
-	partial := msg("HTTP/1.1 206 Partial Content", "abc", "Content-Range: bytes 0-2/10", "Content-Length: 3")
+	first := msg("HTTP/1.1 206 Partial Content", "abc", "Content-Range: bytes 0-2/10", "Content-Length: 3")
+	middle := msg("HTTP/1.1 206 Partial Content", "abc", "Content-Range: bytes 5-7/10", "Content-Length: 3")
 	full := msg("HTTP/1.1 206 Partial Content", "abc", "Content-Range: bytes 0-2/3", "Content-Length: 3")
-	p, _ := conn(t, Options{}, s, get("/p")+get("/f"), partial+full, 0)
+	p, _ := conn(t, Options{}, s, get("/m")+get("/p")+get("/f"), middle+first+full, 0)
 	whole(t, s, "f", "abc")
-	if len(s.files) != 1 || p.stats.Partial != 1 {
+	if f := file(t, s, "p"); f.cut != extract.CutNotFinal || f.meta.Size != 10 {
+		t.Errorf("first range alone: cut %q size %d", f.cut, f.meta.Size)
+	}
+	if len(s.files) != 2 || p.stats.Partial != 1 {
 		t.Errorf("%d files, partial %d", len(s.files), p.stats.Partial)
+	}
+}
+
+// A file fetched as ranges in order on one connection is one file, whole
+// at its last range; ranges out of order, of another URL or of another
+// size join nothing.
+func TestRangesJoined(t *testing.T) {
+	body := testBody(1000, 3)
+	rng := func(target string, a, b, total int) (string, string) {
+		return get(target, "Range: bytes="+strconv.Itoa(a)+"-"+strconv.Itoa(b)),
+			msg("HTTP/1.1 206 Partial Content", body[a:b+1], "Content-Range: bytes "+strconv.Itoa(a)+"-"+strconv.Itoa(b)+"/"+strconv.Itoa(total),
+				"Content-Length: "+strconv.Itoa(b-a+1))
+	}
+	var req, resp string
+	for _, r := range [][2]int{{0, 299}, {300, 599}, {600, 999}} {
+		q, s := rng("/dl/setup.exe", r[0], r[1], 1000)
+		req, resp = req+q, resp+s
+	}
+	for _, n := range []int{0, 1, 7} {
+		s := &recSink{keep: 1 << 20}
+		p, _ := conn(t, Options{}, s, req, resp, n)
+		f := whole(t, s, "setup.exe", body)
+		if len(s.files) != 1 || f.meta.Size != 1000 || p.stats.RangesJoined != 2 || p.stats.Partial != 0 {
+			t.Errorf("feed %d: %d files, size %d, joined %d, partial %d", n, len(s.files), f.meta.Size, p.stats.RangesJoined, p.stats.Partial)
+		}
+	}
+
+	// Out of order: the third range does not follow the first.
+	q1, s1 := rng("/dl/setup.exe", 0, 299, 1000)
+	q3, s3 := rng("/dl/setup.exe", 600, 999, 1000)
+	s := &recSink{keep: 1 << 20}
+	p, _ := conn(t, Options{}, s, q1+q3, s1+s3, 0)
+	if len(s.files) != 1 || s.files[0].cut != extract.CutNotFinal || p.stats.Partial != 1 {
+		t.Errorf("out of order: %d files, partial %d", len(s.files), p.stats.Partial)
+	}
+	// Another URL, and the same URL with another size.
+	q2, s2 := rng("/dl/other.exe", 300, 599, 1000)
+	q2b, s2b := rng("/dl/setup.exe", 300, 599, 2000)
+	s = &recSink{keep: 1 << 20}
+	p, _ = conn(t, Options{}, s, q1+q2+q2b, s1+s2+strings.Replace(s2b, "/1000", "/2000", 1), 0)
+	if len(s.files) != 1 || s.files[0].cut != extract.CutNotFinal || p.stats.RangesJoined != 0 || p.stats.Partial != 2 {
+		t.Errorf("other URL or size: %d files, joined %d, partial %d", len(s.files), p.stats.RangesJoined, p.stats.Partial)
+	}
+	// A gap in a range: the joined file is incomplete.
+	s = &recSink{keep: 1 << 20}
+	p = New(s, Options{}, nil)
+	q2, s2 = rng("/dl/setup.exe", 300, 599, 1000)
+	p.Data(true, []byte(q1+q2+q3))
+	p.Data(false, []byte(s1[:len(s1)-100]))
+	p.Gap(false, 100)
+	p.Data(false, []byte(s2+s3))
+	p.Close()
+	if len(s.files) != 1 || s.files[0].cut != extract.CutGap {
+		t.Errorf("gap: %d files, cut %q", len(s.files), s.files[0].cut)
 	}
 }
 

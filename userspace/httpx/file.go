@@ -35,6 +35,13 @@ func (o *out) gap(p *Parser, m *extract.Meta, n int64) {
 	o.f.Gap(n)
 }
 
+// wireGap reports n encoded bytes missing, where the file can take it.
+func (o *out) wireGap(n int64) {
+	if wg, ok := o.f.(extract.WireGapper); ok && !o.declined {
+		wg.WireGap(n)
+	}
+}
+
 func (o *out) open(p *Parser, m *extract.Meta) bool {
 	o.opened = true
 	if p.opts.Now != nil {

@@ -69,6 +69,10 @@ func FuzzParser(f *testing.F) {
 		{get("/w", "Upgrade: websocket"), "HTTP/1.1 101 Switching\r\n\r\n"},
 		{"\x16\x03\x01\x00\x05hello", ""},
 		{get("/x"), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"},
+		{get("/r", "Range: bytes=0-3") + get("/r", "Range: bytes=4-9"),
+			msg("HTTP/1.1 206 Partial", "MZ\x90\x00", "Content-Range: bytes 0-3/10", "Content-Length: 4") +
+				msg("HTTP/1.1 206 Partial", "abcdef", "Content-Range: bytes 4-9/10", "Content-Length: 6")},
+		{get("/v"), msg("HTTP/1.0 200 OK", "\x00\x00\x00\x18ftypmp42 video", "Content-Type: video/mp4")},
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s[0]), []byte(s[1]), int64(i), byte(i))

@@ -14,6 +14,8 @@ type Parser struct {
 	done    bool
 	closed  bool
 	desyncs int
+	// rng is a file fetched in ranges, waiting for its next range.
+	rng rangeChain
 	// coroutines counts decoders started and not yet released.
 	coroutines int
 	// bug records a broken internal invariant (tests look at it); it is
@@ -121,6 +123,7 @@ func (p *Parser) Close() {
 	// expiry, not by the server: CutEnded for every open file.
 	p.req.abort(extract.CutEnded)
 	p.resp.abort(extract.CutEnded)
+	p.closeRange(extract.CutNotFinal)
 	p.fifo.clear()
 }
 
@@ -136,6 +139,7 @@ func (p *Parser) finish(cut extract.Cut) {
 	p.done = true
 	p.req.abort(cut)
 	p.resp.abort(cut)
+	p.closeRange(extract.CutNotFinal)
 }
 
 func (p *Parser) notHTTP() {

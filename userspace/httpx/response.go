@@ -74,10 +74,16 @@ func (h *half) onResponse(line []byte, f *fields) {
 		return
 	}
 	want := true
+	var rng *rangeOf
 	if status == 206 && !wholeRange(f.crange) {
-		// A range is a piece of a file: hashing it as one would lie.
-		p.stats.Partial++
-		want = false
+		// A range is a piece of a file: hashing it alone would lie. The
+		// ranges of one file fetched in order on this connection (as
+		// download managers and update agents fetch) are joined.
+		rng = p.rangeFor(f.crange, &req, mode, length, &cod)
+		if rng == nil {
+			p.stats.Partial++
+			want = false
+		}
 	}
 	m := &h.b.meta
 	*m = baseMeta(&req)
@@ -87,6 +93,17 @@ func (h *half) onResponse(line []byte, f *fields) {
 		m.Name = urlName(req.target)
 	}
 	h.startBody(mode, length, &cod, want)
+	if rng != nil {
+		h.b.rng = rng
+		if rng.first == 0 {
+			m.Size = rng.total // the file's size, not the range's
+		} else {
+			// The next range of the open file: it writes on.
+			h.b.out = p.rng.out
+			p.rng = rangeChain{}
+			p.stats.RangesJoined++
+		}
+	}
 }
 
 // framing decides how the message's body is delimited (RFC 9112 §6.3)

@@ -89,6 +89,9 @@ func (m *message) Gap(n int64) {
 		}
 		// Decoded bytes for n wire bytes are unknown: cut the part.
 		st.GapCuts++
+		if wg, ok := m.file.(extract.WireGapper); ok && m.want {
+			wg.WireGap(n)
+		}
 		m.closeFile(extract.CutGap)
 		m.mode = modeDiscard
 	}

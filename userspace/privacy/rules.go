@@ -74,6 +74,7 @@ var rules = []rule{
 	{"edgesensor.file.complete", classEvent, tKeep, ""},
 	{"edgesensor.file.cut", classEvent, tKeep, ""},
 	{"edgesensor.file.missing_bytes", classEvent, tKeep, ""},
+	{"edgesensor.file.missing_encoded_bytes", classEvent, tKeep, ""},
 	{"edgesensor.file.oversize", classEvent, tKeep, ""},
 	{"edgesensor.file.declared_size", classEvent, tKeep, ""},
 	{"edgesensor.file.claimed_type", classEvent, tKeep, ""},

@@ -32,6 +32,26 @@ func fileTraffic(t *testing.T, l *lab.Lab) {
 	// then the executable.
 	get("-H", "User-Agent: lab-keepalive", "http://"+s4+"/video.mp4", "http://"+s4+"/report.pdf")
 	get("-6", "-H", "User-Agent: lab-ipv6", "http://["+s6+"]/sample.exe")
+	// One connection, three ranges in order (a resumed or segmented
+	// download): one file.
+	st, err := os.Stat(filepath.Join(e["LAB_DIR"], "www", "sample.exe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := st.Size()/5, st.Size()/2
+	r := func(lo, hi int64) string {
+		if hi < 0 {
+			return strconv.FormatInt(lo, 10) + "-"
+		}
+		return strconv.FormatInt(lo, 10) + "-" + strconv.FormatInt(hi, 10)
+	}
+	out := l.MustExec(c, "curl", "-sS", "--max-time", "20", "-H", "User-Agent: lab-ranges",
+		"-r", r(0, a-1), "-o", "/dev/null", "http://"+s4+"/sample.exe", "--next",
+		"-H", "User-Agent: lab-ranges", "-r", r(a, b-1), "-o", "/dev/null", "http://"+s4+"/sample.exe", "--next",
+		"-H", "User-Agent: lab-ranges", "-r", r(b, -1), "-o", "/dev/null", "-w", "%{http_code} %{num_connects}", "http://"+s4+"/sample.exe")
+	if out != "206 0" {
+		t.Fatalf("ranged download: %q, want one connection of 206s", out)
+	}
 }
 
 // checkLabFiles checks the file events of the lab run against the files
@@ -77,6 +97,7 @@ func checkLabFiles(t *testing.T, l *lab.Lab, out []byte, errPath string) {
 	}
 	found("keep-alive after a large non-candidate", pdf, "http", port(80))
 	found("IPv6", exe, "http", func(ev fileEvent) bool { return ev.Network.Type == "ipv6" })
+	found("ranges joined", exe, "http", func(ev fileEvent) bool { return ev.UserAgent != nil && ev.UserAgent.Original == "lab-ranges" })
 	for _, proto := range []string{"smtp", "imap"} {
 		for _, sha := range []string{exe, pdf} {
 			ev := found("mail attachment", sha, proto, anyEvent)

@@ -46,6 +46,9 @@ type fileEvent struct {
 	URL *struct {
 		Original string `json:"original"`
 	} `json:"url"`
+	UserAgent *struct {
+		Original string `json:"original"`
+	} `json:"user_agent"`
 	HTTP *struct {
 		Request struct {
 			Method string `json:"method"`

@@ -2,6 +2,7 @@ package files
 
 import (
 	"encoding/hex"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -262,10 +263,11 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 			u := m.URL
 			if rest, ok := strings.CutPrefix(u, "http:///"); ok {
 				// No Host header (HTTP/1.0): the server's address stands in.
-				h := server.String()
-				if server.Port() == 80 {
-					h = server.Addr().String()
-					if server.Addr().Is6() {
+				sa := netip.AddrPortFrom(server.Addr().Unmap(), server.Port())
+				h := sa.String()
+				if sa.Port() == 80 {
+					h = sa.Addr().String()
+					if sa.Addr().Is6() {
 						h = "[" + h + "]"
 					}
 				}

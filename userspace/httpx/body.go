@@ -226,7 +226,7 @@ func (h *half) endBody(cut extract.Cut, flush bool) {
 		// One range of a file fetched in ranges: the file stays open
 		// for the next one.
 		h.p.closeRange(extract.CutNotFinal)
-		h.p.rng = rangeChain{out: b.out, url: r.url, next: r.last + 1, total: r.total}
+		h.p.rng = rangeChain{out: b.out, url: r.url, validator: r.validator, next: r.last + 1, total: r.total}
 		b.out = out{}
 	}
 	h.closeConsumer(cut)

@@ -149,7 +149,29 @@ func TestRangesJoined(t *testing.T) {
 	p.Data(false, []byte(s2+s3))
 	p.Close()
 	if len(s.files) != 1 || s.files[0].cut != extract.CutGap {
-		t.Errorf("gap: %d files, cut %q", len(s.files), s.files[0].cut)
+		t.Errorf("gap: %+v", s.files)
+	}
+	// Another ETag: another version of the file, not joined.
+	s = &recSink{keep: 1 << 20}
+	p, _ = conn(t, Options{}, s, q1+q2, strings.Replace(s1, "\r\n\r\n", "\r\nETag: \"v1\"\r\n\r\n", 1)+
+		strings.Replace(s2, "\r\n\r\n", "\r\nETag: \"v2\"\r\n\r\n", 1), 0)
+	if len(s.files) != 1 || s.files[0].cut != extract.CutNotFinal || p.stats.RangesJoined != 0 {
+		t.Errorf("other ETag: %+v, joined %d", s.files, p.stats.RangesJoined)
+	}
+	// A gap in the heads desyncs the direction: requests and responses
+	// may pair wrongly after it (here /b's range with the last request,
+	// for /a), so the waiting file is cut there and nothing joins it.
+	qb, sb := rng("/dl/b.exe", 300, 599, 1000)
+	s = &recSink{keep: 1 << 20}
+	p = New(s, Options{}, nil)
+	p.Data(true, []byte(q1+q2+qb+q1))
+	p.Data(false, []byte(s1))
+	p.Data(false, []byte(s2[:10]))
+	p.Gap(false, int64(len(s2)-10))
+	p.Data(false, []byte(sb))
+	p.Close()
+	if len(s.files) != 1 || s.files[0].cut != extract.CutGap || p.stats.RangesJoined != 0 {
+		t.Errorf("desync: %+v, joined %d", s.files, p.stats.RangesJoined)
 	}
 }
 

@@ -36,6 +36,9 @@ type half struct {
 func (h *half) desync(cut extract.Cut) {
 	p := h.p
 	h.abortBody(cut)
+	// Requests and responses may pair wrongly after a resync: a file
+	// waiting for its next range is not joined across it.
+	p.closeRange(extract.CutGap)
 	h.releaseHbuf()
 	h.st = stDesync
 	h.first = false // a desynced direction has spoken HTTP already

@@ -145,8 +145,11 @@ func trimCR(b []byte) []byte {
 // extract.MaxHeaderValue.
 type fields struct {
 	host, ua, ctype, cdisp, cenc, te, crange string
-	cl                                       int64
-	hasCL, badCL, hasTE, expect100           bool
+	// validator: ETag, else Last-Modified; the ranges of one file carry
+	// the same (RFC 9110 §13.1.5).
+	etag, lastMod                  string
+	cl                             int64
+	hasCL, badCL, hasTE, expect100 bool
 }
 
 // parseFields reads the field lines of a block; false when there are too
@@ -212,6 +215,10 @@ func (f *fields) set(name, v []byte) *string {
 		return &f.te
 	case foldEq(name, "content-range"):
 		f.crange = clip(v)
+	case foldEq(name, "etag"):
+		f.etag = clip(v)
+	case foldEq(name, "last-modified"):
+		f.lastMod = clip(v)
 	case foldEq(name, "content-length"):
 		f.addCL(v)
 	case foldEq(name, "expect"):

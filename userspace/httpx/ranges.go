@@ -11,39 +11,46 @@ import (
 // ended (curl -C, download managers, update agents), gets one file: the
 // first range (from byte 0) opens it with the size Content-Range gives,
 // the next ones write on, and the last range closes it Whole, with its
-// hashes. A range that does not follow on, another URL, a change of size,
-// or a content coding ends nothing and joins nothing: it is counted
-// (Stats.Partial) and skipped, as is a lone range. When the connection
-// ends before the last range, the file is cut (extract.CutNotFinal).
+// hashes. A range that does not follow on, another URL, a change of size
+// or of validator (ETag, else Last-Modified), or a content coding ends
+// nothing and joins nothing: it is counted (Stats.Partial) and skipped,
+// as is a lone range. When the connection ends before the last range the
+// file is cut (extract.CutNotFinal), and a desync cuts it (CutGap): after
+// one, responses may pair with the wrong requests.
 
 // rangeOf is the Content-Range of the 206 body being read.
 type rangeOf struct {
 	first, last, total int64
-	url                string
+	url, validator     string
 }
 
 // rangeChain is the file waiting for its next range.
 type rangeChain struct {
-	out   out
-	url   string
-	next  int64
-	total int64
+	out       out
+	url       string
+	validator string
+	next      int64
+	total     int64
 }
 
 // rangeFor says whether a 206 body belongs to a file fetched in ranges:
 // a first range, or the one the open file waits for.
-func (p *Parser) rangeFor(crange string, req *request, mode framing, length int64, cod *codings) *rangeOf {
-	first, last, total, ok := parseContentRange(crange)
+func (p *Parser) rangeFor(f *fields, req *request, mode framing, length int64, cod *codings) *rangeOf {
+	first, last, total, ok := parseContentRange(f.crange)
 	if !ok || mode != fLength || length != last-first+1 || cod.n > 0 || cod.raw {
 		return nil
 	}
-	r := &rangeOf{first: first, last: last, total: total, url: buildURL(req.host, req.target)}
+	r := &rangeOf{first: first, last: last, total: total, url: buildURL(req.host, req.target), validator: f.etag}
+	if r.validator == "" {
+		r.validator = f.lastMod
+	}
+	c := &p.rng
 	switch {
 	case r.url == "":
 		return nil
 	case first == 0:
 		return r
-	case p.rng.out.opened && !p.rng.out.declined && first == p.rng.next && total == p.rng.total && r.url == p.rng.url:
+	case c.out.opened && !c.out.declined && first == c.next && total == c.total && r.url == c.url && r.validator == c.validator:
 		return r
 	}
 	return nil

@@ -79,7 +79,7 @@ func (h *half) onResponse(line []byte, f *fields) {
 		// A range is a piece of a file: hashing it alone would lie. The
 		// ranges of one file fetched in order on this connection (as
 		// download managers and update agents fetch) are joined.
-		rng = p.rangeFor(f.crange, &req, mode, length, &cod)
+		rng = p.rangeFor(f, &req, mode, length, &cod)
 		if rng == nil {
 			p.stats.Partial++
 			want = false

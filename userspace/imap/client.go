@@ -278,7 +278,10 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 		c.idle = true
 	default:
 		if n, ok := partialRequest(rest); ok && (commands[k] == "FETCH" || commands[k] == "UID") {
-			p.reqLen = n // what the next pieces are measured against
+			if len(p.pieceReqs) == maxPieceReqs {
+				p.pieceReqs = append(p.pieceReqs[:0], p.pieceReqs[1:]...)
+			}
+			p.pieceReqs = append(p.pieceReqs, pieceReq{tag: string(tag), n: n})
 		}
 	}
 	if hasLit {

@@ -270,52 +270,53 @@ func (p *Parser) atomValue(a []byte) {
 	}
 }
 
-// quotedValue takes a quoted value of the item list: a message item may
-// come as a quoted string when it is small.
+// quotedValue takes a quoted value of the item list: a message item (or
+// a piece of one) may come as a quoted string when it is small.
 func (p *Parser) quotedValue(q []byte) {
 	s := &p.s
 	it := s.resp.fs.item
-	if it == itemMore {
-		// The next piece as a string: "" past the end of the message.
-		m := p.chain.msg
-		s.quoted = unquote(s.quoted[:0], q)
-		n := min(int64(len(s.quoted)), max(p.opt.MaxLiteral-p.chain.next, 0))
-		if n > 0 {
-			m.Write(s.quoted[:n])
-			p.st.Bytes += uint64(n)
-		}
-		r := &s.resp
-		r.partial, r.partialN, r.partialPiece, r.partialGap = m, p.chain.next+n, n, p.chain.gap
-		p.chain = chain{}
-		p.st.Pieces++
-		clear(s.quoted)
-		s.quoted = s.quoted[:0]
+	if it != itemWhole && it != itemPartial && it != itemMore {
 		return
-	}
-	if it != itemWhole && it != itemPartial {
-		return
-	}
-	r := roleMsg
-	if it == itemPartial {
-		r = rolePartial
 	}
 	s.quoted = unquote(s.quoted[:0], q)
-	p.st.Quoted++
-	m := p.sink.OpenMessage(p.fetchMeta(r))
-	if m == nil {
-		return
+	defer func() {
+		clear(s.quoted)
+		s.quoted = s.quoted[:0]
+	}()
+	var m extract.Message
+	var base int64
+	gap := false
+	switch it {
+	case itemMore:
+		// The next piece as a string: "" past the end of the message.
+		m, base, gap = p.chain.msg, p.chain.next, p.chain.gap
+		p.chain = chain{}
+		p.st.Pieces++
+	default:
+		r := roleMsg
+		if it == itemPartial {
+			r = rolePartial
+		}
+		p.st.Quoted++
+		if m = p.sink.OpenMessage(p.fetchMeta(r)); m == nil {
+			return
+		}
 	}
-	if len(s.quoted) > 0 {
-		m.Write(s.quoted)
-		p.st.Bytes += uint64(len(s.quoted))
+	n := min(int64(len(s.quoted)), max(p.opt.MaxLiteral-base, 0))
+	if n > 0 {
+		m.Write(s.quoted[:n])
+		p.st.Bytes += uint64(n)
 	}
-	if r == rolePartial {
-		s.resp.partial, s.resp.partialN, s.resp.partialGap = m, int64(len(s.quoted)), false
-	} else {
+	switch {
+	case n < int64(len(s.quoted)):
+		p.st.Limit++
+		m.Close(extract.CutLimit)
+	case it == itemWhole:
 		m.Close(extract.Whole)
+	default:
+		r := &s.resp
+		r.partial, r.partialN, r.partialPiece, r.partialGap = m, base+n, n, gap
 	}
-	clear(s.quoted)
-	s.quoted = s.quoted[:0]
 }
 
 func equalFold(b []byte, s string) bool { return len(b) == len(s) && hasPrefixFold(b, s) }

@@ -128,10 +128,10 @@ type Parser struct {
 	// message number, for the part sections fetched after them.
 	// chain is a message fetched in pieces (BODY[]<0.N>, then <N.M>...),
 	// open between its responses; sizes are the RFC822.SIZEs seen, and
-	// reqLen the piece length the client asked for last (-1 unknown).
-	chain  chain
-	sizes  map[uint32]int64
-	reqLen int64
+	// pieceReqs the piece requests whose tagged response has not come.
+	chain     chain
+	sizes     map[uint32]int64
+	pieceReqs []pieceReq
 
 	structs     map[uint32][]partHeader
 	structBytes int    // header bytes in structs, at most maxStructBytes
@@ -141,6 +141,16 @@ type Parser struct {
 }
 
 var _ extract.Parser = (*Parser)(nil)
+
+// pieceReq is a client FETCH asking for pieces of messages
+// (BODY.PEEK[]<off.len>): its tag and the length asked for.
+type pieceReq struct {
+	tag string
+	n   int64
+}
+
+// maxPieceReqs bounds the piece requests followed; past it the oldest go.
+const maxPieceReqs = 8
 
 // chain is a message whose next piece is awaited.
 type chain struct {
@@ -156,7 +166,7 @@ func New(sink extract.MessageSink, opts Options, stats *Stats) *Parser {
 	if stats == nil {
 		stats = new(Stats)
 	}
-	return &Parser{sink: sink, opt: opts.withDefaults(), st: stats, reqLen: -1}
+	return &Parser{sink: sink, opt: opts.withDefaults(), st: stats}
 }
 
 // Data takes the next in-order bytes of one direction.

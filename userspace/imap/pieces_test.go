@@ -120,3 +120,65 @@ func TestPieces(t *testing.T) {
 		}
 	})
 }
+
+// Two piece requests under way at once: which one a short piece answers
+// is not known, so only the size could call it whole.
+func TestPiecesPipelined(t *testing.T) {
+	evs := script(selectINBOX, []ev{
+		cl("a FETCH 1 (BODY.PEEK[]<0.100>)\r\nb FETCH 2 (BODY.PEEK[]<0.4096>)\r\n"),
+		sv("* 1 FETCH (BODY[]<0> " + litOf(bigMsg[:100]) + ")\r\na OK\r\n"),
+		sv("* 2 FETCH (BODY[]<0> " + litOf(msg1) + ")\r\nb OK\r\n"),
+	})
+	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
+		// Message 1's piece is as long as asked: it waits, and is not
+		// final once message 2 starts. Message 2's piece is shorter than
+		// the one request still under way (a was answered): whole.
+		want(t, sink, []string{bigMsg[:100], msg1}, []extract.Cut{extract.CutNotFinal, extract.Whole}, "INBOX")
+	})
+	// Both answered before either tagged OK: neither is called whole.
+	evs = script(selectINBOX, []ev{
+		cl("a FETCH 1 (BODY.PEEK[]<0.100>)\r\nb FETCH 2 (BODY.PEEK[]<0.4096>)\r\n"),
+		sv("* 1 FETCH (BODY[]<0> " + litOf(bigMsg[:60]) + ")\r\n* 2 FETCH (BODY[]<0> " + litOf(msg1) + ")\r\na OK\r\nb OK\r\n"),
+	})
+	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
+		want(t, sink, []string{bigMsg[:60], msg1}, []extract.Cut{extract.CutNotFinal, extract.CutEnded}, "INBOX")
+	})
+}
+
+// Pieces as quoted strings: measured like literals, and bounded by
+// MaxLiteral.
+func TestQuotedPieces(t *testing.T) {
+	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+	m := "Subject: quoted pieces of a messag" // 34 bytes; a quoted string holds no CRLF
+	evs := script(selectINBOX, []ev{
+		cl("a FETCH 1 (BODY.PEEK[]<0.10>)\r\n"),
+		sv("* 1 FETCH (BODY[]<0> " + q(m[:10]) + ")\r\na OK\r\n"),
+		cl("b FETCH 1 (BODY.PEEK[]<10.30>)\r\n"),
+		sv("* 1 FETCH (BODY[]<10> " + q(m[10:]) + ")\r\nb OK\r\n"),
+	})
+	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
+		want(t, sink, []string{m}, []extract.Cut{extract.Whole}, "INBOX")
+	})
+	each(t, Options{MaxLiteral: 20}, evs, func(t *testing.T, sink *recSink, st *Stats) {
+		want(t, sink, []string{m[:20]}, []extract.Cut{extract.CutLimit}, "INBOX")
+		if st.Limit != 1 {
+			t.Errorf("stats %+v", *st)
+		}
+	})
+}
+
+// EXPUNGE renumbers the messages: a structure kept by number is dropped.
+func TestExpungeForgetsStructures(t *testing.T) {
+	evs := script(selectINBOX, []ev{
+		cl("a FETCH 2 (BODYSTRUCTURE)\r\n"),
+		sv("* 2 FETCH (BODYSTRUCTURE " + mixedStructure + ")\r\na OK\r\n"),
+		sv("* 1 EXPUNGE\r\n"),
+		cl("b FETCH 1 (BODY.PEEK[2])\r\n"),
+		sv("* 1 FETCH (BODY[2] " + litOf("TVqQ\r\n") + ")\r\nb OK\r\n"),
+	})
+	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
+		if st.PartsGuessed != 1 || len(sink.Msgs) != 1 || strings.Contains(string(sink.Msgs[0].Data), "tool.exe") {
+			t.Errorf("after EXPUNGE: stats %+v", *st)
+		}
+	})
+}

@@ -135,6 +135,11 @@ func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
 			if pos, seq, ok := fetchStart(head); ok {
 				r.fetch, r.pos, r.seq = true, pos, seq
 				p.st.Fetches++
+			} else if renumbers(head) {
+				// Message numbers after the expunged one shift: what
+				// was kept by number no longer holds.
+				p.clearStructs()
+				clear(p.sizes)
 			}
 		case head[0] != '+':
 			p.tagged(head)
@@ -168,6 +173,12 @@ func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
 // tagged acts on a tagged status response.
 func (p *Parser) tagged(l []byte) {
 	tag, status, _ := splitCommand(l)
+	for i, r := range p.pieceReqs {
+		if r.tag == string(tag) {
+			p.pieceReqs = append(p.pieceReqs[:i], p.pieceReqs[i+1:]...)
+			break
+		}
+	}
 	ok := len(status) == 2 && hasPrefixFold(status, "OK")
 	if len(p.tlsTag) > 0 && bytes.Equal(tag, p.tlsTag) {
 		if ok && p.tlsKind == cSTARTTLS {
@@ -270,7 +281,10 @@ func (p *Parser) closePartial() {
 		msg.Close(whole)
 	case size >= 0 && total > size:
 		msg.Close(extract.CutNotFinal) // not the message the size was of
-	case size < 0 && p.reqLen > 0 && piece < p.reqLen:
+	case size < 0 && len(p.pieceReqs) == 1 && piece < p.pieceReqs[0].n:
+		// Shorter than the one request under way asked for: the server
+		// had no more. (With several under way, which asked what is not
+		// known: only the size can tell.)
 		msg.Close(whole)
 	case total >= p.opt.MaxLiteral:
 		p.st.Limit++
@@ -324,6 +338,9 @@ func (p *Parser) serverGap(n int64) {
 		}
 	}
 	p.finishResponse()
+	// The next piece of a message fetched in pieces could not be told
+	// from bytes that look like one: it ends here.
+	p.closeChain(extract.CutGap)
 	s.seg.reset()
 	s.seg.drop = true // the rest of a cut line
 	if !s.desync {
@@ -401,4 +418,17 @@ func replaceEncoding(h, enc string) string {
 	}
 	b.WriteString("Content-Transfer-Encoding: " + enc + "\r\n")
 	return b.String()
+}
+
+// renumbers: "* n EXPUNGE" or "* VANISHED" (RFC 7162), which change the
+// message numbers of a mailbox.
+func renumbers(l []byte) bool {
+	if hasPrefixFold(l, "* VANISHED") {
+		return true
+	}
+	i := 2
+	for i < len(l) && isDigit(l[i]) {
+		i++
+	}
+	return i > 2 && hasPrefixFold(l[i:], " EXPUNGE")
 }

@@ -123,6 +123,11 @@ func checkLabFiles(t *testing.T, l *lab.Lab, out []byte, errPath string) {
 		all[ev.File.Hash.SHA256]++
 		if ev.File.Name == "sample.exe" || ev.File.Name == "report.pdf" {
 			named[ev.File.Hash.SHA256]++
+			// Parts fetched alone carry the ENVELOPE's sender and subject.
+			if ev.Email == nil || ev.Email.Subject != "lab" || ev.Email.From == nil || len(ev.Email.From.Address) == 0 ||
+				ev.Email.From.Address[0] != "alice@example.test" {
+				t.Errorf("IMAP %s without its mail context: %+v", ev.File.Name, ev.Email)
+			}
 		}
 	}
 	if all[exe] != 3 || named[exe] != 3 || all[pdf] != 4 || named[pdf] != 3 {

@@ -128,7 +128,7 @@ func testRun(t *testing.T, l *lab.Lab, bin string) {
 m = imaplib.IMAP4(%q)
 m.login("user", "secret")
 m.select("INBOX", readonly=True)
-for q in ("(UID BODYSTRUCTURE)", "(UID BODY.PEEK[2])", "(UID BINARY.PEEK[3])"):
+for q in ("(UID ENVELOPE BODYSTRUCTURE)", "(UID BODY.PEEK[2])", "(UID BINARY.PEEK[3])"):
     typ, d = m.uid("FETCH", "1", q)
     assert typ == "OK" and d and d[0], (q, typ, d)
 # The whole message in pieces of 64 KiB, as Thunderbird fetches.

@@ -15,6 +15,8 @@ const (
 	itemPartial               // BODY[]<0>: a message, maybe truncated
 	itemSize                  // RFC822.SIZE
 	itemStructure             // BODYSTRUCTURE, BODY: the parts' headers
+	itemEnvelope              // ENVELOPE: the message's addresses and subject
+	itemHeader                // BODY[HEADER], BODY[HEADER.FIELDS (...)], RFC822.HEADER
 	itemPart                  // BODY[2], BINARY[1.2]: one part's body
 	itemMore                  // BODY[]<n>: the next piece of Parser.chain
 )
@@ -73,7 +75,7 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 			fs.item, fs.want, fs.structStart = p.classify(s[i:j]), true, -1
 			i = j
 		case c == '(':
-			if fs.depth == 1 && fs.item == itemStructure {
+			if fs.depth == 1 && (fs.item == itemStructure || fs.item == itemEnvelope) {
 				fs.structStart = i
 			}
 			fs.depth++
@@ -84,8 +86,13 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 			if fs.depth < 1 {
 				return spec, roleSkip, false, false // an item without a value
 			}
-			if fs.depth == 1 && fs.item == itemStructure && fs.structStart >= 0 {
-				p.structure(p.s.resp.seq, s[fs.structStart:i])
+			if fs.depth == 1 && fs.structStart >= 0 {
+				switch fs.item {
+				case itemStructure:
+					p.structure(p.s.resp.seq, s[fs.structStart:i])
+				case itemEnvelope:
+					p.envelope(p.s.resp.seq, s[fs.structStart:i])
+				}
 				fs.structStart = -1
 			}
 			fs.valueDone()
@@ -95,7 +102,11 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 				return spec, roleSkip, false, false
 			}
 			if fs.depth == 1 {
-				p.quotedValue(s[i+1 : j-1])
+				if fs.item == itemHeader {
+					p.headerFields(p.s.resp.seq, unquote(nil, s[i+1:j-1]))
+				} else {
+					p.quotedValue(s[i+1 : j-1])
+				}
 				fs.want = false
 			}
 			i = j
@@ -115,11 +126,13 @@ func (p *Parser) fetchScan(s []byte) (spec litSpec, r role, hasLit, ok bool) {
 					r = rolePart
 				case itemMore:
 					r = roleMore
+				case itemHeader:
+					r = roleHeader
 				}
 			}
-			if fs.item == itemStructure && fs.structStart >= 0 {
-				// A literal inside a BODYSTRUCTURE: the value is not in
-				// one line, and is not read.
+			if (fs.item == itemStructure || fs.item == itemEnvelope) && fs.structStart >= 0 {
+				// A literal inside a BODYSTRUCTURE or ENVELOPE: the value
+				// is not in one line, and is not read.
 				fs.structStart = -1
 				p.st.StructBad++
 			}
@@ -178,11 +191,15 @@ func (p *Parser) classify(name []byte) item {
 		return itemWhole
 	case equalFold(name, "RFC822.SIZE"):
 		return itemSize
-	case equalFold(name, "RFC822.HEADER"), equalFold(name, "RFC822.TEXT"):
+	case equalFold(name, "RFC822.HEADER"):
+		return itemHeader
+	case equalFold(name, "RFC822.TEXT"):
 		p.st.HeaderText++
 		return itemOther
 	case equalFold(name, "BODYSTRUCTURE"), equalFold(name, "BODY"):
 		return itemStructure
+	case equalFold(name, "ENVELOPE"):
+		return itemEnvelope
 	}
 	var rest []byte
 	for _, pre := range [...]string{"BODY[", "BODY.PEEK[", "BINARY[", "BINARY.PEEK["} {
@@ -196,6 +213,8 @@ func (p *Parser) classify(name []byte) item {
 	}
 	section, origin, _ := bytes.Cut(rest, []byte("]"))
 	switch {
+	case len(origin) == 0 && (equalFold(section, "HEADER") || hasPrefixFold(section, "HEADER.FIELDS ") || hasPrefixFold(section, "HEADER.FIELDS(")):
+		return itemHeader // the message's header: its senders and subject
 	case len(section) > 0 && partNumber(section) && len(origin) == 0 && len(section) <= 32:
 		fs := &p.s.resp.fs
 		fs.section, fs.binary = string(section), hasPrefixFold(name, "BINARY")

@@ -68,6 +68,9 @@ func FuzzIMAP(f *testing.F) {
 		{"a1 UID FETCH 7 (RFC822.SIZE)\r\na2 UID FETCH 7 (BODY.PEEK[]<0.8>)\r\na3 UID FETCH 7 (BODY.PEEK[]<8.8>)\r\n",
 			greet + "* 1 FETCH (UID 7 RFC822.SIZE 12)\r\na1 OK\r\n* 1 FETCH (UID 7 BODY[]<0> {8}\r\nA: b\r\n\r\n)\r\na2 OK\r\n" +
 				"* 1 FETCH (UID 7 BODY[]<8> {4}\r\nxyz\n)\r\na3 OK\r\n* 1 FETCH (BODY[]<12> \"\")\r\n"},
+		{"a1 FETCH 1 (ENVELOPE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])\r\na2 FETCH 1 (BODY.PEEK[1])\r\n",
+			greet + "* 1 FETCH (ENVELOPE (\"d\" \"s\" ((\"A\" NIL \"a\" \"b.c\")) NIL NIL ((NIL NIL \"g\" NIL)(NIL NIL NIL NIL)) NIL NIL NIL \"<i>\")" +
+				" BODY[HEADER.FIELDS (FROM SUBJECT)] {30}\r\nFrom: a@b.c\r\nSubject: x\r\n y\r\n\r\n)\r\na1 OK\r\n* 1 FETCH (BODY[1] {4}\r\nTVqQ)\r\na2 OK\r\n"},
 		{"a1 FETCH 1 (BODYSTRUCTURE)\r\n", greet + "* 1 FETCH (BODYSTRUCTURE ((\"text\" {3}\r\na)b NIL) \"mixed\") BODY[HEADER.FIELDS (A)] {2}\r\nab)\r\n"},
 	}
 	for i, s := range seeds {
@@ -81,12 +84,12 @@ func FuzzIMAP(f *testing.F) {
 		sink := &recSink{Fail: func(s string) { t.Fatal(s) }}
 		p := New(sink, opts, nil)
 		// Lines stored in each direction, a mailbox name, a quoted item.
-		fuzzDrive(t, p, client, server, cuts, 3*p.opt.MaxLine+1024)
+		fuzzDrive(t, p, client, server, cuts, 3*p.opt.MaxLine+1024+maxHeaderKept)
 		p.Close()
 		sink.CheckClosed()
 		for _, m := range sink.Msgs {
-			// A part section carries its rebuilt header too.
-			if int64(len(m.Data))+m.Gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine))+maxPartHeader+100 {
+			// A part section carries its rebuilt header and mail context too.
+			if int64(len(m.Data))+m.Gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine))+maxPartHeader+int64(len(contextFields))*(maxEnvValue+16)+100 {
 				t.Fatalf("message of %d bytes", len(m.Data))
 			}
 		}

@@ -94,7 +94,8 @@ type Stats struct {
 	PartsGuessed  uint64
 	Structures    uint64 // BODYSTRUCTUREs read
 	StructBad     uint64 // BODYSTRUCTUREs that did not parse or held a literal
-	StructDropped uint64 // times the kept structures were cleared at their bound
+	StructDropped uint64 // times the kept structures (or mail contexts) were cleared at their bound
+	Contexts      uint64 // ENVELOPEs and header sections whose From/To/Subject were kept
 	HeaderText    uint64 // HEADER, TEXT, MIME sections and RFC822.HEADER/TEXT skipped
 	Offsets       uint64 // partial items not at offset 0 nor following a piece seen, skipped
 	Pieces        uint64 // pieces (BODY[]<n>, n > 0) joined to a message fetched in pieces
@@ -132,6 +133,11 @@ type Parser struct {
 	chain     chain
 	sizes     map[uint32]int64
 	pieceReqs []pieceReq
+
+	// contexts holds From, To, Cc, Subject and Message-ID header lines
+	// by message number, from ENVELOPE or header sections.
+	contexts     map[uint32]string
+	contextBytes int
 
 	structs     map[uint32][]partHeader
 	structBytes int    // header bytes in structs, at most maxStructBytes
@@ -241,5 +247,5 @@ func (p *Parser) notIMAP() {
 
 // buffered is what the parser holds (for tests of its bounds).
 func (p *Parser) buffered() int {
-	return len(p.c.seg.buf) + len(p.s.seg.buf) + len(p.c.lit.name) + len(p.s.quoted)
+	return len(p.c.seg.buf) + len(p.s.seg.buf) + len(p.c.lit.name) + len(p.s.lit.name) + len(p.s.quoted)
 }

@@ -153,12 +153,13 @@ func TestSectionsSkippedOrGuessed(t *testing.T) {
 			" BODY[]<100> " + litOf("middle") + ")\r\n" + "* 2 FETCH (BODY[] " + litOf(msg1) + ")\r\na3 OK done\r\n"),
 	})
 	// BODY[1.2] and BINARY[2] come without a BODYSTRUCTURE: taken as
-	// base64 and as decoded bytes.
-	p12 := "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n"
-	b2 := "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01"
+	// base64 and as decoded bytes, with the From and To the header
+	// sections before them gave.
+	p12 := "From: a\r\nTo: b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n"
+	b2 := "From: a\r\nTo: b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01"
 	each(t, Options{}, evs, func(t *testing.T, sink *recSink, st *Stats) {
 		want(t, sink, []string{p12, b2, msg1}, []extract.Cut{"", "", ""}, "INBOX")
-		if st.HeaderText != 4 || st.Parts != 2 || st.PartsGuessed != 2 || st.Sections != 0 || st.Offsets != 1 || st.Malformed != 0 {
+		if st.HeaderText != 2 || st.Contexts != 2 || st.Parts != 2 || st.PartsGuessed != 2 || st.Sections != 0 || st.Offsets != 1 || st.Malformed != 0 {
 			t.Errorf("stats %+v", *st)
 		}
 	})
@@ -169,7 +170,7 @@ func TestSkipReturned(t *testing.T) {
 	st := new(Stats)
 	p := New(sink, Options{}, st)
 	feed(p, script(selectINBOX))
-	if skip := p.Data(false, []byte("* 1 FETCH (BODY[HEADER] {100}\r\n0123456789")); skip != 90 {
+	if skip := p.Data(false, []byte("* 1 FETCH (BODY[TEXT] {100}\r\n0123456789")); skip != 90 {
 		t.Fatalf("skip %d, want 90", skip)
 	}
 	p.Data(false, []byte(" UID 4)\r\n* 2 FETCH (BODY[] "+litOf(msg1)+")\r\n"))

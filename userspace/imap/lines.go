@@ -153,6 +153,7 @@ const (
 	roleAppend       // a message the client uploads
 	roleName         // a mailbox name
 	rolePart         // one part's body (BODY[2]), closed at the literal's end
+	roleHeader       // a message's header (BODY[HEADER...]): From, To, Subject kept
 	roleMore         // the next piece of a message fetched in pieces (BODY[]<n>)
 )
 
@@ -166,7 +167,7 @@ type lit struct {
 	msg    extract.Message
 	gap    bool
 	base   int64  // roleMore: the message's bytes before this literal
-	name   []byte // roleName: the name so far, bounded
+	name   []byte // roleName: the name so far, bounded; roleHeader: the header
 }
 
 // start begins a literal; meta opens a message on it.
@@ -191,6 +192,9 @@ func (l *lit) take(p *Parser, b []byte) (int, bool) {
 	case l.role == roleName:
 		room := max(extract.MaxHeaderValue-len(l.name), 0)
 		l.name = append(l.name, b[:min(room, k)]...)
+	case l.role == roleHeader:
+		room := max(maxHeaderKept-len(l.name), 0)
+		l.name = append(l.name, b[:min(room, k)]...)
 	case l.msg != nil:
 		w := min(int64(k), l.keep)
 		l.msg.Write(b[:w])
@@ -206,6 +210,10 @@ func (l *lit) take(p *Parser, b []byte) (int, bool) {
 func (l *lit) gapBytes(p *Parser, n int64) int64 {
 	k := min(n, l.left)
 	l.left -= k
+	if l.role == roleHeader && k > 0 {
+		// A header with a hole could join two fields: not read.
+		l.role, l.name = roleSkip, l.name[:0]
+	}
 	if l.msg != nil && k > 0 {
 		g := min(k, l.keep)
 		l.msg.Gap(g)
@@ -229,6 +237,8 @@ func (l *lit) unused() bool {
 	switch l.role {
 	case roleName:
 		return len(l.name) >= extract.MaxHeaderValue
+	case roleHeader:
+		return len(l.name) >= maxHeaderKept
 	case roleSkip:
 		return true
 	}

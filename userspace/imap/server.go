@@ -243,6 +243,8 @@ func (p *Parser) serverLitEnd() {
 	switch l.role {
 	case roleMsg, rolePart:
 		l.close(extract.Whole)
+	case roleHeader:
+		p.headerFields(s.resp.seq, l.name)
 	case rolePartial, roleMore:
 		if l.msg != nil {
 			r := &s.resp
@@ -403,7 +405,8 @@ func (p *Parser) partHeader() string {
 	if fs.binary {
 		h = replaceEncoding(h, "binary")
 	}
-	return h + "\r\n"
+	// The message's senders and subject, when the client read them.
+	return p.contexts[p.s.resp.seq] + h + "\r\n"
 }
 
 // replaceEncoding sets a header's Content-Transfer-Encoding.

@@ -83,6 +83,8 @@ func (p *Parser) structure(seq uint32, v []byte) {
 func (p *Parser) clearStructs() {
 	clear(p.structs)
 	p.structBytes = 0
+	clear(p.contexts)
+	p.contextBytes = 0
 }
 
 // newMailbox forgets what was known by message number: numbers are per

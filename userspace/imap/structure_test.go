@@ -167,3 +167,43 @@ func TestPartSectionThroughMIME(t *testing.T) {
 		t.Errorf("file: %d bytes (want %d), cut %q", f.data.Len(), len(payload), f.cut)
 	}
 }
+
+// The message's senders and subject reach a part fetched on its own:
+// from an ENVELOPE, or from a header section the client read.
+func TestPartMailContext(t *testing.T) {
+	env := `("Mon, 7 Dec 2026 10:00:00 +0000" "=?utf-8?q?Rechnung_f=C3=BCr_Sie?=" (("Alice" NIL "alice" "corp.example"))` +
+		` (("Alice" NIL "alice" "corp.example")) NIL (("Bob" NIL "bob" "corp.example")(NIL NIL "team" NIL)(NIL NIL "x" "y.example")(NIL NIL NIL NIL))` +
+		` NIL NIL NIL "<m1@corp.example>")`
+	hdr := "From: Alice <alice@corp.example>\r\nSubject: =?utf-8?q?Rechnung_f=C3=BCr?=\r\n =?utf-8?q?_Sie?=\r\nTo: bob@corp.example,\r\n\tx@y.example\r\n" +
+		"Message-ID: <m1@corp.example>\r\nX-Other: not kept\r\n\r\n"
+	part := "TVqQAAMAAAAEAAAA\r\n"
+	for name, first := range map[string]string{
+		"ENVELOPE": "* 1 FETCH (UID 7 ENVELOPE " + env + " BODYSTRUCTURE " + mixedStructure + ")\r\n",
+		"HEADER.FIELDS": "* 1 FETCH (UID 7 BODYSTRUCTURE " + mixedStructure + " BODY[HEADER.FIELDS (FROM TO SUBJECT MESSAGE-ID X-OTHER)] " +
+			litOf(hdr) + ")\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := &fileRec{}
+			st := new(Stats)
+			p := New(mime.New(rec, mime.Options{}, nil), Options{}, st)
+			feed(p, script(selectINBOX, []ev{
+				cl("a3 UID FETCH 7 (UID ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT MESSAGE-ID X-OTHER)])\r\n"),
+				sv(first + "a3 OK done\r\n"),
+				cl("a4 UID FETCH 7 (UID BODY.PEEK[2])\r\n"),
+				sv("* 1 FETCH (UID 7 BODY[2] " + litOf(part) + ")\r\na4 OK done\r\n"),
+			}))
+			p.Close()
+			if len(rec.files) != 1 {
+				t.Fatalf("%d files", len(rec.files))
+			}
+			m := rec.files[0].meta
+			if m.Name != "tool.exe" || strings.Join(m.From, ",") != "alice@corp.example" ||
+				strings.Join(m.To, ",") != "bob@corp.example,x@y.example" || m.Subject != "Rechnung für Sie" || m.MessageID != "m1@corp.example" {
+				t.Errorf("meta: name %q from %q to %q subject %q id %q", m.Name, m.From, m.To, m.Subject, m.MessageID)
+			}
+			if st.Contexts != 1 || st.StructBad != 0 {
+				t.Errorf("stats %+v", *st)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"hash"
 	"math/rand"
 	"net/netip"
 	"strconv"
@@ -61,63 +62,58 @@ func BenchmarkLargeFile(b *testing.B) {
 	}
 }
 
-func BenchmarkSHA256(b *testing.B) {
+// hashSegments writes the bench body to a fresh hash in 1448-byte
+// segments, as the file path does, and sums it.
+func hashSegments(b *testing.B, start func() (write func([]byte), sum func())) {
 	body := benchBody()
 	b.SetBytes(benchSize)
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		h := sha256.New()
+		write, sum := start()
 		for off := 0; off < len(body); off += 1448 {
-			h.Write(body[off:min(off+1448, len(body))])
+			write(body[off:min(off+1448, len(body))])
 		}
-		h.Sum(nil)
+		sum()
 	}
 }
 
-func BenchmarkThreeHashes(b *testing.B) {
-	body := benchBody()
-	b.SetBytes(benchSize)
-	for i := 0; i < b.N; i++ {
-		h1, h2, h3 := sha256.New(), sha1.New(), md5.New()
-		for off := 0; off < len(body); off += 1448 {
-			p := body[off:min(off+1448, len(body))]
-			h1.Write(p)
-			h2.Write(p)
-			h3.Write(p)
+// stdHashes starts the standard library's hashes, one after the other.
+func stdHashes(news ...func() hash.Hash) func() (func([]byte), func()) {
+	return func() (func([]byte), func()) {
+		hs := make([]hash.Hash, len(news))
+		for i, n := range news {
+			hs[i] = n()
 		}
-		h1.Sum(nil)
-		h2.Sum(nil)
-		h3.Sum(nil)
+		return func(p []byte) {
+				for _, h := range hs {
+					h.Write(p)
+				}
+			}, func() {
+				for _, h := range hs {
+					h.Sum(nil)
+				}
+			}
 	}
 }
+
+func BenchmarkSHA256(b *testing.B) { hashSegments(b, stdHashes(sha256.New)) }
+
+// BenchmarkThreeHashes: the standard library's three, one after the other.
+func BenchmarkThreeHashes(b *testing.B) { hashSegments(b, stdHashes(sha256.New, sha1.New, md5.New)) }
 
 // BenchmarkFusedHashes: the three digests as the file path computes them
 // (userspace/filehash: one fused pass where the CPU has the SHA
 // extensions), on the same bytes and segments.
 func BenchmarkFusedHashes(b *testing.B) {
-	body := benchBody()
-	b.SetBytes(benchSize)
-	for i := 0; i < b.N; i++ {
+	hashSegments(b, func() (func([]byte), func()) {
 		h := filehash.New(true, true)
-		for off := 0; off < len(body); off += 1448 {
-			h.Write(body[off:min(off+1448, len(body))])
-		}
-		h.Sum()
-	}
+		return func(p []byte) { h.Write(p) }, func() { h.Sum() }
+	})
 }
 
 // BenchmarkMD5: MD5 alone, the slowest of the three on x86 (no CPU
 // extension for it): the floor of any pass that computes all three.
-func BenchmarkMD5(b *testing.B) {
-	body := benchBody()
-	b.SetBytes(benchSize)
-	for i := 0; i < b.N; i++ {
-		h := md5.New()
-		for off := 0; off < len(body); off += 1448 {
-			h.Write(body[off:min(off+1448, len(body))])
-		}
-		h.Sum(nil)
-	}
-}
+func BenchmarkMD5(b *testing.B) { hashSegments(b, stdHashes(md5.New)) }
 
 // BenchmarkNonCandidate: a 64 MiB body that is not a candidate (random
 // bytes named .mp4) costs reassembly and HTTP framing only; its rest is

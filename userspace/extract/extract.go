@@ -39,8 +39,11 @@ type Meta struct {
 	Time time.Time
 
 	// HTTP.
-	Method          string
-	URL             string // "http://" + Host + request target; the target alone when absolute
+	Method string
+	// URL is "http://" + Host + request target; the target alone when
+	// absolute, and when there was no Host ("/path": the caller adds the
+	// server's address).
+	URL             string
 	Host            string
 	UserAgent       string
 	Status          int

@@ -261,17 +261,10 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	case extract.HTTP:
 		if m.URL != "" {
 			u := m.URL
-			if rest, ok := strings.CutPrefix(u, "http:///"); ok {
+			if strings.HasPrefix(u, "/") {
 				// No Host header (HTTP/1.0): the server's address stands in.
 				sa := netip.AddrPortFrom(server.Addr().Unmap(), server.Port())
-				h := sa.String()
-				if sa.Port() == 80 {
-					h = sa.Addr().String()
-					if sa.Addr().Is6() {
-						h = "[" + h + "]"
-					}
-				}
-				u = "http://" + h + "/" + rest
+				u = "http://" + strings.TrimSuffix(sa.String(), ":80") + u
 			}
 			ev.URL = &URL{Original: u, Domain: hostOnly(m.Host)}
 		}

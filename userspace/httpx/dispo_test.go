@@ -68,6 +68,11 @@ func TestURLName(t *testing.T) {
 			t.Errorf("buildURL(%q) = %q, want %q", c.target, got, c.url)
 		}
 	}
+	// Without Host the origin-form target stays alone, for the caller to
+	// put the server's address in front.
+	if got := buildURL("", "/a/b.exe"); got != "/a/b.exe" {
+		t.Errorf("buildURL without host = %q", got)
+	}
 	if n := urlName("/" + strings.Repeat("é", 2000)); len(n) > extract.MaxHeaderValue || !utf8.ValidString(n) {
 		t.Errorf("long name: %d bytes, valid %v", len(n), utf8.ValidString(n))
 	}

@@ -19,7 +19,9 @@ func baseMeta(r *request) extract.Meta {
 }
 
 // buildURL is "http://" + host + target for origin-form targets, the
-// target itself when absolute-form (a request to a proxy).
+// target itself when absolute-form (a request to a proxy), and the
+// origin-form target alone when there is no Host (HTTP/1.0): the caller
+// knows the server's address, the parser does not.
 func buildURL(host, target string) string {
 	switch {
 	case target == "":
@@ -28,6 +30,8 @@ func buildURL(host, target string) string {
 		return target
 	case target[0] != '/':
 		return "" // "*" or authority-form: no resource
+	case host == "":
+		return clipString(target)
 	}
 	return clipString("http://" + host + target)
 }
@@ -115,19 +119,8 @@ func mediaType(v string) string {
 // wholeRange reports whether a 206's Content-Range covers the whole
 // representation ("bytes 0-N/N+1"), making the part the complete file.
 func wholeRange(v string) bool {
-	v = trimOWSString(v)
-	if len(v) < 6 || !strings.EqualFold(v[:6], "bytes ") {
-		return false
-	}
-	v = trimOWSString(v[6:])
-	dash, slash := strings.IndexByte(v, '-'), strings.IndexByte(v, '/')
-	if dash < 0 || slash < dash {
-		return false
-	}
-	first, ok1 := parseDec([]byte(v[:dash]))
-	last, ok2 := parseDec([]byte(v[dash+1 : slash]))
-	size, ok3 := parseDec([]byte(v[slash+1:]))
-	return ok1 && ok2 && ok3 && first == 0 && last+1 == size
+	first, last, total, ok := parseContentRange(v)
+	return ok && first == 0 && last+1 == total
 }
 
 // boundary returns the multipart boundary parameter of a Content-Type,

@@ -15,22 +15,18 @@ type Stats struct {
 	BodiesOpened     uint64 // files opened on the sink
 	BodiesDeclined   uint64 // files the sink declined (Write returned false)
 	SkippedBytes     uint64 // body bytes handed back to the caller as skip
-	// CloseIgnored: unwanted bodies that run until the connection
-	// closes; the parser is then done and the flow ignored.
-	CloseIgnored uint64
-	// RangesJoined: 206 ranges joined to the file of the range before
-	// them (a file fetched in ranges).
-	RangesJoined    uint64
-	Partial         uint64 // 206 responses not opened: a range is not the file
-	Decoded         uint64 // bodies with a coding to decode
-	UnknownEncoding uint64 // bodies delivered raw: unknown coding or too many layers
-	Bombs           uint64 // decoded bodies cut by MaxDecoded or MaxRatio
-	Corrupt         uint64 // bodies cut because their coding was malformed
-	Gaps            uint64 // gaps reported by the caller
-	GapBytes        uint64
-	Desyncs         uint64 // directions that lost the framing
-	Resyncs         uint64 // directions that found it again
-	Malformed       Malformed
+	CloseIgnored     uint64 // unwanted bodies running to the close: the flow is then ignored
+	RangesJoined     uint64 // 206 ranges joined to the file of the range before them
+	Partial          uint64 // 206 responses not opened: a range is not the file
+	Decoded          uint64 // bodies with a coding to decode
+	UnknownEncoding  uint64 // bodies delivered raw: unknown coding or too many layers
+	Bombs            uint64 // decoded bodies cut by MaxDecoded or MaxRatio
+	Corrupt          uint64 // bodies cut because their coding was malformed
+	Gaps             uint64 // gaps reported by the caller
+	GapBytes         uint64
+	Desyncs          uint64 // directions that lost the framing
+	Resyncs          uint64 // directions that found it again
+	Malformed        Malformed
 }
 
 // Malformed counts protocol violations by kind.

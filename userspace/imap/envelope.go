@@ -142,19 +142,8 @@ func (p *Parser) keepContext(seq uint32, lines string) {
 	if lines == "" {
 		return
 	}
-	if p.contexts == nil {
-		p.contexts = make(map[uint32]string)
-	}
-	if old, ok := p.contexts[seq]; ok {
-		p.contextBytes -= len(old)
-		delete(p.contexts, seq)
-	}
-	if len(p.contexts) >= maxStructMsgs || p.contextBytes+len(lines) > maxEnvBytes {
-		clear(p.contexts)
-		p.contextBytes = 0
+	if p.contexts.put(seq, lines, len(lines)) {
 		p.st.StructDropped++
 	}
-	p.contexts[seq] = lines
-	p.contextBytes += len(lines)
 	p.st.Contexts++
 }

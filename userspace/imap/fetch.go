@@ -242,15 +242,8 @@ func originOffset(o []byte) (int64, bool) {
 	if len(o) < 3 || o[0] != '<' {
 		return 0, false
 	}
-	var n int64
-	i := 1
-	for ; i < len(o) && isDigit(o[i]); i++ {
-		if n > 1<<50 {
-			return 0, false
-		}
-		n = n*10 + int64(o[i]-'0')
-	}
-	if i == 1 || i >= len(o) || (o[i] != '>' && o[i] != '.') {
+	n, k, ok := number(o[1:])
+	if !ok || 1+k >= len(o) || (o[1+k] != '>' && o[1+k] != '.') {
 		return 0, false
 	}
 	return n, true
@@ -271,15 +264,14 @@ func (p *Parser) atomValue(a []byte) {
 	fs := &p.s.resp.fs
 	switch fs.item {
 	case itemSize:
-		var n int64
-		for _, c := range a {
-			if !isDigit(c) || n > 1<<58 {
-				return
-			}
-			n = n*10 + int64(c-'0')
+		n, k, ok := number(a)
+		if !ok || k != len(a) {
+			return
 		}
 		fs.size = n
-		p.rememberSize(p.s.resp.seq, n)
+		// Kept for the pieces of the message fetched later (clients
+		// read sizes when they list a mailbox).
+		p.sizes.put(p.s.resp.seq, n, 0)
 	case itemWhole, itemPartial:
 		if equalFold(a, "NIL") {
 			p.st.Nil++
@@ -340,21 +332,6 @@ func (p *Parser) quotedValue(q []byte) {
 
 func equalFold(b []byte, s string) bool { return len(b) == len(s) && hasPrefixFold(b, s) }
 
-// rememberSize keeps a message's RFC822.SIZE for the pieces of it
-// fetched later (clients read sizes when they list a mailbox).
-func (p *Parser) rememberSize(seq uint32, n int64) {
-	if p.sizes == nil {
-		p.sizes = make(map[uint32]int64)
-	}
-	if _, ok := p.sizes[seq]; !ok && len(p.sizes) >= maxSizes {
-		clear(p.sizes)
-	}
-	p.sizes[seq] = n
-}
-
-// maxSizes bounds the RFC822.SIZEs kept per connection.
-const maxSizes = 4096
-
 // partialRequest reads the length a client FETCH asks of a message
 // piece: "BODY.PEEK[]<0.65536>" gives 65536.
 func partialRequest(rest []byte) (int64, bool) {
@@ -364,16 +341,10 @@ func partialRequest(rest []byte) (int64, bool) {
 	}
 	o := rest[i+3:]
 	j := bytes.IndexByte(o, '.')
-	k := bytes.IndexByte(o, '>')
-	if j < 0 || k < j {
+	e := bytes.IndexByte(o, '>')
+	if j < 0 || e < j {
 		return 0, false
 	}
-	var n int64
-	for _, c := range o[j+1 : k] {
-		if !isDigit(c) || n > 1<<50 {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, k > j+1
+	n, k, ok := number(o[j+1 : e])
+	return n, ok && j+1+k == e
 }

@@ -107,10 +107,11 @@ func FuzzStructure(f *testing.F) {
 		for seq := uint32(0); seq < 3; seq++ {
 			p.structure(seq, b)
 		}
-		if p.structBytes > maxStructBytes || len(p.structs) > maxStructMsgs {
-			t.Fatalf("kept %d bytes for %d messages", p.structBytes, len(p.structs))
+		if p.structs.bytes > maxStructBytes || p.structs.len() > maxStructMsgs {
+			t.Fatalf("kept %d bytes for %d messages", p.structs.bytes, p.structs.len())
 		}
-		for _, parts := range p.structs {
+		for _, e := range p.structs.m {
+			parts := e.v
 			if len(parts) > maxStructParts {
 				t.Fatalf("%d parts", len(parts))
 			}

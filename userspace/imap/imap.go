@@ -15,9 +15,10 @@
 // item at the top level of the list becomes a message (a quoted string
 // too). Part sections (BODY[1.2], BINARY[2]) are a part's body without
 // its MIME header: the header is rebuilt from the message's BODYSTRUCTURE
-// (structure.go) and the part goes on as a one-part message. HEADER/TEXT
-// sections, RFC822.HEADER/TEXT and pieces of parts are skipped and
-// counted.
+// (structure.go), the message's senders and subject are put in front
+// from its ENVELOPE or header section (envelope.go), and the part goes on
+// as a one-part message. TEXT and MIME sections, RFC822.TEXT and pieces
+// of parts are skipped and counted.
 // BODY[]<0> is a message that may be truncated by the client's partial
 // range, or the first piece of a message fetched in pieces (BODY[]<0.N>,
 // then <N.M>..., as desktop clients fetch large messages): the pieces that
@@ -79,24 +80,22 @@ func (o Options) withDefaults() Options {
 // Stats counts what the parsers saw. Plain counters: a Stats is owned by
 // the goroutine that runs its parsers.
 type Stats struct {
-	Commands  uint64 // client commands recognised
-	Responses uint64 // server responses (untagged, tagged, continuation)
-	Fetches   uint64 // untagged FETCH responses
-	Messages  uint64 // messages opened from FETCH items
-	Appends   uint64 // messages opened from APPEND
-	Partials  uint64 // of Messages, BODY[]<0> partial ones
-	Quoted    uint64 // message items sent as quoted strings
-	Nil       uint64 // message items that were NIL
-	Sections  uint64 // pieces of parts (BODY[2]<0.100>) skipped
-	Parts     uint64 // part sections (BODY[1.2], BINARY[2]) handed on as one-part messages
-	// PartsGuessed: of Parts, those without a BODYSTRUCTURE to name them
-	// (BODY[n] taken as base64, BINARY[n] as decoded).
-	PartsGuessed  uint64
+	Commands      uint64 // client commands recognised
+	Responses     uint64 // server responses (untagged, tagged, continuation)
+	Fetches       uint64 // untagged FETCH responses
+	Messages      uint64 // messages opened from FETCH items
+	Appends       uint64 // messages opened from APPEND
+	Partials      uint64 // of Messages, BODY[]<0> partial ones
+	Quoted        uint64 // message items sent as quoted strings
+	Nil           uint64 // message items that were NIL
+	Sections      uint64 // pieces of parts (BODY[2]<0.100>) skipped
+	Parts         uint64 // part sections (BODY[1.2], BINARY[2]) handed on as one-part messages
+	PartsGuessed  uint64 // of Parts, those with no BODYSTRUCTURE: BODY[n] taken as base64, BINARY[n] as decoded
 	Structures    uint64 // BODYSTRUCTUREs read
 	StructBad     uint64 // BODYSTRUCTUREs that did not parse or held a literal
 	StructDropped uint64 // times the kept structures (or mail contexts) were cleared at their bound
 	Contexts      uint64 // ENVELOPEs and header sections whose From/To/Subject were kept
-	HeaderText    uint64 // HEADER, TEXT, MIME sections and RFC822.HEADER/TEXT skipped
+	HeaderText    uint64 // TEXT, MIME and HEADER.FIELDS.NOT sections and RFC822.TEXT skipped
 	Offsets       uint64 // partial items not at offset 0 nor following a piece seen, skipped
 	Pieces        uint64 // pieces (BODY[]<n>, n > 0) joined to a message fetched in pieces
 	Literals      uint64 // literals, both directions
@@ -125,25 +124,23 @@ type Parser struct {
 	s serverSide
 
 	mailbox string // selected mailbox
-	// structs holds the part headers of the BODYSTRUCTUREs seen, by
-	// message number, for the part sections fetched after them.
+	selTag  []byte // tag of the SELECT/EXAMINE that set it
+	tlsTag  []byte // tag of STARTTLS or COMPRESS
+	tlsKind int    // cSTARTTLS or cCOMPRESS
+
 	// chain is a message fetched in pieces (BODY[]<0.N>, then <N.M>...),
-	// open between its responses; sizes are the RFC822.SIZEs seen, and
-	// pieceReqs the piece requests whose tagged response has not come.
+	// open between its responses; pieceReqs are the piece requests whose
+	// tagged response has not come.
 	chain     chain
-	sizes     map[uint32]int64
 	pieceReqs []pieceReq
 
-	// contexts holds From, To, Cc, Subject and Message-ID header lines
-	// by message number, from ENVELOPE or header sections.
-	contexts     map[uint32]string
-	contextBytes int
-
-	structs     map[uint32][]partHeader
-	structBytes int    // header bytes in structs, at most maxStructBytes
-	selTag      []byte // tag of the SELECT/EXAMINE that set it
-	tlsTag      []byte // tag of STARTTLS or COMPRESS
-	tlsKind     int    // cSTARTTLS or cCOMPRESS
+	// By message number: the RFC822.SIZEs seen, the part headers of the
+	// BODYSTRUCTUREs (for the part sections fetched after them), and the
+	// From, To, Cc, Subject and Message-ID lines of ENVELOPEs and header
+	// sections.
+	sizes    bySeq[int64]
+	structs  bySeq[[]partHeader]
+	contexts bySeq[string]
 }
 
 var _ extract.Parser = (*Parser)(nil)
@@ -157,6 +154,10 @@ type pieceReq struct {
 
 // maxPieceReqs bounds the piece requests followed; past it the oldest go.
 const maxPieceReqs = 8
+
+// maxSizes bounds the RFC822.SIZEs kept per connection (they take no
+// bytes of the bySeq bound).
+const maxSizes = 4096
 
 // chain is a message whose next piece is awaited.
 type chain struct {
@@ -172,7 +173,11 @@ func New(sink extract.MessageSink, opts Options, stats *Stats) *Parser {
 	if stats == nil {
 		stats = new(Stats)
 	}
-	return &Parser{sink: sink, opt: opts.withDefaults(), st: stats}
+	return &Parser{sink: sink, opt: opts.withDefaults(), st: stats,
+		sizes:    newBySeq[int64](maxSizes, 0),
+		structs:  newBySeq[[]partHeader](maxStructMsgs, maxStructBytes),
+		contexts: newBySeq[string](maxStructMsgs, maxEnvBytes),
+	}
 }
 
 // Data takes the next in-order bytes of one direction.

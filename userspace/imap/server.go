@@ -138,8 +138,7 @@ func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
 			} else if renumbers(head) {
 				// Message numbers after the expunged one shift: what
 				// was kept by number no longer holds.
-				p.clearStructs()
-				clear(p.sizes)
+				p.forgetNumbers()
 			}
 		case head[0] != '+':
 			p.tagged(head)
@@ -270,7 +269,7 @@ func (p *Parser) closePartial() {
 	r.partial = nil
 	size := r.fs.size
 	if size < 0 {
-		if n, ok := p.sizes[r.seq]; ok {
+		if n, ok := p.sizes.get(r.seq); ok {
 			size = n
 		}
 	}
@@ -377,15 +376,12 @@ func responseStart(l []byte) bool {
 // fetchStart finds "* n FETCH ", the message number n and where the
 // item list starts.
 func fetchStart(l []byte) (int, uint32, bool) {
-	i := 2
-	var seq uint64
-	for i < len(l) && isDigit(l[i]) {
-		if seq < 1<<32 {
-			seq = seq*10 + uint64(l[i]-'0')
-		}
-		i++
+	if len(l) < 2 {
+		return 0, 0, false
 	}
-	if i == 2 || !hasPrefixFold(l[i:], " FETCH ") || seq >= 1<<32 {
+	seq, k, ok := number(l[2:])
+	i := 2 + k
+	if !ok || !hasPrefixFold(l[i:], " FETCH ") || seq >= 1<<32 {
 		return 0, 0, false
 	}
 	return i + len(" FETCH "), uint32(seq), true
@@ -406,7 +402,8 @@ func (p *Parser) partHeader() string {
 		h = replaceEncoding(h, "binary")
 	}
 	// The message's senders and subject, when the client read them.
-	return p.contexts[p.s.resp.seq] + h + "\r\n"
+	ctx, _ := p.contexts.get(p.s.resp.seq)
+	return ctx + h + "\r\n"
 }
 
 // replaceEncoding sets a header's Content-Transfer-Encoding.
@@ -429,9 +426,9 @@ func renumbers(l []byte) bool {
 	if hasPrefixFold(l, "* VANISHED") {
 		return true
 	}
-	i := 2
-	for i < len(l) && isDigit(l[i]) {
-		i++
+	if len(l) < 2 {
+		return false
 	}
-	return i > 2 && hasPrefixFold(l[i:], " EXPUNGE")
+	_, k, ok := number(l[2:])
+	return ok && hasPrefixFold(l[2+k:], " EXPUNGE")
 }

@@ -57,47 +57,35 @@ func (p *Parser) structure(seq uint32, v []byte) {
 	}
 	var parts []partHeader
 	walkStructure(root, "", true, 0, &parts)
-	if p.structs == nil {
-		p.structs = make(map[uint32][]partHeader)
-	}
 	n := 0
 	for _, ph := range parts {
 		n += len(ph.header) + len(ph.num)
 	}
-	if old, known := p.structs[seq]; known {
-		for _, ph := range old {
-			p.structBytes -= len(ph.header) + len(ph.num)
-		}
-		delete(p.structs, seq)
-	}
-	if len(p.structs) >= maxStructMsgs || p.structBytes+n > maxStructBytes {
-		p.clearStructs() // the oldest are the least likely to be fetched next
+	if p.structs.put(seq, parts, n) {
 		p.st.StructDropped++
 	}
-	p.structs[seq] = parts
-	p.structBytes += n
 	p.st.Structures++
 }
 
-// clearStructs forgets every structure (a new mailbox, or the bound).
-func (p *Parser) clearStructs() {
-	clear(p.structs)
-	p.structBytes = 0
-	clear(p.contexts)
-	p.contextBytes = 0
+// forgetNumbers forgets what was kept by message number: a new mailbox,
+// or an EXPUNGE that renumbers the messages.
+func (p *Parser) forgetNumbers() {
+	p.structs.reset()
+	p.contexts.reset()
+	p.sizes.reset()
 }
 
-// newMailbox forgets what was known by message number: numbers are per
-// mailbox.
+// newMailbox: numbers are per mailbox, and a message waiting for its next
+// piece will not get it.
 func (p *Parser) newMailbox() {
-	p.clearStructs()
-	clear(p.sizes)
+	p.forgetNumbers()
 	p.closeChain(extract.CutNotFinal)
 }
 
 // partFor returns the rebuilt header of part num of message seq.
 func (p *Parser) partFor(seq uint32, num string) (string, bool) {
-	for _, ph := range p.structs[seq] {
+	parts, _ := p.structs.get(seq)
+	for _, ph := range parts {
 		if ph.num == num {
 			return ph.header, true
 		}

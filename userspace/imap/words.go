@@ -143,3 +143,17 @@ func lower(c byte) byte {
 	}
 	return c
 }
+
+// number reads the decimal digits b starts with: their value and how
+// many there are. ok is false when there are none, or past 2^58 (no
+// IMAP number, size or offset comes near).
+func number(b []byte) (n int64, k int, ok bool) {
+	for k < len(b) && isDigit(b[k]) {
+		if n > 1<<58 {
+			return 0, 0, false
+		}
+		n = n*10 + int64(b[k]-'0')
+		k++
+	}
+	return n, k, k > 0
+}

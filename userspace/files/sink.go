@@ -245,6 +245,12 @@ func (f *file) WireGap(n int64) {
 		return
 	}
 	f.missingEncoded += n
+	f.gapped()
+}
+
+// gapped marks the file incomplete: its hashes would not be the file's,
+// so they stop, and so does the spool.
+func (f *file) gapped() {
 	if f.cut == extract.Whole {
 		f.cut = extract.CutGap
 	}
@@ -260,11 +266,7 @@ func (f *file) Gap(n int64) {
 	}
 	f.missing += n
 	f.size += n
-	if f.cut == extract.Whole {
-		f.cut = extract.CutGap
-	}
-	f.hashes = false
-	f.dropSpool()
+	f.gapped()
 	if !f.decided && len(f.head) > 0 {
 		f.decide(-1)
 	}

@@ -54,15 +54,19 @@ func main() {
 //	stack:   0(SP) 16(SP) SHA-256 state, 32(SP) 48(SP) SHA-1 E and ABCD,
 //	         saved at the start of each block.
 
+// stream is one digest's instructions, in order.
+type stream []string
+
+func (s *stream) add(f string, a ...any) { *s = append(*s, fmt.Sprintf(f, a...)) }
+
 func md5Stream() []string {
-	var s []string
-	add := func(f string, a ...any) { s = append(s, fmt.Sprintf(f, a...)) }
+	var s stream
 	regs := []string{"AX", "BX", "CX", "DX"}
 	shifts := [4][4]int{{7, 12, 17, 22}, {5, 9, 14, 20}, {4, 11, 16, 23}, {6, 10, 15, 21}}
-	add("MOVL AX, R12")
-	add("MOVL BX, R13")
-	add("MOVL CX, R14")
-	add("MOVL DX, R15")
+	s.add("MOVL AX, R12")
+	s.add("MOVL BX, R13")
+	s.add("MOVL CX, R14")
+	s.add("MOVL DX, R15")
 	for i := 0; i < 64; i++ {
 		// (a, b, c, d) rotate right by one register each step.
 		a, b, c, d := regs[(64-i)%4], regs[(65-i)%4], regs[(66-i)%4], regs[(67-i)%4]
@@ -79,69 +83,68 @@ func md5Stream() []string {
 		case 3:
 			g = (7 * i) % 16
 		}
-		add("ADDL $0x%08x, %s", k, a)
-		add("ADDL %d(SI), %s", 4*g, a)
+		s.add("ADDL $0x%08x, %s", k, a)
+		s.add("ADDL %d(SI), %s", 4*g, a)
 		switch round {
 		case 0: // F = d ^ (b & (c ^ d))
-			add("MOVL %s, R9", c)
-			add("XORL %s, R9", d)
-			add("ANDL %s, R9", b)
-			add("XORL %s, R9", d)
-			add("ADDL R9, %s", a)
+			s.add("MOVL %s, R9", c)
+			s.add("XORL %s, R9", d)
+			s.add("ANDL %s, R9", b)
+			s.add("XORL %s, R9", d)
+			s.add("ADDL R9, %s", a)
 		case 1: // G = (b & d) | (c & ~d), the two halves disjoint
-			add("MOVL %s, R9", d)
-			add("MOVL %s, R10", d)
-			add("XORL R11, R9")
-			add("ANDL %s, R10", b)
-			add("ANDL %s, R9", c)
-			add("ADDL R10, %s", a)
-			add("ADDL R9, %s", a)
+			s.add("MOVL %s, R9", d)
+			s.add("MOVL %s, R10", d)
+			s.add("XORL R11, R9")
+			s.add("ANDL %s, R10", b)
+			s.add("ANDL %s, R9", c)
+			s.add("ADDL R10, %s", a)
+			s.add("ADDL R9, %s", a)
 		case 2: // H = b ^ c ^ d
-			add("MOVL %s, R9", c)
-			add("XORL %s, R9", d)
-			add("XORL %s, R9", b)
-			add("ADDL R9, %s", a)
+			s.add("MOVL %s, R9", c)
+			s.add("XORL %s, R9", d)
+			s.add("XORL %s, R9", b)
+			s.add("ADDL R9, %s", a)
 		case 3: // I = c ^ (b | ~d)
-			add("MOVL %s, R9", d)
-			add("XORL R11, R9")
-			add("ORL %s, R9", b)
-			add("XORL %s, R9", c)
-			add("ADDL R9, %s", a)
+			s.add("MOVL %s, R9", d)
+			s.add("XORL R11, R9")
+			s.add("ORL %s, R9", b)
+			s.add("XORL %s, R9", c)
+			s.add("ADDL R9, %s", a)
 		}
-		add("ROLL $%d, %s", shifts[round][i%4], a)
-		add("ADDL %s, %s", b, a)
+		s.add("ROLL $%d, %s", shifts[round][i%4], a)
+		s.add("ADDL %s, %s", b, a)
 	}
-	add("ADDL R12, AX")
-	add("ADDL R13, BX")
-	add("ADDL R14, CX")
-	add("ADDL R15, DX")
+	s.add("ADDL R12, AX")
+	s.add("ADDL R13, BX")
+	s.add("ADDL R14, CX")
+	s.add("ADDL R15, DX")
 	return s
 }
 
 func sha256Stream() []string {
-	var s []string
-	add := func(f string, a ...any) { s = append(s, fmt.Sprintf(f, a...)) }
+	var s stream
 	k := func(i int) string { return fmt.Sprintf("K256<>+%d(SB)", 32*i) }
-	add("VMOVDQU X1, 0(SP)")
-	add("VMOVDQU X2, 16(SP)")
+	s.add("VMOVDQU X1, 0(SP)")
+	s.add("VMOVDQU X2, 16(SP)")
 	msg := []string{"X3", "X4", "X5", "X6"}
 	// Rounds 0-15 from the block, byte-swapped.
 	for i := 0; i < 4; i++ {
-		add("VMOVDQU %d(SI), X0", 16*i)
-		add("VPSHUFB flip_mask<>+0(SB), X0, X0")
-		add("VMOVDQA X0, %s", msg[i])
-		add("VPADDD %s, X0, X0", k(i))
-		add("SHA256RNDS2 X0, X1, X2")
+		s.add("VMOVDQU %d(SI), X0", 16*i)
+		s.add("VPSHUFB flip_mask<>+0(SB), X0, X0")
+		s.add("VMOVDQA X0, %s", msg[i])
+		s.add("VPADDD %s, X0, X0", k(i))
+		s.add("SHA256RNDS2 X0, X1, X2")
 		if i == 3 {
-			add("VMOVDQA X6, X7")
-			add("PALIGNR $0x04, X5, X7")
-			add("PADDD X7, X3")
-			add("SHA256MSG2 X6, X3")
+			s.add("VMOVDQA X6, X7")
+			s.add("PALIGNR $0x04, X5, X7")
+			s.add("PADDD X7, X3")
+			s.add("SHA256MSG2 X6, X3")
 		}
-		add("PSHUFD $0x0e, X0, X0")
-		add("SHA256RNDS2 X0, X2, X1")
+		s.add("PSHUFD $0x0e, X0, X0")
+		s.add("SHA256RNDS2 X0, X2, X1")
 		if i > 0 {
-			add("SHA256MSG1 %s, %s", msg[i], msg[i-1])
+			s.add("SHA256MSG1 %s, %s", msg[i], msg[i-1])
 		}
 	}
 	// Rounds 16-63: the schedule in X3-X6 turns over.
@@ -149,61 +152,60 @@ func sha256Stream() []string {
 		cur := msg[i%4]
 		next := msg[(i+1)%4]
 		prev := msg[(i+3)%4]
-		add("VPADDD %s, %s, X0", k(i), cur)
-		add("SHA256RNDS2 X0, X1, X2")
+		s.add("VPADDD %s, %s, X0", k(i), cur)
+		s.add("SHA256RNDS2 X0, X1, X2")
 		if i < 15 {
-			add("VMOVDQA %s, X7", cur)
-			add("PALIGNR $0x04, %s, X7", prev)
-			add("PADDD X7, %s", next)
-			add("SHA256MSG2 %s, %s", cur, next)
+			s.add("VMOVDQA %s, X7", cur)
+			s.add("PALIGNR $0x04, %s, X7", prev)
+			s.add("PADDD X7, %s", next)
+			s.add("SHA256MSG2 %s, %s", cur, next)
 		}
-		add("PSHUFD $0x0e, X0, X0")
-		add("SHA256RNDS2 X0, X2, X1")
+		s.add("PSHUFD $0x0e, X0, X0")
+		s.add("SHA256RNDS2 X0, X2, X1")
 		if i < 13 {
-			add("SHA256MSG1 %s, %s", cur, prev)
+			s.add("SHA256MSG1 %s, %s", cur, prev)
 		}
 	}
-	add("VPADDD 0(SP), X1, X1")
-	add("VPADDD 16(SP), X2, X2")
+	s.add("VPADDD 0(SP), X1, X1")
+	s.add("VPADDD 16(SP), X2, X2")
 	return s
 }
 
 func sha1Stream() []string {
-	var s []string
-	add := func(f string, a ...any) { s = append(s, fmt.Sprintf(f, a...)) }
+	var s stream
 	const abcd = "X8"
 	e := []string{"X9", "X10"}
 	msg := []string{"X11", "X12", "X13", "X14"}
-	add("VMOVDQU X9, 32(SP)")
-	add("VMOVDQU X8, 48(SP)")
+	s.add("VMOVDQU X9, 32(SP)")
+	s.add("VMOVDQU X8, 48(SP)")
 	for g := 0; g < 20; g++ {
 		cur := msg[g%4]
 		eIn, eOut := e[g%2], e[(g+1)%2]
 		if g < 4 {
-			add("VMOVDQU %d(SI), %s", 16*g, cur)
-			add("PSHUFB X15, %s", cur)
+			s.add("VMOVDQU %d(SI), %s", 16*g, cur)
+			s.add("PSHUFB X15, %s", cur)
 		}
 		if g == 0 {
-			add("PADDD %s, %s", cur, eIn)
+			s.add("PADDD %s, %s", cur, eIn)
 		} else {
-			add("SHA1NEXTE %s, %s", cur, eIn)
+			s.add("SHA1NEXTE %s, %s", cur, eIn)
 		}
-		add("VMOVDQA %s, %s", abcd, eOut)
+		s.add("VMOVDQA %s, %s", abcd, eOut)
 		if g >= 3 && g <= 18 {
-			add("SHA1MSG2 %s, %s", cur, msg[(g+1)%4])
+			s.add("SHA1MSG2 %s, %s", cur, msg[(g+1)%4])
 		}
-		add("SHA1RNDS4 $0x%02x, %s, %s", g/5, eIn, abcd)
+		s.add("SHA1RNDS4 $0x%02x, %s, %s", g/5, eIn, abcd)
 		if g >= 1 && g <= 16 {
-			add("SHA1MSG1 %s, %s", cur, msg[(g+3)%4])
+			s.add("SHA1MSG1 %s, %s", cur, msg[(g+3)%4])
 		}
 		if g >= 2 && g <= 17 {
-			add("PXOR %s, %s", cur, msg[(g+2)%4])
+			s.add("PXOR %s, %s", cur, msg[(g+2)%4])
 		}
 	}
 	// E of the last group is in e[20%2]; add the saved E and ABCD.
-	add("VMOVDQU 32(SP), X11")
-	add("SHA1NEXTE X11, %s", e[0])
-	add("VPADDD 48(SP), X8, X8")
+	s.add("VMOVDQU 32(SP), X11")
+	s.add("SHA1NEXTE X11, %s", e[0])
+	s.add("VPADDD 48(SP), X8, X8")
 	return s
 }
 

@@ -155,6 +155,17 @@ func newPipeline(t testing.TB, edit func(*config.Config), v capture.Verdicts) (*
 	return p, &buf, spool
 }
 
+// feedPipeline runs connection c, in 1448-byte segments, through a new
+// pipeline (newPipeline's edit and verdicts) and closes its shard.
+func feedPipeline(t testing.TB, edit func(*config.Config), v capture.Verdicts, c testutil.TCPConn) (*Pipeline, *bytes.Buffer, string) {
+	t.Helper()
+	p, buf, spool := newPipeline(t, edit, v)
+	sh := p.NewShard(0)
+	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	return p, buf, spool
+}
+
 func spoolEmpty(t testing.TB, dir string) {
 	t.Helper()
 	n := 0
@@ -390,10 +401,7 @@ func TestContentBeatsNameAndType(t *testing.T) {
 	c.ToServer = []byte("GET /photo.jpg HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.ToClient = append([]byte("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: "+
 		strconv.Itoa(len(body))+"\r\n\r\n"), body...)
-	p, buf, _ := newPipeline(t, nil, nil)
-	sh := p.NewShard(0)
-	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
-	sh.Close()
+	_, buf, _ := feedPipeline(t, nil, nil, c)
 	out := buf.String()
 	if !strings.Contains(out, `"category":"executable"`) || !strings.Contains(out, `"mismatch":true`) ||
 		!strings.Contains(out, `"name":"photo.jpg"`) || !strings.Contains(out, `"claimed_type":"image/jpeg"`) {
@@ -614,10 +622,7 @@ func TestCloseDelimitedNonCandidateIsIgnored(t *testing.T) {
 	copy(body, "\x00\x00\x00\x18ftypmp42")
 	c.ToClient = append(append(head, "\r\nContent-Type: video/mp4\r\nConnection: close\r\n\r\n"...), body...)
 	rec := &recorder{}
-	p, buf, _ := newPipeline(t, nil, rec)
-	sh := p.NewShard(0)
-	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
-	sh.Close()
+	p, buf, _ := feedPipeline(t, nil, rec, c)
 	if rec.ignores != 1 || p.Stats.FlowsIgnored.Load() != 1 {
 		t.Errorf("ignores %d, flows ignored %d", rec.ignores, p.Stats.FlowsIgnored.Load())
 	}
@@ -656,10 +661,7 @@ func TestMetadataAndURLInEvents(t *testing.T) {
 		Server:   netip.MustParseAddrPort("10.0.0.2:8080"),
 		ToServer: req, ToClient: resp,
 	}
-	p, buf, _ := newPipeline(t, nil, nil)
-	sh := p.NewShard(0)
-	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
-	sh.Close()
+	_, buf, _ := feedPipeline(t, nil, nil, c)
 	type ev struct {
 		URL struct {
 			Original string `json:"original"`

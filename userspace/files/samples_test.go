@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/extract"
@@ -96,10 +95,7 @@ func TestScoresOfBuiltSamples(t *testing.T) {
 		Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80"),
 		ToServer: req.Bytes(), ToClient: resp.Bytes(),
 	}
-	p, buf, _ := newPipeline(t, nil, nil)
-	sh := p.NewShard(0)
-	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
-	sh.Close()
+	_, buf, _ := feedPipeline(t, nil, nil, c)
 	type scored struct {
 		Event struct {
 			RiskScore int `json:"risk_score"`
@@ -189,10 +185,7 @@ func TestDecompressionBombIsAReason(t *testing.T) {
 		ToServer: []byte("GET /bomb.exe HTTP/1.1\r\nHost: x\r\n\r\n"),
 		ToClient: append([]byte("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: "+strconv.Itoa(z.Len())+"\r\n\r\n"), z.Bytes()...),
 	}
-	p, buf, _ := newPipeline(t, nil, nil)
-	sh := p.NewShard(0)
-	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
-	sh.Close()
+	_, buf, _ := feedPipeline(t, nil, nil, c)
 	out := buf.String()
 	if !strings.Contains(out, `"cut":"bomb"`) || !strings.Contains(out, `"rule":"file.decompression_bomb"`) {
 		t.Errorf("gzip bomb: %s", out)

@@ -2,10 +2,10 @@ package imap
 
 import (
 	"bytes"
-	"encoding/base64"
 	"strings"
 	"testing"
 
+	"github.com/edgesensor/edgesensor/internal/testutil/mailtest"
 	"github.com/edgesensor/edgesensor/userspace/extract"
 	"github.com/edgesensor/edgesensor/userspace/mime"
 )
@@ -140,20 +140,14 @@ func (f *recFile) Close(cut extract.Cut) { f.cut = cut }
 // named, as a client fetching attachments one by one would download it.
 func TestPartSectionThroughMIME(t *testing.T) {
 	payload := append([]byte("MZ\x90\x00"), bytes.Repeat([]byte{0xe8, 0x00, 0x41}, 700)...)
-	enc := base64.StdEncoding.EncodeToString(payload)
-	var wire strings.Builder
-	for len(enc) > 76 {
-		wire.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	wire.WriteString(enc + "\r\n")
+	wire := mailtest.B64Lines(payload)
 	rec := &fileRec{}
 	p := New(mime.New(rec, mime.Options{}, nil), Options{}, nil)
 	feed(p, script(selectINBOX, []ev{
 		cl("a3 UID FETCH 7 (UID BODYSTRUCTURE)\r\n"),
 		sv("* 1 FETCH (UID 7 BODYSTRUCTURE " + mixedStructure + ")\r\na3 OK done\r\n"),
 		cl("a4 UID FETCH 7 (UID BODY.PEEK[2.MIME] BODY.PEEK[2])\r\n"),
-		sv("* 1 FETCH (UID 7 BODY[2.MIME] " + litOf(exeHeader+"\r\n") + " BODY[2] " + litOf(wire.String()) + ")\r\na4 OK done\r\n"),
+		sv("* 1 FETCH (UID 7 BODY[2.MIME] " + litOf(exeHeader+"\r\n") + " BODY[2] " + litOf(wire) + ")\r\na4 OK done\r\n"),
 	}))
 	p.Close()
 	if len(rec.files) != 1 {

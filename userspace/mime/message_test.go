@@ -2,26 +2,16 @@ package mime
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/edgesensor/edgesensor/internal/testutil/mailtest"
 	"github.com/edgesensor/edgesensor/userspace/extract"
 )
 
-// b64Lines encodes data in base64 lines of 76 characters, CRLF after each.
-func b64Lines(data []byte) string {
-	enc := base64.StdEncoding.EncodeToString(data)
-	var b strings.Builder
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n")
-	return b.String()
-}
+var b64Lines = mailtest.B64Lines
 
 // payload is n bytes that are not text.
 func payload(n int) []byte {

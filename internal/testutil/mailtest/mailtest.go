@@ -1,13 +1,16 @@
-// Package mailtest holds what the tests of the mail parsers (smtp, imap)
-// share: a message sink that checks the extract.Message contract, and
-// ways to feed a parser both directions in many orders.
+// Package mailtest holds what the tests of the mail parsers (smtp, imap,
+// mime) share: a message sink that checks the extract.Message contract,
+// ways to feed a parser both directions in many orders, and base64 as
+// mail carries it.
 package mailtest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/userspace/extract"
@@ -160,4 +163,17 @@ func Bytewise(client bool, b []byte) []Ev {
 		out[i] = Ev{Client: client, Data: b[i : i+1]}
 	}
 	return out
+}
+
+// B64Lines encodes data in base64 lines of 76 characters, CRLF after
+// each, as mail carries attachments.
+func B64Lines(data []byte) string {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	return b.String()
 }

@@ -24,6 +24,11 @@ type (
 	Flow = sensorFlow
 	// StreamVerdict is userspace's instruction for a stream flow.
 	StreamVerdict = sensorStreamVerdict
+	// HSVerdict is userspace's instruction for a handshake.
+	HSVerdict = sensorHsVerdict
+	// FragKey and FragState are the fragment decisions of the data plane.
+	FragKey   = sensorFragKey
+	FragState = sensorFragState
 	// CounterSet is one interface slot's counters on one CPU.
 	CounterSet = sensorCounterSet
 	// Config is the program's load-time configuration.
@@ -40,6 +45,8 @@ const (
 	MaxIfSlots  = 64
 	MaxIfIndex  = 16384
 	ProgramName = "edgesensor_xdp"
+	// ReinjectMagic marks, as XDP metadata, a frame userspace re-injects.
+	ReinjectMagic = 0xed5e0f1a
 )
 
 // Event classes (enum ev_class).
@@ -47,6 +54,7 @@ const (
 	ClassTLS    = uint8(sensorEvClassEV_CLASS_TLS)
 	ClassQUIC   = uint8(sensorEvClassEV_CLASS_QUIC)
 	ClassStream = uint8(sensorEvClassEV_CLASS_STREAM)
+	ClassFrag   = uint8(sensorEvClassEV_CLASS_FRAG)
 )
 
 // Event flags (enum ev_flag).
@@ -58,6 +66,28 @@ const (
 	FlagBudget     = uint8(sensorEvFlagEV_F_BUDGET)
 	FlagHSDone     = uint8(sensorEvFlagEV_F_HS_DONE)
 	FlagTruncated  = uint8(sensorEvFlagEV_F_TRUNCATED)
+	FlagReinjected = uint8(sensorEvFlagEV_F_REINJECTED)
+)
+
+// Checksum states of Event.Csum (enum csum_state).
+const (
+	CsumUnchecked = uint8(sensorCsumStateCSUM_UNCHECKED)
+	CsumOK        = uint8(sensorCsumStateCSUM_OK)
+	CsumPartial   = uint8(sensorCsumStateCSUM_PARTIAL)
+	CsumBad       = uint8(sensorCsumStateCSUM_BAD)
+)
+
+// Checksum policies of an interface slot (enum csum_mode).
+const (
+	CsumModeTolerant = uint8(sensorCsumModeCSUM_MODE_TOLERANT)
+	CsumModeStrict   = uint8(sensorCsumModeCSUM_MODE_STRICT)
+	CsumModeOff      = uint8(sensorCsumModeCSUM_MODE_OFF)
+)
+
+// Handshake verdict actions (enum hs_action).
+const (
+	HSExtend = uint8(sensorHsActionHS_EXTEND)
+	HSEnd    = uint8(sensorHsActionHS_END)
 )
 
 // Stream states (enum stream_state) for StreamVerdict.State.
@@ -78,6 +108,9 @@ const (
 	TLSNotTLS = uint32(sensorTlsStateTLS_NOT_TLS)
 	TLSClosed = uint32(sensorTlsStateTLS_CLOSED)
 	TLSIdle   = uint32(sensorTlsStateTLS_IDLE)
+	// Ended by userspace through hs_verdicts.
+	TLSUserDone   = uint32(sensorTlsStateTLS_USER_DONE)
+	TLSUserNotTLS = uint32(sensorTlsStateTLS_USER_NOT_TLS)
 )
 
 // NumCounters is the length of CounterSet.V.
@@ -165,11 +198,15 @@ type Objects struct {
 	Program        *ebpf.Program  `ebpf:"edgesensor_xdp"`
 	Handshakes     *ebpf.Map      `ebpf:"handshakes"`
 	Streams        *ebpf.Map      `ebpf:"streams"`
+	Fragments      *ebpf.Map      `ebpf:"fragments"`
 	Flows          *ebpf.Map      `ebpf:"flows"`
 	StreamVerdicts *ebpf.Map      `ebpf:"stream_verdicts"`
+	HSVerdicts     *ebpf.Map      `ebpf:"hs_verdicts"`
+	FragStates     *ebpf.Map      `ebpf:"frag_states"`
 	PortApp        *ebpf.Variable `ebpf:"port_app"`
 	IfSlots        *ebpf.Map      `ebpf:"ifslots"`
 	IfSlotTable    *ebpf.Variable `ebpf:"ifslot"`
+	CsumModes      *ebpf.Variable `ebpf:"csum_modes"`
 	Counters       *ebpf.Map      `ebpf:"counters"`
 	TLSFilter      *ebpf.Map      `ebpf:"tls_filter"`
 	Scratch        *ebpf.Map      `ebpf:"scratch"`
@@ -178,8 +215,8 @@ type Objects struct {
 // Close releases the objects (pinned ones stay pinned).
 func (o *Objects) Close() error {
 	var errs []error
-	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Flows,
-		o.StreamVerdicts, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch} {
+	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Fragments, o.Flows,
+		o.StreamVerdicts, o.HSVerdicts, o.FragStates, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch} {
 		if c == nil {
 			continue
 		}
@@ -193,10 +230,11 @@ func (o *Objects) Close() error {
 // LoadOptions size and configure a load.
 type LoadOptions struct {
 	Config Config
-	// HandshakeRing and StreamRing are ring-buffer sizes in bytes: a power
-	// of two and a multiple of the page size.
+	// HandshakeRing, StreamRing and FragmentRing are ring-buffer sizes in
+	// bytes: a power of two and a multiple of the page size.
 	HandshakeRing uint32
 	StreamRing    uint32
+	FragmentRing  uint32
 	// MaxFlows sizes the flow table and the stream verdict table.
 	MaxFlows uint32
 	// PinPath, when set, pins every map by name in this bpffs directory and
@@ -205,8 +243,8 @@ type LoadOptions struct {
 }
 
 // PinnedMaps are the maps pinned by name under LoadOptions.PinPath.
-var PinnedMaps = []string{"handshakes", "streams", "flows", "stream_verdicts",
-	"ifslots", "counters", "tls_filter", "scratch"}
+var PinnedMaps = []string{"handshakes", "streams", "fragments", "flows", "stream_verdicts",
+	"hs_verdicts", "frag_states", "ifslots", "counters", "tls_filter", "scratch"}
 
 // Load verifies and loads the program with its maps.
 func Load(opts LoadOptions) (*Objects, error) {
@@ -220,6 +258,7 @@ func Load(opts LoadOptions) (*Objects, error) {
 	sizes := map[string]uint32{
 		"handshakes":      opts.HandshakeRing,
 		"streams":         opts.StreamRing,
+		"fragments":       opts.FragmentRing,
 		"flows":           opts.MaxFlows,
 		"stream_verdicts": opts.MaxFlows,
 	}

@@ -20,6 +20,13 @@ struct {
 	__uint(max_entries, 32 << 20);
 } streams SEC(".maps");
 
+/* Fragments class: IP fragments for userspace to reassemble and re-inject.
+ * Its own ring, so a fragment flood starves neither handshakes nor files. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} fragments SEC(".maps");
+
 /* Kernel-owned state of every tracked flow, both directions under one key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -36,6 +43,23 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct stream_verdict);
 } stream_verdicts SEC(".maps");
+
+/* Userspace's verdicts for handshakes (tls.h): end one it has read whole,
+ * or raise the budget of one whose hello is still coming. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct hs_verdict);
+} hs_verdicts SEC(".maps");
+
+/* What the first fragment of a datagram said of it (frag.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct frag_key);
+	__type(value, struct frag_state);
+} frag_states SEC(".maps");
 
 /* ifindex -> counter slot, written by userspace when it attaches; the
  * program reads its .bss copy (ifslot in sensor.c). Pinned, so status and

@@ -18,12 +18,16 @@ type sensorConfig struct {
 	StreamBudget      uint64
 	TlsIdleNs         uint64
 	TlsBudget         uint32
+	TlsByteBudget     uint32
 	QuicBudget        uint32
 	Snaplen           uint32
 	TlsEnabled        uint8
 	QuicEnabled       uint8
 	StreamEnabled     uint8
 	MaxRearms         uint8
+	VlanTracking      uint8
+	FragEnabled       uint8
+	Pad               [2]uint8
 	HsWakeupBytes     uint32
 	StreamWakeupBytes uint32
 }
@@ -48,30 +52,77 @@ const (
 	sensorCounterC_STREAM_EVENTS          sensorCounter = 14
 	sensorCounterC_STREAM_BYTES           sensorCounter = 15
 	sensorCounterC_STREAM_DROPS           sensorCounter = 16
-	sensorCounterC_FLOWS                  sensorCounter = 17
-	sensorCounterC_FLOWS_TLS              sensorCounter = 18
-	sensorCounterC_FLOWS_QUIC             sensorCounter = 19
-	sensorCounterC_FLOWS_STREAM           sensorCounter = 20
-	sensorCounterC_TLS_DONE               sensorCounter = 21
-	sensorCounterC_TLS_BUDGET             sensorCounter = 22
-	sensorCounterC_TLS_NOT_TLS            sensorCounter = 23
-	sensorCounterC_TLS_CLOSED             sensorCounter = 24
-	sensorCounterC_TLS_IDLE               sensorCounter = 25
-	sensorCounterC_TLS_DESYNC             sensorCounter = 26
-	sensorCounterC_TLS_REARM              sensorCounter = 27
-	sensorCounterC_QUIC_BUDGET            sensorCounter = 28
-	sensorCounterC_STREAM_SKIPPED_PACKETS sensorCounter = 29
-	sensorCounterC_STREAM_SKIPPED_BYTES   sensorCounter = 30
-	sensorCounterC_STREAM_IGNORED_PACKETS sensorCounter = 31
-	sensorCounterC_STREAM_BUDGET_PACKETS  sensorCounter = 32
-	sensorCounterC_SNAP_CUT               sensorCounter = 33
-	sensorCounterC_TLS_NEW_CONN           sensorCounter = 34
-	sensorCounterC_MAX                    sensorCounter = 35
+	sensorCounterC_FRAG_EVENTS            sensorCounter = 17
+	sensorCounterC_FRAG_BYTES             sensorCounter = 18
+	sensorCounterC_FRAG_DROPS             sensorCounter = 19
+	sensorCounterC_FLOWS                  sensorCounter = 20
+	sensorCounterC_FLOWS_TLS              sensorCounter = 21
+	sensorCounterC_FLOWS_QUIC             sensorCounter = 22
+	sensorCounterC_FLOWS_STREAM           sensorCounter = 23
+	sensorCounterC_TLS_DONE               sensorCounter = 24
+	sensorCounterC_TLS_BUDGET             sensorCounter = 25
+	sensorCounterC_TLS_NOT_TLS            sensorCounter = 26
+	sensorCounterC_TLS_CLOSED             sensorCounter = 27
+	sensorCounterC_TLS_IDLE               sensorCounter = 28
+	sensorCounterC_TLS_DESYNC             sensorCounter = 29
+	sensorCounterC_TLS_REARM              sensorCounter = 30
+	sensorCounterC_TLS_USER_END           sensorCounter = 31
+	sensorCounterC_TLS_EXTENDED           sensorCounter = 32
+	sensorCounterC_TLS_UNTRUSTED          sensorCounter = 33
+	sensorCounterC_QUIC_BUDGET            sensorCounter = 34
+	sensorCounterC_STREAM_SKIPPED_PACKETS sensorCounter = 35
+	sensorCounterC_STREAM_SKIPPED_BYTES   sensorCounter = 36
+	sensorCounterC_STREAM_IGNORED_PACKETS sensorCounter = 37
+	sensorCounterC_STREAM_BUDGET_PACKETS  sensorCounter = 38
+	sensorCounterC_STREAM_REOPENED        sensorCounter = 39
+	sensorCounterC_SNAP_CUT               sensorCounter = 40
+	sensorCounterC_TLS_NEW_CONN           sensorCounter = 41
+	sensorCounterC_CSUM_BAD               sensorCounter = 42
+	sensorCounterC_CSUM_PARTIAL           sensorCounter = 43
+	sensorCounterC_TUNNELED               sensorCounter = 44
+	sensorCounterC_MPLS                   sensorCounter = 45
+	sensorCounterC_PPPOE                  sensorCounter = 46
+	sensorCounterC_NOT_FOLLOWED           sensorCounter = 47
+	sensorCounterC_FRAG_SKIPPED           sensorCounter = 48
+	sensorCounterC_REINJECTED             sensorCounter = 49
+	sensorCounterC_MAX                    sensorCounter = 50
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [35]uint64
+	V [50]uint64
+}
+
+type sensorCsumMode uint32
+
+const (
+	sensorCsumModeCSUM_MODE_TOLERANT sensorCsumMode = 0
+	sensorCsumModeCSUM_MODE_STRICT   sensorCsumMode = 1
+	sensorCsumModeCSUM_MODE_OFF      sensorCsumMode = 2
+)
+
+type sensorCsumState uint32
+
+const (
+	sensorCsumStateCSUM_UNCHECKED sensorCsumState = 0
+	sensorCsumStateCSUM_OK        sensorCsumState = 1
+	sensorCsumStateCSUM_PARTIAL   sensorCsumState = 2
+	sensorCsumStateCSUM_BAD       sensorCsumState = 3
+)
+
+type sensorDeep struct {
+	_       structs.HostLayout
+	Off     uint32
+	L4Len   uint32
+	GtpNext uint32
+	What    uint8
+	Next    uint8
+	Vlans   uint8
+	Mpls    uint8
+	Ext     uint8
+	GtpExts uint8
+	Result  uint8
+	Pad     uint8
 }
 
 type sensorEvClass uint32
@@ -80,6 +131,7 @@ const (
 	sensorEvClassEV_CLASS_TLS    sensorEvClass = 1
 	sensorEvClassEV_CLASS_QUIC   sensorEvClass = 2
 	sensorEvClassEV_CLASS_STREAM sensorEvClass = 3
+	sensorEvClassEV_CLASS_FRAG   sensorEvClass = 4
 )
 
 type sensorEvFlag uint32
@@ -92,6 +144,7 @@ const (
 	sensorEvFlagEV_F_BUDGET      sensorEvFlag = 16
 	sensorEvFlagEV_F_HS_DONE     sensorEvFlag = 32
 	sensorEvFlagEV_F_TRUNCATED   sensorEvFlag = 64
+	sensorEvFlagEV_F_REINJECTED  sensorEvFlag = 128
 )
 
 type sensorEvent struct {
@@ -103,6 +156,7 @@ type sensorEvent struct {
 	Ack        uint32
 	Saddr      [16]uint8
 	Daddr      [16]uint8
+	Zone       uint32
 	Sport      uint16
 	Dport      uint16
 	CapLen     uint16
@@ -118,7 +172,9 @@ type sensorEvent struct {
 	L4proto    uint8
 	Family     uint8
 	State      uint8
-	Pad        [6]uint8
+	Tunnels    uint8
+	Csum       uint8
+	Pad        [8]uint8
 }
 
 type sensorFlow struct {
@@ -126,7 +182,10 @@ type sensorFlow struct {
 	FirstNs     uint64
 	LastNs      uint64
 	StreamBytes uint64
+	HsBytes     uint32
 	NextRec     [2]uint32
+	NextSeq     [2]uint32
+	ReopenIsn   uint32
 	TlsState    uint32
 	TlsFlags    uint32
 	FilterGen   uint32
@@ -147,12 +206,14 @@ const (
 	sensorFlowFlagFLOW_F_LOST           sensorFlowFlag = 1
 	sensorFlowFlagFLOW_F_BUDGET         sensorFlowFlag = 2
 	sensorFlowFlagFLOW_F_STREAM_EMITTED sensorFlowFlag = 4
+	sensorFlowFlagFLOW_F_REOPEN         sensorFlowFlag = 8
 )
 
 type sensorFlowKey struct {
 	_     structs.HostLayout
 	AddrA [4]uint32
 	AddrB [4]uint32
+	Zone  uint32
 	PortA uint16
 	PortB uint16
 	Proto uint8
@@ -166,6 +227,47 @@ const (
 	sensorFlowKindFLOW_QUIC   sensorFlowKind = 2
 	sensorFlowKindFLOW_STREAM sensorFlowKind = 4
 )
+
+type sensorFragDecision uint32
+
+const (
+	sensorFragDecisionFRAG_UNKNOWN sensorFragDecision = 0
+	sensorFragDecisionFRAG_WANT    sensorFragDecision = 1
+	sensorFragDecisionFRAG_SKIP    sensorFragDecision = 2
+)
+
+type sensorFragKey struct {
+	_     structs.HostLayout
+	Saddr [4]uint32
+	Daddr [4]uint32
+	Id    uint32
+	Zone  uint32
+	Proto uint8
+	Pad   [3]uint8
+}
+
+type sensorFragState struct {
+	_        structs.HostLayout
+	TsNs     uint64
+	Decision uint8
+	Pad      [7]uint8
+}
+
+type sensorHsAction uint32
+
+const (
+	sensorHsActionHS_EXTEND sensorHsAction = 0
+	sensorHsActionHS_END    sensorHsAction = 1
+)
+
+type sensorHsVerdict struct {
+	_        structs.HostLayout
+	Packets  uint32
+	Bytes    uint32
+	Action   uint8
+	EndState uint8
+	Pad      [6]uint8
+}
 
 type sensorScratchBuf struct {
 	_    structs.HostLayout
@@ -212,13 +314,15 @@ type sensorTlsSlot struct {
 type sensorTlsState uint32
 
 const (
-	sensorTlsStateTLS_NONE    sensorTlsState = 0
-	sensorTlsStateTLS_ACTIVE  sensorTlsState = 1
-	sensorTlsStateTLS_DONE    sensorTlsState = 2
-	sensorTlsStateTLS_BUDGET  sensorTlsState = 3
-	sensorTlsStateTLS_NOT_TLS sensorTlsState = 4
-	sensorTlsStateTLS_CLOSED  sensorTlsState = 5
-	sensorTlsStateTLS_IDLE    sensorTlsState = 6
+	sensorTlsStateTLS_NONE         sensorTlsState = 0
+	sensorTlsStateTLS_ACTIVE       sensorTlsState = 1
+	sensorTlsStateTLS_DONE         sensorTlsState = 2
+	sensorTlsStateTLS_BUDGET       sensorTlsState = 3
+	sensorTlsStateTLS_NOT_TLS      sensorTlsState = 4
+	sensorTlsStateTLS_CLOSED       sensorTlsState = 5
+	sensorTlsStateTLS_IDLE         sensorTlsState = 6
+	sensorTlsStateTLS_USER_DONE    sensorTlsState = 7
+	sensorTlsStateTLS_USER_NOT_TLS sensorTlsState = 8
 )
 
 // Names of all BPF objects in the ELF.
@@ -226,8 +330,13 @@ const (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	sensorMapCounters            = "counters"
+	sensorMapDeepState           = "deep_state"
+	sensorMapFlowTemplate        = "flow_template"
 	sensorMapFlows               = "flows"
+	sensorMapFragStates          = "frag_states"
+	sensorMapFragments           = "fragments"
 	sensorMapHandshakes          = "handshakes"
+	sensorMapHsVerdicts          = "hs_verdicts"
 	sensorMapIfslots             = "ifslots"
 	sensorMapScratch             = "scratch"
 	sensorMapStreamVerdicts      = "stream_verdicts"
@@ -235,10 +344,13 @@ const (
 	sensorMapTlsFilter           = "tls_filter"
 	sensorProgEdgesensorXdp      = "edgesensor_xdp"
 	sensorVarCfg                 = "cfg"
+	sensorVarCsumModes           = "csum_modes"
 	sensorVarIfslot              = "ifslot"
 	sensorVarPortApp             = "port_app"
 	sensorVarUnusedCounter       = "unused_counter"
 	sensorVarUnusedCounterSet    = "unused_counter_set"
+	sensorVarUnusedCsumMode      = "unused_csum_mode"
+	sensorVarUnusedCsumState     = "unused_csum_state"
 	sensorVarUnusedEvClass       = "unused_ev_class"
 	sensorVarUnusedEvFlag        = "unused_ev_flag"
 	sensorVarUnusedEvent         = "unused_event"
@@ -246,6 +358,11 @@ const (
 	sensorVarUnusedFlowFlag      = "unused_flow_flag"
 	sensorVarUnusedFlowKey       = "unused_flow_key"
 	sensorVarUnusedFlowKind      = "unused_flow_kind"
+	sensorVarUnusedFragDecision  = "unused_frag_decision"
+	sensorVarUnusedFragKey       = "unused_frag_key"
+	sensorVarUnusedFragState     = "unused_frag_state"
+	sensorVarUnusedHsAction      = "unused_hs_action"
+	sensorVarUnusedHsVerdict     = "unused_hs_verdict"
 	sensorVarUnusedStreamState   = "unused_stream_state"
 	sensorVarUnusedStreamVerdict = "unused_stream_verdict"
 	sensorVarUnusedTlsFlag       = "unused_tls_flag"
@@ -303,8 +420,13 @@ type sensorProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorMapSpecs struct {
 	Counters       *ebpf.MapSpec `ebpf:"counters"`
+	DeepState      *ebpf.MapSpec `ebpf:"deep_state"`
+	FlowTemplate   *ebpf.MapSpec `ebpf:"flow_template"`
 	Flows          *ebpf.MapSpec `ebpf:"flows"`
+	FragStates     *ebpf.MapSpec `ebpf:"frag_states"`
+	Fragments      *ebpf.MapSpec `ebpf:"fragments"`
 	Handshakes     *ebpf.MapSpec `ebpf:"handshakes"`
+	HsVerdicts     *ebpf.MapSpec `ebpf:"hs_verdicts"`
 	Ifslots        *ebpf.MapSpec `ebpf:"ifslots"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	StreamVerdicts *ebpf.MapSpec `ebpf:"stream_verdicts"`
@@ -317,10 +439,13 @@ type sensorMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorVariableSpecs struct {
 	Cfg                 *ebpf.VariableSpec `ebpf:"cfg"`
+	CsumModes           *ebpf.VariableSpec `ebpf:"csum_modes"`
 	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
 	PortApp             *ebpf.VariableSpec `ebpf:"port_app"`
 	UnusedCounter       *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedCounterSet    *ebpf.VariableSpec `ebpf:"unused_counter_set"`
+	UnusedCsumMode      *ebpf.VariableSpec `ebpf:"unused_csum_mode"`
+	UnusedCsumState     *ebpf.VariableSpec `ebpf:"unused_csum_state"`
 	UnusedEvClass       *ebpf.VariableSpec `ebpf:"unused_ev_class"`
 	UnusedEvFlag        *ebpf.VariableSpec `ebpf:"unused_ev_flag"`
 	UnusedEvent         *ebpf.VariableSpec `ebpf:"unused_event"`
@@ -328,6 +453,11 @@ type sensorVariableSpecs struct {
 	UnusedFlowFlag      *ebpf.VariableSpec `ebpf:"unused_flow_flag"`
 	UnusedFlowKey       *ebpf.VariableSpec `ebpf:"unused_flow_key"`
 	UnusedFlowKind      *ebpf.VariableSpec `ebpf:"unused_flow_kind"`
+	UnusedFragDecision  *ebpf.VariableSpec `ebpf:"unused_frag_decision"`
+	UnusedFragKey       *ebpf.VariableSpec `ebpf:"unused_frag_key"`
+	UnusedFragState     *ebpf.VariableSpec `ebpf:"unused_frag_state"`
+	UnusedHsAction      *ebpf.VariableSpec `ebpf:"unused_hs_action"`
+	UnusedHsVerdict     *ebpf.VariableSpec `ebpf:"unused_hs_verdict"`
 	UnusedStreamState   *ebpf.VariableSpec `ebpf:"unused_stream_state"`
 	UnusedStreamVerdict *ebpf.VariableSpec `ebpf:"unused_stream_verdict"`
 	UnusedTlsFlag       *ebpf.VariableSpec `ebpf:"unused_tls_flag"`
@@ -356,8 +486,13 @@ func (o *sensorObjects) Close() error {
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorMaps struct {
 	Counters       *ebpf.Map `ebpf:"counters"`
+	DeepState      *ebpf.Map `ebpf:"deep_state"`
+	FlowTemplate   *ebpf.Map `ebpf:"flow_template"`
 	Flows          *ebpf.Map `ebpf:"flows"`
+	FragStates     *ebpf.Map `ebpf:"frag_states"`
+	Fragments      *ebpf.Map `ebpf:"fragments"`
 	Handshakes     *ebpf.Map `ebpf:"handshakes"`
+	HsVerdicts     *ebpf.Map `ebpf:"hs_verdicts"`
 	Ifslots        *ebpf.Map `ebpf:"ifslots"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	StreamVerdicts *ebpf.Map `ebpf:"stream_verdicts"`
@@ -368,8 +503,13 @@ type sensorMaps struct {
 func (m *sensorMaps) Close() error {
 	return _SensorClose(
 		m.Counters,
+		m.DeepState,
+		m.FlowTemplate,
 		m.Flows,
+		m.FragStates,
+		m.Fragments,
 		m.Handshakes,
+		m.HsVerdicts,
 		m.Ifslots,
 		m.Scratch,
 		m.StreamVerdicts,
@@ -383,10 +523,13 @@ func (m *sensorMaps) Close() error {
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorVariables struct {
 	Cfg                 *ebpf.Variable `ebpf:"cfg"`
+	CsumModes           *ebpf.Variable `ebpf:"csum_modes"`
 	Ifslot              *ebpf.Variable `ebpf:"ifslot"`
 	PortApp             *ebpf.Variable `ebpf:"port_app"`
 	UnusedCounter       *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedCounterSet    *ebpf.Variable `ebpf:"unused_counter_set"`
+	UnusedCsumMode      *ebpf.Variable `ebpf:"unused_csum_mode"`
+	UnusedCsumState     *ebpf.Variable `ebpf:"unused_csum_state"`
 	UnusedEvClass       *ebpf.Variable `ebpf:"unused_ev_class"`
 	UnusedEvFlag        *ebpf.Variable `ebpf:"unused_ev_flag"`
 	UnusedEvent         *ebpf.Variable `ebpf:"unused_event"`
@@ -394,6 +537,11 @@ type sensorVariables struct {
 	UnusedFlowFlag      *ebpf.Variable `ebpf:"unused_flow_flag"`
 	UnusedFlowKey       *ebpf.Variable `ebpf:"unused_flow_key"`
 	UnusedFlowKind      *ebpf.Variable `ebpf:"unused_flow_kind"`
+	UnusedFragDecision  *ebpf.Variable `ebpf:"unused_frag_decision"`
+	UnusedFragKey       *ebpf.Variable `ebpf:"unused_frag_key"`
+	UnusedFragState     *ebpf.Variable `ebpf:"unused_frag_state"`
+	UnusedHsAction      *ebpf.Variable `ebpf:"unused_hs_action"`
+	UnusedHsVerdict     *ebpf.Variable `ebpf:"unused_hs_verdict"`
 	UnusedStreamState   *ebpf.Variable `ebpf:"unused_stream_state"`
 	UnusedStreamVerdict *ebpf.Variable `ebpf:"unused_stream_verdict"`
 	UnusedTlsFlag       *ebpf.Variable `ebpf:"unused_tls_flag"`

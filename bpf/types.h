@@ -17,11 +17,17 @@
 #define MAX_IFSLOTS 64
 #define MAX_IFINDEX 16384
 
+/* Metadata in front of a frame userspace re-injects with BPF_PROG_TEST_RUN
+ * (a datagram it reassembled from fragments): the program counts it apart
+ * and never treats it as wire traffic twice. */
+#define REINJECT_MAGIC 0xed5e0f1au
+
 /* Which ring an event went to and why. */
 enum ev_class {
 	EV_CLASS_TLS = 1,    /* TCP packet of a flow inside its TLS handshake */
 	EV_CLASS_QUIC = 2,   /* UDP QUIC long-header Initial packet */
 	EV_CLASS_STREAM = 3, /* TCP packet of a watched file-port flow */
+	EV_CLASS_FRAG = 4,   /* an IP fragment userspace may need to reassemble */
 };
 
 /* Bits of event.flags. */
@@ -33,6 +39,24 @@ enum ev_flag {
 	EV_F_BUDGET = 1 << 4,      /* the flow exhausted a budget; data is missing */
 	EV_F_HS_DONE = 1 << 5,     /* TLS: this packet ended handshake tracking */
 	EV_F_TRUNCATED = 1 << 6,   /* the IP header claims more bytes than the frame holds */
+	EV_F_REINJECTED = 1 << 7,  /* the frame was re-injected by userspace (reassembled) */
+};
+
+/* event.csum: what the program found of the L4 checksum, when it looked. */
+enum csum_state {
+	CSUM_UNCHECKED = 0,
+	CSUM_OK = 1,
+	CSUM_PARTIAL = 2, /* only the pseudo-header sum (or 0): a sender's offload left it */
+	CSUM_BAD = 3,
+};
+
+/* Checksum policy of an interface slot (csum_mode in sensor.c), set by
+ * userspace: a packet whose checksum the policy rejects never changes the
+ * program's state (it may still be emitted for userspace to count). */
+enum csum_mode {
+	CSUM_MODE_TOLERANT = 0, /* valid or partial pass (offloaded senders, until proven otherwise) */
+	CSUM_MODE_STRICT = 1,   /* only valid checksums pass: the wire of a router */
+	CSUM_MODE_OFF = 2,      /* everything passes (GRO'd generic XDP, captures without checksums) */
 };
 
 /* Stream flow states, written by userspace into the stream_verdicts map. A flow
@@ -49,10 +73,12 @@ enum tls_state {
 	TLS_NONE = 0,
 	TLS_ACTIVE = 1,      /* inside the handshake: emit both directions */
 	TLS_DONE = 2,        /* application data seen both ways: never emit again */
-	TLS_BUDGET = 3,      /* packet budget spent without seeing the end */
+	TLS_BUDGET = 3,      /* budget spent without seeing the end */
 	TLS_NOT_TLS = 4,     /* a record boundary held something that is not TLS */
 	TLS_CLOSED = 5,      /* FIN or RST during the handshake */
 	TLS_IDLE = 6,        /* no packet for handshake_idle: timed out */
+	TLS_USER_DONE = 7,   /* userspace saw the handshake end (hs_verdicts) */
+	TLS_USER_NOT_TLS = 8,/* userspace found the flow is not TLS (hs_verdicts) */
 };
 
 /* Bits of flow.tls_flags; index 0 is client->server, 1 server->client. */
@@ -77,16 +103,17 @@ enum flow_flag {
 	FLOW_F_LOST = 1 << 0,          /* a ring reservation failed for this flow */
 	FLOW_F_BUDGET = 1 << 1,        /* the stream byte budget cut this flow */
 	FLOW_F_STREAM_EMITTED = 1 << 2, /* a stream event of this flow went out */
+	FLOW_F_REOPEN = 1 << 3,        /* a client SYN (flow.reopen_isn) waits for its SYN-ACK */
 };
 
 /* Per-interface, per-CPU counters: index into counter_set.v. */
 enum counter {
 	C_PACKETS = 0,
 	C_BYTES,
-	C_NON_IP,         /* ARP, LLDP, ... */
+	C_NON_IP,         /* ARP, LLDP, PPPoE control, ... */
 	C_PARSE_ERRORS,   /* malformed headers */
 	C_TRUNCATED,      /* headers or IP length beyond the frame */
-	C_FRAGMENTS,      /* IP fragments: no L4 header to look at */
+	C_FRAGMENTS,      /* IP fragments seen */
 	C_VLAN_DEPTH,     /* more VLAN tags than we follow */
 	C_IPV6_EXT_DEPTH, /* longer IPv6 extension chains than we follow */
 	C_TLS_EVENTS,     /* events and bytes into the handshakes ring, TLS */
@@ -98,24 +125,39 @@ enum counter {
 	C_STREAM_EVENTS,
 	C_STREAM_BYTES,
 	C_STREAM_DROPS,
+	C_FRAG_EVENTS,    /* fragments into the fragments ring */
+	C_FRAG_BYTES,
+	C_FRAG_DROPS,
 	C_FLOWS,          /* entries created in the flow table */
 	C_FLOWS_TLS,      /* flows whose TLS tracking started (or restarted) */
 	C_FLOWS_QUIC,
 	C_FLOWS_STREAM,
 	C_TLS_DONE,       /* handshakes ended by application data both ways */
-	C_TLS_BUDGET,     /* handshakes ended by the packet budget */
+	C_TLS_BUDGET,     /* handshakes ended by the budget */
 	C_TLS_NOT_TLS,    /* flows found not to be TLS at a record boundary */
 	C_TLS_CLOSED,     /* FIN/RST during the handshake */
 	C_TLS_IDLE,       /* handshakes timed out */
-	C_TLS_DESYNC,     /* record tracking lost: the budget ends these */
+	C_TLS_DESYNC,     /* record tracking lost: userspace or the budget ends these */
 	C_TLS_REARM,      /* a new ClientHello restarted tracking on a flow */
+	C_TLS_USER_END,   /* handshakes userspace ended (hs_verdicts) */
+	C_TLS_EXTENDED,   /* budgets userspace raised for an unfinished hello */
+	C_TLS_UNTRUSTED,  /* packets emitted but not let change the state (checksum, no ACK, out of order) */
 	C_QUIC_BUDGET,    /* Initial packets beyond the per-flow budget */
 	C_STREAM_SKIPPED_PACKETS,
 	C_STREAM_SKIPPED_BYTES,
 	C_STREAM_IGNORED_PACKETS,
 	C_STREAM_BUDGET_PACKETS, /* not emitted: the flow's byte budget is spent */
+	C_STREAM_REOPENED, /* a new connection on a stream flow's tuple, confirmed by its SYN-ACK */
 	C_SNAP_CUT,       /* emitted frames cut at snaplen */
-	C_TLS_NEW_CONN,   /* a SYN reopened a tuple that had handshake state */
+	C_TLS_NEW_CONN,   /* a new connection on a tuple that had handshake state */
+	C_CSUM_BAD,       /* checksums found wrong where the program looked */
+	C_CSUM_PARTIAL,   /* checksums found partial (offloaded sender) */
+	C_TUNNELED,       /* packets whose analysed flow was inside a tunnel */
+	C_MPLS,           /* packets with an MPLS label stack */
+	C_PPPOE,          /* packets of PPPoE sessions */
+	C_NOT_FOLLOWED,   /* encapsulations the parser does not follow (depth, version, ESP...) */
+	C_FRAG_SKIPPED,   /* fragments of datagrams known to carry nothing of interest */
+	C_REINJECTED,     /* frames userspace re-injected (reassembled datagrams) */
 	C_MAX,
 };
 
@@ -125,7 +167,8 @@ struct counter_set {
 
 /* Header of every ring-buffer record; cap_len frame bytes follow it. All
  * fields host byte order except the addresses (network order, IPv4 as
- * IPv4-mapped IPv6). */
+ * IPv4-mapped IPv6). For a fragment (EV_CLASS_FRAG) l3_off is the
+ * fragmented IP header and payload_off/payload_len its fragment data. */
 struct event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u32 ifindex;     /* ingress interface */
@@ -134,30 +177,38 @@ struct event {
 	__u32 ack;         /* TCP acknowledgement number */
 	__u8 saddr[16];
 	__u8 daddr[16];
+	__u32 zone;        /* tunnel identity (see struct flow_key) */
 	__u16 sport;
 	__u16 dport;
 	__u16 cap_len;     /* frame bytes following this header */
-	__u16 l3_off;      /* offset of the IP header in the frame */
+	__u16 l3_off;      /* offset of the (innermost) IP header in the frame */
 	__u16 l4_off;      /* offset of the TCP/UDP header */
 	__u16 payload_off; /* offset of the L4 payload */
 	__u16 payload_len; /* L4 payload length per the IP header */
-	__u16 vlan[2];     /* outer and inner VLAN id, 0 if untagged */
+	__u16 vlan[2];     /* outermost two VLAN ids, 0 if untagged */
 	__u16 lost;        /* events of this flow lost so far */
 	__u8 class;        /* enum ev_class */
 	__u8 flags;        /* enum ev_flag */
-	__u8 tcp_flags;    /* FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 */
-	__u8 l4proto;      /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 tcp_flags;    /* FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 */
+	__u8 l4proto;      /* IPPROTO_TCP or IPPROTO_UDP (fragments: the IP protocol) */
 	__u8 family;       /* 4 or 6 */
 	__u8 state;        /* stream_state or tls_state at emission */
-	__u8 _pad[6];
+	__u8 tunnels;      /* tunnel layers around the analysed packet */
+	__u8 csum;         /* enum csum_state */
+	__u8 _pad[8];
 };
 
 /* Flow key, canonical for both directions: endpoint a is the lower of the
  * two (address words, then port), so one entry serves both interfaces of a
- * router. VLAN and interface are deliberately not part of it. */
+ * router. zone separates overlapping address spaces: it hashes the tunnel
+ * identity (VXLAN/Geneve VNI, GRE key, the outer address pair of keyless
+ * tunnels, and with capture.vlan_tracking the VLAN ids and PPPoE session),
+ * all of which are the same in both directions. The interface is
+ * deliberately not part of it. */
 struct flow_key {
 	__u32 addr_a[4];
 	__u32 addr_b[4];
+	__u32 zone;
 	__u16 port_a;
 	__u16 port_b;
 	__u8 proto;
@@ -172,7 +223,10 @@ struct flow {
 	__u64 first_ns;
 	__u64 last_ns;
 	__u64 stream_bytes; /* payload bytes emitted into the streams ring */
+	__u32 hs_bytes;     /* TLS: payload bytes emitted for the handshake */
 	__u32 next_rec[2];  /* TLS: sequence number of the next record, per direction */
+	__u32 next_seq[2];  /* TLS: end of the in-order bytes seen, per direction */
+	__u32 reopen_isn;   /* the ISN of a client SYN waiting for its SYN-ACK */
 	__u32 tls_state;    /* enum tls_state; u32 for atomic compare-and-swap */
 	__u32 tls_flags;    /* enum tls_flag; u32 for atomic or */
 	__u32 filter_gen;   /* generation of the tls_filter slot this handshake counts in */
@@ -188,7 +242,7 @@ struct flow {
 };
 
 /* Userspace-owned stream control. The kernel only reads it, and deletes it
- * when a client SYN opens a new connection on the tuple. */
+ * when a new connection on the tuple is confirmed (its SYN-ACK). */
 struct stream_verdict {
 	__u64 byte_limit; /* any state: cap on flow.stream_bytes; 0 means the config default */
 	__u32 skip_seq;   /* SKIP: first sequence number not emitted */
@@ -198,12 +252,50 @@ struct stream_verdict {
 	__u8 _pad[6];
 };
 
+/* What userspace decided for a handshake (hs_verdicts): it reads the
+ * reassembled bytes, so it knows better than the program when a
+ * handshake is over or whether a flow is TLS at all. */
+enum hs_action {
+	HS_EXTEND = 0,  /* keep following: budgets raised to the given ones */
+	HS_END = 1,     /* stop now: userspace has what it needs (reason in end_state) */
+};
+
+struct hs_verdict {
+	__u32 packets;   /* HS_EXTEND: packet budget for the flow */
+	__u32 bytes;     /* HS_EXTEND: payload byte budget */
+	__u8 action;     /* enum hs_action */
+	__u8 end_state;  /* HS_END: TLS_USER_DONE or TLS_USER_NOT_TLS */
+	__u8 _pad[6];
+};
+
+/* Fragment of a datagram: whether its first fragment said it can matter. */
+struct frag_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 id;
+	__u32 zone;
+	__u8 proto;
+	__u8 _pad[3];
+};
+
+enum frag_decision {
+	FRAG_UNKNOWN = 0, /* first fragment not seen yet: emit */
+	FRAG_WANT = 1,
+	FRAG_SKIP = 2,
+};
+
+struct frag_state {
+	__u64 ts_ns;
+	__u8 decision; /* enum frag_decision */
+	__u8 _pad[7];
+};
+
 /* Slot of the TLS-activity filter: lets a packet of a flow that is not
  * inside a handshake skip the flow lookup. word holds a generation (high
  * 32 bits) and the number of handshakes hashed here (low 32 bits), changed
  * only by compare-and-swap; last_ns is the last activity. A slot idle for
  * longer than tls_idle_ns is reset to a new generation, which heals counts
- * left by handshakes that vanished (see sensor.c). */
+ * left by handshakes that vanished (see filter.h). */
 struct tls_slot {
 	__u64 word;
 	__u64 last_ns;
@@ -215,12 +307,16 @@ struct config {
 	__u64 stream_budget;    /* payload bytes per stream flow unless stream_verdicts says otherwise */
 	__u64 tls_idle_ns;      /* a handshake with no packet for this long is over */
 	__u32 tls_budget;       /* packets emitted per TLS handshake, both directions */
+	__u32 tls_byte_budget;  /* payload bytes emitted per TLS handshake, both directions */
 	__u32 quic_budget;      /* Initial packets emitted per QUIC flow */
 	__u32 snaplen;          /* frame bytes copied per event, <= MAX_SNAP */
 	__u8 tls_enabled;
 	__u8 quic_enabled;
 	__u8 stream_enabled;
 	__u8 max_rearms;        /* TLS restarts allowed per flow */
+	__u8 vlan_tracking;     /* VLAN ids and PPPoE sessions are part of the flow zone */
+	__u8 frag_enabled;      /* emit fragments for userspace to reassemble */
+	__u8 _pad[2];
 	/* Ring buffer wakeups: userspace is woken only when this many bytes
 	 * wait in the ring (it also polls on a timer), not for every record:
 	 * one wakeup per record costs more than the record. 0: every record. */

@@ -30,6 +30,11 @@ var (
 	offPayloadOff  = int(unsafe.Offsetof(bpf.Event{}.PayloadOff))
 	offPayloadLen  = int(unsafe.Offsetof(bpf.Event{}.PayloadLen))
 	offVlan        = int(unsafe.Offsetof(bpf.Event{}.Vlan))
+	offZone        = int(unsafe.Offsetof(bpf.Event{}.Zone))
+	offL3Off       = int(unsafe.Offsetof(bpf.Event{}.L3Off))
+	offL4Off       = int(unsafe.Offsetof(bpf.Event{}.L4Off))
+	offTunnels     = int(unsafe.Offsetof(bpf.Event{}.Tunnels))
+	offCsum        = int(unsafe.Offsetof(bpf.Event{}.Csum))
 	offLost        = int(unsafe.Offsetof(bpf.Event{}.Lost))
 	offClass       = int(unsafe.Offsetof(bpf.Event{}.Class))
 	offFlags       = int(unsafe.Offsetof(bpf.Event{}.Flags))
@@ -81,6 +86,10 @@ func (d *Decoder) Decode(raw []byte, ev *capture.Event) error {
 	if payOff > capLen {
 		return fmt.Errorf("payload offset %d beyond %d captured bytes", payOff, capLen)
 	}
+	l3, l4 := int(ne.Uint16(raw[offL3Off:])), int(ne.Uint16(raw[offL4Off:]))
+	if l3 > capLen || l4 > capLen {
+		return fmt.Errorf("header offsets %d/%d beyond %d captured bytes", l3, l4, capLen)
+	}
 	end := min(payOff+payLen, capLen)
 
 	ev.Time = time.Unix(0, int64(ne.Uint64(raw[offTs:]))+d.monoToWall.Load())
@@ -97,6 +106,10 @@ func (d *Decoder) Decode(raw []byte, ev *capture.Event) error {
 	ev.TCPFlags = raw[offTCPFlags]
 	ev.Seq = ne.Uint32(raw[offSeq:])
 	ev.Ack = ne.Uint32(raw[offAck:])
+	ev.Zone = ne.Uint32(raw[offZone:])
+	ev.Tunnels = raw[offTunnels]
+	ev.Csum = capture.Csum(raw[offCsum])
+	ev.L3Off, ev.L4Off = l3, l4
 	ev.VLAN[0] = ne.Uint16(raw[offVlan:])
 	ev.VLAN[1] = ne.Uint16(raw[offVlan+2:])
 	ev.Lost = ne.Uint16(raw[offLost:])

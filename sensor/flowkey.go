@@ -11,6 +11,12 @@ import (
 // make_key() in sensor.c does: addresses as IPv6 words (IPv4 mapped)
 // compared as the kernel loads them, then ports; the lower endpoint is a.
 func FlowKeyOf(x, y netip.AddrPort, proto uint8) bpf.FlowKey {
+	return FlowKeyIn(x, y, proto, 0)
+}
+
+// FlowKeyIn is FlowKeyOf for a flow in a zone (a tunnel; see
+// capture.Event.Zone).
+func FlowKeyIn(x, y netip.AddrPort, proto uint8, zone uint32) bpf.FlowKey {
 	xa, ya := x.Addr().As16(), y.Addr().As16()
 	xIsA := true
 	decided := false
@@ -34,6 +40,6 @@ func FlowKeyOf(x, y netip.AddrPort, proto uint8) bpf.FlowKey {
 		k.AddrA[i] = binary.NativeEndian.Uint32(xa[i*4:])
 		k.AddrB[i] = binary.NativeEndian.Uint32(ya[i*4:])
 	}
-	k.PortA, k.PortB, k.Proto = x.Port(), y.Port(), proto
+	k.PortA, k.PortB, k.Proto, k.Zone = x.Port(), y.Port(), proto, zone
 	return k
 }

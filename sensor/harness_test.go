@@ -40,7 +40,7 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, objs: objs, dec: NewDecoder(nil, "test"), cfg: cfg}
-	for _, m := range []*ebpf.Map{objs.Handshakes, objs.Streams} {
+	for _, m := range []*ebpf.Map{objs.Handshakes, objs.Streams, objs.Fragments} {
 		rd, err := ringbuf.NewReader(m)
 		if err != nil {
 			t.Fatal(err)

@@ -29,6 +29,9 @@ func ProgramConfig(c *config.Config) bpf.Config {
 		StreamBudget:  uint64(c.Capture.StreamBudget),
 		TlsIdleNs:     uint64(time.Duration(c.Capture.HandshakeIdle).Nanoseconds()),
 		TlsBudget:     uint32(c.Capture.HandshakePackets),
+		TlsByteBudget: uint32(c.Capture.HandshakeBytes),
+		VlanTracking:  b(c.Capture.VLANTracking),
+		FragEnabled:   b(c.Capture.Fragments),
 		QuicBudget:    uint32(c.Capture.QUICInitials),
 		Snaplen:       uint32(c.Capture.Snaplen),
 		TlsEnabled:    b(c.Capture.TLS),
@@ -52,6 +55,7 @@ func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 		Config:        ProgramConfig(c),
 		HandshakeRing: uint32(c.Capture.HandshakeRing),
 		StreamRing:    uint32(c.Capture.StreamRing),
+		FragmentRing:  uint32(c.Capture.FragmentRing),
 		MaxFlows:      uint32(c.Capture.MaxFlows),
 		PinPath:       pinPath,
 	})

@@ -100,7 +100,7 @@ func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
 		return nil, err
 	}
 	r := &Replayer{objs: objs}
-	for _, m := range []*ebpf.Map{objs.Handshakes, objs.Streams} {
+	for _, m := range []*ebpf.Map{objs.Handshakes, objs.Streams, objs.Fragments} {
 		rd, err := ringbuf.NewReader(m)
 		if err != nil {
 			r.closeKernel()

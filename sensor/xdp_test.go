@@ -459,13 +459,31 @@ func TestPrivilegedStreamLimitAcrossSkipAndNewSYN(t *testing.T) {
 	if n := body(200000, 1); n != 0 {
 		t.Fatal("ignored flow emitted data")
 	}
+	// A SYN alone changes nothing (a forged one must not undo a verdict):
+	// the server's SYN-ACK acknowledging it opens the new connection.
 	if e := h.run(c.With(5000000, "S", nil).Frame()); len(e) != 1 {
 		t.Fatal("SYN of the new connection not emitted")
 	}
 	var v bpf.StreamVerdict
 	k := FlowKeyOf(cl, sv, capture.ProtoTCP)
+	if err := h.objs.StreamVerdicts.Lookup(&k, &v); err != nil {
+		t.Fatalf("a SYN without its SYN-ACK removed the verdict: %v", err)
+	}
+	if n := body(200000, 1); n != 0 {
+		t.Fatal("ignored flow emitted data after an unanswered SYN")
+	}
+	// A SYN-ACK acknowledging another ISN is not the answer either.
+	h.run(s.With(7000000, "SA", nil).Frame()) // ack 0
+	if err := h.objs.StreamVerdicts.Lookup(&k, &v); err != nil {
+		t.Fatal("a SYN-ACK for another ISN removed the verdict")
+	}
+	sa := s.With(7000000, "SA", nil)
+	sa.Ack = 5000001
+	if e := h.run(sa.Frame()); len(e) != 1 {
+		t.Fatal("SYN-ACK of the new connection not emitted")
+	}
 	if err := h.objs.StreamVerdicts.Lookup(&k, &v); err == nil {
-		t.Fatalf("verdict %+v survived the new connection's SYN", v)
+		t.Fatalf("verdict %+v survived the new connection's SYN-ACK", v)
 	}
 	if n := body(300000, 60); n != (64<<10+1399)/1400 {
 		t.Fatalf("new connection emitted %d packets, want the default budget's %d", n, (64<<10+1399)/1400)
@@ -517,21 +535,31 @@ func TestPrivilegedEncapsulations(t *testing.T) {
 	}{
 		{"vlan", testutil.Pkt{Sport: 1, Dport: 443, VLANs: []uint16{100}}, 1},
 		{"qinq", testutil.Pkt{Sport: 2, Dport: 443, VLANs: []uint16{200, 300}}, 1},
-		{"three tags", testutil.Pkt{Sport: 3, Dport: 443, VLANs: []uint16{1, 2, 3}}, 0},
+		{"three tags", testutil.Pkt{Sport: 3, Dport: 443, VLANs: []uint16{1, 2, 3}}, 1},
+		{"four tags", testutil.Pkt{Sport: 13, Dport: 443, VLANs: []uint16{1, 2, 3, 4}}, 1},
+		{"five tags", testutil.Pkt{Sport: 14, Dport: 443, VLANs: []uint16{1, 2, 3, 4, 5}}, 0},
 		{"ipv4 options", testutil.Pkt{Sport: 4, Dport: 443, IPv4Options: true}, 1},
 		{"ipv6", testutil.Pkt{V6: true, Sport: 5, Dport: 443}, 1},
 		{"ipv6 hbh+dst+routing", testutil.Pkt{V6: true, Sport: 6, Dport: 443, V6Ext: []byte{0, 60, 43}}, 1},
 		{"ipv6 ah", testutil.Pkt{V6: true, Sport: 7, Dport: 443, V6Ext: []byte{51}}, 1},
 		{"ipv6 atomic fragment", testutil.Pkt{V6: true, Sport: 8, Dport: 443, V6Ext: []byte{44}}, 1},
-		{"ipv6 first fragment", testutil.Pkt{V6: true, Sport: 9, Dport: 443, V6Ext: []byte{44}, MoreFrags: true}, 0},
-		{"ipv6 nine extensions", testutil.Pkt{V6: true, Sport: 10, Dport: 443, V6Ext: []byte{0, 60, 60, 60, 60, 60, 60, 60, 60}}, 0},
-		{"ipv4 fragment", testutil.Pkt{Sport: 11, Dport: 443, MoreFrags: true}, 0},
+		{"ipv6 first fragment", testutil.Pkt{V6: true, Sport: 9, Dport: 443, V6Ext: []byte{44}, MoreFrags: true}, 1},
+		{"ipv6 nine extensions", testutil.Pkt{V6: true, Sport: 10, Dport: 443, V6Ext: []byte{0, 60, 60, 60, 60, 60, 60, 60, 60}}, 1},
+		{"ipv6 32 extensions", testutil.Pkt{V6: true, Sport: 15, Dport: 443, V6Ext: append([]byte{0}, bytes.Repeat([]byte{60}, 31)...)}, 1},
+		{"ipv6 33 extensions", testutil.Pkt{V6: true, Sport: 16, Dport: 443, V6Ext: append([]byte{0}, bytes.Repeat([]byte{60}, 32)...)}, 0},
+		{"ipv4 fragment", testutil.Pkt{Sport: 11, Dport: 443, MoreFrags: true}, 1},
 		{"vlan ipv6 ext", testutil.Pkt{V6: true, Sport: 12, Dport: 443, VLANs: []uint16{4094}, V6Ext: []byte{0}}, 1},
 	}
 	for _, tc := range cases {
 		evs := h.run(tc.p.With(1, "PA", ch).Frame())
 		if len(evs) != tc.want {
 			t.Errorf("%s: %d events, want %d", tc.name, len(evs), tc.want)
+			continue
+		}
+		if tc.want == 1 && evs[0].Class == capture.ClassFrag {
+			if !tc.p.MoreFrags {
+				t.Errorf("%s: a whole packet emitted as a fragment", tc.name)
+			}
 			continue
 		}
 		if tc.want == 1 {
@@ -549,7 +577,8 @@ func TestPrivilegedEncapsulations(t *testing.T) {
 		}
 	}
 	cs := h.counters()
-	if cs[sensorCounter("vlan_depth")] != 1 || cs[sensorCounter("ipv6_ext_depth")] != 1 || cs.Get(bpf.CounterFragments) != 2 {
+	if cs[sensorCounter("vlan_depth")] != 1 || cs[sensorCounter("ipv6_ext_depth")] != 1 || cs.Get(bpf.CounterFragments) != 2 ||
+		cs[sensorCounter("frag_events")] != 2 {
 		t.Errorf("vlan_depth=%d ipv6_ext_depth=%d fragments=%d", cs[sensorCounter("vlan_depth")],
 			cs[sensorCounter("ipv6_ext_depth")], cs.Get(bpf.CounterFragments))
 	}
@@ -738,6 +767,9 @@ func TestPrivilegedQuickPortReuseAfterSYN(t *testing.T) {
 	for conn, finish := range []bool{true, false, true} {
 		ch := testutil.ClientHello(300)
 		h.run(c.With(isn, "S", nil).Frame())
+		sa := s.With(80000+uint32(conn), "SA", nil)
+		sa.Ack = isn + 1
+		h.run(sa.Frame())
 		evs := h.run(c.With(isn+1, "PA", ch).Frame())
 		if len(evs) != 1 || evs[0].Flags&capture.FlagFlowNew == 0 {
 			t.Fatalf("connection %d: ClientHello after a SYN not a new handshake (%d events)", conn, len(evs))

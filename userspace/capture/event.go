@@ -17,6 +17,7 @@ const (
 	ClassTLS    Class = 1 // a TCP packet inside a TLS handshake
 	ClassQUIC   Class = 2 // a QUIC Initial packet
 	ClassStream Class = 3 // a packet of a watched file-port flow
+	ClassFrag   Class = 4 // an IP fragment, for userspace to reassemble
 )
 
 // String names the class as it appears in events.
@@ -28,6 +29,8 @@ func (c Class) String() string {
 		return "quic"
 	case ClassStream:
 		return "stream"
+	case ClassFrag:
+		return "fragment"
 	}
 	return "unknown"
 }
@@ -44,6 +47,7 @@ const (
 	FlagBudget     Flags = 1 << 4 // the flow spent a budget: data is missing
 	FlagHSDone     Flags = 1 << 5 // TLS: this packet ended handshake tracking
 	FlagTruncated  Flags = 1 << 6 // the IP header claims more than the frame holds
+	FlagReinjected Flags = 1 << 7 // userspace re-injected the frame (a reassembled datagram)
 )
 
 var flagNames = []struct {
@@ -52,6 +56,7 @@ var flagNames = []struct {
 }{
 	{FlagLost, "lost"}, {FlagSnapCut, "snap_cut"}, {FlagFlowNew, "flow_new"},
 	{FlagBudget, "budget"}, {FlagHSDone, "handshake_done"}, {FlagTruncated, "truncated"},
+	{FlagReinjected, "reassembled"},
 }
 
 // Names lists the set flags other than FlagFromClient (which is a
@@ -71,6 +76,19 @@ const (
 	TCPRst = 0x04
 	TCPPsh = 0x08
 	TCPAck = 0x10
+	TCPUrg = 0x20
+)
+
+// Csum is what the data plane found of a packet's checksums (enum
+// csum_state), where it looked.
+type Csum uint8
+
+// Checksum states.
+const (
+	CsumUnchecked Csum = 0
+	CsumOK        Csum = 1
+	CsumPartial   Csum = 2 // only the pseudo-header sum: a sender's offload left it
+	CsumBad       Csum = 3
 )
 
 // IP protocol numbers.
@@ -92,11 +110,23 @@ type Event struct {
 	TCPFlags  uint8
 	Src, Dst  netip.AddrPort // as the packet travels
 	Seq, Ack  uint32
-	VLAN      [2]uint16
-	Lost      uint16 // events of this flow lost so far
-	FrameLen  int    // frame length on the wire
-	Frame     []byte // the captured frame, from the Ethernet header
-	Payload   []byte // the L4 payload present in Frame
+	// Zone is the tunnel identity the data plane keys the flow with (0 for
+	// none): VXLAN/Geneve VNI, GRE key, the outer pair of keyless tunnels,
+	// and the VLAN ids and PPPoE session with capture.vlan_tracking.
+	Zone uint32
+	// Tunnels is the number of tunnel layers around the packet.
+	Tunnels uint8
+	// Csum is the data plane's checksum finding (unchecked for most).
+	Csum     Csum
+	VLAN     [2]uint16
+	Lost     uint16 // events of this flow lost so far
+	FrameLen int    // frame length on the wire
+	Frame    []byte // the captured frame, from the Ethernet header
+	// L3Off and L4Off are the offsets in Frame of the (innermost) IP
+	// header and the TCP/UDP header; for a fragment, L3Off is the
+	// fragmented IP header.
+	L3Off, L4Off int
+	Payload      []byte // the L4 payload present in Frame
 	// PayloadLen is the payload length per the IP header; it exceeds
 	// len(Payload) when the frame was cut or truncated.
 	PayloadLen int
@@ -124,10 +154,10 @@ func (e *Event) Server() netip.AddrPort {
 // Complete reports whether the whole payload is in the event.
 func (e *Event) Complete() bool { return len(e.Payload) == e.PayloadLen }
 
-// FlowHash is a hash of the 5-tuple that is the same in both directions,
-// so both directions of a flow land on the same shard.
+// FlowHash is a hash of the 5-tuple and zone that is the same in both
+// directions, so both directions of a flow land on the same shard.
 func (e *Event) FlowHash() uint64 {
-	return FlowHash(e.Src, e.Dst, e.Proto)
+	return FlowHash(e.Src, e.Dst, e.Proto) ^ uint64(e.Zone)*0x9e3779b97f4a7c15
 }
 
 // FlowHash hashes a 5-tuple symmetrically (FNV-1a over the XOR of the two

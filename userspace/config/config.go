@@ -24,7 +24,8 @@ const (
 	DefaultXDPMode       = "native"
 	DefaultQueueDepth    = 1024
 	DefaultSnaplen       = 9216
-	DefaultHandshakePkts = 32
+	DefaultHandshakePkts = 512
+	DefaultHandshakeSize = ByteSize(256 << 10)
 	DefaultHandshakeIdle = Duration(30 * time.Second)
 	DefaultRestarts      = 3
 	DefaultQUICInitials  = 8
@@ -32,11 +33,15 @@ const (
 	DefaultMaxFlows      = 131072
 	DefaultHandshakeRing = ByteSize(4 << 20)
 	DefaultStreamRing    = ByteSize(32 << 20)
+	DefaultFragmentRing  = ByteSize(4 << 20)
+	DefaultHSMemory      = ByteSize(128 << 20)
+	DefaultFragMemory    = ByteSize(16 << 20)
+	DefaultFragTimeout   = Duration(30 * time.Second)
 	DefaultSpoolLimit    = ByteSize(1 << 30)
 	DefaultFlowIdle      = Duration(2 * time.Minute)
 	DefaultFlowLifetime  = Duration(6 * time.Hour)
 	DefaultFileFlows     = 65536
-	DefaultReasmBuffer   = ByteSize(1 << 20)
+	DefaultReasmBuffer   = ByteSize(4 << 20)
 	DefaultReasmMemory   = ByteSize(512 << 20)
 	DefaultMaxDecomp     = ByteSize(256 << 20)
 	DefaultMaxRatio      = 1000
@@ -54,8 +59,9 @@ const (
 // Config is the whole of sensor.toml.
 type Config struct {
 	Sensor  Sensor  `toml:"sensor"`
-	Capture Capture `toml:"capture"`
-	Ports   Ports   `toml:"ports"`
+	Capture    Capture    `toml:"capture"`
+	Reassembly Reassembly `toml:"reassembly"`
+	Ports      Ports      `toml:"ports"`
 	Files   Files   `toml:"files"`
 	Score   Score   `toml:"score"`
 	Intel   Intel   `toml:"intel"`
@@ -90,9 +96,12 @@ type Capture struct {
 	Streams bool `toml:"streams"`
 	// Snaplen is the most frame bytes copied per event.
 	Snaplen int `toml:"snaplen"`
-	// HandshakePackets is the packet budget of one TLS handshake (both
-	// directions) after which the flow is no longer emitted.
-	HandshakePackets int `toml:"handshake_packets"`
+	// HandshakePackets and HandshakeBytes are the budget of one TLS
+	// handshake (packets and payload bytes, both directions) after which
+	// the flow is no longer emitted, unless the analysis, which sees a
+	// hello still coming in small pieces, raises it.
+	HandshakePackets int      `toml:"handshake_packets"`
+	HandshakeBytes   ByteSize `toml:"handshake_bytes"`
 	// HandshakeIdle ends a handshake that has seen no packet for this long.
 	HandshakeIdle Duration `toml:"handshake_idle"`
 	// HandshakeRestarts is how often a new ClientHello may restart tracking
@@ -105,10 +114,52 @@ type Capture struct {
 	StreamBudget ByteSize `toml:"stream_budget"`
 	// MaxFlows sizes the kernel flow table (LRU).
 	MaxFlows int `toml:"max_flows"`
-	// HandshakeRing and StreamRing size the two ring buffers.
+	// HandshakeRing, StreamRing and FragmentRing size the ring buffers.
 	HandshakeRing ByteSize `toml:"handshake_ring"`
 	StreamRing    ByteSize `toml:"stream_ring"`
+	FragmentRing  ByteSize `toml:"fragment_ring"`
+	// VLANTracking makes VLAN ids and PPPoE sessions part of a flow's
+	// identity (tunnel ids always are), so overlapping address spaces on
+	// different VLANs never mix. Off when a flow's two directions arrive
+	// with different tags (a tagged LAN and an untagged or PPPoE WAN).
+	VLANTracking bool `toml:"vlan_tracking"`
+	// Fragments passes IP fragments to userspace, which reassembles them
+	// as the receiving host does and analyses the whole datagrams.
+	Fragments bool `toml:"fragments"`
 }
+
+// Reassembly is the [reassembly] table: how the sensor models the
+// receiving hosts, and what reassembly may hold.
+type Reassembly struct {
+	// Policy resolves overlapping TCP segments with different bytes as the
+	// hosts behind the sensor do: "linux", "first" or "last".
+	Policy string `toml:"policy"`
+	// Checksums: "auto" (full checksums required once an interface has
+	// shown it carries them; offloaded senders' partial ones pass until
+	// then), "verify", "offload" (partial ones always pass) or "off".
+	Checksums string `toml:"checksums"`
+	// HandshakeMemory bounds what the handshakes being followed hold, over
+	// all workers (past it the least recently active is written early).
+	HandshakeMemory ByteSize `toml:"handshake_memory"`
+	// FragmentMemory and FragmentTimeout bound IP fragment reassembly.
+	FragmentMemory  ByteSize `toml:"fragment_memory"`
+	FragmentTimeout Duration `toml:"fragment_timeout"`
+}
+
+// Reassembly policies.
+const (
+	PolicyLinux = "linux"
+	PolicyFirst = "first"
+	PolicyLast  = "last"
+)
+
+// Checksum modes.
+const (
+	ChecksumsAuto    = "auto"
+	ChecksumsVerify  = "verify"
+	ChecksumsOffload = "offload"
+	ChecksumsOff     = "off"
+)
 
 // Ports is the [ports] table: TCP ports whose flows are candidate file
 // flows, by application.
@@ -258,6 +309,7 @@ func Default() Config {
 			Streams:           true,
 			Snaplen:           DefaultSnaplen,
 			HandshakePackets:  DefaultHandshakePkts,
+			HandshakeBytes:    DefaultHandshakeSize,
 			HandshakeIdle:     DefaultHandshakeIdle,
 			HandshakeRestarts: DefaultRestarts,
 			QUICInitials:      DefaultQUICInitials,
@@ -265,6 +317,16 @@ func Default() Config {
 			MaxFlows:          DefaultMaxFlows,
 			HandshakeRing:     DefaultHandshakeRing,
 			StreamRing:        DefaultStreamRing,
+			FragmentRing:      DefaultFragmentRing,
+			VLANTracking:      true,
+			Fragments:         true,
+		},
+		Reassembly: Reassembly{
+			Policy:          PolicyLinux,
+			Checksums:       ChecksumsAuto,
+			HandshakeMemory: DefaultHSMemory,
+			FragmentMemory:  DefaultFragMemory,
+			FragmentTimeout: DefaultFragTimeout,
 		},
 		Ports: Ports{
 			HTTP: []int{80, 8080},
@@ -396,8 +458,11 @@ func (c *Config) Validate() error {
 	if cp.Snaplen < MinSnaplen || cp.Snaplen > MaxSnaplen {
 		bad("capture.snaplen", "%d is out of range; use %d to %d", cp.Snaplen, MinSnaplen, MaxSnaplen)
 	}
-	if cp.HandshakePackets < 2 || cp.HandshakePackets > 1024 {
-		bad("capture.handshake_packets", "%d is out of range; use 2 to 1024 (default %d)", cp.HandshakePackets, DefaultHandshakePkts)
+	if cp.HandshakePackets < 2 || cp.HandshakePackets > 65535 {
+		bad("capture.handshake_packets", "%d is out of range; use 2 to 65535 (default %d)", cp.HandshakePackets, DefaultHandshakePkts)
+	}
+	if cp.HandshakeBytes < 16<<10 || cp.HandshakeBytes > 64<<20 {
+		bad("capture.handshake_bytes", "%s is out of range; use 16KiB to 64MiB (default %s)", cp.HandshakeBytes, DefaultHandshakeSize)
 	}
 	if time.Duration(cp.HandshakeIdle) < time.Second || time.Duration(cp.HandshakeIdle) > time.Hour {
 		bad("capture.handshake_idle", "%s is out of range; use 1s to 1h", time.Duration(cp.HandshakeIdle))
@@ -418,10 +483,31 @@ func (c *Config) Validate() error {
 	for _, r := range []struct {
 		key string
 		v   ByteSize
-	}{{"capture.handshake_ring", cp.HandshakeRing}, {"capture.stream_ring", cp.StreamRing}} {
+	}{{"capture.handshake_ring", cp.HandshakeRing}, {"capture.stream_ring", cp.StreamRing},
+		{"capture.fragment_ring", cp.FragmentRing}} {
 		if r.v < page || r.v&(r.v-1) != 0 || r.v > 1<<30 {
 			bad(r.key, "%s must be a power of two between %s and 1GiB, e.g. \"4MiB\"", r.v, page)
 		}
+	}
+	ra := &c.Reassembly
+	switch ra.Policy {
+	case PolicyLinux, PolicyFirst, PolicyLast:
+	default:
+		bad("reassembly.policy", "%q is not a policy; use \"linux\", \"first\" or \"last\"", ra.Policy)
+	}
+	switch ra.Checksums {
+	case ChecksumsAuto, ChecksumsVerify, ChecksumsOffload, ChecksumsOff:
+	default:
+		bad("reassembly.checksums", "%q is not a mode; use \"auto\", \"verify\", \"offload\" or \"off\"", ra.Checksums)
+	}
+	if ra.HandshakeMemory < 1<<20 || ra.HandshakeMemory > 64<<30 {
+		bad("reassembly.handshake_memory", "%s is out of range; use 1MiB to 64GiB (default %s)", ra.HandshakeMemory, DefaultHSMemory)
+	}
+	if ra.FragmentMemory < 256<<10 || ra.FragmentMemory > 4<<30 {
+		bad("reassembly.fragment_memory", "%s is out of range; use 256KiB to 4GiB (default %s)", ra.FragmentMemory, DefaultFragMemory)
+	}
+	if t := time.Duration(ra.FragmentTimeout); t < time.Second || t > 5*time.Minute {
+		bad("reassembly.fragment_timeout", "%s is out of range; use 1s to 5m (default %s)", t, time.Duration(DefaultFragTimeout))
 	}
 	seen := map[int]string{}
 	for _, p := range []struct {

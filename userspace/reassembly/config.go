@@ -9,9 +9,35 @@ type Consumer interface {
 	Gap(n int64)
 }
 
+// Conflicter is an optional method of a Consumer: bytes it was already
+// given came again with other content. The host may have kept either
+// copy (a copy that reached the sensor need not have reached the host),
+// so what the consumer made of those bytes cannot be trusted.
+type Conflicter interface {
+	Conflict(n int64)
+}
+
+// Policy says which copy of overlapping bytes the receiving host keeps,
+// for bytes not yet delivered. Bytes already delivered are the host's for
+// good under every policy.
+type Policy uint8
+
+// Overlap policies.
+const (
+	// PolicyFirst: bytes already held always win.
+	PolicyFirst Policy = iota
+	// PolicyLinux follows Linux's tcp_data_queue(): a segment that is in
+	// order wins over bytes queued out of order; among out-of-order
+	// segments the one that starts first wins, and of two with the same
+	// start the longer (a shorter or equal later one is dropped).
+	PolicyLinux
+	// PolicyLast: a later copy of bytes not yet delivered wins.
+	PolicyLast
+)
+
 // Defaults and bounds of Config.
 const (
-	DefaultMaxBuffered = 1 << 20
+	DefaultMaxBuffered = 4 << 20
 	DefaultMaxSegments = 1024
 	// MaxWindow is the default and largest Config.Window: well below
 	// 2 GiB, so that a sequence number is never ambiguous (ahead or
@@ -22,9 +48,10 @@ const (
 // Config bounds one stream. Zero fields take their defaults; a Config may
 // be shared by many streams (it is only read by Init).
 type Config struct {
-	// MaxBuffered is the out-of-order bytes held per stream (default 1
-	// MiB). Over it, the oldest hole is declared a gap and delivery goes
-	// on.
+	// MaxBuffered is the out-of-order bytes held per stream (default 4
+	// MiB: a late retransmission after a bandwidth-delay product of later
+	// data still fills its hole). Over it, the oldest hole is declared a
+	// gap and delivery goes on.
 	MaxBuffered int
 	// MaxSegments is the out-of-order segments held per stream (default
 	// 1024); it bounds the bookkeeping and the memory lost to rounding
@@ -34,6 +61,8 @@ type Config struct {
 	// Window is how far ahead of the delivery point a segment may start
 	// (default and at most MaxWindow); further segments are ignored.
 	Window int64
+	// Policy resolves overlaps (default PolicyFirst).
+	Policy Policy
 }
 
 // Stats counts what streams did. Fields are plain counters: a Stats is
@@ -53,14 +82,22 @@ type Stats struct {
 
 	// DupBytes are bytes received again: behind the delivery point
 	// (retransmissions of delivered data, data from before the stream
-	// start) or already held. Dropped.
+	// start) or already held. Dropped, unless the policy lets a later
+	// copy of held bytes win.
 	DupBytes uint64
 	// OverlapBytes are the DupBytes that were already held out of order;
-	// they are compared with the held copy, which is kept.
-	OverlapBytes uint64
-	// ConflictBytes are the OverlapBytes that differed from the held copy
-	// (same offset, different content).
+	// ConflictBytes those of them that differed (the policy chose).
+	OverlapBytes  uint64
 	ConflictBytes uint64
+	// ReplacedBytes are held bytes a later copy replaced (PolicyLinux,
+	// PolicyLast).
+	ReplacedBytes uint64
+	// DeliveredConflicts counts retransmissions of delivered bytes with
+	// other content (Conflicter); UnverifiedBytes are retransmitted
+	// delivered bytes the stream no longer remembered well enough to
+	// compare.
+	DeliveredConflicts uint64
+	UnverifiedBytes    uint64
 	// LateBytes arrived inside the range last declared a gap (the gap was
 	// declared too early, e.g. on an ACK seen before its data). Dropped.
 	LateBytes uint64
@@ -74,6 +111,9 @@ type Stats struct {
 	SkippedSegments uint64
 	BeyondWindow    uint64 // segments ignored: more than Window ahead
 	AfterFIN        uint64 // bytes past the FIN's sequence number, dropped
+	// UrgentBytes are urgent (out-of-band) bytes taken out of the stream,
+	// as the receiver does by default.
+	UrgentBytes uint64
 }
 
 // Add adds o's counters to s.
@@ -88,6 +128,9 @@ func (s *Stats) Add(o *Stats) {
 	s.DupBytes += o.DupBytes
 	s.OverlapBytes += o.OverlapBytes
 	s.ConflictBytes += o.ConflictBytes
+	s.ReplacedBytes += o.ReplacedBytes
+	s.DeliveredConflicts += o.DeliveredConflicts
+	s.UnverifiedBytes += o.UnverifiedBytes
 	s.LateBytes += o.LateBytes
 	s.OutOfOrder += o.OutOfOrder
 	s.OldSegments += o.OldSegments
@@ -95,20 +138,33 @@ func (s *Stats) Add(o *Stats) {
 	s.SkippedSegments += o.SkippedSegments
 	s.BeyondWindow += o.BeyondWindow
 	s.AfterFIN += o.AfterFIN
+	s.UrgentBytes += o.UrgentBytes
 }
 
-// Budget bounds the out-of-order bytes held by all the streams of one
-// worker. It is not safe for concurrent use: one worker owns it. When a
-// stream would exceed it, that stream declares its oldest hole a gap and
-// delivers instead of holding more (Stats.BudgetGaps). It counts bytes
-// held; the buffers holding them take at most twice that, plus 64 bytes
-// a segment.
+// Budget bounds the memory the streams of one worker hold: out-of-order
+// bytes as the buffers that hold them take it (size class plus per-piece
+// bookkeeping, so a flood of 1-byte pieces is paid for at its real cost)
+// and the history each stream keeps of what it delivered. It is not safe
+// for concurrent use: one worker owns it. When a stream would exceed it,
+// that stream declares its oldest hole a gap and delivers instead of
+// holding more (Stats.BudgetGaps). Others (the protocol parsers) may draw
+// on the same budget with Take and Give.
 type Budget struct {
 	Max  int64 // bytes; 0 means no limit
 	used int64
 }
 
-// Used is the bytes held now by the streams sharing b.
+// Used is the memory held now by the streams (and others) sharing b.
 func (b *Budget) Used() int64 { return b.used }
+
+// Take records n bytes held by something else than a stream; it may go
+// past Max (the caller checks Over and sheds).
+func (b *Budget) Take(n int64) { b.used += n }
+
+// Give returns what Take took.
+func (b *Budget) Give(n int64) { b.used -= n }
+
+// Over reports whether the budget is exceeded.
+func (b *Budget) Over() bool { return b.Max > 0 && b.used > b.Max }
 
 func (b *Budget) allows(n int64) bool { return b.Max <= 0 || b.used+n <= b.Max }

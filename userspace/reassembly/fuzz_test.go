@@ -9,8 +9,9 @@ import (
 
 // FuzzStream drives a Stream with segments, ACKs, skips and a flush
 // decoded from the input, and checks it against a reference model:
-// the first copy of each byte that arrived at or after the delivery
-// point (and within the window, before the FIN). Invariants: no panic;
+// the copy of each byte the overlap policy picks among those that arrived
+// at or after the delivery point (and within the window, before the FIN),
+// byte by byte. Invariants: no panic;
 // Data and Gap calls contiguous and in step with Delivered; every
 // delivered byte is the model's; no gap covers a byte the model has;
 // the held pieces within the limits and the Budget.
@@ -55,7 +56,8 @@ func fuzzOne(t *testing.T, in []byte) {
 		return
 	}
 	isn := binary.BigEndian.Uint32(in)
-	cfg := Config{MaxBuffered: 16 + int(in[4])*16, MaxSegments: 1 + int(in[5]%32), Window: 1 << 15}
+	cfg := Config{MaxBuffered: 16 + int(in[4])*16, MaxSegments: 1 + int(in[5]%32), Window: 1 << 15,
+		Policy: Policy((in[5] >> 5) % 3)}
 	budget := &Budget{Max: int64(in[6]) * 8}
 	in = in[7:]
 	if len(in) > 4*maxRecords {
@@ -99,21 +101,48 @@ func fuzzOne(t *testing.T, in []byte) {
 			if !s.started {
 				base = data // where the stream will start
 			}
-			var added []uint32
+			type prior struct {
+				i          uint32
+				val        int
+				orig, oend uint32
+			}
+			var added []prior
 			d := int64(int32(data - (base + uint32(s.next))))
+			segS, segE := data-isn, data-isn+uint32(n)
 			if !s.flushed && (s.started || n > 0 || syn || fin) && d <= s.window {
 				for i := range payload {
-					o, q := s.next+d+int64(i), data+uint32(i)
-					if first.get(q-isn) < 0 && o >= s.next && (!s.fin || o < s.finOff) {
-						first.set(q-isn, payload[i])
-						added = append(added, q-isn)
+					o, q := s.next+d+int64(i), data+uint32(i)-isn
+					if o < s.next || s.fin && o >= s.finOff {
+						continue
+					}
+					cur := first.get(q)
+					win := cur < 0
+					if !win {
+						switch cfg.Policy {
+						case PolicyLast:
+							win = true
+						case PolicyLinux:
+							os, oe := first.orig[q], first.oend[q]
+							win = d <= 0 || os > segS || os == segS && segE > oe
+						}
+					}
+					if win {
+						added = append(added, prior{q, cur, first.orig[q], first.oend[q]})
+						first.set(q, payload[i])
+						first.orig[q], first.oend[q] = segS, segE
 					}
 				}
 			}
 			s.Segment(seq, syn, fin, payload, k)
-			for _, i := range added {
-				if o := int64(isn + i - s.base); s.fin && o >= s.finOff {
-					first.unset(i) // beyond the FIN this segment set: dropped
+			for _, a := range added {
+				if o := int64(isn + a.i - s.base); s.fin && o >= s.finOff {
+					// Beyond the FIN this segment set: dropped.
+					if a.val < 0 {
+						first.unset(a.i)
+					} else {
+						first.set(a.i, byte(a.val))
+						first.orig[a.i], first.oend[a.i] = a.orig, a.oend
+					}
 				}
 			}
 		case 2:
@@ -132,8 +161,13 @@ func fuzzOne(t *testing.T, in []byte) {
 			t.Fatalf("consumer at %d, stream at %d", k.pos, s.Delivered())
 		}
 		checkHeld(t, &s)
-		if budget.Used() != int64(s.Buffered()) || (budget.Max > 0 && budget.Used() > budget.Max) {
-			t.Fatalf("budget used %d of %d, stream holds %d", budget.Used(), budget.Max, s.Buffered())
+		// The history of deliveries is counted, not limited.
+		hist := int64(0)
+		if s.hist != nil {
+			hist = histCost
+		}
+		if budget.Used() != s.Memory() || (budget.Max > 0 && budget.Used()-hist > budget.Max) {
+			t.Fatalf("budget used %d of %d, stream holds %d (memory %d)", budget.Used(), budget.Max, s.Buffered(), s.Memory())
 		}
 	}
 	fin, finOff := s.fin, s.finOff
@@ -158,6 +192,8 @@ type model struct {
 	stamp   [1 << 17]uint32
 	val     [1 << 17]byte
 	payload [255 * 16]byte
+	// The offsets of the segment each byte came from (overlap policies).
+	orig, oend [1 << 17]uint32
 }
 
 const maxRecords = 256

@@ -14,8 +14,13 @@ type Stream struct {
 	pieces []piece // held out-of-order bytes from head on: sorted, disjoint
 	head   int
 	held   int   // bytes in pieces
+	mem    int64 // memory the pieces and the history take (Budget)
 	next   int64 // offset of the delivery point
 	finOff int64 // offset the stream ends at, once fin
+
+	hist    *[histN]histRec // the last deliveries, for conflicts
+	histPos int
+	urgent  []int64 // offsets of urgent bytes to leave out, sorted
 
 	// The last range skipped and the last declared a gap, to tell why a
 	// late segment is behind the delivery point.
@@ -27,6 +32,7 @@ type Stream struct {
 
 	maxBuf, maxSegs int
 	window          int64
+	policy          Policy
 	stats           *Stats
 	budget          *Budget
 }
@@ -49,6 +55,7 @@ func (s *Stream) Init(cfg *Config, stats *Stats, budget *Budget) {
 		if cfg.Window > 0 && cfg.Window < MaxWindow {
 			s.window = cfg.Window
 		}
+		s.policy = cfg.Policy
 	}
 	if s.stats == nil {
 		s.stats = new(Stats)
@@ -63,7 +70,7 @@ func (s *Stream) Reset() {
 	}
 	s.release()
 	*s = Stream{pieces: s.pieces[:0], inited: true, maxBuf: s.maxBuf, maxSegs: s.maxSegs,
-		window: s.window, stats: s.stats, budget: s.budget}
+		window: s.window, policy: s.policy, stats: s.stats, budget: s.budget}
 }
 
 // Stats is where s counts.
@@ -81,6 +88,9 @@ func (s *Stream) init() {
 // Buffered is the out-of-order bytes s holds.
 func (s *Stream) Buffered() int { return s.held }
 
+// Memory is what s holds, as the Budget counts it.
+func (s *Stream) Memory() int64 { return s.mem }
+
 // Delivered is the stream offset of the delivery point: the bytes
 // delivered, declared gaps and skipped so far.
 func (s *Stream) Delivered() int64 { return s.next }
@@ -92,6 +102,15 @@ func (s *Stream) NextSeq() uint32 { return s.base + uint32(s.next) }
 // Started reports that a segment fixed the stream's start (NextSeq is
 // meaningful).
 func (s *Stream) Started() bool { return s.started }
+
+// Start fixes the stream's first sequence number at seq, if no segment
+// has yet.
+func (s *Stream) Start(seq uint32) {
+	s.init()
+	if !s.started && !s.flushed {
+		s.started, s.base = true, seq
+	}
+}
 
 // Finished reports that the FIN was reached: every byte before it was
 // delivered, declared a gap or skipped.
@@ -151,19 +170,67 @@ func (s *Stream) Segment(seq uint32, syn, fin bool, payload []byte, c Consumer) 
 	if len(payload) == 0 {
 		return
 	}
+	segStart, segEnd := off, end
 	if off < s.next {
 		s.behind(off, min(end, s.next), end <= s.next)
+		s.conflicts(off, payload[:min(end, s.next)-off], c)
 		if end <= s.next {
 			return
 		}
 		payload = payload[s.next-off:]
 		off = s.next
 	}
-	if s.hasHeld() {
+	if s.hasHeld() && (off > s.next || s.policy == PolicyFirst) {
 		s.compare(off, payload)
 	}
-	s.add(off, payload, c)
+	s.add(off, payload, segStart, segEnd, c)
 }
+
+// conflicts checks bytes that came again behind the delivery point
+// against what was delivered, and tells a Conflicter of a difference.
+// Bytes of a skipped or gap range were never delivered: they cannot
+// conflict.
+func (s *Stream) conflicts(off int64, p []byte, c Consumer) {
+	lo, hi := off, off+int64(len(p))
+	if lo >= s.skipLo && hi <= s.skipHi || lo >= s.gapLo && hi <= s.gapHi {
+		return
+	}
+	if !s.verify(off, p) {
+		return
+	}
+	s.stats.DeliveredConflicts++
+	if cf, ok := c.(Conflicter); ok {
+		cf.Conflict(int64(len(p)))
+	}
+}
+
+// Urgent leaves the byte at sequence number seq out of the stream: an
+// urgent (out-of-band) byte, which a receiver without SO_OOBINLINE, the
+// default, does not put in the stream. Bytes already delivered, and more
+// than maxUrgent pending, are not taken out.
+func (s *Stream) Urgent(seq uint32) {
+	if !s.started {
+		return
+	}
+	d := int64(int32(seq - s.NextSeq()))
+	if d < 0 || d > s.window || len(s.urgent) >= maxUrgent {
+		return
+	}
+	off := s.next + d
+	i := 0
+	for i < len(s.urgent) && s.urgent[i] < off {
+		i++
+	}
+	if i < len(s.urgent) && s.urgent[i] == off {
+		return
+	}
+	s.urgent = append(s.urgent, 0)
+	copy(s.urgent[i+1:], s.urgent[i:])
+	s.urgent[i] = off
+}
+
+// maxUrgent bounds the urgent bytes a stream remembers ahead of delivery.
+const maxUrgent = 16
 
 // setFIN records the end of the stream. The first FIN wins, like the
 // first data; a FIN before bytes already seen is ignored (it conflicts

@@ -6,27 +6,53 @@ import (
 	"testing"
 )
 
+// The Budget counts what holding bytes costs: a 1-byte piece costs its
+// buffer's size class and its bookkeeping, and each stream's history of
+// deliveries is counted too.
 func TestBudget(t *testing.T) {
-	b := &Budget{Max: 4}
+	piece := pieceCost(1)
+	b := &Budget{Max: histCost*2 + 2*piece}
 	var st Stats
 	var x, y Stream
 	x.Init(nil, &st, b)
 	y.Init(nil, &st, b)
 	kx, ky := &sink{t: t}, &sink{t: t}
 	run(&x, kx, 0, []op{syn(""), seg(0, "a"), seg(2, "cde")})
-	eq(t, "used", b.Used(), 3)
-	run(&y, ky, 100, []op{syn(""), seg(0, "a"), seg(2, "c"), seg(4, "ef")})
+	eq(t, "used", b.Used(), histCost+piece)
+	eq(t, "x memory", x.Memory(), histCost+piece)
+	run(&y, ky, 100, []op{syn(""), seg(0, "a"), seg(2, "c"), seg(4, "ef"), seg(7, "h")})
 	eq(t, "y", ky.String(), "a[1]c[1]ef")
 	eq(t, "budget gaps", st.BudgetGaps, 2)
-	eq(t, "used", b.Used(), 3)
-	run(&y, ky, 100, []op{seg(7, "h")}) // fits: 3+1
-	eq(t, "used", b.Used(), 4)
+	eq(t, "used", b.Used(), 2*histCost+2*piece)
 	run(&x, kx, 0, []op{flush()})
 	eq(t, "x", kx.String(), "a[1]cde")
-	eq(t, "used after flush", b.Used(), 1)
+	eq(t, "used after flush", b.Used(), histCost+piece)
 	y.Init(nil, &st, b) // reuse frees what it held
-	eq(t, "used after Init", b.Used(), 0)
+	eq(t, "used after Init", b.Used(), int64(0))
 	eq(t, "y buffered", y.Buffered(), 0)
+}
+
+// A flood of 1-byte out-of-order pieces is paid for at its real cost.
+func TestBudgetTinyPieces(t *testing.T) {
+	b := &Budget{Max: 1 << 20}
+	var st Stats
+	var s Stream
+	s.Init(&Config{MaxSegments: 1 << 20, MaxBuffered: 1 << 20}, &st, b)
+	k := &sink{t: t}
+	s.Segment(0, true, false, nil, k)
+	for i := 0; i < 100000; i++ {
+		s.Segment(uint32(3+2*i), false, false, []byte{'x'}, k)
+	}
+	if b.Used() > b.Max {
+		t.Fatalf("budget used %d over its %d", b.Used(), b.Max)
+	}
+	held := int64(s.Buffered())
+	if per := b.Used() / max(held, 1); per < 64 {
+		t.Errorf("%d bytes held cost %d: %d a piece, less than a buffer", held, b.Used(), per)
+	}
+	if st.BudgetGaps == 0 {
+		t.Error("no budget gaps under a flood of tiny pieces")
+	}
 }
 
 func TestReset(t *testing.T) {

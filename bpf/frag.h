@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* IP fragments (fragments ring, EV_CLASS_FRAG). A fragment carries no
+ * whole L4 segment, so the program cannot analyse it; userspace
+ * reassembles datagrams as the receiving host would and re-injects each
+ * whole one through this same program (BPF_PROG_TEST_RUN, marked by
+ * REINJECT_MAGIC metadata), so it meets the flow table like any packet.
+ *
+ * To keep ordinary fragmented traffic in the kernel, the first fragment
+ * (the one with the L4 header) decides for its datagram: a candidate (a
+ * watched port, a TLS record start, a tracked flow, a QUIC long header, a
+ * tunnel) is wanted, anything else skipped; later fragments of a skipped
+ * datagram are not emitted. Fragments that come before their first one
+ * are emitted, and the decision is forgotten after FRAG_DECISION_NS, as
+ * identifications are reused. */
+#ifndef EDGESENSOR_FRAG_H
+#define EDGESENSOR_FRAG_H
+
+#include "flow.h"
+#include "tls.h"
+
+#define FRAG_DECISION_NS (2ULL * 1000000000ULL)
+
+/* Can the datagram whose first fragment p is matter? */
+static __always_inline int frag_wanted(struct xdp_md *ctx, struct pkt *p)
+{
+	if (!p->payload_off)
+		return 1; /* too short to hold its L4 header: cannot tell */
+	switch (p->l4proto) {
+	case IPPROTO_TCP: {
+		if (cfg.stream_enabled && (port_app[p->sport] | port_app[p->dport]))
+			return 1;
+		if (!cfg.tls_enabled)
+			return 0;
+		if (tls_hello(ctx, p))
+			return 1;
+		struct flow_key k = {};
+		make_key(p, &k);
+		return bpf_map_lookup_elem(&flows, &k) != NULL;
+	}
+	case IPPROTO_UDP: {
+		if (tunnel_port(p->sport, p->dport))
+			return 1;
+		if (!cfg.quic_enabled || p->payload_len < 1)
+			return 0;
+		__u8 b0;
+		if (bpf_xdp_load_bytes(ctx, p->payload_off, &b0, 1) < 0)
+			return 1;
+		return b0 & 0x80;
+	}
+	case IPPROTO_IPIP:
+	case IPPROTO_IPV6:
+	case IPPROTO_GRE:
+		return 1;
+	}
+	return 0;
+}
+
+__attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, struct counter_set *c)
+{
+	if (!ctx || !p || !c)
+		return 0;
+	c->v[C_FRAGMENTS]++;
+	if (!cfg.frag_enabled)
+		return 0;
+	struct frag_key fk = {};
+	__builtin_memcpy(fk.saddr, p->saddr, 16);
+	__builtin_memcpy(fk.daddr, p->daddr, 16);
+	fk.id = p->frag_id;
+	fk.zone = p->zone;
+	fk.proto = p->l4proto;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (p->frag == 1) {
+		struct frag_state st = {.ts_ns = now};
+		int want = frag_wanted(ctx, p);
+		st.decision = want ? FRAG_WANT : FRAG_SKIP;
+		bpf_map_update_elem(&frag_states, &fk, &st, BPF_ANY);
+		if (!want) {
+			c->v[C_FRAG_SKIPPED]++;
+			return 0;
+		}
+	} else {
+		struct frag_state *st = bpf_map_lookup_elem(&frag_states, &fk);
+		if (st && st->decision == FRAG_SKIP && now - st->ts_ns < FRAG_DECISION_NS) {
+			c->v[C_FRAG_SKIPPED]++;
+			return 0;
+		}
+	}
+	/* A fragment's ports (first fragment) let userspace keep a flow's
+	 * fragments together; the payload offset is the fragment data. */
+	emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag), c);
+	return 0;
+}
+
+#endif

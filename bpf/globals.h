@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The program's configuration and the tables userspace writes while it
+ * runs. One translation unit (sensor.c) includes this, through parse.h. */
+#ifndef EDGESENSOR_GLOBALS_H
+#define EDGESENSOR_GLOBALS_H
+
+#include <linux/bpf.h>
+#include "types.h"
+#include "maps.h"
+
+/* Load-time constants: the verifier prunes what a disabled class needs. */
+volatile const struct config cfg = {
+	.stream_budget = 64ULL << 20,
+	.tls_idle_ns = 30ULL * 1000000000ULL,
+	.tls_budget = 1024,
+	.tls_byte_budget = 256 << 10,
+	.quic_budget = 8,
+	.snaplen = MAX_SNAP,
+	.tls_enabled = 1,
+	.quic_enabled = 1,
+	.stream_enabled = 1,
+	.max_rearms = 3,
+	.vlan_tracking = 1,
+	.frag_enabled = 1,
+};
+
+/* Watched TCP ports: port -> application (0 = not watched). A global, so
+ * the per-packet check is a plain load with no lookup; userspace writes it
+ * through the memory-mapped .bss, also while the program runs. */
+__u8 port_app[65536];
+
+/* ifindex -> counter slot. The pinned ifslots map is the record userspace
+ * keeps; this .bss copy makes the per-packet read a plain load. */
+__u8 ifslot[MAX_IFINDEX];
+
+/* Counter slot -> enum csum_mode: which checksums may change the program's
+ * state (csum.h). Userspace sets it per interface. */
+__u8 csum_modes[MAX_IFSLOTS];
+
+#endif

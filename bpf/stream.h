@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Watched file-port flows (streams ring, EV_CLASS_STREAM), governed by
+ * userspace through stream_verdicts: NEW, CAPTURE, SKIP a sequence range,
+ * IGNORE. SYN, FIN and RST are always emitted; a bare SYN, SYN-ACK, FIN or
+ * RST of a tuple without state is emitted without creating any, so a
+ * flood of spoofed SYNs never churns the flow table. */
+#ifndef EDGESENSOR_STREAM_H
+#define EDGESENSOR_STREAM_H
+
+#include "flow.h"
+#include "emit.h"
+
+/* Is the payload of p inside the SKIP range of v? Modular arithmetic, so
+ * the range may wrap the sequence space. */
+static __always_inline int in_skip(const struct stream_verdict *v, struct pkt *p)
+{
+	__u32 off = p->seq - v->skip_seq;
+
+	return (__u64)off + p->payload_len <= v->skip_len;
+}
+
+/* The side that sent a SYN is the client; without a SYN (a flow picked up
+ * mid-way) the side on the watched port is the server. */
+static __always_inline int stream_from_client(struct pkt *p, int to_watched)
+{
+	if (p->tcp_flags & TCP_SYN)
+		return !(p->tcp_flags & TCP_ACK);
+	return to_watched;
+}
+
+/* A packet of a tuple the table does not hold, emitted as it is. */
+static __always_inline void stream_stateless(struct xdp_md *ctx, struct pkt *p, int to_watched,
+					     struct counter_set *c)
+{
+	__u8 flags = stream_from_client(p, to_watched) ? EV_F_FROM_CLIENT : 0;
+
+	if (p->tcp_flags & TCP_SYN)
+		flags |= EV_F_FLOW_NEW;
+	emit(ctx, p, NULL, EMIT_META(EV_CLASS_STREAM, flags, STREAM_NEW), c);
+}
+
+/* A new connection on the tuple, confirmed by its SYN-ACK: what userspace
+ * decided for the old one (IGNORE, a SKIP range, a byte limit) and the
+ * bytes it spent do not carry over. */
+static __always_inline void stream_reopened(struct flow *f, const struct flow_key *k,
+					    struct counter_set *c)
+{
+	bpf_map_delete_elem(&stream_verdicts, k);
+	f->stream_bytes = 0;
+	f->flags &= ~(FLOW_F_BUDGET | FLOW_F_STREAM_EMITTED);
+	c->v[C_STREAM_REOPENED]++;
+}
+
+/* Watched file-port flow. Returns 1 when the packet is inside a body
+ * userspace is capturing or skipping: hello-like bytes there are file
+ * data, not a handshake. */
+static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
+					const struct flow_key *k, struct flow *f, int src_is_a,
+					int to_watched, struct counter_set *c)
+{
+	struct stream_verdict *v = bpf_map_lookup_elem(&stream_verdicts, k);
+	__u8 flags = 0;
+	__u8 state = v ? v->state : STREAM_NEW;
+
+	if (!(f->kind & FLOW_STREAM)) {
+		f->kind |= FLOW_STREAM;
+		c->v[C_FLOWS_STREAM]++;
+		int fc = stream_from_client(p, to_watched);
+		f->client_is_a = fc ? src_is_a : !src_is_a;
+	}
+	f->last_ns = bpf_ktime_get_ns();
+
+	int from_client = src_is_a == f->client_is_a;
+	if (from_client)
+		flags |= EV_F_FROM_CLIENT;
+	if (!(f->flags & FLOW_F_STREAM_EMITTED))
+		flags |= EV_F_FLOW_NEW;
+
+	if (!(p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
+		if (p->payload_len == 0)
+			return 0;
+		if (state == STREAM_IGNORE) {
+			c->v[C_STREAM_IGNORED_PACKETS]++;
+			return 0;
+		}
+		if (state == STREAM_SKIP && v && v->skip_dir == !from_client && in_skip(v, p)) {
+			c->v[C_STREAM_SKIPPED_PACKETS]++;
+			c->v[C_STREAM_SKIPPED_BYTES] += p->payload_len;
+			return 1;
+		}
+		__u64 limit = cfg.stream_budget;
+		/* Any verdict may carry a raised limit: a SKIP written after a
+		 * CAPTURE must not drop the flow back to the default budget. */
+		if (v && v->byte_limit)
+			limit = v->byte_limit;
+		if (f->stream_bytes >= limit) {
+			c->v[C_STREAM_BUDGET_PACKETS]++;
+			f->flags |= FLOW_F_BUDGET;
+			return state == STREAM_CAPTURE;
+		}
+	}
+	if (emit(ctx, p, f, EMIT_META(EV_CLASS_STREAM, flags, state), c) == 0) {
+		f->stream_bytes += p->payload_len;
+		f->flags |= FLOW_F_STREAM_EMITTED;
+	}
+	return state == STREAM_CAPTURE;
+}
+
+#endif

@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* TLS handshake tracking (handshakes ring, EV_CLASS_TLS).
+ *
+ * A TCP payload that can start a TLS record (a handshake, change_cipher_spec
+ * or alert record header, however short the segment) on any port starts
+ * tracking of the flow; from then on the packets of both directions are
+ * emitted until the handshake is over. The program follows the record
+ * lengths per direction (flow.next_rec), so bytes that merely look like a
+ * record in the middle of a certificate cannot end tracking early, and it
+ * ends tracking when an application_data record was seen at a boundary in
+ * both directions, at FIN/RST, when userspace says so (hs_verdicts), when
+ * a budget (packets and payload bytes) is spent, or when idle.
+ *
+ * The program must never be made blind by a packet the receiving host
+ * drops: only packets it can trust move its state. A packet whose
+ * checksum the interface's policy rejects, a data segment without ACK, or
+ * one beyond the in-order bytes of its direction (which a later, longer
+ * copy may replace at the host) is still emitted, but it neither moves the
+ * record walker nor ends anything. An RST counts only at the exact next
+ * sequence number (RFC 5961), a client SYN on a tracked tuple only once
+ * the server's SYN-ACK confirms the new connection. Where the walker
+ * loses the records, userspace, which reassembles the bytes as the host
+ * does, ends the handshake through hs_verdicts, or raises the budget of a
+ * hello that is still coming in small pieces.
+ */
+#ifndef EDGESENSOR_TLS_H
+#define EDGESENSOR_TLS_H
+
+#include "filter.h"
+#include "emit.h"
+
+#define TLS_CT_CCS 20
+#define TLS_CT_ALERT 21
+#define TLS_CT_HANDSHAKE 22
+#define TLS_CT_APPDATA 23
+#define TLS_CT_MAX 24 /* heartbeat */
+#define TLS_MAX_RECORD (16384 + 2048)
+/* Record headers followed per packet; more is a desync, not an error. */
+#define TLS_RECS_PER_PACKET 16
+
+/* What p->hello says. */
+#define HELLO_NONE 0
+#define HELLO_CLIENT 1 /* a ClientHello record starts the payload */
+#define HELLO_SERVER 2 /* a ServerHello record */
+#define HELLO_MAYBE 3  /* a record start too short to tell, or a CCS/alert record first */
+
+/* Pointer to n bytes of payload at off, or NULL when the frame ends first.
+ * Offsets are capped so packet-pointer arithmetic stays within what the
+ * verifier accepts; frames that long only come from generic XDP on GRO'd
+ * packets. */
+#define PAYLOAD_MAX_OFF 0x3fff
+static __always_inline __u8 *payload_at(struct xdp_md *ctx, struct pkt *p, __u32 off, __u32 n)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 at = (__u32)p->payload_off + off;
+
+	/* Keep the compiler from rewriting data + at into the parser's own
+	 * pointer, whose bounds check it would then lose track of. */
+	asm volatile("" : "+r"(at));
+	if (at > PAYLOAD_MAX_OFF)
+		return NULL;
+	__u8 *b = data + at;
+	if ((void *)(b + n) > data_end)
+		return NULL;
+	return b;
+}
+
+/* Reads what the first n (1..11) payload bytes say of a record start. The
+ * tests are loose on purpose: a receiver takes a ClientHello in 1-byte
+ * segments, in 1-byte records, with record versions 3.0 to 3.255, after a
+ * warning alert; the program only has to start following such a flow, and
+ * userspace, which sees the bytes, ends what is not TLS at once. */
+static __always_inline int tls_record_start(const __u8 *b, __u32 n)
+{
+	if (n >= 2 && b[1] != 3)
+		return HELLO_NONE;
+	__u32 rlen = 0;
+	if (n >= 5) {
+		rlen = (__u32)b[3] << 8 | b[4];
+		if (rlen == 0 || rlen > TLS_MAX_RECORD)
+			return HELLO_NONE;
+	}
+	switch (b[0]) {
+	case TLS_CT_HANDSHAKE:
+		if (n < 6)
+			return HELLO_MAYBE;
+		if (b[5] != 1 && b[5] != 2)
+			return HELLO_NONE;
+		if (rlen >= 4 && n >= 9) {
+			/* The handshake header is in this record: a hello is at
+			 * least version, random and session id length, and
+			 * within the largest message a stack takes. */
+			__u32 hlen = (__u32)b[6] << 16 | (__u32)b[7] << 8 | b[8];
+			if (hlen < 35 || hlen > (1 << 17))
+				return HELLO_NONE;
+			if (rlen >= 5 && n >= 10 && b[9] != 3)
+				return HELLO_NONE;
+		}
+		return b[5];
+	case TLS_CT_CCS:
+		if (n >= 5 && rlen != 1)
+			return HELLO_NONE;
+		if (n >= 6 && b[5] != 1)
+			return HELLO_NONE;
+		if (n >= 7 && (b[6] < TLS_CT_CCS || b[6] > TLS_CT_HANDSHAKE))
+			return HELLO_NONE;
+		return HELLO_MAYBE;
+	case TLS_CT_ALERT:
+		if (n >= 5 && rlen != 2)
+			return HELLO_NONE;
+		if (n >= 6 && b[5] != 1 && b[5] != 2)
+			return HELLO_NONE;
+		if (n >= 8 && (b[7] < TLS_CT_CCS || b[7] > TLS_CT_HANDSHAKE))
+			return HELLO_NONE;
+		return HELLO_MAYBE;
+	}
+	return HELLO_NONE;
+}
+
+/* What the payload's start says (HELLO_*). The first byte is read directly
+ * (it rules out nearly every packet); the rest with a helper. */
+static __always_inline int tls_hello(struct xdp_md *ctx, struct pkt *p)
+{
+	__u32 n = p->payload_len;
+
+	if (n == 0)
+		return HELLO_NONE;
+	__u8 *d = payload_at(ctx, p, 0, 1);
+	if (!d || d[0] < TLS_CT_CCS || d[0] > TLS_CT_HANDSHAKE)
+		return HELLO_NONE;
+	if (n > 11)
+		n = 11;
+	__u8 b[11] = {};
+	if (bpf_xdp_load_bytes(ctx, p->payload_off, b, n) < 0)
+		return HELLO_NONE;
+	return tls_record_start(b, n);
+}
+
+/* Sequence number of the first payload byte: a SYN occupies one. */
+static __always_inline __u32 payload_seq(struct pkt *p)
+{
+	return p->seq + ((p->tcp_flags & TCP_SYN) ? 1 : 0);
+}
+
+/* Ends handshake tracking once: only the CPU that wins the exchange
+ * releases the filter slot and counts the reason. */
+static __always_inline int tls_end(struct flow *f, struct pkt *p, __u32 why,
+				   struct counter_set *c, int counter)
+{
+	if (__sync_val_compare_and_swap(&f->tls_state, TLS_ACTIVE, why) != TLS_ACTIVE)
+		return 0;
+	filter_del(p, f);
+	c->v[counter]++;
+	return 1;
+}
+
+/* Checks one record header; returns its length, or -1 if it is no TLS
+ * record. An application_data record marks its direction. */
+static __always_inline int tls_record(const __u8 *h, struct flow *f, __u32 appdata)
+{
+	__u32 len = (__u32)h[3] << 8 | h[4];
+
+	if (h[0] < TLS_CT_CCS || h[0] > TLS_CT_MAX || h[1] != 3 || len > TLS_MAX_RECORD)
+		return -1;
+	if (h[0] == TLS_CT_APPDATA)
+		__sync_fetch_and_or(&f->tls_flags, appdata);
+	return len;
+}
+
+/* Follows TLS record boundaries in this packet of direction dir. Returns
+ * -1 when a boundary holds something that is not a TLS record. Record
+ * headers are copied out with bpf_xdp_load_bytes(): the offsets come from
+ * the wire and the helper checks them at run time, which keeps the
+ * verifier's work flat.
+ *
+ * A direction is synchronised once, at its first record start: the one
+ * that started tracking, or, for the other direction, the first segment
+ * that starts with a record (so a reordered segment cannot be mistaken for
+ * the start). After that only boundaries count, never bytes elsewhere. A
+ * header split across two segments is kept in flow.part until the rest
+ * arrives. */
+static __always_inline int tls_walk(struct xdp_md *ctx, struct pkt *p, struct flow *f, int dir,
+				    struct counter_set *c)
+{
+	__u32 sync = dir ? TLS_F_SYNC_S : TLS_F_SYNC_C;
+	__u32 seen = dir ? TLS_F_SEEN_S : TLS_F_SEEN_C;
+	__u32 appdata = dir ? TLS_F_APPDATA_S : TLS_F_APPDATA_C;
+	__u32 plen = p->payload_len;
+	__u32 seq = payload_seq(p);
+	__u8 h[6];
+	int d = dir & 1;
+
+	if (plen == 0)
+		return 0;
+	if (!(f->tls_flags & seen)) {
+		if (plen < 2 || bpf_xdp_load_bytes(ctx, p->payload_off, h, 2) < 0)
+			return 0;
+		if (h[0] < TLS_CT_CCS || h[0] > TLS_CT_HANDSHAKE || h[1] != 3)
+			return 0;
+		f->next_rec[d] = seq;
+		f->part_len[d] = 0;
+		__sync_fetch_and_or(&f->tls_flags, seen | sync);
+	}
+	if (!(f->tls_flags & sync))
+		return 0;
+
+	/* Offset of the next boundary in this packet. Negative: the segment
+	 * holding it has not come yet (reordering), wait for it; beyond the
+	 * payload: a retransmission, or a record still going on. */
+	__s32 delta = (__s32)(f->next_rec[d] - seq);
+	__u32 off;
+	__u32 have = f->part_len[d];
+	if (have) {
+		/* Only the segment right after the kept bytes completes them. */
+		if (have > 4 || delta != -(__s32)have)
+			return 0;
+		__u32 need = 5 - have;
+		__u8 tail[4] = {};
+		if (need > 4)
+			goto desync;
+		if (plen < need) {
+			/* Still not whole (1-byte segments): keep collecting;
+			 * next_rec stays at the record start. */
+			__u32 n = plen;
+			if (n < 1 || n > 3 || bpf_xdp_load_bytes(ctx, p->payload_off, tail, n) < 0)
+				goto desync;
+			__u8 k = have & 3;
+			f->part[d][k & 3] = tail[0];
+			if (plen > 1)
+				f->part[d][(k + 1) & 3] = tail[1];
+			if (plen > 2)
+				f->part[d][(k + 2) & 3] = tail[2];
+			f->part_len[d] = have + plen;
+			return 0;
+		}
+		if (bpf_xdp_load_bytes(ctx, p->payload_off, tail, need) < 0)
+			goto desync;
+		/* Value by value: the compiler must not pick between two
+		 * pointers, which the verifier rejects. */
+		__u8 k0 = f->part[d][0], k1 = f->part[d][1], k2 = f->part[d][2], k3 = f->part[d][3];
+		switch (have) {
+		case 1:
+			h[0] = k0, h[1] = tail[0], h[2] = tail[1], h[3] = tail[2], h[4] = tail[3];
+			break;
+		case 2:
+			h[0] = k0, h[1] = k1, h[2] = tail[0], h[3] = tail[1], h[4] = tail[2];
+			break;
+		case 3:
+			h[0] = k0, h[1] = k1, h[2] = k2, h[3] = tail[0], h[4] = tail[1];
+			break;
+		default:
+			h[0] = k0, h[1] = k1, h[2] = k2, h[3] = k3, h[4] = tail[0];
+			break;
+		}
+		f->part_len[d] = 0;
+		int len = tls_record(h, f, appdata);
+		if (len < 0)
+			return -1;
+		off = need + len;
+	} else {
+		if (delta < 0 || (__u32)delta >= plen)
+			return 0;
+		off = delta;
+	}
+
+	for (int i = 0; i < TLS_RECS_PER_PACKET; i++) {
+		if (off >= plen || off > PAYLOAD_MAX_OFF)
+			break;
+		if (off + 5 > plen) {
+			/* The header continues in the next segment: keep its
+			 * first bytes; next_rec stays at the record start. */
+			__u32 n = plen - off;
+			if (n < 1 || n > 4 || bpf_xdp_load_bytes(ctx, p->payload_off + off, f->part[d], n) < 0)
+				goto desync;
+			f->part_len[d] = n;
+			f->next_rec[d] = seq + off;
+			return 0;
+		}
+		if (bpf_xdp_load_bytes(ctx, p->payload_off + off, h, 5) < 0)
+			goto desync;
+		int len = tls_record(h, f, appdata);
+		if (len < 0)
+			return -1;
+		off += 5 + len;
+	}
+	if (off < plen)
+		goto desync;
+	f->next_rec[d] = seq + off;
+	return 0;
+
+desync:
+	/* Lost track of the records: userspace or the budget ends tracking. */
+	__sync_fetch_and_and(&f->tls_flags, ~sync);
+	c->v[C_TLS_DESYNC]++;
+	return 0;
+}
+
+/* Starts (or restarts) handshake tracking at a hello. */
+static __always_inline int tls_start(struct pkt *p, struct flow *f, const struct flow_key *k,
+				     __u32 st, int src_is_a, int pick_client, int fresh, __u64 now,
+				     struct counter_set *c)
+{
+	if (__sync_val_compare_and_swap(&f->tls_state, st, TLS_ACTIVE) != st)
+		return 0;
+	if (fresh) {
+		f->rearms = 0;
+	} else {
+		f->rearms++;
+		c->v[C_TLS_REARM]++;
+	}
+	/* What userspace decided of an earlier handshake on the tuple is not
+	 * this one's. */
+	bpf_map_delete_elem(&hs_verdicts, k);
+	f->tls_flags = 0;
+	f->packets = 0;
+	f->hs_bytes = 0;
+	f->part_len[0] = f->part_len[1] = 0;
+	f->kind |= FLOW_TLS;
+	/* ServerHello first (asymmetric routing, sensor started late): its
+	 * sender is the server. A record start that says neither: the sender
+	 * speaks first, as a TLS client does. */
+	if (pick_client)
+		f->client_is_a = p->hello == HELLO_SERVER ? !src_is_a : src_is_a;
+	/* The hello's own direction is in sync from its first byte. */
+	int dir = (src_is_a == f->client_is_a) ? 0 : 1;
+	__u32 seq = payload_seq(p);
+	f->next_rec[dir & 1] = seq;
+	f->next_seq[dir & 1] = seq;
+	f->tls_flags = dir ? (TLS_F_SEEN_S | TLS_F_SYNC_S) : (TLS_F_SEEN_C | TLS_F_SYNC_C);
+	filter_add(p, f, now);
+	c->v[C_FLOWS_TLS]++;
+	return 1;
+}
+
+/* Is this segment the next in-order bytes of its direction (so the host
+ * keeps it whatever comes later)? Advances the direction's end if so. A
+ * direction not yet started takes its first segment as the start. */
+static __always_inline int tls_in_order(struct flow *f, struct pkt *p, int d, __u32 seen)
+{
+	__u32 seq = payload_seq(p);
+	__u32 end = seq + p->payload_len;
+
+	if (!(f->tls_flags & seen)) {
+		f->next_seq[d & 1] = end;
+		return 1;
+	}
+	if ((__s32)(seq - f->next_seq[d & 1]) > 0)
+		return 0;
+	if ((__s32)(end - f->next_seq[d & 1]) > 0)
+		f->next_seq[d & 1] = end;
+	return 1;
+}
+
+/* TLS handshake tracking for one TCP packet. pick_client says nothing else
+ * has decided which side is the client yet. */
+static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct flow *f,
+				      const struct flow_key *k, int src_is_a, int pick_client,
+				      struct counter_set *c)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u8 flags = 0;
+	__u32 st = f->tls_state;
+	int hello = p->hello;
+
+	if (st == TLS_ACTIVE && idle_since(now, f->last_ns)) {
+		tls_end(f, p, TLS_IDLE, c, C_TLS_IDLE);
+		st = f->tls_state;
+	}
+	if (st != TLS_ACTIVE) {
+		if (!hello)
+			return;
+		/* A hello the host drops starts nothing. */
+		if (!csum_trusted(ctx, p, c) || !(p->tcp_flags & (TCP_ACK | TCP_SYN))) {
+			c->v[C_TLS_UNTRUSTED]++;
+			return;
+		}
+		/* A hello after the end: a new connection on the same tuple
+		 * (idle since, closed, or a ClientHello far from where the old
+		 * client stream was), or within the same one (a false start
+		 * after a look-alike: limited restarts; never after a finished
+		 * handshake, whose encrypted bytes may look like anything). */
+		__s32 gap = (__s32)(payload_seq(p) - f->next_rec[0]);
+		int fresh = st == TLS_NONE || st == TLS_CLOSED || idle_since(now, f->last_ns) ||
+			    (hello == HELLO_CLIENT && src_is_a == f->client_is_a &&
+			     (gap < -65536 || gap > (1 << 24)));
+		if (!fresh && (st == TLS_DONE || st == TLS_USER_DONE || f->rearms >= cfg.max_rearms))
+			return;
+		if (!tls_start(p, f, k, st, src_is_a, pick_client || fresh, fresh, now, c))
+			return;
+		flags |= EV_F_FLOW_NEW;
+	}
+	f->last_ns = now;
+	filter_touch(p, now);
+
+	int from_client = src_is_a == f->client_is_a;
+	int dir = from_client ? 0 : 1;
+	if (from_client)
+		flags |= EV_F_FROM_CLIENT;
+
+	/* Userspace's word on this handshake. */
+	__u32 pkt_budget = cfg.tls_budget, byte_budget = cfg.tls_byte_budget;
+	struct hs_verdict *v = bpf_map_lookup_elem(&hs_verdicts, k);
+	if (v) {
+		if (v->action == HS_END) {
+			__u8 why = v->end_state == TLS_USER_NOT_TLS ? TLS_USER_NOT_TLS : TLS_USER_DONE;
+			tls_end(f, p, why, c, C_TLS_USER_END);
+			return;
+		}
+		if (v->packets > pkt_budget)
+			pkt_budget = v->packets;
+		if (v->bytes > byte_budget)
+			byte_budget = v->bytes;
+	}
+
+	int not_tls = 0, trusted = 0;
+	__u32 seen = dir ? TLS_F_SEEN_S : TLS_F_SEEN_C;
+	if (csum_trusted(ctx, p, c) && (p->tcp_flags & (TCP_ACK | TCP_SYN))) {
+		if (p->payload_len == 0 || tls_in_order(f, p, dir, seen)) {
+			trusted = 1;
+			not_tls = tls_walk(ctx, p, f, dir, c) < 0;
+		}
+	}
+	if (!trusted && (p->payload_len || (p->tcp_flags & (TCP_FIN | TCP_RST))))
+		c->v[C_TLS_UNTRUSTED]++;
+
+	__u32 tf = f->tls_flags;
+	/* Pure ACKs carry nothing for the analysis and spend no budget. */
+	int will_emit = p->payload_len > 0 || (p->tcp_flags & (TCP_FIN | TCP_RST));
+	int end_reason = 0, counter = 0;
+
+	if (trusted && (p->tcp_flags & TCP_RST)) {
+		/* RFC 5961: an RST resets only at the exact next sequence
+		 * number; a direction the program has not followed cannot be
+		 * checked, and is believed. */
+		if (!(tf & seen) || p->seq == f->next_seq[dir & 1]) {
+			end_reason = TLS_CLOSED;
+			counter = C_TLS_CLOSED;
+		}
+	} else if (trusted && (p->tcp_flags & TCP_FIN)) {
+		end_reason = TLS_CLOSED;
+		counter = C_TLS_CLOSED;
+	} else if (not_tls) {
+		end_reason = TLS_NOT_TLS;
+		counter = C_TLS_NOT_TLS;
+	} else if ((tf & (TLS_F_APPDATA_C | TLS_F_APPDATA_S)) == (TLS_F_APPDATA_C | TLS_F_APPDATA_S)) {
+		end_reason = TLS_DONE;
+		counter = C_TLS_DONE;
+	}
+	if (!end_reason && will_emit &&
+	    (f->packets + 1 >= pkt_budget || f->hs_bytes + p->payload_len >= byte_budget)) {
+		end_reason = TLS_BUDGET;
+		counter = C_TLS_BUDGET;
+		flags |= EV_F_BUDGET;
+	}
+	if (end_reason)
+		flags |= EV_F_HS_DONE;
+	if (will_emit &&
+	    emit(ctx, p, f, EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE), c) == 0) {
+		f->packets++;
+		f->hs_bytes += p->payload_len;
+	}
+	if (end_reason)
+		tls_end(f, p, end_reason, c, counter);
+}
+
+/* A client's SYN: a new connection, perhaps on a tuple an earlier one
+ * used. */
+static __always_inline int new_connection(const struct pkt *p)
+{
+	return (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+static __always_inline int syn_ack(const struct pkt *p)
+{
+	return (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
+}
+
+/* A new connection on the tuple, confirmed by the server's SYN-ACK
+ * (flow.h): whatever the old connection's handshake was doing is over, so
+ * the new hello starts afresh. The sequence-gap test in tls_track cannot
+ * tell on its own: a client reusing its port within a second or so gets
+ * an ISN only a little ahead of the old stream (RFC 6528's clock), which
+ * looks like more of the old connection. Events lost by the old
+ * connection are not the new one's (unless the flow also carries stream
+ * data). */
+static __always_inline void tls_reopened(struct flow *f, struct pkt *p, struct counter_set *c)
+{
+	__u32 st = f->tls_state;
+
+	if (st == TLS_NONE || st == TLS_CLOSED)
+		return;
+	if (st == TLS_ACTIVE) {
+		if (!tls_end(f, p, TLS_CLOSED, c, C_TLS_NEW_CONN))
+			return;
+	} else if (__sync_val_compare_and_swap(&f->tls_state, st, TLS_CLOSED) == st) {
+		c->v[C_TLS_NEW_CONN]++;
+	} else {
+		return;
+	}
+	if (!(f->kind & FLOW_STREAM)) {
+		f->lost = 0;
+		f->flags &= ~FLOW_F_LOST;
+	}
+}
+
+#endif

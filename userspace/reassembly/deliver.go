@@ -106,23 +106,24 @@ func (s *Stream) deliver(c Consumer) {
 func (s *Stream) emit(p []byte, c Consumer) {
 	at := s.next
 	s.remember(at, p)
-	s.next += int64(len(p))
-	if len(s.urgent) > 0 && s.urgent[0] < s.next {
+	if len(s.urgent) > 0 && s.urgent[0] < at+int64(len(p)) {
 		s.emitAround(at, p, c)
 		return
 	}
+	s.next += int64(len(p))
 	s.stats.Delivered += uint64(len(p))
 	s.skip(c.Data(p))
 }
 
-// emitAround delivers p (at offset at) without its urgent bytes. A skip
-// the consumer asks for counts the bytes it would have been given.
+// emitAround delivers p (at offset at, the delivery point) without its
+// urgent bytes. The delivery point moves past each part before the
+// consumer gets it, as in emit; a skip the consumer asks for counts the
+// bytes it would have been given.
 func (s *Stream) emitAround(at int64, p []byte, c Consumer) {
 	end := at + int64(len(p))
-	pos := at
 	var pend int64 // bytes still to skip
-	for pos < end {
-		for len(s.urgent) > 0 && s.urgent[0] < pos {
+	for s.next < end {
+		for len(s.urgent) > 0 && s.urgent[0] < s.next {
 			s.urgent = s.urgent[1:]
 		}
 		u := end
@@ -130,20 +131,22 @@ func (s *Stream) emitAround(at int64, p []byte, c Consumer) {
 			u = s.urgent[0]
 		}
 		if pend > 0 {
-			k := min(pend, u-pos)
+			k := min(pend, u-s.next)
 			pend -= k
-			pos += k
+			s.next += k
+			s.stats.Skipped += uint64(k)
 		}
-		if pos < u {
-			q := p[pos-at : u-at]
+		if s.next < u {
+			q := p[s.next-at : u-at]
+			s.next = u
 			s.stats.Delivered += uint64(len(q))
 			pend = c.Data(q)
-			pos = u
 		}
-		if u < end && pos == u {
+		if u < end && s.next == u {
 			s.urgent = s.urgent[1:]
 			s.stats.UrgentBytes++
-			pos = u + 1
+			s.urgentDone++
+			s.next = u + 1
 		}
 	}
 	s.skip(pend)

@@ -27,8 +27,8 @@ func (k *sink) Data(p []byte) int64 {
 	if len(p) == 0 {
 		k.t.Errorf("empty Data at %d", k.pos)
 	}
-	if k.s != nil && k.s.Delivered() != k.pos+int64(len(p)) {
-		k.t.Errorf("Data at %d+%d: stream delivery point %d", k.pos, len(p), k.s.Delivered())
+	if k.s != nil && k.s.Delivered() != k.pos+int64(len(p))+k.s.Urgents() {
+		k.t.Errorf("Data at %d+%d (%d urgent bytes out): stream delivery point %d", k.pos, len(p), k.s.Urgents(), k.s.Delivered())
 	}
 	k.out.Write(p)
 	k.data = append(k.data, p...)

@@ -21,6 +21,9 @@ type Stream struct {
 	hist    *[histN]histRec // the last deliveries, for conflicts
 	histPos int
 	urgent  []int64 // offsets of urgent bytes to leave out, sorted
+	// urgentDone is the urgent bytes left out so far: the consumer's
+	// offsets trail the stream's by this much.
+	urgentDone int64
 
 	// The last range skipped and the last declared a gap, to tell why a
 	// late segment is behind the delivery point.
@@ -87,6 +90,9 @@ func (s *Stream) init() {
 
 // Buffered is the out-of-order bytes s holds.
 func (s *Stream) Buffered() int { return s.held }
+
+// Urgents is the urgent bytes left out of what the consumer got so far.
+func (s *Stream) Urgents() int64 { return s.urgentDone }
 
 // Memory is what s holds, as the Budget counts it.
 func (s *Stream) Memory() int64 { return s.mem }

@@ -77,8 +77,21 @@ static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 		flags |= EV_F_FLOW_NEW;
 
 	if (!(p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
-		if (p->payload_len == 0)
-			return 0;
+		if (p->payload_len == 0) {
+			/* A pure ACK: the receiver's window and what it got,
+			 * which userspace's receiver model needs while it reads
+			 * the flow; not while a body is skipped (it acknowledges
+			 * that body) or the flow ignored or over its budget. */
+			__u64 limit = v && v->byte_limit ? v->byte_limit : cfg.stream_budget;
+			if (state == STREAM_IGNORE || f->stream_bytes >= limit)
+				return 0;
+			if (state == STREAM_SKIP && v && v->skip_dir == from_client &&
+			    p->ack - v->skip_seq <= v->skip_len) {
+				c->v[C_STREAM_SKIPPED_PACKETS]++;
+				return 0;
+			}
+			goto out;
+		}
 		if (state == STREAM_IGNORE) {
 			c->v[C_STREAM_IGNORED_PACKETS]++;
 			return 0;
@@ -99,6 +112,7 @@ static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 			return state == STREAM_CAPTURE;
 		}
 	}
+out:
 	if (emit(ctx, p, f, EMIT_META(EV_CLASS_STREAM, flags, state), c) == 0) {
 		f->stream_bytes += p->payload_len;
 		f->flags |= FLOW_F_STREAM_EMITTED;

@@ -79,6 +79,7 @@ type Replayer struct {
 	// plus a record header each), for a progress display.
 	Read struct{ Packets, Bytes atomic.Uint64 }
 
+	csum        *checksumModes
 	lastTick    time.Time
 	reseg       []byte
 	files       int
@@ -100,6 +101,10 @@ func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
 		return nil, err
 	}
 	r := &Replayer{objs: objs}
+	if r.csum, err = newChecksumModes(objs, c); err != nil {
+		objs.Close()
+		return nil, err
+	}
 	for _, m := range []*ebpf.Map{objs.Handshakes, objs.Streams, objs.Fragments} {
 		rd, err := ringbuf.NewReader(m)
 		if err != nil {
@@ -123,6 +128,13 @@ func (r *Replayer) Objects() *bpf.Objects { return r.objs }
 
 // Verdicts returns a writer for the replay's own stream verdicts.
 func (r *Replayer) Verdicts() *VerdictWriter { return NewVerdictWriter(r.objs.StreamVerdicts) }
+
+// HSVerdicts returns a writer for the replay's own handshake verdicts.
+func (r *Replayer) HSVerdicts() *HSVerdictWriter { return NewHSVerdictWriter(r.objs.HSVerdicts) }
+
+// ChecksumMode sets the data plane's checksum policy for an interface
+// (in replay, every packet comes in on one).
+func (r *Replayer) ChecksumMode(ifindex uint32, strict bool) { r.csum.set(0, strict) }
 
 // File replays one pcap or pcapng file.
 func (r *Replayer) File(path string) error {

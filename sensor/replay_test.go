@@ -344,7 +344,7 @@ func TestPrivilegedSkipKeepsBodyInKernel(t *testing.T) {
 		n, _ := strconv.Atoi(string(p[i+16 : i+16+bytes.IndexByte(p[i+16:], '\r')]))
 		hdr := uint32(j + 4)
 		// The part of the body in this packet was emitted; skip the rest.
-		if err := vw.Skip(ev.Client(), ev.Server(), true, ev.Seq+uint32(len(p)), uint32(n)-(uint32(len(p))-hdr), 0); err != nil {
+		if err := vw.Skip(ev.Flow(), true, ev.Seq+uint32(len(p)), uint32(n)-(uint32(len(p))-hdr), 0); err != nil {
 			t.Error(err)
 		}
 	}

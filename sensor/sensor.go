@@ -39,6 +39,7 @@ type Sensor struct {
 	disp  *Dispatcher
 	dec   *Decoder
 	lock  *os.File
+	csum  *checksumModes
 
 	wg       sync.WaitGroup // the ticker
 	readers  sync.WaitGroup // the ring readers
@@ -96,6 +97,10 @@ func Setup(o Options) (*Sensor, error) {
 		return nil, err
 	}
 	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs, lock: lock}
+	if s.csum, err = newChecksumModes(objs, o.Config); err != nil {
+		s.rollback(len(before) == 0)
+		return nil, err
+	}
 	for _, name := range o.Interfaces {
 		a, err := Attach(objs.Program, name, AttachOptions{
 			Mode: o.Config.Sensor.XDPMode, Force: o.Force, PinPath: pin, Log: o.Log,
@@ -155,6 +160,23 @@ func (s *Sensor) Objects() *bpf.Objects { return s.objs }
 
 // Verdicts returns a writer for stream verdicts.
 func (s *Sensor) Verdicts() *VerdictWriter { return NewVerdictWriter(s.objs.StreamVerdicts) }
+
+// HSVerdicts returns a writer for handshake verdicts.
+func (s *Sensor) HSVerdicts() *HSVerdictWriter { return NewHSVerdictWriter(s.objs.HSVerdicts) }
+
+// ChecksumMode sets the data plane's checksum policy for an interface:
+// strict (full checksums only), or none checked.
+func (s *Sensor) ChecksumMode(ifindex uint32, strict bool) {
+	if err := s.csum.set(ifindex, strict); err != nil {
+		s.log.Warn().Err(err).Uint32("ifindex", ifindex).Msg("checksum mode not set in the data plane")
+		return
+	}
+	mode := "off"
+	if strict {
+		mode = "strict"
+	}
+	s.log.Info().Uint32("ifindex", ifindex).Str("checksums", mode).Msg("checksum policy of an interface decided")
+}
 
 // Start begins reading both ring buffers into p.
 func (s *Sensor) Start(p capture.Pipeline) error {

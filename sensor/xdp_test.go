@@ -376,7 +376,7 @@ func TestPrivilegedStreamStates(t *testing.T) {
 	}
 	// SKIP the 14000-byte body.
 	body := uint32(501 + len(hdr))
-	if err := vw.Skip(cl, sv, true, body, 14000, 0); err != nil {
+	if err := vw.Skip(capture.Flow{Client: cl, Server: sv}, true, body, 14000, 0); err != nil {
 		t.Fatal(err)
 	}
 	for off := uint32(0); off < 14000; off += 1400 {
@@ -390,7 +390,7 @@ func TestPrivilegedStreamStates(t *testing.T) {
 		t.Fatalf("after the SKIP range: %d events, want 2", len(evs))
 	}
 	// IGNORE: data is not emitted, FIN is.
-	if err := vw.Ignore(cl, sv); err != nil {
+	if err := vw.Ignore(capture.Flow{Client: cl, Server: sv}); err != nil {
 		t.Fatal(err)
 	}
 	if e := h.run(s.With(body+20000, "A", make([]byte, 1000)).Frame()); len(e) != 0 {
@@ -411,7 +411,7 @@ func TestPrivilegedStreamCaptureBudget(t *testing.T) {
 	c, s := web, web.Reply(0, 0, "", nil)
 	cl, sv := c.Endpoints()
 	h.run(c.With(1, "PA", []byte("GET / HTTP/1.1\r\n\r\n")).Frame())
-	if err := vw.Capture(cl, sv, 18+3000); err != nil {
+	if err := vw.Capture(capture.Flow{Client: cl, Server: sv}, 18+3000); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -445,7 +445,7 @@ func TestPrivilegedStreamLimitAcrossSkipAndNewSYN(t *testing.T) {
 	h.run(c.With(1, "PA", []byte("GET / HTTP/1.1\r\n\r\n")).Frame())
 	// A SKIP of an unrelated range carrying a 256 KiB limit: 100 packets
 	// (140000 bytes, past the 64 KiB budget) are all emitted.
-	if err := vw.Skip(cl, sv, true, 1<<30, 1000, 256<<10); err != nil {
+	if err := vw.Skip(capture.Flow{Client: cl, Server: sv}, true, 1<<30, 1000, 256<<10); err != nil {
 		t.Fatal(err)
 	}
 	if n := body(1, 100); n != 100 {
@@ -453,7 +453,7 @@ func TestPrivilegedStreamLimitAcrossSkipAndNewSYN(t *testing.T) {
 	}
 	// IGNORE, then a new connection on the tuple: emitted as NEW again,
 	// with a fresh budget.
-	if err := vw.Ignore(cl, sv); err != nil {
+	if err := vw.Ignore(capture.Flow{Client: cl, Server: sv}); err != nil {
 		t.Fatal(err)
 	}
 	if n := body(200000, 1); n != 0 {
@@ -516,7 +516,7 @@ func TestPrivilegedStartTLSAndBodyLookAlike(t *testing.T) {
 	c, s := web, web.Reply(0, 0, "", nil)
 	cl, sv := c.Endpoints()
 	h.run(c.With(1, "PA", []byte("GET /x.bin HTTP/1.1\r\n\r\n")).Frame())
-	if err := vw.Capture(cl, sv, 0); err != nil {
+	if err := vw.Capture(capture.Flow{Client: cl, Server: sv}, 0); err != nil {
 		t.Fatal(err)
 	}
 	evs = h.runAll(s.With(1, "PA", testutil.ServerHello(200)).Frame(), c.With(30, "PA", testutil.ClientHello(100)).Frame())
@@ -889,7 +889,7 @@ func TestPrivilegedStartTLSAfterIgnore(t *testing.T) {
 		t.Fatalf("first stream event after a pure ACK: %+v", evs)
 	}
 	cl, sv := smtp.Endpoints()
-	if err := NewVerdictWriter(h.objs.StreamVerdicts).Ignore(cl, sv); err != nil {
+	if err := NewVerdictWriter(h.objs.StreamVerdicts).Ignore(capture.Flow{Client: cl, Server: sv}); err != nil {
 		t.Fatal(err)
 	}
 	evs = h.run(smtp.With(1, "PA", testutil.ClientHello(200)).Frame())

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,14 +54,24 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		}
 		return nil
 	}
-	hs := handshake.New(handshake.Config{
-		Idle:     time.Duration(cfg.Capture.HandshakeIdle),
-		MaxFlows: cfg.Capture.MaxFlows,
-		Shards:   cfg.WorkerCount(),
-		Score:    handshake.Scorer(current, cfg.Score.Threshold),
-	}, out)
 	lv := &lateVerdicts{}
+	checks := capture.NewChecksums(cfg.Reassembly.Checksums)
+	checks.OnStrict = func(_ string, ifindex uint32) { lv.checksumMode(ifindex, true) }
+	checks.OnOff = func(_ string, ifindex uint32) { lv.checksumMode(ifindex, false) }
+	hs := handshake.New(handshake.Config{
+		Idle:          time.Duration(cfg.Capture.HandshakeIdle),
+		MaxFlows:      cfg.Capture.MaxFlows,
+		MaxBytes:      int(cfg.Reassembly.HandshakeMemory),
+		Shards:        cfg.WorkerCount(),
+		Score:         handshake.Scorer(current, cfg.Score.Threshold),
+		Checksums:     checks,
+		Policy:        files.PolicyOf(cfg.Reassembly.Policy),
+		Verdicts:      lv,
+		BudgetPackets: cfg.Capture.HandshakePackets,
+		BudgetBytes:   int(cfg.Capture.HandshakeBytes),
+	}, out)
 	fc := files.ConfigFrom(cfg, lv)
+	fc.Checksums = checks
 	fc.Intel = current
 	fc.CloudPending = func(cat filetype.Category) bool {
 		c := t.cloud.Load()
@@ -211,6 +220,7 @@ func (a *analysis) counts() map[string]uint64 {
 	}
 	d := a.files.Detail()
 	files.Flatten("reassembly", &d.Reassembly, m)
+	files.Flatten("tcp", &d.TCP, m)
 	files.Flatten("http", &d.HTTP, m)
 	files.Flatten("smtp", &d.SMTP, m)
 	files.Flatten("imap", &d.IMAP, m)
@@ -243,37 +253,72 @@ func loadIntel(cfg *config.Config) (*intel.Reloader, error) {
 }
 
 // lateVerdicts lets the analysis be built before the data plane whose
-// verdict map it writes: until set, verdicts are not written.
+// verdict maps it writes: until set, verdicts are not written.
 type lateVerdicts struct {
-	w atomic.Pointer[sensor.VerdictWriter]
+	w    atomic.Pointer[sensor.VerdictWriter]
+	hs   atomic.Pointer[sensor.HSVerdictWriter]
+	mode atomic.Pointer[func(ifindex uint32, strict bool)]
 }
 
-func (l *lateVerdicts) set(w *sensor.VerdictWriter) { l.w.Store(w) }
+func (l *lateVerdicts) set(w *sensor.VerdictWriter, hs *sensor.HSVerdictWriter, mode func(uint32, bool)) {
+	l.w.Store(w)
+	l.hs.Store(hs)
+	l.mode.Store(&mode)
+}
 
-func (l *lateVerdicts) Capture(c, s netip.AddrPort, limit uint64) error {
+// checksumMode tells the data plane what auto mode found of an
+// interface's checksums.
+func (l *lateVerdicts) checksumMode(ifindex uint32, strict bool) {
+	if m := l.mode.Load(); m != nil && *m != nil {
+		(*m)(ifindex, strict)
+	}
+}
+
+func (l *lateVerdicts) Capture(fl capture.Flow, limit uint64) error {
 	if w := l.w.Load(); w != nil {
-		return w.Capture(c, s, limit)
+		return w.Capture(fl, limit)
 	}
 	return nil
 }
 
-func (l *lateVerdicts) Skip(c, s netip.AddrPort, fromServer bool, seq, n uint32, limit uint64) error {
+func (l *lateVerdicts) Skip(fl capture.Flow, fromServer bool, seq, n uint32, limit uint64) error {
 	if w := l.w.Load(); w != nil {
-		return w.Skip(c, s, fromServer, seq, n, limit)
+		return w.Skip(fl, fromServer, seq, n, limit)
 	}
 	return nil
 }
 
-func (l *lateVerdicts) Ignore(c, s netip.AddrPort) error {
+func (l *lateVerdicts) Ignore(fl capture.Flow) error {
 	if w := l.w.Load(); w != nil {
-		return w.Ignore(c, s)
+		return w.Ignore(fl)
 	}
 	return nil
 }
 
-func (l *lateVerdicts) Forget(c, s netip.AddrPort) error {
+func (l *lateVerdicts) Forget(fl capture.Flow) error {
 	if w := l.w.Load(); w != nil {
-		return w.Forget(c, s)
+		return w.Forget(fl)
+	}
+	return nil
+}
+
+func (l *lateVerdicts) EndHandshake(fl capture.Flow, proto uint8, notTLS bool) error {
+	if w := l.hs.Load(); w != nil {
+		return w.EndHandshake(fl, proto, notTLS)
+	}
+	return nil
+}
+
+func (l *lateVerdicts) ExtendHandshake(fl capture.Flow, proto uint8, packets, bytes uint32) error {
+	if w := l.hs.Load(); w != nil {
+		return w.ExtendHandshake(fl, proto, packets, bytes)
+	}
+	return nil
+}
+
+func (l *lateVerdicts) ForgetHandshake(fl capture.Flow, proto uint8) error {
+	if w := l.hs.Load(); w != nil {
+		return w.ForgetHandshake(fl, proto)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	a.verdicts.set(r.Verdicts())
+	a.verdicts.set(r.Verdicts(), r.HSVerdicts(), r.ChecksumMode)
 	r.Done = ctx.Done()
 	var ferr error
 	for _, f := range files {

@@ -67,7 +67,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	an.verdicts.set(s.Verdicts())
+	an.verdicts.set(s.Verdicts(), s.HSVerdicts(), s.ChecksumMode)
 	if err := s.Start(an.router); err != nil {
 		s.Close(!*stay)
 		return err

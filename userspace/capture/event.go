@@ -197,18 +197,82 @@ type Shard interface {
 	Close()
 }
 
+// Flow names a connection: its client, its server, and the zone (the
+// tunnel it travels in, Event.Zone) that tells apart connections with the
+// same addresses in different tunnels.
+type Flow struct {
+	Client, Server netip.AddrPort
+	Zone           uint32
+}
+
 // Verdicts lets the analysis steer the data plane for a stream flow once it
-// knows what the flow carries. Endpoints are the flow's client and server.
+// knows what the flow carries.
 type Verdicts interface {
 	// Capture emits the flow until it has emitted byteLimit payload
 	// bytes in all (0: the configured stream budget).
-	Capture(client, server netip.AddrPort, byteLimit uint64) error
+	Capture(fl Flow, byteLimit uint64) error
 	// Skip keeps [seq, seq+length) of one direction in the kernel (the
 	// body of a response that is not a candidate), then emits again, up
 	// to byteLimit payload bytes in all (0: the configured budget).
-	Skip(client, server netip.AddrPort, fromServer bool, seq, length uint32, byteLimit uint64) error
+	Skip(fl Flow, fromServer bool, seq, length uint32, byteLimit uint64) error
 	// Ignore emits nothing more of the flow but SYN, FIN and RST.
-	Ignore(client, server netip.AddrPort) error
+	Ignore(fl Flow) error
 	// Forget drops the verdict: the flow ended, or is new again.
-	Forget(client, server netip.AddrPort) error
+	Forget(fl Flow) error
 }
+
+// HandshakeVerdicts lets the handshake analysis, which reads the
+// reassembled bytes, steer the data plane for a handshake. proto is
+// ProtoTCP (TLS) or ProtoUDP (QUIC).
+type HandshakeVerdicts interface {
+	// EndHandshake stops emitting the handshake: it was read whole, or
+	// the flow is no TLS (notTLS).
+	EndHandshake(fl Flow, proto uint8, notTLS bool) error
+	// ExtendHandshake raises the handshake's budget (a hello still
+	// coming in small pieces).
+	ExtendHandshake(fl Flow, proto uint8, packets, bytes uint32) error
+	// ForgetHandshake drops the verdict once the event is written.
+	ForgetHandshake(fl Flow, proto uint8) error
+}
+
+// TCPHeader reads what the analysis needs of ev's TCP header beyond what
+// the data plane put in the event: the window field, the urgent pointer
+// and, on a SYN, the window scale option (-1 when absent). ok is false
+// when the header is not in the frame.
+func (e *Event) TCPHeader() (window, urgent uint16, wscale int8, ok bool) {
+	f, l4 := e.Frame, e.L4Off
+	if e.Proto != ProtoTCP || l4 <= 0 || l4+20 > len(f) {
+		return 0, 0, -1, false
+	}
+	window = uint16(f[l4+14])<<8 | uint16(f[l4+15])
+	urgent = uint16(f[l4+18])<<8 | uint16(f[l4+19])
+	wscale = -1
+	if e.TCPFlags&TCPSyn == 0 {
+		return window, urgent, wscale, true
+	}
+	doff := int(f[l4+12]>>4) * 4
+	if doff < 20 || l4+doff > len(f) {
+		return window, urgent, wscale, true
+	}
+	opts := f[l4+20 : l4+doff]
+	for len(opts) > 0 {
+		switch opts[0] {
+		case 0: // end of options
+			return window, urgent, wscale, true
+		case 1: // no-op
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts) {
+			break
+		}
+		if opts[0] == 3 && opts[1] == 3 {
+			wscale = int8(min(opts[2], 14))
+		}
+		opts = opts[opts[1]:]
+	}
+	return window, urgent, wscale, true
+}
+
+// Flow names the connection of ev.
+func (e *Event) Flow() Flow { return Flow{Client: e.Client(), Server: e.Server(), Zone: e.Zone} }

@@ -124,16 +124,16 @@ type recorder struct {
 	forgets  int
 }
 
-func (r *recorder) Capture(_, _ netip.AddrPort, n uint64) error {
+func (r *recorder) Capture(_ capture.Flow, n uint64) error {
 	r.captures = append(r.captures, n)
 	return nil
 }
-func (r *recorder) Skip(_, _ netip.AddrPort, _ bool, seq, n uint32, _ uint64) error {
+func (r *recorder) Skip(_ capture.Flow, _ bool, seq, n uint32, _ uint64) error {
 	r.skips = append(r.skips, [2]uint32{seq, n})
 	return nil
 }
-func (r *recorder) Ignore(_, _ netip.AddrPort) error { r.ignores++; return nil }
-func (r *recorder) Forget(_, _ netip.AddrPort) error { r.forgets++; return nil }
+func (r *recorder) Ignore(capture.Flow) error { r.ignores++; return nil }
+func (r *recorder) Forget(capture.Flow) error { r.forgets++; return nil }
 
 func newPipeline(t testing.TB, edit func(*config.Config), v capture.Verdicts) (*Pipeline, *bytes.Buffer, string) {
 	t.Helper()
@@ -378,7 +378,7 @@ func TestIdleAndEviction(t *testing.T) {
 	// them all.
 	for i := 1; i <= 7; i++ {
 		now := t0.Add(time.Duration(i) * time.Hour)
-		for f := s.oldest; f != nil; f = f.next {
+		for _, f := range s.flows {
 			f.last = now
 		}
 		sh.Tick(now)

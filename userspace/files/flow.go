@@ -15,15 +15,18 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/smtp"
 )
 
-// flowKey is a connection by its client and server.
+// flowKey is a connection by its client and server, in its zone (the
+// tunnel it travels in, capture.Event.Zone).
 type flowKey struct {
 	client, server netip.AddrPort
+	zone           uint32
 }
 
 // shardStats are the stages' own counters: plain integers, written by the
 // shard's goroutine only.
 type shardStats struct {
 	Reassembly reassembly.Stats
+	TCP        reassembly.ConnStats
 	HTTP       httpx.Stats
 	SMTP       smtp.Stats
 	IMAP       imap.Stats
@@ -35,9 +38,10 @@ type shard struct {
 	id    int
 	flows map[flowKey]*flow
 	max   int
-	// The activity list, least recently active first, for eviction and
-	// expiry in O(1) a flow.
-	oldest, newest *flow
+	// The activity lists, least recently active first, for eviction and
+	// expiry in O(1) a flow: flows that have carried data, and flows that
+	// have not (yet): a flood of spoofed SYNs only ever evicts the latter.
+	active, embryonic lru
 
 	reasmCfg reassembly.Config
 	budget   *reassembly.Budget
@@ -55,11 +59,16 @@ type shard struct {
 	lifetimeScan time.Time
 }
 
+// lru is an activity list of flows.
+type lru struct {
+	oldest, newest *flow
+	n              int
+}
+
 // dir is one direction of a flow as the reassembler's consumer.
 type dir struct {
 	f          *flow
 	fromClient bool
-	stream     reassembly.Stream
 	iface      string
 	ended      bool // FIN or RST seen and delivered
 	// skipFrom is the wire sequence number where the range the parser
@@ -73,7 +82,9 @@ type flow struct {
 	key        flowKey
 	app        config.App
 	parser     extract.Parser
-	dirs       [2]dir // 0: client -> server, 1: server -> client
+	conn       reassembly.Conn // the receiver model and both streams
+	dirs       [2]dir          // 0: client -> server, 1: server -> client
+	list       *lru            // the activity list it is on
 	prev, next *flow
 	last       time.Time
 	first      time.Time
@@ -84,108 +95,229 @@ type flow struct {
 	sawSYN     bool   // the client's SYN was seen: the data plane counts from it
 	isn        uint32 // the client's initial sequence number
 	verdict    bool   // a verdict was written for the flow: forget it at the end
+	// open are the flow's files not closed yet; held, its whole files
+	// kept back a little after their last byte (see hold): a copy of
+	// bytes already delivered with other content makes them conflicts.
+	open, held []*file
+	conflict   bool // such a copy came: what the flow carries is in doubt
+	hasData    bool // it carried data: on the active list
+}
+
+// id names the flow for the data plane.
+func (f *flow) id() capture.Flow {
+	return capture.Flow{Client: f.key.client, Server: f.key.server, Zone: f.key.zone}
+}
+
+func (d *dir) stream() *reassembly.Stream {
+	if d.fromClient {
+		return &d.f.conn.S[0]
+	}
+	return &d.f.conn.S[1]
 }
 
 func (d *dir) Data(p []byte) int64 {
 	skip := d.f.parser.Data(d.fromClient, p)
 	if skip > 0 {
 		// The reassembler has moved past p already.
-		d.skipFrom = d.stream.NextSeq()
+		d.skipFrom = d.stream().NextSeq()
 		d.skipLen = skip
+		// The data plane keeps the acknowledgements of a skipped body:
+		// the window the receiver advertised is no longer known.
+		d.f.conn.ForgetWindow(d.index())
 	}
 	return skip
 }
 
-func (d *dir) Gap(n int64) { d.f.parser.Gap(d.fromClient, n) }
+func (d *dir) Gap(n int64) {
+	d.f.conn.ForgetWindow(d.index())
+	d.f.parser.Gap(d.fromClient, n)
+}
+
+func (d *dir) index() int {
+	if d.fromClient {
+		return 0
+	}
+	return 1
+}
+
+// Conflict implements reassembly.Conflicter: bytes already delivered came
+// again with other content. The host may have kept either copy, so no
+// file of the flow open now, or just closed, can be called whole.
+func (d *dir) Conflict(int64) {
+	f := d.f
+	f.conflict = true
+	for _, x := range f.open {
+		x.conflicted()
+	}
+	for _, x := range f.held {
+		x.conflicted()
+	}
+}
+
+func (d *dir) consumers() [2]reassembly.Consumer {
+	return [2]reassembly.Consumer{&d.f.dirs[0], &d.f.dirs[1]}
+}
+
+// segOf reads what the receiver model needs of a TCP event.
+func (s *shard) segOf(ev *capture.Event) reassembly.Seg {
+	win, urg, ws, ok := ev.TCPHeader()
+	return reassembly.Seg{Seq: ev.Seq, Ack: ev.Ack, Flags: ev.TCPFlags, Window: win, NoWindow: !ok, Urgent: urg,
+		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev)}
+}
 
 // Handle implements capture.Shard.
 func (s *shard) Handle(ev *capture.Event) {
-	if ev.Proto != capture.ProtoTCP {
+	if ev.Proto != capture.ProtoTCP || ev.Class != capture.ClassStream {
 		return
 	}
 	s.now = ev.Time
-	key := flowKey{ev.Client(), ev.Server()}
+	key := flowKey{ev.Client(), ev.Server(), ev.Zone}
 	f := s.flows[key]
 	flags := ev.TCPFlags
 	syn := flags&capture.TCPSyn != 0
-	clientSYN := syn && ev.FromClient() && flags&capture.TCPAck == 0
-	if f != nil && clientSYN && (!f.sawSYN || ev.Seq != f.isn) {
-		// A new connection on the tuple: the old one is over (the data
-		// plane forgets its verdict on this SYN too).
-		f.verdict = false
-		s.end(f)
-		f = nil
-	}
+	seg := s.segOf(ev)
 	if f == nil {
 		app := s.p.app(key.server.Port())
-		// A lone FIN or RST (a late retransmission after the flow ended)
-		// starts nothing.
-		if app == config.AppNone || len(ev.Payload) == 0 && !syn {
+		// A lone FIN, RST or ACK (a late retransmission after the flow
+		// ended) starts nothing; nor does a packet the host drops.
+		if app == config.AppNone || len(ev.Payload) == 0 && !syn || seg.Bad {
+			if seg.Bad {
+				s.stats.TCP.BadChecksum++
+			}
 			return
 		}
 		f = s.newFlow(key, app, ev)
 	}
-	if clientSYN {
-		f.sawSYN, f.isn = true, ev.Seq
-	}
 	s.touch(f, ev.Time)
 	f.wire += int64(ev.PayloadLen)
-	d, other := &f.dirs[1], &f.dirs[0]
+	d := &f.dirs[1]
 	if ev.FromClient() {
-		d, other = other, d
+		d = &f.dirs[0]
 	}
-	rst := flags&capture.TCPRst != 0 && s.rstInWindow(d, ev.Seq)
+	if ev.Flags&capture.FlagLost != 0 {
+		// Events of the flow were lost: window updates among them.
+		f.conn.ForgetWindow(0)
+		f.conn.ForgetWindow(1)
+	}
+	var res reassembly.Result
 	if f.ignored {
-		if flags&capture.TCPFin != 0 {
-			d.ended = true
+		if res = s.ignoredSegment(f, d, ev, &seg); res != reassembly.NewConnection {
+			return
 		}
-		if rst || f.dirs[0].ended && f.dirs[1].ended {
-			s.end(f)
+	} else {
+		if d.iface == "" {
+			d.iface = ev.Interface
 		}
+		s.cur = f
+		res = f.conn.Segment(ev.FromClient(), &seg, d.consumers())
+	}
+	if res == reassembly.NewConnection {
+		f, d = s.reopened(f, key, ev, &seg)
+		res = f.conn.Segment(ev.FromClient(), &seg, d.consumers())
+	}
+	if res == reassembly.Dropped {
+		s.cur = nil
 		return
 	}
-	if d.iface == "" {
-		d.iface = ev.Interface
+	if syn && ev.FromClient() && flags&capture.TCPAck == 0 {
+		f.noteSYN(&seg)
 	}
-	s.cur = f
-	d.stream.Segment(ev.Seq, syn, flags&capture.TCPFin != 0, ev.Payload, d)
-	if flags&capture.TCPAck != 0 {
-		other.stream.Acked(ev.Ack, other)
+	if len(ev.Payload) > 0 && !f.established() {
+		s.establish(f)
+	}
+	other := &f.dirs[0]
+	if d == other {
+		other = &f.dirs[1]
 	}
 	s.afterParse(f, d)
 	s.afterParse(f, other)
-	if rst {
+	if res == reassembly.Reset {
 		s.end(f)
+		s.cur = nil
 		return
 	}
 	for _, x := range [2]*dir{d, other} {
-		if !f.ignored && x.stream.Finished() && !x.ended {
+		if !f.ignored && x.stream().Finished() && !x.ended {
 			x.ended = true
 			f.parser.End(x.fromClient)
 		}
 	}
 	if f.dirs[0].ended && f.dirs[1].ended {
 		s.end(f)
+	} else {
+		s.release(f, d)
 	}
 	s.cur = nil
 }
 
-// rstInWindow: an RST ends the flow only near where its direction is
-// (RFC 5961's reasoning): a stray or forged RST, which the hosts would
-// discard, must not cut the files in flight.
-func (s *shard) rstInWindow(d *dir, seq uint32) bool {
-	if !d.stream.Started() {
-		return true
+// noteSYN records the client's SYN: the data plane counts the flow's
+// bytes from it.
+func (f *flow) noteSYN(g *reassembly.Seg) { f.sawSYN, f.isn = true, g.Seq }
+
+// ignoredSegment follows an ignored flow to its end: only SYN, FIN and
+// RST matter, checked by the receiver model as for any flow (without the
+// data, which nobody reads). A NewConnection result is the caller's.
+func (s *shard) ignoredSegment(f *flow, d *dir, ev *capture.Event, g *reassembly.Seg) reassembly.Result {
+	if g.Bad {
+		s.stats.TCP.BadChecksum++
+		return reassembly.Dropped
 	}
-	off := int32(seq - d.stream.NextSeq())
-	return off >= -1 && off <= rstWindow
+	if ev.TCPFlags&(capture.TCPSyn|capture.TCPFin|capture.TCPRst) == 0 {
+		return reassembly.Accepted
+	}
+	ctl := *g
+	ctl.Payload = nil
+	res := f.conn.Segment(ev.FromClient(), &ctl, [2]reassembly.Consumer{nil, nil})
+	if res == reassembly.NewConnection {
+		return res
+	}
+	if ev.TCPFlags&capture.TCPFin != 0 {
+		d.ended = true
+	}
+	if res == reassembly.Reset || f.dirs[0].ended && f.dirs[1].ended {
+		s.end(f)
+	}
+	return res
 }
 
-// rstWindow is how far ahead of the delivery point an RST is believed.
-const rstWindow = 1 << 20
+// reopened ends f, whose tuple a new connection takes over from this
+// event on, and starts the new one with the SYN the event confirms (when
+// the event is a SYN-ACK). The data plane forgets its verdict on that
+// SYN-ACK too.
+func (s *shard) reopened(f *flow, key flowKey, ev *capture.Event, g *reassembly.Seg) (*flow, *dir) {
+	var pend *reassembly.Seg
+	if p := f.conn.Pending(); p != nil {
+		c := *p
+		c.Payload = append([]byte(nil), p.Payload...)
+		pend = &c
+	}
+	f.verdict = false
+	s.end(f)
+	f = s.newFlow(key, s.p.app(key.server.Port()), ev)
+	s.touch(f, ev.Time)
+	f.wire += int64(ev.PayloadLen)
+	d := &f.dirs[1]
+	if ev.FromClient() {
+		d = &f.dirs[0]
+	}
+	d.iface = ev.Interface
+	s.cur = f
+	if pend != nil {
+		f.noteSYN(pend)
+		f.conn.Segment(true, pend, d.consumers())
+	}
+	return f, d
+}
 
-// started: the direction has seen a segment.
-func (d *dir) started() bool { return d.stream.Started() }
+// established: the flow has carried data (it is no half-open connection).
+func (f *flow) established() bool { return f.hasData }
+
+// establish moves a flow that carried data to the active list.
+func (s *shard) establish(f *flow) {
+	f.hasData = true
+	s.unlink(f)
+	s.link(&s.active, f)
+}
 
 // afterParse turns what the parser learnt into data-plane verdicts.
 func (s *shard) afterParse(f *flow, d *dir) {
@@ -197,17 +329,18 @@ func (s *shard) afterParse(f *flow, d *dir) {
 		f.ignored = true
 		s.p.Stats.FlowsIgnored.Add(1)
 		if v != nil {
-			s.verdict(f, "ignore", v.Ignore(f.key.client, f.key.server))
+			s.verdict(f, "ignore", v.Ignore(f.id()))
 		}
 		return
 	}
 	if d.skipLen > 0 {
 		if d.skipLen >= minKernelSkip && d.skipLen < 1<<31 && v != nil {
-			s.verdict(f, "skip", v.Skip(f.key.client, f.key.server, !d.fromClient, d.skipFrom, uint32(d.skipLen), uint64(f.captureTo)))
+			s.verdict(f, "skip", v.Skip(f.id(), !d.fromClient, d.skipFrom, uint32(d.skipLen), uint64(f.captureTo)))
 		}
 		d.skipLen = 0
 	}
 }
+
 
 // wantCapture is called when a candidate opens: past the flow's byte
 // budget the data plane would stop emitting, so raise it to cover the
@@ -228,7 +361,7 @@ func (s *shard) wantCapture(need int64) {
 		return
 	}
 	f.captureTo = limit
-	s.verdict(f, "capture", v.Capture(f.key.client, f.key.server, uint64(limit)))
+	s.verdict(f, "capture", v.Capture(f.id(), uint64(limit)))
 }
 
 func (s *shard) verdict(f *flow, kind string, err error) {
@@ -248,9 +381,21 @@ func (s *shard) verdict(f *flow, kind string, err error) {
 }
 
 func (s *shard) newFlow(key flowKey, app config.App, ev *capture.Event) *flow {
-	if len(s.flows) >= s.max && s.oldest != nil {
-		s.p.Stats.FlowsEvicted.Add(1)
-		s.end(s.oldest)
+	if len(s.flows) >= s.max {
+		// Half-open connections go first (conntrack's early drop): a SYN
+		// flood must not push out a flow that carries a file.
+		victim := s.embryonic.oldest
+		if victim == nil {
+			victim = s.active.oldest
+		}
+		if victim != nil {
+			if victim.hasData {
+				s.p.Stats.FlowsEvicted.Add(1)
+			} else {
+				s.p.Stats.FlowsEvictedHalfOpen.Add(1)
+			}
+			s.end(victim)
+		}
 	}
 	f := &flow{key: key, app: app, vlan: ev.VLAN, first: ev.Time}
 	s.cur = f
@@ -258,9 +403,10 @@ func (s *shard) newFlow(key flowKey, app config.App, ev *capture.Event) *flow {
 	for i := range f.dirs {
 		f.dirs[i].f = f
 		f.dirs[i].fromClient = i == 0
-		f.dirs[i].stream.Init(&s.reasmCfg, &s.stats.Reassembly, s.budget)
 	}
+	f.conn.Init(&s.reasmCfg, &s.stats.Reassembly, &s.stats.TCP, s.budget)
 	s.flows[key] = f
+	s.link(&s.embryonic, f)
 	s.p.Stats.Flows.Add(1)
 	return f
 }
@@ -276,19 +422,18 @@ func (s *shard) end(f *flow) {
 	if !f.ignored {
 		for i := range f.dirs {
 			d := &f.dirs[i]
-			d.stream.Flush(d)
-			if !d.ended && d.stream.Finished() {
+			d.stream().Flush(d)
+			if !d.ended && d.stream().Finished() {
 				d.ended = true
 				f.parser.End(d.fromClient)
 			}
 		}
 	}
 	f.parser.Close()
-	for i := range f.dirs {
-		f.dirs[i].stream.Reset()
-	}
+	f.conn.Reset()
+	s.releaseAll(f)
 	if f.verdict && s.p.cfg.Verdicts != nil {
-		if err := s.p.cfg.Verdicts.Forget(f.key.client, f.key.server); err != nil {
+		if err := s.p.cfg.Verdicts.Forget(f.id()); err != nil {
 			s.p.Stats.VerdictErrors.Add(1)
 		}
 	}
@@ -300,54 +445,136 @@ func (s *shard) end(f *flow) {
 	s.cur = prev
 }
 
-// touch moves f to the newest end of the activity list.
+// How long a whole file is kept back after its last byte, in case a copy
+// of bytes already delivered comes with other content (a decoy that
+// reached the sensor, and perhaps not the host, before the real bytes):
+// until this many later segments of its direction were taken, the flow
+// ends, or holdTime passed.
+const (
+	holdSegments = 8
+	holdTime     = time.Second
+)
+
+// hold keeps a whole file back (see holdSegments).
+func (s *shard) hold(f *flow, x *file) {
+	x.heldAt, x.heldSegs = s.now, 0
+	f.held = append(f.held, x)
+}
+
+// release hands the held files of f whose wait is over to the scorers:
+// a segment of direction d was just taken.
+func (s *shard) release(f *flow, d *dir) {
+	if len(f.held) == 0 {
+		return
+	}
+	kept := f.held[:0]
+	for _, x := range f.held {
+		if x.meta.Upload == d.fromClient {
+			x.heldSegs++
+		}
+		if x.heldSegs > holdSegments || s.now.Sub(x.heldAt) >= holdTime {
+			s.p.analyse(x)
+			continue
+		}
+		kept = append(kept, x)
+	}
+	clear(f.held[len(kept):])
+	f.held = kept
+}
+
+// releaseAged hands the held files of f that waited holdTime to the
+// scorers.
+func (s *shard) releaseAged(f *flow) {
+	kept := f.held[:0]
+	for _, x := range f.held {
+		if s.now.Sub(x.heldAt) >= holdTime {
+			s.p.analyse(x)
+			continue
+		}
+		kept = append(kept, x)
+	}
+	clear(f.held[len(kept):])
+	f.held = kept
+}
+
+// releaseAll hands every held file of f to the scorers.
+func (s *shard) releaseAll(f *flow) {
+	for _, x := range f.held {
+		s.p.analyse(x)
+	}
+	clear(f.held)
+	f.held = f.held[:0]
+}
+
+// touch moves f to the newest end of its activity list.
 func (s *shard) touch(f *flow, now time.Time) {
 	f.last = now
-	if s.newest == f {
+	l := f.list
+	if l == nil || l.newest == f {
 		return
 	}
 	s.unlink(f)
-	f.prev = s.newest
-	if s.newest != nil {
-		s.newest.next = f
+	s.link(l, f)
+}
+
+// link puts f at the newest end of l.
+func (s *shard) link(l *lru, f *flow) {
+	f.list = l
+	f.prev = l.newest
+	if l.newest != nil {
+		l.newest.next = f
 	}
-	s.newest = f
-	if s.oldest == nil {
-		s.oldest = f
+	l.newest = f
+	if l.oldest == nil {
+		l.oldest = f
 	}
+	l.n++
 }
 
 func (s *shard) unlink(f *flow) {
+	l := f.list
+	if l == nil {
+		return
+	}
 	if f.prev != nil {
 		f.prev.next = f.next
-	} else if s.oldest == f {
-		s.oldest = f.next
+	} else if l.oldest == f {
+		l.oldest = f.next
 	}
 	if f.next != nil {
 		f.next.prev = f.prev
-	} else if s.newest == f {
-		s.newest = f.prev
+	} else if l.newest == f {
+		l.newest = f.prev
 	}
-	f.prev, f.next = nil, nil
+	f.prev, f.next, f.list = nil, nil, nil
+	l.n--
 }
 
 // lifetimeScanEvery bounds how often Tick looks at every flow's age.
 const lifetimeScanEvery = 10 * time.Second
 
-// Tick implements capture.Shard: flows idle for files.flow_idle end.
+// Tick implements capture.Shard: flows idle for files.flow_idle end, and
+// held files whose time is up go to the scorers.
 func (s *shard) Tick(now time.Time) {
 	s.now = now
-	for f := s.oldest; f != nil && now.Sub(f.last) >= s.p.cfg.Idle; f = s.oldest {
-		s.p.Stats.FlowsExpired.Add(1)
-		s.end(f)
+	for _, l := range []*lru{&s.embryonic, &s.active} {
+		for f := l.oldest; f != nil && now.Sub(f.last) >= s.p.cfg.Idle; f = l.oldest {
+			s.p.Stats.FlowsExpired.Add(1)
+			s.end(f)
+		}
 	}
-	if now.Sub(s.lifetimeScan) >= lifetimeScanEvery {
+	scan := now.Sub(s.lifetimeScan) >= lifetimeScanEvery
+	if scan {
 		s.lifetimeScan = now
-		for _, f := range s.flows {
-			if now.Sub(f.first) >= s.p.cfg.Lifetime {
-				s.p.Stats.FlowsLifetime.Add(1)
-				s.end(f)
-			}
+	}
+	for _, f := range s.flows {
+		if scan && now.Sub(f.first) >= s.p.cfg.Lifetime {
+			s.p.Stats.FlowsLifetime.Add(1)
+			s.end(f)
+			continue
+		}
+		if len(f.held) > 0 {
+			s.releaseAged(f)
 		}
 	}
 	s.p.out.Flush()
@@ -356,8 +583,10 @@ func (s *shard) Tick(now time.Time) {
 // Close implements capture.Shard: every flow ends, and Close returns once
 // the scorers have written the events of this shard's files.
 func (s *shard) Close() {
-	for s.oldest != nil {
-		s.end(s.oldest)
+	for _, l := range []*lru{&s.embryonic, &s.active} {
+		for l.oldest != nil {
+			s.end(l.oldest)
+		}
 	}
 	s.pending.Wait()
 	s.p.out.Flush()

@@ -65,6 +65,10 @@ type Config struct {
 	MaxRatio         int
 	// Verdicts steers the data plane; nil when there is none to steer.
 	Verdicts capture.Verdicts
+	// Checksums decides which segments a host drops for a checksum (nil:
+	// none are checked); Policy resolves overlapping segments.
+	Checksums *capture.Checksums
+	Policy    reassembly.Policy
 	// Intel returns the current threat intelligence (nil: none);
 	// Threshold is score.threshold; Static bounds the analyzers.
 	Intel     func() *intel.Set
@@ -122,11 +126,23 @@ func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
 		MaxDecompressed:  int64(f.MaxDecompressed),
 		MaxRatio:         f.MaxRatio,
 		Verdicts:         v,
+		Policy:           PolicyOf(c.Reassembly.Policy),
 		Threshold:        c.Score.Threshold,
 		NoSHA1:           !slices.Contains(f.Hashes, "sha1"),
 		NoMD5:            !slices.Contains(f.Hashes, "md5"),
 		RetainMinScore:   f.RetainMinScore,
 	}
+}
+
+// PolicyOf maps reassembly.policy to the reassembler's policy.
+func PolicyOf(name string) reassembly.Policy {
+	switch name {
+	case config.PolicyFirst:
+		return reassembly.PolicyFirst
+	case config.PolicyLast:
+		return reassembly.PolicyLast
+	}
+	return reassembly.PolicyLinux
 }
 
 // intel is the current intelligence, or nil.
@@ -143,6 +159,9 @@ func (p *Pipeline) intel() *intel.Set {
 type Stats struct {
 	Flows          atomic.Uint64 // file flows followed
 	FlowsEvicted   atomic.Uint64 // ended early: the flow table was full
+	// FlowsEvictedHalfOpen were flows that never carried data, evicted
+	// first (a SYN flood).
+	FlowsEvictedHalfOpen atomic.Uint64
 	FlowsExpired   atomic.Uint64 // ended by files.flow_idle
 	FlowsLifetime  atomic.Uint64 // ended by files.flow_lifetime
 	FlowsIgnored   atomic.Uint64 // nothing more of interest (STARTTLS, upgrade, not the protocol)
@@ -330,7 +349,7 @@ func (p *Pipeline) NewShard(id int) capture.Shard {
 		flows: map[flowKey]*flow{},
 		max:   max(p.cfg.MaxFlows/n, 16),
 	}
-	s.reasmCfg = reassembly.Config{MaxBuffered: p.cfg.ReassemblyBuffer}
+	s.reasmCfg = reassembly.Config{MaxBuffered: p.cfg.ReassemblyBuffer, Policy: p.cfg.Policy}
 	s.budget = &reassembly.Budget{Max: max(p.cfg.ReassemblyMemory/int64(n), int64(p.cfg.ReassemblyBuffer))}
 	s.sink = &sink{s: s}
 	s.mime = mime.New(s.sink, mime.Options{}, &s.stats.MIME)
@@ -343,6 +362,7 @@ func (p *Pipeline) NewShard(id int) capture.Shard {
 // Detail is the sum of the stages' counters over all shards.
 type Detail struct {
 	Reassembly reassembly.Stats
+	TCP        reassembly.ConnStats
 	HTTP       httpx.Stats
 	SMTP       smtp.Stats
 	IMAP       imap.Stats
@@ -357,6 +377,7 @@ func (p *Pipeline) Detail() Detail {
 	var d Detail
 	for _, s := range p.shards {
 		addStats(&d.Reassembly, &s.stats.Reassembly)
+		addStats(&d.TCP, &s.stats.TCP)
 		addStats(&d.HTTP, &s.stats.HTTP)
 		addStats(&d.SMTP, &s.stats.SMTP)
 		addStats(&d.IMAP, &s.stats.IMAP)

@@ -145,7 +145,7 @@ func BenchmarkScore2MBPE(b *testing.B) {
 	body = append(body, make([]byte, 2<<20-len(body))...)
 	p, _, _ := newPipeline(b, nil, nil)
 	sh := p.NewShard(0).(*shard)
-	fl := &flow{key: flowKey{netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80")}}
+	fl := &flow{key: flowKey{netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"), 0}}
 	typ := filetype.Detect(body[:filetype.HeadSize], "big.exe", "", int64(len(body)))
 	sp, err := os.CreateTemp(b.TempDir(), "spool")
 	if err != nil {

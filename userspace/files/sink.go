@@ -44,6 +44,10 @@ func (k *sink) Open(m *extract.Meta) extract.File {
 		if f.iface == "" {
 			f.iface = fl.dirs[0].iface + fl.dirs[1].iface
 		}
+		fl.open = append(fl.open, f)
+		if fl.conflict {
+			f.conflicted()
+		}
 	}
 	return f
 }
@@ -70,6 +74,13 @@ type file struct {
 	cut            extract.Cut
 	oversize       bool
 	closed         bool
+	// conflict: bytes of the flow were seen twice with different content,
+	// and the host may have kept the other copy: no hash is the file's.
+	conflict bool
+	// heldAt and heldSegs: a whole file waits a little before its event
+	// (shard.hold).
+	heldAt   time.Time
+	heldSegs int
 
 	hashes             bool // hashing still covers every byte
 	digests            *filehash.Set
@@ -272,6 +283,15 @@ func (f *file) Gap(n int64) {
 	}
 }
 
+// conflicted marks the file a conflict: incomplete, no hashes.
+func (f *file) conflicted() {
+	f.conflict = true
+	f.hashes = false
+	f.complete = false
+	f.sum256, f.sum1, f.sum5 = nil, nil, nil
+	f.dropSpool()
+}
+
 // Close implements extract.File: the event is written, the spooled bytes
 // deleted unless retained.
 func (f *file) Close(cut extract.Cut) {
@@ -279,6 +299,15 @@ func (f *file) Close(cut extract.Cut) {
 		return
 	}
 	f.closed = true
+	fl := f.flow
+	if fl != nil {
+		for i, x := range fl.open {
+			if x == f {
+				fl.open = append(fl.open[:i], fl.open[i+1:]...)
+				break
+			}
+		}
+	}
 	if f.cut == extract.Whole {
 		f.cut = cut
 	}
@@ -296,7 +325,7 @@ func (f *file) Close(cut extract.Cut) {
 		return
 	}
 	f.end = f.s.now
-	complete := f.cut == extract.Whole && f.missing == 0
+	complete := f.cut == extract.Whole && f.missing == 0 && !f.conflict
 	if !complete {
 		f.hashes = false
 		f.dropSpool()
@@ -312,6 +341,10 @@ func (f *file) Close(cut extract.Cut) {
 		}
 	}
 	f.complete = complete
+	if complete && fl != nil && fl.key.server.IsValid() {
+		f.s.hold(fl, f)
+		return
+	}
 	f.s.p.analyse(f)
 }
 

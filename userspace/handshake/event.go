@@ -99,6 +99,10 @@ type Details struct {
 	Packets    int            `json:"packets"`
 	LostEvents bool           `json:"lost_events,omitempty"` // the data plane dropped events of this flow
 	Gaps       bool           `json:"gaps,omitempty"`        // bytes were missing in a direction
+	// Conflict: bytes of the handshake came twice with different content
+	// (a copy that reached the sensor need not have reached the host):
+	// what was read may not be what the endpoints read.
+	Conflict bool `json:"conflict,omitempty"`
 	Alerts     []string       `json:"alerts,omitempty"`
 	Client     *ClientDetails `json:"client,omitempty"`
 	Server     *ServerDetails `json:"server,omitempty"`

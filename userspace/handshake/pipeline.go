@@ -9,6 +9,7 @@ package handshake
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/fingerprint"
 	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/quic"
+	"github.com/edgesensor/edgesensor/userspace/reassembly"
 	"github.com/edgesensor/edgesensor/userspace/tlswire"
 )
 
@@ -56,15 +58,33 @@ type Config struct {
 	// event.risk_score and edgesensor.score). Called from the shards'
 	// goroutines at once: it must be safe for that.
 	Score func(*Event)
+	// Checksums decides which segments a host drops for a checksum (nil:
+	// none are checked); Policy resolves overlapping segments.
+	Checksums *capture.Checksums
+	Policy    reassembly.Policy
+	// Verdicts steers the data plane (nil: nothing to steer): a
+	// handshake read whole, or a flow that is no TLS, is ended there; a
+	// hello still coming in small pieces gets a larger budget, starting
+	// from the data plane's own (capture.handshake_packets and _bytes).
+	Verdicts      capture.HandshakeVerdicts
+	BudgetPackets int
+	BudgetBytes   int
 }
+
+// A hello may raise its budget to this many times the configured one.
+const maxBudgetRaise = 64
 
 // Stats count what the pipeline did.
 type Stats struct {
-	Events        atomic.Uint64 // edgesensor.tls events written
-	Evicted       atomic.Uint64 // handshakes written early because the table was full
-	EvictedMemory atomic.Uint64 // handshakes written early to stay within MaxBytes
-	LateDatagrams atomic.Uint64 // QUIC Initials of handshakes already written
-	Errors        atomic.Uint64 // hellos or certificates that did not parse
+	Events  atomic.Uint64 // edgesensor.tls events written
+	Evicted atomic.Uint64 // handshakes written early because the table was full
+	// Extended are budgets raised for a hello still coming; Ended,
+	// handshakes the analysis ended in the data plane; Late, packets of
+	// handshakes already written.
+	Extended, Ended, Late atomic.Uint64
+	EvictedMemory         atomic.Uint64 // handshakes written early to stay within MaxBytes
+	LateDatagrams         atomic.Uint64 // QUIC Initials of handshakes already written
+	Errors                atomic.Uint64 // hellos or certificates that did not parse
 	// Certificates described from the cache (the same server's
 	// certificate again) and anew.
 	CertHits, CertMisses atomic.Uint64
@@ -91,33 +111,79 @@ func New(cfg Config, out *output.NDJSON) *Pipeline {
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
+	if cfg.BudgetPackets <= 0 {
+		cfg.BudgetPackets = 512
+	}
+	if cfg.BudgetBytes <= 0 {
+		cfg.BudgetBytes = 256 << 10
+	}
 	return &Pipeline{cfg: cfg, out: out}
 }
 
 // NewShard implements capture.Pipeline.
 func (p *Pipeline) NewShard(int) capture.Shard {
 	n := max(p.cfg.Shards, 1)
-	return &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/n, 16), maxBytes: max(p.cfg.MaxBytes/n, 1<<20)}
+	s := &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/n, 16), maxBytes: max(p.cfg.MaxBytes/n, 1<<20)}
+	s.reasmCfg = reassembly.Config{Policy: p.cfg.Policy, MaxBuffered: DirectionLimit, MaxSegments: 256}
+	s.recent.init(recentFlows)
+	return s
 }
 
 // flowKey identifies a flow whichever way its packets travel.
 type flowKey struct {
 	a, b  netip.AddrPort
 	proto uint8
+	zone  uint32
 }
 
-func keyOf(x, y netip.AddrPort, proto uint8) flowKey {
+func keyOf(x, y netip.AddrPort, proto uint8, zone uint32) flowKey {
 	if c := x.Addr().Compare(y.Addr()); c > 0 || c == 0 && x.Port() > y.Port() {
 		x, y = y, x
 	}
-	return flowKey{x, y, proto}
+	return flowKey{x, y, proto, zone}
 }
 
+// direction is one direction of a TCP handshake: the consumer of its
+// reassembled bytes, which it reads as TLS records.
 type direction struct {
-	stream *tlswire.Stream
-	rd     tlswire.Reader
-	synced bool // the stream's first byte is known to start the hello
+	s       *shard
+	f       *flow
+	d       int
+	rd      tlswire.Reader
+	started bool // the stream's first byte is known to start a record
+	// early holds the direction's segments that came before the one that
+	// starts it (reordering), copied; earlyBytes their payload.
+	early      []reassembly.Seg
+	earlyBytes int
+	gap        bool
 }
+
+// Data implements reassembly.Consumer.
+func (dir *direction) Data(p []byte) int64 {
+	f, s, d := dir.f, dir.s, dir.d
+	dir.rd.Write(p, func(m tlswire.Message) { s.message(f, d, m, false) })
+	return 0
+}
+
+// Gap implements reassembly.Consumer: the records cannot be followed past
+// a hole.
+func (dir *direction) Gap(int64) {
+	dir.gap = true
+	if dir.rd.Err == nil && !dir.rd.Encrypted {
+		dir.rd.Err = errGap
+	}
+}
+
+// Conflict implements reassembly.Conflicter.
+func (dir *direction) Conflict(int64) { dir.f.conflict = true }
+
+var errGap = errors.New("bytes missing")
+
+// Bounds of a direction before its start is known.
+const (
+	maxEarly      = 16
+	maxEarlyBytes = 64 << 10
+)
 
 // startsHandshake: a handshake record holding the hello of direction d
 // (ClientHello from the client, ServerHello from the server), or the
@@ -148,7 +214,14 @@ type flow struct {
 	first, last    time.Time
 	packets        int
 	lost, gaps     bool
+	conflict       bool
+	reset          bool          // the receiver model saw the connection end
 	dirs           [2]*direction // TCP: client→server, server→client
+	conn           *reassembly.Conn
+	bytes          int // payload bytes the data plane emitted for it
+	budgetPkts     int // the budget the data plane has for it
+	budgetBytes    int
+	verdict        bool // a verdict was written for it
 	qc             *quic.Conn
 
 	chRaw, shRaw []byte
@@ -180,9 +253,12 @@ func (f *flow) fail(st *Stats, what string) {
 // footprint is the memory a flow holds, in bytes.
 func (f *flow) footprint() int {
 	n := cap(f.chRaw) + cap(f.shRaw)
+	if f.conn != nil {
+		n += int(f.conn.Memory())
+	}
 	for _, d := range f.dirs {
 		if d != nil {
-			n += d.stream.Footprint() + d.rd.Footprint()
+			n += d.rd.Footprint() + d.earlyBytes + 64*cap(d.early)
 		}
 	}
 	if f.qc != nil {
@@ -203,6 +279,12 @@ type shard struct {
 	free     []*flow // finished flows kept for their buffers
 	certs    certCache
 	line     []byte // the event being written
+	reasmCfg reassembly.Config
+	stats    reassembly.Stats
+	tcpStats reassembly.ConnStats
+	// recent are flows written lately: their late packets (emitted
+	// before the data plane took the verdict in) start nothing.
+	recent recentSet
 }
 
 // touch moves f to the newest end of the activity list.
@@ -269,15 +351,17 @@ func (s *shard) recycle(f *flow) {
 	if f.mem > recycleMax {
 		return // a big one: let its buffers go
 	}
-	dirs, chRaw, shRaw, errs := f.dirs, f.chRaw[:0], f.shRaw[:0], f.errs[:0]
+	dirs, chRaw, shRaw, errs, conn := f.dirs, f.chRaw[:0], f.shRaw[:0], f.errs[:0], f.conn
 	for _, d := range dirs {
 		if d != nil {
-			d.stream.Reset()
 			d.rd.Reset()
-			d.synced = false
+			*d = direction{rd: d.rd, early: d.early[:0]}
 		}
 	}
-	*f = flow{dirs: dirs, chRaw: chRaw, shRaw: shRaw, errs: errs}
+	if conn != nil {
+		conn.Reset()
+	}
+	*f = flow{dirs: dirs, chRaw: chRaw, shRaw: shRaw, errs: errs, conn: conn}
 	s.free = append(s.free, f)
 }
 
@@ -292,25 +376,33 @@ func (s *shard) Handle(ev *capture.Event) {
 }
 
 // flowOf finds or starts the flow of ev. A new handshake on a flow still
-// held (the data plane restarted tracking) writes the old one first.
+// held (the data plane restarted tracking) writes the old one first. A
+// packet of a handshake written lately starts nothing (nil), unless the
+// data plane says a handshake starts with it.
 func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
-	k := keyOf(ev.Src, ev.Dst, ev.Proto)
+	k := keyOf(ev.Src, ev.Dst, ev.Proto, ev.Zone)
 	f := s.flows[k]
 	if f != nil && ev.Flags&capture.FlagFlowNew != 0 && f.packets > 0 {
 		s.finish(f, "restarted")
 		f = nil
 	}
 	if f == nil {
+		if ev.Flags&(capture.FlagFlowNew|capture.FlagLost) == 0 && s.recent.has(k) {
+			s.p.Stats.Late.Add(1)
+			return nil
+		}
 		if len(s.flows) >= s.max {
 			s.p.Stats.Evicted.Add(1)
 			s.finish(s.oldest, "evicted")
 		}
 		f = s.newFlow()
 		f.key, f.quic, f.client, f.server, f.iface, f.vlan, f.first = k, quicFlow, ev.Client(), ev.Server(), ev.Interface, ev.VLAN, ev.Time
+		f.budgetPkts, f.budgetBytes = s.p.cfg.BudgetPackets, s.p.cfg.BudgetBytes
 		s.flows[k] = f
 	}
 	s.touch(f)
 	f.packets++
+	f.bytes += ev.PayloadLen
 	f.last = ev.Time
 	if ev.Flags&capture.FlagLost != 0 || ev.Lost > 0 {
 		f.lost = true
@@ -321,43 +413,227 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 	return f
 }
 
+// id names the flow for the data plane.
+func (f *flow) id() capture.Flow {
+	return capture.Flow{Client: f.client, Server: f.server, Zone: f.key.zone}
+}
+
+// dir returns direction d of a TCP flow, made on first use.
+func (s *shard) dir(f *flow, d int) *direction {
+	if f.conn == nil {
+		f.conn = new(reassembly.Conn)
+		f.conn.Init(&s.reasmCfg, &s.stats, &s.tcpStats, nil)
+	}
+	if f.dirs[d] == nil {
+		f.dirs[d] = &direction{}
+	}
+	x := f.dirs[d]
+	x.s, x.f, x.d = s, f, d
+	return x
+}
+
+func (f *flow) consumers() [2]reassembly.Consumer {
+	var c [2]reassembly.Consumer
+	for i, d := range f.dirs {
+		if d != nil {
+			c[i] = d
+		}
+	}
+	return c
+}
+
+// startsRecord: b, a segment's payload, can start direction d's stream:
+// the client's with its ClientHello record (after a warning alert or a
+// change_cipher_spec record in the same segment, which some stacks take),
+// the server's with its ServerHello record or the alert that refuses the
+// ClientHello; a segment too short to tell counts if what it holds fits.
+// A later segment of the direction (a client's key exchange, a lone
+// change_cipher_spec) is not taken for its start.
+func startsRecord(b []byte, d int) bool {
+	want := byte(tlswire.MsgClientHello)
+	if d == 1 {
+		want = tlswire.MsgServerHello
+	}
+	for skipped := 0; ; skipped++ {
+		if len(b) == 0 || b[0] < tlswire.RecordChangeCipherSpec || b[0] > tlswire.RecordHandshake {
+			return false
+		}
+		if len(b) >= 2 && b[1] != 3 {
+			return false
+		}
+		if len(b) < 6 {
+			return skipped == 0 || d == 0
+		}
+		n := int(b[3])<<8 | int(b[4])
+		switch b[0] {
+		case tlswire.RecordHandshake:
+			return b[5] == want
+		case tlswire.RecordAlert:
+			if d == 1 && skipped == 0 && n == 2 {
+				return true // the server's refusal
+			}
+		}
+		if d == 1 || skipped > 0 || len(b) < 5+n {
+			return false
+		}
+		b = b[5+n:] // what follows the client's alert or CCS
+		if len(b) == 0 {
+			return false
+		}
+	}
+}
+
 // tcp handles one TLS-class packet.
 func (s *shard) tcp(ev *capture.Event) {
 	f := s.flowOf(ev, false)
+	if f == nil {
+		return
+	}
 	d := 1
 	if ev.FromClient() {
 		d = 0
 	}
-	if f.dirs[d] == nil {
-		f.dirs[d] = &direction{stream: tlswire.NewStream(DirectionLimit)}
-	}
-	dir := f.dirs[d]
-	if len(ev.Payload) > 0 {
-		seq := ev.Seq
-		if ev.TCPFlags&capture.TCPSyn != 0 {
-			seq++ // the SYN takes a sequence number before the data
-		}
-		dir.stream.Add(seq, ev.Payload)
-		data := dir.stream.Contiguous()
-		if !dir.synced && startsHandshake(data, d) {
-			dir.synced = true
-			dir.stream.Pin()
-		}
-		if dir.synced {
-			dir.rd.Feed(data, func(m tlswire.Message) { s.message(f, d, m, false) })
-		}
+	dir := s.dir(f, d)
+	s.dir(f, 1-d)
+	win, urg, ws, ok := ev.TCPHeader()
+	seg := reassembly.Seg{Seq: ev.Seq, Ack: ev.Ack, Flags: ev.TCPFlags, Window: win, NoWindow: !ok, Urgent: urg,
+		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev)}
+	if seg.Bad {
+		s.tcpStats.BadChecksum++
+	} else {
+		s.segment(f, dir, &seg)
 	}
 	if ev.Flags&capture.FlagHSDone != 0 {
 		s.finish(f, endReason(ev.State))
 		return
 	}
+	if f.reset {
+		s.finish(f, "closed")
+		return
+	}
+	if end, notTLS := f.over(); end != "" {
+		s.endInKernel(f, notTLS)
+		s.finish(f, end)
+		return
+	}
+	s.raise(f)
 	s.account(f)
+}
+
+// segment takes one trusted segment of direction dir. Until a segment
+// starts the direction's stream (its first bytes are a record header),
+// those before it wait: the data plane follows a flow from the packet
+// that looked like a hello, and reordering may bring a later segment of a
+// direction first.
+func (s *shard) segment(f *flow, dir *direction, g *reassembly.Seg) {
+	syn := g.Flags&reassembly.FlagSYN != 0
+	if !dir.started && !syn {
+		if len(g.Payload) == 0 {
+			// Window, ACK and RST matter; a FIN cannot start the stream.
+			c := *g
+			c.Flags &^= reassembly.FlagFIN
+			s.feed(f, dir.d, &c)
+			return
+		}
+		seq := g.Seq
+		if !startsRecord(g.Payload, dir.d) {
+			if len(dir.early) < maxEarly && dir.earlyBytes+len(g.Payload) <= maxEarlyBytes {
+				c := *g
+				c.Payload = append([]byte(nil), g.Payload...)
+				dir.early = append(dir.early, c)
+				dir.earlyBytes += len(g.Payload)
+				return
+			}
+			// Too much before any start: take the earliest held as it.
+			if len(dir.early) > 0 {
+				seq = dir.early[0].Seq
+			}
+		}
+		dir.started = true
+		f.conn.S[dir.d].Start(seq)
+		for i := range dir.early {
+			s.feed(f, dir.d, &dir.early[i])
+		}
+		clear(dir.early)
+		dir.early, dir.earlyBytes = dir.early[:0], 0
+	}
+	if syn {
+		dir.started = true
+	}
+	s.feed(f, dir.d, g)
+}
+
+// feed gives a segment to the receiver model.
+func (s *shard) feed(f *flow, d int, g *reassembly.Seg) {
+	switch f.conn.Segment(d == 0, g, f.consumers()) {
+	case reassembly.Reset:
+		f.reset = true
+	case reassembly.NewConnection:
+		// A new connection on the tuple: the data plane starts a new
+		// handshake on its hello (FlagFlowNew); this one is over.
+		f.reset = true
+	}
+}
+
+// over says whether the analysis has read the handshake to its end:
+// encrypted records both ways (end "finished"), or a client direction
+// that is no TLS from its start (notTLS).
+func (f *flow) over() (end string, notTLS bool) {
+	c, sv := f.dirs[0], f.dirs[1]
+	if c == nil || sv == nil {
+		return "", false
+	}
+	if c.started && c.rd.Err == tlswire.ErrNotTLS && !f.haveCH && c.rd.Records == 0 {
+		return "not_tls", true
+	}
+	if c.rd.Encrypted && sv.rd.Encrypted {
+		return "finished", false
+	}
+	return "", false
+}
+
+// endInKernel tells the data plane the handshake is over.
+func (s *shard) endInKernel(f *flow, notTLS bool) {
+	v := s.p.cfg.Verdicts
+	if v == nil {
+		return
+	}
+	f.verdict = true
+	s.p.Stats.Ended.Add(1)
+	if v.EndHandshake(f.id(), f.key.proto, notTLS) != nil {
+		s.p.Stats.Errors.Add(1)
+	}
+}
+
+// raise gives a hello still coming the budget it needs: once the flow
+// has spent half of its budget without the hellos it follows being whole,
+// the budget doubles, up to maxBudgetRaise times the configured one.
+func (s *shard) raise(f *flow) {
+	v := s.p.cfg.Verdicts
+	if v == nil || f.quic {
+		return
+	}
+	c, sv := f.dirs[0], f.dirs[1]
+	coming := c != nil && c.started && !f.haveCH && c.rd.Err == nil ||
+		sv != nil && sv.started && !f.haveSH && sv.rd.Err == nil
+	if !coming || f.packets*2 < f.budgetPkts && f.bytes*2 < f.budgetBytes {
+		return
+	}
+	pk, by := min(f.budgetPkts*2, s.p.cfg.BudgetPackets*maxBudgetRaise), min(f.budgetBytes*2, s.p.cfg.BudgetBytes*maxBudgetRaise)
+	if pk == f.budgetPkts && by == f.budgetBytes {
+		return
+	}
+	f.budgetPkts, f.budgetBytes, f.verdict = pk, by, true
+	s.p.Stats.Extended.Add(1)
+	if v.ExtendHandshake(f.id(), f.key.proto, uint32(pk), uint32(by)) != nil {
+		s.p.Stats.Errors.Add(1)
+	}
 }
 
 // endReason maps the data plane's final TLS state (enum tls_state).
 func endReason(state uint8) string {
 	switch state {
-	case 2:
+	case 2, 7:
 		return "finished"
 	case 3:
 		return "budget"
@@ -367,9 +643,42 @@ func endReason(state uint8) string {
 		return "closed"
 	case 6:
 		return "idle"
+	case 8:
+		return "not_tls"
 	}
 	return "ended"
 }
+
+// recentFlows is how many written handshakes a shard remembers (recentSet).
+const recentFlows = 4096
+
+// recentSet remembers the last n keys added, in a ring.
+type recentSet struct {
+	ring []flowKey
+	pos  int
+	in   map[flowKey]int // key -> times in the ring
+}
+
+func (r *recentSet) init(n int) {
+	r.ring = make([]flowKey, 0, n)
+	r.in = make(map[flowKey]int, n)
+}
+
+func (r *recentSet) add(k flowKey) {
+	if len(r.ring) < cap(r.ring) {
+		r.ring = append(r.ring, k)
+	} else {
+		old := r.ring[r.pos]
+		if r.in[old]--; r.in[old] <= 0 {
+			delete(r.in, old)
+		}
+		r.ring[r.pos] = k
+		r.pos = (r.pos + 1) % len(r.ring)
+	}
+	r.in[k]++
+}
+
+func (r *recentSet) has(k flowKey) bool { return r.in[k] > 0 }
 
 // quic handles one QUIC Initial datagram.
 func (s *shard) quic(ev *capture.Event) {
@@ -377,11 +686,14 @@ func (s *shard) quic(ev *capture.Event) {
 	// ACKs, retransmissions) after the hellos are in and its event is
 	// written: only a datagram it marks as a new flow, or one whose flow
 	// lost events, starts a handshake.
-	if s.flows[keyOf(ev.Src, ev.Dst, ev.Proto)] == nil && ev.Flags&(capture.FlagFlowNew|capture.FlagLost) == 0 {
+	if s.flows[keyOf(ev.Src, ev.Dst, ev.Proto, ev.Zone)] == nil && ev.Flags&(capture.FlagFlowNew|capture.FlagLost) == 0 {
 		s.p.Stats.LateDatagrams.Add(1)
 		return
 	}
 	f := s.flowOf(ev, true)
+	if f == nil {
+		return
+	}
 	if f.qc == nil {
 		f.qc = quic.NewConn()
 	}
@@ -500,6 +812,18 @@ func (s *shard) finish(f *flow, end string) {
 	delete(s.flows, f.key)
 	s.unlink(f)
 	s.mem -= f.mem
+	s.recent.add(f.key)
+	if f.conn != nil {
+		// What the model still holds (holes) is read as far as it goes.
+		for d, dir := range f.dirs {
+			if dir != nil && dir.started {
+				f.conn.S[d].Flush(dir)
+			}
+		}
+	}
+	if f.verdict && end != "finished" && end != "not_tls" && s.p.cfg.Verdicts != nil {
+		s.p.cfg.Verdicts.ForgetHandshake(f.id(), f.key.proto)
+	}
 	ev := f.event(end)
 	defer s.recycle(f)
 	if s.p.cfg.Score != nil {
@@ -551,13 +875,13 @@ func (f *flow) event(end string) *Event {
 		if dir == nil {
 			continue
 		}
-		if gap, _ := dir.stream.Gaps(); gap || dir.stream.Overflow > 0 {
+		if dir.gap {
 			f.gaps = true
 		}
 		for _, a := range dir.rd.Alerts {
 			d.Alerts = append(d.Alerts, tlswire.AlertName(a.Description))
 		}
-		if dir.rd.Err != nil {
+		if dir.rd.Err != nil && dir.rd.Err != errGap {
 			errs = append(errs, [2]string{"client", "server"}[i]+" records: "+dir.rd.Err.Error())
 		}
 	}
@@ -572,6 +896,7 @@ func (f *flow) event(end string) *Event {
 	}
 	d.Error = joinErrs(errs)
 	d.Gaps = f.gaps
+	d.Conflict = f.conflict
 	if f.haveCH {
 		ev.TLS.Client = f.clientECS()
 		d.Client = f.clientDetails()

@@ -53,6 +53,7 @@ func packetEvents(t testing.TB, name string, clientPort uint16) []capture.Event 
 			Src:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(tcp.SrcPort)),
 			Dst:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(tcp.DstPort)),
 			Seq:      tcp.Seq,
+			Ack:      tcp.Ack,
 			Payload:  append([]byte(nil), tcp.Payload...),
 			TCPFlags: 0x18,
 		}
@@ -306,16 +307,23 @@ func TestHandshakeMemoryIsBounded(t *testing.T) {
 	var buf bytes.Buffer
 	p := New(Config{MaxBytes: 1 << 20, Shards: 1}, output.NewNDJSON(&buf))
 	sh := p.NewShard(0).(*shard)
-	// Each flow: a hello record header claiming a big message, and one
-	// byte 30 KiB further on, so the stream reserves its whole window.
+	// Each flow: a hello record header claiming a big message, then 16
+	// KiB of it out of order (a hole after the header): held, and counted.
 	for i := 0; i < 200; i++ {
 		src := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i))
 		dst := netip.MustParseAddrPort("10.0.0.2:443")
-		for _, part := range []struct {
+		parts := []struct {
 			seq uint32
 			b   []byte
-		}{{1, []byte{22, 3, 1, 0x40, 0, 1, 0, 0x3f, 0xf0}}, {30 << 10, []byte{0}}} {
-			ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Src: src, Dst: dst,
+		}{{1, []byte{22, 3, 1, 0x40, 0, 1, 0, 0x3f, 0xf0}}}
+		for k := 0; k < 16; k++ {
+			parts = append(parts, struct {
+				seq uint32
+				b   []byte
+			}{uint32(100 + k*1024), make([]byte, 1024)})
+		}
+		for _, part := range parts {
+			ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Src: src, Dst: dst, TCPFlags: 0x18,
 				Flags: capture.FlagFromClient, Time: time.Unix(int64(i), 0), Seq: part.seq, Payload: part.b, PayloadLen: len(part.b)}
 			sh.Handle(&ev)
 		}
@@ -338,7 +346,7 @@ func TestFlowTableIsBounded(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		evs = append(evs, capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP,
 			Src: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)), Dst: netip.MustParseAddrPort("10.0.0.2:443"),
-			Flags: capture.FlagFromClient, Time: time.Unix(int64(i), 0), Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6})
+			Flags: capture.FlagFromClient, Time: time.Unix(int64(i), 0), Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18})
 	}
 	var buf bytes.Buffer
 	p := New(Config{MaxFlows: 16, Shards: 1}, output.NewNDJSON(&buf))
@@ -371,7 +379,7 @@ func BenchmarkNewFlowFullTable(b *testing.B) {
 	p := New(Config{MaxFlows: 1 << 15, Shards: 1}, output.NewNDJSON(io.Discard))
 	sh := p.NewShard(0)
 	ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Dst: netip.MustParseAddrPort("10.0.0.2:443"),
-		Flags: capture.FlagFromClient, Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6}
+		Flags: capture.FlagFromClient, Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		ev.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)}), uint16(i))
@@ -415,15 +423,16 @@ func TestEventJSONMatchesEncodingJSON(t *testing.T) {
 	var evs []*Event
 	for _, name := range []string{"tls_curl13", "tls_curl12", "tls_go_pq", "tls_openssl_nosni"} {
 		tr := readTruth(t, name)
-		p := New(Config{}, output.NewNDJSON(io.Discard))
+		p := New(Config{Score: func(e *Event) { evs = append(evs, e) }}, output.NewNDJSON(io.Discard))
 		sh := p.NewShard(0).(*shard)
 		in := packetEvents(t, name, uint16(tr.TLS[0].ClientPort))
 		for i := range in {
 			sh.Handle(&in[i])
 		}
-		for _, f := range sh.flows {
-			evs = append(evs, f.event("finished"))
-		}
+		sh.Close()
+	}
+	if len(evs) != 4 {
+		t.Fatalf("%d events from 4 captures", len(evs))
 	}
 	odd := *evs[0]
 	odd.TLS.Client = &TLSClient{ServerName: "a\"b<c>&d\xff\xfe\u2028e", SupportedCiphers: []string{}}

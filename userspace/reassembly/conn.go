@@ -15,6 +15,9 @@ type Seg struct {
 	Seq, Ack uint32
 	Flags    uint8
 	Window   uint16 // the window field, unscaled
+	// NoWindow says the window field is not known (a segment whose
+	// header was not captured): it moves no window edge.
+	NoWindow bool
 	// WScale is the window scale option of a SYN (0 to 14), or -1 when
 	// the segment has none.
 	WScale int8
@@ -152,6 +155,12 @@ func (c *Conn) Reset() {
 // directions finished.
 func (c *Conn) Over() bool { return c.reset || c.S[0].Finished() && c.S[1].Finished() }
 
+// ForgetWindow drops what is known of the window the receiver of
+// direction d advertised: the sensor may have missed its updates (the
+// ACKs of a skipped body, lost events), and a stale edge would take the
+// sender's next data for data outside the window.
+func (c *Conn) ForgetWindow(d int) { c.side[1-d].haveEdge = false }
+
 // Pending is the client SYN that a NewConnection result acts on (nil when
 // the SYN itself was the segment). Valid until the next call.
 func (c *Conn) Pending() *Seg { return c.pending }
@@ -245,7 +254,7 @@ func (c *Conn) ack(d int, g *Seg, cons [2]Consumer) {
 	if !me.haveAck || after(g.Ack, me.ack) {
 		me.ack, me.haveAck = g.Ack, true
 	}
-	if g.Flags&FlagSYN == 0 {
+	if g.Flags&FlagSYN == 0 && !g.NoWindow {
 		edge := g.Ack + uint32(g.Window)<<c.scaleOf(d)
 		if !me.haveEdge || after(edge, me.edge) {
 			me.edge, me.haveEdge = edge, true

@@ -55,9 +55,11 @@ type Alert struct {
 // stops at the first encrypted record (application data, or anything after
 // ChangeCipherSpec), because nothing after that can be read.
 type Reader struct {
-	consumed  int    // stream bytes already split into records
+	consumed  int    // stream bytes already split into records (Feed)
+	rec       []byte // an incomplete record (Write)
 	hs        []byte // handshake record payloads not yet split into messages
 	hsOff     int
+	msgs      int // handshake messages completed
 	Encrypted bool // an encrypted record was reached: the plaintext part is over
 	CCS       bool
 	// TLS13 is set by the caller once the server selected TLS 1.3: its
@@ -72,11 +74,80 @@ type Reader struct {
 }
 
 // Footprint is the memory the reader holds, in bytes.
-func (r *Reader) Footprint() int { return cap(r.hs) }
+func (r *Reader) Footprint() int { return cap(r.hs) + cap(r.rec) }
 
 // Reset empties the reader for reuse.
 func (r *Reader) Reset() {
-	*r = Reader{hs: r.hs[:0], Alerts: r.Alerts[:0]}
+	*r = Reader{hs: r.hs[:0], rec: r.rec[:0], Alerts: r.Alerts[:0]}
+}
+
+// Write reads p, the next bytes of the direction in order, calling fn for
+// every handshake message completed (Body valid only during the call).
+// It keeps at most one incomplete record, so records of any size, split
+// anyhow across calls, cost no more than the largest record.
+func (r *Reader) Write(p []byte, fn func(Message)) {
+	for r.Err == nil && !r.Encrypted && len(p) > 0 {
+		if len(r.rec) == 0 {
+			// Whole records straight from p.
+			n := r.records(p, fn)
+			p = p[n:]
+			if r.Err != nil || r.Encrypted || len(p) == 0 {
+				return
+			}
+		}
+		// An incomplete record: collect it.
+		need := 5 - len(r.rec)
+		if need <= 0 {
+			need = 5 + int(binary.BigEndian.Uint16(r.rec[3:5])) - len(r.rec)
+		}
+		k := min(need, len(p))
+		r.rec = append(r.rec, p[:k]...)
+		p = p[k:]
+		if len(r.rec) >= 5 {
+			if !r.header(r.rec) {
+				return
+			}
+			if n := 5 + int(binary.BigEndian.Uint16(r.rec[3:5])); len(r.rec) == n {
+				r.records(r.rec, fn)
+				r.rec = r.rec[:0]
+				if cap(r.rec) > 4<<10 {
+					r.rec = nil // a big record's buffer goes
+				}
+			}
+		}
+	}
+}
+
+// header checks a record header; false (and Err) when it is not TLS.
+func (r *Reader) header(h []byte) bool {
+	typ, n := h[0], int(binary.BigEndian.Uint16(h[3:5]))
+	if typ < RecordChangeCipherSpec || typ > 24 || h[1] != 3 || n > MaxRecord {
+		r.Err = ErrNotTLS
+		return false
+	}
+	return true
+}
+
+// records reads the whole records at the start of b and returns the bytes
+// they took.
+func (r *Reader) records(b []byte, fn func(Message)) int {
+	off := 0
+	for r.Err == nil && !r.Encrypted {
+		rest := b[off:]
+		if len(rest) < 5 {
+			return off
+		}
+		if !r.header(rest) {
+			return off
+		}
+		n := int(binary.BigEndian.Uint16(rest[3:5]))
+		if len(rest) < 5+n {
+			return off
+		}
+		off += 5 + n
+		r.record(rest[0], rest[5:5+n], fn)
+	}
+	return off
 }
 
 // Feed reads the records that are complete in stream (the contiguous
@@ -84,41 +155,34 @@ func (r *Reader) Reset() {
 // every handshake message completed. fn's Body is valid only during the
 // call.
 func (r *Reader) Feed(stream []byte, fn func(Message)) {
-	for r.Err == nil && !r.Encrypted {
-		rest := stream[r.consumed:]
-		if len(rest) < 5 {
-			return
-		}
-		typ, n := rest[0], int(binary.BigEndian.Uint16(rest[3:5]))
-		if typ < RecordChangeCipherSpec || typ > 24 || rest[1] != 3 || n > MaxRecord {
-			r.Err = ErrNotTLS
-			return
-		}
-		if len(rest) < 5+n {
-			return
-		}
-		body := rest[5 : 5+n]
-		r.consumed += 5 + n
-		r.Records++
-		switch {
-		case typ == RecordApplicationData || (r.CCS && !r.TLS13 && (typ == RecordHandshake || typ == RecordAlert)):
-			// TLS ≤ 1.2: after ChangeCipherSpec, Finished and alerts are
-			// encrypted under their own record types.
-			r.Encrypted = true
-		case typ == RecordChangeCipherSpec:
+	r.consumed += r.records(stream[r.consumed:], fn)
+}
+
+// record takes one whole record.
+func (r *Reader) record(typ byte, body []byte, fn func(Message)) {
+	r.Records++
+	switch {
+	case typ == RecordApplicationData || (r.CCS && !r.TLS13 && (typ == RecordHandshake || typ == RecordAlert)):
+		// TLS ≤ 1.2: after ChangeCipherSpec, Finished and alerts are
+		// encrypted under their own record types.
+		r.Encrypted = true
+	case typ == RecordChangeCipherSpec:
+		// Before any handshake message it changes nothing (stacks that
+		// take a record before the hello ignore it, or fail).
+		if r.msgs > 0 {
 			r.CCS = true
-		case typ == RecordAlert:
-			if len(body) >= 2 && len(r.Alerts) < 8 {
-				r.Alerts = append(r.Alerts, Alert{body[0], body[1]})
-			}
-		case typ == RecordHandshake:
-			if len(r.hs)-r.hsOff+len(body) > MaxMessage+4 {
-				r.Err = ErrMessageSize
-				return
-			}
-			r.hs = append(r.hs, body...)
-			r.splitMessages(fn)
 		}
+	case typ == RecordAlert:
+		if len(body) >= 2 && len(r.Alerts) < 8 {
+			r.Alerts = append(r.Alerts, Alert{body[0], body[1]})
+		}
+	case typ == RecordHandshake:
+		if len(r.hs)-r.hsOff+len(body) > MaxMessage+4 {
+			r.Err = ErrMessageSize
+			return
+		}
+		r.hs = append(r.hs, body...)
+		r.splitMessages(fn)
 	}
 }
 
@@ -138,6 +202,7 @@ func (r *Reader) splitMessages(fn func(Message)) {
 		if len(b) < 4+n {
 			break
 		}
+		r.msgs++
 		fn(Message{Type: b[0], Body: b[4 : 4+n]})
 		r.hsOff += 4 + n
 	}

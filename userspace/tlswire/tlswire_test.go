@@ -386,3 +386,70 @@ func TestReaderAfterChangeCipherSpec(t *testing.T) {
 		t.Errorf("TLS 1.2 encrypted alert read as %v (encrypted %v)", r.Alerts, r.Encrypted)
 	}
 }
+
+// Write, fed the same bytes in pieces of any size, gives what Feed gives
+// on the whole: records of 1 byte, records split at every byte, a CCS or
+// an alert before the hello, record versions 3.0 to 3.255.
+func TestReaderWriteAnySplit(t *testing.T) {
+	hello := msg(1, bytes.Repeat([]byte("h"), 700))
+	sh := msg(2, []byte("server hello"))
+	var tiny []byte // the hello in 1-byte records, versions varying
+	for i, b := range hello {
+		r := record(22, []byte{b})
+		r[2] = byte(i)
+		tiny = append(tiny, r...)
+	}
+	cases := map[string][]byte{
+		"records of 1 byte": tiny,
+		"ccs first":         append(record(20, []byte{1}), record(22, hello)...),
+		"alert first":       append(record(21, []byte{1, 0}), record(22, hello)...),
+		"two messages":      append(record(22, hello), record(22, sh)...),
+	}
+	collect := func(got *[]Message) func(Message) {
+		return func(m Message) { *got = append(*got, Message{m.Type, append([]byte(nil), m.Body...)}) }
+	}
+	for name, stream := range cases {
+		var want []Message
+		var whole Reader
+		whole.Feed(stream, collect(&want))
+		if len(want) == 0 || want[0].Type != 1 || len(want[0].Body) != 700 || whole.Encrypted {
+			t.Fatalf("%s: Feed gives %d messages, encrypted %v", name, len(want), whole.Encrypted)
+		}
+		for _, step := range []int{1, 2, 5, 10, 38, 1000} {
+			var got []Message
+			var r Reader
+			for off := 0; off < len(stream); off += step {
+				r.Write(stream[off:min(off+step, len(stream))], collect(&got))
+			}
+			if len(got) != len(want) || r.Err != nil {
+				t.Fatalf("%s, %d-byte writes: %d messages, err %v", name, step, len(got), r.Err)
+			}
+			for i := range got {
+				if got[i].Type != want[i].Type || !bytes.Equal(got[i].Body, want[i].Body) {
+					t.Fatalf("%s, %d-byte writes: message %d differs", name, step, i)
+				}
+			}
+			if r.Footprint() > MaxMessage+MaxRecord+64<<10 {
+				t.Errorf("%s: footprint %d", name, r.Footprint())
+			}
+		}
+	}
+}
+
+// FuzzReaderWrite: any bytes, cut anywhere, read by Write as by Feed.
+func FuzzReaderWrite(f *testing.F) {
+	f.Add(append(record(22, msg(1, []byte("hello"))), record(23, []byte("x"))...), uint8(3))
+	f.Add(append(record(20, []byte{1}), record(22, msg(1, []byte("hi")))...), uint8(1))
+	f.Fuzz(func(t *testing.T, stream []byte, step uint8) {
+		n := int(step%64) + 1
+		var a, b Reader
+		var ma, mb int
+		a.Feed(stream, func(Message) { ma++ })
+		for off := 0; off < len(stream); off += n {
+			b.Write(stream[off:min(off+n, len(stream))], func(Message) { mb++ })
+		}
+		if ma != mb || (a.Err == nil) != (b.Err == nil) || a.Encrypted != b.Encrypted || len(a.Alerts) != len(b.Alerts) {
+			t.Fatalf("Feed: %d messages err %v enc %v; Write: %d err %v enc %v", ma, a.Err, a.Encrypted, mb, b.Err, b.Encrypted)
+		}
+	})
+}

@@ -58,17 +58,17 @@ const (
 
 // Config is the whole of sensor.toml.
 type Config struct {
-	Sensor  Sensor  `toml:"sensor"`
+	Sensor     Sensor     `toml:"sensor"`
 	Capture    Capture    `toml:"capture"`
 	Reassembly Reassembly `toml:"reassembly"`
 	Ports      Ports      `toml:"ports"`
-	Files   Files   `toml:"files"`
-	Score   Score   `toml:"score"`
-	Intel   Intel   `toml:"intel"`
-	Output  Output  `toml:"output"`
-	Metrics Metrics `toml:"metrics"`
-	Privacy Privacy `toml:"privacy"`
-	Uplink  Uplink  `toml:"uplink"`
+	Files      Files      `toml:"files"`
+	Score      Score      `toml:"score"`
+	Intel      Intel      `toml:"intel"`
+	Output     Output     `toml:"output"`
+	Metrics    Metrics    `toml:"metrics"`
+	Privacy    Privacy    `toml:"privacy"`
+	Uplink     Uplink     `toml:"uplink"`
 }
 
 // Sensor is the [sensor] table: where and how to attach.

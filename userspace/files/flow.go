@@ -341,7 +341,6 @@ func (s *shard) afterParse(f *flow, d *dir) {
 	}
 }
 
-
 // wantCapture is called when a candidate opens: past the flow's byte
 // budget the data plane would stop emitting, so raise it to cover the
 // file. need is the wire bytes the file may still take.

@@ -94,20 +94,20 @@ type Details struct {
 	// both ways), closed (FIN/RST), budget (packet budget spent), not_tls,
 	// idle, timeout, server_silent (QUIC without an answer), restarted (a
 	// new handshake on the same flow), evicted (table full), shutdown.
-	End        string         `json:"end"`
-	HelloRetry bool           `json:"hello_retry,omitempty"`
-	Packets    int            `json:"packets"`
-	LostEvents bool           `json:"lost_events,omitempty"` // the data plane dropped events of this flow
-	Gaps       bool           `json:"gaps,omitempty"`        // bytes were missing in a direction
+	End        string `json:"end"`
+	HelloRetry bool   `json:"hello_retry,omitempty"`
+	Packets    int    `json:"packets"`
+	LostEvents bool   `json:"lost_events,omitempty"` // the data plane dropped events of this flow
+	Gaps       bool   `json:"gaps,omitempty"`        // bytes were missing in a direction
 	// Conflict: bytes of the handshake came twice with different content
 	// (a copy that reached the sensor need not have reached the host):
 	// what was read may not be what the endpoints read.
-	Conflict bool `json:"conflict,omitempty"`
-	Alerts     []string       `json:"alerts,omitempty"`
-	Client     *ClientDetails `json:"client,omitempty"`
-	Server     *ServerDetails `json:"server,omitempty"`
-	QUIC       *QUICDetails   `json:"quic,omitempty"`
-	Error      string         `json:"error,omitempty"`
+	Conflict bool           `json:"conflict,omitempty"`
+	Alerts   []string       `json:"alerts,omitempty"`
+	Client   *ClientDetails `json:"client,omitempty"`
+	Server   *ServerDetails `json:"server,omitempty"`
+	QUIC     *QUICDetails   `json:"quic,omitempty"`
+	Error    string         `json:"error,omitempty"`
 }
 
 // ClientDetails are the ClientHello beyond ECS.

@@ -92,8 +92,8 @@ const (
 // side is what the model knows of one endpoint, as a sender.
 type side struct {
 	isn      uint32
-	syn      bool  // its SYN (or SYN-ACK) was seen
-	wscale   int8  // from its SYN, -1 none
+	syn      bool // its SYN (or SYN-ACK) was seen
+	wscale   int8 // from its SYN, -1 none
 	ack      uint32
 	haveAck  bool
 	edge     uint32 // right edge of the window it advertised (the other side's sequence space)

@@ -59,7 +59,7 @@ type Reader struct {
 	rec       []byte // an incomplete record (Write)
 	hs        []byte // handshake record payloads not yet split into messages
 	hsOff     int
-	msgs      int // handshake messages completed
+	msgs      int  // handshake messages completed
 	Encrypted bool // an encrypted record was reached: the plaintext part is over
 	CCS       bool
 	// TLS13 is set by the caller once the server selected TLS 1.3: its

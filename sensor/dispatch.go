@@ -40,6 +40,9 @@ type Dispatcher struct {
 
 	events    atomic.Uint64
 	badRecord atomic.Uint64
+	// frags, when set, takes fragment events (in the reader's goroutine)
+	// instead of the pipeline.
+	frags *defrag
 	closeOnce sync.Once
 	barrier   sync.WaitGroup
 	pending   atomic.Bool // events dispatched since the last Sync
@@ -134,6 +137,14 @@ func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
 	if fix != nil {
 		fix(&s.ev)
 	}
+	if s.ev.Class == capture.ClassFrag {
+		if d.frags != nil {
+			d.frags.fragment(&s.ev)
+		}
+		s.ev = capture.Event{}
+		d.free.put(s)
+		return
+	}
 	if !d.pending.Load() {
 		d.pending.Store(true)
 	}
@@ -146,6 +157,9 @@ const minSlotBuf = 2048
 
 // Tick asks every shard to expire state as of now.
 func (d *Dispatcher) Tick(now time.Time) {
+	if d.frags != nil {
+		d.frags.expire(now)
+	}
 	for _, q := range d.queues {
 		s := d.free.get()
 		s.tick = now
@@ -186,5 +200,22 @@ func (d *Dispatcher) Stats() DispatchStats {
 	return DispatchStats{
 		Events:    d.events.Load(),
 		BadRecord: d.badRecord.Load(),
+	}
+}
+
+// FragmentStats flattens what fragment reassembly did (nil when it is
+// off).
+func (d *Dispatcher) FragmentStats() map[string]uint64 {
+	if d.frags == nil {
+		return nil
+	}
+	ds, fs := d.frags.stats()
+	return map[string]uint64{
+		"events": ds.Fragments, "reinjected": ds.Reinjected, "segments": ds.Segments, "too_big": ds.TooBig,
+		"cut": ds.Cut, "unreadable": ds.Unreadable, "run_errors": ds.RunErrors,
+		"reassembled": fs.Reassembled, "duplicates": fs.Duplicates, "overlaps": fs.Overlaps,
+		"bad_length": fs.BadLength, "unaligned": fs.Unaligned, "too_large": fs.TooBig, "ecn": fs.ECN,
+		"timeouts": fs.Timeouts, "evicted": fs.Evicted, "tiny": fs.Tiny, "offset1": fs.Offset1,
+		"malformed": fs.Malformed,
 	}
 }

@@ -42,6 +42,9 @@ type ReplayStats struct {
 	Resegmented  uint64            `json:"resegmented_frames"`
 	Skipped      uint64            `json:"skipped_frames"`
 	Counters     map[string]uint64 `json:"counters"`
+	// Fragments is what userspace did with the fragments the data plane
+	// emitted: reassembly and re-injection.
+	Fragments map[string]uint64 `json:"fragments,omitempty"`
 	// Analysis holds the pipeline's own figures (filled by the caller).
 	Analysis map[string]uint64 `json:"analysis,omitempty"`
 }
@@ -120,6 +123,9 @@ func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
 		ev.Interface = r.iface
 	}
 	r.disp = NewDispatcher(p, NewDecoder(nil, "replay"), c.WorkerCount(), c.Sensor.QueueDepth)
+	if c.Capture.Fragments {
+		r.disp.frags = newDefrag(c, objs.Program)
+	}
 	return r, nil
 }
 
@@ -212,19 +218,25 @@ func (r *Replayer) run(frame []byte) error {
 	if ret != xdpPass {
 		return fmt.Errorf("XDP program returned %d, not XDP_PASS", ret)
 	}
-	for _, rd := range r.rings {
-		if rd.AvailableBytes() == 0 {
-			continue
-		}
-		for {
-			err := rd.ReadInto(&r.rec)
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				break
+	// Re-injected datagrams (reassembled fragments) add records while
+	// the rings are read: read until none is left.
+	for more := true; more; {
+		more = false
+		for _, rd := range r.rings {
+			if rd.AvailableBytes() == 0 {
+				continue
 			}
-			if err != nil {
-				return fmt.Errorf("reading ring buffer: %w", err)
+			more = true
+			for {
+				err := rd.ReadInto(&r.rec)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("reading ring buffer: %w", err)
+				}
+				r.disp.Dispatch(r.rec.RawSample, r.fix)
 			}
-			r.disp.Dispatch(r.rec.RawSample, r.fix)
 		}
 	}
 	r.disp.Sync()
@@ -237,6 +249,7 @@ func (r *Replayer) Close() (ReplayStats, error) {
 	st := ReplayStats{Files: r.files, Resegmented: r.resegmented, Skipped: r.skipped}
 	ds := r.disp.Stats()
 	st.Events, st.BadRecords = ds.Events, ds.BadRecord
+	st.Fragments = r.disp.FragmentStats()
 	c, err := ReadCounters(r.objs.Counters, 0)
 	if err == nil {
 		fillStats(&st, &c)

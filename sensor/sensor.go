@@ -186,8 +186,11 @@ func (s *Sensor) Start(p capture.Pipeline) error {
 	}
 	s.dec = NewDecoder(names, "unknown")
 	s.disp = NewDispatcher(p, s.dec, s.cfg.WorkerCount(), s.cfg.Sensor.QueueDepth)
-	s.errc = make(chan error, 2)
-	for _, m := range []*ebpf.Map{s.objs.Handshakes, s.objs.Streams} {
+	if s.cfg.Capture.Fragments {
+		s.disp.frags = newDefrag(s.cfg, s.objs.Program)
+	}
+	s.errc = make(chan error, 3)
+	for _, m := range []*ebpf.Map{s.objs.Handshakes, s.objs.Streams, s.objs.Fragments} {
 		rd, err := ringbuf.NewReader(m)
 		if err != nil {
 			return fmt.Errorf("opening ring buffer reader: %w", err)
@@ -321,10 +324,7 @@ type RingFill struct {
 func (s *Sensor) Rings() []RingFill {
 	var out []RingFill
 	for i, rd := range s.rings {
-		name := "handshakes"
-		if i == 1 {
-			name = "streams"
-		}
+		name := [...]string{"handshakes", "streams", "fragments"}[i%3]
 		out = append(out, RingFill{Name: name, Pending: rd.AvailableBytes(), Size: rd.BufferSize()})
 	}
 	return out

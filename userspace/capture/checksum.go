@@ -2,9 +2,10 @@ package capture
 
 import (
 	"encoding/binary"
-	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"github.com/edgesensor/edgesensor/userspace/csum"
 )
 
 // Checksum policies (reassembly.checksums).
@@ -36,7 +37,7 @@ type Checksums struct {
 
 // What auto mode needs to see before it decides.
 const (
-	autoStrictAfter = 64  // full checksums and no partial one
+	autoStrictAfter = 128 // full checksums, with partial ones under 1 in 64
 	autoOffAfter    = 256 // checked packets, of which more than half wrong
 )
 
@@ -126,7 +127,7 @@ func (c *Checksums) learn(ic *ifChecks, ev *Event, v Verdict) {
 		ic.bad.Add(1)
 	}
 	switch {
-	case ic.partial.Load() == 0 && ic.full.Load() >= autoStrictAfter:
+	case ic.full.Load() >= autoStrictAfter && ic.partial.Load()*64 <= ic.full.Load():
 		if ic.state.CompareAndSwap(csTolerant, csStrict) && c.OnStrict != nil {
 			c.OnStrict(ev.Interface, ev.Ifindex)
 		}
@@ -155,7 +156,6 @@ func Check(ev *Event) Verdict {
 	if ev.Class == ClassFrag || l3 <= 0 || l4 <= l3 || l4 > len(f) {
 		return Unchecked
 	}
-	var pseudo uint64
 	var l4len int
 	partialIP := false
 	switch f[l3] >> 4 {
@@ -168,96 +168,39 @@ func Check(ev *Event) Verdict {
 		if tot < ihl || l3+tot > len(f) {
 			return Unchecked
 		}
-		if fold(sum(f[l3:l3+ihl], 0)) != 0xffff {
+		if !csum.IPv4HeaderValid(f[l3 : l3+ihl]) {
 			if binary.BigEndian.Uint16(f[l3+10:]) != 0 {
 				return Wrong
 			}
 			partialIP = true // no header checksum at all (tools, some captures)
 		}
 		l4len = tot - ihl
-		pseudo = sum(f[l3+12:l3+20], 0) + uint64(ev.Proto) + uint64(l4len)
 	case 6:
 		if l3+40 > len(f) {
 			return Unchecked
 		}
-		plen := int(binary.BigEndian.Uint16(f[l3+4:]))
-		l4len = plen - (l4 - l3 - 40)
+		l4len = int(binary.BigEndian.Uint16(f[l3+4:])) - (l4 - l3 - 40)
 		if l4len < 0 || l4+l4len > len(f) {
 			return Unchecked
 		}
-		pseudo = sum(f[l3+8:l3+40], 0) + uint64(ev.Proto) + uint64(l4len)
 	default:
-		return Unchecked
-	}
-	var at int
-	switch ev.Proto {
-	case ProtoTCP:
-		at = 16
-	case ProtoUDP:
-		at = 6
-	default:
-		return Unchecked
-	}
-	if l4len < at+2 {
 		return Unchecked
 	}
 	seg := f[l4 : l4+l4len]
-	field := binary.BigEndian.Uint16(seg[at:])
-	if ev.Proto == ProtoUDP && field == 0 && f[l3]>>4 == 4 {
-		return Full // UDP over IPv4 without a checksum
+	if ev.Proto == ProtoUDP && len(seg) >= 8 && seg[6]|seg[7] == 0 && f[l3]>>4 == 4 {
+		return Full // UDP over IPv4 without a checksum (RFC 768)
 	}
-	if fold(sum(seg, pseudo)) == 0xffff {
+	if ev.Proto != ProtoTCP && ev.Proto != ProtoUDP {
+		return Unchecked
+	}
+	switch csum.L4(ev.Src.Addr(), ev.Dst.Addr(), ev.Proto, seg) {
+	case csum.Valid:
 		if partialIP {
 			return Partial
 		}
 		return Full
-	}
-	if field == 0 || field == fold(pseudo) {
+	case csum.Partial:
 		return Partial
 	}
 	return Wrong
-}
-
-// sum adds b as big-endian 16-bit words to acc (ones' complement, carries
-// kept in the upper bits), eight bytes at a time.
-func sum(b []byte, acc uint64) uint64 {
-	var carry uint64
-	for len(b) >= 32 {
-		var c uint64
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), 0)
-		carry += c
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[8:]), 0)
-		carry += c
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[16:]), 0)
-		carry += c
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:]), 0)
-		carry += c
-		b = b[32:]
-	}
-	for len(b) >= 8 {
-		var c uint64
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), 0)
-		carry += c
-		b = b[8:]
-	}
-	// Fold the 64-bit sum to 32 bits before the tail so the small adds
-	// below cannot overflow.
-	acc = (acc & 0xffffffff) + (acc >> 32) + carry
-	for len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	return acc
-}
-
-// fold reduces a ones' complement sum to 16 bits.
-func fold(acc uint64) uint16 {
-	acc = (acc & 0xffffffff) + (acc >> 32)
-	acc = (acc & 0xffffffff) + (acc >> 32)
-	acc = (acc & 0xffff) + (acc >> 16)
-	acc = (acc & 0xffff) + (acc >> 16)
-	return uint16(acc)
 }

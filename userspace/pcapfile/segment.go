@@ -3,6 +3,9 @@ package pcapfile
 import (
 	"encoding/binary"
 	"errors"
+	"net/netip"
+
+	"github.com/edgesensor/edgesensor/userspace/csum"
 )
 
 // ErrNotSegmentable reports an oversized frame that is not a TCP segment
@@ -12,9 +15,10 @@ var ErrNotSegmentable = errors.New("oversized frame is not a TCP segment")
 // Resegment cuts an Ethernet frame holding one large TCP segment (as
 // captured on a host with TSO/GRO on) into frames of at most maxFrame
 // bytes, as the wire carried them: headers copied, sequence numbers and IP
-// lengths adjusted, SYN on the first piece, FIN/PSH on the last. Checksums
-// are left alone: the data plane does not verify them. emit gets each frame
-// in a buffer reused for the next one.
+// lengths adjusted, SYN on the first piece, FIN/PSH on the last, and the
+// IPv4 header and TCP checksums computed, as the wire carried them (the
+// sensor checks them: what a TSO/GRO capture holds in the field is no
+// wire checksum). emit gets each frame in a buffer reused for the next one.
 func Resegment(frame []byte, maxFrame int, buf []byte, emit func([]byte)) ([]byte, error) {
 	l3, etype, ok := skipL2(frame)
 	if !ok {
@@ -86,11 +90,20 @@ func Resegment(frame []byte, maxFrame int, buf []byte, emit func([]byte)) ([]byt
 			f &^= 0x01 | 0x08 // FIN and PSH only on the last
 		}
 		buf[l4+13] = f
+		var src, dst netip.Addr
 		if etype == 0x0800 {
 			binary.BigEndian.PutUint16(buf[l3+2:], uint16(pay-l3+n))
+			ihl := l4 - l3
+			buf[l3+10], buf[l3+11] = 0, 0
+			binary.BigEndian.PutUint16(buf[l3+10:], csum.IPv4Header(buf[l3:l3+ihl]))
+			src, dst = netip.AddrFrom4([4]byte(buf[l3+12:l3+16])), netip.AddrFrom4([4]byte(buf[l3+16:l3+20]))
 		} else {
 			binary.BigEndian.PutUint16(buf[l3+4:], uint16(pay-l3-40+n))
+			src, dst = netip.AddrFrom16([16]byte(buf[l3+8:l3+24])), netip.AddrFrom16([16]byte(buf[l3+24:l3+40]))
 		}
+		seg := buf[l4:]
+		seg[16], seg[17] = 0, 0
+		binary.BigEndian.PutUint16(seg[16:], csum.Checksum(seg, csum.Pseudo(src, dst, 6, len(seg))))
 		emit(buf)
 		if n == 0 {
 			break

@@ -88,6 +88,7 @@ const (
 	CutCorrupt  Cut = "corrupt"   // the encoding (chunked, gzip, base64...) was malformed
 	CutDesync   Cut = "desync"    // the parser lost the protocol's framing
 	CutNotFinal Cut = "not_final" // the body ended early per its own framing (e.g. short Content-Length then close)
+	CutConflict Cut = "conflict"  // bytes came twice with different content; the host may have kept either
 )
 
 // File receives one file's decoded bytes, in order.

@@ -106,10 +106,11 @@ type Addresses struct {
 
 // Edgesensor holds what ECS has no names for.
 type Edgesensor struct {
-	File  FileDetails   `json:"file"`
-	Score *score.Result `json:"score,omitempty"`
-	SMTP  *SMTP         `json:"smtp,omitempty"`
-	IMAP  *IMAP         `json:"imap,omitempty"`
+	File   FileDetails   `json:"file"`
+	Score  *score.Result `json:"score,omitempty"`
+	SMTP   *SMTP         `json:"smtp,omitempty"`
+	IMAP   *IMAP         `json:"imap,omitempty"`
+	Tunnel *ecs.Tunnel   `json:"tunnel,omitempty"`
 }
 
 // FileDetails is edgesensor.file.*.
@@ -132,6 +133,10 @@ type FileDetails struct {
 	// content disagrees with it or with the name (a PE named .jpg).
 	ClaimedType     string    `json:"claimed_type,omitempty"`
 	Mismatch        bool      `json:"mismatch,omitempty"`
+	// Conflict: bytes of the flow came twice with different content while
+	// the file was open (a copy that reached the sensor need not have
+	// reached the host): no hash can be called the file's.
+	Conflict bool `json:"conflict,omitempty"`
 	TypeReason      string    `json:"type_reason,omitempty"`
 	Direction       string    `json:"direction"` // download or upload
 	Transfer        string    `json:"transfer,omitempty"`
@@ -210,6 +215,10 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		Destination: ecs.EndpointOf(server),
 		Network:     ecs.NetworkOf("tcp", m.Protocol, client.Addr(), fl.vlan),
 	}}
+	if fl.tunnel != nil {
+		ev.Network.VLANOf(fl.tunnel)
+		ev.Edgesensor.Tunnel = fl.tunnel
+	}
 	name := baseName(m.Name)
 	ev.File = File{
 		Name:      name,
@@ -234,6 +243,7 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		Oversize:            f.oversize,
 		ClaimedType:         m.ContentType,
 		Mismatch:            f.typ.Mismatch,
+		Conflict:            f.conflict,
 		TypeReason:          f.typ.Reason,
 		Direction:           "download",
 		Transfer:            m.Transfer,

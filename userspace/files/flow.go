@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/extract"
 	"github.com/edgesensor/edgesensor/userspace/httpx"
 	"github.com/edgesensor/edgesensor/userspace/imap"
@@ -101,6 +102,20 @@ type flow struct {
 	open, held []*file
 	conflict   bool // such a copy came: what the flow carries is in doubt
 	hasData    bool // it carried data: on the active list
+	tunnel     *ecs.Tunnel
+}
+
+// tunnelOf describes the encapsulation ev travelled in, oriented from
+// client to server (nil for none).
+func tunnelOf(ev *capture.Event) *ecs.Tunnel {
+	if ev.L3Off == 14 || ev.L3Off == 0 {
+		return nil // plain Ethernet
+	}
+	t := ecs.TunnelOf(ev.Frame)
+	if t != nil && t.Outer != nil && !ev.FromClient() {
+		t.Outer.Source, t.Outer.Destination = t.Outer.Destination, t.Outer.Source
+	}
+	return t
 }
 
 // id names the flow for the data plane.
@@ -396,7 +411,7 @@ func (s *shard) newFlow(key flowKey, app config.App, ev *capture.Event) *flow {
 			s.end(victim)
 		}
 	}
-	f := &flow{key: key, app: app, vlan: ev.VLAN, first: ev.Time}
+	f := &flow{key: key, app: app, vlan: ev.VLAN, first: ev.Time, tunnel: tunnelOf(ev)}
 	s.cur = f
 	f.parser = s.parserFor(app)
 	for i := range f.dirs {

@@ -286,6 +286,9 @@ func (f *file) Gap(n int64) {
 // conflicted marks the file a conflict: incomplete, no hashes.
 func (f *file) conflicted() {
 	f.conflict = true
+	if f.cut == extract.Whole {
+		f.cut = extract.CutConflict
+	}
 	f.hashes = false
 	f.complete = false
 	f.sum256, f.sum1, f.sum5 = nil, nil, nil

@@ -78,8 +78,9 @@ type X509Name struct {
 
 // Edgesensor holds what ECS has no names for.
 type Edgesensor struct {
-	TLS   Details       `json:"tls"`
-	Score *score.Result `json:"score,omitempty"`
+	TLS    Details       `json:"tls"`
+	Score  *score.Result `json:"score,omitempty"`
+	Tunnel *ecs.Tunnel   `json:"tunnel,omitempty"`
 }
 
 // Details describe the handshake beyond ECS.

@@ -215,7 +215,8 @@ type flow struct {
 	packets        int
 	lost, gaps     bool
 	conflict       bool
-	reset          bool          // the receiver model saw the connection end
+	reset          bool // the receiver model saw the connection end
+	tunnel         *ecs.Tunnel
 	dirs           [2]*direction // TCP: client→server, server→client
 	conn           *reassembly.Conn
 	bytes          int // payload bytes the data plane emitted for it
@@ -398,6 +399,13 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 		f = s.newFlow()
 		f.key, f.quic, f.client, f.server, f.iface, f.vlan, f.first = k, quicFlow, ev.Client(), ev.Server(), ev.Interface, ev.VLAN, ev.Time
 		f.budgetPkts, f.budgetBytes = s.p.cfg.BudgetPackets, s.p.cfg.BudgetBytes
+		if ev.L3Off != 14 && ev.L3Off != 0 {
+			f.tunnel = ecs.TunnelOf(ev.Frame)
+			if f.tunnel != nil && f.tunnel.Outer != nil && !ev.FromClient() {
+				o := f.tunnel.Outer
+				o.Source, o.Destination = o.Destination, o.Source
+			}
+		}
 		s.flows[k] = f
 	}
 	s.touch(f)
@@ -868,6 +876,10 @@ func (f *flow) event(end string) *Event {
 		Network:     ecs.NetworkOf(transport, proto, f.client.Addr(), f.vlan),
 	}}
 	ev.TLS.VersionProtocol = "tls"
+	if f.tunnel != nil {
+		ev.Network.VLANOf(f.tunnel)
+		ev.Edgesensor.Tunnel = f.tunnel
+	}
 	d := &ev.Edgesensor.TLS
 	d.End, d.Packets, d.LostEvents, d.HelloRetry = end, f.packets, f.lost, f.hrr
 	errs := f.errs

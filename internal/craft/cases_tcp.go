@@ -94,6 +94,9 @@ func tcpCases() []Case {
 		tcpCase("late_retransmission", "the first response segment (the HTTP header) sent after 1 MiB of later data", lateRetransmission),
 		tcpCase("header_hole_keepalive", "on a keep-alive connection, the segment holding one response's header missing from the capture", headerHoleKeepalive),
 		tcpCase("urgent_byte", "an urgent byte (URG, urgent pointer) inserted into the response body", urgentByte),
+		tcpCase("http_300_headers", "the response header with 300 more header lines (curl, Chrome and Go accept them)", httpHeaders("http_exe", 300, 24, 1)),
+		tcpCase("http_256k_header", "a 255 KB response header block (under Chrome's 256 KiB and curl's 300 KiB)", httpHeaders("http_exe", 300, 840, 1)),
+		tcpCase("http_headers_keepalive", "every response of a keep-alive connection with 300 more header lines", httpHeaders("http_keepalive", 300, 24, 0)),
 		tcpCase("smtp_hole_message_start", "two mails on one SMTP session; MAIL FROM, DATA and the start of the first mail missing from the capture", smtpHoleMessageStart),
 	}
 }
@@ -615,6 +618,45 @@ func urgentByte(b *builder) error {
 		c.Emit(Down, Seg{Off: off, Data: data, Flags: ACK | PSH | URG, Urg: uint16(at - off + 1)})
 		return Replaced
 	})
+}
+
+// httpHeaders: responses of src carry n more header fields of about
+// size bytes each, before the blank line that ends the header (every
+// response when every is 0, else the every-th only). Real clients accept
+// header blocks of this size: Chrome up to 256 KiB, curl 300 KiB (and
+// any number of lines within), Go's Transport 10 MB. A sensor's limits
+// must be at least as generous, paid from its memory budget. Truth: the
+// files whole.
+func httpHeaders(src string, n, size, every int) func(b *builder) error {
+	return func(b *builder) error {
+		st, err := b.source(src)
+		if err != nil {
+			return err
+		}
+		w := st.Clone()
+		k := 0
+		for i, t := range w.Turns {
+			if t.Up || !bytes.HasPrefix(t.Data, []byte("HTTP/1.1 ")) {
+				continue
+			}
+			if k++; every != 0 && k != every {
+				continue
+			}
+			end := bytes.Index(t.Data, []byte("\r\n\r\n"))
+			if end < 0 {
+				return fmt.Errorf("%s: response without a whole header", src)
+			}
+			var extra []byte
+			for j := 0; j < n; j++ {
+				line := fmt.Sprintf("\r\nX-Extra-%03d: ", j)
+				extra = append(extra, line...)
+				extra = append(extra, bytes.Repeat([]byte{'v'}, max(size-len(line), 1))...)
+			}
+			d := append(append(append([]byte(nil), t.Data[:end]...), extra...), t.Data[end:]...)
+			w.Turns[i].Data = d
+		}
+		return b.download(w, nil)
+	}
 }
 
 // smtpHoleMessageStart: the session sends its mail twice (MAIL, RCPT,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -70,7 +71,9 @@ func TestCasesDeterministic(t *testing.T) {
 		}
 		a, ta := build(t, c, testOptions())
 		b, tb := build(t, c, testOptions())
-		if !samePackets(a, b) || fmt.Sprint(ta) != fmt.Sprint(tb) {
+		ja, _ := json.Marshal(ta)
+		jb, _ := json.Marshal(tb)
+		if !samePackets(a, b) || !bytes.Equal(ja, jb) {
 			t.Errorf("%s: two builds with one seed differ", c.Name)
 		}
 		o := testOptions()

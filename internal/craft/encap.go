@@ -362,6 +362,8 @@ func Encaps() []Encap {
 			Tunnel: tun("gre", 0, false, "gre"), Frame: func() Framer { return greFrame(greOpts{seq: true}) }},
 		{Name: "gre_csum", What: "GRE with checksum (and key 0x1234)",
 			Tunnel: tun("gre", key, false, "gre"), Frame: func() Framer { return greFrame(greOpts{csum: true, key: &key}) }},
+		{Name: "gre_ip6", What: "GRE over IPv4 carrying IPv6", V6: true,
+			Tunnel: tun("gre", 0, false, "gre"), Frame: func() Framer { return greFrame(greOpts{}) }},
 		{Name: "gre6", What: "GRE over IPv6",
 			Tunnel: tun("gre", 0, true, "gre"), Frame: func() Framer { return greFrame(greOpts{v6: true}) }},
 		{Name: "gre_teb", What: "GRE carrying Ethernet (transparent bridging, gretap)",

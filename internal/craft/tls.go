@@ -63,8 +63,8 @@ func leadingHandshake(flight []byte) (hs []byte, ver uint16, rest []Record, err 
 		hs = append(hs, rs[i].Body...)
 		ver = rs[i].Version
 	}
-	if i == 0 {
-		return nil, 0, nil, errors.New("flight does not start with a handshake record")
+	if i == 0 || len(hs) == 0 {
+		return nil, 0, nil, errors.New("flight does not start with handshake bytes")
 	}
 	return hs, ver, rs[i:], nil
 }

@@ -33,6 +33,9 @@ func encapCases() []Case {
 						cfg = v6Config(cfg)
 					}
 					cfg.MSS = 1348
+					if e.MSS != 0 {
+						cfg.MSS = e.MSS
+					}
 					cfg.Frame = e.Frame()
 					cfg.V6Ext, cfg.V6ExtFirst = e.Ext, e.ExtNH
 					c := NewConn(b.cap, cfg)

@@ -29,7 +29,8 @@ func build(t testing.TB, c Case, opt Options) (Packets, Truth) {
 func testOptions() Options { return Options{Seed: 1, Flood: SmallFloods()} }
 
 // Every frame of every case decodes with gopacket down to TCP or UDP
-// (or an IP fragment), with times increasing.
+// (or an IP fragment), with times increasing, and fits a 1500-byte MTU
+// (so tcpreplay can put it on a veth).
 func TestCasesParse(t *testing.T) {
 	for _, c := range Cases() {
 		ps, tr := build(t, c, testOptions())
@@ -41,6 +42,10 @@ func TestCasesParse(t *testing.T) {
 			t.Errorf("%s: truth names %q %q", c.Name, tr.Pcap, tr.Case)
 		}
 		for i, p := range ps {
+			if len(p.Data) > 1514 {
+				t.Errorf("%s: packet %d is a %d-byte frame", c.Name, i, len(p.Data))
+				break
+			}
 			if i > 0 && !p.Time.After(ps[i-1].Time) {
 				t.Errorf("%s: packet %d not after the one before", c.Name, i)
 				break

@@ -99,6 +99,7 @@ type Encap struct {
 	Frame  func() Framer // a fresh framer per case (framers keep counters)
 	Ext    []byte        // IPv6 extension chain of the inner packets
 	ExtNH  uint8
+	MSS    int // 0: 1348, which fits a 1500-byte MTU under every other encapsulation here
 }
 
 // vlanFrame tags a frame with tags (outer first); ad makes the outer tag
@@ -387,6 +388,6 @@ func Encaps() []Encap {
 			Tunnel: func() *Tunnel { t := tun("gtpu", 0x1001, false, "gtpu"); t.ReverseID = 0x2002; return t }(),
 			Frame:  func() Framer { return gtpuFrame(0x1001, 0x2002) }},
 		{Name: "ipv6_extchain", What: "IPv6 with twelve extension headers (hop-by-hop, destination options, routing)", V6: true,
-			Frame: func() Framer { return PlainEthernet }, Ext: chain, ExtNH: hbhFirst},
+			Frame: func() Framer { return PlainEthernet }, Ext: chain, ExtNH: hbhFirst, MSS: 1248},
 	}
 }

@@ -130,8 +130,6 @@ func innermost(frame []byte) (string, []byte, error) {
 // fragQueue holds the fragments of one datagram.
 type fragQueue struct {
 	v6      bool
-	hdr     []byte // header of the first fragment (IPv4) or the IPv6 header
-	nh      uint8
 	pieces  []rseg // offsets in seq
 	total   int    // -1 until the last fragment
 	dead    bool
@@ -158,7 +156,7 @@ func (r *receiver) datagram(tun string, ip []byte) {
 		if off != 0 || more {
 			key := fmt.Sprintf("%s%v>%v/%d/%d", tun, src, dst, proto, binary.BigEndian.Uint16(ip[4:]))
 			var ok bool
-			if payload, ok = r.fragment(key, false, ip[:hl], proto, off, more, payload); !ok {
+			if payload, ok = r.fragment(key, false, proto, off, more, payload); !ok {
 				return
 			}
 		}
@@ -184,7 +182,7 @@ func (r *receiver) datagram(tun string, ip []byte) {
 			fo := binary.BigEndian.Uint16(rest[2:])
 			off, more := int(fo>>3)*8, fo&1 != 0
 			key := fmt.Sprintf("%s%v>%v/%d", tun, src, dst, binary.BigEndian.Uint32(rest[4:]))
-			payload, ok := r.fragment(key, true, ip[:40], fnh, off, more, rest[8:])
+			payload, ok := r.fragment(key, true, fnh, off, more, rest[8:])
 			if !ok {
 				return
 			}
@@ -197,7 +195,7 @@ func (r *receiver) datagram(tun string, ip []byte) {
 }
 
 // fragment adds a fragment to its queue; the payload when complete.
-func (r *receiver) fragment(key string, v6 bool, hdr []byte, nh uint8, off int, more bool, data []byte) ([]byte, bool) {
+func (r *receiver) fragment(key string, v6 bool, nh uint8, off int, more bool, data []byte) ([]byte, bool) {
 	if v6 && off == 0 && !r.naive {
 		need := map[uint8]int{6: 20, 17: 8}[nh]
 		if len(data) < need {

@@ -72,14 +72,3 @@ type Tunnel struct {
 	VLANs     []uint16 `json:"vlans,omitempty"`
 	Labels    []uint32 `json:"mpls_labels,omitempty"`
 }
-
-// clone copies the slices of t so a case can change its own copy.
-func (t Truth) clone() Truth {
-	c := t
-	c.TLS = append([]TLSTruth{}, t.TLS...)
-	c.Files = append([]FileTruth{}, t.Files...)
-	c.NotFiles = append([]FileTruth{}, t.NotFiles...)
-	c.Incomplete = append([]IncompleteFile(nil), t.Incomplete...)
-	c.Conflict = append([]string(nil), t.Conflict...)
-	return c
-}

@@ -43,7 +43,7 @@ static __always_inline int idle_since(__u64 now, __u64 then)
 /* Counts a starting handshake in its filter slot. A slot idle for longer
  * than tls_idle_ns only holds handshakes that are over (vanished flows,
  * LRU evictions): it starts a new generation with this one alone. */
-static __always_inline void filter_add(struct pkt *p, struct flow *f, __u64 now)
+static __always_inline void filter_add(struct pkt *p, __u32 *gen, __u64 now)
 {
 	__u32 idx = tuple_hash(p);
 	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
@@ -56,18 +56,18 @@ static __always_inline void filter_add(struct pkt *p, struct flow *f, __u64 now)
 		__u64 w = s->word;
 		__u64 nw = stale ? ((__u64)(SLOT_GEN(w) + 1) << 32) | 1 : w + 1;
 		if (__sync_val_compare_and_swap(&s->word, w, nw) == w) {
-			f->filter_gen = SLOT_GEN(nw);
+			*gen = SLOT_GEN(nw);
 			return;
 		}
 	}
 	/* Heavy contention: count it anyway; an over-count only costs lookups. */
 	__sync_fetch_and_add(&s->word, 1);
-	f->filter_gen = SLOT_GEN(s->word);
+	*gen = SLOT_GEN(s->word);
 }
 
 /* Uncounts a handshake that ended, unless its slot has moved on to a new
  * generation since it was counted. */
-static __always_inline void filter_del(struct pkt *p, struct flow *f)
+static __always_inline void filter_del(struct pkt *p, __u32 gen)
 {
 	__u32 idx = tuple_hash(p);
 	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
@@ -76,7 +76,7 @@ static __always_inline void filter_del(struct pkt *p, struct flow *f)
 		return;
 	for (int i = 0; i < SLOT_CAS_TRIES; i++) {
 		__u64 w = s->word;
-		if (SLOT_GEN(w) != f->filter_gen || SLOT_COUNT(w) == 0)
+		if (SLOT_GEN(w) != gen || SLOT_COUNT(w) == 0)
 			return;
 		if (__sync_val_compare_and_swap(&s->word, w, w - 1) == w)
 			return;

@@ -53,6 +53,15 @@ struct {
 	__type(value, struct hs_verdict);
 } hs_verdicts SEC(".maps");
 
+/* New TCP connections waiting for their first client bytes (tls.h). LRU,
+ * apart from the flow table, so a SYN flood churns only this. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct syn_pending);
+} syn_pendings SEC(".maps");
+
 /* What the first fragment of a datagram said of it (frag.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -171,7 +171,7 @@ struct pkt {
 	__u8 reinjected;    /* userspace re-injected this frame */
 	__u8 csum;          /* enum csum_state, once looked at */
 	__u8 staged;        /* the frame is in the scratch buffer (csum.h) */
-	__u8 _pad[1];
+	__u8 early;         /* tls.h: segments of the connection were emitted early */
 };
 
 enum parse_result {

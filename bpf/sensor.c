@@ -58,6 +58,7 @@ const struct stream_verdict *unused_stream_verdict __attribute__((unused));
 const struct hs_verdict *unused_hs_verdict __attribute__((unused));
 const struct frag_key *unused_frag_key __attribute__((unused));
 const struct frag_state *unused_frag_state __attribute__((unused));
+const struct syn_pending *unused_syn_pending __attribute__((unused));
 const struct counter_set *unused_counter_set __attribute__((unused));
 const struct tls_slot *unused_tls_slot __attribute__((unused));
 const enum ev_class *unused_ev_class __attribute__((unused));
@@ -134,8 +135,16 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 	if (!f) {
 		if (app && (p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))
 			stream_stateless(ctx, p, to_watched, c);
+		if (!app && cfg.tls_enabled) {
+			if (new_connection(p))
+				early_syn(p, &k, src_is_a);
+			else
+				early_segment(ctx, p, &k, src_is_a, c);
+		}
 		return 0;
 	}
+	if (created && p->hello && !app && cfg.tls_enabled)
+		p->early = early_end(p, &k);
 
 	if (p->tcp_flags & TCP_SYN)
 		reopen(ctx, p, f, &k, c);

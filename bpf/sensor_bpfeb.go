@@ -85,12 +85,13 @@ const (
 	sensorCounterC_NOT_FOLLOWED           sensorCounter = 47
 	sensorCounterC_FRAG_SKIPPED           sensorCounter = 48
 	sensorCounterC_REINJECTED             sensorCounter = 49
-	sensorCounterC_MAX                    sensorCounter = 50
+	sensorCounterC_TLS_EARLY              sensorCounter = 50
+	sensorCounterC_MAX                    sensorCounter = 51
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [50]uint64
+	V [51]uint64
 }
 
 type sensorCsumMode uint32
@@ -294,6 +295,16 @@ type sensorStreamVerdict struct {
 	Pad       [6]uint8
 }
 
+type sensorSynPending struct {
+	_         structs.HostLayout
+	TsNs      uint64
+	Isn       uint32
+	FilterGen uint32
+	ClientIsA uint8
+	Emitted   uint8
+	Pad       [6]uint8
+}
+
 type sensorTlsFlag uint32
 
 const (
@@ -341,6 +352,7 @@ const (
 	sensorMapScratch             = "scratch"
 	sensorMapStreamVerdicts      = "stream_verdicts"
 	sensorMapStreams             = "streams"
+	sensorMapSynPendings         = "syn_pendings"
 	sensorMapTlsFilter           = "tls_filter"
 	sensorProgEdgesensorXdp      = "edgesensor_xdp"
 	sensorVarCfg                 = "cfg"
@@ -365,6 +377,7 @@ const (
 	sensorVarUnusedHsVerdict     = "unused_hs_verdict"
 	sensorVarUnusedStreamState   = "unused_stream_state"
 	sensorVarUnusedStreamVerdict = "unused_stream_verdict"
+	sensorVarUnusedSynPending    = "unused_syn_pending"
 	sensorVarUnusedTlsFlag       = "unused_tls_flag"
 	sensorVarUnusedTlsSlot       = "unused_tls_slot"
 	sensorVarUnusedTlsState      = "unused_tls_state"
@@ -431,6 +444,7 @@ type sensorMapSpecs struct {
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
 	StreamVerdicts *ebpf.MapSpec `ebpf:"stream_verdicts"`
 	Streams        *ebpf.MapSpec `ebpf:"streams"`
+	SynPendings    *ebpf.MapSpec `ebpf:"syn_pendings"`
 	TlsFilter      *ebpf.MapSpec `ebpf:"tls_filter"`
 }
 
@@ -460,6 +474,7 @@ type sensorVariableSpecs struct {
 	UnusedHsVerdict     *ebpf.VariableSpec `ebpf:"unused_hs_verdict"`
 	UnusedStreamState   *ebpf.VariableSpec `ebpf:"unused_stream_state"`
 	UnusedStreamVerdict *ebpf.VariableSpec `ebpf:"unused_stream_verdict"`
+	UnusedSynPending    *ebpf.VariableSpec `ebpf:"unused_syn_pending"`
 	UnusedTlsFlag       *ebpf.VariableSpec `ebpf:"unused_tls_flag"`
 	UnusedTlsSlot       *ebpf.VariableSpec `ebpf:"unused_tls_slot"`
 	UnusedTlsState      *ebpf.VariableSpec `ebpf:"unused_tls_state"`
@@ -497,6 +512,7 @@ type sensorMaps struct {
 	Scratch        *ebpf.Map `ebpf:"scratch"`
 	StreamVerdicts *ebpf.Map `ebpf:"stream_verdicts"`
 	Streams        *ebpf.Map `ebpf:"streams"`
+	SynPendings    *ebpf.Map `ebpf:"syn_pendings"`
 	TlsFilter      *ebpf.Map `ebpf:"tls_filter"`
 }
 
@@ -514,6 +530,7 @@ func (m *sensorMaps) Close() error {
 		m.Scratch,
 		m.StreamVerdicts,
 		m.Streams,
+		m.SynPendings,
 		m.TlsFilter,
 	)
 }
@@ -544,6 +561,7 @@ type sensorVariables struct {
 	UnusedHsVerdict     *ebpf.Variable `ebpf:"unused_hs_verdict"`
 	UnusedStreamState   *ebpf.Variable `ebpf:"unused_stream_state"`
 	UnusedStreamVerdict *ebpf.Variable `ebpf:"unused_stream_verdict"`
+	UnusedSynPending    *ebpf.Variable `ebpf:"unused_syn_pending"`
 	UnusedTlsFlag       *ebpf.Variable `ebpf:"unused_tls_flag"`
 	UnusedTlsSlot       *ebpf.Variable `ebpf:"unused_tls_slot"`
 	UnusedTlsState      *ebpf.Variable `ebpf:"unused_tls_state"`

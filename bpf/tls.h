@@ -150,7 +150,7 @@ static __always_inline int tls_end(struct flow *f, struct pkt *p, __u32 why,
 {
 	if (__sync_val_compare_and_swap(&f->tls_state, TLS_ACTIVE, why) != TLS_ACTIVE)
 		return 0;
-	filter_del(p, f);
+	filter_del(p, f->filter_gen);
 	c->v[counter]++;
 	return 1;
 }
@@ -328,7 +328,7 @@ static __always_inline int tls_start(struct pkt *p, struct flow *f, const struct
 	f->next_rec[dir & 1] = seq;
 	f->next_seq[dir & 1] = seq;
 	f->tls_flags = dir ? (TLS_F_SEEN_S | TLS_F_SYNC_S) : (TLS_F_SEEN_C | TLS_F_SYNC_C);
-	filter_add(p, f, now);
+	filter_add(p, &f->filter_gen, now);
 	c->v[C_FLOWS_TLS]++;
 	return 1;
 }
@@ -384,11 +384,15 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 		int fresh = st == TLS_NONE || st == TLS_CLOSED || idle_since(now, f->last_ns) ||
 			    (hello == HELLO_CLIENT && src_is_a == f->client_is_a &&
 			     (gap < -65536 || gap > (1 << 24)));
-		if (!fresh && (st == TLS_DONE || st == TLS_USER_DONE || f->rearms >= cfg.max_rearms))
+		if (!fresh && (st == TLS_DONE || st == TLS_USER_DONE || f->rearms >= cfg.max_rearms ||
+			       hello != HELLO_CLIENT))
 			return;
 		if (!tls_start(p, f, k, st, src_is_a, pick_client || fresh, fresh, now, c))
 			return;
-		flags |= EV_F_FLOW_NEW;
+		/* After segments emitted early (early_segment), userspace has
+		 * the flow already. */
+		if (!p->early)
+			flags |= EV_F_FLOW_NEW;
 	}
 	f->last_ns = now;
 	filter_touch(p, now);
@@ -462,6 +466,73 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 	}
 	if (end_reason)
 		tls_end(f, p, end_reason, c, counter);
+}
+
+/* Connections whose first client bytes have not come yet. A client that
+ * sends the segments of its hello out of order (a network that reorders,
+ * or one that wants the sensor to miss its SNI) would otherwise have them
+ * pass unseen: nothing marks them as a handshake until the first bytes
+ * arrive. So a client SYN of an unknown tuple is remembered (syn_pendings,
+ * counted in the TLS-activity filter so later packets of the tuple look),
+ * and client segments ahead of the first bytes are emitted, a few and
+ * near; when the first bytes come, the wait is over: a hello starts
+ * tracking as usual (userspace already has the early segments), anything
+ * else ends it. */
+#define EARLY_MAX 16
+#define EARLY_WINDOW (64 << 10)
+
+static __always_inline void early_syn(struct pkt *p, const struct flow_key *k, int src_is_a)
+{
+	struct syn_pending *old = bpf_map_lookup_elem(&syn_pendings, k);
+	if (old && old->isn == p->seq)
+		return; /* a retransmitted SYN */
+	__u64 now = bpf_ktime_get_ns();
+	struct syn_pending sp = {.ts_ns = now, .isn = p->seq, .client_is_a = src_is_a};
+	if (old)
+		filter_del(p, old->filter_gen);
+	filter_add(p, &sp.filter_gen, now);
+	bpf_map_update_elem(&syn_pendings, k, &sp, BPF_ANY);
+}
+
+/* The wait of a connection is over (its first bytes, FIN or RST came):
+ * returns whether segments were emitted early. */
+static __always_inline int early_end(struct pkt *p, const struct flow_key *k)
+{
+	struct syn_pending *sp = bpf_map_lookup_elem(&syn_pendings, k);
+	if (!sp)
+		return 0;
+	int emitted = sp->emitted;
+	filter_del(p, sp->filter_gen);
+	bpf_map_delete_elem(&syn_pendings, k);
+	return emitted;
+}
+
+/* A segment of an unknown tuple (not a hello): emitted if it is a client
+ * segment ahead of its connection's first bytes. */
+static __always_inline void early_segment(struct xdp_md *ctx, struct pkt *p, const struct flow_key *k,
+					  int src_is_a, struct counter_set *c)
+{
+	struct syn_pending *sp = bpf_map_lookup_elem(&syn_pendings, k);
+	if (!sp)
+		return;
+	if (p->tcp_flags & (TCP_FIN | TCP_RST)) {
+		early_end(p, k);
+		return;
+	}
+	if (src_is_a != sp->client_is_a || !p->payload_len)
+		return;
+	__u32 off = p->seq - (sp->isn + 1);
+	if (off == 0) {
+		early_end(p, k); /* the first bytes, and no hello */
+		return;
+	}
+	if (off > EARLY_WINDOW || sp->emitted >= EARLY_MAX)
+		return;
+	__u8 flags = EV_F_FROM_CLIENT | (sp->emitted ? 0 : EV_F_FLOW_NEW);
+	if (emit(ctx, p, NULL, EMIT_META(EV_CLASS_TLS, flags, TLS_NONE), c) == 0) {
+		sp->emitted++;
+		c->v[C_TLS_EARLY]++;
+	}
 }
 
 /* A client's SYN: a new connection, perhaps on a tuple an earlier one

@@ -158,6 +158,7 @@ enum counter {
 	C_NOT_FOLLOWED,   /* encapsulations the parser does not follow (depth, version, ESP...) */
 	C_FRAG_SKIPPED,   /* fragments of datagrams known to carry nothing of interest */
 	C_REINJECTED,     /* frames userspace re-injected (reassembled datagrams) */
+	C_TLS_EARLY,      /* segments emitted before a connection's first bytes (tls.h) */
 	C_MAX,
 };
 
@@ -265,6 +266,18 @@ struct hs_verdict {
 	__u32 bytes;     /* HS_EXTEND: payload byte budget */
 	__u8 action;     /* enum hs_action */
 	__u8 end_state;  /* HS_END: TLS_USER_DONE or TLS_USER_NOT_TLS */
+	__u8 _pad[6];
+};
+
+/* A new TCP connection whose first client bytes have not come yet (tls.h):
+ * segments that come before them (reordered, or sent out of order on
+ * purpose) are emitted in case the first bytes start a hello. */
+struct syn_pending {
+	__u64 ts_ns;
+	__u32 isn;         /* the client's initial sequence number */
+	__u32 filter_gen;  /* generation of the tls_filter slot it counts in */
+	__u8 client_is_a;
+	__u8 emitted;      /* segments emitted before the first bytes */
 	__u8 _pad[6];
 };
 

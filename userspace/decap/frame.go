@@ -34,7 +34,7 @@ const (
 	KindGTPU
 )
 
-var kindNames = [...]string{"", "vlan", "mpls", "pppoe", "ipip", "sit", "ip6ip6", "ip4ip6", "gre", "vxlan", "geneve", "gtpu"}
+var kindNames = [...]string{"", "vlan", "mpls", "pppoe", "ipip", "6in4", "ip6ip6", "4in6", "gre", "vxlan", "geneve", "gtpu"}
 
 // String names the kind as events and counters do.
 func (k Kind) String() string {

@@ -621,9 +621,11 @@ func (s *shard) raise(f *flow) {
 	if v == nil || f.quic {
 		return
 	}
+	// The plaintext handshake is still coming in a direction: its hello,
+	// or (TLS 1.2) the server's certificate and the rest of its flight.
 	c, sv := f.dirs[0], f.dirs[1]
-	coming := c != nil && c.started && !f.haveCH && c.rd.Err == nil ||
-		sv != nil && sv.started && !f.haveSH && sv.rd.Err == nil
+	coming := c != nil && c.started && !c.rd.Encrypted && c.rd.Err == nil ||
+		sv != nil && sv.started && !sv.rd.Encrypted && sv.rd.Err == nil
 	if !coming || f.packets*2 < f.budgetPkts && f.bytes*2 < f.budgetBytes {
 		return
 	}

@@ -173,6 +173,13 @@ type Parser interface {
 	// speak): the caller stops feeding it and lets the kernel ignore
 	// the flow.
 	Done() bool
+	// Footprint reports the bytes the parser holds now: its own state,
+	// line and header buffers, queued requests or commands, decoders'
+	// windows, and what the message sink holds for the messages the
+	// parser has open (through Footprinter). Files' own memory is the
+	// sink's to count. It is O(1): the caller may call it after every
+	// Data and count it against its memory budget.
+	Footprint() int
 }
 
 // Footprinter is an optional method of a Message (and of a MessageSink

@@ -64,6 +64,18 @@ type Meta struct {
 	MessageID string
 	// Mailbox is the IMAP mailbox selected when the message was fetched.
 	Mailbox string
+
+	// HeadLost marks a file that stands for a transfer whose head was
+	// lost to a gap (an HTTP response header, a mail message's or
+	// part's header): its type, name and size are unknown (beside what
+	// the other side said: the URL and method of the request it
+	// answered). No bytes are written to it: it gets WireGap(n) with
+	// the wire bytes that could not be read, when known, and closes
+	// incomplete (CutGap, or CutDesync when its extent is unknowable).
+	// The pipeline reports it although its type cannot be decided, so
+	// that a transfer the sensor could not judge is seen, not dropped
+	// as an empty body.
+	HeadLost bool
 }
 
 // MaxHeaderValue bounds every string a parser copies into Meta; longer
@@ -122,6 +134,11 @@ type Sink interface {
 // Message receives one mail message (RFC 5322 bytes, CRLF line ends,
 // transport framing removed: dot-unstuffed, BDAT chunks joined, IMAP
 // literal delimiters stripped).
+//
+// A Gap that falls in a header block (the message's own, before any
+// Write, when a protocol parser found a message whose start it lost, or
+// a part's) loses that entity: the sink cannot tell its type or where
+// its body starts, and reports it as a file with Meta.HeadLost.
 type Message interface {
 	Write(p []byte)
 	Gap(n int64)
@@ -157,4 +174,26 @@ type Parser interface {
 	// speak): the caller stops feeding it and lets the kernel ignore
 	// the flow.
 	Done() bool
+	// Footprint reports the bytes the parser holds now: its own state,
+	// line and header buffers, queued requests or commands, decoders'
+	// windows, and what the message sink holds for the messages the
+	// parser has open (through Footprinter). Files' own memory is the
+	// sink's to count. It is O(1): the caller may call it after every
+	// Data and count it against its memory budget.
+	Footprint() int
+}
+
+// Footprinter is an optional method of a Message (and of a MessageSink
+// for what it holds beside its messages): the bytes it holds now, O(1).
+// A Parser adds the Footprint of the messages it has open to its own.
+type Footprinter interface {
+	Footprint() int
+}
+
+// FootprintOf is x's Footprint when it has one, else 0.
+func FootprintOf(x any) int {
+	if f, ok := x.(Footprinter); ok {
+		return f.Footprint()
+	}
+	return 0
 }

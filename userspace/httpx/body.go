@@ -36,6 +36,13 @@ type body struct {
 	// rng is set for a 206 body that is one range of a file fetched in
 	// ranges: at its end the file waits for the next range (Parser.rng).
 	rng *rangeOf
+	// limitCut: the message's head went past its bounds, so the file
+	// cannot be whole (its description may have been cut).
+	limitCut bool
+	// maybeHead: the response of a request whose head was lost; if its
+	// body starts like a status line the request was a HEAD and there
+	// is no body.
+	maybeHead bool
 }
 
 // startBody sets up the body the head just parsed announced; the caller
@@ -71,6 +78,16 @@ func (h *half) startBody(mode framing, length int64, cod *codings, want bool) {
 // rest belongs to the next message).
 func (h *half) bodyData(p []byte) int {
 	b := &h.b
+	if b.maybeHead {
+		b.maybeHead = false
+		if k := min(len(p), len(httpPrefix)); string(p[:k]) == string(httpPrefix[:k]) {
+			h.p.stats.HeadGuessed++
+			h.closeConsumer(extract.Whole)
+			h.resetBody()
+			h.st = stHead
+			return 0
+		}
+	}
 	switch b.mode {
 	case fLength:
 		k := len(p)
@@ -99,7 +116,7 @@ func (h *half) bodyData(p []byte) int {
 // the caller drops it unseen, so it counts as consumed.
 func (h *half) trySkip() int64 {
 	b := &h.b
-	if h.st != stBody || b.want {
+	if h.st != stBody || b.want || b.maybeHead {
 		return 0
 	}
 	var s int64
@@ -196,6 +213,9 @@ func (h *half) decode(p []byte, eof bool) {
 // closeConsumer ends what the body feeds with cut; the framing goes on.
 func (h *half) closeConsumer(cut extract.Cut) {
 	b := &h.b
+	if cut == extract.Whole && b.limitCut {
+		cut = extract.CutLimit
+	}
 	if b.mp != nil {
 		b.mp.finish(cut)
 		b.mp = nil
@@ -246,6 +266,7 @@ func (h *half) resetBody() {
 	b.mode, b.remain, b.declared, b.wire, b.want = fNone, 0, 0, 0, false
 	b.meta = extract.Meta{}
 	b.rng = nil
+	b.limitCut, b.maybeHead = false, false
 }
 
 // bodyGap handles n missing bytes inside the body.
@@ -255,9 +276,14 @@ func (h *half) bodyGap(n int64) {
 	case fLength:
 		if n > b.remain {
 			// The gap runs past the body into the next message: the
-			// body's own part of it is known.
+			// body's own part of it is known, and the rest took the
+			// next message's head.
+			rest := n - b.remain
 			h.consumerGap(b.remain)
-			h.desync(extract.CutGap)
+			b.wire += b.remain
+			b.remain = 0
+			h.endBody(extract.CutGap, false)
+			h.loseHead(rest)
 			return
 		}
 		b.remain -= n

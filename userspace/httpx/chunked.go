@@ -27,7 +27,7 @@ type chunker struct {
 	size    uint64
 	digits  int
 	line    int   // bytes of the current chunk-size line
-	trailer int   // bytes of the trailer section
+	trailer int64 // bytes of the trailer section
 	whole   int64 // size of the chunk whose data is being read
 }
 
@@ -123,14 +123,13 @@ func (h *half) chunks(p []byte) int {
 				if j >= 0 {
 					n = j + 1
 				}
-				c.trailer += n
-				i += n
-				if c.trailer > h.p.opts.MaxHeaderBytes {
-					h.flushBatch()
+				// Not held: past MaxHeaderBlock they are only counted
+				// (the body's bytes are all in by now).
+				if c.trailer <= int64(h.p.opts.MaxHeaderBlock) && c.trailer+int64(n) > int64(h.p.opts.MaxHeaderBlock) {
 					h.p.stats.Malformed.HeaderTooLong++
-					h.desync(extract.CutCorrupt)
-					return len(p)
 				}
+				c.trailer += int64(n)
+				i += n
 				c.st = csTrailerLine
 				if j >= 0 {
 					c.st = csTrailer

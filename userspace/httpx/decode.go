@@ -44,6 +44,10 @@ type decoder struct {
 	// fed counts the coded bytes given, produced the decoded bytes
 	// taken: MaxDecoded and MaxRatio look at them.
 	fed, produced int64
+	// opened counts the layers started; br is the brotli layer, if one
+	// started (Footprint reads its window).
+	opened int
+	br     *brotli.Reader
 }
 
 func newDecoder(p *Parser, cs *codings) *decoder { return &decoder{p: p, layers: *cs} }
@@ -79,7 +83,7 @@ func (d *decoder) release() {
 		d.stop = nil
 		d.p.coroutines--
 	}
-	d.in, d.out = nil, nil
+	d.in, d.out, d.br = nil, nil, nil
 }
 
 // run is the coroutine: it stacks the decoders over the input and yields
@@ -89,7 +93,8 @@ func (d *decoder) run(yield func([]byte) bool) {
 	var r io.Reader = feeder{d}
 	for i := d.layers.n - 1; i >= 0; i-- {
 		var err error
-		if r, err = openLayer(d.layers.c[i], r); err != nil {
+		d.opened++
+		if r, err = d.openLayer(d.layers.c[i], r); err != nil {
 			d.err = fmt.Errorf("open %v: %w", d.layers.c[i], err)
 			return
 		}
@@ -145,7 +150,7 @@ func (f feeder) ReadByte() (byte, error) {
 
 // openLayer starts one decoder over r. It may read r (headers), which
 // suspends the coroutine until the input arrives.
-func openLayer(c coding, r io.Reader) (io.Reader, error) {
+func (d *decoder) openLayer(c coding, r io.Reader) (io.Reader, error) {
 	switch c {
 	case cGzip:
 		return newGzipReader(r)
@@ -166,7 +171,8 @@ func openLayer(c coding, r io.Reader) (io.Reader, error) {
 		}
 		return flate.NewReader(br), nil
 	case cBrotli:
-		return brotli.NewReader(r), nil
+		d.br = brotli.NewReader(r)
+		return d.br, nil
 	}
 	return nil, fmt.Errorf("coding %d", c)
 }

@@ -4,7 +4,13 @@ package httpx
 type request struct {
 	method, target, host, ua string
 	head, connect            bool
+	// lost stands for a request whose head was lost to a gap: its
+	// response pairs with it, not with the next request.
+	lost bool
 }
+
+// strBytes is what r's strings hold.
+func (r *request) strBytes() int { return len(r.method) + len(r.target) + len(r.host) + len(r.ua) }
 
 // fifo holds the requests awaiting responses, oldest first, at most max.
 type fifo struct {
@@ -13,6 +19,8 @@ type fifo struct {
 	n    int
 	max  int
 	over int // requests past max, after the queued ones: known only by count
+	// strs is what the queued requests' strings hold (Footprint).
+	strs int
 }
 
 func (f *fifo) len() int { return f.n + f.over }
@@ -34,6 +42,7 @@ func (f *fifo) push(r request) bool {
 	}
 	f.q[(f.off+f.n)%len(f.q)] = r
 	f.n++
+	f.strs += r.strBytes()
 	return true
 }
 
@@ -54,22 +63,11 @@ func (f *fifo) pop() (r request, ok bool) {
 		return request{}, false
 	}
 	r = f.q[f.off]
+	f.strs -= r.strBytes()
 	f.q[f.off] = request{}
 	f.off = (f.off + 1) % len(f.q)
 	f.n--
 	return r, true
-}
-
-// keepNewest drops all but the most recent request.
-func (f *fifo) keepNewest() {
-	if f.over > 0 {
-		f.clear()
-		f.over = 1
-		return
-	}
-	for f.n > 1 {
-		f.pop()
-	}
 }
 
 func (f *fifo) clear() {

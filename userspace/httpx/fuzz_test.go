@@ -17,8 +17,11 @@ func (p *Parser) checkBounds() error {
 		return fmt.Errorf("fifo %d/%d", p.fifo.n, len(p.fifo.q))
 	}
 	for _, h := range []*half{&p.req, &p.resp} {
-		if len(h.hbuf) > o.MaxHeaderBytes || cap(h.hbuf) > 2*o.MaxHeaderBytes+64 {
-			return fmt.Errorf("header buffer %d/%d", len(h.hbuf), cap(h.hbuf))
+		if len(h.acc.buf) > lineKeep || cap(h.acc.buf) > 2*lineKeep {
+			return fmt.Errorf("line buffer %d/%d", len(h.acc.buf), cap(h.acc.buf))
+		}
+		if n := h.hd.strBytes(); n > 11*extract.MaxHeaderValue {
+			return fmt.Errorf("header fields hold %d bytes", n)
 		}
 		b := &h.b
 		if b.remain < 0 || b.wire < 0 {
@@ -42,6 +45,7 @@ func fuzzOpts(flags byte) Options {
 	return Options{
 		Uploads:        flags&1 != 0,
 		MaxHeaderBytes: 2048,
+		MaxHeaderBlock: 4096,
 		MaxDecoded:     256 << 10,
 		MaxRatio:       50,
 		MaxPipelined:   4,
@@ -73,6 +77,16 @@ func FuzzParser(f *testing.F) {
 			msg("HTTP/1.1 206 Partial", "MZ\x90\x00", "Content-Range: bytes 0-3/10", "Content-Length: 4") +
 				msg("HTTP/1.1 206 Partial", "abcdef", "Content-Range: bytes 4-9/10", "Content-Length: 6")},
 		{get("/v"), msg("HTTP/1.0 200 OK", "\x00\x00\x00\x18ftypmp42 video", "Content-Type: video/mp4")},
+		// Header blocks read line by line: long lines, padding around
+		// framing values, folds, blocks past MaxHeaderBlock.
+		{msg("GET /"+strings.Repeat("p", 1200)+" HTTP/1.1", "", "Host: h", "X: "+strings.Repeat("y", 1500)), msg("HTTP/1.1 200 OK", "abc", "Content-Length:"+strings.Repeat(" ", 1500)+"3")},
+		{get("/t"), "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n" + strings.Repeat("\t", 1100) + ",chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+		{get("/l"), msg("HTTP/1.1 200 OK", "abcd", append(strings.Split(strings.Repeat("X-J: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\n", 90), "\n"), "Content-Length: 4")...) + ok200("next")},
+		{get("/f"), "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 2\r\n\r\nab" + ok200("x")},
+		// Resync: bodies that hold fake status lines, requests glued to
+		// the body before them.
+		{msg("POST /a HTTP/1.1", "k=v", "Content-Length: 3") + "xyzPOST /b HTTP/1.1\r\nHost: h\r\n\r\n" + get("/c"),
+			"junk HTTP/1.1 200 OK\r\nno colon here\r\n" + ok200("real") + "\x00\x01HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"},
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s[0]), []byte(s[1]), int64(i), byte(i))
@@ -131,6 +145,58 @@ func FuzzParser(f *testing.F) {
 		}
 		if p.coroutines != 0 {
 			t.Fatalf("%d decoders not released after Close", p.coroutines)
+		}
+	})
+}
+
+// FuzzSplit: header blocks read in place and read across calls give the
+// same files. The two streams are fed whole, then in pieces the fuzzer
+// picks; when neither run lost the framing, the files must be equal.
+func FuzzSplit(f *testing.F) {
+	body := testBody(2000, 1)
+	seeds := [][2]string{
+		{get("/a.exe") + get("/b"), ok200(body, "Content-Type: application/x-dosexec") + msg("HTTP/1.1 200 OK", chunk(body, 300), "Transfer-Encoding: chunked")},
+		{msg("GET /"+strings.Repeat("p", 1200)+" HTTP/1.1", "", "Host: h", "User-Agent: "+strings.Repeat("u", 1500)), msg("HTTP/1.1 200 OK", "abc", "Content-Length:"+strings.Repeat(" ", 1500)+"3")},
+		{get("/t"), "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n" + strings.Repeat("\t", 1100) + ",chunked\r\nContent-Disposition: attachment;\r\n filename=x.exe\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+		{get("/l"), msg("HTTP/1.1 200 OK", "abcd", append(strings.Split(strings.Repeat("X-J: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\n", 90), "\n"), "Content-Length: 4")...)},
+	}
+	for i, s := range seeds {
+		f.Add([]byte(s[0]), []byte(s[1]), int64(i), byte(i))
+	}
+	f.Fuzz(func(t *testing.T, client, server []byte, seed int64, flags byte) {
+		run := func(piece func() int) (*recSink, *Parser) {
+			sink := &recSink{keep: 64}
+			p := New(sink, fuzzOpts(flags), nil)
+			d := &driver{p: p, streams: [2][]byte{client, server}}
+			for _, c := range []bool{true, false} {
+				for d.rest(c) > 0 && !p.Done() {
+					d.feed(c, piece())
+				}
+			}
+			p.End(true)
+			p.End(false)
+			p.Close()
+			if err := sink.check(); err != nil {
+				t.Fatal(err)
+			}
+			return sink, p
+		}
+		rng := rand.New(rand.NewSource(seed))
+		whole, pw := run(func() int { return 1 << 30 })
+		split, ps := run(func() int { return 1 + rng.Intn(100) })
+		if pw.stats.Desyncs != 0 || ps.stats.Desyncs != 0 || pw.stats.NotHTTP != ps.stats.NotHTTP {
+			return
+		}
+		if len(whole.files) != len(split.files) {
+			t.Fatalf("%d files whole, %d split", len(whole.files), len(split.files))
+		}
+		for i, a := range whole.files {
+			b := split.files[i]
+			ma, mb := a.meta, b.meta
+			ma.Time, mb.Time = mb.Time, ma.Time
+			if fmt.Sprint(ma) != fmt.Sprint(mb) || a.cut != b.cut || a.sum() != b.sum() || a.n != b.n {
+				t.Fatalf("file %d differs:\n%+v %q %d\n%+v %q %d", i, ma, a.cut, a.n, mb, b.cut, b.n)
+			}
 		}
 	})
 }

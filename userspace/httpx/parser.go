@@ -53,9 +53,6 @@ func (p *Parser) Data(fromClient bool, b []byte) (skip int64) {
 		return 0
 	}
 	h := p.half(fromClient)
-	if h.st == stDesync && !h.resync(b) {
-		return 0
-	}
 	for len(b) > 0 && !p.done {
 		var n int
 		st := h.st
@@ -64,6 +61,8 @@ func (p *Parser) Data(fromClient bool, b []byte) (skip int64) {
 			n = h.head(b)
 		case stBody:
 			n = h.bodyData(b)
+		case stDesync:
+			n = h.seek(b)
 		case stPaused:
 			h.pausedBytes += int64(len(b))
 			return 0
@@ -95,11 +94,23 @@ func (p *Parser) Gap(fromClient bool, n int64) {
 	h := p.half(fromClient)
 	switch h.st {
 	case stHead:
-		// The gap swallowed (part of) a message head: nothing can tell
-		// where the next one starts.
-		h.desync(extract.CutGap)
+		if h.hd.resync {
+			// A resync candidate not yet confirmed: it may be bytes of
+			// what was lost before, and goes with them.
+			h.lostBytes += h.hd.bytes + h.acc.n + n
+			h.hd = headState{}
+			h.acc.reset()
+			h.st, h.bol = stDesync, true
+			return
+		}
+		// The gap took (part of) a message head: what it was for is
+		// recorded, and the next message is sought.
+		h.loseHead(n)
 	case stBody:
 		h.bodyGap(n)
+	case stDesync:
+		h.lostBytes += n
+		h.bol = true
 	case stPaused:
 		h.pausedBytes += n
 	}

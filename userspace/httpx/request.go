@@ -35,20 +35,10 @@ func parseRequestLine(l []byte) (method, target []byte, minor int, ok bool) {
 	return method, target, int(ver[7] - '0'), true
 }
 
-// onRequest handles a parsed request head.
-func (h *half) onRequest(line []byte, f *fields) {
+// onRequest handles a request head, its block read.
+func (h *half) onRequest(hd *headState) {
 	p := h.p
-	method, target, _, ok := parseRequestLine(line)
-	if !ok {
-		p.stats.Malformed.RequestLine++
-		if h.first {
-			p.notHTTP()
-		} else {
-			h.desync(extract.CutDesync)
-		}
-		return
-	}
-	h.first = false
+	f := &hd.f
 	p.stats.Requests++
 	if p.fifo.len() > 0 {
 		p.stats.Pipelined++
@@ -58,7 +48,7 @@ func (h *half) onRequest(line []byte, f *fields) {
 		// client sends it; the 100 is an interim response.
 		p.stats.Continue++
 	}
-	r := request{method: clip(method), target: clip(target), host: f.host, ua: f.ua}
+	r := request{method: hd.method, target: hd.target, host: f.host, ua: f.ua}
 	r.head = r.method == "HEAD"
 	r.connect = r.method == "CONNECT"
 	if !p.fifo.push(r) {
@@ -71,6 +61,7 @@ func (h *half) onRequest(line []byte, f *fields) {
 	}
 	var cod codings
 	cod.parse(f.cenc)
+	cod.raw = cod.raw || f.cencRaw
 	mode, length, ok := h.framing(f, &cod)
 	if !ok {
 		h.desync(extract.CutDesync)
@@ -87,7 +78,10 @@ func (h *half) onRequest(line []byte, f *fields) {
 		m.Name = urlName(r.target)
 	}
 	h.startBody(mode, length, &cod, p.opts.Uploads)
-	if h.b.want && m.ContentType == "multipart/form-data" {
+	h.b.limitCut = hd.over
+	// Over its bounds the head may have lost the fields that describe the
+	// parts: the body goes out as one file, cut.
+	if h.b.want && !hd.over && m.ContentType == "multipart/form-data" {
 		if bnd := boundary(f.ctype); bnd != "" {
 			h.b.mp = newMultipart(p, m, bnd)
 		}

@@ -20,20 +20,11 @@ func parseStatusLine(l []byte) (status, minor int, ok bool) {
 	return status, int(l[7] - '0'), true
 }
 
-// onResponse handles a parsed response head.
-func (h *half) onResponse(line []byte, f *fields) {
+// onResponse handles a response head, its block read.
+func (h *half) onResponse(hd *headState) {
 	p := h.p
-	status, _, ok := parseStatusLine(line)
-	if !ok {
-		p.stats.Malformed.StatusLine++
-		if h.first {
-			p.notHTTP()
-		} else {
-			h.desync(extract.CutDesync)
-		}
-		return
-	}
-	h.first = false
+	f := &hd.f
+	status := hd.status
 	switch {
 	case status == 101:
 		// The connection speaks another protocol after this head.
@@ -65,6 +56,7 @@ func (h *half) onResponse(line []byte, f *fields) {
 	}
 	var cod codings
 	cod.parse(f.cenc)
+	cod.raw = cod.raw || f.cencRaw
 	mode, length, ok := h.framing(f, &cod)
 	if !ok {
 		h.desync(extract.CutDesync)
@@ -79,7 +71,9 @@ func (h *half) onResponse(line []byte, f *fields) {
 		// A range is a piece of a file: hashing it alone would lie. The
 		// ranges of one file fetched in order on this connection (as
 		// download managers and update agents fetch) are joined.
-		rng = p.rangeFor(f, &req, mode, length, &cod)
+		if !hd.over {
+			rng = p.rangeFor(f, &req, mode, length, &cod)
+		}
 		if rng == nil {
 			p.stats.Partial++
 			want = false
@@ -93,6 +87,11 @@ func (h *half) onResponse(line []byte, f *fields) {
 		m.Name = urlName(req.target)
 	}
 	h.startBody(mode, length, &cod, want)
+	h.b.limitCut = hd.over
+	// After a request whose head was lost the method is unknown: a HEAD
+	// would have a Content-Length and no body. The body's first bytes
+	// tell (bodyData).
+	h.b.maybeHead = req.lost && (mode == fLength || mode == fChunked)
 	if rng != nil {
 		h.b.rng = rng
 		if rng.first == 0 {
@@ -112,6 +111,12 @@ func (h *half) onResponse(line []byte, f *fields) {
 func (h *half) framing(f *fields, cod *codings) (mode framing, length int64, ok bool) {
 	mal := &h.p.stats.Malformed
 	if f.hasTE {
+		if f.teBad {
+			// Longer than a value is kept: whether chunked is last is
+			// unknown, and so is the framing.
+			mal.TransferEncoding++
+			return fNone, 0, false
+		}
 		if f.hasCL || f.badCL {
 			// A smuggling pattern; Transfer-Encoding overrides (§6.3).
 			mal.TEAndCL++

@@ -16,6 +16,7 @@ type recFile struct {
 	n       int64
 	data    []byte // the first keep bytes
 	gaps    []int64
+	wire    int64 // WireGap bytes
 	writes  int
 	cut     extract.Cut
 	closed  int
@@ -53,6 +54,8 @@ func (h *recHandle) Write(p []byte) bool {
 		f.misuse = "write after close"
 	case f.decline:
 		f.misuse = "write after decline"
+	case f.meta.HeadLost:
+		f.misuse = "write to a file whose head was lost"
 	}
 	f.writes++
 	f.n += int64(len(p))
@@ -78,6 +81,13 @@ func (h *recHandle) Gap(n int64) {
 		h.f.misuse = "gap after close"
 	}
 	h.f.gaps = append(h.f.gaps, n)
+}
+
+func (h *recHandle) WireGap(n int64) {
+	if h.f.closed > 0 {
+		h.f.misuse = "wire gap after close"
+	}
+	h.f.wire += n
 }
 
 func (h *recHandle) Close(cut extract.Cut) {

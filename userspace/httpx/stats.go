@@ -26,6 +26,10 @@ type Stats struct {
 	GapBytes         uint64
 	Desyncs          uint64 // directions that lost the framing
 	Resyncs          uint64 // directions that found it again
+	FalseStarts      uint64 // resync candidates that did not read as a message
+	HeadsLost        uint64 // message heads a gap fell on
+	LostFiles        uint64 // files opened for responses whose head was lost (Meta.HeadLost)
+	HeadGuessed      uint64 // responses to a lost request taken as answering a HEAD (a status line where the body would start)
 	Malformed        Malformed
 }
 
@@ -34,8 +38,8 @@ type Malformed struct {
 	RequestLine      uint64
 	StatusLine       uint64
 	HeaderLine       uint64 // field line without a colon, or space before it
-	HeaderTooLong    uint64 // header block or trailers over MaxHeaderBytes
-	TooManyHeaders   uint64 // over 256 field lines
+	HeaderTooLong    uint64 // header blocks or trailers over MaxHeaderBlock: the message is cut
+	TooManyHeaders   uint64 // header blocks over MaxHeaderLines: the message is cut
 	ContentLength    uint64 // not a number, or differing values
 	TransferEncoding uint64 // chunked not last, or repeated
 	TEAndCL          uint64 // both present (Transfer-Encoding wins)
@@ -69,6 +73,10 @@ func (s *Stats) Add(o *Stats) {
 	s.GapBytes += o.GapBytes
 	s.Desyncs += o.Desyncs
 	s.Resyncs += o.Resyncs
+	s.FalseStarts += o.FalseStarts
+	s.HeadsLost += o.HeadsLost
+	s.LostFiles += o.LostFiles
+	s.HeadGuessed += o.HeadGuessed
 	m, om := &s.Malformed, &o.Malformed
 	m.RequestLine += om.RequestLine
 	m.StatusLine += om.StatusLine

@@ -117,3 +117,39 @@ func clipJoin(s, sep string, v []byte) string {
 	}
 	return clipString(s + sep + string(v[:cutPoint(v, extract.MaxHeaderValue)]))
 }
+
+// isToken: a non-empty run of token characters (a field name).
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !isTchar(c) {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// hasCTL reports a control byte other than HT (RFC 9110 §5.5: a field
+// value has none).
+func hasCTL(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// isMethodWord: what a method looks like where only a real request will
+// do (a resync): an upper-case letter, then upper-case letters, digits,
+// '-' or '_' (GET, M-SEARCH, VERSION-CONTROL).
+func isMethodWord(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+		case i > 0 && (isDigit(c) || c == '-' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return len(b) > 0 && len(b) <= maxMethod
+}

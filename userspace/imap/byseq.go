@@ -1,5 +1,7 @@
 package imap
 
+import "unsafe"
+
 // bySeq keeps what the parser learnt of messages (structures, senders,
 // sizes) by message number, bounded in entries and bytes. When a new
 // entry would pass a bound the table is emptied and the call says so:
@@ -50,4 +52,12 @@ func (t *bySeq[V]) len() int { return len(t.m) }
 func (t *bySeq[V]) reset() {
 	clear(t.m)
 	t.bytes = 0
+}
+
+// footprint is what the table holds: its entries' bytes and the map's
+// slots (a slot per entry, its control byte, and room to grow).
+func (t *bySeq[V]) footprint() int {
+	var e sized[V]
+	slot := int(unsafe.Sizeof(uint32(0))+unsafe.Sizeof(e)) + 1
+	return t.bytes + 2*slot*len(t.m)
 }

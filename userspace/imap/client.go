@@ -277,6 +277,9 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 	case cIDLE:
 		c.idle = true
 	default:
+		if (commands[k] == "FETCH" || commands[k] == "UID") && fetchesMessage(rest) {
+			p.addMsgFetch(tag)
+		}
 		if n, ok := partialRequest(rest); ok && (commands[k] == "FETCH" || commands[k] == "UID") {
 			if len(p.pieceReqs) == maxPieceReqs {
 				p.pieceReqs = append(p.pieceReqs[:0], p.pieceReqs[1:]...)
@@ -354,6 +357,7 @@ func (p *Parser) clientGap(n int64) {
 			return // still in sync
 		}
 	}
+	p.loseAppend(n)
 	c.seg.reset()
 	c.seg.drop = true // the rest of a cut line
 	c.cmd = command{}

@@ -72,10 +72,15 @@ func FuzzIMAP(f *testing.F) {
 			greet + "* 1 FETCH (ENVELOPE (\"d\" \"s\" ((\"A\" NIL \"a\" \"b.c\")) NIL NIL ((NIL NIL \"g\" NIL)(NIL NIL NIL NIL)) NIL NIL NIL \"<i>\")" +
 				" BODY[HEADER.FIELDS (FROM SUBJECT)] {30}\r\nFrom: a@b.c\r\nSubject: x\r\n y\r\n\r\n)\r\na1 OK\r\n* 1 FETCH (BODY[1] {4}\r\nTVqQ)\r\na2 OK\r\n"},
 		{"a1 FETCH 1 (BODYSTRUCTURE)\r\n", greet + "* 1 FETCH (BODYSTRUCTURE ((\"text\" {3}\r\na)b NIL) \"mixed\") BODY[HEADER.FIELDS (A)] {2}\r\nab)\r\n"},
+		// Resynchronisation after a gap over a literal's announcement.
+		{"a3 FETCH 1:2 (UID BODY.PEEK[])\r\na4 APPEND Sent (\\Seen) {12}\r\nSubject: x\r\n\r\na5 NOOP\r\n",
+			greet + "* 1 FETCH (UID 4 BODY[] {20}\r\nSubject: a\r\n\r\nbody\r\n)\r\n* Note\r\n* 2 FETCH (UID 5 BODY[] {3}\r\nabc)\r\na3 OK\r\n+ go\r\na4 OK\r\n"},
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s.client), []byte(s.server), []byte{byte(i), 3, 200, 17, 9, 64})
 	}
+	last := seeds[len(seeds)-1]
+	f.Add([]byte(last.client), []byte(last.server), []byte{40, 1, 40, 1, 5, 64, 1, 64})
 	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
 		opts := Options{MaxLine: 128, MaxLiteral: 64}
 		if len(cuts) > 0 && cuts[0]&0x80 != 0 {

@@ -42,9 +42,16 @@
 // Desync and resync. A gap inside a literal goes to the message
 // (Message.Gap) and the count goes on: still in sync. A gap inside a line
 // loses the framing: lines are then skipped until one opens a response
-// ("* " and a number or a keyword, or a tag with OK/NO/BAD) on the server
-// side, or a tagged known command on the client side. A connection whose
-// first line either way is not IMAP stops the parser (Done).
+// ("* " and a number and FETCH, EXISTS, EXPUNGE or RECENT, or a known
+// untagged keyword, or a tag with OK/NO/BAD) on the server side, or a
+// tagged known command on the client side. When the gap took a literal's
+// announcement, the message in it is reported all the same, its start
+// lost (lost.go, Stats.LostMessages). A connection whose first line
+// either way is not IMAP stops the parser (Done).
+//
+// Memory (Footprint): one line per direction (MaxLine), the names and
+// header sections literals keep, what is kept by message number (sizes,
+// structures, mail contexts: each bounded) and the open messages'.
 //
 // Mailbox. Meta.Mailbox is the mailbox of the latest SELECT/EXAMINE the
 // client sent (cleared if the server refuses it). When the server's
@@ -105,6 +112,7 @@ type Stats struct {
 	Malformed     uint64 // lines or items that are not IMAP
 	LongLines     uint64 // lines longer than MaxLine
 	Gaps          uint64 // gaps reported, either direction
+	LostMessages  uint64 // messages a gap took the start of (a FETCH's or APPEND's literal announcement), reported with Message.Gap first
 	Desync        uint64 // times a direction lost the line framing
 	Resync        uint64 // times it found it again
 	StartTLS      uint64 // connections that went TLS
@@ -133,6 +141,10 @@ type Parser struct {
 	// tagged response has not come.
 	chain     chain
 	pieceReqs []pieceReq
+
+	// msgFetches are the tags of client FETCHes asking for messages or
+	// parts, whose tagged response has not come (lost.go).
+	msgFetches []string
 
 	// By message number: the RFC822.SIZEs seen, the part headers of the
 	// BODYSTRUCTUREs (for the part sections fetched after them), and the
@@ -218,6 +230,7 @@ func (p *Parser) End(fromClient bool) {
 	p.s.lit.abort(extract.CutEnded)
 	p.finishResponse()
 	p.closeChain(extract.CutEnded)
+	p.reportLost(true)
 }
 
 // Close ends the connection; unfinished messages are closed CutEnded.

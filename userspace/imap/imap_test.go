@@ -367,9 +367,11 @@ func TestGapInLine(t *testing.T) {
 		sv("* 2 FETCH (BODY[] " + litOf(msg1) + ")\r\na3 OK done\r\n"),
 		cl("a4 NO"), {Client: true, Gap: 3}, cl("P\r\nlost\r\na5 FETCH 1 BODY[]\r\n"),
 	}))
-	want(t, sink, []string{msg1}, whole, "INBOX")
-	if st.Desync != 2 || st.Resync != 2 || st.Commands != 4 {
-		t.Errorf("stats %+v", *st)
+	// The lost literal is reported: a FETCH for messages was under way
+	// and lines were passed over.
+	want(t, sink, []string{"", msg1}, []extract.Cut{extract.CutGap, extract.Whole}, "INBOX")
+	if st.Desync != 2 || st.Resync != 2 || st.Commands != 4 || st.LostMessages != 1 || sink.Msgs[0].Gaps != int64(10+19+len("DY[] ...\r\nline of the lost literal\r\n")) {
+		t.Errorf("gaps %d stats %+v", sink.Msgs[0].Gaps, *st)
 	}
 }
 

@@ -117,6 +117,12 @@ func (s *seg) add(part []byte) {
 	s.n += len(part)
 	if !s.over {
 		room := max(s.limit-len(s.buf), 0)
+		if n := len(s.buf) + min(len(part), room); n > cap(s.buf) && 2*cap(s.buf) > s.limit {
+			// Straight to the limit, not doubling past it.
+			b := make([]byte, len(s.buf), s.limit)
+			copy(b, s.buf)
+			s.buf = b
+		}
 		if len(part) <= room {
 			s.buf = append(s.buf, part...)
 			return

@@ -15,6 +15,7 @@ type serverSide struct {
 	desync bool   // skipping lines up to a response start
 	tls    bool   // the server's bytes went TLS: ignored
 	quoted []byte // scratch: an unescaped quoted message
+	lost   lostFetch
 }
 
 // response is the server response under way (it goes on after each of
@@ -58,8 +59,10 @@ func (p *Parser) serverLines(b []byte) []byte {
 		if g.drop {
 			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
+				s.lost.bytes += int64(len(b))
 				return nil
 			}
+			s.lost.bytes += int64(i + 1)
 			b = b[i+1:]
 			g.reset()
 			continue
@@ -122,11 +125,14 @@ func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
 			}
 		}
 		if s.desync {
-			if !responseStart(head) {
+			if !strictResponseStart(head) {
+				s.lost.lines++
+				s.lost.bytes += int64(len(head))
 				return
 			}
 			s.desync = false
 			p.st.Resync++
+			p.reportLost(false)
 		}
 		*r = response{active: true, fs: fetchState{size: -1, structStart: -1}}
 		p.st.Responses++
@@ -172,6 +178,7 @@ func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
 // tagged acts on a tagged status response.
 func (p *Parser) tagged(l []byte) {
 	tag, status, _ := splitCommand(l)
+	p.dropMsgFetch(tag)
 	for i, r := range p.pieceReqs {
 		if r.tag == string(tag) {
 			p.pieceReqs = append(p.pieceReqs[:i], p.pieceReqs[i+1:]...)
@@ -338,6 +345,7 @@ func (p *Parser) serverGap(n int64) {
 			return // still in sync
 		}
 	}
+	p.loseFetch(n)
 	p.finishResponse()
 	// The next piece of a message fetched in pieces could not be told
 	// from bytes that look like one: it ends here.

@@ -55,7 +55,10 @@ func fuzzRun(t *testing.T, msg []byte, split func(int) int, gapAt int) (*testSin
 func FuzzMessage(f *testing.F) {
 	nested, _ := nestedMsg()
 	gapped, _, _ := gapMsg()
-	for _, m := range [][]byte{nested, qpMsg, lookalikeMsg, attachedMsg, nest(6), gapped,
+	junk := []byte(strings.Repeat("Received: from a by b\r\n\tfolded\r\n", 20) + "X: " + strings.Repeat("x", 300) + "\r\nSubject: s\r\nSubject: t\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\nContent-Type: text/plain\r\n\r\n--b\r\nX-A: 1\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--b--\r\n")
+	f.Add(junk, uint64(3), uint16(1))
+	for _, m := range [][]byte{nested, qpMsg, lookalikeMsg, attachedMsg, nest(6), gapped, junk,
 		missingCloseMsg("QUJDR\r\n"), []byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b--")} {
 		f.Add(m, uint64(1), uint16(0))
 		f.Add(m, uint64(7), uint16(len(m)/2))

@@ -50,6 +50,12 @@ func (m *message) parseTop() {
 		}
 	}
 	m.top = t
+	m.topBytes = m.envBytes() + strsBytes(t.from) + strsBytes(t.to) + strsBytes(t.cc) + len(t.subject) + len(t.messageID)
+}
+
+// envBytes is what the strings of the envelope hold.
+func (m *message) envBytes() int {
+	return len(m.env.MailFrom) + len(m.env.Mailbox) + strsBytes(m.env.RcptTo)
 }
 
 // parsePartHeader reads the fields that say how to handle the body. It

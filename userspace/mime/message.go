@@ -41,6 +41,11 @@ type message struct {
 	hdr       []byte // header block: lines joined by '\n', line ends removed
 	hdrCut    bool   // hdr reached MaxHeaderBytes
 	lineEmpty bool   // nothing since the last header line end
+	sawLine   bool   // the block has a line (hdr keeps only some: hfield.go)
+	field     fieldState
+
+	// topBytes is what the strings of env and top hold (Footprint).
+	topBytes int
 
 	// Current leaf.
 	file    extract.File
@@ -72,8 +77,10 @@ func (m *message) Gap(n int64) {
 	m.drain(false)
 	switch m.mode {
 	case modeHeader:
-		// The entity's framing is lost: skip to the next delimiter.
+		// The entity's framing is lost: skip to the next delimiter. It
+		// is reported as a file whose head was lost, with what is known.
 		st.GapCuts++
+		m.lostHead(n)
 		m.mode = modeDiscard
 	case modeBody:
 		if m.enc == encIdentity {
@@ -121,8 +128,14 @@ func (m *message) Close(cut extract.Cut) {
 func (m *message) text(p []byte) {
 	switch m.mode {
 	case modeHeader:
-		m.lineEmpty = false
-		m.hdrAppend(p)
+		if len(p) == 0 {
+			return
+		}
+		if m.lineEmpty && p[0] != ' ' && p[0] != '\t' {
+			m.endField() // a line that is no continuation: a new field
+		}
+		m.lineEmpty, m.sawLine = false, true
+		m.fieldText(p)
 	case modeBody:
 		if m.want {
 			m.decode(p)
@@ -135,11 +148,14 @@ func (m *message) eol(term string) {
 	switch m.mode {
 	case modeHeader:
 		if m.lineEmpty {
+			m.endField()
 			m.endHeader()
 			return
 		}
 		m.lineEmpty = true
-		m.hdrAppend(nlBytes)
+		if f := &m.field; f.st == fieldUndecided || f.st == fieldKeep && len(m.hdr)-f.start < maxFieldKept {
+			m.hdrAppend(nlBytes)
+		}
 	case modeBody:
 		if m.want {
 			m.decodeEOL(term)
@@ -166,7 +182,8 @@ func (m *message) startEntity(depth int, defType string) {
 	m.depth, m.defType = depth, defType
 	m.hdr = m.hdr[:0]
 	m.hdrCut = false
-	m.lineEmpty = true
+	m.lineEmpty, m.sawLine = true, false
+	m.field = fieldState{}
 	m.mode = modeHeader
 	if depth == 0 {
 		return
@@ -229,7 +246,8 @@ func (m *message) delimiter(lv int, closing bool) {
 		// Header lines then the delimiter: a part with no body (RFC 2046
 		// body-part = MIME-part-headers [CRLF *OCTET]), an empty file.
 		// Nothing at all, or a header line cut by the delimiter: no part.
-		if m.lineEmpty && len(m.hdr) > 0 {
+		if m.lineEmpty && m.sawLine {
+			m.endField()
 			m.endHeader()
 			if m.mode == modeBody {
 				m.closeFile(extract.Whole)

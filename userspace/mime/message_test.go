@@ -425,10 +425,15 @@ func TestGap(t *testing.T) {
 		t.Errorf("cuts %q %q", s.files[0].cut, s.files[2].cut)
 	}
 
-	// In a header block: that part is lost, the next one is whole.
-	s, _ = gapAt(after("--b\r\nContent-Ty"), 10)
-	if len(s.files) != 2 || s.files[0].meta.Name != "b.txt" || s.files[1].cut != extract.Whole {
-		t.Errorf("files %s", s.names())
+	// In a header block: that part is lost, reported as a file whose
+	// head was lost (no bytes, cut); the next one is whole.
+	s, st = gapAt(after("--b\r\nContent-Ty"), 10)
+	if len(s.files) != 3 || !s.files[0].meta.HeadLost || s.files[0].cut != extract.CutGap || len(s.files[0].data) != 0 ||
+		s.files[0].wire != 10 || s.files[1].meta.Name != "b.txt" || s.files[2].cut != extract.Whole {
+		t.Errorf("files %s", s.dump())
+	}
+	if st.HeadsLost != 1 {
+		t.Errorf("stats %+v", *st)
 	}
 
 	// Over a delimiter: the gap ends in the next part's header, which
@@ -453,7 +458,10 @@ func TestLimits(t *testing.T) {
 
 	// A header block past MaxHeaderBytes: fields past the limit are
 	// dropped (here the Content-Type), the block's end is still found.
-	msg := "X-Pad: " + strings.Repeat("p", 2000) + "\r\nContent-Type: application/pdf; name=late.pdf\r\n\r\nbody"
+	// Fields the extractor does not read are not kept, so they do not
+	// count.
+	msg := strings.Repeat("X-Pad: "+strings.Repeat("p", 2000)+"\r\n", 10) + "Subject: " + strings.Repeat("s", 2000) +
+		"\r\nContent-Type: application/pdf; name=late.pdf\r\n\r\nbody"
 	s, st = run(t, []byte(msg), Options{MaxHeaderBytes: 1024}, random(3, 100), extract.Whole)
 	if len(s.files) != 1 || s.files[0].meta.ContentType != "text/plain" || string(s.files[0].data) != "body" || st.HeaderLimit != 1 {
 		t.Errorf("files %s, stats %+v", s.dump(), *st)

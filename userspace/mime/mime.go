@@ -56,6 +56,7 @@ type Stats struct {
 	BadBoundary     uint64 // multiparts without a usable boundary, taken as a leaf
 	Gaps            uint64 // Message.Gap calls
 	GapCuts         uint64 // files closed CutGap, entities lost to a gap
+	HeadsLost       uint64 // entities whose header a gap fell on, reported as files with Meta.HeadLost
 	AddressFallback uint64 // address lists net/mail refused, extracted leniently
 }
 
@@ -114,6 +115,7 @@ func (x *Extractor) OpenMessage(m *extract.Meta) extract.Message {
 			}
 		}
 	}
+	msg.topBytes = msg.envBytes()
 	msg.startEntity(0, "text/plain")
 	return msg
 }

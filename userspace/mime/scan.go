@@ -41,7 +41,7 @@ func (m *message) scan(p []byte) {
 // lineStart handles bytes at the start of a line: the fast way out when
 // the line cannot be a delimiter, else collect it in lb.
 func (m *message) lineStart(p []byte) []byte {
-	if m.lbn == 0 && m.hasHeld && m.mode == modeHeader && m.lineEmpty && len(m.hdr) > 0 {
+	if m.lbn == 0 && m.hasHeld && m.mode == modeHeader && m.lineEmpty && m.sawLine {
 		// The held line end ends a header block: it is no delimiter's,
 		// and the block may open the multipart whose first delimiter
 		// this line is.

@@ -16,6 +16,7 @@ type testFile struct {
 	meta    extract.Meta
 	data    []byte
 	gaps    []int64
+	wire    int64 // WireGap bytes
 	cut     extract.Cut
 	closes  int
 	writes  int
@@ -33,6 +34,9 @@ func (f *testFile) Write(p []byte) bool {
 	if len(p) == 0 {
 		f.t.Errorf("%q: empty Write", f.meta.Name)
 	}
+	if f.meta.HeadLost {
+		f.t.Errorf("%q: Write to a file whose head was lost", f.meta.Name)
+	}
 	f.writes++
 	f.data = append(f.data, p...)
 	if f.limit >= 0 && len(f.data) >= f.limit {
@@ -47,6 +51,13 @@ func (f *testFile) Gap(n int64) {
 		f.t.Errorf("%q: Gap after Close or refusal", f.meta.Name)
 	}
 	f.gaps = append(f.gaps, n)
+}
+
+func (f *testFile) WireGap(n int64) {
+	if f.closes > 0 {
+		f.t.Errorf("%q: WireGap after Close", f.meta.Name)
+	}
+	f.wire += n
 }
 
 func (f *testFile) Close(cut extract.Cut) {

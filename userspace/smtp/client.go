@@ -11,13 +11,14 @@ const tlsHandshake = 0x16
 // lineBuf holds a line that did not arrive whole.
 type lineBuf struct {
 	buf  []byte
-	long bool // the line outgrew MaxLine: the rest is not stored
-	drop bool // drop bytes up to the end of the line
+	n    int64 // bytes of the line so far, stored or not
+	long bool  // the line outgrew MaxLine: the rest is not stored
+	drop bool  // drop bytes up to the end of the line
 }
 
 func (l *lineBuf) reset() {
 	clear(l.buf) // it may have held the start of a credential
-	l.buf, l.long, l.drop = l.buf[:0], false, false
+	l.buf, l.n, l.long, l.drop = l.buf[:0], 0, false, false
 }
 
 // clientFeed takes client bytes in whatever mode the client side is in.
@@ -63,11 +64,16 @@ func (p *Parser) clientFeed(b []byte) {
 func (p *Parser) clientLines(b []byte) []byte {
 	c := &p.cl
 	for len(b) > 0 && !p.done && (p.mode == cmdMode || p.mode == desyncMode) {
+		if p.mode == desyncMode {
+			b = p.seekBDAT(b)
+		}
 		if c.drop {
 			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
+				p.skipped += int64(len(b))
 				return nil
 			}
+			p.skipped += int64(i + 1)
 			b = b[i+1:]
 			c.drop = false
 			continue
@@ -87,7 +93,7 @@ func (p *Parser) clientLines(b []byte) []byte {
 			line := b[:i+1]
 			b = b[i+1:]
 			if len(line) > p.opt.MaxLine {
-				p.longLine()
+				p.longLine(int64(len(line)))
 			} else {
 				p.clientLine(line)
 			}
@@ -111,10 +117,15 @@ const classifyLen = 10
 // says it ends the line.
 func (p *Parser) clientPart(part []byte, complete bool) {
 	c := &p.cl
+	c.n += int64(len(part))
 	for len(part) > 0 && len(c.buf) < classifyLen && !c.long {
 		c.buf = append(c.buf, part[0])
 		part = part[1:]
+		desync := p.mode == desyncMode
 		if p.secretPrefix(c.buf) {
+			if desync && p.mode == desyncMode {
+				p.skipped += c.n // not a command: passed over
+			}
 			c.reset()
 			c.drop = !complete
 			return
@@ -127,12 +138,12 @@ func (p *Parser) clientPart(part []byte, complete bool) {
 		c.long = true
 		part = part[:max(room, 0)]
 	}
-	c.buf = append(c.buf, part...)
+	c.buf = appendLine(c.buf, part, p.opt.MaxLine)
 	if !complete {
 		return
 	}
 	if c.long {
-		p.longLine()
+		p.longLine(c.n)
 	} else {
 		p.clientLine(c.buf)
 	}
@@ -145,7 +156,7 @@ func (p *Parser) clientPart(part []byte, complete bool) {
 // command will do, a line that cannot become one.
 func (p *Parser) secretPrefix(buf []byte) bool {
 	strict := p.sasl || p.mode == desyncMode || !p.cseen
-	if strict && !couldBeCommand(buf) {
+	if strict && !couldBeCommand(buf) && !(p.mode == desyncMode && isDotPrefix(buf)) {
 		if !p.cseen {
 			p.notSMTP()
 		}
@@ -158,13 +169,17 @@ func (p *Parser) secretPrefix(buf []byte) bool {
 	return false
 }
 
-func (p *Parser) longLine() {
+func (p *Parser) longLine(n int64) {
 	p.st.LongLines++
 	if !p.cseen {
 		p.notSMTP()
 		return
 	}
-	if p.mode == desyncMode || p.sasl {
+	if p.mode == desyncMode {
+		p.skipped += n
+		return
+	}
+	if p.sasl {
 		return
 	}
 	p.st.Malformed++
@@ -183,10 +198,10 @@ func (p *Parser) clientLine(line []byte) {
 	}
 	if p.mode == desyncMode {
 		if v < 0 {
+			p.desyncLine(line)
 			return
 		}
-		p.mode = cmdMode
-		p.st.Resync++
+		p.resync()
 	}
 	if p.sasl {
 		if v < 0 {
@@ -205,23 +220,28 @@ func (p *Parser) clientLine(line []byte) {
 	case vEHLO, vHELO, vLHLO:
 		p.abortBDAT()
 		p.resetEnvelope()
+		p.fresh, p.lost = true, 0
 		p.push(entry{kind: kOther})
 	case vMAIL:
 		p.abortBDAT()
 		p.resetEnvelope()
+		p.fresh, p.lost = true, 0
 		p.env.from = address(line[len("MAIL FROM:"):])
+		p.env.bytes += len(p.env.from)
 		p.push(entry{kind: kOther})
 	case vRCPT:
 		e := entry{kind: kRcpt, gen: p.env.gen, idx: -1}
 		if len(p.env.rcpt) < p.opt.MaxRecipients {
 			e.idx = int32(len(p.env.rcpt))
 			p.env.rcpt = append(p.env.rcpt, rcpt{addr: address(line[len("RCPT TO:"):])})
+			p.env.bytes += len(p.env.rcpt[e.idx].addr)
 		} else {
 			p.st.RcptDropped++
 		}
 		p.push(e)
 	case vDATA:
 		p.abortBDAT()
+		p.datas++
 		p.mode = waitMode // the reply, maybe already known, decides
 		p.push(entry{kind: kData})
 		p.decideWait(false)
@@ -230,6 +250,7 @@ func (p *Parser) clientLine(line []byte) {
 	case vRSET:
 		p.abortBDAT()
 		p.resetEnvelope()
+		p.fresh, p.lost = true, 0
 		p.push(entry{kind: kOther})
 	case vSTARTTLS:
 		p.afterStartTLS = true
@@ -265,6 +286,11 @@ func (p *Parser) bdat(args []byte) {
 	}
 	if !p.inMsg {
 		p.openMessage()
+		if !p.fresh {
+			// No MAIL since a gap: earlier chunks of this message may
+			// have been lost with it.
+			p.lostStart()
+		}
 	}
 	p.mode, p.bdatLeft, p.bdatLast = bdatMode, n, last
 	p.push(entry{kind: k})
@@ -338,6 +364,8 @@ func (p *Parser) takeHold() []byte {
 func (p *Parser) desync() {
 	p.mode = desyncMode
 	p.st.Desync++
+	p.fresh = false
+	p.hole, p.skipped = 0, 0
 	p.unpair()
 }
 
@@ -359,14 +387,36 @@ func (p *Parser) clientGap(n int64) {
 				p.chunkEnd()
 			}
 		default:
+			// What follows may be the rest of a cut line: in desyncMode
+			// it is kept only while it may be a command (or the end of
+			// data of a message the gap took the start of).
+			partial := p.cl.n
 			p.cl.reset()
-			p.cl.drop = true // the rest of a cut line
 			if p.mode != desyncMode {
 				p.desync()
 			}
+			p.skipped += partial
+			if p.inMsg {
+				// Between BDAT chunks: the message lost bytes here (a
+				// chunk's command, maybe chunks).
+				p.msgGapBytes(n)
+			}
+			p.hole += n
+			p.afterHole = true
 			return
 		}
 	}
+}
+
+// appendLine appends p to a line buffer bounded by max (p fits), growing
+// it straight to max rather than past it.
+func appendLine(buf, p []byte, max int) []byte {
+	if n := len(buf) + len(p); n > cap(buf) && 2*cap(buf) > max {
+		b := make([]byte, len(buf), max)
+		copy(b, buf)
+		buf = b
+	}
+	return append(buf, p...)
 }
 
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }

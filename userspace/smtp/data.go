@@ -8,9 +8,10 @@ import (
 
 // envelope is the current mail transaction.
 type envelope struct {
-	from string
-	rcpt []rcpt
-	gen  uint32 // bumped at every reset, so late RCPT replies find theirs
+	from  string
+	rcpt  []rcpt
+	gen   uint32 // bumped at every reset, so late RCPT replies find theirs
+	bytes int    // what from and the addresses hold (Footprint)
 }
 
 type rcpt struct {
@@ -23,6 +24,7 @@ func (p *Parser) resetEnvelope() {
 	clear(p.env.rcpt)
 	p.env.rcpt = p.env.rcpt[:0]
 	p.env.gen++
+	p.env.bytes = 0
 }
 
 // address takes the path of MAIL FROM / RCPT TO: "<a@b> PARAM=..." or a
@@ -163,6 +165,13 @@ func (p *Parser) dataBytes(b []byte) int {
 			i += j + 1
 			p.dot = dotBOL
 		case dotBOL:
+			if p.msgGap && p.lostEndAt(b[i:]) {
+				// A gap took the end of data: this line is the next
+				// command.
+				p.write(b[start:i])
+				p.lostEnd()
+				return i
+			}
 			if b[i] != '.' {
 				p.dot = dotMid
 				continue

@@ -63,10 +63,21 @@ func FuzzSMTP(f *testing.F) {
 		{"EHLO c\r\nSTARTTLS\r\n\x16\x03\x01\x00\x10",
 			greet + "250 STARTTLS\r\n220 go\r\n\x16\x03\x03"},
 		{"HELO c\r\nMAIL FROM:<>\r\nRCPT TO:<b@x>\r\nDATA\r\n" + "x\n.\n" + "QUIT\r\n", "220 x\n250 x\n250 x\n250 x\n354 x\n250 x\n"},
+		// Resynchronisation: a message after a lost DATA (354, a header
+		// field, a lone dot), BDAT after a chunk mid-line, an end of data
+		// lost before a command or a reply.
+		{twoMsgs, twoReplies},
+		{"EHLO c\r\nMAIL FROM:<a@x>\r\nBDAT 7\r\nabcdefgBDAT 3 LAST\r\nxyzMAIL FROM:<b@x>\r\nRCPT TO:<c@x>\r\nBDAT 1 LAST\r\nq",
+			greet + "250 hi\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n"},
+		{"EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\nQUIT\r\n.\r\nRSET\r\n",
+			greet + "250 hi\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n"},
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s.client), []byte(s.server), []byte{byte(i), 3, 200, 17, 9, 64})
 	}
+	// Gaps where they matter: d%29 == 5 makes a piece a gap.
+	f.Add([]byte(twoMsgs), []byte(twoReplies), []byte{40, 1, 40, 1, 5, 64, 1, 64})
+	f.Add([]byte(seeds[len(seeds)-2].client), []byte(seeds[len(seeds)-2].server), []byte{40, 1, 5, 1, 80, 1, 34})
 	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
 		opts := Options{MaxLine: 64, MaxHold: 300, MaxMessage: 1 << 12, MaxPending: 8, MaxRecipients: 3}
 		if len(cuts) > 0 && cuts[0]&0x80 != 0 {

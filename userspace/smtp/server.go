@@ -181,7 +181,7 @@ func (p *Parser) serverFeed(b []byte) {
 			s.long = true
 			part = part[:room]
 		}
-		s.buf = append(s.buf, part...)
+		s.buf = appendLine(s.buf, part, p.opt.MaxLine)
 		if i >= 0 {
 			p.serverLine(s.buf)
 			s.reset()
@@ -207,6 +207,13 @@ func (p *Parser) serverLine(line []byte) {
 		return // "250-": the reply goes on
 	}
 	p.st.Replies++
+	switch {
+	case code == 354:
+		p.replies354++
+	case p.mode == dataMode && p.msgGap:
+		// The server answers only after the end of data: a gap took it.
+		p.lostEnd()
+	}
 	if p.unpaired {
 		return
 	}

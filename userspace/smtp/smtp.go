@@ -21,6 +21,14 @@
 // later DATA replies are guessed as above), and the client side skips
 // lines until one is a known command. A gap inside a message goes to the
 // message (Message.Gap) and the parser keeps looking for the end of data.
+// What a gap took is told from what follows it (resync.go): a message
+// whose DATA or first BDAT chunk was lost is still opened, with the gap
+// first (Stats.LostStarts: the MIME extractor reports it as a file whose
+// head was lost); a message whose end of data was lost ends, cut, at the
+// next transaction's command or at a server reply (Stats.LostEnds); a
+// BDAT command is found after a chunk even mid-line. Memory (Footprint):
+// the parser's state, one line per direction (MaxLine), the hold after
+// DATA (MaxHold), the queues (MaxPending) and the open message's.
 // A connection whose first line either way is not SMTP stops the parser
 // (Done), as does STARTTLS once accepted.
 //
@@ -33,6 +41,8 @@
 package smtp
 
 import (
+	"unsafe"
+
 	"github.com/edgesensor/edgesensor/userspace/extract"
 )
 
@@ -95,6 +105,8 @@ type Stats struct {
 	Desync      uint64 // times the client side lost the command framing
 	Resync      uint64 // times it found a command again
 	Unpaired    uint64 // connections where command/reply pairing was given up
+	LostStarts  uint64 // messages found after a gap took their DATA or first BDAT (their start lost: Message.Gap first)
+	LostEnds    uint64 // messages whose end of data a gap took, ended at the next command or reply
 	Guessed     uint64 // DATA replies decided from the client's bytes
 	Misguessed  uint64 // guesses a later reply contradicted
 	Limit       uint64 // messages cut at MaxMessage
@@ -150,6 +162,18 @@ type Parser struct {
 	cmds     ring[entry]
 	replies  ring[uint16]
 	unpaired bool
+
+	// Resynchronisation after a client gap (resync.go): hole is the gap's
+	// size and skipped the bytes passed over since, afterHole marks the
+	// first line after it, fresh that a transaction began (MAIL, RSET,
+	// HELO) since the desync; replies354 and datas count the server's 354
+	// replies and the DATA commands seen, which tell a lost DATA.
+	hole, skipped    int64
+	lost             int64 // passed over before a resync, for the message it may open
+	afterHole, fresh bool
+	cutEnd           bool // lostEnd cut a message: a dot line next is its end
+	replies354       uint64
+	datas            uint64
 }
 
 var _ extract.Parser = (*Parser)(nil)
@@ -160,7 +184,7 @@ func New(sink extract.MessageSink, opts Options, stats *Stats) *Parser {
 	if stats == nil {
 		stats = new(Stats)
 	}
-	p := &Parser{sink: sink, opt: opts.withDefaults(), st: stats}
+	p := &Parser{sink: sink, opt: opts.withDefaults(), st: stats, fresh: true}
 	p.cmds.max, p.replies.max = p.opt.MaxPending, p.opt.MaxPending
 	p.cmds.push(entry{kind: kGreeting}) // the greeting answers the connection
 	return p
@@ -260,3 +284,17 @@ func (p *Parser) startTLS() {
 
 // buffered is what the parser holds (for tests of its bounds).
 func (p *Parser) buffered() int { return len(p.hold) + len(p.cl.buf) + len(p.sl.buf) }
+
+// Footprint implements extract.Parser: the parser's state, its line
+// buffers (MaxLine each), the bytes held after DATA (MaxHold), the
+// command and reply queues, the envelope, and what the message sink
+// holds for the message under way.
+func (p *Parser) Footprint() int {
+	n := int(unsafe.Sizeof(*p)) + cap(p.cl.buf) + cap(p.sl.buf) + cap(p.hold)
+	n += cap(p.cmds.buf)*int(unsafe.Sizeof(entry{})) + cap(p.replies.buf)*2
+	n += p.env.bytes + cap(p.env.rcpt)*int(unsafe.Sizeof(rcpt{})) + cap(p.rcpts)*int(unsafe.Sizeof(""))
+	if p.msg != nil {
+		n += extract.FootprintOf(p.msg)
+	}
+	return n
+}

@@ -318,10 +318,20 @@ func TestGapInDATA(t *testing.T) {
 		t.Errorf("gaps %d cut %q stats %+v", m.Gaps, m.Cut, *st)
 	}
 
-	// The gap ate the end of data: the message runs to the limit.
+	// The gap ate the end of data: the message ends, cut, at the next
+	// command that cannot be content after a gap.
 	sink, _, st = run(t, Options{MaxMessage: 1000}, []ev{
 		sv(server), cl(head + body[:50]), {Client: true, Gap: int64(len(body) - 50 + 2)},
 		cl("\r\nQUIT\r\n"), cl(strings.Repeat("more\r\n", 200)),
+	})
+	if len(sink.Msgs) != 1 || sink.Msgs[0].Cut != extract.CutGap || string(sink.Msgs[0].Data) != body[:50]+"\r\n" ||
+		st.LostEnds != 1 || st.Limit != 0 {
+		t.Errorf("messages %d stats %+v", len(sink.Msgs), *st)
+	}
+	// Without such a command, it runs to the limit.
+	sink, _, st = run(t, Options{MaxMessage: 1000}, []ev{
+		sv(server), cl(head + body[:50]), {Client: true, Gap: int64(len(body) - 50 + 2)},
+		cl("\r\n"), cl(strings.Repeat("more\r\n", 200)),
 	})
 	if len(sink.Msgs) != 1 || sink.Msgs[0].Cut != extract.CutLimit || st.Limit != 1 {
 		t.Errorf("messages %d stats %+v", len(sink.Msgs), *st)

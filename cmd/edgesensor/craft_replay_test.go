@@ -113,7 +113,13 @@ func replayCraft(t *testing.T, cfg []string, pcap string) ([]craftEvent, map[str
 // counter is also met by any statistic whose name ends in the truth's
 // name.
 var craftCounters = map[string][]string{
-	"tcp_out_of_window": {"analysis.reassembly_beyond_window"},
+	"tcp_out_of_window":     {"analysis.tcp_out_of_window", "analysis.tls_tcp_out_of_window"},
+	"tcp_csum_bad":          {"analysis.checksum_dropped", "counters.csum_bad"},
+	"ip_csum_bad":           {"analysis.checksum_dropped", "counters.csum_bad"},
+	"csum_offload_detected": {"analysis.checksum_partial"},
+	"tcp_urgent":            {"analysis.reassembly_urgent_bytes"},
+	"frag_overlap":          {"fragments.overlaps"},
+	"frag_tiny":             {"fragments.tiny"},
 }
 
 // craftVerdict lists where the sensor's report differs from the truth.

@@ -35,6 +35,7 @@ type analysis struct {
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
 	verdicts   *lateVerdicts
+	checks     *capture.Checksums
 	router     capture.Router
 }
 
@@ -94,7 +95,7 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.handshakes, a.files, a.verdicts = hs, fp, lv
+	a.handshakes, a.files, a.verdicts, a.checks = hs, fp, lv, checks
 	a.router = capture.Router{
 		capture.ClassTLS:    hs,
 		capture.ClassQUIC:   hs,
@@ -196,28 +197,42 @@ func (a *analysis) counts() map[string]uint64 {
 	}
 	fs := &a.files.Stats
 	for k, v := range map[string]*atomic.Uint64{
-		"file_events":          &fs.Files,
-		"file_incomplete":      &fs.Incomplete,
-		"file_oversize":        &fs.Oversize,
-		"file_non_candidates":  &fs.NonCandidates,
-		"file_spool_full":      &fs.SpoolFull,
-		"file_spool_errors":    &fs.SpoolErrors,
-		"file_retained":        &fs.Retained,
-		"file_retain_errors":   &fs.RetainErrors,
-		"file_yara_errors":     &fs.YARAErrors,
-		"file_score_waits":     &fs.ScoreWaits,
-		"file_flows":           &fs.Flows,
-		"file_flows_evicted":   &fs.FlowsEvicted,
-		"file_flows_expired":   &fs.FlowsExpired,
-		"file_flows_lifetime":  &fs.FlowsLifetime,
-		"file_flows_ignored":   &fs.FlowsIgnored,
-		"file_verdict_skip":    &fs.VerdictSkip,
-		"file_verdict_capture": &fs.VerdictCapture,
-		"file_verdict_ignore":  &fs.VerdictIgnore,
-		"file_verdict_errors":  &fs.VerdictErrors,
+		"file_events":                  &fs.Files,
+		"file_heads_lost":              &fs.HeadsLost,
+		"file_flows_evicted_half_open": &fs.FlowsEvictedHalfOpen,
+		"file_flows_evicted_memory":    &fs.FlowsEvictedMemory,
+		"file_incomplete":              &fs.Incomplete,
+		"file_oversize":                &fs.Oversize,
+		"file_non_candidates":          &fs.NonCandidates,
+		"file_spool_full":              &fs.SpoolFull,
+		"file_spool_errors":            &fs.SpoolErrors,
+		"file_retained":                &fs.Retained,
+		"file_retain_errors":           &fs.RetainErrors,
+		"file_yara_errors":             &fs.YARAErrors,
+		"file_score_waits":             &fs.ScoreWaits,
+		"file_flows":                   &fs.Flows,
+		"file_flows_evicted":           &fs.FlowsEvicted,
+		"file_flows_expired":           &fs.FlowsExpired,
+		"file_flows_lifetime":          &fs.FlowsLifetime,
+		"file_flows_ignored":           &fs.FlowsIgnored,
+		"file_verdict_skip":            &fs.VerdictSkip,
+		"file_verdict_capture":         &fs.VerdictCapture,
+		"file_verdict_ignore":          &fs.VerdictIgnore,
+		"file_verdict_errors":          &fs.VerdictErrors,
 	} {
 		m[k] = v.Load()
 	}
+	a.checks.Counts(m)
+	for k, v := range map[string]uint64{
+		"tls_budget_raised": a.handshakes.Stats.Extended.Load(),
+		"tls_ended":         a.handshakes.Stats.Ended.Load(),
+		"tls_late_packets":  a.handshakes.Stats.Late.Load(),
+	} {
+		m[k] = v
+	}
+	hr, ht := a.handshakes.Detail()
+	files.Flatten("tls_reassembly", &hr, m)
+	files.Flatten("tls_tcp", &ht, m)
 	d := a.files.Detail()
 	files.Flatten("reassembly", &d.Reassembly, m)
 	files.Flatten("tcp", &d.TCP, m)

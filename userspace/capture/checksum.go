@@ -33,6 +33,20 @@ type Checksums struct {
 	// decides carries full checksums (the data plane can then require
 	// them too); OnOff when it decides not to check one.
 	OnStrict, OnOff func(iface string, ifindex uint32)
+	// Counts of what was checked: full, partial and wrong checksums, and
+	// packets dropped for them under the policy.
+	full, partial, wrong, dropped atomic.Uint64
+}
+
+// Counts adds the checksum figures to m, named checksum_*.
+func (c *Checksums) Counts(m map[string]uint64) {
+	if c == nil {
+		return
+	}
+	m["checksum_full"] = c.full.Load()
+	m["checksum_partial"] = c.partial.Load()
+	m["checksum_wrong"] = c.wrong.Load()
+	m["checksum_dropped"] = c.dropped.Load()
 }
 
 // What auto mode needs to see before it decides.
@@ -95,9 +109,24 @@ func (c *Checksums) Bad(ev *Event) bool {
 		return false
 	}
 	v := Check(ev)
-	if v == Unchecked {
+	switch v {
+	case Unchecked:
 		return false
+	case Full:
+		c.full.Add(1)
+	case Partial:
+		c.partial.Add(1)
+	case Wrong:
+		c.wrong.Add(1)
 	}
+	bad := c.judge(ev, v)
+	if bad {
+		c.dropped.Add(1)
+	}
+	return bad
+}
+
+func (c *Checksums) judge(ev *Event, v Verdict) bool {
 	ic := c.iface(ev.Interface)
 	st := ic.state.Load()
 	if c.mode == ChecksumsAuto && st == csTolerant {

@@ -133,6 +133,9 @@ type FileDetails struct {
 	// content disagrees with it or with the name (a PE named .jpg).
 	ClaimedType     string    `json:"claimed_type,omitempty"`
 	Mismatch        bool      `json:"mismatch,omitempty"`
+	// HeadLost: a gap took the transfer's head; only what the other side
+	// said (the URL, the mail envelope) is known of it.
+	HeadLost bool `json:"head_lost,omitempty"`
 	// Conflict: bytes of the flow came twice with different content while
 	// the file was open (a copy that reached the sensor need not have
 	// reached the host): no hash can be called the file's.
@@ -244,6 +247,7 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		ClaimedType:         m.ContentType,
 		Mismatch:            f.typ.Mismatch,
 		Conflict:            f.conflict,
+		HeadLost:            m.HeadLost,
 		TypeReason:          f.typ.Reason,
 		Direction:           "download",
 		Transfer:            m.Transfer,
@@ -253,6 +257,9 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	}
 	if m.Upload {
 		d.Direction = "upload"
+	}
+	if m.HeadLost && d.Category == "" {
+		d.Category, d.Kind = "unknown", "unknown"
 	}
 	if m.Size >= 0 {
 		sz := m.Size

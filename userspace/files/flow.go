@@ -46,6 +46,7 @@ type shard struct {
 
 	reasmCfg reassembly.Config
 	budget   *reassembly.Budget
+	mimeMem  int64 // what the MIME extractor held when last counted
 	stats    shardStats
 	sink     *sink
 	mime     *mime.Extractor
@@ -103,6 +104,7 @@ type flow struct {
 	conflict   bool // such a copy came: what the flow carries is in doubt
 	hasData    bool // it carried data: on the active list
 	tunnel     *ecs.Tunnel
+	parserMem  int64 // what the parser held when last counted
 }
 
 // tunnelOf describes the encapsulation ev travelled in, oriented from
@@ -261,8 +263,33 @@ func (s *shard) Handle(ev *capture.Event) {
 		s.end(f)
 	} else {
 		s.release(f, d)
+		s.accountParser(f)
 	}
 	s.cur = nil
+}
+
+// accountParser counts what f's parser (and the shard's MIME extractor)
+// holds against the shard's memory budget, files.reassembly_memory, as
+// the reassembly buffers are: past it, the least recently active flows
+// end (half-open ones first), their files reported cut.
+func (s *shard) accountParser(f *flow) {
+	n := int64(f.parser.Footprint())
+	s.budget.Take(n - f.parserMem)
+	f.parserMem = n
+	m := int64(s.mime.Footprint())
+	s.budget.Take(m - s.mimeMem)
+	s.mimeMem = m
+	for s.budget.Over() {
+		victim := s.embryonic.oldest
+		if victim == nil {
+			victim = s.active.oldest
+		}
+		if victim == nil || victim == f {
+			break
+		}
+		s.p.Stats.FlowsEvictedMemory.Add(1)
+		s.end(victim)
+	}
 }
 
 // noteSYN records the client's SYN: the data plane counts the flow's
@@ -445,6 +472,8 @@ func (s *shard) end(f *flow) {
 	}
 	f.parser.Close()
 	f.conn.Reset()
+	s.budget.Give(f.parserMem)
+	f.parserMem = 0
 	s.releaseAll(f)
 	if f.verdict && s.p.cfg.Verdicts != nil {
 		if err := s.p.cfg.Verdicts.Forget(f.id()); err != nil {

@@ -166,22 +166,28 @@ type Stats struct {
 	FlowsLifetime        atomic.Uint64 // ended by files.flow_lifetime
 	FlowsIgnored         atomic.Uint64 // nothing more of interest (STARTTLS, upgrade, not the protocol)
 	Files                atomic.Uint64 // edgesensor.file events written
-	Incomplete           atomic.Uint64 // of which incomplete
-	Oversize             atomic.Uint64 // of which over the category's max_size
-	NonCandidates        atomic.Uint64 // files seen and not reported (not a selected category)
-	SpoolFull            atomic.Uint64 // candidates hashed but not spooled: spool_limit
-	SpoolErrors          atomic.Uint64 // spool files that could not be written
-	Retained             atomic.Uint64 // files kept by a retention rule
-	RetainErrors         atomic.Uint64 // files a retention rule could not keep
-	RetainExpired        atomic.Uint64 // retained files the janitor deleted (files.retain_for)
-	Samples              atomic.Uint64 // whole files handed to the uplink
-	SampleErrors         atomic.Uint64 // files that could not be handed over
-	YARAErrors           atomic.Uint64 // YARA scans that failed or timed out
-	ScoreWaits           atomic.Uint64 // times a worker waited for a free scorer
-	VerdictSkip          atomic.Uint64 // SKIP verdicts written
-	VerdictCapture       atomic.Uint64 // CAPTURE verdicts written
-	VerdictIgnore        atomic.Uint64 // IGNORE verdicts written
-	VerdictErrors        atomic.Uint64 // verdict writes that failed
+	// HeadsLost are transfers reported although a gap took their head
+	// (edgesensor.file.head_lost).
+	HeadsLost atomic.Uint64
+	// FlowsEvictedMemory ended early to keep within
+	// files.reassembly_memory (parsers' buffers counted in).
+	FlowsEvictedMemory atomic.Uint64
+	Incomplete         atomic.Uint64 // of which incomplete
+	Oversize           atomic.Uint64 // of which over the category's max_size
+	NonCandidates      atomic.Uint64 // files seen and not reported (not a selected category)
+	SpoolFull          atomic.Uint64 // candidates hashed but not spooled: spool_limit
+	SpoolErrors        atomic.Uint64 // spool files that could not be written
+	Retained           atomic.Uint64 // files kept by a retention rule
+	RetainErrors       atomic.Uint64 // files a retention rule could not keep
+	RetainExpired      atomic.Uint64 // retained files the janitor deleted (files.retain_for)
+	Samples            atomic.Uint64 // whole files handed to the uplink
+	SampleErrors       atomic.Uint64 // files that could not be handed over
+	YARAErrors         atomic.Uint64 // YARA scans that failed or timed out
+	ScoreWaits         atomic.Uint64 // times a worker waited for a free scorer
+	VerdictSkip        atomic.Uint64 // SKIP verdicts written
+	VerdictCapture     atomic.Uint64 // CAPTURE verdicts written
+	VerdictIgnore      atomic.Uint64 // IGNORE verdicts written
+	VerdictErrors      atomic.Uint64 // verdict writes that failed
 }
 
 // Pipeline implements capture.Pipeline for the stream class.

@@ -314,6 +314,10 @@ func (f *file) Close(cut extract.Cut) {
 	if f.cut == extract.Whole {
 		f.cut = cut
 	}
+	if f.meta.HeadLost {
+		f.headLost()
+		return
+	}
 	if !f.decided {
 		total := int64(-1)
 		if f.cut == extract.Whole {
@@ -348,6 +352,23 @@ func (f *file) Close(cut extract.Cut) {
 		f.s.hold(fl, f)
 		return
 	}
+	f.s.p.analyse(f)
+}
+
+// headLost reports a transfer whose head a gap took: its type cannot be
+// read, so it is typed by its name alone where the name says (an .exe),
+// reported whatever the category selection (the SOC should see that a
+// transfer happened the sensor could not judge), never whole.
+func (f *file) headLost() {
+	f.decided = true
+	f.typ = filetype.Detect(nil, f.meta.Name, f.meta.ContentType, -1)
+	f.cat = f.s.p.cfg.Categories[f.typ.Category]
+	if f.cut == extract.Whole {
+		f.cut = extract.CutGap
+	}
+	f.end = f.s.now
+	f.complete = false
+	f.s.p.Stats.HeadsLost.Add(1)
 	f.s.p.analyse(f)
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +96,23 @@ type Pipeline struct {
 	cfg   Config
 	out   *output.NDJSON
 	Stats Stats
+
+	mu     sync.Mutex
+	shards []*shard
+}
+
+// Detail sums the receiver model's counters over the shards (exact once
+// they are closed).
+func (p *Pipeline) Detail() (reassembly.Stats, reassembly.ConnStats) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var st reassembly.Stats
+	var ct reassembly.ConnStats
+	for _, s := range p.shards {
+		st.Add(&s.stats)
+		ct.Add(&s.tcpStats)
+	}
+	return st, ct
 }
 
 // New makes a pipeline writing to out.
@@ -126,6 +144,9 @@ func (p *Pipeline) NewShard(int) capture.Shard {
 	s := &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/n, 16), maxBytes: max(p.cfg.MaxBytes/n, 1<<20)}
 	s.reasmCfg = reassembly.Config{Policy: p.cfg.Policy, MaxBuffered: DirectionLimit, MaxSegments: 256}
 	s.recent.init(recentFlows)
+	p.mu.Lock()
+	p.shards = append(p.shards, s)
+	p.mu.Unlock()
 	return s
 }
 

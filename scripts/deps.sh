@@ -14,7 +14,7 @@ declare -A lab=(
 	[ip]=iproute2 [ethtool]=ethtool [nginx]=nginx-light [postfix]=postfix
 	[dovecot]=dovecot-imapd [swaks]=swaks [curl]=curl [openssl]=openssl
 	[python3]=python3 [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux
-	[tshark]=tshark [mountpoint]=util-linux [chromium]=chromium
+	[tshark]=tshark [tcpreplay]=tcpreplay [mountpoint]=util-linux [chromium]=chromium
 	[rsyslogd]=rsyslog
 )
 

@@ -261,6 +261,14 @@ func (s *Sensor) Wait(ctx context.Context) error {
 	}
 }
 
+// FragmentStats returns what fragment reassembly did (nil when off).
+func (s *Sensor) FragmentStats() map[string]uint64 {
+	if s.disp == nil {
+		return nil
+	}
+	return s.disp.FragmentStats()
+}
+
 // DispatchStats returns the userspace counters.
 func (s *Sensor) DispatchStats() DispatchStats {
 	if s.disp == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/decap"
 )
 
 // The Go-side constants must equal the C enums.
@@ -706,6 +707,10 @@ func FuzzPrivilegedXDP(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
+	inner := client.With(1, "PA", testutil.ClientHello(200)).Frame()[14:]
+	for _, enc := range tunnelCases() {
+		f.Add(enc.Wrap(inner))
+	}
 	h := newHarness(f, nil)
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		if len(frame) < 14 || len(frame) > 3000 {
@@ -719,8 +724,17 @@ func FuzzPrivilegedXDP(f *testing.F) {
 			if len(e.Payload) > e.PayloadLen {
 				t.Fatalf("payload %d exceeds its claim %d", len(e.Payload), e.PayloadLen)
 			}
-			if e.Class != capture.ClassTLS && e.Class != capture.ClassQUIC && e.Class != capture.ClassStream {
+			if e.Class != capture.ClassTLS && e.Class != capture.ClassQUIC && e.Class != capture.ClassStream &&
+				e.Class != capture.ClassFrag {
 				t.Fatalf("class %d", e.Class)
+			}
+			// The Go parser follows the same rules: where the data plane
+			// found a packet to analyse, it finds the same headers.
+			var fr decap.Frame
+			if err := decap.Parse(frame, &fr); err == nil && !fr.Fragment && e.Class != capture.ClassFrag &&
+				(fr.L3 != e.L3Off || fr.L4 != e.L4Off || fr.Tunnels() != int(e.Tunnels)) {
+				t.Fatalf("data plane l3=%d l4=%d tunnels=%d, decap l3=%d l4=%d tunnels=%d",
+					e.L3Off, e.L4Off, e.Tunnels, fr.L3, fr.L4, fr.Tunnels())
 			}
 		}
 	})

@@ -70,6 +70,7 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		Verdicts:      lv,
 		BudgetPackets: cfg.Capture.HandshakePackets,
 		BudgetBytes:   int(cfg.Capture.HandshakeBytes),
+		BudgetQUIC:    cfg.Capture.QUICInitials,
 	}, out)
 	fc := files.ConfigFrom(cfg, lv)
 	fc.Checksums = checks

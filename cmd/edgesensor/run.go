@@ -109,6 +109,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 	werr := s.Wait(ctx)
 	ds := s.DispatchStats()
+	frags := s.FragmentStats()
 	if *stay {
 		log.Info().Msg("leaving XDP attached and pinned (--stay-attached); `edgesensor detach` removes it")
 	}
@@ -121,6 +122,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ferr := an.out.Flush()
 	stopped := log.Info().Uint64("events", ds.Events).Uint64("bad_records", ds.BadRecord)
 	counts := an.counts()
+	for k, v := range frags {
+		counts["fragments_"+k] = v
+	}
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		stopped = stopped.Uint64(k, counts[k])
 	}

@@ -131,15 +131,15 @@ type FileDetails struct {
 	DeclaredSize *int64 `json:"declared_size,omitempty"`
 	// ClaimedType is the media type the sender claimed; Mismatch says the
 	// content disagrees with it or with the name (a PE named .jpg).
-	ClaimedType     string    `json:"claimed_type,omitempty"`
-	Mismatch        bool      `json:"mismatch,omitempty"`
+	ClaimedType string `json:"claimed_type,omitempty"`
+	Mismatch    bool   `json:"mismatch,omitempty"`
 	// HeadLost: a gap took the transfer's head; only what the other side
 	// said (the URL, the mail envelope) is known of it.
 	HeadLost bool `json:"head_lost,omitempty"`
 	// Conflict: bytes of the flow came twice with different content while
 	// the file was open (a copy that reached the sensor need not have
 	// reached the host): no hash can be called the file's.
-	Conflict bool `json:"conflict,omitempty"`
+	Conflict        bool      `json:"conflict,omitempty"`
 	TypeReason      string    `json:"type_reason,omitempty"`
 	Direction       string    `json:"direction"` // download or upload
 	Transfer        string    `json:"transfer,omitempty"`

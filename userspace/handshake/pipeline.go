@@ -70,6 +70,7 @@ type Config struct {
 	Verdicts      capture.HandshakeVerdicts
 	BudgetPackets int
 	BudgetBytes   int
+	BudgetQUIC    int // capture.quic_initials
 }
 
 // A hello may raise its budget to this many times the configured one.
@@ -420,6 +421,9 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 		f = s.newFlow()
 		f.key, f.quic, f.client, f.server, f.iface, f.vlan, f.first = k, quicFlow, ev.Client(), ev.Server(), ev.Interface, ev.VLAN, ev.Time
 		f.budgetPkts, f.budgetBytes = s.p.cfg.BudgetPackets, s.p.cfg.BudgetBytes
+		if quicFlow {
+			f.budgetPkts = s.p.cfg.BudgetQUIC
+		}
 		if ev.L3Off != 14 && ev.L3Off != 0 {
 			f.tunnel = ecs.TunnelOf(ev.Frame)
 			if f.tunnel != nil && f.tunnel.Outer != nil && !ev.FromClient() {
@@ -750,11 +754,35 @@ func (s *shard) quic(ev *capture.Event) {
 	}
 	switch {
 	case f.haveCH && f.haveSH && !f.sh.HelloRetry:
+		// Both hellos are in: the data plane need not send the rest of
+		// the connection's Initials (ACKs, retransmissions).
+		s.endInKernel(f, false)
 		s.finish(f, "finished")
 	case f.qc.Closed:
 		s.finish(f, "closed")
 	default:
+		s.raiseQUIC(f)
 		s.account(f)
+	}
+}
+
+// raiseQUIC gives a QUIC handshake whose hellos are not in yet more
+// Initials once half its budget is spent (datagrams that did not decrypt,
+// a ClientHello in many CRYPTO frames), up to maxBudgetRaise times the
+// configured budget.
+func (s *shard) raiseQUIC(f *flow) {
+	v := s.p.cfg.Verdicts
+	if v == nil || s.p.cfg.BudgetQUIC <= 0 || f.haveCH && f.haveSH || f.packets*2 < f.budgetPkts {
+		return
+	}
+	pk := min(f.budgetPkts*2, s.p.cfg.BudgetQUIC*maxBudgetRaise)
+	if pk <= f.budgetPkts {
+		return
+	}
+	f.budgetPkts, f.verdict = pk, true
+	s.p.Stats.Extended.Add(1)
+	if v.ExtendHandshake(f.id(), f.key.proto, uint32(pk), 0) != nil {
+		s.p.Stats.Errors.Add(1)
 	}
 }
 

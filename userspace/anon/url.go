@@ -208,6 +208,32 @@ func badPort(auth string) bool {
 	return strings.Trim(port, "0123456789") != ""
 }
 
+// URLHost is the host of a URL's authority, user info and port removed,
+// as the URL rules read it ("" when the URL has none): what url.domain
+// must be, whatever a Host header that carried user info was cut to.
+func URLHost(raw string) string {
+	s := strings.TrimLeft(raw, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+	rest, special := "", false
+	if end := schemeEnd(s); end > 1 {
+		rest = s[end+1:]
+		special = isOneOf(s[:end], specialSchemes) && !strings.EqualFold(s[:end], "file")
+		switch {
+		case special:
+			rest = strings.TrimLeft(rest, `/\`)
+		case strings.HasPrefix(rest, "//"):
+			rest = rest[2:]
+		default:
+			return ""
+		}
+	} else if strings.HasPrefix(s, "//") {
+		rest, special = s[2:], true
+	} else {
+		return ""
+	}
+	host, _, _ := splitAuthority(rest, special)
+	return host
+}
+
 // Host is what of a host (a Host header, url.domain) may leave: user
 // info and port removed, an address in any spelling read as one (the
 // client's written by e.Addr, any other in its canonical form), a host

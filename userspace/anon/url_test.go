@@ -199,3 +199,19 @@ func TestUnescape(t *testing.T) {
 		}
 	}
 }
+
+func TestURLHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://alice:pw@files.example.com:8080/x": "files.example.com",
+		"http://alice:pa/ss@files.example.com/x":   "files.example.com",
+		"HTTP:\\\\u@h\\x":                          "h",
+		"//u:p@[::1]:80/":                          "[::1]",
+		"/origin/form":                             "",
+		"mailto:a@b.example":                       "",
+		"file:///C:/x":                             "",
+	} {
+		if got := URLHost(in); got != want {
+			t.Errorf("URLHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -6,30 +6,12 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
-
-// leakSeed is the property tests' seed: random by default (logged, so a
-// failure can be replayed with EDGESENSOR_LEAK_SEED).
-func leakSeed(t testing.TB) uint64 {
-	if s := os.Getenv("EDGESENSOR_LEAK_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("EDGESENSOR_LEAK_SEED: %v", err)
-		}
-		return n
-	}
-	n := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (EDGESENSOR_LEAK_SEED=%d replays it)", n, n)
-	return n
-}
 
 // personalEvents are events as the pipelines write them, carrying p's
 // data in every field that can hold personal data, and in fields the
@@ -68,13 +50,23 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 			client, addr, u = p.V6.String(), p.V6, urls6[i]
 		}
 		ev := base("edgesensor.file", client, "203.0.113.80")
-		host := []string{p.User + ":" + p.Password + "@files.example.com:8080", "[::ffff:" + p.V4.String() + "]", g.ClientSpelling(addr), "files.example.com"}[i%4]
+		host := []string{p.User + ":" + p.Password + "@files.example.com", "[::ffff:" + p.V4.String() + "]", g.ClientSpelling(addr), "files.example.com"}[i%4]
 		if addr.Is6() && i%4 == 1 {
 			host = "[" + strings.ToUpper(p.V6.String()) + "]:443"
 		}
 		ev["file"] = map[string]any{"name": names[i%len(names)], "extension": "exe", "size": 4096, "mime_type": "application/x-dosexec; name=" + p.User,
 			"hash": map[string]any{"sha256": strings.Repeat("ab", 32)}}
-		ev["url"] = map[string]any{"original": u, "domain": host}
+		// url.domain as the file pipeline writes it: the Host header
+		// with a port cut off at its one colon (so "user:pass@host"
+		// becomes "user"); url.original with the Host in front.
+		domain := host
+		if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.Count(host, ":") == 1 {
+			domain = host[:i]
+		}
+		if strings.HasPrefix(u, "/") {
+			u = "http://" + host + u
+		}
+		ev["url"] = map[string]any{"original": u, "domain": domain}
 		ev["http"] = map[string]any{"request": map[string]any{"method": "GET"}, "response": map[string]any{"status_code": 200, "mime_type": "application/x-dosexec"}}
 		ev["user_agent"] = map[string]any{"original": "Mozilla/5.0 (" + p.Device + ")"}
 		ev["email"] = map[string]any{
@@ -169,7 +161,7 @@ func excluded(c *config.Config) []string {
 // allowlist does not know), through every privacy mode: none of them, in
 // any textual form, is in any record.
 func TestNoPersonalValueLeavesProperty(t *testing.T) {
-	g := leaktest.NewGen(leakSeed(t))
+	g := leaktest.NewGen(leaktest.Seed(t))
 	records := 0
 	for name, edit := range leakModes() {
 		cfg := uplinked(edit)

@@ -129,7 +129,7 @@ func (p *Policy) UnknownSide() uint64 { return p.unknownSide.Load() }
 // cloud takes, or it is a handshake whose client side is unknown).
 func (p *Policy) Record(line []byte) (Record, bool, error) {
 	rec := Record{Score: -1}
-	var kind, complete, sha, client string
+	var kind, complete, sha, client, origURL string
 	unknownSide := 0
 	w := &walker{p: p, d: line, collect: func(path []byte, raw []byte) {
 		switch string(path) {
@@ -143,6 +143,8 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 			sha = unquote(raw)
 		case "source.ip":
 			client = unquote(raw)
+		case "url.original":
+			origURL = unquote(raw)
 		case "edgesensor.tls.missing":
 			// Neither hello parsed: the side taken for the client is a
 			// guess, and the other may be the real client.
@@ -186,6 +188,9 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 		return Record{}, false, nil
 	}
 	w = &walker{p: p, d: line, category: rec.Category, out: make([]byte, 0, len(line))}
+	// url.domain is the host of url.original: a Host header with user
+	// info ("user:pass@host") may have been cut to the user name.
+	w.urlHost, w.hasURL = anon.URLHost(origURL), origURL != ""
 	w.ev.Addr = p.addrFn
 	if a, err := netip.ParseAddr(client); err == nil {
 		w.ev.Client = a.Unmap().WithZone("")

@@ -28,6 +28,8 @@ type walker struct {
 	collect func(path []byte, raw []byte)
 	path    []byte     // the dotted path of the current key
 	ev      anon.Event // the event's client and how personal values are written
+	urlHost string     // the host of url.original
+	hasURL  bool       // the event has a url.original
 }
 
 func (w *walker) ws(i int) int {
@@ -197,6 +199,9 @@ func (w *walker) leaf(raw []byte) bool {
 		s, ok := w.unquote(raw)
 		if !ok {
 			return false
+		}
+		if r.tr == tDomain && w.hasURL {
+			s = w.urlHost
 		}
 		out, ok := w.p.text(r.tr, s, &w.ev)
 		if !ok {

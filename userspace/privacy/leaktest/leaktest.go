@@ -19,9 +19,28 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"testing"
+	"time"
 )
+
+// Seed is a property test's seed: random by default and logged, so a
+// failure can be replayed with EDGESENSOR_LEAK_SEED.
+func Seed(tb testing.TB) uint64 {
+	if s := os.Getenv("EDGESENSOR_LEAK_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			tb.Fatalf("EDGESENSOR_LEAK_SEED: %v", err)
+		}
+		return n
+	}
+	n := uint64(time.Now().UnixNano())
+	tb.Logf("seed %d (EDGESENSOR_LEAK_SEED=%d replays it)", n, n)
+	return n
+}
 
 // Kinds of personal values.
 const (

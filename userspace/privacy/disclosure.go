@@ -163,6 +163,8 @@ func (p *Policy) describe(tr transform) (string, bool) {
 		return "when an HTTP token of at most 16 characters", true
 	case tALPN:
 		return "printable protocol names, scrubbed like free text", true
+	case tText:
+		return "as seen, with e-mail addresses, the client's address and user paths replaced", true
 	case tTunnelType:
 		return "one of " + strings.Join(tunnelTypes, ", "), true
 	}

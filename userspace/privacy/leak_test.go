@@ -55,7 +55,8 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 			host = "[" + strings.ToUpper(p.V6.String()) + "]:443"
 		}
 		ev["file"] = map[string]any{"name": names[i%len(names)], "extension": "exe", "size": 4096, "mime_type": "application/x-dosexec; name=" + p.User,
-			"hash": map[string]any{"sha256": strings.Repeat("ab", 32)}}
+			"hash": map[string]any{"sha256": strings.Repeat("ab", 32)},
+			"pe":   map[string]any{"company": "Built by " + p.Email, "original_file_name": `C:\Users\` + p.User + `\tool.exe`, "description": "from " + client}}
 		// url.domain as the file pipeline writes it: the Host header
 		// with a port cut off at its one colon (so "user:pass@host"
 		// becomes "user"); url.original with the Host in front.
@@ -79,7 +80,8 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 		ev["edgesensor"] = map[string]any{
 			"file": map[string]any{"category": "executable", "complete": true, "claimed_type": "application/octet-stream; name=\"" + names[0] + "\"",
 				"content_encoding": "x-" + p.User, "transfer": "content-length", "conflict": true, "retained": "/var/lib/x/" + p.User,
-				"document": map[string]any{"author": p.User, "last_modified_by": p.User2, "title": p.Words, "creator": "Microsoft Word"}},
+				"document": map[string]any{"author": p.User, "last_modified_by": p.User2, "title": p.Words, "creator": "Microsoft Word",
+					"producer": "Writer /home/" + p.User2 + "/bin", "company": p.Email2}},
 			"smtp":        map[string]any{"mail_from": p.Email, "rcpt_to": []string{"root@[" + p.V4.String() + "]", "frank@[IPv6:" + p.V6.String() + "]"}},
 			"imap":        map[string]any{"mailbox": "INBOX/" + p.User},
 			"score":       map[string]any{"verdict": "malicious", "reasons": []map[string]any{{"rule": "name.double_extension", "text": names[0] + " " + p.Email, "weight": 7}}},

@@ -315,6 +315,9 @@ func (p *Policy) text(tr transform, s string, ev *anon.Event) (string, bool) {
 		return out, true
 	case tTunnelType:
 		return s, slices.Contains(tunnelTypes, s)
+	case tText:
+		out, _ := anon.ScrubText(s, ev, true)
+		return out, true
 	}
 	return "", false
 }

@@ -46,6 +46,7 @@ const (
 	tMethod                      // an HTTP method token
 	tALPN                        // protocol names: printable, scrubbed
 	tTunnelType                  // one of the encapsulations the sensor names
+	tText                        // free text: e-mail addresses, the client's address and user paths replaced
 )
 
 // Value shapes.
@@ -138,15 +139,15 @@ var rules = []rule{
 
 	// Files: metadata (privacy.metadata).
 	{"file.name", classMeta, tFileName, sString, ""},
-	{"file.pe.company", classMeta, tKeep, sString, "vendor"},
-	{"file.pe.product", classMeta, tKeep, sString, "vendor"},
-	{"file.pe.original_file_name", classMeta, tKeep, sString, "vendor"},
-	{"file.pe.file_version", classMeta, tKeep, sString, "vendor"},
-	{"file.pe.description", classMeta, tKeep, sString, "vendor"},
-	{"edgesensor.file.document.creator", classMeta, tKeep, sString, "the creating application"},
-	{"edgesensor.file.document.producer", classMeta, tKeep, sString, "the creating application"},
-	{"edgesensor.file.document.application", classMeta, tKeep, sString, "the creating application"},
-	{"edgesensor.file.document.company", classMeta, tKeep, sString, "vendor"},
+	{"file.pe.company", classMeta, tText, sString, "vendor"},
+	{"file.pe.product", classMeta, tText, sString, "vendor"},
+	{"file.pe.original_file_name", classMeta, tFileName, sString, "vendor"},
+	{"file.pe.file_version", classMeta, tText, sString, "vendor"},
+	{"file.pe.description", classMeta, tText, sString, "vendor"},
+	{"edgesensor.file.document.creator", classMeta, tText, sString, "the creating application"},
+	{"edgesensor.file.document.producer", classMeta, tText, sString, "the creating application"},
+	{"edgesensor.file.document.application", classMeta, tText, sString, "the creating application"},
+	{"edgesensor.file.document.company", classMeta, tText, sString, "vendor"},
 	{"edgesensor.file.document.author", classMeta, tUser, sString, "a person"},
 	{"edgesensor.file.document.last_modified_by", classMeta, tUser, sString, "a person"},
 	{"edgesensor.file.document.title", classMeta, tDrop, sString, "free text about a person's work"},

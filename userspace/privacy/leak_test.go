@@ -329,3 +329,20 @@ func TestEmailLiterals(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRecordPersonal is BenchmarkRecord on events full of personal
+// data (every URL form, certificates naming people, address literals):
+// what the rebuilding of free text costs at its most.
+func BenchmarkRecordPersonal(b *testing.B) {
+	g := leaktest.NewGen(1)
+	evs := personalEvents(g, g.Person())
+	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := p.Record(evs[i%len(evs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}

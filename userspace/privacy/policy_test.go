@@ -229,7 +229,7 @@ func TestTransforms(t *testing.T) {
 	r1, _, _ := hm.Record(personal)
 	r2, _, _ := hm2.Record(personal)
 	r3, _, _ := hm.Record(personal)
-	if r1.ID == r2.ID || r1.ID != r3.ID || len(r1.ID) != 32 {
+	if r1.ID == r2.ID || r1.ID != r3.ID || len(r1.ID) != 32 || r1.ID != anon.HashToken(hm.idKey, string(personal)) {
 		t.Errorf("record ids %s %s %s", r1.ID, r2.ID, r3.ID)
 	}
 }
@@ -397,4 +397,19 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// FuzzValidJSON: validJSON answers as json.Valid does.
+func FuzzValidJSON(f *testing.F) {
+	for _, ev := range events(f) {
+		f.Add(ev)
+	}
+	for _, s := range []string{`{}`, `[]`, `{"a":[1,-0.5e+3,true,false,null,"\u00e9\n"]}`, `{"a":01}`, `"\x"`, `[1,]`, `{"a" 1}`, "\"\xff\"", ` 1 `, `-`, `1.`, `1e`, "\"\x1f\"", `[[[`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
 }

@@ -261,6 +261,13 @@ func TestUnknownClientSideNotSent(t *testing.T) {
 	if _, ok, _ := p.Record(evs[len(evs)-1]); ok || p.UnknownSide() != 1 {
 		t.Errorf("a handshake without hellos made a record (counted %d)", p.UnknownSide())
 	}
+	// QUIC the same: Initials that did not decrypt either way.
+	quic := bytes.Replace(evs[len(evs)-1], []byte(`"end":"not_tls"`), []byte(`"end":"timeout","quic":{"version":"1","initial_packets":2,"decrypted":0,"undecryptable":2}`), 1)
+	quic = bytes.Replace(quic, []byte(`"transport":"tcp"`), []byte(`"transport":"udp"`), 1)
+	quic = bytes.Replace(quic, []byte(`"protocol":"http"`), []byte(`"protocol":"quic"`), 1)
+	if _, ok, _ := p.Record(quic); ok || p.UnknownSide() != 2 || !bytes.Contains(quic, []byte(`"quic":{`)) || !bytes.Contains(quic, []byte(`"udp"`)) {
+		t.Errorf("a QUIC handshake without hellos made a record (counted %d): %s", p.UnknownSide(), quic)
+	}
 	// One hello is enough to know the sides.
 	one := bytes.Replace(evs[len(evs)-1], []byte(`"client_hello",`), nil, 1)
 	if _, ok, _ := p.Record(one); !ok {

@@ -230,15 +230,17 @@ func scanRun(spans []addrSpan, atoms []atom, text string, i, j int, match func(n
 	}
 	after := i // spans found end here; do not overlap them
 	for k := 0; k < len(atoms); k++ {
-		if atoms[k].s < after {
+		if atoms[k].e <= after && atoms[k].s < after {
 			continue
 		}
-		if end, ok := tryAtom(text, j, atoms, k, atoms[k].s, match); ok {
-			spans = append(spans, addrSpan{atoms[k].s, end})
-			after = end
-			continue
+		if atoms[k].s >= after {
+			if end, ok := tryAtom(text, j, atoms, k, atoms[k].s, match); ok {
+				spans = append(spans, addrSpan{atoms[k].s, end})
+				after = end
+				continue
+			}
 		}
-		if k > 0 && atoms[k].s == atoms[k].e && atoms[k-1].sep == ':' && atoms[k].sep == ':' {
+		if k > 0 && atoms[k].s == atoms[k].e && atoms[k].s-1 >= after && atoms[k-1].sep == ':' && atoms[k].sep == ':' {
 			// "::" after something else ("cafe::ffff:..."): start at
 			// its first colon.
 			if end, ok := tryAtom(text, j, atoms, k, atoms[k].s-1, match); ok {
@@ -247,25 +249,27 @@ func scanRun(spans []addrSpan, atoms []atom, text string, i, j int, match func(n
 				continue
 			}
 		}
-		if g := gluedStart(text, atoms[k]); g > atoms[k].s {
+		// Hex letters glued to the front ("cafe192.0.2.1", "A0A192..."):
+		// from each place digits start inside the atom.
+		for g, n := max(atoms[k].s+1, after), 0; g < atoms[k].e && n < 8; g++ {
+			if !gluedStart(text, g) {
+				continue
+			}
+			n++
 			if end, ok := tryAtom(text, j, atoms, k, g, match); ok {
 				spans = append(spans, addrSpan{g, end})
 				after = end
+				break
 			}
 		}
 	}
 	return spans, atoms
 }
 
-// gluedStart is where digits (or "0x") start inside an atom that begins
-// with hex letters, or the atom's start.
-func gluedStart(text string, a atom) int {
-	for k := a.s + 1; k < a.e; k++ {
-		if isDigit(text[k]) && !isDigit(text[k-1]) && !(k >= a.s+2 && (text[k-1] == 'x' || text[k-1] == 'X') && text[k-2] == '0') {
-			return k
-		}
-	}
-	return a.s
+// gluedStart says whether digits start at g inside an atom (the atom
+// itself, "0x..." included, was tried from its start).
+func gluedStart(text string, g int) bool {
+	return isDigit(text[g]) && !isDigit(text[g-1])
 }
 
 // tryAtom tries the forms of an address that start at st, inside atom k
@@ -313,6 +317,10 @@ func tryAtom(text string, j int, atoms []atom, k, st int, match func(netip.Addr)
 			if atoms[m].e-st <= 64 && hit(text[st:atoms[m].e]) {
 				return atoms[m].e, true
 			}
+			// Hex letters glued to the end: "192.0.2.1af".
+			if d := digitsEnd(text, max(st, atoms[m].s), atoms[m].e); d < atoms[m].e && d > st && d-st <= 64 && hit(text[st:d]) {
+				return d, true
+			}
 		}
 	}
 	// A bare number, not part of a dotted number: 3221225985, 0xC0000201.
@@ -348,6 +356,18 @@ func tryAtom(text string, j int, atoms []atom, k, st int, match func(netip.Addr)
 		}
 	}
 	return 0, false
+}
+
+// digitsEnd is where the digits at text[s:e] end (e when there are none).
+func digitsEnd(text string, s, e int) int {
+	d := s
+	for d < e && isDigit(text[d]) {
+		d++
+	}
+	if d == s {
+		return e
+	}
+	return d
 }
 
 // joined says whether the atoms are separated by sep only.

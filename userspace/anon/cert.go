@@ -272,7 +272,8 @@ func emailOf(addr string, e *Event) (string, bool) {
 
 // ErrorText is what of a parser's error message leaves: quoted parts
 // (which quote the input: Go's x509 errors quote a URI they cannot
-// parse) become "…", then ScrubText's rules apply; at most 256 bytes.
+// parse) become "…", the rest is cut at 256 bytes, then ScrubText's
+// rules apply.
 func ErrorText(s string, e *Event) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -286,14 +287,20 @@ func ErrorText(s string, e *Event) string {
 		}
 		b.WriteByte(c)
 	}
-	out, _ := scrubDecoded(b.String(), e, true)
+	out := b.String()
 	if len(out) > 256 {
 		cut := 256
 		for cut > 0 && !utf8.RuneStart(out[cut]) {
 			cut--
 		}
-		out = out[:cut] + "…"
+		out = out[:cut] + " …"
 	}
+	if d := Unescape(out); d != out {
+		if sd, changed := scrubDecoded(d, e, true); changed {
+			return sd // what was encoded is read decoded
+		}
+	}
+	out, _ = scrubDecoded(out, e, true)
 	return out
 }
 

@@ -271,3 +271,58 @@ func FuzzHost(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScrubText: whatever the text, what ScrubText, ErrorText and
+// FileName return holds no e-mail address and does not spell the
+// client's address.
+func FuzzScrubText(f *testing.F) {
+	for _, s := range []string{
+		"mail alice@example.com from 192.0.2.24", `C:\Users\bob\x a@b@c`, "x509: cannot parse URI \"https://u:p@h\"",
+		"0@0!@0", "%40%40", "ip-192-0-2-24.dyn", "",
+	} {
+		f.Add(s)
+	}
+	e := &Event{Client: netip.MustParseAddr("192.0.2.24")}
+	f.Fuzz(func(t *testing.T, in string) {
+		for _, out := range []string{first(ScrubText(in, e, true)), ErrorText(in, e), FileName(in, e)} {
+			out = Unescape(out) // as it would be read
+			if ContainsEmail(out) {
+				t.Errorf("%q -> %q: an e-mail address is left", in, out)
+			}
+			if ContainsAddr(out, e.IsClient) {
+				t.Errorf("%q -> %q: the client's address is left", in, out)
+			}
+		}
+	})
+}
+
+func first(s string, _ bool) string { return s }
+
+// FuzzURLClient: a rebuilt URL, read percent-decoded, holds no e-mail
+// address and does not spell the client's address, kept parameters
+// included.
+func FuzzURLClient(f *testing.F) {
+	for _, s := range []string{
+		"http://192.0.2.24/logs/192.0.2.24.txt?ip=192.0.2.24&keep=alice@example.com",
+		"http://[::ffff:c000:218]/u/alice%40example.com", "/a/3221226008?keep=http://192.0.2.24/x@y", "",
+	} {
+		f.Add(s)
+	}
+	r := &URLRules{Keep: []string{"keep"}}
+	e := &Event{Client: netip.MustParseAddr("192.0.2.24")}
+	f.Fuzz(func(t *testing.T, in string) {
+		// The host is another address or name, checked as a whole (it may
+		// contain a spelling of the client inside another address).
+		u := r.URL(in, e)
+		if h := URLHost(u); h != "" {
+			u = strings.Replace(u, h, "", 1)
+		}
+		out := Unescape(u)
+		if ContainsEmail(out) {
+			t.Errorf("URL(%q) = %q: an e-mail address is left", in, out)
+		}
+		if ContainsAddr(out, e.IsClient) {
+			t.Errorf("URL(%q) = %q: the client's address is left", in, out)
+		}
+	})
+}

@@ -46,15 +46,38 @@ type URLRules struct {
 
 // URL rebuilds raw under the rules. e gives the client and how its
 // address is written; nil knows no client.
+//
+// The parts are checked one by one; a last check reads the whole result
+// decoded, for what only the parts joined spell (a scheme's ':' before a
+// path's ":c000:201"): when it finds an e-mail address or the client's
+// address, only the scheme and host are kept.
 func (r *URLRules) URL(raw string, e *Event) string {
-	return r.scrub(raw, e, 0)
+	out, auth := r.scrub(raw, e, 0)
+	// The host is checked on its own (and in keep mode is the client's
+	// address by the customer's choice); what follows it starts at a
+	// '/', '?' or nothing, which no spelling crosses.
+	if !leaks(out[auth:], e) {
+		return out
+	}
+	return out[:auth] + "/" + escapeURLPart(TokenPlaceholder, false)
+}
+
+// leaks: the decoded text holds an e-mail address or the client's.
+func leaks(s string, e *Event) bool {
+	d := Unescape(s)
+	if strings.IndexByte(d, '@') >= 0 && ContainsEmail(d) {
+		return true
+	}
+	return e != nil && e.Client.IsValid() && ContainsAddr(d, e.IsClient)
 }
 
 var specialSchemes = []string{"http", "https", "ws", "wss", "ftp", "file"}
 
 func isSlash(c byte) bool { return c == '/' || c == '\\' }
 
-func (r *URLRules) scrub(raw string, e *Event, depth int) string {
+// scrub rebuilds raw; auth is where what follows its authority starts
+// (0 without one).
+func (r *URLRules) scrub(raw string, e *Event, depth int) (out string, auth int) {
 	s := strings.TrimLeft(raw, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
 	var b strings.Builder
 	b.Grow(len(s) + 16)
@@ -99,6 +122,7 @@ func (r *URLRules) scrub(raw string, e *Event, depth int) string {
 				b.WriteString(port)
 			}
 		}
+		auth = b.Len()
 	}
 	// What follows the authority: path, query, fragment.
 	if i := strings.IndexByte(rest, '#'); i >= 0 {
@@ -110,7 +134,7 @@ func (r *URLRules) scrub(raw string, e *Event, depth int) string {
 		b.WriteByte('?')
 		b.WriteString(r.query(query, e, depth))
 	}
-	return b.String()
+	return b.String(), auth
 }
 
 // splitAuthority cuts the authority off rest and splits it into host and
@@ -444,7 +468,7 @@ func (r *URLRules) keptValue(v string, e *Event, depth int) (string, bool) {
 		if depth+1 >= maxURLDepth {
 			return Redacted, true
 		}
-		out := r.scrub(v, e, depth+1)
+		out, _ := r.scrub(v, e, depth+1)
 		return out, out != v
 	}
 	return scrubDecoded(v, e, true)

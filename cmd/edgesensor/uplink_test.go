@@ -1012,7 +1012,7 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 				wantTLS = 0
 			}
 			if files < 14 || tlsRecs != wantTLS || uint64(len(got)) != st["uplink_records"] || st["uplink_delivered"] != st["uplink_records"] {
-				t.Fatalf("cloud has %d file and %d tls records (want %d); sensor made %d, delivered %d\n%s",
+				t.Errorf("cloud has %d file and %d tls records (want %d); sensor made %d, delivered %d\n%s",
 					files, tlsRecs, wantTLS, st["uplink_records"], st["uplink_delivered"], stderr)
 			}
 			if wantTLS == 1 && st["uplink_unknown_side"] != 1 {

@@ -4,7 +4,9 @@
 # client with a post-quantum key share, Chromium over QUIC, HTTP, SMTP with
 # an attachment and with STARTTLS, IMAP), prints the handshake and file
 # events, a CEF SIEM sink, Prometheus metrics, and what the reference cloud
-# received after anonymisation, and tears everything down.
+# received after anonymisation, and tears everything down: it stops what it
+# started by PID, lab.sh down stops whatever still runs in the lab's
+# namespaces, and the demo fails if any process of either is left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/edgesensor}

@@ -114,7 +114,13 @@ CONF
 echo "config: $out/sensor.toml (a CEF file sink, metrics, the uplink with email = hash)"
 echo
 echo "== edgesensor disclosure: what this config lets leave the box (excerpt)"
-"$BIN" disclosure -c "$out/sensor.toml" | grep -E '^(Cloud|  [a-z]+ +(hash|none|full)$)|source.ip|url.original|email.from|email.subject|file.name |user_agent' | head -16
+"$BIN" disclosure -c "$out/sensor.toml" | awk '
+	/^Cloud|^  [a-z]+ +(hash|none|full)$/ { print; next }
+	$1 == "+" { f = $2 } $1 != "+" { f = $1 }
+	f ~ /^(source\.ip|url\.original|url\.domain|email\.from\.address|email\.subject|file\.name|user_agent\.original|network\.community_id)$/ && !seen[f]++ {
+		print substr($0, 1, 160) (length($0) > 160 ? "..." : "")
+	}'
+
 
 echo
 echo "== edgesensor run on $NS_ROUTER: $IF_ROUTER_CLIENT (client side) and $IF_ROUTER_SERVER (server side)"

@@ -110,7 +110,7 @@ func (p *Policy) describe(tr transform) (string, bool) {
 			"; user name, password and fragment never", true
 	case tDomain:
 		addr, _ := p.describeAddr("privacy.client_ip")
-		return "a host name or address, checked; user info and port removed; the client's address: " + addr, true
+		return "the host of url.original, checked as a host name or address (anything else is not sent); user info and port removed; the client's address: " + addr, true
 	case tServerName:
 		addr, _ := p.describeAddr("privacy.client_ip")
 		return "a host name, checked (anything else is not sent); the client's address: " + addr, true

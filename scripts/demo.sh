@@ -4,7 +4,9 @@
 # client with a post-quantum key share, Chromium over QUIC, HTTP, SMTP with
 # an attachment and with STARTTLS, IMAP), prints the handshake and file
 # events, a CEF SIEM sink, Prometheus metrics, and what the reference cloud
-# received after anonymisation, and tears everything down.
+# received after anonymisation, and tears everything down: it stops what it
+# started by PID, lab.sh down stops whatever still runs in the lab's
+# namespaces, and the demo fails if any process of either is left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/edgesensor}
@@ -13,15 +15,65 @@ export LAB_PREFIX=${LAB_PREFIX:-esdemo} LAB_NET=${LAB_NET:-79}
 out=$(mktemp -d)
 pid=
 cloudpid=
+lab_inodes=()
+
+# alive PID: the process runs (a zombie child waiting to be reaped does not).
+alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]
+}
+
+# stop PID: TERM, then KILL after 10 s, and reap it.
+stop() {
+	local p=$1
+	[ -n "$p" ] || return 0
+	kill "$p" 2>/dev/null || true
+	for _ in $(seq 100); do alive "$p" || break; sleep 0.1; done
+	alive "$p" && kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null || true
+}
+
+# leftovers: processes the demo or the lab started that still run: any in
+# one of the lab's network namespaces (deleted or not) and any running
+# from the demo's files. "pid command" lines.
+leftovers() {
+	local p ino args
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$$" ] && continue
+		ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
+		args=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		if [[ " ${lab_inodes[*]} " == *" $ino "* || $args == *"$out"* ]]; then
+			echo "${p#/proc/} $args"
+		fi
+	done
+	return 0
+}
+
+# The demo stops what it started by PID, the lab stops everything left in
+# its namespaces, and then nothing of either may be running.
 cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-	[ -n "$cloudpid" ] && kill "$cloudpid" 2>/dev/null && wait "$cloudpid" 2>/dev/null || true
-	scripts/lab.sh down
+	local status=$? left
+	stop "$pid"
+	stop "$cloudpid"
+	scripts/lab.sh down || status=1
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		echo "demo: FAILED: still running after the teardown:" >&2
+		echo "$left" >&2
+		for p in $(echo "$left" | cut -d' ' -f1); do kill -9 "$p" 2>/dev/null || true; done
+		status=1
+	else
+		echo "no process of the demo or the lab is left running"
+	fi
 	rm -rf "$out"
+	exit $status
 }
 trap cleanup EXIT
 scripts/lab.sh up
 eval "$(scripts/lab.sh env)"
+for ns in "$NS_CLIENT" "$NS_ROUTER" "$NS_SERVER"; do
+	lab_inodes+=("$(stat -L -c %i "/run/netns/$ns")")
+done
 
 PIN=$BPFFS/edgesensor
 c() { ip netns exec "$NS_CLIENT" "$@"; }
@@ -32,7 +84,9 @@ echo
 echo "== the reference cloud (cmd/edgecloud) on the router's loopback, with a test PKI"
 go build -o "$out/edgecloud" ./cmd/edgecloud
 "$out/edgecloud" gen-certs "$out/pki" >/dev/null
-r "$out/edgecloud" serve --listen 127.0.0.1:18443 --cert "$out/pki/server.pem" --key "$out/pki/server.key" \
+# Not through r: a backgrounded shell function is a subshell, and $! would
+# be its PID, not the cloud's (ip netns exec execs the command itself).
+ip netns exec "$NS_ROUTER" "$out/edgecloud" serve --listen 127.0.0.1:18443 --cert "$out/pki/server.pem" --key "$out/pki/server.key" \
 	--client-ca "$out/pki/ca.pem" --data "$out/cloud" --record-log "$out/cloud-records.ndjson" 2>"$out/cloud.log" &
 cloudpid=$!
 "$BIN" genkey "$out/anon.key"
@@ -60,7 +114,13 @@ CONF
 echo "config: $out/sensor.toml (a CEF file sink, metrics, the uplink with email = hash)"
 echo
 echo "== edgesensor disclosure: what this config lets leave the box (excerpt)"
-"$BIN" disclosure -c "$out/sensor.toml" | grep -E '^(Cloud|  [a-z]+ +(hash|none|full)$)|source.ip|url.original|email.from|email.subject|file.name |user_agent' | head -16
+"$BIN" disclosure -c "$out/sensor.toml" | awk '
+	/^Cloud|^  [a-z]+ +(hash|none|full)$/ { print; next }
+	$1 == "+" { f = $2 } $1 != "+" { f = $1 }
+	f ~ /^(source\.ip|url\.original|url\.domain|email\.from\.address|email\.subject|file\.name|user_agent\.original|network\.community_id)$/ && !seen[f]++ {
+		print substr($0, 1, 160) (length($0) > 160 ? "..." : "")
+	}'
+
 
 echo
 echo "== edgesensor run on $NS_ROUTER: $IF_ROUTER_CLIENT (client side) and $IF_ROUTER_SERVER (server side)"
@@ -188,4 +248,4 @@ echo "== replay of a capture through the same XDP program (BPF_PROG_TEST_RUN):"
 import json,sys; s=json.loads(sys.stdin.read()); s.pop('counters')
 print(json.dumps(s))"
 echo
-echo "demo done; the lab is torn down on exit"
+echo "demo done; the lab is torn down on exit, and nothing it started may be left running"

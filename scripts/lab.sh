@@ -80,9 +80,56 @@ kill_pidfile() {
 	ours && kill -9 "$pid" 2>/dev/null || true
 }
 
+# ns_pids NS: the processes running in a lab namespace, one line.
+ns_pids() { ip netns pids "$1" 2>/dev/null | tr '\n' ' ' | sed 's/ *$//'; }
+
+# stop_ns NS: stop every process still running in a lab namespace,
+# whoever started it there (a server that forked away from its pid file,
+# the sensor or the reference cloud a test or the demo ran there): TERM,
+# then KILL after 5 s. Deleting a namespace does not stop what runs in
+# it: the process keeps the namespace alive, orphaned, and keeps
+# listening. Fails, naming them, if some survive.
+stop_ns() {
+	local ns=$1 pids
+	pids=$(ns_pids "$ns")
+	[ -n "$pids" ] || return 0
+	# shellcheck disable=SC2086 # a list of PIDs
+	kill $pids 2>/dev/null || true
+	local end=$((SECONDS + 5))
+	while [ $SECONDS -lt $end ]; do
+		sleep 0.2
+		pids=$(ns_pids "$ns")
+		[ -n "$pids" ] || return 0
+	done
+	# shellcheck disable=SC2086
+	kill -9 $pids 2>/dev/null || true
+	end=$((SECONDS + 3))
+	while [ $SECONDS -lt $end ]; do
+		sleep 0.2
+		pids=$(ns_pids "$ns")
+		[ -n "$pids" ] || return 0
+	done
+	echo "lab: processes survive in $ns: $pids" >&2
+	return 1
+}
+
+# orphans INODE...: processes whose network namespace is one of these
+# (the lab's, once deleted), as "pid comm" lines.
+orphans() {
+	local p ino i
+	for p in /proc/[0-9]*; do
+		ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
+		for i in "$@"; do
+			[ "$ino" = "$i" ] && echo "${p#/proc/} $(cat "$p/comm" 2>/dev/null)"
+		done
+	done
+	return 0
+}
+
 down() {
-	# Servers first, by the PIDs they wrote; then the namespaces (their
-	# veths go with them).
+	# Servers first, by the PIDs they wrote, so they stop cleanly; then
+	# whatever still runs in the namespaces; then the namespaces (their
+	# veths go with them). Nothing may outlive them.
 	if [ -d "$DIR" ]; then
 		kill_pidfile "$DIR/nginx/nginx.pid" nginx
 		[ -d "$DIR/postfix/etc" ] && in_ns "$NS_S" postfix -c "$DIR/postfix/etc" stop >/dev/null 2>&1 || true
@@ -90,12 +137,27 @@ down() {
 		kill_pidfile "$DIR/dovecot/run/master.pid" dovecot
 		# Helpers started by scripts record pids/NAME.pid, NAME the command.
 		for f in "$DIR"/pids/*.pid; do [ -e "$f" ] && kill_pidfile "$f" "$(basename "$f" .pid | cut -d- -f1)"; done
-		if mountpoint -q "$DIR/bpffs" 2>/dev/null; then umount "$DIR/bpffs" || true; fi
 	fi
+	local inodes=() failed=0 ns left
+	for ns in "$NS_C" "$NS_R" "$NS_S"; do
+		[ -e "/run/netns/$ns" ] || continue
+		inodes+=("$(stat -L -c %i "/run/netns/$ns")")
+		stop_ns "$ns" || failed=1
+	done
+	if [ -d "$DIR" ] && mountpoint -q "$DIR/bpffs" 2>/dev/null; then umount "$DIR/bpffs" || true; fi
 	for ns in "$NS_C" "$NS_R" "$NS_S"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	rm -rf "$DIR"
+	if [ ${#inodes[@]} -gt 0 ]; then
+		left=$(orphans "${inodes[@]}")
+		if [ -n "$left" ]; then
+			echo "lab: still running in a deleted lab namespace:" >&2
+			echo "$left" >&2
+			failed=1
+		fi
+	fi
+	return $failed
 }
 
 offloads_off() {

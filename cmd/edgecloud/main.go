@@ -3,7 +3,7 @@
 // mutual TLS 1.3, and hands out verdicts. The API is in openapi.yaml.
 //
 //	edgecloud serve --listen 127.0.0.1:8443 --cert server.pem --key server.key \
-//	    --client-ca ca.pem --data DIR [--record-log FILE] [--verdicts FILE]
+//	    --client-ca ca.pem --data DIR [--record-log FILE] [--request-log FILE] [--verdicts FILE]
 //	edgecloud gen-certs DIR
 package main
 
@@ -31,7 +31,7 @@ func main() {
 }
 
 const usage = `usage:
-  edgecloud serve --listen ADDR --cert FILE --key FILE --client-ca FILE --data DIR [--record-log FILE] [--verdicts FILE]
+  edgecloud serve --listen ADDR --cert FILE --key FILE --client-ca FILE --data DIR [--record-log FILE] [--request-log FILE] [--verdicts FILE]
   edgecloud gen-certs DIR`
 
 func run(args []string, stderr io.Writer) error {
@@ -54,6 +54,7 @@ func run(args []string, stderr io.Writer) error {
 		fs.StringVar(&cfg.ClientCA, "client-ca", "", "CA that signs client certificates (PEM)")
 		fs.StringVar(&cfg.DataDir, "data", "", "data directory (database and samples)")
 		fs.StringVar(&cfg.RecordLog, "record-log", "", "append every newly accepted record to this NDJSON file")
+		fs.StringVar(&cfg.RequestLog, "request-log", "", "append every request (method, path, headers, decoded body) to this NDJSON file")
 		fs.StringVar(&cfg.VerdictsFile, "verdicts", "", `file of "sha256 score" lines the cloud already knows`)
 		verbose := fs.Bool("v", false, "debug logging")
 		if err := fs.Parse(args[1:]); err != nil {

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,7 @@ type config struct {
 	ClientCA     string
 	DataDir      string
 	RecordLog    string // NDJSON of every newly accepted record; "" = none
+	RequestLog   string // NDJSON of every request as received (decoded bodies); "" = none
 	VerdictsFile string // "sha256 score" lines; "" = none
 	Log          zerolog.Logger
 }
@@ -70,6 +72,8 @@ type server struct {
 	cfg    config
 	db     *bbolt.DB
 	recLog *os.File
+	reqMu  sync.Mutex
+	reqLog *os.File
 	known  map[string]int // from --verdicts
 	tls    *tls.Config
 	st     counters
@@ -120,6 +124,13 @@ func newServer(cfg config) (*server, error) {
 			return nil, fmt.Errorf("--record-log: %w", err)
 		}
 	}
+	if cfg.RequestLog != "" {
+		s.reqLog, err = os.OpenFile(cfg.RequestLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("--request-log: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -128,7 +139,68 @@ func (s *server) close() error {
 	if s.recLog != nil {
 		err = errors.Join(err, s.recLog.Close())
 	}
+	if s.reqLog != nil {
+		err = errors.Join(err, s.reqLog.Close())
+	}
 	return err
+}
+
+// requestLine is one --request-log line: everything a request brought,
+// so tests can check all that reached the cloud, not only the records.
+type requestLine struct {
+	Time      time.Time           `json:"time"`
+	Method    string              `json:"method"`
+	Path      string              `json:"path"`
+	Query     string              `json:"query,omitempty"`
+	Header    map[string][]string `json:"header"`
+	Body      string              `json:"body,omitempty"`       // events and lookups, decompressed
+	BodyBytes int64               `json:"body_bytes,omitempty"` // samples: their content is in --data
+	Status    int                 `json:"status"`
+}
+
+type ctxKey struct{}
+
+// logBody records the decoded body of the request being served.
+func (s *server) logBody(r *http.Request, body []byte) {
+	if l, ok := r.Context().Value(ctxKey{}).(*requestLine); ok {
+		l.Body = string(body)
+	}
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// logRequests wraps h to write a --request-log line per request.
+func (s *server) logRequests(h http.Handler) http.Handler {
+	if s.reqLog == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := &requestLine{Time: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone()}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, l)))
+		l.Status = sw.code
+		if r.Method == http.MethodPut {
+			l.BodyBytes = r.ContentLength
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return
+		}
+		s.reqMu.Lock()
+		defer s.reqMu.Unlock()
+		if _, err := s.reqLog.Write(append(b, '\n')); err != nil {
+			s.cfg.Log.Error().Err(err).Msg("request log")
+		}
+	})
 }
 
 func (s *server) tlsConfig() (*tls.Config, error) {
@@ -257,10 +329,10 @@ func (s *server) handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok\n")
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.st.requests.Add(1)
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 func (s *server) stats() cloudapi.Stats {
@@ -421,6 +493,7 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.logBody(r, data)
 	var b cloudapi.EventBatch
 	if err := json.Unmarshal(data, &b); err != nil {
 		s.fail(w, http.StatusBadRequest, "bad JSON: %v", err)
@@ -537,6 +610,7 @@ func (s *server) handleLookup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.logBody(r, data)
 	var req cloudapi.LookupRequest
 	if err := json.Unmarshal(data, &req); err != nil {
 		s.fail(w, http.StatusBadRequest, "bad JSON: %v", err)

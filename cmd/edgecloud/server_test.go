@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/uplink"
 )
 
 func TestServerAPIErrorsAndLimits(t *testing.T) {
@@ -97,5 +98,51 @@ func TestCLI(t *testing.T) {
 	}
 	if err := run([]string{"bogus"}, io.Discard); err == nil {
 		t.Error("unknown command accepted")
+	}
+}
+
+// --request-log holds every request as it arrived: method, path, headers
+// and the decoded body of batches and lookups.
+func TestRequestLog(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.RequestLog = filepath.Join(e.data, "requests.ndjson")
+	e.start()
+	c := newClient(t, e.options(t.TempDir()))
+	content := []byte("a file\n")
+	c.Enqueue(record("r", 1))
+	c.Enqueue(uplink.Record{ID: "f-1", Category: "executables", Dataset: "edgesensor.file", Body: body(2), SHA256: sha(content)})
+	stop := runClient(t, c)
+	waitFor(t, "two records", 10*time.Second, func() bool { return len(readLog(t, e.recLog)) == 2 })
+	stop()
+	e.stop()
+	data, err := os.ReadFile(e.cfg.RequestLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events, lookups int
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var l requestLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("request log line %q: %v", line, err)
+		}
+		if ua := l.Header["User-Agent"]; len(ua) != 1 || ua[0] != uplink.UserAgent {
+			t.Errorf("%s %s: User-Agent %v", l.Method, l.Path, ua)
+		}
+		switch l.Path {
+		case cloudapi.PathEvents:
+			var b cloudapi.EventBatch
+			if err := json.Unmarshal([]byte(l.Body), &b); err != nil || len(b.Records) == 0 || l.Header["Idempotency-Key"][0] != b.BatchID {
+				t.Errorf("events body %q: %v", l.Body, err)
+			}
+			events++
+		case cloudapi.PathLookup:
+			if l.Body != `{"sha256":["`+sha(content)+`"]}` {
+				t.Errorf("lookup body %q", l.Body)
+			}
+			lookups++
+		}
+	}
+	if events == 0 || lookups != 1 {
+		t.Errorf("%d event requests, %d lookups", events, lookups)
 	}
 }

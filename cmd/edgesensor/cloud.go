@@ -200,6 +200,7 @@ func (c *cloudLink) shut(conn *cloudConn) error {
 	c.baseMu.Lock()
 	if conn.counted.CompareAndSwap(false, true) {
 		clientCounts(conn.client.Stats(), c.base, true)
+		c.base["uplink_unknown_side"] += conn.pol.UnknownSide()
 	}
 	c.baseMu.Unlock()
 	return err
@@ -478,6 +479,8 @@ func (c *cloudLink) counts(m map[string]uint64) {
 	}
 	if conn := c.cur.Load(); conn != nil && !conn.counted.Load() {
 		clientCounts(conn.client.Stats(), m, true)
+		// Handshakes whose client side is unknown make no record.
+		m["uplink_unknown_side"] += conn.pol.UnknownSide()
 	}
 	c.baseMu.Unlock()
 	for k, v := range map[string]uint64{

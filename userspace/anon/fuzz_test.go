@@ -1,12 +1,11 @@
 package anon
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 )
-
-var fuzzParams = []string{"token*", "password", "sig"}
 
 // rawPassword finds the password of in as net/url sees it, in its raw
 // (undecoded) form, and in with the user info removed. ok is false when
@@ -31,7 +30,11 @@ func rawPassword(in string) (pass, without string, ok bool) {
 	return pass, in[:start] + in[start+len(userinfo)+1:], true
 }
 
-func FuzzScrubURL(f *testing.F) {
+// FuzzURL checks the URL rules against net/url's reading of the input:
+// no password, no value of a parameter that is not kept and no fragment
+// survives (each when it does not also occur elsewhere in the input),
+// and the result is the same every time.
+func FuzzURL(f *testing.F) {
 	for _, s := range []string{
 		"https://user:secretpw@example.com/a?token=abc&b=1#frag",
 		"//user:secretpw@host/",
@@ -44,30 +47,51 @@ func FuzzScrubURL(f *testing.F) {
 		"https://[::1]:80/@x?token_a=1;TOKEN_B=2#/r?token=3",
 		"mailto:alice@example.com?password=x",
 		"https://h/?%74oken=x&token",
+		"https://h/?next=http%3A%2F%2Fu%3Asecretpw%40h2%2F&keep=http://u:pw2222@h3/",
+		"https://h/Users/alice/x?keep=alice@example.com",
 		"",
 	} {
 		f.Add(s)
 	}
+	r := &URLRules{Keep: []string{"keep", "lang"}}
 	f.Fuzz(func(t *testing.T, in string) {
-		plain := ScrubURL(in, nil)
-		scrubbed := ScrubURL(in, fuzzParams)
-		if again := ScrubURL(scrubbed, fuzzParams); again != scrubbed {
-			t.Errorf("not idempotent: %q -> %q -> %q", in, scrubbed, again)
+		out := r.URL(in, nil)
+		if out != r.URL(in, nil) {
+			t.Fatal("not deterministic")
 		}
-		if len(plain) > len(in) {
-			t.Errorf("user-info scrub grew %q to %q", in, plain)
+		u, err := url.Parse(in)
+		if err != nil {
+			return
 		}
-		pass, without, ok := rawPassword(in)
-		if !ok || len(pass) < 4 || strings.Contains(without, pass) {
-			return // no password, or one that also occurs elsewhere
+		decIn, decOut := Unescape(in), Unescape(out)
+		secret := func(what, v string) {
+			v = Unescape(v)
+			if len(strings.TrimSpace(v)) < 6 || strings.Count(decIn, v) > 1 || strings.Contains(Redacted, v) ||
+				strings.Contains(UserPlaceholder, v) {
+				return
+			}
+			if strings.Contains(decOut, v) {
+				t.Errorf("%s %q survives: %q -> %q", what, v, in, out)
+			}
 		}
-		if strings.Contains(plain, pass) {
-			t.Errorf("password %q survives: %q -> %q", pass, in, plain)
+		if pass, without, ok := rawPassword(in); ok && !strings.Contains(without, pass) {
+			secret("password", pass)
 		}
-		// Redaction splices "REDACTED" between separators; skip passwords
-		// that such a splice could spell.
-		if !strings.Contains(Redacted, pass) && !strings.ContainsAny(pass, "=&;") && strings.Contains(scrubbed, pass) {
-			t.Errorf("password %q survives redaction: %q -> %q", pass, in, scrubbed)
+		if u.Fragment != "" {
+			secret("fragment", u.EscapedFragment())
+		}
+		for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+			name, val, ok := strings.Cut(pair, "=")
+			if !ok {
+				secret("bare value", pair)
+				continue
+			}
+			if dec, err := url.QueryUnescape(name); err == nil && matchAny(dec, r.Keep) {
+				continue
+			}
+			if !strings.ContainsAny(val, "=&;?#") {
+				secret("value of "+name, val)
+			}
 		}
 	})
 }
@@ -89,15 +113,18 @@ func FuzzStripUserPath(f *testing.F) {
 		if len(inSegs) != len(outSegs) || strings.Count(in, "/") != strings.Count(out, "/") || strings.Count(in, `\`) != strings.Count(out, `\`) {
 			t.Fatalf("path shape changed: %q -> %q", in, out)
 		}
+		prevRoot := false
 		for i := range inSegs {
-			afterRoot := i > 0 && isOneOf(inSegs[i-1], profileRoots)
 			switch {
-			case afterRoot && inSegs[i] != "" && !isOneOf(inSegs[i], sharedProfiles):
+			case prevRoot && inSegs[i] != "" && !isOneOf(inSegs[i], sharedProfiles):
 				if outSegs[i] != UserPlaceholder {
 					t.Errorf("user segment %q of %q kept: %q", inSegs[i], in, out)
 				}
 			case outSegs[i] != inSegs[i]:
 				t.Errorf("segment %q of %q changed to %q", inSegs[i], in, outSegs[i])
+			}
+			if inSegs[i] != "" {
+				prevRoot = isOneOf(inSegs[i], profileRoots)
 			}
 		}
 	})
@@ -126,15 +153,20 @@ func FuzzHashEmail(f *testing.F) {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, in string, keep bool) {
-		out := HashEmail(key, in, keep)
-		if out != HashEmail(key, in, keep) {
+		out := HashEmail(key, in, keep, nil)
+		if out != HashEmail(key, in, keep, nil) {
 			t.Fatal("not deterministic")
 		}
 		hash, domain, hasDomain := strings.Cut(out, "@")
 		if len(hash) != 16 || strings.Trim(hash, "0123456789abcdef") != "" {
 			t.Fatalf("HashEmail(%q) = %q: pseudonym is not 16 hex chars", in, out)
 		}
-		if hasDomain && (!keep || domain == "" || domain != strings.ToLower(domain) ||
+		if hasDomain && strings.HasPrefix(domain, "[") {
+			// An address literal: written as a client's address.
+			if !keep || domain != "["+ClientPlaceholder+"]" {
+				t.Fatalf("HashEmail(%q, %v) = %q: literal not written as the client", in, keep, out)
+			}
+		} else if hasDomain && (!keep || domain == "" || domain != strings.ToLower(domain) ||
 			!strings.Contains(strings.ToLower(in), domain)) {
 			t.Fatalf("HashEmail(%q, %v) = %q: bad domain part", in, keep, out)
 		}
@@ -150,11 +182,147 @@ func FuzzHashEmail(f *testing.F) {
 			local = local[lt+1:]
 		}
 		local = strings.ToLower(strings.Trim(local, `" `))
-		if len(local) < 4 || strings.Contains(hash, local) || strings.Contains(domain, local) {
+		if len(local) < 4 || strings.Contains(local, "@") || strings.Contains(hash, local) || strings.Contains(domain, local) {
 			return
 		}
 		if strings.Contains(strings.ToLower(out), local) {
 			t.Errorf("HashEmail(%q) = %q contains the local part %q", in, out, local)
+		}
+	})
+}
+
+// FuzzReplaceAddrs: after the client's address is replaced, the text no
+// longer spells it in its canonical forms, and the replacement never
+// panics or loops on any input.
+func FuzzReplaceAddrs(f *testing.F) {
+	for _, s := range []string{
+		"/logs/192.0.2.24.txt", "ip-192-0-2-24.dyn", "::ffff:c000:218", "3221226008", "x:::FFFF:192.0.2.24:80",
+		"2001-db8--1.ipv6-literal.net", "cafe192.0.2.24", "0xc0.0.2.0x18", "192.0.2.24.24.24", "",
+	} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	v4 := netip.MustParseAddr("192.0.2.24")
+	v6 := netip.MustParseAddr("2001:db8::1")
+	f.Fuzz(func(t *testing.T, in string, four bool) {
+		c := v6
+		if four {
+			c = v4
+		}
+		match := func(a netip.Addr) bool { return SameHost(a, c) }
+		out, _ := ReplaceAddrs(in, match, "<client>")
+		if again, changed := ReplaceAddrs(out, match, "<client>"); changed && again != out && ContainsAddr(out, match) && !ContainsAddr(in, match) {
+			t.Errorf("replacement created an address: %q -> %q", in, out)
+		}
+		low := strings.ToLower(out)
+		for _, form := range []string{c.String(), "::ffff:" + c.String()} {
+			i := strings.Index(low, form)
+			if i < 0 {
+				continue
+			}
+			end := i + len(form)
+			// Glued to more digits it is another number.
+			if (i == 0 || !isDigit(low[i-1]) && low[i-1] != '.') && (end == len(low) || !isDigit(low[end]) && !(low[end] == '.' && end+1 < len(low) && isDigit(low[end+1]))) {
+				t.Errorf("client %s left in %q -> %q", c, in, out)
+			}
+		}
+	})
+}
+
+// FuzzDN: whatever the name, only allowlisted attribute types come out,
+// and without an e-mail writer no e-mail address does.
+func FuzzDN(f *testing.F) {
+	for _, s := range []string{
+		"CN=www.example.com,O=Example\\, Inc.,C=NL",
+		"1.2.840.113549.1.9.1=#16116164696e406578616d706c652e636f6d,CN=x",
+		"UID=bob+CN=a,2.5.4.4=#1305536d697468", "E=bob@x.org", "CN=#zz", "CN=\\", "=,+;", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := DN(in, &Event{})
+		for _, a := range parseDN(out) {
+			if _, ok := dnKept[strings.ToUpper(a.typ)]; !ok {
+				t.Errorf("DN(%q) = %q: attribute %q left", in, out, a.typ)
+			}
+			if ContainsEmail(a.val) {
+				t.Errorf("DN(%q) = %q: e-mail address in %q", in, out, a.val)
+			}
+		}
+	})
+}
+
+// FuzzHost: what Host returns is a valid host name or an address.
+func FuzzHost(f *testing.F) {
+	for _, s := range []string{"files.example.com", "user:pass@h:80", "[::1]:8", "192.0.2.24", "0x7f.1", "a b", "bücher.example", ""} {
+		f.Add(s)
+	}
+	e := &Event{Client: netip.MustParseAddr("192.0.2.24")}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, ok := Host(in, e)
+		if !ok {
+			return
+		}
+		if _, err := netip.ParseAddr(out); err != nil && out != ClientPlaceholder && !validHostName(out) {
+			t.Errorf("Host(%q) = %q: neither a host name nor an address", in, out)
+		}
+		if strings.ContainsAny(out, "@/ ") {
+			t.Errorf("Host(%q) = %q", in, out)
+		}
+	})
+}
+
+// FuzzScrubText: whatever the text, what ScrubText, ErrorText and
+// FileName return holds no e-mail address and does not spell the
+// client's address.
+func FuzzScrubText(f *testing.F) {
+	for _, s := range []string{
+		"mail alice@example.com from 192.0.2.24", `C:\Users\bob\x a@b@c`, "x509: cannot parse URI \"https://u:p@h\"",
+		"0@0!@0", "%40%40", "ip-192-0-2-24.dyn", "",
+	} {
+		f.Add(s)
+	}
+	e := &Event{Client: netip.MustParseAddr("192.0.2.24")}
+	f.Fuzz(func(t *testing.T, in string) {
+		for _, out := range []string{first(ScrubText(in, e, true)), ErrorText(in, e), FileName(in, e)} {
+			out = Unescape(out) // as it would be read
+			if ContainsEmail(out) {
+				t.Errorf("%q -> %q: an e-mail address is left", in, out)
+			}
+			if ContainsAddr(out, e.IsClient) {
+				t.Errorf("%q -> %q: the client's address is left", in, out)
+			}
+		}
+	})
+}
+
+func first(s string, _ bool) string { return s }
+
+// FuzzURLClient: a rebuilt URL, read percent-decoded, holds no e-mail
+// address and does not spell the client's address, kept parameters
+// included.
+func FuzzURLClient(f *testing.F) {
+	for _, s := range []string{
+		"http://192.0.2.24/logs/192.0.2.24.txt?ip=192.0.2.24&keep=alice@example.com",
+		"http://[::ffff:c000:218]/u/alice%40example.com", "/a/3221226008?keep=http://192.0.2.24/x@y", "",
+	} {
+		f.Add(s)
+	}
+	r := &URLRules{Keep: []string{"keep"}}
+	e := &Event{Client: netip.MustParseAddr("192.0.2.24")}
+	f.Fuzz(func(t *testing.T, in string) {
+		// The host is another address or name, checked as a whole (it may
+		// contain a spelling of the client inside another address).
+		u := r.URL(in, e)
+		if h := URLHost(u); h != "" {
+			u = strings.Replace(u, h, "", 1)
+		}
+		out := Unescape(u)
+		if ContainsEmail(out) {
+			t.Errorf("URL(%q) = %q: an e-mail address is left", in, out)
+		}
+		if ContainsAddr(out, e.IsClient) {
+			t.Errorf("URL(%q) = %q: the client's address is left", in, out)
 		}
 	})
 }

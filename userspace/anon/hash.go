@@ -2,6 +2,7 @@ package anon
 
 import (
 	"net/mail"
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -26,21 +27,52 @@ const emailHashBytes = 8
 // lowercased domain is appended: "Alice <Alice@Example.COM>" becomes
 // "<16 hex>@example.com"; without it the result is the 16 hex chars alone.
 //
+// A domain that is an address (the literals "[192.0.2.1]" and
+// "[IPv6:2001:db8::1]", or a bare address) names a host, usually the
+// sender's own machine: it is written as e.Addr writes a client's
+// address ("[<anonymised>]", or left out when e.Addr drops it), never as
+// seen. The pseudonym hashes the literal in its canonical form, so the
+// spellings of one address get one pseudonym. A host name that spells
+// the client's address is treated the same way.
+//
 // A display name is dropped. Input that is not one recognisable address
 // (no '@', empty parts, a domain that is not a host name or address
 // literal) is hashed whole, trimmed, and returned without a domain, so
 // nothing of it leaks. Lists are the caller's job.
-func HashEmail(key []byte, addr string, keepDomain bool) string {
+func HashEmail(key []byte, addr string, keepDomain bool, e *Event) string {
 	local, domain, ok := splitEmail(addr)
 	if !ok {
 		return macHex(key, []byte(strings.TrimSpace(addr)), emailHashBytes)
 	}
 	local, domain = strings.ToLower(local), strings.ToLower(domain)
+	lit, isAddr := literalAddr(domain)
+	if isAddr {
+		domain = "[" + lit.String() + "]"
+	}
 	h := macHex(key, []byte(local+"@"+domain), emailHashBytes)
 	if !keepDomain {
 		return h
 	}
+	if !isAddr && e != nil && e.Client.IsValid() && ContainsAddr(domain, e.IsClient) {
+		lit, isAddr = e.Client, true
+	}
+	if isAddr {
+		t, ok := e.addrText(lit)
+		if !ok {
+			return h
+		}
+		return h + "@[" + t + "]"
+	}
 	return h + "@" + domain
+}
+
+// literalAddr reads an e-mail domain that is an address: "[192.0.2.1]",
+// "[IPv6:...]" or a bare address.
+func literalAddr(d string) (netip.Addr, bool) {
+	if strings.HasPrefix(d, "[") || strings.ContainsAny(d, ":") || strings.Trim(d, "0123456789.") == "" {
+		return ParseHost(d)
+	}
+	return netip.Addr{}, false
 }
 
 // splitEmail finds the mailbox in addr, with or without a display name,
@@ -77,13 +109,9 @@ func validDomain(d string) bool {
 	if d == "" || len(d) > 253 || !utf8.ValidString(d) {
 		return false
 	}
-	if strings.HasPrefix(d, "[") && strings.HasSuffix(d, "]") && len(d) > 2 {
-		for _, r := range d[1 : len(d)-1] {
-			if !(r < utf8.RuneSelf && (r == ':' || r == '.' || unicode.IsLetter(r) || unicode.IsDigit(r))) {
-				return false
-			}
-		}
-		return true
+	if strings.HasPrefix(d, "[") {
+		_, ok := ParseHost(d)
+		return ok // only literals that are addresses
 	}
 	for label := range strings.SplitSeq(d, ".") {
 		if label == "" || len(label) > 63 {

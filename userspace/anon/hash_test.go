@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"testing"
 )
 
@@ -47,7 +48,13 @@ func TestHashEmail(t *testing.T) {
 		{"alice@example.org", true, h("alice@example.org") + "@example.org"},
 		{"bob+tag@sub.mail.example", true, h("bob+tag@sub.mail.example") + "@sub.mail.example"},
 		{`"odd local"@example.com`, true, h("odd local@example.com") + "@example.com"},
-		{"user@[192.0.2.1]", true, h("user@[192.0.2.1]") + "@[192.0.2.1]"},
+		// Address literals are a host's address: the placeholder (no
+		// Addr function) stands in; the hash is of the canonical form.
+		{"user@[192.0.2.1]", true, h("user@[192.0.2.1]") + "@[<client>]"},
+		{"user@[192.0.2.1]", false, h("user@[192.0.2.1]")},
+		{"root@[IPv6:2001:DB8::3E22:FBFF:FEA1:B2C3]", true, h("root@[2001:db8::3e22:fbff:fea1:b2c3]") + "@[<client>]"},
+		{"root@192.0.2.1", true, h("root@[192.0.2.1]") + "@[<client>]"},
+		{"user@[not.an.addr]", true, h("user@[not.an.addr]")},
 		{"jörg@bücher.example", true, h("jörg@bücher.example") + "@bücher.example"},
 		// Unparsable: hashed whole, trimmed, no domain.
 		{"not an address", true, h("not an address")},
@@ -61,8 +68,29 @@ func TestHashEmail(t *testing.T) {
 		{"", true, h("")},
 	}
 	for _, tt := range tests {
-		if got := HashEmail(key, tt.in, tt.keep); got != tt.want {
+		if got := HashEmail(key, tt.in, tt.keep, nil); got != tt.want {
 			t.Errorf("HashEmail(%q, %v) = %q, want %q", tt.in, tt.keep, got, tt.want)
+		}
+	}
+}
+
+func TestHashEmailLiteralWrittenAsClient(t *testing.T) {
+	key := []byte("email-key-email-key-email-key-em")
+	e := testEvent("192.0.2.24")
+	drop := &Event{Client: e.Client, Addr: func(netip.Addr) (string, bool) { return "", false }}
+	h := refMAC(key, "root@[192.0.2.24]", 8)
+	for _, tt := range []struct {
+		e    *Event
+		in   string
+		want string
+	}{
+		{e, "root@[192.0.2.24]", h + "@[anon(192.0.2.24)]"},
+		{e, "Root <root@[192.0.2.24]>", h + "@[anon(192.0.2.24)]"},
+		{drop, "root@[192.0.2.24]", h},
+		{e, "bob@192-0-2-24.dyn.example", refMAC(key, "bob@192-0-2-24.dyn.example", 8) + "@[anon(192.0.2.24)]"},
+	} {
+		if got := HashEmail(key, tt.in, true, tt.e); got != tt.want {
+			t.Errorf("HashEmail(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -1,100 +1,197 @@
 package anon
 
 import (
-	"net/url"
+	"net/netip"
 	"strings"
+	"unicode"
 )
 
-// Redacted replaces the value of a scrubbed query parameter.
+// Redacted replaces a URL query value that does not leave.
 const Redacted = "REDACTED"
 
-// ScrubURL removes credentials and secret parameters from a URL, leaving
-// every other byte as it was (nothing is re-encoded).
+// maxURLDepth bounds how deep URLs nested in kept query values are
+// followed; one nested deeper is redacted whole.
+const maxURLDepth = 3
+
+// URLRules say what of a URL leaves. A URL is rebuilt from its parts, each
+// allowed by a rule, never passed on minus a list of bad parts:
 //
-// User info ("user:password@") is removed from any URL with an authority:
-// "scheme://", a scheme-relative "//", and for the special schemes (http,
-// https, ws, wss, ftp) also the slash-less and backslash forms browsers
-// accept. The scan is textual, so it works where url.Parse fails. When the
-// authority looks like "user:pass" cut short by an unencoded '/', '?' or '#'
-// in the password (its "port" is not a number) and an '@' follows, it
-// removes everything up to the last '@': losing some of the URL beats
-// publishing a password.
-//
-// Query parameters whose names match params (case-insensitively, after
-// percent-decoding; a trailing '*' matches a prefix, "token*") get the value
-// "REDACTED"; empty values stay empty. '&' and ';' both separate
-// parameters. The fragment is treated the same way when it carries
-// parameters ("#access_token=..." of OAuth implicit grants, or after a '?'
-// in a hash route), since tokens travel there too. Values of other
-// parameters are not inspected, so a URL nested in a parameter keeps its
-// own credentials unless that parameter is listed.
-func ScrubURL(raw string, params []string) string {
-	// Repeat until nothing changes: what follows removed user info can
-	// itself look like user info ("http://a@b:c/@d"), and stopping after
-	// one pass would make the result depend on how often it was scrubbed.
-	// Each pass shortens the string, so this ends.
-	for {
-		s := stripUserinfo(raw)
-		if s == raw {
-			break
-		}
-		raw = s
-	}
-	return redactParams(raw, params)
+//   - scheme: kept (lower case) when it is one;
+//   - user info: never (also the malformed "user:pa/ss@host");
+//   - host: a host name or address checked as such (Host); the client's
+//     address written as privacy.client_ip says; anything else is
+//     HostPlaceholder;
+//   - port: kept when it is a port number;
+//   - path: kept, except segments that name a user (after a profile root
+//     such as /Users/ or /home/, or "~name" and "@name"), hold an e-mail
+//     address, the client's address or a JSON web token, looked at
+//     percent-decoded (however often it was encoded); matrix parameters
+//     (";jsessionid=...") are query parameters;
+//   - query: parameter names kept when they look like names; values
+//     dropped (Redacted) or keyed-hashed, unless the name is on Keep:
+//     then the value is kept, but scrubbed of e-mail addresses, the
+//     client's address and user paths, and a URL in it is rebuilt by the
+//     same rules (nested URLs, to maxURLDepth);
+//   - fragment: never (tokens travel there: "#access_token=...").
+type URLRules struct {
+	// Keep names the query parameters whose values leave
+	// (case-insensitive, after percent-decoding; "prefix*" matches a
+	// prefix).
+	Keep []string
+	// Hash keyed-hashes the other values (16 hex digits) instead of
+	// dropping them, so equal values stay equal.
+	Hash bool
+	Key  []byte
 }
 
-var specialSchemes = []string{"http", "https", "ws", "wss", "ftp"}
+// URL rebuilds raw under the rules. e gives the client and how its
+// address is written; nil knows no client.
+//
+// The parts are checked one by one; a last check reads the whole result
+// decoded, for what only the parts joined spell (a scheme's ':' before a
+// path's ":c000:201"): when it finds an e-mail address or the client's
+// address, only the scheme and host are kept.
+func (r *URLRules) URL(raw string, e *Event) string {
+	out, auth := r.scrub(raw, e, 0)
+	// The host is checked on its own (and in keep mode is the client's
+	// address by the customer's choice); what follows it starts at a
+	// '/', '?' or nothing, which no spelling crosses.
+	if !leaks(out[auth:], e) {
+		return out
+	}
+	return out[:auth] + "/" + escapeURLPart(TokenPlaceholder, false)
+}
+
+// leaks: the decoded text holds an e-mail address or the client's.
+func leaks(s string, e *Event) bool {
+	d := Unescape(s)
+	if strings.IndexByte(d, '@') >= 0 && ContainsEmail(d) {
+		return true
+	}
+	return e != nil && e.Client.IsValid() && ContainsAddr(d, e.IsClient)
+}
+
+var specialSchemes = []string{"http", "https", "ws", "wss", "ftp", "file"}
 
 func isSlash(c byte) bool { return c == '/' || c == '\\' }
 
-// stripUserinfo removes the user info of raw's authority, if it has one.
-func stripUserinfo(raw string) string {
-	i := 0
-	for i < len(raw) && raw[i] <= ' ' { // browsers skip leading C0 and space
-		i++
-	}
-	authStart := -1
+// scrub rebuilds raw; auth is where what follows its authority starts
+// (0 without one).
+func (r *URLRules) scrub(raw string, e *Event, depth int) (out string, auth int) {
+	s := strings.TrimLeft(raw, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	rest := s
 	special := false
-	if end := schemeEnd(raw[i:]); end > 0 {
-		p := i + end + 1
-		special = isOneOf(raw[i:i+end], specialSchemes)
+	hasAuth := false
+	if end := schemeEnd(s); end > 1 { // one letter is a drive: C:\Users
+		scheme := strings.ToLower(s[:end])
+		rest = s[end+1:]
+		special = isOneOf(scheme, specialSchemes)
+		b.WriteString(scheme)
+		b.WriteByte(':')
 		switch {
-		case special:
-			for p < len(raw) && isSlash(raw[p]) {
-				p++
+		case scheme == "file":
+			// file:///C:/x has an empty host; file://server/share one.
+			if strings.HasPrefix(rest, "//") || strings.HasPrefix(rest, `\\`) {
+				rest, hasAuth = rest[2:], true
 			}
-			authStart = p
-		case len(raw) >= p+2 && isSlash(raw[p]) && isSlash(raw[p+1]):
-			authStart = p + 2
+		case special:
+			for rest != "" && isSlash(rest[0]) {
+				rest = rest[1:]
+			}
+			hasAuth = true
+		case strings.HasPrefix(rest, "//"):
+			rest, hasAuth = rest[2:], true
 		}
-	} else if len(raw) >= i+2 && isSlash(raw[i]) && isSlash(raw[i+1]) {
-		authStart, special = i+2, true // scheme-relative: assume the web
+	} else if strings.HasPrefix(s, "//") {
+		rest, hasAuth, special = s[2:], true, true // scheme-relative: the web
 	}
-	if authStart < 0 {
-		return raw
+	if hasAuth {
+		b.WriteString("//")
+		var host, port string
+		host, port, rest = splitAuthority(rest, special)
+		if host != "" {
+			h, ok := hostText(host, e, true)
+			if !ok {
+				h = escapeURLPart(HostPlaceholder, false)
+			}
+			b.WriteString(h)
+			if port != "" {
+				b.WriteByte(':')
+				b.WriteString(port)
+			}
+		}
+		auth = b.Len()
 	}
-	rest := raw[authStart:]
-	authEnd := strings.IndexFunc(rest, func(r rune) bool {
-		return r == '/' || r == '?' || r == '#' || (special && r == '\\')
-	})
-	if authEnd < 0 {
-		authEnd = len(rest)
+	// What follows the authority: path, query, fragment.
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest = rest[:i] // the fragment never leaves
 	}
-	auth := rest[:authEnd]
-	cut := strings.LastIndexByte(auth, '@')
-	if cut < 0 && badPort(auth) {
-		cut = strings.LastIndexByte(rest, '@')
+	path, query, hasQuery := strings.Cut(rest, "?")
+	b.WriteString(r.path(path, e))
+	if hasQuery {
+		b.WriteByte('?')
+		b.WriteString(r.query(query, e, depth))
 	}
-	if cut < 0 {
-		return raw
+	return b.String(), auth
+}
+
+// splitAuthority cuts the authority off rest and splits it into host and
+// port (user info dropped). A password with an unencoded '/', '?' or '#'
+// ends the authority early in a parser's eyes ("user:pa/ss@host"): when
+// what would be the port is not a number and an '@' follows, everything
+// up to the last '@' goes (losing some of the URL beats publishing a
+// password).
+func splitAuthority(rest string, special bool) (host, port, after string) {
+	for {
+		end := strings.IndexFunc(rest, func(r rune) bool {
+			return r == '/' || r == '?' || r == '#' || special && r == '\\'
+		})
+		if end < 0 {
+			end = len(rest)
+		}
+		auth := rest[:end]
+		if at := strings.LastIndexByte(auth, '@'); at >= 0 {
+			rest = rest[at+1:]
+			continue
+		}
+		if badPort(auth) {
+			if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+				rest = rest[at+1:]
+				continue
+			}
+		}
+		host, port = splitHostPort(auth)
+		return host, port, rest[end:]
 	}
-	return raw[:authStart] + rest[cut+1:]
+}
+
+// splitHostPort splits "host:port", "[v6]:port" and a bare IPv6 address;
+// a port that is not a number is dropped.
+func splitHostPort(auth string) (host, port string) {
+	switch {
+	case strings.HasPrefix(auth, "["):
+		if c := strings.IndexByte(auth, ']'); c > 0 {
+			host, port = auth[:c+1], strings.TrimPrefix(auth[c+1:], ":")
+		} else {
+			host = auth
+		}
+	case strings.Count(auth, ":") == 1:
+		host, port, _ = strings.Cut(auth, ":")
+	default:
+		host = auth
+	}
+	if len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+		port = ""
+	}
+	return host, port
 }
 
 // schemeEnd is the index of the ':' ending a URL scheme at the start of s,
 // or -1.
 func schemeEnd(s string) int {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s) && i < 32; i++ {
 		c := s[i]
 		switch {
 		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
@@ -123,87 +220,313 @@ func badPort(auth string) bool {
 	if c < 0 {
 		return false
 	}
+	if hostEnd == 0 && strings.Count(auth, ":") > 1 {
+		if _, ok := ParseHost(auth); ok {
+			return false // a bare IPv6 address
+		}
+	}
 	port := auth[hostEnd+c+1:]
 	if port == "" {
 		return true
 	}
-	for i := 0; i < len(port); i++ {
-		if port[i] < '0' || port[i] > '9' {
-			return true
-		}
-	}
-	return false
+	return strings.Trim(port, "0123456789") != ""
 }
 
-// redactParams replaces listed parameter values in the query and in a
-// parameter-carrying fragment.
-func redactParams(s string, params []string) string {
-	if len(params) == 0 {
-		return s
+// URLHost is the host of a URL's authority, user info and port removed,
+// as the URL rules read it ("" when the URL has none): what url.domain
+// must be, whatever a Host header that carried user info was cut to.
+func URLHost(raw string) string {
+	s := strings.TrimLeft(raw, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+	rest, special := "", false
+	if end := schemeEnd(s); end > 1 {
+		rest = s[end+1:]
+		special = isOneOf(s[:end], specialSchemes) && !strings.EqualFold(s[:end], "file")
+		switch {
+		case special:
+			rest = strings.TrimLeft(rest, `/\`)
+		case strings.HasPrefix(rest, "//"):
+			rest = rest[2:]
+		default:
+			return ""
+		}
+	} else if strings.HasPrefix(s, "//") {
+		rest, special = s[2:], true
+	} else {
+		return ""
 	}
-	hash := strings.IndexByte(s, '#')
-	beforeHash, frag := s, ""
-	if hash >= 0 {
-		beforeHash, frag = s[:hash], s[hash+1:]
+	host, _, _ := splitAuthority(rest, special)
+	return host
+}
+
+// Host is what of a host (a Host header, url.domain) may leave: user
+// info and port removed, an address in any spelling read as one (the
+// client's written by e.Addr, any other in its canonical form), a host
+// name checked (letters, IDN included, digits, '-', '_' in labels of at
+// most 63, at most 253 in all) and lower-cased. A name that spells the
+// client's address (192-0-2-1.dyn.example) is the client's address. ok is
+// false when nothing valid is left.
+func Host(raw string, e *Event) (string, bool) {
+	s := strings.TrimSpace(raw)
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		s = s[at+1:]
+	}
+	host, _ := splitHostPort(s)
+	return hostText(host, e, false)
+}
+
+// hostText checks one host; bracket puts IPv6 addresses in brackets (as
+// URLs write them).
+func hostText(h string, e *Event, bracket bool) (string, bool) {
+	h = Unescape(h)
+	if h == "" || len(h) > 255 {
+		return "", false
+	}
+	if a, ok := ParseHost(h); ok {
+		if e.IsClient(a) {
+			t, ok := e.addrText(a)
+			if !bracket {
+				return t, ok
+			}
+			if !ok {
+				t = ClientPlaceholder
+			}
+			if _, err := netip.ParseAddr(t); err == nil && strings.IndexByte(t, ':') >= 0 {
+				return "[" + t + "]", true
+			}
+			return escapeURLPart(t, false), true
+		}
+		if bracket && a.Is6() {
+			return "[" + a.String() + "]", true
+		}
+		return a.String(), true
+	}
+	name := strings.TrimSuffix(strings.ToLower(h), ".")
+	if !validHostName(name) {
+		return "", false
+	}
+	if e != nil && e.Client.IsValid() && ContainsAddr(name, e.IsClient) {
+		if bracket {
+			return escapeURLPart(ClientPlaceholder, false), true
+		}
+		return e.addrText(e.Client)
+	}
+	return name, true
+}
+
+// validHostName: dot-separated labels of 1 to 63 letters (IDN letters
+// included, as UTF-8), digits, '-' and '_'; 253 at most.
+func validHostName(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' ||
+				r >= 0x80 && r != 0xfffd && isLetterOrDigit(r)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// path rebuilds a URL path (see URLRules). Unchanged paths are returned
+// byte for byte; a changed one is written decoded and re-encoded.
+func (r *URLRules) path(p string, e *Event) string {
+	if p == "" {
+		return ""
+	}
+	dec := Unescape(p)
+	var segs []string
+	var seps []byte
+	start := 0
+	for i := 0; i <= len(dec); i++ {
+		if i < len(dec) && !isSlash(dec[i]) {
+			continue
+		}
+		segs = append(segs, dec[start:i])
+		if i < len(dec) {
+			seps = append(seps, dec[i])
+		}
+		start = i + 1
+	}
+	changed := false
+	prevRoot := false
+	out := make([]string, len(segs))
+	for i, seg := range segs {
+		o, c := r.segment(seg, prevRoot, e)
+		out[i], changed = o, changed || c
+		if seg != "" {
+			prevRoot = isOneOf(seg, profileRoots)
+		}
+	}
+	if !changed {
+		return p
 	}
 	var b strings.Builder
-	if q := strings.IndexByte(beforeHash, '?'); q >= 0 {
-		b.WriteString(beforeHash[:q+1])
-		redactPairs(&b, beforeHash[q+1:], params)
-	} else {
-		b.WriteString(beforeHash)
-	}
-	if hash >= 0 {
-		b.WriteByte('#')
-		start := 0
-		if q := strings.IndexByte(frag, '?'); q >= 0 {
-			start = q + 1 // hash route: "#/callback?token=..."
+	for i, o := range out {
+		b.WriteString(o)
+		if i < len(seps) {
+			b.WriteByte('/')
 		}
-		b.WriteString(frag[:start])
-		redactPairs(&b, frag[start:], params)
 	}
 	return b.String()
 }
 
-// redactPairs copies a '&'/';'-separated parameter list to b, redacting the
-// values of matching names.
-func redactPairs(b *strings.Builder, q string, params []string) {
+// segment scrubs one decoded path segment, returning it encoded; changed
+// says whether anything was removed.
+func (r *URLRules) segment(seg string, afterRoot bool, e *Event) (string, bool) {
+	if seg == "" {
+		return "", false
+	}
+	name, params, hasParams := strings.Cut(seg, ";")
+	out, changed := name, false
+	switch {
+	case afterRoot && !isOneOf(name, sharedProfiles):
+		out, changed = UserPlaceholder, true
+	case len(name) > 1 && (name[0] == '~' || name[0] == '@') && !strings.Contains(name[1:], "@"):
+		out, changed = name[:1]+UserPlaceholder, true
+	case looksLikeJWT(name):
+		out, changed = TokenPlaceholder, true
+	default:
+		if at := strings.LastIndexByte(name, '@'); at >= 0 && (strings.IndexByte(name[:at], ':') >= 0 || !wholeEmail(name)) {
+			// User info of a URL nested in the path ("user:pass@host"):
+			// whatever precedes the '@' goes.
+			out, changed = UserPlaceholder+name[at:], true
+		}
+		if s, c := scrubDecoded(out, e, true); c {
+			out, changed = s, true
+		}
+	}
+	enc := escapeURLPart(out, false)
+	if hasParams {
+		q := r.pairs(params, ";", e, maxURLDepth)
+		enc += ";" + q
+		changed = changed || q != params
+	}
+	return enc, changed
+}
+
+// query rebuilds a query string (see URLRules).
+func (r *URLRules) query(q string, e *Event, depth int) string {
+	return r.pairs(q, "&;", e, depth)
+}
+
+// pairs rebuilds name=value pairs separated by any of seps.
+func (r *URLRules) pairs(q, seps string, e *Event, depth int) string {
+	var b strings.Builder
+	b.Grow(len(q))
 	for q != "" {
-		end := strings.IndexAny(q, "&;")
 		pair, sep := q, ""
-		if end >= 0 {
+		if end := strings.IndexAny(q, seps); end >= 0 {
 			pair, sep, q = q[:end], q[end:end+1], q[end+1:]
 		} else {
 			q = ""
 		}
-		if eq := strings.IndexByte(pair, '='); eq >= 0 && eq < len(pair)-1 && paramMatches(pair[:eq], params) {
-			b.WriteString(pair[:eq+1])
-			b.WriteString(Redacted)
-		} else {
-			b.WriteString(pair)
-		}
+		b.WriteString(r.pair(pair, e, depth))
 		b.WriteString(sep)
 	}
+	return b.String()
 }
 
-// paramMatches compares a raw parameter name with the patterns, both raw
-// and decoded, so "%74oken" cannot slip past "token".
-func paramMatches(name string, params []string) bool {
-	if matchAny(name, params) {
-		return true
+func (r *URLRules) pair(pair string, e *Event, depth int) string {
+	if pair == "" {
+		return ""
 	}
-	if strings.ContainsAny(name, "%+") {
-		if dec, err := url.QueryUnescape(name); err == nil {
-			return matchAny(dec, params)
+	name, val, hasEq := strings.Cut(pair, "=")
+	decName := Unescape(strings.ReplaceAll(name, "+", " "))
+	if !hasEq {
+		// A bare item is a value without a name ("?eyJhbGci..."),
+		// unless it is a kept name.
+		if r.keep(decName) && paramName(decName, e) {
+			return pair
+		}
+		return r.value(Unescape(pair))
+	}
+	if !paramName(decName, e) {
+		return r.value(Unescape(pair)) // not a name: the pair is a value
+	}
+	if val == "" {
+		return pair
+	}
+	if !r.keep(decName) {
+		return name + "=" + r.value(Unescape(strings.ReplaceAll(val, "+", " ")))
+	}
+	dec := Unescape(strings.ReplaceAll(val, "+", " "))
+	if out, changed := r.keptValue(dec, e, depth); changed {
+		return name + "=" + escapeURLPart(out, false)
+	}
+	return pair
+}
+
+// keptValue scrubs the value of a kept parameter.
+func (r *URLRules) keptValue(v string, e *Event, depth int) (string, bool) {
+	if looksLikeURL(v) {
+		if depth+1 >= maxURLDepth {
+			return Redacted, true
+		}
+		out, _ := r.scrub(v, e, depth+1)
+		return out, out != v
+	}
+	return scrubDecoded(v, e, true)
+}
+
+// value is what stands for a value that does not leave.
+func (r *URLRules) value(v string) string {
+	if r.Hash {
+		return HashToken(r.Key, v)[:16]
+	}
+	return Redacted
+}
+
+func (r *URLRules) keep(name string) bool { return matchAny(name, r.Keep) }
+
+// paramName: what a parameter name looks like (letters, digits and
+// -_.[]$, up to 64), and not a personal value itself.
+func paramName(n string, e *Event) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.[]$", c) >= 0) {
+			return false
 		}
 	}
-	return false
+	return e == nil || !e.Client.IsValid() || !ContainsAddr(n, e.IsClient)
+}
+
+// looksLikeURL: a scheme with "//", a scheme-relative "//host", or
+// "www.".
+func looksLikeURL(v string) bool {
+	v = strings.TrimSpace(v)
+	if i := schemeEnd(v); i > 1 && strings.HasPrefix(v[i+1:], "//") {
+		return true
+	}
+	return strings.HasPrefix(v, "//") || len(v) > 4 && strings.EqualFold(v[:4], "www.")
+}
+
+// looksLikeJWT: three base64url parts, the first a JSON object ("eyJ").
+func looksLikeJWT(s string) bool {
+	if len(s) < 20 || !strings.HasPrefix(s, "eyJ") || strings.Count(s, ".") < 2 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '=') {
+			return false
+		}
+	}
+	return true
 }
 
 func matchAny(name string, params []string) bool {
 	for _, p := range params {
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+			if prefix != "" && len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
 				return true
 			}
 		} else if p != "" && strings.EqualFold(name, p) {
@@ -211,4 +534,14 @@ func matchAny(name string, params []string) bool {
 		}
 	}
 	return false
+}
+
+// wholeEmail: s is one e-mail address and nothing else.
+func wholeEmail(s string) bool {
+	sp := findEmails(s)
+	return len(sp) == 1 && sp[0].start == 0 && sp[0].end == len(s)
+}
+
+func isLetterOrDigit(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }

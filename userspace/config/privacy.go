@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -43,8 +44,15 @@ type Privacy struct {
 	ClientIP   string `toml:"client_ip"`
 	TruncateV4 int    `toml:"truncate_v4"`
 	TruncateV6 int    `toml:"truncate_v6"`
-	// QueryParams are URL query parameters whose values are scrubbed
-	// ("name", or "prefix*"); user info in URLs is always stripped.
+	// QueryKeep names the URL query parameters whose values may leave
+	// ("name", or "prefix*"), scrubbed of e-mail addresses, the client's
+	// address and user paths; every other value is dropped or hashed
+	// (QueryValues). User info and fragments never leave.
+	QueryKeep []string `toml:"query_keep"`
+	// QueryValues: "drop" or "hash" (keyed) for the values not kept.
+	QueryValues string `toml:"query_values"`
+	// QueryParams was the list of parameters whose values were scrubbed
+	// (a denylist); it is refused with a pointer to QueryKeep.
 	QueryParams []string `toml:"query_params"`
 	// UserNames: drop or hash. EmailDomain: keep or drop (the local part
 	// is always keyed-hashed). Hostnames and UserAgent: drop, hash or keep.
@@ -96,7 +104,8 @@ func defaultPrivacy() Privacy {
 		ClientIP:    "cryptopan",
 		TruncateV4:  24,
 		TruncateV6:  48,
-		QueryParams: []string{"access_token", "api_key", "apikey", "auth*", "code", "key", "pass*", "pwd", "secret*", "session*", "sid", "sig*", "token*", "email", "user*"},
+		QueryKeep:   []string{},
+		QueryValues: "drop",
 		UserNames:   "drop",
 		EmailDomain: "keep",
 		Hostnames:   "hash",
@@ -183,10 +192,18 @@ func (c *Config) validatePrivacy(bad func(key, format string, args ...any)) {
 	if p.TruncateV6 < 0 || p.TruncateV6 > 128 {
 		bad("privacy.truncate_v6", "%d is out of range; use 0 to 128 prefix bits (default 48)", p.TruncateV6)
 	}
-	for i, q := range p.QueryParams {
-		if q == "" || q == "*" {
-			bad(fmt.Sprintf("privacy.query_params[%d]", i), "%q names no parameter; use a name or a prefix such as \"token*\"", q)
+	if len(p.QueryParams) > 0 {
+		bad("privacy.query_params", "is no longer used: every query value is now dropped (or hashed, privacy.query_values) "+
+			"unless its parameter is named in privacy.query_keep; delete privacy.query_params and list in privacy.query_keep "+
+			"only parameters whose values may leave, e.g. query_keep = [\"lang\"]")
+	}
+	for i, q := range p.QueryKeep {
+		if !validParamPattern(q) {
+			bad(fmt.Sprintf("privacy.query_keep[%d]", i), "%q is not a parameter name; use a name such as \"lang\" or a prefix such as \"utm_*\" (letters, digits, - _ . [ ] $)", q)
 		}
+	}
+	if p.QueryValues != "drop" && p.QueryValues != "hash" {
+		bad("privacy.query_values", "%q is not a mode; use \"drop\" or \"hash\"", p.QueryValues)
 	}
 	if p.UserNames != "drop" && p.UserNames != "hash" {
 		bad("privacy.user_names", "%q is not a mode; use \"drop\" or \"hash\"", p.UserNames)
@@ -232,4 +249,20 @@ func (c *Config) validatePrivacy(bad func(key, format string, args ...any)) {
 	if u.AuditLog != "" && !filepath.IsAbs(u.AuditLog) {
 		bad("uplink.audit_log", "%q must be an absolute file path (or \"\" for none)", u.AuditLog)
 	}
+}
+
+// validParamPattern: a query parameter name, or a prefix of one followed
+// by '*'.
+func validParamPattern(q string) bool {
+	q = strings.TrimSuffix(q, "*")
+	if q == "" || len(q) > 64 {
+		return false
+	}
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.[]$", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,12 @@ func TestDispositionFilename(t *testing.T) {
 		{`attachment; filename="..\\..\\windows\\evil.dll"`, "evil.dll"},
 		{`attachment; filename*=UTF-8''..%2F..%2Fx.sh`, "x.sh"},
 		{`attachment; filename="C:\\Users\\x\\payload.exe"`, "payload.exe"},
+		// Unescaped Windows paths, as servers send them: the backslashes
+		// are separators, not escapes, and the directories (naming the
+		// user) go.
+		{`attachment; filename="C:\Users\alice\Downloads\x.exe"`, "x.exe"},
+		{`attachment; filename="\\fileserver\Users\bob\setup.exe"`, "setup.exe"},
+		{`attachment; filename="C:\Users\carol\\Desktop\a \"b\".exe"`, `a "b".exe`},
 		{`attachment; filename=".."`, ""},
 		{`attachment; filename=my file name.exe; size=3`, "my file name.exe"},
 		{`ATTACHMENT; FILENAME = "upper.EXE"`, "upper.EXE"},
@@ -45,6 +52,41 @@ func TestDispositionFilename(t *testing.T) {
 	s := &recSink{keep: 10}
 	conn(t, Options{}, s, get("/dl?id=3"), ok200("x", `Content-Disposition: attachment; filename*=UTF-8''na%C3%AFve.exe`), 0)
 	whole(t, s, "naïve.exe", "x")
+}
+
+func TestFormDataFilename(t *testing.T) {
+	cases := []struct{ in, want string }{
+		// Internet Explorer and older Edge: the whole path, as is.
+		{`form-data; name="f"; filename="C:\Users\alice\Documents\report.exe"`, "report.exe"},
+		{`form-data; name="f"; filename="\\srv\profiles$\bob\x.zip"`, "x.zip"},
+		// Browsers: '"' as %22, CR and LF as %0D, %0A; backslash literal.
+		{`form-data; name="f"; filename="say %22hi%22.exe"`, `say "hi".exe`},
+		{`form-data; name="f"; filename="a\b%0a.exe"`, "b\n.exe"},
+		// Older clients escaping '"' and '\'.
+		{`form-data; name="f"; filename="C:\\Users\\me\\tool.exe"`, "tool.exe"},
+		{`form-data; name="f"; filename="say \"hi\".txt"`, `say "hi".txt`},
+		{`form-data; name="f"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf`, "résumé.pdf"},
+		{`form-data; name="f"`, ""},
+	}
+	for _, c := range cases {
+		if got := formDataFilename(c.in); got != c.want {
+			t.Errorf("%s: %q, want %q", c.in, got, c.want)
+		}
+	}
+	// Through the parser: an upload as Internet Explorer sends it, and a
+	// download whose Content-Disposition carries the server-side path.
+	exe := testBody(2000, 3)
+	b := "----IEboundary"
+	body := "--" + b + "\r\n" +
+		"Content-Disposition: form-data; name=\"upfile\"; filename=\"C:\\Users\\alice.smith\\Desktop\\invoice.exe\"\r\n" +
+		"Content-Type: application/x-msdownload\r\n\r\n" + exe + "\r\n--" + b + "--\r\n"
+	s := &recSink{keep: 1 << 20}
+	conn(t, Options{Uploads: true}, s, msg("POST /up HTTP/1.1", body, "Host: h.test", "Content-Type: multipart/form-data; boundary="+b,
+		fmt.Sprintf("Content-Length: %d", len(body))), ok200("ok"), 0)
+	whole(t, s, "invoice.exe", exe)
+	s = &recSink{keep: 10}
+	conn(t, Options{}, s, get("/dl?id=3"), ok200("x", `Content-Disposition: attachment; filename="C:\Users\alice.smith\Downloads\x.exe"`), 0)
+	whole(t, s, "x.exe", "x")
 }
 
 func TestURLName(t *testing.T) {
@@ -196,6 +238,9 @@ func FuzzContentDisposition(f *testing.F) {
 		n := dispositionFilename(v)
 		if len(n) > extract.MaxHeaderValue || strings.ContainsAny(n, `/\`) || n == "." || n == ".." {
 			t.Fatalf("%q -> %q", v, n)
+		}
+		if fn := formDataFilename(v); len(fn) > extract.MaxHeaderValue || strings.ContainsAny(fn, `/\`) || fn == "." || fn == ".." {
+			t.Fatalf("form-data %q -> %q", v, fn)
 		}
 		if utf8.ValidString(v) && !strings.Contains(v, "%") && !utf8.ValidString(n) {
 			t.Fatalf("valid input gave invalid name: %q -> %q", v, n)

@@ -192,7 +192,7 @@ func (m *multipart) startPart() {
 	m.meta = m.base
 	m.meta.Size = -1
 	m.meta.ContentType = mediaType(clip(ctype))
-	name := dispositionFilename(clip(cdisp))
+	name := formDataFilename(clip(cdisp))
 	m.want = name != "" || m.meta.ContentType != "" && m.meta.ContentType != "text/plain"
 	if name != "" {
 		m.meta.Name = name

@@ -41,6 +41,12 @@ func (p *Policy) Disclosure() []Disclosed {
 			}
 			out = append(out, d)
 		}
+		if cat == TLS {
+			d := Disclosed{Category: cat, Mode: mode, Field: "(a handshake whose client is unknown)",
+				Transform: "not sent: neither hello was parsed (edgesensor.tls.missing lists client_hello and server_hello), " +
+					"so the side taken for the client is a guess and the other side may be the real client; no record is made"}
+			out = append(out, d)
+		}
 		if cat != TLS {
 			d := Disclosed{Category: cat, Mode: mode, Field: "(file content)"}
 			switch mode {
@@ -86,24 +92,34 @@ func (p *Policy) describe(tr transform) (string, bool) {
 	case tDrop:
 		return "never sent", false
 	case tClientIP:
-		switch p.p.ClientIP {
-		case "cryptopan":
-			return "Crypto-PAn, keyed and prefix-preserving (privacy.client_ip)", true
-		case "truncate":
-			return fmt.Sprintf("truncated to /%d (IPv4) and /%d (IPv6) (privacy.client_ip)", p.p.TruncateV4, p.p.TruncateV6), true
-		case "hmac":
-			return "keyed HMAC-SHA256, not an address (privacy.client_ip)", true
-		case "keep":
-			return "as seen (privacy.client_ip = keep)", true
-		}
-		return "not sent (privacy.client_ip = drop)", false
+		return p.describeAddr("privacy.client_ip")
 	case tURL:
-		return fmt.Sprintf("user name and password removed; values of %d query parameters scrubbed (privacy.query_params)", len(p.p.QueryParams)), true
+		values := "dropped (REDACTED)"
+		if p.p.QueryValues == "hash" {
+			values = "keyed-hashed (16 hex digits)"
+		}
+		kept := "none is kept"
+		if len(p.p.QueryKeep) > 0 {
+			kept = fmt.Sprintf("those of %s are kept, scrubbed of e-mail addresses, the client's address and user paths, URLs in them rebuilt the same way", strings.Join(p.p.QueryKeep, ", "))
+		}
+		addr, _ := p.describeAddr("privacy.client_ip")
+		return "rebuilt from its parts: scheme; host checked as a host name or address (the client's address: " + addr +
+			"); port; path with segments naming a user (/Users/NAME, /home/NAME, ~NAME, @NAME), e-mail addresses, " +
+			"the client's address and JSON web tokens replaced (also percent- and double-encoded); query parameter names, their values " +
+			values + " (privacy.query_values) unless the parameter is in privacy.query_keep: " + kept +
+			"; user name, password and fragment never", true
+	case tDomain:
+		addr, _ := p.describeAddr("privacy.client_ip")
+		return "the host of url.original, checked as a host name or address (anything else is not sent); user info and port removed; the client's address: " + addr, true
+	case tServerName:
+		addr, _ := p.describeAddr("privacy.client_ip")
+		return "a host name, checked (anything else is not sent); the client's address: " + addr, true
 	case tFileName:
-		return "user-profile path segments removed", true
+		return "the name alone, without directories (percent-decoded first); e-mail addresses and the client's address replaced", true
 	case tEmail:
+		lit, _ := p.describeAddr("privacy.client_ip")
 		if p.p.EmailDomain == "keep" {
-			return "local part keyed-hashed, domain kept (privacy.email_domain)", true
+			return "local part keyed-hashed, domain kept (privacy.email_domain); an address literal such as [192.0.2.1] is the sender's host: " + lit, true
 		}
 		return "local part keyed-hashed, domain dropped (privacy.email_domain)", true
 	case tToken:
@@ -127,6 +143,57 @@ func (p *Policy) describe(tr transform) (string, bool) {
 		return "not sent (" + key + " = drop)", false
 	case tReasons:
 		return "rule and weight of each reason; reason texts dropped", true
+	case tDN:
+		return "rebuilt from the attributes CN, O, OU, C, L, ST, STREET, POSTALCODE, SERIALNUMBER, DC (values scrubbed of e-mail addresses, " +
+			"the client's address and user paths) and emailAddress (" + p.describeEmail() + "); every other attribute (names of persons, user ids) dropped", true
+	case tDNValue:
+		return "e-mail addresses (" + p.describeEmail() + "), the client's address and user paths replaced", true
+	case tSAN:
+		return "DNS names checked; IP addresses (the client's: per privacy.client_ip); e-mail addresses and mailto: URIs " +
+			p.describeEmail() + "; other URIs rebuilt like url.original", true
+	case tErrorText:
+		return "the message with quoted parts, e-mail addresses, the client's address and user paths removed; at most 256 bytes", true
+	case tExtension:
+		return "when 1 to 8 lower-case letters and digits", true
+	case tMediaType:
+		return "type/subtype only, parameters dropped", true
+	case tTokenList:
+		return "when a list of lower-case tokens", true
+	case tMethod:
+		return "when an HTTP token of at most 16 characters", true
+	case tALPN:
+		return "printable protocol names, scrubbed like free text", true
+	case tText:
+		return "as seen, with e-mail addresses, the client's address and user paths replaced", true
+	case tTunnelType:
+		return "one of " + strings.Join(tunnelTypes, ", "), true
 	}
 	return "never sent", false
+}
+
+// describeAddr says how an address of a person is written.
+func (p *Policy) describeAddr(key string) (string, bool) {
+	switch p.p.ClientIP {
+	case "cryptopan":
+		return "Crypto-PAn, keyed and prefix-preserving (" + key + ")", true
+	case "truncate":
+		return fmt.Sprintf("truncated to /%d (IPv4) and /%d (IPv6) (%s)", p.p.TruncateV4, p.p.TruncateV6, key), true
+	case "hmac":
+		return "keyed HMAC-SHA256, not an address (" + key + ")", true
+	case "keep":
+		return "as seen (" + key + " = keep)", true
+	}
+	return "not sent (" + key + " = drop)", false
+}
+
+// describeEmail says what becomes of an e-mail address outside the email
+// category (certificates).
+func (p *Policy) describeEmail() string {
+	if p.modes[Email] == config.ShareNone {
+		return "not sent: privacy.email is none"
+	}
+	if p.p.EmailDomain == "keep" {
+		return "keyed-hashed, domain kept (privacy.email)"
+	}
+	return "keyed-hashed, domain dropped (privacy.email)"
 }

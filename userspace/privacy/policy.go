@@ -4,10 +4,18 @@
 package privacy
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
@@ -49,13 +57,19 @@ type Policy struct {
 	hostKey []byte
 	nameKey []byte
 	idKey   []byte
+	urls    *anon.URLRules
 	ix      ruleIndex
+	addrFn  func(netip.Addr) (string, bool)
+
+	unknownSide atomic.Uint64 // handshake records not built: the client is unknown
+	idMACs      sync.Pool     // HMACs under idKey, reused: one per record
 }
 
 // New builds the policy of cfg. key may be nil only when nothing is
 // shared (every mode none).
 func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
 	p := &Policy{modes: map[string]string{}, p: cfg.Privacy, key: key, ix: buildIndex()}
+	p.addrFn = p.personAddr
 	any := false
 	for _, c := range Categories {
 		p.modes[c] = cfg.Mode(c)
@@ -78,6 +92,7 @@ func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
 	p.hostKey = key.SubKey(anon.PurposeHost)
 	p.nameKey = key.SubKey(anon.PurposeName)
 	p.idKey = key.SubKey("record-id")
+	p.urls = &anon.URLRules{Keep: cfg.Privacy.QueryKeep, Hash: cfg.Privacy.QueryValues == "hash", Key: key.SubKey("url-query")}
 	return p, nil
 }
 
@@ -111,12 +126,17 @@ func (p *Policy) KeyID() string {
 	return p.key.ID()
 }
 
+// UnknownSide counts handshake events that made no record because
+// neither hello was parsed, so which side is the client is not known.
+func (p *Policy) UnknownSide() uint64 { return p.unknownSide.Load() }
+
 // Record builds what of an event line may leave; ok is false when
-// nothing may (its category's mode is none, or it is not an event the
-// cloud takes).
+// nothing may (its category's mode is none, it is not an event the
+// cloud takes, or it is a handshake whose client side is unknown).
 func (p *Policy) Record(line []byte) (Record, bool, error) {
 	rec := Record{Score: -1}
-	var kind, complete, sha string
+	var kind, complete, sha, client, origURL string
+	unknownSide := 0
 	w := &walker{p: p, d: line, collect: func(path []byte, raw []byte) {
 		switch string(path) {
 		case "event.dataset":
@@ -127,6 +147,16 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 			complete = string(raw)
 		case "file.hash.sha256":
 			sha = unquote(raw)
+		case "source.ip":
+			client = unquote(raw)
+		case "url.original":
+			origURL = unquote(raw)
+		case "edgesensor.tls.missing":
+			// Neither hello parsed: the side taken for the client is a
+			// guess, and the other may be the real client.
+			if bytes.Contains(raw, []byte(`"client_hello"`)) && bytes.Contains(raw, []byte(`"server_hello"`)) {
+				unknownSide = 1
+			}
 		case "event.risk_score":
 			var n float64
 			if json.Unmarshal(raw, &n) == nil {
@@ -159,7 +189,24 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 	if p.modes[rec.Category] == config.ShareNone {
 		return Record{}, false, nil
 	}
+	if rec.Category == TLS && unknownSide != 0 {
+		p.unknownSide.Add(1)
+		return Record{}, false, nil
+	}
 	w = &walker{p: p, d: line, category: rec.Category, out: make([]byte, 0, len(line))}
+	// url.domain is the host of url.original: a Host header with user
+	// info ("user:pass@host") may have been cut to the user name.
+	w.urlHost, w.hasURL = anon.URLHost(origURL), origURL != ""
+	w.ev.Addr = p.addrFn
+	if a, err := netip.ParseAddr(client); err == nil {
+		w.ev.Client = a.Unmap().WithZone("")
+	}
+	if p.modes[Email] != config.ShareNone {
+		ev := &w.ev
+		w.ev.Email = func(s string) (string, bool) {
+			return anon.HashEmail(p.mailKey, s, p.p.EmailDomain == "keep", ev), true
+		}
+	}
 	_, wrote, err := w.object(i)
 	if err != nil {
 		return Record{}, false, err
@@ -172,21 +219,38 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 	// The walker trusts its input's structure; what it wrote is checked
 	// (smaller than what it read), so malformed input never leaves as a
 	// malformed record.
-	if !json.Valid(w.out) {
+	if !validJSON(w.out) {
 		return Record{}, false, errJSON
 	}
 	// Keyed: an unkeyed hash of the local event would let the cloud
 	// test guesses of what the record leaves out (the client's address
 	// and port) against the id.
-	rec.ID = anon.HashToken(p.idKey, string(line))
+	rec.ID = p.recordID(line)
 	rec.Body = w.out
 	return rec, true, nil
+}
+
+// recordID is anon.HashToken(p.idKey, line) with a reused HMAC.
+func (p *Policy) recordID(line []byte) string {
+	m, _ := p.idMACs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, p.idKey)
+	}
+	m.Reset()
+	m.Write(line)
+	var sum [sha256.Size]byte
+	id := hex.EncodeToString(m.Sum(sum[:0])[:16])
+	p.idMACs.Put(m)
+	return id
 }
 
 // unquote decodes a JSON string token ("" for anything else).
 func unquote(raw []byte) string {
 	var s string
 	if len(raw) > 0 && raw[0] == '"' {
+		if inner := raw[1 : len(raw)-1]; !hasEscape(inner) {
+			return string(inner)
+		}
 		json.Unmarshal(raw, &s)
 	}
 	return s
@@ -207,51 +271,31 @@ func (p *Policy) allowed(r *rule, category string) bool {
 	return false
 }
 
-// apply transforms one leaf; false drops it.
-func (p *Policy) apply(tr transform, v any) (any, bool) {
-	if list, ok := v.([]any); ok && tr != tReasons {
-		var out []any
-		for _, e := range list {
-			if nv, ok := p.apply(tr, e); ok {
-				out = append(out, nv)
-			}
-		}
-		return out, len(out) > 0
-	}
-	s, isStr := v.(string)
+// text transforms one string leaf; false drops it.
+func (p *Policy) text(tr transform, s string, ev *anon.Event) (string, bool) {
 	switch tr {
 	case tKeep:
-		return v, true
-	case tDrop:
-		return nil, false
+		return s, true
 	case tClientIP:
-		if !isStr {
-			return nil, false
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return "", false // never pass on what we cannot anonymise
 		}
-		return p.clientIP(s)
+		return p.personAddr(a)
 	case tURL:
-		if !isStr {
-			return nil, false
-		}
-		return anon.ScrubURL(s, p.p.QueryParams), true
+		return p.urls.URL(s, ev), true
+	case tDomain, tServerName:
+		return anon.Host(s, ev)
 	case tFileName:
-		if !isStr {
-			return nil, false
-		}
-		return anon.StripUserPath(s), true
+		n := anon.FileName(s, ev)
+		return n, n != ""
 	case tEmail:
-		if !isStr {
-			return nil, false
-		}
-		return anon.HashEmail(p.mailKey, s, p.p.EmailDomain == "keep"), true
+		return anon.HashEmail(p.mailKey, s, p.p.EmailDomain == "keep", ev), true
 	case tToken:
-		if !isStr {
-			return nil, false
-		}
 		return anon.HashToken(p.nameKey, s), true
 	case tUser:
-		if !isStr || p.p.UserNames != "hash" {
-			return nil, false
+		if p.p.UserNames != "hash" {
+			return "", false
 		}
 		return anon.HashToken(p.userKey, s), true
 	case tHost, tUserAgent:
@@ -259,73 +303,137 @@ func (p *Policy) apply(tr transform, v any) (any, bool) {
 		if tr == tUserAgent {
 			mode = p.p.UserAgent
 		}
-		switch {
-		case !isStr || mode == "drop":
-			return nil, false
-		case mode == "hash":
+		switch mode {
+		case "drop":
+			return "", false
+		case "hash":
 			return anon.HashToken(p.hostKey, s), true
 		}
 		return s, true
-	case tReasons:
-		list, ok := v.([]any)
-		if !ok {
-			return nil, false
+	case tDN:
+		d := anon.DN(s, ev)
+		return d, d != ""
+	case tDNValue:
+		return anon.DNValue(s, ev), true
+	case tSAN:
+		return anon.SAN(s, p.urls, ev)
+	case tErrorText:
+		return anon.ErrorText(s, ev), true
+	case tExtension:
+		return s, len(s) <= 8 && isAlnumLower(s)
+	case tMediaType:
+		return mediaType(s)
+	case tTokenList:
+		return tokenList(s)
+	case tMethod:
+		return s, s != "" && len(s) <= 16 && isToken(s)
+	case tALPN:
+		if s == "" || len(s) > 64 || !printable(s) {
+			return "", false
 		}
-		out := make([]any, 0, len(list))
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok {
-				out = append(out, map[string]any{"rule": m["rule"], "weight": m["weight"]})
-			}
-		}
+		out, _ := anon.ScrubText(s, ev, true)
+		return out, true
+	case tTunnelType:
+		return s, slices.Contains(tunnelTypes, s)
+	case tText:
+		out, _ := anon.ScrubText(s, ev, true)
 		return out, true
 	}
-	return nil, false
+	return "", false
 }
 
-// clientIP applies privacy.client_ip.
-func (p *Policy) clientIP(s string) (any, bool) {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return nil, false // never pass on what we cannot anonymise
-	}
+// personAddr writes an address that belongs to a person (the client, an
+// e-mail address literal) as privacy.client_ip says.
+func (p *Policy) personAddr(a netip.Addr) (string, bool) {
+	a = a.Unmap().WithZone("")
 	switch p.p.ClientIP {
 	case "cryptopan":
+		if p.cpan == nil {
+			return "", false
+		}
 		return p.cpan.Anonymize(a).String(), true
 	case "truncate":
 		return anon.Truncate(a, p.p.TruncateV4, p.p.TruncateV6).String(), true
 	case "hmac":
+		if p.ipKey == nil {
+			return "", false
+		}
 		return anon.HMACAddr(p.ipKey, a), true
 	case "keep":
 		return a.String(), true
 	}
-	return nil, false
+	return "", false
 }
 
-// lookup follows a path of keys through nested objects.
-func lookup(m map[string]any, path ...string) any {
-	var v any = m
-	for _, k := range path {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[k]
+// mediaType keeps type/subtype of a media type, lower case, when both are
+// RFC 9110 tokens.
+func mediaType(s string) (string, bool) {
+	if i := strings.IndexByte(s, ';'); i >= 0 {
+		s = s[:i]
 	}
-	return v
+	s = strings.ToLower(strings.TrimSpace(s))
+	t, sub, ok := strings.Cut(s, "/")
+	if !ok || t == "" || sub == "" || len(s) > 127 || !isToken(t) || !isToken(sub) {
+		return "", false
+	}
+	return s, true
 }
 
-// str is lookup as a string ("true"/"false" for booleans).
-func str(m map[string]any, path ...string) string {
-	switch v := lookup(m, path...).(type) {
-	case string:
-		return v
-	case bool:
-		if v {
-			return "true"
-		}
-		return "false"
+// codings are the transfer and content codings whose names leave; any
+// other name (a sender's own words) is written "other".
+var codings = []string{
+	"content-length", "chunked", "close", // HTTP framing
+	"gzip", "x-gzip", "deflate", "br", "compress", "x-compress", "zstd", "identity", // HTTP content codings
+	"7bit", "8bit", "binary", "base64", "quoted-printable", "uuencode", // MIME
+}
+
+// tokenList keeps "gzip, br"-style lists of known coding names.
+func tokenList(s string) (string, bool) {
+	if s == "" || len(s) > 128 {
+		return "", false
 	}
-	return ""
+	var b strings.Builder
+	for i, t := range strings.Split(s, ",") {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		t = strings.ToLower(strings.TrimSpace(t))
+		if !slices.Contains(codings, t) {
+			t = "other"
+		}
+		b.WriteString(t)
+	}
+	return b.String(), true
+}
+
+// isToken: RFC 9110 token characters.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isAlnumLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // SensorID is the sensor's pseudonym for the cloud when uplink.sensor_id

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
 
 func testKey(t testing.TB) *anon.Key {
@@ -163,10 +164,21 @@ func TestTransforms(t *testing.T) {
 	if a == netip.MustParseAddr("192.0.2.77") || netip.PrefixFrom(a, 24).Masked() != netip.PrefixFrom(b, 24).Masked() {
 		t.Errorf("cryptopan: %s and %s", a, b)
 	}
-	if u := get(m, "url.original").(string); !strings.HasPrefix(u, "http://files.example.com/dl/invoice.exe?") || !strings.Contains(u, "lang=en") {
+	// The URL: rebuilt, every query value dropped by default, kept when
+	// its parameter is on the keep-list, hashed with query_values.
+	if u := get(m, "url.original").(string); u != "http://files.example.com/dl/invoice.exe?token=REDACTED&user=REDACTED&lang=REDACTED" {
 		t.Errorf("url: %s", u)
 	}
-	if n := get(m, "file.name").(string); !strings.HasSuffix(n, `Downloads\invoice.exe`) {
+	kept, _ := New(uplinked(func(c *config.Config) { c.Privacy.QueryKeep = []string{"LANG"} }), testKey(t))
+	if u := get(record(t, kept, personal), "url.original").(string); u != "http://files.example.com/dl/invoice.exe?token=REDACTED&user=REDACTED&lang=en" {
+		t.Errorf("url, lang kept: %s", u)
+	}
+	hashed, _ := New(uplinked(func(c *config.Config) { c.Privacy.QueryValues = "hash" }), testKey(t))
+	u1 := get(record(t, hashed, personal), "url.original").(string)
+	if strings.Contains(u1, "abc123") || strings.Contains(u1, "REDACTED") || len(u1) != len("http://files.example.com/dl/invoice.exe?token=&user=&lang=")+3*16 {
+		t.Errorf("url, values hashed: %s", u1)
+	}
+	if n := get(m, "file.name").(string); n != "invoice.exe" {
 		t.Errorf("file name: %s", n)
 	}
 	from := get(m, "email.from.address").([]any)[0].(string)
@@ -217,7 +229,7 @@ func TestTransforms(t *testing.T) {
 	r1, _, _ := hm.Record(personal)
 	r2, _, _ := hm2.Record(personal)
 	r3, _, _ := hm.Record(personal)
-	if r1.ID == r2.ID || r1.ID != r3.ID || len(r1.ID) != 32 {
+	if r1.ID == r2.ID || r1.ID != r3.ID || len(r1.ID) != 32 || r1.ID != anon.HashToken(hm.idKey, string(personal)) {
 		t.Errorf("record ids %s %s %s", r1.ID, r2.ID, r3.ID)
 	}
 }
@@ -266,7 +278,8 @@ func TestShareModesSelectRecords(t *testing.T) {
 // is disclosed as sent for its category, and no field disclosed as not
 // sent ever appears.
 func TestDisclosureMatchesWhatIsSent(t *testing.T) {
-	evs := events(t)
+	g := leaktest.NewGen(11)
+	evs := append(events(t), personalEvents(g, g.Person())...)
 	for name, edit := range modes() {
 		p, _ := New(uplinked(edit), testKey(t))
 		sent := map[string]map[string]bool{}
@@ -294,8 +307,23 @@ func TestDisclosureMatchesWhatIsSent(t *testing.T) {
 			}
 		}
 	}
+	// Every rule is disclosed by its full name, in every category it
+	// applies to: no wildcard hides what a subtree carries.
+	p, _ := New(uplinked(nil), testKey(t))
+	listed := map[string]int{}
+	for _, d := range p.Disclosure() {
+		if strings.Contains(d.Field, "*") {
+			t.Errorf("wildcard in the disclosure: %+v", d)
+		}
+		listed[d.Field]++
+	}
+	for _, r := range rules {
+		if listed[r.path] == 0 {
+			t.Errorf("%s is not disclosed", r.path)
+		}
+	}
 	// With nothing shared, the disclosure says so for every field.
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Share = "none" }), testKey(t))
+	p, _ = New(uplinked(func(c *config.Config) { c.Privacy.Share = "none" }), testKey(t))
 	for _, d := range p.Disclosure() {
 		if d.Sent || !strings.Contains(d.Transform, "not sent") {
 			t.Fatalf("share none discloses %+v", d)
@@ -324,6 +352,10 @@ func FuzzRecord(f *testing.F) {
 		f.Add(ev)
 	}
 	f.Add([]byte(`{"event":{"dataset":"edgesensor.file"},"source":{"ip":"10.1.2.3"},"url":{"original":"http://u:p@h/"}}`))
+	g := leaktest.NewGen(12)
+	for _, ev := range personalEvents(g, g.Person()) {
+		f.Add(ev)
+	}
 	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(f))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		rec, ok, err := p.Record(line)
@@ -332,6 +364,13 @@ func FuzzRecord(f *testing.F) {
 		}
 		if !json.Valid(rec.Body) {
 			t.Fatalf("invalid JSON out: %s", rec.Body)
+		}
+		var m map[string]any
+		json.Unmarshal(rec.Body, &m)
+		for _, leaf := range leaves("", m) {
+			if p.ix.find(leaf) == nil {
+				t.Fatalf("%s sent without a rule: %s", leaf, rec.Body)
+			}
 		}
 		var in struct {
 			Source struct {
@@ -358,4 +397,19 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// FuzzValidJSON: validJSON answers as json.Valid does.
+func FuzzValidJSON(f *testing.F) {
+	for _, ev := range events(f) {
+		f.Add(ev)
+	}
+	for _, s := range []string{`{}`, `[]`, `{"a":[1,-0.5e+3,true,false,null,"\u00e9\n"]}`, `{"a":01}`, `"\x"`, `[1,]`, `{"a" 1}`, "\"\xff\"", ` 1 `, `-`, `1.`, `1e`, "\"\x1f\"", `[[[`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
 }

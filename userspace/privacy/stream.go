@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/cloudapi"
 )
 
@@ -25,8 +26,10 @@ type walker struct {
 	// collect, when set, sees every scalar leaf instead of filtering
 	// (the first pass reads the few fields that decide the category).
 	collect func(path []byte, raw []byte)
-	path    []byte // the dotted path of the current key
-	scratch []byte
+	path    []byte     // the dotted path of the current key
+	ev      anon.Event // the event's client and how personal values are written
+	urlHost string     // the host of url.original
+	hasURL  bool       // the event has a url.original
 }
 
 func (w *walker) ws(i int) int {
@@ -180,64 +183,166 @@ func (w *walker) leaf(raw []byte) bool {
 		w.collect(w.path, raw)
 		return false
 	}
-	r := w.find()
-	if r == nil || !w.p.allowed(r, w.category) {
+	r := w.p.ix[string(w.path)]
+	if r == nil || r.tr == tDrop || !w.p.allowed(r, w.category) || !shaped(raw, r.shape) {
 		return false
 	}
 	switch {
 	case r.tr == tKeep:
 		w.out = append(w.out, raw...)
 		return true
-	case r.tr == tDrop:
-		return false
-	case r.tr == tReasons || raw[0] == '[':
-		// Arrays (and the reasons) are small: decode them.
-		var v any
-		if json.Unmarshal(raw, &v) != nil {
-			return false
-		}
-		nv, ok := w.p.apply(r.tr, v)
+	case r.tr == tReasons:
+		return w.reasons(raw)
+	case r.shape == sStrings:
+		return w.strings(r.tr, raw)
+	case r.shape == sString:
+		s, ok := w.unquote(raw)
 		if !ok {
 			return false
 		}
-		b, err := json.Marshal(nv)
-		if err != nil {
-			return false
+		if r.tr == tDomain && w.hasURL {
+			s = w.urlHost
 		}
-		w.out = append(w.out, b...)
-		return true
-	case raw[0] == '"':
-		var s string
-		if inner := raw[1 : len(raw)-1]; !hasEscape(inner) {
-			s = string(inner)
-		} else if json.Unmarshal(raw, &s) != nil {
-			return false
-		}
-		nv, ok := w.p.apply(r.tr, s)
+		out, ok := w.p.text(r.tr, s, &w.ev)
 		if !ok {
 			return false
 		}
-		w.out = cloudapi.AppendJSONString(w.out, nv.(string))
+		w.out = cloudapi.AppendJSONString(w.out, out)
 		return true
 	}
 	return false // a number or literal where a transform wants text
 }
 
-// find is ruleIndex.find on the current path, without allocating.
-func (w *walker) find() *rule {
-	ix := w.p.ix
-	if r := ix[string(w.path)]; r != nil {
-		return r
+// unquote decodes a JSON string token.
+func (w *walker) unquote(raw []byte) (string, bool) {
+	if inner := raw[1 : len(raw)-1]; !hasEscape(inner) {
+		return string(inner), true
 	}
-	for i := len(w.path) - 1; i > 0; i-- {
-		if w.path[i] == '.' {
-			w.scratch = append(append(w.scratch[:0], w.path[:i]...), '.', '*')
-			if r := ix[string(w.scratch)]; r != nil {
-				return r
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// strings writes an array of strings, each transformed; elements that
+// are dropped go, and an array left empty is dropped.
+func (w *walker) strings(tr transform, raw []byte) bool {
+	mark := len(w.out)
+	w.out = append(w.out, '[')
+	n := 0
+	for i := 1; i < len(raw); {
+		for i < len(raw) && (raw[i] == ' ' || raw[i] == ',' || raw[i] == '\n' || raw[i] == '\t' || raw[i] == '\r') {
+			i++
+		}
+		if i >= len(raw) || raw[i] != '"' {
+			break // ']' (shaped checked the rest)
+		}
+		e := i + 1
+		for e < len(raw) && raw[e] != '"' {
+			if raw[e] == '\\' {
+				e++
 			}
+			e++
+		}
+		if e >= len(raw) {
+			w.out = w.out[:mark]
+			return false
+		}
+		s, ok := w.unquote(raw[i : e+1])
+		i = e + 1
+		if !ok {
+			continue
+		}
+		out, ok := w.p.text(tr, s, &w.ev)
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			w.out = append(w.out, ',')
+		}
+		w.out = cloudapi.AppendJSONString(w.out, out)
+		n++
+	}
+	if n == 0 {
+		w.out = w.out[:mark]
+		return false
+	}
+	w.out = append(w.out, ']')
+	return true
+}
+
+// reasons writes the rule and weight of each reason; their texts can
+// quote names and never leave.
+func (w *walker) reasons(raw []byte) bool {
+	var list []struct {
+		Rule   string      `json:"rule"`
+		Weight json.Number `json:"weight"`
+	}
+	if json.Unmarshal(raw, &list) != nil {
+		return false
+	}
+	w.out = append(w.out, '[')
+	for i, r := range list {
+		if i > 0 {
+			w.out = append(w.out, ',')
+		}
+		w.out = append(w.out, `{"rule":`...)
+		w.out = cloudapi.AppendJSONString(w.out, r.Rule)
+		w.out = append(w.out, `,"weight":`...)
+		if _, err := r.Weight.Float64(); err == nil {
+			w.out = append(w.out, r.Weight...)
+		} else {
+			w.out = append(w.out, '0')
+		}
+		w.out = append(w.out, '}')
+	}
+	w.out = append(w.out, ']')
+	return true
+}
+
+// shaped says whether a raw JSON value has the shape a rule wants. Arrays
+// are checked element by element (strings and numbers only; objects only
+// for sObjects, whose content the transform reads itself).
+func shaped(raw []byte, sh shape) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	switch sh {
+	case sString:
+		return raw[0] == '"'
+	case sNumber:
+		return raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9'
+	case sBool:
+		return string(raw) == "true" || string(raw) == "false"
+	case sObjects:
+		return raw[0] == '['
+	}
+	if raw[0] != '[' {
+		return false
+	}
+	for i := 1; i < len(raw)-1; i++ {
+		c := raw[i]
+		switch {
+		case c == ' ' || c == ',' || c == '\n' || c == '\t' || c == '\r':
+		case c == '"':
+			if sh != sStrings {
+				return false
+			}
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		case c == '-' || '0' <= c && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+':
+			if sh != sNumbers {
+				return false
+			}
+		default:
+			return false // an object, an array, a literal
 		}
 	}
-	return nil
+	return raw[len(raw)-1] == ']'
 }
 
 func hasEscape(b []byte) bool {

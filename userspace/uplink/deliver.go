@@ -458,6 +458,9 @@ func (c *Client) call(ctx context.Context, method, path string, hdr http.Header,
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	// A fixed product name: Go's default would tell the cloud the
+	// sensor's Go version, which it has no use for.
+	req.Header.Set("User-Agent", UserAgent)
 	for k, v := range hdr {
 		req.Header[k] = v
 	}

@@ -31,6 +31,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// UserAgent is the User-Agent of every request to the cloud.
+const UserAgent = "edgesensor"
+
 // Record is one anonymised record to deliver.
 type Record struct {
 	ID          string          // idempotency key, set by the caller, stable across restarts

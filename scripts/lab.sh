@@ -250,7 +250,8 @@ http {
 	types { text/html html; text/plain txt; application/octet-stream bin exe; video/mp4 mp4; }
 	default_type application/octet-stream;
 	server {
-		listen $S4:80; listen [$S6]:80;
+		# Every address of the namespace: tests add tunnel links.
+		listen 80; listen [$S6]:80;
 		root $DIR/www;
 	}
 	server {
@@ -260,7 +261,7 @@ http {
 		gzip on; gzip_min_length 0; gzip_types application/octet-stream application/pdf;
 	}
 	server {
-		listen $S4:443 ssl http2; listen [$S6]:443 ssl http2;
+		listen 443 ssl http2; listen [$S6]:443 ssl http2;
 		server_name $HOST;
 		ssl_certificate $DIR/tls/rsa.crt; ssl_certificate_key $DIR/tls/rsa.key;
 		ssl_certificate $DIR/tls/ecdsa.crt; ssl_certificate_key $DIR/tls/ecdsa.key;

@@ -42,7 +42,7 @@ type Dispatcher struct {
 	badRecord atomic.Uint64
 	// frags, when set, takes fragment events (in the reader's goroutine)
 	// instead of the pipeline.
-	frags *defrag
+	frags     *defrag
 	closeOnce sync.Once
 	barrier   sync.WaitGroup
 	pending   atomic.Bool // events dispatched since the last Sync

@@ -67,6 +67,7 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		Score:         handshake.Scorer(current, cfg.Score.Threshold),
 		Checksums:     checks,
 		Policy:        files.PolicyOf(cfg.Reassembly.Policy),
+		AckGrace:      time.Duration(cfg.Reassembly.AckGrace),
 		Verdicts:      lv,
 		BudgetPackets: cfg.Capture.HandshakePackets,
 		BudgetBytes:   int(cfg.Capture.HandshakeBytes),

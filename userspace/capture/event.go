@@ -151,6 +151,14 @@ func (e *Event) Server() netip.AddrPort {
 	return e.Src
 }
 
+// UnixNano is the capture time in Unix ns, 0 when not known.
+func (e *Event) UnixNano() int64 {
+	if e.Time.IsZero() {
+		return 0
+	}
+	return e.Time.UnixNano()
+}
+
 // Complete reports whether the whole payload is in the event.
 func (e *Event) Complete() bool { return len(e.Payload) == e.PayloadLen }
 

@@ -37,6 +37,7 @@ const (
 	DefaultHSMemory      = ByteSize(128 << 20)
 	DefaultFragMemory    = ByteSize(16 << 20)
 	DefaultFragTimeout   = Duration(30 * time.Second)
+	DefaultAckGrace      = Duration(time.Second)
 	DefaultSpoolLimit    = ByteSize(1 << 30)
 	DefaultFlowIdle      = Duration(2 * time.Minute)
 	DefaultFlowLifetime  = Duration(6 * time.Hour)
@@ -144,6 +145,10 @@ type Reassembly struct {
 	// FragmentMemory and FragmentTimeout bound IP fragment reassembly.
 	FragmentMemory  ByteSize `toml:"fragment_memory"`
 	FragmentTimeout Duration `toml:"fragment_timeout"`
+	// AckGrace is how long an acknowledged hole in a stream may wait for
+	// its bytes before it is taken for a loss (0: at once). Reassembled
+	// IP fragments reach the sensor after the ACKs that followed them.
+	AckGrace Duration `toml:"ack_grace"`
 }
 
 // Reassembly policies.
@@ -327,6 +332,7 @@ func Default() Config {
 			HandshakeMemory: DefaultHSMemory,
 			FragmentMemory:  DefaultFragMemory,
 			FragmentTimeout: DefaultFragTimeout,
+			AckGrace:        DefaultAckGrace,
 		},
 		Ports: Ports{
 			HTTP: []int{80, 8080},
@@ -508,6 +514,9 @@ func (c *Config) Validate() error {
 	}
 	if t := time.Duration(ra.FragmentTimeout); t < time.Second || t > 5*time.Minute {
 		bad("reassembly.fragment_timeout", "%s is out of range; use 1s to 5m (default %s)", t, time.Duration(DefaultFragTimeout))
+	}
+	if t := time.Duration(ra.AckGrace); t < 0 || t > 10*time.Second {
+		bad("reassembly.ack_grace", "%s is out of range; use 0s to 10s (default %s)", t, time.Duration(DefaultAckGrace))
 	}
 	seen := map[int]string{}
 	for _, p := range []struct {

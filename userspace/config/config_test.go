@@ -50,6 +50,10 @@ func TestErrorsNameTheKeyAndTheFix(t *testing.T) {
 		{"[capture]\nsnaplen = \"big\"\n", []string{"capture.snaplen"}},
 		{"[sensor\n", []string{"toml: line"}},
 		{"[sensor]\ninterfaces = [\"eth0\", \"eth0\"]\n", []string{"sensor.interfaces", "listed twice"}},
+		{"[reassembly]\npolicy = \"bsd\"\n", []string{"reassembly.policy", `"linux", "first" or "last"`}},
+		{"[reassembly]\nack_grace = \"1m\"\n", []string{"reassembly.ack_grace", "0s to 10s"}},
+		{"[reassembly]\nfragment_timeout = \"0s\"\n", []string{"reassembly.fragment_timeout", "1s to 5m"}},
+		{"[reassembly]\nchecksums = \"maybe\"\n", []string{"reassembly.checksums", `"auto", "verify"`}},
 	}
 	for _, tc := range cases {
 		_, err := Parse(tc.toml)

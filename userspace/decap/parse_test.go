@@ -375,8 +375,8 @@ func TestParseRejectsNothingSilently(t *testing.T) {
 }
 
 func TestKind(t *testing.T) {
-	names := map[Kind]string{KindVLAN: "vlan", KindMPLS: "mpls", KindPPPoE: "pppoe", KindIPIP: "ipip", KindSIT: "sit",
-		KindIP6IP6: "ip6ip6", KindIP4IP6: "ip4ip6", KindGRE: "gre", KindVXLAN: "vxlan", KindGeneve: "geneve", KindGTPU: "gtpu"}
+	names := map[Kind]string{KindVLAN: "vlan", KindMPLS: "mpls", KindPPPoE: "pppoe", KindIPIP: "ipip", KindSIT: "6in4",
+		KindIP6IP6: "ip6ip6", KindIP4IP6: "4in6", KindGRE: "gre", KindVXLAN: "vxlan", KindGeneve: "geneve", KindGTPU: "gtpu"}
 	tunnels := 0
 	for k, n := range names {
 		if k.String() != n {

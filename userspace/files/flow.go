@@ -179,7 +179,7 @@ func (d *dir) consumers() [2]reassembly.Consumer {
 func (s *shard) segOf(ev *capture.Event) reassembly.Seg {
 	win, urg, ws, ok := ev.TCPHeader()
 	return reassembly.Seg{Seq: ev.Seq, Ack: ev.Ack, Flags: ev.TCPFlags, Window: win, NoWindow: !ok, Urgent: urg,
-		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev)}
+		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev), Time: ev.UnixNano()}
 }
 
 // Handle implements capture.Shard.
@@ -461,6 +461,7 @@ func (s *shard) end(f *flow) {
 	prev := s.cur
 	s.cur = f
 	if !f.ignored {
+		f.conn.Settle(f.dirs[0].consumers())
 		for i := range f.dirs {
 			d := &f.dirs[i]
 			d.stream().Flush(d)

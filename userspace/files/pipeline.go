@@ -69,6 +69,8 @@ type Config struct {
 	// none are checked); Policy resolves overlapping segments.
 	Checksums *capture.Checksums
 	Policy    reassembly.Policy
+	// AckGrace: reassembly.Config.AckGrace.
+	AckGrace time.Duration
 	// Intel returns the current threat intelligence (nil: none);
 	// Threshold is score.threshold; Static bounds the analyzers.
 	Intel     func() *intel.Set
@@ -127,6 +129,7 @@ func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
 		MaxRatio:         f.MaxRatio,
 		Verdicts:         v,
 		Policy:           PolicyOf(c.Reassembly.Policy),
+		AckGrace:         time.Duration(c.Reassembly.AckGrace),
 		Threshold:        c.Score.Threshold,
 		NoSHA1:           !slices.Contains(f.Hashes, "sha1"),
 		NoMD5:            !slices.Contains(f.Hashes, "md5"),
@@ -355,7 +358,7 @@ func (p *Pipeline) NewShard(id int) capture.Shard {
 		flows: map[flowKey]*flow{},
 		max:   max(p.cfg.MaxFlows/n, 16),
 	}
-	s.reasmCfg = reassembly.Config{MaxBuffered: p.cfg.ReassemblyBuffer, Policy: p.cfg.Policy}
+	s.reasmCfg = reassembly.Config{MaxBuffered: p.cfg.ReassemblyBuffer, Policy: p.cfg.Policy, AckGrace: p.cfg.AckGrace}
 	s.budget = &reassembly.Budget{Max: max(p.cfg.ReassemblyMemory/int64(n), int64(p.cfg.ReassemblyBuffer))}
 	s.sink = &sink{s: s}
 	s.mime = mime.New(s.sink, mime.Options{}, &s.stats.MIME)

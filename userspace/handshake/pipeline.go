@@ -63,6 +63,8 @@ type Config struct {
 	// none are checked); Policy resolves overlapping segments.
 	Checksums *capture.Checksums
 	Policy    reassembly.Policy
+	// AckGrace: reassembly.Config.AckGrace.
+	AckGrace time.Duration
 	// Verdicts steers the data plane (nil: nothing to steer): a
 	// handshake read whole, or a flow that is no TLS, is ended there; a
 	// hello still coming in small pieces gets a larger budget, starting
@@ -143,7 +145,7 @@ func New(cfg Config, out *output.NDJSON) *Pipeline {
 func (p *Pipeline) NewShard(int) capture.Shard {
 	n := max(p.cfg.Shards, 1)
 	s := &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/n, 16), maxBytes: max(p.cfg.MaxBytes/n, 1<<20)}
-	s.reasmCfg = reassembly.Config{Policy: p.cfg.Policy, MaxBuffered: DirectionLimit, MaxSegments: 256}
+	s.reasmCfg = reassembly.Config{Policy: p.cfg.Policy, MaxBuffered: DirectionLimit, MaxSegments: 256, AckGrace: p.cfg.AckGrace}
 	s.recent.init(recentFlows)
 	p.mu.Lock()
 	p.shards = append(p.shards, s)
@@ -530,7 +532,7 @@ func (s *shard) tcp(ev *capture.Event) {
 	s.dir(f, 1-d)
 	win, urg, ws, ok := ev.TCPHeader()
 	seg := reassembly.Seg{Seq: ev.Seq, Ack: ev.Ack, Flags: ev.TCPFlags, Window: win, NoWindow: !ok, Urgent: urg,
-		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev)}
+		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev), Time: ev.UnixNano()}
 	if seg.Bad {
 		s.tcpStats.BadChecksum++
 	} else {
@@ -874,6 +876,7 @@ func (s *shard) finish(f *flow, end string) {
 	s.recent.add(f.key)
 	if f.conn != nil {
 		// What the model still holds (holes) is read as far as it goes.
+		f.conn.Settle(f.consumers())
 		for d, dir := range f.dirs {
 			if dir != nil && dir.started {
 				f.conn.S[d].Flush(dir)

@@ -1,5 +1,7 @@
 package reassembly
 
+import "time"
+
 // Consumer receives one direction's bytes in order.
 type Consumer interface {
 	// Data hands the next bytes. p is valid only during the call. The
@@ -63,6 +65,12 @@ type Config struct {
 	Window int64
 	// Policy resolves overlaps (default PolicyFirst).
 	Policy Policy
+	// AckGrace is how long (by Seg.Time) a Conn waits before taking an
+	// acknowledged hole for a loss; 0 declares it at the ACK. The
+	// segments filling it may arrive after the ACK through a slower path
+	// (fragments reassembled in userspace), and the cost of waiting is
+	// only the out-of-order bytes held meanwhile.
+	AckGrace time.Duration
 }
 
 // Stats counts what streams did. Fields are plain counters: a Stats is

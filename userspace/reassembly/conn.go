@@ -23,6 +23,9 @@ type Seg struct {
 	WScale int8
 	// Urgent is the urgent pointer (meaningful with FlagURG).
 	Urgent uint16
+	// Time is when the segment was captured (Unix ns; 0 when not known).
+	// With Config.AckGrace it dates the ACKs that declare losses.
+	Time int64
 	// Payload is the payload present (a frame cut by the snaplen leaves
 	// the rest a hole).
 	Payload []byte
@@ -101,6 +104,12 @@ type side struct {
 	maxEnd   uint32 // the highest sequence number it was seen to send up to
 	haveMax  bool
 	tfo      []byte // data on its SYN, until its fate is known
+	// An acknowledged hole in what this side received, not yet declared
+	// lost (Config.AckGrace): up to pendAck, acknowledged first at
+	// pendSince.
+	pendAck   uint32
+	pendSince int64
+	havePend  bool
 }
 
 // Conn follows one TCP connection as its receiving hosts do: it decides
@@ -126,6 +135,7 @@ type Conn struct {
 	pending *Seg // a client SYN with a new ISN, waiting for its SYN-ACK
 	pendBuf []byte
 	stats   *ConnStats
+	grace   int64 // Config.AckGrace in ns
 }
 
 // Init (re)starts c with the stream limits of cfg, counting into st and
@@ -136,6 +146,10 @@ func (c *Conn) Init(cfg *Config, st *Stats, cst *ConnStats, b *Budget) {
 	}
 	c.side = [2]side{{wscale: -1}, {wscale: -1}}
 	c.reset, c.pending = false, nil
+	c.grace = 0
+	if cfg != nil {
+		c.grace = int64(cfg.AckGrace)
+	}
 	if cst == nil {
 		cst = new(ConnStats)
 	}
@@ -186,6 +200,9 @@ func after(a, b uint32) bool { return int32(a-b) > 0 }
 // the server, delivering to cons[0] the client's bytes and to cons[1] the
 // server's.
 func (c *Conn) Segment(fromClient bool, g *Seg, cons [2]Consumer) Result {
+	if c.side[0].havePend || c.side[1].havePend {
+		c.settleAcks(g.Time, cons)
+	}
 	if g.Bad {
 		c.stats.BadChecksum++
 		return Dropped
@@ -268,7 +285,53 @@ func (c *Conn) ack(d int, g *Seg, cons [2]Consumer) {
 		c.stats.AckBeyond++
 		a = peer.maxEnd
 	}
-	c.S[1-d].Acked(a, cons[1-d])
+	st := &c.S[1-d]
+	if c.grace > 0 && g.Time != 0 && st.Started() && after(a, st.NextSeq()) {
+		// The receiver has bytes the sensor has not (yet): they may be
+		// on their way through a slower path (reassembled fragments are
+		// reinjected after the ACKs that followed them), so the loss is
+		// declared only if the hole outlives the grace.
+		if !me.havePend {
+			me.pendAck, me.pendSince, me.havePend = a, g.Time, true
+		} else if after(a, me.pendAck) {
+			me.pendAck = a
+		}
+		return
+	}
+	st.Acked(a, cons[1-d])
+}
+
+// Settle declares lost, now, the acknowledged holes still waiting out
+// their grace: call it before flushing the streams at the end.
+func (c *Conn) Settle(cons [2]Consumer) {
+	for d := range c.side {
+		me := &c.side[d]
+		if me.havePend {
+			me.havePend = false
+			if after(me.pendAck, c.S[1-d].NextSeq()) {
+				c.S[1-d].Acked(me.pendAck, cons[1-d])
+			}
+		}
+	}
+}
+
+// settleAcks declares lost the acknowledged holes older than the grace
+// at now (Unix ns; 0 settles none) and forgets those filled since.
+func (c *Conn) settleAcks(now int64, cons [2]Consumer) {
+	for d := range c.side {
+		me := &c.side[d]
+		if !me.havePend {
+			continue
+		}
+		st := &c.S[1-d]
+		switch {
+		case !after(me.pendAck, st.NextSeq()):
+			me.havePend = false
+		case now != 0 && now-me.pendSince >= c.grace:
+			me.havePend = false
+			st.Acked(me.pendAck, cons[1-d])
+		}
+	}
 }
 
 // rst checks an RST from d against what its receiver expects next.

@@ -3,6 +3,7 @@ package reassembly
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 )
 
 // A scripted connection: client ISN 1000, server ISN 5000, both with
@@ -228,4 +229,57 @@ func FuzzConn(f *testing.F) {
 			t.Fatalf("after Reset the budget holds %d", b.Used())
 		}
 	})
+}
+
+// TestConnAckGrace: an ACK over a hole the sensor has not seen filled
+// waits out the grace: bytes arriving after it (reassembled fragments
+// reach the sensor after the ACKs that followed them) fill the hole; a
+// hole older than the grace at the next segment, or at Settle, is lost.
+func TestConnAckGrace(t *testing.T) {
+	const ms = int64(1e6)
+	at := func(g cseg, t int64) cseg { g.Time = t * ms; return g }
+	hs := handshake(2)
+	for _, tc := range []struct {
+		name   string
+		segs   []cseg
+		settle bool
+		server string
+		late   uint64
+	}{
+		{name: "filled within the grace",
+			segs: append(hs, at(sv(sISN+1, A, "HTTP"), 1), at(sv(sISN+9, A, " 200"), 2),
+				at(cl(cISN+1, A, "").ack(sISN+13), 3), at(cl(cISN+1, A, "").ack(sISN+13), 50),
+				at(sv(sISN+5, A, "/1.1"), 60)),
+			server: "HTTP/1.1 200"},
+		{name: "hole outlives the grace",
+			segs: append(hs, at(sv(sISN+1, A, "HTTP"), 1), at(sv(sISN+9, A, " 200"), 2),
+				at(cl(cISN+1, A, "").ack(sISN+13), 3), at(cl(cISN+1, A, "").ack(sISN+13), 200),
+				at(sv(sISN+5, A, "/1.1"), 210)),
+			server: "HTTP[4] 200", late: 4},
+		{name: "settled at the end",
+			segs: append(hs, at(sv(sISN+1, A, "HTTP"), 1), at(sv(sISN+9, A, " 200"), 2),
+				at(cl(cISN+1, A, "").ack(sISN+13), 3)),
+			settle: true, server: "HTTP[4] 200"},
+		{name: "no time: at once",
+			segs: append(hs, sv(sISN+1, A, "HTTP"), sv(sISN+9, A, " 200"),
+				cl(cISN+1, A, "").ack(sISN+13), sv(sISN+5, A, "/1.1")),
+			server: "HTTP[4] 200", late: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &connRun{}
+			r.c.Init(&Config{Policy: PolicyLinux, AckGrace: 100 * time.Millisecond}, &r.st, &r.cst, nil)
+			r.k = [2]*sink{{t: t}, {t: t}}
+			cons := [2]Consumer{r.k[0], r.k[1]}
+			for _, g := range tc.segs {
+				r.c.Segment(g.client, &g.Seg, cons)
+			}
+			if tc.settle {
+				r.c.Settle(cons)
+			}
+			if got := r.k[1].String(); got != tc.server {
+				t.Errorf("server stream %q, want %q", got, tc.server)
+			}
+			eq(t, "late bytes", r.st.LateBytes, tc.late)
+		})
+	}
 }

@@ -6,7 +6,7 @@ BIN := bin/edgesensor
 FUZZTIME ?= 5s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all install uninstall build build-yara deps deps-build generate check-generate lint test test-unit test-yara fuzz bench demo lab-up lab-down clean
+.PHONY: all install uninstall build build-yara deps deps-build generate check-generate lint test test-unit test-yara fuzz bench flood demo lab-up lab-down clean
 
 all: build
 
@@ -54,6 +54,11 @@ fuzz:
 
 bench: deps build
 	scripts/bench.sh
+
+# The floods of the hostile-traffic suite at full size: time, peak RSS
+# against the bound the config sets, and the real traffic inside each.
+flood: build
+	scripts/flood.sh
 
 demo: deps build
 	scripts/demo.sh

@@ -175,6 +175,9 @@ func (a *analysis) counts() map[string]uint64 {
 	m := map[string]uint64{
 		"tls_events":         a.handshakes.Stats.Events.Load(),
 		"tls_evicted":        a.handshakes.Stats.Evicted.Load(),
+		"tls_evicted_memory": a.handshakes.Stats.EvictedMemory.Load(),
+		"tls_memory_peak":    a.handshakes.Stats.MemoryPeak.Load(),
+		"file_memory_peak":   a.files.Stats.MemoryPeak.Load(),
 		"tls_parse_errors":   a.handshakes.Stats.Errors.Load(),
 		"tls_cert_cached":    a.handshakes.Stats.CertHits.Load(),
 		"tls_cert_parsed":    a.handshakes.Stats.CertMisses.Load(),

@@ -24,6 +24,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	wait := fs.Duration("uplink-wait", time.Minute, "with an uplink, wait this long at the end for the cloud to take every record (the rest stays spooled)")
 	progress := fs.String("progress", "auto", "progress on stderr: auto (when stderr is a terminal), always or never")
 	prof := profileFlag(fs)
+	memProf := memProfileFlag(fs)
 	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -82,6 +83,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if ferr != nil {
 			break
 		}
+	}
+	if err := writeHeapProfile(*memProf); err != nil && ferr == nil {
+		ferr = err
 	}
 	st, cerr := r.Close()
 	if err := a.files.Close(); err != nil && cerr == nil {

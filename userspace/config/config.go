@@ -758,6 +758,17 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
+// HeldMemory is the most the analysis holds of traffic at once: what the
+// handshakes being followed, the file flows (reassembly buffers, parsers,
+// flow structures) and the IP fragments waiting for their datagram may
+// hold. Past each bound the least recently active is let go, counted.
+// The process's resident memory stays under about twice this (Go's
+// collector lets the heap grow to twice what is live) plus a base of
+// about 100 MiB: the program, kernel type information and the rings.
+func (c *Config) HeldMemory() ByteSize {
+	return c.Reassembly.HandshakeMemory + c.Files.ReassemblyMemory + c.Reassembly.FragmentMemory
+}
+
 // Summary returns the effective config as sorted key=value pairs, for the
 // one log line at start.
 func (c *Config) Summary() []string {
@@ -774,8 +785,9 @@ func (c *Config) Summary() []string {
 		fmt.Sprintf("tls=%t quic=%t streams=%t", c.Capture.TLS, c.Capture.QUIC, c.Capture.Streams),
 		fmt.Sprintf("handshake_packets=%d quic_initials=%d", c.Capture.HandshakePackets, c.Capture.QUICInitials),
 		"stream_budget=" + c.Capture.StreamBudget.String(),
-		"rings=" + c.Capture.HandshakeRing.String() + "/" + c.Capture.StreamRing.String(),
+		"rings=" + c.Capture.HandshakeRing.String() + "/" + c.Capture.StreamRing.String() + "/" + c.Capture.FragmentRing.String(),
 		"ports=" + strings.Join(ports, ","),
+		"held_memory=" + c.HeldMemory().String(),
 	}
 	return slices.Clip(out)
 }

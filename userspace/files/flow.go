@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
@@ -46,6 +47,7 @@ type shard struct {
 
 	reasmCfg reassembly.Config
 	budget   *reassembly.Budget
+	peak     int64 // the budget's peak, as last added to Stats.MemoryPeak
 	mimeMem  int64 // what the MIME extractor held when last counted
 	stats    shardStats
 	sink     *sink
@@ -83,7 +85,8 @@ type dir struct {
 type flow struct {
 	key        flowKey
 	app        config.App
-	parser     extract.Parser
+	parser     extract.Parser // made at the flow's first byte (parse)
+	sh         *shard
 	conn       reassembly.Conn // the receiver model and both streams
 	dirs       [2]dir          // 0: client -> server, 1: server -> client
 	list       *lru            // the activity list it is on
@@ -104,7 +107,7 @@ type flow struct {
 	conflict   bool // such a copy came: what the flow carries is in doubt
 	hasData    bool // it carried data: on the active list
 	tunnel     *ecs.Tunnel
-	parserMem  int64 // what the parser held when last counted
+	parserMem  int64 // what the flow and its parser held when last counted (budget)
 }
 
 // tunnelOf describes the encapsulation ev travelled in, oriented from
@@ -125,6 +128,15 @@ func (f *flow) id() capture.Flow {
 	return capture.Flow{Client: f.key.client, Server: f.key.server, Zone: f.key.zone}
 }
 
+// parse is f's parser, made when the flow first has bytes (or a hole) for
+// it: a flood of connections that never send any costs no parser.
+func (f *flow) parse() extract.Parser {
+	if f.parser == nil {
+		f.parser = f.sh.parserFor(f.app)
+	}
+	return f.parser
+}
+
 func (d *dir) stream() *reassembly.Stream {
 	if d.fromClient {
 		return &d.f.conn.S[0]
@@ -133,7 +145,7 @@ func (d *dir) stream() *reassembly.Stream {
 }
 
 func (d *dir) Data(p []byte) int64 {
-	skip := d.f.parser.Data(d.fromClient, p)
+	skip := d.f.parse().Data(d.fromClient, p)
 	if skip > 0 {
 		// The reassembler has moved past p already.
 		d.skipFrom = d.stream().NextSeq()
@@ -147,7 +159,7 @@ func (d *dir) Data(p []byte) int64 {
 
 func (d *dir) Gap(n int64) {
 	d.f.conn.ForgetWindow(d.index())
-	d.f.parser.Gap(d.fromClient, n)
+	d.f.parse().Gap(d.fromClient, n)
 }
 
 func (d *dir) index() int {
@@ -256,7 +268,9 @@ func (s *shard) Handle(ev *capture.Event) {
 	for _, x := range [2]*dir{d, other} {
 		if !f.ignored && x.stream().Finished() && !x.ended {
 			x.ended = true
-			f.parser.End(x.fromClient)
+			if f.parser != nil {
+				f.parser.End(x.fromClient)
+			}
 		}
 	}
 	if f.dirs[0].ended && f.dirs[1].ended {
@@ -268,12 +282,26 @@ func (s *shard) Handle(ev *capture.Event) {
 	s.cur = nil
 }
 
+// flowSize is a flow's own structure and its share of the shard's map.
+const flowSize = int64(unsafe.Sizeof(flow{})) + 96
+
+// flowCost is what f holds outside its reassembly buffers and parser.
+func flowCost(f *flow) int64 {
+	if f.tunnel != nil {
+		return flowSize + 384 // the encapsulation's description
+	}
+	return flowSize
+}
+
 // accountParser counts what f's parser (and the shard's MIME extractor)
 // holds against the shard's memory budget, files.reassembly_memory, as
 // the reassembly buffers are: past it, the least recently active flows
 // end (half-open ones first), their files reported cut.
 func (s *shard) accountParser(f *flow) {
-	n := int64(f.parser.Footprint())
+	n := flowCost(f)
+	if f.parser != nil {
+		n += int64(f.parser.Footprint())
+	}
 	s.budget.Take(n - f.parserMem)
 	f.parserMem = n
 	m := int64(s.mime.Footprint())
@@ -289,6 +317,10 @@ func (s *shard) accountParser(f *flow) {
 		}
 		s.p.Stats.FlowsEvictedMemory.Add(1)
 		s.end(victim)
+	}
+	if pk := s.budget.Peak(); pk > s.peak {
+		s.p.Stats.MemoryPeak.Add(uint64(pk - s.peak))
+		s.peak = pk
 	}
 }
 
@@ -367,7 +399,7 @@ func (s *shard) afterParse(f *flow, d *dir) {
 	if f.ignored {
 		return
 	}
-	if f.parser.Done() {
+	if f.parser != nil && f.parser.Done() {
 		f.ignored = true
 		s.p.Stats.FlowsIgnored.Add(1)
 		if v != nil {
@@ -440,7 +472,9 @@ func (s *shard) newFlow(key flowKey, app config.App, ev *capture.Event) *flow {
 	}
 	f := &flow{key: key, app: app, vlan: ev.VLAN, first: ev.Time, tunnel: tunnelOf(ev)}
 	s.cur = f
-	f.parser = s.parserFor(app)
+	f.sh = s
+	f.parserMem = flowCost(f)
+	s.budget.Take(f.parserMem)
 	for i := range f.dirs {
 		f.dirs[i].f = f
 		f.dirs[i].fromClient = i == 0
@@ -467,11 +501,15 @@ func (s *shard) end(f *flow) {
 			d.stream().Flush(d)
 			if !d.ended && d.stream().Finished() {
 				d.ended = true
-				f.parser.End(d.fromClient)
+				if f.parser != nil {
+					f.parser.End(d.fromClient)
+				}
 			}
 		}
 	}
-	f.parser.Close()
+	if f.parser != nil {
+		f.parser.Close()
+	}
 	f.conn.Reset()
 	s.budget.Give(f.parserMem)
 	f.parserMem = 0

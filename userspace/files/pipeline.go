@@ -175,6 +175,9 @@ type Stats struct {
 	// FlowsEvictedMemory ended early to keep within
 	// files.reassembly_memory (parsers' buffers counted in).
 	FlowsEvictedMemory atomic.Uint64
+	// MemoryPeak is the most the shards held against
+	// files.reassembly_memory (the sum of each shard's peak).
+	MemoryPeak atomic.Uint64
 	Incomplete         atomic.Uint64 // of which incomplete
 	Oversize           atomic.Uint64 // of which over the category's max_size
 	NonCandidates      atomic.Uint64 // files seen and not reported (not a selected category)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/segmentio/encoding/json"
 
@@ -87,6 +88,9 @@ type Stats struct {
 	// handshakes already written.
 	Extended, Ended, Late atomic.Uint64
 	EvictedMemory         atomic.Uint64 // handshakes written early to stay within MaxBytes
+	// MemoryPeak is the most the shards held against MaxBytes (the sum
+	// of each shard's peak).
+	MemoryPeak atomic.Uint64
 	LateDatagrams         atomic.Uint64 // QUIC Initials of handshakes already written
 	Errors                atomic.Uint64 // hellos or certificates that did not parse
 	// Certificates described from the cache (the same server's
@@ -275,15 +279,35 @@ func (f *flow) fail(st *Stats, what string) {
 	}
 }
 
-// footprint is the memory a flow holds, in bytes.
+// Sizes of the structures a flow allocates, for footprint: a flood of
+// handshakes that never finish is mostly these.
+const (
+	flowSize = int(unsafe.Sizeof(flow{}))
+	dirSize  = int(unsafe.Sizeof(direction{}))
+	connSize = int(unsafe.Sizeof(reassembly.Conn{}))
+	segSize  = int(unsafe.Sizeof(reassembly.Seg{}))
+	// tunnelSize is an encapsulation's description: its struct, the
+	// outer endpoints and a few layer names.
+	tunnelSize = 384
+	// mapEntry is a flow's share of the shard's map (key, pointer,
+	// control byte, load factor).
+	mapEntry = 96
+)
+
+// footprint is the memory a flow holds, in bytes: its structures, the
+// bytes they buffer, the parsed hellos and the strings made of them.
 func (f *flow) footprint() int {
-	n := cap(f.chRaw) + cap(f.shRaw)
+	n := flowSize + mapEntry + cap(f.chRaw) + cap(f.shRaw) + f.ch.Footprint() + f.sh.Footprint() +
+		len(f.ja3) + len(f.ja3Str) + len(f.ja4) + len(f.ja4r) + len(f.ja3s) + len(f.ja3sS) + 16*cap(f.errs)
+	if f.tunnel != nil {
+		n += tunnelSize
+	}
 	if f.conn != nil {
-		n += int(f.conn.Memory())
+		n += connSize + int(f.conn.Memory())
 	}
 	for _, d := range f.dirs {
 		if d != nil {
-			n += d.rd.Footprint() + d.earlyBytes + 64*cap(d.early)
+			n += dirSize + d.rd.Footprint() + d.earlyBytes + segSize*cap(d.early)
 		}
 	}
 	if f.qc != nil {
@@ -299,6 +323,7 @@ type shard struct {
 	newest   *flow
 	max      int
 	mem      int // bytes the flows hold
+	peak     int // the most they held
 	maxBytes int
 	scratch  fingerprint.Scratch
 	free     []*flow // finished flows kept for their buffers
@@ -349,6 +374,10 @@ func (s *shard) account(f *flow) {
 	n := f.footprint()
 	s.mem += n - f.mem
 	f.mem = n
+	if s.mem > s.peak {
+		s.p.Stats.MemoryPeak.Add(uint64(s.mem - s.peak))
+		s.peak = s.mem
+	}
 	for s.mem > s.maxBytes && s.oldest != nil && s.oldest != f {
 		s.p.Stats.EvictedMemory.Add(1)
 		s.finish(s.oldest, "evicted")

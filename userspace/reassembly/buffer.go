@@ -90,7 +90,7 @@ func (s *Stream) account(n, mem int64) {
 	s.held += int(n)
 	s.mem += mem
 	if s.budget != nil {
-		s.budget.used += mem
+		s.budget.Take(mem)
 	}
 }
 

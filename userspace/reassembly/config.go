@@ -160,14 +160,21 @@ func (s *Stats) Add(o *Stats) {
 type Budget struct {
 	Max  int64 // bytes; 0 means no limit
 	used int64
+	peak int64
 }
+
+// Peak is the most held at once so far (sampled when memory is added).
+func (b *Budget) Peak() int64 { return b.peak }
 
 // Used is the memory held now by the streams (and others) sharing b.
 func (b *Budget) Used() int64 { return b.used }
 
 // Take records n bytes held by something else than a stream; it may go
 // past Max (the caller checks Over and sheds).
-func (b *Budget) Take(n int64) { b.used += n }
+func (b *Budget) Take(n int64) {
+	b.used += n
+	b.peak = max(b.peak, b.used)
+}
 
 // Give returns what Take took.
 func (b *Budget) Give(n int64) { b.used -= n }

@@ -67,6 +67,13 @@ type ClientHello struct {
 	QUICParams        bool
 }
 
+// Footprint is the memory ch's own slices hold, in bytes (byte fields
+// point into the parsed body and are not counted).
+func (ch *ClientHello) Footprint() int {
+	return 2*(cap(ch.Ciphers)+cap(ch.Extensions)+cap(ch.SupportedVersions)+cap(ch.SupportedGroups)+
+		cap(ch.SignatureAlgs)+cap(ch.KeyShareGroups)) + 24*cap(ch.ALPN)
+}
+
 // reset keeps the slices' storage for the next parse.
 func (ch *ClientHello) reset() {
 	*ch = ClientHello{
@@ -243,6 +250,9 @@ type ServerHello struct {
 	PSKAccepted     bool
 	HelloRetry      bool
 }
+
+// Footprint is the memory sh's own slices hold, in bytes.
+func (sh *ServerHello) Footprint() int { return 2 * cap(sh.Extensions) }
 
 // ParseServerHello parses the body of a ServerHello message into sh,
 // reusing its storage. Byte fields point into body.

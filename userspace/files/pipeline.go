@@ -177,23 +177,23 @@ type Stats struct {
 	FlowsEvictedMemory atomic.Uint64
 	// MemoryPeak is the most the shards held against
 	// files.reassembly_memory (the sum of each shard's peak).
-	MemoryPeak atomic.Uint64
-	Incomplete         atomic.Uint64 // of which incomplete
-	Oversize           atomic.Uint64 // of which over the category's max_size
-	NonCandidates      atomic.Uint64 // files seen and not reported (not a selected category)
-	SpoolFull          atomic.Uint64 // candidates hashed but not spooled: spool_limit
-	SpoolErrors        atomic.Uint64 // spool files that could not be written
-	Retained           atomic.Uint64 // files kept by a retention rule
-	RetainErrors       atomic.Uint64 // files a retention rule could not keep
-	RetainExpired      atomic.Uint64 // retained files the janitor deleted (files.retain_for)
-	Samples            atomic.Uint64 // whole files handed to the uplink
-	SampleErrors       atomic.Uint64 // files that could not be handed over
-	YARAErrors         atomic.Uint64 // YARA scans that failed or timed out
-	ScoreWaits         atomic.Uint64 // times a worker waited for a free scorer
-	VerdictSkip        atomic.Uint64 // SKIP verdicts written
-	VerdictCapture     atomic.Uint64 // CAPTURE verdicts written
-	VerdictIgnore      atomic.Uint64 // IGNORE verdicts written
-	VerdictErrors      atomic.Uint64 // verdict writes that failed
+	MemoryPeak     atomic.Uint64
+	Incomplete     atomic.Uint64 // of which incomplete
+	Oversize       atomic.Uint64 // of which over the category's max_size
+	NonCandidates  atomic.Uint64 // files seen and not reported (not a selected category)
+	SpoolFull      atomic.Uint64 // candidates hashed but not spooled: spool_limit
+	SpoolErrors    atomic.Uint64 // spool files that could not be written
+	Retained       atomic.Uint64 // files kept by a retention rule
+	RetainErrors   atomic.Uint64 // files a retention rule could not keep
+	RetainExpired  atomic.Uint64 // retained files the janitor deleted (files.retain_for)
+	Samples        atomic.Uint64 // whole files handed to the uplink
+	SampleErrors   atomic.Uint64 // files that could not be handed over
+	YARAErrors     atomic.Uint64 // YARA scans that failed or timed out
+	ScoreWaits     atomic.Uint64 // times a worker waited for a free scorer
+	VerdictSkip    atomic.Uint64 // SKIP verdicts written
+	VerdictCapture atomic.Uint64 // CAPTURE verdicts written
+	VerdictIgnore  atomic.Uint64 // IGNORE verdicts written
+	VerdictErrors  atomic.Uint64 // verdict writes that failed
 }
 
 // Pipeline implements capture.Pipeline for the stream class.

@@ -90,9 +90,9 @@ type Stats struct {
 	EvictedMemory         atomic.Uint64 // handshakes written early to stay within MaxBytes
 	// MemoryPeak is the most the shards held against MaxBytes (the sum
 	// of each shard's peak).
-	MemoryPeak atomic.Uint64
-	LateDatagrams         atomic.Uint64 // QUIC Initials of handshakes already written
-	Errors                atomic.Uint64 // hellos or certificates that did not parse
+	MemoryPeak    atomic.Uint64
+	LateDatagrams atomic.Uint64 // QUIC Initials of handshakes already written
+	Errors        atomic.Uint64 // hellos or certificates that did not parse
 	// Certificates described from the cache (the same server's
 	// certificate again) and anew.
 	CertHits, CertMisses atomic.Uint64

@@ -132,6 +132,9 @@ const (
 	CounterStreamEvents   = sensorCounterC_STREAM_EVENTS
 	CounterStreamBytes    = sensorCounterC_STREAM_BYTES
 	CounterStreamDrops    = sensorCounterC_STREAM_DROPS
+	CounterFragEvents     = sensorCounterC_FRAG_EVENTS
+	CounterFragBytes      = sensorCounterC_FRAG_BYTES
+	CounterFragDrops      = sensorCounterC_FRAG_DROPS
 	CounterFlows          = sensorCounterC_FLOWS
 	CounterFlowsTLS       = sensorCounterC_FLOWS_TLS
 	CounterFlowsQUIC      = sensorCounterC_FLOWS_QUIC

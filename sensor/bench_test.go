@@ -23,6 +23,7 @@ type fixture struct {
 	frame func(i int) []byte // i varies the flow when fresh is set
 	fresh bool
 	want  capture.Class // 0: nothing emitted
+	prime func() []byte // a frame run once before (state the fixture needs)
 }
 
 var fixtures = []fixture{
@@ -46,6 +47,38 @@ var fixtures = []fixture{
 	{name: "quic_initial", want: capture.ClassQUIC, fresh: true, frame: func(i int) []byte {
 		return testutil.Pkt{UDP: true, Sport: uint16(10000 + i%50000), Dport: 443, Src: "10.1.0.1", Dst: "10.2.0.1"}.With(0, "", testutil.QUICInitial(1)).Frame()
 	}},
+	// The same non-candidate packet inside the encapsulations an edge
+	// router carries: the deep parser's cost.
+	{name: "non_candidate_tcp_vlan", want: 0, frame: func(int) []byte {
+		return testutil.Encap{VLANs: []uint16{10}}.Wrap(nonCandidateIP())
+	}},
+	{name: "non_candidate_tcp_qinq_pppoe", want: 0, frame: func(int) []byte {
+		return testutil.Encap{VLANs: []uint16{10, 20}, Layers: []testutil.Layer{{Kind: "pppoe", ID: 7}}}.Wrap(nonCandidateIP())
+	}},
+	{name: "non_candidate_tcp_vxlan", want: 0, frame: func(int) []byte {
+		return testutil.Encap{Layers: []testutil.Layer{{Kind: "vxlan", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 42}}}.Wrap(nonCandidateIP())
+	}},
+	{name: "non_candidate_tcp_gre_key", want: 0, frame: func(int) []byte {
+		return testutil.Encap{Layers: []testutil.Layer{{Kind: "gre", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 9, GREKey: true}}}.Wrap(nonCandidateIP())
+	}},
+	{name: "non_candidate_tcp_gtpu", want: 0, frame: func(int) []byte {
+		return testutil.Encap{Layers: []testutil.Layer{{Kind: "gtpu", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 0x1234}}}.Wrap(nonCandidateIP())
+	}},
+	// A fragmented non-candidate datagram: the first fragment (ports
+	// known: decided, the decision kept for the rest) and a later one.
+	{name: "fragment_first", want: 0, frame: func(int) []byte {
+		return testutil.Fragments(testutil.Pkt{Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame(), 14, 728, 77)[0]
+	}},
+	{name: "fragment_later", want: 0, frame: func(int) []byte {
+		return testutil.Fragments(testutil.Pkt{Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame(), 14, 728, 77)[1]
+	}, prime: func() []byte {
+		return testutil.Fragments(testutil.Pkt{Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame(), 14, 728, 77)[0]
+	}},
+}
+
+// nonCandidateIP is the IP packet of non_candidate_tcp.
+func nonCandidateIP() []byte {
+	return testutil.Pkt{Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame()[14:]
 }
 
 // The fixtures produce what they claim: the benchmarks measure the paths
@@ -53,6 +86,9 @@ var fixtures = []fixture{
 func TestPrivilegedFixtures(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, fx := range fixtures {
+		if fx.prime != nil {
+			h.run(fx.prime())
+		}
 		evs := h.run(fx.frame(1))
 		if fx.want == 0 && len(evs) != 0 || fx.want != 0 && (len(evs) != 1 || evs[0].Class != fx.want) {
 			t.Errorf("%s: %d events %v, want class %v", fx.name, len(evs), classes(evs), fx.want)
@@ -127,6 +163,9 @@ func BenchmarkPrivilegedXDP(b *testing.B) {
 	for _, fx := range fixtures {
 		b.Run(fx.name, func(b *testing.B) {
 			h := newHarness(b, func(c *config.Config) { c.Capture.MaxFlows = 1 << 20 })
+			if fx.prime != nil {
+				h.run(fx.prime())
+			}
 			per := max(b.N/rounds, 1000)
 			if fx.fresh {
 				per = min(per, 2000)

@@ -53,6 +53,7 @@ type ReplayStats struct {
 type EmittedStats struct {
 	Handshakes RingStats `json:"handshakes"`
 	Streams    RingStats `json:"streams"`
+	Fragments  RingStats `json:"fragments"` // IP fragments, for reassembly in userspace
 }
 
 // RingStats counts the events and bytes into one ring buffer.
@@ -266,7 +267,8 @@ func fillStats(st *ReplayStats, c *Counters) {
 		Bytes:  c.Get(bpf.CounterTLSBytes) + c.Get(bpf.CounterQUICBytes),
 	}
 	st.Emitted.Streams = RingStats{Events: c.Get(bpf.CounterStreamEvents), Bytes: c.Get(bpf.CounterStreamBytes)}
-	st.RingbufDrops = c.Get(bpf.CounterTLSDrops) + c.Get(bpf.CounterQUICDrops) + c.Get(bpf.CounterStreamDrops)
+	st.Emitted.Fragments = RingStats{Events: c.Get(bpf.CounterFragEvents), Bytes: c.Get(bpf.CounterFragBytes)}
+	st.RingbufDrops = c.Get(bpf.CounterTLSDrops) + c.Get(bpf.CounterQUICDrops) + c.Get(bpf.CounterStreamDrops) + c.Get(bpf.CounterFragDrops)
 	st.Flows = c.Get(bpf.CounterFlows)
 	if m, err := c.Map(); err == nil {
 		st.Counters = m

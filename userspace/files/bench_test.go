@@ -4,9 +4,12 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/binary"
 	"hash"
+	"io"
 	"math/rand"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -14,7 +17,9 @@ import (
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/csum"
 	"github.com/edgesensor/edgesensor/userspace/filehash"
+	"github.com/edgesensor/edgesensor/userspace/output"
 )
 
 const benchSize = 64 << 20
@@ -40,14 +45,24 @@ func benchConn(body []byte) testutil.TCPConn {
 }
 
 // BenchmarkLargeFile: one 64 MiB download through the whole file path
-// (reassembly, HTTP, typing, SHA-256 + SHA-1 + MD5, spool write, PE
-// metadata, event), in 1448-byte segments. Compare with BenchmarkSHA256,
-// BenchmarkMD5, BenchmarkThreeHashes (the standard library's three one
-// after the other) and BenchmarkFusedHashes on the same bytes.
+// (checksums verified, reassembly and the receiver model, HTTP, typing,
+// SHA-256 + SHA-1 + MD5, spool write, PE metadata, event), in 1448-byte
+// segments. Compare with BenchmarkSHA256, BenchmarkMD5,
+// BenchmarkThreeHashes (the standard library's three one after the
+// other) and BenchmarkFusedHashes on the same bytes.
 func BenchmarkLargeFile(b *testing.B) {
 	c := benchConn(benchBody())
-	segs := segments(c, 1448)
-	p, _, _ := newPipeline(b, nil, nil)
+	segs := withFrames(c, segments(c, 1448))
+	cfg := config.Default()
+	cfg.Files.SpoolDir = filepath.Join(b.TempDir(), "spool")
+	fc := ConfigFrom(&cfg, nil)
+	checks := capture.NewChecksums(config.ChecksumsVerify)
+	fc.Checksums = checks
+	p, err := New(fc, output.NewNDJSON(io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -60,6 +75,51 @@ func BenchmarkLargeFile(b *testing.B) {
 	if p.Stats.Files.Load() != uint64(b.N) || p.Stats.Incomplete.Load() != 0 {
 		b.Fatalf("files %d incomplete %d", p.Stats.Files.Load(), p.Stats.Incomplete.Load())
 	}
+	n := map[string]uint64{}
+	checks.Counts(n)
+	if n["checksum_full"] < uint64(len(segs)*b.N) || n["checksum_dropped"] != 0 {
+		b.Fatalf("checksums: %v for %d segments", n, len(segs)*b.N)
+	}
+}
+
+// withFrames gives each segment its Ethernet/IPv4/TCP frame with correct
+// checksums, as the data plane hands them over. The SYNs ask for window
+// scaling (shift 14): the client of the benchmark sends no ACKs while it
+// downloads, and its first window must cover the whole body.
+func withFrames(c testutil.TCPConn, segs []seg) []seg {
+	for i := range segs {
+		s := &segs[i]
+		src, dst := c.Server, c.Client
+		if s.fromClient {
+			src, dst = c.Client, c.Server
+		}
+		var opts []byte
+		if s.flags&capture.TCPSyn != 0 {
+			opts = []byte{1, 3, 3, 14}
+		}
+		thLen := 20 + len(opts)
+		f := make([]byte, 34+thLen+len(s.payload))
+		binary.BigEndian.PutUint16(f[12:], 0x0800)
+		ip := f[14:34]
+		ip[0], ip[8], ip[9] = 0x45, 64, 6
+		binary.BigEndian.PutUint16(ip[2:], uint16(20+thLen+len(s.payload)))
+		s4, d4 := src.Addr().As4(), dst.Addr().As4()
+		copy(ip[12:], s4[:])
+		copy(ip[16:], d4[:])
+		binary.BigEndian.PutUint16(ip[10:], csum.IPv4Header(ip))
+		th := f[34:]
+		binary.BigEndian.PutUint16(th[0:], src.Port())
+		binary.BigEndian.PutUint16(th[2:], dst.Port())
+		binary.BigEndian.PutUint32(th[4:], s.seq)
+		binary.BigEndian.PutUint32(th[8:], s.ack)
+		th[12], th[13] = byte(thLen/4)<<4, s.flags
+		binary.BigEndian.PutUint16(th[14:], 65535)
+		copy(th[20:], opts)
+		copy(th[thLen:], s.payload)
+		binary.BigEndian.PutUint16(th[16:], csum.Checksum(th, csum.Pseudo(src.Addr(), dst.Addr(), 6, len(th))))
+		s.frame, s.payload = f, th[thLen:]
+	}
+	return segs
 }
 
 // hashSegments writes the bench body to a fresh hash in 1448-byte

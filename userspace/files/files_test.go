@@ -28,6 +28,7 @@ type seg struct {
 	seq, ack   uint32
 	flags      uint8
 	payload    []byte
+	frame      []byte // the whole frame, when the test checks checksums
 }
 
 const isnC, isnS = 1000, 5000000
@@ -38,13 +39,13 @@ const isnC, isnS = 1000, 5000000
 // exchange), with a handshake and FINs.
 func segments(c testutil.TCPConn, mss int) []seg {
 	out := []seg{
-		{true, isnC, 0, capture.TCPSyn, nil},
-		{false, isnS, isnC + 1, capture.TCPSyn | capture.TCPAck, nil},
+		{true, isnC, 0, capture.TCPSyn, nil, nil},
+		{false, isnS, isnC + 1, capture.TCPSyn | capture.TCPAck, nil, nil},
 	}
 	cut := func(fromClient bool, b []byte, isn, ack uint32) {
 		for off := 0; off < len(b); off += mss {
 			end := min(off+mss, len(b))
-			out = append(out, seg{fromClient, isn + 1 + uint32(off), ack, capture.TCPAck | capture.TCPPsh, b[off:end]})
+			out = append(out, seg{fromClient, isn + 1 + uint32(off), ack, capture.TCPAck | capture.TCPPsh, b[off:end], nil})
 		}
 	}
 	cEnd := isnC + 1 + uint32(len(c.ToServer))
@@ -52,17 +53,23 @@ func segments(c testutil.TCPConn, mss int) []seg {
 	cut(false, c.ToClient, isnS, cEnd)
 	sEnd := isnS + 1 + uint32(len(c.ToClient))
 	out = append(out,
-		seg{true, cEnd, sEnd, capture.TCPFin | capture.TCPAck, nil},
-		seg{false, sEnd, cEnd + 1, capture.TCPFin | capture.TCPAck, nil})
+		seg{true, cEnd, sEnd, capture.TCPFin | capture.TCPAck, nil, nil},
+		seg{false, sEnd, cEnd + 1, capture.TCPFin | capture.TCPAck, nil, nil})
 	return out
 }
 
 func feed(sh capture.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
+	// One event, reused as the dispatcher reuses its record: the pipeline
+	// keeps nothing of it past Handle.
+	var ev capture.Event
 	for i, s := range segs {
-		ev := capture.Event{
+		ev = capture.Event{
 			Time: t0.Add(time.Duration(i) * time.Microsecond), Interface: "eth1", Class: capture.ClassStream,
 			Proto: capture.ProtoTCP, TCPFlags: s.flags, Seq: s.seq, Ack: s.ack,
 			Payload: s.payload, PayloadLen: len(s.payload),
+		}
+		if s.frame != nil {
+			ev.Frame, ev.L3Off, ev.L4Off = s.frame, 14, 34
 		}
 		if s.fromClient {
 			ev.Flags = capture.FlagFromClient
@@ -460,7 +467,7 @@ func TestStrayRSTDoesNotCutFiles(t *testing.T) {
 	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
 	segs := segments(c, 1448)
 	half := len(segs) / 2
-	forged := seg{false, isnS + 1 + 1<<30, 0, capture.TCPRst, nil}
+	forged := seg{false, isnS + 1 + 1<<30, 0, capture.TCPRst, nil, nil}
 	all := append(append(append([]seg(nil), segs[:half]...), forged), segs[half:]...)
 	feed(sh, c, all, time.Unix(1700000000, 0))
 	sh.Close()
@@ -472,7 +479,7 @@ func TestStrayRSTDoesNotCutFiles(t *testing.T) {
 	p2, buf2, _ := newPipeline(t, nil, nil)
 	sh2 := p2.NewShard(0)
 	last := segs[half-1]
-	real := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil}
+	real := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil, nil}
 	if last.fromClient {
 		t.Skip("the middle segment is the client's")
 	}
@@ -602,7 +609,7 @@ func TestCloseDelimitedBodyNeedsAFIN(t *testing.T) {
 			t.Errorf("%s: %+v, hash %v", name, e.Edgesensor.File, e.File.Hash)
 		}
 	}
-	rst := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil}
+	rst := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil, nil}
 	cut("RST halfway", run("RST", func(sh capture.Shard) { feed(sh, c, append(append([]seg(nil), segs[:half]...), rst), t0) }))
 	cut("idle expiry", run("idle", func(sh capture.Shard) {
 		feed(sh, c, segs[:half], t0)

@@ -32,7 +32,7 @@ func FuzzFiles(f *testing.F) {
 		}
 		f.Add(seed)
 	}
-	f.Add(appendSeg(nil, seg{true, 1, 0, capture.TCPAck, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")}))
+	f.Add(appendSeg(nil, seg{true, 1, 0, capture.TCPAck, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), nil}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, buf, spool := newPipeline(t, nil, &recorder{})
 		sh := p.NewShard(0)

@@ -81,8 +81,11 @@ func findEmails(s string) []emailSpan {
 		}
 		end := at + 1
 		if end < len(s) && s[end] == '[' {
+			// An address literal, however long: a limit on its length
+			// would let a replacement inside it (shorter than what it
+			// replaced) make it an address afterwards.
 			c := strings.IndexByte(s[end:], ']')
-			if c < 0 || c > 64 {
+			if c < 0 {
 				continue
 			}
 			end += c + 1

@@ -332,8 +332,13 @@ func extension(name string) string {
 	return strings.ToLower(e[1:])
 }
 
-// hostOnly strips a port from a Host header value.
+// hostOnly strips a port (and user information, which a Host header
+// should not carry but a client may send: "user:pass@host") from a Host
+// header value.
 func hostOnly(h string) string {
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		h = h[i+1:]
+	}
 	if strings.HasPrefix(h, "[") {
 		if i := strings.IndexByte(h, ']'); i > 0 {
 			return h[1:i]

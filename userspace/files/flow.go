@@ -302,6 +302,12 @@ func (s *shard) accountParser(f *flow) {
 	if f.parser != nil {
 		n += int64(f.parser.Footprint())
 	}
+	for _, x := range f.open {
+		n += x.footprint()
+	}
+	for _, x := range f.held {
+		n += x.footprint()
+	}
 	s.budget.Take(n - f.parserMem)
 	f.parserMem = n
 	m := int64(s.mime.Footprint())

@@ -6,6 +6,7 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -352,4 +353,19 @@ func BenchmarkRecordPersonal(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// Every encapsulation the sensor names may leave as edgesensor.tunnel.type
+// (and only those): the allowlist follows the decapsulator's names.
+func TestTunnelTypesAreTheDecapsulatorsNames(t *testing.T) {
+	for _, want := range []string{"vlan", "mpls", "pppoe", "ipip", "6in4", "ip6ip6", "4in6", "gre", "vxlan", "geneve", "gtpu"} {
+		if !slices.Contains(tunnelTypes, want) {
+			t.Errorf("tunnel type %q may not leave", want)
+		}
+	}
+	for _, bad := range []string{"", "unknown", "sit", "10.0.0.1"} {
+		if slices.Contains(tunnelTypes, bad) {
+			t.Errorf("%q may leave as a tunnel type", bad)
+		}
+	}
 }

@@ -9,6 +9,8 @@ package privacy
 // this table, so what `edgesensor disclosure` prints is what the code
 // does.
 
+import "github.com/edgesensor/edgesensor/userspace/decap"
+
 // Field classes: which category's share mode lets a field leave.
 const (
 	// classEvent fields go with any record of the event: the category is
@@ -70,7 +72,15 @@ type rule struct {
 }
 
 // tunnelTypes are the values of edgesensor.tunnel.type that may leave.
-var tunnelTypes = []string{"vxlan", "geneve", "gre", "gtpu", "ipip", "sit", "ip6ip6", "ip4ip6", "pppoe", "mpls"}
+// They are the names the decapsulator gives, so a kind added there is
+// allowed here by name, and nothing else is.
+var tunnelTypes = func() []string {
+	var names []string
+	for k := decap.KindVLAN; k <= decap.KindGTPU; k++ {
+		names = append(names, k.String())
+	}
+	return names
+}()
 
 var rules = []rule{
 	// Every record.

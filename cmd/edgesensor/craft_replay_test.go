@@ -24,13 +24,14 @@ import (
 //	CRAFT_CASES='^tls_' go test -run Craft -v ./cmd/edgesensor
 //	CRAFT_FLOODS=full ... (the flood cases at issue 13's sizes; default small)
 
-func replayCraft(t *testing.T, cfg []string, pcap string) ([]craft.Event, map[string]float64) {
+func replayCraft(t *testing.T, cfg []string, pcap string) ([]craft.Event, map[string]float64, []byte) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	args := append(append([]string{"replay", "--stats"}, cfg...), pcap)
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("replay: %v\n%s", err, stderr.String())
 	}
+	out := append([]byte(nil), stdout.Bytes()...)
 	evs, err := craft.ReadEvents(&stdout)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func replayCraft(t *testing.T, cfg []string, pcap string) ([]craft.Event, map[st
 	if err != nil {
 		t.Fatalf("--stats: %v\n%s", err, stderr.String())
 	}
-	return evs, flat
+	return evs, flat, out
 }
 
 func TestPrivilegedCraftCases(t *testing.T) {
@@ -59,6 +60,8 @@ func TestPrivilegedCraftCases(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg := spoolConfig(t, "")
+	golden := loadCraftGolden(t)
+	defer golden.save()
 	var summary []string
 	failed := 0
 	for _, c := range craft.Select(re) {
@@ -68,7 +71,10 @@ func TestPrivilegedCraftCases(t *testing.T) {
 				t.Fatal(err)
 			}
 			pcap := filepath.Join(dir, c.Name+".pcap")
-			evs, stats := replayCraft(t, cfg, pcap)
+			evs, stats, out := replayCraft(t, cfg, pcap)
+			if !c.Flood {
+				golden.check(t, c.Name, out)
+			}
 			os.Remove(pcap)
 			bad := craft.Check(tr, evs, stats)
 			sort.Strings(bad)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"strings"
@@ -412,4 +413,43 @@ func FuzzValidJSON(f *testing.F) {
 			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
 		}
 	})
+}
+
+// The records of the test events, pinned: a change that alters a byte of
+// what leaves for the cloud fails here (UPDATE_GOLDEN=1 rewrites the file
+// after a change that means to).
+func TestRecordsPinned(t *testing.T) {
+	var b bytes.Buffer
+	for _, mode := range []func(*config.Config){nil, func(c *config.Config) {
+		c.Privacy.Share = config.ShareFull
+		c.Privacy.Executables, c.Privacy.Documents, c.Privacy.TLS = config.ShareFull, config.ShareFull, config.ShareFull
+	}} {
+		p, err := New(uplinked(mode), testKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events(t) {
+			rec, ok, err := p.Record(ev)
+			fmt.Fprintf(&b, "%v %v %s %s %s %d %s\n", ok, err, rec.ID, rec.Category, rec.SHA256, rec.Score, rec.Body)
+		}
+	}
+	const path = "testdata/records.golden"
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		got := strings.Split(b.String(), "\n")
+		for i, w := range strings.Split(string(want), "\n") {
+			if i < len(got) && got[i] != w {
+				t.Errorf("record %d:\n got %.600s\nwant %.600s", i, got[i], w)
+			}
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/privacy"
@@ -38,7 +39,7 @@ type cloudLink struct {
 
 	inMu   sync.RWMutex // closed and in: no tap sends after close
 	closed bool
-	in     chan []byte
+	in     chan *ecs.Record // copies: the line is only valid during the tap
 	anon   sync.WaitGroup
 
 	mu  sync.Mutex                // held while a line is recorded, and while the connection is replaced
@@ -81,7 +82,7 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 	if !cfg.UplinkEnabled() {
 		return nil, nil
 	}
-	c := &cloudLink{out: out, log: log, in: make(chan []byte, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}}
+	c := &cloudLink{out: out, log: log, in: make(chan *ecs.Record, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}}
 	conn, err := c.open(cfg)
 	if err != nil {
 		return nil, err
@@ -91,9 +92,9 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 	c.anon.Add(1)
 	go func() {
 		defer c.anon.Done()
-		for line := range c.in {
+		for rec := range c.in {
 			c.mu.Lock()
-			c.record(c.cur.Load(), line)
+			c.record(c.cur.Load(), rec)
 			c.mu.Unlock()
 			c.pending.Add(-1)
 		}
@@ -273,8 +274,8 @@ func (c *cloudLink) reconfigure(cfg *config.Config, how int) error {
 	return nil
 }
 
-// tap takes a copy of an event line without ever blocking.
-func (c *cloudLink) tap(line []byte) {
+// tap takes a copy of an event without ever blocking.
+func (c *cloudLink) tap(ev *ecs.Record) {
 	c.inMu.RLock()
 	defer c.inMu.RUnlock()
 	if c.closed {
@@ -282,20 +283,20 @@ func (c *cloudLink) tap(line []byte) {
 	}
 	c.pending.Add(1)
 	select {
-	case c.in <- append([]byte(nil), line...):
+	case c.in <- &ecs.Record{Fields: ev.Fields, Line: append([]byte(nil), ev.Line...)}:
 	default:
 		c.pending.Add(-1)
 		c.dropped.Add(1)
 	}
 }
 
-// record anonymises one event line and enqueues the record.
-func (c *cloudLink) record(conn *cloudConn, line []byte) {
+// record anonymises one event and enqueues the record.
+func (c *cloudLink) record(conn *cloudConn, ev *ecs.Record) {
 	if conn.counted.Load() { // closed: no connection could be started
 		c.dropped.Add(1)
 		return
 	}
-	rec, ok, err := conn.pol.Record(line)
+	rec, ok, err := conn.pol.Record(ev)
 	if err != nil {
 		c.failed.Add(1)
 		return
@@ -397,28 +398,19 @@ func (c *cloudLink) onVerdict(v uplink.Verdict) {
 	if final >= threshold {
 		kind = "alert"
 	}
-	ev := map[string]any{
-		"@timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-		"event":      map[string]any{"kind": kind, "dataset": "edgesensor.verdict", "risk_score": final},
-		"observer":   map[string]any{"product": "edgesensor", "type": "sensor"},
-		"file":       map[string]any{"hash": map[string]any{"sha256": v.SHA256}},
-		"edgesensor": map[string]any{"verdict": map[string]any{
-			"source": "cloud", "via": v.Source, "cloud_score": v.Score, "cloud_verdict": v.Verdict, "local_score": localOrNil(local, seen),
-		}},
+	var localScore *int
+	if seen && local >= 0 {
+		localScore = &local
 	}
+	ev := ecs.NewVerdictEvent(time.Now().UTC(), kind, final, v.SHA256, ecs.Verdict{
+		Source: "cloud", Via: v.Source, CloudScore: v.Score, CloudVerdict: v.Verdict, LocalScore: localScore,
+	})
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return
 	}
 	c.verdicts.Add(1)
-	c.out.Write(append(line, '\n'))
-}
-
-func localOrNil(v int, ok bool) any {
-	if !ok || v < 0 {
-		return nil
-	}
-	return v
+	c.out.Write(&ecs.Record{Fields: ev.Fields(), Line: append(line, '\n')})
 }
 
 // drain waits until every record handed over is delivered (or dropped

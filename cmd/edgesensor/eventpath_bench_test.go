@@ -12,6 +12,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/events"
 	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/privacy"
 	"github.com/edgesensor/edgesensor/userspace/siem"
@@ -66,16 +68,25 @@ func BenchmarkEventPath(b *testing.B) {
 	var t taps
 	t.sinks.Store(fan)
 	out := output.NewNDJSON(io.Discard)
-	out.SetTap(func(line []byte) {
-		t.write(line)
-		if _, _, err := pol.Record(line); err != nil {
+	out.SetTap(func(rec *ecs.Record) {
+		t.write(rec)
+		if _, _, err := pol.Record(rec); err != nil {
 			b.Fatal(err)
 		}
 	})
+	// The records the pipelines hand over: fields from the typed events.
+	recs := make([]ecs.Record, len(lines))
+	for i, l := range lines {
+		r, err := events.Record(l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs[i] = r
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		out.Write(lines[i%len(lines)])
+		out.Write(&recs[i%len(recs)])
 	}
 	fan.Close(time.Minute)
 	b.StopTimer()

@@ -14,6 +14,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/events"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/uplink"
@@ -155,14 +157,14 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range lines[:3] {
-		link.tap(l)
+		link.tap(eventRecord(t, l))
 	}
 	if !link.drain(context.Background(), 20*time.Second) || len(cl.received(t)) != 3 {
 		t.Fatalf("cloud up: %d records", len(cl.received(t)))
 	}
 	cl.stop()
 	for _, l := range lines[3:5] {
-		link.tap(l)
+		link.tap(eventRecord(t, l))
 	}
 	link.drain(context.Background(), time.Second) // cannot: the cloud is down
 	if err := link.reconfigure(load("client_ip = \"truncate\"\n"), newPolicy); err != nil {
@@ -174,7 +176,7 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 		t.Errorf("purged %d records, want the 2 spooled under the old settings", m["uplink_purged"])
 	}
 	cl = runCloud(t, cloudBin, pki, addr, data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-	link.tap(lines[5])
+	link.tap(eventRecord(t, lines[5]))
 	if !link.drain(context.Background(), 20*time.Second) {
 		t.Fatal("not delivered after the cloud came back")
 	}
@@ -198,7 +200,7 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range lines[6:8] {
-		link.tap(l)
+		link.tap(eventRecord(t, l))
 	}
 	link.drain(context.Background(), time.Second)
 	link.close(false)
@@ -212,4 +214,14 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 	if m["uplink_purged"] != 2 || m["uplink_spooled"] != 0 {
 		t.Errorf("after a restart under other settings: purged %d, spooled %d; want 2, 0", m["uplink_purged"], m["uplink_spooled"])
 	}
+}
+
+// eventRecord is the record the outputs receive for an event line.
+func eventRecord(t *testing.T, line []byte) *ecs.Record {
+	t.Helper()
+	r, err := events.Record(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &r
 }

@@ -11,6 +11,13 @@ import (
 // Dataset is event.dataset of handshake events.
 const Dataset = "edgesensor.tls"
 
+// What edgesensor.tls.missing may list.
+const (
+	MissingClientHello = "client_hello"
+	MissingServerHello = "server_hello"
+	MissingCertificate = "certificate"
+)
+
 // Event is one edgesensor.tls event: one TLS or QUIC handshake.
 type Event struct {
 	ecs.Base
@@ -161,4 +168,21 @@ func quicVersionName(v uint32) string {
 		return "2"
 	}
 	return fmt.Sprintf("0x%08x", v)
+}
+
+// Fields implements ecs.Document.
+func (e *Event) Fields() ecs.Fields {
+	f := e.BaseFields()
+	f.TLSVersion = e.TLS.Version
+	if c := e.TLS.Client; c != nil {
+		f.ServerName, f.JA3, f.JA4 = c.ServerName, c.JA3, c.JA4
+	}
+	var ch, sh bool
+	for _, m := range e.Edgesensor.TLS.Missing {
+		ch = ch || m == MissingClientHello
+		sh = sh || m == MissingServerHello
+	}
+	f.UnknownSide = ch && sh
+	f.ScoreFields(e.Edgesensor.Score)
+	return f
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
 
@@ -176,7 +177,7 @@ func TestNoPersonalValueLeavesProperty(t *testing.T) {
 		secrets := leaktest.Without(person.Secrets(), excluded(cfg)...)
 		hay := map[string][]byte{}
 		for i, line := range personalEvents(g, person) {
-			rec, ok, err := p.Record(line)
+			rec, ok, err := p.Record(recordOf(line))
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -246,7 +247,8 @@ func TestFieldsNotListedNeverLeave(t *testing.T) {
 	// A listed field holding another shape than its rule's is dropped.
 	line := []byte(`{"event":{"dataset":"edgesensor.tls","kind":{"x":"` + person.User + `"},"category":[{"a":1}],"duration":"` + person.User + `"},` +
 		`"edgesensor":{"tls":{"complete":"` + person.User + `","extensions":[1,"` + person.User + `"],"packets":3}}}`)
-	rec, ok, err := p.Record(line)
+	// (No event type decodes such a line: the record's fields are given.)
+	rec, ok, err := p.Record(&ecs.Record{Fields: ecs.Fields{Dataset: "edgesensor.tls"}, Line: line})
 	if err != nil || !ok {
 		t.Fatalf("record: %v %v", ok, err)
 	}
@@ -259,19 +261,19 @@ func TestUnknownClientSideNotSent(t *testing.T) {
 	g := leaktest.NewGen(3)
 	evs := personalEvents(g, g.Person())
 	p, _ := New(uplinked(nil), testKey(t))
-	if _, ok, _ := p.Record(evs[len(evs)-1]); ok || p.UnknownSide() != 1 {
+	if _, ok, _ := p.Record(recordOf(evs[len(evs)-1])); ok || p.UnknownSide() != 1 {
 		t.Errorf("a handshake without hellos made a record (counted %d)", p.UnknownSide())
 	}
 	// QUIC the same: Initials that did not decrypt either way.
 	quic := bytes.Replace(evs[len(evs)-1], []byte(`"end":"not_tls"`), []byte(`"end":"timeout","quic":{"version":"1","initial_packets":2,"decrypted":0,"undecryptable":2}`), 1)
 	quic = bytes.Replace(quic, []byte(`"transport":"tcp"`), []byte(`"transport":"udp"`), 1)
 	quic = bytes.Replace(quic, []byte(`"protocol":"http"`), []byte(`"protocol":"quic"`), 1)
-	if _, ok, _ := p.Record(quic); ok || p.UnknownSide() != 2 || !bytes.Contains(quic, []byte(`"quic":{`)) || !bytes.Contains(quic, []byte(`"udp"`)) {
+	if _, ok, _ := p.Record(recordOf(quic)); ok || p.UnknownSide() != 2 || !bytes.Contains(quic, []byte(`"quic":{`)) || !bytes.Contains(quic, []byte(`"udp"`)) {
 		t.Errorf("a QUIC handshake without hellos made a record (counted %d): %s", p.UnknownSide(), quic)
 	}
 	// One hello is enough to know the sides.
 	one := bytes.Replace(evs[len(evs)-1], []byte(`"client_hello",`), nil, 1)
-	if _, ok, _ := p.Record(one); !ok {
+	if _, ok, _ := p.Record(recordOf(one)); !ok {
 		t.Errorf("a handshake with its ClientHello made no record: %s", one)
 	}
 }
@@ -343,12 +345,12 @@ func TestEmailLiterals(t *testing.T) {
 // what the rebuilding of free text costs at its most.
 func BenchmarkRecordPersonal(b *testing.B) {
 	g := leaktest.NewGen(1)
-	evs := personalEvents(g, g.Person())
+	recs := recordsOf(personalEvents(g, g.Person()))
 	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := p.Record(evs[i%len(evs)]); err != nil {
+		if _, _, err := p.Record(recs[i%len(recs)]); err != nil {
 			b.Fatal(err)
 		}
 	}

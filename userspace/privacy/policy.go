@@ -4,7 +4,6 @@
 package privacy
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 )
 
 // Data categories, as in [privacy].
@@ -133,55 +133,27 @@ func (p *Policy) UnknownSide() uint64 { return p.unknownSide.Load() }
 // Record builds what of an event line may leave; ok is false when
 // nothing may (its category's mode is none, it is not an event the
 // cloud takes, or it is a handshake whose client side is unknown).
-func (p *Policy) Record(line []byte) (Record, bool, error) {
-	rec := Record{Score: -1}
-	var kind, complete, sha, client, origURL string
-	unknownSide := 0
-	w := &walker{p: p, d: line, collect: func(path []byte, raw []byte) {
-		switch string(path) {
-		case "event.dataset":
-			rec.Dataset = unquote(raw)
-		case "edgesensor.file.category":
-			kind = unquote(raw)
-		case "edgesensor.file.complete":
-			complete = string(raw)
-		case "file.hash.sha256":
-			sha = unquote(raw)
-		case "source.ip":
-			client = unquote(raw)
-		case "url.original":
-			origURL = unquote(raw)
-		case "edgesensor.tls.missing":
-			// Neither hello parsed: the side taken for the client is a
-			// guess, and the other may be the real client.
-			if bytes.Contains(raw, []byte(`"client_hello"`)) && bytes.Contains(raw, []byte(`"server_hello"`)) {
-				unknownSide = 1
-			}
-		case "event.risk_score":
-			var n float64
-			if json.Unmarshal(raw, &n) == nil {
-				rec.Score = int(n)
-			}
-		}
-	}}
-	i := w.ws(0)
+func (p *Policy) Record(r *ecs.Record) (Record, bool, error) {
+	f, line := &r.Fields, r.Line
+	rec := Record{Score: -1, Dataset: f.Dataset}
+	if f.Scored {
+		rec.Score = f.Score
+	}
+	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		return Record{}, false, errJSON
-	}
-	if _, _, err := w.object(i); err != nil {
-		return Record{}, false, err
 	}
 	switch rec.Dataset {
 	case "edgesensor.tls":
 		rec.Category = TLS
 	case "edgesensor.file":
-		rec.Kind = kind
+		rec.Kind = f.Category
 		rec.Category = Documents
-		if kind == config.CategoryExecutable {
+		if f.Category == config.CategoryExecutable {
 			rec.Category = Executables
 		}
-		if complete == "true" {
-			rec.SHA256 = sha
+		if f.Complete {
+			rec.SHA256 = f.SHA256
 		}
 	default:
 		return Record{}, false, nil
@@ -189,16 +161,18 @@ func (p *Policy) Record(line []byte) (Record, bool, error) {
 	if p.modes[rec.Category] == config.ShareNone {
 		return Record{}, false, nil
 	}
-	if rec.Category == TLS && unknownSide != 0 {
+	// Neither hello parsed: the side taken for the client is a guess, and
+	// the other may be the real client.
+	if rec.Category == TLS && f.UnknownSide {
 		p.unknownSide.Add(1)
 		return Record{}, false, nil
 	}
-	w = &walker{p: p, d: line, category: rec.Category, out: make([]byte, 0, len(line))}
+	w := &walker{p: p, d: line, category: rec.Category, out: make([]byte, 0, len(line)), reasons: f.Reasons}
 	// url.domain is the host of url.original: a Host header with user
 	// info ("user:pass@host") may have been cut to the user name.
-	w.urlHost, w.hasURL = anon.URLHost(origURL), origURL != ""
+	w.urlHost, w.hasURL = anon.URLHost(f.URL), f.URL != ""
 	w.ev.Addr = p.addrFn
-	if a, err := netip.ParseAddr(client); err == nil {
+	if a, err := netip.ParseAddr(f.Source.IP); err == nil {
 		w.ev.Client = a.Unmap().WithZone("")
 	}
 	if p.modes[Email] != config.ShareNone {

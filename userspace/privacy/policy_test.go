@@ -12,6 +12,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	evcat "github.com/edgesensor/edgesensor/userspace/events"
 	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
 
@@ -96,7 +98,7 @@ func TestNothingPersonalLeavesInAnyMode(t *testing.T) {
 		}
 		n := 0
 		for _, ev := range evs {
-			rec, ok, err := p.Record(ev)
+			rec, ok, err := p.Record(recordOf(ev))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +130,7 @@ func TestNothingPersonalLeavesInAnyMode(t *testing.T) {
 
 func record(t *testing.T, p *Policy, ev []byte) map[string]any {
 	t.Helper()
-	rec, ok, err := p.Record(ev)
+	rec, ok, err := p.Record(recordOf(ev))
 	if err != nil || !ok {
 		t.Fatalf("no record: %v", err)
 	}
@@ -227,9 +229,9 @@ func TestTransforms(t *testing.T) {
 	}
 	// The record id is keyed too: without the key it cannot be used to
 	// test guesses of the fields the record leaves out.
-	r1, _, _ := hm.Record(personal)
-	r2, _, _ := hm2.Record(personal)
-	r3, _, _ := hm.Record(personal)
+	r1, _, _ := hm.Record(recordOf(personal))
+	r2, _, _ := hm2.Record(recordOf(personal))
+	r3, _, _ := hm.Record(recordOf(personal))
 	if r1.ID == r2.ID || r1.ID != r3.ID || len(r1.ID) != 32 || r1.ID != anon.HashToken(hm.idKey, string(personal)) {
 		t.Errorf("record ids %s %s %s", r1.ID, r2.ID, r3.ID)
 	}
@@ -244,7 +246,7 @@ func TestShareModesSelectRecords(t *testing.T) {
 		}
 		n := map[string]int{}
 		for _, ev := range evs {
-			if rec, ok, _ := p.Record(ev); ok {
+			if rec, ok, _ := p.Record(recordOf(ev)); ok {
 				n[rec.Category]++
 			}
 		}
@@ -291,7 +293,7 @@ func TestDisclosureMatchesWhatIsSent(t *testing.T) {
 			sent[d.Category][d.Field] = d.Sent
 		}
 		for _, ev := range evs {
-			rec, ok, _ := p.Record(ev)
+			rec, ok, _ := p.Record(recordOf(ev))
 			if !ok {
 				continue
 			}
@@ -359,7 +361,7 @@ func FuzzRecord(f *testing.F) {
 	}
 	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(f))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		rec, ok, err := p.Record(line)
+		rec, ok, err := p.Record(recordOf(line))
 		if err != nil || !ok {
 			return
 		}
@@ -389,11 +391,12 @@ func FuzzRecord(f *testing.F) {
 
 func BenchmarkRecord(b *testing.B) {
 	evs := events(b)
+	recs := recordsOf(evs)
 	p, _ := New(uplinked(nil), testKey(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := p.Record(evs[i%len(evs)]); err != nil {
+		if _, _, err := p.Record(recs[i%len(recs)]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -429,7 +432,7 @@ func TestRecordsPinned(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ev := range events(t) {
-			rec, ok, err := p.Record(ev)
+			rec, ok, err := p.Record(recordOf(ev))
 			fmt.Fprintf(&b, "%v %v %s %s %s %d %s\n", ok, err, rec.ID, rec.Category, rec.SHA256, rec.Score, rec.Body)
 		}
 	}
@@ -452,4 +455,22 @@ func TestRecordsPinned(t *testing.T) {
 			}
 		}
 	}
+}
+
+// recordOf is the record the privacy policy receives for a test line:
+// its fields decoded through the event types, as the pipelines fill them.
+func recordOf(line []byte) *ecs.Record {
+	r, err := evcat.Record(line)
+	if err != nil {
+		return &ecs.Record{Line: line}
+	}
+	return &r
+}
+
+func recordsOf(lines [][]byte) []*ecs.Record {
+	out := make([]*ecs.Record, len(lines))
+	for i, l := range lines {
+		out[i] = recordOf(l)
+	}
+	return out
 }

@@ -203,7 +203,7 @@ func TestTCPOctetCounting(t *testing.T) {
 	f := newFanout(t, SinkConfig{Name: "tcp", Type: "syslog", Network: "tcp", Address: srv.ln.Addr().String()})
 	const n = 500
 	for i := range n {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	checkLines(t, collectFrames(t, srv.frames, n), 0, n)
 	if err := f.Close(5 * time.Second); err != nil {
@@ -221,14 +221,14 @@ func TestTCPReconnect(t *testing.T) {
 	srv := newFrameServer(t, ln)
 	f := newFanout(t, SinkConfig{Name: "tcp", Type: "syslog", Network: "tcp", Address: addr})
 	for i := range 10 {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	checkLines(t, collectFrames(t, srv.frames, 10), 0, 10)
 
 	srv.stop()
 	waitFor(t, "the sink to see the server go", func() bool { return !f.Stats()[0].Connected })
 	for i := 10; i < 30; i++ {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	waitFor(t, "failed reconnects", func() bool { return f.Stats()[0].Errors > 1 })
 
@@ -275,7 +275,7 @@ func TestStuckServer(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := range n {
-			f.Write(numbered(i % 60000))
+			f.Write(rec(numbered(i % 60000)))
 		}
 		close(done)
 	}()
@@ -416,7 +416,7 @@ func TestTLS(t *testing.T) {
 			f := newFanout(t, SinkConfig{Name: "tls", Type: "syslog", Network: "tls", Address: ln.Addr().String(),
 				CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile})
 			for i := range 50 {
-				f.Write(numbered(i))
+				f.Write(rec(numbered(i)))
 			}
 			checkLines(t, collectFrames(t, srv.frames, 50), 0, 50)
 		})
@@ -431,7 +431,7 @@ func TestTLSUntrustedServer(t *testing.T) {
 	}
 	srv := newFrameServer(t, ln)
 	f := newFanout(t, SinkConfig{Name: "tls", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: other.caFile})
-	f.Write(numbered(0))
+	f.Write(rec(numbered(0)))
 	waitFor(t, "failed handshakes", func() bool { return f.Stats()[0].Errors >= 3 })
 	if st := f.Stats()[0]; st.Connected || st.Sent != 0 {
 		t.Errorf("connected to an untrusted server: %+v", st)
@@ -454,7 +454,7 @@ func TestTLSServerName(t *testing.T) {
 		SinkConfig{Name: "right", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: pki.caFile, ServerName: "siem.test"},
 		SinkConfig{Name: "wrong", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: pki.caFile, ServerName: "other.test"},
 	)
-	f.Write(numbered(0))
+	f.Write(rec(numbered(0)))
 	collectFrames(t, srv.frames, 1)
 	waitFor(t, "the wrong name to fail", func() bool { return f.Stats()[1].Errors >= 2 })
 	waitFor(t, "Sent", func() bool { return f.Stats()[0].Sent == 1 })
@@ -471,10 +471,10 @@ func TestUDP(t *testing.T) {
 	defer pc.Close()
 	f := newFanout(t, SinkConfig{Name: "udp", Type: "syslog", Network: "udp", Address: pc.LocalAddr().String(), MaxMessage: 480})
 
-	f.Write(numbered(0))
+	f.Write(rec(numbered(0)))
 	// Long and multi-byte, so the cut has to find a rune boundary.
 	long := []byte(`{"event":{"dataset":"edgesensor.file"},"source":{"port":2},"file":{"name":"` + strings.Repeat("日", 300) + `"}}` + "\n")
-	f.Write(long)
+	f.Write(rec(long))
 
 	buf := make([]byte, 70000)
 	var got [][]byte
@@ -525,7 +525,7 @@ func TestFilters(t *testing.T) {
 		`not json`,
 	}
 	for _, l := range lines {
-		f.Write([]byte(l + "\n"))
+		f.Write(rec([]byte(l + "\n")))
 	}
 	if err := f.Close(5 * time.Second); err != nil {
 		t.Fatal(err)
@@ -565,7 +565,7 @@ func TestFileSink(t *testing.T) {
 	// About 1.5 MiB: the json file rotates once.
 	const n = 8000
 	for i := range n {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	if err := f.Close(10 * time.Second); err != nil {
 		t.Fatal(err)
@@ -609,8 +609,8 @@ func TestFileSinkOversize(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.json")
 	f := newFanout(t, SinkConfig{Name: "file", Type: "file", Path: path, MaxSize: 1})
 	huge := []byte(`{"x":"` + strings.Repeat("a", 1<<20) + `"}` + "\n")
-	f.Write(huge)
-	f.Write(numbered(0))
+	f.Write(rec(huge))
+	f.Write(rec(numbered(0)))
 	if err := f.Close(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -642,13 +642,13 @@ func TestCloseTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	err = f.Close(50 * time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "still blocked") {
 		t.Errorf("Close = %v, want the blocked sink reported", err)
 	}
-	f.Write(numbered(0)) // after Close: discarded, no panic
+	f.Write(rec(numbered(0))) // after Close: discarded, no panic
 }
 
 func TestCloseDrainsDuringOutage(t *testing.T) {
@@ -662,7 +662,7 @@ func TestCloseDrainsDuringOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	err = f.Close(100 * time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "5 lines not sent") {
@@ -748,7 +748,7 @@ func TestResendAfterShortWrite(t *testing.T) {
 		all = append(all, numbered(i)...)
 	}
 	for i := range n {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	if err := f.Close(5 * time.Second); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,11 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/files"
@@ -49,4 +54,69 @@ func Record(line []byte) (ecs.Record, error) {
 		return ecs.Record{}, err
 	}
 	return ecs.Record{Fields: d.Fields(), Line: line}, nil
+}
+
+// Field is one leaf of an event's JSON: its dotted path, the datasets
+// that carry it and its Go type. An array is one leaf (its elements are
+// not named).
+type Field struct {
+	Path     string
+	Datasets []string
+	Type     reflect.Type
+}
+
+// Fields lists every leaf field any event type can carry, sorted by path.
+func Fields() []Field {
+	byPath := map[string]*Field{}
+	for _, ds := range slices.Sorted(maps.Keys(Types)) {
+		walk(reflect.TypeOf(Types[ds]()).Elem(), "", func(path string, t reflect.Type) {
+			f := byPath[path]
+			if f == nil {
+				f = &Field{Path: path, Type: t}
+				byPath[path] = f
+			}
+			f.Datasets = append(f.Datasets, ds)
+		})
+	}
+	out := make([]Field, 0, len(byPath))
+	for _, p := range slices.Sorted(maps.Keys(byPath)) {
+		out = append(out, *byPath[p])
+	}
+	return out
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// walk calls leaf for each leaf of struct type t under prefix.
+func walk(t reflect.Type, prefix string, leaf func(string, reflect.Type)) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		ft := sf.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if sf.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			walk(ft, prefix, leaf) // embedded: its fields are inline
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		path := name
+		if prefix != "" {
+			path = prefix + "." + name
+		}
+		if ft.Kind() == reflect.Struct && ft != timeType {
+			walk(ft, path, leaf)
+			continue
+		}
+		leaf(path, ft)
+	}
 }

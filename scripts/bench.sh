@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/edgesensor}
 export LAB_PREFIX=${LAB_PREFIX:-esbench} LAB_NET=${LAB_NET:-80}
+export EDGESENSOR_TEST_TIERS=all # the BPF benchmarks and tests below
 IPERF_TIME=${IPERF_TIME:-8}
 # BENCH_SECTIONS="4 5" runs only those sections.
 want() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5 6 7} " == *" $1 "* ]]; }

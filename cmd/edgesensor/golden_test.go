@@ -42,7 +42,7 @@ func sortedLines(out []byte) []byte {
 }
 
 func TestPrivilegedReplayGolden(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	caps, _ := filepath.Glob("../../testdata/corpus/*.pcap*")
 	if len(caps) < 8 {
 		t.Fatalf("%d corpus captures", len(caps))

@@ -322,7 +322,7 @@ func personal(evs []map[string]any) []string {
 }
 
 func TestPrivilegedUplinkEndToEnd(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	cloudBin := buildCloud(t)
 	pki := t.TempDir()
 	if err := cloudapi.GenerateCerts(pki); err != nil {
@@ -920,7 +920,7 @@ func wireSecrets(t *testing.T, pcap string, keep []string) []leaktest.Secret {
 // cloud's record log, its log of every request (decoded bodies, headers,
 // paths) and every file it stored.
 func TestPrivilegedUplinkLeakHunt(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Fatal("tshark is needed to read the captures independently: run scripts/deps.sh")
 	}

@@ -30,9 +30,9 @@ func TestConstantsMatchTheC(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		c  string
+		c   string
 		gov uint64
-		by string
+		by  string
 	}{
 		{"MAX_SNAP", MaxSnap, "bpf.MaxSnap"},
 		{"MAX_SNAP", config.MaxSnaplen, "config.MaxSnaplen (capture.snaplen's bound)"},

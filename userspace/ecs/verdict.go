@@ -9,19 +9,19 @@ const VerdictDataset = "edgesensor.verdict"
 // file the sensor reported, for the SIEM to correlate by SHA-256 with the
 // file's own event (which carried the local score).
 type VerdictEvent struct {
-	Timestamp time.Time `json:"@timestamp"`
+	Timestamp time.Time `json:"@timestamp"` // when the verdict arrived
 	Event     struct {
-		Kind      string `json:"kind"` // alert at or over the score threshold, else event
-		Dataset   string `json:"dataset"`
+		Kind      string `json:"kind"`       // alert at or over the score threshold, else event
+		Dataset   string `json:"dataset"`    // edgesensor.verdict
 		RiskScore int    `json:"risk_score"` // the higher of the cloud's and the local score
 	} `json:"event"`
 	Observer struct {
-		Product string `json:"product"`
-		Type    string `json:"type"`
+		Product string `json:"product"` // "edgesensor"
+		Type    string `json:"type"`    // "sensor"
 	} `json:"observer"`
 	File struct {
 		Hash struct {
-			SHA256 string `json:"sha256"`
+			SHA256 string `json:"sha256"` // the file the verdict is about
 		} `json:"hash"`
 	} `json:"file"`
 	Edgesensor struct {
@@ -31,10 +31,10 @@ type VerdictEvent struct {
 
 // Verdict is edgesensor.verdict.*.
 type Verdict struct {
-	Source       string `json:"source"` // "cloud"
-	Via          string `json:"via"`    // how the cloud decided (its source)
-	CloudScore   int    `json:"cloud_score"`
-	CloudVerdict string `json:"cloud_verdict"`
+	Source       string `json:"source"`        // "cloud"
+	Via          string `json:"via"`           // how the cloud decided (its source)
+	CloudScore   int    `json:"cloud_score"`   // the cloud's score (0-10)
+	CloudVerdict string `json:"cloud_verdict"` // the cloud's verdict, in the score bands' words
 	// LocalScore is the file event's score, null when the sensor no
 	// longer remembers it.
 	LocalScore *int `json:"local_score"`

@@ -86,18 +86,21 @@ func (d fieldDocs) load(t *testing.T, dir string) {
 	}
 }
 
-// docOf finds the doc comment of the field at path in t.
+// docOf finds the doc comment of the field at path in typ.
 func (d fieldDocs) docOf(tb *testing.T, typ reflect.Type, path []string) string {
-	owner, chain := typ, typ.Name()+"."
+	chain := typ.Name() + "." // how the loader names typ's fields
+	dir := pkgDir(typ.PkgPath())
 	for i, name := range path {
 		f, ok := jsonField(typ, name)
 		if !ok {
 			return ""
 		}
-		dir := pkgDir(f.owner.PkgPath())
+		if f.owner.PkgPath() != "" { // an anonymous struct has none: its owner's
+			dir = pkgDir(f.owner.PkgPath())
+		}
 		d.load(tb, dir)
 		key := chain + f.sf.Name
-		if f.owner != owner {
+		if f.owner != typ { // a field of an embedded struct
 			key = f.owner.Name() + "." + f.sf.Name
 		}
 		if i == len(path)-1 {
@@ -108,10 +111,10 @@ func (d fieldDocs) docOf(tb *testing.T, typ reflect.Type, path []string) string 
 			ft = ft.Elem()
 		}
 		typ = ft
-		if ft.Name() == "" { // anonymous struct: named by its field
-			owner, chain = f.owner, key+"."
+		if ft.Name() == "" { // an anonymous struct: its fields are named after it
+			chain = key + "."
 		} else {
-			owner, chain = ft, ft.Name()+"."
+			chain = ft.Name() + "."
 		}
 	}
 	return ""

@@ -30,7 +30,7 @@ Usage:
   edgesensor attach  [-c sensor.toml] [--iface IF]... [--force]   attach and leave attached (pinned)
   edgesensor detach  [-c sensor.toml] [--iface IF]...             detach (all pinned interfaces by default)
   edgesensor status  [-c sensor.toml] [--iface IF]... [--json]    mode, program ids and counters per interface
-  edgesensor check-config [-c sensor.toml]                        validate a config file
+  edgesensor check-config [-c sensor.toml]                        validate a config file as run would
   edgesensor disclosure [-c sensor.toml] [--json]                 list every field that leaves the box under this config
   edgesensor genkey  PATH                                         write a new anonymisation key (privacy.key_file)
   edgesensor version
@@ -70,7 +70,12 @@ removes the pins.`,
 id, packets, bytes, events per class, ring drops, parse errors. Works while
 run is running. --json for scripts.`,
 	"check-config": `Validates a config file and prints the effective settings; each mistake
-names the key and the fix. Exit status 1 on an invalid config.`,
+names the key and the fix. It checks what run checks before it starts, as
+the user running it and without changing anything: every value, and the
+files the config names (certificates and keys, the anonymisation key,
+intelligence files, YARA rules load; the events file, file sinks, spool,
+retention and audit directories can be written). Exit status 1 on an
+invalid config.`,
 	"disclosure": `Lists every field that can leave the box for the cloud under this config,
 per data category, and how each is transformed (or that it is never sent).
 Generated from the code that builds the upload.`,
@@ -183,6 +188,20 @@ func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet 
 	fs.StringVar(&c.pinPath, "pin-path", "", "bpffs directory for pins (overrides sensor.pin_path)")
 	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (overrides sensor.log_level)")
 	return fs
+}
+
+// loadForStart is load followed by the config's Preflight: the one
+// validation path of the commands that start the analysis (run, replay)
+// and of check-config, so check-config refuses what a start would.
+func (c *common) loadForStart() (*config.Config, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Preflight(); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.configUsed, err)
+	}
+	return cfg, nil
 }
 
 // load reads the config named by the flags, applies the flag overrides

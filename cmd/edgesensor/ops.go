@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/edgesensor/edgesensor/sensor"
-	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
 )
 
@@ -31,12 +29,18 @@ func newAttachFlags(name, synopsis string, stderr io.Writer, a *attachFlags) *fl
 	return fs
 }
 
-// parse reads the command line and the config, and resolves the interfaces.
-func (a *attachFlags) parse(fs *flag.FlagSet, args []string) (*config.Config, error) {
+// parse reads the command line and the config, and resolves the
+// interfaces; start says the command starts the analysis (run), whose
+// config is checked as check-config checks it (loadForStart).
+func (a *attachFlags) parse(fs *flag.FlagSet, args []string, start bool) (*config.Config, error) {
 	if err := noArgs(fs, args); err != nil {
 		return nil, err
 	}
-	cfg, err := a.load()
+	load := a.load
+	if start {
+		load = a.loadForStart
+	}
+	cfg, err := load()
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +56,7 @@ func (a *attachFlags) parse(fs *flag.FlagSet, args []string) (*config.Config, er
 func cmdAttach(args []string, stderr io.Writer) error {
 	var a attachFlags
 	fs := newAttachFlags("attach", "attach [-c sensor.toml] [--iface IF]... [--force]", stderr, &a)
-	cfg, err := a.parse(fs, args)
+	cfg, err := a.parse(fs, args, false)
 	if err != nil {
 		return err
 	}
@@ -196,12 +200,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load()
+	cfg, err := c.loadForStart()
 	if err != nil {
 		return err
-	}
-	if err := checkFiles(cfg); err != nil {
-		return fmt.Errorf("%s: %w", c.configUsed, err)
 	}
 	fmt.Fprintf(stdout, "%s: ok\n  %s\n", c.configUsed, strings.Join(cfg.Summary(), "\n  "))
 	if cfg.UplinkEnabled() {
@@ -211,37 +212,4 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "  sinks=%d metrics=%q\n", len(cfg.Output.Sinks), cfg.Metrics.Listen)
 	return nil
-}
-
-// checkFiles checks what a valid config refers to: the files the sinks
-// and the uplink read, and the anonymisation key, so a mistake shows
-// before a start or a reload rather than at it.
-func checkFiles(cfg *config.Config) error {
-	var errs []error
-	readable := func(key, path string) {
-		if path == "" {
-			return
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-			return
-		}
-		f.Close()
-	}
-	for i, s := range cfg.Output.Sinks {
-		key := fmt.Sprintf("output.sinks[%d]", i)
-		readable(key+".ca_file", s.CAFile)
-		readable(key+".cert_file", s.CertFile)
-		readable(key+".key_file", s.KeyFile)
-	}
-	if cfg.UplinkEnabled() {
-		readable("uplink.ca_file", cfg.Uplink.CAFile)
-		readable("uplink.cert_file", cfg.Uplink.CertFile)
-		readable("uplink.key_file", cfg.Uplink.KeyFile)
-		if _, err := anon.LoadKey(cfg.Privacy.KeyFile); err != nil {
-			errs = append(errs, fmt.Errorf("privacy.key_file: %w", err))
-		}
-	}
-	return errors.Join(errs...)
 }

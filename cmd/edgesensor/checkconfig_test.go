@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -26,8 +27,9 @@ func checkConfig(args ...string) error {
 
 // The two mistakes check-config (and so the unit's ExecStartPre) used to
 // pass while run refused them: a UDP syslog sink with server_name, an
-// app_name with a space. Both are refused, each naming its key; and the
-// sinks are what the siem package itself refuses.
+// app_name with a space. Both are refused, each naming its key, whether
+// the file comes as an argument or with -c; and the sinks are what the
+// siem package itself refuses.
 func TestCheckConfigRefusesSinkMistakes(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -41,8 +43,11 @@ func TestCheckConfigRefusesSinkMistakes(t *testing.T) {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := checkConfig("-c", path); err == nil || !strings.Contains(err.Error(), tc.key) {
-			t.Errorf("%s: check-config: %v, want an error naming %s", tc.name, err, tc.key)
+		for _, args := range [][]string{{path}, {"-c", path}} {
+			err := checkConfig(args...)
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("%s: check-config %q: %v, want an error naming %s", tc.name, args, err, tc.key)
+			}
 		}
 		cfg := config.Default()
 		if _, err := toml.Decode(text, &cfg); err != nil {
@@ -50,6 +55,32 @@ func TestCheckConfigRefusesSinkMistakes(t *testing.T) {
 		}
 		if _, err := siem.New(cfg.Output.Sinks, zerolog.Nop()); err == nil {
 			t.Errorf("%s: the siem package takes the sink", tc.name)
+		}
+	}
+}
+
+// check-config takes the file as an argument or with -c; two files, or a
+// file and a -c that differ, are a usage error of the command.
+func TestCheckConfigFileArgument(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(good, []byte("[files]\nspool_dir = \""+filepath.Join(dir, "spool")+"\"\n"), 0o600)
+	os.WriteFile(bad, []byte("[capture]\nsnaplen = 1\n"), 0o600)
+	for _, args := range [][]string{{good}, {"-c", good}, {"-c", good, good}, {good, "-c", filepath.Join(dir, ".", "good.toml")}} {
+		if err := checkConfig(args...); err != nil {
+			t.Errorf("check-config %q: %v", args, err)
+		}
+	}
+	if err := checkConfig(bad); err == nil || !strings.Contains(err.Error(), "capture.snaplen") {
+		t.Errorf("check-config of a bad file given as an argument: %v", err)
+	}
+	for _, args := range [][]string{{good, bad}, {"-c", good, bad}, {"-c", bad, good}} {
+		err := checkConfig(args...)
+		var ue usageError
+		if !errors.As(err, &ue) || !errors.Is(err, errUsage) || !strings.Contains(ue.synopsis, "check-config") ||
+			!strings.Contains(ue.msg, "one config file") {
+			t.Errorf("check-config %q: %v, want a usage error of check-config", args, err)
 		}
 	}
 }
@@ -208,7 +239,7 @@ func TestCheckConfigRefusesWhatStartRefuses(t *testing.T) {
 		if err := start(t, text); err != nil {
 			t.Fatalf("start-up: %v", err)
 		}
-		if err := checkConfig("-c", path); err != nil {
+		if err := checkConfig(path); err != nil {
 			t.Errorf("check-config: %v", err)
 		}
 		// Past the config, run stops at the data plane: no interface.
@@ -229,7 +260,7 @@ func TestCheckConfigRefusesWhatStartRefuses(t *testing.T) {
 			if err := start(t, text); err == nil || !strings.Contains(err.Error(), field) {
 				t.Fatalf("start-up: %v, want a refusal naming %s", err, field)
 			}
-			if err := checkConfig("-c", path); err == nil || !strings.Contains(err.Error(), tc.key) {
+			if err := checkConfig(path); err == nil || !strings.Contains(err.Error(), tc.key) {
 				t.Errorf("check-config: %v, want a refusal naming %s", err, tc.key)
 			}
 			var out bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -194,11 +195,24 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+// checkConfigSynopsis: the file as an argument, as promtool and
+// `nginx -t -c` users expect, or with -c like every other command.
+const checkConfigSynopsis = "check-config [[-c] sensor.toml]"
+
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	var c common
-	fs := newFlags("check-config", "check-config [-c sensor.toml]", stderr, &c)
-	if err := noArgs(fs, args); err != nil {
+	fs := newFlags("check-config", checkConfigSynopsis, stderr, &c)
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return err
+	}
+	switch {
+	case len(rest) > 1:
+		return usageError{checkConfigSynopsis, fmt.Sprintf("check-config checks one config file, not %d: %q", len(rest), rest)}
+	case len(rest) == 1 && c.configPath != "" && !samePath(c.configPath, rest[0]):
+		return usageError{checkConfigSynopsis, fmt.Sprintf("check-config checks one config file: -c names %s, the argument %s; give one", c.configPath, rest[0])}
+	case len(rest) == 1:
+		c.configPath = rest[0]
 	}
 	cfg, err := c.loadForStart()
 	if err != nil {
@@ -212,4 +226,14 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "  sinks=%d metrics=%q\n", len(cfg.Output.Sinks), cfg.Metrics.Listen)
 	return nil
+}
+
+// samePath says whether a and b name the same file.
+func samePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }

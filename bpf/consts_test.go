@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/decap"
 )
@@ -35,7 +36,7 @@ func TestConstantsMatchTheC(t *testing.T) {
 		by  string
 	}{
 		{"MAX_SNAP", MaxSnap, "bpf.MaxSnap"},
-		{"MAX_SNAP", config.MaxSnaplen, "config.MaxSnaplen (capture.snaplen's bound)"},
+		{"MAX_SNAP", capture.MaxSnaplen, "capture.MaxSnaplen (capture.snaplen's bound)"},
 		{"MAX_IFSLOTS", MaxIfSlots, "bpf.MaxIfSlots"},
 		{"MAX_IFINDEX", MaxIfIndex, "bpf.MaxIfIndex"},
 		{"REINJECT_MAGIC", ReinjectMagic, "bpf.ReinjectMagic"},
@@ -54,7 +55,7 @@ func TestConstantsMatchTheC(t *testing.T) {
 			t.Errorf("%s is %d in C, %s is %d", c.c, v, c.by, c.gov)
 		}
 	}
-	if d := config.Default().Capture.Snaplen; d < config.MinSnaplen || d > int(defines["MAX_SNAP"]) {
-		t.Errorf("the default snaplen %d is outside %d..MAX_SNAP", d, config.MinSnaplen)
+	if d := config.Default().Capture.Snaplen; d < capture.MinSnaplen || d > int(defines["MAX_SNAP"]) {
+		t.Errorf("the default snaplen %d is outside %d..MAX_SNAP", d, capture.MinSnaplen)
 	}
 }

@@ -307,7 +307,7 @@ func (c *cloudLink) record(conn *cloudConn, ev *ecs.Record) {
 	r := uplink.Record{ID: rec.ID, Category: rec.Category, Dataset: rec.Dataset, Body: rec.Body, SHA256: rec.SHA256}
 	if rec.SHA256 != "" {
 		c.scores.put(rec.SHA256, rec.Score)
-		if s := filepath.Join(conn.client.SampleDir(), rec.SHA256); conn.pol.Mode(rec.Category) == config.ShareFull {
+		if s := filepath.Join(conn.client.SampleDir(), rec.SHA256); conn.pol.Mode(rec.Category) == privacy.ShareFull {
 			if _, err := os.Stat(s); err == nil {
 				r.Sample, r.SampleLimit = s, conn.pol.UploadLimit(rec.Category)
 			}
@@ -325,7 +325,7 @@ func (c *cloudLink) broken() bool { return c.cur.Load().counted.Load() }
 // pendingFor says whether whole files of a category go to the cloud.
 func (c *cloudLink) pendingFor(cat filetype.Category) bool {
 	conn := c.cur.Load()
-	return !conn.counted.Load() && conn.pol.Mode(privacyCategory(cat)) != config.ShareNone
+	return !conn.counted.Load() && conn.pol.Mode(privacyCategory(cat)) != privacy.ShareNone
 }
 
 // sample is the file pipeline's hand-off: where a whole file of this
@@ -334,7 +334,7 @@ func (c *cloudLink) pendingFor(cat filetype.Category) bool {
 func (c *cloudLink) sample(cat filetype.Category, size int64, sum string) string {
 	conn := c.cur.Load()
 	pc := privacyCategory(cat)
-	if conn.counted.Load() || conn.pol.Mode(pc) != config.ShareFull || size > conn.pol.UploadLimit(pc) {
+	if conn.counted.Load() || conn.pol.Mode(pc) != privacy.ShareFull || size > conn.pol.UploadLimit(pc) {
 		return ""
 	}
 	if c.samplesBytes.Add(size) > int64(conn.cfg.Uplink.SpoolMax) {

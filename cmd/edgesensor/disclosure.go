@@ -40,7 +40,7 @@ func cmdDisclosure(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "What leaves this sensor for the cloud under %s\n\n", c.configUsed)
 	switch {
-	case cfg.Privacy.Share == config.ShareNone:
+	case cfg.Privacy.Share == privacy.ShareNone:
 		fmt.Fprintln(stdout, "Nothing: privacy.share is none, so the sensor makes no connection to the cloud at all.\n"+
 			"Local outputs ([output]) get whole events; they do not leave through the sensor.")
 		return nil
@@ -112,7 +112,7 @@ func batchFields(cfg *config.Config, pol *privacy.Policy) []privacy.Disclosed {
 	lookup := "the SHA-256 of each whole file whose record is sent, and nothing else; the answer is the cloud's verdict"
 	full := false
 	for _, cat := range []string{privacy.Executables, privacy.Documents} {
-		full = full || pol.Mode(cat) == config.ShareFull
+		full = full || pol.Mode(cat) == privacy.ShareFull
 	}
 	sample := "never: no file category is full"
 	if full {
@@ -178,7 +178,7 @@ func policyFor(cfg *config.Config, forDisclosure bool) (*privacy.Policy, error) 
 		}
 		key = k
 	}
-	return privacy.New(cfg, key)
+	return privacy.New(&cfg.Privacy, cfg.Uplink.URL != "", key)
 }
 
 // cmdGenkey writes a new anonymisation key file (mode 0600).

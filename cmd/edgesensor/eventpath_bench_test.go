@@ -53,8 +53,7 @@ func BenchmarkEventPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Uplink.URL = "https://127.0.0.1:8443"
-	pol, err := privacy.New(&cfg, key)
+	pol, err := privacy.New(&cfg.Privacy, true, key)
 	if err != nil {
 		b.Fatal(err)
 	}

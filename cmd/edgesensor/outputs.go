@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/siem"
 )
 
@@ -80,21 +82,14 @@ func (t *taps) write(rec *ecs.Record) {
 	}
 }
 
-// sinkConfigs maps [[output.sinks]] onto the siem package.
+// sinkConfigs are the [[output.sinks]] tables (siem's own type), stdout
+// sinks writing to stdout.
 func sinkConfigs(cfg *config.Config, stdout io.Writer) []siem.SinkConfig {
-	var out []siem.SinkConfig
-	for _, s := range cfg.Output.Sinks {
-		sc := siem.SinkConfig{
-			Name: s.Name, Type: s.Type, Format: s.SinkFormat(),
-			Path: s.Path, MaxSize: int64(s.MaxSize), MaxBackups: s.MaxBackups, MaxAge: time.Duration(s.MaxAge), Compress: s.Compress,
-			Network: s.Network, Address: s.Address, CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile,
-			ServerName: s.ServerName, Facility: s.Facility, AppName: s.AppName, Hostname: s.Hostname,
-			Datasets: s.Datasets, MinScore: s.MinScore, Queue: s.Queue,
+	out := slices.Clone(cfg.Output.Sinks)
+	for i := range out {
+		if out[i].Type == "stdout" {
+			out[i].Writer = stdout
 		}
-		if s.Type == "stdout" {
-			sc.Writer = stdout
-		}
-		out = append(out, sc)
 	}
 	return out
 }
@@ -151,11 +146,11 @@ func (c *eventCounts) observe(f *ecs.Fields) {
 	case "edgesensor.file":
 		c.file.Add(1)
 		switch f.Category {
-		case config.CategoryExecutable:
+		case filetype.Executable.String():
 			c.executable.Add(1)
-		case config.CategoryDocument:
+		case filetype.Document.String():
 			c.document.Add(1)
-		case config.CategoryArchive:
+		case filetype.Archive.String():
 			c.arch.Add(1)
 		}
 	case ecs.VerdictDataset:

@@ -18,6 +18,7 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/events"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/privacy"
 	"github.com/edgesensor/edgesensor/userspace/uplink"
 )
 
@@ -69,7 +70,7 @@ func TestSamplesBounded(t *testing.T) {
 	defer client.Close()
 	cfg := config.Default()
 	cfg.Uplink.URL = "https://127.0.0.1:1"
-	cfg.Privacy.Share, cfg.Privacy.Executables = config.ShareFull, config.ShareFull
+	cfg.Privacy.Share, cfg.Privacy.Executables = privacy.ShareFull, privacy.ShareFull
 	pol, err := policyFor(&cfg, true)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/handshake"
 	"github.com/edgesensor/edgesensor/userspace/intel"
 	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/yara"
 )
 
 // analysis is the pipeline behind the dispatcher: handshakes become
@@ -37,6 +36,29 @@ type analysis struct {
 	verdicts   *lateVerdicts
 	checks     *capture.Checksums
 	router     capture.Router
+}
+
+// startAnalysis is what run and replay set up before the data plane: the
+// events output, the analysis, the SIEM sinks and the uplink. On an
+// error nothing it opened stays open. Whatever it refuses for a reason of
+// the config, the config's Preflight refuses first
+// (TestCheckConfigRefusesWhatStartRefuses).
+func startAnalysis(cfg *config.Config, stdout io.Writer, log zerolog.Logger) (*analysis, func() error, error) {
+	out, closeOut, err := openEvents(cfg, stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	an, err := newAnalysis(cfg, out)
+	if err != nil {
+		closeOut()
+		return nil, nil, err
+	}
+	if err := an.startOutputs(cfg, stdout, log); err != nil {
+		an.files.Close()
+		closeOut()
+		return nil, nil, err
+	}
+	return an, closeOut, nil
 }
 
 func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
@@ -66,14 +88,14 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		Shards:        cfg.WorkerCount(),
 		Score:         handshake.Scorer(current, cfg.Score.Threshold),
 		Checksums:     checks,
-		Policy:        files.PolicyOf(cfg.Reassembly.Policy),
+		Policy:        cfg.Reassembly.OverlapPolicy(),
 		AckGrace:      time.Duration(cfg.Reassembly.AckGrace),
 		Verdicts:      lv,
 		BudgetPackets: cfg.Capture.HandshakePackets,
 		BudgetBytes:   int(cfg.Capture.HandshakeBytes),
 		BudgetQUIC:    cfg.Capture.QUICInitials,
 	}, out)
-	fc := files.ConfigFrom(cfg, lv)
+	fc := filesConfig(cfg, lv)
 	fc.Checksums = checks
 	fc.Intel = current
 	fc.CloudPending = func(cat filetype.Category) bool {
@@ -86,13 +108,11 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		}
 		return ""
 	}
-	if len(cfg.Score.YARARules) > 0 {
-		rules, err := yara.Compile(cfg.Score.YARARules)
-		if err != nil {
-			return nil, fmt.Errorf("score.yara_rules: %w", err)
-		}
-		fc.YARA = rules
+	rules, err := cfg.Score.CompileYARA()
+	if err != nil {
+		return nil, fmt.Errorf("score.yara_rules: %w", err)
 	}
+	fc.YARA = rules
 	fp, err := files.New(fc, out)
 	if err != nil {
 		return nil, err
@@ -104,6 +124,20 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		capture.ClassStream: fp,
 	}
 	return a, nil
+}
+
+// filesConfig is the file pipeline's config: its [files] table, and what
+// it takes from the other tables.
+func filesConfig(cfg *config.Config, v capture.Verdicts) files.Config {
+	fc := cfg.Files.Config()
+	fc.Ports = cfg.PortApps()
+	fc.Shards = cfg.WorkerCount()
+	fc.StreamBudget = int64(cfg.Capture.StreamBudget)
+	fc.Policy = cfg.Reassembly.OverlapPolicy()
+	fc.AckGrace = time.Duration(cfg.Reassembly.AckGrace)
+	fc.Threshold = cfg.Score.Threshold
+	fc.Verdicts = v
+	return fc
 }
 
 // retireCloud takes a closed uplink off the taps and keeps its figures,
@@ -249,28 +283,7 @@ func (a *analysis) counts() map[string]uint64 {
 }
 
 // loadIntel reads the [[intel.sources]] files; nil when there are none.
-func loadIntel(cfg *config.Config) (*intel.Reloader, error) {
-	if len(cfg.Intel.Sources) == 0 {
-		return nil, nil
-	}
-	var srcs []intel.Source
-	for i, s := range cfg.Intel.Sources {
-		src := intel.Source{Path: s.Path, Format: s.Format, Column: s.Column, Allow: s.Allow, Level: s.Level, Name: s.Name}
-		if s.Kind != "" {
-			k, err := intel.ParseKind(s.Kind)
-			if err != nil {
-				return nil, fmt.Errorf("intel.sources[%d].kind: %w", i, err)
-			}
-			src.Kind = k
-		}
-		srcs = append(srcs, src)
-	}
-	r, err := intel.NewReloader(srcs)
-	if err != nil {
-		return nil, fmt.Errorf("intel: %w", err)
-	}
-	return r, nil
-}
+func loadIntel(cfg *config.Config) (*intel.Reloader, error) { return cfg.Intel.Load("intel") }
 
 // lateVerdicts lets the analysis be built before the data plane whose
 // verdict maps it writes: until set, verdicts are not written.

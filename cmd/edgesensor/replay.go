@@ -39,28 +39,21 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cfg, err := c.load()
+	cfg, err := c.loadForStart()
 	if err != nil {
 		return err
 	}
-	out, closeOut, err := openEvents(cfg, stdout)
-	if err != nil {
-		return err
-	}
-	defer closeOut()
 	// A capture is analysed whole: the per-flow byte budget protects the
 	// live rings, and raising it per file from a worker would make what
 	// replay finds depend on timing. files.max_size still bounds files.
 	cfg.Capture.StreamBudget = sensor.ReplayStreamBudget
-	a, err := newAnalysis(cfg, out)
+	log := logger(stderr, cfg.Sensor.LogLevel)
+	a, closeOut, err := startAnalysis(cfg, stdout, log)
 	if err != nil {
 		return err
 	}
-	defer a.files.Close() // on the error paths; a second Close does nothing
-	log := logger(stderr, cfg.Sensor.LogLevel)
-	if err := a.startOutputs(cfg, stdout, log); err != nil {
-		return err
-	}
+	defer closeOut()
+	defer a.files.Close()             // on the error paths; a second Close does nothing
 	defer a.closeOutputs(ctx, 0, log) // on the error paths
 	r, err := sensor.NewReplayer(cfg, a.router)
 	if err != nil {

@@ -34,7 +34,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newAttachFlags("run", "run [-c sensor.toml] [--iface IF]... [--force] [--stay-attached]", stderr, &a)
 	stay := fs.Bool("stay-attached", false, "on SIGINT/SIGTERM leave XDP attached and pinned (the next run adopts it with no gap; edgesensor detach removes it)")
 	prof := profileFlag(fs)
-	cfg, err := a.parse(fs, args)
+	cfg, err := a.parse(fs, args, true)
 	if err != nil {
 		return err
 	}
@@ -46,19 +46,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log := logger(stderr, cfg.Sensor.LogLevel)
 	log.Info().Str("config_file", a.configUsed).Str("config", strings.Join(cfg.Summary(), " ")).Msg("starting")
 
-	out, closeOut, err := openEvents(cfg, stdout)
+	an, closeOut, err := startAnalysis(cfg, stdout, log)
 	if err != nil {
 		return err
 	}
 	defer closeOut()
-	an, err := newAnalysis(cfg, out)
-	if err != nil {
-		return err
-	}
-	defer an.files.Close() // on the error paths; a second Close does nothing
-	if err := an.startOutputs(cfg, stdout, log); err != nil {
-		return err
-	}
+	defer an.files.Close()                              // on the error paths; a second Close does nothing
 	defer an.closeOutputs(context.Background(), 0, log) // on the error paths
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -180,7 +173,7 @@ func (rt *daemon) reload() {
 			log.Error().Err(err).Msg("config not reloaded; the running one stays")
 			return
 		}
-		if err := checkFiles(next); err != nil {
+		if err := next.PreflightUplink(); err != nil {
 			log.Error().Err(err).Msg("config not reloaded; the running one stays")
 			return
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 )
 
@@ -17,7 +16,7 @@ import (
 // (eicar.com, 10) is kept; setup.bin (0) and tool_linux (6) go.
 func TestRetentionMinScoreQuarantinesOnlyMalicious(t *testing.T) {
 	keep := t.TempDir()
-	p, buf, spool := newPipeline(t, func(c *config.Config) {
+	p, buf, spool := newPipeline(t, func(c *testConfig) {
 		c.Files.Retain.Executable = keep
 		c.Files.RetainMinScore = 7
 	}, nil)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
@@ -132,13 +131,13 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 }
 
 // leakModes are the privacy settings a customer can choose, crossed.
-func leakModes() map[string]func(*config.Config) {
-	m := map[string]func(*config.Config){}
+func leakModes() map[string]func(*testConfig) {
+	m := map[string]func(*testConfig){}
 	for name, edit := range modes() {
 		for _, q := range []string{"drop", "hash"} {
 			for _, keep := range [][]string{nil, {"lang", "next", "q", "ip"}} {
 				name, edit, q, keep := fmt.Sprintf("%s/query_%s/keep%d", name, q, len(keep)), edit, q, keep
-				m[name] = func(c *config.Config) {
+				m[name] = func(c *testConfig) {
 					edit(c)
 					c.Privacy.QueryValues, c.Privacy.QueryKeep = q, keep
 				}
@@ -149,7 +148,7 @@ func leakModes() map[string]func(*config.Config) {
 }
 
 // excluded are the kinds a mode lets leave by the customer's choice.
-func excluded(c *config.Config) []string {
+func excluded(c *testConfig) []string {
 	var k []string
 	if c.Privacy.ClientIP == "keep" {
 		k = append(k, leaktest.IPv4, leaktest.IPv6)
@@ -169,7 +168,7 @@ func TestNoPersonalValueLeavesProperty(t *testing.T) {
 	records := 0
 	for name, edit := range leakModes() {
 		cfg := uplinked(edit)
-		p, err := New(cfg, testKey(t))
+		p, err := newPolicy(cfg, testKey(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +185,7 @@ func TestNoPersonalValueLeavesProperty(t *testing.T) {
 				hay[fmt.Sprintf("record %d (%s)", i, rec.Category)] = rec.Body
 			}
 		}
-		if len(hay) == 0 && cfg.Privacy.Share != config.ShareNone {
+		if len(hay) == 0 && cfg.Privacy.Share != ShareNone {
 			t.Fatalf("%s: no records", name)
 		}
 		if f := leaktest.Search(hay, secrets); len(f) > 0 {
@@ -225,7 +224,7 @@ func TestLeakSearchSeesRawEvents(t *testing.T) {
 func TestFieldsNotListedNeverLeave(t *testing.T) {
 	g := leaktest.NewGen(2)
 	person := g.Person()
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "keep"; c.Privacy.Email = "hash" }), testKey(t))
+	p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.ClientIP = "keep"; c.Privacy.Email = "hash" }), testKey(t))
 	for _, line := range personalEvents(g, person)[:3] {
 		m := record(t, p, line)
 		for _, gone := range []string{"network.community_id", "network.vlan", "edgesensor.tunnel.outer", "edgesensor.tunnel.id",
@@ -260,7 +259,7 @@ func TestFieldsNotListedNeverLeave(t *testing.T) {
 func TestUnknownClientSideNotSent(t *testing.T) {
 	g := leaktest.NewGen(3)
 	evs := personalEvents(g, g.Person())
-	p, _ := New(uplinked(nil), testKey(t))
+	p, _ := newPolicy(uplinked(nil), testKey(t))
 	if _, ok, _ := p.Record(recordOf(evs[len(evs)-1])); ok || p.UnknownSide() != 1 {
 		t.Errorf("a handshake without hellos made a record (counted %d)", p.UnknownSide())
 	}
@@ -285,7 +284,7 @@ func TestCertificateEmails(t *testing.T) {
 	person := g.Person()
 	tlsEvent := personalEvents(g, person)[len(g.URLs(person, "h", "x", person.V4))]
 	for _, mode := range []string{"hash", "none"} {
-		p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = mode }), testKey(t))
+		p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.Email = mode }), testKey(t))
 		m := record(t, p, tlsEvent)
 		sans, _ := get(m, "tls.server.x509.alternative_names").([]any)
 		subject, _ := get(m, "tls.server.subject").(string)
@@ -318,7 +317,7 @@ func TestEmailLiterals(t *testing.T) {
 	person := g.Person()
 	ev := personalEvents(g, person)[0]
 	for _, ip := range []string{"cryptopan", "truncate", "hmac", "drop"} {
-		p, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = ip; c.Privacy.Email = "hash" }), testKey(t))
+		p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.ClientIP = ip; c.Privacy.Email = "hash" }), testKey(t))
 		m := record(t, p, ev)
 		rcpt := get(m, "edgesensor.smtp.rcpt_to").([]any)
 		src, _ := get(m, "source.ip").(string)
@@ -346,7 +345,7 @@ func TestEmailLiterals(t *testing.T) {
 func BenchmarkRecordPersonal(b *testing.B) {
 	g := leaktest.NewGen(1)
 	recs := recordsOf(personalEvents(g, g.Person()))
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(b))
+	p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.Email = "hash" }), testKey(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -17,8 +17,8 @@ import (
 	"sync/atomic"
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
 )
 
 // Data categories, as in [privacy].
@@ -48,7 +48,7 @@ type Record struct {
 // reload or a key rotation builds a new one.
 type Policy struct {
 	modes   map[string]string // category → effective share mode
-	p       config.Privacy
+	p       Settings
 	key     *anon.Key
 	cpan    *anon.CryptoPAn
 	ipKey   []byte
@@ -65,21 +65,22 @@ type Policy struct {
 	idMACs      sync.Pool     // HMACs under idKey, reused: one per record
 }
 
-// New builds the policy of cfg. key may be nil only when nothing is
-// shared (every mode none).
-func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
-	p := &Policy{modes: map[string]string{}, p: cfg.Privacy, key: key, ix: buildIndex()}
+// New builds the policy of the [privacy] table s; uplink says whether
+// uplink.url is set (without one nothing is shared). key may be nil only
+// when nothing is shared (every mode none).
+func New(s *Settings, uplink bool, key *anon.Key) (*Policy, error) {
+	p := &Policy{modes: map[string]string{}, p: *s, key: key, ix: buildIndex()}
 	p.addrFn = p.personAddr
 	any := false
 	for _, c := range Categories {
-		p.modes[c] = cfg.Mode(c)
-		any = any || p.modes[c] != config.ShareNone
+		p.modes[c] = s.Mode(c, uplink)
+		any = any || p.modes[c] != ShareNone
 	}
 	if !any {
 		return p, nil
 	}
 	if key == nil {
-		return nil, fmt.Errorf("privacy.key_file: no key loaded; create one with `edgesensor genkey %s`", cfg.Privacy.KeyFile)
+		return nil, fmt.Errorf("privacy.key_file: no key loaded; create one with `edgesensor genkey %s`", s.KeyFile)
 	}
 	cp, err := key.CryptoPAn()
 	if err != nil {
@@ -92,7 +93,7 @@ func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
 	p.hostKey = key.SubKey(anon.PurposeHost)
 	p.nameKey = key.SubKey(anon.PurposeName)
 	p.idKey = key.SubKey("record-id")
-	p.urls = &anon.URLRules{Keep: cfg.Privacy.QueryKeep, Hash: cfg.Privacy.QueryValues == "hash", Key: key.SubKey("url-query")}
+	p.urls = &anon.URLRules{Keep: s.QueryKeep, Hash: s.QueryValues == "hash", Key: key.SubKey("url-query")}
 	return p, nil
 }
 
@@ -111,7 +112,7 @@ func (p *Policy) Modes() map[string]string {
 // Shares says whether anything at all may leave.
 func (p *Policy) Shares() bool {
 	for _, m := range p.modes {
-		if m != config.ShareNone {
+		if m != ShareNone {
 			return true
 		}
 	}
@@ -149,7 +150,7 @@ func (p *Policy) Record(r *ecs.Record) (Record, bool, error) {
 	case "edgesensor.file":
 		rec.Kind = f.Category
 		rec.Category = Documents
-		if f.Category == config.CategoryExecutable {
+		if f.Category == filetype.Executable.String() {
 			rec.Category = Executables
 		}
 		if f.Complete {
@@ -158,7 +159,7 @@ func (p *Policy) Record(r *ecs.Record) (Record, bool, error) {
 	default:
 		return Record{}, false, nil
 	}
-	if p.modes[rec.Category] == config.ShareNone {
+	if p.modes[rec.Category] == ShareNone {
 		return Record{}, false, nil
 	}
 	// Neither hello parsed: the side taken for the client is a guess, and
@@ -175,7 +176,7 @@ func (p *Policy) Record(r *ecs.Record) (Record, bool, error) {
 	if a, err := netip.ParseAddr(f.Source.IP); err == nil {
 		w.ev.Client = a.Unmap().WithZone("")
 	}
-	if p.modes[Email] != config.ShareNone {
+	if p.modes[Email] != ShareNone {
 		ev := &w.ev
 		w.ev.Email = func(s string) (string, bool) {
 			return anon.HashEmail(p.mailKey, s, p.p.EmailDomain == "keep", ev), true
@@ -238,9 +239,9 @@ func (p *Policy) allowed(r *rule, category string) bool {
 	case classTLS:
 		return category == TLS
 	case classMeta:
-		return category != TLS && p.modes[Metadata] != config.ShareNone
+		return category != TLS && p.modes[Metadata] != ShareNone
 	case classEmail:
-		return category != TLS && p.modes[Email] != config.ShareNone
+		return category != TLS && p.modes[Email] != ShareNone
 	}
 	return false
 }

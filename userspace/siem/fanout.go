@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
 // abortGrace is how long Close waits, after its timeout, for sinks to
@@ -46,18 +47,9 @@ type Fanout struct {
 // New validates the sinks and starts them. Syslog sinks connect in the
 // background: an unreachable SIEM does not stop the sensor from starting.
 func New(cfgs []SinkConfig, log zerolog.Logger) (*Fanout, error) {
-	var errs []error
-	names := make(map[string]bool, len(cfgs))
-	for _, c := range cfgs {
-		if err := Validate(c); err != nil {
-			errs = append(errs, err)
-		}
-		if names[c.Name] {
-			errs = append(errs, fmt.Errorf("sinks[%s].name: used twice; sink names must be unique", c.Name))
-		}
-		names[c.Name] = true
-	}
-	if err := errors.Join(errs...); err != nil {
+	var p setting.Problems
+	ValidateSinks("sinks", cfgs, &p)
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -115,7 +115,7 @@ func newSink(c SinkConfig, log zerolog.Logger) (*sink, error) {
 	case "syslog":
 		t := &netTransport{network: c.Network, address: c.Address, timeout: c.WriteTimeout}
 		if c.Network == "tls" {
-			tc, err := tlsConfig(c)
+			tc, err := tlsConfig("sinks["+c.Name+"]", c)
 			if err != nil {
 				return nil, err
 			}
@@ -147,7 +147,7 @@ func openFile(c SinkConfig) (*lumberjack.Logger, int64, error) {
 		Filename:   c.Path,
 		MaxSize:    int((c.MaxSize + mib - 1) / mib), // lumberjack counts in MiB
 		MaxBackups: c.MaxBackups,
-		MaxAge:     int((c.MaxAge + day - 1) / day), // and in days
+		MaxAge:     int((time.Duration(c.MaxAge) + day - 1) / day), // and in days
 		Compress:   c.Compress,
 	}
 	max := int64(lj.MaxSize) * mib

@@ -77,7 +77,8 @@ func NewDispatcher(p capture.Pipeline, dec *Decoder, workers, depth int) *Dispat
 // interface's checksum policy) is in the data plane before the caller
 // runs the next packet, as for a live sensor whose userspace keeps up.
 // Replay uses it; it queues nothing, so it needs no bound, and it costs
-// no hand-over between threads.
+// no hand-over between threads. Dispatch, Tick and Close must then come
+// from one goroutine.
 func NewInlineDispatcher(p capture.Pipeline, dec *Decoder, shards int) *Dispatcher {
 	d := &Dispatcher{dec: dec, inline: make([]capture.Shard, max(shards, 1))}
 	for i := range d.inline {

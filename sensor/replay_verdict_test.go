@@ -56,7 +56,7 @@ func (verdictShard) Close() {}
 //   - a verdict written on a tick (capture time, after a pause of two
 //     seconds) applies to the packets after the pause.
 func TestPrivilegedReplayVerdictsStopFlowsMidway(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	const (
 		httpFlows = 48
 		bursts    = 8

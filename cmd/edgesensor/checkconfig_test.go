@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/rs/zerolog"
 
+	"github.com/edgesensor/edgesensor/daemon"
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/config"
@@ -172,7 +173,7 @@ func (e *startEnv) config(t *testing.T) (string, string) {
 	return e.write(t, "sensor.toml", text), text
 }
 
-// start runs run's start-up before the data plane (startAnalysis) on
+// start runs run's start-up before the data plane (daemon.TryStart) on
 // the config as decoded, without config's checks, and undoes it: what
 // it refuses, run refuses whatever check-config says.
 func start(t *testing.T, text string) error {
@@ -181,18 +182,11 @@ func start(t *testing.T, text string) error {
 	if _, err := toml.Decode(text, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	an, closeOut, err := startAnalysis(&cfg, io.Discard, zerolog.Nop())
-	if err != nil {
-		return err
-	}
-	an.closeOutputs(context.Background(), 0, zerolog.Nop())
-	an.files.Close()
-	closeOut()
-	return nil
+	return daemon.TryStart(&cfg, io.Discard, zerolog.Nop())
 }
 
 // Every refusal run's start-up can make for a reason of the config, step
-// by step (startAnalysis: the events output; the analysis: intelligence,
+// by step (daemon.TryStart: the events output; the analysis: intelligence,
 // YARA rules, spool and retention directories; the SIEM sinks: their
 // rules, files, CA, certificates and keys; the uplink: the anonymisation
 // key, the certificates, the spool and the audit log), made one at a
@@ -269,5 +263,28 @@ func TestCheckConfigRefusesWhatStartRefuses(t *testing.T) {
 				t.Errorf("run: %v, want a refusal naming %s", err, tc.key)
 			}
 		})
+	}
+}
+
+// check-config follows the files a valid config names.
+func TestCheckConfigFollowsFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sensor.toml")
+	os.WriteFile(path, []byte("[uplink]\nurl = \"https://127.0.0.1:1\"\nca_file = \"/nonexistent/ca.pem\"\ncert_file = \"/nonexistent/c.pem\"\n"+
+		"key_file = \"/nonexistent/c.key\"\n[privacy]\nkey_file = \""+filepath.Join(dir, "anon.key")+"\"\n"+
+		"[[output.sinks]]\nname = \"s\"\ntype = \"syslog\"\nnetwork = \"tls\"\naddress = \"127.0.0.1:6514\"\nca_file = \"/nonexistent/siem.pem\"\n"), 0o600)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"check-config", "-c", path}, &out, &out)
+	for _, want := range []string{"uplink.ca_file", "uplink.cert_file", "uplink.key_file", "privacy.key_file", "output.sinks[0].ca_file"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("check-config error %v lacks %s", err, want)
+		}
+	}
+	// A key readable by others is refused, with the fix.
+	key := filepath.Join(dir, "anon.key")
+	os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o644)
+	err = run(context.Background(), []string{"check-config", "-c", path}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a world-readable key: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/edgesensor/edgesensor/daemon"
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/privacy"
@@ -25,7 +26,7 @@ func cmdDisclosure(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pol, err := policyFor(cfg, true)
+	pol, err := daemon.Policy(cfg, true)
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func cmdDisclosure(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout)
 		hyp := *cfg
 		hyp.Uplink.URL = "https://cloud.invalid"
-		if pol, err = policyFor(&hyp, true); err != nil {
+		if pol, err = daemon.Policy(&hyp, true); err != nil {
 			return err
 		}
 		fields = pol.Disclosure()
@@ -154,31 +155,6 @@ func batchFields(cfg *config.Config, pol *privacy.Policy) []privacy.Disclosed {
 		out[len(out)-3].Sent = false
 	}
 	return out
-}
-
-// policyFor loads the key (when anything is shared) and builds the
-// policy. forDisclosure builds one even without a key file, since the
-// disclosure describes transforms without applying them.
-func policyFor(cfg *config.Config, forDisclosure bool) (*privacy.Policy, error) {
-	var key *anon.Key
-	if cfg.UplinkEnabled() {
-		k, err := anon.LoadKey(cfg.Privacy.KeyFile)
-		switch {
-		case err == nil:
-			key = k
-		case !forDisclosure:
-			return nil, fmt.Errorf("privacy.key_file: %w", err)
-		}
-	}
-	if key == nil && forDisclosure {
-		// Describing needs no secret: a throwaway key builds the table.
-		k, err := anon.NewKey(make([]byte, 32))
-		if err != nil {
-			return nil, err
-		}
-		key = k
-	}
-	return privacy.New(&cfg.Privacy, cfg.Uplink.URL != "", key)
 }
 
 // cmdGenkey writes a new anonymisation key file (mode 0600).

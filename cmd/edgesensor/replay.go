@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/edgesensor/edgesensor/daemon"
 	"github.com/edgesensor/edgesensor/sensor"
 )
 
@@ -43,65 +43,23 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	// A capture is analysed whole: the per-flow byte budget protects the
-	// live rings, and raising it per file from a worker would make what
-	// replay finds depend on timing. files.max_size still bounds files.
-	cfg.Capture.StreamBudget = sensor.ReplayStreamBudget
-	log := logger(stderr, cfg.Sensor.LogLevel)
-	a, closeOut, err := startAnalysis(cfg, stdout, log)
-	if err != nil {
-		return err
-	}
-	defer closeOut()
-	defer a.files.Close()             // on the error paths; a second Close does nothing
-	defer a.closeOutputs(ctx, 0, log) // on the error paths
-	r, err := sensor.NewReplayer(cfg, a.router)
-	if err != nil {
-		return err
-	}
-	a.verdicts.set(r.Verdicts(), r.HSVerdicts(), r.ChecksumMode)
-	r.Done = ctx.Done()
-	var ferr error
-	for _, f := range files {
-		if ctx.Err() != nil {
-			break
-		}
-		stopProgress := showProgress(stderr, *progress, f, r)
-		ferr = r.File(f)
-		stopProgress()
-		if errors.Is(ferr, sensor.ErrStopped) {
-			ferr = nil // Ctrl-C: what was read is analysed and reported
-			break
-		}
-		if ferr != nil {
-			break
-		}
-	}
-	if err := writeHeapProfile(*memProf); err != nil && ferr == nil {
-		ferr = err
-	}
-	st, cerr := r.Close()
-	if err := a.files.Close(); err != nil && cerr == nil {
-		cerr = fmt.Errorf("removing the spool: %w", err)
-	}
-	if err := a.closeOutputs(ctx, *wait, log); err != nil && cerr == nil {
-		cerr = err
-	}
-	st.Analysis = a.counts()
-	if err := a.out.Flush(); err != nil && ferr == nil {
-		ferr = fmt.Errorf("writing events: %w", err)
-	}
+	st, err := daemon.Replay(ctx, cfg, files, daemon.ReplayOptions{
+		Stdout:     stdout,
+		Log:        logger(stderr, cfg.Sensor.LogLevel),
+		UplinkWait: *wait,
+		Progress: func(path string, r *sensor.Replayer) func() {
+			return showProgress(stderr, *progress, path, r)
+		},
+		AfterLastPacket: func() error { return writeHeapProfile(*memProf) },
+	})
 	if *stats {
-		b, err := json.Marshal(st)
-		if err != nil {
-			return err
+		b, jerr := json.Marshal(st)
+		if jerr != nil {
+			return jerr
 		}
 		fmt.Fprintln(stderr, string(b))
 	}
-	if ferr != nil {
-		return ferr
-	}
-	return cerr
+	return err
 }
 
 // showProgress writes one self-overwriting line a second while a capture

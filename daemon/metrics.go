@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -95,7 +95,7 @@ func analysisFamilies(a *analysis) []metrics.Family {
 		{Name: "analysis_total", Help: "Analysis counters (handshakes, file flows, reassembly, parsers, uplink), as in the stop log line.",
 			Kind: metrics.Counter, Labels: []string{"counter"},
 			Read: func(emit emitFn) {
-				m := a.counts()
+				m := a.Counts()
 				for _, k := range slices.Sorted(maps.Keys(m)) {
 					emit(float64(m[k]), k)
 				}

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -105,7 +105,7 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 // open builds a connection: the policy (its key), the audit log, the
 // uplink client and its delivery loop.
 func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
-	pol, err := policyFor(cfg, false)
+	pol, err := Policy(cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ const (
 // come back, and the error says why.
 func (c *cloudLink) reconfigure(cfg *config.Config, how int) error {
 	// Check the new settings before anything running is touched.
-	pol, err := policyFor(cfg, false)
+	pol, err := Policy(cfg, false)
 	if err != nil {
 		return err
 	}

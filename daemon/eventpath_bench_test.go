@@ -21,7 +21,7 @@ import (
 
 // goldenLines are the corpus's events as replay writes them.
 func goldenLines(b *testing.B) [][]byte {
-	paths, _ := filepath.Glob(filepath.Join(goldenDir, "*.ndjson"))
+	paths, _ := filepath.Glob("../testdata/golden/*.ndjson")
 	var out [][]byte
 	for _, p := range paths {
 		f, err := os.Open(p)

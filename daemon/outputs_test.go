@@ -125,7 +125,7 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 		}
 		return &cfg
 	}
-	evs, err := os.ReadFile("../../userspace/privacy/testdata/events.ndjson")
+	evs, err := os.ReadFile("../userspace/privacy/testdata/events.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}

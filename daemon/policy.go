@@ -32,4 +32,3 @@ func Policy(cfg *config.Config, forDisclosure bool) (*privacy.Policy, error) {
 	}
 	return privacy.New(&cfg.Privacy, cfg.Uplink.URL != "", key)
 }
-

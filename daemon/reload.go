@@ -16,7 +16,7 @@ import (
 // intel sources, privacy and uplink, SIEM sinks. A config that does not
 // load or validate, or whose new parts cannot be built, is rejected as a
 // whole and the running one stays.
-func (rt *runtime) reload() {
+func (rt *running) reload() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	log := rt.log
@@ -125,7 +125,7 @@ func (rt *runtime) reload() {
 
 // watchIntel reloads the intelligence files when they change; a broken
 // file keeps the previous set, and says so.
-func (rt *runtime) watchIntel(ctx context.Context, every time.Duration) {
+func (rt *running) watchIntel(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -151,7 +151,7 @@ func (rt *runtime) watchIntel(ctx context.Context, every time.Duration) {
 // started, stopped (spool dropped: nothing may leave later either), or
 // reconfigured in place (spool dropped when [privacy] changed: nothing
 // leaves under settings no longer in force).
-func (rt *runtime) applyCloud(next *config.Config, privacyChanged bool) error {
+func (rt *running) applyCloud(next *config.Config, privacyChanged bool) error {
 	c := rt.an.taps.cloud.Load()
 	switch {
 	case c == nil && next.UplinkEnabled():
@@ -182,7 +182,7 @@ func (rt *runtime) applyCloud(next *config.Config, privacyChanged bool) error {
 // checkKey rotates the anonymisation key when privacy.key_file holds a
 // new one, and retries an uplink that should run but does not. A key file
 // that does not load keeps the running key, and says so once.
-func (rt *runtime) checkKey() {
+func (rt *running) checkKey() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	c := rt.an.taps.cloud.Load()
@@ -218,7 +218,7 @@ func (rt *runtime) checkKey() {
 }
 
 // logOnce logs an error the first time it is seen in a row.
-func (rt *runtime) logOnce(msg string, err error) {
+func (rt *running) logOnce(msg string, err error) {
 	if s := msg + err.Error(); s != rt.keyErr {
 		rt.keyErr = s
 		rt.log.Error().Err(err).Msg(msg)
@@ -226,7 +226,7 @@ func (rt *runtime) logOnce(msg string, err error) {
 }
 
 // janitor enforces files.retain_for on the retention directories.
-func (rt *runtime) janitor(ctx context.Context) {
+func (rt *running) janitor(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {

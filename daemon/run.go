@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if r := an.intel.Load(); r != nil {
 		log.Info().Interface("entries", r.Current().Counts()).Msg("intel loaded")
 	}
-	rt := &runtime{opts: o, cfg: cfg, s: s, an: an, log: log}
+	rt := &running{opts: o, cfg: cfg, s: s, an: an, log: log}
 	go rt.watchIntel(ctx, time.Duration(cfg.Intel.Reload))
 	go rt.janitor(ctx)
 	go func() {
@@ -120,8 +120,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	return errors.Join(werr, cerr, oerr, ferr)
 }
 
-// runtime is what a reload may change while the sensor runs.
-type runtime struct {
+// running is what a reload may change while the sensor runs.
+type running struct {
 	mu     sync.Mutex // reloads, and the stop path
 	opts   Options
 	cfg    *config.Config // the running config

@@ -79,6 +79,7 @@ type RingStats struct {
 // for a hand-over between threads. Ticks follow capture time and are
 // handled before the next packet too.
 type Replayer struct {
+	cfg   *config.Config
 	objs  *bpf.Objects
 	rings []*ringbuf.Reader
 	disp  *Dispatcher
@@ -111,8 +112,21 @@ var ErrStopped = errors.New("replay stopped")
 // to speak of, so a capture is analysed whole whatever the workers' pace.
 const ReplayStreamBudget = 1 << 50
 
-// NewReplayer loads a private (unpinned) copy of the data plane for c.
+// NewReplayer loads a private (unpinned) copy of the data plane for c
+// and starts it with the pipeline p.
 func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
+	r, err := LoadReplayer(c)
+	if err != nil {
+		return nil, err
+	}
+	r.Start(p)
+	return r, nil
+}
+
+// LoadReplayer loads the program and its maps for replay; the analysis
+// that steers them (Verdicts, HSVerdicts, ChecksumMode) can then be built,
+// and Start hands it the events.
+func LoadReplayer(c *config.Config) (*Replayer, error) {
 	objs, err := Load(c, "")
 	if err != nil {
 		return nil, err
@@ -137,11 +151,17 @@ func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
 		ev.Interface = r.iface
 	}
 	r.prog = newProgRunner(objs.Program)
-	r.disp = NewInlineDispatcher(p, NewDecoder(nil, "replay"), c.WorkerCount())
-	if c.Capture.Fragments {
-		r.disp.frags = newDefrag(c, objs.Program)
-	}
+	r.cfg = c
 	return r, nil
+}
+
+// Start sets the pipeline the records go to; call it once, before the
+// first packet.
+func (r *Replayer) Start(p capture.Pipeline) {
+	r.disp = NewInlineDispatcher(p, NewDecoder(nil, "replay"), r.cfg.WorkerCount())
+	if r.cfg.Capture.Fragments {
+		r.disp.frags = newDefrag(r.cfg, r.objs.Program)
+	}
 }
 
 // Objects exposes the loaded data plane (tests read its maps).
@@ -263,11 +283,13 @@ func (r *Replayer) drain() error {
 
 // Close finishes the pipeline and returns the statistics.
 func (r *Replayer) Close() (ReplayStats, error) {
-	r.disp.Close()
 	st := ReplayStats{Files: r.files, Resegmented: r.resegmented, Skipped: r.skipped}
-	ds := r.disp.Stats()
-	st.Events, st.BadRecords = ds.Events, ds.BadRecord
-	st.Fragments = r.disp.FragmentStats()
+	if r.disp != nil { // started
+		r.disp.Close()
+		ds := r.disp.Stats()
+		st.Events, st.BadRecords = ds.Events, ds.BadRecord
+		st.Fragments = r.disp.FragmentStats()
+	}
 	c, err := ReadCounters(r.objs.Counters, 0)
 	if err == nil {
 		fillStats(&st, &c)

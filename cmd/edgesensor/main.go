@@ -15,9 +15,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/edgesensor/edgesensor/daemon"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/siem"
 )
@@ -279,15 +279,5 @@ func noArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// logger writes JSON logs, or readable ones on a terminal.
-func logger(stderr io.Writer, level string) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil {
-		lvl = zerolog.InfoLevel
-	}
-	var w io.Writer = stderr
-	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}
-	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
-}
+// logger is daemon.Logger.
+func logger(stderr io.Writer, level string) zerolog.Logger { return daemon.Logger(stderr, level) }

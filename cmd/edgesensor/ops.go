@@ -7,9 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
@@ -82,44 +80,7 @@ func cmdDetach(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := logger(stderr, cfg.Sensor.LogLevel)
-	if err := sensor.CheckPrivileges(); err != nil {
-		return err
-	}
-	pin := cfg.Sensor.PinPath
-	if lock, err := sensor.LockPinPath(pin); err == nil {
-		defer lock.Close()
-	} else if _, serr := os.Stat(pin); serr == nil {
-		return err
-	}
-	if len(ifaces) == 0 {
-		if ifaces, err = sensor.PinnedInterfaces(pin); err != nil {
-			return err
-		}
-		if len(ifaces) == 0 {
-			log.Info().Str("pin_path", pin).Msg("nothing attached")
-		}
-	}
-	var failed []string
-	for _, name := range ifaces {
-		ok, err := sensor.Detach(pin, name)
-		switch {
-		case err != nil:
-			log.Error().Err(err).Str("iface", name).Msg("detach failed")
-			failed = append(failed, name)
-		case ok:
-			log.Info().Str("iface", name).Msg("detached")
-		default:
-			log.Warn().Str("iface", name).Msg("edgesensor was not attached here")
-		}
-	}
-	if err := sensor.RemovePins(pin); err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("could not detach from %s", strings.Join(failed, ", "))
-	}
-	return nil
+	return sensor.DetachAll(cfg.Sensor.PinPath, ifaces, logger(stderr, cfg.Sensor.LogLevel))
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
@@ -144,55 +105,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	return printStatus(stdout, st)
-}
-
-func printStatus(w io.Writer, st sensor.Status) error {
-	if len(st.Interfaces) == 0 {
-		fmt.Fprintf(w, "edgesensor is not attached anywhere (pins under %s)\n", st.PinPath)
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROG\tPACKETS\tBYTES\tTLS\tQUIC\tSTREAM\tRING DROPS\tPARSE ERR\tSTATE")
-	for _, is := range st.Interfaces {
-		c := is.Counters
-		state := "ok"
-		if is.Error != "" {
-			state = is.Error
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", is.Iface, is.Ifindex, is.Mode, is.ProgID,
-			c["packets"], humanBytes(c["bytes"]), c["tls_events"], c["quic_events"], c["stream_events"],
-			c["tls_drops"]+c["quic_drops"]+c["stream_drops"], c["parse_errors"], state)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nflows tracked: %d   pins: %s\n", st.Flows, st.PinPath)
-	if len(st.Interfaces) == 1 && st.Interfaces[0].Counters != nil {
-		keys := make([]string, 0, len(st.Interfaces[0].Counters))
-		for k := range st.Interfaces[0].Counters {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		fmt.Fprintln(w, "\ncounters:")
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %-24s %d\n", k, st.Interfaces[0].Counters[k])
-		}
-	}
-	return nil
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return st.WriteText(stdout)
 }
 
 // checkConfigSynopsis: the file as an argument, as promtool and

@@ -24,7 +24,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	stopProfile, err := startProfile(*prof)
+	stopProfile, err := daemon.StartCPUProfile(*prof)
 	if err != nil {
 		return err
 	}

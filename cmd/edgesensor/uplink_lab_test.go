@@ -56,7 +56,7 @@ audit_log = ""
 	s.waitLog(t, `"running`, 20*time.Second)
 	defer s.stop(t, syscall.SIGTERM)
 
-	c := &cloud{recordLog: recordLog}
+	c := &cloudtest.Cloud{RecordLog: recordLog}
 	// fileRecord waits for the cloud's n-th file record (1-based).
 	fileRecord := func(n int, d time.Duration) map[string]any {
 		t.Helper()

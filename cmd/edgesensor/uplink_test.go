@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -18,7 +17,6 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -211,7 +209,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				dir := t.TempDir()
 				c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-				cfg := cloudtest.UplinkConfig(t, dir, pki, c.addr, privacy)
+				cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, privacy)
 				evs, st, stderr := replayWith(t, cfg, "60s", captures...)
 				got := c.Received(t)
 				if st["uplink_records"] == 0 || uint64(len(got)) != st["uplink_records"] || st["uplink_delivered"] != st["uplink_records"] {
@@ -291,7 +289,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		known := filepath.Join(dir, "known.txt")
 		os.WriteFile(known, []byte(setup+" 9\n"), 0o600)
 		c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--verdicts", known)
-		cfg := cloudtest.UplinkConfig(t, dir, pki, c.addr, "")
+		cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, "")
 		evs, st, _ := replayWith(t, cfg, "30s", "../../testdata/corpus/http_keepalive.pcap")
 		var found map[string]any
 		for _, e := range evs {
@@ -315,7 +313,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 	t.Run("ShareNoneMakesNoConnection", func(t *testing.T) {
 		dir := t.TempDir()
 		c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-		cfg := cloudtest.UplinkConfig(t, dir, pki, c.addr, "share = \"none\"\n")
+		cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, "share = \"none\"\n")
 		evs, st, _ := replayWith(t, cfg, "5s", captures...)
 		if len(evs) == 0 {
 			t.Fatal("no local events")
@@ -341,7 +339,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		// A server whose certificate is not from uplink.ca_file.
 		dir := t.TempDir()
 		c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.OtherServerFile, cloudapi.OtherServerKey)
-		cfg := cloudtest.UplinkConfig(t, dir, pki, c.addr, "")
+		cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, "")
 		_, st, stderr := replayWith(t, cfg, "3s", captures...)
 		if st["uplink_delivered"] != 0 || !strings.Contains(stderr, "not signed by uplink.ca_file") || len(c.Received(t)) != 0 {
 			t.Errorf("wrong server certificate: delivered %d\n%s", st["uplink_delivered"], stderr)
@@ -350,7 +348,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		// A client certificate the cloud does not accept.
 		dir = t.TempDir()
 		c = cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-		cfg = cloudtest.UplinkConfig(t, dir, pki, c.addr, "")
+		cfg = cloudtest.UplinkConfig(t, dir, pki, c.Addr, "")
 		b, _ := os.ReadFile(cfg)
 		b = bytes.Replace(b, []byte(cloudapi.ClientCertFile), []byte(cloudapi.OtherClientFile), 1)
 		b = bytes.Replace(b, []byte(cloudapi.ClientKeyFile), []byte(cloudapi.OtherClientKey), 1)
@@ -846,7 +844,7 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 			data := filepath.Join(dir, "cloud")
 			reqLog := filepath.Join(dir, "requests.ndjson")
 			c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--request-log", reqLog)
-			cfg := cloudtest.UplinkConfig(t, dir, pki, c.addr, m.privacy)
+			cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, m.privacy)
 			b, _ := os.ReadFile(cfg)
 			os.WriteFile(cfg, bytes.Replace(b, []byte("[files]\n"), []byte("[files]\nuploads = true\n"), 1), 0o600)
 			evs, st, stderr := replayWith(t, cfg, "60s", pcap)

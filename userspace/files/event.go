@@ -268,7 +268,7 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	}
 	applyMetadata(&ev, &d, f)
 	sc := f.score
-	if complete && f.s.p.cfg.CloudPending != nil && f.s.p.cfg.CloudPending(f.typ.Category) {
+	if complete && f.s.p.cfg.Samples != nil && f.s.p.cfg.Samples.Wanted(f.typ.Category) {
 		pending := -1
 		sc.Cloud = &pending
 	}

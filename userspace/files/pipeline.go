@@ -81,13 +81,19 @@ type Config struct {
 	NoSHA1, NoMD5 bool
 	// RetainMinScore keeps (RetainDir) only files scoring at least this.
 	RetainMinScore int
-	// Sample, when set, is asked for every whole spooled file before its
-	// spool goes: a path it returns receives a copy (a hard link where it
-	// can), which from then on belongs to the caller (the cloud uplink).
-	Sample func(cat filetype.Category, size int64, sha256 string) string
-	// CloudPending says whether whole files of a category go to the
-	// cloud for a verdict (their events carry edgesensor.score.cloud -1).
-	CloudPending func(cat filetype.Category) bool
+	// Samples is the cloud's side of whole files (nil: no cloud).
+	Samples Samples
+}
+
+// Samples is what the file pipeline asks of the cloud uplink.
+type Samples interface {
+	// Wanted says whether whole files of a category go to the cloud for
+	// a verdict (their events carry edgesensor.score.cloud -1).
+	Wanted(cat filetype.Category) bool
+	// Path is asked for every whole spooled file before its spool goes:
+	// a path it returns receives a copy (a hard link where it can), which
+	// from then on belongs to the uplink; "" for none.
+	Path(cat filetype.Category, size int64, sha256 string) string
 }
 
 // Category is what the config says of one file category.

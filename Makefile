@@ -82,6 +82,7 @@ install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/edgesensor
 	install -D -m 0644 scripts/systemd/edgesensor.service $(DESTDIR)/etc/systemd/system/edgesensor.service
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/edgesensor/README.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/edgesensor/docs docs/*.md
 	install -d -m 0750 $(DESTDIR)/etc/edgesensor
 	[ -e $(DESTDIR)/etc/edgesensor/sensor.toml ] || install -m 0640 sensor.toml $(DESTDIR)/etc/edgesensor/sensor.toml
 	if [ -z "$(DESTDIR)" ]; then \

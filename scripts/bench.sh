@@ -169,7 +169,7 @@ run_sensor_for() { # $1: label; the rest: the load command, run in the client na
 	start_sensor "$work/plain.toml" "$work/events.ndjson"
 	# In this lab a load started within a few hundred ms of "running"
 	# intermittently loses its first ~0.2 s of frames before the program
-	# counts them (not yet explained, see the README); settle first.
+	# counts them (not yet explained, see bpf/README.md); settle first.
 	sleep 1
 	local label=$1; shift
 	c "$@" >"$work/load.json"

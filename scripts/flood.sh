@@ -5,7 +5,7 @@
 # connections of 1-byte out-of-order pieces), each around one real
 # download or handshake. Each capture is replayed through the real
 # program and pipeline with the default config; the script reports the
-# time, the peak RSS against the bound the config sets (README,
+# time, the peak RSS against the bound the config sets (docs/hostile-traffic.md,
 # "Memory"), and whether the real traffic inside the flood was still
 # reported exactly (craftcheck against the truth).
 #   FLOOD_SIZE=small   the unit-test sizes, for a quick look
@@ -20,7 +20,7 @@ go build -o "$work/craftcheck" ./internal/lab/craftcheck
 "$work/craftgen" -floods -flood-size "${FLOOD_SIZE:-full}" -cases "${FLOOD_CASES:-^flood_}" -out "$work"
 
 # The bound: the RSS of a tiny capture (program, kernel types, rings) plus
-# twice the memory the config lets the analysis hold (README, "Memory").
+# twice the memory the config lets the analysis hold (docs/hostile-traffic.md, "Memory").
 base=$(/usr/bin/time -f %M "$BIN" replay testdata/corpus/tls_curl13.pcap 2>&1 >/dev/null | tail -1)
 held=$(cd "$work" && "$OLDPWD/$BIN" check-config | sed -n 's/^ *held_memory=//p')
 held_mib=$(python3 -c 'import sys; v=sys.argv[1]; u={"KiB":1/1024,"MiB":1,"GiB":1024}; print(int(float(v[:-3])*u[v[-3:]]))' "$held")

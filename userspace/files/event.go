@@ -27,10 +27,10 @@ type Event struct {
 
 // File is ECS file.*.
 type File struct {
-	Name      string `json:"name,omitempty"`
-	Extension string `json:"extension,omitempty"`
-	Size      int64  `json:"size"`
-	MimeType  string `json:"mime_type,omitempty"`
+	Name      string `json:"name,omitempty"`      // from Content-Disposition, the MIME part or the URL path; no directories
+	Extension string `json:"extension,omitempty"` // of the name, without the dot, lower case
+	Size      int64  `json:"size"`                // bytes of the file seen (decoded), whole or not
+	MimeType  string `json:"mime_type,omitempty"` // from the content, not from what the sender claimed
 	Hash      *Hash  `json:"hash,omitempty"`
 	PE        *PE    `json:"pe,omitempty"`
 	ELF       *ELF   `json:"elf,omitempty"`
@@ -38,70 +38,68 @@ type File struct {
 
 // Hash is file.hash.*: digests of the whole file, only when it is whole.
 type Hash struct {
-	SHA256 string `json:"sha256"`
-	SHA1   string `json:"sha1,omitempty"`
-	MD5    string `json:"md5,omitempty"`
+	SHA256 string `json:"sha256"`         // lower-case hex
+	SHA1   string `json:"sha1,omitempty"` // unless files.hashes leaves it out
+	MD5    string `json:"md5,omitempty"`  // unless files.hashes leaves it out
 }
 
 // PE is file.pe.*: what the executable says of itself.
 type PE struct {
-	Company          string `json:"company,omitempty"`
-	Product          string `json:"product,omitempty"`
-	OriginalFileName string `json:"original_file_name,omitempty"`
-	FileVersion      string `json:"file_version,omitempty"`
-	Description      string `json:"description,omitempty"`
-	Architecture     string `json:"architecture,omitempty"`
-	Imphash          string `json:"imphash,omitempty"`
+	Company          string `json:"company,omitempty"`            // version resource CompanyName
+	Product          string `json:"product,omitempty"`            // version resource ProductName
+	OriginalFileName string `json:"original_file_name,omitempty"` // version resource OriginalFilename
+	FileVersion      string `json:"file_version,omitempty"`       // version resource FileVersion
+	Description      string `json:"description,omitempty"`        // version resource FileDescription
+	Architecture     string `json:"architecture,omitempty"`       // x86, x64, arm, arm64... from the COFF machine
+	Imphash          string `json:"imphash,omitempty"`            // MD5 of the import table, as pefile computes it
 }
 
 // ELF is file.elf.*.
 type ELF struct {
-	Architecture string `json:"architecture,omitempty"`
-	Type         string `json:"type,omitempty"`
+	Architecture string `json:"architecture,omitempty"` // from e_machine (x86-64, aarch64...)
+	Type         string `json:"type,omitempty"`         // from e_type: exec, dyn, rel, core
 }
 
 // URL is url.*.
 type URL struct {
-	Original string `json:"original"`
-	Domain   string `json:"domain,omitempty"`
+	Original string `json:"original"`         // the request's URL, absolute (Host, else the server's address)
+	Domain   string `json:"domain,omitempty"` // the Host header without port
 }
 
 // HTTP is http.*.
 type HTTP struct {
 	Request  HTTPRequest   `json:"request"`
 	Response *HTTPResponse `json:"response,omitempty"`
-	Version  string        `json:"version,omitempty"`
 }
 
 // HTTPRequest is http.request.*.
 type HTTPRequest struct {
-	Method string `json:"method,omitempty"`
+	Method string `json:"method,omitempty"` // as sent (GET, POST...)
 }
 
 // HTTPResponse is http.response.*.
 type HTTPResponse struct {
-	StatusCode int    `json:"status_code,omitempty"`
-	MimeType   string `json:"mime_type,omitempty"`
+	StatusCode int    `json:"status_code,omitempty"` // the response's status (200, or 206 for joined ranges)
+	MimeType   string `json:"mime_type,omitempty"`   // the body's type from its content (the claim is edgesensor.file.claimed_type)
 }
 
 // UserAgent is user_agent.*.
 type UserAgent struct {
-	Original string `json:"original"`
+	Original string `json:"original"` // the User-Agent header
 }
 
 // Email is email.*.
 type Email struct {
-	From      *Addresses `json:"from,omitempty"`
-	To        *Addresses `json:"to,omitempty"`
-	Cc        *Addresses `json:"cc,omitempty"`
-	Subject   string     `json:"subject,omitempty"`
-	MessageID string     `json:"message_id,omitempty"`
-	Direction string     `json:"direction,omitempty"`
+	From      *Addresses `json:"from,omitempty"`       // the message's From header
+	To        *Addresses `json:"to,omitempty"`         // the message's To header
+	Cc        *Addresses `json:"cc,omitempty"`         // the message's Cc header
+	Subject   string     `json:"subject,omitempty"`    // decoded (RFC 2047)
+	MessageID string     `json:"message_id,omitempty"` // Message-ID header
 }
 
 // Addresses is email.from / email.to.
 type Addresses struct {
-	Address []string `json:"address"`
+	Address []string `json:"address"` // addresses only, no display names
 }
 
 // Edgesensor holds what ECS has no names for.
@@ -115,34 +113,39 @@ type Edgesensor struct {
 
 // FileDetails is edgesensor.file.*.
 type FileDetails struct {
-	Category string `json:"category"`
+	Category string `json:"category"`       // executable, document, archive (files.categories); unknown when the head was lost
 	Kind     string `json:"kind,omitempty"` // pe, elf, pdf, docx, zip, eicar...
 	// Complete is false when a gap or a limit cut the file: then there
 	// are no hashes, since they would not be the file's.
 	Complete     bool   `json:"complete"`
-	Cut          string `json:"cut,omitempty"` // why it is incomplete
-	MissingBytes int64  `json:"missing_bytes,omitempty"`
+	Cut          string `json:"cut,omitempty"`           // why it is incomplete
+	MissingBytes int64  `json:"missing_bytes,omitempty"` // file bytes lost in gaps, when they can be counted
 	// MissingEncodedBytes: bytes missing inside the file's encoding
 	// (base64, quoted-printable, gzip...), where the file bytes they held
 	// cannot be counted; at least this many were lost.
 	MissingEncodedBytes int64 `json:"missing_encoded_bytes,omitempty"`
-	Oversize            bool  `json:"oversize,omitempty"`
+	Oversize            bool  `json:"oversize,omitempty"` // larger than files.max_size: let through, not hashed
 	// DeclaredSize is the size the protocol announced, when it did.
 	DeclaredSize *int64 `json:"declared_size,omitempty"`
-	// ClaimedType is the media type the sender claimed; Mismatch says the
-	// content disagrees with it or with the name (a PE named .jpg).
+	// ClaimedType is the media type the sender claimed (Content-Type).
 	ClaimedType string `json:"claimed_type,omitempty"`
-	Mismatch    bool   `json:"mismatch,omitempty"`
+	// Mismatch says the content disagrees with the claimed type or with
+	// the name (a PE named .jpg).
+	Mismatch bool `json:"mismatch,omitempty"`
 	// HeadLost: a gap took the transfer's head; only what the other side
 	// said (the URL, the mail envelope) is known of it.
 	HeadLost bool `json:"head_lost,omitempty"`
 	// Conflict: bytes of the flow came twice with different content while
 	// the file was open (a copy that reached the sensor need not have
 	// reached the host): no hash can be called the file's.
-	Conflict        bool      `json:"conflict,omitempty"`
-	TypeReason      string    `json:"type_reason,omitempty"`
-	Direction       string    `json:"direction"` // download or upload
-	Transfer        string    `json:"transfer,omitempty"`
+	Conflict   bool   `json:"conflict,omitempty"`
+	TypeReason string `json:"type_reason,omitempty"` // what decided the type ("content: PE (MZ)")
+	Direction  string `json:"direction"`             // download or upload
+	// Transfer is how the bytes were framed: HTTP content-length, chunked
+	// or close; in mail the part's Content-Transfer-Encoding.
+	Transfer string `json:"transfer,omitempty"`
+	// ContentEncoding is the HTTP Content-Encoding that was decoded
+	// (gzip, deflate, br, stacked in order).
 	ContentEncoding string    `json:"content_encoding,omitempty"`
 	Document        *Document `json:"document,omitempty"`
 	// Macros: an Office file carries VBA macros.
@@ -159,24 +162,24 @@ type FileDetails struct {
 // Document is edgesensor.file.document.*: who made a PDF or an Office
 // file, as it says itself.
 type Document struct {
-	Author      string `json:"author,omitempty"`
-	Creator     string `json:"creator,omitempty"`
-	Producer    string `json:"producer,omitempty"`
-	Title       string `json:"title,omitempty"`
-	LastAuthor  string `json:"last_modified_by,omitempty"`
-	Application string `json:"application,omitempty"`
-	Company     string `json:"company,omitempty"`
+	Author      string `json:"author,omitempty"`           // PDF Author, Office creator
+	Creator     string `json:"creator,omitempty"`          // PDF Creator (the authoring tool)
+	Producer    string `json:"producer,omitempty"`         // PDF Producer
+	Title       string `json:"title,omitempty"`            // the document's own title
+	LastAuthor  string `json:"last_modified_by,omitempty"` // Office lastModifiedBy
+	Application string `json:"application,omitempty"`      // Office Application (app.xml, OLE2 summary)
+	Company     string `json:"company,omitempty"`          // Office Company
 }
 
 // SMTP is edgesensor.smtp.*: the envelope.
 type SMTP struct {
-	MailFrom string   `json:"mail_from,omitempty"`
-	RcptTo   []string `json:"rcpt_to,omitempty"`
+	MailFrom string   `json:"mail_from,omitempty"` // MAIL FROM
+	RcptTo   []string `json:"rcpt_to,omitempty"`   // RCPT TO, every accepted recipient
 }
 
 // IMAP is edgesensor.imap.*.
 type IMAP struct {
-	Mailbox string `json:"mailbox,omitempty"`
+	Mailbox string `json:"mailbox,omitempty"` // the mailbox SELECTed or EXAMINEd when the message was fetched
 }
 
 // writeEvent writes the event of a candidate file.

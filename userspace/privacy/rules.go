@@ -174,7 +174,6 @@ var rules = []rule{
 	{"http.request.method", classMeta, tMethod, sString, ""},
 	{"http.response.status_code", classMeta, tKeep, sNumber, ""},
 	{"http.response.mime_type", classMeta, tMediaType, sString, ""},
-	{"http.version", classMeta, tKeep, sString, ""},
 	{"user_agent.original", classMeta, tUserAgent, sString, "device information"},
 
 	// Files carried by mail (privacy.email).
@@ -184,7 +183,6 @@ var rules = []rule{
 	{"edgesensor.smtp.mail_from", classEmail, tEmail, sString, ""},
 	{"edgesensor.smtp.rcpt_to", classEmail, tEmail, sStrings, ""},
 	{"email.message_id", classEmail, tToken, sString, "names the sender's host"},
-	{"email.direction", classEmail, tKeep, sString, ""},
 	{"email.subject", classEmail, tDrop, sString, "personal content"},
 	{"edgesensor.imap.mailbox", classEmail, tDrop, sString, "can name a person"},
 

@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/edgesensor/edgesensor/userspace/cfb"
+	"github.com/edgesensor/edgesensor/userspace/formats"
+	"github.com/edgesensor/edgesensor/userspace/formats/ole2"
 	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
@@ -27,27 +27,26 @@ const (
 var autoExec = []string{"AutoOpen", "Auto_Open", "Document_Open", "Workbook_Open", "AutoExec",
 	"AutoClose", "Auto_Close", "Document_Close", "Document_New", "AutoNew"}
 
-func (a *run) ole(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
-	return vbaReasons(r, min(size, a.lim.MaxRead), "")
+func (a *run) ole(d *formats.Doc, _ string, _ int) []score.Reason {
+	return vbaReasons(d.OLE2, "")
 }
 
-// vbaReasons looks for a VBA project in a compound file and for
-// auto-run names in its streams. where prefixes the texts.
-func vbaReasons(r io.ReaderAt, size int64, where string) []score.Reason {
-	c := cfb.Open(r, size)
+// vbaReasons looks for a VBA project in a compound file (nil: none was
+// read) and for auto-run names in its streams. where prefixes the texts.
+func vbaReasons(c *ole2.File, where string) []score.Reason {
 	if c == nil {
 		return nil
 	}
 	macros := false
-	var modules []*cfb.Dir
-	c.Walk(func(d *cfb.Dir, parent string) {
+	var modules []*ole2.Dir
+	c.Walk(func(d *ole2.Dir, parent string) {
 		switch {
-		case d.Type == cfb.TypeStorage && (d.Name == "VBA" || d.Name == "Macros" || d.Name == "_VBA_PROJECT_CUR"):
+		case d.Type == ole2.TypeStorage && (d.Name == "VBA" || d.Name == "Macros" || d.Name == "_VBA_PROJECT_CUR"):
 			macros = true
-		case d.Type == cfb.TypeStream && d.Name == "_VBA_PROJECT":
+		case d.Type == ole2.TypeStream && d.Name == "_VBA_PROJECT":
 			macros = true
 		}
-		if d.Type == cfb.TypeStream && parent == "VBA" {
+		if d.Type == ole2.TypeStream && parent == "VBA" {
 			modules = append(modules, d)
 		}
 	})
@@ -118,7 +117,7 @@ func (x *arch) officePart(f *zip.File) bool {
 		}
 		defer rc.Close()
 		b, _ := x.read(rc, vbaMaxTotal)
-		rs := vbaReasons(bytes.NewReader(b), int64(len(b)), x.name+" > ")
+		rs := vbaReasons(ole2.Open(bytes.NewReader(b), int64(len(b))), x.name+" > ")
 		if len(rs) == 0 { // not a readable compound file: still a macro part
 			rs = []score.Reason{{Rule: "office.macros", Weight: 5, Text: x.name + " > contains " + f.Name}}
 			if n := findAutoExec(b); n != "" {
@@ -194,8 +193,8 @@ func trunc(s string, n int) string {
 
 // rtf reports embedded OLE objects: the carrier of most RTF exploits.
 // \objupdate makes Word load the object without a click.
-func (a *run) rtf(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
-	b := readAll(r, size, a.lim.MaxRead)
+func (a *run) rtf(d *formats.Doc, _ string, _ int) []score.Reason {
+	b := readAll(d.R, d.Size, a.lim.MaxRead)
 	seen := map[string]bool{}
 	for i := 0; i < len(b); i++ {
 		if b[i] != '\\' {

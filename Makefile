@@ -6,7 +6,7 @@ BIN := bin/edgesensor
 FUZZTIME ?= 5s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all install uninstall build build-yara deps deps-build generate check-generate lint test test-unit test-yara fuzz bench flood demo lab-up lab-down clean
+.PHONY: all install uninstall build build-yara deps deps-build generate check-generate lint test test-unit test-quick test-yara fuzz bench flood demo lab-up lab-down clean
 
 all: build
 
@@ -40,8 +40,14 @@ lint:
 # The whole suite: unit, BPF (BPF_PROG_TEST_RUN), lab integration, fuzzing.
 test: deps lint check-generate test-unit test-yara fuzz
 
+# All tiers: unit, bpf (BPF_PROG_TEST_RUN, replay) and lab (namespaces,
+# real servers). `go test ./...` alone runs the unit tier only.
 test-unit:
-	$(GO) test -count=1 -timeout 20m ./...
+	EDGESENSOR_TEST_TIERS=all $(GO) test -count=1 -timeout 20m ./...
+
+# The unit tier alone: no root, a minute or two.
+test-quick:
+	$(GO) test -count=1 ./...
 
 # The YARA build: its binding and the file pipeline with rules.
 test-yara:
@@ -50,7 +56,7 @@ test-yara:
 
 # Every fuzz target for FUZZTIME each.
 fuzz:
-	scripts/fuzz.sh $(FUZZTIME)
+	EDGESENSOR_TEST_TIERS=all scripts/fuzz.sh $(FUZZTIME)
 
 bench: deps build
 	scripts/bench.sh

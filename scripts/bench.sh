@@ -9,13 +9,16 @@
 #      rate at which none is lost
 #   6. file reconstruction and scoring: MB/s of the whole file path vs the hashes alone,
 #      and peak RSS replaying 10,000 concurrent HTTP downloads
+#   7. privacy, uplink and SIEM outputs
+#   8. CPU-seconds of `edgesensor replay` beside tshark's (JA3 + HTTP objects) on the same captures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/edgesensor}
 export LAB_PREFIX=${LAB_PREFIX:-esbench} LAB_NET=${LAB_NET:-80}
+export EDGESENSOR_TEST_TIERS=all # the BPF benchmarks and tests below
 IPERF_TIME=${IPERF_TIME:-8}
 # BENCH_SECTIONS="4 5" runs only those sections.
-want() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5 6 7} " == *" $1 "* ]]; }
+want() { [[ " ${BENCH_SECTIONS:-1 2 3 4 5 6 7 8} " == *" $1 "* ]]; }
 
 if want 1; then
 echo "== 1. BPF_PROG_TEST_RUN, kernel ns per packet: sensor vs empty XDP_PASS (medians of 21 alternating rounds)"
@@ -43,15 +46,19 @@ go test -count=1 -run 'TestPrivileged(BulkAfterHandshakeStaysInKernel|SkipKeepsB
 fi
 
 work=$(mktemp -d)
-sensor_pid= empty_pid= dump=
+sensor_pid= empty_pid= dump= lab=
 cleanup() {
 	for p in "$sensor_pid" "$empty_pid" "$dump"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-	scripts/lab.sh down
+	[ -z "$lab" ] || scripts/lab.sh down
 	rm -rf "$work"
 }
 trap cleanup EXIT
-scripts/lab.sh up >/dev/null
-eval "$(scripts/lab.sh env)"
+# Only sections 3 to 5 need the lab.
+if want 3 || want 4 || want 5; then
+	lab=1
+	scripts/lab.sh up >/dev/null
+	eval "$(scripts/lab.sh env)"
+fi
 c() { ip netns exec "$NS_CLIENT" "$@"; }
 
 # capture FILE FILTER...: tcpdump on the client veth, returning once it listens.
@@ -241,4 +248,45 @@ echo "-- uplink: records spooled and delivered end to end to the reference cloud
 go test -run '^$' -bench UplinkLoopback -benchtime 50000x ./cmd/edgecloud | grep '^Benchmark'
 echo "-- SIEM: formatting one event as CEF and as RFC 5424, and the fan-out write"
 go test -run '^$' -bench 'Format|FanoutWrite' -benchmem ./userspace/siem | grep '^Benchmark'
+fi
+
+if want 8; then
+echo
+echo "== 8. replay CPU beside tshark: CPU-seconds (user+sys) of \`edgesensor replay\` and of tshark computing"
+echo "   every ClientHello's JA3 plus \`tshark --export-objects http\` (two runs, summed) on the same capture;"
+echo "   medians of 3 alternating rounds. The corpus mix is every corpus capture 8 times over, the copies"
+echo "   on their own addresses and interleaved (internal/lab/corpusmix); the tiny capture shows start-up"
+cpu() { # CPU-seconds of a command; its stdout to $work/out, its stderr to $work/err
+	/usr/bin/time -f '%U %S' -o "$work/time" "$@" >"$work/out" 2>"$work/err"
+	awk '{print $1 + $2}' "$work/time"
+}
+go run ./internal/lab/corpusmix -copies 8 -o "$work/mix.pcap"
+for cap in "$work/mix.pcap" testdata/corpus/http_keepalive.pcap testdata/corpus/tls_curl13.pcap; do
+	es=() ts=()
+	for _ in 1 2 3; do
+		es+=("$(cpu "$BIN" replay --stats "$cap")")
+		mv "$work/out" "$work/events"; tail -1 "$work/err" >"$work/stats"
+		ja3=$(cpu tshark -r "$cap" -T fields -e tls.handshake.ja3 -Y tls.handshake.type==1)
+		mv "$work/out" "$work/ja3"
+		rm -rf "$work/objects" && mkdir "$work/objects"
+		obj=$(cpu tshark -r "$cap" --export-objects "http,$work/objects" -q)
+		ts+=("$ja3 $obj")
+	done
+	python3 - "$cap" "$work" "${es[@]}" "${ts[@]}" <<'PY'
+import json, os, statistics, sys
+cap, work, runs = sys.argv[1], sys.argv[2], sys.argv[3:]
+es = [float(x) for x in runs[:3]]
+ts = [sum(map(float, x.split())) for x in runs[3:]]
+st = json.load(open(os.path.join(work, "stats")))
+events = open(os.path.join(work, "events")).read()
+ja3 = sum(1 for l in open(os.path.join(work, "ja3")) if l.strip())
+objs = len(os.listdir(os.path.join(work, "objects")))
+name = "corpus mix, 8 copies" if cap.endswith("mix.pcap") else os.path.basename(cap)
+e, t = statistics.median(es), statistics.median(ts)
+tls, files = events.count('"dataset":"edgesensor.tls"'), events.count('"dataset":"edgesensor.file"')
+print(f'{name} ({st["packets"]} packets, {st["bytes"] / 1e6:.1f} MB): edgesensor {e:.2f} CPU-s '
+      f'({tls} tls, {files} file events); '
+      f'tshark {t:.2f} CPU-s ({ja3} JA3, {objs} objects) -> {t / e:.1f}x less')
+PY
+done
 fi

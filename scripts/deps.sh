@@ -15,7 +15,7 @@ declare -A lab=(
 	[dovecot]=dovecot-imapd [swaks]=swaks [curl]=curl [openssl]=openssl
 	[python3]=python3 [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux
 	[tshark]=tshark [tcpreplay]=tcpreplay [mountpoint]=util-linux [chromium]=chromium
-	[rsyslogd]=rsyslog
+	[rsyslogd]=rsyslog [/usr/bin/time]=time
 )
 
 want=()

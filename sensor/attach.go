@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -347,4 +348,46 @@ func RemovePins(pinPath string) error {
 	_ = os.Remove(filepath.Join(pinPath, "links"))
 	_ = os.Remove(pinPath)
 	return errors.Join(errs...)
+}
+
+// DetachAll takes the program off the interfaces (every pinned one when
+// ifaces is empty) and removes the pins, logging each.
+func DetachAll(pin string, ifaces []string, log zerolog.Logger) error {
+	if err := CheckPrivileges(); err != nil {
+		return err
+	}
+	if lock, err := LockPinPath(pin); err == nil {
+		defer lock.Close()
+	} else if _, serr := os.Stat(pin); serr == nil {
+		return err
+	}
+	if len(ifaces) == 0 {
+		var err error
+		if ifaces, err = PinnedInterfaces(pin); err != nil {
+			return err
+		}
+		if len(ifaces) == 0 {
+			log.Info().Str("pin_path", pin).Msg("nothing attached")
+		}
+	}
+	var failed []string
+	for _, name := range ifaces {
+		ok, err := Detach(pin, name)
+		switch {
+		case err != nil:
+			log.Error().Err(err).Str("iface", name).Msg("detach failed")
+			failed = append(failed, name)
+		case ok:
+			log.Info().Str("iface", name).Msg("detached")
+		default:
+			log.Warn().Str("iface", name).Msg("edgesensor was not attached here")
+		}
+	}
+	if err := RemovePins(pin); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("could not detach from %s", strings.Join(failed, ", "))
+	}
+	return nil
 }

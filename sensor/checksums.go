@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
 )
 
@@ -22,9 +23,9 @@ type checksumModes struct {
 // per interface once userspace has seen what the interface carries.
 func initialMode(c *config.Config) uint8 {
 	switch c.Reassembly.Checksums {
-	case config.ChecksumsVerify:
+	case capture.ChecksumsVerify:
 		return bpf.CsumModeStrict
-	case config.ChecksumsOff:
+	case capture.ChecksumsOff:
 		return bpf.CsumModeOff
 	}
 	return bpf.CsumModeTolerant

@@ -275,36 +275,122 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 }
 
-// countingPipeline counts handled events per shard without locks beyond
-// an atomic.
-type countingPipeline struct{ n atomic.Int64 }
-
-func (p *countingPipeline) NewShard(int) capture.Shard { return countingShard{p} }
-
-type countingShard struct{ p *countingPipeline }
-
-func (s countingShard) Handle(*capture.Event) { s.p.n.Add(1) }
-func (s countingShard) Tick(time.Time)        {}
-func (s countingShard) Close()                {}
-
-// After Sync returns, every event dispatched before it has been handled:
-// replay relies on this so verdicts land before the next packet.
-func TestDispatcherSyncIsABarrier(t *testing.T) {
-	p := &countingPipeline{}
-	d := NewDispatcher(p, NewDecoder(nil, "x"), 3, 8)
+// The same event through an inline dispatcher (replay): decoded in place
+// and handled in the caller's goroutine, no hand-over.
+func BenchmarkInlineDispatch(b *testing.B) {
+	raw := flowRecord(b, 1, 1, false)
+	d := NewInlineDispatcher(nopPipeline{}, NewDecoder(nil, "x"), 2)
 	defer d.Close()
-	var sent int64
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		d.Dispatch(raw, nil)
+	}
+}
+
+// stepPipeline counts what an inline dispatcher hands each shard.
+type stepPipeline struct {
+	handled, ticks, closes []int
+	shardOf                map[uint64]int
+}
+
+func (p *stepPipeline) NewShard(id int) capture.Shard {
+	p.handled, p.ticks, p.closes = append(p.handled, 0), append(p.ticks, 0), append(p.closes, 0)
+	return stepShard{p, id}
+}
+
+type stepShard struct {
+	p  *stepPipeline
+	id int
+}
+
+func (s stepShard) Handle(ev *capture.Event) {
+	s.p.handled[s.id]++
+	if id, ok := s.p.shardOf[ev.FlowHash()]; ok && id != s.id {
+		panic("a flow on two shards")
+	}
+	s.p.shardOf[ev.FlowHash()] = s.id
+}
+func (s stepShard) Tick(time.Time) { s.p.ticks[s.id]++ }
+func (s stepShard) Close()         { s.p.closes[s.id]++ }
+
+func sum(v []int) (n int) {
+	for _, x := range v {
+		n += x
+	}
+	return n
+}
+
+// An inline dispatcher has handed an event (and a tick) to its shard when
+// Dispatch (Tick) returns: replay relies on this so that the verdicts an
+// event leads to are in the data plane before the next packet runs. A
+// flow stays on one of the shards, both directions, in order; each shard
+// is closed once. The pipeline takes no lock: one goroutine runs it all.
+func TestInlineDispatcherHandlesBeforeReturning(t *testing.T) {
+	p := &stepPipeline{shardOf: map[uint64]int{}}
+	d := NewInlineDispatcher(p, NewDecoder(nil, "x"), 3)
+	if len(p.handled) != 3 {
+		t.Fatalf("%d shards, want 3", len(p.handled))
+	}
+	sent, ticks := 0, 0
 	for round := 0; round < 500; round++ {
 		for i := 0; i < round%7; i++ {
-			d.Dispatch(flowRecord(t, i, uint32(round), false), nil)
+			d.Dispatch(flowRecord(t, i, uint32(round), round%2 == 1), nil)
 			sent++
+			if got := sum(p.handled); got != sent {
+				t.Fatalf("round %d: %d handled when Dispatch returned, %d dispatched", round, got, sent)
+			}
 		}
 		if round%5 == 0 {
 			d.Tick(time.Unix(int64(round), 0))
+			ticks++
+			for id, n := range p.ticks {
+				if n != ticks {
+					t.Fatalf("shard %d: %d ticks when Tick returned, want %d", id, n, ticks)
+				}
+			}
 		}
-		d.Sync()
-		if got := p.n.Load(); got != sent {
-			t.Fatalf("round %d: %d handled after Sync, %d dispatched", round, got, sent)
+	}
+	d.Dispatch([]byte{1, 2, 3}, nil)
+	d.Close()
+	d.Close()
+	if st := d.Stats(); st.Events != uint64(sent) || st.BadRecord != 1 {
+		t.Errorf("stats %+v, want %d events and 1 bad record", st, sent)
+	}
+	if len(p.shardOf) != 6 {
+		t.Errorf("%d flows seen, want 6", len(p.shardOf))
+	}
+	for id, n := range p.closes {
+		if n != 1 {
+			t.Errorf("shard %d closed %d times", id, n)
 		}
+	}
+	o := &orderPipeline{seqs: map[uint64][]uint32{}, shards: map[uint64]map[int]bool{}}
+	od := NewInlineDispatcher(o, NewDecoder(nil, "x"), 4)
+	for seq := uint32(0); seq < 100; seq++ {
+		for flow := 0; flow < 10; flow++ {
+			od.Dispatch(flowRecord(t, flow, seq, seq%2 == 1), nil)
+		}
+	}
+	od.Close()
+	for h, seqs := range o.seqs {
+		for i, s := range seqs {
+			if s != uint32(i) {
+				t.Fatalf("flow %x out of order at %d: %v", h, i, seqs[:i+1])
+			}
+		}
+	}
+	if len(o.seqs) != 10 {
+		t.Errorf("%d flows, want 10 (directions split?)", len(o.seqs))
+	}
+}
+
+// The inline path (decode in place, route, handle) allocates nothing.
+func TestInlineDispatchAllocatesNothing(t *testing.T) {
+	raw := flowRecord(t, 1, 1, false)
+	d := NewInlineDispatcher(nopPipeline{}, NewDecoder(nil, "x"), 2)
+	defer d.Close()
+	if n := testing.AllocsPerRun(2000, func() { d.Dispatch(raw, nil) }); n != 0 {
+		t.Errorf("Dispatch allocates %.2f times per event", n)
 	}
 }

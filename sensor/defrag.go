@@ -26,7 +26,7 @@ import (
 type defrag struct {
 	mu    sync.Mutex
 	r     *ipfrag.Reassembler
-	prog  *ebpf.Program
+	prog  *progRunner
 	fr    decap.Frame
 	buf   []byte
 	data  []byte
@@ -45,14 +45,8 @@ type DefragStats struct {
 	RunErrors  uint64 // re-injections the kernel refused
 }
 
-// xdpMD is the context of a test run (struct xdp_md): data starts after
-// the metadata that marks the frame as re-injected.
-type xdpMD struct {
-	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
-}
-
 func newDefrag(c *config.Config, prog *ebpf.Program) *defrag {
-	return &defrag{prog: prog, r: ipfrag.New(ipfrag.Config{
+	return &defrag{prog: newProgRunner(prog), r: ipfrag.New(ipfrag.Config{
 		MaxBytes: int64(c.Reassembly.FragmentMemory),
 		Timeout:  time.Duration(c.Reassembly.FragmentTimeout),
 	})}
@@ -99,10 +93,10 @@ func (d *defrag) fragment(ev *capture.Event) {
 
 // run re-injects one whole frame.
 func (d *defrag) run(frame []byte, ifindex uint32) {
+	// The metadata in front of the frame marks it as re-injected.
 	d.data = binary.NativeEndian.AppendUint32(d.data[:0], bpf.ReinjectMagic)
 	d.data = append(d.data, frame...)
-	ret, err := d.prog.Run(&ebpf.RunOptions{Data: d.data,
-		Context: xdpMD{Data: 4, DataEnd: uint32(len(d.data)), IngressIfindex: ifindex}})
+	ret, err := d.prog.runAt(d.data, 4, ifindex)
 	if err != nil || ret != xdpPass {
 		d.st.RunErrors++
 		return

@@ -13,10 +13,9 @@ import (
 // they carry, so the steady state allocates nothing and memory follows
 // what is in flight, not the worst case.
 type slot struct {
-	ev      capture.Event
-	buf     []byte
-	tick    time.Time       // non-zero: a tick, not an event
-	barrier *sync.WaitGroup // non-nil: a barrier, not an event
+	ev   capture.Event
+	buf  []byte
+	tick time.Time // non-zero: a tick, not an event
 }
 
 // DispatchStats counts what the dispatcher did.
@@ -32,11 +31,19 @@ type DispatchStats struct {
 // says it is incomplete. (Dropping at the queue instead lost whole
 // handshakes at rates the workers sustain on average: 1 to 25% at 10 to
 // 17k handshakes/s on two cores, against none when waiting.)
+//
+// An inline dispatcher (NewInlineDispatcher, for replay) has no workers:
+// the shards run in the caller's goroutine.
 type Dispatcher struct {
 	dec    *Decoder
 	queues []chan *slot
 	free   freeList
 	wg     sync.WaitGroup
+
+	// inline holds the shards of an inline dispatcher, and ev the event
+	// it decodes into (nil and unused with workers).
+	inline []capture.Shard
+	ev     capture.Event
 
 	events    atomic.Uint64
 	badRecord atomic.Uint64
@@ -44,8 +51,6 @@ type Dispatcher struct {
 	// instead of the pipeline.
 	frags     *defrag
 	closeOnce sync.Once
-	barrier   sync.WaitGroup
-	pending   atomic.Bool // events dispatched since the last Sync
 }
 
 // NewDispatcher starts workers goroutines with depth queued events each.
@@ -66,14 +71,27 @@ func NewDispatcher(p capture.Pipeline, dec *Decoder, workers, depth int) *Dispat
 	return d
 }
 
+// NewInlineDispatcher makes shards shards of p that run in the caller's
+// goroutine: Dispatch returns once the event is analysed, so what the
+// analysis wrote on its account (a stream or handshake verdict, an
+// interface's checksum policy) is in the data plane before the caller
+// runs the next packet, as for a live sensor whose userspace keeps up.
+// Replay uses it; it queues nothing, so it needs no bound, and it costs
+// no hand-over between threads. Dispatch, Tick and Close must then come
+// from one goroutine.
+func NewInlineDispatcher(p capture.Pipeline, dec *Decoder, shards int) *Dispatcher {
+	d := &Dispatcher{dec: dec, inline: make([]capture.Shard, max(shards, 1))}
+	for i := range d.inline {
+		d.inline[i] = p.NewShard(i)
+	}
+	return d
+}
+
 func (d *Dispatcher) work(shard capture.Shard, q <-chan *slot) {
 	defer d.wg.Done()
 	defer shard.Close()
 	for s := range q {
 		switch {
-		case s.barrier != nil:
-			s.barrier.Done()
-			s.barrier = nil
 		case !s.tick.IsZero():
 			shard.Tick(s.tick)
 			s.tick = time.Time{}
@@ -122,8 +140,14 @@ func (f *freeList) put(s *slot) {
 }
 
 // Dispatch copies one ring record, decodes it and queues it to the shard of
-// its flow. fix, when set, may adjust the event (replay sets capture time).
+// its flow; an inline dispatcher decodes it in place and hands it to the
+// shard before returning. fix, when set, may adjust the event (replay
+// sets capture time).
 func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
+	if d.inline != nil {
+		d.handle(raw, fix)
+		return
+	}
 	s := d.free.get()
 	if cap(s.buf) < len(raw) {
 		s.buf = make([]byte, 0, max(len(raw), minSlotBuf))
@@ -145,10 +169,28 @@ func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
 		d.free.put(s)
 		return
 	}
-	if !d.pending.Load() {
-		d.pending.Store(true)
-	}
 	d.queues[s.ev.FlowHash()%uint64(len(d.queues))] <- s
+}
+
+// handle is Dispatch of an inline dispatcher. raw is only read during
+// the call (the shards copy what they keep), so it is not copied.
+func (d *Dispatcher) handle(raw []byte, fix func(*capture.Event)) {
+	ev := &d.ev
+	if err := d.dec.Decode(raw, ev); err != nil {
+		d.badRecord.Add(1)
+		return
+	}
+	if fix != nil {
+		fix(ev)
+	}
+	switch {
+	case ev.Class != capture.ClassFrag:
+		d.inline[ev.FlowHash()%uint64(len(d.inline))].Handle(ev)
+		d.events.Add(1)
+	case d.frags != nil:
+		d.frags.fragment(ev)
+	}
+	ev.Frame, ev.Payload = nil, nil // keep no reference to raw
 }
 
 // minSlotBuf fits a full-size Ethernet frame and its record header, so
@@ -160,6 +202,9 @@ func (d *Dispatcher) Tick(now time.Time) {
 	if d.frags != nil {
 		d.frags.expire(now)
 	}
+	for _, s := range d.inline {
+		s.Tick(now)
+	}
 	for _, q := range d.queues {
 		s := d.free.get()
 		s.tick = now
@@ -167,27 +212,12 @@ func (d *Dispatcher) Tick(now time.Time) {
 	}
 }
 
-// Sync waits until the workers have handled every event dispatched so
-// far. Replay calls it after each packet that produced events, so stream
-// verdicts the analysis writes take effect before the next packet runs:
-// replay behaves like a live sensor whose userspace keeps up. A no-op when
-// nothing was dispatched since the last call.
-func (d *Dispatcher) Sync() {
-	if !d.pending.Swap(false) {
-		return
-	}
-	d.barrier.Add(len(d.queues))
-	for _, q := range d.queues {
-		s := d.free.get()
-		s.barrier = &d.barrier
-		q <- s
-	}
-	d.barrier.Wait()
-}
-
 // Close drains the queues, closes every shard and waits for the workers.
 func (d *Dispatcher) Close() {
 	d.closeOnce.Do(func() {
+		for _, s := range d.inline {
+			s.Close()
+		}
 		for _, q := range d.queues {
 			close(q)
 		}

@@ -16,7 +16,7 @@ import (
 // fragments ring, reassembly and re-injection) into a collector.
 func replayFrames(t *testing.T, cfg *config.Config, frames [][]byte) ([]capture.Event, ReplayStats) {
 	t.Helper()
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	if cfg == nil {
 		c := config.Default()
 		cfg = &c

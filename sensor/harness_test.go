@@ -27,7 +27,7 @@ type harness struct {
 
 func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 	t.Helper()
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	cfg := config.Default()
 	if mutate != nil {
 		mutate(&cfg)

@@ -55,7 +55,7 @@ func (s *collectorShard) Close()         {}
 
 func replayFiles(t *testing.T, cfg *config.Config, col *collector, files ...string) ReplayStats {
 	t.Helper()
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	if cfg == nil {
 		c := config.Default()
 		cfg = &c
@@ -211,7 +211,7 @@ func TestPrivilegedReplayCorpusStreams(t *testing.T) {
 // tls_curl13 followed by a bulk download on the same connection: what
 // crosses to userspace stays under 1% of the capture.
 func TestPrivilegedBulkAfterHandshakeStaysInKernel(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	path := filepath.Join(t.TempDir(), "tls_bulk.pcap")
 	capBytes := writeBulkCapture(t, filepath.Join(corpus, "tls_curl13.pcap"), path, 8<<20)
 	col := &collector{}
@@ -324,7 +324,7 @@ func writeBulkCapture(t *testing.T, src, dst string, n int) int {
 // verdict (written from the pipeline, as the analysis will) emits under 2%
 // of its bytes; the next response on the connection is emitted again.
 func TestPrivilegedSkipKeepsBodyInKernel(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	const body = 8 << 20
 	path := filepath.Join(t.TempDir(), "keepalive_skip.pcap")
 	capBytes := writeKeepAlive(t, path, body)

@@ -340,6 +340,6 @@ func (s *Sensor) Rings() []RingFill {
 
 // SetPorts rewrites the watched-port table of the running program (a
 // reloaded config): the change applies to the next packet.
-func (s *Sensor) SetPorts(apps map[uint16]config.App) error {
+func (s *Sensor) SetPorts(apps map[uint16]capture.App) error {
 	return SetPorts(s.objs.PortApp, apps)
 }

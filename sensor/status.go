@@ -3,10 +3,13 @@ package sensor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
+	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -125,4 +128,54 @@ func countEntries(m *ebpf.Map) int {
 		n++
 	}
 	return n
+}
+
+// WriteText writes the status as a table, and every counter when one
+// interface is shown.
+func (st Status) WriteText(w io.Writer) error {
+	if len(st.Interfaces) == 0 {
+		fmt.Fprintf(w, "edgesensor is not attached anywhere (pins under %s)\n", st.PinPath)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROG\tPACKETS\tBYTES\tTLS\tQUIC\tSTREAM\tRING DROPS\tPARSE ERR\tSTATE")
+	for _, is := range st.Interfaces {
+		c := is.Counters
+		state := "ok"
+		if is.Error != "" {
+			state = is.Error
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", is.Iface, is.Ifindex, is.Mode, is.ProgID,
+			c["packets"], humanBytes(c["bytes"]), c["tls_events"], c["quic_events"], c["stream_events"],
+			c["tls_drops"]+c["quic_drops"]+c["stream_drops"], c["parse_errors"], state)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nflows tracked: %d   pins: %s\n", st.Flows, st.PinPath)
+	if len(st.Interfaces) == 1 && st.Interfaces[0].Counters != nil {
+		keys := make([]string, 0, len(st.Interfaces[0].Counters))
+		for k := range st.Interfaces[0].Counters {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintln(w, "\ncounters:")
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %-24s %d\n", k, st.Interfaces[0].Counters[k])
+		}
+	}
+	return nil
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -45,7 +45,7 @@ func replayCraft(t *testing.T, cfg []string, pcap string) ([]craft.Event, map[st
 }
 
 func TestPrivilegedCraftCases(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	corpus, err := craft.LoadCorpus("../../testdata/corpus")
 	if err != nil {
 		t.Fatal(err)

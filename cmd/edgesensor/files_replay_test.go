@@ -176,7 +176,7 @@ func checkTruth(t *testing.T, name string, tr testutil.Truth, evs []fileEvent) {
 }
 
 func TestPrivilegedReplayCorpusFiles(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	pcaps, _ := filepath.Glob("../../testdata/corpus/*.pcap")
 	evs, stats := replayFiles(t, spoolConfig(t, ""), pcaps...)
 	want := 0
@@ -287,7 +287,7 @@ func hasData(p packet) bool { return p.tcp != nil && len(p.tcp.Payload) > 0 }
 // still give the exact files; a dropped segment gives complete: false
 // with the number of missing bytes, and no hash.
 func TestPrivilegedReplayMangledCaptures(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	dir := t.TempDir()
 	cfg := spoolConfig(t, "")
 	for _, name := range []string{"http_keepalive", "http_gzip_chunked", "smtp_attach", "http_exe"} {
@@ -413,7 +413,7 @@ func TestPrivilegedReplayMangledCaptures(t *testing.T) {
 // TestPrivilegedReplayVersusTshark: every candidate object tshark
 // exports from the captures is among our files, byte for byte.
 func TestPrivilegedReplayVersusTshark(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed")
 	}

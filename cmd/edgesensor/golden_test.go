@@ -42,35 +42,46 @@ func sortedLines(out []byte) []byte {
 }
 
 func TestPrivilegedReplayGolden(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	caps, _ := filepath.Glob("../../testdata/corpus/*.pcap*")
 	if len(caps) < 8 {
 		t.Fatalf("%d corpus captures", len(caps))
 	}
-	cfg := spoolConfig(t, "")
 	for _, c := range caps {
 		name := strings.TrimSuffix(filepath.Base(c), filepath.Ext(c))
 		t.Run(name, func(t *testing.T) {
+			// The events, and the same events as a CEF sink formats them.
+			cef := filepath.Join(t.TempDir(), "events.cef")
+			cfg := spoolConfig(t, fmt.Sprintf("[[output.sinks]]\nname = \"cef\"\ntype = \"file\"\nformat = \"cef\"\npath = %q\nhostname = \"golden\"\n", cef))
 			var stdout, stderr bytes.Buffer
 			if err := run(context.Background(), append(append([]string{"replay"}, cfg...), c), &stdout, &stderr); err != nil {
 				t.Fatalf("replay: %v\n%s", err, stderr.String())
 			}
-			got := sortedLines(stdout.Bytes())
-			path := filepath.Join(goldenDir, name+".ndjson")
-			if updateGolden {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
+			cefOut, err := os.ReadFile(cef)
 			if err != nil {
-				t.Fatalf("%v (UPDATE_GOLDEN=1 writes it)", err)
+				t.Fatal(err)
 			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("the events differ from %s:\n%s", path, lineDiff(want, got))
-			}
+			compareGolden(t, filepath.Join(goldenDir, name+".ndjson"), sortedLines(stdout.Bytes()))
+			compareGolden(t, filepath.Join(goldenDir, name+".cef"), sortedLines(cefOut))
 		})
+	}
+}
+
+// compareGolden compares got with the pinned file (or rewrites it).
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if updateGolden {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (UPDATE_GOLDEN=1 writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the output differs from %s:\n%s", path, lineDiff(want, got))
 	}
 }
 

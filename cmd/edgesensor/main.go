@@ -15,9 +15,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/edgesensor/edgesensor/daemon"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/siem"
 )
@@ -30,7 +30,7 @@ Usage:
   edgesensor attach  [-c sensor.toml] [--iface IF]... [--force]   attach and leave attached (pinned)
   edgesensor detach  [-c sensor.toml] [--iface IF]...             detach (all pinned interfaces by default)
   edgesensor status  [-c sensor.toml] [--iface IF]... [--json]    mode, program ids and counters per interface
-  edgesensor check-config [-c sensor.toml]                        validate a config file
+  edgesensor check-config [[-c] sensor.toml]                      validate a config file as run would
   edgesensor disclosure [-c sensor.toml] [--json]                 list every field that leaves the box under this config
   edgesensor genkey  PATH                                         write a new anonymisation key (privacy.key_file)
   edgesensor version
@@ -43,7 +43,7 @@ The config is ./sensor.toml when -c is not given (else built-in defaults);
 sensor.toml in the source tree documents every key.
 
 Day to day:
-  edgesensor check-config -c /etc/edgesensor/sensor.toml   before (re)loading a config
+  edgesensor check-config /etc/edgesensor/sensor.toml      before (re)loading a config
   edgesensor status                                       what is attached, packets, drops
   kill -HUP $(pidof edgesensor)                           reload ports, intel, privacy, outputs
   curl -s 127.0.0.1:9750/metrics                          Prometheus figures ([metrics] listen)
@@ -70,7 +70,12 @@ removes the pins.`,
 id, packets, bytes, events per class, ring drops, parse errors. Works while
 run is running. --json for scripts.`,
 	"check-config": `Validates a config file and prints the effective settings; each mistake
-names the key and the fix. Exit status 1 on an invalid config.`,
+names the key and the fix. It checks what run checks before it starts, as
+the user running it and without changing anything: every value, and the
+files the config names (certificates and keys, the anonymisation key,
+intelligence files, YARA rules load; the events file, file sinks, spool,
+retention and audit directories can be written). The file may be given
+as an argument or with -c. Exit status 1 on an invalid config.`,
 	"disclosure": `Lists every field that can leave the box for the cloud under this config,
 per data category, and how each is transformed (or that it is never sent).
 Generated from the code that builds the upload.`,
@@ -82,12 +87,27 @@ sensor rotates its key.`,
 // errUsage is a mistake in the command line; main prints usage for it.
 var errUsage = errors.New("usage")
 
+// usageError is a mistake in one command's line: main prints that
+// command's synopsis with it rather than every command's.
+type usageError struct {
+	synopsis string // after "edgesensor "
+	msg      string
+}
+
+func (e usageError) Error() string { return "usage: " + e.msg }
+func (e usageError) Unwrap() error { return errUsage }
+
 func main() {
 	// A reader of our output that goes away must not kill us with SIGPIPE
 	// before we detach: writes fail instead, and run shuts down cleanly.
 	signal.Ignore(syscall.SIGPIPE)
 	siem.Version = version // once, before any sink runs: CEF headers carry it
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "Usage: edgesensor %s\n\nerror: %s\n", ue.synopsis, ue.msg)
+			os.Exit(2)
+		}
 		if errors.Is(err, errUsage) {
 			fmt.Fprint(os.Stderr, usage)
 			if msg := strings.TrimPrefix(err.Error(), errUsage.Error()); msg != "" {
@@ -185,6 +205,20 @@ func newFlags(name, synopsis string, stderr io.Writer, c *common) *flag.FlagSet 
 	return fs
 }
 
+// loadForStart is load followed by the config's Preflight: the one
+// validation path of the commands that start the analysis (run, replay)
+// and of check-config, so check-config refuses what a start would.
+func (c *common) loadForStart() (*config.Config, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Preflight(); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.configUsed, err)
+	}
+	return cfg, nil
+}
+
 // load reads the config named by the flags, applies the flag overrides
 // and validates the result. It remembers which file it read.
 func (c *common) load() (*config.Config, error) {
@@ -245,15 +279,5 @@ func noArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// logger writes JSON logs, or readable ones on a terminal.
-func logger(stderr io.Writer, level string) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil {
-		lvl = zerolog.InfoLevel
-	}
-	var w io.Writer = stderr
-	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}
-	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
-}
+// logger is daemon.Logger.
+func logger(stderr io.Writer, level string) zerolog.Logger { return daemon.Logger(stderr, level) }

@@ -2,17 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/edgesensor/edgesensor/sensor"
-	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
 )
 
@@ -31,12 +28,18 @@ func newAttachFlags(name, synopsis string, stderr io.Writer, a *attachFlags) *fl
 	return fs
 }
 
-// parse reads the command line and the config, and resolves the interfaces.
-func (a *attachFlags) parse(fs *flag.FlagSet, args []string) (*config.Config, error) {
+// parse reads the command line and the config, and resolves the
+// interfaces; start says the command starts the analysis (run), whose
+// config is checked as check-config checks it (loadForStart).
+func (a *attachFlags) parse(fs *flag.FlagSet, args []string, start bool) (*config.Config, error) {
 	if err := noArgs(fs, args); err != nil {
 		return nil, err
 	}
-	cfg, err := a.load()
+	load := a.load
+	if start {
+		load = a.loadForStart
+	}
+	cfg, err := load()
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +55,7 @@ func (a *attachFlags) parse(fs *flag.FlagSet, args []string) (*config.Config, er
 func cmdAttach(args []string, stderr io.Writer) error {
 	var a attachFlags
 	fs := newAttachFlags("attach", "attach [-c sensor.toml] [--iface IF]... [--force]", stderr, &a)
-	cfg, err := a.parse(fs, args)
+	cfg, err := a.parse(fs, args, false)
 	if err != nil {
 		return err
 	}
@@ -77,44 +80,7 @@ func cmdDetach(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := logger(stderr, cfg.Sensor.LogLevel)
-	if err := sensor.CheckPrivileges(); err != nil {
-		return err
-	}
-	pin := cfg.Sensor.PinPath
-	if lock, err := sensor.LockPinPath(pin); err == nil {
-		defer lock.Close()
-	} else if _, serr := os.Stat(pin); serr == nil {
-		return err
-	}
-	if len(ifaces) == 0 {
-		if ifaces, err = sensor.PinnedInterfaces(pin); err != nil {
-			return err
-		}
-		if len(ifaces) == 0 {
-			log.Info().Str("pin_path", pin).Msg("nothing attached")
-		}
-	}
-	var failed []string
-	for _, name := range ifaces {
-		ok, err := sensor.Detach(pin, name)
-		switch {
-		case err != nil:
-			log.Error().Err(err).Str("iface", name).Msg("detach failed")
-			failed = append(failed, name)
-		case ok:
-			log.Info().Str("iface", name).Msg("detached")
-		default:
-			log.Warn().Str("iface", name).Msg("edgesensor was not attached here")
-		}
-	}
-	if err := sensor.RemovePins(pin); err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("could not detach from %s", strings.Join(failed, ", "))
-	}
-	return nil
+	return sensor.DetachAll(cfg.Sensor.PinPath, ifaces, logger(stderr, cfg.Sensor.LogLevel))
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
@@ -139,69 +105,31 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	return printStatus(stdout, st)
+	return st.WriteText(stdout)
 }
 
-func printStatus(w io.Writer, st sensor.Status) error {
-	if len(st.Interfaces) == 0 {
-		fmt.Fprintf(w, "edgesensor is not attached anywhere (pins under %s)\n", st.PinPath)
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INTERFACE\tIFINDEX\tMODE\tPROG\tPACKETS\tBYTES\tTLS\tQUIC\tSTREAM\tRING DROPS\tPARSE ERR\tSTATE")
-	for _, is := range st.Interfaces {
-		c := is.Counters
-		state := "ok"
-		if is.Error != "" {
-			state = is.Error
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", is.Iface, is.Ifindex, is.Mode, is.ProgID,
-			c["packets"], humanBytes(c["bytes"]), c["tls_events"], c["quic_events"], c["stream_events"],
-			c["tls_drops"]+c["quic_drops"]+c["stream_drops"], c["parse_errors"], state)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nflows tracked: %d   pins: %s\n", st.Flows, st.PinPath)
-	if len(st.Interfaces) == 1 && st.Interfaces[0].Counters != nil {
-		keys := make([]string, 0, len(st.Interfaces[0].Counters))
-		for k := range st.Interfaces[0].Counters {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		fmt.Fprintln(w, "\ncounters:")
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %-24s %d\n", k, st.Interfaces[0].Counters[k])
-		}
-	}
-	return nil
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// checkConfigSynopsis: the file as an argument, as promtool and
+// `nginx -t -c` users expect, or with -c like every other command.
+const checkConfigSynopsis = "check-config [[-c] sensor.toml]"
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	var c common
-	fs := newFlags("check-config", "check-config [-c sensor.toml]", stderr, &c)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load()
+	fs := newFlags("check-config", checkConfigSynopsis, stderr, &c)
+	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := checkFiles(cfg); err != nil {
-		return fmt.Errorf("%s: %w", c.configUsed, err)
+	switch {
+	case len(rest) > 1:
+		return usageError{checkConfigSynopsis, fmt.Sprintf("check-config checks one config file, not %d: %q", len(rest), rest)}
+	case len(rest) == 1 && c.configPath != "" && !samePath(c.configPath, rest[0]):
+		return usageError{checkConfigSynopsis, fmt.Sprintf("check-config checks one config file: -c names %s, the argument %s; give one", c.configPath, rest[0])}
+	case len(rest) == 1:
+		c.configPath = rest[0]
+	}
+	cfg, err := c.loadForStart()
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok\n  %s\n", c.configUsed, strings.Join(cfg.Summary(), "\n  "))
 	if cfg.UplinkEnabled() {
@@ -213,35 +141,12 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// checkFiles checks what a valid config refers to: the files the sinks
-// and the uplink read, and the anonymisation key, so a mistake shows
-// before a start or a reload rather than at it.
-func checkFiles(cfg *config.Config) error {
-	var errs []error
-	readable := func(key, path string) {
-		if path == "" {
-			return
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-			return
-		}
-		f.Close()
+// samePath says whether a and b name the same file.
+func samePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
 	}
-	for i, s := range cfg.Output.Sinks {
-		key := fmt.Sprintf("output.sinks[%d]", i)
-		readable(key+".ca_file", s.CAFile)
-		readable(key+".cert_file", s.CertFile)
-		readable(key+".key_file", s.KeyFile)
-	}
-	if cfg.UplinkEnabled() {
-		readable("uplink.ca_file", cfg.Uplink.CAFile)
-		readable("uplink.cert_file", cfg.Uplink.CertFile)
-		readable("uplink.key_file", cfg.Uplink.KeyFile)
-		if _, err := anon.LoadKey(cfg.Privacy.KeyFile); err != nil {
-			errs = append(errs, fmt.Errorf("privacy.key_file: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }

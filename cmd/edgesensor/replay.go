@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/mattn/go-isatty"
-
-	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/daemon"
 )
 
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,7 +24,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	stopProfile, err := startProfile(*prof)
+	stopProfile, err := daemon.StartCPUProfile(*prof)
 	if err != nil {
 		return err
 	}
@@ -39,117 +34,23 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cfg, err := c.load()
+	cfg, err := c.loadForStart()
 	if err != nil {
 		return err
 	}
-	out, closeOut, err := openEvents(cfg, stdout)
-	if err != nil {
-		return err
-	}
-	defer closeOut()
-	// A capture is analysed whole: the per-flow byte budget protects the
-	// live rings, and raising it per file from a worker would make what
-	// replay finds depend on timing. files.max_size still bounds files.
-	cfg.Capture.StreamBudget = sensor.ReplayStreamBudget
-	a, err := newAnalysis(cfg, out)
-	if err != nil {
-		return err
-	}
-	defer a.files.Close() // on the error paths; a second Close does nothing
-	log := logger(stderr, cfg.Sensor.LogLevel)
-	if err := a.startOutputs(cfg, stdout, log); err != nil {
-		return err
-	}
-	defer a.closeOutputs(ctx, 0, log) // on the error paths
-	r, err := sensor.NewReplayer(cfg, a.router)
-	if err != nil {
-		return err
-	}
-	a.verdicts.set(r.Verdicts(), r.HSVerdicts(), r.ChecksumMode)
-	r.Done = ctx.Done()
-	var ferr error
-	for _, f := range files {
-		if ctx.Err() != nil {
-			break
-		}
-		stopProgress := showProgress(stderr, *progress, f, r)
-		ferr = r.File(f)
-		stopProgress()
-		if errors.Is(ferr, sensor.ErrStopped) {
-			ferr = nil // Ctrl-C: what was read is analysed and reported
-			break
-		}
-		if ferr != nil {
-			break
-		}
-	}
-	if err := writeHeapProfile(*memProf); err != nil && ferr == nil {
-		ferr = err
-	}
-	st, cerr := r.Close()
-	if err := a.files.Close(); err != nil && cerr == nil {
-		cerr = fmt.Errorf("removing the spool: %w", err)
-	}
-	if err := a.closeOutputs(ctx, *wait, log); err != nil && cerr == nil {
-		cerr = err
-	}
-	st.Analysis = a.counts()
-	if err := a.out.Flush(); err != nil && ferr == nil {
-		ferr = fmt.Errorf("writing events: %w", err)
-	}
+	st, err := daemon.Replay(ctx, cfg, files, daemon.ReplayOptions{
+		Stdout:          stdout,
+		Log:             logger(stderr, cfg.Sensor.LogLevel),
+		UplinkWait:      *wait,
+		Progress:        daemon.ProgressLine(stderr, *progress),
+		AfterLastPacket: func() error { return daemon.WriteHeapProfile(*memProf) },
+	})
 	if *stats {
-		b, err := json.Marshal(st)
-		if err != nil {
-			return err
+		b, jerr := json.Marshal(st)
+		if jerr != nil {
+			return jerr
 		}
 		fmt.Fprintln(stderr, string(b))
 	}
-	if ferr != nil {
-		return ferr
-	}
-	return cerr
-}
-
-// showProgress writes one self-overwriting line a second while a capture
-// replays, when stderr is a terminal (or mode is "always"). The returned
-// func clears it.
-func showProgress(stderr io.Writer, mode, path string, r *sensor.Replayer) func() {
-	f, isFile := stderr.(*os.File)
-	if mode == "never" || mode != "always" && !(isFile && isatty.IsTerminal(f.Fd())) {
-		return func() {}
-	}
-	var size int64
-	if fi, err := os.Stat(path); err == nil {
-		size = fi.Size()
-	}
-	p0, b0 := r.Read.Packets.Load(), r.Read.Bytes.Load()
-	start := time.Now()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	line := func() {
-		p, b := r.Read.Packets.Load()-p0, r.Read.Bytes.Load()-b0
-		el := time.Since(start).Seconds()
-		pct := ""
-		if size > 0 {
-			pct = fmt.Sprintf(" %3.0f%%", min(100, 100*float64(b)/float64(size)))
-		}
-		fmt.Fprintf(stderr, "\r%s:%s %d packets, %.1f MiB, %.0f packets/s ", filepath.Base(path), pct, p, float64(b)/(1<<20), float64(p)/max(el, 0.001))
-	}
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				line()
-			case <-done:
-				line()
-				fmt.Fprintln(stderr)
-				return
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+	return err
 }

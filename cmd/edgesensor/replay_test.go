@@ -89,7 +89,7 @@ func parseTLSEvents(t *testing.T, out []byte) []tlsEvent {
 // program and the analysis: JA3, JA4, JA3S and SNI match the truth
 // exactly (matched by ports), and nothing else is reported.
 func TestPrivilegedReplayCorpusMatchesTruth(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	files, _ := filepath.Glob("../../testdata/corpus/*.pcap")
 	if len(files) < 8 {
 		t.Fatalf("corpus missing: %v", files)

@@ -70,7 +70,7 @@ func replayScored(t *testing.T, cfg string) []scoredEvent {
 // executables below the threshold; intel lists raise and allowlists
 // lower scores.
 func TestPrivilegedReplayScores(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "sensor.toml")
 	spool := "[files]\nspool_dir = \"" + filepath.Join(dir, "spool") + "\"\n"

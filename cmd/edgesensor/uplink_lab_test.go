@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -18,7 +19,7 @@ import (
 // address); SIGHUP with share = "none" stops the uplink.
 func testOpsUplink(t *testing.T, l *lab.Lab, bin, certs string) {
 	dir := t.TempDir()
-	cloudBin := buildCloud(t)
+	cloudBin := cloudtest.Build(t)
 	addr := "127.0.0.1:18443"
 	recordLog := filepath.Join(dir, "records.ndjson")
 	cloudProc := startOps(t, l, l.Router(), cloudBin, "serve", "--listen", addr,
@@ -55,14 +56,14 @@ audit_log = ""
 	s.waitLog(t, `"running`, 20*time.Second)
 	defer s.stop(t, syscall.SIGTERM)
 
-	c := &cloud{recordLog: recordLog}
+	c := &cloudtest.Cloud{RecordLog: recordLog}
 	// fileRecord waits for the cloud's n-th file record (1-based).
 	fileRecord := func(n int, d time.Duration) map[string]any {
 		t.Helper()
 		deadline := time.Now().Add(d)
 		for {
 			var files []map[string]any
-			for _, r := range c.received(t) {
+			for _, r := range c.Received(t) {
 				if r["dataset"] == "edgesensor.file" {
 					files = append(files, r)
 				}
@@ -105,7 +106,7 @@ audit_log = ""
 	s.waitLog(t, `"privacy.share"`, 10*time.Second)
 	download(t, l, "http://"+srv+"/report.pdf")
 	time.Sleep(2 * time.Second)
-	if n := len(c.received(t)); n != 2 {
+	if n := len(c.Received(t)); n != 2 {
 		t.Errorf("after share = none the cloud has %d records, want still 2", n)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -14,10 +13,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
 	"io/fs"
 	"math/big"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -37,142 +36,6 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/privacy"
 	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
-
-// cloud is a reference cloud (cmd/edgecloud) running as its own process.
-type cloud struct {
-	addr, pki, recordLog string
-	cmd                  *exec.Cmd
-}
-
-func buildCloud(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "edgecloud")
-	if out, err := exec.Command("go", "build", "-o", bin, "../edgecloud").CombinedOutput(); err != nil {
-		t.Fatalf("building edgecloud: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freePort finds a loopback port nobody listens on.
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// runCloud runs edgecloud on addr with the PKI in pki; serverCert picks
-// the certificate it presents (the right one, or one from another CA).
-func runCloud(t *testing.T, bin, pki, addr, data, serverCert, serverKey string, extra ...string) *cloud {
-	t.Helper()
-	c := &cloud{addr: addr, pki: pki, recordLog: filepath.Join(data, "records.ndjson")}
-	var stderr bytes.Buffer
-	c.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr, "--cert", filepath.Join(pki, serverCert), "--key", filepath.Join(pki, serverKey),
-		"--client-ca", filepath.Join(pki, cloudapi.CAFile), "--data", data, "--record-log", c.recordLog}, extra...)...)
-	c.cmd.Stderr = &stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if conn, err := net.Dial("tcp", addr); err == nil {
-			conn.Close()
-			return c
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("edgecloud did not listen on %s:\n%s", addr, stderr.String())
-	return nil
-}
-
-func (c *cloud) stop() {
-	if c.cmd.Process != nil && c.cmd.ProcessState == nil {
-		c.cmd.Process.Signal(os.Interrupt)
-		c.cmd.Wait()
-	}
-}
-
-// stats asks the cloud what it saw, over mTLS.
-func (c *cloud) stats(t *testing.T) cloudapi.Stats {
-	t.Helper()
-	ca, _ := os.ReadFile(filepath.Join(c.pki, cloudapi.CAFile))
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	cert, err := tls.LoadX509KeyPair(filepath.Join(c.pki, cloudapi.ClientCertFile), filepath.Join(c.pki, cloudapi.ClientKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
-	resp, err := hc.Get("https://" + c.addr + cloudapi.PathStats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st cloudapi.Stats
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// received is every record line the cloud logged.
-func (c *cloud) received(t *testing.T) []map[string]any {
-	t.Helper()
-	f, err := os.Open(c.recordLog)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("record log line: %v", err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// uplinkConfig writes a sensor.toml that sends to the cloud at addr.
-func uplinkConfig(t *testing.T, dir, pki, addr, privacy string) string {
-	t.Helper()
-	key := filepath.Join(dir, "anon.key")
-	if _, err := os.Stat(key); os.IsNotExist(err) {
-		var out bytes.Buffer
-		if err := run(context.Background(), []string{"genkey", key}, &out, &out); err != nil {
-			t.Fatalf("genkey: %v %s", err, out.String())
-		}
-	}
-	cfg := fmt.Sprintf(`[files]
-spool_dir = %q
-[privacy]
-key_file = %q
-%s
-[uplink]
-url = "https://%s"
-ca_file = %q
-cert_file = %q
-key_file = %q
-spool_dir = %q
-audit_log = %q
-`, filepath.Join(dir, "spool"), key, privacy, addr, filepath.Join(pki, cloudapi.CAFile),
-		filepath.Join(pki, cloudapi.ClientCertFile), filepath.Join(pki, cloudapi.ClientKeyFile),
-		filepath.Join(dir, "uplink"), filepath.Join(dir, "audit.log"))
-	path := filepath.Join(dir, "sensor.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // replayWith replays captures under a config and returns the local
 // events, the --stats analysis counters and stderr.
@@ -322,8 +185,8 @@ func personal(evs []map[string]any) []string {
 }
 
 func TestPrivilegedUplinkEndToEnd(t *testing.T) {
-	testutil.RequireRoot(t)
-	cloudBin := buildCloud(t)
+	testutil.RequireBPF(t)
+	cloudBin := cloudtest.Build(t)
 	pki := t.TempDir()
 	if err := cloudapi.GenerateCerts(pki); err != nil {
 		t.Fatal(err)
@@ -345,10 +208,10 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		for name, privacy := range modes {
 			t.Run(name, func(t *testing.T) {
 				dir := t.TempDir()
-				c := runCloud(t, cloudBin, pki, freePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-				cfg := uplinkConfig(t, dir, pki, c.addr, privacy)
+				c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+				cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, privacy)
 				evs, st, stderr := replayWith(t, cfg, "60s", captures...)
-				got := c.received(t)
+				got := c.Received(t)
 				if st["uplink_records"] == 0 || uint64(len(got)) != st["uplink_records"] || st["uplink_delivered"] != st["uplink_records"] {
 					t.Fatalf("records %d, delivered %d, cloud logged %d\n%s", st["uplink_records"], st["uplink_delivered"], len(got), stderr)
 				}
@@ -375,7 +238,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 					t.Errorf("tls records %d, file records %d", tlsN, files)
 				}
 				if name == "full-content" {
-					if cs := c.stats(t); cs.Samples == 0 || st["uplink_samples_uploaded"] == 0 {
+					if cs := c.Stats(t); cs.Samples == 0 || st["uplink_samples_uploaded"] == 0 {
 						t.Errorf("full: samples uploaded %d (cloud %d)", st["uplink_samples_uploaded"], cs.Samples)
 					}
 				} else if st["uplink_samples_uploaded"] != 0 {
@@ -392,17 +255,17 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 
 	t.Run("OutageRestartExactlyOnce", func(t *testing.T) {
 		dir := t.TempDir()
-		addr := freePort(t) // nobody listens yet: the cloud is down
-		cfg := uplinkConfig(t, dir, pki, addr, "")
+		addr := cloudtest.FreePort(t) // nobody listens yet: the cloud is down
+		cfg := cloudtest.UplinkConfig(t, dir, pki, addr, "")
 		_, st1, _ := replayWith(t, cfg, "2s", corpus...)
 		if st1["uplink_records"] == 0 || st1["uplink_delivered"] != 0 || st1["uplink_spooled"] != st1["uplink_records"] {
 			t.Fatalf("cloud down: %v", st1)
 		}
 		// Cloud up; the sensor "restarts" (a new process state: a new
 		// replay) with the same spool and new traffic.
-		c := runCloud(t, cloudBin, pki, addr, filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+		c := cloudtest.Run(t, cloudBin, pki, addr, filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
 		_, st2, stderr := replayWith(t, cfg, "60s", crafted)
-		got := c.received(t)
+		got := c.Received(t)
 		want := st1["uplink_records"] + st2["uplink_records"]
 		ids := map[string]int{}
 		for _, r := range got {
@@ -413,7 +276,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		}
 		// The same traffic again: the cloud already has every record.
 		_, st3, _ := replayWith(t, cfg, "60s", corpus...)
-		if n := len(c.received(t)); uint64(n) != want || st3["uplink_duplicates"] != st3["uplink_records"] {
+		if n := len(c.Received(t)); uint64(n) != want || st3["uplink_duplicates"] != st3["uplink_records"] {
 			t.Errorf("replayed again: cloud has %d records, duplicates %d of %d", n, st3["uplink_duplicates"], st3["uplink_records"])
 		}
 	})
@@ -425,8 +288,8 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		dir := t.TempDir()
 		known := filepath.Join(dir, "known.txt")
 		os.WriteFile(known, []byte(setup+" 9\n"), 0o600)
-		c := runCloud(t, cloudBin, pki, freePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--verdicts", known)
-		cfg := uplinkConfig(t, dir, pki, c.addr, "")
+		c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--verdicts", known)
+		cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, "")
 		evs, st, _ := replayWith(t, cfg, "30s", "../../testdata/corpus/http_keepalive.pcap")
 		var found map[string]any
 		for _, e := range evs {
@@ -449,8 +312,8 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 
 	t.Run("ShareNoneMakesNoConnection", func(t *testing.T) {
 		dir := t.TempDir()
-		c := runCloud(t, cloudBin, pki, freePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-		cfg := uplinkConfig(t, dir, pki, c.addr, "share = \"none\"\n")
+		c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+		cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, "share = \"none\"\n")
 		evs, st, _ := replayWith(t, cfg, "5s", captures...)
 		if len(evs) == 0 {
 			t.Fatal("no local events")
@@ -462,7 +325,7 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		}
 		// The cloud's only connections: runCloud's readiness probe and
 		// this stats request.
-		cs := c.stats(t)
+		cs := c.Stats(t)
 		if cs.ConnectionsAccepted != 2 || cs.Connections != 1 || cs.Records != 0 || st["uplink_records"] != 0 {
 			t.Errorf("share none: cloud accepted %d connections (%d TLS), %d records; sensor made %d records",
 				cs.ConnectionsAccepted, cs.Connections, cs.Records, st["uplink_records"])
@@ -475,23 +338,23 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 	t.Run("WrongCertificatesAreRefused", func(t *testing.T) {
 		// A server whose certificate is not from uplink.ca_file.
 		dir := t.TempDir()
-		c := runCloud(t, cloudBin, pki, freePort(t), filepath.Join(dir, "cloud"), cloudapi.OtherServerFile, cloudapi.OtherServerKey)
-		cfg := uplinkConfig(t, dir, pki, c.addr, "")
+		c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.OtherServerFile, cloudapi.OtherServerKey)
+		cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, "")
 		_, st, stderr := replayWith(t, cfg, "3s", captures...)
-		if st["uplink_delivered"] != 0 || !strings.Contains(stderr, "not signed by uplink.ca_file") || len(c.received(t)) != 0 {
+		if st["uplink_delivered"] != 0 || !strings.Contains(stderr, "not signed by uplink.ca_file") || len(c.Received(t)) != 0 {
 			t.Errorf("wrong server certificate: delivered %d\n%s", st["uplink_delivered"], stderr)
 		}
 
 		// A client certificate the cloud does not accept.
 		dir = t.TempDir()
-		c = runCloud(t, cloudBin, pki, freePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-		cfg = uplinkConfig(t, dir, pki, c.addr, "")
+		c = cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+		cfg = cloudtest.UplinkConfig(t, dir, pki, c.Addr, "")
 		b, _ := os.ReadFile(cfg)
 		b = bytes.Replace(b, []byte(cloudapi.ClientCertFile), []byte(cloudapi.OtherClientFile), 1)
 		b = bytes.Replace(b, []byte(cloudapi.ClientKeyFile), []byte(cloudapi.OtherClientKey), 1)
 		os.WriteFile(cfg, b, 0o600)
 		_, st, stderr = replayWith(t, cfg, "3s", captures...)
-		if st["uplink_delivered"] != 0 || !strings.Contains(stderr, "refused our client certificate") || len(c.received(t)) != 0 {
+		if st["uplink_delivered"] != 0 || !strings.Contains(stderr, "refused our client certificate") || len(c.Received(t)) != 0 {
 			t.Errorf("foreign client certificate: delivered %d\n%s", st["uplink_delivered"], stderr)
 		}
 
@@ -920,11 +783,11 @@ func wireSecrets(t *testing.T, pcap string, keep []string) []leaktest.Secret {
 // cloud's record log, its log of every request (decoded bodies, headers,
 // paths) and every file it stored.
 func TestPrivilegedUplinkLeakHunt(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireBPF(t)
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Fatal("tshark is needed to read the captures independently: run scripts/deps.sh")
 	}
-	cloudBin := buildCloud(t)
+	cloudBin := cloudtest.Build(t)
 	pki := t.TempDir()
 	if err := cloudapi.GenerateCerts(pki); err != nil {
 		t.Fatal(err)
@@ -980,13 +843,13 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 
 			data := filepath.Join(dir, "cloud")
 			reqLog := filepath.Join(dir, "requests.ndjson")
-			c := runCloud(t, cloudBin, pki, freePort(t), data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--request-log", reqLog)
-			cfg := uplinkConfig(t, dir, pki, c.addr, m.privacy)
+			c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--request-log", reqLog)
+			cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, m.privacy)
 			b, _ := os.ReadFile(cfg)
 			os.WriteFile(cfg, bytes.Replace(b, []byte("[files]\n"), []byte("[files]\nuploads = true\n"), 1), 0o600)
 			evs, st, stderr := replayWith(t, cfg, "60s", pcap)
-			got := c.received(t)
-			c.stop()
+			got := c.Received(t)
+			c.Stop()
 
 			// The sensor saw the values (the test can fail).
 			local, _ := json.Marshal(evs)
@@ -1028,7 +891,7 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 
 			// Everything the cloud received or stored.
 			hay := map[string][]byte{}
-			for _, f := range []string{c.recordLog, reqLog} {
+			for _, f := range []string{c.RecordLog, reqLog} {
 				if b, err := os.ReadFile(f); err == nil {
 					hay[filepath.Base(f)] = b
 				}

@@ -53,7 +53,7 @@ func Root() (string, error) {
 // lab's servers are not installed (`make deps` installs them).
 func Up(t testing.TB, prefix string, net int) *Lab {
 	t.Helper()
-	testutil.RequireRoot(t)
+	testutil.RequireLab(t)
 	root, err := Root()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/gopacket"
@@ -13,12 +15,42 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RequireRoot skips a test that needs to load BPF programs or change
-// network namespaces when the process cannot.
-func RequireRoot(t testing.TB) {
+// Test tiers. The unit tier (pure Go) always runs. The others need root
+// and run only when EDGESENSOR_TEST_TIERS names them, so that `go test
+// ./...` as root stays quick: "bpf" loads the real program and runs it
+// with BPF_PROG_TEST_RUN (replay included), "lab" builds network
+// namespaces with real servers; "all" is both. `make test` runs all.
+const (
+	TiersEnv = "EDGESENSOR_TEST_TIERS"
+	TierBPF  = "bpf"
+	TierLab  = "lab"
+)
+
+// TierEnabled says whether EDGESENSOR_TEST_TIERS selects tier.
+func TierEnabled(tier string) bool {
+	for _, t := range strings.Split(os.Getenv(TiersEnv), ",") {
+		if t = strings.TrimSpace(t); t == tier || t == "all" {
+			return true
+		}
+	}
+	return false
+}
+
+// RequireBPF skips a test of the bpf tier unless it is selected and the
+// test runs as root (CAP_BPF, CAP_NET_ADMIN).
+func RequireBPF(t testing.TB) { requireTier(t, TierBPF) }
+
+// RequireLab skips a test of the lab tier unless it is selected and the
+// test runs as root.
+func RequireLab(t testing.TB) { requireTier(t, TierLab) }
+
+func requireTier(t testing.TB, tier string) {
 	t.Helper()
+	if !TierEnabled(tier) {
+		t.Skipf("%s tier: set %s=%s (or all) to run it, as root; `make test` does", tier, TiersEnv, tier)
+	}
 	if unix.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF, CAP_NET_ADMIN): run `sudo make test`")
+		t.Skipf("%s tier: needs root (CAP_BPF, CAP_NET_ADMIN): run `sudo make test`", tier)
 	}
 }
 

@@ -102,6 +102,13 @@ func ipv4Number(p string) (uint64, bool) {
 	if p == "" || len(p) > 32 {
 		return 0, false
 	}
+	for i := 0; i < len(p); i++ {
+		// Checked here rather than by ParseUint, whose error for a host
+		// name (most inputs) costs an allocation.
+		if c := p[i] | 0x20; !('0' <= p[i] && p[i] <= '9' && int(p[i]-'0') < base || base == 16 && 'a' <= c && c <= 'f') {
+			return 0, false
+		}
+	}
 	v, err := strconv.ParseUint(p, base, 64)
 	if err != nil || v > 1<<32 {
 		return 0, false

@@ -203,6 +203,7 @@ func derString(h string) (string, bool) {
 // escapeDN escapes a value as RFC 4514 (and pkix.Name.String) do.
 func escapeDN(v string) string {
 	var b strings.Builder
+	b.Grow(len(v) + 8)
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		esc := false

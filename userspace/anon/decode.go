@@ -85,7 +85,15 @@ func unhex(c byte) int {
 // encoded, so the result decodes to s exactly once.
 func escapeURLPart(s string, keepSlash bool) string {
 	const hex = "0123456789ABCDEF"
+	safe := true
+	for i := 0; i < len(s) && safe; i++ {
+		safe = urlSafe(s[i]) || keepSlash && s[i] == '/'
+	}
+	if safe {
+		return s // most parts: nothing to escape, nothing to copy
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 16)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if urlSafe(c) || keepSlash && c == '/' {

@@ -64,7 +64,7 @@ func FuzzURL(f *testing.F) {
 			return
 		}
 		decIn, decOut := Unescape(in), Unescape(out)
-		secret := func(what, v string) {
+		secretIn := func(decOut, what, v string) {
 			v = Unescape(v)
 			if len(strings.TrimSpace(v)) < 6 || strings.Count(decIn, v) > 1 || strings.Contains(Redacted, v) ||
 				strings.Contains(UserPlaceholder, v) {
@@ -74,6 +74,7 @@ func FuzzURL(f *testing.F) {
 				t.Errorf("%s %q survives: %q -> %q", what, v, in, out)
 			}
 		}
+		secret := func(what, v string) { secretIn(decOut, what, v) }
 		if pass, without, ok := rawPassword(in); ok && !strings.Contains(without, pass) {
 			secret("password", pass)
 		}
@@ -86,17 +87,26 @@ func FuzzURL(f *testing.F) {
 				secret("fragment", u.EscapedFragment())
 			}
 		}
+		// The same holds for the query: query values are looked for in
+		// what follows the rewritten authority and path, which may spell
+		// them on their own (host "0" -> 0.0.0.0).
+		head, _, _ := strings.Cut(in, "#")
+		head, _, _ = strings.Cut(head, "?")
+		queryOut := decOut
+		if headOut := Unescape(r.URL(head, nil)); strings.HasPrefix(decOut, headOut) {
+			queryOut = decOut[len(headOut):]
+		}
 		for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
 			name, val, ok := strings.Cut(pair, "=")
 			if !ok {
-				secret("bare value", pair)
+				secretIn(queryOut, "bare value", pair)
 				continue
 			}
 			if dec, err := url.QueryUnescape(name); err == nil && matchAny(dec, r.Keep) {
 				continue
 			}
 			if !strings.ContainsAny(val, "=&;?#") {
-				secret("value of "+name, val)
+				secretIn(queryOut, "value of "+name, val)
 			}
 		}
 	})

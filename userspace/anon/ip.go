@@ -4,7 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/netip"
+	"sync"
 )
 
 // Truncate keeps the top v4bits of an IPv4 address (IPv4-mapped IPv6
@@ -41,7 +43,44 @@ func HMACAddr(key []byte, a netip.Addr) string {
 
 // macHex is the hex of the first n bytes of HMAC-SHA256(key, msg).
 func macHex(key, msg []byte, n int) string {
-	m := hmac.New(sha256.New, key)
+	p := macPool(key)
+	m, _ := p.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, key)
+	}
+	m.Reset()
 	m.Write(msg)
-	return hex.EncodeToString(m.Sum(nil)[:n])
+	var sum [sha256.Size]byte
+	s := hex.EncodeToString(m.Sum(sum[:0])[:n])
+	p.Put(m)
+	return s
+}
+
+// macPools keeps HMACs per key for reuse: a record hashes several values
+// under a few keys, and a new HMAC costs three allocations. Keys are the
+// policy's, few and fixed; the map is bounded by maxMacKeys.
+var (
+	macMu    sync.RWMutex
+	macPools = map[string]*sync.Pool{}
+)
+
+const maxMacKeys = 64
+
+func macPool(key []byte) *sync.Pool {
+	macMu.RLock()
+	p := macPools[string(key)]
+	macMu.RUnlock()
+	if p != nil {
+		return p
+	}
+	macMu.Lock()
+	defer macMu.Unlock()
+	if p = macPools[string(key)]; p == nil {
+		if len(macPools) >= maxMacKeys {
+			clear(macPools) // keys of policies replaced long ago
+		}
+		p = new(sync.Pool)
+		macPools[string(key)] = p
+	}
+	return p
 }

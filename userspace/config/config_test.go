@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/privacy"
 )
 
 // The sensor.toml at the repository root documents the defaults: it must
@@ -90,10 +93,10 @@ http = [8000]
 		t.Errorf("duration: %v", time.Duration(c.Capture.HandshakeIdle))
 	}
 	apps := c.PortApps()
-	if apps[8000] != AppHTTP || apps[80] != AppNone || apps[25] != AppSMTP {
+	if apps[8000] != capture.AppHTTP || apps[80] != capture.AppNone || apps[25] != capture.AppSMTP {
 		t.Errorf("port table: %v", apps)
 	}
-	if c.Capture.Snaplen != DefaultSnaplen {
+	if c.Capture.Snaplen != capture.DefaultSnaplen {
 		t.Errorf("a missing key did not keep its default")
 	}
 }
@@ -124,25 +127,6 @@ func TestLoadMissingFileAndOverrides(t *testing.T) {
 	}
 }
 
-func TestByteSizeParse(t *testing.T) {
-	for in, want := range map[string]ByteSize{
-		"0": 0, "512": 512, "4KiB": 4096, "4k": 4096, "1MB": 1000000, "3 GiB": 3 << 30, "7b": 7,
-	} {
-		got, err := ParseByteSize(in)
-		if err != nil || got != want {
-			t.Errorf("%q: %v %v, want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "MiB", "-1", "1.5MiB", "99999999999999999999GiB"} {
-		if _, err := ParseByteSize(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-	if s := ByteSize(64 << 20).String(); s != "64MiB" {
-		t.Errorf("String: %s", s)
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("..", "..", "sensor.toml")); err == nil {
 		f.Add(string(b))
@@ -157,7 +141,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// What is accepted must be usable as it stands.
-		if c.WorkerCount() < 1 || c.Capture.Snaplen > MaxSnaplen || len(c.PortApps()) > 3*65536 {
+		if c.WorkerCount() < 1 || c.Capture.Snaplen > capture.MaxSnaplen || len(c.PortApps()) > 3*65536 {
 			t.Fatalf("accepted an unusable config: %+v", c)
 		}
 	})
@@ -169,6 +153,10 @@ func TestIntelSourcesAndScore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// STIX files, by format or extension, carry their kinds.
+	if _, err := Parse("[[intel.sources]]\npath = \"/x/feed.stix\"\n[[intel.sources]]\npath = \"/x/feed\"\nformat = \"stix\"\n"); err != nil {
+		t.Errorf("STIX sources without a kind: %v", err)
+	}
 	if c.Score.Threshold != 6 || len(c.Intel.Sources) != 2 || c.Intel.Sources[0].Kind != "sha256" {
 		t.Fatalf("%+v %+v", c.Score, c.Intel)
 	}
@@ -178,6 +166,8 @@ func TestIntelSourcesAndScore(t *testing.T) {
 		"[[intel.sources]]\npath = \"/x\"\nkind = \"sha512\"":               "intel.sources[0].kind",
 		"[[intel.sources]]\npath = \"/x.txt\"":                              "intel.sources[0].kind: missing",
 		"[[intel.sources]]\npath = \"/x\"\nkind = \"ip\"\nformat = \"csv\"": "intel.sources[0].column",
+		"[[intel.sources]]\npath = \"/x\"\nkind = \"IP\"":                   "intel.sources[0].kind",
+		"[[intel.sources]]\npath = \"/x.csv\"":                              "intel.sources[0].kind: missing",
 	} {
 		if _, err := Parse(text); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error naming %s", text, err, want)
@@ -228,6 +218,11 @@ func TestPrivacyAndOutputErrors(t *testing.T) {
 		{"[[output.sinks]]\nname = \"a\"\ntype = \"stdout\"\nformat = \"cef\"\n", []string{"output.sinks[0].type", "interleave"}},
 		{"[files]\nretain_min_score = 11\n", []string{"files.retain_min_score"}},
 		{"[files.retain_for]\nexecutable = \"5s\"\n", []string{"files.retain_for.executable", "at least 1m"}},
+		// The siem package's own rules, once checked only when run built the sinks.
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"syslog\"\nnetwork = \"udp\"\naddress = \"192.0.2.1:514\"\nserver_name = \"s\"\n", []string{"output.sinks[0].server_name", `network = "tls"`}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"syslog\"\nnetwork = \"tcp\"\naddress = \"192.0.2.1:514\"\napp_name = \"edge sensor\"\nhostname = \"r 1\"\n", []string{"output.sinks[0].app_name", "output.sinks[0].hostname", "without spaces"}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"syslog\"\nnetwork = \"tcp\"\naddress = \"192.0.2.1:syslog\"\n", []string{"output.sinks[0].address", "1..65535"}},
+		{"[[output.sinks]]\nname = \"a\"\ntype = \"file\"\npath = \"/a\"\nmax_age = \"-1h\"\nmax_backups = -1\n", []string{"output.sinks[0].max_age", "output.sinks[0].max_backups"}},
 	}
 	for _, tc := range cases {
 		_, err := Parse(tc.toml)
@@ -243,18 +238,18 @@ func TestPrivacyAndOutputErrors(t *testing.T) {
 	}
 	// Sharing is off without an uplink, whatever the categories say.
 	c := Default()
-	if c.UplinkEnabled() || c.Mode("executables") != ShareNone {
+	if c.UplinkEnabled() || c.Mode("executables") != privacy.ShareNone {
 		t.Error("the default config shares without an uplink")
 	}
 	c.Uplink.URL = "https://cloud.example:8443"
-	if c.Mode("executables") != ShareHash || c.Mode("email") != ShareNone {
+	if c.Mode("executables") != privacy.ShareHash || c.Mode("email") != privacy.ShareNone {
 		t.Errorf("modes %s %s", c.Mode("executables"), c.Mode("email"))
 	}
-	c.Privacy.Executables = ShareFull
-	if c.Mode("executables") != ShareHash {
+	c.Privacy.Executables = privacy.ShareFull
+	if c.Mode("executables") != privacy.ShareHash {
 		t.Error("privacy.share = hash does not cap full")
 	}
-	c.Privacy.Share = ShareNone
+	c.Privacy.Share = privacy.ShareNone
 	if c.UplinkEnabled() {
 		t.Error("share = none still shares")
 	}

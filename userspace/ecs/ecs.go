@@ -12,23 +12,29 @@ import (
 // Base is the part common to all events: when, where it was seen, and
 // between whom (source is always the client).
 type Base struct {
+	// Timestamp is when the event's traffic started (the first packet of
+	// the handshake, the start of the file's transfer), UTC.
 	Timestamp   time.Time `json:"@timestamp"`
 	Event       Event     `json:"event"`
 	Observer    Observer  `json:"observer"`
-	Source      Endpoint  `json:"source"`
-	Destination Endpoint  `json:"destination"`
+	Source      Endpoint  `json:"source"`      // the client
+	Destination Endpoint  `json:"destination"` // the server
 	Network     Network   `json:"network"`
 }
 
 // Event is ECS event.*.
 type Event struct {
-	Kind     string     `json:"kind"`
-	Category []string   `json:"category,omitempty"`
-	Type     []string   `json:"type,omitempty"`
-	Dataset  string     `json:"dataset"`
-	Start    *time.Time `json:"start,omitempty"`
-	End      *time.Time `json:"end,omitempty"`
-	Duration int64      `json:"duration,omitempty"` // nanoseconds
+	// Kind is "alert" when the score reaches score.threshold, else "event".
+	Kind     string   `json:"kind"`
+	Category []string `json:"category,omitempty"` // ECS categories: network, file
+	Type     []string `json:"type,omitempty"`     // ECS types: connection, protocol, info
+	// Dataset says which kind of event this is: edgesensor.tls,
+	// edgesensor.file or edgesensor.verdict.
+	Dataset string     `json:"dataset"`
+	Start   *time.Time `json:"start,omitempty"` // the first packet of what the event describes
+	End     *time.Time `json:"end,omitempty"`   // its last packet
+	// Duration is End - Start in nanoseconds.
+	Duration int64 `json:"duration,omitempty"`
 	// RiskScore is 0 (nothing against it) to 10 (known malicious), -1
 	// while pending; nil where nothing is scored.
 	RiskScore *int `json:"risk_score,omitempty"`
@@ -38,21 +44,23 @@ type Event struct {
 // traffic on.
 type Observer struct {
 	Ingress Ingress `json:"ingress"`
-	Product string  `json:"product"`
-	Type    string  `json:"type"`
+	Product string  `json:"product"` // "edgesensor"
+	Type    string  `json:"type"`    // "sensor"
 }
 
 // Ingress is observer.ingress.
 type Ingress struct {
 	Interface struct {
+		// Name is the interface the client's first packet was seen on
+		// ("replay" for a capture).
 		Name string `json:"name"`
 	} `json:"interface"`
 }
 
 // Endpoint is source.* or destination.*.
 type Endpoint struct {
-	IP   string `json:"ip"`
-	Port uint16 `json:"port"`
+	IP   string `json:"ip"`   // IPv4 or IPv6 (IPv4-mapped addresses as IPv4)
+	Port uint16 `json:"port"` // TCP or UDP port
 }
 
 // EndpointOf converts an address and port.
@@ -62,21 +70,21 @@ func EndpointOf(ap netip.AddrPort) Endpoint {
 
 // Network is ECS network.*.
 type Network struct {
-	Transport string `json:"transport"`
-	Protocol  string `json:"protocol,omitempty"`
-	Type      string `json:"type"`
+	Transport string `json:"transport"`          // tcp or udp
+	Protocol  string `json:"protocol,omitempty"` // tls, quic, http, smtp, imap
+	Type      string `json:"type"`               // ipv4 or ipv6 (of the innermost flow)
 	VLAN      *VLAN  `json:"vlan,omitempty"`
 	Inner     *Inner `json:"inner,omitempty"`
 }
 
 // VLAN is network.vlan (the outer tag).
 type VLAN struct {
-	ID string `json:"id"`
+	ID string `json:"id"` // the 802.1Q VLAN id (outer tag), as ECS has it: a string
 }
 
 // Inner is network.inner (the inner tag of QinQ).
 type Inner struct {
-	VLAN VLAN `json:"vlan"`
+	VLAN VLAN `json:"vlan"` // the inner tag of QinQ
 }
 
 // NetworkOf fills network.* for a flow.

@@ -11,11 +11,15 @@ import (
 // closest to the flow: a VXLAN segment, a GRE tunnel, a PPPoE session);
 // Layers lists every layer from the outside in, VLANs every VLAN id.
 type Tunnel struct {
-	Type   string       `json:"type"`
+	// Type is the innermost encapsulation: vlan, mpls, pppoe, ipip, 6in4,
+	// ip6ip6, 4in6, gre, vxlan, geneve or gtpu.
+	Type string `json:"type"`
+	// ID is its identity: the VNI (vxlan, geneve), GRE key, PPPoE session
+	// or GTP-U TEID, when it has one.
 	ID     *uint32      `json:"id,omitempty"`
 	Outer  *TunnelOuter `json:"outer,omitempty"`
-	Layers []string     `json:"layers"`
-	VLANs  []uint16     `json:"vlans,omitempty"`
+	Layers []string     `json:"layers"`          // every layer, from the outside in
+	VLANs  []uint16     `json:"vlans,omitempty"` // every VLAN id, outer first
 }
 
 // TunnelOuter is edgesensor.tunnel.outer: the endpoints of an IP-carried
@@ -27,7 +31,7 @@ type TunnelOuter struct {
 
 // OuterEndpoint is one end of a tunnel.
 type OuterEndpoint struct {
-	IP string `json:"ip"`
+	IP string `json:"ip"` // an outer address of an IP-carried tunnel
 }
 
 // TunnelOf describes the encapsulation of a frame (nil for plain

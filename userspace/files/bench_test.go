@@ -16,7 +16,6 @@ import (
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/csum"
 	"github.com/edgesensor/edgesensor/userspace/filehash"
 	"github.com/edgesensor/edgesensor/userspace/output"
@@ -53,10 +52,10 @@ func benchConn(body []byte) testutil.TCPConn {
 func BenchmarkLargeFile(b *testing.B) {
 	c := benchConn(benchBody())
 	segs := withFrames(c, segments(c, 1448))
-	cfg := config.Default()
+	cfg := defaultTestConfig()
 	cfg.Files.SpoolDir = filepath.Join(b.TempDir(), "spool")
-	fc := ConfigFrom(&cfg, nil)
-	checks := capture.NewChecksums(config.ChecksumsVerify)
+	fc := cfg.pipelineConfig(nil)
+	checks := capture.NewChecksums(capture.ChecksumsVerify)
 	fc.Checksums = checks
 	p, err := New(fc, output.NewNDJSON(io.Discard))
 	if err != nil {
@@ -201,7 +200,7 @@ var _ = capture.ClassStream
 func BenchmarkLargeFileSHA256Only(b *testing.B) {
 	c := benchConn(benchBody())
 	segs := segments(c, 1448)
-	p, _, _ := newPipeline(b, func(c *config.Config) { c.Files.Hashes = []string{"sha256"} }, nil)
+	p, _, _ := newPipeline(b, func(c *testConfig) { c.Files.Hashes = []string{"sha256"} }, nil)
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	b.ResetTimer()

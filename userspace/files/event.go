@@ -186,6 +186,7 @@ func (p *Pipeline) writeEvent(f *file, complete bool) {
 	if err != nil {
 		return
 	}
+	rec := ecs.Record{Fields: ev.Fields(), Line: append(b, '\n')}
 	p.Stats.Files.Add(1)
 	if !complete {
 		p.Stats.Incomplete.Add(1)
@@ -193,7 +194,7 @@ func (p *Pipeline) writeEvent(f *file, complete bool) {
 	if f.oversize {
 		p.Stats.Oversize.Add(1)
 	}
-	p.out.Write(append(b, '\n'))
+	p.out.Write(&rec)
 }
 
 func (p *Pipeline) event(f *file, complete bool) Event {
@@ -267,7 +268,7 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	}
 	applyMetadata(&ev, &d, f)
 	sc := f.score
-	if complete && f.s.p.cfg.CloudPending != nil && f.s.p.cfg.CloudPending(f.typ.Category) {
+	if complete && f.s.p.cfg.Samples != nil && f.s.p.cfg.Samples.Wanted(f.typ.Category) {
 		pending := -1
 		sc.Cloud = &pending
 	}
@@ -349,4 +350,35 @@ func hostOnly(h string) string {
 		return h[:i]
 	}
 	return h
+}
+
+// Fields implements ecs.Document.
+func (e *Event) Fields() ecs.Fields {
+	f := e.BaseFields()
+	f.FileName, f.FileSize, f.HasSize = e.File.Name, e.File.Size, true
+	if e.File.Hash != nil {
+		f.SHA256 = e.File.Hash.SHA256
+	}
+	d := &e.Edgesensor.File
+	f.Category, f.Direction, f.Complete = d.Category, d.Direction, d.Complete
+	if e.URL != nil {
+		f.URL = e.URL.Original
+	}
+	if e.HTTP != nil {
+		f.Method = e.HTTP.Request.Method
+	}
+	if e.UserAgent != nil {
+		f.UserAgent = e.UserAgent.Original
+	}
+	if m := e.Email; m != nil {
+		if m.From != nil {
+			f.From = m.From.Address
+		}
+		if m.To != nil {
+			f.To = m.To.Address
+		}
+		f.Subject = m.Subject
+	}
+	f.ScoreFields(e.Edgesensor.Score)
+	return f
 }

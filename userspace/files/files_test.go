@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +16,11 @@ import (
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/reassembly"
+	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
 const corpus = "../../testdata/corpus/"
@@ -142,29 +145,65 @@ func (r *recorder) Skip(_ capture.Flow, _ bool, seq, n uint32, _ uint64) error {
 func (r *recorder) Ignore(capture.Flow) error { r.ignores++; return nil }
 func (r *recorder) Forget(capture.Flow) error { r.forgets++; return nil }
 
-func newPipeline(t testing.TB, edit func(*config.Config), v capture.Verdicts) (*Pipeline, *bytes.Buffer, string) {
+// testConfig is what the sensor gives the file pipeline: the [files]
+// table, and the keys of other tables it reads.
+type testConfig struct {
+	Files      Settings
+	Capture    capture.Settings
+	Ports      capture.Ports
+	Reassembly reassembly.Settings
+	Score      score.Settings
+	Sensor     struct{ Workers int } // 0: one per CPU
+}
+
+// pipelineConfig composes the pipeline's config from c as the sensor
+// does (cmd/edgesensor filesConfig).
+func (c *testConfig) pipelineConfig(v capture.Verdicts) Config {
+	fc := c.Files.Config()
+	fc.Ports = c.Ports.Apps()
+	fc.Shards = c.Sensor.Workers
+	if fc.Shards == 0 {
+		fc.Shards = runtime.NumCPU()
+	}
+	fc.StreamBudget = int64(c.Capture.StreamBudget)
+	fc.Policy = c.Reassembly.OverlapPolicy()
+	fc.AckGrace = time.Duration(c.Reassembly.AckGrace)
+	fc.Threshold = c.Score.Threshold
+	fc.Verdicts = v
+	return fc
+}
+
+func defaultTestConfig() testConfig {
+	return testConfig{Files: DefaultSettings(), Capture: capture.DefaultSettings(), Ports: capture.DefaultPorts(),
+		Reassembly: reassembly.DefaultSettings(), Score: score.DefaultSettings()}
+}
+
+func newPipeline(t testing.TB, edit func(*testConfig), v capture.Verdicts) (*Pipeline, *bytes.Buffer, string) {
 	t.Helper()
-	c := config.Default()
+	c := defaultTestConfig()
 	spool := filepath.Join(t.TempDir(), "spool")
 	c.Files.SpoolDir = spool
 	if edit != nil {
 		edit(&c)
 	}
-	if err := c.Validate(); err != nil {
+	var p setting.Problems
+	c.Files.Validate("files", &p)
+	c.Capture.Validate("capture", &p)
+	if err := p.Err(); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	p, err := New(ConfigFrom(&c, v), output.NewNDJSON(&buf))
+	pl, err := New(c.pipelineConfig(v), output.NewNDJSON(&buf))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
-	return p, &buf, spool
+	t.Cleanup(func() { pl.Close() })
+	return pl, &buf, spool
 }
 
 // feedPipeline runs connection c, in 1448-byte segments, through a new
 // pipeline (newPipeline's edit and verdicts) and closes its shard.
-func feedPipeline(t testing.TB, edit func(*config.Config), v capture.Verdicts, c testutil.TCPConn) (*Pipeline, *bytes.Buffer, string) {
+func feedPipeline(t testing.TB, edit func(*testConfig), v capture.Verdicts, c testutil.TCPConn) (*Pipeline, *bytes.Buffer, string) {
 	t.Helper()
 	p, buf, spool := newPipeline(t, edit, v)
 	sh := p.NewShard(0)
@@ -256,7 +295,7 @@ func TestSkipVerdictCoversTheBody(t *testing.T) {
 }
 
 func TestOversizeIsReportedWithoutHash(t *testing.T) {
-	p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.MaxSize.Executable = 64 << 10 }, nil)
+	p, buf, spool := newPipeline(t, func(c *testConfig) { c.Files.MaxSize.Executable = 64 << 10 }, nil)
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
@@ -276,7 +315,7 @@ func TestOversizeIsReportedWithoutHash(t *testing.T) {
 }
 
 func TestSpoolLimitStillHashes(t *testing.T) {
-	p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.SpoolLimit = 1 << 20 }, nil)
+	p, buf, spool := newPipeline(t, func(c *testConfig) { c.Files.SpoolLimit = 1 << 20 }, nil)
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
@@ -293,7 +332,7 @@ func TestSpoolLimitStillHashes(t *testing.T) {
 
 func TestRetentionKeepsWholeFilesBySHA256(t *testing.T) {
 	keep := t.TempDir()
-	p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.Retain.Executable = keep }, nil)
+	p, buf, spool := newPipeline(t, func(c *testConfig) { c.Files.Retain.Executable = keep }, nil)
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_keepalive.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
@@ -348,8 +387,8 @@ func TestLostSegmentIsAGapNotAHash(t *testing.T) {
 // Flows idle past files.flow_idle end, and their unfinished files are
 // reported cut; a full table evicts the least recently active flow.
 func TestIdleAndEviction(t *testing.T) {
-	p, buf, spool := newPipeline(t, func(c *config.Config) {
-		c.Files.FlowIdle = config.Duration(5 * time.Second)
+	p, buf, spool := newPipeline(t, func(c *testConfig) {
+		c.Files.FlowIdle = setting.Duration(5 * time.Second)
 		c.Files.MaxFlows = 64
 		c.Sensor.Workers = 1
 	}, nil)
@@ -418,7 +457,7 @@ func TestContentBeatsNameAndType(t *testing.T) {
 
 // Only the configured categories are reported.
 func TestCategoriesFromConfig(t *testing.T) {
-	p, buf, _ := newPipeline(t, func(c *config.Config) { c.Files.Categories = []string{"document"} }, nil)
+	p, buf, _ := newPipeline(t, func(c *testConfig) { c.Files.Categories = []string{"document"} }, nil)
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_keepalive.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
@@ -535,7 +574,7 @@ func drain(sh capture.Shard) {
 
 // files.hashes without sha1 and md5: only SHA-256, still the right one.
 func TestOnlySHA256(t *testing.T) {
-	p, buf, _ := newPipeline(t, func(c *config.Config) { c.Files.Hashes = []string{"sha256"} }, nil)
+	p, buf, _ := newPipeline(t, func(c *testConfig) { c.Files.Hashes = []string{"sha256"} }, nil)
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
@@ -589,7 +628,7 @@ func TestCloseDelimitedBodyNeedsAFIN(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	run := func(name string, do func(sh capture.Shard)) testEvent {
 		t.Helper()
-		p, buf, spool := newPipeline(t, func(c *config.Config) { c.Files.FlowIdle = config.Duration(5 * time.Second) }, nil)
+		p, buf, spool := newPipeline(t, func(c *testConfig) { c.Files.FlowIdle = setting.Duration(5 * time.Second) }, nil)
 		sh := p.NewShard(0)
 		do(sh)
 		sh.Close()
@@ -727,7 +766,7 @@ func TestMetadataAndURLInEvents(t *testing.T) {
 // CAPTURE it whole: the limit covers the file.
 func TestCandidateRaisesTheBudget(t *testing.T) {
 	rec := &recorder{}
-	p, buf, _ := newPipeline(t, func(c *config.Config) { c.Capture.StreamBudget = 256 << 10 }, rec)
+	p, buf, _ := newPipeline(t, func(c *testConfig) { c.Capture.StreamBudget = 256 << 10 }, rec)
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))

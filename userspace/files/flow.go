@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/extract"
 	"github.com/edgesensor/edgesensor/userspace/httpx"
@@ -84,7 +83,7 @@ type dir struct {
 // flow is one watched TCP connection.
 type flow struct {
 	key        flowKey
-	app        config.App
+	app        capture.App
 	parser     extract.Parser // made at the flow's first byte (parse)
 	sh         *shard
 	conn       reassembly.Conn // the receiver model and both streams
@@ -209,7 +208,7 @@ func (s *shard) Handle(ev *capture.Event) {
 		app := s.p.app(key.server.Port())
 		// A lone FIN, RST or ACK (a late retransmission after the flow
 		// ended) starts nothing; nor does a packet the host drops.
-		if app == config.AppNone || len(ev.Payload) == 0 && !syn || seg.Bad {
+		if app == capture.AppNone || len(ev.Payload) == 0 && !syn || seg.Bad {
 			if seg.Bad {
 				s.stats.TCP.BadChecksum++
 			}
@@ -459,7 +458,7 @@ func (s *shard) verdict(f *flow, kind string, err error) {
 	}
 }
 
-func (s *shard) newFlow(key flowKey, app config.App, ev *capture.Event) *flow {
+func (s *shard) newFlow(key flowKey, app capture.App, ev *capture.Event) *flow {
 	if len(s.flows) >= s.max {
 		// Half-open connections go first (conntrack's early drop): a SYN
 		// flood must not push out a flow that carries a file.

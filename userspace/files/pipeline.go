@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +22,6 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/extract"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/httpx"
@@ -44,9 +42,10 @@ const Dataset = "edgesensor.file"
 // userspace; a map write per small body would cost more than it saves.
 const minKernelSkip = 32 << 10
 
-// Config tunes the pipeline. New fills zero values from config.Default.
+// Config tunes the pipeline. New fills zero values from the defaults of
+// the tables they come from (DefaultSettings, capture's).
 type Config struct {
-	Ports      map[uint16]config.App // watched port -> protocol
+	Ports      map[uint16]capture.App // watched port -> protocol
 	Categories map[filetype.Category]Category
 	SpoolDir   string
 	SpoolLimit int64
@@ -82,13 +81,19 @@ type Config struct {
 	NoSHA1, NoMD5 bool
 	// RetainMinScore keeps (RetainDir) only files scoring at least this.
 	RetainMinScore int
-	// Sample, when set, is asked for every whole spooled file before its
-	// spool goes: a path it returns receives a copy (a hard link where it
-	// can), which from then on belongs to the caller (the cloud uplink).
-	Sample func(cat filetype.Category, size int64, sha256 string) string
-	// CloudPending says whether whole files of a category go to the
-	// cloud for a verdict (their events carry edgesensor.score.cloud -1).
-	CloudPending func(cat filetype.Category) bool
+	// Samples is the cloud's side of whole files (nil: no cloud).
+	Samples Samples
+}
+
+// Samples is what the file pipeline asks of the cloud uplink.
+type Samples interface {
+	// Wanted says whether whole files of a category go to the cloud for
+	// a verdict (their events carry edgesensor.score.cloud -1).
+	Wanted(cat filetype.Category) bool
+	// Path is asked for every whole spooled file before its spool goes:
+	// a path it returns receives a copy (a hard link where it can), which
+	// from then on belongs to the uplink; "" for none.
+	Path(cat filetype.Category, size int64, sha256 string) string
 }
 
 // Category is what the config says of one file category.
@@ -96,56 +101,6 @@ type Category struct {
 	MaxSize   int64
 	RetainDir string        // "" keeps no file
 	RetainFor time.Duration // retained files older than this are deleted; 0 never
-}
-
-// ConfigFrom builds the pipeline's config from sensor.toml.
-func ConfigFrom(c *config.Config, v capture.Verdicts) Config {
-	f := &c.Files
-	cats := map[filetype.Category]Category{}
-	for _, name := range f.Categories {
-		switch name {
-		case config.CategoryExecutable:
-			cats[filetype.Executable] = Category{int64(f.MaxSize.Executable), f.Retain.Executable, time.Duration(f.RetainFor.Executable)}
-		case config.CategoryDocument:
-			cats[filetype.Document] = Category{int64(f.MaxSize.Document), f.Retain.Document, time.Duration(f.RetainFor.Document)}
-		case config.CategoryArchive:
-			cats[filetype.Archive] = Category{int64(f.MaxSize.Archive), f.Retain.Archive, time.Duration(f.RetainFor.Archive)}
-		}
-	}
-	return Config{
-		Ports:            c.PortApps(),
-		Categories:       cats,
-		SpoolDir:         c.SpoolPath(),
-		SpoolLimit:       int64(f.SpoolLimit),
-		Uploads:          f.Uploads,
-		Idle:             time.Duration(f.FlowIdle),
-		Lifetime:         time.Duration(f.FlowLifetime),
-		MaxFlows:         f.MaxFlows,
-		Shards:           c.WorkerCount(),
-		StreamBudget:     int64(c.Capture.StreamBudget),
-		ReassemblyBuffer: int(f.ReassemblyBuffer),
-		ReassemblyMemory: int64(f.ReassemblyMemory),
-		MaxDecompressed:  int64(f.MaxDecompressed),
-		MaxRatio:         f.MaxRatio,
-		Verdicts:         v,
-		Policy:           PolicyOf(c.Reassembly.Policy),
-		AckGrace:         time.Duration(c.Reassembly.AckGrace),
-		Threshold:        c.Score.Threshold,
-		NoSHA1:           !slices.Contains(f.Hashes, "sha1"),
-		NoMD5:            !slices.Contains(f.Hashes, "md5"),
-		RetainMinScore:   f.RetainMinScore,
-	}
-}
-
-// PolicyOf maps reassembly.policy to the reassembler's policy.
-func PolicyOf(name string) reassembly.Policy {
-	switch name {
-	case config.PolicyFirst:
-		return reassembly.PolicyFirst
-	case config.PolicyLast:
-		return reassembly.PolicyLast
-	}
-	return reassembly.PolicyLinux
 }
 
 // intel is the current intelligence, or nil.
@@ -206,7 +161,7 @@ type Pipeline struct {
 	spoolDir  string // this pipeline's own directory under cfg.SpoolDir
 
 	// ports is cfg.Ports, replaceable while running (a reloaded config).
-	ports atomic.Pointer[map[uint16]config.App]
+	ports atomic.Pointer[map[uint16]capture.App]
 
 	mu     sync.Mutex
 	shards []*shard
@@ -224,10 +179,10 @@ const scoreQueue = 256
 
 // SetPorts replaces the watched ports: flows that start from now on use
 // the new table, flows already followed keep their application.
-func (p *Pipeline) SetPorts(m map[uint16]config.App) { p.ports.Store(&m) }
+func (p *Pipeline) SetPorts(m map[uint16]capture.App) { p.ports.Store(&m) }
 
 // app is the application of a server port.
-func (p *Pipeline) app(port uint16) config.App { return (*p.ports.Load())[port] }
+func (p *Pipeline) app(port uint16) capture.App { return (*p.ports.Load())[port] }
 
 // analyse hands a closed candidate to the scorers.
 func (p *Pipeline) analyse(f *file) {
@@ -250,10 +205,11 @@ func (p *Pipeline) scorer() {
 
 // New makes a pipeline writing to out. It creates the spool directory.
 func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
-	d := config.Default()
-	def := ConfigFrom(&d, nil)
+	ds := DefaultSettings()
+	def := ds.Config()
 	if cfg.Ports == nil {
-		cfg.Ports = def.Ports
+		dp := capture.DefaultPorts()
+		cfg.Ports = dp.Apps()
 	}
 	if cfg.Categories == nil {
 		cfg.Categories = def.Categories
@@ -277,7 +233,7 @@ func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
 		cfg.Shards = 1
 	}
 	if cfg.StreamBudget <= 0 {
-		cfg.StreamBudget = def.StreamBudget
+		cfg.StreamBudget = int64(capture.DefaultStreamBudget)
 	}
 	if cfg.ReassemblyBuffer <= 0 {
 		cfg.ReassemblyBuffer = def.ReassemblyBuffer
@@ -299,12 +255,12 @@ func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("files.spool_dir: %w", err)
 	}
-	for _, c := range cfg.Categories {
+	for cat, c := range cfg.Categories {
 		if c.RetainDir == "" {
 			continue
 		}
 		if err := os.MkdirAll(c.RetainDir, 0o700); err != nil {
-			return nil, fmt.Errorf("files.retain: creating %s: %w", c.RetainDir, err)
+			return nil, fmt.Errorf("files.retain.%s: creating %s: %w", cat, c.RetainDir, err)
 		}
 	}
 	p := &Pipeline{cfg: cfg, out: out, spoolDir: own, scoreQ: make(chan *file, scoreQueue)}
@@ -399,18 +355,18 @@ func (p *Pipeline) Detail() Detail {
 }
 
 // parserFor makes the parser of a flow's protocol.
-func (s *shard) parserFor(app config.App) extract.Parser {
+func (s *shard) parserFor(app capture.App) extract.Parser {
 	c := &s.p.cfg
 	switch app {
-	case config.AppHTTP:
+	case capture.AppHTTP:
 		return httpx.New(s.sink, httpx.Options{
 			Uploads:    c.Uploads,
 			MaxDecoded: c.MaxDecompressed,
 			MaxRatio:   c.MaxRatio,
 		}, &s.stats.HTTP)
-	case config.AppSMTP:
+	case capture.AppSMTP:
 		return smtp.New(s.mime, smtp.Options{}, &s.stats.SMTP)
-	case config.AppIMAP:
+	case capture.AppIMAP:
 		return imap.New(s.mime, imap.Options{}, &s.stats.IMAP)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 )
 
@@ -17,7 +16,7 @@ import (
 // (eicar.com, 10) is kept; setup.bin (0) and tool_linux (6) go.
 func TestRetentionMinScoreQuarantinesOnlyMalicious(t *testing.T) {
 	keep := t.TempDir()
-	p, buf, spool := newPipeline(t, func(c *config.Config) {
+	p, buf, spool := newPipeline(t, func(c *testConfig) {
 		c.Files.Retain.Executable = keep
 		c.Files.RetainMinScore = 7
 	}, nil)
@@ -43,13 +42,13 @@ func TestSampleHandOff(t *testing.T) {
 	dir := t.TempDir()
 	asked := map[string]int64{}
 	p, buf, spool := newPipeline(t, nil, nil)
-	p.cfg.Sample = func(cat filetype.Category, size int64, sum string) string {
+	p.cfg.Samples = sampleFunc(func(cat filetype.Category, size int64, sum string) string {
 		if cat != filetype.Executable {
 			return ""
 		}
 		asked[sum] = size
 		return filepath.Join(dir, sum)
-	}
+	})
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_keepalive.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))
@@ -103,4 +102,13 @@ func TestSweepDeletesOnlyOldRetainedFiles(t *testing.T) {
 	if n, err := Sweep(filepath.Join(dir, "nope"), time.Hour, now); n != 0 || err != nil {
 		t.Errorf("missing dir: %d, %v", n, err)
 	}
+}
+
+// sampleFunc is a Samples that wants nothing pending and hands out paths
+// with f.
+type sampleFunc func(cat filetype.Category, size int64, sum string) string
+
+func (f sampleFunc) Wanted(filetype.Category) bool { return false }
+func (f sampleFunc) Path(cat filetype.Category, size int64, sum string) string {
+	return f(cat, size, sum)
 }

@@ -413,8 +413,8 @@ func (f *file) finishSpool(complete bool) {
 	p := f.s.p
 	f.spool.Close()
 	p.spoolUsed.Add(-f.spoolBytes)
-	if complete && p.cfg.Sample != nil {
-		if dst := p.cfg.Sample(f.typ.Category, f.spoolBytes, hex.EncodeToString(f.sum256)); dst != "" {
+	if complete && p.cfg.Samples != nil {
+		if dst := p.cfg.Samples.Path(f.typ.Category, f.spoolBytes, hex.EncodeToString(f.sum256)); dst != "" {
 			if err := linkOrCopy(f.spoolPath, dst); err != nil {
 				p.Stats.SampleErrors.Add(1)
 			} else {

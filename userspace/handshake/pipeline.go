@@ -329,6 +329,7 @@ type shard struct {
 	free     []*flow // finished flows kept for their buffers
 	certs    certCache
 	line     []byte // the event being written
+	rec      ecs.Record
 	reasmCfg reassembly.Config
 	stats    reassembly.Stats
 	tcpStats reassembly.ConnStats
@@ -925,7 +926,8 @@ func (s *shard) finish(f *flow, end string) {
 		s.p.Stats.Errors.Add(1)
 		return
 	}
-	s.p.out.Write(line)
+	s.rec = ecs.Record{Fields: ev.Fields(), Line: line}
+	s.p.out.Write(&s.rec)
 	s.p.Stats.Events.Add(1)
 }
 
@@ -996,7 +998,7 @@ func (f *flow) event(end string) *Event {
 		ev.TLS.Client = f.clientECS()
 		d.Client = f.clientDetails()
 	} else {
-		d.Missing = append(d.Missing, "client_hello")
+		d.Missing = append(d.Missing, MissingClientHello)
 	}
 	resumed := false
 	if f.haveSH {
@@ -1014,15 +1016,15 @@ func (f *flow) event(end string) *Event {
 		d.Server = f.serverDetails()
 		if sh.HelloRetry {
 			// A HelloRetryRequest and no ServerHello after it.
-			d.Missing = append(d.Missing, "server_hello")
+			d.Missing = append(d.Missing, MissingServerHello)
 		}
 	} else {
-		d.Missing = append(d.Missing, "server_hello")
+		d.Missing = append(d.Missing, MissingServerHello)
 	}
 	if f.leaf != nil {
 		f.leafECS(ev.TLS.Server, d.Server)
 	} else if f.haveSH && f.sh.Version() <= 0x0303 && !resumed && !f.quic {
-		d.Missing = append(d.Missing, "certificate")
+		d.Missing = append(d.Missing, MissingCertificate)
 	}
 	// TCP: the data plane saw application data both ways. QUIC: all that
 	// follows the hellos is encrypted, so it cannot be told.

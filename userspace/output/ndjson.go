@@ -1,5 +1,6 @@
 // Package output writes events: one JSON object per line to one writer
-// shared by every analysis worker.
+// shared by every analysis worker, each line then handed with its typed
+// fields to the other outputs (the tap).
 package output
 
 import (
@@ -8,6 +9,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 )
 
 // NDJSON serialises lines from many goroutines onto one writer. The first
@@ -18,7 +21,7 @@ type NDJSON struct {
 	err    error
 	failed chan struct{}
 	lines  uint64
-	tap    atomic.Pointer[func([]byte)]
+	tap    atomic.Pointer[func(*ecs.Record)]
 }
 
 // NewNDJSON writes to w. Call Flush when done.
@@ -26,24 +29,26 @@ func NewNDJSON(w io.Writer) *NDJSON {
 	return &NDJSON{w: bufio.NewWriterSize(w, 64<<10), failed: make(chan struct{})}
 }
 
-// Write writes one line; it must end with a newline.
-func (o *NDJSON) Write(line []byte) {
+// Write writes one event's line (it must end with a newline), then hands
+// the record to the tap.
+func (o *NDJSON) Write(rec *ecs.Record) {
 	o.mu.Lock()
 	if o.err == nil {
-		_, err := o.w.Write(line)
+		_, err := o.w.Write(rec.Line)
 		o.fail(err)
 		o.lines++
 	}
 	o.mu.Unlock()
 	if t := o.tap.Load(); t != nil {
-		(*t)(line)
+		(*t)(rec)
 	}
 }
 
-// SetTap has f see every line after it is written (nil: none). f runs
-// on the analysis goroutines: it must not block nor keep line. It can be
-// replaced while lines are written (a reloaded config).
-func (o *NDJSON) SetTap(f func(line []byte)) {
+// SetTap has f see every record after its line is written (nil: none).
+// f runs on the analysis goroutines: it must not block nor keep the
+// record's line. It can be replaced while events are written (a
+// reloaded config).
+func (o *NDJSON) SetTap(f func(rec *ecs.Record)) {
 	if f == nil {
 		o.tap.Store(nil)
 		return

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
 // Disclosed is one field of one category and what becomes of it.
@@ -32,7 +32,7 @@ func (p *Policy) Disclosure() []Disclosed {
 			}
 			d := Disclosed{Category: cat, Mode: mode, Field: r.path, Note: r.note}
 			switch {
-			case mode == config.ShareNone:
+			case mode == ShareNone:
 				d.Transform = "not sent: privacy." + cat + " is none" + p.noneWhy()
 			case !p.allowed(r, cat):
 				d.Transform = fmt.Sprintf("not sent: privacy.%s is none", r.class)
@@ -50,9 +50,9 @@ func (p *Policy) Disclosure() []Disclosed {
 		if cat != TLS {
 			d := Disclosed{Category: cat, Mode: mode, Field: "(file content)"}
 			switch mode {
-			case config.ShareFull:
+			case ShareFull:
 				d.Sent = true
-				d.Transform = fmt.Sprintf("uploaded only when the cloud does not know the SHA-256 and the file is at most %s (privacy.max_upload.%s)", config.ByteSize(p.UploadLimit(cat)), cat)
+				d.Transform = fmt.Sprintf("uploaded only when the cloud does not know the SHA-256 and the file is at most %s (privacy.max_upload.%s)", setting.ByteSize(p.UploadLimit(cat)), cat)
 			default:
 				d.Transform = "not sent: privacy." + cat + " is not full"
 			}
@@ -189,7 +189,7 @@ func (p *Policy) describeAddr(key string) (string, bool) {
 // describeEmail says what becomes of an e-mail address outside the email
 // category (certificates).
 func (p *Policy) describeEmail() string {
-	if p.modes[Email] == config.ShareNone {
+	if p.modes[Email] == ShareNone {
 		return "not sent: privacy.email is none"
 	}
 	if p.p.EmailDomain == "keep" {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
 
@@ -131,13 +131,13 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 }
 
 // leakModes are the privacy settings a customer can choose, crossed.
-func leakModes() map[string]func(*config.Config) {
-	m := map[string]func(*config.Config){}
+func leakModes() map[string]func(*testConfig) {
+	m := map[string]func(*testConfig){}
 	for name, edit := range modes() {
 		for _, q := range []string{"drop", "hash"} {
 			for _, keep := range [][]string{nil, {"lang", "next", "q", "ip"}} {
 				name, edit, q, keep := fmt.Sprintf("%s/query_%s/keep%d", name, q, len(keep)), edit, q, keep
-				m[name] = func(c *config.Config) {
+				m[name] = func(c *testConfig) {
 					edit(c)
 					c.Privacy.QueryValues, c.Privacy.QueryKeep = q, keep
 				}
@@ -148,7 +148,7 @@ func leakModes() map[string]func(*config.Config) {
 }
 
 // excluded are the kinds a mode lets leave by the customer's choice.
-func excluded(c *config.Config) []string {
+func excluded(c *testConfig) []string {
 	var k []string
 	if c.Privacy.ClientIP == "keep" {
 		k = append(k, leaktest.IPv4, leaktest.IPv6)
@@ -168,7 +168,7 @@ func TestNoPersonalValueLeavesProperty(t *testing.T) {
 	records := 0
 	for name, edit := range leakModes() {
 		cfg := uplinked(edit)
-		p, err := New(cfg, testKey(t))
+		p, err := newPolicy(cfg, testKey(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestNoPersonalValueLeavesProperty(t *testing.T) {
 		secrets := leaktest.Without(person.Secrets(), excluded(cfg)...)
 		hay := map[string][]byte{}
 		for i, line := range personalEvents(g, person) {
-			rec, ok, err := p.Record(line)
+			rec, ok, err := p.Record(recordOf(line))
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -185,7 +185,7 @@ func TestNoPersonalValueLeavesProperty(t *testing.T) {
 				hay[fmt.Sprintf("record %d (%s)", i, rec.Category)] = rec.Body
 			}
 		}
-		if len(hay) == 0 && cfg.Privacy.Share != config.ShareNone {
+		if len(hay) == 0 && cfg.Privacy.Share != ShareNone {
 			t.Fatalf("%s: no records", name)
 		}
 		if f := leaktest.Search(hay, secrets); len(f) > 0 {
@@ -224,7 +224,7 @@ func TestLeakSearchSeesRawEvents(t *testing.T) {
 func TestFieldsNotListedNeverLeave(t *testing.T) {
 	g := leaktest.NewGen(2)
 	person := g.Person()
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "keep"; c.Privacy.Email = "hash" }), testKey(t))
+	p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.ClientIP = "keep"; c.Privacy.Email = "hash" }), testKey(t))
 	for _, line := range personalEvents(g, person)[:3] {
 		m := record(t, p, line)
 		for _, gone := range []string{"network.community_id", "network.vlan", "edgesensor.tunnel.outer", "edgesensor.tunnel.id",
@@ -246,7 +246,8 @@ func TestFieldsNotListedNeverLeave(t *testing.T) {
 	// A listed field holding another shape than its rule's is dropped.
 	line := []byte(`{"event":{"dataset":"edgesensor.tls","kind":{"x":"` + person.User + `"},"category":[{"a":1}],"duration":"` + person.User + `"},` +
 		`"edgesensor":{"tls":{"complete":"` + person.User + `","extensions":[1,"` + person.User + `"],"packets":3}}}`)
-	rec, ok, err := p.Record(line)
+	// (No event type decodes such a line: the record's fields are given.)
+	rec, ok, err := p.Record(&ecs.Record{Fields: ecs.Fields{Dataset: "edgesensor.tls"}, Line: line})
 	if err != nil || !ok {
 		t.Fatalf("record: %v %v", ok, err)
 	}
@@ -258,20 +259,20 @@ func TestFieldsNotListedNeverLeave(t *testing.T) {
 func TestUnknownClientSideNotSent(t *testing.T) {
 	g := leaktest.NewGen(3)
 	evs := personalEvents(g, g.Person())
-	p, _ := New(uplinked(nil), testKey(t))
-	if _, ok, _ := p.Record(evs[len(evs)-1]); ok || p.UnknownSide() != 1 {
+	p, _ := newPolicy(uplinked(nil), testKey(t))
+	if _, ok, _ := p.Record(recordOf(evs[len(evs)-1])); ok || p.UnknownSide() != 1 {
 		t.Errorf("a handshake without hellos made a record (counted %d)", p.UnknownSide())
 	}
 	// QUIC the same: Initials that did not decrypt either way.
 	quic := bytes.Replace(evs[len(evs)-1], []byte(`"end":"not_tls"`), []byte(`"end":"timeout","quic":{"version":"1","initial_packets":2,"decrypted":0,"undecryptable":2}`), 1)
 	quic = bytes.Replace(quic, []byte(`"transport":"tcp"`), []byte(`"transport":"udp"`), 1)
 	quic = bytes.Replace(quic, []byte(`"protocol":"http"`), []byte(`"protocol":"quic"`), 1)
-	if _, ok, _ := p.Record(quic); ok || p.UnknownSide() != 2 || !bytes.Contains(quic, []byte(`"quic":{`)) || !bytes.Contains(quic, []byte(`"udp"`)) {
+	if _, ok, _ := p.Record(recordOf(quic)); ok || p.UnknownSide() != 2 || !bytes.Contains(quic, []byte(`"quic":{`)) || !bytes.Contains(quic, []byte(`"udp"`)) {
 		t.Errorf("a QUIC handshake without hellos made a record (counted %d): %s", p.UnknownSide(), quic)
 	}
 	// One hello is enough to know the sides.
 	one := bytes.Replace(evs[len(evs)-1], []byte(`"client_hello",`), nil, 1)
-	if _, ok, _ := p.Record(one); !ok {
+	if _, ok, _ := p.Record(recordOf(one)); !ok {
 		t.Errorf("a handshake with its ClientHello made no record: %s", one)
 	}
 }
@@ -283,7 +284,7 @@ func TestCertificateEmails(t *testing.T) {
 	person := g.Person()
 	tlsEvent := personalEvents(g, person)[len(g.URLs(person, "h", "x", person.V4))]
 	for _, mode := range []string{"hash", "none"} {
-		p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = mode }), testKey(t))
+		p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.Email = mode }), testKey(t))
 		m := record(t, p, tlsEvent)
 		sans, _ := get(m, "tls.server.x509.alternative_names").([]any)
 		subject, _ := get(m, "tls.server.subject").(string)
@@ -316,7 +317,7 @@ func TestEmailLiterals(t *testing.T) {
 	person := g.Person()
 	ev := personalEvents(g, person)[0]
 	for _, ip := range []string{"cryptopan", "truncate", "hmac", "drop"} {
-		p, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = ip; c.Privacy.Email = "hash" }), testKey(t))
+		p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.ClientIP = ip; c.Privacy.Email = "hash" }), testKey(t))
 		m := record(t, p, ev)
 		rcpt := get(m, "edgesensor.smtp.rcpt_to").([]any)
 		src, _ := get(m, "source.ip").(string)
@@ -343,12 +344,12 @@ func TestEmailLiterals(t *testing.T) {
 // what the rebuilding of free text costs at its most.
 func BenchmarkRecordPersonal(b *testing.B) {
 	g := leaktest.NewGen(1)
-	evs := personalEvents(g, g.Person())
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(b))
+	recs := recordsOf(personalEvents(g, g.Person()))
+	p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.Email = "hash" }), testKey(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := p.Record(evs[i%len(evs)]); err != nil {
+		if _, _, err := p.Record(recs[i%len(recs)]); err != nil {
 			b.Fatal(err)
 		}
 	}

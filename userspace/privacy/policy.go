@@ -4,7 +4,6 @@
 package privacy
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,7 +17,8 @@ import (
 	"sync/atomic"
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
-	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
 )
 
 // Data categories, as in [privacy].
@@ -48,7 +48,7 @@ type Record struct {
 // reload or a key rotation builds a new one.
 type Policy struct {
 	modes   map[string]string // category → effective share mode
-	p       config.Privacy
+	p       Settings
 	key     *anon.Key
 	cpan    *anon.CryptoPAn
 	ipKey   []byte
@@ -65,21 +65,22 @@ type Policy struct {
 	idMACs      sync.Pool     // HMACs under idKey, reused: one per record
 }
 
-// New builds the policy of cfg. key may be nil only when nothing is
-// shared (every mode none).
-func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
-	p := &Policy{modes: map[string]string{}, p: cfg.Privacy, key: key, ix: buildIndex()}
+// New builds the policy of the [privacy] table s; uplink says whether
+// uplink.url is set (without one nothing is shared). key may be nil only
+// when nothing is shared (every mode none).
+func New(s *Settings, uplink bool, key *anon.Key) (*Policy, error) {
+	p := &Policy{modes: map[string]string{}, p: *s, key: key, ix: buildIndex()}
 	p.addrFn = p.personAddr
 	any := false
 	for _, c := range Categories {
-		p.modes[c] = cfg.Mode(c)
-		any = any || p.modes[c] != config.ShareNone
+		p.modes[c] = s.Mode(c, uplink)
+		any = any || p.modes[c] != ShareNone
 	}
 	if !any {
 		return p, nil
 	}
 	if key == nil {
-		return nil, fmt.Errorf("privacy.key_file: no key loaded; create one with `edgesensor genkey %s`", cfg.Privacy.KeyFile)
+		return nil, fmt.Errorf("privacy.key_file: no key loaded; create one with `edgesensor genkey %s`", s.KeyFile)
 	}
 	cp, err := key.CryptoPAn()
 	if err != nil {
@@ -92,7 +93,7 @@ func New(cfg *config.Config, key *anon.Key) (*Policy, error) {
 	p.hostKey = key.SubKey(anon.PurposeHost)
 	p.nameKey = key.SubKey(anon.PurposeName)
 	p.idKey = key.SubKey("record-id")
-	p.urls = &anon.URLRules{Keep: cfg.Privacy.QueryKeep, Hash: cfg.Privacy.QueryValues == "hash", Key: key.SubKey("url-query")}
+	p.urls = &anon.URLRules{Keep: s.QueryKeep, Hash: s.QueryValues == "hash", Key: key.SubKey("url-query")}
 	return p, nil
 }
 
@@ -111,7 +112,7 @@ func (p *Policy) Modes() map[string]string {
 // Shares says whether anything at all may leave.
 func (p *Policy) Shares() bool {
 	for _, m := range p.modes {
-		if m != config.ShareNone {
+		if m != ShareNone {
 			return true
 		}
 	}
@@ -133,75 +134,49 @@ func (p *Policy) UnknownSide() uint64 { return p.unknownSide.Load() }
 // Record builds what of an event line may leave; ok is false when
 // nothing may (its category's mode is none, it is not an event the
 // cloud takes, or it is a handshake whose client side is unknown).
-func (p *Policy) Record(line []byte) (Record, bool, error) {
-	rec := Record{Score: -1}
-	var kind, complete, sha, client, origURL string
-	unknownSide := 0
-	w := &walker{p: p, d: line, collect: func(path []byte, raw []byte) {
-		switch string(path) {
-		case "event.dataset":
-			rec.Dataset = unquote(raw)
-		case "edgesensor.file.category":
-			kind = unquote(raw)
-		case "edgesensor.file.complete":
-			complete = string(raw)
-		case "file.hash.sha256":
-			sha = unquote(raw)
-		case "source.ip":
-			client = unquote(raw)
-		case "url.original":
-			origURL = unquote(raw)
-		case "edgesensor.tls.missing":
-			// Neither hello parsed: the side taken for the client is a
-			// guess, and the other may be the real client.
-			if bytes.Contains(raw, []byte(`"client_hello"`)) && bytes.Contains(raw, []byte(`"server_hello"`)) {
-				unknownSide = 1
-			}
-		case "event.risk_score":
-			var n float64
-			if json.Unmarshal(raw, &n) == nil {
-				rec.Score = int(n)
-			}
-		}
-	}}
-	i := w.ws(0)
+func (p *Policy) Record(r *ecs.Record) (Record, bool, error) {
+	f, line := &r.Fields, r.Line
+	rec := Record{Score: -1, Dataset: f.Dataset}
+	if f.Scored {
+		rec.Score = f.Score
+	}
+	i := skipWS(line, 0)
 	if i >= len(line) || line[i] != '{' {
 		return Record{}, false, errJSON
-	}
-	if _, _, err := w.object(i); err != nil {
-		return Record{}, false, err
 	}
 	switch rec.Dataset {
 	case "edgesensor.tls":
 		rec.Category = TLS
 	case "edgesensor.file":
-		rec.Kind = kind
+		rec.Kind = f.Category
 		rec.Category = Documents
-		if kind == config.CategoryExecutable {
+		if f.Category == filetype.Executable.String() {
 			rec.Category = Executables
 		}
-		if complete == "true" {
-			rec.SHA256 = sha
+		if f.Complete {
+			rec.SHA256 = f.SHA256
 		}
 	default:
 		return Record{}, false, nil
 	}
-	if p.modes[rec.Category] == config.ShareNone {
+	if p.modes[rec.Category] == ShareNone {
 		return Record{}, false, nil
 	}
-	if rec.Category == TLS && unknownSide != 0 {
+	// Neither hello parsed: the side taken for the client is a guess, and
+	// the other may be the real client.
+	if rec.Category == TLS && f.UnknownSide {
 		p.unknownSide.Add(1)
 		return Record{}, false, nil
 	}
-	w = &walker{p: p, d: line, category: rec.Category, out: make([]byte, 0, len(line))}
+	w := &walker{p: p, d: line, category: rec.Category, out: make([]byte, 0, len(line)), reasons: f.Reasons}
 	// url.domain is the host of url.original: a Host header with user
 	// info ("user:pass@host") may have been cut to the user name.
-	w.urlHost, w.hasURL = anon.URLHost(origURL), origURL != ""
+	w.urlHost, w.hasURL = anon.URLHost(f.URL), f.URL != ""
 	w.ev.Addr = p.addrFn
-	if a, err := netip.ParseAddr(client); err == nil {
+	if a, err := netip.ParseAddr(f.Source.IP); err == nil {
 		w.ev.Client = a.Unmap().WithZone("")
 	}
-	if p.modes[Email] != config.ShareNone {
+	if p.modes[Email] != ShareNone {
 		ev := &w.ev
 		w.ev.Email = func(s string) (string, bool) {
 			return anon.HashEmail(p.mailKey, s, p.p.EmailDomain == "keep", ev), true
@@ -264,9 +239,9 @@ func (p *Policy) allowed(r *rule, category string) bool {
 	case classTLS:
 		return category == TLS
 	case classMeta:
-		return category != TLS && p.modes[Metadata] != config.ShareNone
+		return category != TLS && p.modes[Metadata] != ShareNone
 	case classEmail:
-		return category != TLS && p.modes[Email] != config.ShareNone
+		return category != TLS && p.modes[Email] != ShareNone
 	}
 	return false
 }

@@ -4,13 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
-	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	evcat "github.com/edgesensor/edgesensor/userspace/events"
 	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
 )
 
@@ -41,8 +43,20 @@ func events(t testing.TB) [][]byte {
 	return append(out, v6)
 }
 
-func uplinked(edit func(*config.Config)) *config.Config {
-	c := config.Default()
+// testConfig is what the sensor gives a policy: the [privacy] table, and
+// uplink.url.
+type testConfig struct {
+	Privacy Settings
+	Uplink  struct{ URL string }
+}
+
+// newPolicy builds c's policy as the sensor does.
+func newPolicy(c *testConfig, key *anon.Key) (*Policy, error) {
+	return New(&c.Privacy, c.Uplink.URL != "", key)
+}
+
+func uplinked(edit func(*testConfig)) *testConfig {
+	c := testConfig{Privacy: DefaultSettings()}
 	c.Uplink.URL = "https://127.0.0.1:8443"
 	if edit != nil {
 		edit(&c)
@@ -61,8 +75,8 @@ var secrets = []string{
 }
 
 // modes is every combination a customer can choose, per knob.
-func modes() map[string]func(*config.Config) {
-	m := map[string]func(*config.Config){}
+func modes() map[string]func(*testConfig) {
+	m := map[string]func(*testConfig){}
 	for _, ip := range []string{"cryptopan", "truncate", "hmac", "drop", "keep"} {
 		for _, share := range []string{"hash", "full"} {
 			for _, email := range []string{"hash", "none"} {
@@ -70,7 +84,7 @@ func modes() map[string]func(*config.Config) {
 					for _, dom := range []string{"keep", "drop"} {
 						for _, hosts := range []string{"drop", "hash"} {
 							ip, share, email, users, dom, hosts := ip, share, email, users, dom, hosts
-							m[strings.Join([]string{ip, share, email, users, dom, hosts}, "/")] = func(c *config.Config) {
+							m[strings.Join([]string{ip, share, email, users, dom, hosts}, "/")] = func(c *testConfig) {
 								c.Privacy.ClientIP, c.Privacy.Share = ip, share
 								c.Privacy.Executables, c.Privacy.Documents = share, share
 								c.Privacy.Email, c.Privacy.UserNames, c.Privacy.EmailDomain = email, users, dom
@@ -89,13 +103,13 @@ func TestNothingPersonalLeavesInAnyMode(t *testing.T) {
 	evs := events(t)
 	for name, edit := range modes() {
 		cfg := uplinked(edit)
-		p, err := New(cfg, testKey(t))
+		p, err := newPolicy(cfg, testKey(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := 0
 		for _, ev := range evs {
-			rec, ok, err := p.Record(ev)
+			rec, ok, err := p.Record(recordOf(ev))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +141,7 @@ func TestNothingPersonalLeavesInAnyMode(t *testing.T) {
 
 func record(t *testing.T, p *Policy, ev []byte) map[string]any {
 	t.Helper()
-	rec, ok, err := p.Record(ev)
+	rec, ok, err := p.Record(recordOf(ev))
 	if err != nil || !ok {
 		t.Fatalf("no record: %v", err)
 	}
@@ -153,13 +167,13 @@ func get(m map[string]any, path string) any {
 func TestTransforms(t *testing.T) {
 	evs := events(t)
 	personal := evs[len(evs)-2]
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash"; c.Privacy.UserNames = "hash" }), testKey(t))
+	p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.Email = "hash"; c.Privacy.UserNames = "hash" }), testKey(t))
 	m := record(t, p, personal)
 
 	// Crypto-PAn keeps the prefix structure: same /24 in, same /24 out.
 	ip := get(m, "source.ip").(string)
 	a := netip.MustParseAddr(ip)
-	other, _ := New(uplinked(nil), testKey(t))
+	other, _ := newPolicy(uplinked(nil), testKey(t))
 	b := netip.MustParseAddr(get(record(t, other, bytes.Replace(personal, []byte("192.0.2.77"), []byte("192.0.2.200"), 1)), "source.ip").(string))
 	if a == netip.MustParseAddr("192.0.2.77") || netip.PrefixFrom(a, 24).Masked() != netip.PrefixFrom(b, 24).Masked() {
 		t.Errorf("cryptopan: %s and %s", a, b)
@@ -169,11 +183,11 @@ func TestTransforms(t *testing.T) {
 	if u := get(m, "url.original").(string); u != "http://files.example.com/dl/invoice.exe?token=REDACTED&user=REDACTED&lang=REDACTED" {
 		t.Errorf("url: %s", u)
 	}
-	kept, _ := New(uplinked(func(c *config.Config) { c.Privacy.QueryKeep = []string{"LANG"} }), testKey(t))
+	kept, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.QueryKeep = []string{"LANG"} }), testKey(t))
 	if u := get(record(t, kept, personal), "url.original").(string); u != "http://files.example.com/dl/invoice.exe?token=REDACTED&user=REDACTED&lang=en" {
 		t.Errorf("url, lang kept: %s", u)
 	}
-	hashed, _ := New(uplinked(func(c *config.Config) { c.Privacy.QueryValues = "hash" }), testKey(t))
+	hashed, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.QueryValues = "hash" }), testKey(t))
 	u1 := get(record(t, hashed, personal), "url.original").(string)
 	if strings.Contains(u1, "abc123") || strings.Contains(u1, "REDACTED") || len(u1) != len("http://files.example.com/dl/invoice.exe?token=&user=&lang=")+3*16 {
 		t.Errorf("url, values hashed: %s", u1)
@@ -207,28 +221,28 @@ func TestTransforms(t *testing.T) {
 	}
 
 	// Truncate and hmac.
-	tr, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "truncate" }), testKey(t))
+	tr, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.ClientIP = "truncate" }), testKey(t))
 	if got := get(record(t, tr, personal), "source.ip"); got != "192.0.2.0" {
 		t.Errorf("truncate v4: %v", got)
 	}
 	if got := get(record(t, tr, evs[len(evs)-1]), "source.ip"); got != "2001:db8:1234::" {
 		t.Errorf("truncate v6: %v", got)
 	}
-	hm, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "hmac" }), testKey(t))
+	hm, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.ClientIP = "hmac" }), testKey(t))
 	if got, _ := get(record(t, hm, personal), "source.ip").(string); len(got) < 16 || strings.Contains(got, ".") {
 		t.Errorf("hmac: %v", got)
 	}
 	// The key matters: another key, another token.
 	k2, _ := anon.NewKey([]byte("another key of thirty-two bytes!"))
-	hm2, _ := New(uplinked(func(c *config.Config) { c.Privacy.ClientIP = "hmac" }), k2)
+	hm2, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.ClientIP = "hmac" }), k2)
 	if get(record(t, hm, personal), "source.ip") == get(record(t, hm2, personal), "source.ip") {
 		t.Error("the hmac does not depend on the key")
 	}
 	// The record id is keyed too: without the key it cannot be used to
 	// test guesses of the fields the record leaves out.
-	r1, _, _ := hm.Record(personal)
-	r2, _, _ := hm2.Record(personal)
-	r3, _, _ := hm.Record(personal)
+	r1, _, _ := hm.Record(recordOf(personal))
+	r2, _, _ := hm2.Record(recordOf(personal))
+	r3, _, _ := hm.Record(recordOf(personal))
 	if r1.ID == r2.ID || r1.ID != r3.ID || len(r1.ID) != 32 || r1.ID != anon.HashToken(hm.idKey, string(personal)) {
 		t.Errorf("record ids %s %s %s", r1.ID, r2.ID, r3.ID)
 	}
@@ -236,14 +250,14 @@ func TestTransforms(t *testing.T) {
 
 func TestShareModesSelectRecords(t *testing.T) {
 	evs := events(t)
-	count := func(edit func(*config.Config)) map[string]int {
-		p, err := New(uplinked(edit), testKey(t))
+	count := func(edit func(*testConfig)) map[string]int {
+		p, err := newPolicy(uplinked(edit), testKey(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := map[string]int{}
 		for _, ev := range evs {
-			if rec, ok, _ := p.Record(ev); ok {
+			if rec, ok, _ := p.Record(recordOf(ev)); ok {
 				n[rec.Category]++
 			}
 		}
@@ -253,23 +267,23 @@ func TestShareModesSelectRecords(t *testing.T) {
 	if all[TLS] == 0 || all[Executables] == 0 || all[Documents] == 0 {
 		t.Fatalf("records %v", all)
 	}
-	if n := count(func(c *config.Config) { c.Privacy.TLS = "none" }); n[TLS] != 0 || n[Executables] != all[Executables] {
+	if n := count(func(c *testConfig) { c.Privacy.TLS = "none" }); n[TLS] != 0 || n[Executables] != all[Executables] {
 		t.Errorf("tls none: %v", n)
 	}
-	if n := count(func(c *config.Config) { c.Privacy.Share = "none" }); len(n) != 0 {
+	if n := count(func(c *testConfig) { c.Privacy.Share = "none" }); len(n) != 0 {
 		t.Errorf("share none: %v", n)
 	}
-	if n := count(func(c *config.Config) { c.Uplink.URL = "" }); len(n) != 0 {
+	if n := count(func(c *testConfig) { c.Uplink.URL = "" }); len(n) != 0 {
 		t.Errorf("no uplink: %v", n)
 	}
 	// metadata none: the file is still reported, its name and URL not.
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Metadata = "none" }), testKey(t))
+	p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.Metadata = "none" }), testKey(t))
 	m := record(t, p, evs[len(evs)-2])
 	if get(m, "file.name") != nil || get(m, "url") != nil || get(m, "file.hash.sha256") == nil {
 		t.Errorf("metadata none: %v", m)
 	}
 	// Without a key nothing is built.
-	if _, err := New(uplinked(nil), nil); err == nil || !strings.Contains(err.Error(), "privacy.key_file") {
+	if _, err := newPolicy(uplinked(nil), nil); err == nil || !strings.Contains(err.Error(), "privacy.key_file") {
 		t.Errorf("no key: %v", err)
 	}
 }
@@ -281,7 +295,7 @@ func TestDisclosureMatchesWhatIsSent(t *testing.T) {
 	g := leaktest.NewGen(11)
 	evs := append(events(t), personalEvents(g, g.Person())...)
 	for name, edit := range modes() {
-		p, _ := New(uplinked(edit), testKey(t))
+		p, _ := newPolicy(uplinked(edit), testKey(t))
 		sent := map[string]map[string]bool{}
 		for _, d := range p.Disclosure() {
 			if sent[d.Category] == nil {
@@ -290,7 +304,7 @@ func TestDisclosureMatchesWhatIsSent(t *testing.T) {
 			sent[d.Category][d.Field] = d.Sent
 		}
 		for _, ev := range evs {
-			rec, ok, _ := p.Record(ev)
+			rec, ok, _ := p.Record(recordOf(ev))
 			if !ok {
 				continue
 			}
@@ -309,7 +323,7 @@ func TestDisclosureMatchesWhatIsSent(t *testing.T) {
 	}
 	// Every rule is disclosed by its full name, in every category it
 	// applies to: no wildcard hides what a subtree carries.
-	p, _ := New(uplinked(nil), testKey(t))
+	p, _ := newPolicy(uplinked(nil), testKey(t))
 	listed := map[string]int{}
 	for _, d := range p.Disclosure() {
 		if strings.Contains(d.Field, "*") {
@@ -323,7 +337,7 @@ func TestDisclosureMatchesWhatIsSent(t *testing.T) {
 		}
 	}
 	// With nothing shared, the disclosure says so for every field.
-	p, _ = New(uplinked(func(c *config.Config) { c.Privacy.Share = "none" }), testKey(t))
+	p, _ = newPolicy(uplinked(func(c *testConfig) { c.Privacy.Share = "none" }), testKey(t))
 	for _, d := range p.Disclosure() {
 		if d.Sent || !strings.Contains(d.Transform, "not sent") {
 			t.Fatalf("share none discloses %+v", d)
@@ -356,9 +370,9 @@ func FuzzRecord(f *testing.F) {
 	for _, ev := range personalEvents(g, g.Person()) {
 		f.Add(ev)
 	}
-	p, _ := New(uplinked(func(c *config.Config) { c.Privacy.Email = "hash" }), testKey(f))
+	p, _ := newPolicy(uplinked(func(c *testConfig) { c.Privacy.Email = "hash" }), testKey(f))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		rec, ok, err := p.Record(line)
+		rec, ok, err := p.Record(recordOf(line))
 		if err != nil || !ok {
 			return
 		}
@@ -388,11 +402,12 @@ func FuzzRecord(f *testing.F) {
 
 func BenchmarkRecord(b *testing.B) {
 	evs := events(b)
-	p, _ := New(uplinked(nil), testKey(b))
+	recs := recordsOf(evs)
+	p, _ := newPolicy(uplinked(nil), testKey(b))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := p.Record(evs[i%len(evs)]); err != nil {
+		if _, _, err := p.Record(recs[i%len(recs)]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -412,4 +427,61 @@ func FuzzValidJSON(f *testing.F) {
 			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
 		}
 	})
+}
+
+// The records of the test events, pinned: a change that alters a byte of
+// what leaves for the cloud fails here (UPDATE_GOLDEN=1 rewrites the file
+// after a change that means to).
+func TestRecordsPinned(t *testing.T) {
+	var b bytes.Buffer
+	for _, mode := range []func(*testConfig){nil, func(c *testConfig) {
+		c.Privacy.Share = ShareFull
+		c.Privacy.Executables, c.Privacy.Documents, c.Privacy.TLS = ShareFull, ShareFull, ShareFull
+	}} {
+		p, err := newPolicy(uplinked(mode), testKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events(t) {
+			rec, ok, err := p.Record(recordOf(ev))
+			fmt.Fprintf(&b, "%v %v %s %s %s %d %s\n", ok, err, rec.ID, rec.Category, rec.SHA256, rec.Score, rec.Body)
+		}
+	}
+	const path = "testdata/records.golden"
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		got := strings.Split(b.String(), "\n")
+		for i, w := range strings.Split(string(want), "\n") {
+			if i < len(got) && got[i] != w {
+				t.Errorf("record %d:\n got %.600s\nwant %.600s", i, got[i], w)
+			}
+		}
+	}
+}
+
+// recordOf is the record the privacy policy receives for a test line:
+// its fields decoded through the event types, as the pipelines fill them.
+func recordOf(line []byte) *ecs.Record {
+	r, err := evcat.Record(line)
+	if err != nil {
+		return &ecs.Record{Line: line}
+	}
+	return &r
+}
+
+func recordsOf(lines [][]byte) []*ecs.Record {
+	out := make([]*ecs.Record, len(lines))
+	for i, l := range lines {
+		out[i] = recordOf(l)
+	}
+	return out
 }

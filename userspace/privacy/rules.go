@@ -115,6 +115,13 @@ var rules = []rule{
 	{"edgesensor.score.verdict", classEvent, tKeep, sString, ""},
 	{"edgesensor.score.reasons", classEvent, tReasons, sObjects, "reason texts can quote names"},
 	{"edgesensor.score.cloud", classEvent, tDrop, sNumber, "the sensor's own bookkeeping"},
+	// edgesensor.verdict events are the cloud's own answer: they never go
+	// back to it.
+	{"edgesensor.verdict.source", classEvent, tDrop, sString, "the cloud's answer, not sent back"},
+	{"edgesensor.verdict.via", classEvent, tDrop, sString, "the cloud's answer, not sent back"},
+	{"edgesensor.verdict.cloud_score", classEvent, tDrop, sNumber, "the cloud's answer, not sent back"},
+	{"edgesensor.verdict.cloud_verdict", classEvent, tDrop, sString, "the cloud's answer, not sent back"},
+	{"edgesensor.verdict.local_score", classEvent, tDrop, sNumber, "the cloud's answer, not sent back"},
 
 	// Files: the file itself (its category's mode).
 	{"file.size", classEvent, tKeep, sNumber, ""},
@@ -145,6 +152,7 @@ var rules = []rule{
 	{"edgesensor.file.compile_time", classEvent, tKeep, sString, ""},
 	{"edgesensor.file.analysed", classEvent, tKeep, sBool, ""},
 	{"edgesensor.file.conflict", classEvent, tKeep, sBool, "a flag"},
+	{"edgesensor.file.head_lost", classEvent, tKeep, sBool, "a flag"},
 	{"edgesensor.file.retained", classEvent, tDrop, sString, "a local path"},
 
 	// Files: metadata (privacy.metadata).

@@ -3,9 +3,11 @@ package privacy
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
 // The record is built in one pass over the event's JSON text: allowed
@@ -23,13 +25,11 @@ type walker struct {
 	category string
 	d        []byte
 	out      []byte
-	// collect, when set, sees every scalar leaf instead of filtering
-	// (the first pass reads the few fields that decide the category).
-	collect func(path []byte, raw []byte)
-	path    []byte     // the dotted path of the current key
-	ev      anon.Event // the event's client and how personal values are written
-	urlHost string     // the host of url.original
-	hasURL  bool       // the event has a url.original
+	path     []byte         // the dotted path of the current key
+	ev       anon.Event     // the event's client and how personal values are written
+	urlHost  string         // the host of url.original
+	hasURL   bool           // the event has a url.original
+	reasons  []score.Reason // edgesensor.score.reasons, typed
 }
 
 func (w *walker) ws(i int) int {
@@ -179,10 +179,6 @@ func (w *walker) object(i int) (int, bool, error) {
 
 // leaf writes one allowed value, transformed; false when it is dropped.
 func (w *walker) leaf(raw []byte) bool {
-	if w.collect != nil {
-		w.collect(w.path, raw)
-		return false
-	}
 	r := w.p.ix[string(w.path)]
 	if r == nil || r.tr == tDrop || !w.p.allowed(r, w.category) || !shaped(raw, r.shape) {
 		return false
@@ -192,7 +188,7 @@ func (w *walker) leaf(raw []byte) bool {
 		w.out = append(w.out, raw...)
 		return true
 	case r.tr == tReasons:
-		return w.reasons(raw)
+		return w.writeReasons()
 	case r.shape == sStrings:
 		return w.strings(r.tr, raw)
 	case r.shape == sString:
@@ -272,29 +268,18 @@ func (w *walker) strings(tr transform, raw []byte) bool {
 	return true
 }
 
-// reasons writes the rule and weight of each reason; their texts can
-// quote names and never leave.
-func (w *walker) reasons(raw []byte) bool {
-	var list []struct {
-		Rule   string      `json:"rule"`
-		Weight json.Number `json:"weight"`
-	}
-	if json.Unmarshal(raw, &list) != nil {
-		return false
-	}
+// reasons writes the rule and weight of each reason, from the typed
+// event; their texts can quote names and never leave.
+func (w *walker) writeReasons() bool {
 	w.out = append(w.out, '[')
-	for i, r := range list {
+	for i, r := range w.reasons {
 		if i > 0 {
 			w.out = append(w.out, ',')
 		}
 		w.out = append(w.out, `{"rule":`...)
 		w.out = cloudapi.AppendJSONString(w.out, r.Rule)
 		w.out = append(w.out, `,"weight":`...)
-		if _, err := r.Weight.Float64(); err == nil {
-			w.out = append(w.out, r.Weight...)
-		} else {
-			w.out = append(w.out, '0')
-		}
+		w.out = strconv.AppendInt(w.out, int64(r.Weight), 10)
 		w.out = append(w.out, '}')
 	}
 	w.out = append(w.out, ']')

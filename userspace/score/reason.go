@@ -7,7 +7,7 @@ package score
 // rules and dashboards against it), a short text, and the score the
 // finding alone stands for (0 to 10).
 type Reason struct {
-	Rule   string `json:"rule"`
-	Text   string `json:"text"`
-	Weight int    `json:"weight"`
+	Rule   string `json:"rule"`   // the rule's id (intel.hash, pe.packed, ...)
+	Text   string `json:"text"`   // what it found, for people
+	Weight int    `json:"weight"` // what it adds to the score (0-10)
 }

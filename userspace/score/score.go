@@ -30,8 +30,8 @@ const (
 // edgesensor.score the verdict and the reasons.
 type Result struct {
 	Score   int      `json:"-"`
-	Verdict string   `json:"verdict"`
-	Reasons []Reason `json:"reasons"`
+	Verdict string   `json:"verdict"` // malicious (from score.threshold), suspicious (from 4), clean, or allowed (an allowlisted hash)
+	Reasons []Reason `json:"reasons"` // what raised the score, highest first
 	// Cloud is -1 while the cloud's verdict is pending (the uplink looks
 	// the file's hash up); the verdict arrives as an edgesensor.verdict
 	// event. Absent without an uplink.

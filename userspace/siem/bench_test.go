@@ -8,29 +8,23 @@ import (
 
 func BenchmarkFormatCEF(b *testing.B) {
 	line := []byte(fileLine)
-	var (
-		e   event
-		dst []byte
-	)
+	f := fieldsOf(fileLine)
+	var dst []byte
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for b.Loop() {
-		e.parse(line)
-		dst = appendCEF(dst[:0], &e, "sensor1")
+		dst = appendCEF(dst[:0], f, "sensor1")
 	}
 }
 
 func BenchmarkFormatRFC5424(b *testing.B) {
 	line := []byte(fileLine)
-	var (
-		e   event
-		dst []byte
-	)
+	f := fieldsOf(fileLine)
+	var dst []byte
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for b.Loop() {
-		e.parse(line)
-		dst = appendRFC5424(dst[:0], &testHeader, &e, line)
+		dst = appendRFC5424(dst[:0], &testHeader, f, line)
 	}
 }
 
@@ -55,12 +49,12 @@ func BenchmarkFanoutWrite(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			line := []byte(fileLine)
-			b.SetBytes(int64(len(line)))
+			r := rec([]byte(fileLine))
+			b.SetBytes(int64(len(r.Line)))
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					f.Write(line)
+					f.Write(r)
 				}
 			})
 			b.StopTimer()

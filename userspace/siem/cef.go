@@ -4,6 +4,10 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
 // Version is the Device Version of CEF records; the caller sets it to
@@ -35,130 +39,135 @@ func cefSeverity(score int, ok bool) int {
 // SignatureID is the dataset: it names the kind of event, which SIEM
 // rules key on; the reasons behind the score are in msg. Name is a short
 // text for humans.
-func appendCEF(dst []byte, e *event, hostname string) []byte {
+func appendCEF(dst []byte, f *ecs.Fields, hostname string) []byte {
 	dst = append(dst, "CEF:0|edgesensor|edgesensor|"...)
 	dst = appendCEFHeader(dst, Version, 31)
 	dst = append(dst, '|')
-	sig := e.Event.Dataset
+	sig := f.Dataset
 	if sig == "" {
 		sig = "unknown"
 	}
 	dst = appendCEFHeader(dst, sig, 1023)
 	dst = append(dst, '|')
-	dst = appendCEFHeader(dst, cefName(e), 512)
+	var nb [256]byte
+	dst = appendCEFHeader(dst, bytesView(appendCEFName(nb[:0], f)), 512)
 	dst = append(dst, '|')
-	score, scored := e.score()
+	score, scored := f.Score, f.Scored
 	dst = strconv.AppendInt(dst, int64(cefSeverity(score, scored)), 10)
 	dst = append(dst, '|')
 
 	x := ext{dst: dst}
-	if t, ok := e.time(); ok {
-		x.int("rt", t.UnixMilli())
+	if !f.Time.IsZero() {
+		x.int("rt", f.Time.UnixMilli())
 	}
-	x.str("cat", e.Event.Kind)
+	x.str("cat", f.Kind)
 	if hostname != "-" {
 		x.str("dvchost", hostname)
 	}
-	x.str("deviceInboundInterface", e.Observer.Ingress.Interface.Name)
+	x.str("deviceInboundInterface", f.Interface)
 	// IPv6 addresses go in src and dst too: the SIEMs we target
 	// (Sentinel, QRadar, Splunk) take them there.
-	x.str("src", e.Source.IP)
-	if p, ok := port(e.Source.Port); ok {
-		x.int("spt", int64(p))
+	x.str("src", f.Source.IP)
+	if f.Source.Port != 0 {
+		x.int("spt", int64(f.Source.Port))
 	}
-	x.str("dst", e.Destination.IP)
-	if p, ok := port(e.Destination.Port); ok {
-		x.int("dpt", int64(p))
+	x.str("dst", f.Destination.IP)
+	if f.Destination.Port != 0 {
+		x.int("dpt", int64(f.Destination.Port))
 	}
-	x.str("proto", strings.ToUpper(e.Network.Transport))
-	x.str("app", e.Network.Protocol)
-	x.str("requestMethod", e.HTTP.Request.Method)
-	x.str("request", e.URL.Original)
-	x.str("requestClientApplication", e.UserAgent.Original)
-	x.str("fname", e.File.Name)
-	if e.File.Size != nil {
-		if n, ok := toInt64(*e.File.Size); ok {
-			x.int("fsize", n)
-		}
+	x.str("proto", strings.ToUpper(f.Transport))
+	x.str("app", f.Protocol)
+	x.str("requestMethod", f.Method)
+	x.str("request", f.URL)
+	x.str("requestClientApplication", f.UserAgent)
+	x.str("fname", f.FileName)
+	if f.HasSize {
+		x.int("fsize", f.FileSize)
 	}
-	x.str("fileType", e.Edgesensor.File.Category)
-	x.str("fileHash", e.File.Hash.SHA256)
-	if a := e.Email.From.Address; len(a) > 0 {
-		x.str("suser", strings.Join(a, ","))
+	x.str("fileType", f.Category)
+	x.str("fileHash", f.SHA256)
+	if a := f.From; len(a) > 0 {
+		x.strs("suser", a)
 	}
-	if a := e.Email.To.Address; len(a) > 0 {
-		x.str("duser", strings.Join(a, ","))
+	if a := f.To; len(a) > 0 {
+		x.strs("duser", a)
 	}
 	// The csN slots are fixed per field, whatever the dataset, so one
 	// SIEM mapping serves all events.
-	x.labelled("cs1", "cs1Label", "sni", e.TLS.Client.ServerName)
-	x.labelled("cs2", "cs2Label", "ja3", e.TLS.Client.JA3)
-	x.labelled("cs3", "cs3Label", "ja4", e.TLS.Client.JA4)
-	x.labelled("cs4", "cs4Label", "tlsVersion", e.TLS.Version)
-	x.labelled("cs5", "cs5Label", "verdict", e.Edgesensor.Score.Verdict)
-	x.labelled("cs6", "cs6Label", "emailSubject", e.Email.Subject)
+	x.labelled("cs1", "cs1Label", "sni", f.ServerName)
+	x.labelled("cs2", "cs2Label", "ja3", f.JA3)
+	x.labelled("cs3", "cs3Label", "ja4", f.JA4)
+	x.labelled("cs4", "cs4Label", "tlsVersion", f.TLSVersion)
+	x.labelled("cs5", "cs5Label", "verdict", f.Verdict)
+	x.labelled("cs6", "cs6Label", "emailSubject", f.Subject)
 	if scored {
 		x.labelled("cn1", "cn1Label", "riskScore", strconv.Itoa(score))
 	}
-	x.str("msg", reasonsText(e.Edgesensor.Score.Reasons))
+	if len(f.Reasons) > 0 {
+		x.key("msg")
+		x.dst = appendReasons(x.dst, f.Reasons)
+	}
 	return x.dst
 }
 
-// cefName is the record's Name: "File download x.exe (executable)",
-// "TLS handshake a.example", else the dataset.
-func cefName(e *event) string {
-	switch e.Event.Dataset {
+// appendCEFName appends the record's Name: "File download x.exe
+// (executable)", "TLS handshake a.example", else the dataset.
+func appendCEFName(b []byte, f *ecs.Fields) []byte {
+	switch f.Dataset {
 	case "edgesensor.file":
-		var b strings.Builder
-		b.WriteString("File ")
-		dir := e.Edgesensor.File.Direction
+		b = append(b, "File "...)
+		dir := f.Direction
 		if dir == "" {
 			dir = "transfer"
 		}
-		b.WriteString(dir)
-		if e.File.Name != "" {
-			b.WriteString(" ")
-			b.WriteString(e.File.Name)
+		b = append(b, dir...)
+		if f.FileName != "" {
+			b = append(b, ' ')
+			b = append(b, f.FileName...)
 		}
-		if c := e.Edgesensor.File.Category; c != "" {
-			b.WriteString(" (")
-			b.WriteString(c)
-			b.WriteString(")")
+		if c := f.Category; c != "" {
+			b = append(b, " ("...)
+			b = append(b, c...)
+			b = append(b, ')')
 		}
-		return b.String()
+		return b
 	case "edgesensor.tls":
-		peer := e.TLS.Client.ServerName
+		peer := f.ServerName
 		if peer == "" {
-			peer = e.Destination.IP
+			peer = f.Destination.IP
 		}
-		return strings.TrimSpace("TLS handshake " + peer)
+		return append(append(b, "TLS handshake "...), strings.TrimSpace(peer)...)
 	case "":
-		return "edgesensor event"
+		return append(b, "edgesensor event"...)
 	default:
-		return e.Event.Dataset
+		return append(b, f.Dataset...)
 	}
 }
 
-// reasonsText is "code(points): text; ..." for msg.
-func reasonsText(rs []reason) string {
-	var b strings.Builder
+// bytesView is b as a string without a copy, for formatting calls that
+// read it and return: b must not change while the string is used.
+func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// appendReasons appends msg's value, "rule(weight): text; ...", escaped
+// as an extension value and cut to 4000 runes like every other.
+func appendReasons(dst []byte, rs []score.Reason) []byte {
+	var buf [512]byte
+	b := buf[:0]
 	for i := range rs {
 		r := &rs[i]
 		if i > 0 {
-			b.WriteString("; ")
+			b = append(b, "; "...)
 		}
-		b.WriteString(r.id())
-		if p, ok := r.points(); ok {
-			b.WriteByte('(')
-			b.WriteString(strconv.Itoa(p))
-			b.WriteByte(')')
-		}
-		if t := r.text(); t != "" {
-			b.WriteString(": ")
-			b.WriteString(t)
+		b = append(b, r.Rule...)
+		b = append(b, '(')
+		b = strconv.AppendInt(b, int64(r.Weight), 10)
+		b = append(b, ')')
+		if r.Text != "" {
+			b = append(b, ": "...)
+			b = append(b, r.Text...)
 		}
 	}
-	return b.String()
+	return appendExtValue(dst, bytesView(b))
 }
 
 // appendCEFHeader appends a header field cut to max runes, valid UTF-8,
@@ -194,26 +203,38 @@ func (x *ext) key(k string) {
 	x.dst = append(x.dst, '=')
 }
 
-// str appends k=v unless v is empty, with '\' and '=' escaped and CR and
-// LF written as \r and \n; '|' needs no escaping in the extension.
+// str appends k=v unless v is empty (appendExtValue).
 func (x *ext) str(k, v string) {
 	if v == "" {
 		return
 	}
 	x.key(k)
+	x.dst = appendExtValue(x.dst, v)
+}
+
+// strs appends k=v1,v2,... .
+func (x *ext) strs(k string, vs []string) {
+	x.str(k, strings.Join(vs, ","))
+}
+
+// appendExtValue appends an extension value cut to 4000 runes, with '\'
+// and '=' escaped and CR and LF written as \r and \n; '|' needs no
+// escaping in the extension.
+func appendExtValue(dst []byte, v string) []byte {
 	v = cut(v, 4000)
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
 		case '\\', '=':
-			x.dst = append(x.dst, '\\', c)
+			dst = append(dst, '\\', c)
 		case '\r':
-			x.dst = append(x.dst, '\\', 'r')
+			dst = append(dst, '\\', 'r')
 		case '\n':
-			x.dst = append(x.dst, '\\', 'n')
+			dst = append(dst, '\\', 'n')
 		default:
-			x.dst = append(x.dst, c)
+			dst = append(dst, c)
 		}
 	}
+	return dst
 }
 
 func (x *ext) int(k string, v int64) {

@@ -6,8 +6,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
 // Defaults for fields left zero.
@@ -25,124 +29,161 @@ const (
 	minDatagram = 480
 )
 
-// SinkConfig is one destination for the event lines.
+// SinkConfig is one destination for the event lines: one
+// [[output.sinks]] table of sensor.toml.
 type SinkConfig struct {
-	Name   string // for logs and stats; unique
-	Type   string // "stdout" | "file" | "syslog"
-	Format string // stdout, file: "json" (default) or "cef"; syslog: "rfc5424" (default, the JSON line as MSG) or "cef" (CEF as MSG)
+	Name   string `toml:"name"`   // for logs and stats; unique
+	Type   string `toml:"type"`   // "stdout" | "file" | "syslog"
+	Format string `toml:"format"` // stdout, file: "json" (default) or "cef"; syslog: "rfc5424" (default, the JSON line as MSG) or "cef" (CEF as MSG)
 
 	// Writer replaces os.Stdout for a stdout sink (tests, embedding).
-	Writer io.Writer
+	Writer io.Writer `toml:"-"`
 
 	// file
-	Path       string
-	MaxSize    int64         // bytes before rotating; rounded up to whole MiB (lumberjack's unit); 0: 100 MiB
-	MaxBackups int           // rotated files kept; 0: all
-	MaxAge     time.Duration // rotated files older are removed; rounded up to whole days; 0: never
-	Compress   bool          // gzip rotated files
+	Path       string           `toml:"path"`
+	MaxSize    setting.ByteSize `toml:"max_size"`    // bytes before rotating; rounded up to whole MiB (lumberjack's unit); 0: 100 MiB
+	MaxBackups int              `toml:"max_backups"` // rotated files kept; 0: all
+	MaxAge     setting.Duration `toml:"max_age"`     // rotated files older are removed; rounded up to whole days; 0: never
+	Compress   bool             `toml:"compress"`    // gzip rotated files
 
 	// syslog
-	Network      string // "udp" | "tcp" | "tls"
-	Address      string // host:port
-	CAFile       string // tls: CA bundle (PEM) the server must chain to; empty: system pool
-	CertFile     string // tls: client certificate (PEM), with KeyFile
-	KeyFile      string
-	ServerName   string        // tls: name to verify; empty: the host of Address
-	Facility     int           // 0..23; default 16 (local0)
-	AppName      string        // default "edgesensor"
-	Hostname     string        // default os.Hostname()
-	MaxMessage   int           // udp: longer messages are truncated; default 8192, at most 65507
-	WriteTimeout time.Duration // tcp, tls: a write that takes longer fails and reconnects; default 10 s
+	Network      string        `toml:"network"`     // "udp" | "tcp" | "tls"
+	Address      string        `toml:"address"`     // host:port
+	CAFile       string        `toml:"ca_file"`     // tls: CA bundle (PEM) the server must chain to; empty: system pool
+	CertFile     string        `toml:"cert_file"`   // tls: client certificate (PEM), with KeyFile
+	KeyFile      string        `toml:"key_file"`    // tls: the client certificate's key
+	ServerName   string        `toml:"server_name"` // tls: name to verify; empty: the host of Address
+	Facility     int           `toml:"facility"`    // 0..23; default 16 (local0)
+	AppName      string        `toml:"app_name"`    // default "edgesensor"
+	Hostname     string        `toml:"hostname"`    // default os.Hostname()
+	MaxMessage   int           `toml:"-"`           // udp: longer messages are truncated; default 8192, at most 65507
+	WriteTimeout time.Duration `toml:"-"`           // tcp, tls: a write that takes longer fails and reconnects; default 10 s
 
 	// filter
-	Datasets []string // event.dataset values sent; empty: all
-	MinScore int      // events scoring below are not sent; when > 0, unscored and pending (-1) events are not sent either
-	Queue    int      // lines waiting for this sink; default 10000
+	Datasets []string `toml:"datasets"`  // event.dataset values sent; empty: all
+	MinScore int      `toml:"min_score"` // events scoring below are not sent; when > 0, unscored and pending (-1) events are not sent either
+	Queue    int      `toml:"queue"`     // lines waiting for this sink; default 10000
 }
 
-// Validate checks one sink's configuration. The error names the field
-// and says what would be accepted.
-func Validate(c SinkConfig) error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("sinks[%s].%s: %s", c.Name, field, fmt.Sprintf(format, args...)))
+// Datasets a sink may select.
+var Datasets = []string{"edgesensor.tls", "edgesensor.file", "edgesensor.verdict"}
+
+// maxQueue bounds a sink's queue (lines).
+const maxQueue = 1 << 22
+
+// ValidateSinks checks sinks, found at key (each at key[i]): every
+// sink's own settings, and that their names are unique.
+func ValidateSinks(key string, sinks []SinkConfig, p *setting.Problems) {
+	names := make(map[string]bool, len(sinks))
+	for i := range sinks {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		sinks[i].Validate(k, p)
+		if n := sinks[i].Name; n != "" && names[n] {
+			p.Add(k+".name", "%q is used twice; sink names are unique", n)
+		}
+		names[sinks[i].Name] = true
 	}
+}
+
+// Validate checks one sink's settings, found at key. Each mistake names
+// the key and says what would be accepted.
+func (c *SinkConfig) Validate(key string, p *setting.Problems) {
 	if c.Name == "" {
-		bad("name", "empty; give each sink a unique name")
+		p.Add(key+".name", "missing; give every sink a name (it labels its logs and metrics)")
 	}
+	formats := []string{"json", "cef"}
 	switch c.Type {
-	case "stdout", "file":
-		if c.Format != "" && c.Format != "json" && c.Format != "cef" {
-			bad("format", "%q is not json or cef (for a %s sink)", c.Format, c.Type)
+	case "stdout":
+	case "file":
+		if c.Path == "" || !filepath.IsAbs(c.Path) {
+			p.Add(key+".path", "%q must be an absolute file path", c.Path)
 		}
-	case "syslog":
-		if c.Format != "" && c.Format != "rfc5424" && c.Format != "cef" {
-			bad("format", "%q is not rfc5424 or cef (for a syslog sink; rfc5424 carries the JSON line as MSG)", c.Format)
-		}
-	default:
-		bad("type", "%q is not stdout, file or syslog", c.Type)
-	}
-	if c.Type == "file" {
-		if c.Path == "" {
-			bad("path", "empty; a file sink needs the file to write to")
-		}
-		if c.MaxSize < 0 {
-			bad("max_size", "%d is negative; use 0 for the default (100 MiB)", c.MaxSize)
+		if c.MaxSize != 0 && c.MaxSize < 1<<20 {
+			p.Add(key+".max_size", "%s is too small; use at least 1MiB, or 0 for the default (100MiB)", c.MaxSize)
 		}
 		if c.MaxBackups < 0 {
-			bad("max_backups", "%d is negative; use 0 to keep all", c.MaxBackups)
+			p.Add(key+".max_backups", "%d is negative; use 0 to keep all", c.MaxBackups)
 		}
 		if c.MaxAge < 0 {
-			bad("max_age", "%v is negative; use 0 to keep files of any age", c.MaxAge)
+			p.Add(key+".max_age", "%v is negative; use 0 to keep files of any age", time.Duration(c.MaxAge))
+		}
+	case "syslog":
+		formats = []string{"rfc5424", "cef"}
+		c.validateSyslog(key, p)
+	default:
+		p.Add(key+".type", "%q is not a sink type; use \"stdout\", \"file\" or \"syslog\"", c.Type)
+	}
+	if c.Format != "" && !slices.Contains(formats, c.Format) {
+		p.Add(key+".format", "%q does not go with type %q; use one of %q", c.Format, c.Type, formats)
+	}
+	for _, d := range c.Datasets {
+		if !slices.Contains(Datasets, d) {
+			p.Add(key+".datasets", "%q is not a dataset; use \"edgesensor.tls\", \"edgesensor.file\" or \"edgesensor.verdict\"", d)
 		}
 	}
-	if c.Type == "syslog" {
-		switch c.Network {
-		case "udp", "tcp", "tls":
-		default:
-			bad("network", "%q is not udp, tcp or tls", c.Network)
-		}
-		if err := checkAddress(c.Address); err != nil {
-			bad("address", "%v", err)
-		}
-		if c.Network != "tls" {
-			for _, f := range []struct{ name, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}, {"server_name", c.ServerName}} {
-				if f.v != "" {
-					bad(f.name, "set but network is %q; it only applies to tls", c.Network)
-				}
+	if c.MinScore < 0 || c.MinScore > 10 {
+		p.Add(key+".min_score", "%d is out of range; use 0 to 10", c.MinScore)
+	}
+	if c.Queue < 0 || c.Queue > maxQueue {
+		p.Add(key+".queue", "%d is out of range; use 0 (default %d) to %d", c.Queue, DefaultQueue, maxQueue)
+	}
+}
+
+func (c *SinkConfig) validateSyslog(key string, p *setting.Problems) {
+	switch c.Network {
+	case "udp", "tcp", "tls":
+	default:
+		p.Add(key+".network", "%q is not a transport; use \"udp\", \"tcp\" or \"tls\"", c.Network)
+	}
+	if err := checkAddress(c.Address); err != nil {
+		p.Add(key+".address", "%v, e.g. \"192.0.2.10:6514\"", err)
+	}
+	if c.Network != "tls" {
+		for _, f := range []struct{ name, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}, {"server_name", c.ServerName}} {
+			if f.v != "" {
+				p.Add(key+"."+f.name, "set but network is %q; it only applies to network = \"tls\"", c.Network)
 			}
 		}
-		if (c.CertFile == "") != (c.KeyFile == "") {
-			bad("cert_file", "cert_file and key_file go together; set both for a client certificate or neither")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		p.Add(key+".key_file", "cert_file and key_file go together; set both for a client certificate or neither")
+	}
+	if c.Facility < 0 || c.Facility > 23 {
+		p.Add(key+".facility", "%d is out of range; use 0 to 23 (16 is local0)", c.Facility)
+	}
+	if !printASCII(c.AppName) || len(c.AppName) > 48 {
+		p.Add(key+".app_name", "%q must be at most 48 printable US-ASCII characters without spaces", c.AppName)
+	}
+	if !printASCII(c.Hostname) || len(c.Hostname) > 255 {
+		p.Add(key+".hostname", "%q must be at most 255 printable US-ASCII characters without spaces", c.Hostname)
+	}
+	if c.MaxMessage != 0 && (c.MaxMessage < minDatagram || c.MaxMessage > MaxDatagram) {
+		p.Add(key+".max_message", "%d is not %d..%d; use 0 for %d", c.MaxMessage, minDatagram, MaxDatagram, DefaultMaxDatagram)
+	}
+	if c.WriteTimeout < 0 {
+		p.Add(key+".write_timeout", "%v is negative; use 0 for %v", c.WriteTimeout, DefaultWriteTimeout)
+	}
+}
+
+// Preflight checks, without changing anything, what New will open for
+// the sink: a file sink's file (and the directories above it), a TLS
+// sink's CA, client certificate and key, loaded as New loads them.
+func (c *SinkConfig) Preflight(key string, p *setting.Problems) {
+	switch {
+	case c.Type == "file" && c.Path != "":
+		p.Fail(key+".path", setting.CanWriteFile(c.Path, true))
+	case c.Type == "syslog" && c.Network == "tls":
+		n := p.Len()
+		for _, f := range []struct{ name, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
+			if f.v != "" {
+				p.Fail(key+"."+f.name, setting.Readable(f.v))
+			}
 		}
-		if c.Facility < 0 || c.Facility > 23 {
-			bad("facility", "%d is not 0..23 (16 is local0)", c.Facility)
-		}
-		if !printASCII(c.AppName) || len(c.AppName) > 48 {
-			bad("app_name", "%q must be at most 48 printable US-ASCII characters without spaces", c.AppName)
-		}
-		if !printASCII(c.Hostname) || len(c.Hostname) > 255 {
-			bad("hostname", "%q must be at most 255 printable US-ASCII characters without spaces", c.Hostname)
-		}
-		if c.MaxMessage != 0 && (c.MaxMessage < minDatagram || c.MaxMessage > MaxDatagram) {
-			bad("max_message", "%d is not %d..%d; use 0 for %d", c.MaxMessage, minDatagram, MaxDatagram, DefaultMaxDatagram)
-		}
-		if c.WriteTimeout < 0 {
-			bad("write_timeout", "%v is negative; use 0 for %v", c.WriteTimeout, DefaultWriteTimeout)
+		if p.Len() == n {
+			_, err := tlsConfig(key, *c)
+			p.Keyed(err)
 		}
 	}
-	for i, d := range c.Datasets {
-		if d == "" {
-			bad("datasets", "entry %d is empty; list dataset names such as edgesensor.file", i)
-		}
-	}
-	if c.MinScore > 10 {
-		bad("min_score", "%d is above 10, the highest score; nothing would be sent", c.MinScore)
-	}
-	if c.Queue < 0 {
-		bad("queue", "%d is negative; use 0 for %d", c.Queue, DefaultQueue)
-	}
-	return errors.Join(errs...)
 }
 
 func checkAddress(a string) error {
@@ -151,7 +192,7 @@ func checkAddress(a string) error {
 	}
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {
-		return fmt.Errorf("%q is not host:port: %w", a, err)
+		return fmt.Errorf("%q is not host:port", a)
 	}
 	if host == "" {
 		return fmt.Errorf("%q has no host", a)

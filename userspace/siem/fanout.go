@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/segmentio/encoding/json"
+
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
 // abortGrace is how long Close waits, after its timeout, for sinks to
@@ -36,28 +38,18 @@ type SinkStats struct {
 // Fanout sends every line to each sink whose filters it passes, each
 // sink on its own goroutine behind its own bounded queue.
 type Fanout struct {
-	sinks   []*sink
-	filters bool // some sink filters: Write must read the line
-	closed  atomic.Bool
-	drain   chan struct{}
-	cancel  context.CancelFunc // interrupts the sinks when Close times out
+	sinks  []*sink
+	closed atomic.Bool
+	drain  chan struct{}
+	cancel context.CancelFunc // interrupts the sinks when Close times out
 }
 
 // New validates the sinks and starts them. Syslog sinks connect in the
 // background: an unreachable SIEM does not stop the sensor from starting.
 func New(cfgs []SinkConfig, log zerolog.Logger) (*Fanout, error) {
-	var errs []error
-	names := make(map[string]bool, len(cfgs))
-	for _, c := range cfgs {
-		if err := Validate(c); err != nil {
-			errs = append(errs, err)
-		}
-		if names[c.Name] {
-			errs = append(errs, fmt.Errorf("sinks[%s].name: used twice; sink names must be unique", c.Name))
-		}
-		names[c.Name] = true
-	}
-	if err := errors.Join(errs...); err != nil {
+	var p setting.Problems
+	ValidateSinks("sinks", cfgs, &p)
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,7 +64,6 @@ func New(cfgs []SinkConfig, log zerolog.Logger) (*Fanout, error) {
 			return nil, err
 		}
 		f.sinks = append(f.sinks, s)
-		f.filters = f.filters || s.filters
 	}
 	for _, s := range f.sinks {
 		go s.run(ctx, f.drain)
@@ -80,39 +71,26 @@ func New(cfgs []SinkConfig, log zerolog.Logger) (*Fanout, error) {
 	return f, nil
 }
 
-// Write queues line (one ECS JSON line) for every sink it matches. It
-// never blocks: a sink whose queue is full drops the line and counts it.
-// line is copied; the caller may reuse it. Lines written after Close are
+// Write queues an event for every sink it matches. It never blocks: a
+// sink whose queue is full drops the event and counts it. The line is
+// copied; the caller may reuse it. Events written after Close are
 // discarded.
-func (f *Fanout) Write(line []byte) {
-	if len(line) == 0 || f.closed.Load() {
+func (f *Fanout) Write(rec *ecs.Record) {
+	if len(rec.Line) == 0 || f.closed.Load() {
 		return
 	}
-	var (
-		ff     filterFields
-		parsed bool
-		cp     []byte
-	)
+	var it *item
 	for _, s := range f.sinks {
-		if s.filters {
-			if !parsed {
-				// Unreadable lines keep zero fields: they fail dataset
-				// and score filters, and pass the others.
-				// ZeroCopy: ff is done with before Write returns.
-				_, _ = json.Parse(line, &ff, json.ZeroCopy)
-				parsed = true
-			}
-			if !s.match(&ff) {
-				s.filtered.Add(1)
-				continue
-			}
+		if s.filters && !s.match(&rec.Fields) {
+			s.filtered.Add(1)
+			continue
 		}
-		if cp == nil {
+		if it == nil {
 			// One copy for all sinks: none of them writes to it.
-			cp = append([]byte(nil), line...)
+			it = &item{f: rec.Fields, line: append([]byte(nil), rec.Line...)}
 		}
 		select {
-		case s.q <- cp:
+		case s.q <- it:
 		default:
 			s.dropped.Add(1)
 		}
@@ -180,7 +158,17 @@ func (f *Fanout) Close(timeout time.Duration) error {
 			errs = append(errs, fmt.Errorf("sink %q: still blocked writing after %v; %d lines queued", s.cfg.Name, timeout, len(s.q)))
 			continue
 		}
-		s.dropped.Add(uint64(len(s.q)))
+		// What is still queued is lost: taken out, so that the queue the
+		// stats show is empty, and counted.
+	drain:
+		for {
+			select {
+			case <-s.q:
+				s.dropped.Add(1)
+			default:
+				break drain
+			}
+		}
 		if n := s.dropped.Load() - before[i]; n > 0 {
 			errs = append(errs, fmt.Errorf("sink %q: %d lines not sent within %v", s.cfg.Name, n, timeout))
 		}

@@ -7,24 +7,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 )
 
-const fileLine = `{"@timestamp":"2026-11-25T10:00:00.123Z","event":{"kind":"alert","dataset":"edgesensor.file","risk_score":8},"observer":{"ingress":{"interface":{"name":"veth0"}},"product":"edgesensor","type":"sensor"},"source":{"ip":"10.0.0.2","port":5555},"destination":{"ip":"10.0.1.2","port":80},"network":{"transport":"tcp","protocol":"http"},"file":{"name":"x.exe","size":123,"hash":{"sha256":"aa11","sha1":"bb22","md5":"cc33"}},"url":{"original":"http://h/x.exe"},"user_agent":{"original":"curl/8.0"},"http":{"request":{"method":"GET"}},"edgesensor":{"score":{"verdict":"malicious","reasons":[{"code":"eicar","points":10,"detail":"EICAR test file"},{"rule":"intel.hash","text":"known bad","weight":9}]},"file":{"category":"executable","direction":"download"}}}` + "\n"
+const fileLine = `{"@timestamp":"2026-11-25T10:00:00.123Z","event":{"kind":"alert","dataset":"edgesensor.file","risk_score":8},"observer":{"ingress":{"interface":{"name":"veth0"}},"product":"edgesensor","type":"sensor"},"source":{"ip":"10.0.0.2","port":5555},"destination":{"ip":"10.0.1.2","port":80},"network":{"transport":"tcp","protocol":"http"},"file":{"name":"x.exe","size":123,"hash":{"sha256":"aa11","sha1":"bb22","md5":"cc33"}},"url":{"original":"http://h/x.exe"},"user_agent":{"original":"curl/8.0"},"http":{"request":{"method":"GET"}},"edgesensor":{"score":{"verdict":"malicious","reasons":[{"rule":"eicar","text":"EICAR test file","weight":10},{"rule":"intel.hash","text":"known bad","weight":9}]},"file":{"category":"executable","direction":"download"}}}` + "\n"
 
 const tlsLine = `{"@timestamp":"2026-11-25T10:00:01Z","event":{"kind":"event","dataset":"edgesensor.tls"},"source":{"ip":"10.0.0.2","port":40000},"destination":{"ip":"10.0.1.3","port":443},"network":{"transport":"tcp","protocol":"tls"},"tls":{"client":{"server_name":"a.example","ja3":"j3","ja4":"j4"},"version":"1.3"}}` + "\n"
 
 var testHeader = syslogHeader{facility: 16, hostname: "sensor1", appName: "edgesensor", procID: "4242"}
 
 func format5424(line string) []byte {
-	var e event
-	e.parse([]byte(line))
-	return appendRFC5424(nil, &testHeader, &e, []byte(line))
+	return appendRFC5424(nil, &testHeader, fieldsOf(line), []byte(line))
 }
 
 func formatCEF(line string) string {
-	var e event
-	e.parse([]byte(line))
-	return string(appendCEF(nil, &e, "sensor1"))
+	return string(appendCEF(nil, fieldsOf(line), "sensor1"))
 }
 
 func TestRFC5424File(t *testing.T) {
@@ -88,18 +86,19 @@ func TestSeverityBands(t *testing.T) {
 		{"9", 2, "10", "9"},
 		{"10", 2, "10", "10"},
 	} {
-		line := `{"event":{"dataset":"edgesensor.verdict"}}`
+		f := ecs.Fields{Dataset: "edgesensor.file"}
 		if tc.score != "" {
-			line = `{"event":{"dataset":"edgesensor.verdict","risk_score":` + tc.score + `}}`
+			f.Score, _ = strconv.Atoi(tc.score)
+			f.Scored = true
 		}
-		m, err := parse5424(format5424(line))
+		m, err := parse5424(appendRFC5424(nil, &testHeader, &f, []byte("{}")))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.pri != 16*8+tc.syslog {
 			t.Errorf("score %q: syslog severity %d, want %d", tc.score, m.pri-16*8, tc.syslog)
 		}
-		r, err := parseCEF(formatCEF(line))
+		r, err := parseCEF(string(appendCEF(nil, &f, "sensor1")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,10 +116,10 @@ func TestRFC5424Timestamp(t *testing.T) {
 		{"2026-11-25T11:00:00.123456789+01:00", "2026-11-25T10:00:00.123456Z"},
 		{"2026-11-25T10:00:00Z", "2026-11-25T10:00:00.000000Z"},
 		{"", "-"},
-		{"yesterday", "-"},
 	} {
-		line := `{"@timestamp":"` + tc.in + `","event":{"dataset":"edgesensor.tls"}}`
-		m, err := parse5424(format5424(line))
+		f := ecs.Fields{Dataset: "edgesensor.tls"}
+		f.Time, _ = time.Parse(time.RFC3339Nano, tc.in)
+		m, err := parse5424(appendRFC5424(nil, &testHeader, &f, []byte("{}")))
 		if err != nil {
 			t.Fatalf("%q: %v", tc.in, err)
 		}
@@ -149,7 +148,8 @@ func TestRFC5424Escaping(t *testing.T) {
 		"source": map[string]any{"ip": nasty},
 		"tls":    map[string]any{"client": map[string]any{"server_name": nasty}},
 	})
-	out := format5424(line)
+	f := ecs.Fields{Dataset: longDataset, Source: ecs.Endpoint{IP: nasty}, ServerName: nasty}
+	out := appendRFC5424(nil, &testHeader, &f, []byte(line))
 	m, err := parse5424(out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -183,9 +183,7 @@ func TestRFC5424NotJSON(t *testing.T) {
 }
 
 func TestSyslogCEF(t *testing.T) {
-	var e event
-	e.parse([]byte(fileLine))
-	out := appendSyslogCEF(nil, &testHeader, &e)
+	out := appendSyslogCEF(nil, &testHeader, fieldsOf(fileLine))
 	m, err := parse5424(out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -252,14 +250,15 @@ func TestCEFEscaping(t *testing.T) {
 		"event": map[string]any{"dataset": "edgesensor.file", "risk_score": 9},
 		"file":  map[string]any{"name": nasty},
 		"url":   map[string]any{"original": nasty},
-		"tls":   map[string]any{"client": map[string]any{"server_name": nasty}},
 		"email": map[string]any{"from": map[string]any{"address": []string{"a=b@c", "d|e@f"}}, "subject": nasty},
 		"edgesensor": map[string]any{
 			"file":  map[string]any{"category": "exe|cut"},
-			"score": map[string]any{"reasons": []map[string]any{{"code": "x=y", "points": 9, "detail": nasty}}},
+			"score": map[string]any{"reasons": []map[string]any{{"rule": "x=y", "weight": 9, "text": nasty}}},
 		},
 	})
-	out := formatCEF(line)
+	f := fieldsOf(line)
+	f.ServerName = nasty // a file event has none: set it to test its escaping
+	out := string(appendCEF(nil, f, "sensor1"))
 	r, err := parseCEF(out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

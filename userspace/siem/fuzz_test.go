@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
-// FuzzFormat feeds arbitrary lines to both formatters: they must not
+// FuzzFormat feeds arbitrary lines and field values to both formatters: they must not
 // panic, CEF must stay one line of UTF-8 that parses, and RFC 5424 must
 // parse with MSG equal to the line.
 func FuzzFormat(f *testing.F) {
@@ -18,11 +20,18 @@ func FuzzFormat(f *testing.F) {
 		`{"edgesensor":{"score":{"reasons":[{"code":"|=\\","points":1e99}]}}}`,
 		"{\"file\":{\"name\":\"\xff\xfe\\u0000\"}}",
 	} {
-		f.Add(s)
+		f.Add(s, "x.exe", "a.example", 8)
 	}
-	f.Fuzz(func(t *testing.T, line string) {
-		var e event
-		e.parse([]byte(line))
+	f.Fuzz(func(t *testing.T, line, name, sni string, weight int) {
+		// The fields of the line when it decodes as an event, with
+		// arbitrary text where formats must escape.
+		e := *fieldsOf(line)
+		e.FileName += name
+		e.ServerName += sni
+		e.Dataset += name
+		e.Interface += sni
+		e.Reasons = append(e.Reasons, score.Reason{Rule: name, Text: sni, Weight: weight})
+		e.Score, e.Scored = weight, true
 
 		c := appendCEF(nil, &e, "sensor1")
 		if bytes.ContainsAny(c, "\r\n") {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 )
 
 // SDID is the SD-ID of the structured data element. 32473 is the private
@@ -48,9 +50,9 @@ func severity(score int, ok bool) int {
 // UTF-8 by definition (RFC 8259), and a BOM would end up in front of the
 // "{" for every JSON parser downstream (rsyslog keeps it in $msg). RFC
 // 5424 allows that as MSG-ANY.
-func appendRFC5424(dst []byte, h *syslogHeader, e *event, line []byte) []byte {
-	dst = appendSyslogHeader(dst, h, e)
-	dst = appendSD(dst, e)
+func appendRFC5424(dst []byte, h *syslogHeader, f *ecs.Fields, line []byte) []byte {
+	dst = appendSyslogHeader(dst, h, f)
+	dst = appendSD(dst, f)
 	dst = append(dst, ' ')
 	return append(dst, bytes.TrimRight(line, "\r\n")...)
 }
@@ -58,21 +60,21 @@ func appendRFC5424(dst []byte, h *syslogHeader, e *event, line []byte) []byte {
 // appendSyslogCEF appends an RFC 5424 message with the CEF record as MSG
 // and no structured data: CEF consumers look for "CEF:" and have the same
 // fields in the extension.
-func appendSyslogCEF(dst []byte, h *syslogHeader, e *event) []byte {
-	dst = appendSyslogHeader(dst, h, e)
+func appendSyslogCEF(dst []byte, h *syslogHeader, f *ecs.Fields) []byte {
+	dst = appendSyslogHeader(dst, h, f)
 	dst = append(dst, "- "...)
-	return appendCEF(dst, e, h.hostname)
+	return appendCEF(dst, f, h.hostname)
 }
 
 // appendSyslogHeader appends "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID
 // MSGID ". TIMESTAMP is the event's own time in UTC with microseconds
 // (RFC 5424 allows at most six fraction digits), NILVALUE when the event
 // has none; MSGID is the dataset.
-func appendSyslogHeader(dst []byte, h *syslogHeader, e *event) []byte {
+func appendSyslogHeader(dst []byte, h *syslogHeader, f *ecs.Fields) []byte {
 	dst = append(dst, '<')
-	dst = strconv.AppendInt(dst, int64(h.facility*8+severity(e.score())), 10)
+	dst = strconv.AppendInt(dst, int64(h.facility*8+severity(f.Score, f.Scored)), 10)
 	dst = append(dst, ">1 "...)
-	if t, ok := e.time(); ok {
+	if t := f.Time; !t.IsZero() {
 		dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
 	} else {
 		dst = append(dst, '-')
@@ -84,7 +86,7 @@ func appendSyslogHeader(dst []byte, h *syslogHeader, e *event) []byte {
 	dst = append(dst, ' ')
 	dst = appendHeaderField(dst, h.procID, 128)
 	dst = append(dst, ' ')
-	dst = appendHeaderField(dst, e.Event.Dataset, 32)
+	dst = appendHeaderField(dst, f.Dataset, 32)
 	return append(dst, ' ')
 }
 
@@ -109,26 +111,26 @@ func appendHeaderField(dst []byte, s string, max int) []byte {
 
 // appendSD appends the structured data element, or NILVALUE when the
 // event has none of its fields.
-func appendSD(dst []byte, e *event) []byte {
+func appendSD(dst []byte, f *ecs.Fields) []byte {
 	start := len(dst)
 	dst = append(dst, '[')
 	dst = append(dst, SDID...)
 	n := len(dst)
-	dst = appendParam(dst, "dataset", e.Event.Dataset)
-	dst = appendParam(dst, "kind", e.Event.Kind)
-	if s, ok := e.score(); ok {
-		dst = appendParam(dst, "score", strconv.Itoa(s))
+	dst = appendParam(dst, "dataset", f.Dataset)
+	dst = appendParam(dst, "kind", f.Kind)
+	if f.Scored {
+		dst = appendParam(dst, "score", strconv.Itoa(f.Score))
 	}
-	dst = appendParam(dst, "src", e.Source.IP)
-	if p, ok := port(e.Source.Port); ok {
-		dst = appendParam(dst, "spt", strconv.Itoa(p))
+	dst = appendParam(dst, "src", f.Source.IP)
+	if f.Source.Port != 0 {
+		dst = appendParam(dst, "spt", strconv.Itoa(int(f.Source.Port)))
 	}
-	dst = appendParam(dst, "dst", e.Destination.IP)
-	if p, ok := port(e.Destination.Port); ok {
-		dst = appendParam(dst, "dpt", strconv.Itoa(p))
+	dst = appendParam(dst, "dst", f.Destination.IP)
+	if f.Destination.Port != 0 {
+		dst = appendParam(dst, "dpt", strconv.Itoa(int(f.Destination.Port)))
 	}
-	dst = appendParam(dst, "sha256", e.File.Hash.SHA256)
-	dst = appendParam(dst, "sni", e.TLS.Client.ServerName)
+	dst = appendParam(dst, "sha256", f.SHA256)
+	dst = appendParam(dst, "sni", f.ServerName)
 	if len(dst) == n {
 		return append(dst[:start], '-')
 	}

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
@@ -34,14 +36,21 @@ var (
 // dropLogEvery bounds how often a sink logs that it is dropping.
 const dropLogEvery = 10 * time.Second
 
+// item is one event queued for the sinks: its fields and a copy of its
+// line, shared by every sink (none writes to it).
+type item struct {
+	f    ecs.Fields
+	line []byte
+}
+
 // sink is one destination with its queue and goroutine.
 type sink struct {
 	cfg SinkConfig
 	log zerolog.Logger
-	q   chan []byte
+	q   chan *item
 	tr  transport
 
-	format  func(dst []byte, e *event, line []byte) []byte
+	format  func(dst []byte, f *ecs.Fields, line []byte) []byte
 	stream  bool // octet counting (RFC 6587) around each message
 	maxMsg  int  // udp: truncate above; file: drop above (lumberjack refuses); 0: no limit
 	trunc   bool // maxMsg truncates rather than drops
@@ -65,7 +74,7 @@ func newSink(c SinkConfig, log zerolog.Logger) (*sink, error) {
 	s := &sink{
 		cfg:     c,
 		log:     log.With().Str("sink", c.Name).Str("type", c.Type).Logger(),
-		q:       make(chan []byte, c.Queue),
+		q:       make(chan *item, c.Queue),
 		filters: len(c.Datasets) > 0 || c.MinScore > 0,
 		done:    make(chan struct{}),
 		hdr: syslogHeader{
@@ -77,20 +86,20 @@ func newSink(c SinkConfig, log zerolog.Logger) (*sink, error) {
 	}
 	switch {
 	case c.Format == "json":
-		s.format = func(dst []byte, _ *event, line []byte) []byte {
+		s.format = func(dst []byte, _ *ecs.Fields, line []byte) []byte {
 			return append(dst, bytes.TrimRight(line, "\r\n")...)
 		}
 	case c.Format == "cef" && c.Type != "syslog":
-		s.format = func(dst []byte, e *event, _ []byte) []byte {
-			return appendCEF(dst, e, s.hdr.hostname)
+		s.format = func(dst []byte, f *ecs.Fields, _ []byte) []byte {
+			return appendCEF(dst, f, s.hdr.hostname)
 		}
 	case c.Format == "cef":
-		s.format = func(dst []byte, e *event, _ []byte) []byte {
-			return appendSyslogCEF(dst, &s.hdr, e)
+		s.format = func(dst []byte, f *ecs.Fields, _ []byte) []byte {
+			return appendSyslogCEF(dst, &s.hdr, f)
 		}
 	default:
-		s.format = func(dst []byte, e *event, line []byte) []byte {
-			return appendRFC5424(dst, &s.hdr, e, line)
+		s.format = func(dst []byte, f *ecs.Fields, line []byte) []byte {
+			return appendRFC5424(dst, &s.hdr, f, line)
 		}
 	}
 	switch c.Type {
@@ -106,7 +115,7 @@ func newSink(c SinkConfig, log zerolog.Logger) (*sink, error) {
 	case "syslog":
 		t := &netTransport{network: c.Network, address: c.Address, timeout: c.WriteTimeout}
 		if c.Network == "tls" {
-			tc, err := tlsConfig(c)
+			tc, err := tlsConfig("sinks["+c.Name+"]", c)
 			if err != nil {
 				return nil, err
 			}
@@ -138,7 +147,7 @@ func openFile(c SinkConfig) (*lumberjack.Logger, int64, error) {
 		Filename:   c.Path,
 		MaxSize:    int((c.MaxSize + mib - 1) / mib), // lumberjack counts in MiB
 		MaxBackups: c.MaxBackups,
-		MaxAge:     int((c.MaxAge + day - 1) / day), // and in days
+		MaxAge:     int((time.Duration(c.MaxAge) + day - 1) / day), // and in days
 		Compress:   c.Compress,
 	}
 	max := int64(lj.MaxSize) * mib
@@ -148,18 +157,13 @@ func openFile(c SinkConfig) (*lumberjack.Logger, int64, error) {
 	return lj, max, nil
 }
 
-// match applies the filters to what Write parsed of a line.
-func (s *sink) match(f *filterFields) bool {
-	if len(s.cfg.Datasets) > 0 && !slices.Contains(s.cfg.Datasets, f.Event.Dataset) {
+// match applies the filters to an event.
+func (s *sink) match(f *ecs.Fields) bool {
+	if len(s.cfg.Datasets) > 0 && !slices.Contains(s.cfg.Datasets, f.Dataset) {
 		return false
 	}
-	if s.cfg.MinScore > 0 {
-		if f.Event.RiskScore == nil {
-			return false
-		}
-		if n, ok := toInt(*f.Event.RiskScore); !ok || n < s.cfg.MinScore {
-			return false
-		}
+	if s.cfg.MinScore > 0 && (!f.Scored || f.Score < s.cfg.MinScore) {
+		return false
 	}
 	return true
 }
@@ -169,11 +173,8 @@ func (s *sink) match(f *filterFields) bool {
 // ends (Close's timeout).
 func (s *sink) run(ctx context.Context, drain <-chan struct{}) {
 	defer close(s.done)
-	var (
-		b batch
-		e event
-	)
-	for s.collect(ctx, drain, &b, &e) {
+	var b batch
+	for s.collect(ctx, drain, &b) {
 		if !s.deliver(ctx, &b) {
 			break
 		}
@@ -185,10 +186,10 @@ func (s *sink) run(ctx context.Context, drain <-chan struct{}) {
 
 // collect waits for a line and frames it with whatever else is waiting
 // into b. It returns false when there is nothing left to do.
-func (s *sink) collect(ctx context.Context, drain <-chan struct{}, b *batch, e *event) bool {
+func (s *sink) collect(ctx context.Context, drain <-chan struct{}, b *batch) bool {
 	for {
 		b.reset()
-		var line []byte
+		var line *item
 		select {
 		case line = <-s.q:
 		case <-ctx.Done():
@@ -200,12 +201,12 @@ func (s *sink) collect(ctx context.Context, drain <-chan struct{}, b *batch, e *
 				return false
 			}
 		}
-		s.add(b, e, line)
+		s.add(b, line)
 	fill:
 		for b.len() < batchLines && len(b.buf) < batchBytes {
 			select {
 			case line = <-s.q:
-				s.add(b, e, line)
+				s.add(b, line)
 			default:
 				break fill
 			}
@@ -217,13 +218,10 @@ func (s *sink) collect(ctx context.Context, drain <-chan struct{}, b *batch, e *
 }
 
 // add formats and frames one line onto b.
-func (s *sink) add(b *batch, e *event, line []byte) {
-	if s.cfg.Format != "json" { // json sends the line as is
-		e.parse(line)
-	}
+func (s *sink) add(b *batch, it *item) {
 	if s.stream {
 		// RFC 6587 octet counting: "LEN SP MSG".
-		s.scratch = s.format(s.scratch[:0], e, line)
+		s.scratch = s.format(s.scratch[:0], &it.f, it.line)
 		b.buf = strconv.AppendInt(b.buf, int64(len(s.scratch)), 10)
 		b.buf = append(b.buf, ' ')
 		b.buf = append(b.buf, s.scratch...)
@@ -231,7 +229,7 @@ func (s *sink) add(b *batch, e *event, line []byte) {
 		return
 	}
 	start := len(b.buf)
-	b.buf = s.format(b.buf, e, line)
+	b.buf = s.format(b.buf, &it.f, it.line)
 	if s.cfg.Type != "syslog" {
 		b.buf = append(b.buf, '\n')
 	}

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
 func TestMain(m *testing.M) {
@@ -203,7 +205,7 @@ func TestTCPOctetCounting(t *testing.T) {
 	f := newFanout(t, SinkConfig{Name: "tcp", Type: "syslog", Network: "tcp", Address: srv.ln.Addr().String()})
 	const n = 500
 	for i := range n {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	checkLines(t, collectFrames(t, srv.frames, n), 0, n)
 	if err := f.Close(5 * time.Second); err != nil {
@@ -221,14 +223,14 @@ func TestTCPReconnect(t *testing.T) {
 	srv := newFrameServer(t, ln)
 	f := newFanout(t, SinkConfig{Name: "tcp", Type: "syslog", Network: "tcp", Address: addr})
 	for i := range 10 {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	checkLines(t, collectFrames(t, srv.frames, 10), 0, 10)
 
 	srv.stop()
 	waitFor(t, "the sink to see the server go", func() bool { return !f.Stats()[0].Connected })
 	for i := 10; i < 30; i++ {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	waitFor(t, "failed reconnects", func() bool { return f.Stats()[0].Errors > 1 })
 
@@ -275,7 +277,7 @@ func TestStuckServer(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := range n {
-			f.Write(numbered(i % 60000))
+			f.Write(rec(numbered(i % 60000)))
 		}
 		close(done)
 	}()
@@ -416,7 +418,7 @@ func TestTLS(t *testing.T) {
 			f := newFanout(t, SinkConfig{Name: "tls", Type: "syslog", Network: "tls", Address: ln.Addr().String(),
 				CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile})
 			for i := range 50 {
-				f.Write(numbered(i))
+				f.Write(rec(numbered(i)))
 			}
 			checkLines(t, collectFrames(t, srv.frames, 50), 0, 50)
 		})
@@ -431,7 +433,7 @@ func TestTLSUntrustedServer(t *testing.T) {
 	}
 	srv := newFrameServer(t, ln)
 	f := newFanout(t, SinkConfig{Name: "tls", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: other.caFile})
-	f.Write(numbered(0))
+	f.Write(rec(numbered(0)))
 	waitFor(t, "failed handshakes", func() bool { return f.Stats()[0].Errors >= 3 })
 	if st := f.Stats()[0]; st.Connected || st.Sent != 0 {
 		t.Errorf("connected to an untrusted server: %+v", st)
@@ -454,7 +456,7 @@ func TestTLSServerName(t *testing.T) {
 		SinkConfig{Name: "right", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: pki.caFile, ServerName: "siem.test"},
 		SinkConfig{Name: "wrong", Type: "syslog", Network: "tls", Address: ln.Addr().String(), CAFile: pki.caFile, ServerName: "other.test"},
 	)
-	f.Write(numbered(0))
+	f.Write(rec(numbered(0)))
 	collectFrames(t, srv.frames, 1)
 	waitFor(t, "the wrong name to fail", func() bool { return f.Stats()[1].Errors >= 2 })
 	waitFor(t, "Sent", func() bool { return f.Stats()[0].Sent == 1 })
@@ -471,10 +473,10 @@ func TestUDP(t *testing.T) {
 	defer pc.Close()
 	f := newFanout(t, SinkConfig{Name: "udp", Type: "syslog", Network: "udp", Address: pc.LocalAddr().String(), MaxMessage: 480})
 
-	f.Write(numbered(0))
+	f.Write(rec(numbered(0)))
 	// Long and multi-byte, so the cut has to find a rune boundary.
 	long := []byte(`{"event":{"dataset":"edgesensor.file"},"source":{"port":2},"file":{"name":"` + strings.Repeat("日", 300) + `"}}` + "\n")
-	f.Write(long)
+	f.Write(rec(long))
 
 	buf := make([]byte, 70000)
 	var got [][]byte
@@ -525,7 +527,7 @@ func TestFilters(t *testing.T) {
 		`not json`,
 	}
 	for _, l := range lines {
-		f.Write([]byte(l + "\n"))
+		f.Write(rec([]byte(l + "\n")))
 	}
 	if err := f.Close(5 * time.Second); err != nil {
 		t.Fatal(err)
@@ -559,13 +561,13 @@ func TestFileSink(t *testing.T) {
 	dir := t.TempDir()
 	jsonPath, cefPath := filepath.Join(dir, "sub", "events.json"), filepath.Join(dir, "events.cef")
 	f := newFanout(t,
-		SinkConfig{Name: "json", Type: "file", Path: jsonPath, MaxSize: 1, MaxBackups: 2},
+		SinkConfig{Name: "json", Type: "file", Path: jsonPath, MaxSize: 1 << 20, MaxBackups: 2},
 		SinkConfig{Name: "cef", Type: "file", Format: "cef", Path: cefPath},
 	)
 	// About 1.5 MiB: the json file rotates once.
 	const n = 8000
 	for i := range n {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	if err := f.Close(10 * time.Second); err != nil {
 		t.Fatal(err)
@@ -607,10 +609,10 @@ func TestFileSink(t *testing.T) {
 
 func TestFileSinkOversize(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.json")
-	f := newFanout(t, SinkConfig{Name: "file", Type: "file", Path: path, MaxSize: 1})
+	f := newFanout(t, SinkConfig{Name: "file", Type: "file", Path: path, MaxSize: 1 << 20})
 	huge := []byte(`{"x":"` + strings.Repeat("a", 1<<20) + `"}` + "\n")
-	f.Write(huge)
-	f.Write(numbered(0))
+	f.Write(rec(huge))
+	f.Write(rec(numbered(0)))
 	if err := f.Close(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -642,13 +644,13 @@ func TestCloseTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	err = f.Close(50 * time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "still blocked") {
 		t.Errorf("Close = %v, want the blocked sink reported", err)
 	}
-	f.Write(numbered(0)) // after Close: discarded, no panic
+	f.Write(rec(numbered(0))) // after Close: discarded, no panic
 }
 
 func TestCloseDrainsDuringOutage(t *testing.T) {
@@ -662,7 +664,7 @@ func TestCloseDrainsDuringOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	err = f.Close(100 * time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "5 lines not sent") {
@@ -674,40 +676,47 @@ func TestCloseDrainsDuringOutage(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	validate := func(c SinkConfig) error {
+		var p setting.Problems
+		c.Validate("sinks[0]", &p)
+		return p.Err()
+	}
 	ok := SinkConfig{Name: "siem", Type: "syslog", Network: "tcp", Address: "siem:514"}
-	if err := Validate(ok); err != nil {
+	if err := validate(ok); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
 	for _, tc := range []struct {
 		edit func(*SinkConfig)
 		want string
 	}{
-		{func(c *SinkConfig) { c.Network = "tpc" }, `sinks[siem].network: "tpc" is not udp, tcp or tls`},
-		{func(c *SinkConfig) { c.Name = "" }, `sinks[].name: empty`},
-		{func(c *SinkConfig) { c.Type = "kafka" }, `sinks[siem].type: "kafka" is not stdout, file or syslog`},
-		{func(c *SinkConfig) { c.Format = "json" }, `sinks[siem].format: "json" is not rfc5424 or cef`},
-		{func(c *SinkConfig) { c.Address = "siem" }, `sinks[siem].address: "siem" is not host:port`},
-		{func(c *SinkConfig) { c.Address = "siem:0" }, `sinks[siem].address: "siem:0": port "0" is not 1..65535`},
-		{func(c *SinkConfig) { c.CAFile = "/ca.pem" }, `sinks[siem].ca_file: set but network is "tcp"`},
-		{func(c *SinkConfig) { c.Network, c.CertFile = "tls", "/c.pem" }, `sinks[siem].cert_file: cert_file and key_file go together`},
-		{func(c *SinkConfig) { c.Facility = 24 }, `sinks[siem].facility: 24 is not 0..23`},
-		{func(c *SinkConfig) { c.AppName = "edge sensor" }, `sinks[siem].app_name:`},
-		{func(c *SinkConfig) { c.MaxMessage = 100 }, `sinks[siem].max_message: 100 is not 480..65507`},
-		{func(c *SinkConfig) { c.MinScore = 11 }, `sinks[siem].min_score: 11 is above 10`},
-		{func(c *SinkConfig) { c.Queue = -1 }, `sinks[siem].queue: -1 is negative`},
-		{func(c *SinkConfig) { c.Datasets = []string{""} }, `sinks[siem].datasets: entry 0 is empty`},
-		{func(c *SinkConfig) { c.Type, c.Format = "file", "rfc5424" }, `sinks[siem].path: empty`},
-		{func(c *SinkConfig) { c.Type, c.Format = "file", "rfc5424" }, `sinks[siem].format: "rfc5424" is not json or cef`},
+		{func(c *SinkConfig) { c.Network = "tpc" }, `sinks[0].network: "tpc" is not a transport; use "udp", "tcp" or "tls"`},
+		{func(c *SinkConfig) { c.Name = "" }, `sinks[0].name: missing`},
+		{func(c *SinkConfig) { c.Type = "kafka" }, `sinks[0].type: "kafka" is not a sink type`},
+		{func(c *SinkConfig) { c.Format = "json" }, `sinks[0].format: "json" does not go with type "syslog"`},
+		{func(c *SinkConfig) { c.Address = "siem" }, `sinks[0].address: "siem" is not host:port`},
+		{func(c *SinkConfig) { c.Address = "siem:0" }, `sinks[0].address: "siem:0": port "0" is not 1..65535`},
+		{func(c *SinkConfig) { c.CAFile = "/ca.pem" }, `sinks[0].ca_file: set but network is "tcp"`},
+		{func(c *SinkConfig) { c.Network, c.ServerName = "udp", "siem.example" }, `sinks[0].server_name: set but network is "udp"`},
+		{func(c *SinkConfig) { c.Network, c.CertFile = "tls", "/c.pem" }, `sinks[0].key_file: cert_file and key_file go together`},
+		{func(c *SinkConfig) { c.Facility = 24 }, `sinks[0].facility: 24 is out of range`},
+		{func(c *SinkConfig) { c.AppName = "edge sensor" }, `sinks[0].app_name:`},
+		{func(c *SinkConfig) { c.MaxMessage = 100 }, `sinks[0].max_message: 100 is not 480..65507`},
+		{func(c *SinkConfig) { c.MinScore = 11 }, `sinks[0].min_score: 11 is out of range`},
+		{func(c *SinkConfig) { c.Queue = -1 }, `sinks[0].queue: -1 is out of range`},
+		{func(c *SinkConfig) { c.Datasets = []string{""} }, `sinks[0].datasets: "" is not a dataset`},
+		{func(c *SinkConfig) { c.Type, c.Format = "file", "rfc5424" }, `sinks[0].path: "" must be an absolute file path`},
+		{func(c *SinkConfig) { c.Type, c.Format = "file", "rfc5424" }, `sinks[0].format: "rfc5424" does not go with type "file"`},
+		{func(c *SinkConfig) { c.Type, c.Path, c.MaxSize = "file", "/var/log/s.json", 1 }, `sinks[0].max_size: 1B is too small`},
 	} {
 		c := ok
 		tc.edit(&c)
-		err := Validate(c)
+		err := validate(c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", err, tc.want)
 		}
 	}
 	_, err := New([]SinkConfig{{Name: "a", Type: "stdout"}, {Name: "a", Type: "stdout"}}, nop)
-	if err == nil || !strings.Contains(err.Error(), "sinks[a].name: used twice") {
+	if err == nil || !strings.Contains(err.Error(), `sinks[1].name: "a" is used twice`) {
 		t.Errorf("duplicate names: %v", err)
 	}
 	_, err = New([]SinkConfig{{Name: "t", Type: "syslog", Network: "tls", Address: "x:1", CAFile: "/nonexistent/ca.pem"}}, nop)
@@ -748,7 +757,7 @@ func TestResendAfterShortWrite(t *testing.T) {
 		all = append(all, numbered(i)...)
 	}
 	for i := range n {
-		f.Write(numbered(i))
+		f.Write(rec(numbered(i)))
 	}
 	if err := f.Close(5 * time.Second); err != nil {
 		t.Fatal(err)

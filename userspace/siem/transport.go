@@ -215,30 +215,31 @@ func (t *netTransport) close() error {
 
 // tlsConfig builds the client side of TLS 1.2+: the server is verified
 // against CAFile (or the system pool), under ServerName or the host of
-// Address; the client certificate is optional.
-func tlsConfig(c SinkConfig) (*tls.Config, error) {
+// Address; the client certificate is optional. Errors name the fields
+// under key.
+func tlsConfig(key string, c SinkConfig) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
 	if tc.ServerName == "" {
 		host, _, err := net.SplitHostPort(c.Address)
 		if err != nil {
-			return nil, fmt.Errorf("sinks[%s].address: %w", c.Name, err)
+			return nil, fmt.Errorf("%s.address: %w", key, err)
 		}
 		tc.ServerName = host
 	}
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("sinks[%s].ca_file: %w", c.Name, err)
+			return nil, fmt.Errorf("%s.ca_file: %w", key, err)
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("sinks[%s].ca_file: no PEM certificate in %s", c.Name, c.CAFile)
+			return nil, fmt.Errorf("%s.ca_file: no PEM certificate in %s", key, c.CAFile)
 		}
 	}
 	if c.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("sinks[%s].cert_file: loading client certificate: %w", c.Name, err)
+			return nil, fmt.Errorf("%s.cert_file: loading client certificate: %w", key, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -1,8 +1,9 @@
-package main
+package daemon
 
 import (
 	"bytes"
 	"context"
+	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,8 +15,11 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/events"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/privacy"
 	"github.com/edgesensor/edgesensor/userspace/uplink"
 )
 
@@ -67,8 +71,8 @@ func TestSamplesBounded(t *testing.T) {
 	defer client.Close()
 	cfg := config.Default()
 	cfg.Uplink.URL = "https://127.0.0.1:1"
-	cfg.Privacy.Share, cfg.Privacy.Executables = config.ShareFull, config.ShareFull
-	pol, err := policyFor(&cfg, true)
+	cfg.Privacy.Share, cfg.Privacy.Executables = privacy.ShareFull, privacy.ShareFull
+	pol, err := Policy(&cfg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,43 +103,20 @@ func TestSamplesBounded(t *testing.T) {
 	}
 }
 
-// check-config follows the files a valid config names.
-func TestCheckConfigFollowsFiles(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sensor.toml")
-	os.WriteFile(path, []byte("[uplink]\nurl = \"https://127.0.0.1:1\"\nca_file = \"/nonexistent/ca.pem\"\ncert_file = \"/nonexistent/c.pem\"\n"+
-		"key_file = \"/nonexistent/c.key\"\n[privacy]\nkey_file = \""+filepath.Join(dir, "anon.key")+"\"\n"+
-		"[[output.sinks]]\nname = \"s\"\ntype = \"syslog\"\nnetwork = \"tls\"\naddress = \"127.0.0.1:6514\"\nca_file = \"/nonexistent/siem.pem\"\n"), 0o600)
-	var out bytes.Buffer
-	err := run(context.Background(), []string{"check-config", "-c", path}, &out, &out)
-	for _, want := range []string{"uplink.ca_file", "uplink.cert_file", "uplink.key_file", "privacy.key_file", "output.sinks[0].ca_file"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("check-config error %v lacks %s", err, want)
-		}
-	}
-	// A key readable by others is refused, with the fix.
-	key := filepath.Join(dir, "anon.key")
-	os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o644)
-	err = run(context.Background(), []string{"check-config", "-c", path}, &out, &out)
-	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Errorf("a world-readable key: %v", err)
-	}
-}
-
 // The uplink link across a [privacy] change while the cloud is down: the
 // records spooled under the old settings are dropped and counted, never
 // delivered; what comes after reaches the cloud.
 func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
-	cloudBin := buildCloud(t)
+	cloudBin := cloudtest.Build(t)
 	dir := t.TempDir()
 	pki := filepath.Join(dir, "pki")
 	if err := cloudapi.GenerateCerts(pki); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
+	addr := cloudtest.FreePort(t)
 	data := filepath.Join(dir, "cloud")
-	cl := runCloud(t, cloudBin, pki, addr, data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-	path := uplinkConfig(t, dir, pki, addr, "")
+	cl := cloudtest.Run(t, cloudBin, pki, addr, data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+	path := cloudtest.UplinkConfig(t, dir, pki, addr, "")
 	load := func(extra string) *config.Config {
 		b, _ := os.ReadFile(path)
 		cfg, err := config.Parse(strings.Replace(string(b), "[privacy]\n", "[privacy]\n"+extra, 1))
@@ -144,7 +125,7 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 		}
 		return &cfg
 	}
-	evs, err := os.ReadFile("../../userspace/privacy/testdata/events.ndjson")
+	evs, err := os.ReadFile("../userspace/privacy/testdata/events.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,14 +136,14 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range lines[:3] {
-		link.tap(l)
+		link.tap(eventRecord(t, l))
 	}
-	if !link.drain(context.Background(), 20*time.Second) || len(cl.received(t)) != 3 {
-		t.Fatalf("cloud up: %d records", len(cl.received(t)))
+	if !link.drain(context.Background(), 20*time.Second) || len(cl.Received(t)) != 3 {
+		t.Fatalf("cloud up: %d records", len(cl.Received(t)))
 	}
-	cl.stop()
+	cl.Stop()
 	for _, l := range lines[3:5] {
-		link.tap(l)
+		link.tap(eventRecord(t, l))
 	}
 	link.drain(context.Background(), time.Second) // cannot: the cloud is down
 	if err := link.reconfigure(load("client_ip = \"truncate\"\n"), newPolicy); err != nil {
@@ -173,12 +154,12 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 	if m["uplink_purged"] != 2 {
 		t.Errorf("purged %d records, want the 2 spooled under the old settings", m["uplink_purged"])
 	}
-	cl = runCloud(t, cloudBin, pki, addr, data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
-	link.tap(lines[5])
+	cl = cloudtest.Run(t, cloudBin, pki, addr, data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile)
+	link.tap(eventRecord(t, lines[5]))
 	if !link.drain(context.Background(), 20*time.Second) {
 		t.Fatal("not delivered after the cloud came back")
 	}
-	if got := cl.received(t); len(got) != 4 {
+	if got := cl.Received(t); len(got) != 4 {
 		t.Errorf("the cloud has %d records, want 3 + 1", len(got))
 	}
 	if err := link.close(false); err != nil {
@@ -192,13 +173,13 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 
 	// Across a restart: records spooled by one run under the truncate
 	// settings are dropped by the next run, started with other settings.
-	cl.stop()
+	cl.Stop()
 	link, err = startCloud(load("client_ip = \"truncate\"\n"), out, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range lines[6:8] {
-		link.tap(l)
+		link.tap(eventRecord(t, l))
 	}
 	link.drain(context.Background(), time.Second)
 	link.close(false)
@@ -212,4 +193,14 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 	if m["uplink_purged"] != 2 || m["uplink_spooled"] != 0 {
 		t.Errorf("after a restart under other settings: purged %d, spooled %d; want 2, 0", m["uplink_purged"], m["uplink_spooled"])
 	}
+}
+
+// eventRecord is the record the outputs receive for an event line.
+func eventRecord(t *testing.T, line []byte) *ecs.Record {
+	t.Helper()
+	r, err := events.Record(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &r
 }

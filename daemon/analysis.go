@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/files"
@@ -20,7 +19,6 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/handshake"
 	"github.com/edgesensor/edgesensor/userspace/intel"
 	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/yara"
 )
 
 // analysis is the pipeline behind the dispatcher: handshakes become
@@ -34,12 +32,38 @@ type analysis struct {
 	oldSinks   sync.WaitGroup    // sinks replaced by a reload, closing
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
-	verdicts   *lateVerdicts
 	checks     *capture.Checksums
 	router     capture.Router
+	// closeEvents closes the events file (output.events) after the last
+	// write.
+	closeEvents func() error
 }
 
-func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
+// start is what run and replay set up once the data plane is loaded: the
+// events output, the analysis steering dp, the SIEM sinks and the uplink.
+// On an error nothing it opened stays open. Whatever it refuses for a
+// reason of the config, the config's Preflight refuses first
+// (TestCheckConfigRefusesWhatStartRefuses).
+func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logger) (*analysis, error) {
+	out, closeOut, err := openEvents(cfg, stdout)
+	if err != nil {
+		return nil, err
+	}
+	an, err := newAnalysis(cfg, dp, out)
+	if err != nil {
+		closeOut()
+		return nil, err
+	}
+	an.closeEvents = closeOut
+	if err := an.startOutputs(cfg, stdout, log); err != nil {
+		an.files.Close()
+		closeOut()
+		return nil, err
+	}
+	return an, nil
+}
+
+func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, error) {
 	out := output.NewNDJSON(w)
 	t := &taps{}
 	out.SetTap(t.write)
@@ -47,7 +71,7 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &analysis{out: out, taps: t}
+	a := &analysis{out: out, taps: t, closeEvents: func() error { return nil }}
 	a.intel.Store(ir)
 	current := func() *intel.Set {
 		if r := a.intel.Load(); r != nil {
@@ -55,10 +79,17 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		}
 		return nil
 	}
-	lv := &lateVerdicts{}
+	// Interfaces, so that no data plane (TryStart) is nil ones.
+	var (
+		sv capture.Verdicts
+		hv capture.HandshakeVerdicts
+	)
 	checks := capture.NewChecksums(cfg.Reassembly.Checksums)
-	checks.OnStrict = func(_ string, ifindex uint32) { lv.checksumMode(ifindex, true) }
-	checks.OnOff = func(_ string, ifindex uint32) { lv.checksumMode(ifindex, false) }
+	if dp != nil {
+		sv, hv = dp.Verdicts(), dp.HSVerdicts()
+		checks.OnStrict = func(_ string, ifindex uint32) { dp.ChecksumMode(ifindex, true) }
+		checks.OnOff = func(_ string, ifindex uint32) { dp.ChecksumMode(ifindex, false) }
+	}
 	hs := handshake.New(handshake.Config{
 		Idle:          time.Duration(cfg.Capture.HandshakeIdle),
 		MaxFlows:      cfg.Capture.MaxFlows,
@@ -66,44 +97,77 @@ func newAnalysis(cfg *config.Config, w io.Writer) (*analysis, error) {
 		Shards:        cfg.WorkerCount(),
 		Score:         handshake.Scorer(current, cfg.Score.Threshold),
 		Checksums:     checks,
-		Policy:        files.PolicyOf(cfg.Reassembly.Policy),
+		Policy:        cfg.Reassembly.OverlapPolicy(),
 		AckGrace:      time.Duration(cfg.Reassembly.AckGrace),
-		Verdicts:      lv,
+		Verdicts:      hv,
 		BudgetPackets: cfg.Capture.HandshakePackets,
 		BudgetBytes:   int(cfg.Capture.HandshakeBytes),
 		BudgetQUIC:    cfg.Capture.QUICInitials,
 	}, out)
-	fc := files.ConfigFrom(cfg, lv)
+	fc := filesConfig(cfg, sv)
 	fc.Checksums = checks
 	fc.Intel = current
-	fc.CloudPending = func(cat filetype.Category) bool {
-		c := t.cloud.Load()
-		return c != nil && c.pendingFor(cat)
+	fc.Samples = cloudSamples{t}
+	rules, err := cfg.Score.CompileYARA()
+	if err != nil {
+		return nil, fmt.Errorf("score.yara_rules: %w", err)
 	}
-	fc.Sample = func(cat filetype.Category, size int64, sum string) string {
-		if c := t.cloud.Load(); c != nil {
-			return c.sample(cat, size, sum)
-		}
-		return ""
-	}
-	if len(cfg.Score.YARARules) > 0 {
-		rules, err := yara.Compile(cfg.Score.YARARules)
-		if err != nil {
-			return nil, fmt.Errorf("score.yara_rules: %w", err)
-		}
-		fc.YARA = rules
-	}
+	fc.YARA = rules
 	fp, err := files.New(fc, out)
 	if err != nil {
 		return nil, err
 	}
-	a.handshakes, a.files, a.verdicts, a.checks = hs, fp, lv, checks
+	a.handshakes, a.files, a.checks = hs, fp, checks
 	a.router = capture.Router{
 		capture.ClassTLS:    hs,
 		capture.ClassQUIC:   hs,
 		capture.ClassStream: fp,
 	}
 	return a, nil
+}
+
+// TryStart does what Run and Replay do before the data plane runs (the
+// events output, the analysis with its intelligence and YARA rules, the
+// SIEM sinks, the uplink), then undoes it: the start-up's own refusals,
+// which the config's Preflight must foresee (check-config's tests).
+func TryStart(cfg *config.Config, stdout io.Writer, log zerolog.Logger) error {
+	an, err := start(cfg, nil, stdout, log)
+	if err != nil {
+		return err
+	}
+	an.closeOutputs(context.Background(), 0, log)
+	an.files.Close()
+	return an.closeEvents()
+}
+
+// cloudSamples answers the file pipeline's questions about samples with
+// the uplink running now (none: no samples).
+type cloudSamples struct{ t *taps }
+
+func (c cloudSamples) Wanted(cat filetype.Category) bool {
+	l := c.t.cloud.Load()
+	return l != nil && l.pendingFor(cat)
+}
+
+func (c cloudSamples) Path(cat filetype.Category, size int64, sum string) string {
+	if l := c.t.cloud.Load(); l != nil {
+		return l.sample(cat, size, sum)
+	}
+	return ""
+}
+
+// filesConfig is the file pipeline's config: its [files] table, and what
+// it takes from the other tables.
+func filesConfig(cfg *config.Config, v capture.Verdicts) files.Config {
+	fc := cfg.Files.Config()
+	fc.Ports = cfg.PortApps()
+	fc.Shards = cfg.WorkerCount()
+	fc.StreamBudget = int64(cfg.Capture.StreamBudget)
+	fc.Policy = cfg.Reassembly.OverlapPolicy()
+	fc.AckGrace = time.Duration(cfg.Reassembly.AckGrace)
+	fc.Threshold = cfg.Score.Threshold
+	fc.Verdicts = v
+	return fc
 }
 
 // retireCloud takes a closed uplink off the taps and keeps its figures,
@@ -171,7 +235,7 @@ func (a *analysis) closeOutputs(ctx context.Context, drain time.Duration, log ze
 
 // counts are the analysis figures `replay --stats` adds and `run` logs
 // when it stops.
-func (a *analysis) counts() map[string]uint64 {
+func (a *analysis) Counts() map[string]uint64 {
 	m := map[string]uint64{
 		"tls_events":         a.handshakes.Stats.Events.Load(),
 		"tls_evicted":        a.handshakes.Stats.Evicted.Load(),
@@ -249,96 +313,4 @@ func (a *analysis) counts() map[string]uint64 {
 }
 
 // loadIntel reads the [[intel.sources]] files; nil when there are none.
-func loadIntel(cfg *config.Config) (*intel.Reloader, error) {
-	if len(cfg.Intel.Sources) == 0 {
-		return nil, nil
-	}
-	var srcs []intel.Source
-	for i, s := range cfg.Intel.Sources {
-		src := intel.Source{Path: s.Path, Format: s.Format, Column: s.Column, Allow: s.Allow, Level: s.Level, Name: s.Name}
-		if s.Kind != "" {
-			k, err := intel.ParseKind(s.Kind)
-			if err != nil {
-				return nil, fmt.Errorf("intel.sources[%d].kind: %w", i, err)
-			}
-			src.Kind = k
-		}
-		srcs = append(srcs, src)
-	}
-	r, err := intel.NewReloader(srcs)
-	if err != nil {
-		return nil, fmt.Errorf("intel: %w", err)
-	}
-	return r, nil
-}
-
-// lateVerdicts lets the analysis be built before the data plane whose
-// verdict maps it writes: until set, verdicts are not written.
-type lateVerdicts struct {
-	w    atomic.Pointer[sensor.VerdictWriter]
-	hs   atomic.Pointer[sensor.HSVerdictWriter]
-	mode atomic.Pointer[func(ifindex uint32, strict bool)]
-}
-
-func (l *lateVerdicts) set(w *sensor.VerdictWriter, hs *sensor.HSVerdictWriter, mode func(uint32, bool)) {
-	l.w.Store(w)
-	l.hs.Store(hs)
-	l.mode.Store(&mode)
-}
-
-// checksumMode tells the data plane what auto mode found of an
-// interface's checksums.
-func (l *lateVerdicts) checksumMode(ifindex uint32, strict bool) {
-	if m := l.mode.Load(); m != nil && *m != nil {
-		(*m)(ifindex, strict)
-	}
-}
-
-func (l *lateVerdicts) Capture(fl capture.Flow, limit uint64) error {
-	if w := l.w.Load(); w != nil {
-		return w.Capture(fl, limit)
-	}
-	return nil
-}
-
-func (l *lateVerdicts) Skip(fl capture.Flow, fromServer bool, seq, n uint32, limit uint64) error {
-	if w := l.w.Load(); w != nil {
-		return w.Skip(fl, fromServer, seq, n, limit)
-	}
-	return nil
-}
-
-func (l *lateVerdicts) Ignore(fl capture.Flow) error {
-	if w := l.w.Load(); w != nil {
-		return w.Ignore(fl)
-	}
-	return nil
-}
-
-func (l *lateVerdicts) Forget(fl capture.Flow) error {
-	if w := l.w.Load(); w != nil {
-		return w.Forget(fl)
-	}
-	return nil
-}
-
-func (l *lateVerdicts) EndHandshake(fl capture.Flow, proto uint8, notTLS bool) error {
-	if w := l.hs.Load(); w != nil {
-		return w.EndHandshake(fl, proto, notTLS)
-	}
-	return nil
-}
-
-func (l *lateVerdicts) ExtendHandshake(fl capture.Flow, proto uint8, packets, bytes uint32) error {
-	if w := l.hs.Load(); w != nil {
-		return w.ExtendHandshake(fl, proto, packets, bytes)
-	}
-	return nil
-}
-
-func (l *lateVerdicts) ForgetHandshake(fl capture.Flow, proto uint8) error {
-	if w := l.hs.Load(); w != nil {
-		return w.ForgetHandshake(fl, proto)
-	}
-	return nil
-}
+func loadIntel(cfg *config.Config) (*intel.Reloader, error) { return cfg.Intel.Load("intel") }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/metrics"
 )
 
@@ -81,9 +82,9 @@ func analysisFamilies(a *analysis) []metrics.Family {
 			}},
 		{Name: "files_total", Help: "File events, by category.", Kind: metrics.Counter, Labels: []string{"category"},
 			Read: func(emit emitFn) {
-				emit(float64(c.executable.Load()), config.CategoryExecutable)
-				emit(float64(c.document.Load()), config.CategoryDocument)
-				emit(float64(c.arch.Load()), config.CategoryArchive)
+				emit(float64(c.executable.Load()), filetype.Executable.String())
+				emit(float64(c.document.Load()), filetype.Document.String())
+				emit(float64(c.arch.Load()), filetype.Archive.String())
 			}},
 		{Name: "scores_total", Help: "Events by risk score band (none: unscored or pending).", Kind: metrics.Counter, Labels: []string{"band"},
 			Read: func(emit emitFn) {
@@ -94,7 +95,7 @@ func analysisFamilies(a *analysis) []metrics.Family {
 		{Name: "analysis_total", Help: "Analysis counters (handshakes, file flows, reassembly, parsers, uplink), as in the stop log line.",
 			Kind: metrics.Counter, Labels: []string{"counter"},
 			Read: func(emit emitFn) {
-				m := a.counts()
+				m := a.Counts()
 				for _, k := range slices.Sorted(maps.Keys(m)) {
 					emit(float64(m[k]), k)
 				}

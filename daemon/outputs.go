@@ -1,18 +1,20 @@
-package main
+package daemon
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/segmentio/encoding/json"
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/siem"
 )
 
@@ -70,31 +72,24 @@ func (t *taps) sinkStats() []siem.SinkStats {
 	return out
 }
 
-func (t *taps) write(line []byte) {
-	t.counts.observe(line)
+func (t *taps) write(rec *ecs.Record) {
+	t.counts.observe(&rec.Fields)
 	if s := t.sinks.Load(); s != nil {
-		s.Write(line)
+		s.Write(rec)
 	}
 	if c := t.cloud.Load(); c != nil {
-		c.tap(line)
+		c.tap(rec)
 	}
 }
 
-// sinkConfigs maps [[output.sinks]] onto the siem package.
+// sinkConfigs are the [[output.sinks]] tables (siem's own type), stdout
+// sinks writing to stdout.
 func sinkConfigs(cfg *config.Config, stdout io.Writer) []siem.SinkConfig {
-	var out []siem.SinkConfig
-	for _, s := range cfg.Output.Sinks {
-		sc := siem.SinkConfig{
-			Name: s.Name, Type: s.Type, Format: s.SinkFormat(),
-			Path: s.Path, MaxSize: int64(s.MaxSize), MaxBackups: s.MaxBackups, MaxAge: time.Duration(s.MaxAge), Compress: s.Compress,
-			Network: s.Network, Address: s.Address, CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile,
-			ServerName: s.ServerName, Facility: s.Facility, AppName: s.AppName, Hostname: s.Hostname,
-			Datasets: s.Datasets, MinScore: s.MinScore, Queue: s.Queue,
+	out := slices.Clone(cfg.Output.Sinks)
+	for i := range out {
+		if out[i].Type == "stdout" {
+			out[i].Writer = stdout
 		}
-		if s.Type == "stdout" {
-			sc.Writer = stdout
-		}
-		out = append(out, sc)
 	}
 	return out
 }
@@ -144,52 +139,37 @@ type eventCounts struct {
 // Score bands, as SIEM severities use them.
 var bandNames = [5]string{"none", "0-3", "4-6", "7-8", "9-10"}
 
-func (c *eventCounts) observe(line []byte) {
-	var ev struct {
-		Event struct {
-			Dataset   string `json:"dataset"`
-			RiskScore *int   `json:"risk_score"`
-		} `json:"event"`
-		Edgesensor struct {
-			File struct {
-				Category string `json:"category"`
-			} `json:"file"`
-		} `json:"edgesensor"`
-	}
-	if json.Unmarshal(line, &ev) != nil {
-		c.other.Add(1)
-		return
-	}
-	switch ev.Event.Dataset {
+func (c *eventCounts) observe(f *ecs.Fields) {
+	switch f.Dataset {
 	case "edgesensor.tls":
 		c.tls.Add(1)
 	case "edgesensor.file":
 		c.file.Add(1)
-		switch ev.Edgesensor.File.Category {
-		case config.CategoryExecutable:
+		switch f.Category {
+		case filetype.Executable.String():
 			c.executable.Add(1)
-		case config.CategoryDocument:
+		case filetype.Document.String():
 			c.document.Add(1)
-		case config.CategoryArchive:
+		case filetype.Archive.String():
 			c.arch.Add(1)
 		}
-	case "edgesensor.verdict":
+	case ecs.VerdictDataset:
 		c.verdict.Add(1)
 	default:
 		c.other.Add(1)
 	}
-	c.bands[band(ev.Event.RiskScore)].Add(1)
+	c.bands[band(f.Score, f.Scored)].Add(1)
 }
 
-func band(s *int) int {
+func band(s int, scored bool) int {
 	switch {
-	case s == nil || *s < 0:
+	case !scored || s < 0:
 		return 0
-	case *s <= 3:
+	case s <= 3:
 		return 1
-	case *s <= 6:
+	case s <= 6:
 		return 2
-	case *s <= 8:
+	case s <= 8:
 		return 3
 	}
 	return 4

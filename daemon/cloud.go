@@ -1,11 +1,8 @@
-package main
+package daemon
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,9 +11,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/filetype"
 	"github.com/edgesensor/edgesensor/userspace/output"
 	"github.com/edgesensor/edgesensor/userspace/privacy"
@@ -38,7 +35,7 @@ type cloudLink struct {
 
 	inMu   sync.RWMutex // closed and in: no tap sends after close
 	closed bool
-	in     chan []byte
+	in     chan *ecs.Record // copies: the line is only valid during the tap
 	anon   sync.WaitGroup
 
 	mu  sync.Mutex                // held while a line is recorded, and while the connection is replaced
@@ -81,7 +78,7 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 	if !cfg.UplinkEnabled() {
 		return nil, nil
 	}
-	c := &cloudLink{out: out, log: log, in: make(chan []byte, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}}
+	c := &cloudLink{out: out, log: log, in: make(chan *ecs.Record, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}}
 	conn, err := c.open(cfg)
 	if err != nil {
 		return nil, err
@@ -91,9 +88,9 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 	c.anon.Add(1)
 	go func() {
 		defer c.anon.Done()
-		for line := range c.in {
+		for rec := range c.in {
 			c.mu.Lock()
-			c.record(c.cur.Load(), line)
+			c.record(c.cur.Load(), rec)
 			c.mu.Unlock()
 			c.pending.Add(-1)
 		}
@@ -101,180 +98,8 @@ func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cl
 	return c, nil
 }
 
-// open builds a connection: the policy (its key), the audit log, the
-// uplink client and its delivery loop.
-func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
-	pol, err := policyFor(cfg, false)
-	if err != nil {
-		return nil, err
-	}
-	cp := *cfg // the daemon's config changes on reloads; a connection keeps its own
-	cfg = &cp
-	conn := &cloudConn{cfg: cfg, pol: pol, threshold: cfg.Score.Threshold}
-	// Records spooled under other privacy settings or another key (this
-	// run's or an earlier one's) never leave.
-	if err := c.matchSpool(cfg, pol); err != nil {
-		return nil, err
-	}
-	var audit io.Writer
-	if p := cfg.Uplink.AuditLog; p != "" {
-		// Opened now, not at the first batch: a log that cannot be written
-		// stops the uplink from starting rather than batches going out
-		// unrecorded.
-		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
-			return nil, fmt.Errorf("uplink.audit_log: %w", err)
-		}
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-		if err != nil {
-			return nil, fmt.Errorf("uplink.audit_log: %w", err)
-		}
-		f.Close()
-		lj := &lumberjack.Logger{Filename: p, MaxSize: 100, MaxBackups: 10}
-		audit, conn.audit = lj, lj
-	}
-	sensorID := cfg.Uplink.SensorID
-	if sensorID == "" {
-		h, _ := os.Hostname()
-		sensorID = pol.SensorID(h)
-	}
-	client, err := uplink.New(uplink.Options{
-		URL: cfg.Uplink.URL, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
-		ServerName: cfg.Uplink.ServerName, SensorID: sensorID, KeyID: pol.KeyID(),
-		SpoolDir: cfg.Uplink.SpoolDir, SpoolMaxBytes: int64(cfg.Uplink.SpoolMax), SpoolMaxAge: time.Duration(cfg.Uplink.SpoolMaxAge),
-		BatchSize: cfg.Uplink.Batch, Audit: audit, Modes: pol.Modes(), OnVerdict: c.onVerdict, Log: c.log,
-	})
-	if err != nil {
-		if conn.audit != nil {
-			conn.audit.Close()
-		}
-		return nil, err
-	}
-	conn.client = client
-	ctx, cancel := context.WithCancel(context.Background())
-	conn.cancel = cancel
-	conn.run.Add(1)
-	go func() {
-		defer conn.run.Done()
-		if err := client.Run(ctx); err != nil {
-			c.log.Error().Err(err).Msg("uplink stopped")
-		}
-	}()
-	c.log.Info().Str("url", cfg.Uplink.URL).Str("key_id", pol.KeyID()).Interface("modes", pol.Modes()).Msg("cloud uplink on")
-	return conn, nil
-}
-
-// spoolPolicyFile names, in the spool directory, the privacy settings and
-// key the records there were made under.
-const spoolPolicyFile = "policy.id"
-
-// matchSpool drops the spool's records when they were made under other
-// privacy settings or another key than cfg's (counted and logged), then
-// records cfg's. It runs with no client open on the spool.
-func (c *cloudLink) matchSpool(cfg *config.Config, pol *privacy.Policy) error {
-	if err := os.MkdirAll(cfg.Uplink.SpoolDir, 0o700); err != nil {
-		return fmt.Errorf("uplink.spool_dir: %w", err)
-	}
-	p := cfg.Privacy
-	p.KeyFile = "" // where the key lives is not what it is
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s %+v", pol.KeyID(), p))
-	id := hex.EncodeToString(sum[:])
-	path := filepath.Join(cfg.Uplink.SpoolDir, spoolPolicyFile)
-	if prev, err := os.ReadFile(path); err == nil && string(prev) != id {
-		c.purge(cfg, "they were anonymised under other privacy settings or another key")
-	}
-	if err := os.WriteFile(path, []byte(id), 0o600); err != nil {
-		return fmt.Errorf("uplink.spool_dir: %w", err)
-	}
-	return nil
-}
-
-// shut stops a connection's delivery and closes its client; what it has
-// not delivered stays in the spool. Its figures go to the base.
-func (c *cloudLink) shut(conn *cloudConn) error {
-	conn.cancel()
-	conn.run.Wait()
-	err := conn.client.Close()
-	if conn.audit != nil {
-		conn.audit.Close()
-	}
-	c.baseMu.Lock()
-	if conn.counted.CompareAndSwap(false, true) {
-		clientCounts(conn.client.Stats(), c.base, true)
-		c.base["uplink_unknown_side"] += conn.pol.UnknownSide()
-	}
-	c.baseMu.Unlock()
-	return err
-}
-
-// purge drops what the spool holds (records made under a policy or key
-// no longer in force), counted and logged.
-func (c *cloudLink) purge(cfg *config.Config, why string) {
-	n, err := uplink.Purge(cfg.Uplink.SpoolDir)
-	if err != nil {
-		c.log.Error().Err(err).Msg("uplink: purging the spool")
-		return
-	}
-	c.samplesBytes.Store(0)
-	c.baseMu.Lock()
-	c.base["uplink_spooled"] = 0
-	c.baseMu.Unlock()
-	if n > 0 {
-		c.purged.Add(uint64(n))
-		c.log.Warn().Int("records", n).Msg("uplink: spooled records dropped, undelivered: " + why)
-	}
-}
-
-// Replacing the connection. How the spool is treated depends on why.
-const (
-	keepSpool  = iota // the uplink settings changed: deliver what waits
-	rotatedKey        // a new key: deliver what waits for a while, then drop the rest (made under the old key)
-	newPolicy         // [privacy] changed: drop what waits, at once
-)
-
-// reconfigure replaces the connection with one for cfg. Events wait in the
-// queue meanwhile. If the new one cannot start, the previous settings
-// come back, and the error says why.
-func (c *cloudLink) reconfigure(cfg *config.Config, how int) error {
-	// Check the new settings before anything running is touched.
-	pol, err := policyFor(cfg, false)
-	if err != nil {
-		return err
-	}
-	if err := uplink.CheckTLS(uplink.Options{CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile}); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.cur.Load()
-	if how == keepSpool && pol.KeyID() != old.pol.KeyID() {
-		how = rotatedKey // the key file changed too
-	}
-	if how == rotatedKey && !old.counted.Load() && !c.drainConn(old, 5*time.Second) {
-		c.log.Warn().Msg("key rotation: the cloud did not take every record made under the old key within 5s")
-	}
-	if err := c.shut(old); err != nil {
-		c.log.Warn().Err(err).Msg("uplink: closing")
-	}
-	// open drops what the spool holds when the settings or the key differ
-	// from those it was made under.
-	conn, err := c.open(cfg)
-	if err != nil {
-		prev, perr := c.open(old.cfg)
-		if perr != nil {
-			// Nothing can be sent: lines are dropped and counted
-			// (record) until a retry or a reload starts a connection.
-			c.log.Error().Err(perr).Msg("uplink: the previous settings do not start either")
-			prev = old
-		}
-		c.cur.Store(prev)
-		return err
-	}
-	c.cur.Store(conn)
-	return nil
-}
-
-// tap takes a copy of an event line without ever blocking.
-func (c *cloudLink) tap(line []byte) {
+// tap takes a copy of an event without ever blocking.
+func (c *cloudLink) tap(ev *ecs.Record) {
 	c.inMu.RLock()
 	defer c.inMu.RUnlock()
 	if c.closed {
@@ -282,20 +107,20 @@ func (c *cloudLink) tap(line []byte) {
 	}
 	c.pending.Add(1)
 	select {
-	case c.in <- append([]byte(nil), line...):
+	case c.in <- &ecs.Record{Fields: ev.Fields, Line: append([]byte(nil), ev.Line...)}:
 	default:
 		c.pending.Add(-1)
 		c.dropped.Add(1)
 	}
 }
 
-// record anonymises one event line and enqueues the record.
-func (c *cloudLink) record(conn *cloudConn, line []byte) {
+// record anonymises one event and enqueues the record.
+func (c *cloudLink) record(conn *cloudConn, ev *ecs.Record) {
 	if conn.counted.Load() { // closed: no connection could be started
 		c.dropped.Add(1)
 		return
 	}
-	rec, ok, err := conn.pol.Record(line)
+	rec, ok, err := conn.pol.Record(ev)
 	if err != nil {
 		c.failed.Add(1)
 		return
@@ -306,7 +131,7 @@ func (c *cloudLink) record(conn *cloudConn, line []byte) {
 	r := uplink.Record{ID: rec.ID, Category: rec.Category, Dataset: rec.Dataset, Body: rec.Body, SHA256: rec.SHA256}
 	if rec.SHA256 != "" {
 		c.scores.put(rec.SHA256, rec.Score)
-		if s := filepath.Join(conn.client.SampleDir(), rec.SHA256); conn.pol.Mode(rec.Category) == config.ShareFull {
+		if s := filepath.Join(conn.client.SampleDir(), rec.SHA256); conn.pol.Mode(rec.Category) == privacy.ShareFull {
 			if _, err := os.Stat(s); err == nil {
 				r.Sample, r.SampleLimit = s, conn.pol.UploadLimit(rec.Category)
 			}
@@ -324,7 +149,7 @@ func (c *cloudLink) broken() bool { return c.cur.Load().counted.Load() }
 // pendingFor says whether whole files of a category go to the cloud.
 func (c *cloudLink) pendingFor(cat filetype.Category) bool {
 	conn := c.cur.Load()
-	return !conn.counted.Load() && conn.pol.Mode(privacyCategory(cat)) != config.ShareNone
+	return !conn.counted.Load() && conn.pol.Mode(privacyCategory(cat)) != privacy.ShareNone
 }
 
 // sample is the file pipeline's hand-off: where a whole file of this
@@ -333,7 +158,7 @@ func (c *cloudLink) pendingFor(cat filetype.Category) bool {
 func (c *cloudLink) sample(cat filetype.Category, size int64, sum string) string {
 	conn := c.cur.Load()
 	pc := privacyCategory(cat)
-	if conn.counted.Load() || conn.pol.Mode(pc) != config.ShareFull || size > conn.pol.UploadLimit(pc) {
+	if conn.counted.Load() || conn.pol.Mode(pc) != privacy.ShareFull || size > conn.pol.UploadLimit(pc) {
 		return ""
 	}
 	if c.samplesBytes.Add(size) > int64(conn.cfg.Uplink.SpoolMax) {
@@ -397,28 +222,19 @@ func (c *cloudLink) onVerdict(v uplink.Verdict) {
 	if final >= threshold {
 		kind = "alert"
 	}
-	ev := map[string]any{
-		"@timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-		"event":      map[string]any{"kind": kind, "dataset": "edgesensor.verdict", "risk_score": final},
-		"observer":   map[string]any{"product": "edgesensor", "type": "sensor"},
-		"file":       map[string]any{"hash": map[string]any{"sha256": v.SHA256}},
-		"edgesensor": map[string]any{"verdict": map[string]any{
-			"source": "cloud", "via": v.Source, "cloud_score": v.Score, "cloud_verdict": v.Verdict, "local_score": localOrNil(local, seen),
-		}},
+	var localScore *int
+	if seen && local >= 0 {
+		localScore = &local
 	}
+	ev := ecs.NewVerdictEvent(time.Now().UTC(), kind, final, v.SHA256, ecs.Verdict{
+		Source: "cloud", Via: v.Source, CloudScore: v.Score, CloudVerdict: v.Verdict, LocalScore: localScore,
+	})
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return
 	}
 	c.verdicts.Add(1)
-	c.out.Write(append(line, '\n'))
-}
-
-func localOrNil(v int, ok bool) any {
-	if !ok || v < 0 {
-		return nil
-	}
-	return v
+	c.out.Write(&ecs.Record{Fields: ev.Fields(), Line: append(line, '\n')})
 }
 
 // drain waits until every record handed over is delivered (or dropped

@@ -1,0 +1,132 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/metrics"
+)
+
+// Options are what the command gives the daemon besides the config.
+type Options struct {
+	// Stdout is where events go when output.events is "-" (and stdout
+	// sinks write).
+	Stdout io.Writer
+	Log    zerolog.Logger
+	// ConfigFile names where the config came from, for the logs.
+	ConfigFile string
+
+	// Run only.
+	Interfaces   []string // the interfaces to attach to
+	Force        bool     // replace another owner's XDP program
+	StayAttached bool     // leave XDP attached and pinned on stop
+	// Reloads asks for a reload (SIGHUP); Reload reads the config again.
+	Reloads <-chan struct{}
+	Reload  func() (*config.Config, error)
+}
+
+// Run attaches the sensor, analyses until ctx ends or the events can no
+// longer be written, and stops: the rings are drained, the outputs
+// closed, and the figures logged. A failed start undoes what it did.
+func Run(ctx context.Context, cfg *config.Config, o Options) error {
+	log := o.Log
+	log.Info().Str("config_file", o.ConfigFile).Str("config", strings.Join(cfg.Summary(), " ")).Msg("starting")
+	s, err := sensor.Setup(sensor.Options{Config: cfg, Interfaces: o.Interfaces, Force: o.Force, Log: log})
+	if err != nil {
+		return err
+	}
+	an, err := start(cfg, s, o.Stdout, log)
+	if err != nil {
+		s.Close(!o.StayAttached)
+		return err
+	}
+	defer an.closeEvents()
+	defer an.files.Close()                              // on the error paths; a second Close does nothing
+	defer an.closeOutputs(context.Background(), 0, log) // on the error paths
+	if err := s.Start(an.router); err != nil {
+		s.Close(!o.StayAttached)
+		return err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if cfg.Metrics.Listen != "" {
+		ms, err := metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(families(cfg, s, an)), health(s, an, cfg))
+		if err != nil {
+			s.Close(!o.StayAttached)
+			return err
+		}
+		defer ms.Close()
+		log.Info().Str("listen", ms.Addr()).Msg("metrics on /metrics, health on /healthz")
+	}
+	log.Info().Msg("running; SIGHUP reloads the config, SIGINT or SIGTERM stops")
+	if r := an.intel.Load(); r != nil {
+		log.Info().Interface("entries", r.Current().Counts()).Msg("intel loaded")
+	}
+	rt := &running{opts: o, cfg: cfg, s: s, an: an, log: log}
+	go rt.watchIntel(ctx, time.Duration(cfg.Intel.Reload))
+	go rt.janitor(ctx)
+	go func() {
+		for {
+			select {
+			case <-o.Reloads:
+				rt.reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// Output that can no longer be written stops the sensor cleanly.
+	go func() {
+		select {
+		case <-an.out.Failed():
+			log.Error().Err(an.out.Flush()).Msg("cannot write events; stopping")
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	werr := s.Wait(ctx)
+	ds := s.DispatchStats()
+	frags := s.FragmentStats()
+	if o.StayAttached {
+		log.Info().Msg("leaving XDP attached and pinned (--stay-attached); `edgesensor detach` removes it")
+	}
+	cerr := s.Close(!o.StayAttached)
+	if err := an.files.Close(); err != nil {
+		cerr = errors.Join(cerr, fmt.Errorf("removing the spool: %w", err))
+	}
+	rt.mu.Lock() // no reload while the outputs close; held until exit
+	oerr := an.closeOutputs(context.Background(), 2*time.Second, log)
+	ferr := an.out.Flush()
+	stopped := log.Info().Uint64("events", ds.Events).Uint64("bad_records", ds.BadRecord)
+	counts := an.Counts()
+	for k, v := range frags {
+		counts["fragments_"+k] = v
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		stopped = stopped.Uint64(k, counts[k])
+	}
+	stopped.Msg("stopped")
+	return errors.Join(werr, cerr, oerr, ferr)
+}
+
+// running is what a reload may change while the sensor runs.
+type running struct {
+	mu     sync.Mutex // reloads, and the stop path
+	opts   Options
+	cfg    *config.Config // the running config
+	s      *sensor.Sensor
+	an     *analysis
+	log    zerolog.Logger
+	keyErr string // the last key file error logged
+}

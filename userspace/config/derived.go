@@ -1,0 +1,61 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/edgesensor/edgesensor/userspace/capture"
+)
+
+// What the sensor derives from more than one key, or from a table and
+// the machine.
+
+// PortApps lists every watched port with its application.
+func (c *Config) PortApps() map[uint16]capture.App { return c.Ports.Apps() }
+
+// SpoolPath resolves files.spool_dir.
+func (c *Config) SpoolPath() string { return c.Files.SpoolPath() }
+
+// Mode returns the effective share mode of a category (executables,
+// documents, metadata, tls, email): its own, capped by privacy.share, and
+// none without an uplink.
+func (c *Config) Mode(category string) string { return c.Privacy.Mode(category, c.Uplink.URL != "") }
+
+// UplinkEnabled says whether anything may leave the box at all.
+func (c *Config) UplinkEnabled() bool { return c.Privacy.Shares(c.Uplink.URL != "") }
+
+// HeldMemory is the most the analysis holds of traffic at once: what the
+// handshakes being followed, the file flows (reassembly buffers, parsers,
+// flow structures) and the IP fragments waiting for their datagram may
+// hold. Past each bound the least recently active is let go, counted.
+// The process's resident memory stays under about twice this (Go's
+// collector lets the heap grow to twice what is live) plus a base of
+// about 100 MiB: the program, kernel type information and the rings.
+func (c *Config) HeldMemory() ByteSize {
+	return c.Reassembly.HandshakeMemory + c.Files.ReassemblyMemory + c.Reassembly.FragmentMemory
+}
+
+// Summary returns the effective config as sorted key=value pairs, for the
+// one log line at start.
+func (c *Config) Summary() []string {
+	apps := c.PortApps()
+	ports := make([]string, 0, len(apps))
+	for p, a := range apps {
+		ports = append(ports, fmt.Sprintf("%d/%s", p, a))
+	}
+	sort.Strings(ports)
+	out := []string{
+		"xdp_mode=" + c.Sensor.XDPMode,
+		"pin_path=" + c.Sensor.PinPath,
+		fmt.Sprintf("workers=%d", c.WorkerCount()),
+		fmt.Sprintf("tls=%t quic=%t streams=%t", c.Capture.TLS, c.Capture.QUIC, c.Capture.Streams),
+		fmt.Sprintf("handshake_packets=%d quic_initials=%d", c.Capture.HandshakePackets, c.Capture.QUICInitials),
+		"stream_budget=" + c.Capture.StreamBudget.String(),
+		"rings=" + c.Capture.HandshakeRing.String() + "/" + c.Capture.StreamRing.String() + "/" + c.Capture.FragmentRing.String(),
+		"ports=" + strings.Join(ports, ","),
+		"held_memory=" + c.HeldMemory().String(),
+	}
+	return slices.Clip(out)
+}

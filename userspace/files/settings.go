@@ -1,0 +1,248 @@
+package files
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/setting"
+)
+
+// Defaults of the [files] table.
+const (
+	DefaultSpoolLimit   = setting.ByteSize(1 << 30)
+	DefaultFlowIdle     = setting.Duration(2 * time.Minute)
+	DefaultFlowLifetime = setting.Duration(6 * time.Hour)
+	DefaultMaxFlows     = 65536
+	DefaultReasmBuffer  = setting.ByteSize(4 << 20)
+	DefaultReasmMemory  = setting.ByteSize(512 << 20)
+	DefaultMaxDecomp    = setting.ByteSize(256 << 20)
+	DefaultMaxRatio     = 1000
+)
+
+// Settings is the [files] table: which files of the stream class are
+// reconstructed, and the limits of doing so.
+type Settings struct {
+	// Categories selects the candidates reported: "executable",
+	// "document", "archive".
+	Categories []string `toml:"categories"`
+	// SpoolDir holds candidate files while they are analysed; "" is a
+	// directory "edgesensor-spool" in the system's temp directory.
+	SpoolDir string `toml:"spool_dir"`
+	// SpoolLimit bounds the bytes spooled at once, over all files; a file
+	// that does not fit is still hashed, not spooled (counted).
+	SpoolLimit setting.ByteSize `toml:"spool_limit"`
+	// Hashes are the digests of each whole file: "sha256" always, and
+	// "sha1" and "md5" unless left out.
+	Hashes []string `toml:"hashes"`
+	// Uploads also reconstructs HTTP request bodies (POST, PUT).
+	Uploads bool `toml:"uploads"`
+	// FlowIdle ends a file flow with no packet for this long;
+	// FlowLifetime ends one that has lasted this long, however active.
+	FlowIdle     setting.Duration `toml:"flow_idle"`
+	FlowLifetime setting.Duration `toml:"flow_lifetime"`
+	// MaxFlows bounds the file flows followed at once (all workers).
+	MaxFlows int `toml:"max_flows"`
+	// ReassemblyBuffer bounds the out-of-order bytes held per direction;
+	// ReassemblyMemory bounds them over all flows.
+	ReassemblyBuffer setting.ByteSize `toml:"reassembly_buffer"`
+	ReassemblyMemory setting.ByteSize `toml:"reassembly_memory"`
+	// MaxDecompressed and MaxRatio bound Content-Encoding decoding of one
+	// body: past either the body is cut and flagged as a bomb.
+	MaxDecompressed setting.ByteSize `toml:"max_decompressed"`
+	MaxRatio        int              `toml:"max_ratio"`
+	// MaxSize is the largest file reconstructed per category; a larger
+	// one is let through, reported as oversize (incomplete) and counted.
+	MaxSize CategorySizes `toml:"max_size"`
+	// Retain keeps whole files of a category in a directory (named by
+	// SHA-256) instead of deleting them after analysis; "" keeps none.
+	Retain CategoryDirs `toml:"retain"`
+	// RetainMinScore keeps only files scoring at least this (0: all);
+	// RetainFor deletes retained files after this long (0: never).
+	RetainMinScore int               `toml:"retain_min_score"`
+	RetainFor      CategoryDurations `toml:"retain_for"`
+}
+
+// CategoryDurations is a duration per file category.
+type CategoryDurations struct {
+	Executable setting.Duration `toml:"executable"`
+	Document   setting.Duration `toml:"document"`
+	Archive    setting.Duration `toml:"archive"`
+}
+
+// CategorySizes is a size per file category.
+type CategorySizes struct {
+	Executable setting.ByteSize `toml:"executable"`
+	Document   setting.ByteSize `toml:"document"`
+	Archive    setting.ByteSize `toml:"archive"`
+}
+
+// CategoryDirs is a directory per file category.
+type CategoryDirs struct {
+	Executable string `toml:"executable"`
+	Document   string `toml:"document"`
+	Archive    string `toml:"archive"`
+}
+
+// DefaultSettings is the [files] table of the shipped sensor.toml.
+func DefaultSettings() Settings {
+	return Settings{
+		Categories:       []string{filetype.Executable.String(), filetype.Document.String(), filetype.Archive.String()},
+		Hashes:           []string{"sha256", "sha1", "md5"},
+		SpoolLimit:       DefaultSpoolLimit,
+		FlowIdle:         DefaultFlowIdle,
+		FlowLifetime:     DefaultFlowLifetime,
+		MaxFlows:         DefaultMaxFlows,
+		ReassemblyBuffer: DefaultReasmBuffer,
+		ReassemblyMemory: DefaultReasmMemory,
+		MaxDecompressed:  DefaultMaxDecomp,
+		MaxRatio:         DefaultMaxRatio,
+		MaxSize: CategorySizes{
+			Executable: 128 << 20,
+			Document:   64 << 20,
+			Archive:    256 << 20,
+		},
+	}
+}
+
+// Validate checks the [files] table, found at key.
+func (s *Settings) Validate(key string, p *setting.Problems) {
+	seen := map[string]bool{}
+	for _, name := range s.Categories {
+		// The exact event name only: Config selects by it.
+		if c, err := filetype.ParseCategory(name); err != nil || c.String() != name {
+			p.Add(key+".categories", "%q is not a category; use \"executable\", \"document\" or \"archive\"", name)
+		}
+		if seen[name] {
+			p.Add(key+".categories", "%q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	seenHash := map[string]bool{}
+	for _, h := range s.Hashes {
+		switch h {
+		case "sha256", "sha1", "md5":
+		default:
+			p.Add(key+".hashes", "%q is not a digest; use \"sha256\", \"sha1\" or \"md5\"", h)
+		}
+		seenHash[h] = true
+	}
+	if !seenHash["sha256"] {
+		p.Add(key+".hashes", "must include \"sha256\" (intel, retention and the SIEM key files by it)")
+	}
+	if s.SpoolDir != "" && !filepath.IsAbs(s.SpoolDir) {
+		p.Add(key+".spool_dir", "%q must be an absolute path (or \"\" for the system temp directory)", s.SpoolDir)
+	}
+	if s.SpoolLimit < 1<<20 {
+		p.Add(key+".spool_limit", "%s is too small; use at least 1MiB (default %s)", s.SpoolLimit, DefaultSpoolLimit)
+	}
+	if d := time.Duration(s.FlowIdle); d < time.Second || d > 24*time.Hour {
+		p.Add(key+".flow_idle", "%s is out of range; use 1s to 24h (default %s)", d, time.Duration(DefaultFlowIdle))
+	}
+	if d := time.Duration(s.FlowLifetime); d < time.Minute || d > 7*24*time.Hour || d < time.Duration(s.FlowIdle) {
+		p.Add(key+".flow_lifetime", "%s is out of range; use 1m to 168h, and at least %s.flow_idle (default %s)", d, key, time.Duration(DefaultFlowLifetime))
+	}
+	if s.MaxFlows < 64 || s.MaxFlows > 1<<22 {
+		p.Add(key+".max_flows", "%d is out of range; use 64 to 4194304 (default %d)", s.MaxFlows, DefaultMaxFlows)
+	}
+	if s.ReassemblyBuffer < 16<<10 || s.ReassemblyBuffer > 64<<20 {
+		p.Add(key+".reassembly_buffer", "%s is out of range; use 16KiB to 64MiB (default %s)", s.ReassemblyBuffer, DefaultReasmBuffer)
+	}
+	if s.ReassemblyMemory < s.ReassemblyBuffer {
+		p.Add(key+".reassembly_memory", "%s is less than %s.reassembly_buffer (%s); raise it (default %s)", s.ReassemblyMemory, key, s.ReassemblyBuffer, DefaultReasmMemory)
+	}
+	if s.MaxDecompressed < 1<<20 {
+		p.Add(key+".max_decompressed", "%s is too small; use at least 1MiB (default %s)", s.MaxDecompressed, DefaultMaxDecomp)
+	}
+	if s.MaxRatio < 10 || s.MaxRatio > 1000000 {
+		p.Add(key+".max_ratio", "%d is out of range; use 10 to 1000000 (default %d)", s.MaxRatio, DefaultMaxRatio)
+	}
+	for _, m := range []struct {
+		cat string
+		v   setting.ByteSize
+	}{{"executable", s.MaxSize.Executable}, {"document", s.MaxSize.Document}, {"archive", s.MaxSize.Archive}} {
+		if m.v < 4<<10 || m.v > 16<<30 {
+			p.Add(key+".max_size."+m.cat, "%s is out of range; use 4KiB to 16GiB", m.v)
+		}
+	}
+	for _, r := range s.retainDirs() {
+		if r.dir != "" && !filepath.IsAbs(r.dir) {
+			p.Add(key+".retain."+r.cat, "%q must be an absolute directory path (or \"\" to keep no files)", r.dir)
+		}
+	}
+	if s.RetainMinScore < 0 || s.RetainMinScore > 10 {
+		p.Add(key+".retain_min_score", "%d is out of range; use 0 (every whole file) to 10", s.RetainMinScore)
+	}
+	for _, r := range []struct {
+		cat string
+		d   setting.Duration
+	}{{"executable", s.RetainFor.Executable}, {"document", s.RetainFor.Document}, {"archive", s.RetainFor.Archive}} {
+		if r.d != 0 && time.Duration(r.d) < time.Minute {
+			p.Add(key+".retain_for."+r.cat, "%s is too short; use at least 1m, or 0 to keep retained files until removed by hand", time.Duration(r.d))
+		}
+	}
+}
+
+// Preflight checks what New will do with the table's directories: make
+// the spool directory and the retention directories and write in them.
+func (s *Settings) Preflight(key string, p *setting.Problems) {
+	spoolKey := key + ".spool_dir"
+	if s.SpoolDir == "" {
+		spoolKey += " (the system temp directory)"
+	}
+	p.Fail(spoolKey, setting.CanCreateDir(s.SpoolPath()))
+	for _, r := range s.retainDirs() {
+		if r.dir != "" && slices.Contains(s.Categories, r.cat) {
+			p.Fail(key+".retain."+r.cat, setting.CanCreateDir(r.dir))
+		}
+	}
+}
+
+func (s *Settings) retainDirs() []struct{ cat, dir string } {
+	return []struct{ cat, dir string }{
+		{"executable", s.Retain.Executable}, {"document", s.Retain.Document}, {"archive", s.Retain.Archive},
+	}
+}
+
+// SpoolPath resolves SpoolDir.
+func (s *Settings) SpoolPath() string {
+	if s.SpoolDir != "" {
+		return s.SpoolDir
+	}
+	return filepath.Join(os.TempDir(), "edgesensor-spool")
+}
+
+// Config is the part of the pipeline's config the [files] table gives;
+// the caller adds what it takes from other tables (ports, the stream
+// budget, the reassembly policy, the score threshold, the shards).
+func (s *Settings) Config() Config {
+	cats := map[filetype.Category]Category{}
+	for _, name := range s.Categories {
+		switch name {
+		case filetype.Executable.String():
+			cats[filetype.Executable] = Category{int64(s.MaxSize.Executable), s.Retain.Executable, time.Duration(s.RetainFor.Executable)}
+		case filetype.Document.String():
+			cats[filetype.Document] = Category{int64(s.MaxSize.Document), s.Retain.Document, time.Duration(s.RetainFor.Document)}
+		case filetype.Archive.String():
+			cats[filetype.Archive] = Category{int64(s.MaxSize.Archive), s.Retain.Archive, time.Duration(s.RetainFor.Archive)}
+		}
+	}
+	return Config{
+		Categories:       cats,
+		SpoolDir:         s.SpoolPath(),
+		SpoolLimit:       int64(s.SpoolLimit),
+		Uploads:          s.Uploads,
+		Idle:             time.Duration(s.FlowIdle),
+		Lifetime:         time.Duration(s.FlowLifetime),
+		MaxFlows:         s.MaxFlows,
+		ReassemblyBuffer: int(s.ReassemblyBuffer),
+		ReassemblyMemory: int64(s.ReassemblyMemory),
+		MaxDecompressed:  int64(s.MaxDecompressed),
+		MaxRatio:         s.MaxRatio,
+		NoSHA1:           !slices.Contains(s.Hashes, "sha1"),
+		NoMD5:            !slices.Contains(s.Hashes, "md5"),
+		RetainMinScore:   s.RetainMinScore,
+	}
+}

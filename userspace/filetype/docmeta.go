@@ -60,20 +60,29 @@ func metaZipOffice(z *zipfile.File) *OfficeMeta {
 // metaOLE reads the two property streams of an OLE2 document:
 // "\x05SummaryInformation" (title, author, last author, application) and
 // "\x05DocumentSummaryInformation" (company); and whether it holds a
-// macro storage.
+// macro storage. When a name repeats, the last entry's stream is read
+// (and only it: a directory of 4096 such entries on one looping chain
+// would otherwise cost 4096 reads of 64 KiB).
 func metaOLE(c *ole2.File) *OfficeMeta {
 	m := &OfficeMeta{}
+	var summary, docSummary *ole2.Dir
 	for i := range c.Dirs {
 		d := &c.Dirs[i]
 		switch {
 		case d.Type == ole2.TypeStream && d.Name == ole2.SummaryInformation:
-			props := c.Properties(d)
-			m.Title, m.Creator, m.LastModifiedBy, m.Application = props[0x02], props[0x04], props[0x08], props[0x12]
+			summary = d
 		case d.Type == ole2.TypeStream && d.Name == ole2.DocumentSummaryInformation:
-			m.Company = c.Properties(d)[0x0F]
+			docSummary = d
 		case d.Type == ole2.TypeStorage && (d.Name == "Macros" || d.Name == "_VBA_PROJECT_CUR" || d.Name == "VBA"):
 			m.Macros = true
 		}
+	}
+	if summary != nil {
+		props := c.Properties(summary)
+		m.Title, m.Creator, m.LastModifiedBy, m.Application = props[0x02], props[0x04], props[0x08], props[0x12]
+	}
+	if docSummary != nil {
+		m.Company = c.Properties(docSummary)[0x0F]
 	}
 	return m
 }

@@ -60,7 +60,7 @@ func AnalyzeDoc(d *formats.Doc, t filetype.Type, name string, lim Limits) []scor
 	if d == nil {
 		d = &formats.Doc{}
 	}
-	a := &run{lim: lim.withDefaults()}
+	a := &run{lim: lim.withDefaults(), vba: vbaMaxSource}
 	a.expand = a.lim.MaxExpand
 	out := a.file(d, t, name, 0)
 	sortReasons(out)
@@ -72,6 +72,7 @@ func AnalyzeDoc(d *formats.Doc, t filetype.Type, name string, lim Limits) []scor
 type run struct {
 	lim    Limits
 	expand int64 // decompressed bytes still allowed
+	vba    int   // VBA source bytes still allowed to be decompressed
 }
 
 // file analyzes one file (the top one, or an archive entry at depth > 0).

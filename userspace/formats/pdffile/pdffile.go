@@ -30,6 +30,8 @@ const (
 	Window     = 1 << 20 // the metadata walk reads the first and the last MiB
 	maxObjStm  = 4 << 20 // one object stream, inflated
 	maxObjStms = 16      // object streams inflated, per walk
+	maxLookups = 16      // objects looked up per file: the Info dictionary and its indirect values
+	refSpan    = 64      // bytes after /Info where its "n g R" must be
 )
 
 // File is what a PDF says about itself.
@@ -82,6 +84,7 @@ type doc struct {
 	size       int64
 	head, tail []byte
 	objStms    int // object streams opened so far
+	lookups    int // objects looked up so far
 }
 
 func (f *File) readMeta(d *doc) {
@@ -137,7 +140,10 @@ func (d *doc) infoRef() (num, gen int, ok bool) {
 				break
 			}
 			end = i
-			l := lexer{b: w, i: i + 5}
+			// The lexer sees only refSpan bytes: an unclosed string or a
+			// comment after every "/Info" would otherwise be read to the
+			// end of the window each time.
+			l := lexer{b: w[:min(len(w), i+5+refSpan)], i: i + 5}
 			if l.i < len(w) && !isSpace(w[l.i]) && !isDelim(w[l.i]) {
 				continue // "/InfoXYZ"
 			}
@@ -168,8 +174,14 @@ func (l *lexer) ref() (num, gen int, ok bool) {
 
 // object returns the bytes of object num (from just after "obj"), looked
 // for in the windows, then through the classic xref tables, then in the
-// object streams of the windows.
+// object streams of the windows. Each lookup may scan the windows, so a
+// file gets maxLookups: an Info dictionary repeating "/Title 7 0 R"
+// thousands of times would otherwise cost seconds.
 func (d *doc) object(num, gen int) []byte {
+	if d.lookups >= maxLookups {
+		return nil
+	}
+	d.lookups++
 	for _, w := range d.windows() {
 		if i := findObj(w, num, gen); i >= 0 {
 			return w[i:]

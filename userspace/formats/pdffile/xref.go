@@ -13,7 +13,8 @@ import (
 // cross-reference tables, or inside PDF 1.5 object streams.
 
 // xrefObject follows startxref and the /Prev chain of classic xref
-// tables (at most 16 sections) to the object's offset.
+// tables (at most 16 sections, a /Prev back to a section already read
+// ends it) to the object's offset.
 func (d *doc) xrefObject(num, gen int) []byte {
 	w := d.head
 	if d.tail != nil {
@@ -29,7 +30,14 @@ func (d *doc) xrefObject(num, gen int) []byte {
 		return nil
 	}
 	off, err := strconv.ParseInt(string(v), 10, 64)
-	for sect := 0; err == nil && sect < 16 && off > 0 && off < d.size; sect++ {
+	var seen [16]int64
+	for sect := 0; err == nil && sect < len(seen) && off > 0 && off < d.size; sect++ {
+		for _, s := range seen[:sect] {
+			if s == off {
+				return nil
+			}
+		}
+		seen[sect] = off
 		x := pager.ReadAt(d.r, d.size, off, 256<<10)
 		if !bytes.HasPrefix(x, []byte("xref")) {
 			return nil // a cross-reference stream: the object stream path covers it
@@ -80,6 +88,11 @@ func xrefLookup(x []byte, num, gen int) (int64, bool) {
 		}
 		l.skipSpace()
 		if num >= first && num-first < count {
+			// The entry must be in x: checked before the multiplication,
+			// which a huge claimed count would otherwise overflow.
+			if num-first > (len(x)-l.i)/20 {
+				return 0, false
+			}
 			e := l.i + 20*(num-first)
 			if e+18 > len(x) {
 				return 0, false
@@ -214,7 +227,7 @@ func objStmFind(w []byte, s, num int) []byte {
 			return nil
 		}
 		if on == num {
-			if off < 0 || first+off >= len(data) {
+			if off < 0 || off >= len(data)-first {
 				return nil
 			}
 			return data[first+off:]

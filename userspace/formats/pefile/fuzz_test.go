@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(longName(b, 0, ".text$x"))
 	}
 	f.Add([]byte("MZ"))
+	f.Add(versionFlood(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := parse(b)
 		if p == nil {

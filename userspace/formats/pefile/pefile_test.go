@@ -241,6 +241,7 @@ func TestHostile(t *testing.T) {
 			le.PutUint16(b[lfanew+6:], 0xffff)
 		}), "", ""},
 		{"truncated in the resources", good[:rsrc+40], "", "733671eb2f1ac029df421a54678f7279"},
+		{"RT_VERSION 4096 times, 8 names, 8 languages, one broken entry", versionFlood(t), "", "733671eb2f1ac029df421a54678f7279"},
 	}
 	for _, c := range cases {
 		start := time.Now()

@@ -3,10 +3,15 @@
 // analyzers, and the document properties of the office formats built on
 // zip (OOXML docProps/core.xml and app.xml, ODF meta.xml).
 //
-// archive/zip allocates for every entry the central directory declares,
-// so the directory's declared size and entry count are checked first
-// (Bounded). The properties are read only from a bounded directory, and
-// at most 256 KiB of a part, however large it says it is.
+// archive/zip allocates for every directory record it reads, and reads
+// records until one does not parse, whatever the end record declares:
+// so the declared size and entry count are checked first (Bounded), and
+// while archive/zip opens the file it may read no more than the declared
+// directory and the end records. A 29 MB file declaring one entry and
+// holding 655361 records made 655361 entries and 167 MB of allocations
+// without that cap (TestExtraRecords). The properties are read only
+// from a bounded directory, and at most 256 KiB of a part, however
+// large it says it is.
 package zipfile
 
 import (
@@ -27,6 +32,10 @@ const (
 	MaxDir     = 1 << 20   // central directory size
 	MaxEntries = 20000     // central directory entries
 	maxXMLPart = 256 << 10 // bytes of a metadata part read (decompressed)
+	// openSlack is what archive/zip reads while opening besides the
+	// directory: the end record search (up to 66 KiB), the zip64 records
+	// and its 4 KiB read-ahead.
+	openSlack = 128 << 10
 )
 
 // File is a zip container, opened.
@@ -69,11 +78,17 @@ const (
 // archive walk's own limit). With office, the document properties are
 // read too.
 func Open(r io.ReaderAt, size, maxRead int64, office bool) *File {
-	f := &File{Bounded: dirBounded(r, size)}
+	entries, dirSize, ok := dirEnd(r, size)
+	f := &File{Bounded: ok && entries <= MaxEntries && dirSize <= MaxDir}
 	if !f.Bounded && size > maxRead {
 		return f
 	}
-	z, err := zip.NewReader(io.NewSectionReader(r, 0, size), size)
+	if !ok {
+		dirSize = uint64(size)
+	}
+	br := &budgetReader{r: r, left: int64(min(dirSize, uint64(size))) + openSlack}
+	z, err := zip.NewReader(io.NewSectionReader(br, 0, size), size)
+	br.left = -1 // the entries' data is read by the walkers, each with bounds of its own
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return f
 	}
@@ -154,31 +169,53 @@ func partXML(f *zip.File, names ...string) []string {
 	return out
 }
 
-// dirBounded finds the end of central directory record (zip64 too)
-// and checks the directory's size and entry count.
-func dirBounded(r io.ReaderAt, size int64) bool {
+// errOpenBudget ends archive/zip's directory reading past the budget.
+var errOpenBudget = errors.New("zip: central directory longer than declared")
+
+// budgetReader passes reads through while left (bytes) lasts, and all
+// reads once left is negative. It is not safe for concurrent use while
+// left counts down.
+type budgetReader struct {
+	r    io.ReaderAt
+	left int64
+}
+
+func (b *budgetReader) ReadAt(p []byte, off int64) (int, error) {
+	if b.left >= 0 {
+		if int64(len(p)) > b.left {
+			return 0, errOpenBudget
+		}
+		b.left -= int64(len(p))
+	}
+	return b.r.ReadAt(p, off)
+}
+
+// dirEnd finds the end of central directory record (zip64 too) and
+// returns the directory's declared entry count and size; ok is false
+// when there is no sound record.
+func dirEnd(r io.ReaderAt, size int64) (entries, dirSize uint64, ok bool) {
 	const eocdLen = 22
 	n := int(min(size, 65535+eocdLen))
 	tail := pager.ReadAt(r, size, size-int64(n), n)
 	i := bytes.LastIndex(tail, []byte("PK\x05\x06"))
 	if i < 0 || i+eocdLen > len(tail) {
-		return false
+		return 0, 0, false
 	}
 	e := tail[i:]
-	entries := uint64(binary.LittleEndian.Uint16(e[10:]))
-	dirSize := uint64(binary.LittleEndian.Uint32(e[12:]))
+	entries = uint64(binary.LittleEndian.Uint16(e[10:]))
+	dirSize = uint64(binary.LittleEndian.Uint32(e[12:]))
 	if entries == 0xffff || dirSize == 0xffffffff || binary.LittleEndian.Uint32(e[16:]) == 0xffffffff {
 		// zip64: the locator sits just before the EOCD record.
 		if i < 20 || string(tail[i-20:i-16]) != "PK\x06\x07" {
-			return false
+			return 0, 0, false
 		}
 		off := int64(binary.LittleEndian.Uint64(tail[i-20+8:]))
 		z := pager.ReadAt(r, size, off, 56)
 		if len(z) < 56 || string(z[:4]) != "PK\x06\x06" {
-			return false
+			return 0, 0, false
 		}
 		entries = binary.LittleEndian.Uint64(z[32:])
 		dirSize = binary.LittleEndian.Uint64(z[40:])
 	}
-	return entries <= MaxEntries && dirSize <= MaxDir
+	return entries, dirSize, true
 }

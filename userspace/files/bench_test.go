@@ -210,3 +210,61 @@ func BenchmarkLargeFileSHA256Only(b *testing.B) {
 		sh.Close()
 	}
 }
+
+// BenchmarkFlowTable: the flow table full (files.max_flows 4096, one
+// shard), half of it connections that carried data, under a flood of
+// SYNs from new clients. Each op is one SYN (a new half-open flow, the
+// oldest half-open one evicted for it) and one segment of data on an
+// established flow (moved to the newest end of the active list): the
+// cost of the activity lists and what a flow allocates.
+func BenchmarkFlowTable(b *testing.B) {
+	const flows, active = 4096, 2048
+	p, _, _ := newPipeline(b, func(c *testConfig) {
+		c.Files.MaxFlows = flows
+		c.Sensor.Workers = 1
+	}, nil)
+	sh := p.NewShard(0)
+	s := sh.(*shard)
+	server := netip.MustParseAddrPort("10.0.0.2:80")
+	client := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)}), uint16(1024+i&0xff))
+	}
+	t0 := time.Unix(1700000000, 0)
+	ev := capture.Event{Time: t0, Interface: "eth1", Class: capture.ClassStream, Proto: capture.ProtoTCP}
+	send := func(src, dst netip.AddrPort, fromClient bool, flags uint8, seq, ack uint32, payload []byte) {
+		ev.Src, ev.Dst, ev.TCPFlags, ev.Seq, ev.Ack, ev.Payload, ev.PayloadLen = src, dst, flags, seq, ack, payload, len(payload)
+		ev.Flags = 0
+		if fromClient {
+			ev.Flags = capture.FlagFromClient
+		}
+		ev.Time = ev.Time.Add(time.Microsecond)
+		sh.Handle(&ev)
+	}
+	req := []byte("GET /x HTTP/1.1\r\nX-Pad: ")
+	next := make([]uint32, active) // each established flow's next client sequence number
+	for i := range active {
+		c := client(i)
+		send(c, server, true, capture.TCPSyn, isnC, 0, nil)
+		send(server, c, false, capture.TCPSyn|capture.TCPAck, isnS, isnC+1, nil)
+		send(c, server, true, capture.TCPAck|capture.TCPPsh, isnC+1, isnS+1, req)
+		next[i] = isnC + 1 + uint32(len(req))
+	}
+	for i := active; i < flows; i++ {
+		send(client(i), server, true, capture.TCPSyn, isnC, 0, nil)
+	}
+	if len(s.flows) != flows || s.active.Len() != active {
+		b.Fatalf("%d flows, %d active", len(s.flows), s.active.Len())
+	}
+	pad := []byte("a")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		send(client(flows+i%(1<<20)), server, true, capture.TCPSyn, isnC, 0, nil)
+		j := i % active
+		send(client(j), server, true, capture.TCPAck|capture.TCPPsh, next[j], isnS+1, pad)
+		next[j]++
+	}
+	b.StopTimer()
+	if len(s.flows) != flows || s.active.Len() != active || p.Stats.FlowsEvicted.Load() != 0 {
+		b.Fatalf("%d flows, %d active, %d established evicted", len(s.flows), s.active.Len(), p.Stats.FlowsEvicted.Load())
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/edgesensor/edgesensor/internal/lru"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/extract"
@@ -42,7 +43,7 @@ type shard struct {
 	// The activity lists, least recently active first, for eviction and
 	// expiry in O(1) a flow: flows that have carried data, and flows that
 	// have not (yet): a flood of spoofed SYNs only ever evicts the latter.
-	active, embryonic lru
+	active, embryonic lru.List[flow, *flow]
 
 	reasmCfg reassembly.Config
 	budget   *reassembly.Budget
@@ -62,12 +63,6 @@ type shard struct {
 	lifetimeScan time.Time
 }
 
-// lru is an activity list of flows.
-type lru struct {
-	oldest, newest *flow
-	n              int
-}
-
 // dir is one direction of a flow as the reassembler's consumer.
 type dir struct {
 	f          *flow
@@ -82,23 +77,22 @@ type dir struct {
 
 // flow is one watched TCP connection.
 type flow struct {
-	key        flowKey
-	app        capture.App
-	parser     extract.Parser // made at the flow's first byte (parse)
-	sh         *shard
-	conn       reassembly.Conn // the receiver model and both streams
-	dirs       [2]dir          // 0: client -> server, 1: server -> client
-	list       *lru            // the activity list it is on
-	prev, next *flow
-	last       time.Time
-	first      time.Time
-	vlan       [2]uint16
-	wire       int64 // payload bytes the data plane emitted for it
-	captureTo  int64 // the byte limit of the CAPTURE verdict written, 0 for none
-	ignored    bool
-	sawSYN     bool   // the client's SYN was seen: the data plane counts from it
-	isn        uint32 // the client's initial sequence number
-	verdict    bool   // a verdict was written for the flow: forget it at the end
+	key       flowKey
+	app       capture.App
+	parser    extract.Parser // made at the flow's first byte (parse)
+	sh        *shard
+	conn      reassembly.Conn // the receiver model and both streams
+	dirs      [2]dir          // 0: client -> server, 1: server -> client
+	activity  lru.Links[flow] // on the shard's active or embryonic list (by hasData) while it lives
+	last      time.Time
+	first     time.Time
+	vlan      [2]uint16
+	wire      int64 // payload bytes the data plane emitted for it
+	captureTo int64 // the byte limit of the CAPTURE verdict written, 0 for none
+	ignored   bool
+	sawSYN    bool   // the client's SYN was seen: the data plane counts from it
+	isn       uint32 // the client's initial sequence number
+	verdict   bool   // a verdict was written for the flow: forget it at the end
 	// open are the flow's files not closed yet; held, its whole files
 	// kept back a little after their last byte (see hold): a copy of
 	// bytes already delivered with other content makes them conflicts.
@@ -313,9 +307,9 @@ func (s *shard) accountParser(f *flow) {
 	s.budget.Take(m - s.mimeMem)
 	s.mimeMem = m
 	for s.budget.Over() {
-		victim := s.embryonic.oldest
+		victim := s.embryonic.Oldest()
 		if victim == nil {
-			victim = s.active.oldest
+			victim = s.active.Oldest()
 		}
 		if victim == nil || victim == f {
 			break
@@ -393,9 +387,9 @@ func (f *flow) established() bool { return f.hasData }
 
 // establish moves a flow that carried data to the active list.
 func (s *shard) establish(f *flow) {
+	s.embryonic.Remove(f)
 	f.hasData = true
-	s.unlink(f)
-	s.link(&s.active, f)
+	s.active.Push(f)
 }
 
 // afterParse turns what the parser learnt into data-plane verdicts.
@@ -462,9 +456,9 @@ func (s *shard) newFlow(key flowKey, app capture.App, ev *capture.Event) *flow {
 	if len(s.flows) >= s.max {
 		// Half-open connections go first (conntrack's early drop): a SYN
 		// flood must not push out a flow that carries a file.
-		victim := s.embryonic.oldest
+		victim := s.embryonic.Oldest()
 		if victim == nil {
-			victim = s.active.oldest
+			victim = s.active.Oldest()
 		}
 		if victim != nil {
 			if victim.hasData {
@@ -486,7 +480,7 @@ func (s *shard) newFlow(key flowKey, app capture.App, ev *capture.Event) *flow {
 	}
 	f.conn.Init(&s.reasmCfg, &s.stats.Reassembly, &s.stats.TCP, s.budget)
 	s.flows[key] = f
-	s.link(&s.embryonic, f)
+	s.embryonic.Push(f)
 	s.p.Stats.Flows.Add(1)
 	return f
 }
@@ -524,7 +518,7 @@ func (s *shard) end(f *flow) {
 			s.p.Stats.VerdictErrors.Add(1)
 		}
 	}
-	s.unlink(f)
+	s.activity(f).Remove(f)
 	delete(s.flows, f.key)
 	if prev == f {
 		prev = nil
@@ -593,48 +587,21 @@ func (s *shard) releaseAll(f *flow) {
 	f.held = f.held[:0]
 }
 
+// Links implements lru.Elem.
+func (f *flow) Links() *lru.Links[flow] { return &f.activity }
+
+// activity is the activity list f is on.
+func (s *shard) activity(f *flow) *lru.List[flow, *flow] {
+	if f.hasData {
+		return &s.active
+	}
+	return &s.embryonic
+}
+
 // touch moves f to the newest end of its activity list.
 func (s *shard) touch(f *flow, now time.Time) {
 	f.last = now
-	l := f.list
-	if l == nil || l.newest == f {
-		return
-	}
-	s.unlink(f)
-	s.link(l, f)
-}
-
-// link puts f at the newest end of l.
-func (s *shard) link(l *lru, f *flow) {
-	f.list = l
-	f.prev = l.newest
-	if l.newest != nil {
-		l.newest.next = f
-	}
-	l.newest = f
-	if l.oldest == nil {
-		l.oldest = f
-	}
-	l.n++
-}
-
-func (s *shard) unlink(f *flow) {
-	l := f.list
-	if l == nil {
-		return
-	}
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else if l.oldest == f {
-		l.oldest = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else if l.newest == f {
-		l.newest = f.prev
-	}
-	f.prev, f.next, f.list = nil, nil, nil
-	l.n--
+	s.activity(f).Touch(f)
 }
 
 // lifetimeScanEvery bounds how often Tick looks at every flow's age.
@@ -644,8 +611,8 @@ const lifetimeScanEvery = 10 * time.Second
 // held files whose time is up go to the scorers.
 func (s *shard) Tick(now time.Time) {
 	s.now = now
-	for _, l := range []*lru{&s.embryonic, &s.active} {
-		for f := l.oldest; f != nil && now.Sub(f.last) >= s.p.cfg.Idle; f = l.oldest {
+	for _, l := range []*lru.List[flow, *flow]{&s.embryonic, &s.active} {
+		for f := l.Oldest(); f != nil && now.Sub(f.last) >= s.p.cfg.Idle; f = l.Oldest() {
 			s.p.Stats.FlowsExpired.Add(1)
 			s.end(f)
 		}
@@ -670,9 +637,9 @@ func (s *shard) Tick(now time.Time) {
 // Close implements capture.Shard: every flow ends, and Close returns once
 // the scorers have written the events of this shard's files.
 func (s *shard) Close() {
-	for _, l := range []*lru{&s.embryonic, &s.active} {
-		for l.oldest != nil {
-			s.end(l.oldest)
+	for _, l := range []*lru.List[flow, *flow]{&s.embryonic, &s.active} {
+		for l.Oldest() != nil {
+			s.end(l.Oldest())
 		}
 	}
 	s.pending.Wait()

@@ -138,8 +138,8 @@ func TestScoresOfBuiltSamples(t *testing.T) {
 }
 
 // BenchmarkScore2MBPE: scoring a 2 MB PE (a packed section and an
-// overlay) once its last byte is in: metadata, static analyzers, intel,
-// score; what runs on a scorer for each candidate.
+// overlay) once its last byte is in: the parse, metadata, static
+// analyzers, intel, score; what runs on a scorer for each candidate.
 func BenchmarkScore2MBPE(b *testing.B) {
 	body := packedPE(b)
 	body = append(body, make([]byte, 2<<20-len(body))...)
@@ -160,8 +160,8 @@ func BenchmarkScore2MBPE(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		f := &file{s: sh, flow: fl, meta: extract.Meta{Protocol: extract.HTTP, Name: "big.exe", Host: "x.test", Size: -1},
 			typ: typ, want: true, spool: sp, spoolPath: sp.Name(), spoolBytes: int64(len(body)), complete: true}
-		f.metadata = filetype.Metadata(f.spool, f.spoolBytes, f.typ)
-		sc = f.scoreFile().Score
+		f.analyse()
+		sc = f.score.Score
 	}
 	b.StopTimer()
 	if sc < 6 {

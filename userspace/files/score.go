@@ -3,26 +3,35 @@ package files
 import (
 	"encoding/hex"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/extract"
+	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/formats"
 	"github.com/edgesensor/edgesensor/userspace/score"
 	"github.com/edgesensor/edgesensor/userspace/static"
 )
 
-// scoreFile scores a candidate when it ends: the static analyzers over
-// its spooled bytes (or, when it has none, the checks of its name alone),
-// then the intel on its hashes and on where it came from. It runs before
-// the spooled copy is deleted or retained.
-func (f *file) scoreFile() score.Result {
-	p := f.s.p
-	var r io.ReaderAt
-	size := int64(0)
+// analyse reads a candidate when it ends, before the spooled copy is
+// deleted or retained: the spooled bytes are parsed once by their format
+// (package formats), and the one model goes to the metadata and to the
+// static analyzers; then the file is scored.
+func (f *file) analyse() {
+	var doc *formats.Doc
 	if f.spool != nil {
-		r, size = f.spool, f.spoolBytes
+		doc = formats.Parse(f.spool, f.spoolBytes, f.typ.Format(), f.s.p.cfg.Static.MaxRead)
+		f.metadata = filetype.MetadataOf(doc)
+		f.metadataRead = true
 	}
-	reasons := static.Analyze(r, size, f.typ, baseName(f.meta.Name), p.cfg.Static)
+	f.score = f.scoreFile(doc)
+}
+
+// scoreFile scores a candidate: the static analyzers over its parsed
+// spool (or, when it has none, doc nil, the checks of its name alone),
+// then the intel on its hashes and on where it came from.
+func (f *file) scoreFile(doc *formats.Doc) score.Result {
+	p := f.s.p
+	reasons := static.AnalyzeDoc(doc, f.typ, baseName(f.meta.Name), p.cfg.Static)
 	if p.cfg.YARA != nil && f.spool != nil {
 		reasons = append(reasons, f.yaraReasons()...)
 	}

@@ -400,11 +400,7 @@ func (f *file) headLost() {
 // scorer goroutine): metadata and score from the spooled bytes, then the
 // spool is retained or deleted, and the event written.
 func (f *file) finish() {
-	if f.spool != nil {
-		f.metadata = filetype.Metadata(f.spool, f.spoolBytes, f.typ)
-		f.metadataRead = true
-	}
-	f.score = f.scoreFile()
+	f.analyse()
 	f.finishSpool(f.complete)
 	f.s.p.writeEvent(f, f.complete)
 }

@@ -91,3 +91,6 @@ func FuzzMetadataOffice(f *testing.F) {
 	f.Add(buildZip(f, zipEntry{name: "docProps/core.xml", body: coreXML("C", "L", "T")}))
 	f.Fuzz(func(t *testing.T, b []byte) { fuzzMeta(t, b, KindDOCX, KindOLE2) })
 }
+
+// maxValue is what the format readers keep of any one string value.
+const maxValue = 512

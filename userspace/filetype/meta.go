@@ -3,6 +3,8 @@ package filetype
 import (
 	"io"
 	"os"
+
+	"github.com/edgesensor/edgesensor/userspace/formats"
 )
 
 // Meta is what the file itself says about its vendor or creator. One
@@ -15,34 +17,57 @@ type Meta struct {
 	Office *OfficeMeta
 }
 
-// Bounds on the work Metadata does on one untrusted file. Each parser
-// reads through a ReaderAt and never holds more than these.
-const (
-	maxPEHeaders  = 64 << 10  // NT headers + section table
-	maxPESections = 1024      // the loader's own limit is 96 (XP) to 65535
-	maxVersionRes = 64 << 10  // VS_VERSIONINFO: wLength is 16 bits anyway
-	maxResEntries = 4096      // entries looked at in one resource directory
-	maxImportDLLs = 1024      // import descriptors
-	maxImports    = 16384     // imported functions in all
-	maxPDFWindow  = 1 << 20   // PDF: the first and the last MiB are read
-	maxPDFObjStm  = 4 << 20   // PDF: one object stream, decompressed
-	maxPDFObjStms = 16        // PDF: object streams opened in all
-	maxZipDir     = 1 << 20   // OOXML/ODF: central directory size
-	maxZipEntries = 20000     // OOXML/ODF: central directory entries
-	maxXMLPart    = 256 << 10 // OOXML/ODF: bytes of a metadata part read (decompressed)
-	maxValue      = 512       // bytes kept of any one string value
-)
+// Format is the reader of package formats that parses a file of this
+// type, for its metadata and for the static analyzers: PE for PE and DOS
+// programs (the PE header may lie past the head), ELF, PDF, OLE2, the
+// zip container for zips, JARs and APKs, and with the document
+// properties for OOXML and ODF. Every other kind is None.
+func (t Type) Format() formats.Format {
+	switch t.Kind {
+	case KindPE, KindDOS:
+		return formats.PE
+	case KindELF:
+		return formats.ELF
+	case KindPDF:
+		return formats.PDF
+	case KindOLE2:
+		return formats.OLE2
+	case KindDOCX, KindXLSX, KindPPTX, KindOOXML, KindODF:
+		return formats.OfficeZip
+	case KindZip, KindJAR, KindAPK:
+		return formats.Zip
+	}
+	return formats.None
+}
 
-// Metadata reads the metadata of a candidate file (r, of size bytes)
-// according to its type t: version resources, architecture and imphash
-// of a PE; architecture and type of an ELF; Info dictionary (or XMP) of
-// a PDF; core and app properties of OOXML, meta.xml of ODF, the summary
-// information of OLE2 documents. t.Kind picks the parser; with a zero
-// Type the head is detected first.
-//
-// The file is never trusted: reads are bounded (see the max* constants),
-// malformed structures end the parse with what was found so far, and
-// Metadata does not panic. Read errors are treated as the end of the file.
+// MetadataOf reads the metadata of a parsed file: version resources,
+// architecture and imphash of a PE; architecture and type of an ELF;
+// Info dictionary (or XMP) of a PDF; core and app properties of OOXML,
+// meta.xml of ODF, the summary information of OLE2 documents. The
+// models are bounded and cleaned by their readers (package formats).
+func MetadataOf(d *formats.Doc) Meta {
+	var m Meta
+	if d == nil {
+		return m
+	}
+	m.PE = metaPE(d.PE)
+	m.ELF = metaELF(d.ELF)
+	m.PDF = metaPDF(d.PDF)
+	switch {
+	case d.Zip != nil && d.Format == formats.OfficeZip:
+		m.Office = metaZipOffice(d.Zip)
+	case d.OLE2 != nil:
+		m.Office = metaOLE(d.OLE2)
+	}
+	return m
+}
+
+// Metadata parses a candidate file (r, of size bytes) according to its
+// type t and reads its metadata (see MetadataOf). With a zero Type the
+// head is detected first. The file is never trusted: reads are bounded,
+// malformed structures end the parse with what was found, read errors
+// are the end of the file, and Metadata does not panic. The file
+// pipeline parses once with formats.Parse and calls MetadataOf.
 func Metadata(r io.ReaderAt, size int64, t Type) Meta {
 	if r == nil || size <= 0 {
 		return Meta{}
@@ -52,20 +77,7 @@ func Metadata(r io.ReaderAt, size int64, t Type) Meta {
 		n, _ := r.ReadAt(h, 0)
 		t = Detect(h[:n], "", "", size)
 	}
-	var m Meta
-	switch t.Kind {
-	case KindPE, KindDOS: // DOS: the PE header may lie past the head
-		m.PE = peMetadata(r, size)
-	case KindELF:
-		m.ELF = elfMetadata(r, size)
-	case KindPDF:
-		m.PDF = pdfMetadata(r, size)
-	case KindDOCX, KindXLSX, KindPPTX, KindOOXML, KindODF:
-		m.Office = zipOfficeMetadata(r, size)
-	case KindOLE2:
-		m.Office = oleMetadata(r, size)
-	}
-	return m
+	return MetadataOf(formats.Parse(r, size, t.Format(), 0))
 }
 
 // MetadataFile is Metadata on a file on disk (the spooled candidate).
@@ -80,21 +92,4 @@ func MetadataFile(path string, t Type) (Meta, error) {
 		return Meta{}, err
 	}
 	return Metadata(f, st.Size(), t), nil
-}
-
-// readAt reads n bytes at off, fewer at the end of the file; nil when
-// the range is outside the file. n is capped by the caller.
-func readAt(r io.ReaderAt, size, off int64, n int) []byte {
-	if off < 0 || off >= size || n <= 0 {
-		return nil
-	}
-	if rem := size - off; int64(n) > rem {
-		n = int(rem)
-	}
-	b := make([]byte, n)
-	got, err := r.ReadAt(b, off)
-	if err != nil && got < n {
-		b = b[:got]
-	}
-	return b
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/edgesensor/edgesensor/userspace/formats/pdffile"
 )
 
 // buildPDF writes a classic PDF: objects numbered from 1, a pad comment
@@ -87,11 +89,11 @@ func TestPDFIncrementalUpdate(t *testing.T) {
 // through the xref table.
 func TestPDFInfoFarFromBothEnds(t *testing.T) {
 	objs := append(pdfBase, "<< /Author (Far Away) >>")
-	b := buildPDF(objs, "/Info 3 0 R", 3, 3*maxPDFWindow/2)
-	if len(b) < 3*maxPDFWindow {
+	b := buildPDF(objs, "/Info 3 0 R", 3, 3*pdffile.Window/2)
+	if len(b) < 3*pdffile.Window {
 		t.Fatalf("only %d bytes", len(b))
 	}
-	if i := bytes.Index(b, []byte("Far Away")); i < maxPDFWindow || i > len(b)-maxPDFWindow {
+	if i := bytes.Index(b, []byte("Far Away")); i < pdffile.Window || i > len(b)-pdffile.Window {
 		t.Fatalf("Info at %d of %d: inside a window", i, len(b))
 	}
 	if m := pdfMeta(t, b); m.Author != "Far Away" {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/edgesensor/edgesensor/internal/lru"
 	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/ecs"
 	"github.com/edgesensor/edgesensor/userspace/fingerprint"
@@ -233,8 +234,8 @@ func startsHandshake(b []byte, d int) bool {
 // flow is one handshake being followed.
 type flow struct {
 	key            flowKey
-	prev, next     *flow // the shard's activity list, least recent first
-	mem            int   // bytes held, as last accounted
+	activity       lru.Links[flow] // on the shard's activity list while it lives
+	mem            int             // bytes held, as last accounted
 	quic           bool
 	client, server netip.AddrPort
 	iface          string
@@ -319,8 +320,7 @@ func (f *flow) footprint() int {
 type shard struct {
 	p        *Pipeline
 	flows    map[flowKey]*flow
-	oldest   *flow // the activity list: oldest ... newest
-	newest   *flow
+	activity lru.List[flow, *flow] // least recently active first
 	max      int
 	mem      int // bytes the flows hold
 	peak     int // the most they held
@@ -338,36 +338,8 @@ type shard struct {
 	recent recentSet
 }
 
-// touch moves f to the newest end of the activity list.
-func (s *shard) touch(f *flow) {
-	if s.newest == f {
-		return
-	}
-	s.unlink(f)
-	f.prev = s.newest
-	if s.newest != nil {
-		s.newest.next = f
-	}
-	s.newest = f
-	if s.oldest == nil {
-		s.oldest = f
-	}
-}
-
-// unlink takes f off the activity list.
-func (s *shard) unlink(f *flow) {
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else if s.oldest == f {
-		s.oldest = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else if s.newest == f {
-		s.newest = f.prev
-	}
-	f.prev, f.next = nil, nil
-}
+// Links implements lru.Elem.
+func (f *flow) Links() *lru.Links[flow] { return &f.activity }
 
 // account updates the shard's byte count for f and writes the least
 // recently active handshakes early while the shard holds too much.
@@ -379,9 +351,9 @@ func (s *shard) account(f *flow) {
 		s.p.Stats.MemoryPeak.Add(uint64(s.mem - s.peak))
 		s.peak = s.mem
 	}
-	for s.mem > s.maxBytes && s.oldest != nil && s.oldest != f {
+	for s.mem > s.maxBytes && s.activity.Oldest() != nil && s.activity.Oldest() != f {
 		s.p.Stats.EvictedMemory.Add(1)
-		s.finish(s.oldest, "evicted")
+		s.finish(s.activity.Oldest(), "evicted")
 	}
 }
 
@@ -448,7 +420,7 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 		}
 		if len(s.flows) >= s.max {
 			s.p.Stats.Evicted.Add(1)
-			s.finish(s.oldest, "evicted")
+			s.finish(s.activity.Oldest(), "evicted")
 		}
 		f = s.newFlow()
 		f.key, f.quic, f.client, f.server, f.iface, f.vlan, f.first = k, quicFlow, ev.Client(), ev.Server(), ev.Interface, ev.VLAN, ev.Time
@@ -464,8 +436,9 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 			}
 		}
 		s.flows[k] = f
+		s.activity.Push(f)
 	}
-	s.touch(f)
+	s.activity.Touch(f)
 	f.packets++
 	f.bytes += ev.PayloadLen
 	f.last = ev.Time
@@ -870,8 +843,7 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 // walks the activity list from the least recent and stops at the first
 // handshake quiet for less than the shortest wait.
 func (s *shard) Tick(now time.Time) {
-	for f := s.oldest; f != nil; {
-		next := f.next
+	for f := range s.activity.All() {
 		idle := now.Sub(f.last)
 		if idle < min(s.p.cfg.QUICQuiet, s.p.cfg.Idle) {
 			break
@@ -886,22 +858,21 @@ func (s *shard) Tick(now time.Time) {
 		case idle >= s.p.cfg.Idle:
 			s.finish(f, "timeout")
 		}
-		f = next
 	}
 	s.p.out.Flush()
 }
 
 // Close implements capture.Shard.
 func (s *shard) Close() {
-	for s.oldest != nil {
-		s.finish(s.oldest, "shutdown")
+	for s.activity.Oldest() != nil {
+		s.finish(s.activity.Oldest(), "shutdown")
 	}
 }
 
 // finish writes the event of a flow and forgets it.
 func (s *shard) finish(f *flow, end string) {
 	delete(s.flows, f.key)
-	s.unlink(f)
+	s.activity.Remove(f)
 	s.mem -= f.mem
 	s.recent.add(f.key)
 	if f.conn != nil {

@@ -335,7 +335,7 @@ func TestHandshakeMemoryIsBounded(t *testing.T) {
 		t.Error("nothing was written early")
 	}
 	sh.Close()
-	if sh.mem != 0 || len(sh.flows) != 0 || sh.oldest != nil {
+	if sh.mem != 0 || len(sh.flows) != 0 || sh.activity.Len() != 0 {
 		t.Errorf("after close: %d bytes, %d flows", sh.mem, len(sh.flows))
 	}
 }
@@ -508,7 +508,7 @@ func FuzzPipeline(f *testing.F) {
 			now = now.Add(time.Second)
 		}
 		sh.Tick(now.Add(time.Hour))
-		if s := sh.(*shard); len(s.flows) != 0 || s.oldest != nil || s.mem != 0 {
+		if s := sh.(*shard); len(s.flows) != 0 || s.activity.Len() != 0 || s.mem != 0 {
 			t.Fatalf("after the idle time: %d flows, %d bytes accounted", len(s.flows), s.mem)
 		}
 		sh.Close()

@@ -2,7 +2,6 @@ package static
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
@@ -13,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/formats"
 	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
@@ -115,7 +115,8 @@ func (x *arch) entry(name string, rc io.Reader, size, csize int64) {
 			return
 		}
 	}
-	for _, r := range x.a.file(bytes.NewReader(full), int64(len(full)), t, name, x.depth+1) {
+	d := formats.Parse(bytes.NewReader(full), int64(len(full)), t.Format(), x.a.lim.MaxRead)
+	for _, r := range x.a.file(d, t, name, x.depth+1) {
 		r.Text = x.name + " > " + r.Text
 		x.out = append(x.out, r)
 	}
@@ -139,14 +140,13 @@ func (x *arch) read(r io.Reader, n int64) ([]byte, error) {
 	return b, err
 }
 
-func (a *run) zip(r io.ReaderAt, size int64, name string, depth int) []score.Reason {
-	if size > a.lim.MaxRead {
+// zip walks the container package zipfile opened (once, for the
+// document properties too), when the file is within MaxRead.
+func (a *run) zip(d *formats.Doc, name string, depth int) []score.Reason {
+	if d.Size > a.lim.MaxRead || d.Zip == nil || d.Zip.Zip == nil {
 		return nil
 	}
-	z, err := zip.NewReader(r, size)
-	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil
-	}
+	z := d.Zip.Zip
 	x := &arch{a: a, name: name, depth: depth}
 	for i, f := range z.File {
 		if x.stop {
@@ -183,7 +183,11 @@ func (a *run) zip(r io.ReaderAt, size int64, name string, depth int) []score.Rea
 	return dedup(x.out)
 }
 
-func (a *run) gzip(r io.ReaderAt, size int64, name string, depth int) []score.Reason {
+func (a *run) gzip(d *formats.Doc, name string, depth int) []score.Reason {
+	r, size := d.R, d.Size
+	if r == nil {
+		return nil
+	}
 	zr, err := gzip.NewReader(io.NewSectionReader(r, 0, min(size, a.lim.MaxRead)))
 	if err != nil {
 		return nil
@@ -204,8 +208,11 @@ func (a *run) gzip(r io.ReaderAt, size int64, name string, depth int) []score.Re
 	return x.out
 }
 
-func (a *run) tar(r io.ReaderAt, size int64, name string, depth int) []score.Reason {
-	tr := tar.NewReader(io.NewSectionReader(r, 0, min(size, a.lim.MaxRead)))
+func (a *run) tar(d *formats.Doc, name string, depth int) []score.Reason {
+	if d.R == nil {
+		return nil
+	}
+	tr := tar.NewReader(io.NewSectionReader(d.R, 0, min(d.Size, a.lim.MaxRead)))
 	x := &arch{a: a, name: name, depth: depth}
 	for i := 0; !x.stop; i++ {
 		h, err := tr.Next()

@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"strings"
 
-	"github.com/edgesensor/edgesensor/userspace/cfb"
+	"github.com/edgesensor/edgesensor/userspace/formats"
+	"github.com/edgesensor/edgesensor/userspace/formats/ole2"
 	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
@@ -20,34 +20,40 @@ const (
 	vbaMaxStream = 4 << 20  // bytes read of one VBA stream
 	vbaMaxTotal  = 16 << 20 // bytes read of all VBA streams of a file
 	vbaMaxTries  = 64       // decompression attempts per module stream
-	relsMax      = 1 << 20  // bytes of a .rels part parsed
+	// vbaMaxSource bounds the VBA source decompressed per analyzed file,
+	// over every try of every module. A 6 KiB document whose one 4 KB
+	// module puts 64 chunk chains in front of ~580 chunks of 4 KiB each
+	// cost 1.8 s (64 tries of 2.3 MB) without it, and a directory of
+	// 4096 such modules on one chain 4096 times that; 0.3 s with it
+	// (TestVBABomb).
+	vbaMaxSource = 32 << 20
+	relsMax      = 1 << 20 // bytes of a .rels part parsed
 )
 
 // autoExec are the macro names Office runs by itself.
 var autoExec = []string{"AutoOpen", "Auto_Open", "Document_Open", "Workbook_Open", "AutoExec",
 	"AutoClose", "Auto_Close", "Document_Close", "Document_New", "AutoNew"}
 
-func (a *run) ole(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
-	return vbaReasons(r, min(size, a.lim.MaxRead), "")
+func (a *run) ole(d *formats.Doc, _ string, _ int) []score.Reason {
+	return a.vbaReasons(d.OLE2, "")
 }
 
-// vbaReasons looks for a VBA project in a compound file and for
-// auto-run names in its streams. where prefixes the texts.
-func vbaReasons(r io.ReaderAt, size int64, where string) []score.Reason {
-	c := cfb.Open(r, size)
+// vbaReasons looks for a VBA project in a compound file (nil: none was
+// read) and for auto-run names in its streams. where prefixes the texts.
+func (a *run) vbaReasons(c *ole2.File, where string) []score.Reason {
 	if c == nil {
 		return nil
 	}
 	macros := false
-	var modules []*cfb.Dir
-	c.Walk(func(d *cfb.Dir, parent string) {
+	var modules []*ole2.Dir
+	c.Walk(func(d *ole2.Dir, parent string) {
 		switch {
-		case d.Type == cfb.TypeStorage && (d.Name == "VBA" || d.Name == "Macros" || d.Name == "_VBA_PROJECT_CUR"):
+		case d.Type == ole2.TypeStorage && (d.Name == "VBA" || d.Name == "Macros" || d.Name == "_VBA_PROJECT_CUR"):
 			macros = true
-		case d.Type == cfb.TypeStream && d.Name == "_VBA_PROJECT":
+		case d.Type == ole2.TypeStream && d.Name == "_VBA_PROJECT":
 			macros = true
 		}
-		if d.Type == cfb.TypeStream && parent == "VBA" {
+		if d.Type == ole2.TypeStream && parent == "VBA" {
 			modules = append(modules, d)
 		}
 	})
@@ -62,7 +68,7 @@ func vbaReasons(r io.ReaderAt, size int64, where string) []score.Reason {
 		}
 		b := c.Stream(d, min(vbaMaxStream, vbaMaxTotal-total))
 		total += len(b)
-		if n := findAutoExec(b); n != "" {
+		if n := a.findAutoExec(b); n != "" {
 			out = append(out, score.Reason{Rule: "office.autoexec_macro", Weight: 8,
 				Text: fmt.Sprintf("%smacro %s runs automatically (stream %q)", where, n, d.Name)})
 			break
@@ -75,18 +81,21 @@ func vbaReasons(r io.ReaderAt, size int64, where string) []score.Reason {
 // bytes (p-code and identifier tables keep them in ASCII, and compressed
 // source often keeps them whole), then in the compressed source. The
 // source's offset is in the dir stream; rather than parse it, try each
-// place that looks like a container start: 0x01 then a chunk header.
-func findAutoExec(b []byte) string {
+// place that looks like a container start: 0x01 then a chunk header,
+// within the file's vbaMaxSource.
+func (a *run) findAutoExec(b []byte) string {
 	if n := autoExecIn(b); n != "" {
 		return n
 	}
 	tries := 0
-	for i := len(b) - 3; i >= 0 && tries < vbaMaxTries; i-- {
+	for i := len(b) - 3; i >= 0 && tries < vbaMaxTries && a.vba > 0; i-- {
 		if b[i] != 1 || b[i+2]&0x70 != 0x30 {
 			continue
 		}
 		tries++
-		if src, ok := decompressVBA(b[i:], vbaMaxStream); ok {
+		src, ok := decompressVBA(b[i:], min(vbaMaxStream, a.vba))
+		a.vba -= len(src)
+		if ok {
 			if n := autoExecIn(src); n != "" {
 				return n
 			}
@@ -118,10 +127,10 @@ func (x *arch) officePart(f *zip.File) bool {
 		}
 		defer rc.Close()
 		b, _ := x.read(rc, vbaMaxTotal)
-		rs := vbaReasons(bytes.NewReader(b), int64(len(b)), x.name+" > ")
+		rs := x.a.vbaReasons(ole2.Open(bytes.NewReader(b), int64(len(b))), x.name+" > ")
 		if len(rs) == 0 { // not a readable compound file: still a macro part
 			rs = []score.Reason{{Rule: "office.macros", Weight: 5, Text: x.name + " > contains " + f.Name}}
-			if n := findAutoExec(b); n != "" {
+			if n := x.a.findAutoExec(b); n != "" {
 				rs = append(rs, score.Reason{Rule: "office.autoexec_macro", Weight: 8,
 					Text: fmt.Sprintf("%s > macro %s runs automatically", x.name, n)})
 			}
@@ -194,8 +203,8 @@ func trunc(s string, n int) string {
 
 // rtf reports embedded OLE objects: the carrier of most RTF exploits.
 // \objupdate makes Word load the object without a click.
-func (a *run) rtf(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
-	b := readAll(r, size, a.lim.MaxRead)
+func (a *run) rtf(d *formats.Doc, _ string, _ int) []score.Reason {
+	b := readAll(d.R, d.Size, a.lim.MaxRead)
 	seen := map[string]bool{}
 	for i := 0; i < len(b); i++ {
 		if b[i] != '\\' {

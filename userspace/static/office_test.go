@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/edgesensor/edgesensor/userspace/filetype"
@@ -172,6 +173,43 @@ func TestDecompressVBA(t *testing.T) {
 	}
 }
 
+// bombModule is a module stream whose first 64 chunk ends are places
+// findAutoExec tries (0x01, then a chunk header), each decompressing
+// the rest of the stream: ~580 chunks of 4 KiB from 7 bytes each.
+func bombModule(n int) []byte {
+	b := []byte{0x01}
+	for k := 0; len(b)+7 <= n; k++ {
+		last := byte(0)
+		if k < 64 {
+			last = 1
+		}
+		b = append(b, 0x04, 0xB0, 0x02, 0x00, 0xFF, 0x0F, last)
+	}
+	return b
+}
+
+// The VBA source decompressed is bounded per file, over all modules:
+// each bomb module cost 1.6 s before, and a file may hold 4096 of them.
+func TestVBABomb(t *testing.T) {
+	m := bombModule(4000)
+	if src, ok := decompressVBA(m, vbaMaxStream); !ok || len(src) < 2<<20 {
+		t.Fatalf("the module decompresses to %d bytes: the case tests nothing", len(src))
+	}
+	a := &run{vba: vbaMaxSource}
+	start := time.Now()
+	for range 8 {
+		if n := a.findAutoExec(m); n != "" {
+			t.Fatal(n)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second || a.vba > 0 {
+		t.Errorf("%v, %d bytes of budget left", d, a.vba)
+	}
+	if got := analyzeAs(t, macroDoc(false, m), "x.doc", Limits{}); got != "office.macros" {
+		t.Errorf("%q", got)
+	}
+}
+
 func TestOLE(t *testing.T) {
 	perfCache := bytes.Repeat([]byte{0xAB, 0x01, 0x02}, 300)
 	module := append(append([]byte{}, perfCache...), compressedOpen...)
@@ -260,7 +298,7 @@ func FuzzOffice(f *testing.F) {
 		case 0:
 			Analyze(bytes.NewReader(b), int64(len(b)), filetype.Type{Kind: filetype.KindOLE2}, "f.doc", Limits{MaxRead: 1 << 20})
 		case 1:
-			findAutoExec(b)
+			(&run{vba: vbaMaxSource}).findAutoExec(b)
 		case 2:
 			relsReasons(b, "x")
 		case 3:

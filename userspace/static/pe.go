@@ -1,67 +1,58 @@
 package static
 
 import (
-	"debug/pe"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"strings"
 
+	"github.com/edgesensor/edgesensor/userspace/formats"
+	"github.com/edgesensor/edgesensor/userspace/formats/pefile"
 	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
-// PE checks. debug/pe parses the headers; everything taken from them
-// (sizes, offsets, RVAs) is treated as a claim and checked against the
-// bounded reader before use.
+// PE checks, on the model package pefile read (the headers, sections,
+// imports and TLS pointer, each a claim checked before use), and the
+// section bytes for entropy.
 
 const (
-	scnCode    = 0x00000020
-	scnExecute = 0x20000000
-	scnWrite   = 0x80000000
+	scnCode    = pefile.ScnCode
+	scnExecute = pefile.ScnExecute
+	scnWrite   = pefile.ScnWrite
 
 	packedEntropy = 7.2     // bits per byte; compressed or encrypted code
 	packedMinSize = 4 << 10 // entropy of a smaller section says little
 	overlayBig    = 1 << 20
 	maxEntropyRd  = 16 << 20 // bytes of one section read for entropy
 
-	dirSecurity = 4
-	dirTLS      = 9
+	dirSecurity = pefile.DirSecurity
+	dirTLS      = pefile.DirTLS
 )
 
-func (a *run) pe(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
-	n := min(size, a.lim.MaxRead)
-	f, err := pe.NewFile(io.NewSectionReader(r, 0, n))
-	if err != nil {
+func (a *run) pe(d *formats.Doc, _ string, _ int) []score.Reason {
+	f := d.PE
+	if f == nil || !f.Headers {
 		return nil
 	}
-	defer f.Close()
+	size, r := d.Size, d.R
+	n := min(size, a.lim.MaxRead)
 	var out []score.Reason
 	add := func(rule string, w int, format string, args ...any) {
 		out = append(out, score.Reason{Rule: rule, Weight: w, Text: fmt.Sprintf(format, args...)})
 	}
-
-	var entry uint32
-	var dirs []pe.DataDirectory
-	is64 := false
-	switch oh := f.OptionalHeader.(type) {
-	case *pe.OptionalHeader32:
-		entry, dirs = oh.AddressOfEntryPoint, oh.DataDirectory[:min(int(oh.NumberOfRvaAndSizes), 16)]
-	case *pe.OptionalHeader64:
-		entry, dirs, is64 = oh.AddressOfEntryPoint, oh.DataDirectory[:min(int(oh.NumberOfRvaAndSizes), 16)], true
-	}
+	entry := f.EntryPoint
 
 	// Section layout: the largest section, the end of raw data (overlay
 	// start), UPX names, W+X, and whether the entry point is in code.
-	var largest *pe.Section
+	largest := -1
 	var rawEnd int64
 	entryInCode := false
 	upx := ""
-	for _, s := range f.Sections {
-		if largest == nil || s.Size > largest.Size {
-			largest = s
+	for i, s := range f.Sections {
+		if largest < 0 || s.RawSize > f.Sections[largest].RawSize {
+			largest = i
 		}
-		if end := int64(s.Offset) + int64(s.Size); s.Size > 0 && end > rawEnd {
+		if end := int64(s.RawOffset) + int64(s.RawSize); s.RawSize > 0 && end > rawEnd {
 			rawEnd = end
 		}
 		if strings.HasPrefix(s.Name, "UPX") || s.Name == ".UPX0" || s.Name == ".UPX1" {
@@ -71,7 +62,7 @@ func (a *run) pe(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
 		if s.Characteristics&scnExecute != 0 && s.Characteristics&scnWrite != 0 {
 			add("pe.wx_section", 5, "section %q is both writable and executable", s.Name)
 		}
-		vsize := max(s.VirtualSize, s.Size)
+		vsize := max(s.VirtualSize, s.RawSize)
 		if exec && entry >= s.VirtualAddress && uint64(entry) < uint64(s.VirtualAddress)+uint64(vsize) {
 			entryInCode = true
 		}
@@ -82,30 +73,29 @@ func (a *run) pe(r io.ReaderAt, size int64, _ string, _ int) []score.Reason {
 	if entry != 0 && !entryInCode {
 		add("pe.entry_outside_code", 6, "entry point 0x%x is outside every executable section", entry)
 	}
-	for _, s := range f.Sections {
+	for i, s := range f.Sections {
 		exec := s.Characteristics&(scnExecute|scnCode) != 0
-		if s.Size < packedMinSize || !(exec || s == largest) {
+		if s.RawSize < packedMinSize || !(exec || i == largest) {
 			continue
 		}
-		if e := entropyAt(r, int64(s.Offset), min(int64(s.Size), maxEntropyRd, n-int64(s.Offset))); e > packedEntropy {
+		if e := entropyAt(r, int64(s.RawOffset), min(int64(s.RawSize), maxEntropyRd, n-int64(s.RawOffset))); e > packedEntropy {
 			add("pe.packed_section", 6, "section %q has entropy %.2f bits/byte: packed or encrypted", s.Name, e)
 			break
 		}
 	}
 
-	if syms, err := f.ImportedSymbols(); err == nil {
-		out = append(out, importReasons(syms)...)
-	}
-	if tlsCallbacks(f, r, n, dirs, is64) {
+	out = append(out, importReasons(f.Imports)...)
+	if f.TLSCallbacks {
 		add("pe.tls_callbacks", 3, "TLS callbacks run code before the entry point")
 	}
 
 	// The certificate table sits after the sections and is addressed by
 	// file offset: it is not overlay.
 	overlay := size - rawEnd
-	signed := len(dirs) > dirSecurity && dirs[dirSecurity].Size > 0
-	if signed && int64(dirs[dirSecurity].VirtualAddress) >= rawEnd {
-		overlay -= int64(dirs[dirSecurity].Size)
+	sec := f.Dir(dirSecurity)
+	signed := sec.Size > 0
+	if signed && int64(sec.VirtualAddress) >= rawEnd {
+		overlay -= int64(sec.Size)
 	}
 	if rawEnd > 0 && overlay > 0 && (overlay > overlayBig || overlay > size/2) {
 		add("pe.overlay", 3, "%d bytes appended after the last section", overlay)
@@ -152,47 +142,19 @@ func entropy(hist []int64, total int64) float64 {
 	return h
 }
 
-// tlsCallbacks reports whether the TLS directory names a callback array
-// (AddressOfCallBacks non-zero): code that runs before the entry point,
-// a classic anti-debug and unpacking trick.
-func tlsCallbacks(f *pe.File, r io.ReaderAt, n int64, dirs []pe.DataDirectory, is64 bool) bool {
-	if len(dirs) <= dirTLS || dirs[dirTLS].VirtualAddress == 0 {
-		return false
-	}
-	rva := dirs[dirTLS].VirtualAddress
-	off, width := int64(12), 4 // IMAGE_TLS_DIRECTORY32.AddressOfCallBacks
-	if is64 {
-		off, width = 24, 8
-	}
-	for _, s := range f.Sections {
-		if rva < s.VirtualAddress || rva-s.VirtualAddress >= s.Size {
-			continue
-		}
-		pos := int64(s.Offset) + int64(rva-s.VirtualAddress) + off
-		if pos < 0 || pos+int64(width) > n {
-			return false
-		}
-		b := make([]byte, width)
-		if _, err := r.ReadAt(b, pos); err != nil {
-			return false
-		}
-		if width == 8 {
-			return binary.LittleEndian.Uint64(b) != 0
-		}
-		return binary.LittleEndian.Uint32(b) != 0
-	}
-	return false
-}
-
-// importReasons looks for import sets that together mean one technique.
-// syms are debug/pe's "Function:dll" strings.
-func importReasons(syms []string) []score.Reason {
+// importReasons looks for import sets that together mean one technique,
+// among the functions imported by name.
+func importReasons(imports []pefile.Import) []score.Reason {
 	have := map[string]bool{}
-	for _, s := range syms {
-		fn, _, _ := strings.Cut(s, ":")
-		// Ignore the ANSI/wide suffix: both spellings do the same thing.
-		fn = strings.TrimSuffix(strings.TrimSuffix(fn, "A"), "W")
-		have[strings.ToLower(fn)] = true
+	for _, im := range imports {
+		for _, fn := range im.Funcs {
+			if fn.Name == "" {
+				continue
+			}
+			// Ignore the ANSI/wide suffix: both spellings do the same thing.
+			n := strings.TrimSuffix(strings.TrimSuffix(fn.Name, "A"), "W")
+			have[strings.ToLower(n)] = true
+		}
 	}
 	all := func(names ...string) bool {
 		for _, n := range names {

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/formats/pefile"
 )
 
 // A minimal PE32+ writer for tests: DOS header, PE header, optional
@@ -160,10 +162,23 @@ func TestImportReasons(t *testing.T) {
 		{[]string{"IsDebuggerPresent:KERNEL32.dll"}, "pe.imports_antidebug"},
 	}
 	for _, tc := range tests {
-		if got := rules(importReasons(tc.syms)); got != tc.want {
+		if got := rules(importReasons(importsOf(tc.syms))); got != tc.want {
 			t.Errorf("%v: got %q, want %q", tc.syms, got, tc.want)
 		}
 	}
+}
+
+// importsOf makes import descriptors of "Function:DLL" strings.
+func importsOf(syms []string) []pefile.Import {
+	var out []pefile.Import
+	for _, s := range syms {
+		fn, dll, _ := strings.Cut(s, ":")
+		if len(out) == 0 || out[len(out)-1].DLL != dll {
+			out = append(out, pefile.Import{DLL: dll})
+		}
+		out[len(out)-1].Funcs = append(out[len(out)-1].Funcs, pefile.Func{Name: fn})
+	}
+	return out
 }
 
 func fixture(t testing.TB, name string) []byte {

@@ -1,8 +1,10 @@
 // Package static holds small analyzers that look at a reconstructed file
 // without running it and say what about it is suspicious, as score
-// reasons. Every analyzer treats the file as hostile: reads are bounded
-// by Limits, parsers are the standard library's or small ones here that
-// check every offset, and a panic in one analyzer costs only its reasons.
+// reasons. They read the file's model as package formats parsed it (the
+// same parse the metadata reads), and the file's bytes where they look
+// at content (entropy, archives, RTF). Every analyzer treats the file as
+// hostile: reads are bounded by Limits, and a panic in one analyzer
+// costs only its reasons.
 package static
 
 import (
@@ -11,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/formats"
 	"github.com/edgesensor/edgesensor/userspace/score"
 )
 
@@ -23,7 +26,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits used for zero fields.
-var DefaultLimits = Limits{MaxRead: 64 << 20, MaxDepth: 3, MaxEntries: 10000, MaxExpand: 256 << 20}
+var DefaultLimits = Limits{MaxRead: formats.DefaultMaxRead, MaxDepth: 3, MaxEntries: 10000, MaxExpand: 256 << 20}
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxRead <= 0 {
@@ -41,14 +44,25 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Analyze runs the analyzers that apply to t (and the name checks for
-// every file) and returns their reasons, strongest first. r/size is the
-// whole file; name is the name the sender gave. It never panics and is
-// bounded by lim.
+// Analyze parses the file (r, of size bytes) as its type says and runs
+// AnalyzeDoc on it.
 func Analyze(r io.ReaderAt, size int64, t filetype.Type, name string, lim Limits) []score.Reason {
-	a := &run{lim: lim.withDefaults()}
+	lim = lim.withDefaults()
+	return AnalyzeDoc(formats.Parse(r, size, t.Format(), lim.MaxRead), t, name, lim)
+}
+
+// AnalyzeDoc runs the analyzers that apply to t (and the name checks for
+// every file) on d, the whole file parsed by formats.Parse with
+// lim.MaxRead (nil for a file with no bytes to read), and returns their
+// reasons, strongest first. name is the name the sender gave. It never
+// panics and is bounded by lim.
+func AnalyzeDoc(d *formats.Doc, t filetype.Type, name string, lim Limits) []score.Reason {
+	if d == nil {
+		d = &formats.Doc{}
+	}
+	a := &run{lim: lim.withDefaults(), vba: vbaMaxSource}
 	a.expand = a.lim.MaxExpand
-	out := a.file(r, size, t, name, 0)
+	out := a.file(d, t, name, 0)
 	sortReasons(out)
 	return out
 }
@@ -58,12 +72,13 @@ func Analyze(r io.ReaderAt, size int64, t filetype.Type, name string, lim Limits
 type run struct {
 	lim    Limits
 	expand int64 // decompressed bytes still allowed
+	vba    int   // VBA source bytes still allowed to be decompressed
 }
 
 // file analyzes one file (the top one, or an archive entry at depth > 0).
-func (a *run) file(r io.ReaderAt, size int64, t filetype.Type, name string, depth int) []score.Reason {
-	if size < 0 {
-		size = 0
+func (a *run) file(d *formats.Doc, t filetype.Type, name string, depth int) []score.Reason {
+	if d.Size < 0 {
+		d.Size = 0
 	}
 	var out []score.Reason
 	out = append(out, safe(func() []score.Reason { return checkName(name, t) })...)
@@ -71,7 +86,7 @@ func (a *run) file(r io.ReaderAt, size int64, t filetype.Type, name string, dept
 		out = append(out, score.Reason{Rule: "eicar", Text: "EICAR anti-virus test file", Weight: 10})
 	}
 	for _, an := range a.analyzers(t) {
-		out = append(out, safe(func() []score.Reason { return an(r, size, name, depth) })...)
+		out = append(out, safe(func() []score.Reason { return an(d, name, depth) })...)
 	}
 	return out
 }
@@ -79,7 +94,9 @@ func (a *run) file(r io.ReaderAt, size int64, t filetype.Type, name string, dept
 // testPanics makes safe re-panic; set by the tests.
 var testPanics bool
 
-type analyzer func(r io.ReaderAt, size int64, name string, depth int) []score.Reason
+// An analyzer looks at one file: its model (the one of its format, by
+// t.Format) and its bytes (d.R, d.Size).
+type analyzer func(d *formats.Doc, name string, depth int) []score.Reason
 
 // analyzers picks what applies to the kind. Zip-based documents are
 // archives too: an executable inside a .docx is as bad as inside a .zip.

@@ -21,3 +21,13 @@ build x86 i686-pc-windows-msvc i386 kernel32-x86.def
 build arm64 aarch64-pc-windows-msvc arm64 kernel32.def
 # A real COFF object (amd64) for the COFF rule.
 cp "$tmp/hello-x64.obj" "$out/hello-x64.obj"
+# A PE whose import table and TLS directory exercise the readers:
+# kernel32 by name, an API-set DLL, an ordinal import, a TLS callback.
+for d in kernel32 synch custom; do
+	llvm-dlltool-14 -m i386:x86-64 -d "imports-$d.def" -l "$tmp/imports-$d.lib"
+done
+clang-14 --target=x86_64-pc-windows-msvc -O1 -ffreestanding -fno-stack-protector \
+	-c imports.c -o "$tmp/imports.obj"
+lld-link-14 /nologo /machine:x64 /subsystem:console /entry:start /nodefaultlib \
+	/timestamp:1767225600 /out:"$out/imports-x64.exe" "$tmp/imports.obj" \
+	"$tmp/imports-kernel32.lib" "$tmp/imports-synch.lib" "$tmp/imports-custom.lib"

@@ -1,17 +1,19 @@
-package filetype
+package pdffile
 
 import (
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/edgesensor/edgesensor/userspace/formats/internal/text"
 )
 
 // A minimal PDF lexer: enough to walk a dictionary and read its string
 // values. Every loop ends at the end of the buffer.
 
-type pdfTok uint8
+type tok uint8
 
 const (
-	tEOF pdfTok = iota
+	tEOF tok = iota
 	tName
 	tString // literal or hex; val holds the decoded bytes
 	tNumber
@@ -23,16 +25,16 @@ const (
 	tOther
 )
 
-type pdfLexer struct {
+type lexer struct {
 	b []byte
 	i int
 }
 
-func isPDFSpace(c byte) bool {
+func isSpace(c byte) bool {
 	return c == 0 || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' '
 }
 
-func isPDFDelim(c byte) bool {
+func isDelim(c byte) bool {
 	switch c {
 	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
 		return true
@@ -40,10 +42,10 @@ func isPDFDelim(c byte) bool {
 	return false
 }
 
-func (l *pdfLexer) skipSpace() {
+func (l *lexer) skipSpace() {
 	for l.i < len(l.b) {
 		c := l.b[l.i]
-		if isPDFSpace(c) {
+		if isSpace(c) {
 			l.i++
 			continue
 		}
@@ -59,7 +61,7 @@ func (l *pdfLexer) skipSpace() {
 
 // next returns the next token; for names, numbers and keywords val is
 // the token's bytes (a sub-slice), for strings the decoded bytes.
-func (l *pdfLexer) next() (pdfTok, []byte) {
+func (l *lexer) next() (tok, []byte) {
 	l.skipSpace()
 	if l.i >= len(l.b) {
 		return tEOF, nil
@@ -85,16 +87,16 @@ func (l *pdfLexer) next() (pdfTok, []byte) {
 	case c == '/':
 		s := l.i + 1
 		l.i++
-		for l.i < len(l.b) && !isPDFSpace(l.b[l.i]) && !isPDFDelim(l.b[l.i]) {
+		for l.i < len(l.b) && !isSpace(l.b[l.i]) && !isDelim(l.b[l.i]) {
 			l.i++
 		}
 		return tName, l.b[s:l.i]
-	case isPDFDelim(c):
+	case isDelim(c):
 		l.i++
 		return tOther, nil
 	}
 	s := l.i
-	for l.i < len(l.b) && !isPDFSpace(l.b[l.i]) && !isPDFDelim(l.b[l.i]) {
+	for l.i < len(l.b) && !isSpace(l.b[l.i]) && !isDelim(l.b[l.i]) {
 		l.i++
 	}
 	w := l.b[s:l.i]
@@ -105,12 +107,12 @@ func (l *pdfLexer) next() (pdfTok, []byte) {
 }
 
 // literalString reads "(...)" with balanced parentheses and escapes.
-// Output beyond 4*maxValue bytes is dropped but the string is consumed.
-func (l *pdfLexer) literalString() []byte {
+// Output beyond 4*text.MaxValue bytes is dropped but the string is consumed.
+func (l *lexer) literalString() []byte {
 	l.i++ // (
 	var out []byte
 	put := func(c byte) {
-		if len(out) < 4*maxValue {
+		if len(out) < 4*text.MaxValue {
 			out = append(out, c)
 		}
 	}
@@ -171,7 +173,7 @@ func (l *pdfLexer) literalString() []byte {
 
 // hexString reads "<...>": hex digits, whitespace ignored, an odd last
 // digit padded with 0.
-func (l *pdfLexer) hexString() []byte {
+func (l *lexer) hexString() []byte {
 	l.i++ // <
 	var out []byte
 	hi, have := byte(0), false
@@ -186,7 +188,7 @@ func (l *pdfLexer) hexString() []byte {
 			continue
 		}
 		if have {
-			if len(out) < 4*maxValue {
+			if len(out) < 4*text.MaxValue {
 				out = append(out, hi<<4|v)
 			}
 			have = false
@@ -194,7 +196,7 @@ func (l *pdfLexer) hexString() []byte {
 			hi, have = v, true
 		}
 	}
-	if have && len(out) < 4*maxValue {
+	if have && len(out) < 4*text.MaxValue {
 		out = append(out, hi<<4)
 	}
 	return out
@@ -214,7 +216,7 @@ func unhex(c byte) (byte, bool) {
 
 // value reads one whole value: a reference "n g R" (isRef, with num
 // and gen), or a token, with a dictionary or array skipped to its end.
-func (l *pdfLexer) value() (t pdfTok, v []byte, num, gen int, isRef bool) {
+func (l *lexer) value() (t tok, v []byte, num, gen int, isRef bool) {
 	if n, g, ok := l.ref(); ok {
 		return tKeyword, nil, n, g, true
 	}
@@ -225,7 +227,7 @@ func (l *pdfLexer) value() (t pdfTok, v []byte, num, gen int, isRef bool) {
 
 // skipValue skips one value whose first token is t (nested dictionaries
 // and arrays included).
-func (l *pdfLexer) skipValue(t pdfTok) {
+func (l *lexer) skipValue(t tok) {
 	if t != tDictStart && t != tArrStart {
 		return
 	}
@@ -248,17 +250,17 @@ func (l *pdfLexer) skipValue(t pdfTok) {
 func pdfText(b []byte) string {
 	switch {
 	case len(b) >= 2 && b[0] == 0xFE && b[1] == 0xFF:
-		return clean(utf16Bytes(b[2:], true))
+		return text.Clean(utf16Bytes(b[2:], true))
 	case len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE:
-		return clean(utf16Bytes(b[2:], false))
+		return text.Clean(utf16Bytes(b[2:], false))
 	case len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF:
-		return clean(string(b[3:]))
+		return text.Clean(string(b[3:]))
 	}
 	out := make([]byte, 0, len(b))
 	for _, c := range b {
 		out = utf8.AppendRune(out, pdfDocRune(c))
 	}
-	return clean(string(out))
+	return text.Clean(string(out))
 }
 
 func utf16Bytes(b []byte, bigEndian bool) string {

@@ -1,18 +1,21 @@
-package filetype
+package pdffile
 
 import (
 	"bytes"
 	"compress/zlib"
 	"io"
 	"strconv"
+
+	"github.com/edgesensor/edgesensor/userspace/formats/internal/pager"
 )
 
 // Finding an object that is not in the windows: through the classic
 // cross-reference tables, or inside PDF 1.5 object streams.
 
 // xrefObject follows startxref and the /Prev chain of classic xref
-// tables (at most 16 sections) to the object's offset.
-func (d *pdfDoc) xrefObject(num, gen int) []byte {
+// tables (at most 16 sections, a /Prev back to a section already read
+// ends it) to the object's offset.
+func (d *doc) xrefObject(num, gen int) []byte {
 	w := d.head
 	if d.tail != nil {
 		w = d.tail
@@ -21,14 +24,21 @@ func (d *pdfDoc) xrefObject(num, gen int) []byte {
 	if i < 0 {
 		return nil
 	}
-	l := pdfLexer{b: w, i: i + 9}
+	l := lexer{b: w, i: i + 9}
 	t, v := l.next()
 	if t != tNumber {
 		return nil
 	}
 	off, err := strconv.ParseInt(string(v), 10, 64)
-	for sect := 0; err == nil && sect < 16 && off > 0 && off < d.size; sect++ {
-		x := readAt(d.r, d.size, off, 256<<10)
+	var seen [16]int64
+	for sect := 0; err == nil && sect < len(seen) && off > 0 && off < d.size; sect++ {
+		for _, s := range seen[:sect] {
+			if s == off {
+				return nil
+			}
+		}
+		seen[sect] = off
+		x := pager.ReadAt(d.r, d.size, off, 256<<10)
 		if !bytes.HasPrefix(x, []byte("xref")) {
 			return nil // a cross-reference stream: the object stream path covers it
 		}
@@ -36,7 +46,7 @@ func (d *pdfDoc) xrefObject(num, gen int) []byte {
 			if o <= 0 || o >= d.size {
 				return nil
 			}
-			b := readAt(d.r, d.size, o, 64<<10)
+			b := pager.ReadAt(d.r, d.size, o, 64<<10)
 			if i := findObj(b[:min(len(b), 64)], num, gen); i >= 0 {
 				return b[i:]
 			}
@@ -51,7 +61,7 @@ func (d *pdfDoc) xrefObject(num, gen int) []byte {
 		if k < 0 {
 			return nil
 		}
-		l := pdfLexer{b: x, i: j + k + 5}
+		l := lexer{b: x, i: j + k + 5}
 		t, v := l.next()
 		if t != tNumber {
 			return nil
@@ -64,7 +74,7 @@ func (d *pdfDoc) xrefObject(num, gen int) []byte {
 // xrefLookup reads the subsections of a classic xref table ("first
 // count" then 20-byte entries "oooooooooo ggggg n") for num.
 func xrefLookup(x []byte, num, gen int) (int64, bool) {
-	l := pdfLexer{b: x}
+	l := lexer{b: x}
 	for sub := 0; sub < 1024; sub++ {
 		t1, a := l.next()
 		if t1 != tNumber {
@@ -78,6 +88,11 @@ func xrefLookup(x []byte, num, gen int) (int64, bool) {
 		}
 		l.skipSpace()
 		if num >= first && num-first < count {
+			// The entry must be in x: checked before the multiplication,
+			// which a huge claimed count would otherwise overflow.
+			if num-first > (len(x)-l.i)/20 {
+				return 0, false
+			}
 			e := l.i + 20*(num-first)
 			if e+18 > len(x) {
 				return 0, false
@@ -103,10 +118,10 @@ func xrefLookup(x []byte, num, gen int) (int64, bool) {
 
 // objStmObject looks for object num in the object streams (PDF 1.5)
 // found in the windows: /Type /ObjStm streams, Flate or unfiltered, at
-// most maxPDFObjStms of them, each inflated to at most maxPDFObjStm.
-func (d *pdfDoc) objStmObject(num int) []byte {
+// most maxObjStms of them, each inflated to at most maxObjStm.
+func (d *doc) objStmObject(num int) []byte {
 	for _, w := range d.windows() {
-		for i := 0; i < len(w) && d.objStms < maxPDFObjStms; {
+		for i := 0; i < len(w) && d.objStms < maxObjStms; {
 			j := bytes.Index(w[i:], []byte("/ObjStm"))
 			if j < 0 {
 				break
@@ -130,7 +145,7 @@ func (d *pdfDoc) objStmObject(num int) []byte {
 
 // objStmFind parses the object stream whose dictionary starts at s.
 func objStmFind(w []byte, s, num int) []byte {
-	l := pdfLexer{b: w, i: s}
+	l := lexer{b: w, i: s}
 	if t, _ := l.next(); t != tDictStart {
 		return nil
 	}
@@ -194,12 +209,12 @@ func objStmFind(w []byte, s, num int) []byte {
 		if err != nil {
 			return nil
 		}
-		data, _ = io.ReadAll(io.LimitReader(zr, maxPDFObjStm))
+		data, _ = io.ReadAll(io.LimitReader(zr, maxObjStm))
 	}
 	if first > len(data) {
 		return nil
 	}
-	hl := pdfLexer{b: data[:first]}
+	hl := lexer{b: data[:first]}
 	for range min(n, 1<<16) {
 		t1, a := hl.next()
 		t2, b := hl.next()
@@ -212,7 +227,7 @@ func objStmFind(w []byte, s, num int) []byte {
 			return nil
 		}
 		if on == num {
-			if off < 0 || first+off >= len(data) {
+			if off < 0 || off >= len(data)-first {
 				return nil
 			}
 			return data[first+off:]

@@ -1,45 +1,30 @@
-package filetype
+package ole2
 
 import (
 	"encoding/binary"
-	"io"
 	"strings"
 
-	"github.com/edgesensor/edgesensor/userspace/cfb"
+	"github.com/edgesensor/edgesensor/userspace/formats/internal/text"
 )
 
-// OLE2 (doc, xls, ppt) metadata: the directory comes from package cfb;
-// two small streams give the properties, "\x05SummaryInformation"
-// (title, author, last author, application) and
-// "\x05DocumentSummaryInformation" (company).
+// Property streams of Office documents.
+const (
+	SummaryInformation         = "\x05SummaryInformation"         // title, author, last author, application
+	DocumentSummaryInformation = "\x05DocumentSummaryInformation" // company
+)
 
-// cfbMaxStream bounds the bytes of a property stream read.
-const cfbMaxStream = 64 << 10
+// maxPropStream bounds the bytes of a property stream read.
+const maxPropStream = 64 << 10
 
-func oleMetadata(r io.ReaderAt, size int64) *OfficeMeta {
-	c := cfb.Open(r, size)
-	if c == nil {
-		return nil
-	}
-	m := &OfficeMeta{}
-	for i := range c.Dirs {
-		d := &c.Dirs[i]
-		switch {
-		case d.Type == cfb.TypeStream && d.Name == "\x05SummaryInformation":
-			props := propertySet(c.Stream(d, cfbMaxStream))
-			m.Title, m.Creator, m.LastModifiedBy, m.Application = props[0x02], props[0x04], props[0x08], props[0x12]
-		case d.Type == cfb.TypeStream && d.Name == "\x05DocumentSummaryInformation":
-			m.Company = propertySet(c.Stream(d, cfbMaxStream))[0x0F]
-		case d.Type == cfb.TypeStorage && (d.Name == "Macros" || d.Name == "_VBA_PROJECT_CUR" || d.Name == "VBA"):
-			m.Macros = true
-		}
-	}
-	return m
+// Properties reads the string properties of the first property set of
+// the property stream d (MS-OLEPS), by property id: VT_LPSTR in the
+// set's code page (UTF-16 for 1200, UTF-8 for 65001, else Windows-1252)
+// and VT_LPWSTR, each cleaned and bounded. At most 1024 properties are
+// looked at and 64 KiB of the stream read.
+func (c *File) Properties(d *Dir) map[uint32]string {
+	return propertySet(c.Stream(d, maxPropStream))
 }
 
-// propertySet reads the string properties of the first property set of
-// a property stream (MS-OLEPS): VT_LPSTR in the set's code page
-// (UTF-16 for 1200, UTF-8 for 65001, else Windows-1252) and VT_LPWSTR.
 func propertySet(b []byte) map[uint32]string {
 	out := map[uint32]string{}
 	if len(b) < 48 || binary.LittleEndian.Uint16(b) != 0xFFFE {
@@ -75,12 +60,12 @@ func propertySet(b []byte) map[uint32]string {
 			if cnt > len(v) || cnt < 0 {
 				cnt = len(v)
 			}
-			out[p.id] = codepageString(v[:min(cnt, 4*maxValue)], codepage)
+			out[p.id] = codepageString(v[:min(cnt, 4*text.MaxValue)], codepage)
 		case 0x1F: // VT_LPWSTR: a character count
 			if 2*cnt > len(v) || cnt < 0 {
 				cnt = len(v) / 2
 			}
-			out[p.id] = utf16String(v[:min(2*cnt, 4*maxValue)])
+			out[p.id] = text.UTF16LE(v[:min(2*cnt, 4*text.MaxValue)])
 		}
 	}
 	return out
@@ -92,9 +77,9 @@ func codepageString(b []byte, cp int) string {
 	}
 	switch cp {
 	case 1200:
-		return utf16String(b)
+		return text.UTF16LE(b)
 	case 65001:
-		return clean(string(b))
+		return text.Clean(string(b))
 	}
 	r := make([]rune, 0, len(b))
 	for _, c := range b {
@@ -104,7 +89,7 @@ func codepageString(b []byte, cp int) string {
 			r = append(r, rune(c))
 		}
 	}
-	return clean(string(r))
+	return text.Clean(string(r))
 }
 
 // cp1252 is Windows-1252 0x80-0x9F (undefined positions as U+FFFD).

@@ -26,7 +26,7 @@ deps-build:
 
 # Rebuild the BPF objects (clang) and their Go bindings (bpf2go).
 generate: deps-build
-	$(GO) generate ./bpf ./userspace/filehash
+	$(GO) generate ./bpf ./userspace/files/filehash
 
 # Fails when the committed BPF objects are not what the sources compile to.
 check-generate: deps-build
@@ -51,8 +51,8 @@ test-quick:
 
 # The YARA build: its binding and the file pipeline with rules.
 test-yara:
-	$(GO) vet -tags yara ./userspace/yara ./userspace/files ./cmd/edgesensor
-	$(GO) test -count=1 -tags yara ./userspace/yara ./userspace/files
+	$(GO) vet -tags yara ./userspace/verdict/yara ./userspace/files ./cmd/edgesensor
+	$(GO) test -count=1 -tags yara ./userspace/verdict/yara ./userspace/files
 
 # Every fuzz target for FUZZTIME each.
 fuzz:

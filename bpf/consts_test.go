@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/decap"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 )
 
 // The limits C and Go both know are one number each: a change on one
@@ -36,7 +36,7 @@ func TestConstantsMatchTheC(t *testing.T) {
 		by  string
 	}{
 		{"MAX_SNAP", MaxSnap, "bpf.MaxSnap"},
-		{"MAX_SNAP", capture.MaxSnaplen, "capture.MaxSnaplen (capture.snaplen's bound)"},
+		{"MAX_SNAP", datapath.MaxSnaplen, "datapath.MaxSnaplen (capture.snaplen's bound)"},
 		{"MAX_IFSLOTS", MaxIfSlots, "bpf.MaxIfSlots"},
 		{"MAX_IFINDEX", MaxIfIndex, "bpf.MaxIfIndex"},
 		{"REINJECT_MAGIC", ReinjectMagic, "bpf.ReinjectMagic"},
@@ -55,7 +55,7 @@ func TestConstantsMatchTheC(t *testing.T) {
 			t.Errorf("%s is %d in C, %s is %d", c.c, v, c.by, c.gov)
 		}
 	}
-	if d := config.Default().Capture.Snaplen; d < capture.MinSnaplen || d > int(defines["MAX_SNAP"]) {
-		t.Errorf("the default snaplen %d is outside %d..MAX_SNAP", d, capture.MinSnaplen)
+	if d := config.Default().Capture.Snaplen; d < datapath.MinSnaplen || d > int(defines["MAX_SNAP"]) {
+		t.Errorf("the default snaplen %d is outside %d..MAX_SNAP", d, datapath.MinSnaplen)
 	}
 }

@@ -49,7 +49,7 @@
 /* What the direct parser follows; the deep parser the rest. */
 #define VLAN_FAST_DEPTH 2
 #define IPV6_EXT_FAST 8
-/* The deep parser's bounds (userspace/decap has the same). */
+/* The deep parser's bounds (userspace/packet/decap has the same). */
 #define MAX_VLAN 4
 #define MAX_MPLS 8
 #define MAX_IPV6_EXT 32

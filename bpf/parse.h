@@ -2,7 +2,7 @@
 /* Header parsing, from Ethernet to the innermost TCP/UDP header.
  *
  * Two parsers share one result (struct pkt) and one set of rules (the
- * encapsulation rules of userspace/decap, which reads the same frames in
+ * encapsulation rules of userspace/packet/decap, which reads the same frames in
  * Go; a test compares the two):
  *
  *  - parse_packet(): direct packet access over a bounds-checked cursor, for

@@ -12,19 +12,19 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 	"github.com/edgesensor/edgesensor/userspace/files"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/handshake"
-	"github.com/edgesensor/edgesensor/userspace/intel"
-	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 )
 
 // analysis is the pipeline behind the dispatcher: handshakes become
 // edgesensor.tls events, stream flows edgesensor.file events.
 type analysis struct {
-	out        *output.NDJSON
+	out        *ndjson.NDJSON
 	taps       *taps
 	intel      atomic.Pointer[intel.Reloader] // nil without intel sources
 	cloudMu    sync.Mutex
@@ -32,8 +32,8 @@ type analysis struct {
 	oldSinks   sync.WaitGroup    // sinks replaced by a reload, closing
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
-	checks     *capture.Checksums
-	router     capture.Router
+	checks     *datapath.Checksums
+	router     datapath.Router
 	// closeEvents closes the events file (output.events) after the last
 	// write.
 	closeEvents func() error
@@ -64,7 +64,7 @@ func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logge
 }
 
 func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, error) {
-	out := output.NewNDJSON(w)
+	out := ndjson.NewNDJSON(w)
 	t := &taps{}
 	out.SetTap(t.write)
 	ir, err := loadIntel(cfg)
@@ -81,10 +81,10 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, erro
 	}
 	// Interfaces, so that no data plane (TryStart) is nil ones.
 	var (
-		sv capture.Verdicts
-		hv capture.HandshakeVerdicts
+		sv datapath.Verdicts
+		hv datapath.HandshakeVerdicts
 	)
-	checks := capture.NewChecksums(cfg.Reassembly.Checksums)
+	checks := datapath.NewChecksums(cfg.Reassembly.Checksums)
 	if dp != nil {
 		sv, hv = dp.Verdicts(), dp.HSVerdicts()
 		checks.OnStrict = func(_ string, ifindex uint32) { dp.ChecksumMode(ifindex, true) }
@@ -118,10 +118,10 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, erro
 		return nil, err
 	}
 	a.handshakes, a.files, a.checks = hs, fp, checks
-	a.router = capture.Router{
-		capture.ClassTLS:    hs,
-		capture.ClassQUIC:   hs,
-		capture.ClassStream: fp,
+	a.router = datapath.Router{
+		datapath.ClassTLS:    hs,
+		datapath.ClassQUIC:   hs,
+		datapath.ClassStream: fp,
 	}
 	return a, nil
 }
@@ -158,7 +158,7 @@ func (c cloudSamples) Path(cat filetype.Category, size int64, sum string) string
 
 // filesConfig is the file pipeline's config: its [files] table, and what
 // it takes from the other tables.
-func filesConfig(cfg *config.Config, v capture.Verdicts) files.Config {
+func filesConfig(cfg *config.Config, v datapath.Verdicts) files.Config {
 	fc := cfg.Files.Config()
 	fc.Ports = cfg.PortApps()
 	fc.Shards = cfg.WorkerCount()

@@ -13,11 +13,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
-	"github.com/edgesensor/edgesensor/userspace/uplink"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/uplink"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
 // cloudQueue is how many events wait for anonymisation; past it they are
@@ -30,7 +30,7 @@ const cloudQueue = 16384
 // inside it (policy and client) while events wait in its queue. A nil
 // *cloudLink is the fully on-premises sensor: it does nothing.
 type cloudLink struct {
-	out *output.NDJSON
+	out *ndjson.NDJSON
 	log zerolog.Logger
 
 	inMu   sync.RWMutex // closed and in: no tap sends after close
@@ -74,7 +74,7 @@ type cloudConn struct {
 
 // startCloud starts the uplink when the config shares anything; nil
 // otherwise (no connection is ever made).
-func startCloud(cfg *config.Config, out *output.NDJSON, log zerolog.Logger) (*cloudLink, error) {
+func startCloud(cfg *config.Config, out *ndjson.NDJSON, log zerolog.Logger) (*cloudLink, error) {
 	if !cfg.UplinkEnabled() {
 		return nil, nil
 	}

@@ -13,8 +13,8 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
-	"github.com/edgesensor/edgesensor/userspace/uplink"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/uplink"
 )
 
 // open builds a connection: the policy (its key), the audit log, the

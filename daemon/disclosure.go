@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
 )
 
 // WriteDisclosure writes every field that can leave the box for the cloud

@@ -10,13 +10,13 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/events"
-	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
-	"github.com/edgesensor/edgesensor/userspace/siem"
+	"github.com/edgesensor/edgesensor/userspace/export/anon"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/events"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/siem"
 )
 
 // goldenLines are the corpus's events as replay writes them.
@@ -66,7 +66,7 @@ func BenchmarkEventPath(b *testing.B) {
 	}
 	var t taps
 	t.sinks.Store(fan)
-	out := output.NewNDJSON(io.Discard)
+	out := ndjson.NewNDJSON(io.Discard)
 	out.SetTap(func(rec *ecs.Record) {
 		t.write(rec)
 		if _, _, err := pol.Record(rec); err != nil {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/metrics"
+	"github.com/edgesensor/edgesensor/userspace/export/metrics"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
 // families are the sensor's Prometheus metrics, read at scrape time from

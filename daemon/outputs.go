@@ -13,9 +13,9 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/siem"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/siem"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
 // taps are what sees each event after the primary output: the SIEM sinks,

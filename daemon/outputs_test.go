@@ -13,14 +13,14 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/events"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
-	"github.com/edgesensor/edgesensor/userspace/uplink"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/events"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/uplink"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
 // output.max_size rotates the events file; nothing is lost across it.
@@ -125,12 +125,12 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 		}
 		return &cfg
 	}
-	evs, err := os.ReadFile("../userspace/privacy/testdata/events.ndjson")
+	evs, err := os.ReadFile("../userspace/export/privacy/testdata/events.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := bytes.Split(bytes.TrimSpace(evs), []byte("\n"))
-	out := output.NewNDJSON(io.Discard)
+	out := ndjson.NewNDJSON(io.Discard)
 	link, err := startCloud(load(""), out, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,9 @@ package daemon
 import (
 	"fmt"
 
-	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/anon"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
 )
 
 // Policy loads the key (when anything is shared) and builds the

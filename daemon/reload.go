@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/anon"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/intel"
-	"github.com/edgesensor/edgesensor/userspace/siem"
+	"github.com/edgesensor/edgesensor/userspace/export/anon"
+	"github.com/edgesensor/edgesensor/userspace/export/siem"
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 )
 
 // reload reads the config again and applies what can change live: ports,

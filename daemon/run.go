@@ -15,7 +15,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/metrics"
+	"github.com/edgesensor/edgesensor/userspace/export/metrics"
 )
 
 // Options are what the command gives the daemon besides the config.

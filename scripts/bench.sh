@@ -34,7 +34,7 @@ go test -run '^$' -bench 'Decode|Dispatch' -benchmem ./sensor | grep '^Benchmark
 echo "-- handshake analysis: ClientHello parse + JA3 + JA4; QUIC Initials (client + server) decrypt + reassemble + parse;"
 echo "   a whole TCP handshake from packet events to its JSON line"
 go test -run '^$' -bench 'ClientHelloJA3JA4|InitialHandshake|HandshakeEvent' -benchmem \
-	./userspace/fingerprint ./userspace/quic ./userspace/handshake | grep '^Benchmark'
+	./userspace/handshake/fingerprint ./userspace/handshake/quic ./userspace/handshake | grep '^Benchmark'
 
 fi
 
@@ -222,10 +222,10 @@ echo "   fused three-digest pass, on the same bytes (1448-byte segments, one cor
 go test -run '^$' -bench 'LargeFile|SHA256$|MD5$|ThreeHashes|FusedHashes|NonCandidate' -benchtime 5x -benchmem ./userspace/files | grep '^Benchmark'
 echo "-- stages: reassembly in order, HTTP identity/chunked/gzip, MIME base64, SMTP DATA, IMAP literal"
 go test -run '^$' -bench 'InOrder|Identity|Chunked|Gzip|Base64|DATA10MB|Literal10MB' -benchmem \
-	./userspace/reassembly ./userspace/httpx ./userspace/mime ./userspace/smtp ./userspace/imap | grep '^Benchmark'
+	./userspace/packet/reassembly ./userspace/files/httpx ./userspace/files/mime ./userspace/files/smtp ./userspace/files/imap | grep '^Benchmark'
 echo "-- scoring: a 2 MB PE from its last byte to its score; intel loading and lookups"
 go test -run '^$' -bench 'Score2MBPE' -benchmem ./userspace/files | grep '^Benchmark'
-go test -run '^$' -bench 'LoadMillion|Lookups' -benchmem ./userspace/intel | grep '^Benchmark'
+go test -run '^$' -bench 'LoadMillion|Lookups' -benchmem ./userspace/verdict/intel | grep '^Benchmark'
 echo "-- 10,000 concurrent HTTP downloads (16 KiB each, all open at once) replayed: peak RSS vs a tiny capture"
 fg=$(mktemp -d)
 go run ./internal/lab/flowgen -flows 10000 -size 16384 -o "$fg/flows.pcap"
@@ -241,13 +241,13 @@ if want 7; then
 echo
 echo "== 7. privacy, uplink and SIEM outputs"
 echo "-- Crypto-PAn: IPv4 with the /24 prefix cache (4096 prefixes), without it, and IPv6"
-go test -run '^$' -bench 'CryptoPAn' -benchmem ./userspace/anon | grep '^Benchmark'
+go test -run '^$' -bench 'CryptoPAn' -benchmem ./userspace/export/anon | grep '^Benchmark'
 echo "-- one event to its anonymised cloud record (the allowlist walk), real corpus events"
-go test -run '^$' -bench 'Record$' -benchmem ./userspace/privacy | grep '^Benchmark'
+go test -run '^$' -bench 'Record$' -benchmem ./userspace/export/privacy | grep '^Benchmark'
 echo "-- uplink: records spooled and delivered end to end to the reference cloud over loopback (mTLS 1.3)"
 go test -run '^$' -bench UplinkLoopback -benchtime 50000x ./cmd/edgecloud | grep '^Benchmark'
 echo "-- SIEM: formatting one event as CEF and as RFC 5424, and the fan-out write"
-go test -run '^$' -bench 'Format|FanoutWrite' -benchmem ./userspace/siem | grep '^Benchmark'
+go test -run '^$' -bench 'Format|FanoutWrite' -benchmem ./userspace/export/siem | grep '^Benchmark'
 fi
 
 if want 8; then

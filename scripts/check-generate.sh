@@ -15,9 +15,9 @@ fi
 echo "bpf/: generated objects are current"
 
 # The fused digest loop is generated too (pure Go, no clang needed).
-asm=userspace/filehash/fused_amd64.s
+asm=userspace/files/filehash/fused_amd64.s
 before=$(sha256sum "$asm")
-go generate ./userspace/filehash
+go generate ./userspace/files/filehash
 after=$(sha256sum "$asm")
 if [ "$before" != "$after" ]; then
 	echo "$asm is stale; run 'make generate' and commit" >&2

@@ -11,8 +11,8 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // fixture is one packet kind: the frame, what it should produce, and
@@ -22,8 +22,8 @@ type fixture struct {
 	name  string
 	frame func(i int) []byte // i varies the flow when fresh is set
 	fresh bool
-	want  capture.Class // 0: nothing emitted
-	prime func() []byte // a frame run once before (state the fixture needs)
+	want  datapath.Class // 0: nothing emitted
+	prime func() []byte  // a frame run once before (state the fixture needs)
 }
 
 var fixtures = []fixture{
@@ -38,13 +38,13 @@ var fixtures = []fixture{
 	{name: "udp", want: 0, frame: func(int) []byte {
 		return testutil.Pkt{UDP: true, Sport: 5353, Dport: 53, Payload: make([]byte, 100)}.Frame()
 	}},
-	{name: "client_hello", want: capture.ClassTLS, fresh: true, frame: func(i int) []byte {
+	{name: "client_hello", want: datapath.ClassTLS, fresh: true, frame: func(i int) []byte {
 		return testutil.Pkt{Sport: uint16(10000 + i%50000), Dport: 443, Src: "10.1.0.1", Dst: "10.2.0.1"}.With(1, "PA", testutil.ClientHello(512)).Frame()
 	}},
-	{name: "stream_packet", want: capture.ClassStream, frame: func(int) []byte {
+	{name: "stream_packet", want: datapath.ClassStream, frame: func(int) []byte {
 		return testutil.Pkt{Sport: 80, Dport: 45000}.With(1, "A", make([]byte, 1448)).Frame()
 	}},
-	{name: "quic_initial", want: capture.ClassQUIC, fresh: true, frame: func(i int) []byte {
+	{name: "quic_initial", want: datapath.ClassQUIC, fresh: true, frame: func(i int) []byte {
 		return testutil.Pkt{UDP: true, Sport: uint16(10000 + i%50000), Dport: 443, Src: "10.1.0.1", Dst: "10.2.0.1"}.With(0, "", testutil.QUICInitial(1)).Frame()
 	}},
 	// The same non-candidate packet inside the encapsulations an edge

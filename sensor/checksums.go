@@ -5,8 +5,8 @@ import (
 	"sync"
 
 	"github.com/edgesensor/edgesensor/bpf"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // checksumModes writes the data plane's per-slot checksum policy
@@ -23,9 +23,9 @@ type checksumModes struct {
 // per interface once userspace has seen what the interface carries.
 func initialMode(c *config.Config) uint8 {
 	switch c.Reassembly.Checksums {
-	case capture.ChecksumsVerify:
+	case datapath.ChecksumsVerify:
 		return bpf.CsumModeStrict
-	case capture.ChecksumsOff:
+	case datapath.ChecksumsOff:
 		return bpf.CsumModeOff
 	}
 	return bpf.CsumModeTolerant

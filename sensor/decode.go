@@ -10,7 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/edgesensor/edgesensor/bpf"
-	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // Offsets of the ring-record header, taken from the bpf2go-generated type so
@@ -71,7 +71,7 @@ func (d *Decoder) RefreshClock() { d.monoToWall.Store(monoToWallOffset()) }
 
 // Decode fills ev from one ring record without allocating. ev.Frame and
 // ev.Payload alias raw.
-func (d *Decoder) Decode(raw []byte, ev *capture.Event) error {
+func (d *Decoder) Decode(raw []byte, ev *datapath.Event) error {
 	if len(raw) < hdrSize {
 		return errShortRecord
 	}
@@ -99,8 +99,8 @@ func (d *Decoder) Decode(raw []byte, ev *capture.Event) error {
 	} else {
 		ev.Interface = d.fallback
 	}
-	ev.Class = capture.Class(raw[offClass])
-	ev.Flags = capture.Flags(raw[offFlags])
+	ev.Class = datapath.Class(raw[offClass])
+	ev.Flags = datapath.Flags(raw[offFlags])
 	ev.State = raw[offState]
 	ev.Proto = raw[offL4proto]
 	ev.TCPFlags = raw[offTCPFlags]
@@ -108,7 +108,7 @@ func (d *Decoder) Decode(raw []byte, ev *capture.Event) error {
 	ev.Ack = ne.Uint32(raw[offAck:])
 	ev.Zone = ne.Uint32(raw[offZone:])
 	ev.Tunnels = raw[offTunnels]
-	ev.Csum = capture.Csum(raw[offCsum])
+	ev.Csum = datapath.Csum(raw[offCsum])
 	ev.L3Off, ev.L4Off = l3, l4
 	ev.VLAN[0] = ne.Uint16(raw[offVlan:])
 	ev.VLAN[1] = ne.Uint16(raw[offVlan+2:])

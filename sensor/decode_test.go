@@ -11,7 +11,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // record builds a ring record the way the kernel lays it out.
@@ -43,14 +43,14 @@ func sampleRecord(t testing.TB) ([]byte, []byte) {
 func TestDecode(t *testing.T) {
 	raw, frame := sampleRecord(t)
 	d := NewDecoder(map[uint32]string{3: "eth3"}, "other")
-	var ev capture.Event
+	var ev datapath.Event
 	if err := d.Decode(raw, &ev); err != nil {
 		t.Fatal(err)
 	}
 	if ev.Src != netip.MustParseAddrPort("192.0.2.1:51000") || ev.Dst != netip.MustParseAddrPort("198.51.100.7:443") {
 		t.Errorf("endpoints %v %v", ev.Src, ev.Dst)
 	}
-	if ev.Interface != "eth3" || ev.Class != capture.ClassTLS || !ev.FromClient() || ev.Flags&capture.FlagFlowNew == 0 {
+	if ev.Interface != "eth3" || ev.Class != datapath.ClassTLS || !ev.FromClient() || ev.Flags&datapath.FlagFlowNew == 0 {
 		t.Errorf("fields: %+v", ev)
 	}
 	if ev.Seq != 77 || ev.Ack != 88 || ev.VLAN[0] != 100 || ev.Lost != 2 || ev.TCPFlags != 0x18 {
@@ -70,7 +70,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeRejectsInconsistentRecords(t *testing.T) {
 	raw, _ := sampleRecord(t)
 	d := NewDecoder(nil, "x")
-	var ev capture.Event
+	var ev datapath.Event
 	if err := d.Decode(raw[:RecordHeaderSize()-1], &ev); err == nil {
 		t.Error("short header accepted")
 	}
@@ -94,7 +94,7 @@ func TestDecodeRejectsInconsistentRecords(t *testing.T) {
 func TestDecodeAllocatesNothing(t *testing.T) {
 	raw, _ := sampleRecord(t)
 	d := NewDecoder(map[uint32]string{3: "eth3"}, "x")
-	var ev capture.Event
+	var ev datapath.Event
 	if n := testing.AllocsPerRun(1000, func() { d.Decode(raw, &ev) }); n != 0 {
 		t.Errorf("Decode allocates %.1f times per record", n)
 	}
@@ -105,7 +105,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(raw)
 	f.Add(raw[:RecordHeaderSize()])
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var ev capture.Event
+		var ev datapath.Event
 		if err := NewDecoder(nil, "x").Decode(raw, &ev); err != nil {
 			return
 		}
@@ -123,14 +123,14 @@ type orderPipeline struct {
 	shards map[uint64]map[int]bool
 }
 
-func (p *orderPipeline) NewShard(id int) capture.Shard { return &orderShard{p: p, id: id} }
+func (p *orderPipeline) NewShard(id int) datapath.Shard { return &orderShard{p: p, id: id} }
 
 type orderShard struct {
 	p  *orderPipeline
 	id int
 }
 
-func (s *orderShard) Handle(ev *capture.Event) {
+func (s *orderShard) Handle(ev *datapath.Event) {
 	h := ev.FlowHash()
 	s.p.mu.Lock()
 	s.p.seqs[h] = append(s.p.seqs[h], ev.Seq)
@@ -188,13 +188,13 @@ func TestDispatcherShardsByFlowInOrder(t *testing.T) {
 // blockingPipeline's shards wait until release is closed.
 type blockingPipeline struct{ release chan struct{} }
 
-func (p blockingPipeline) NewShard(int) capture.Shard { return blockingShard(p) }
+func (p blockingPipeline) NewShard(int) datapath.Shard { return blockingShard(p) }
 
 type blockingShard blockingPipeline
 
-func (s blockingShard) Handle(*capture.Event) { <-s.release }
-func (s blockingShard) Tick(time.Time)        {}
-func (s blockingShard) Close()                {}
+func (s blockingShard) Handle(*datapath.Event) { <-s.release }
+func (s blockingShard) Tick(time.Time)         {}
+func (s blockingShard) Close()                 {}
 
 // A stuck worker holds the reader back (the ring buffer takes the burst);
 // once it moves on, every event is handled: none is dropped on the way.
@@ -235,13 +235,13 @@ func TestDispatcherWaitsWhenBehind(t *testing.T) {
 
 type nopPipeline struct{}
 
-func (nopPipeline) NewShard(int) capture.Shard { return nopShard{} }
+func (nopPipeline) NewShard(int) datapath.Shard { return nopShard{} }
 
 type nopShard struct{}
 
-func (nopShard) Handle(*capture.Event) {}
-func (nopShard) Tick(time.Time)        {}
-func (nopShard) Close()                {}
+func (nopShard) Handle(*datapath.Event) {}
+func (nopShard) Tick(time.Time)         {}
+func (nopShard) Close()                 {}
 
 // The reader's side of the hot path (copy, decode, route) allocates nothing.
 func TestDispatchAllocatesNothing(t *testing.T) {
@@ -256,7 +256,7 @@ func TestDispatchAllocatesNothing(t *testing.T) {
 func BenchmarkDecode(b *testing.B) {
 	raw, _ := sampleRecord(b)
 	d := NewDecoder(nil, "x")
-	var ev capture.Event
+	var ev datapath.Event
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
@@ -294,7 +294,7 @@ type stepPipeline struct {
 	shardOf                map[uint64]int
 }
 
-func (p *stepPipeline) NewShard(id int) capture.Shard {
+func (p *stepPipeline) NewShard(id int) datapath.Shard {
 	p.handled, p.ticks, p.closes = append(p.handled, 0), append(p.ticks, 0), append(p.closes, 0)
 	return stepShard{p, id}
 }
@@ -304,7 +304,7 @@ type stepShard struct {
 	id int
 }
 
-func (s stepShard) Handle(ev *capture.Event) {
+func (s stepShard) Handle(ev *datapath.Event) {
 	s.p.handled[s.id]++
 	if id, ok := s.p.shardOf[ev.FlowHash()]; ok && id != s.id {
 		panic("a flow on two shards")

@@ -8,15 +8,15 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/edgesensor/edgesensor/bpf"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/decap"
-	"github.com/edgesensor/edgesensor/userspace/ipfrag"
-	"github.com/edgesensor/edgesensor/userspace/pcapfile"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
+	"github.com/edgesensor/edgesensor/userspace/packet/ipfrag"
+	"github.com/edgesensor/edgesensor/userspace/packet/pcapfile"
 )
 
 // defrag reassembles the IP fragments the data plane emits, as the
-// receiving host does (userspace/ipfrag: Linux's rules, RFC 5722), and
+// receiving host does (userspace/packet/ipfrag: Linux's rules, RFC 5722), and
 // runs each whole datagram through the same program again with
 // BPF_PROG_TEST_RUN, marked as re-injected, so it meets the flow table,
 // the verdicts and the analysis like any packet: one code path. The
@@ -53,7 +53,7 @@ func newDefrag(c *config.Config, prog *ebpf.Program) *defrag {
 }
 
 // fragment takes one fragment event.
-func (d *defrag) fragment(ev *capture.Event) {
+func (d *defrag) fragment(ev *datapath.Event) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.st.Fragments++

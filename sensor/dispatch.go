@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // slot carries one event from a ring reader to a worker. Slots are made
@@ -13,7 +13,7 @@ import (
 // they carry, so the steady state allocates nothing and memory follows
 // what is in flight, not the worst case.
 type slot struct {
-	ev   capture.Event
+	ev   datapath.Event
 	buf  []byte
 	tick time.Time // non-zero: a tick, not an event
 }
@@ -42,8 +42,8 @@ type Dispatcher struct {
 
 	// inline holds the shards of an inline dispatcher, and ev the event
 	// it decodes into (nil and unused with workers).
-	inline []capture.Shard
-	ev     capture.Event
+	inline []datapath.Shard
+	ev     datapath.Event
 
 	events    atomic.Uint64
 	badRecord atomic.Uint64
@@ -54,7 +54,7 @@ type Dispatcher struct {
 }
 
 // NewDispatcher starts workers goroutines with depth queued events each.
-func NewDispatcher(p capture.Pipeline, dec *Decoder, workers, depth int) *Dispatcher {
+func NewDispatcher(p datapath.Pipeline, dec *Decoder, workers, depth int) *Dispatcher {
 	workers = max(workers, 1)
 	depth = max(depth, 1)
 	d := &Dispatcher{
@@ -79,15 +79,15 @@ func NewDispatcher(p capture.Pipeline, dec *Decoder, workers, depth int) *Dispat
 // Replay uses it; it queues nothing, so it needs no bound, and it costs
 // no hand-over between threads. Dispatch, Tick and Close must then come
 // from one goroutine.
-func NewInlineDispatcher(p capture.Pipeline, dec *Decoder, shards int) *Dispatcher {
-	d := &Dispatcher{dec: dec, inline: make([]capture.Shard, max(shards, 1))}
+func NewInlineDispatcher(p datapath.Pipeline, dec *Decoder, shards int) *Dispatcher {
+	d := &Dispatcher{dec: dec, inline: make([]datapath.Shard, max(shards, 1))}
 	for i := range d.inline {
 		d.inline[i] = p.NewShard(i)
 	}
 	return d
 }
 
-func (d *Dispatcher) work(shard capture.Shard, q <-chan *slot) {
+func (d *Dispatcher) work(shard datapath.Shard, q <-chan *slot) {
 	defer d.wg.Done()
 	defer shard.Close()
 	for s := range q {
@@ -99,7 +99,7 @@ func (d *Dispatcher) work(shard capture.Shard, q <-chan *slot) {
 			shard.Handle(&s.ev)
 			d.events.Add(1)
 		}
-		s.ev = capture.Event{}
+		s.ev = datapath.Event{}
 		d.free.put(s)
 	}
 }
@@ -143,7 +143,7 @@ func (f *freeList) put(s *slot) {
 // its flow; an inline dispatcher decodes it in place and hands it to the
 // shard before returning. fix, when set, may adjust the event (replay
 // sets capture time).
-func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
+func (d *Dispatcher) Dispatch(raw []byte, fix func(*datapath.Event)) {
 	if d.inline != nil {
 		d.handle(raw, fix)
 		return
@@ -161,11 +161,11 @@ func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
 	if fix != nil {
 		fix(&s.ev)
 	}
-	if s.ev.Class == capture.ClassFrag {
+	if s.ev.Class == datapath.ClassFrag {
 		if d.frags != nil {
 			d.frags.fragment(&s.ev)
 		}
-		s.ev = capture.Event{}
+		s.ev = datapath.Event{}
 		d.free.put(s)
 		return
 	}
@@ -174,7 +174,7 @@ func (d *Dispatcher) Dispatch(raw []byte, fix func(*capture.Event)) {
 
 // handle is Dispatch of an inline dispatcher. raw is only read during
 // the call (the shards copy what they keep), so it is not copied.
-func (d *Dispatcher) handle(raw []byte, fix func(*capture.Event)) {
+func (d *Dispatcher) handle(raw []byte, fix func(*datapath.Event)) {
 	ev := &d.ev
 	if err := d.dec.Decode(raw, ev); err != nil {
 		d.badRecord.Add(1)
@@ -184,7 +184,7 @@ func (d *Dispatcher) handle(raw []byte, fix func(*capture.Event)) {
 		fix(ev)
 	}
 	switch {
-	case ev.Class != capture.ClassFrag:
+	case ev.Class != datapath.ClassFrag:
 		d.inline[ev.FlowHash()%uint64(len(d.inline))].Handle(ev)
 		d.events.Add(1)
 	case d.frags != nil:

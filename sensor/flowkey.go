@@ -15,7 +15,7 @@ func FlowKeyOf(x, y netip.AddrPort, proto uint8) bpf.FlowKey {
 }
 
 // FlowKeyIn is FlowKeyOf for a flow in a zone (a tunnel; see
-// capture.Event.Zone).
+// datapath.Event.Zone).
 func FlowKeyIn(x, y netip.AddrPort, proto uint8, zone uint32) bpf.FlowKey {
 	xa, ya := x.Addr().As16(), y.Addr().As16()
 	xIsA := true

@@ -8,13 +8,13 @@ import (
 
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // replayFrames runs frames through a Replayer (the program, the
 // fragments ring, reassembly and re-injection) into a collector.
-func replayFrames(t *testing.T, cfg *config.Config, frames [][]byte) ([]capture.Event, ReplayStats) {
+func replayFrames(t *testing.T, cfg *config.Config, frames [][]byte) ([]datapath.Event, ReplayStats) {
 	t.Helper()
 	testutil.RequireBPF(t)
 	if cfg == nil {
@@ -56,14 +56,14 @@ func TestPrivilegedFragmentedHello(t *testing.T) {
 		frags := testutil.Fragments(whole, 14, size, 0x4242)
 		slices.Reverse(frags)
 		evs, st := replayFrames(t, nil, frags)
-		var hello []capture.Event
+		var hello []datapath.Event
 		for _, e := range evs {
-			if e.Class == capture.ClassTLS {
+			if e.Class == datapath.ClassTLS {
 				hello = append(hello, e)
 			}
 		}
-		if len(hello) != 1 || !bytes.Equal(hello[0].Payload, ch) || hello[0].Flags&capture.FlagReinjected == 0 ||
-			hello[0].Flags&capture.FlagFlowNew == 0 {
+		if len(hello) != 1 || !bytes.Equal(hello[0].Payload, ch) || hello[0].Flags&datapath.FlagReinjected == 0 ||
+			hello[0].Flags&datapath.FlagFlowNew == 0 {
 			t.Fatalf("v6 %v: %d TLS events from %d fragments: %+v", v6, len(hello), len(frags), hello)
 		}
 		if st.Fragments["reassembled"] != 1 || st.Fragments["reinjected"] != 1 || st.Fragments["events"] != uint64(len(frags)) {
@@ -88,7 +88,7 @@ func TestPrivilegedOverlappingFragmentsDropped(t *testing.T) {
 	frames := append([][]byte{frags[0], bad}, frags[1:]...)
 	evs, st := replayFrames(t, nil, frames)
 	for _, e := range evs {
-		if e.Class == capture.ClassTLS {
+		if e.Class == datapath.ClassTLS {
 			t.Fatalf("an overlapping datagram was analysed: %+v", e)
 		}
 	}
@@ -118,7 +118,7 @@ func TestPrivilegedIPv6TinyFirstFragment(t *testing.T) {
 	p := testutil.Pkt{V6: true, Sport: 40125, Dport: 443, Seq: 1000, Ack: 1, Flags: "PA", Payload: testutil.ClientHello(100)}
 	evs, st := replayFrames(t, nil, testutil.Fragments(p.Frame(), 14, 8, 11))
 	for _, e := range evs {
-		if e.Class == capture.ClassTLS {
+		if e.Class == datapath.ClassTLS {
 			t.Fatalf("a datagram with a tiny first fragment was analysed")
 		}
 	}

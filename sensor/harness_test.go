@@ -11,8 +11,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // harness runs frames through the real XDP program with BPF_PROG_TEST_RUN
@@ -58,7 +58,7 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 }
 
 // run pushes one frame and returns the events it produced, copied.
-func (h *harness) run(frame []byte) []capture.Event {
+func (h *harness) run(frame []byte) []datapath.Event {
 	h.t.Helper()
 	ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: frame})
 	if err != nil {
@@ -70,9 +70,9 @@ func (h *harness) run(frame []byte) []capture.Event {
 	return h.drain()
 }
 
-func (h *harness) drain() []capture.Event {
+func (h *harness) drain() []datapath.Event {
 	h.t.Helper()
-	var out []capture.Event
+	var out []datapath.Event
 	var rec ringbuf.Record
 	for _, rd := range h.rings {
 		for {
@@ -84,7 +84,7 @@ func (h *harness) drain() []capture.Event {
 				h.t.Fatal(err)
 			}
 			raw := append([]byte(nil), rec.RawSample...)
-			var ev capture.Event
+			var ev datapath.Event
 			if err := h.dec.Decode(raw, &ev); err != nil {
 				h.t.Fatalf("decoding record: %v", err)
 			}
@@ -95,9 +95,9 @@ func (h *harness) drain() []capture.Event {
 }
 
 // runAll pushes frames in order and returns all events.
-func (h *harness) runAll(frames ...[]byte) []capture.Event {
+func (h *harness) runAll(frames ...[]byte) []datapath.Event {
 	h.t.Helper()
-	var out []capture.Event
+	var out []datapath.Event
 	for _, f := range frames {
 		out = append(out, h.run(f)...)
 	}

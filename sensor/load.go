@@ -13,8 +13,8 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/edgesensor/edgesensor/bpf"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // ProgramConfig maps the sensor config onto the program's load-time
@@ -82,7 +82,7 @@ func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 // SetPorts writes the whole port table: watched ports get their
 // application, every other port 0. It may run while the program is live:
 // the table is the program's memory-mapped port_app global.
-func SetPorts(v *ebpf.Variable, apps map[uint16]capture.App) error {
+func SetPorts(v *ebpf.Variable, apps map[uint16]datapath.App) error {
 	var table [65536]uint8
 	for port, app := range apps {
 		table[port] = uint8(app)

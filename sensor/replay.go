@@ -12,9 +12,9 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/edgesensor/edgesensor/bpf"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/pcapfile"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/pcapfile"
 )
 
 // xdpPass is the XDP_PASS verdict.
@@ -88,7 +88,7 @@ type Replayer struct {
 	// per packet, read by fix
 	now   time.Time
 	iface string
-	fix   func(*capture.Event)
+	fix   func(*datapath.Event)
 
 	// Done, when closed, stops File between packets (Ctrl-C).
 	Done <-chan struct{}
@@ -114,7 +114,7 @@ const ReplayStreamBudget = 1 << 50
 
 // NewReplayer loads a private (unpinned) copy of the data plane for c
 // and starts it with the pipeline p.
-func NewReplayer(c *config.Config, p capture.Pipeline) (*Replayer, error) {
+func NewReplayer(c *config.Config, p datapath.Pipeline) (*Replayer, error) {
 	r, err := LoadReplayer(c)
 	if err != nil {
 		return nil, err
@@ -146,7 +146,7 @@ func LoadReplayer(c *config.Config) (*Replayer, error) {
 		rd.SetDeadline(time.Unix(1, 0))
 		r.rings = append(r.rings, rd)
 	}
-	r.fix = func(ev *capture.Event) {
+	r.fix = func(ev *datapath.Event) {
 		ev.Time = r.now
 		ev.Interface = r.iface
 	}
@@ -157,7 +157,7 @@ func LoadReplayer(c *config.Config) (*Replayer, error) {
 
 // Start sets the pipeline the records go to; call it once, before the
 // first packet.
-func (r *Replayer) Start(p capture.Pipeline) {
+func (r *Replayer) Start(p datapath.Pipeline) {
 	r.disp = NewInlineDispatcher(p, NewDecoder(nil, "replay"), r.cfg.WorkerCount())
 	if r.cfg.Capture.Fragments {
 		r.disp.frags = newDefrag(r.cfg, r.objs.Program)

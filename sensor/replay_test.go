@@ -16,8 +16,8 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 const corpus = "../testdata/corpus"
@@ -25,17 +25,17 @@ const corpus = "../testdata/corpus"
 // collector is a pipeline that keeps copies of every event.
 type collector struct {
 	mu  sync.Mutex
-	evs []capture.Event
+	evs []datapath.Event
 	// onEvent, when set, runs in the worker for each event (tests use it
 	// to write verdicts like the analysis will).
-	onEvent func(ev *capture.Event)
+	onEvent func(ev *datapath.Event)
 }
 
-func (c *collector) NewShard(int) capture.Shard { return &collectorShard{c} }
+func (c *collector) NewShard(int) datapath.Shard { return &collectorShard{c} }
 
 type collectorShard struct{ c *collector }
 
-func (s *collectorShard) Handle(ev *capture.Event) {
+func (s *collectorShard) Handle(ev *datapath.Event) {
 	if s.c.onEvent != nil {
 		s.c.onEvent(ev)
 	}
@@ -125,7 +125,7 @@ func TestPrivilegedReplayCorpusTLS(t *testing.T) {
 			var c2s, s2c []byte
 			done := false
 			for _, ev := range col.evs {
-				if ev.Class != capture.ClassTLS {
+				if ev.Class != datapath.ClassTLS {
 					t.Fatalf("class %v in a TLS capture", ev.Class)
 				}
 				if ev.Client().Port() != uint16(tr.TLS[0].ClientPort) || ev.Server().Port() != uint16(tr.TLS[0].ServerPort) {
@@ -136,7 +136,7 @@ func TestPrivilegedReplayCorpusTLS(t *testing.T) {
 				} else {
 					s2c = append(s2c, ev.Payload...)
 				}
-				done = done || ev.Flags&capture.FlagHSDone != 0
+				done = done || ev.Flags&datapath.FlagHSDone != 0
 			}
 			for _, d := range []struct {
 				name string
@@ -181,7 +181,7 @@ func TestPrivilegedReplayCorpusStreams(t *testing.T) {
 			got := map[string]int{}
 			syn, fin := false, false
 			for _, ev := range col.evs {
-				if ev.Class != capture.ClassStream {
+				if ev.Class != datapath.ClassStream {
 					t.Fatalf("class %v in a file capture", ev.Class)
 				}
 				if !ev.Complete() {
@@ -192,8 +192,8 @@ func TestPrivilegedReplayCorpusStreams(t *testing.T) {
 					k = "c2s"
 				}
 				got[k] += len(ev.Payload)
-				syn = syn || ev.TCPFlags&capture.TCPSyn != 0
-				fin = fin || ev.TCPFlags&capture.TCPFin != 0
+				syn = syn || ev.TCPFlags&datapath.TCPSyn != 0
+				fin = fin || ev.TCPFlags&datapath.TCPFin != 0
 			}
 			if got["c2s"] != want["c2s"] || got["s2c"] != want["s2c"] {
 				t.Errorf("payload bytes emitted %v, in the capture %v", got, want)
@@ -332,7 +332,7 @@ func TestPrivilegedSkipKeepsBodyInKernel(t *testing.T) {
 	c := config.Default()
 	var vw *VerdictWriter
 	col := &collector{}
-	col.onEvent = func(ev *capture.Event) {
+	col.onEvent = func(ev *datapath.Event) {
 		// A minimal classifier: a response header with Content-Length
 		// on a video gets the body skipped.
 		p := ev.Payload

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // verdictPipeline writes verdicts from its shards, as the analysis does:
@@ -18,15 +18,15 @@ import (
 // race.
 type verdictPipeline struct {
 	mu      sync.Mutex
-	onEvent func(ev *capture.Event)
+	onEvent func(ev *datapath.Event)
 	onTick  func(now time.Time)
 }
 
-func (p *verdictPipeline) NewShard(int) capture.Shard { return verdictShard{p} }
+func (p *verdictPipeline) NewShard(int) datapath.Shard { return verdictShard{p} }
 
 type verdictShard struct{ p *verdictPipeline }
 
-func (s verdictShard) Handle(ev *capture.Event) {
+func (s verdictShard) Handle(ev *datapath.Event) {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
 	s.p.onEvent(ev)
@@ -136,8 +136,8 @@ func TestPrivilegedReplayVerdictsStopFlowsMidway(t *testing.T) {
 		return 1 + i%7
 	}
 	c := config.Default()
-	body := map[capture.Flow]int{}
-	tlsEvents := map[capture.Flow]int{}
+	body := map[datapath.Flow]int{}
+	tlsEvents := map[datapath.Flow]int{}
 	var beforePause, afterPause int
 	var errs []error
 	p := &verdictPipeline{}
@@ -146,25 +146,25 @@ func TestPrivilegedReplayVerdictsStopFlowsMidway(t *testing.T) {
 		t.Fatal(err)
 	}
 	vw, hw := r.Verdicts(), r.HSVerdicts()
-	index := map[capture.Flow]int{}
+	index := map[datapath.Flow]int{}
 	for i := range httpFlows {
 		cl, sv := httpClient(i).Endpoints()
-		index[capture.Flow{Client: cl, Server: sv}] = i
+		index[datapath.Flow{Client: cl, Server: sv}] = i
 	}
-	tickFlow := map[capture.Flow]bool{}
+	tickFlow := map[datapath.Flow]bool{}
 	for i := range tickFlows {
 		cl, sv := tickClient(i).Endpoints()
-		tickFlow[capture.Flow{Client: cl, Server: sv}] = true
+		tickFlow[datapath.Flow{Client: cl, Server: sv}] = true
 	}
-	p.onEvent = func(ev *capture.Event) {
+	p.onEvent = func(ev *datapath.Event) {
 		fl := ev.Flow()
 		switch {
-		case ev.Class == capture.ClassTLS:
+		case ev.Class == datapath.ClassTLS:
 			tlsEvents[fl]++
 			if ev.FromClient() && fl.Client.Port()%2 == 1 {
-				errs = append(errs, hw.EndHandshake(fl, capture.ProtoTCP, false))
+				errs = append(errs, hw.EndHandshake(fl, datapath.ProtoTCP, false))
 			}
-		case ev.Class != capture.ClassStream || ev.FromClient() || len(ev.Payload) == 0:
+		case ev.Class != datapath.ClassStream || ev.FromClient() || len(ev.Payload) == 0:
 		case tickFlow[fl]:
 			if ev.Time.Before(pause) {
 				beforePause++
@@ -210,7 +210,7 @@ func TestPrivilegedReplayVerdictsStopFlowsMidway(t *testing.T) {
 		if cl.Port()%2 == 1 {
 			want = 1
 		}
-		if n := tlsEvents[capture.Flow{Client: cl, Server: sv}]; n != want {
+		if n := tlsEvents[datapath.Flow{Client: cl, Server: sv}]; n != want {
 			t.Errorf("TLS flow %d: %d events, want %d", i, n, want)
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/bpf"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // Options for a live sensor.
@@ -179,7 +179,7 @@ func (s *Sensor) ChecksumMode(ifindex uint32, strict bool) {
 }
 
 // Start begins reading both ring buffers into p.
-func (s *Sensor) Start(p capture.Pipeline) error {
+func (s *Sensor) Start(p datapath.Pipeline) error {
 	names := map[uint32]string{}
 	for _, a := range s.atts {
 		names[uint32(a.Ifindex)] = a.Iface
@@ -340,6 +340,6 @@ func (s *Sensor) Rings() []RingFill {
 
 // SetPorts rewrites the watched-port table of the running program (a
 // reloaded config): the change applies to the next packet.
-func (s *Sensor) SetPorts(apps map[uint16]capture.App) error {
+func (s *Sensor) SetPorts(apps map[uint16]datapath.App) error {
 	return SetPorts(s.objs.PortApp, apps)
 }

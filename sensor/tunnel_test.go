@@ -6,9 +6,9 @@ import (
 
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/decap"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 )
 
 // tunnelCases wrap a handshake in every encapsulation the data plane
@@ -55,7 +55,7 @@ func tunnelCases() map[string]testutil.Encap {
 }
 
 // Every encapsulation: the handshake inside is found, with the offsets
-// the Go parser finds (userspace/decap, the same rules), both directions
+// the Go parser finds (userspace/packet/decap, the same rules), both directions
 // of the tunnel meet in one flow, and a fifth tunnel is not followed.
 func TestPrivilegedTunnelsMatchDecap(t *testing.T) {
 	h := newHarness(t, nil)
@@ -67,7 +67,7 @@ func TestPrivilegedTunnelsMatchDecap(t *testing.T) {
 			c := testutil.Pkt{V6: v6, Sport: port, Dport: 443, Seq: 100, Ack: 1, Flags: "PA", Payload: ch}
 			frame := enc.Wrap(c.Frame()[14:])
 			evs := h.run(frame)
-			if len(evs) != 1 || evs[0].Class != capture.ClassTLS || !bytes.Equal(evs[0].Payload, ch) {
+			if len(evs) != 1 || evs[0].Class != datapath.ClassTLS || !bytes.Equal(evs[0].Payload, ch) {
 				t.Errorf("%s v6=%v: %d events", name, v6, len(evs))
 				continue
 			}
@@ -90,7 +90,7 @@ func TestPrivilegedTunnelsMatchDecap(t *testing.T) {
 			if len(back) != 1 || back[0].Zone != e.Zone || back[0].FromClient() {
 				t.Errorf("%s v6=%v: the reply did not join the flow: %d events", name, v6, len(back))
 			}
-			k := FlowKeyIn(src, dst, capture.ProtoTCP, e.Zone)
+			k := FlowKeyIn(src, dst, datapath.ProtoTCP, e.Zone)
 			var fl bpf.Flow
 			if err := h.objs.Flows.Lookup(&k, &fl); err != nil {
 				t.Errorf("%s v6=%v: no flow under the tunnel's zone: %v", name, v6, err)
@@ -128,7 +128,7 @@ func TestPrivilegedZonesKeepAddressSpacesApart(t *testing.T) {
 			t.Errorf("%s: zones %#x and %#x, same=%v wanted", tc.name, a[0].Zone, b[0].Zone, tc.same)
 		}
 		// A second hello on one flow is no new flow; on two flows both are.
-		newB := b[0].Flags&capture.FlagFlowNew != 0
+		newB := b[0].Flags&datapath.FlagFlowNew != 0
 		if newB == tc.same {
 			t.Errorf("%s: the second hello new=%v", tc.name, newB)
 		}

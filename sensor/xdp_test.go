@@ -12,9 +12,9 @@ import (
 
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/decap"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 )
 
 // The Go-side constants must equal the C enums.
@@ -23,16 +23,16 @@ func TestClassAndFlagValuesMatchBPF(t *testing.T) {
 		name      string
 		got, want uint8
 	}{
-		{"tls", uint8(capture.ClassTLS), bpf.ClassTLS},
-		{"quic", uint8(capture.ClassQUIC), bpf.ClassQUIC},
-		{"stream", uint8(capture.ClassStream), bpf.ClassStream},
-		{"from_client", uint8(capture.FlagFromClient), bpf.FlagFromClient},
-		{"lost", uint8(capture.FlagLost), bpf.FlagLost},
-		{"snap_cut", uint8(capture.FlagSnapCut), bpf.FlagSnapCut},
-		{"flow_new", uint8(capture.FlagFlowNew), bpf.FlagFlowNew},
-		{"budget", uint8(capture.FlagBudget), bpf.FlagBudget},
-		{"hs_done", uint8(capture.FlagHSDone), bpf.FlagHSDone},
-		{"truncated", uint8(capture.FlagTruncated), bpf.FlagTruncated},
+		{"tls", uint8(datapath.ClassTLS), bpf.ClassTLS},
+		{"quic", uint8(datapath.ClassQUIC), bpf.ClassQUIC},
+		{"stream", uint8(datapath.ClassStream), bpf.ClassStream},
+		{"from_client", uint8(datapath.FlagFromClient), bpf.FlagFromClient},
+		{"lost", uint8(datapath.FlagLost), bpf.FlagLost},
+		{"snap_cut", uint8(datapath.FlagSnapCut), bpf.FlagSnapCut},
+		{"flow_new", uint8(datapath.FlagFlowNew), bpf.FlagFlowNew},
+		{"budget", uint8(datapath.FlagBudget), bpf.FlagBudget},
+		{"hs_done", uint8(datapath.FlagHSDone), bpf.FlagHSDone},
+		{"truncated", uint8(datapath.FlagTruncated), bpf.FlagTruncated},
 	}
 	for _, p := range pairs {
 		if p.got != p.want {
@@ -53,8 +53,8 @@ var (
 	web    = testutil.Pkt{Sport: 40001, Dport: 80}
 )
 
-func classes(evs []capture.Event) map[capture.Class]int {
-	m := map[capture.Class]int{}
+func classes(evs []datapath.Event) map[datapath.Class]int {
+	m := map[datapath.Class]int{}
 	for _, e := range evs {
 		m[e.Class]++
 	}
@@ -112,11 +112,11 @@ func TestPrivilegedTLSHandshakeThenSilence(t *testing.T) {
 		t.Fatalf("got %d events, want ClientHello, server flight, client Finished", len(evs))
 	}
 	for i, want := range []bool{true, false, true} {
-		if evs[i].Class != capture.ClassTLS || evs[i].FromClient() != want {
+		if evs[i].Class != datapath.ClassTLS || evs[i].FromClient() != want {
 			t.Errorf("event %d: class %v from_client %v", i, evs[i].Class, evs[i].FromClient())
 		}
 	}
-	if evs[0].Flags&capture.FlagFlowNew == 0 || evs[2].Flags&capture.FlagHSDone == 0 {
+	if evs[0].Flags&datapath.FlagFlowNew == 0 || evs[2].Flags&datapath.FlagHSDone == 0 {
 		t.Errorf("flags: first %v last %v", evs[0].Flags, evs[2].Flags)
 	}
 	if !bytes.Equal(evs[0].Payload, ch) || !evs[0].Complete() {
@@ -232,7 +232,7 @@ func TestPrivilegedHandshakeBudget(t *testing.T) {
 	if len(evs) != 6 {
 		t.Fatalf("emitted %d packets, budget is 6", len(evs))
 	}
-	if evs[5].Flags&capture.FlagBudget == 0 || evs[5].Flags&capture.FlagHSDone == 0 {
+	if evs[5].Flags&datapath.FlagBudget == 0 || evs[5].Flags&datapath.FlagHSDone == 0 {
 		t.Errorf("last event flags %v, want budget+handshake_done", evs[5].Flags)
 	}
 	if got := h.counters().Get(bpf.CounterTLSBudget); got != 1 {
@@ -248,13 +248,13 @@ func TestPrivilegedNotTLSThenRealHello(t *testing.T) {
 	fake := testutil.ClientHello(60)
 	evs := h.run(c.With(1, "PA", fake).Frame())
 	evs = append(evs, h.run(c.With(1+uint32(len(fake)), "PA", []byte("<stream:stream to='x'>")).Frame())...)
-	if len(evs) != 2 || evs[1].Flags&capture.FlagHSDone == 0 {
+	if len(evs) != 2 || evs[1].Flags&datapath.FlagHSDone == 0 {
 		t.Fatalf("want the look-alike and the non-TLS packet (ending tracking), got %d", len(evs))
 	}
 	if e := h.run(c.With(100, "PA", []byte("more plain text")).Frame()); len(e) != 0 {
 		t.Fatal("plain text after NOT_TLS emitted")
 	}
-	if e := h.run(c.With(200, "PA", testutil.ClientHello(300)).Frame()); len(e) != 1 || e[0].Flags&capture.FlagFlowNew == 0 {
+	if e := h.run(c.With(200, "PA", testutil.ClientHello(300)).Frame()); len(e) != 1 || e[0].Flags&datapath.FlagFlowNew == 0 {
 		t.Fatalf("a real ClientHello after NOT_TLS did not restart tracking: %+v", e)
 	}
 	cs := h.counters()
@@ -319,7 +319,7 @@ func TestPrivilegedTLSClosedByFIN(t *testing.T) {
 	c := client
 	h.run(c.With(1, "PA", testutil.ClientHello(100)).Frame())
 	evs := h.run(c.Reply(9, 1, "RA", nil).Frame())
-	if len(evs) != 1 || evs[0].TCPFlags&capture.TCPRst == 0 || evs[0].Flags&capture.FlagHSDone == 0 {
+	if len(evs) != 1 || evs[0].TCPFlags&datapath.TCPRst == 0 || evs[0].Flags&datapath.FlagHSDone == 0 {
 		t.Fatalf("RST during the handshake: %+v", evs)
 	}
 	if e := h.run(c.With(200, "PA", []byte("x")).Frame()); len(e) != 0 {
@@ -338,7 +338,7 @@ func TestPrivilegedQUICInitials(t *testing.T) {
 		q.Reply(0, 0, "", v1).Frame(), // server Initial
 		q.With(0, "", hs).Frame(),     // not an Initial
 	)
-	if len(evs) != 2 || evs[0].Class != capture.ClassQUIC || !evs[0].FromClient() || evs[1].FromClient() {
+	if len(evs) != 2 || evs[0].Class != datapath.ClassQUIC || !evs[0].FromClient() || evs[1].FromClient() {
 		t.Fatalf("QUIC v1 Initials: %+v", evs)
 	}
 	evs = h.runAll(q.With(0, "", v1).Frame(), q.With(0, "", v1).Frame())
@@ -346,7 +346,7 @@ func TestPrivilegedQUICInitials(t *testing.T) {
 		t.Fatalf("budget of 3 Initials: got %d more after 2", len(evs))
 	}
 	q2 := testutil.Pkt{UDP: true, Sport: 50001, Dport: 443, V6: true}
-	if evs := h.run(q2.With(0, "", v2).Frame()); len(evs) != 1 || evs[0].Class != capture.ClassQUIC {
+	if evs := h.run(q2.With(0, "", v2).Frame()); len(evs) != 1 || evs[0].Class != datapath.ClassQUIC {
 		t.Fatalf("QUIC v2 Initial over IPv6 not emitted")
 	}
 	v2wrong := append([]byte(nil), v2...)
@@ -366,18 +366,18 @@ func TestPrivilegedStreamStates(t *testing.T) {
 	cl, sv := c.Endpoints()
 
 	evs := h.runAll(c.With(100, "S", nil).Frame(), s.With(500, "SA", nil).Frame(), c.With(101, "A", nil).Frame())
-	if len(evs) != 2 || !evs[0].FromClient() || evs[1].FromClient() || evs[0].Flags&capture.FlagFlowNew == 0 {
+	if len(evs) != 2 || !evs[0].FromClient() || evs[1].FromClient() || evs[0].Flags&datapath.FlagFlowNew == 0 {
 		t.Fatalf("SYN and SYN-ACK of a watched flow: %+v", evs)
 	}
 	req := []byte("GET /big.iso HTTP/1.1\r\nHost: x\r\n\r\n")
 	hdr := []byte("HTTP/1.1 200 OK\r\nContent-Length: 14000\r\n\r\n")
 	evs = h.runAll(c.With(101, "PA", req).Frame(), s.With(501, "PA", hdr).Frame())
-	if len(evs) != 2 || evs[0].Class != capture.ClassStream {
+	if len(evs) != 2 || evs[0].Class != datapath.ClassStream {
 		t.Fatalf("NEW state: request and response headers: %d events", len(evs))
 	}
 	// SKIP the 14000-byte body.
 	body := uint32(501 + len(hdr))
-	if err := vw.Skip(capture.Flow{Client: cl, Server: sv}, true, body, 14000, 0); err != nil {
+	if err := vw.Skip(datapath.Flow{Client: cl, Server: sv}, true, body, 14000, 0); err != nil {
 		t.Fatal(err)
 	}
 	for off := uint32(0); off < 14000; off += 1400 {
@@ -391,7 +391,7 @@ func TestPrivilegedStreamStates(t *testing.T) {
 		t.Fatalf("after the SKIP range: %d events, want 2", len(evs))
 	}
 	// IGNORE: data is not emitted, FIN is.
-	if err := vw.Ignore(capture.Flow{Client: cl, Server: sv}); err != nil {
+	if err := vw.Ignore(datapath.Flow{Client: cl, Server: sv}); err != nil {
 		t.Fatal(err)
 	}
 	if e := h.run(s.With(body+20000, "A", make([]byte, 1000)).Frame()); len(e) != 0 {
@@ -412,7 +412,7 @@ func TestPrivilegedStreamCaptureBudget(t *testing.T) {
 	c, s := web, web.Reply(0, 0, "", nil)
 	cl, sv := c.Endpoints()
 	h.run(c.With(1, "PA", []byte("GET / HTTP/1.1\r\n\r\n")).Frame())
-	if err := vw.Capture(capture.Flow{Client: cl, Server: sv}, 18+3000); err != nil {
+	if err := vw.Capture(datapath.Flow{Client: cl, Server: sv}, 18+3000); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -423,7 +423,7 @@ func TestPrivilegedStreamCaptureBudget(t *testing.T) {
 		t.Fatalf("emitted %d body packets, want 3 under a 3018-byte limit", n)
 	}
 	evs := h.run(s.With(6000, "FA", nil).Frame())
-	if len(evs) != 1 || evs[0].Flags&capture.FlagBudget == 0 {
+	if len(evs) != 1 || evs[0].Flags&datapath.FlagBudget == 0 {
 		t.Fatalf("FIN after the budget: %+v", evs)
 	}
 }
@@ -446,7 +446,7 @@ func TestPrivilegedStreamLimitAcrossSkipAndNewSYN(t *testing.T) {
 	h.run(c.With(1, "PA", []byte("GET / HTTP/1.1\r\n\r\n")).Frame())
 	// A SKIP of an unrelated range carrying a 256 KiB limit: 100 packets
 	// (140000 bytes, past the 64 KiB budget) are all emitted.
-	if err := vw.Skip(capture.Flow{Client: cl, Server: sv}, true, 1<<30, 1000, 256<<10); err != nil {
+	if err := vw.Skip(datapath.Flow{Client: cl, Server: sv}, true, 1<<30, 1000, 256<<10); err != nil {
 		t.Fatal(err)
 	}
 	if n := body(1, 100); n != 100 {
@@ -454,7 +454,7 @@ func TestPrivilegedStreamLimitAcrossSkipAndNewSYN(t *testing.T) {
 	}
 	// IGNORE, then a new connection on the tuple: emitted as NEW again,
 	// with a fresh budget.
-	if err := vw.Ignore(capture.Flow{Client: cl, Server: sv}); err != nil {
+	if err := vw.Ignore(datapath.Flow{Client: cl, Server: sv}); err != nil {
 		t.Fatal(err)
 	}
 	if n := body(200000, 1); n != 0 {
@@ -466,7 +466,7 @@ func TestPrivilegedStreamLimitAcrossSkipAndNewSYN(t *testing.T) {
 		t.Fatal("SYN of the new connection not emitted")
 	}
 	var v bpf.StreamVerdict
-	k := FlowKeyOf(cl, sv, capture.ProtoTCP)
+	k := FlowKeyOf(cl, sv, datapath.ProtoTCP)
 	if err := h.objs.StreamVerdicts.Lookup(&k, &v); err != nil {
 		t.Fatalf("a SYN without its SYN-ACK removed the verdict: %v", err)
 	}
@@ -510,18 +510,18 @@ func TestPrivilegedStartTLSAndBodyLookAlike(t *testing.T) {
 	h := newHarness(t, nil)
 	smtp := testutil.Pkt{Sport: 41000, Dport: 25}
 	evs := h.run(smtp.With(1, "PA", testutil.ClientHello(200)).Frame())
-	if c := classes(evs); c[capture.ClassTLS] != 1 || c[capture.ClassStream] != 1 {
+	if c := classes(evs); c[datapath.ClassTLS] != 1 || c[datapath.ClassStream] != 1 {
 		t.Fatalf("STARTTLS ClientHello: %v", c)
 	}
 	vw := NewVerdictWriter(h.objs.StreamVerdicts)
 	c, s := web, web.Reply(0, 0, "", nil)
 	cl, sv := c.Endpoints()
 	h.run(c.With(1, "PA", []byte("GET /x.bin HTTP/1.1\r\n\r\n")).Frame())
-	if err := vw.Capture(capture.Flow{Client: cl, Server: sv}, 0); err != nil {
+	if err := vw.Capture(datapath.Flow{Client: cl, Server: sv}, 0); err != nil {
 		t.Fatal(err)
 	}
 	evs = h.runAll(s.With(1, "PA", testutil.ServerHello(200)).Frame(), c.With(30, "PA", testutil.ClientHello(100)).Frame())
-	if c := classes(evs); c[capture.ClassTLS] != 0 || c[capture.ClassStream] != 2 {
+	if c := classes(evs); c[datapath.ClassTLS] != 0 || c[datapath.ClassStream] != 2 {
 		t.Fatalf("hello-like bytes in a captured body: %v", c)
 	}
 }
@@ -557,7 +557,7 @@ func TestPrivilegedEncapsulations(t *testing.T) {
 			t.Errorf("%s: %d events, want %d", tc.name, len(evs), tc.want)
 			continue
 		}
-		if tc.want == 1 && evs[0].Class == capture.ClassFrag {
+		if tc.want == 1 && evs[0].Class == datapath.ClassFrag {
 			if !tc.p.MoreFrags {
 				t.Errorf("%s: a whole packet emitted as a fragment", tc.name)
 			}
@@ -598,7 +598,7 @@ func TestPrivilegedTruncatedAndGarbage(t *testing.T) {
 	for _, f := range full {
 		for n := 14; n < len(f); n++ {
 			for _, e := range h.run(f[:n]) {
-				if len(e.Payload) > e.PayloadLen || e.Complete() && n < len(f) && e.Flags&capture.FlagTruncated == 0 {
+				if len(e.Payload) > e.PayloadLen || e.Complete() && n < len(f) && e.Flags&datapath.FlagTruncated == 0 {
 					t.Fatalf("cut at %d: payload %d/%d flags %v", n, len(e.Payload), e.PayloadLen, e.Flags)
 				}
 			}
@@ -665,7 +665,7 @@ func TestPrivilegedRingFullIsCountedAndFlagged(t *testing.T) {
 		t.Errorf("%d kept + %d dropped != 5", len(kept), cs.Get(bpf.CounterStreamDrops))
 	}
 	evs := h.run(s.With(9000, "A", make([]byte, 100)).Frame())
-	if len(evs) != 1 || evs[0].Flags&capture.FlagLost == 0 || evs[0].Lost == 0 {
+	if len(evs) != 1 || evs[0].Flags&datapath.FlagLost == 0 || evs[0].Lost == 0 {
 		t.Fatalf("event after drops: %+v", evs)
 	}
 }
@@ -724,14 +724,14 @@ func FuzzPrivilegedXDP(f *testing.F) {
 			if len(e.Payload) > e.PayloadLen {
 				t.Fatalf("payload %d exceeds its claim %d", len(e.Payload), e.PayloadLen)
 			}
-			if e.Class != capture.ClassTLS && e.Class != capture.ClassQUIC && e.Class != capture.ClassStream &&
-				e.Class != capture.ClassFrag {
+			if e.Class != datapath.ClassTLS && e.Class != datapath.ClassQUIC && e.Class != datapath.ClassStream &&
+				e.Class != datapath.ClassFrag {
 				t.Fatalf("class %d", e.Class)
 			}
 			// The Go parser follows the same rules: where the data plane
 			// found a packet to analyse, it finds the same headers.
 			var fr decap.Frame
-			if err := decap.Parse(frame, &fr); err == nil && !fr.Fragment && e.Class != capture.ClassFrag &&
+			if err := decap.Parse(frame, &fr); err == nil && !fr.Fragment && e.Class != datapath.ClassFrag &&
 				(fr.L3 != e.L3Off || fr.L4 != e.L4Off || fr.Tunnels() != int(e.Tunnels)) {
 				t.Fatalf("data plane l3=%d l4=%d tunnels=%d, decap l3=%d l4=%d tunnels=%d",
 					e.L3Off, e.L4Off, e.Tunnels, fr.L3, fr.L4, fr.Tunnels())
@@ -749,7 +749,7 @@ func TestPrivilegedReusedTupleIsANewHandshake(t *testing.T) {
 	for conn := 0; conn < 6; conn++ {
 		ch := testutil.ClientHello(300)
 		evs := h.run(c.With(isn, "PA", ch).Frame())
-		if len(evs) != 1 || evs[0].Flags&capture.FlagFlowNew == 0 {
+		if len(evs) != 1 || evs[0].Flags&datapath.FlagFlowNew == 0 {
 			t.Fatalf("connection %d: ClientHello not emitted as a new handshake (%d events)", conn, len(evs))
 		}
 		srv := uint32(90000 + conn*1000)
@@ -785,7 +785,7 @@ func TestPrivilegedQuickPortReuseAfterSYN(t *testing.T) {
 		sa.Ack = isn + 1
 		h.run(sa.Frame())
 		evs := h.run(c.With(isn+1, "PA", ch).Frame())
-		if len(evs) != 1 || evs[0].Flags&capture.FlagFlowNew == 0 {
+		if len(evs) != 1 || evs[0].Flags&datapath.FlagFlowNew == 0 {
 			t.Fatalf("connection %d: ClientHello after a SYN not a new handshake (%d events)", conn, len(evs))
 		}
 		if finish {
@@ -814,7 +814,7 @@ func TestPrivilegedClientHelloOnSYN(t *testing.T) {
 	h.run(s.With(8000, "SA", nil).Frame())
 	h.run(s.With(8001, "PA", append(testutil.ServerHello(90), testutil.AppData(300)...)).Frame())
 	evs := h.run(c.With(5001+uint32(len(ch)), "PA", testutil.AppData(40)).Frame())
-	if len(evs) != 1 || evs[0].Flags&capture.FlagHSDone == 0 {
+	if len(evs) != 1 || evs[0].Flags&datapath.FlagHSDone == 0 {
 		t.Fatalf("handshake started on a SYN did not end at application data: %+v", evs)
 	}
 }
@@ -834,7 +834,7 @@ func TestPrivilegedRecordHeaderSplitAcrossSegments(t *testing.T) {
 		h.run(s.With(7000, "A", flight[:cut]).Frame())
 		h.run(s.With(7000+uint32(cut), "PA", flight[cut:]).Frame())
 		evs := h.run(c.With(1+uint32(len(ch)), "PA", testutil.AppData(40)).Frame())
-		if len(evs) != 1 || evs[0].Flags&capture.FlagHSDone == 0 {
+		if len(evs) != 1 || evs[0].Flags&datapath.FlagHSDone == 0 {
 			t.Errorf("split after %d header bytes: the server's application data was not seen", split)
 		}
 		if d := h.counters()[sensorCounter("tls_desync")]; d != 0 {
@@ -877,7 +877,7 @@ func TestPrivilegedSilentHandshakeHeals(t *testing.T) {
 		t.Fatal("QUIC budget of 1 not applied")
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if evs := h2.run(q.With(0, "", testutil.QUICInitial(1)).Frame()); len(evs) != 1 || evs[0].Flags&capture.FlagFlowNew == 0 {
+	if evs := h2.run(q.With(0, "", testutil.QUICInitial(1)).Frame()); len(evs) != 1 || evs[0].Flags&datapath.FlagFlowNew == 0 {
 		t.Fatal("QUIC Initial on a tuple idle past the limit not emitted as new")
 	}
 }
@@ -899,21 +899,21 @@ func TestPrivilegedStartTLSAfterIgnore(t *testing.T) {
 	smtp, srv := testutil.Pkt{Sport: 41000, Dport: 25}, testutil.Pkt{Sport: 41000, Dport: 25}.Reply(0, 0, "", nil)
 	h.run(smtp.With(1, "A", nil).Frame())
 	evs := h.run(srv.With(100, "PA", []byte("220 mail ESMTP\r\n")).Frame())
-	if len(evs) != 1 || evs[0].Flags&capture.FlagFlowNew == 0 {
+	if len(evs) != 1 || evs[0].Flags&datapath.FlagFlowNew == 0 {
 		t.Fatalf("first stream event after a pure ACK: %+v", evs)
 	}
 	cl, sv := smtp.Endpoints()
-	if err := NewVerdictWriter(h.objs.StreamVerdicts).Ignore(capture.Flow{Client: cl, Server: sv}); err != nil {
+	if err := NewVerdictWriter(h.objs.StreamVerdicts).Ignore(datapath.Flow{Client: cl, Server: sv}); err != nil {
 		t.Fatal(err)
 	}
 	evs = h.run(smtp.With(1, "PA", testutil.ClientHello(200)).Frame())
-	if c := classes(evs); c[capture.ClassTLS] != 1 {
+	if c := classes(evs); c[datapath.ClassTLS] != 1 {
 		t.Fatalf("ClientHello after IGNORE: %v", c)
 	}
 	n := 0
 	for i := 0; i < 6; i++ {
 		h.run(smtp.With(300, "A", nil).Frame()) // pure ACKs
-		n += classes(h.run(srv.With(uint32(200+i*100), "A", make([]byte, 100)).Frame()))[capture.ClassTLS]
+		n += classes(h.run(srv.With(uint32(200+i*100), "A", make([]byte, 100)).Frame()))[datapath.ClassTLS]
 	}
 	if n != 2 {
 		t.Errorf("%d server segments emitted, want 2 more under a budget of 3", n)

@@ -17,7 +17,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 )
 
 // logLine is one --record-log line: the record object as received, with the

@@ -20,8 +20,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
-	"github.com/edgesensor/edgesensor/userspace/uplink"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/uplink"
 )
 
 // env is one reference cloud (restartable on the same address and data

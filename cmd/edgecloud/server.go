@@ -23,7 +23,7 @@ import (
 	"github.com/rs/zerolog"
 	"go.etcd.io/bbolt"
 
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 )
 
 // Body limits. Lookups are small; samples may be whole executables.

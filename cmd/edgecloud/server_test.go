@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
-	"github.com/edgesensor/edgesensor/userspace/uplink"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/uplink"
 )
 
 func TestServerAPIErrorsAndLimits(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
-	"github.com/edgesensor/edgesensor/userspace/uplink"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/uplink"
 )
 
 // syncBuffer is an audit writer the test can read while Run writes.

@@ -14,10 +14,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/daemon"
-	"github.com/edgesensor/edgesensor/userspace/anon"
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/siem"
+	"github.com/edgesensor/edgesensor/userspace/export/anon"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/siem"
 )
 
 // checkConfig runs `edgesensor check-config args...`.

@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/edgesensor/edgesensor/daemon"
-	"github.com/edgesensor/edgesensor/userspace/anon"
+	"github.com/edgesensor/edgesensor/userspace/export/anon"
 )
 
 // cmdDisclosure prints every field that can leave the box under the

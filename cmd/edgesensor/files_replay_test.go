@@ -19,7 +19,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
 // fileEvent is the part of an edgesensor.file event the tests read.

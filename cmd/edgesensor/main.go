@@ -19,7 +19,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/daemon"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/siem"
+	"github.com/edgesensor/edgesensor/userspace/export/siem"
 )
 
 const usage = `edgesensor: XDP network sensor for TLS/QUIC handshakes and file flows

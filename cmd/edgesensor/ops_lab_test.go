@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/edgesensor/edgesensor/internal/lab"
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 )
 
 // The operations lab: a real rsyslog (plain TCP, TLS, CEF over TLS, UDP)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/lab"
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 )
 
 // testOpsUplink: the live path to the reference cloud. A download's

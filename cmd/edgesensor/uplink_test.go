@@ -32,9 +32,9 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
-	"github.com/edgesensor/edgesensor/userspace/privacy/leaktest"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy/leaktest"
 )
 
 // replayWith replays captures under a config and returns the local

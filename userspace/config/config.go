@@ -15,15 +15,15 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/metrics"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
+	"github.com/edgesensor/edgesensor/userspace/export/uplink"
 	"github.com/edgesensor/edgesensor/userspace/files"
-	"github.com/edgesensor/edgesensor/userspace/intel"
-	"github.com/edgesensor/edgesensor/userspace/metrics"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
-	"github.com/edgesensor/edgesensor/userspace/reassembly"
-	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/packet/reassembly"
 	"github.com/edgesensor/edgesensor/userspace/setting"
-	"github.com/edgesensor/edgesensor/userspace/uplink"
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 // DefaultPath is the config file read when none is named.
@@ -39,9 +39,9 @@ type (
 // Config is the whole of sensor.toml, one field per table.
 type Config struct {
 	Sensor     Sensor              `toml:"sensor"`
-	Capture    capture.Settings    `toml:"capture"`
+	Capture    datapath.Settings   `toml:"capture"`
 	Reassembly reassembly.Settings `toml:"reassembly"`
-	Ports      capture.Ports       `toml:"ports"`
+	Ports      datapath.Ports      `toml:"ports"`
 	Files      files.Settings      `toml:"files"`
 	Score      score.Settings      `toml:"score"`
 	Intel      intel.Settings      `toml:"intel"`
@@ -56,9 +56,9 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Sensor:     defaultSensor(),
-		Capture:    capture.DefaultSettings(),
+		Capture:    datapath.DefaultSettings(),
 		Reassembly: reassembly.DefaultSettings(),
-		Ports:      capture.DefaultPorts(),
+		Ports:      datapath.DefaultPorts(),
 		Files:      files.DefaultSettings(),
 		Score:      score.DefaultSettings(),
 		Intel:      intel.DefaultSettings(),

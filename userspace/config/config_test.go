@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/privacy"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/privacy"
 )
 
 // The sensor.toml at the repository root documents the defaults: it must
@@ -93,10 +93,10 @@ http = [8000]
 		t.Errorf("duration: %v", time.Duration(c.Capture.HandshakeIdle))
 	}
 	apps := c.PortApps()
-	if apps[8000] != capture.AppHTTP || apps[80] != capture.AppNone || apps[25] != capture.AppSMTP {
+	if apps[8000] != datapath.AppHTTP || apps[80] != datapath.AppNone || apps[25] != datapath.AppSMTP {
 		t.Errorf("port table: %v", apps)
 	}
-	if c.Capture.Snaplen != capture.DefaultSnaplen {
+	if c.Capture.Snaplen != datapath.DefaultSnaplen {
 		t.Errorf("a missing key did not keep its default")
 	}
 }
@@ -141,7 +141,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// What is accepted must be usable as it stands.
-		if c.WorkerCount() < 1 || c.Capture.Snaplen > capture.MaxSnaplen || len(c.PortApps()) > 3*65536 {
+		if c.WorkerCount() < 1 || c.Capture.Snaplen > datapath.MaxSnaplen || len(c.PortApps()) > 3*65536 {
 			t.Fatalf("accepted an unusable config: %+v", c)
 		}
 	})

@@ -6,14 +6,14 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // What the sensor derives from more than one key, or from a table and
 // the machine.
 
 // PortApps lists every watched port with its application.
-func (c *Config) PortApps() map[uint16]capture.App { return c.Ports.Apps() }
+func (c *Config) PortApps() map[uint16]datapath.App { return c.Ports.Apps() }
 
 // SpoolPath resolves files.spool_dir.
 func (c *Config) SpoolPath() string { return c.Files.SpoolPath() }

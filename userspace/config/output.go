@@ -3,8 +3,8 @@ package config
 import (
 	"fmt"
 
+	"github.com/edgesensor/edgesensor/userspace/export/siem"
 	"github.com/edgesensor/edgesensor/userspace/setting"
-	"github.com/edgesensor/edgesensor/userspace/siem"
 )
 
 // Output is the [output] table: the primary event stream, written by the

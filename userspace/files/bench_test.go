@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/csum"
-	"github.com/edgesensor/edgesensor/userspace/filehash"
-	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
+	"github.com/edgesensor/edgesensor/userspace/files/filehash"
+	"github.com/edgesensor/edgesensor/userspace/packet/csum"
 )
 
 const benchSize = 64 << 20
@@ -55,9 +55,9 @@ func BenchmarkLargeFile(b *testing.B) {
 	cfg := defaultTestConfig()
 	cfg.Files.SpoolDir = filepath.Join(b.TempDir(), "spool")
 	fc := cfg.pipelineConfig(nil)
-	checks := capture.NewChecksums(capture.ChecksumsVerify)
+	checks := datapath.NewChecksums(datapath.ChecksumsVerify)
 	fc.Checksums = checks
-	p, err := New(fc, output.NewNDJSON(io.Discard))
+	p, err := New(fc, ndjson.NewNDJSON(io.Discard))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func withFrames(c testutil.TCPConn, segs []seg) []seg {
 			src, dst = c.Client, c.Server
 		}
 		var opts []byte
-		if s.flags&capture.TCPSyn != 0 {
+		if s.flags&datapath.TCPSyn != 0 {
 			opts = []byte{1, 3, 3, 14}
 		}
 		thLen := 20 + len(opts)
@@ -161,7 +161,7 @@ func BenchmarkSHA256(b *testing.B) { hashSegments(b, stdHashes(sha256.New)) }
 func BenchmarkThreeHashes(b *testing.B) { hashSegments(b, stdHashes(sha256.New, sha1.New, md5.New)) }
 
 // BenchmarkFusedHashes: the three digests as the file path computes them
-// (userspace/filehash: one fused pass where the CPU has the SHA
+// (userspace/files/filehash: one fused pass where the CPU has the SHA
 // extensions), on the same bytes and segments.
 func BenchmarkFusedHashes(b *testing.B) {
 	hashSegments(b, func() (func([]byte), func()) {
@@ -193,7 +193,7 @@ func BenchmarkNonCandidate(b *testing.B) {
 	}
 }
 
-var _ = capture.ClassStream
+var _ = datapath.ClassStream
 
 // BenchmarkLargeFileSHA256Only: the same download with files.hashes =
 // ["sha256"], against BenchmarkSHA256 alone.
@@ -230,12 +230,12 @@ func BenchmarkFlowTable(b *testing.B) {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)}), uint16(1024+i&0xff))
 	}
 	t0 := time.Unix(1700000000, 0)
-	ev := capture.Event{Time: t0, Interface: "eth1", Class: capture.ClassStream, Proto: capture.ProtoTCP}
+	ev := datapath.Event{Time: t0, Interface: "eth1", Class: datapath.ClassStream, Proto: datapath.ProtoTCP}
 	send := func(src, dst netip.AddrPort, fromClient bool, flags uint8, seq, ack uint32, payload []byte) {
 		ev.Src, ev.Dst, ev.TCPFlags, ev.Seq, ev.Ack, ev.Payload, ev.PayloadLen = src, dst, flags, seq, ack, payload, len(payload)
 		ev.Flags = 0
 		if fromClient {
-			ev.Flags = capture.FlagFromClient
+			ev.Flags = datapath.FlagFromClient
 		}
 		ev.Time = ev.Time.Add(time.Microsecond)
 		sh.Handle(&ev)
@@ -244,13 +244,13 @@ func BenchmarkFlowTable(b *testing.B) {
 	next := make([]uint32, active) // each established flow's next client sequence number
 	for i := range active {
 		c := client(i)
-		send(c, server, true, capture.TCPSyn, isnC, 0, nil)
-		send(server, c, false, capture.TCPSyn|capture.TCPAck, isnS, isnC+1, nil)
-		send(c, server, true, capture.TCPAck|capture.TCPPsh, isnC+1, isnS+1, req)
+		send(c, server, true, datapath.TCPSyn, isnC, 0, nil)
+		send(server, c, false, datapath.TCPSyn|datapath.TCPAck, isnS, isnC+1, nil)
+		send(c, server, true, datapath.TCPAck|datapath.TCPPsh, isnC+1, isnS+1, req)
 		next[i] = isnC + 1 + uint32(len(req))
 	}
 	for i := active; i < flows; i++ {
-		send(client(i), server, true, capture.TCPSyn, isnC, 0, nil)
+		send(client(i), server, true, datapath.TCPSyn, isnC, 0, nil)
 	}
 	if len(s.flows) != flows || s.active.Len() != active {
 		b.Fatalf("%d flows, %d active", len(s.flows), s.active.Len())
@@ -258,9 +258,9 @@ func BenchmarkFlowTable(b *testing.B) {
 	pad := []byte("a")
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		send(client(flows+i%(1<<20)), server, true, capture.TCPSyn, isnC, 0, nil)
+		send(client(flows+i%(1<<20)), server, true, datapath.TCPSyn, isnC, 0, nil)
 		j := i % active
-		send(client(j), server, true, capture.TCPAck|capture.TCPPsh, next[j], isnS+1, pad)
+		send(client(j), server, true, datapath.TCPAck|datapath.TCPPsh, next[j], isnS+1, pad)
 		next[j]++
 	}
 	b.StopTimer()

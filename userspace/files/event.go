@@ -9,9 +9,9 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/extract"
-	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 // Event is one edgesensor.file event: one candidate file.
@@ -279,7 +279,7 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 	ev.Edgesensor.Score = &sc
 	ev.Edgesensor.File = d
 	switch m.Protocol {
-	case extract.HTTP:
+	case transfer.HTTP:
 		if m.URL != "" {
 			u := m.URL
 			if strings.HasPrefix(u, "/") {
@@ -298,7 +298,7 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		if m.UserAgent != "" {
 			ev.UserAgent = &UserAgent{Original: m.UserAgent}
 		}
-	case extract.SMTP, extract.IMAP:
+	case transfer.SMTP, transfer.IMAP:
 		e := &Email{Subject: m.Subject, MessageID: m.MessageID}
 		if len(m.From) > 0 {
 			e.From = &Addresses{Address: m.From}
@@ -310,7 +310,7 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 			e.Cc = &Addresses{Address: m.Cc}
 		}
 		ev.Email = e
-		if m.Protocol == extract.SMTP {
+		if m.Protocol == transfer.SMTP {
 			ev.Edgesensor.SMTP = &SMTP{MailFrom: m.MailFrom, RcptTo: m.RcptTo}
 		} else if m.Mailbox != "" {
 			ev.Edgesensor.IMAP = &IMAP{Mailbox: m.Mailbox}

@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/reassembly"
-	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
+	"github.com/edgesensor/edgesensor/userspace/packet/reassembly"
 	"github.com/edgesensor/edgesensor/userspace/setting"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 const corpus = "../../testdata/corpus/"
@@ -42,13 +42,13 @@ const isnC, isnS = 1000, 5000000
 // exchange), with a handshake and FINs.
 func segments(c testutil.TCPConn, mss int) []seg {
 	out := []seg{
-		{true, isnC, 0, capture.TCPSyn, nil, nil},
-		{false, isnS, isnC + 1, capture.TCPSyn | capture.TCPAck, nil, nil},
+		{true, isnC, 0, datapath.TCPSyn, nil, nil},
+		{false, isnS, isnC + 1, datapath.TCPSyn | datapath.TCPAck, nil, nil},
 	}
 	cut := func(fromClient bool, b []byte, isn, ack uint32) {
 		for off := 0; off < len(b); off += mss {
 			end := min(off+mss, len(b))
-			out = append(out, seg{fromClient, isn + 1 + uint32(off), ack, capture.TCPAck | capture.TCPPsh, b[off:end], nil})
+			out = append(out, seg{fromClient, isn + 1 + uint32(off), ack, datapath.TCPAck | datapath.TCPPsh, b[off:end], nil})
 		}
 	}
 	cEnd := isnC + 1 + uint32(len(c.ToServer))
@@ -56,26 +56,26 @@ func segments(c testutil.TCPConn, mss int) []seg {
 	cut(false, c.ToClient, isnS, cEnd)
 	sEnd := isnS + 1 + uint32(len(c.ToClient))
 	out = append(out,
-		seg{true, cEnd, sEnd, capture.TCPFin | capture.TCPAck, nil, nil},
-		seg{false, sEnd, cEnd + 1, capture.TCPFin | capture.TCPAck, nil, nil})
+		seg{true, cEnd, sEnd, datapath.TCPFin | datapath.TCPAck, nil, nil},
+		seg{false, sEnd, cEnd + 1, datapath.TCPFin | datapath.TCPAck, nil, nil})
 	return out
 }
 
-func feed(sh capture.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
+func feed(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
 	// One event, reused as the dispatcher reuses its record: the pipeline
 	// keeps nothing of it past Handle.
-	var ev capture.Event
+	var ev datapath.Event
 	for i, s := range segs {
-		ev = capture.Event{
-			Time: t0.Add(time.Duration(i) * time.Microsecond), Interface: "eth1", Class: capture.ClassStream,
-			Proto: capture.ProtoTCP, TCPFlags: s.flags, Seq: s.seq, Ack: s.ack,
+		ev = datapath.Event{
+			Time: t0.Add(time.Duration(i) * time.Microsecond), Interface: "eth1", Class: datapath.ClassStream,
+			Proto: datapath.ProtoTCP, TCPFlags: s.flags, Seq: s.seq, Ack: s.ack,
 			Payload: s.payload, PayloadLen: len(s.payload),
 		}
 		if s.frame != nil {
 			ev.Frame, ev.L3Off, ev.L4Off = s.frame, 14, 34
 		}
 		if s.fromClient {
-			ev.Flags = capture.FlagFromClient
+			ev.Flags = datapath.FlagFromClient
 			ev.Src, ev.Dst = c.Client, c.Server
 		} else {
 			ev.Src, ev.Dst = c.Server, c.Client
@@ -126,7 +126,7 @@ func parse(t testing.TB, b []byte) []testEvent {
 	return evs
 }
 
-// recorder is a capture.Verdicts that remembers what it was told.
+// recorder is a datapath.Verdicts that remembers what it was told.
 type recorder struct {
 	skips    [][2]uint32 // seq, length
 	captures []uint64
@@ -134,23 +134,23 @@ type recorder struct {
 	forgets  int
 }
 
-func (r *recorder) Capture(_ capture.Flow, n uint64) error {
+func (r *recorder) Capture(_ datapath.Flow, n uint64) error {
 	r.captures = append(r.captures, n)
 	return nil
 }
-func (r *recorder) Skip(_ capture.Flow, _ bool, seq, n uint32, _ uint64) error {
+func (r *recorder) Skip(_ datapath.Flow, _ bool, seq, n uint32, _ uint64) error {
 	r.skips = append(r.skips, [2]uint32{seq, n})
 	return nil
 }
-func (r *recorder) Ignore(capture.Flow) error { r.ignores++; return nil }
-func (r *recorder) Forget(capture.Flow) error { r.forgets++; return nil }
+func (r *recorder) Ignore(datapath.Flow) error { r.ignores++; return nil }
+func (r *recorder) Forget(datapath.Flow) error { r.forgets++; return nil }
 
 // testConfig is what the sensor gives the file pipeline: the [files]
 // table, and the keys of other tables it reads.
 type testConfig struct {
 	Files      Settings
-	Capture    capture.Settings
-	Ports      capture.Ports
+	Capture    datapath.Settings
+	Ports      datapath.Ports
 	Reassembly reassembly.Settings
 	Score      score.Settings
 	Sensor     struct{ Workers int } // 0: one per CPU
@@ -158,7 +158,7 @@ type testConfig struct {
 
 // pipelineConfig composes the pipeline's config from c as the sensor
 // does (cmd/edgesensor filesConfig).
-func (c *testConfig) pipelineConfig(v capture.Verdicts) Config {
+func (c *testConfig) pipelineConfig(v datapath.Verdicts) Config {
 	fc := c.Files.Config()
 	fc.Ports = c.Ports.Apps()
 	fc.Shards = c.Sensor.Workers
@@ -174,11 +174,11 @@ func (c *testConfig) pipelineConfig(v capture.Verdicts) Config {
 }
 
 func defaultTestConfig() testConfig {
-	return testConfig{Files: DefaultSettings(), Capture: capture.DefaultSettings(), Ports: capture.DefaultPorts(),
+	return testConfig{Files: DefaultSettings(), Capture: datapath.DefaultSettings(), Ports: datapath.DefaultPorts(),
 		Reassembly: reassembly.DefaultSettings(), Score: score.DefaultSettings()}
 }
 
-func newPipeline(t testing.TB, edit func(*testConfig), v capture.Verdicts) (*Pipeline, *bytes.Buffer, string) {
+func newPipeline(t testing.TB, edit func(*testConfig), v datapath.Verdicts) (*Pipeline, *bytes.Buffer, string) {
 	t.Helper()
 	c := defaultTestConfig()
 	spool := filepath.Join(t.TempDir(), "spool")
@@ -193,7 +193,7 @@ func newPipeline(t testing.TB, edit func(*testConfig), v capture.Verdicts) (*Pip
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	pl, err := New(c.pipelineConfig(v), output.NewNDJSON(&buf))
+	pl, err := New(c.pipelineConfig(v), ndjson.NewNDJSON(&buf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func newPipeline(t testing.TB, edit func(*testConfig), v capture.Verdicts) (*Pip
 
 // feedPipeline runs connection c, in 1448-byte segments, through a new
 // pipeline (newPipeline's edit and verdicts) and closes its shard.
-func feedPipeline(t testing.TB, edit func(*testConfig), v capture.Verdicts, c testutil.TCPConn) (*Pipeline, *bytes.Buffer, string) {
+func feedPipeline(t testing.TB, edit func(*testConfig), v datapath.Verdicts, c testutil.TCPConn) (*Pipeline, *bytes.Buffer, string) {
 	t.Helper()
 	p, buf, spool := newPipeline(t, edit, v)
 	sh := p.NewShard(0)
@@ -506,7 +506,7 @@ func TestStrayRSTDoesNotCutFiles(t *testing.T) {
 	c := testutil.TCPConns(t, corpus+"http_exe.pcap")[0]
 	segs := segments(c, 1448)
 	half := len(segs) / 2
-	forged := seg{false, isnS + 1 + 1<<30, 0, capture.TCPRst, nil, nil}
+	forged := seg{false, isnS + 1 + 1<<30, 0, datapath.TCPRst, nil, nil}
 	all := append(append(append([]seg(nil), segs[:half]...), forged), segs[half:]...)
 	feed(sh, c, all, time.Unix(1700000000, 0))
 	sh.Close()
@@ -518,7 +518,7 @@ func TestStrayRSTDoesNotCutFiles(t *testing.T) {
 	p2, buf2, _ := newPipeline(t, nil, nil)
 	sh2 := p2.NewShard(0)
 	last := segs[half-1]
-	real := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil, nil}
+	real := seg{false, last.seq + uint32(len(last.payload)), 0, datapath.TCPRst, nil, nil}
 	if last.fromClient {
 		t.Skip("the middle segment is the client's")
 	}
@@ -566,7 +566,7 @@ func TestReusedTupleIsANewConnection(t *testing.T) {
 
 // drain waits until the scorers have written the events of the shard's
 // closed files.
-func drain(sh capture.Shard) {
+func drain(sh datapath.Shard) {
 	s := sh.(*shard)
 	s.pending.Wait()
 	s.p.out.Flush()
@@ -626,7 +626,7 @@ func TestCloseDelimitedBodyNeedsAFIN(t *testing.T) {
 	}
 	last := segs[half-1]
 	t0 := time.Unix(1700000000, 0)
-	run := func(name string, do func(sh capture.Shard)) testEvent {
+	run := func(name string, do func(sh datapath.Shard)) testEvent {
 		t.Helper()
 		p, buf, spool := newPipeline(t, func(c *testConfig) { c.Files.FlowIdle = setting.Duration(5 * time.Second) }, nil)
 		sh := p.NewShard(0)
@@ -639,7 +639,7 @@ func TestCloseDelimitedBodyNeedsAFIN(t *testing.T) {
 		spoolEmpty(t, spool)
 		return evs[0]
 	}
-	if e := run("FIN", func(sh capture.Shard) { feed(sh, c, segs, t0) }); !e.Edgesensor.File.Complete || e.File.Hash == nil || e.File.Size != int64(len(body)) {
+	if e := run("FIN", func(sh datapath.Shard) { feed(sh, c, segs, t0) }); !e.Edgesensor.File.Complete || e.File.Hash == nil || e.File.Size != int64(len(body)) {
 		t.Errorf("with the server's FIN: %+v", e)
 	}
 	cut := func(name string, e testEvent) {
@@ -648,14 +648,14 @@ func TestCloseDelimitedBodyNeedsAFIN(t *testing.T) {
 			t.Errorf("%s: %+v, hash %v", name, e.Edgesensor.File, e.File.Hash)
 		}
 	}
-	rst := seg{false, last.seq + uint32(len(last.payload)), 0, capture.TCPRst, nil, nil}
-	cut("RST halfway", run("RST", func(sh capture.Shard) { feed(sh, c, append(append([]seg(nil), segs[:half]...), rst), t0) }))
-	cut("idle expiry", run("idle", func(sh capture.Shard) {
+	rst := seg{false, last.seq + uint32(len(last.payload)), 0, datapath.TCPRst, nil, nil}
+	cut("RST halfway", run("RST", func(sh datapath.Shard) { feed(sh, c, append(append([]seg(nil), segs[:half]...), rst), t0) }))
+	cut("idle expiry", run("idle", func(sh datapath.Shard) {
 		feed(sh, c, segs[:half], t0)
 		sh.Tick(t0.Add(time.Minute))
 		drain(sh)
 	}))
-	cut("shutdown", run("shutdown", func(sh capture.Shard) { feed(sh, c, segs[:half], t0) }))
+	cut("shutdown", run("shutdown", func(sh datapath.Shard) { feed(sh, c, segs[:half], t0) }))
 }
 
 // A non-candidate body that runs until the connection closes cannot be
@@ -685,7 +685,7 @@ func TestCloseDelimitedNonCandidateIsIgnored(t *testing.T) {
 // A request without Host (HTTP/1.0) gets the server's address in its URL.
 func TestMetadataAndURLInEvents(t *testing.T) {
 	fix := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("../filetype/testdata", name))
+		b, err := os.ReadFile(filepath.Join("filetype/testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,18 +7,18 @@ import (
 	"unsafe"
 
 	"github.com/edgesensor/edgesensor/internal/lru"
-	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/extract"
-	"github.com/edgesensor/edgesensor/userspace/httpx"
-	"github.com/edgesensor/edgesensor/userspace/imap"
-	"github.com/edgesensor/edgesensor/userspace/mime"
-	"github.com/edgesensor/edgesensor/userspace/reassembly"
-	"github.com/edgesensor/edgesensor/userspace/smtp"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/files/httpx"
+	"github.com/edgesensor/edgesensor/userspace/files/imap"
+	"github.com/edgesensor/edgesensor/userspace/files/mime"
+	"github.com/edgesensor/edgesensor/userspace/files/smtp"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
+	"github.com/edgesensor/edgesensor/userspace/packet/reassembly"
 )
 
 // flowKey is a connection by its client and server, in its zone (the
-// tunnel it travels in, capture.Event.Zone).
+// tunnel it travels in, datapath.Event.Zone).
 type flowKey struct {
 	client, server netip.AddrPort
 	zone           uint32
@@ -78,8 +78,8 @@ type dir struct {
 // flow is one watched TCP connection.
 type flow struct {
 	key       flowKey
-	app       capture.App
-	parser    extract.Parser // made at the flow's first byte (parse)
+	app       datapath.App
+	parser    transfer.Parser // made at the flow's first byte (parse)
 	sh        *shard
 	conn      reassembly.Conn // the receiver model and both streams
 	dirs      [2]dir          // 0: client -> server, 1: server -> client
@@ -105,7 +105,7 @@ type flow struct {
 
 // tunnelOf describes the encapsulation ev travelled in, oriented from
 // client to server (nil for none).
-func tunnelOf(ev *capture.Event) *ecs.Tunnel {
+func tunnelOf(ev *datapath.Event) *ecs.Tunnel {
 	if ev.L3Off == 14 || ev.L3Off == 0 {
 		return nil // plain Ethernet
 	}
@@ -117,13 +117,13 @@ func tunnelOf(ev *capture.Event) *ecs.Tunnel {
 }
 
 // id names the flow for the data plane.
-func (f *flow) id() capture.Flow {
-	return capture.Flow{Client: f.key.client, Server: f.key.server, Zone: f.key.zone}
+func (f *flow) id() datapath.Flow {
+	return datapath.Flow{Client: f.key.client, Server: f.key.server, Zone: f.key.zone}
 }
 
 // parse is f's parser, made when the flow first has bytes (or a hole) for
 // it: a flood of connections that never send any costs no parser.
-func (f *flow) parse() extract.Parser {
+func (f *flow) parse() transfer.Parser {
 	if f.parser == nil {
 		f.parser = f.sh.parserFor(f.app)
 	}
@@ -181,28 +181,28 @@ func (d *dir) consumers() [2]reassembly.Consumer {
 }
 
 // segOf reads what the receiver model needs of a TCP event.
-func (s *shard) segOf(ev *capture.Event) reassembly.Seg {
+func (s *shard) segOf(ev *datapath.Event) reassembly.Seg {
 	win, urg, ws, ok := ev.TCPHeader()
 	return reassembly.Seg{Seq: ev.Seq, Ack: ev.Ack, Flags: ev.TCPFlags, Window: win, NoWindow: !ok, Urgent: urg,
 		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev), Time: ev.UnixNano()}
 }
 
-// Handle implements capture.Shard.
-func (s *shard) Handle(ev *capture.Event) {
-	if ev.Proto != capture.ProtoTCP || ev.Class != capture.ClassStream {
+// Handle implements datapath.Shard.
+func (s *shard) Handle(ev *datapath.Event) {
+	if ev.Proto != datapath.ProtoTCP || ev.Class != datapath.ClassStream {
 		return
 	}
 	s.now = ev.Time
 	key := flowKey{ev.Client(), ev.Server(), ev.Zone}
 	f := s.flows[key]
 	flags := ev.TCPFlags
-	syn := flags&capture.TCPSyn != 0
+	syn := flags&datapath.TCPSyn != 0
 	seg := s.segOf(ev)
 	if f == nil {
 		app := s.p.app(key.server.Port())
 		// A lone FIN, RST or ACK (a late retransmission after the flow
 		// ended) starts nothing; nor does a packet the host drops.
-		if app == capture.AppNone || len(ev.Payload) == 0 && !syn || seg.Bad {
+		if app == datapath.AppNone || len(ev.Payload) == 0 && !syn || seg.Bad {
 			if seg.Bad {
 				s.stats.TCP.BadChecksum++
 			}
@@ -216,7 +216,7 @@ func (s *shard) Handle(ev *capture.Event) {
 	if ev.FromClient() {
 		d = &f.dirs[0]
 	}
-	if ev.Flags&capture.FlagLost != 0 {
+	if ev.Flags&datapath.FlagLost != 0 {
 		// Events of the flow were lost: window updates among them.
 		f.conn.ForgetWindow(0)
 		f.conn.ForgetWindow(1)
@@ -241,7 +241,7 @@ func (s *shard) Handle(ev *capture.Event) {
 		s.cur = nil
 		return
 	}
-	if syn && ev.FromClient() && flags&capture.TCPAck == 0 {
+	if syn && ev.FromClient() && flags&datapath.TCPAck == 0 {
 		f.noteSYN(&seg)
 	}
 	if len(ev.Payload) > 0 && !f.established() {
@@ -330,12 +330,12 @@ func (f *flow) noteSYN(g *reassembly.Seg) { f.sawSYN, f.isn = true, g.Seq }
 // ignoredSegment follows an ignored flow to its end: only SYN, FIN and
 // RST matter, checked by the receiver model as for any flow (without the
 // data, which nobody reads). A NewConnection result is the caller's.
-func (s *shard) ignoredSegment(f *flow, d *dir, ev *capture.Event, g *reassembly.Seg) reassembly.Result {
+func (s *shard) ignoredSegment(f *flow, d *dir, ev *datapath.Event, g *reassembly.Seg) reassembly.Result {
 	if g.Bad {
 		s.stats.TCP.BadChecksum++
 		return reassembly.Dropped
 	}
-	if ev.TCPFlags&(capture.TCPSyn|capture.TCPFin|capture.TCPRst) == 0 {
+	if ev.TCPFlags&(datapath.TCPSyn|datapath.TCPFin|datapath.TCPRst) == 0 {
 		return reassembly.Accepted
 	}
 	ctl := *g
@@ -344,7 +344,7 @@ func (s *shard) ignoredSegment(f *flow, d *dir, ev *capture.Event, g *reassembly
 	if res == reassembly.NewConnection {
 		return res
 	}
-	if ev.TCPFlags&capture.TCPFin != 0 {
+	if ev.TCPFlags&datapath.TCPFin != 0 {
 		d.ended = true
 	}
 	if res == reassembly.Reset || f.dirs[0].ended && f.dirs[1].ended {
@@ -357,7 +357,7 @@ func (s *shard) ignoredSegment(f *flow, d *dir, ev *capture.Event, g *reassembly
 // event on, and starts the new one with the SYN the event confirms (when
 // the event is a SYN-ACK). The data plane forgets its verdict on that
 // SYN-ACK too.
-func (s *shard) reopened(f *flow, key flowKey, ev *capture.Event, g *reassembly.Seg) (*flow, *dir) {
+func (s *shard) reopened(f *flow, key flowKey, ev *datapath.Event, g *reassembly.Seg) (*flow, *dir) {
 	var pend *reassembly.Seg
 	if p := f.conn.Pending(); p != nil {
 		c := *p
@@ -452,7 +452,7 @@ func (s *shard) verdict(f *flow, kind string, err error) {
 	}
 }
 
-func (s *shard) newFlow(key flowKey, app capture.App, ev *capture.Event) *flow {
+func (s *shard) newFlow(key flowKey, app datapath.App, ev *datapath.Event) *flow {
 	if len(s.flows) >= s.max {
 		// Half-open connections go first (conntrack's early drop): a SYN
 		// flood must not push out a flow that carries a file.
@@ -607,7 +607,7 @@ func (s *shard) touch(f *flow, now time.Time) {
 // lifetimeScanEvery bounds how often Tick looks at every flow's age.
 const lifetimeScanEvery = 10 * time.Second
 
-// Tick implements capture.Shard: flows idle for files.flow_idle end, and
+// Tick implements datapath.Shard: flows idle for files.flow_idle end, and
 // held files whose time is up go to the scorers.
 func (s *shard) Tick(now time.Time) {
 	s.now = now
@@ -634,7 +634,7 @@ func (s *shard) Tick(now time.Time) {
 	s.p.out.Flush()
 }
 
-// Close implements capture.Shard: every flow ends, and Close returns once
+// Close implements datapath.Shard: every flow ends, and Close returns once
 // the scorers have written the events of this shard's files.
 func (s *shard) Close() {
 	for _, l := range []*lru.List[flow, *flow]{&s.embryonic, &s.active} {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
 // FuzzFiles drives a shard with hostile packets: arbitrary sequence
@@ -32,7 +32,7 @@ func FuzzFiles(f *testing.F) {
 		}
 		f.Add(seed)
 	}
-	f.Add(appendSeg(nil, seg{true, 1, 0, capture.TCPAck, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), nil}))
+	f.Add(appendSeg(nil, seg{true, 1, 0, datapath.TCPAck, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), nil}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, buf, spool := newPipeline(t, nil, &recorder{})
 		sh := p.NewShard(0)
@@ -49,10 +49,10 @@ func FuzzFiles(f *testing.F) {
 			payload := data[11 : 11+n]
 			data = data[11+n:]
 			sv := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), port)
-			ev := capture.Event{Time: t0.Add(time.Duration(i) * time.Millisecond), Class: capture.ClassStream,
-				Proto: capture.ProtoTCP, TCPFlags: flags, Seq: seq, Ack: ack, Payload: payload, PayloadLen: n}
+			ev := datapath.Event{Time: t0.Add(time.Duration(i) * time.Millisecond), Class: datapath.ClassStream,
+				Proto: datapath.ProtoTCP, TCPFlags: flags, Seq: seq, Ack: ack, Payload: payload, PayloadLen: n}
 			if fromClient {
-				ev.Flags, ev.Src, ev.Dst = capture.FlagFromClient, cl, sv
+				ev.Flags, ev.Src, ev.Dst = datapath.FlagFromClient, cl, sv
 			} else {
 				ev.Src, ev.Dst = sv, cl
 			}

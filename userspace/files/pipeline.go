@@ -21,18 +21,18 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/extract"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/httpx"
-	"github.com/edgesensor/edgesensor/userspace/imap"
-	"github.com/edgesensor/edgesensor/userspace/intel"
-	"github.com/edgesensor/edgesensor/userspace/mime"
-	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/reassembly"
-	"github.com/edgesensor/edgesensor/userspace/smtp"
-	"github.com/edgesensor/edgesensor/userspace/static"
-	"github.com/edgesensor/edgesensor/userspace/yara"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
+	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/httpx"
+	"github.com/edgesensor/edgesensor/userspace/files/imap"
+	"github.com/edgesensor/edgesensor/userspace/files/mime"
+	"github.com/edgesensor/edgesensor/userspace/files/smtp"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
+	"github.com/edgesensor/edgesensor/userspace/packet/reassembly"
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
+	"github.com/edgesensor/edgesensor/userspace/verdict/yara"
 )
 
 // Dataset is event.dataset of file events.
@@ -45,7 +45,7 @@ const minKernelSkip = 32 << 10
 // Config tunes the pipeline. New fills zero values from the defaults of
 // the tables they come from (DefaultSettings, capture's).
 type Config struct {
-	Ports      map[uint16]capture.App // watched port -> protocol
+	Ports      map[uint16]datapath.App // watched port -> protocol
 	Categories map[filetype.Category]Category
 	SpoolDir   string
 	SpoolLimit int64
@@ -63,10 +63,10 @@ type Config struct {
 	MaxDecompressed  int64
 	MaxRatio         int
 	// Verdicts steers the data plane; nil when there is none to steer.
-	Verdicts capture.Verdicts
+	Verdicts datapath.Verdicts
 	// Checksums decides which segments a host drops for a checksum (nil:
 	// none are checked); Policy resolves overlapping segments.
-	Checksums *capture.Checksums
+	Checksums *datapath.Checksums
 	Policy    reassembly.Policy
 	// AckGrace: reassembly.Config.AckGrace.
 	AckGrace time.Duration
@@ -74,7 +74,7 @@ type Config struct {
 	// Threshold is score.threshold; Static bounds the analyzers.
 	Intel     func() *intel.Set
 	Threshold int
-	Static    static.Limits
+	Static    analyzers.Limits
 	YARA      *yara.Rules // nil: none
 	// NoSHA1 and NoMD5 leave those digests out (files.hashes): SHA-256
 	// is always computed.
@@ -151,17 +151,17 @@ type Stats struct {
 	VerdictErrors  atomic.Uint64 // verdict writes that failed
 }
 
-// Pipeline implements capture.Pipeline for the stream class.
+// Pipeline implements datapath.Pipeline for the stream class.
 type Pipeline struct {
 	cfg   Config
-	out   *output.NDJSON
+	out   *ndjson.NDJSON
 	Stats Stats
 
 	spoolUsed atomic.Int64
 	spoolDir  string // this pipeline's own directory under cfg.SpoolDir
 
 	// ports is cfg.Ports, replaceable while running (a reloaded config).
-	ports atomic.Pointer[map[uint16]capture.App]
+	ports atomic.Pointer[map[uint16]datapath.App]
 
 	mu     sync.Mutex
 	shards []*shard
@@ -179,10 +179,10 @@ const scoreQueue = 256
 
 // SetPorts replaces the watched ports: flows that start from now on use
 // the new table, flows already followed keep their application.
-func (p *Pipeline) SetPorts(m map[uint16]capture.App) { p.ports.Store(&m) }
+func (p *Pipeline) SetPorts(m map[uint16]datapath.App) { p.ports.Store(&m) }
 
 // app is the application of a server port.
-func (p *Pipeline) app(port uint16) capture.App { return (*p.ports.Load())[port] }
+func (p *Pipeline) app(port uint16) datapath.App { return (*p.ports.Load())[port] }
 
 // analyse hands a closed candidate to the scorers.
 func (p *Pipeline) analyse(f *file) {
@@ -204,11 +204,11 @@ func (p *Pipeline) scorer() {
 }
 
 // New makes a pipeline writing to out. It creates the spool directory.
-func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
+func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 	ds := DefaultSettings()
 	def := ds.Config()
 	if cfg.Ports == nil {
-		dp := capture.DefaultPorts()
+		dp := datapath.DefaultPorts()
 		cfg.Ports = dp.Apps()
 	}
 	if cfg.Categories == nil {
@@ -233,7 +233,7 @@ func New(cfg Config, out *output.NDJSON) (*Pipeline, error) {
 		cfg.Shards = 1
 	}
 	if cfg.StreamBudget <= 0 {
-		cfg.StreamBudget = int64(capture.DefaultStreamBudget)
+		cfg.StreamBudget = int64(datapath.DefaultStreamBudget)
 	}
 	if cfg.ReassemblyBuffer <= 0 {
 		cfg.ReassemblyBuffer = def.ReassemblyBuffer
@@ -308,8 +308,8 @@ func removeStaleSpools(dir string) {
 	}
 }
 
-// NewShard implements capture.Pipeline.
-func (p *Pipeline) NewShard(id int) capture.Shard {
+// NewShard implements datapath.Pipeline.
+func (p *Pipeline) NewShard(id int) datapath.Shard {
 	n := max(p.cfg.Shards, 1)
 	s := &shard{
 		p:     p,
@@ -355,18 +355,18 @@ func (p *Pipeline) Detail() Detail {
 }
 
 // parserFor makes the parser of a flow's protocol.
-func (s *shard) parserFor(app capture.App) extract.Parser {
+func (s *shard) parserFor(app datapath.App) transfer.Parser {
 	c := &s.p.cfg
 	switch app {
-	case capture.AppHTTP:
+	case datapath.AppHTTP:
 		return httpx.New(s.sink, httpx.Options{
 			Uploads:    c.Uploads,
 			MaxDecoded: c.MaxDecompressed,
 			MaxRatio:   c.MaxRatio,
 		}, &s.stats.HTTP)
-	case capture.AppSMTP:
+	case datapath.AppSMTP:
 		return smtp.New(s.mime, smtp.Options{}, &s.stats.SMTP)
-	case capture.AppIMAP:
+	case datapath.AppIMAP:
 		return imap.New(s.mime, imap.Options{}, &s.stats.IMAP)
 	}
 	return nil

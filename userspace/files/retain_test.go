@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
 // Quarantine: with retain_min_score 7 only the malicious executable

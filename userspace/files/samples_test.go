@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/extract"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
 )
 
 const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
@@ -158,7 +158,7 @@ func BenchmarkScore2MBPE(b *testing.B) {
 	b.ResetTimer()
 	var sc int
 	for i := 0; i < b.N; i++ {
-		f := &file{s: sh, flow: fl, meta: extract.Meta{Protocol: extract.HTTP, Name: "big.exe", Host: "x.test", Size: -1},
+		f := &file{s: sh, flow: fl, meta: transfer.Meta{Protocol: transfer.HTTP, Name: "big.exe", Host: "x.test", Size: -1},
 			typ: typ, want: true, spool: sp, spoolPath: sp.Name(), spoolBytes: int64(len(body)), complete: true}
 		f.analyse()
 		sc = f.score.Score

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/extract"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/formats"
-	"github.com/edgesensor/edgesensor/userspace/score"
-	"github.com/edgesensor/edgesensor/userspace/static"
+	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/formats"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 // analyse reads a candidate when it ends, before the spooled copy is
@@ -31,17 +31,17 @@ func (f *file) analyse() {
 // then the intel on its hashes and on where it came from.
 func (f *file) scoreFile(doc *formats.Doc) score.Result {
 	p := f.s.p
-	reasons := static.AnalyzeDoc(doc, f.typ, baseName(f.meta.Name), p.cfg.Static)
+	reasons := analyzers.AnalyzeDoc(doc, f.typ, baseName(f.meta.Name), p.cfg.Static)
 	if p.cfg.YARA != nil && f.spool != nil {
 		reasons = append(reasons, f.yaraReasons()...)
 	}
-	if f.cut == extract.CutBomb {
+	if f.cut == transfer.CutBomb {
 		reasons = append(reasons, score.Reason{Rule: "file.decompression_bomb", Weight: 7,
 			Text: "its content encoding expanded past files.max_decompressed or files.max_ratio: cut"})
 	}
 	var set = p.intel()
 	var hosts []string
-	if f.meta.Protocol == extract.HTTP {
+	if f.meta.Protocol == transfer.HTTP {
 		hosts = append(hosts, hostOnly(f.meta.Host))
 	}
 	reasons = append(reasons, score.FileIntel(set, hexOrEmpty(f.sum256), hexOrEmpty(f.sum1), hexOrEmpty(f.sum5),

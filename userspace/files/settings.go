@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 

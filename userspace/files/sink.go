@@ -12,10 +12,10 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/edgesensor/edgesensor/userspace/extract"
-	"github.com/edgesensor/edgesensor/userspace/filehash"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/files/filehash"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 // sink opens the files of one shard's flows.
@@ -25,8 +25,8 @@ type sink struct {
 
 var spoolSeq atomic.Uint64
 
-// Open implements extract.Sink.
-func (k *sink) Open(m *extract.Meta) extract.File {
+// Open implements transfer.Sink.
+func (k *sink) Open(m *transfer.Meta) transfer.File {
 	s := k.s
 	f := &file{s: s, meta: *m, flow: s.cur}
 	f.meta.RcptTo = append([]string(nil), m.RcptTo...)
@@ -59,7 +59,7 @@ func (k *sink) Open(m *extract.Meta) extract.File {
 type file struct {
 	s     *shard
 	flow  *flow
-	meta  extract.Meta
+	meta  transfer.Meta
 	iface string
 
 	head    []byte
@@ -70,9 +70,9 @@ type file struct {
 
 	size    int64 // decoded bytes seen
 	missing int64 // bytes of gaps
-	// missingEncoded: bytes missing inside the encoding (extract.WireGapper)
+	// missingEncoded: bytes missing inside the encoding (transfer.WireGapper)
 	missingEncoded int64
-	cut            extract.Cut
+	cut            transfer.Cut
 	oversize       bool
 	closed         bool
 	// conflict: bytes of the flow were seen twice with different content,
@@ -123,7 +123,7 @@ func (f *file) footprint() int64 {
 	return n
 }
 
-// Write implements extract.File.
+// Write implements transfer.File.
 func (f *file) Write(p []byte) bool {
 	if f.closed {
 		return false
@@ -160,8 +160,8 @@ func (f *file) consume(p []byte) bool {
 	}
 	if f.size > f.cat.MaxSize {
 		f.oversize = true
-		if f.cut == extract.Whole {
-			f.cut = extract.CutLimit
+		if f.cut == transfer.Whole {
+			f.cut = transfer.CutLimit
 		}
 		f.hashes = false
 		f.dropSpool()
@@ -273,7 +273,7 @@ func (f *file) dropSpool() {
 	f.spoolDropped = true
 }
 
-// WireGap implements extract.WireGapper: n bytes of the file's encoded
+// WireGap implements transfer.WireGapper: n bytes of the file's encoded
 // form are missing; the file is incomplete, by an unknown count.
 func (f *file) WireGap(n int64) {
 	if f.closed || n <= 0 {
@@ -286,14 +286,14 @@ func (f *file) WireGap(n int64) {
 // gapped marks the file incomplete: its hashes would not be the file's,
 // so they stop, and so does the spool.
 func (f *file) gapped() {
-	if f.cut == extract.Whole {
-		f.cut = extract.CutGap
+	if f.cut == transfer.Whole {
+		f.cut = transfer.CutGap
 	}
 	f.hashes = false
 	f.dropSpool()
 }
 
-// Gap implements extract.File: the file is incomplete; its hashes would
+// Gap implements transfer.File: the file is incomplete; its hashes would
 // not be the file's, so they stop, and so does the spool.
 func (f *file) Gap(n int64) {
 	if f.closed || n <= 0 {
@@ -310,8 +310,8 @@ func (f *file) Gap(n int64) {
 // conflicted marks the file a conflict: incomplete, no hashes.
 func (f *file) conflicted() {
 	f.conflict = true
-	if f.cut == extract.Whole {
-		f.cut = extract.CutConflict
+	if f.cut == transfer.Whole {
+		f.cut = transfer.CutConflict
 	}
 	f.hashes = false
 	f.complete = false
@@ -319,9 +319,9 @@ func (f *file) conflicted() {
 	f.dropSpool()
 }
 
-// Close implements extract.File: the event is written, the spooled bytes
+// Close implements transfer.File: the event is written, the spooled bytes
 // deleted unless retained.
-func (f *file) Close(cut extract.Cut) {
+func (f *file) Close(cut transfer.Cut) {
 	if f.closed {
 		return
 	}
@@ -335,7 +335,7 @@ func (f *file) Close(cut extract.Cut) {
 			}
 		}
 	}
-	if f.cut == extract.Whole {
+	if f.cut == transfer.Whole {
 		f.cut = cut
 	}
 	if f.meta.HeadLost {
@@ -344,7 +344,7 @@ func (f *file) Close(cut extract.Cut) {
 	}
 	if !f.decided {
 		total := int64(-1)
-		if f.cut == extract.Whole {
+		if f.cut == transfer.Whole {
 			total = f.size
 		}
 		if len(f.head) == 0 && f.size == 0 {
@@ -356,7 +356,7 @@ func (f *file) Close(cut extract.Cut) {
 		return
 	}
 	f.end = f.s.now
-	complete := f.cut == extract.Whole && f.missing == 0 && !f.conflict
+	complete := f.cut == transfer.Whole && f.missing == 0 && !f.conflict
 	if !complete {
 		f.hashes = false
 		f.dropSpool()
@@ -387,8 +387,8 @@ func (f *file) headLost() {
 	f.decided = true
 	f.typ = filetype.Detect(nil, f.meta.Name, f.meta.ContentType, -1)
 	f.cat = f.s.p.cfg.Categories[f.typ.Category]
-	if f.cut == extract.Whole {
-		f.cut = extract.CutGap
+	if f.cut == transfer.Whole {
+		f.cut = transfer.CutGap
 	}
 	f.end = f.s.now
 	f.complete = false

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/yara"
+	"github.com/edgesensor/edgesensor/userspace/verdict/yara"
 )
 
 // An analyst's YARA rule that matches a reconstructed file is a reason

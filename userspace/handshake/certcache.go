@@ -3,7 +3,7 @@ package handshake
 import (
 	"crypto/sha256"
 
-	"github.com/edgesensor/edgesensor/userspace/tlswire"
+	"github.com/edgesensor/edgesensor/userspace/handshake/tlswire"
 )
 
 // certCacheSize bounds the certificates a shard remembers. A server's

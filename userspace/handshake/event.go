@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 // Dataset is event.dataset of handshake events.

@@ -21,13 +21,13 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/edgesensor/edgesensor/internal/lru"
-	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/ecs"
-	"github.com/edgesensor/edgesensor/userspace/fingerprint"
-	"github.com/edgesensor/edgesensor/userspace/output"
-	"github.com/edgesensor/edgesensor/userspace/quic"
-	"github.com/edgesensor/edgesensor/userspace/reassembly"
-	"github.com/edgesensor/edgesensor/userspace/tlswire"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
+	"github.com/edgesensor/edgesensor/userspace/handshake/fingerprint"
+	"github.com/edgesensor/edgesensor/userspace/handshake/quic"
+	"github.com/edgesensor/edgesensor/userspace/handshake/tlswire"
+	"github.com/edgesensor/edgesensor/userspace/packet/reassembly"
 )
 
 // Defaults.
@@ -63,7 +63,7 @@ type Config struct {
 	Score func(*Event)
 	// Checksums decides which segments a host drops for a checksum (nil:
 	// none are checked); Policy resolves overlapping segments.
-	Checksums *capture.Checksums
+	Checksums *datapath.Checksums
 	Policy    reassembly.Policy
 	// AckGrace: reassembly.Config.AckGrace.
 	AckGrace time.Duration
@@ -71,7 +71,7 @@ type Config struct {
 	// handshake read whole, or a flow that is no TLS, is ended there; a
 	// hello still coming in small pieces gets a larger budget, starting
 	// from the data plane's own (capture.handshake_packets and _bytes).
-	Verdicts      capture.HandshakeVerdicts
+	Verdicts      datapath.HandshakeVerdicts
 	BudgetPackets int
 	BudgetBytes   int
 	BudgetQUIC    int // capture.quic_initials
@@ -99,10 +99,10 @@ type Stats struct {
 	CertHits, CertMisses atomic.Uint64
 }
 
-// Pipeline implements capture.Pipeline for the TLS and QUIC classes.
+// Pipeline implements datapath.Pipeline for the TLS and QUIC classes.
 type Pipeline struct {
 	cfg   Config
-	out   *output.NDJSON
+	out   *ndjson.NDJSON
 	Stats Stats
 
 	mu     sync.Mutex
@@ -124,7 +124,7 @@ func (p *Pipeline) Detail() (reassembly.Stats, reassembly.ConnStats) {
 }
 
 // New makes a pipeline writing to out.
-func New(cfg Config, out *output.NDJSON) *Pipeline {
+func New(cfg Config, out *ndjson.NDJSON) *Pipeline {
 	if cfg.Idle <= 0 {
 		cfg.Idle = 30 * time.Second
 	}
@@ -146,8 +146,8 @@ func New(cfg Config, out *output.NDJSON) *Pipeline {
 	return &Pipeline{cfg: cfg, out: out}
 }
 
-// NewShard implements capture.Pipeline.
-func (p *Pipeline) NewShard(int) capture.Shard {
+// NewShard implements datapath.Pipeline.
+func (p *Pipeline) NewShard(int) datapath.Shard {
 	n := max(p.cfg.Shards, 1)
 	s := &shard{p: p, flows: map[flowKey]*flow{}, max: max(p.cfg.MaxFlows/n, 16), maxBytes: max(p.cfg.MaxBytes/n, 1<<20)}
 	s.reasmCfg = reassembly.Config{Policy: p.cfg.Policy, MaxBuffered: DirectionLimit, MaxSegments: 256, AckGrace: p.cfg.AckGrace}
@@ -392,12 +392,12 @@ func (s *shard) recycle(f *flow) {
 	s.free = append(s.free, f)
 }
 
-// Handle implements capture.Shard.
-func (s *shard) Handle(ev *capture.Event) {
+// Handle implements datapath.Shard.
+func (s *shard) Handle(ev *datapath.Event) {
 	switch ev.Class {
-	case capture.ClassTLS:
+	case datapath.ClassTLS:
 		s.tcp(ev)
-	case capture.ClassQUIC:
+	case datapath.ClassQUIC:
 		s.quic(ev)
 	}
 }
@@ -406,15 +406,15 @@ func (s *shard) Handle(ev *capture.Event) {
 // held (the data plane restarted tracking) writes the old one first. A
 // packet of a handshake written lately starts nothing (nil), unless the
 // data plane says a handshake starts with it.
-func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
+func (s *shard) flowOf(ev *datapath.Event, quicFlow bool) *flow {
 	k := keyOf(ev.Src, ev.Dst, ev.Proto, ev.Zone)
 	f := s.flows[k]
-	if f != nil && ev.Flags&capture.FlagFlowNew != 0 && f.packets > 0 {
+	if f != nil && ev.Flags&datapath.FlagFlowNew != 0 && f.packets > 0 {
 		s.finish(f, "restarted")
 		f = nil
 	}
 	if f == nil {
-		if ev.Flags&(capture.FlagFlowNew|capture.FlagLost) == 0 && s.recent.has(k) {
+		if ev.Flags&(datapath.FlagFlowNew|datapath.FlagLost) == 0 && s.recent.has(k) {
 			s.p.Stats.Late.Add(1)
 			return nil
 		}
@@ -442,7 +442,7 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 	f.packets++
 	f.bytes += ev.PayloadLen
 	f.last = ev.Time
-	if ev.Flags&capture.FlagLost != 0 || ev.Lost > 0 {
+	if ev.Flags&datapath.FlagLost != 0 || ev.Lost > 0 {
 		f.lost = true
 	}
 	if !ev.Complete() {
@@ -452,8 +452,8 @@ func (s *shard) flowOf(ev *capture.Event, quicFlow bool) *flow {
 }
 
 // id names the flow for the data plane.
-func (f *flow) id() capture.Flow {
-	return capture.Flow{Client: f.client, Server: f.server, Zone: f.key.zone}
+func (f *flow) id() datapath.Flow {
+	return datapath.Flow{Client: f.client, Server: f.server, Zone: f.key.zone}
 }
 
 // dir returns direction d of a TCP flow, made on first use.
@@ -522,7 +522,7 @@ func startsRecord(b []byte, d int) bool {
 }
 
 // tcp handles one TLS-class packet.
-func (s *shard) tcp(ev *capture.Event) {
+func (s *shard) tcp(ev *datapath.Event) {
 	f := s.flowOf(ev, false)
 	if f == nil {
 		return
@@ -541,7 +541,7 @@ func (s *shard) tcp(ev *capture.Event) {
 	} else {
 		s.segment(f, dir, &seg)
 	}
-	if ev.Flags&capture.FlagHSDone != 0 {
+	if ev.Flags&datapath.FlagHSDone != 0 {
 		s.finish(f, endReason(ev.State))
 		return
 	}
@@ -721,12 +721,12 @@ func (r *recentSet) add(k flowKey) {
 func (r *recentSet) has(k flowKey) bool { return r.in[k] > 0 }
 
 // quic handles one QUIC Initial datagram.
-func (s *shard) quic(ev *capture.Event) {
+func (s *shard) quic(ev *datapath.Event) {
 	// The data plane keeps sending a connection's Initials (the client's
 	// ACKs, retransmissions) after the hellos are in and its event is
 	// written: only a datagram it marks as a new flow, or one whose flow
 	// lost events, starts a handshake.
-	if s.flows[keyOf(ev.Src, ev.Dst, ev.Proto, ev.Zone)] == nil && ev.Flags&(capture.FlagFlowNew|capture.FlagLost) == 0 {
+	if s.flows[keyOf(ev.Src, ev.Dst, ev.Proto, ev.Zone)] == nil && ev.Flags&(datapath.FlagFlowNew|datapath.FlagLost) == 0 {
 		s.p.Stats.LateDatagrams.Add(1)
 		return
 	}
@@ -839,7 +839,7 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 	}
 }
 
-// Tick implements capture.Shard: handshakes gone quiet are written. It
+// Tick implements datapath.Shard: handshakes gone quiet are written. It
 // walks the activity list from the least recent and stops at the first
 // handshake quiet for less than the shortest wait.
 func (s *shard) Tick(now time.Time) {
@@ -862,7 +862,7 @@ func (s *shard) Tick(now time.Time) {
 	s.p.out.Flush()
 }
 
-// Close implements capture.Shard.
+// Close implements datapath.Shard.
 func (s *shard) Close() {
 	for s.activity.Oldest() != nil {
 		s.finish(s.activity.Oldest(), "shutdown")

@@ -17,8 +17,8 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/capture"
-	"github.com/edgesensor/edgesensor/userspace/output"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 )
 
 const corpus = "../../testdata/corpus/"
@@ -26,7 +26,7 @@ const corpus = "../../testdata/corpus/"
 // packetEvents turns the TCP payload packets of a capture into TLS-class
 // events the way the data plane would emit them, without BPF: direction
 // from the truth's client port.
-func packetEvents(t testing.TB, name string, clientPort uint16) []capture.Event {
+func packetEvents(t testing.TB, name string, clientPort uint16) []datapath.Event {
 	t.Helper()
 	f, err := os.Open(corpus + name + ".pcap")
 	if err != nil {
@@ -37,7 +37,7 @@ func packetEvents(t testing.TB, name string, clientPort uint16) []capture.Event 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evs []capture.Event
+	var evs []datapath.Event
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err == io.EOF {
@@ -49,7 +49,7 @@ func packetEvents(t testing.TB, name string, clientPort uint16) []capture.Event 
 		if !ok || !ok4 || len(tcp.Payload) == 0 {
 			continue
 		}
-		ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Time: ci.Timestamp, Interface: "test",
+		ev := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Time: ci.Timestamp, Interface: "test",
 			Src:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(tcp.SrcPort)),
 			Dst:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(tcp.DstPort)),
 			Seq:      tcp.Seq,
@@ -59,7 +59,7 @@ func packetEvents(t testing.TB, name string, clientPort uint16) []capture.Event 
 		}
 		ev.PayloadLen = len(ev.Payload)
 		if uint16(tcp.SrcPort) == clientPort {
-			ev.Flags |= capture.FlagFromClient
+			ev.Flags |= datapath.FlagFromClient
 		}
 		evs = append(evs, ev)
 	}
@@ -71,10 +71,10 @@ func readTruth(t testing.TB, name string) testutil.Truth {
 }
 
 // run feeds events through one shard and returns the events written.
-func run(t *testing.T, evs []capture.Event, cfg Config) []map[string]any {
+func run(t *testing.T, evs []datapath.Event, cfg Config) []map[string]any {
 	t.Helper()
 	var buf bytes.Buffer
-	out := output.NewNDJSON(&buf)
+	out := ndjson.NewNDJSON(&buf)
 	p := New(cfg, out)
 	sh := p.NewShard(0)
 	for i := range evs {
@@ -115,11 +115,11 @@ func TestCorpusFingerprints(t *testing.T) {
 		want := tr.TLS[0]
 		base := packetEvents(t, name, uint16(want.ClientPort))
 		rng := rand.New(rand.NewSource(7))
-		variants := map[string][]capture.Event{"in order": base}
-		shuffled := append([]capture.Event(nil), base...)
+		variants := map[string][]datapath.Event{"in order": base}
+		shuffled := append([]datapath.Event(nil), base...)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		variants["shuffled"] = shuffled
-		dup := append([]capture.Event(nil), base...)
+		dup := append([]datapath.Event(nil), base...)
 		dup = append(dup, base[:3]...)
 		variants["duplicated"] = append(dup[3:], dup[:3]...)
 		for vname, evs := range variants {
@@ -162,7 +162,7 @@ func TestPartialHandshakeTimesOut(t *testing.T) {
 	tr := readTruth(t, "tls_curl12")
 	evs := packetEvents(t, "tls_curl12", uint16(tr.TLS[0].ClientPort))[:1]
 	var buf bytes.Buffer
-	out := output.NewNDJSON(&buf)
+	out := ndjson.NewNDJSON(&buf)
 	p := New(Config{Idle: 10 * time.Second}, out)
 	sh := p.NewShard(0)
 	sh.Handle(&evs[0])
@@ -216,7 +216,7 @@ func TestMissingCertificateSegment(t *testing.T) {
 func TestServerRefusalAlert(t *testing.T) {
 	tr := readTruth(t, "tls_curl12")
 	evs := packetEvents(t, "tls_curl12", uint16(tr.TLS[0].ClientPort))
-	var kept []capture.Event
+	var kept []datapath.Event
 	for _, ev := range evs {
 		if ev.FromClient() {
 			kept = append(kept, ev)
@@ -249,11 +249,11 @@ func TestQUICHandshakeEvent(t *testing.T) {
 	cl := netip.MustParseAddrPort("192.0.2.10:50000")
 	sv := netip.MustParseAddrPort("198.51.100.1:443")
 	now := time.Unix(1700000000, 0)
-	evs := []capture.Event{
+	evs := []datapath.Event{
 		// The server's Initial seen first and taken for the client.
-		{Class: capture.ClassQUIC, Proto: capture.ProtoUDP, Src: sv, Dst: cl, Time: now, Flags: capture.FlagFromClient | capture.FlagFlowNew,
+		{Class: datapath.ClassQUIC, Proto: datapath.ProtoUDP, Src: sv, Dst: cl, Time: now, Flags: datapath.FlagFromClient | datapath.FlagFlowNew,
 			Payload: readHex(t, "rfc9001-a3-server-initial.hex")},
-		{Class: capture.ClassQUIC, Proto: capture.ProtoUDP, Src: cl, Dst: sv, Time: now.Add(time.Millisecond),
+		{Class: datapath.ClassQUIC, Proto: datapath.ProtoUDP, Src: cl, Dst: sv, Time: now.Add(time.Millisecond),
 			Payload: readHex(t, "rfc9001-a2-client-initial.hex")},
 	}
 	for i := range evs {
@@ -277,11 +277,11 @@ func TestQUICHandshakeEvent(t *testing.T) {
 	// Without a server answer, the client's hello alone is written after
 	// the quiet time.
 	var buf bytes.Buffer
-	out := output.NewNDJSON(&buf)
+	out := ndjson.NewNDJSON(&buf)
 	p := New(Config{}, out)
 	sh := p.NewShard(0)
 	alone := evs[1]
-	alone.Flags |= capture.FlagFlowNew
+	alone.Flags |= datapath.FlagFlowNew
 	sh.Handle(&alone)
 	sh.Tick(now.Add(DefaultQUICQuiet + time.Second))
 	out.Flush()
@@ -305,7 +305,7 @@ func TestQUICHandshakeEvent(t *testing.T) {
 // within the bound.
 func TestHandshakeMemoryIsBounded(t *testing.T) {
 	var buf bytes.Buffer
-	p := New(Config{MaxBytes: 1 << 20, Shards: 1}, output.NewNDJSON(&buf))
+	p := New(Config{MaxBytes: 1 << 20, Shards: 1}, ndjson.NewNDJSON(&buf))
 	sh := p.NewShard(0).(*shard)
 	// Each flow: a hello record header claiming a big message, then 16
 	// KiB of it out of order (a hole after the header): held, and counted.
@@ -323,8 +323,8 @@ func TestHandshakeMemoryIsBounded(t *testing.T) {
 			}{uint32(100 + k*1024), make([]byte, 1024)})
 		}
 		for _, part := range parts {
-			ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Src: src, Dst: dst, TCPFlags: 0x18,
-				Flags: capture.FlagFromClient, Time: time.Unix(int64(i), 0), Seq: part.seq, Payload: part.b, PayloadLen: len(part.b)}
+			ev := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Src: src, Dst: dst, TCPFlags: 0x18,
+				Flags: datapath.FlagFromClient, Time: time.Unix(int64(i), 0), Seq: part.seq, Payload: part.b, PayloadLen: len(part.b)}
 			sh.Handle(&ev)
 		}
 		if sh.mem > sh.maxBytes {
@@ -342,14 +342,14 @@ func TestHandshakeMemoryIsBounded(t *testing.T) {
 
 // The table of flows is bounded: the oldest is written early.
 func TestFlowTableIsBounded(t *testing.T) {
-	var evs []capture.Event
+	var evs []datapath.Event
 	for i := 0; i < 40; i++ {
-		evs = append(evs, capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP,
+		evs = append(evs, datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP,
 			Src: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)), Dst: netip.MustParseAddrPort("10.0.0.2:443"),
-			Flags: capture.FlagFromClient, Time: time.Unix(int64(i), 0), Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18})
+			Flags: datapath.FlagFromClient, Time: time.Unix(int64(i), 0), Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18})
 	}
 	var buf bytes.Buffer
-	p := New(Config{MaxFlows: 16, Shards: 1}, output.NewNDJSON(&buf))
+	p := New(Config{MaxFlows: 16, Shards: 1}, ndjson.NewNDJSON(&buf))
 	sh := p.NewShard(0).(*shard)
 	for i := range evs {
 		sh.Handle(&evs[i])
@@ -376,10 +376,10 @@ func TestFlowTableIsBounded(t *testing.T) {
 // A new handshake when the table is full costs the same as any other:
 // the oldest is found at the head of the activity list, not by a scan.
 func BenchmarkNewFlowFullTable(b *testing.B) {
-	p := New(Config{MaxFlows: 1 << 15, Shards: 1}, output.NewNDJSON(io.Discard))
+	p := New(Config{MaxFlows: 1 << 15, Shards: 1}, ndjson.NewNDJSON(io.Discard))
 	sh := p.NewShard(0)
-	ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Dst: netip.MustParseAddrPort("10.0.0.2:443"),
-		Flags: capture.FlagFromClient, Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18}
+	ev := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Dst: netip.MustParseAddrPort("10.0.0.2:443"),
+		Flags: datapath.FlagFromClient, Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		ev.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)}), uint16(i))
@@ -397,9 +397,9 @@ func BenchmarkHandshakeEvent(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			tr := readTruth(b, name)
 			evs := packetEvents(b, name, uint16(tr.TLS[0].ClientPort))
-			evs[len(evs)-1].Flags |= capture.FlagHSDone
+			evs[len(evs)-1].Flags |= datapath.FlagHSDone
 			evs[len(evs)-1].State = 2
-			out := output.NewNDJSON(io.Discard)
+			out := ndjson.NewNDJSON(io.Discard)
 			p := New(Config{}, out)
 			sh := p.NewShard(0)
 			b.ReportAllocs()
@@ -426,7 +426,7 @@ func TestEventJSONMatchesEncodingJSON(t *testing.T) {
 	var evs []*Event
 	for _, name := range []string{"tls_curl13", "tls_curl12", "tls_go_pq", "tls_openssl_nosni"} {
 		tr := readTruth(t, name)
-		p := New(Config{Score: func(e *Event) { evs = append(evs, e) }}, output.NewNDJSON(io.Discard))
+		p := New(Config{Score: func(e *Event) { evs = append(evs, e) }}, ndjson.NewNDJSON(io.Discard))
 		sh := p.NewShard(0).(*shard)
 		in := packetEvents(t, name, uint16(tr.TLS[0].ClientPort))
 		for i := range in {
@@ -473,7 +473,7 @@ func FuzzPipeline(f *testing.F) {
 	f.Add(append([]byte{0x83, 0, 0, 0x04, 0xb0}, readHex(f, "rfc9001-a2-client-initial.hex")...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var buf bytes.Buffer
-		out := output.NewNDJSON(&buf)
+		out := ndjson.NewNDJSON(&buf)
 		p := New(Config{MaxFlows: 4}, out)
 		sh := p.NewShard(0)
 		cl := netip.MustParseAddrPort("192.0.2.1:40000")
@@ -485,23 +485,23 @@ func FuzzPipeline(f *testing.F) {
 			fl, seq, n := data[0], uint32(data[1])<<8|uint32(data[2]), int(data[3])<<8|int(data[4])
 			data = data[5:]
 			n = min(n, len(data))
-			ev := capture.Event{Class: capture.ClassTLS, Proto: capture.ProtoTCP, Time: now, Interface: "fuzz",
+			ev := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Time: now, Interface: "fuzz",
 				Src: netip.AddrPortFrom(cl.Addr(), cl.Port()+uint16(fl>>4&3)), Dst: sv, Seq: 1000 + seq,
 				Payload: data[:n], PayloadLen: n, TCPFlags: 0x18}
 			if fl&1 != 0 {
-				ev.Flags |= capture.FlagFromClient
+				ev.Flags |= datapath.FlagFromClient
 			} else {
 				ev.Src, ev.Dst = ev.Dst, ev.Src
 			}
 			if fl&2 != 0 {
-				ev.Class, ev.Proto = capture.ClassQUIC, capture.ProtoUDP
+				ev.Class, ev.Proto = datapath.ClassQUIC, datapath.ProtoUDP
 			}
 			if fl&4 != 0 {
-				ev.Flags |= capture.FlagHSDone
+				ev.Flags |= datapath.FlagHSDone
 				ev.State = 2
 			}
 			if fl&8 != 0 {
-				ev.Flags |= capture.FlagFlowNew
+				ev.Flags |= datapath.FlagFlowNew
 			}
 			sh.Handle(&ev)
 			data = data[n:]

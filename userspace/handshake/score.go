@@ -3,8 +3,8 @@ package handshake
 import (
 	"net/netip"
 
-	"github.com/edgesensor/edgesensor/userspace/intel"
-	"github.com/edgesensor/edgesensor/userspace/score"
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 // Scorer returns a Config.Score that scores handshakes: JA3, JA4, SNI and

@@ -31,9 +31,9 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"github.com/edgesensor/edgesensor/userspace/csum"
-	"github.com/edgesensor/edgesensor/userspace/decap"
-	"github.com/edgesensor/edgesensor/userspace/pcapfile"
+	"github.com/edgesensor/edgesensor/userspace/packet/csum"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
+	"github.com/edgesensor/edgesensor/userspace/packet/pcapfile"
 )
 
 func main() {

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/csum"
-	"github.com/edgesensor/edgesensor/userspace/decap"
+	"github.com/edgesensor/edgesensor/userspace/packet/csum"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 )
 
 // status reads a frame's addresses and checksums with the product's

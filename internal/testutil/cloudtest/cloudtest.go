@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/anon"
-	"github.com/edgesensor/edgesensor/userspace/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/export/anon"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 )
 
 // Cloud is a reference cloud running as its own process.

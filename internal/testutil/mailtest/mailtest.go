@@ -1,5 +1,5 @@
 // Package mailtest holds what the tests of the mail parsers (smtp, imap,
-// mime) share: a message sink that checks the extract.Message contract,
+// mime) share: a message sink that checks the transfer.Message contract,
 // ways to feed a parser both directions in many orders, and base64 as
 // mail carries it.
 package mailtest
@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgesensor/edgesensor/userspace/extract"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
 )
 
 // Sink records the messages a parser opens and checks the Message
@@ -25,10 +25,10 @@ type Sink struct {
 
 type Msg struct {
 	s      *Sink
-	Meta   extract.Meta
+	Meta   transfer.Meta
 	Data   []byte
 	Gaps   int64
-	Cut    extract.Cut
+	Cut    transfer.Cut
 	Closed int
 }
 
@@ -36,7 +36,7 @@ func NewSink(t testing.TB) *Sink {
 	return &Sink{Fail: func(s string) { t.Helper(); t.Error(s) }}
 }
 
-func (s *Sink) OpenMessage(m *extract.Meta) extract.Message {
+func (s *Sink) OpenMessage(m *transfer.Meta) transfer.Message {
 	mm := &Msg{s: s, Meta: *m}
 	mm.Meta.RcptTo = slices.Clone(m.RcptTo) // only valid during the call
 	s.Msgs = append(s.Msgs, mm)
@@ -57,7 +57,7 @@ func (m *Msg) Gap(n int64) {
 	m.Gaps += n
 }
 
-func (m *Msg) Close(cut extract.Cut) {
+func (m *Msg) Close(cut transfer.Cut) {
 	m.Closed++
 	if m.Closed > 1 {
 		m.s.Fail("Close twice")
@@ -86,7 +86,7 @@ func Cl(s string) Ev { return Ev{Client: true, Data: []byte(s)} }
 func Sv(s string) Ev { return Ev{Data: []byte(s)} }
 
 // feed hands events over, honouring skip like the caller would.
-func Feed(p extract.Parser, evs []Ev) {
+func Feed(p transfer.Parser, evs []Ev) {
 	var skip [2]int64
 	for _, e := range evs {
 		if p.Done() {

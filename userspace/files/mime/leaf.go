@@ -1,0 +1,183 @@
+package mime
+
+import "github.com/edgesensor/edgesensor/userspace/files/transfer"
+
+// encoding is a part's Content-Transfer-Encoding as decoded.
+type encoding uint8
+
+const (
+	encIdentity encoding = iota // 7bit, 8bit, binary, and unknown ones
+	encBase64
+	encQP
+	encUU
+)
+
+// openFile opens the file of a leaf part and starts decoding its body.
+func (m *message) openFile(h *partHeader) {
+	m.meta = m.env
+	m.meta.From, m.meta.To, m.meta.Cc = m.top.from, m.top.to, m.top.cc
+	m.meta.Subject, m.meta.MessageID = m.top.subject, m.top.messageID
+	m.meta.Name = h.name
+	m.meta.ContentType = h.mtype
+	m.meta.Transfer = h.transfer
+	m.meta.Size = -1
+	m.file = m.x.sink.Open(&m.meta)
+	m.x.stats.Files++
+	m.want = m.file != nil
+	m.enc = h.enc
+	m.fileCut = transfer.Whole
+	switch h.enc {
+	case encBase64:
+		m.b64.reset()
+	case encQP:
+		m.qp.reset()
+	case encUU:
+		m.uu.reset()
+	}
+	if m.x.out == nil {
+		m.x.out = make([]byte, 0, outSize)
+	}
+	m.mode = modeBody
+}
+
+// closeFile ends the current leaf. cut is why it ended early, Whole when
+// its end came (a delimiter, or the end of a whole message).
+func (m *message) closeFile(cut transfer.Cut) {
+	clean := true
+	if m.want {
+		m.room(qpMaxOut) // what a decoder's end may add
+		out := m.x.out
+		switch m.enc {
+		case encBase64:
+			var n int
+			n, clean = m.b64.finish(out[len(out):cap(out)])
+			out = out[:len(out)+n]
+		case encQP:
+			out = m.qp.finish(out)
+		case encUU:
+			out = m.uu.finish(out)
+		}
+		m.x.out = out
+		m.flush()
+	}
+	st := m.x.stats
+	switch {
+	case m.enc == encBase64 && m.b64.malformed():
+		st.Base64Malformed++
+	case m.enc == encQP && m.qp.bad:
+		st.QPMalformed++
+	case m.enc == encUU && m.uu.bad:
+		st.UUMalformed++
+	}
+	if cut == transfer.Whole {
+		if m.fileCut != transfer.Whole {
+			cut = m.fileCut
+		} else if !clean {
+			cut = transfer.CutCorrupt
+		}
+	}
+	if m.file != nil {
+		m.file.Close(cut)
+	}
+	m.file = nil
+	m.want = false
+	m.mode = modeDiscard
+}
+
+// decode decodes line content of the body.
+func (m *message) decode(p []byte) {
+	switch m.enc {
+	case encIdentity:
+		m.emit(p)
+	case encBase64:
+		m.decodeB64(p)
+	case encQP:
+		m.decodeQP(p)
+	case encUU:
+		m.uu.text(p)
+	}
+}
+
+// decodeEOL decodes a line end of the body.
+func (m *message) decodeEOL(term string) {
+	switch m.enc {
+	case encIdentity:
+		m.emitString(term)
+	case encQP:
+		m.room(qpMaxOut + 2)
+		m.x.out = m.qp.eol(m.x.out, term)
+	case encUU:
+		m.room(uuMaxLine)
+		m.x.out = m.uu.eol(m.x.out)
+	}
+}
+
+func (m *message) decodeB64(p []byte) {
+	for len(p) > 0 {
+		if m.room(8); !m.want {
+			return
+		}
+		out := m.x.out
+		room := cap(out) - len(out)
+		// (take+3 pending) sextets make at most 3/4 as many bytes.
+		take := min(len(p), (room/3-1)*4)
+		n := m.b64.decode(out[len(out):cap(out)], p[:take])
+		m.x.out = out[:len(out)+n]
+		p = p[take:]
+	}
+}
+
+func (m *message) decodeQP(p []byte) {
+	for len(p) > 0 {
+		if m.room(qpMaxOut + 64); !m.want {
+			return
+		}
+		out := m.x.out
+		take := min(len(p), cap(out)-len(out)-qpMaxOut)
+		m.x.out = m.qp.text(out, p[:take])
+		p = p[take:]
+	}
+}
+
+// room flushes the output buffer unless it has n bytes free.
+func (m *message) room(n int) {
+	if cap(m.x.out)-len(m.x.out) < n {
+		m.flush()
+	}
+}
+
+func (m *message) emit(p []byte) {
+	for len(p) > 0 && m.want {
+		out := m.x.out
+		k := copy(out[len(out):cap(out)], p)
+		m.x.out = out[:len(out)+k]
+		p = p[k:]
+		if len(m.x.out) == cap(m.x.out) {
+			m.flush()
+		}
+	}
+}
+
+func (m *message) emitString(s string) {
+	if cap(m.x.out)-len(m.x.out) < len(s) {
+		m.flush()
+	}
+	if m.want {
+		m.x.out = append(m.x.out, s...)
+	}
+}
+
+// flush writes the decoded bytes to the current file. The buffer is
+// shared by the Extractor's messages: it is empty whenever a call on a
+// message returns.
+func (m *message) flush() {
+	out := m.x.out
+	if len(out) == 0 {
+		return
+	}
+	m.x.out = out[:0]
+	if m.file != nil && m.want && !m.file.Write(out) {
+		m.want = false
+		m.x.stats.Declined++
+	}
+}

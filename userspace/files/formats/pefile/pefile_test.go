@@ -207,7 +207,8 @@ func TestHostile(t *testing.T) {
 		company string // "" when the version info must be gone
 		imphash string
 	}{
-		// saferwall/pe v1.6.5 never returns on this one (scripts/libeval).
+		// saferwall/pe v1.6.5 never returns on this one (scripts/libeval,
+		// TestPEHostile).
 		{"a string table of length 0", mutate(good, func(b []byte) {
 			i := bytes.Index(b, u16("StringFileInfo")) - 6
 			le.PutUint16(b[i+36:], 0) // the first StringTable, after the 36-byte StringFileInfo header

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"unicode/utf16"
 
-	"github.com/edgesensor/edgesensor/userspace/formats/ole2"
+	"github.com/edgesensor/edgesensor/userspace/files/formats/ole2"
 )
 
 // A copy of the ole2 package's test writer (python3-olefile 0.46 reads

@@ -1,5 +1,5 @@
 // Package libeval weighs the field's libraries against the hand-written
-// format readers of userspace/formats, on the same inputs: the fixtures
+// format readers of userspace/files/formats, on the same inputs: the fixtures
 // and the corpus (same results?), hostile variants (bounded time and
 // memory?), seeded random mutations (what fuzzing finds first) and
 // benchmarks (speed, allocations).

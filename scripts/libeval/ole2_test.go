@@ -17,7 +17,7 @@ import (
 
 	"github.com/richardlehane/mscfb"
 
-	"github.com/edgesensor/edgesensor/userspace/formats/ole2"
+	"github.com/edgesensor/edgesensor/userspace/files/formats/ole2"
 )
 
 const streamCap = 1 << 16 // bytes read of each stream, by either reader

@@ -18,10 +18,10 @@ import (
 	slog "github.com/saferwall/pe/log"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
-	"github.com/edgesensor/edgesensor/userspace/filetype"
-	"github.com/edgesensor/edgesensor/userspace/formats"
-	"github.com/edgesensor/edgesensor/userspace/formats/pefile"
-	"github.com/edgesensor/edgesensor/userspace/static"
+	"github.com/edgesensor/edgesensor/userspace/files/filetype"
+	"github.com/edgesensor/edgesensor/userspace/files/formats"
+	"github.com/edgesensor/edgesensor/userspace/files/formats/pefile"
+	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
 )
 
 // swOptions parses what the sensor reads (headers, sections, imports,
@@ -458,10 +458,10 @@ func BenchmarkScorePE2MB(b *testing.B) {
 	}
 	defer f.Close()
 	typ := filetype.Detect(body[:filetype.HeadSize], "big.exe", "", int64(len(body)))
-	lim := static.Limits{}
+	lim := analyzers.Limits{}
 	score := func(b *testing.B, d *formats.Doc) {
 		filetype.MetadataOf(d)
-		if rs := static.AnalyzeDoc(d, typ, "big.exe", lim); len(rs) == 0 || !strings.HasPrefix(rs[0].Rule, "pe.") {
+		if rs := analyzers.AnalyzeDoc(d, typ, "big.exe", lim); len(rs) == 0 || !strings.HasPrefix(rs[0].Rule, "pe.") {
 			b.Fatalf("reasons %+v", rs)
 		}
 	}

@@ -105,7 +105,7 @@ func startAndWait(cmd *exec.Cmd, limit time.Duration) ([]byte, error) {
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../../userspace/filetype/testdata/" + name)
+	b, err := os.ReadFile("../../userspace/files/filetype/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,10 @@ import (
 	slog "github.com/saferwall/pe/log"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/files/formats"
 	"github.com/edgesensor/edgesensor/userspace/files/formats/pefile"
-	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
 )
 
 // swOptions parses what the sensor reads (headers, sections, imports,

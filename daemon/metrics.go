@@ -4,6 +4,8 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
@@ -11,13 +13,29 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
+// statusFresh is how long one read of the pinned state serves scrapes.
+const statusFresh = time.Second
+
 // families are the sensor's Prometheus metrics, read at scrape time from
 // the pinned maps, the ring readers, the pipelines, sinks and uplink.
 func families(cfg *config.Config, s *sensor.Sensor, a *analysis) []metrics.Family {
 	type emitFn = func(float64, ...string)
+	// One read of the pinned links and counters serves the families of a
+	// scrape (they are collected one after the other); the flow table is
+	// counted by kernel_flows alone.
+	var (
+		mu     sync.Mutex
+		read   time.Time
+		cached sensor.Status
+	)
 	status := func() sensor.Status {
-		st, _ := sensor.ReadStatus(cfg.Sensor.PinPath, nil)
-		return st
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(read) > statusFresh {
+			cached, _ = sensor.ReadInterfaces(cfg.Sensor.PinPath, nil)
+			read = time.Now()
+		}
+		return cached
 	}
 	fams := []metrics.Family{
 		{Name: "xdp_packets_total", Help: "Packets the XDP program saw, per interface.", Kind: metrics.Counter, Labels: []string{"iface"},
@@ -47,7 +65,11 @@ func families(cfg *config.Config, s *sensor.Sensor, a *analysis) []metrics.Famil
 				}
 			}},
 		{Name: "kernel_flows", Help: "Flows in the data plane's flow table.", Kind: metrics.Gauge,
-			Read: func(emit emitFn) { emit(float64(status().Flows)) }},
+			Read: func(emit emitFn) {
+				if n, err := s.Flows(); err == nil {
+					emit(float64(n))
+				}
+			}},
 		{Name: "ring_pending_bytes", Help: "Bytes waiting in a ring buffer for the reader.", Kind: metrics.Gauge, Labels: []string{"ring"},
 			Read: func(emit emitFn) {
 				for _, r := range s.Rings() {
@@ -161,7 +183,7 @@ func health(s *sensor.Sensor, a *analysis, cfg *config.Config) func() error {
 		if s == nil {
 			return nil
 		}
-		st, err := sensor.ReadStatus(cfg.Sensor.PinPath, nil)
+		st, err := sensor.ReadInterfaces(cfg.Sensor.PinPath, nil)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,7 @@
 # ones (works with or without git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=(bpf/sensor_bpfel.o bpf/sensor_bpfeb.o bpf/sensor_bpfel.go bpf/sensor_bpfeb.go)
+files=(bpf/sensor_bpfel.o bpf/sensor_bpfeb.o bpf/sensor_bpfel.go bpf/sensor_bpfeb.go bpf/flowcount_bpfel.o bpf/flowcount_bpfeb.o bpf/flowcount_bpfel.go bpf/flowcount_bpfeb.go)
 before=$(sha256sum "${files[@]}")
 go generate ./bpf
 after=$(sha256sum "${files[@]}")

@@ -40,6 +40,7 @@ type Sensor struct {
 	dec   *Decoder
 	lock  *os.File
 	csum  *checksumModes
+	count *bpf.FlowCounter // the flow table's size, for metrics
 
 	wg       sync.WaitGroup // the ticker
 	readers  sync.WaitGroup // the ring readers
@@ -96,7 +97,10 @@ func Setup(o Options) (*Sensor, error) {
 		}
 		return nil, err
 	}
-	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs, lock: lock}
+	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs, lock: lock, count: bpf.NewFlowCounter(objs.Flows)}
+	if !s.count.Kernel() {
+		o.Log.Info().Dur("every", bpf.WalkEvery).Msg("this kernel keeps no element count of the flow table (Linux 6.6+): kernel_flows walks it")
+	}
 	if s.csum, err = newChecksumModes(objs, o.Config); err != nil {
 		s.rollback(len(before) == 0)
 		return nil, err
@@ -316,10 +320,16 @@ func (s *Sensor) Close(detach bool) error {
 			errs = append(errs, err)
 		}
 	}
+	s.count.Close()
 	s.objs.Close()
 	s.lock.Close()
 	return errors.Join(errs...)
 }
+
+// Flows is how many flows the kernel's flow table holds: from the
+// kernel's element count where it keeps one (Linux 6.6+), in a few
+// microseconds whatever the table's size; else by walking the table.
+func (s *Sensor) Flows() (int, error) { return s.count.Count() }
 
 // RingFill is how full one ring buffer is.
 type RingFill struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"github.com/edgesensor/edgesensor/bpf"
 )
 
 // IfaceStatus is what `status` shows for one interface.
@@ -36,8 +37,24 @@ type Status struct {
 }
 
 // ReadStatus reads the pinned links and maps under pinPath, for the
-// interfaces in only (all when empty).
+// interfaces in only (all when empty), and counts the kernel's flows.
 func ReadStatus(pinPath string, only []string) (Status, error) {
+	st, err := ReadInterfaces(pinPath, only)
+	if err != nil || len(st.Interfaces) == 0 {
+		return st, err
+	}
+	if flows, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "flows"), nil); err == nil {
+		c := bpf.NewFlowCounter(flows)
+		st.Flows, _ = c.Count()
+		c.Close()
+		flows.Close()
+	}
+	return st, nil
+}
+
+// ReadInterfaces is ReadStatus without the flow count (Flows stays 0):
+// what a health check or a per-interface figure needs.
+func ReadInterfaces(pinPath string, only []string) (Status, error) {
 	st := Status{PinPath: pinPath, Interfaces: []IfaceStatus{}}
 	ifaces, err := PinnedInterfaces(pinPath)
 	if err != nil {
@@ -53,10 +70,6 @@ func ReadStatus(pinPath string, only []string) (Status, error) {
 			return st, fmt.Errorf("opening pinned ifslots: %w", privilegeHint(err))
 		}
 		defer ifslots.Close()
-		if flows, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "flows"), nil); err == nil {
-			st.Flows = countEntries(flows)
-			flows.Close()
-		}
 	}
 	for _, name := range ifaces {
 		if len(only) > 0 && !slices.Contains(only, name) {
@@ -117,17 +130,6 @@ func (is *IfaceStatus) read(pinPath string, counters, ifslots *ebpf.Map) error {
 	}
 	is.Counters, err = c.Map()
 	return err
-}
-
-// countEntries counts the keys of a hash map.
-func countEntries(m *ebpf.Map) int {
-	n := 0
-	var k, v []byte
-	it := m.Iterate()
-	for it.Next(&k, &v) {
-		n++
-	}
-	return n
 }
 
 // WriteText writes the status as a table, and every counter when one

@@ -18,7 +18,7 @@ const statusFresh = time.Second
 
 // families are the sensor's Prometheus metrics, read at scrape time from
 // the pinned maps, the ring readers, the pipelines, sinks and uplink.
-func families(cfg *config.Config, s *sensor.Sensor, a *analysis) []metrics.Family {
+func families(cfg *config.Config, s *sensor.Sensor, a *analysis, quiet *quietWatch) []metrics.Family {
 	type emitFn = func(float64, ...string)
 	// One read of the pinned links and counters serves the families of a
 	// scrape (they are collected one after the other); the flow table is
@@ -62,6 +62,22 @@ func families(cfg *config.Config, s *sensor.Sensor, a *analysis) []metrics.Famil
 						v = 0
 					}
 					emit(v, is.Iface, is.Mode)
+				}
+			}},
+		{Name: "interface_quiet", Help: "1 while an attached interface has seen no packets, or no TLS/QUIC handshakes, for metrics.quiet_after.",
+			Kind: metrics.Gauge, Labels: []string{"iface", "what"},
+			Read: func(emit emitFn) {
+				if quiet == nil {
+					return
+				}
+				for iface, kinds := range quiet.quiet() {
+					for _, what := range []string{quietPackets, quietHandshakes} {
+						v := 0.0
+						if slices.Contains(kinds, what) {
+							v = 1
+						}
+						emit(v, iface, what)
+					}
 				}
 			}},
 		{Name: "kernel_flows", Help: "Flows in the data plane's flow table.", Kind: metrics.Gauge,
@@ -172,8 +188,8 @@ func analysisFamilies(a *analysis) []metrics.Family {
 }
 
 // health is what /healthz answers: the output writable and (live) the
-// data plane attached.
-func health(s *sensor.Sensor, a *analysis, cfg *config.Config) func() error {
+// data plane attached, and no interface quiet (metrics.quiet_after).
+func health(s *sensor.Sensor, a *analysis, cfg *config.Config, quiet *quietWatch) func() error {
 	return func() error {
 		select {
 		case <-a.out.Failed():
@@ -191,6 +207,9 @@ func health(s *sensor.Sensor, a *analysis, cfg *config.Config) func() error {
 			if is.Error != "" {
 				return errors.New(is.Iface + ": " + is.Error)
 			}
+		}
+		if quiet != nil {
+			return quiet.err(time.Now())
 		}
 		return nil
 	}

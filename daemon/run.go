@@ -60,8 +60,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	var quiet *quietWatch
+	if d := time.Duration(cfg.Metrics.QuietAfter); d > 0 {
+		quiet = newQuietWatch(d)
+		go quiet.run(ctx, cfg.Sensor.PinPath, log)
+	}
 	if cfg.Metrics.Listen != "" {
-		ms, err := metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(families(cfg, s, an)), health(s, an, cfg))
+		ms, err := metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(families(cfg, s, an, quiet)), health(s, an, cfg, quiet))
 		if err != nil {
 			s.Close(!o.StayAttached)
 			return err

@@ -227,6 +227,7 @@ type opsConfig struct {
 	sinks     []string // names of the sinks below to configure
 	badTCP    bool     // a transport that does not exist on the tcp sink
 	caFile    string
+	quiet     string // metrics.quiet_after, when set
 }
 
 func (c opsConfig) toml() string {
@@ -239,7 +240,11 @@ func (c opsConfig) toml() string {
 		fmt.Fprintf(&b, "[ports]\nhttp = %s\n\n", c.httpPorts)
 	}
 	fmt.Fprintf(&b, "[files]\nspool_dir = %q\n\n", c.spool)
-	fmt.Fprintf(&b, "[metrics]\nlisten = %q\n\n", c.metrics)
+	fmt.Fprintf(&b, "[metrics]\nlisten = %q\n", c.metrics)
+	if c.quiet != "" {
+		fmt.Fprintf(&b, "quiet_after = %q\n", c.quiet)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "[output]\nevents = \"-\"\n\n")
 	for _, name := range c.sinks {
 		fmt.Fprintf(&b, "[[output.sinks]]\nname = %q\ntype = \"syslog\"\n", name)

@@ -83,6 +83,8 @@ install: build
 	install -D -m 0644 scripts/systemd/edgesensor.service $(DESTDIR)/etc/systemd/system/edgesensor.service
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/edgesensor/README.md
 	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/edgesensor/docs docs/*.md
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/edgesensor/prometheus deploy/prometheus/*.yml
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/edgesensor/grafana deploy/grafana/*.json
 	install -d -m 0750 $(DESTDIR)/etc/edgesensor
 	[ -e $(DESTDIR)/etc/edgesensor/sensor.toml ] || install -m 0640 sensor.toml $(DESTDIR)/etc/edgesensor/sensor.toml
 	if [ -z "$(DESTDIR)" ]; then \
@@ -94,7 +96,7 @@ install: build
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/edgesensor $(DESTDIR)/etc/systemd/system/edgesensor.service
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/edgesensor
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/edgesensor $(DESTDIR)$(PREFIX)/share/edgesensor
 
 clean:
 	rm -rf bin

@@ -178,6 +178,12 @@ func analysisFamilies(a *analysis) []metrics.Family {
 					emit(float64(cl.cur.Load().client.Stats().SpoolRecords))
 				}
 			}},
+		{Name: "uplink_spool_limit_bytes", Help: "The uplink spool's bound (uplink.spool_max): past it the oldest records are dropped.", Kind: metrics.Gauge,
+			Read: func(emit emitFn) {
+				if cl := a.taps.cloud.Load(); cl != nil {
+					emit(float64(cl.cur.Load().client.Stats().SpoolLimit))
+				}
+			}},
 		{Name: "uplink_spool_bytes", Help: "Bytes in the uplink spool (uplink.spool_max).", Kind: metrics.Gauge,
 			Read: func(emit emitFn) {
 				if cl := a.taps.cloud.Load(); cl != nil {
@@ -213,4 +219,14 @@ func health(s *sensor.Sensor, a *analysis, cfg *config.Config, quiet *quietWatch
 		}
 		return nil
 	}
+}
+
+// MetricNames lists every metric the sensor exports, with its prefix: what
+// the shipped alert rules and dashboard may name.
+func MetricNames() []string {
+	var names []string
+	for _, f := range families(&config.Config{}, nil, &analysis{taps: &taps{}}, nil) {
+		names = append(names, "edgesensor_"+f.Name)
+	}
+	return names
 }

@@ -16,6 +16,9 @@ declare -A lab=(
 	[python3]=python3 [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux
 	[tshark]=tshark [tcpreplay]=tcpreplay [mountpoint]=util-linux [chromium]=chromium
 	[rsyslogd]=rsyslog [/usr/bin/time]=time
+	# promtool checks the shipped alert rules and dashboard (deploy/); the
+	# package's server is kept from starting like the other daemons.
+	[promtool]=prometheus
 )
 
 want=()

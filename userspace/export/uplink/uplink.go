@@ -87,6 +87,7 @@ type Stats struct {
 	Duplicates      uint64 // the cloud already had them
 	SpoolRecords    int64
 	SpoolBytes      int64
+	SpoolLimit      int64  // SpoolMaxBytes: the bound SpoolBytes stays under
 	DroppedFull     uint64 // oldest removed to stay under SpoolMaxBytes
 	DroppedAge      uint64 // older than SpoolMaxAge
 	DroppedQueue    uint64 // Enqueue found the queue full (or the spool failed)
@@ -421,6 +422,7 @@ func (c *Client) Stats() Stats {
 		Duplicates:      c.st.duplicates.Load(),
 		SpoolRecords:    n,
 		SpoolBytes:      b,
+		SpoolLimit:      c.o.SpoolMaxBytes,
 		DroppedFull:     c.st.droppedFull.Load(),
 		DroppedAge:      c.st.droppedAge.Load(),
 		DroppedQueue:    c.st.droppedQueue.Load(),

@@ -49,7 +49,7 @@ func putBuf(b *buf) { pools[classOf(len(b.b))].Put(b) }
 
 // piece is held bytes at stream offset off: b.b[lo:hi]. orig and origEnd
 // are the offsets of the segment the bytes came from, which the overlap
-// policies compare.
+// policies compare; origEnd counts a FIN, as Linux's end_seq does.
 type piece struct {
 	off           int64
 	orig, origEnd int64

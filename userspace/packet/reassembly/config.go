@@ -119,6 +119,9 @@ type Stats struct {
 	SkippedSegments uint64
 	BeyondWindow    uint64 // segments ignored: more than Window ahead
 	AfterFIN        uint64 // bytes past the FIN's sequence number, dropped
+	// FINReplaced counts out-of-order FINs a covering segment made the
+	// receiver drop (PolicyLinux): the stream goes on past them.
+	FINReplaced uint64
 	// UrgentBytes are urgent (out-of-band) bytes taken out of the stream,
 	// as the receiver does by default.
 	UrgentBytes uint64
@@ -142,6 +145,7 @@ func (s *Stats) Add(o *Stats) {
 	s.LateBytes += o.LateBytes
 	s.OutOfOrder += o.OutOfOrder
 	s.OldSegments += o.OldSegments
+	s.FINReplaced += o.FINReplaced
 	s.Skipped += o.Skipped
 	s.SkippedSegments += o.SkippedSegments
 	s.BeyondWindow += o.BeyondWindow

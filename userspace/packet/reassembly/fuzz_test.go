@@ -72,6 +72,7 @@ func fuzzOne(t *testing.T, in []byte) {
 	defer models.Put(first)
 	first.gen++
 	var skipNext int64
+	var finStart uint32 // where the FIN segment's data began, from the ISN
 	k := &fuzzSink{t: t, s: &s, first: first, isn: isn}
 	k.skip = func() int64 { n := skipNext; skipNext = 0; return n }
 	for ; len(in) >= 4; in = in[4:] {
@@ -109,10 +110,27 @@ func fuzzOne(t *testing.T, in []byte) {
 			var added []prior
 			d := int64(int32(data - (base + uint32(s.next))))
 			segS, segE := data-isn, data-isn+uint32(n)
+			if fin {
+				segE++ // end_seq counts the FIN
+			}
+			// Linux drops a queued out-of-order FIN segment that this one
+			// replaces (same start, later end_seq) or covers (earlier start,
+			// end_seq at or past it): the stream then goes on past the FIN.
+			finGone := false
+			if cfg.Policy == PolicyLinux && s.fin && s.finOff > s.next {
+				fE := uint32(int64(s.base)+s.finOff-int64(isn)) + 1
+				switch {
+				case segS == finStart:
+					finGone = segE > fE
+				case segS < finStart:
+					finGone = segE >= fE
+				}
+			}
+			wasFin := s.fin
 			if !s.flushed && (s.started || n > 0 || syn || fin) && d <= s.window {
 				for i := range payload {
 					o, q := s.next+d+int64(i), data+uint32(i)-isn
-					if o < s.next || s.fin && o >= s.finOff {
+					if o < s.next || s.fin && !finGone && o >= s.finOff {
 						continue
 					}
 					cur := first.get(q)
@@ -134,6 +152,9 @@ func fuzzOne(t *testing.T, in []byte) {
 				}
 			}
 			s.Segment(seq, syn, fin, payload, k)
+			if fin && s.fin && (!wasFin || finGone) {
+				finStart = segS
+			}
 			for _, a := range added {
 				if o := int64(isn + a.i - s.base); s.fin && o >= s.finOff {
 					// Beyond the FIN this segment set: dropped.
@@ -192,7 +213,8 @@ type model struct {
 	stamp   [1 << 17]uint32
 	val     [1 << 17]byte
 	payload [255 * 16]byte
-	// The offsets of the segment each byte came from (overlap policies).
+	// The offsets of the segment each byte came from (overlap policies);
+	// oend counts a FIN as Linux's end_seq does.
 	orig, oend [1 << 17]uint32
 }
 

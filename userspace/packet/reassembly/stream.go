@@ -17,6 +17,10 @@ type Stream struct {
 	mem    int64 // memory the pieces and the history take (Budget)
 	next   int64 // offset of the delivery point
 	finOff int64 // offset the stream ends at, once fin
+	// finStart is where the data of the segment that carried the FIN
+	// began: while that segment waits out of order, Linux may drop it,
+	// FIN and all, for one that covers it (linuxDropsFIN).
+	finStart int64
 
 	hist    *[histN]histRec // the last deliveries, for conflicts
 	histPos int
@@ -164,8 +168,19 @@ func (s *Stream) Segment(seq uint32, syn, fin bool, payload []byte, c Consumer) 
 	}
 	off := s.next + d
 	end := off + int64(len(payload))
+	// Overlaps among out-of-order segments are settled on the segment as
+	// sent, its end counting the FIN (Linux's end_seq), whatever of it is
+	// cut below.
+	endSeq := end
 	if fin {
-		s.setFIN(end)
+		endSeq++
+	}
+	if s.fin && s.policy == PolicyLinux && s.finOff > s.next && s.linuxDropsFIN(off, end, fin) {
+		s.fin = false
+		s.stats.FINReplaced++
+	}
+	if fin {
+		s.setFIN(off, end)
 	}
 	if s.fin && end > s.finOff {
 		cut := end - max(off, s.finOff)
@@ -176,7 +191,7 @@ func (s *Stream) Segment(seq uint32, syn, fin bool, payload []byte, c Consumer) 
 	if len(payload) == 0 {
 		return
 	}
-	segStart, segEnd := off, end
+	segStart, segEnd := off, endSeq
 	if off < s.next {
 		s.behind(off, min(end, s.next), end <= s.next)
 		s.conflicts(off, payload[:min(end, s.next)-off], c)
@@ -242,7 +257,7 @@ const maxUrgent = 16
 // first data; a FIN before bytes already seen is ignored (it conflicts
 // with them), unless the bytes after it were only skipped or declared a
 // gap (an ACK of the FIN seen before the FIN does that).
-func (s *Stream) setFIN(end int64) {
+func (s *Stream) setFIN(start, end int64) {
 	if s.fin {
 		return
 	}
@@ -252,7 +267,29 @@ func (s *Stream) setFIN(end int64) {
 	if s.hasHeld() && s.pieces[len(s.pieces)-1].end() > end {
 		return
 	}
-	s.fin, s.finOff = true, end
+	s.fin, s.finOff, s.finStart = true, end, start
+}
+
+// linuxDropsFIN says whether a segment with data [off, end) (fin: it
+// carries a FIN too) makes Linux drop the queued out-of-order segment
+// that carries the FIN, which then never happened: tcp_data_queue_ofo
+// replaces a queued skb by a new one with the same start and a later
+// end_seq, and erases the queued skbs a new one covers up to their
+// end_seq. A FIN counts in end_seq. Without this, a sender could queue
+// its real data with a FIN out of order, then a longer decoy with the
+// same start: the host keeps the decoy, the sensor the first copy.
+func (s *Stream) linuxDropsFIN(off, end int64, fin bool) bool {
+	endSeq, finEndSeq := end, s.finOff+1
+	if fin {
+		endSeq++
+	}
+	switch {
+	case off == s.finStart:
+		return endSeq > finEndSeq
+	case off < s.finStart:
+		return endSeq >= finEndSeq
+	}
+	return false
 }
 
 // behind counts the bytes [lo, hi) that came behind the delivery point.

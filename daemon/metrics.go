@@ -80,6 +80,22 @@ func families(cfg *config.Config, s *sensor.Sensor, a *analysis, quiet *quietWat
 					}
 				}
 			}},
+		{Name: "memory_held_bytes", Help: "What the analysis holds of traffic now, per budget (handshakes, files, fragments: as of the last second; spool).",
+			Kind: metrics.Gauge, Labels: []string{"budget"},
+			Read: func(emit emitFn) {
+				emit(float64(a.handshakes.Memory()), "handshakes")
+				emit(float64(a.files.Memory()), "files")
+				emit(float64(s.FragmentMemory()), "fragments")
+				emit(float64(a.files.SpoolBytes()), "spool")
+			}},
+		{Name: "memory_limit_bytes", Help: "Each budget's bound: reassembly.handshake_memory, files.reassembly_memory, reassembly.fragment_memory, files.spool_limit.",
+			Kind: metrics.Gauge, Labels: []string{"budget"},
+			Read: func(emit emitFn) {
+				emit(float64(cfg.Reassembly.HandshakeMemory), "handshakes")
+				emit(float64(cfg.Files.ReassemblyMemory), "files")
+				emit(float64(cfg.Reassembly.FragmentMemory), "fragments")
+				emit(float64(cfg.Files.SpoolLimit), "spool")
+			}},
 		{Name: "kernel_flows", Help: "Flows in the data plane's flow table.", Kind: metrics.Gauge,
 			Read: func(emit emitFn) {
 				if n, err := s.Flows(); err == nil {

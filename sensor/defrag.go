@@ -112,6 +112,16 @@ func (d *defrag) expire(now time.Time) {
 }
 
 // Stats returns the counters so far.
+// held is what fragment reassembly holds now (reassembly.fragment_memory).
+func (d *defrag) held() int64 {
+	if d == nil {
+		return 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.r.Held()
+}
+
 func (d *defrag) stats() (DefragStats, ipfrag.Stats) {
 	if d == nil {
 		return DefragStats{}, ipfrag.Stats{}

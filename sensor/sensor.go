@@ -265,6 +265,14 @@ func (s *Sensor) Wait(ctx context.Context) error {
 	}
 }
 
+// FragmentMemory is what IP fragment reassembly holds now.
+func (s *Sensor) FragmentMemory() int64 {
+	if s.disp == nil {
+		return 0
+	}
+	return s.disp.frags.held()
+}
+
 // FragmentStats returns what fragment reassembly did (nil when off).
 func (s *Sensor) FragmentStats() map[string]uint64 {
 	if s.disp == nil {

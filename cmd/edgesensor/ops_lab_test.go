@@ -178,6 +178,10 @@ func testOpsMetrics(t *testing.T, l *lab.Lab) {
 		check("edgesensor_sink_events_total", map[string]string{"sink": s, "outcome": "sent"}, pos, "> 0")
 		check("edgesensor_sink_connected", map[string]string{"sink": s}, func(v float64) bool { return v == 1 }, "1")
 	}
+	for _, b := range []string{"handshakes", "files", "fragments", "spool"} {
+		check("edgesensor_memory_limit_bytes", map[string]string{"budget": b}, pos, "> 0")
+		check("edgesensor_memory_held_bytes", map[string]string{"budget": b}, func(v float64) bool { return v >= 0 }, ">= 0")
+	}
 	for _, ring := range []string{"handshakes", "streams"} {
 		check("edgesensor_ring_size_bytes", map[string]string{"ring": ring}, pos, "> 0")
 	}

@@ -191,8 +191,15 @@ func TestIdleAndEviction(t *testing.T) {
 	if p.Stats.FlowsExpired.Load() != 0 {
 		t.Fatal("expired too early")
 	}
+	// The metrics' view of the memory held: the shard's, as of its Tick.
+	if m := p.Memory(); m <= 0 || m != s.budget.Used() {
+		t.Fatalf("Memory() = %d with a flow open, the shard holds %d", m, s.budget.Used())
+	}
 	sh.Tick(t0.Add(time.Minute))
 	drain(sh)
+	if m := p.Memory(); m != s.budget.Used() {
+		t.Fatalf("Memory() = %d after expiry, the shard holds %d", m, s.budget.Used())
+	}
 	if p.Stats.FlowsExpired.Load() != 1 {
 		t.Fatalf("expired %d", p.Stats.FlowsExpired.Load())
 	}

@@ -3,6 +3,7 @@ package files
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/lru"
@@ -37,6 +38,7 @@ type shardStats struct {
 type shard struct {
 	p     *Pipeline
 	id    int
+	held  atomic.Int64 // budget.Used() as of the last Tick, for other goroutines
 	flows map[flowKey]*flow
 	max   int
 	// The activity lists, least recently active first, for eviction and

@@ -168,6 +168,7 @@ const lifetimeScanEvery = 10 * time.Second
 // held files whose time is up go to the scorers.
 func (s *shard) Tick(now time.Time) {
 	s.now = now
+	defer func() { s.held.Store(s.budget.Used()) }()
 	for _, l := range []*lru.List[flow, *flow]{&s.embryonic, &s.active} {
 		for f := l.Oldest(); f != nil && now.Sub(f.last) >= s.p.cfg.Idle; f = l.Oldest() {
 			s.p.Stats.FlowsExpired.Add(1)

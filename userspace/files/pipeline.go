@@ -203,6 +203,18 @@ func (p *Pipeline) scorer() {
 	}
 }
 
+// Memory is what the shards held at their last Tick (about once a
+// second), against ReassemblyMemory.
+func (p *Pipeline) Memory() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, s := range p.shards {
+		n += s.held.Load()
+	}
+	return n
+}
+
 // New makes a pipeline writing to out. It creates the spool directory.
 func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 	ds := DefaultSettings()

@@ -62,6 +62,7 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 // walks the activity list from the least recent and stops at the first
 // handshake quiet for less than the shortest wait.
 func (s *shard) Tick(now time.Time) {
+	defer func() { s.held.Store(int64(s.mem)) }()
 	for f := range s.activity.All() {
 		idle := now.Sub(f.last)
 		if idle < min(s.p.cfg.QUICQuiet, s.p.cfg.Idle) {

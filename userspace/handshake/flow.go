@@ -3,6 +3,7 @@ package handshake
 import (
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -181,6 +182,7 @@ type shard struct {
 	mem      int // bytes the flows hold
 	peak     int // the most they held
 	maxBytes int
+	held     atomic.Int64 // mem as of the last Tick, for readers on other goroutines
 	scratch  fingerprint.Scratch
 	free     []*flow // finished flows kept for their buffers
 	certs    certCache

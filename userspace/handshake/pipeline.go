@@ -109,6 +109,18 @@ func (p *Pipeline) Detail() (reassembly.Stats, reassembly.ConnStats) {
 	return st, ct
 }
 
+// Memory is what the shards held at their last Tick (about once a
+// second), against MaxBytes.
+func (p *Pipeline) Memory() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, s := range p.shards {
+		n += s.held.Load()
+	}
+	return n
+}
+
 // New makes a pipeline writing to out.
 func New(cfg Config, out *ndjson.NDJSON) *Pipeline {
 	if cfg.Idle <= 0 {

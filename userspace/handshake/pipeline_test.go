@@ -334,6 +334,15 @@ func TestHandshakeMemoryIsBounded(t *testing.T) {
 	if p.Stats.EvictedMemory.Load() == 0 {
 		t.Error("nothing was written early")
 	}
+	// What the metrics read from other goroutines: the shard's figure as
+	// of its last Tick.
+	if p.Memory() != 0 {
+		t.Errorf("Memory() = %d before any Tick", p.Memory())
+	}
+	sh.Tick(time.Unix(200, 0))
+	if m := p.Memory(); m != int64(sh.mem) || m < 1<<19 || m > 1<<20 {
+		t.Errorf("Memory() = %d after a Tick, the shard holds %d (bound %d)", m, sh.mem, sh.maxBytes)
+	}
 	sh.Close()
 	if sh.mem != 0 || len(sh.flows) != 0 || sh.activity.Len() != 0 {
 		t.Errorf("after close: %d bytes, %d flows", sh.mem, len(sh.flows))

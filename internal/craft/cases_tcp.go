@@ -80,6 +80,7 @@ func tcpCases() []Case {
 		tcpCase("after_fin_decoy", "after the server's FIN, a decoy HTTP response past the FIN's sequence number", afterFinDecoy),
 		tcpCase("overlap_linux_inorder_wins", "an out-of-order decoy queued, then in-order real data covering it", overlapInorderWins),
 		tcpCase("overlap_linux_longer_same_start", "an out-of-order short decoy, then a longer real segment with the same start, then the hole", overlapLongerSameStart),
+		tcpCase("overlap_linux_fin_replaced", "an out-of-order short decoy with a FIN, then a longer real segment with the same start, then the hole", finReplacedByLonger),
 		tcpCase("overlap_linux_contained_dropped", "an out-of-order real segment queued, then a shorter decoy with the same start, then the hole", overlapContainedDropped),
 		tcpCase("retrans_conflict", "a delivered segment retransmitted at once with other bytes: which copy the host kept is unknowable", retransConflict),
 		tcpCase("rst_bad_seq", "RSTs from both sides in the window but not at the next expected byte, and one far outside", rstBadSeq),

@@ -251,3 +251,39 @@ func tfoAcked(b *builder) error {
 	c.Close(Up)
 	return finish(c)
 }
+
+// finReplacedByLonger: segment A is held back; a short decoy for the start
+// of the next segment B arrives with a FIN (queued out of order, FIN and
+// all), then the real B with the same start and longer, then A. Linux
+// replaces the queued skb, FIN included, by the one with the later
+// end_seq (tcp_data_queue_ofo, rb_replace_node): the connection goes on
+// and the host reads the whole file. A sensor that keeps the first FIN
+// cuts the file at the decoy. Truth: the file whole.
+func finReplacedByLonger(b *builder) error {
+	st, err := b.source("http_exe")
+	if err != nil {
+		return err
+	}
+	down := st.Bytes(false)
+	done := map[int]bool{}
+	once := false
+	return b.download(st, func(c *Conn, d, off int, data []byte) Action {
+		if d != Down {
+			return Deliver
+		}
+		if done[off] {
+			return Skip
+		}
+		if once || !every50(off, 1448, len(down)) {
+			return Deliver
+		}
+		once = true
+		bOff := off + len(data)
+		real := down[bOff : bOff+1448]
+		c.Emit(Down, Seg{Off: bOff, Data: mangle(real[:500]), Flags: FIN | ACK})
+		c.SackAck(Down, [2]int{bOff, bOff + 501})
+		c.SendAt(Down, bOff, real, false)
+		done[bOff] = true
+		return Deliver
+	})
+}

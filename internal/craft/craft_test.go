@@ -316,7 +316,7 @@ func TestCasesGiveLinuxTheTruth(t *testing.T) {
 // attacks are the cases whose decoys fool a reassembler that checks
 // nothing and keeps the first copy of every byte: each must.
 var attacks = []string{"csum_tcp_decoy", "csum_ip_decoy", "window_decoy", "noack_decoy", "after_fin_decoy",
-	"overlap_linux_inorder_wins", "overlap_linux_longer_same_start", "rst_bad_seq", "syn_midstream",
+	"overlap_linux_inorder_wins", "overlap_linux_longer_same_start", "overlap_linux_fin_replaced", "rst_bad_seq", "syn_midstream",
 	"tfo_unacked", "urgent_byte", "frag4_overlap", "frag6_overlap", "frag6_tiny_first"}
 
 func TestAttacksFoolANaiveReassembler(t *testing.T) {

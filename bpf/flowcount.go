@@ -15,7 +15,8 @@ import (
 // millions of flows, so a walked count serves for WalkEvery.
 type FlowCounter struct {
 	flows *ebpf.Map
-	objs  *flowcountObjects // nil: the kernel lacks the kfunc; walk
+	objs  *flowcountObjects // nil: the program did not load (err says why); walk
+	err   error
 
 	mu     sync.Mutex
 	walked time.Time
@@ -31,20 +32,30 @@ func NewFlowCounter(flows *ebpf.Map) *FlowCounter {
 	c := &FlowCounter{flows: flows}
 	spec, err := loadFlowcount()
 	if err != nil {
+		c.err = err
 		return c
 	}
-	// The map handed in replaces the one count.c declares; it must look
-	// the same, so it takes the live table's size.
-	spec.Maps["flows"].MaxEntries = flows.MaxEntries()
+	// The map handed in replaces the one count.c declares, which must
+	// look the same: it takes the live table's shape, so a change to
+	// maps.h cannot make the two drift apart.
+	ms := spec.Maps["flows"]
+	if info, err := flows.Info(); err == nil {
+		ms.Type, ms.Flags = info.Type, info.Flags
+	}
+	ms.KeySize, ms.ValueSize, ms.MaxEntries = flows.KeySize(), flows.ValueSize(), flows.MaxEntries()
 	var objs flowcountObjects
 	if err := spec.LoadAndAssign(&objs, &ebpf.CollectionOptions{
 		MapReplacements: map[string]*ebpf.Map{"flows": flows},
 	}); err != nil {
+		c.err = fmt.Errorf("loading the flow counting program: %w", err)
 		return c
 	}
 	c.objs = &objs
 	return c
 }
+
+// Err says why the kernel's element count is not used (nil when it is).
+func (c *FlowCounter) Err() error { return c.err }
 
 // Kernel says whether the count comes from the kernel's element count
 // (false: from a walk of the table).
@@ -56,7 +67,11 @@ func (c *FlowCounter) Count() (int, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.walked.IsZero() || time.Since(c.walked) >= WalkEvery {
-			c.last, c.walked = walk(c.flows), time.Now()
+			n, err := walk(c.flows)
+			if err != nil {
+				return 0, err
+			}
+			c.last, c.walked = n, time.Now()
 		}
 		return c.last, nil
 	}
@@ -79,12 +94,15 @@ func (c *FlowCounter) Close() error {
 }
 
 // walk counts the keys of a hash map one by one.
-func walk(m *ebpf.Map) int {
+func walk(m *ebpf.Map) (int, error) {
 	n := 0
 	var k, v []byte
 	it := m.Iterate()
 	for it.Next(&k, &v) {
 		n++
 	}
-	return n
+	if err := it.Err(); err != nil {
+		return n, fmt.Errorf("walking the flow table: %w", err)
+	}
+	return n, nil
 }

@@ -65,13 +65,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		quiet = newQuietWatch(d)
 		go quiet.run(ctx, cfg.Sensor.PinPath, log)
 	}
+	var ms *metrics.Server
 	if cfg.Metrics.Listen != "" {
-		ms, err := metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(families(cfg, s, an, quiet)), health(s, an, cfg, quiet))
-		if err != nil {
+		if ms, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(families(cfg, s, an, quiet)), health(s, an, cfg, quiet)); err != nil {
 			s.Close(!o.StayAttached)
 			return err
 		}
-		defer ms.Close()
 		log.Info().Str("listen", ms.Addr()).Msg("metrics on /metrics, health on /healthz")
 	}
 	log.Info().Msg("running; SIGHUP reloads the config, SIGINT or SIGTERM stops")
@@ -101,6 +100,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}
 	}()
 	werr := s.Wait(ctx)
+	// Scrapes and the quiet watch read the data plane: they end before it
+	// closes.
+	stop()
+	if ms != nil {
+		ms.Close()
+	}
 	ds := s.DispatchStats()
 	frags := s.FragmentStats()
 	if o.StayAttached {

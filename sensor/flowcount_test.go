@@ -60,7 +60,7 @@ func TestPrivilegedFlowCounter(t *testing.T) {
 	c := bpf.NewFlowCounter(h.objs.Flows)
 	defer c.Close()
 	if kernelCounts(t) && !c.Kernel() {
-		t.Fatal("this kernel keeps hash-map element counts, but the counting program did not load")
+		t.Fatalf("this kernel keeps hash-map element counts, but the counting program did not load: %v", c.Err())
 	}
 	for _, n := range []int{0, 1, 1000, 4096, 10000} {
 		if n > 0 {

@@ -40,7 +40,10 @@ type Sensor struct {
 	dec   *Decoder
 	lock  *os.File
 	csum  *checksumModes
-	count *bpf.FlowCounter // the flow table's size, for metrics
+	// count tells the flow table's size, for metrics; made at the first
+	// ask, since a sensor without metrics never needs it.
+	countOnce sync.Once
+	count     *bpf.FlowCounter
 
 	wg       sync.WaitGroup // the ticker
 	readers  sync.WaitGroup // the ring readers
@@ -97,10 +100,7 @@ func Setup(o Options) (*Sensor, error) {
 		}
 		return nil, err
 	}
-	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs, lock: lock, count: bpf.NewFlowCounter(objs.Flows)}
-	if !s.count.Kernel() {
-		o.Log.Info().Dur("every", bpf.WalkEvery).Msg("this kernel keeps no element count of the flow table (Linux 6.6+): kernel_flows walks it")
-	}
+	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs, lock: lock}
 	if s.csum, err = newChecksumModes(objs, o.Config); err != nil {
 		s.rollback(len(before) == 0)
 		return nil, err
@@ -328,7 +328,9 @@ func (s *Sensor) Close(detach bool) error {
 			errs = append(errs, err)
 		}
 	}
-	s.count.Close()
+	if s.count != nil {
+		s.count.Close()
+	}
 	s.objs.Close()
 	s.lock.Close()
 	return errors.Join(errs...)
@@ -337,7 +339,16 @@ func (s *Sensor) Close(detach bool) error {
 // Flows is how many flows the kernel's flow table holds: from the
 // kernel's element count where it keeps one (Linux 6.6+), in a few
 // microseconds whatever the table's size; else by walking the table.
-func (s *Sensor) Flows() (int, error) { return s.count.Count() }
+// Not after Close.
+func (s *Sensor) Flows() (int, error) {
+	s.countOnce.Do(func() {
+		s.count = bpf.NewFlowCounter(s.objs.Flows)
+		if err := s.count.Err(); err != nil {
+			s.log.Info().Err(err).Dur("every", bpf.WalkEvery).Msg("the flow table's element count cannot be read (Linux 6.6+): kernel_flows walks the table")
+		}
+	})
+	return s.count.Count()
+}
 
 // RingFill is how full one ring buffer is.
 type RingFill struct {

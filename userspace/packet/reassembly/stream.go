@@ -175,7 +175,7 @@ func (s *Stream) Segment(seq uint32, syn, fin bool, payload []byte, c Consumer) 
 	if fin {
 		endSeq++
 	}
-	if s.fin && s.policy == PolicyLinux && s.finOff > s.next && s.linuxDropsFIN(off, end, fin) {
+	if s.fin && s.policy == PolicyLinux && s.finOff > s.next && s.linuxDropsFIN(off, endSeq) {
 		s.fin = false
 		s.stats.FINReplaced++
 	}
@@ -270,19 +270,17 @@ func (s *Stream) setFIN(start, end int64) {
 	s.fin, s.finOff, s.finStart = true, end, start
 }
 
-// linuxDropsFIN says whether a segment with data [off, end) (fin: it
-// carries a FIN too) makes Linux drop the queued out-of-order segment
-// that carries the FIN, which then never happened: tcp_data_queue_ofo
+// linuxDropsFIN says whether a segment with data from off and Linux's
+// end_seq endSeq (its end, plus one for a FIN) makes Linux drop the queued
+// out-of-order segment that carries the FIN, which then never happened:
+// tcp_data_queue_ofo
 // replaces a queued skb by a new one with the same start and a later
 // end_seq, and erases the queued skbs a new one covers up to their
 // end_seq. A FIN counts in end_seq. Without this, a sender could queue
 // its real data with a FIN out of order, then a longer decoy with the
 // same start: the host keeps the decoy, the sensor the first copy.
-func (s *Stream) linuxDropsFIN(off, end int64, fin bool) bool {
-	endSeq, finEndSeq := end, s.finOff+1
-	if fin {
-		endSeq++
-	}
+func (s *Stream) linuxDropsFIN(off, endSeq int64) bool {
+	finEndSeq := s.finOff + 1
 	switch {
 	case off == s.finStart:
 		return endSeq > finEndSeq

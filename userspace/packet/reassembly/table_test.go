@@ -61,6 +61,54 @@ func TestTable(t *testing.T) {
 		want   string
 		check  func(t *testing.T, s *Stream, st *Stats)
 	}{
+		// A FIN queued out of order goes with its segment when Linux drops
+		// that segment (tcp_data_queue_ofo): replaced by one with the same
+		// start and a later end_seq (a FIN counts in it), or covered by one
+		// that starts before it and reaches its end_seq.
+		{name: "linux: out-of-order FIN replaced by a longer segment", cfg: Config{Policy: PolicyLinux},
+			ops:  []op{syn(""), fin(4, "XX"), seg(4, "4567"), seg(0, "0123"), seg(8, "89"), flush()},
+			want: "0123456789",
+			check: func(t *testing.T, s *Stream, st *Stats) {
+				eq(t, "FIN replaced", st.FINReplaced, 1)
+				eq(t, "finished", s.Finished(), false)
+				eq(t, "after FIN", st.AfterFIN, 0)
+			}},
+		{name: "linux: one byte past the FIN is not longer (end_seq equal): dropped", cfg: Config{Policy: PolicyLinux},
+			ops:  []op{syn(""), fin(4, "45"), seg(4, "XYZ"), seg(0, "0123"), flush()},
+			want: "012345",
+			check: func(t *testing.T, s *Stream, st *Stats) {
+				eq(t, "FIN replaced", st.FINReplaced, 0)
+				eq(t, "finished", s.Finished(), true)
+				eq(t, "after FIN", st.AfterFIN, 1)
+			}},
+		{name: "linux: same start, same data and a FIN: the queued one stays", cfg: Config{Policy: PolicyLinux},
+			ops:  []op{syn(""), fin(4, "45"), fin(4, "XY"), seg(0, "0123"), flush()},
+			want: "012345",
+			check: func(t *testing.T, s *Stream, st *Stats) {
+				eq(t, "FIN replaced", st.FINReplaced, 0)
+				eq(t, "finished", s.Finished(), true)
+			}},
+		{name: "linux: an earlier segment reaching the FIN's end_seq erases it", cfg: Config{Policy: PolicyLinux},
+			ops:  []op{syn(""), fin(4, "XX"), seg(2, "23456"), seg(0, "01"), flush()},
+			want: "0123456",
+			check: func(t *testing.T, s *Stream, st *Stats) {
+				eq(t, "FIN replaced", st.FINReplaced, 1)
+				eq(t, "finished", s.Finished(), false)
+			}},
+		{name: "linux: an earlier segment short of the FIN's end_seq leaves it", cfg: Config{Policy: PolicyLinux},
+			ops:  []op{syn(""), fin(4, "XX"), seg(2, "2345"), seg(0, "01"), flush()},
+			want: "012345",
+			check: func(t *testing.T, s *Stream, st *Stats) {
+				eq(t, "FIN replaced", st.FINReplaced, 0)
+				eq(t, "finished", s.Finished(), true)
+			}},
+		{name: "first: an out-of-order FIN stays", cfg: Config{Policy: PolicyFirst},
+			ops:  []op{syn(""), fin(4, "45"), seg(4, "XYZW"), seg(0, "0123"), flush()},
+			want: "012345",
+			check: func(t *testing.T, s *Stream, st *Stats) {
+				eq(t, "FIN replaced", st.FINReplaced, 0)
+				eq(t, "finished", s.Finished(), true)
+			}},
 		{name: "in order", ops: []op{syn(""), seg(0, "hello "), seg(6, "world"), fin(11, ""), flush()},
 			want: "hello world",
 			check: func(t *testing.T, s *Stream, st *Stats) {

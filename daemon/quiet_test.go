@@ -38,8 +38,9 @@ func TestQuietWatch(t *testing.T) {
 			t.Fatalf("unexpected change %+v", c)
 		}
 	}
-	if c := ch[0]; c.Iface == "eth0" && !c.Since.Equal(at(0)) {
-		t.Fatalf("eth0's handshakes last moved at %v, change says %v", at(0), c.Since)
+	// Interfaces are read in order: eth0's handshakes come first.
+	if c := ch[0]; c.Iface != "eth0" || c.What != quietHandshakes || !c.Since.Equal(at(0)) {
+		t.Fatalf("first change %+v, want eth0's handshakes, last moved at %v", c, at(0))
 	}
 	q := w.quiet()
 	if strings.Join(q["eth0"], ",") != "handshakes" || strings.Join(q["eth1"], ",") != "packets,handshakes" {

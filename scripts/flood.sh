@@ -12,7 +12,7 @@
 #   FLOOD_CASES=REGEX  only those floods
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin/edgesensor}
+BIN=$(realpath -m "${BIN:-bin/edgesensor}") # absolute: check-config runs from $work
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/craftgen" ./internal/lab/craftgen
@@ -22,7 +22,7 @@ go build -o "$work/craftcheck" ./internal/lab/craftcheck
 # The bound: the RSS of a tiny capture (program, kernel types, rings) plus
 # twice the memory the config lets the analysis hold (docs/hostile-traffic.md, "Memory").
 base=$(/usr/bin/time -f %M "$BIN" replay testdata/corpus/tls_curl13.pcap 2>&1 >/dev/null | tail -1)
-held=$(cd "$work" && "$OLDPWD/$BIN" check-config | sed -n 's/^ *held_memory=//p')
+held=$(cd "$work" && "$BIN" check-config | sed -n 's/^ *held_memory=//p')
 held_mib=$(python3 -c 'import sys; v=sys.argv[1]; u={"KiB":1/1024,"MiB":1,"GiB":1024}; print(int(float(v[:-3])*u[v[-3:]]))' "$held")
 bound=$((base / 1024 + 2 * held_mib))
 echo "== floods, replayed with the default config: held_memory=$held; RSS bound $((base / 1024)) MiB (tiny capture) + 2 x $held_mib MiB = $bound MiB"

@@ -111,7 +111,6 @@ func (d *defrag) expire(now time.Time) {
 	d.mu.Unlock()
 }
 
-// Stats returns the counters so far.
 // held is what fragment reassembly holds now (reassembly.fragment_memory).
 func (d *defrag) held() int64 {
 	if d == nil {
@@ -122,6 +121,7 @@ func (d *defrag) held() int64 {
 	return d.r.Held()
 }
 
+// stats returns the counters so far.
 func (d *defrag) stats() (DefragStats, ipfrag.Stats) {
 	if d == nil {
 		return DefragStats{}, ipfrag.Stats{}

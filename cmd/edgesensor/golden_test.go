@@ -18,8 +18,9 @@ import (
 // The events replay writes, pinned: a change of the code that changes a
 // byte of any event of a corpus capture (or of the crafted captures, see
 // TestPrivilegedCraftCases) fails here, so a refactoring can show it kept
-// the output as it was. Events of different flows may come in any order
-// (the workers run side by side), so the lines are compared sorted.
+// the output as it was. The lines are compared sorted: the order of
+// events of different flows is not part of the contract (live, workers
+// run side by side).
 //
 //	UPDATE_GOLDEN=1 go test -run 'Golden|CraftCases' ./cmd/edgesensor
 //

@@ -41,7 +41,10 @@ func TestPrivilegedQuietInterface(t *testing.T) {
 		return strings.TrimSpace(out[:i]), out[i+1:]
 	}
 	quiet := func(iface, what string) float64 {
-		v, _ := metricValue(scrape(t, l), "edgesensor_interface_quiet", map[string]string{"iface": iface, "what": what})
+		v, found := metricValue(scrape(t, l), "edgesensor_interface_quiet", map[string]string{"iface": iface, "what": what})
+		if !found {
+			t.Fatalf("edgesensor_interface_quiet{iface=%s,what=%s} is not exported", iface, what)
+		}
 		return v
 	}
 	waitFor := func(what string, d time.Duration, ok func() bool) {

@@ -15,9 +15,6 @@ import (
 // PortApps lists every watched port with its application.
 func (c *Config) PortApps() map[uint16]datapath.App { return c.Ports.Apps() }
 
-// SpoolPath resolves files.spool_dir.
-func (c *Config) SpoolPath() string { return c.Files.SpoolPath() }
-
 // Mode returns the effective share mode of a category (executables,
 // documents, metadata, tls, email): its own, capped by privacy.share, and
 // none without an uplink.

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgesensor/edgesensor/internal/lab"
+
 	"github.com/edgesensor/edgesensor/userspace/export/anon"
 	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 )
@@ -28,22 +30,13 @@ type Cloud struct {
 	cmd                  *exec.Cmd
 }
 
-// moduleRoot is the directory of go.mod, found upwards from the test's.
+// moduleRoot is the directory of go.mod (lab.Root), for the test.
 func moduleRoot(t testing.TB) string {
-	dir, err := os.Getwd()
+	root, err := lab.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = up
-	}
+	return root
 }
 
 // Build builds edgecloud into the test's temporary directory.

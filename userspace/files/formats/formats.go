@@ -2,7 +2,7 @@
 // typed, bounded models of the readers under it (pefile, elffile,
 // pdffile, ole2, zipfile). The file pipeline hands the one Doc to both
 // the metadata (package filetype) and the static analyzers (package
-// static), which used to parse every PE, PDF and OLE2 file each with a
+// analyzers), which used to parse every PE, PDF and OLE2 file each with a
 // reader of their own.
 //
 // The readers trust nothing in the file: reads are bounded, malformed

@@ -58,29 +58,32 @@ func macHex(key, msg []byte, n int) string {
 
 // macPools keeps HMACs per key for reuse: a record hashes several values
 // under a few keys, and a new HMAC costs three allocations. Keys are the
-// policy's, few and fixed; the map is bounded by maxMacKeys.
+// policy's, few and fixed; the map is bounded by maxMacKeys. It is keyed
+// by the key's digest, not the key: a rotated key must not stay in memory
+// for as long as the map lives (the pooled HMACs go with the collector).
 var (
 	macMu    sync.RWMutex
-	macPools = map[string]*sync.Pool{}
+	macPools = map[[sha256.Size]byte]*sync.Pool{}
 )
 
 const maxMacKeys = 64
 
 func macPool(key []byte) *sync.Pool {
+	id := sha256.Sum256(key)
 	macMu.RLock()
-	p := macPools[string(key)]
+	p := macPools[id]
 	macMu.RUnlock()
 	if p != nil {
 		return p
 	}
 	macMu.Lock()
 	defer macMu.Unlock()
-	if p = macPools[string(key)]; p == nil {
+	if p = macPools[id]; p == nil {
 		if len(macPools) >= maxMacKeys {
 			clear(macPools) // keys of policies replaced long ago
 		}
 		p = new(sync.Pool)
-		macPools[string(key)] = p
+		macPools[id] = p
 	}
 	return p
 }

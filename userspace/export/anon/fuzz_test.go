@@ -314,6 +314,26 @@ func FuzzScrubText(f *testing.F) {
 
 func first(s string, _ bool) string { return s }
 
+// withoutHost takes the host out of a rebuilt URL where it stands, after
+// the user info of the authority: the same letters may occur earlier,
+// inside a percent-encoding ("%3E" before the host "E").
+func withoutHost(u string) string {
+	h := URLHost(u)
+	i := strings.Index(u, "//")
+	if h == "" || i < 0 {
+		return u
+	}
+	auth := u[i+2:]
+	if end := strings.IndexAny(auth, "/?#"); end >= 0 {
+		auth = auth[:end]
+	}
+	at := i + 2 + strings.LastIndexByte(auth, '@') + 1
+	if j := strings.Index(u[at:i+2+len(auth)], h); j >= 0 {
+		return u[:at+j] + u[at+j+len(h):]
+	}
+	return u
+}
+
 // FuzzURLClient: a rebuilt URL, read percent-decoded, holds no e-mail
 // address and does not spell the client's address, kept parameters
 // included.
@@ -329,10 +349,7 @@ func FuzzURLClient(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		// The host is another address or name, checked as a whole (it may
 		// contain a spelling of the client inside another address).
-		u := r.URL(in, e)
-		if h := URLHost(u); h != "" {
-			u = strings.Replace(u, h, "", 1)
-		}
+		u := withoutHost(r.URL(in, e))
 		out := Unescape(u)
 		if ContainsEmail(out) {
 			t.Errorf("URL(%q) = %q: an e-mail address is left", in, out)

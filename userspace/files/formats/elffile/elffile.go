@@ -198,7 +198,9 @@ func (f *File) readProgs(t *table) {
 	if t.is64 {
 		need = 56
 	}
-	if t.phoff == 0 || t.phentsize < need {
+	// e_phoff 0 is read too: the spec calls it "no table", but Linux's
+	// loader reads phnum headers from wherever e_phoff points.
+	if t.phnum == 0 || t.phentsize < need {
 		return
 	}
 	bo := t.bo

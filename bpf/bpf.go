@@ -37,6 +37,33 @@ type (
 	TLSSlot = sensorTlsSlot
 	// Counter indexes CounterSet.V.
 	Counter = sensorCounter
+	// EnfEntry is the value of a blocklist table; EnfLPM4 and EnfLPM6 key
+	// the prefix tables.
+	EnfEntry = sensorEnfEntry
+	EnfLPM4  = sensorEnfLpm4
+	EnfLPM6  = sensorEnfLpm6
+	// FlowBlock is a flow userspace blocked.
+	FlowBlock = sensorFlowBlock
+	// EnfListStats are one list's counters on one CPU.
+	EnfListStats = sensorEnfListStats
+	// EnfEvent is a record of the actions ring.
+	EnfEvent = sensorEnfEvent
+)
+
+// Enforcement (enforce.h).
+const (
+	EnfMaxLists        = 64
+	EnfPrefilterBits   = 24
+	EnfPrefilterWords  = 1 << (EnfPrefilterBits - 6)
+	FBlockBits         = 16
+	EnfModeOff         = uint32(sensorEnfModeENF_OFF)
+	EnfModeMonitor     = uint32(sensorEnfModeENF_MONITOR)
+	EnfModeBlock       = uint32(sensorEnfModeENF_BLOCK)
+	EnfWhatAddr        = uint8(sensorEnfWhatENF_ADDR)
+	EnfWhatFlow        = uint8(sensorEnfWhatENF_FLOW)
+	EnfSideSrc         = uint8(sensorEnfSideENF_SIDE_SRC)
+	EnfSideDst         = uint8(sensorEnfSideENF_SIDE_DST)
+	enfActionsRingSize = 256 << 10
 )
 
 // Limits compiled into the program (types.h).
@@ -213,13 +240,48 @@ type Objects struct {
 	Counters       *ebpf.Map      `ebpf:"counters"`
 	TLSFilter      *ebpf.Map      `ebpf:"tls_filter"`
 	Scratch        *ebpf.Map      `ebpf:"scratch"`
+
+	// Enforcement (enforce.h).
+	EnfExact4     *ebpf.Map      `ebpf:"enf_exact4"`
+	EnfExact6     *ebpf.Map      `ebpf:"enf_exact6"`
+	EnfPrefix4    *ebpf.Map      `ebpf:"enf_prefix4"`
+	EnfPrefix6    *ebpf.Map      `ebpf:"enf_prefix6"`
+	EnfBits4      *ebpf.Map      `ebpf:"enf_bits4"`
+	EnfBits6      *ebpf.Map      `ebpf:"enf_bits6"`
+	EnfAllow4     *ebpf.Map      `ebpf:"enf_allow4"`
+	EnfAllow6     *ebpf.Map      `ebpf:"enf_allow6"`
+	FlowBlocks    *ebpf.Map      `ebpf:"flow_blocks"`
+	EnfLists      *ebpf.Map      `ebpf:"enf_lists"`
+	Actions       *ebpf.Map      `ebpf:"actions"`
+	EnforceMode   *ebpf.Variable `ebpf:"enforce_mode"`
+	EnfGen        *ebpf.Variable `ebpf:"enf_gen"`
+	EnfFreshUntil *ebpf.Variable `ebpf:"enf_fresh_until"`
+	FBlockSlots   *ebpf.Variable `ebpf:"fblock_slots"`
+
+	BSS *ebpf.Map `ebpf:".bss"`
+
+	// inner are the templates of the blocklist tables.
+	inner map[string]*ebpf.MapSpec
+	enf   enfVars
+}
+
+// InnerSpec returns a copy of the template of the tables the blocklist
+// array name (enf_exact4, ...) holds.
+func (o *Objects) InnerSpec(name string) (*ebpf.MapSpec, error) {
+	s, ok := o.inner[name]
+	if !ok || s == nil {
+		return nil, fmt.Errorf("no inner map template for %q", name)
+	}
+	return s.Copy(), nil
 }
 
 // Close releases the objects (pinned ones stay pinned).
 func (o *Objects) Close() error {
 	var errs []error
 	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Fragments, o.Flows,
-		o.StreamVerdicts, o.HSVerdicts, o.FragStates, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch} {
+		o.StreamVerdicts, o.HSVerdicts, o.FragStates, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch,
+		o.EnfExact4, o.EnfExact6, o.EnfPrefix4, o.EnfPrefix6, o.EnfBits4, o.EnfBits6, o.EnfAllow4,
+		o.EnfAllow6, o.FlowBlocks, o.EnfLists, o.Actions, o.BSS} {
 		if c == nil {
 			continue
 		}
@@ -243,6 +305,11 @@ type LoadOptions struct {
 	// PinPath, when set, pins every map by name in this bpffs directory and
 	// reuses maps already pinned there (a restarted daemon adopts them).
 	PinPath string
+	// Enforce compiles enforcement in (Config.Enforce) and sizes its maps;
+	// without it they shrink to nothing. Enforcement maps are never
+	// pinned: a restarted daemon starts with no list in force and loads
+	// its own (fail open).
+	Enforce bool
 }
 
 // PinnedMaps are the maps pinned by name under LoadOptions.PinPath.
@@ -255,15 +322,24 @@ func Load(opts LoadOptions) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := spec.Variables["cfg"].Set(opts.Config); err != nil {
-		return nil, fmt.Errorf("setting program config: %w", err)
-	}
 	sizes := map[string]uint32{
 		"handshakes":      opts.HandshakeRing,
 		"streams":         opts.StreamRing,
 		"fragments":       opts.FragmentRing,
 		"flows":           opts.MaxFlows,
 		"stream_verdicts": opts.MaxFlows,
+	}
+	if opts.Enforce {
+		opts.Config.Enforce = 1
+	} else {
+		opts.Config.Enforce = 0
+		for _, name := range []string{"enf_bits4", "enf_bits6", "enf_allow4", "enf_allow6", "flow_blocks", "enf_lists"} {
+			sizes[name] = 1
+		}
+		sizes["actions"] = 4096
+	}
+	if err := spec.Variables["cfg"].Set(opts.Config); err != nil {
+		return nil, fmt.Errorf("setting program config: %w", err)
 	}
 	for name, size := range sizes {
 		m, ok := spec.Maps[name]
@@ -281,13 +357,22 @@ func Load(opts LoadOptions) (*Objects, error) {
 		}
 		copts.Maps.PinPath = opts.PinPath
 	}
-	var objs Objects
+	objs := Objects{inner: map[string]*ebpf.MapSpec{}}
+	for _, name := range []string{"enf_exact4", "enf_exact6", "enf_prefix4", "enf_prefix6"} {
+		if m := spec.Maps[name]; m != nil && m.InnerMap != nil {
+			objs.inner[name] = m.InnerMap.Copy()
+		}
+	}
 	if err := spec.LoadAndAssign(&objs, &copts); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("loading XDP program: %+v", ve)
 		}
 		return nil, fmt.Errorf("loading XDP program: %w", err)
+	}
+	if err := objs.bindEnfVars(spec, objs.BSS); err != nil {
+		objs.Close()
+		return nil, err
 	}
 	return &objs, nil
 }

@@ -37,4 +37,14 @@ __u8 ifslot[MAX_IFINDEX];
  * state (csum.h). Userspace sets it per interface. */
 __u8 csum_modes[MAX_IFSLOTS];
 
+/* Enforcement, written by userspace while the program runs (enforce.h):
+ * the mode (enum enf_mode), which slot of the blocklist arrays is live,
+ * each list's freshness (CLOCK_MONOTONIC ns; a list is enforced only
+ * before it, so a dead daemon's lists lapse), and the blocked flows per
+ * tuple-hash slot. */
+__u32 enforce_mode;
+__u32 enf_gen;
+__u64 enf_fresh_until[ENF_MAX_LISTS];
+__u8 fblock_slots[1 << FBLOCK_BITS];
+
 #endif

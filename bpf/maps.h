@@ -111,4 +111,129 @@ struct {
 	__type(value, struct scratch_buf);
 } scratch SEC(".maps");
 
+/* Enforcement (enforce.h). The loader shrinks all of these to nothing
+ * when enforcement is off. */
+
+/* Blocklists: exact addresses in hashes, prefixes in LPM tries, each an
+ * array of two tables. Userspace fills the slot not in use and then flips
+ * enf_gen, so a whole set of lists is replaced at once and no packet sees
+ * one half loaded. The inner definitions are templates: userspace makes
+ * the tables at the size it needs. */
+struct enf_exact4_t {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct enf_entry);
+};
+
+struct enf_exact6_t {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u8[16]);
+	__type(value, struct enf_entry);
+};
+
+struct enf_prefix4_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct enf_lpm4);
+	__type(value, struct enf_entry);
+};
+
+struct enf_prefix6_t {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct enf_lpm6);
+	__type(value, struct enf_entry);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct enf_exact4_t);
+} enf_exact4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct enf_exact6_t);
+} enf_exact6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct enf_prefix4_t);
+} enf_prefix4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct enf_prefix6_t);
+} enf_prefix6 SEC(".maps");
+
+/* The prefilter: a bit per /24 (IPv4) or per top 24 bits (IPv6) that some
+ * blocklist entry covers, so that nearly every packet settles with one
+ * array load. Userspace sets the bits of a new set of lists before it
+ * flips enf_gen and clears the ones no list needs after. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ENF_PREFILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} enf_bits4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ENF_PREFILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} enf_bits6 SEC(".maps");
+
+/* Allowlists: a packet with either address in one is never acted on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct enf_lpm4);
+	__type(value, __u8);
+} enf_allow4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct enf_lpm6);
+	__type(value, __u8);
+} enf_allow6 SEC(".maps");
+
+/* Flows userspace blocked, both directions under one key; fblock_slots
+ * (globals.h) counts them per tuple-hash slot so other packets skip the
+ * lookup. A plain hash: userspace bounds and expires its entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_block);
+} flow_blocks SEC(".maps");
+
+/* Per-list counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ENF_MAX_LISTS);
+	__type(key, __u32);
+	__type(value, struct enf_list_stats);
+} enf_lists SEC(".maps");
+
+/* Action records (struct enf_event). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 << 10);
+} actions SEC(".maps");
+
 #endif

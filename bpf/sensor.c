@@ -4,8 +4,8 @@
 /*
  * edgesensor XDP data plane.
  *
- * Looks at every packet, always returns XDP_PASS, and copies to userspace
- * only what the analysis needs. One concern per header:
+ * Looks at every packet, returns XDP_PASS unless enforcement acts, and
+ * copies to userspace only what the analysis needs. One concern per header:
  *
  *  - parse.h   Ethernet to the innermost TCP/UDP header, through VLAN,
  *              MPLS, PPPoE and IP tunnels (the zone of the flow key)
@@ -17,6 +17,9 @@
  *  - quic.h    QUIC v1/v2 Initial packets (handshakes ring)
  *  - stream.h  watched file-port flows, steered by userspace (streams ring)
  *  - frag.h    IP fragments for userspace to reassemble (fragments ring)
+ *  - enforce.h blocklisted addresses and blocked flows: dropped or reset
+ *              (opt-in; the only way the program returns anything but
+ *              XDP_PASS)
  *
  * Everything else costs little: fast_ipv4() settles untagged IPv4 frames
  * that cannot matter before the full parser runs, and packets of flows
@@ -49,6 +52,7 @@
 #include "stream.h"
 #include "quic.h"
 #include "frag.h"
+#include "enforce.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -63,6 +67,12 @@ const struct frag_state *unused_frag_state __attribute__((unused));
 const struct syn_pending *unused_syn_pending __attribute__((unused));
 const struct counter_set *unused_counter_set __attribute__((unused));
 const struct tls_slot *unused_tls_slot __attribute__((unused));
+const struct enf_event *unused_enf_event __attribute__((unused));
+const struct enf_list_stats *unused_enf_list_stats __attribute__((unused));
+const struct flow_block *unused_flow_block __attribute__((unused));
+const struct enf_lpm6 *unused_enf_lpm6 __attribute__((unused));
+const struct enf_lpm4 *unused_enf_lpm4 __attribute__((unused));
+const struct enf_entry *unused_enf_entry __attribute__((unused));
 const enum ev_class *unused_ev_class __attribute__((unused));
 const enum ev_flag *unused_ev_flag __attribute__((unused));
 const enum csum_state *unused_csum_state __attribute__((unused));
@@ -75,6 +85,10 @@ const enum flow_flag *unused_flow_flag __attribute__((unused));
 const enum hs_action *unused_hs_action __attribute__((unused));
 const enum frag_decision *unused_frag_decision __attribute__((unused));
 const enum counter *unused_counter __attribute__((unused));
+const enum enf_side *unused_enf_side __attribute__((unused));
+const enum enf_reset_how *unused_enf_reset_how __attribute__((unused));
+const enum enf_what *unused_enf_what __attribute__((unused));
+const enum enf_mode *unused_enf_mode __attribute__((unused));
 
 static __always_inline struct counter_set *counters_for(struct xdp_md *ctx)
 {
@@ -175,6 +189,9 @@ static __always_inline int fast_ipv4(void *data, void *data_end)
 	__u32 tot = bpf_ntohs(ip->tot_len);
 	if ((void *)ip + tot > data_end)
 		return 0;
+	/* A packet enforcement may act on takes the full path. */
+	if (cfg.enforce && enf_candidate4(ip->saddr, ip->daddr, bpf_ntohs(uh->source), bpf_ntohs(uh->dest)))
+		return 0;
 
 	if (ip->protocol == IPPROTO_UDP) {
 		/* Only a long header (QUIC Initial candidate) or a tunnel goes on. */
@@ -265,6 +282,13 @@ int edgesensor_xdp(struct xdp_md *ctx)
 	if (r == PARSE_DEEP)
 		r = parse_deep(ctx, &p, c);
 	p.reinjected = reinjected;
+	if (cfg.enforce && !reinjected) {
+		int act = enforce(ctx, &p, c);
+		if (act == ENF_PASS_CHANGED)
+			return XDP_PASS;
+		if (act != XDP_PASS)
+			return act;
+	}
 	if (r == PARSE_FRAG) {
 		handle_frag(ctx, &p, c);
 		return XDP_PASS;

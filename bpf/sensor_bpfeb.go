@@ -27,7 +27,8 @@ type sensorConfig struct {
 	MaxRearms         uint8
 	VlanTracking      uint8
 	FragEnabled       uint8
-	Pad               [2]uint8
+	Enforce           uint8
+	Pad               [1]uint8
 	HsWakeupBytes     uint32
 	StreamWakeupBytes uint32
 }
@@ -86,12 +87,23 @@ const (
 	sensorCounterC_FRAG_SKIPPED           sensorCounter = 48
 	sensorCounterC_REINJECTED             sensorCounter = 49
 	sensorCounterC_TLS_EARLY              sensorCounter = 50
-	sensorCounterC_MAX                    sensorCounter = 51
+	sensorCounterC_ENF_DROP_ADDR          sensorCounter = 51
+	sensorCounterC_ENF_DROP_FLOW          sensorCounter = 52
+	sensorCounterC_ENF_DROP_BYTES         sensorCounter = 53
+	sensorCounterC_ENF_WOULD_ADDR         sensorCounter = 54
+	sensorCounterC_ENF_WOULD_FLOW         sensorCounter = 55
+	sensorCounterC_ENF_RESETS             sensorCounter = 56
+	sensorCounterC_ENF_ALLOWED            sensorCounter = 57
+	sensorCounterC_ENF_STALE              sensorCounter = 58
+	sensorCounterC_ENF_EXPIRED            sensorCounter = 59
+	sensorCounterC_ENF_EVENTS             sensorCounter = 60
+	sensorCounterC_ENF_EVENT_DROPS        sensorCounter = 61
+	sensorCounterC_MAX                    sensorCounter = 62
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [51]uint64
+	V [62]uint64
 }
 
 type sensorCsumMode uint32
@@ -125,6 +137,90 @@ type sensorDeep struct {
 	Result  uint8
 	Pad     uint8
 }
+
+type sensorEnfEntry struct {
+	_          structs.HostLayout
+	ExpiresNs  uint64
+	ReportedNs uint64
+	List       uint16
+	Level      uint8
+	Prefixlen  uint8
+	Pad        [4]uint8
+}
+
+type sensorEnfEvent struct {
+	_         structs.HostLayout
+	TsNs      uint64
+	Ifindex   uint32
+	PktLen    uint32
+	Saddr     [16]uint8
+	Daddr     [16]uint8
+	Zone      uint32
+	Sport     uint16
+	Dport     uint16
+	List      uint16
+	What      uint8
+	Side      uint8
+	Level     uint8
+	Reason    uint8
+	Prefixlen uint8
+	Blocked   uint8
+	Family    uint8
+	L4proto   uint8
+	TcpFlags  uint8
+	Reset     uint8
+	Pad       [4]uint8
+}
+
+type sensorEnfListStats struct {
+	_            structs.HostLayout
+	Packets      uint64
+	Bytes        uint64
+	WouldPackets uint64
+	WouldBytes   uint64
+}
+
+type sensorEnfLpm4 struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Addr      [4]uint8
+}
+
+type sensorEnfLpm6 struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Addr      [16]uint8
+}
+
+type sensorEnfMode uint32
+
+const (
+	sensorEnfModeENF_OFF     sensorEnfMode = 0
+	sensorEnfModeENF_MONITOR sensorEnfMode = 1
+	sensorEnfModeENF_BLOCK   sensorEnfMode = 2
+)
+
+type sensorEnfResetHow uint32
+
+const (
+	sensorEnfResetHowENF_RESET_NONE    sensorEnfResetHow = 0
+	sensorEnfResetHowENF_RESET_TX      sensorEnfResetHow = 1
+	sensorEnfResetHowENF_RESET_FORWARD sensorEnfResetHow = 2
+)
+
+type sensorEnfSide uint32
+
+const (
+	sensorEnfSideENF_SIDE_SRC sensorEnfSide = 1
+	sensorEnfSideENF_SIDE_DST sensorEnfSide = 2
+)
+
+type sensorEnfWhat uint32
+
+const (
+	sensorEnfWhatENF_ADDR sensorEnfWhat = 1
+	sensorEnfWhatENF_FLOW sensorEnfWhat = 2
+)
 
 type sensorEvClass uint32
 
@@ -199,6 +295,17 @@ type sensorFlow struct {
 	Rearms      uint8
 	Flags       uint8
 	Pad         [2]uint8
+}
+
+type sensorFlowBlock struct {
+	_          structs.HostLayout
+	ExpiresNs  uint64
+	ReportedNs uint64
+	List       uint16
+	Level      uint8
+	Reason     uint8
+	ClientIsA  uint8
+	Pad        [3]uint8
 }
 
 type sensorFlowFlag uint32
@@ -340,8 +447,19 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	sensorMapActions             = "actions"
 	sensorMapCounters            = "counters"
 	sensorMapDeepState           = "deep_state"
+	sensorMapEnfAllow4           = "enf_allow4"
+	sensorMapEnfAllow6           = "enf_allow6"
+	sensorMapEnfBits4            = "enf_bits4"
+	sensorMapEnfBits6            = "enf_bits6"
+	sensorMapEnfExact4           = "enf_exact4"
+	sensorMapEnfExact6           = "enf_exact6"
+	sensorMapEnfLists            = "enf_lists"
+	sensorMapEnfPrefix4          = "enf_prefix4"
+	sensorMapEnfPrefix6          = "enf_prefix6"
+	sensorMapFlowBlocks          = "flow_blocks"
 	sensorMapFlowTemplate        = "flow_template"
 	sensorMapFlows               = "flows"
 	sensorMapFragStates          = "frag_states"
@@ -357,16 +475,30 @@ const (
 	sensorProgEdgesensorXdp      = "edgesensor_xdp"
 	sensorVarCfg                 = "cfg"
 	sensorVarCsumModes           = "csum_modes"
+	sensorVarEnfFreshUntil       = "enf_fresh_until"
+	sensorVarEnfGen              = "enf_gen"
+	sensorVarEnforceMode         = "enforce_mode"
+	sensorVarFblockSlots         = "fblock_slots"
 	sensorVarIfslot              = "ifslot"
 	sensorVarPortApp             = "port_app"
 	sensorVarUnusedCounter       = "unused_counter"
 	sensorVarUnusedCounterSet    = "unused_counter_set"
 	sensorVarUnusedCsumMode      = "unused_csum_mode"
 	sensorVarUnusedCsumState     = "unused_csum_state"
+	sensorVarUnusedEnfEntry      = "unused_enf_entry"
+	sensorVarUnusedEnfEvent      = "unused_enf_event"
+	sensorVarUnusedEnfListStats  = "unused_enf_list_stats"
+	sensorVarUnusedEnfLpm4       = "unused_enf_lpm4"
+	sensorVarUnusedEnfLpm6       = "unused_enf_lpm6"
+	sensorVarUnusedEnfMode       = "unused_enf_mode"
+	sensorVarUnusedEnfResetHow   = "unused_enf_reset_how"
+	sensorVarUnusedEnfSide       = "unused_enf_side"
+	sensorVarUnusedEnfWhat       = "unused_enf_what"
 	sensorVarUnusedEvClass       = "unused_ev_class"
 	sensorVarUnusedEvFlag        = "unused_ev_flag"
 	sensorVarUnusedEvent         = "unused_event"
 	sensorVarUnusedFlow          = "unused_flow"
+	sensorVarUnusedFlowBlock     = "unused_flow_block"
 	sensorVarUnusedFlowFlag      = "unused_flow_flag"
 	sensorVarUnusedFlowKey       = "unused_flow_key"
 	sensorVarUnusedFlowKind      = "unused_flow_kind"
@@ -432,8 +564,19 @@ type sensorProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorMapSpecs struct {
+	Actions        *ebpf.MapSpec `ebpf:"actions"`
 	Counters       *ebpf.MapSpec `ebpf:"counters"`
 	DeepState      *ebpf.MapSpec `ebpf:"deep_state"`
+	EnfAllow4      *ebpf.MapSpec `ebpf:"enf_allow4"`
+	EnfAllow6      *ebpf.MapSpec `ebpf:"enf_allow6"`
+	EnfBits4       *ebpf.MapSpec `ebpf:"enf_bits4"`
+	EnfBits6       *ebpf.MapSpec `ebpf:"enf_bits6"`
+	EnfExact4      *ebpf.MapSpec `ebpf:"enf_exact4"`
+	EnfExact6      *ebpf.MapSpec `ebpf:"enf_exact6"`
+	EnfLists       *ebpf.MapSpec `ebpf:"enf_lists"`
+	EnfPrefix4     *ebpf.MapSpec `ebpf:"enf_prefix4"`
+	EnfPrefix6     *ebpf.MapSpec `ebpf:"enf_prefix6"`
+	FlowBlocks     *ebpf.MapSpec `ebpf:"flow_blocks"`
 	FlowTemplate   *ebpf.MapSpec `ebpf:"flow_template"`
 	Flows          *ebpf.MapSpec `ebpf:"flows"`
 	FragStates     *ebpf.MapSpec `ebpf:"frag_states"`
@@ -454,16 +597,30 @@ type sensorMapSpecs struct {
 type sensorVariableSpecs struct {
 	Cfg                 *ebpf.VariableSpec `ebpf:"cfg"`
 	CsumModes           *ebpf.VariableSpec `ebpf:"csum_modes"`
+	EnfFreshUntil       *ebpf.VariableSpec `ebpf:"enf_fresh_until"`
+	EnfGen              *ebpf.VariableSpec `ebpf:"enf_gen"`
+	EnforceMode         *ebpf.VariableSpec `ebpf:"enforce_mode"`
+	FblockSlots         *ebpf.VariableSpec `ebpf:"fblock_slots"`
 	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
 	PortApp             *ebpf.VariableSpec `ebpf:"port_app"`
 	UnusedCounter       *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedCounterSet    *ebpf.VariableSpec `ebpf:"unused_counter_set"`
 	UnusedCsumMode      *ebpf.VariableSpec `ebpf:"unused_csum_mode"`
 	UnusedCsumState     *ebpf.VariableSpec `ebpf:"unused_csum_state"`
+	UnusedEnfEntry      *ebpf.VariableSpec `ebpf:"unused_enf_entry"`
+	UnusedEnfEvent      *ebpf.VariableSpec `ebpf:"unused_enf_event"`
+	UnusedEnfListStats  *ebpf.VariableSpec `ebpf:"unused_enf_list_stats"`
+	UnusedEnfLpm4       *ebpf.VariableSpec `ebpf:"unused_enf_lpm4"`
+	UnusedEnfLpm6       *ebpf.VariableSpec `ebpf:"unused_enf_lpm6"`
+	UnusedEnfMode       *ebpf.VariableSpec `ebpf:"unused_enf_mode"`
+	UnusedEnfResetHow   *ebpf.VariableSpec `ebpf:"unused_enf_reset_how"`
+	UnusedEnfSide       *ebpf.VariableSpec `ebpf:"unused_enf_side"`
+	UnusedEnfWhat       *ebpf.VariableSpec `ebpf:"unused_enf_what"`
 	UnusedEvClass       *ebpf.VariableSpec `ebpf:"unused_ev_class"`
 	UnusedEvFlag        *ebpf.VariableSpec `ebpf:"unused_ev_flag"`
 	UnusedEvent         *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedFlow          *ebpf.VariableSpec `ebpf:"unused_flow"`
+	UnusedFlowBlock     *ebpf.VariableSpec `ebpf:"unused_flow_block"`
 	UnusedFlowFlag      *ebpf.VariableSpec `ebpf:"unused_flow_flag"`
 	UnusedFlowKey       *ebpf.VariableSpec `ebpf:"unused_flow_key"`
 	UnusedFlowKind      *ebpf.VariableSpec `ebpf:"unused_flow_kind"`
@@ -500,8 +657,19 @@ func (o *sensorObjects) Close() error {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorMaps struct {
+	Actions        *ebpf.Map `ebpf:"actions"`
 	Counters       *ebpf.Map `ebpf:"counters"`
 	DeepState      *ebpf.Map `ebpf:"deep_state"`
+	EnfAllow4      *ebpf.Map `ebpf:"enf_allow4"`
+	EnfAllow6      *ebpf.Map `ebpf:"enf_allow6"`
+	EnfBits4       *ebpf.Map `ebpf:"enf_bits4"`
+	EnfBits6       *ebpf.Map `ebpf:"enf_bits6"`
+	EnfExact4      *ebpf.Map `ebpf:"enf_exact4"`
+	EnfExact6      *ebpf.Map `ebpf:"enf_exact6"`
+	EnfLists       *ebpf.Map `ebpf:"enf_lists"`
+	EnfPrefix4     *ebpf.Map `ebpf:"enf_prefix4"`
+	EnfPrefix6     *ebpf.Map `ebpf:"enf_prefix6"`
+	FlowBlocks     *ebpf.Map `ebpf:"flow_blocks"`
 	FlowTemplate   *ebpf.Map `ebpf:"flow_template"`
 	Flows          *ebpf.Map `ebpf:"flows"`
 	FragStates     *ebpf.Map `ebpf:"frag_states"`
@@ -518,8 +686,19 @@ type sensorMaps struct {
 
 func (m *sensorMaps) Close() error {
 	return _SensorClose(
+		m.Actions,
 		m.Counters,
 		m.DeepState,
+		m.EnfAllow4,
+		m.EnfAllow6,
+		m.EnfBits4,
+		m.EnfBits6,
+		m.EnfExact4,
+		m.EnfExact6,
+		m.EnfLists,
+		m.EnfPrefix4,
+		m.EnfPrefix6,
+		m.FlowBlocks,
 		m.FlowTemplate,
 		m.Flows,
 		m.FragStates,
@@ -541,16 +720,30 @@ func (m *sensorMaps) Close() error {
 type sensorVariables struct {
 	Cfg                 *ebpf.Variable `ebpf:"cfg"`
 	CsumModes           *ebpf.Variable `ebpf:"csum_modes"`
+	EnfFreshUntil       *ebpf.Variable `ebpf:"enf_fresh_until"`
+	EnfGen              *ebpf.Variable `ebpf:"enf_gen"`
+	EnforceMode         *ebpf.Variable `ebpf:"enforce_mode"`
+	FblockSlots         *ebpf.Variable `ebpf:"fblock_slots"`
 	Ifslot              *ebpf.Variable `ebpf:"ifslot"`
 	PortApp             *ebpf.Variable `ebpf:"port_app"`
 	UnusedCounter       *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedCounterSet    *ebpf.Variable `ebpf:"unused_counter_set"`
 	UnusedCsumMode      *ebpf.Variable `ebpf:"unused_csum_mode"`
 	UnusedCsumState     *ebpf.Variable `ebpf:"unused_csum_state"`
+	UnusedEnfEntry      *ebpf.Variable `ebpf:"unused_enf_entry"`
+	UnusedEnfEvent      *ebpf.Variable `ebpf:"unused_enf_event"`
+	UnusedEnfListStats  *ebpf.Variable `ebpf:"unused_enf_list_stats"`
+	UnusedEnfLpm4       *ebpf.Variable `ebpf:"unused_enf_lpm4"`
+	UnusedEnfLpm6       *ebpf.Variable `ebpf:"unused_enf_lpm6"`
+	UnusedEnfMode       *ebpf.Variable `ebpf:"unused_enf_mode"`
+	UnusedEnfResetHow   *ebpf.Variable `ebpf:"unused_enf_reset_how"`
+	UnusedEnfSide       *ebpf.Variable `ebpf:"unused_enf_side"`
+	UnusedEnfWhat       *ebpf.Variable `ebpf:"unused_enf_what"`
 	UnusedEvClass       *ebpf.Variable `ebpf:"unused_ev_class"`
 	UnusedEvFlag        *ebpf.Variable `ebpf:"unused_ev_flag"`
 	UnusedEvent         *ebpf.Variable `ebpf:"unused_event"`
 	UnusedFlow          *ebpf.Variable `ebpf:"unused_flow"`
+	UnusedFlowBlock     *ebpf.Variable `ebpf:"unused_flow_block"`
 	UnusedFlowFlag      *ebpf.Variable `ebpf:"unused_flow_flag"`
 	UnusedFlowKey       *ebpf.Variable `ebpf:"unused_flow_key"`
 	UnusedFlowKind      *ebpf.Variable `ebpf:"unused_flow_kind"`

@@ -159,6 +159,17 @@ enum counter {
 	C_FRAG_SKIPPED,   /* fragments of datagrams known to carry nothing of interest */
 	C_REINJECTED,     /* frames userspace re-injected (reassembled datagrams) */
 	C_TLS_EARLY,      /* segments emitted before a connection's first bytes (tls.h) */
+	C_ENF_DROP_ADDR,  /* packets dropped: an address on a blocklist (enforce.h) */
+	C_ENF_DROP_FLOW,  /* packets dropped: a flow userspace blocked (handshake, file) */
+	C_ENF_DROP_BYTES, /* bytes of the packets dropped */
+	C_ENF_WOULD_ADDR, /* monitor mode: packets that would have been dropped, by address */
+	C_ENF_WOULD_FLOW, /* monitor mode: ... of blocked flows */
+	C_ENF_RESETS,     /* TCP resets sent back instead of a dropped packet */
+	C_ENF_ALLOWED,    /* blocklist hits an allowlist overruled */
+	C_ENF_STALE,      /* blocklist hits passed: the list is older than its maximum age */
+	C_ENF_EXPIRED,    /* blocklist hits passed: the entry expired */
+	C_ENF_EVENTS,     /* action records into the actions ring */
+	C_ENF_EVENT_DROPS,/* action records lost (ring full) */
 	C_MAX,
 };
 
@@ -329,12 +340,114 @@ struct config {
 	__u8 max_rearms;        /* TLS restarts allowed per flow */
 	__u8 vlan_tracking;     /* VLAN ids and PPPoE sessions are part of the flow zone */
 	__u8 frag_enabled;      /* emit fragments for userspace to reassemble */
-	__u8 _pad[2];
+	__u8 enforce;           /* enforcement compiled in (enforce.h); enforce_mode picks the mode */
+	__u8 _pad[1];
 	/* Ring buffer wakeups: userspace is woken only when this many bytes
 	 * wait in the ring (it also polls on a timer), not for every record:
 	 * one wakeup per record costs more than the record. 0: every record. */
 	__u32 hs_wakeup_bytes;
 	__u32 stream_wakeup_bytes;
+};
+
+/* Enforcement (enforce.h). Blocklists are numbered; each has its own
+ * freshness and counters. */
+#define ENF_MAX_LISTS 64
+/* The prefilter: one bit per /24 of IPv4 and per top 24 bits of IPv6. */
+#define ENF_PREFILTER_BITS 24
+#define ENF_PREFILTER_WORDS (1 << (ENF_PREFILTER_BITS - 6))
+/* Blocked flows counted per slot of the tuple hash (filter_index). */
+#define FBLOCK_BITS 16
+/* One action record per blocklist entry or blocked flow per this long. */
+#define ENF_REPORT_NS 1000000000ULL
+
+/* enforce_mode: what a blocklist hit does. */
+enum enf_mode {
+	ENF_OFF = 0,
+	ENF_MONITOR = 1, /* count and report "would block", pass */
+	ENF_BLOCK = 2,   /* drop (and reset a blocked TCP flow) */
+};
+
+/* What an action was taken on. */
+enum enf_what {
+	ENF_ADDR = 1, /* a source or destination address on a blocklist */
+	ENF_FLOW = 2, /* a flow userspace blocked (flow_blocks) */
+};
+
+/* How a blocked TCP flow's client learned of it. */
+enum enf_reset_how {
+	ENF_RESET_NONE = 0,
+	ENF_RESET_TX = 1,      /* the client's packet came back as a reset (XDP_TX) */
+	ENF_RESET_FORWARD = 2, /* the server's packet went on as a reset to the client */
+};
+
+/* Which address of the packet matched (ENF_ADDR). */
+enum enf_side {
+	ENF_SIDE_SRC = 1,
+	ENF_SIDE_DST = 2,
+};
+
+/* Value of the blocklist tables (exact addresses and prefixes). */
+struct enf_entry {
+	__u64 expires_ns;  /* CLOCK_MONOTONIC; 0: never */
+	__u64 reported_ns; /* last action record for this entry (the program writes it) */
+	__u16 list;        /* < ENF_MAX_LISTS */
+	__u8 level;        /* threat level 0..10 */
+	__u8 prefixlen;    /* the listed prefix's length (32 or 128: an address) */
+	__u8 _pad[4];
+};
+
+struct enf_lpm4 {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct enf_lpm6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* A flow userspace blocked: a handshake or a file it judged malicious. */
+struct flow_block {
+	__u64 expires_ns;  /* CLOCK_MONOTONIC; the block lapses then */
+	__u64 reported_ns; /* last action record for this flow */
+	__u16 list;        /* the list whose entry decided it (freshness, counters) */
+	__u8 level;
+	__u8 reason;       /* userspace's reason code, echoed in the records */
+	__u8 client_is_a;  /* the client is endpoint a of the key */
+	__u8 _pad[3];
+};
+
+/* Per-list counters, per CPU. */
+struct enf_list_stats {
+	__u64 packets; /* dropped */
+	__u64 bytes;
+	__u64 would_packets; /* monitor mode */
+	__u64 would_bytes;
+};
+
+/* Record of the actions ring: one action, at most one per entry or flow
+ * per ENF_REPORT_NS (the counters have every packet). */
+struct enf_event {
+	__u64 ts_ns;
+	__u32 ifindex;
+	__u32 pkt_len;
+	__u8 saddr[16];     /* network order, IPv4 as IPv4-mapped IPv6 */
+	__u8 daddr[16];
+	__u32 zone;
+	__u16 sport;
+	__u16 dport;
+	__u16 list;
+	__u8 what;          /* enum enf_what */
+	__u8 side;          /* enum enf_side (ENF_ADDR) */
+	__u8 level;
+	__u8 reason;        /* flow_block.reason (ENF_FLOW) */
+	__u8 prefixlen;     /* the matched prefix's length (ENF_ADDR) */
+	__u8 blocked;       /* 1 dropped, 0 monitor mode */
+	__u8 family;
+	__u8 l4proto;
+	__u8 tcp_flags;
+	__u8 reset;         /* a TCP reset went to the client (enum enf_reset) */
+	__u8 _pad[4];
 };
 
 #endif

@@ -24,9 +24,12 @@ import (
 // analysis is the pipeline behind the dispatcher: handshakes become
 // edgesensor.tls events, stream flows edgesensor.file events.
 type analysis struct {
-	out        *ndjson.NDJSON
-	taps       *taps
-	intel      atomic.Pointer[intel.Reloader] // nil without intel sources
+	out   *ndjson.NDJSON
+	taps  *taps
+	intel atomic.Pointer[intel.Reloader] // nil without intel sources
+	// onHello is enforcement's ClientHello hook, once it runs.
+	onHello    atomic.Pointer[func(datapath.Flow, uint8, string, string, string)]
+	enf        atomic.Pointer[enforcer] // nil unless enforcement runs
 	cloudMu    sync.Mutex
 	cloudBase  map[string]uint64 // figures of uplinks closed (off by reload, or at the end)
 	oldSinks   sync.WaitGroup    // sinks replaced by a reload, closing
@@ -96,6 +99,7 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, erro
 		MaxBytes:      int(cfg.Reassembly.HandshakeMemory),
 		Shards:        cfg.WorkerCount(),
 		Score:         handshake.Scorer(current, cfg.Score.Threshold),
+		OnClientHello: a.clientHello,
 		Checksums:     checks,
 		Policy:        cfg.Reassembly.OverlapPolicy(),
 		AckGrace:      time.Duration(cfg.Reassembly.AckGrace),
@@ -124,6 +128,13 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, erro
 		datapath.ClassStream: fp,
 	}
 	return a, nil
+}
+
+// clientHello hands a ClientHello to enforcement, when it runs.
+func (a *analysis) clientHello(fl datapath.Flow, proto uint8, sni, ja3, ja4 string) {
+	if fn := a.onHello.Load(); fn != nil {
+		(*fn)(fl, proto, sni, ja3, ja4)
+	}
 }
 
 // TryStart does what Run and Replay do before the data plane runs (the

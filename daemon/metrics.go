@@ -11,6 +11,7 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/export/metrics"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
 // statusFresh is how long one read of the pinned state serves scrapes.
@@ -119,6 +120,7 @@ func families(cfg *config.Config, s *sensor.Sensor, a *analysis, quiet *quietWat
 		{Name: "dispatch_bad_records_total", Help: "Ring records that did not decode.", Kind: metrics.Counter,
 			Read: func(emit emitFn) { emit(float64(s.DispatchStats().BadRecord)) }},
 	}
+	fams = append(fams, enforcementFamilies(cfg, a, func() []sensor.IfaceStatus { return status().Interfaces })...)
 	return append(fams, analysisFamilies(a)...)
 }
 
@@ -206,6 +208,79 @@ func analysisFamilies(a *analysis) []metrics.Family {
 					emit(float64(cl.cur.Load().client.Stats().SpoolBytes))
 				}
 			}},
+	}
+}
+
+// enforcementFamilies are the figures of [enforcement]: what the data
+// plane dropped (or, monitoring, would have), per interface and reason,
+// per list, and the state of the lists.
+func enforcementFamilies(cfg *config.Config, a *analysis, ifaces func() []sensor.IfaceStatus) []metrics.Family {
+	type emitFn = func(float64, ...string)
+	byReason := func(addr, flow string) func(emit emitFn) {
+		return func(emit emitFn) {
+			for _, is := range ifaces() {
+				emit(float64(is.Counters[addr]), is.Iface, "address")
+				emit(float64(is.Counters[flow]), is.Iface, "flow")
+			}
+		}
+	}
+	lists := func(pick func(sensor.ListStats) uint64) func(emit emitFn) {
+		return func(emit emitFn) {
+			e := a.enf.Load()
+			if e == nil {
+				return
+			}
+			st, err := e.k.ListStats()
+			if err != nil {
+				return
+			}
+			for name, v := range st {
+				emit(float64(pick(v)), name)
+			}
+		}
+	}
+	gauge := func(f func(*enforcer) float64) func(emit emitFn) {
+		return func(emit emitFn) {
+			if e := a.enf.Load(); e != nil {
+				emit(f(e))
+			}
+		}
+	}
+	return []metrics.Family{
+		{Name: "xdp_dropped_packets_total", Help: "Packets enforcement dropped (enforcement.mode = block), per interface and reason: address (a blocklisted source or destination) or flow (a blocked handshake or file).",
+			Kind: metrics.Counter, Labels: []string{"iface", "reason"}, Read: byReason("enf_drop_addr", "enf_drop_flow")},
+		{Name: "xdp_would_drop_packets_total", Help: "Packets enforcement would have dropped (enforcement.mode = monitor), per interface and reason.",
+			Kind: metrics.Counter, Labels: []string{"iface", "reason"}, Read: byReason("enf_would_addr", "enf_would_flow")},
+		{Name: "enforcement_mode", Help: "1 for the enforcement mode in force (off, monitor or block).", Kind: metrics.Gauge, Labels: []string{"mode"},
+			Read: func(emit emitFn) {
+				m := cfg.Enforce.ModeValue()
+				if a.enf.Load() == nil {
+					m = enforce.Off
+				}
+				for _, x := range []enforce.Mode{enforce.Off, enforce.Monitor, enforce.Block} {
+					v := 0.0
+					if x == m {
+						v = 1
+					}
+					emit(v, x.String())
+				}
+			}},
+		{Name: "enforcement_list_dropped_packets_total", Help: "Packets dropped per blocklist (intel source).", Kind: metrics.Counter, Labels: []string{"list"},
+			Read: lists(func(s sensor.ListStats) uint64 { return s.Packets })},
+		{Name: "enforcement_list_would_drop_packets_total", Help: "Packets monitor mode would have dropped, per blocklist.", Kind: metrics.Counter, Labels: []string{"list"},
+			Read: lists(func(s sensor.ListStats) uint64 { return s.WouldPackets })},
+		{Name: "enforcement_blocklist_entries", Help: "Blocklist addresses and prefixes in force (at or above enforcement.threshold).", Kind: metrics.Gauge,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.Entries.Load()) })},
+		{Name: "enforcement_blocked_flows", Help: "Flows blocked for their handshake now (enforcement.max_blocked_flows bounds them).", Kind: metrics.Gauge,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.k.BlockedFlows()) })},
+		{Name: "enforcement_flows_refused_total", Help: "Flows not blocked because enforcement.max_blocked_flows were already.", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.FlowsRefused.Load()) })},
+		{Name: "enforcement_swaps_total", Help: "Whole sets of blocklists swapped into the data plane.", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.Replaces.Load()) })},
+		{Name: "enforcement_lists_age_seconds", Help: "Since the daemon last confirmed the lists in force; at enforcement.max_age the data plane stops enforcing them.", Kind: metrics.Gauge,
+			Read: gauge(func(e *enforcer) float64 { return time.Since(time.Unix(0, e.confirmed.Load())).Seconds() })},
+		{Name: "enforcement_action_events_total", Help: "edgesensor.action events written (at most one per entry or flow per second; the packet counters have every packet).", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.actions.Load()) })},
 	}
 }
 

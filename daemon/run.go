@@ -16,6 +16,7 @@ import (
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/export/metrics"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
 // Options are what the command gives the daemon besides the config.
@@ -60,6 +61,15 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	var enf *enforcer
+	if cfg.Enforce.ModeValue() != enforce.Off {
+		if enf, err = startEnforcer(cfg, s, an, log); err != nil {
+			s.Close(!o.StayAttached)
+			return err
+		}
+		an.enf.Store(enf)
+		go enf.run(ctx)
+	}
 	var quiet *quietWatch
 	if d := time.Duration(cfg.Metrics.QuietAfter); d > 0 {
 		quiet = newQuietWatch(d)
@@ -105,6 +115,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	stop()
 	if ms != nil {
 		ms.Close()
+	}
+	if enf != nil {
+		// A sensor that is not running enforces nothing, also when its
+		// program stays attached.
+		if err := enf.stop(); err != nil {
+			log.Error().Err(err).Msg("enforcement not turned off; the lists lapse at enforcement.max_age")
+		}
 	}
 	ds := s.DispatchStats()
 	frags := s.FragmentStats()

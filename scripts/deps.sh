@@ -15,7 +15,7 @@ declare -A lab=(
 	[dovecot]=dovecot-imapd [swaks]=swaks [curl]=curl [openssl]=openssl
 	[python3]=python3 [tcpdump]=tcpdump [iperf3]=iperf3 [setpriv]=util-linux
 	[tshark]=tshark [tcpreplay]=tcpreplay [mountpoint]=util-linux [chromium]=chromium
-	[rsyslogd]=rsyslog [/usr/bin/time]=time
+	[rsyslogd]=rsyslog [/usr/bin/time]=time [ping]=iputils-ping
 	# promtool checks the shipped alert rules and dashboard (deploy/); the
 	# package's server is kept from starting like the other daemons.
 	[promtool]=prometheus

@@ -421,7 +421,7 @@ wait_port() {
 }
 
 up() {
-	need ip ethtool nginx postfix dovecot openssl curl swaks
+	need ip ethtool nginx postfix dovecot openssl curl swaks ping
 	down
 	# A failed bring-up tears down what it made.
 	trap 'echo "lab: bring-up failed; tearing down" >&2; down' ERR

@@ -15,6 +15,7 @@ import (
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
 // ProgramConfig maps the sensor config onto the program's load-time
@@ -59,6 +60,7 @@ func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 		FragmentRing:  uint32(c.Capture.FragmentRing),
 		MaxFlows:      uint32(c.Capture.MaxFlows),
 		PinPath:       pinPath,
+		Enforce:       c.Enforce.ModeValue() != enforce.Off,
 	})
 	if err != nil {
 		if errors.Is(err, ebpf.ErrMapIncompatible) {

@@ -372,3 +372,11 @@ func (s *Sensor) Rings() []RingFill {
 func (s *Sensor) SetPorts(apps map[uint16]datapath.App) error {
 	return SetPorts(s.objs.PortApp, apps)
 }
+
+// NewEnforcer takes over the data plane's enforcement state (the config's
+// [enforcement] must not be off: the program is loaded with it compiled
+// in only then).
+func (s *Sensor) NewEnforcer() (*Enforcer, error) {
+	e := s.cfg.Enforce
+	return NewEnforcer(s.objs, time.Duration(e.MaxAge), e.MaxBlockedFlows)
+}

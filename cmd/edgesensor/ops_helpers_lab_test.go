@@ -228,6 +228,7 @@ type opsConfig struct {
 	badTCP    bool     // a transport that does not exist on the tcp sink
 	caFile    string
 	quiet     string // metrics.quiet_after, when set
+	extra     string // more tables, appended as they are
 }
 
 func (c opsConfig) toml() string {
@@ -266,6 +267,7 @@ func (c opsConfig) toml() string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(c.extra)
 	return b.String()
 }
 

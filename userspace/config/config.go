@@ -22,6 +22,7 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/files"
 	"github.com/edgesensor/edgesensor/userspace/packet/reassembly"
 	"github.com/edgesensor/edgesensor/userspace/setting"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
@@ -45,6 +46,7 @@ type Config struct {
 	Files      files.Settings      `toml:"files"`
 	Score      score.Settings      `toml:"score"`
 	Intel      intel.Settings      `toml:"intel"`
+	Enforce    enforce.Settings    `toml:"enforcement"`
 	Output     Output              `toml:"output"`
 	Metrics    metrics.Settings    `toml:"metrics"`
 	Privacy    privacy.Settings    `toml:"privacy"`
@@ -62,6 +64,7 @@ func Default() Config {
 		Files:      files.DefaultSettings(),
 		Score:      score.DefaultSettings(),
 		Intel:      intel.DefaultSettings(),
+		Enforce:    enforce.DefaultSettings(),
 		Output:     defaultOutput(),
 		Metrics:    metrics.DefaultSettings(),
 		Privacy:    privacy.DefaultSettings(),
@@ -140,6 +143,7 @@ func (c *Config) Validate() error {
 	c.Files.Validate("files", &p)
 	c.Score.Validate("score", &p)
 	c.Intel.Validate("intel", &p)
+	c.Enforce.Validate("enforcement", &p)
 	c.Output.validate("output", &p)
 	c.Metrics.Validate("metrics", &p)
 	shares := c.UplinkEnabled()

@@ -24,6 +24,9 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 		f.ja3, f.ja3Str = j.Fingerprint(), string(j.String)
 		j4 := fingerprint.ClientJA4(&f.ch, quicFlow, &s.scratch)
 		f.ja4, f.ja4r = j4.Fingerprint(), string(j4.Raw)
+		if hook := s.p.cfg.OnClientHello; hook != nil {
+			hook(f.id(), f.key.proto, string(f.ch.ServerName), f.ja3, f.ja4)
+		}
 	case d == 1 && m.Type == tlswire.MsgServerHello:
 		var sh tlswire.ServerHello
 		if err := tlswire.ParseServerHello(m.Body, &sh); err != nil {

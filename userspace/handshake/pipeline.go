@@ -47,6 +47,10 @@ type Config struct {
 	// event.risk_score and edgesensor.score). Called from the shards'
 	// goroutines at once: it must be safe for that.
 	Score func(*Event)
+	// OnClientHello, when set, is called once per flow as soon as its
+	// ClientHello is read (enforcement decides on it then, not when the
+	// event is written). From the shards' goroutines at once.
+	OnClientHello func(fl datapath.Flow, proto uint8, sni, ja3, ja4 string)
 	// Checksums decides which segments a host drops for a checksum (nil:
 	// none are checked); Policy resolves overlapping segments.
 	Checksums *datapath.Checksums

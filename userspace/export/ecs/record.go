@@ -65,6 +65,10 @@ type Fields struct {
 
 	From, To []string // email.from.address, email.to.address
 	Subject  string   // email.subject
+
+	// Action, Rule and Reason are event.action, rule.name and
+	// event.reason (edgesensor.action events).
+	Action, Rule, Reason string
 }
 
 // BaseFields fills the fields every event has from b.

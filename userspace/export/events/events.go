@@ -24,6 +24,7 @@ var Types = map[string]func() ecs.Document{
 	handshake.Dataset:  func() ecs.Document { return new(handshake.Event) },
 	files.Dataset:      func() ecs.Document { return new(files.Event) },
 	ecs.VerdictDataset: func() ecs.Document { return new(ecs.VerdictEvent) },
+	ecs.ActionDataset:  func() ecs.Document { return new(ecs.ActionEvent) },
 }
 
 // Decode reads one event line into its dataset's type.

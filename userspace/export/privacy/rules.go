@@ -115,6 +115,18 @@ var rules = []rule{
 	{"edgesensor.score.verdict", classEvent, tKeep, sString, ""},
 	{"edgesensor.score.reasons", classEvent, tReasons, sObjects, "reason texts can quote names"},
 	{"edgesensor.score.cloud", classEvent, tDrop, sNumber, "the sensor's own bookkeeping"},
+	// edgesensor.action events stay with the customer: what the sensor
+	// blocked on their network is theirs (the dataset is not one the
+	// cloud takes; these are listed for the disclosure).
+	{"event.action", classEvent, tDrop, sString, "enforcement stays local"},
+	{"event.reason", classEvent, tDrop, sString, "enforcement stays local"},
+	{"rule.name", classEvent, tDrop, sString, "enforcement stays local"},
+	{"rule.category", classEvent, tDrop, sString, "enforcement stays local"},
+	{"edgesensor.action.mode", classEvent, tDrop, sString, "enforcement stays local"},
+	{"edgesensor.action.matched", classEvent, tDrop, sString, "enforcement stays local"},
+	{"edgesensor.action.kind", classEvent, tDrop, sString, "enforcement stays local"},
+	{"edgesensor.action.side", classEvent, tDrop, sString, "enforcement stays local"},
+	{"edgesensor.action.reset", classEvent, tDrop, sBool, "enforcement stays local"},
 	// edgesensor.verdict events are the cloud's own answer: they never go
 	// back to it.
 	{"edgesensor.verdict.source", classEvent, tDrop, sString, "the cloud's answer, not sent back"},

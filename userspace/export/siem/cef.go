@@ -86,6 +86,8 @@ func appendCEF(dst []byte, f *ecs.Fields, hostname string) []byte {
 	}
 	x.str("fileType", f.Category)
 	x.str("fileHash", f.SHA256)
+	x.str("act", f.Action)
+	x.str("reason", f.Reason)
 	if a := f.From; len(a) > 0 {
 		x.strs("suser", a)
 	}
@@ -129,6 +131,14 @@ func appendCEFName(b []byte, f *ecs.Fields) []byte {
 			b = append(b, " ("...)
 			b = append(b, c...)
 			b = append(b, ')')
+		}
+		return b
+	case ecs.ActionDataset:
+		b = append(b, "Enforcement "...)
+		b = append(b, f.Action...)
+		if f.Rule != "" {
+			b = append(b, " by "...)
+			b = append(b, f.Rule...)
 		}
 		return b
 	case "edgesensor.tls":

@@ -66,7 +66,7 @@ type SinkConfig struct {
 }
 
 // Datasets a sink may select.
-var Datasets = []string{"edgesensor.tls", "edgesensor.file", "edgesensor.verdict"}
+var Datasets = []string{"edgesensor.tls", "edgesensor.file", "edgesensor.verdict", "edgesensor.action"}
 
 // maxQueue bounds a sink's queue (lines).
 const maxQueue = 1 << 22

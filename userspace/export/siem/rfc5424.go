@@ -131,6 +131,8 @@ func appendSD(dst []byte, f *ecs.Fields) []byte {
 	}
 	dst = appendParam(dst, "sha256", f.SHA256)
 	dst = appendParam(dst, "sni", f.ServerName)
+	dst = appendParam(dst, "action", f.Action)
+	dst = appendParam(dst, "rule", f.Rule)
 	if len(dst) == n {
 		return append(dst[:start], '-')
 	}

@@ -3,6 +3,7 @@ package intel
 import (
 	"errors"
 	"net/netip"
+	"time"
 )
 
 // entry is what a table holds per value: kept to four bytes because the
@@ -139,6 +140,24 @@ func (b *builder) addPrefix(p netip.Prefix, e entry) {
 		s.v6[bits] = map[[16]byte]entry{}
 	}
 	put(s.v6[bits], p.Addr().As16(), e)
+}
+
+// expire records when the IP entry p lapses: the latest expiry any
+// source gave it, or never when one source gave none (zero until).
+func (b *builder) expire(p netip.Prefix, until time.Time) {
+	s := b.s
+	if s.ipUntil == nil {
+		s.ipUntil = map[netip.Prefix]time.Time{}
+	}
+	old, seen := s.ipUntil[p]
+	switch {
+	case until.IsZero():
+		s.ipUntil[p] = time.Time{}
+	case !seen:
+		s.ipUntil[p] = until
+	case !old.IsZero() && until.After(old):
+		s.ipUntil[p] = until
+	}
 }
 
 // finish records which prefix lengths are present, longest first, so a

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // maxLineErrors bounds the errors reported per file: a feed in the wrong
@@ -64,6 +65,9 @@ type fileLoad struct {
 	base  entry // source index and allow flag; level filled per entry
 	stats *SourceStats
 	errs  []error
+	// until is the expiry of the values being added (STIX valid_until);
+	// zero for none.
+	until time.Time
 }
 
 func (f *fileLoad) load() error {
@@ -104,6 +108,11 @@ func (f *fileLoad) add(k Kind, v []byte, level int) error {
 	e.level = uint8(level)
 	if err := f.b.add(k, v, e); err != nil {
 		return err
+	}
+	if k == IP && (!f.until.IsZero() || len(f.b.s.ipUntil) > 0) {
+		if p, err := parsePrefix(string(v)); err == nil {
+			f.b.expire(p, f.until)
+		}
 	}
 	f.stats.Entries++
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Hit is a lookup's answer: the entry that matched and where it came from.
@@ -30,6 +31,9 @@ type Set struct {
 	v6     [129]map[[16]byte]entry
 	v4lens []uint8 // lengths present, longest first
 	v6lens []uint8
+	// ipUntil holds the expiry of IP entries that have one (STIX
+	// valid_until); a zero time means the entry does not expire.
+	ipUntil map[netip.Prefix]time.Time
 
 	sources []string
 	stats   []SourceStats
@@ -94,6 +98,9 @@ func (s *Set) IP(a netip.Addr) (Hit, bool) {
 	var best Hit
 	found := false
 	consider := func(p netip.Prefix, e entry) bool {
+		if s.expired(p) {
+			return false
+		}
 		v := p.String()
 		if p.IsSingleIP() {
 			v = p.Addr().String()
@@ -121,6 +128,48 @@ func (s *Set) IP(a netip.Addr) (Hit, bool) {
 		}
 	}
 	return best, found
+}
+
+// expired says whether the IP entry p has lapsed.
+func (s *Set) expired(p netip.Prefix) bool {
+	if len(s.ipUntil) == 0 {
+		return false
+	}
+	t, ok := s.ipUntil[p]
+	return ok && !t.IsZero() && !t.After(now())
+}
+
+// IPEntry is one IP entry of a Set.
+type IPEntry struct {
+	Prefix netip.Prefix // an address is a whole-length prefix
+	Level  int
+	Source string
+	Allow  bool
+	Until  time.Time // when it lapses; zero: never
+}
+
+// IPEntries calls fn for every IP entry not yet expired, IPv4 first, each
+// family longest prefix first.
+func (s *Set) IPEntries(fn func(IPEntry)) {
+	if s == nil {
+		return
+	}
+	emit := func(p netip.Prefix, e entry) {
+		if s.expired(p) {
+			return
+		}
+		fn(IPEntry{Prefix: p, Level: int(e.level), Source: s.sources[e.src], Allow: e.allow, Until: s.ipUntil[p]})
+	}
+	for _, n := range s.v4lens {
+		for a, e := range s.v4[n] {
+			emit(netip.PrefixFrom(netip.AddrFrom4(a), int(n)), e)
+		}
+	}
+	for _, n := range s.v6lens {
+		for a, e := range s.v6[n] {
+			emit(netip.PrefixFrom(netip.AddrFrom16(a), int(n)), e)
+		}
+	}
 }
 
 // Domain matches name or any parent of it: "evil.example" matches

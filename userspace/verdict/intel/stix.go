@@ -116,6 +116,8 @@ func (f *fileLoad) indicator(o *stixObject, line int) {
 			f.stats.Skipped++
 			return
 		}
+		f.until = t
+		defer func() { f.until = time.Time{} }()
 	}
 	if o.PatternType != "" && o.PatternType != "stix" {
 		f.bad(line, fmt.Errorf("indicator %s: %w: pattern_type %q", o.ID, errUnsupported, o.PatternType))

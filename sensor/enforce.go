@@ -1,0 +1,601 @@
+package sensor
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
+)
+
+// swapGrace is how long a replaced set of blocklist tables stays in its
+// slot after the flip: a packet that read the old generation just before
+// it finishes its lookups in microseconds (XDP runs to completion in
+// softirq), so this is ample, and only memory waits on it.
+const swapGrace = 50 * time.Millisecond
+
+// ErrTooManyFlows: enforcement.max_blocked_flows flows are blocked already.
+var ErrTooManyFlows = errors.New("blocked flow table full (enforcement.max_blocked_flows)")
+
+// FlowDetail is what userspace knows of a flow it blocked, for the action
+// records of its packets.
+type FlowDetail struct {
+	Reason enforce.Reason
+	Kind   string // the intel kind that matched: domain, ja3, ja4, sha256
+	Value  string // the listed value
+	List   string // the intel source
+	Level  int
+}
+
+type blockedFlow struct {
+	until  time.Time
+	slot   uint32
+	detail FlowDetail
+}
+
+// EnforcerStats count what the enforcer did.
+type EnforcerStats struct {
+	Replaces      atomic.Uint64 // whole sets of lists swapped in
+	Entries       atomic.Uint64 // blocklist entries in force after the last swap
+	Expired       atomic.Uint64 // entries already expired when loaded (left out)
+	FlowsBlocked  atomic.Uint64 // flows blocked
+	FlowsRefused  atomic.Uint64 // flows not blocked: the table was full
+	FlowsExpired  atomic.Uint64 // flow blocks lapsed
+	ActionRecords atomic.Uint64 // action records read from the ring
+	Errors        atomic.Uint64 // kernel writes that failed
+}
+
+// Enforcer writes enforcement into the data plane: the mode, whole sets
+// of blocklists (swapped in at once), the allowlist, the lists'
+// freshness and the blocked flows. Safe for concurrent use.
+type Enforcer struct {
+	objs     *bpf.Objects
+	maxAge   time.Duration
+	maxFlows int
+
+	mu        sync.Mutex
+	gen       uint32
+	bits      [2][]uint64 // the prefilter words as the kernel holds them (v4, v6)
+	allow     map[netip.Prefix]bool
+	lists     []string
+	flows     map[bpf.FlowKey]*blockedFlow
+	slotCount []uint16
+
+	Stats EnforcerStats
+}
+
+// NewEnforcer takes over the enforcement state of objs, loaded with
+// enforcement on: no list is in force until Replace, and lists lapse
+// maxAge after the last Replace or Refresh.
+func NewEnforcer(objs *bpf.Objects, maxAge time.Duration, maxFlows int) (*Enforcer, error) {
+	if objs.EnfBits4 == nil || objs.EnfBits4.MaxEntries() != bpf.EnfPrefilterWords {
+		return nil, errors.New("enforcement: the data plane was loaded without it")
+	}
+	return &Enforcer{
+		objs: objs, maxAge: maxAge, maxFlows: maxFlows,
+		bits:      [2][]uint64{make([]uint64, bpf.EnfPrefilterWords), make([]uint64, bpf.EnfPrefilterWords)},
+		allow:     map[netip.Prefix]bool{},
+		flows:     map[bpf.FlowKey]*blockedFlow{},
+		slotCount: make([]uint16, 1<<bpf.FBlockBits),
+	}, nil
+}
+
+// monoNow is CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock.
+func monoNow() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano())
+}
+
+// SetMode sets what a hit does. Off stops all action at once.
+func (e *Enforcer) SetMode(m enforce.Mode) error {
+	v := bpf.EnfModeOff
+	switch m {
+	case enforce.Monitor:
+		v = bpf.EnfModeMonitor
+	case enforce.Block:
+		v = bpf.EnfModeBlock
+	}
+	if err := e.objs.EnforceMode.Set(v); err != nil {
+		return fmt.Errorf("setting enforcement mode: %w", err)
+	}
+	return nil
+}
+
+// Lists names the list ids of the tables in force.
+func (e *Enforcer) Lists() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.lists...)
+}
+
+// tableSet is one slot's four blocklist tables, filled.
+type tableSet [4]*ebpf.Map
+
+var tableNames = [4]string{"enf_exact4", "enf_exact6", "enf_prefix4", "enf_prefix6"}
+
+func (ts *tableSet) close() {
+	for _, m := range ts {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+// build makes and fills the four tables of t.
+func (e *Enforcer) build(t *enforce.Tables) (tableSet, int, error) {
+	var (
+		k4 [][4]byte
+		v4 []bpf.EnfEntry
+		k6 [][16]byte
+		v6 []bpf.EnfEntry
+		p4 []bpf.EnfLPM4
+		w4 []bpf.EnfEntry
+		p6 []bpf.EnfLPM6
+		w6 []bpf.EnfEntry
+	)
+	mono, wall := monoNow(), time.Now()
+	expired := 0
+	for _, en := range t.Entries {
+		v := bpf.EnfEntry{List: en.List, Level: en.Level, Prefixlen: uint8(en.Prefix.Bits())}
+		if !en.Until.IsZero() {
+			d := en.Until.Sub(wall)
+			if d <= 0 {
+				expired++
+				continue
+			}
+			v.ExpiresNs = mono + uint64(d)
+		}
+		a, bits := en.Prefix.Addr(), en.Prefix.Bits()
+		switch {
+		case a.Is4() && bits == 32:
+			k4, v4 = append(k4, a.As4()), append(v4, v)
+		case a.Is4():
+			p4, w4 = append(p4, bpf.EnfLPM4{Prefixlen: uint32(bits), Addr: a.As4()}), append(w4, v)
+		case bits == 128:
+			k6, v6 = append(k6, a.As16()), append(v6, v)
+		default:
+			p6, w6 = append(p6, bpf.EnfLPM6{Prefixlen: uint32(bits), Addr: a.As16()}), append(w6, v)
+		}
+	}
+	var ts tableSet
+	sizes := [4]int{len(k4), len(k6), len(p4), len(p6)}
+	for i, name := range tableNames {
+		spec, err := e.objs.InnerSpec(name)
+		if err != nil {
+			ts.close()
+			return ts, 0, err
+		}
+		// Room for entries added between swaps.
+		spec.MaxEntries = uint32(sizes[i] + sizes[i]/8 + 1024)
+		spec.Name = name[:min(len(name), 15)]
+		m, err := ebpf.NewMap(spec)
+		if err != nil {
+			ts.close()
+			return ts, 0, fmt.Errorf("making %s (%d entries): %w", name, sizes[i], err)
+		}
+		ts[i] = m
+	}
+	fill := func(m *ebpf.Map, keys, vals any, n int) error {
+		if n == 0 {
+			return nil
+		}
+		if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
+			return fmt.Errorf("filling %s: %w", m, err)
+		}
+		return nil
+	}
+	err := errors.Join(fill(ts[0], k4, v4, len(k4)), fill(ts[1], k6, v6, len(k6)))
+	// LPM tries take no batches.
+	for i := range p4 {
+		if err == nil {
+			err = ts[2].Put(&p4[i], &w4[i])
+		}
+	}
+	for i := range p6 {
+		if err == nil {
+			err = ts[3].Put(&p6[i], &w6[i])
+		}
+	}
+	if err != nil {
+		ts.close()
+		return ts, 0, fmt.Errorf("filling blocklists: %w", err)
+	}
+	return ts, expired, nil
+}
+
+// Replace swaps in a whole new set of lists: the tables are made and
+// filled aside, the allowlist and the prefilter widened to cover both
+// sets, then one write of enf_gen makes every packet after it see only
+// the new set; the old set and the prefilter bits only it needed go once
+// no packet can still be reading them.
+func (e *Enforcer) Replace(t *enforce.Tables) error {
+	ts, expired, err := e.build(t)
+	if err != nil {
+		return err
+	}
+	defer ts.close() // the array holds its own references
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	next := (e.gen + 1) & 1
+	want := [2][]uint64{enforce.Prefilter(t.Entries, false), enforce.Prefilter(t.Entries, true)}
+	bitMaps := [2]*ebpf.Map{e.objs.EnfBits4, e.objs.EnfBits6}
+	for f := range want {
+		union := make([]uint64, len(want[f]))
+		for i := range union {
+			union[i] = want[f][i] | e.bits[f][i]
+		}
+		if err := writeWords(bitMaps[f], e.bits[f], union); err != nil {
+			return err
+		}
+	}
+	if err := e.addAllow(t.Allow); err != nil {
+		return err
+	}
+	outers := [4]*ebpf.Map{e.objs.EnfExact4, e.objs.EnfExact6, e.objs.EnfPrefix4, e.objs.EnfPrefix6}
+	for i, o := range outers {
+		if err := o.Put(next, ts[i]); err != nil {
+			return fmt.Errorf("installing %s: %w", tableNames[i], err)
+		}
+	}
+	// Fresh before the flip: the new lists are in force from the first
+	// packet that sees them.
+	e.lists = append(e.lists[:0], t.Lists...)
+	if err := e.refreshLocked(); err != nil {
+		return err
+	}
+	if err := e.objs.EnfGen.Set(e.gen + 1); err != nil {
+		return fmt.Errorf("switching blocklists: %w", err)
+	}
+	e.gen++
+
+	time.Sleep(swapGrace)
+	for i, o := range outers {
+		if err := o.Delete(1 - next); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("removing the old %s: %w", tableNames[i], err)
+		}
+	}
+	for f := range want {
+		if err := writeWords(bitMaps[f], e.bits[f], want[f]); err != nil {
+			return err
+		}
+	}
+	if err := e.dropAllow(t.Allow); err != nil {
+		return err
+	}
+	e.Stats.Replaces.Add(1)
+	e.Stats.Entries.Store(uint64(len(t.Entries) - expired))
+	e.Stats.Expired.Add(uint64(expired))
+	return nil
+}
+
+// writeWords writes the words of want that differ from have into m, and
+// records them in have.
+func writeWords(m *ebpf.Map, have, want []uint64) error {
+	var keys []uint32
+	var vals []uint64
+	for i := range want {
+		if want[i] != have[i] {
+			keys, vals = append(keys, uint32(i)), append(vals, want[i])
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
+		return fmt.Errorf("writing the prefilter: %w", err)
+	}
+	for i, k := range keys {
+		have[k] = vals[i]
+	}
+	return nil
+}
+
+func (e *Enforcer) addAllow(ps []netip.Prefix) error {
+	for _, p := range ps {
+		if e.allow[p] {
+			continue
+		}
+		var err error
+		if p.Addr().Is4() {
+			err = e.objs.EnfAllow4.Put(bpf.EnfLPM4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()}, uint8(1))
+		} else {
+			err = e.objs.EnfAllow6.Put(bpf.EnfLPM6{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()}, uint8(1))
+		}
+		if err != nil {
+			return fmt.Errorf("allowlisting %s: %w", p, err)
+		}
+		e.allow[p] = true
+	}
+	return nil
+}
+
+// dropAllow removes the allowlist entries not in keep.
+func (e *Enforcer) dropAllow(keep []netip.Prefix) error {
+	k := make(map[netip.Prefix]bool, len(keep))
+	for _, p := range keep {
+		k[p] = true
+	}
+	for p := range e.allow {
+		if k[p] {
+			continue
+		}
+		var err error
+		if p.Addr().Is4() {
+			err = e.objs.EnfAllow4.Delete(bpf.EnfLPM4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()})
+		} else {
+			err = e.objs.EnfAllow6.Delete(bpf.EnfLPM6{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()})
+		}
+		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("removing %s from the allowlist: %w", p, err)
+		}
+		delete(e.allow, p)
+	}
+	return nil
+}
+
+// Refresh keeps the lists in force for another max_age: the daemon calls
+// it while it is alive and its lists are current.
+func (e *Enforcer) Refresh() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.refreshLocked()
+}
+
+func (e *Enforcer) refreshLocked() error {
+	until := monoNow() + uint64(e.maxAge)
+	for i := 0; i < bpf.EnfMaxLists; i++ {
+		v := uint64(0)
+		if i < len(e.lists) {
+			v = until
+		}
+		if err := e.objs.SetFreshUntil(i, v); err != nil {
+			return fmt.Errorf("list freshness: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stale ends every list at once (the lists could not be confirmed).
+func (e *Enforcer) Stale() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := 0; i < bpf.EnfMaxLists; i++ {
+		if err := e.objs.SetFreshUntil(i, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slotOf is the fblock_slots index of a flow key.
+func slotOf(k *bpf.FlowKey) uint32 {
+	return bpf.FilterIndex(k.AddrA[3], k.AddrB[3], k.PortA, k.PortB)
+}
+
+// BlockFlow blocks a flow (both directions) for d: its packets are
+// dropped, and TCP ones answered with a reset. list is the id of the
+// list whose entry decided it (its freshness applies).
+func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list uint16, d time.Duration, detail FlowDetail) error {
+	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
+	v := bpf.FlowBlock{ExpiresNs: monoNow() + uint64(d), List: list, Level: uint8(detail.Level), Reason: uint8(detail.Reason)}
+	if isEndpointA(&k, fl.Client) {
+		v.ClientIsA = 1
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b, known := e.flows[k]
+	if !known && len(e.flows) >= e.maxFlows {
+		e.Stats.FlowsRefused.Add(1)
+		return ErrTooManyFlows
+	}
+	// The entry first, then the slot that sends packets to it.
+	if err := e.objs.FlowBlocks.Put(&k, &v); err != nil {
+		e.Stats.Errors.Add(1)
+		return fmt.Errorf("blocking a flow: %w", err)
+	}
+	if known {
+		b.until, b.detail = time.Now().Add(d), detail
+		return nil
+	}
+	slot := slotOf(&k)
+	e.flows[k] = &blockedFlow{until: time.Now().Add(d), slot: slot, detail: detail}
+	e.slotCount[slot]++
+	e.Stats.FlowsBlocked.Add(1)
+	return e.objs.SetFBlockSlot(slot, uint8(min(e.slotCount[slot], 255)))
+}
+
+// isEndpointA says whether ap is endpoint a of k.
+func isEndpointA(k *bpf.FlowKey, ap netip.AddrPort) bool {
+	a := ap.Addr().As16()
+	for i := 0; i < 4; i++ {
+		if k.AddrA[i] != binary.NativeEndian.Uint32(a[i*4:]) {
+			return false
+		}
+	}
+	return k.PortA == ap.Port()
+}
+
+// ExpireFlows removes the flow blocks that lapsed by now (the data plane
+// already ignores them).
+func (e *Enforcer) ExpireFlows(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, b := range e.flows {
+		if now.Before(b.until) {
+			continue
+		}
+		e.slotCount[b.slot]--
+		if e.slotCount[b.slot] < 255 {
+			if err := e.objs.SetFBlockSlot(b.slot, uint8(e.slotCount[b.slot])); err != nil {
+				e.Stats.Errors.Add(1)
+			}
+		}
+		if err := e.objs.FlowBlocks.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			e.Stats.Errors.Add(1)
+		}
+		delete(e.flows, k)
+		e.Stats.FlowsExpired.Add(1)
+	}
+}
+
+// BlockedFlows is the number of flows blocked now.
+func (e *Enforcer) BlockedFlows() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.flows)
+}
+
+// Detail returns what userspace knows of a blocked flow.
+func (e *Enforcer) Detail(k bpf.FlowKey) (FlowDetail, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b, ok := e.flows[k]
+	if !ok {
+		return FlowDetail{}, false
+	}
+	return b.detail, true
+}
+
+// ListStats are one list's counters, summed over CPUs.
+type ListStats struct {
+	Packets, Bytes           uint64 // dropped
+	WouldPackets, WouldBytes uint64 // monitor mode
+}
+
+// ListStats reads the per-list counters by list name (ids beyond the
+// current lists are reported under their id).
+func (e *Enforcer) ListStats() (map[string]ListStats, error) {
+	lists := e.Lists()
+	out := map[string]ListStats{}
+	var per []bpf.EnfListStats
+	for i := 0; i < bpf.EnfMaxLists; i++ {
+		if err := e.objs.EnfLists.Lookup(uint32(i), &per); err != nil {
+			return nil, fmt.Errorf("reading list counters: %w", err)
+		}
+		var s ListStats
+		for _, c := range per {
+			s.Packets += c.Packets
+			s.Bytes += c.Bytes
+			s.WouldPackets += c.WouldPackets
+			s.WouldBytes += c.WouldBytes
+		}
+		if s == (ListStats{}) {
+			continue
+		}
+		name := fmt.Sprintf("list%d", i)
+		if i < len(lists) {
+			name = lists[i]
+		}
+		t := out[name]
+		t.Packets += s.Packets
+		t.Bytes += s.Bytes
+		t.WouldPackets += s.WouldPackets
+		t.WouldBytes += s.WouldBytes
+		out[name] = t
+	}
+	return out, nil
+}
+
+// Action is one record of the actions ring, with what userspace adds.
+type Action struct {
+	Time             time.Time
+	Ifindex          uint32
+	Src, Dst         netip.AddrPort
+	Proto            uint8
+	Blocked          bool // false: monitor mode
+	Reset            bool // the client got a TCP reset
+	What             uint8
+	Side             uint8 // the address that matched (bpf.EnfSideSrc or Dst)
+	Prefix           netip.Prefix
+	List             string
+	Level            int
+	Detail           FlowDetail // flow blocks: what decided it, when still known
+	HaveDetail       bool
+	TCPFlags, Family uint8
+}
+
+// ReadActions reads the actions ring until ctx ends, calling fn for each
+// record. wallOffset converts the records' monotonic stamps.
+func (e *Enforcer) ReadActions(ctx context.Context, fn func(*Action)) error {
+	rd, err := ringbuf.NewReader(e.objs.Actions)
+	if err != nil {
+		return fmt.Errorf("reading the actions ring: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		rd.Close()
+	}()
+	offset := monoToWallOffset()
+	var rec ringbuf.Record
+	for {
+		if err := rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("reading the actions ring: %w", err)
+		}
+		var ev bpf.EnfEvent
+		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
+			e.Stats.Errors.Add(1)
+			continue
+		}
+		e.Stats.ActionRecords.Add(1)
+		fn(e.action(&ev, offset))
+	}
+}
+
+// action decodes one record.
+func (e *Enforcer) action(ev *bpf.EnfEvent, offset int64) *Action {
+	addr := func(b [16]byte) netip.Addr {
+		a := netip.AddrFrom16(b)
+		if ev.Family == 4 {
+			a = a.Unmap()
+		}
+		return a
+	}
+	a := &Action{
+		Time:    time.Unix(0, int64(ev.TsNs)+offset).UTC(),
+		Ifindex: ev.Ifindex,
+		Src:     netip.AddrPortFrom(addr(ev.Saddr), ev.Sport),
+		Dst:     netip.AddrPortFrom(addr(ev.Daddr), ev.Dport),
+		Proto:   ev.L4proto, Blocked: ev.Blocked != 0, Reset: ev.Reset != 0,
+		What: ev.What, Side: ev.Side, Level: int(ev.Level), TCPFlags: ev.TcpFlags, Family: ev.Family,
+	}
+	lists := e.Lists()
+	if int(ev.List) < len(lists) {
+		a.List = lists[ev.List]
+	}
+	switch ev.What {
+	case bpf.EnfWhatAddr:
+		matched := a.Src.Addr()
+		if ev.Side == bpf.EnfSideDst {
+			matched = a.Dst.Addr()
+		}
+		if p, err := matched.Prefix(int(ev.Prefixlen)); err == nil {
+			a.Prefix = p
+		}
+	case bpf.EnfWhatFlow:
+		k := FlowKeyIn(a.Src, a.Dst, ev.L4proto, ev.Zone)
+		a.Detail, a.HaveDetail = e.Detail(k)
+		if a.HaveDetail && a.Detail.List != "" {
+			a.List = a.Detail.List
+		}
+	}
+	return a
+}

@@ -1,0 +1,544 @@
+package sensor
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
+)
+
+const (
+	xdpDrop = 1
+	xdpTX   = 3
+)
+
+// enfHarness is the harness with enforcement loaded and an Enforcer.
+type enfHarness struct {
+	*harness
+	enf     *Enforcer
+	actions *ringbuf.Reader
+}
+
+func newEnfHarness(t *testing.T, mode string) *enfHarness {
+	t.Helper()
+	h := newHarness(t, func(c *config.Config) { c.Enforce.Mode = mode })
+	enf, err := NewEnforcer(h.objs, time.Minute, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enf.SetMode(h.cfg.Enforce.ModeValue()); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := ringbuf.NewReader(h.objs.Actions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd.SetDeadline(time.Unix(1, 0))
+	t.Cleanup(func() { rd.Close() })
+	return &enfHarness{harness: h, enf: enf, actions: rd}
+}
+
+// verdict runs one frame and returns the program's action and the frame
+// it left.
+func (h *enfHarness) verdict(frame []byte) (uint32, []byte) {
+	h.t.Helper()
+	out := make([]byte, len(frame)+256)
+	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
+	ret, err := h.objs.Program.Run(opts)
+	if err != nil {
+		h.t.Fatalf("running program: %v", err)
+	}
+	h.drain()
+	return ret, opts.DataOut
+}
+
+func (h *enfHarness) records() []bpf.EnfEvent {
+	h.t.Helper()
+	var out []bpf.EnfEvent
+	var rec ringbuf.Record
+	for {
+		err := h.actions.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return out
+		}
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		var ev bpf.EnfEvent
+		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+}
+
+func pfx(s string) netip.Prefix {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p
+	}
+	a := netip.MustParseAddr(s)
+	return netip.PrefixFrom(a, a.BitLen())
+}
+
+func testTables() *enforce.Tables {
+	return &enforce.Tables{
+		Lists: []string{"c2", "infected"},
+		Entries: []enforce.Entry{
+			{Prefix: pfx("198.51.100.7"), List: 0, Level: 9},
+			{Prefix: pfx("203.0.113.0/24"), List: 0, Level: 8},
+			{Prefix: pfx("192.0.2.99"), List: 1, Level: 7},
+			{Prefix: pfx("2001:db8:bad::/48"), List: 0, Level: 9},
+			{Prefix: pfx("fd00::66"), List: 1, Level: 10},
+			{Prefix: pfx("10.64.0.0/10"), List: 1, Level: 7},
+		},
+		Allow: []netip.Prefix{pfx("203.0.113.200"), pfx("192.0.2.0/25")},
+	}
+}
+
+// A non-candidate packet (no watched port, no TLS), so only enforcement
+// can stop it.
+func plain(src, dst string) testutil.Pkt {
+	return testutil.Pkt{Src: src, Dst: dst, Sport: 40000, Dport: 5555, Seq: 1, Ack: 1, Flags: "A", Payload: []byte("hello")}
+}
+
+func TestPrivilegedEnforceAddresses(t *testing.T) {
+	h := newEnfHarness(t, "block")
+	if err := h.enf.Replace(testTables()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		p    testutil.Pkt
+		want uint32
+	}{
+		{"to an address", plain("10.0.0.1", "198.51.100.7"), xdpDrop},
+		{"from an address", plain("198.51.100.7", "10.0.0.1"), xdpDrop},
+		{"next address", plain("10.0.0.1", "198.51.100.8"), xdpPass},
+		{"in a /24", plain("10.0.0.1", "203.0.113.5"), xdpDrop},
+		{"allowlisted in a /24", plain("10.0.0.1", "203.0.113.200"), xdpPass},
+		{"allowlisted other side", plain("192.0.2.3", "198.51.100.7"), xdpPass},
+		{"allowlist beats exact", plain("10.0.0.1", "192.0.2.99"), xdpPass},
+		{"in a /10", plain("10.100.1.1", "10.0.0.1"), xdpDrop},
+		{"outside the /10", plain("10.128.0.1", "10.0.0.1"), xdpPass},
+		{"udp", testutil.Pkt{Src: "10.0.0.1", Dst: "198.51.100.7", UDP: true, Sport: 5000, Dport: 53, Payload: []byte("q")}, xdpDrop},
+		{"vlan", func() testutil.Pkt { p := plain("10.0.0.1", "198.51.100.7"); p.VLANs = []uint16{7}; return p }(), xdpDrop},
+		{"ip options", func() testutil.Pkt { p := plain("10.0.0.1", "198.51.100.7"); p.IPv4Options = true; return p }(), xdpDrop},
+		{"v6 in a /48", testutil.Pkt{V6: true, Src: "fd00::1", Dst: "2001:db8:bad:1::9", Sport: 1, Dport: 2, Flags: "A"}, xdpDrop},
+		{"v6 outside", testutil.Pkt{V6: true, Src: "fd00::1", Dst: "2001:db8:bae::9", Sport: 1, Dport: 2, Flags: "A"}, xdpPass},
+		{"v6 exact", testutil.Pkt{V6: true, Src: "fd00::66", Dst: "fd00::2", Sport: 1, Dport: 2, Flags: "A"}, xdpDrop},
+		{"v6 fragment", testutil.Pkt{V6: true, Src: "fd00::66", Dst: "fd00::2", Sport: 1, Dport: 2, Flags: "A", V6Ext: []byte{44}, FragOffset: 10}, xdpDrop},
+		{"v4 later fragment", func() testutil.Pkt { p := plain("10.0.0.1", "198.51.100.7"); p.FragOffset = 100; return p }(), xdpDrop},
+	}
+	before := h.counters()
+	drops := 0
+	for _, c := range cases {
+		got, _ := h.verdict(c.p.Frame())
+		if got != c.want {
+			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
+		}
+		if c.want == xdpDrop {
+			drops++
+		}
+	}
+	after := h.counters()
+	if d := after.Get(bpf.Counter(sensorCounterOf(t, "enf_drop_addr"))) - before.Get(bpf.Counter(sensorCounterOf(t, "enf_drop_addr"))); d != uint64(drops) {
+		t.Errorf("enf_drop_addr rose by %d, want %d", d, drops)
+	}
+	if after.Get(bpf.Counter(sensorCounterOf(t, "enf_allowed"))) < 3 {
+		t.Errorf("enf_allowed = %d, want >= 3", after.Get(bpf.Counter(sensorCounterOf(t, "enf_allowed"))))
+	}
+
+	// One record per entry per second: the /32 was hit from both sides
+	// and by UDP, VLAN and options frames, and reported once.
+	recs := h.records()
+	per := map[string]int{}
+	for _, r := range recs {
+		a := h.enf.action(&r, 0)
+		per[a.Prefix.String()]++
+		if !a.Blocked || a.What != bpf.EnfWhatAddr {
+			t.Errorf("record %+v: want a blocked address", a)
+		}
+		if a.Prefix.String() == "203.0.113.0/24" && (a.List != "c2" || a.Level != 8 || a.Side != bpf.EnfSideDst) {
+			t.Errorf("record of the /24: %+v", a)
+		}
+	}
+	for _, p := range []string{"198.51.100.7/32", "203.0.113.0/24", "10.64.0.0/10", "2001:db8:bad::/48", "fd00::66/128"} {
+		if per[p] != 1 {
+			t.Errorf("%d records for %s, want 1 (all: %v)", per[p], p, per)
+		}
+	}
+	st, err := h.enf.ListStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st["c2"].Packets == 0 || st["infected"].Packets == 0 || st["c2"].Packets+st["infected"].Packets != uint64(drops) {
+		t.Errorf("list counters %+v, want %d packets in all", st, drops)
+	}
+
+	// Monitor: decided and counted, nothing dropped.
+	if err := h.enf.SetMode(enforce.Monitor); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.verdict(plain("10.0.0.1", "198.51.100.7").Frame()); got != xdpPass {
+		t.Errorf("monitor: got %d, want XDP_PASS", got)
+	}
+	if n := h.counters().Get(bpf.Counter(sensorCounterOf(t, "enf_would_addr"))); n != 1 {
+		t.Errorf("enf_would_addr = %d, want 1", n)
+	}
+	if err := h.enf.SetMode(enforce.Block); err != nil {
+		t.Fatal(err)
+	}
+
+	// Stale lists lapse: a dead daemon never blocks forever.
+	if err := h.enf.Stale(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.verdict(plain("10.0.0.1", "198.51.100.7").Frame()); got != xdpPass {
+		t.Errorf("stale list: got %d, want XDP_PASS", got)
+	}
+	if err := h.enf.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.verdict(plain("10.0.0.1", "198.51.100.7").Frame()); got != xdpDrop {
+		t.Errorf("refreshed list: got %d, want XDP_DROP", got)
+	}
+
+	// A replacement takes effect whole, and the prefilter forgets what
+	// no list needs.
+	next := testTables()
+	next.Entries = next.Entries[1:]
+	next.Entries = append(next.Entries, enforce.Entry{Prefix: pfx("198.51.100.9"), Level: 9, Until: time.Now().Add(300 * time.Millisecond)})
+	if err := h.enf.Replace(next); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.verdict(plain("10.0.0.1", "198.51.100.7").Frame()); got != xdpPass {
+		t.Errorf("removed address: got %d, want XDP_PASS", got)
+	}
+	if got, _ := h.verdict(plain("10.0.0.1", "203.0.113.5").Frame()); got != xdpDrop {
+		t.Errorf("kept prefix: got %d, want XDP_DROP", got)
+	}
+	if got, _ := h.verdict(plain("10.0.0.1", "198.51.100.9").Frame()); got != xdpDrop {
+		t.Errorf("expiring entry, before: got %d, want XDP_DROP", got)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if got, _ := h.verdict(plain("10.0.0.1", "198.51.100.9").Frame()); got != xdpPass {
+		t.Errorf("expired entry: got %d, want XDP_PASS", got)
+	}
+	// 198.51.100.0/24 keeps its bit for .9 (expired in the kernel only).
+	var word uint64
+	top := uint32(203)<<16 | 0<<8 | 113
+	if err := h.objs.EnfBits4.Lookup(top>>6, &word); err != nil || word>>(top&63)&1 != 1 {
+		t.Errorf("prefilter bit of 203.0.113.0/24: %x %v", word, err)
+	}
+	if err := h.enf.Replace(&enforce.Tables{Lists: []string{"none"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]uint64{h.enf.bits[0], h.enf.bits[1]} {
+		for i, w := range b {
+			if w != 0 {
+				t.Fatalf("prefilter word %d = %x after emptying the lists", i, w)
+			}
+		}
+	}
+	var live []uint64
+	keys := make([]uint32, bpf.EnfPrefilterWords)
+	live = make([]uint64, bpf.EnfPrefilterWords)
+	var cursor ebpf.MapBatchCursor
+	if _, err := h.objs.EnfBits4.BatchLookup(&cursor, keys, live, nil); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Fatal(err)
+	}
+	for i, w := range live {
+		if w != 0 {
+			t.Fatalf("kernel prefilter word %d = %x after emptying the lists", i, w)
+		}
+	}
+
+	if err := h.enf.SetMode(enforce.Off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sensorCounterOf finds a counter's index by name.
+func sensorCounterOf(t *testing.T, name string) int {
+	t.Helper()
+	names, err := bpf.CounterNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	t.Fatalf("no counter %q", name)
+	return 0
+}
+
+// checkReset parses a frame the program sent back and checks it is the
+// reset RFC 9293 gives for in (addresses, ports, sequence numbers,
+// checksums).
+func checkReset(t testing.TB, in testutil.Pkt, out []byte) {
+	t.Helper()
+	pk := gopacket.NewPacket(out, layers.LayerTypeEthernet, gopacket.Default)
+	eth, _ := pk.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+	tcp, _ := pk.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	if eth == nil || tcp == nil {
+		t.Fatalf("reset does not parse: %v", pk)
+	}
+	if eth.SrcMAC.String() != "02:00:00:00:00:02" || eth.DstMAC.String() != "02:00:00:00:00:01" {
+		t.Errorf("reset MACs %s -> %s", eth.SrcMAC, eth.DstMAC)
+	}
+	if len(in.VLANs) > 0 {
+		d, _ := pk.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q)
+		if d == nil || d.VLANIdentifier != in.VLANs[0] {
+			t.Errorf("reset lost its VLAN tag")
+		}
+	}
+	src, dst := in.Endpoints()
+	var pseudo []byte
+	if in.V6 {
+		ip, _ := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		if ip == nil || netip.MustParseAddr(ip.SrcIP.String()) != dst.Addr() || netip.MustParseAddr(ip.DstIP.String()) != src.Addr() {
+			t.Fatalf("reset IPv6 header: %+v", ip)
+		}
+		if ip.Length != 20 {
+			t.Errorf("IPv6 payload length %d", ip.Length)
+		}
+		pseudo = append(append([]byte(nil), ip.SrcIP.To16()...), ip.DstIP.To16()...)
+		pseudo = append(pseudo, 0, 0, 0, 20, 0, 0, 0, 6)
+	} else {
+		ip, _ := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if ip == nil || netip.MustParseAddr(ip.SrcIP.String()) != dst.Addr() || netip.MustParseAddr(ip.DstIP.String()) != src.Addr() {
+			t.Fatalf("reset IPv4 header: %+v", ip)
+		}
+		if ip.Length != 40 || ip.IHL != 5 {
+			t.Errorf("IPv4 length %d ihl %d", ip.Length, ip.IHL)
+		}
+		if fold(ip.Contents) != 0xffff {
+			t.Errorf("IPv4 header checksum wrong")
+		}
+		pseudo = append(append([]byte(nil), ip.SrcIP.To4()...), ip.DstIP.To4()...)
+		pseudo = append(pseudo, 0, 6, 0, 20)
+	}
+	if !tcp.RST || tcp.SYN || tcp.FIN || len(tcp.Payload) != 0 || len(tcp.Contents) != 20 {
+		t.Errorf("reset TCP flags or length: %+v", tcp)
+	}
+	if uint16(tcp.SrcPort) != dst.Port() || uint16(tcp.DstPort) != src.Port() {
+		t.Errorf("reset ports %d -> %d", tcp.SrcPort, tcp.DstPort)
+	}
+	if fold(append(pseudo, tcp.Contents...)) != 0xffff {
+		t.Errorf("TCP checksum wrong")
+	}
+	if hasFlag(in, 'A') {
+		if tcp.Seq != in.Ack || tcp.ACK {
+			t.Errorf("reset to an ACK: seq %d (want %d) ack flag %v", tcp.Seq, in.Ack, tcp.ACK)
+		}
+	} else {
+		n := uint32(len(in.Payload))
+		if hasFlag(in, 'S') {
+			n++
+		}
+		if hasFlag(in, 'F') {
+			n++
+		}
+		if !tcp.ACK || tcp.Ack != in.Seq+n || tcp.Seq != 0 {
+			t.Errorf("reset without ACK: seq %d ack %d flag %v, want ack %d", tcp.Seq, tcp.Ack, tcp.ACK, in.Seq+n)
+		}
+	}
+}
+
+func hasFlag(p testutil.Pkt, f rune) bool {
+	for _, c := range p.Flags {
+		if c == f {
+			return true
+		}
+	}
+	return false
+}
+
+// checkForwardReset checks that the program turned in into a reset in
+// its own direction at its sequence number, for the kernel to forward.
+func checkForwardReset(t testing.TB, in testutil.Pkt, out []byte) {
+	t.Helper()
+	pk := gopacket.NewPacket(out, layers.LayerTypeEthernet, gopacket.Default)
+	ip, _ := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	tcp, _ := pk.Layer(layers.LayerTypeTCP).(*layers.TCP)
+	if ip == nil || tcp == nil {
+		t.Fatalf("forwarded reset does not parse: %v", pk)
+	}
+	src, dst := in.Endpoints()
+	if ip.SrcIP.String() != src.Addr().String() || ip.DstIP.String() != dst.Addr().String() ||
+		uint16(tcp.SrcPort) != src.Port() || uint16(tcp.DstPort) != dst.Port() {
+		t.Errorf("forwarded reset %s:%d -> %s:%d, want the packet's direction", ip.SrcIP, tcp.SrcPort, ip.DstIP, tcp.DstPort)
+	}
+	if !tcp.RST || tcp.ACK || tcp.Seq != in.Seq || len(tcp.Payload) != 0 || ip.Length != 40 {
+		t.Errorf("forwarded reset: %+v", tcp)
+	}
+	if fold(ip.Contents) != 0xffff {
+		t.Errorf("IPv4 header checksum wrong")
+	}
+	pseudo := append(append([]byte(nil), ip.SrcIP.To4()...), ip.DstIP.To4()...)
+	if fold(append(append(pseudo, 0, 6, 0, 20), tcp.Contents...)) != 0xffff {
+		t.Errorf("TCP checksum wrong")
+	}
+}
+
+// fold is the one's-complement sum of b, folded (0xffff: a valid checksum).
+func fold(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}
+
+func blockPkt(t *testing.T, h *enfHarness, p testutil.Pkt, d time.Duration) {
+	t.Helper()
+	src, dst := p.Endpoints()
+	if err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst}, p.Proto(), 0, d,
+		FlowDetail{Reason: enforce.ReasonSNI, Kind: "domain", Value: "evil.example", List: "c2", Level: 9}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrivilegedEnforceFlows(t *testing.T) {
+	h := newEnfHarness(t, "block")
+	if err := h.enf.Replace(&enforce.Tables{Lists: []string{"c2"}}); err != nil {
+		t.Fatal(err)
+	}
+	client := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40000, Dport: 443, Seq: 1000, Ack: 5000, Flags: "PA", Payload: make([]byte, 100)}
+	blockPkt(t, h, client, time.Minute)
+
+	server := client.Reply(5000, 1100, "PA", make([]byte, 50))
+	syn := client.With(999, "S", nil)
+	fin := client.With(1000, "F", nil) // no ACK: RST|ACK
+	rst := client.With(1000, "RA", nil)
+	v6 := testutil.Pkt{V6: true, Sport: 40001, Dport: 443, Seq: 7, Ack: 9, Flags: "A", Payload: []byte("x")}
+	vlan := client
+	vlan.VLANs = []uint16{42}
+	opts := client
+	opts.IPv4Options = true
+	quic := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", UDP: true, Sport: 40002, Dport: 443, Payload: testutil.QUICInitial(1)}
+	blockPkt(t, h, v6, time.Minute)
+	blockPkt(t, h, quic, time.Minute)
+	if err := h.enf.BlockFlow(datapath.Flow{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:443"), Zone: zoneOfVLAN(42)}, 6, 0, time.Minute, FlowDetail{}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name string
+		p    testutil.Pkt
+		want uint32
+	}{
+		{"client data", client, xdpTX},
+		{"server data: a reset on to the client", server, xdpPass},
+		{"syn", syn, xdpTX},
+		{"fin without ack", fin, xdpTX},
+		{"rst", rst, xdpDrop},
+		{"ipv6", v6, xdpTX},
+		{"vlan", vlan, xdpTX},
+		{"ip options: dropped, no reset", opts, xdpDrop},
+		{"quic", quic, xdpDrop},
+		{"another flow", testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40009, Dport: 443, Flags: "A"}, xdpPass},
+	} {
+		got, out := h.verdict(c.p.Frame())
+		if got != c.want {
+			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
+			continue
+		}
+		if got == xdpTX {
+			checkReset(t, c.p, out)
+		}
+		if got == xdpPass && c.p.Sport == 443 {
+			checkForwardReset(t, c.p, out)
+		}
+	}
+	recs := h.records()
+	if len(recs) != 4 { // one per blocked flow (the VLAN's is its own)
+		t.Errorf("%d action records, want 4", len(recs))
+	}
+	for _, r := range recs {
+		a := h.enf.action(&r, 0)
+		if a.What != bpf.EnfWhatFlow || !a.Blocked {
+			t.Errorf("record %+v", a)
+		}
+		if r.Zone == 0 && (!a.HaveDetail || a.Detail.Value != "evil.example" || a.List != "c2") {
+			t.Errorf("record without its detail: %+v", a)
+		}
+	}
+	if n := h.counters().Get(bpf.Counter(sensorCounterOf(t, "enf_resets"))); n != 6 {
+		t.Errorf("enf_resets = %d, want 6", n)
+	}
+	for _, r := range recs {
+		if r.Zone == 0 && r.L4proto == 6 && r.Reset == 0 {
+			t.Errorf("record of a TCP flow without its reset: %+v", r)
+		}
+	}
+
+	// Blocks lapse in the kernel on their own, and userspace forgets them.
+	short := testutil.Pkt{Src: "10.0.0.5", Dst: "10.0.0.6", Sport: 1234, Dport: 443, Seq: 1, Ack: 1, Flags: "A"}
+	blockPkt(t, h, short, 200*time.Millisecond)
+	if got, _ := h.verdict(short.Frame()); got != xdpTX {
+		t.Errorf("short block: got %d, want XDP_TX", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got, _ := h.verdict(short.Frame()); got != xdpPass {
+		t.Errorf("lapsed block: got %d, want XDP_PASS", got)
+	}
+	h.enf.ExpireFlows(time.Now())
+	if n := h.enf.BlockedFlows(); n != 4 {
+		t.Errorf("%d flows blocked after expiry, want 4", n)
+	}
+
+	// The table is bounded.
+	for i := 0; ; i++ {
+		p := testutil.Pkt{Src: "10.1.0.1", Dst: "10.1.0.2", Sport: uint16(2000 + i), Dport: 443}
+		src, dst := p.Endpoints()
+		err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst}, 6, 0, time.Minute, FlowDetail{})
+		if errors.Is(err, ErrTooManyFlows) {
+			if h.enf.BlockedFlows() != 16 {
+				t.Errorf("refused at %d flows, want 16", h.enf.BlockedFlows())
+			}
+			break
+		}
+		if err != nil || i > 100 {
+			t.Fatalf("block %d: %v", i, err)
+		}
+	}
+
+	// Monitor: reported, passed.
+	if err := h.enf.SetMode(enforce.Monitor); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.verdict(client.Frame()); got != xdpPass {
+		t.Errorf("monitor: got %d, want XDP_PASS", got)
+	}
+}
+
+// zoneOfVLAN is the zone parse.h gives one VLAN tag (vlan_tracking on).
+func zoneOfVLAN(id uint16) uint32 {
+	z := uint32(0)
+	mix := func(v uint32) { z ^= v + 0x9e3779b9 + (z << 6) + (z >> 2) }
+	mix(1) // Z_VLAN
+	mix(uint32(id))
+	return z
+}

@@ -1,0 +1,148 @@
+// Package enforce turns the sensor's verdicts into the tables the data
+// plane acts on: blocklisted addresses and prefixes (from the intel's IP
+// entries at or above the threshold), allowlists that always win, and the
+// decision to block a flow whose handshake hits the intel. It knows no
+// kernel: package sensor writes what it builds.
+package enforce
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/setting"
+)
+
+// Mode is what a blocklist hit does.
+type Mode uint8
+
+const (
+	Off     Mode = iota // nothing is decided
+	Monitor             // decided, counted and reported as would_block; nothing dropped
+	Block               // dropped (and a blocked TCP flow reset)
+)
+
+var modeNames = [...]string{"off", "monitor", "block"}
+
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("mode(%d)", uint8(m))
+}
+
+// ParseMode reads the config spelling of a mode.
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if strings.EqualFold(strings.TrimSpace(s), n) {
+			return Mode(i), nil
+		}
+	}
+	return Off, fmt.Errorf("unknown mode %q", s)
+}
+
+// Defaults of the [enforcement] table.
+const (
+	DefaultThreshold       = 7
+	DefaultMaxAge          = 10 * time.Minute
+	DefaultFlowBlockFor    = 10 * time.Minute
+	DefaultMaxBlockedFlows = 65536
+)
+
+// Settings is the [enforcement] table.
+type Settings struct {
+	// Mode: "off" (the default), "monitor" or "block".
+	Mode string `toml:"mode"`
+	// Threshold: blocklist entries and handshake hits at or above this
+	// threat level are acted on.
+	Threshold int `toml:"threshold"`
+	// MaxAge is how long the data plane keeps a list in force without
+	// the daemon confirming it: a dead sensor's lists lapse after it.
+	MaxAge setting.Duration `toml:"max_age"`
+	// Allow lists addresses and prefixes never acted on (management
+	// networks, the sensor's uplink, the cloud): a packet with either
+	// address in one passes, whatever the blocklists say.
+	Allow []string `toml:"allow"`
+	// FlowBlockFor is how long a flow blocked for its handshake stays
+	// blocked; MaxBlockedFlows bounds how many are at once.
+	FlowBlockFor    setting.Duration `toml:"flow_block_for"`
+	MaxBlockedFlows int              `toml:"max_blocked_flows"`
+}
+
+// DefaultSettings is the [enforcement] table of the shipped sensor.toml.
+func DefaultSettings() Settings {
+	return Settings{
+		Mode:            "off",
+		Allow:           []string{},
+		Threshold:       DefaultThreshold,
+		MaxAge:          setting.Duration(DefaultMaxAge),
+		FlowBlockFor:    setting.Duration(DefaultFlowBlockFor),
+		MaxBlockedFlows: DefaultMaxBlockedFlows,
+	}
+}
+
+// Validate checks the table, found at key.
+func (s *Settings) Validate(key string, p *setting.Problems) {
+	if _, err := ParseMode(s.Mode); err != nil {
+		p.Add(key+".mode", "%q is not a mode; use \"off\", \"monitor\" (decide and report, drop nothing) or \"block\"", s.Mode)
+	}
+	if s.Threshold < 1 || s.Threshold > 10 {
+		p.Add(key+".threshold", "%d is out of range; use 1 to 10 (threat levels at or above it are acted on)", s.Threshold)
+	}
+	if d := time.Duration(s.MaxAge); d < 10*time.Second || d > 7*24*time.Hour {
+		p.Add(key+".max_age", "%v is out of range; use 10s to 168h", d)
+	}
+	if d := time.Duration(s.FlowBlockFor); d < time.Second || d > 24*time.Hour {
+		p.Add(key+".flow_block_for", "%v is out of range; use 1s to 24h", d)
+	}
+	if s.MaxBlockedFlows < 1 || s.MaxBlockedFlows > 1<<20 {
+		p.Add(key+".max_blocked_flows", "%d is out of range; use 1 to 1048576", s.MaxBlockedFlows)
+	}
+	for i, a := range s.Allow {
+		if _, err := parsePrefix(a); err != nil {
+			p.Add(fmt.Sprintf("%s.allow[%d]", key, i), "%q is not an address or CIDR prefix, e.g. \"192.0.2.0/24\" or \"2001:db8::1\"", a)
+		}
+	}
+	if len(s.Allow) > MaxAllow {
+		p.Add(key+".allow", "%d entries; at most %d", len(s.Allow), MaxAllow)
+	}
+}
+
+// ModeValue is the parsed Mode (Off when invalid: Validate refuses that).
+func (s *Settings) ModeValue() Mode {
+	m, _ := ParseMode(s.Mode)
+	return m
+}
+
+// AllowPrefixes are the parsed Allow entries.
+func (s *Settings) AllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range s.Allow {
+		if p, err := parsePrefix(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads an address (a whole-length prefix) or a CIDR, masked.
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

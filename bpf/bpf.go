@@ -246,8 +246,6 @@ type Objects struct {
 	EnfExact6     *ebpf.Map      `ebpf:"enf_exact6"`
 	EnfPrefix4    *ebpf.Map      `ebpf:"enf_prefix4"`
 	EnfPrefix6    *ebpf.Map      `ebpf:"enf_prefix6"`
-	EnfBits4      *ebpf.Map      `ebpf:"enf_bits4"`
-	EnfBits6      *ebpf.Map      `ebpf:"enf_bits6"`
 	EnfAllow4     *ebpf.Map      `ebpf:"enf_allow4"`
 	EnfAllow6     *ebpf.Map      `ebpf:"enf_allow6"`
 	FlowBlocks    *ebpf.Map      `ebpf:"flow_blocks"`
@@ -257,6 +255,7 @@ type Objects struct {
 	EnfGen        *ebpf.Variable `ebpf:"enf_gen"`
 	EnfFreshUntil *ebpf.Variable `ebpf:"enf_fresh_until"`
 	FBlockSlots   *ebpf.Variable `ebpf:"fblock_slots"`
+	EnfBits4Var   *ebpf.Variable `ebpf:"enf_bits4"`
 
 	BSS *ebpf.Map `ebpf:".bss"`
 
@@ -280,7 +279,7 @@ func (o *Objects) Close() error {
 	var errs []error
 	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Fragments, o.Flows,
 		o.StreamVerdicts, o.HSVerdicts, o.FragStates, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch,
-		o.EnfExact4, o.EnfExact6, o.EnfPrefix4, o.EnfPrefix6, o.EnfBits4, o.EnfBits6, o.EnfAllow4,
+		o.EnfExact4, o.EnfExact6, o.EnfPrefix4, o.EnfPrefix6, o.EnfAllow4,
 		o.EnfAllow6, o.FlowBlocks, o.EnfLists, o.Actions, o.BSS} {
 		if c == nil {
 			continue
@@ -333,7 +332,7 @@ func Load(opts LoadOptions) (*Objects, error) {
 		opts.Config.Enforce = 1
 	} else {
 		opts.Config.Enforce = 0
-		for _, name := range []string{"enf_bits4", "enf_bits6", "enf_allow4", "enf_allow6", "flow_blocks", "enf_lists"} {
+		for _, name := range []string{"enf_allow4", "enf_allow6", "flow_blocks", "enf_lists"} {
 			sizes[name] = 1
 		}
 		sizes["actions"] = 4096

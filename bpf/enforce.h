@@ -26,13 +26,11 @@
 #define ENF_PASS_CHANGED 100
 
 /* The prefilter bit of an address whose first word (network order) is w. */
-static __always_inline int enf_bit(void *bits, __u32 w)
+static __always_inline int enf_bit(__u64 *bits, __u32 w)
 {
 	__u32 top = bpf_ntohl(w) >> (32 - ENF_PREFILTER_BITS);
-	__u32 idx = top >> 6;
-	__u64 *word = bpf_map_lookup_elem(bits, &idx);
 
-	return word && ((*word >> (top & 63)) & 1);
+	return (bits[(top >> 6) & (ENF_PREFILTER_WORDS - 1)] >> (top & 63)) & 1;
 }
 
 /* Whether a fast-path IPv4 packet may meet enforcement: its addresses'
@@ -41,8 +39,8 @@ static __always_inline int enf_candidate4(__u32 saddr, __u32 daddr, __u16 sport,
 {
 	if (enforce_mode == ENF_OFF)
 		return 0;
-	return enf_bit(&enf_bits4, saddr) || enf_bit(&enf_bits4, daddr) ||
-	       fblock_slots[filter_index(saddr, daddr, sport, dport)];
+	return enf_bit(enf_bits4, saddr) || enf_bit(enf_bits4, daddr) ||
+	       (fblock_total && fblock_slots[filter_index(saddr, daddr, sport, dport)]);
 }
 
 /* Whether the entry is in force now: not expired, its list fresh. */
@@ -70,7 +68,7 @@ static __always_inline struct enf_entry *enf_lookup(struct pkt *p, int dst, __u3
 	void *m;
 
 	if (p->family == 4) {
-		if (!enf_bit(&enf_bits4, a[3]))
+		if (!enf_bit(enf_bits4, a[3]))
 			return NULL;
 		*now = bpf_ktime_get_ns();
 		m = bpf_map_lookup_elem(&enf_exact4, &slot);
@@ -79,7 +77,7 @@ static __always_inline struct enf_entry *enf_lookup(struct pkt *p, int dst, __u3
 			if (e && enf_usable(e, *now, c))
 				return e;
 		}
-		m = bpf_map_lookup_elem(&enf_prefix4, &slot);
+		m = enf_bit(enf_pbits4, a[3]) ? bpf_map_lookup_elem(&enf_prefix4, &slot) : NULL;
 		if (m) {
 			struct enf_lpm4 k = {.prefixlen = 32};
 			__builtin_memcpy(k.addr, &a[3], 4);
@@ -89,7 +87,7 @@ static __always_inline struct enf_entry *enf_lookup(struct pkt *p, int dst, __u3
 		}
 		return NULL;
 	}
-	if (!enf_bit(&enf_bits6, a[0]))
+	if (!enf_bit(enf_bits6, a[0]))
 		return NULL;
 	*now = bpf_ktime_get_ns();
 	m = bpf_map_lookup_elem(&enf_exact6, &slot);
@@ -98,7 +96,7 @@ static __always_inline struct enf_entry *enf_lookup(struct pkt *p, int dst, __u3
 		if (e && enf_usable(e, *now, c))
 			return e;
 	}
-	m = bpf_map_lookup_elem(&enf_prefix6, &slot);
+	m = enf_bit(enf_pbits6, a[0]) ? bpf_map_lookup_elem(&enf_prefix6, &slot) : NULL;
 	if (m) {
 		struct enf_lpm6 k = {.prefixlen = 128};
 		__builtin_memcpy(k.addr, a, 16);
@@ -382,7 +380,7 @@ __attribute__((noinline)) int enforce(struct xdp_md *ctx, struct pkt *p, struct 
 
 	if ((p->l4proto != IPPROTO_TCP && p->l4proto != IPPROTO_UDP) || p->frag == 2)
 		return XDP_PASS;
-	if (!fblock_slots[tuple_hash(p) & ((1 << FBLOCK_BITS) - 1)])
+	if (!fblock_total || !fblock_slots[tuple_hash(p) & ((1 << FBLOCK_BITS) - 1)])
 		return XDP_PASS;
 	struct flow_key k = {};
 	int src_is_a = make_key(p, &k);

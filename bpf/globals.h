@@ -44,7 +44,20 @@ __u8 csum_modes[MAX_IFSLOTS];
  * tuple-hash slot. */
 __u32 enforce_mode;
 __u32 enf_gen;
+__u32 fblock_total; /* flows blocked: 0 spares every packet the slot lookup */
 __u64 enf_fresh_until[ENF_MAX_LISTS];
 __u8 fblock_slots[1 << FBLOCK_BITS];
+
+/* The prefilter: a bit per /24 (IPv4) or per top 24 bits (IPv6) that
+ * some blocklist entry covers, so that nearly every packet settles with
+ * one plain load per address. Userspace sets the
+ * bits of a new set of lists before it flips enf_gen and clears the ones
+ * no list needs after. */
+__u64 enf_bits4[ENF_PREFILTER_WORDS];
+__u64 enf_bits6[ENF_PREFILTER_WORDS];
+/* The same for prefix entries alone: the slower LPM lookup is spared an
+ * address only exact entries share a prefilter bit with. */
+__u64 enf_pbits4[ENF_PREFILTER_WORDS];
+__u64 enf_pbits6[ENF_PREFILTER_WORDS];
 
 #endif

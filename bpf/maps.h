@@ -177,24 +177,6 @@ struct {
 	__array(values, struct enf_prefix6_t);
 } enf_prefix6 SEC(".maps");
 
-/* The prefilter: a bit per /24 (IPv4) or per top 24 bits (IPv6) that some
- * blocklist entry covers, so that nearly every packet settles with one
- * array load. Userspace sets the bits of a new set of lists before it
- * flips enf_gen and clears the ones no list needs after. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ENF_PREFILTER_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-} enf_bits4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ENF_PREFILTER_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-} enf_bits6 SEC(".maps");
-
 /* Allowlists: a packet with either address in one is never acted on. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

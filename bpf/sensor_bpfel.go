@@ -452,8 +452,6 @@ const (
 	sensorMapDeepState           = "deep_state"
 	sensorMapEnfAllow4           = "enf_allow4"
 	sensorMapEnfAllow6           = "enf_allow6"
-	sensorMapEnfBits4            = "enf_bits4"
-	sensorMapEnfBits6            = "enf_bits6"
 	sensorMapEnfExact4           = "enf_exact4"
 	sensorMapEnfExact6           = "enf_exact6"
 	sensorMapEnfLists            = "enf_lists"
@@ -475,10 +473,15 @@ const (
 	sensorProgEdgesensorXdp      = "edgesensor_xdp"
 	sensorVarCfg                 = "cfg"
 	sensorVarCsumModes           = "csum_modes"
+	sensorVarEnfBits4            = "enf_bits4"
+	sensorVarEnfBits6            = "enf_bits6"
 	sensorVarEnfFreshUntil       = "enf_fresh_until"
 	sensorVarEnfGen              = "enf_gen"
+	sensorVarEnfPbits4           = "enf_pbits4"
+	sensorVarEnfPbits6           = "enf_pbits6"
 	sensorVarEnforceMode         = "enforce_mode"
 	sensorVarFblockSlots         = "fblock_slots"
+	sensorVarFblockTotal         = "fblock_total"
 	sensorVarIfslot              = "ifslot"
 	sensorVarPortApp             = "port_app"
 	sensorVarUnusedCounter       = "unused_counter"
@@ -569,8 +572,6 @@ type sensorMapSpecs struct {
 	DeepState      *ebpf.MapSpec `ebpf:"deep_state"`
 	EnfAllow4      *ebpf.MapSpec `ebpf:"enf_allow4"`
 	EnfAllow6      *ebpf.MapSpec `ebpf:"enf_allow6"`
-	EnfBits4       *ebpf.MapSpec `ebpf:"enf_bits4"`
-	EnfBits6       *ebpf.MapSpec `ebpf:"enf_bits6"`
 	EnfExact4      *ebpf.MapSpec `ebpf:"enf_exact4"`
 	EnfExact6      *ebpf.MapSpec `ebpf:"enf_exact6"`
 	EnfLists       *ebpf.MapSpec `ebpf:"enf_lists"`
@@ -597,10 +598,15 @@ type sensorMapSpecs struct {
 type sensorVariableSpecs struct {
 	Cfg                 *ebpf.VariableSpec `ebpf:"cfg"`
 	CsumModes           *ebpf.VariableSpec `ebpf:"csum_modes"`
+	EnfBits4            *ebpf.VariableSpec `ebpf:"enf_bits4"`
+	EnfBits6            *ebpf.VariableSpec `ebpf:"enf_bits6"`
 	EnfFreshUntil       *ebpf.VariableSpec `ebpf:"enf_fresh_until"`
 	EnfGen              *ebpf.VariableSpec `ebpf:"enf_gen"`
+	EnfPbits4           *ebpf.VariableSpec `ebpf:"enf_pbits4"`
+	EnfPbits6           *ebpf.VariableSpec `ebpf:"enf_pbits6"`
 	EnforceMode         *ebpf.VariableSpec `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.VariableSpec `ebpf:"fblock_slots"`
+	FblockTotal         *ebpf.VariableSpec `ebpf:"fblock_total"`
 	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
 	PortApp             *ebpf.VariableSpec `ebpf:"port_app"`
 	UnusedCounter       *ebpf.VariableSpec `ebpf:"unused_counter"`
@@ -662,8 +668,6 @@ type sensorMaps struct {
 	DeepState      *ebpf.Map `ebpf:"deep_state"`
 	EnfAllow4      *ebpf.Map `ebpf:"enf_allow4"`
 	EnfAllow6      *ebpf.Map `ebpf:"enf_allow6"`
-	EnfBits4       *ebpf.Map `ebpf:"enf_bits4"`
-	EnfBits6       *ebpf.Map `ebpf:"enf_bits6"`
 	EnfExact4      *ebpf.Map `ebpf:"enf_exact4"`
 	EnfExact6      *ebpf.Map `ebpf:"enf_exact6"`
 	EnfLists       *ebpf.Map `ebpf:"enf_lists"`
@@ -691,8 +695,6 @@ func (m *sensorMaps) Close() error {
 		m.DeepState,
 		m.EnfAllow4,
 		m.EnfAllow6,
-		m.EnfBits4,
-		m.EnfBits6,
 		m.EnfExact4,
 		m.EnfExact6,
 		m.EnfLists,
@@ -720,10 +722,15 @@ func (m *sensorMaps) Close() error {
 type sensorVariables struct {
 	Cfg                 *ebpf.Variable `ebpf:"cfg"`
 	CsumModes           *ebpf.Variable `ebpf:"csum_modes"`
+	EnfBits4            *ebpf.Variable `ebpf:"enf_bits4"`
+	EnfBits6            *ebpf.Variable `ebpf:"enf_bits6"`
 	EnfFreshUntil       *ebpf.Variable `ebpf:"enf_fresh_until"`
 	EnfGen              *ebpf.Variable `ebpf:"enf_gen"`
+	EnfPbits4           *ebpf.Variable `ebpf:"enf_pbits4"`
+	EnfPbits6           *ebpf.Variable `ebpf:"enf_pbits6"`
 	EnforceMode         *ebpf.Variable `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.Variable `ebpf:"fblock_slots"`
+	FblockTotal         *ebpf.Variable `ebpf:"fblock_total"`
 	Ifslot              *ebpf.Variable `ebpf:"ifslot"`
 	PortApp             *ebpf.Variable `ebpf:"port_app"`
 	UnusedCounter       *ebpf.Variable `ebpf:"unused_counter"`

@@ -67,7 +67,7 @@ type Enforcer struct {
 
 	mu        sync.Mutex
 	gen       uint32
-	bits      [2][]uint64 // the prefilter words as the kernel holds them (v4, v6)
+	bits      [4][]uint64 // the prefilters as the kernel holds them (bpf.Prefilter4, ...)
 	allow     map[netip.Prefix]bool
 	lists     []string
 	flows     map[bpf.FlowKey]*blockedFlow
@@ -80,12 +80,13 @@ type Enforcer struct {
 // enforcement on: no list is in force until Replace, and lists lapse
 // maxAge after the last Replace or Refresh.
 func NewEnforcer(objs *bpf.Objects, maxAge time.Duration, maxFlows int) (*Enforcer, error) {
-	if objs.EnfBits4 == nil || objs.EnfBits4.MaxEntries() != bpf.EnfPrefilterWords {
+	if objs.FlowBlocks == nil || objs.FlowBlocks.MaxEntries() <= 1 {
 		return nil, errors.New("enforcement: the data plane was loaded without it")
 	}
 	return &Enforcer{
 		objs: objs, maxAge: maxAge, maxFlows: maxFlows,
-		bits:      [2][]uint64{make([]uint64, bpf.EnfPrefilterWords), make([]uint64, bpf.EnfPrefilterWords)},
+		bits: [4][]uint64{make([]uint64, bpf.EnfPrefilterWords), make([]uint64, bpf.EnfPrefilterWords),
+			make([]uint64, bpf.EnfPrefilterWords), make([]uint64, bpf.EnfPrefilterWords)},
 		allow:     map[netip.Prefix]bool{},
 		flows:     map[bpf.FlowKey]*blockedFlow{},
 		slotCount: make([]uint16, 1<<bpf.FBlockBits),
@@ -233,14 +234,14 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	defer e.mu.Unlock()
 
 	next := (e.gen + 1) & 1
-	want := [2][]uint64{enforce.Prefilter(t.Entries, false), enforce.Prefilter(t.Entries, true)}
-	bitMaps := [2]*ebpf.Map{e.objs.EnfBits4, e.objs.EnfBits6}
+	want := [4][]uint64{enforce.Prefilter(t.Entries, false, false), enforce.Prefilter(t.Entries, true, false),
+		enforce.Prefilter(t.Entries, false, true), enforce.Prefilter(t.Entries, true, true)}
 	for f := range want {
 		union := make([]uint64, len(want[f]))
 		for i := range union {
 			union[i] = want[f][i] | e.bits[f][i]
 		}
-		if err := writeWords(bitMaps[f], e.bits[f], union); err != nil {
+		if err := e.writeWords(f, e.bits[f], union); err != nil {
 			return err
 		}
 	}
@@ -271,7 +272,7 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 		}
 	}
 	for f := range want {
-		if err := writeWords(bitMaps[f], e.bits[f], want[f]); err != nil {
+		if err := e.writeWords(f, e.bits[f], want[f]); err != nil {
 			return err
 		}
 	}
@@ -284,24 +285,18 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	return nil
 }
 
-// writeWords writes the words of want that differ from have into m, and
-// records them in have.
-func writeWords(m *ebpf.Map, have, want []uint64) error {
-	var keys []uint32
-	var vals []uint64
+// writeWords writes the prefilter words of want that differ from have
+// (the program's memory-mapped globals: plain stores), and records them
+// in have.
+func (e *Enforcer) writeWords(f int, have, want []uint64) error {
 	for i := range want {
-		if want[i] != have[i] {
-			keys, vals = append(keys, uint32(i)), append(vals, want[i])
+		if want[i] == have[i] {
+			continue
 		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
-		return fmt.Errorf("writing the prefilter: %w", err)
-	}
-	for i, k := range keys {
-		have[k] = vals[i]
+		if err := e.objs.SetPrefilterWord(f, uint32(i), want[i]); err != nil {
+			return fmt.Errorf("writing the prefilter: %w", err)
+		}
+		have[i] = want[i]
 	}
 	return nil
 }
@@ -417,7 +412,10 @@ func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list uint16, d time.
 	e.flows[k] = &blockedFlow{until: time.Now().Add(d), slot: slot, detail: detail}
 	e.slotCount[slot]++
 	e.Stats.FlowsBlocked.Add(1)
-	return e.objs.SetFBlockSlot(slot, uint8(min(e.slotCount[slot], 255)))
+	if err := e.objs.SetFBlockSlot(slot, uint8(min(e.slotCount[slot], 255))); err != nil {
+		return err
+	}
+	return e.objs.SetFBlockTotal(uint32(len(e.flows)))
 }
 
 // isEndpointA says whether ap is endpoint a of k.
@@ -451,6 +449,9 @@ func (e *Enforcer) ExpireFlows(now time.Time) {
 		}
 		delete(e.flows, k)
 		e.Stats.FlowsExpired.Add(1)
+		if err := e.objs.SetFBlockTotal(uint32(len(e.flows))); err != nil {
+			e.Stats.Errors.Add(1)
+		}
 	}
 }
 

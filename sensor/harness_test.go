@@ -23,6 +23,8 @@ type harness struct {
 	rings []*ringbuf.Reader
 	dec   *Decoder
 	cfg   config.Config
+	// actions reads the actions ring, once asked for.
+	actions *ringbuf.Reader
 }
 
 func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
@@ -102,6 +104,20 @@ func (h *harness) runAll(frames ...[]byte) []datapath.Event {
 		out = append(out, h.run(f)...)
 	}
 	return out
+}
+
+// actionsReader reads the actions ring (enforcement), closed with the test.
+func (h *harness) actionsReader(tb testing.TB) *ringbuf.Reader {
+	if h.actions == nil {
+		rd, err := ringbuf.NewReader(h.objs.Actions)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd.SetDeadline(time.Unix(1, 0))
+		h.t.Cleanup(func() { rd.Close() })
+		h.actions = rd
+	}
+	return h.actions
 }
 
 func (h *harness) counters() Counters {

@@ -97,12 +97,14 @@ func Build(set *intel.Set, s *Settings) *Tables {
 	return t
 }
 
-// Prefilter is the data plane's prefilter for the entries of one family:
-// a bit per top PrefilterBits bits of address that some entry covers.
-func Prefilter(entries []Entry, v6 bool) []uint64 {
+// Prefilter is the data plane's prefilter for the entries of one family
+// (of its prefix entries alone, shorter than an address, with
+// prefixesOnly): a bit per top PrefilterBits bits of address that some
+// entry covers.
+func Prefilter(entries []Entry, v6, prefixesOnly bool) []uint64 {
 	bits := make([]uint64, PrefilterWords)
 	for _, e := range entries {
-		if e.Prefix.Addr().Is6() != v6 {
+		if e.Prefix.Addr().Is6() != v6 || (prefixesOnly && e.Prefix.IsSingleIP()) {
 			continue
 		}
 		b := e.Prefix.Addr().AsSlice()

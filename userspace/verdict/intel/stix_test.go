@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 const bundle = `{
@@ -117,5 +118,39 @@ func TestParsePattern(t *testing.T) {
 		if got, err := parsePattern(in); err == nil {
 			t.Errorf("%q accepted: %v", in, got)
 		}
+	}
+}
+
+// An IP indicator's valid_until is the entry's expiry: listed with it,
+// and no longer matched once it passes (the set is not reloaded).
+func TestSTIXAddressExpires(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now = func() time.Time { return base }
+	dir := t.TempDir()
+	p := write(t, dir, "feed.json", `{"type":"bundle","objects":[
+	 {"type":"indicator","id":"indicator--a","pattern":"[ipv4-addr:value = '192.0.2.9']","valid_until":"2026-01-01T01:00:00Z"},
+	 {"type":"indicator","id":"indicator--b","pattern":"[ipv4-addr:value = '192.0.2.0/24']"}]}`)
+	s := mustLoad(t, Source{Path: p, Format: "stix"})
+	var until time.Time
+	s.IPEntries(func(e IPEntry) {
+		if e.Prefix.Bits() == 32 {
+			until = e.Until
+		}
+	})
+	if !until.Equal(base.Add(time.Hour)) {
+		t.Fatalf("expiry of 192.0.2.9: %v", until)
+	}
+	if h, ok := s.IP(netip.MustParseAddr("192.0.2.9")); !ok || h.Value != "192.0.2.9" {
+		t.Fatalf("before expiry: %+v %v", h, ok)
+	}
+	now = func() time.Time { return base.Add(2 * time.Hour) }
+	if h, ok := s.IP(netip.MustParseAddr("192.0.2.9")); !ok || h.Value != "192.0.2.0/24" {
+		t.Errorf("after expiry the /24 should match instead: %+v %v", h, ok)
+	}
+	n := 0
+	s.IPEntries(func(IPEntry) { n++ })
+	if n != 1 {
+		t.Errorf("%d entries after expiry, want 1", n)
 	}
 }

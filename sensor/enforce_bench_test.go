@@ -1,0 +1,107 @@
+package sensor
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
+)
+
+// benchTables are the load: 100,000 prefixes (/20 to /31) and
+// 1,000,000 exact addresses, none in 10.0.0.0/8 (the fixtures'), plus
+// the fixtures' own blocked address and prefix. EDGESENSOR_BENCH_EXACT
+// and _PREFIXES change the counts.
+func benchTables(tb testing.TB) *enforce.Tables {
+	exact, prefixes := 1_000_000, 100_000
+	if v, err := strconv.Atoi(os.Getenv("EDGESENSOR_BENCH_EXACT")); err == nil {
+		exact = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("EDGESENSOR_BENCH_PREFIXES")); err == nil {
+		prefixes = v
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	addr := func() netip.Addr {
+		for {
+			a := r.Uint32()
+			if a>>24 != 10 && a>>24 != 0 && a>>24 < 224 {
+				return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+			}
+		}
+	}
+	t := &enforce.Tables{Lists: []string{"bench"}}
+	for i := 0; i < exact; i++ {
+		t.Entries = append(t.Entries, enforce.Entry{Prefix: netip.PrefixFrom(addr(), 32), Level: 9})
+	}
+	for i := 0; i < prefixes; i++ {
+		p, _ := addr().Prefix(20 + r.IntN(12))
+		t.Entries = append(t.Entries, enforce.Entry{Prefix: p, Level: 9})
+	}
+	t.Entries = append(t.Entries,
+		enforce.Entry{Prefix: pfx("10.9.9.9"), Level: 9},
+		enforce.Entry{Prefix: pfx("10.8.0.0/16"), Level: 9})
+	return t
+}
+
+// BenchmarkPrivilegedEnforce: the kernel's ns per packet with enforcement
+// on (block) and the lists loaded, beside the empty program and
+// the sensor without enforcement, measured in alternating rounds.
+func BenchmarkPrivilegedEnforce(b *testing.B) {
+	testutil.RequireBPF(b)
+	empty := emptyXDP(b)
+	plain := newHarness(b, func(c *config.Config) { c.Capture.MaxFlows = 1 << 20 })
+	h := newHarness(b, func(c *config.Config) { c.Capture.MaxFlows = 1 << 20; c.Enforce.Mode = "block" })
+	enf, err := NewEnforcer(h.objs, time.Hour, 16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := enf.SetMode(enforce.Block); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	tables := benchTables(b)
+	if err := enf.Replace(tables); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d entries swapped in in %v", len(tables.Entries), time.Since(start).Round(time.Millisecond))
+	// An address that shares its /24 with a listed one: the prefilter
+	// passes it on to both lookups.
+	near := tables.Entries[0].Prefix.Addr().As4()
+	near[3] ^= 1
+	fx := []fixture{
+		{name: "non_candidate_tcp", frame: func(int) []byte {
+			return testutil.Pkt{Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame()
+		}},
+		{name: "non_candidate_tcp_prefilter_hit", frame: func(int) []byte {
+			return testutil.Pkt{Dst: netip.AddrFrom4(near).String(), Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame()
+		}},
+		{name: "dropped_exact", frame: func(int) []byte {
+			return testutil.Pkt{Dst: "10.9.9.9", Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame()
+		}},
+		{name: "dropped_prefix", frame: func(int) []byte {
+			return testutil.Pkt{Dst: "10.8.1.1", Sport: 5555, Dport: 6666}.With(1, "A", make([]byte, 1400)).Frame()
+		}},
+	}
+	for _, f := range fx {
+		b.Run(f.name, func(b *testing.B) {
+			per := max(b.N/rounds, 1000)
+			var base, off, on []float64
+			for r := 0; r < rounds; r++ {
+				base = append(base, runKernel(b, empty, f, per, nil))
+				off = append(off, runKernel(b, plain.objs.Program, f, per, plain.rings))
+				on = append(on, runKernel(b, h.objs.Program, f, per, append(h.rings, h.actionsReader(b))))
+			}
+			mb, moff, mon := median(base), median(off), median(on)
+			b.ReportMetric(mon, "ns/pkt")
+			b.ReportMetric(moff, "off-ns/pkt")
+			b.ReportMetric(mb, "empty-ns/pkt")
+			b.ReportMetric(mon/mb, "x-empty")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

@@ -7,6 +7,7 @@ package bpf
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -307,8 +308,9 @@ type LoadOptions struct {
 	// Enforce compiles enforcement in (Config.Enforce) and sizes its maps;
 	// without it they shrink to nothing. Enforcement maps are never
 	// pinned: a restarted daemon starts with no list in force and loads
-	// its own (fail open).
-	Enforce bool
+	// its own (fail open). MaxBlockedFlows sizes the blocked-flow table.
+	Enforce         bool
+	MaxBlockedFlows uint32
 }
 
 // PinnedMaps are the maps pinned by name under LoadOptions.PinPath.
@@ -330,12 +332,15 @@ func Load(opts LoadOptions) (*Objects, error) {
 	}
 	if opts.Enforce {
 		opts.Config.Enforce = 1
+		if opts.MaxBlockedFlows > 0 {
+			sizes["flow_blocks"] = opts.MaxBlockedFlows
+		}
 	} else {
 		opts.Config.Enforce = 0
 		for _, name := range []string{"enf_allow4", "enf_allow6", "flow_blocks", "enf_lists"} {
 			sizes[name] = 1
 		}
-		sizes["actions"] = 4096
+		sizes["actions"] = uint32(os.Getpagesize()) // a ring is whole pages
 	}
 	if err := spec.Variables["cfg"].Set(opts.Config); err != nil {
 		return nil, fmt.Errorf("setting program config: %w", err)

@@ -32,6 +32,7 @@ static __always_inline long deep_ip(struct deep_args *a, __u32 off, __u8 *b)
 		p->saddr[2] = p->daddr[2] = bpf_htonl(0x0000ffff);
 		__builtin_memcpy(&p->saddr[3], &b[12], 4);
 		__builtin_memcpy(&p->daddr[3], &b[16], 4);
+		deep_enf_note(p, d);
 		__u16 fo = (__u16)b[6] << 8 | b[7];
 		if (fo & 0x3fff)
 			set_frag(p, (__u32)b[4] << 8 | b[5], fo & 0x1fff, !!(fo & 0x2000));
@@ -49,6 +50,7 @@ static __always_inline long deep_ip(struct deep_args *a, __u32 off, __u8 *b)
 	p->family = 6;
 	__builtin_memcpy(p->saddr, &b[8], 16);
 	__builtin_memcpy(p->daddr, &b[24], 16);
+	deep_enf_note(p, d);
 	d->l4_len = plen;
 	d->off = off + 40;
 	d->next = b[6];

@@ -33,7 +33,20 @@ enum layer {
  * stack: the verifier does not track what a map value holds, so the
  * states of successive steps converge at once instead of being followed
  * value by value. */
+/* IP layers of one packet enforcement looks at, besides the innermost:
+ * as deep as the parser follows tunnels. */
+#define ENF_LAYERS (MAX_TUNNELS + 1)
+
 struct deep {
+	/* Enforcement: the IP layers with an address in the prefilter
+	 * (enforce.h checks them besides the innermost, so a tunnel does not
+	 * hide a blocklisted endpoint). */
+	struct {
+		__u32 saddr[4];
+		__u32 daddr[4];
+		__u8 family;
+		__u8 _pad[3];
+	} enf[ENF_LAYERS];
 	__u32 off;       /* where the next header starts */
 	__u32 l4_len;    /* bytes after the current IP header per its length fields */
 	__u32 gtp_next;  /* GTP-U: the next extension header type */
@@ -44,7 +57,7 @@ struct deep {
 	__u8 ext;
 	__u8 gtp_exts;
 	__u8 result;
-	__u8 _pad;
+	__u8 enf_n;      /* layers noted in enf */
 };
 
 struct {
@@ -61,6 +74,23 @@ struct deep_args {
 	struct counter_set *c;
 	struct deep *d;
 };
+
+/* Notes the IP layer just read (p's addresses) for enforcement when its
+ * addresses are in the prefilter. */
+static __always_inline void deep_enf_note(struct pkt *p, struct deep *d)
+{
+	if (!cfg.enforce)
+		return;
+	int hit = p->family == 4 ? enf_bit(enf_bits4, p->saddr[3]) || enf_bit(enf_bits4, p->daddr[3])
+				 : enf_bit(enf_bits6, p->saddr[0]) || enf_bit(enf_bits6, p->daddr[0]);
+	__u32 n = d->enf_n;
+	if (!hit || n >= ENF_LAYERS)
+		return;
+	d->enf[n].family = p->family;
+	__builtin_memcpy(d->enf[n].saddr, p->saddr, 16);
+	__builtin_memcpy(d->enf[n].daddr, p->daddr, 16);
+	d->enf_n = n + 1;
+}
 
 static __always_inline long deep_stop(struct deep_args *a, int counter)
 {

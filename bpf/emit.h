@@ -92,7 +92,8 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 	/* Wake the reader once, when the waiting bytes cross the mark; records
 	 * after that find it awake (or its poll timer finds them). */
 	__u64 size = sizeof(struct event) + cap, rb_flags = 0;
-	if (cfg.enforce && class != EV_CLASS_STREAM && class != EV_CLASS_FRAG && (flags & EV_F_FROM_CLIENT)) {
+	if (cfg.enforce && enforce_mode != ENF_OFF && class != EV_CLASS_STREAM && class != EV_CLASS_FRAG &&
+	    (flags & EV_F_FROM_CLIENT)) {
 		/* Enforcing: a client's hello is decided on as soon as it is
 		 * read, before the handshake it starts can finish. */
 		rb_flags = BPF_RB_FORCE_WAKEUP;

@@ -22,16 +22,10 @@
 #include "flow.h"
 #include "filter.h"
 
+#define ETH_ZLEN 60
+
 /* enforce()'s verdict for a frame it rewrote into a reset that passes. */
 #define ENF_PASS_CHANGED 100
-
-/* The prefilter bit of an address whose first word (network order) is w. */
-static __always_inline int enf_bit(__u64 *bits, __u32 w)
-{
-	__u32 top = bpf_ntohl(w) >> (32 - ENF_PREFILTER_BITS);
-
-	return (bits[(top >> 6) & (ENF_PREFILTER_WORDS - 1)] >> (top & 63)) & 1;
-}
 
 /* Whether a fast-path IPv4 packet may meet enforcement: its addresses'
  * prefilter bits, or a blocked flow in its tuple slot. */
@@ -40,7 +34,7 @@ static __always_inline int enf_candidate4(__u32 saddr, __u32 daddr, __u16 sport,
 	if (enforce_mode == ENF_OFF)
 		return 0;
 	return enf_bit(enf_bits4, saddr) || enf_bit(enf_bits4, daddr) ||
-	       (fblock_total && fblock_slots[filter_index(saddr, daddr, sport, dport)]);
+	       (fblock_total && fblock_slots[filter_index(saddr, daddr, sport, dport) & ((1 << FBLOCK_BITS) - 1)]);
 }
 
 /* Whether the entry is in force now: not expired, its list fresh. */
@@ -58,16 +52,15 @@ static __always_inline int enf_usable(struct enf_entry *e, __u64 now, struct cou
 	return 1;
 }
 
-/* The blocklist entry in force for one address of the packet, or NULL.
- * An exact address is looked up first, then the longest prefix. */
-static __always_inline struct enf_entry *enf_lookup(struct pkt *p, int dst, __u32 slot, __u64 *now,
+/* The blocklist entry in force for address a (family 4: IPv4-mapped), or
+ * NULL. An exact address is looked up first, then the longest prefix. */
+static __always_inline struct enf_entry *enf_lookup(__u8 family, __u32 *a, __u32 slot, __u64 *now,
 						    struct counter_set *c)
 {
-	__u32 *a = dst ? p->daddr : p->saddr;
 	struct enf_entry *e = NULL;
 	void *m;
 
-	if (p->family == 4) {
+	if (family == 4) {
 		if (!enf_bit(enf_bits4, a[3]))
 			return NULL;
 		*now = bpf_ktime_get_ns();
@@ -107,23 +100,50 @@ static __always_inline struct enf_entry *enf_lookup(struct pkt *p, int dst, __u3
 	return NULL;
 }
 
-/* Whether an allowlist holds either address of the packet. */
-static __always_inline int enf_allowed(struct pkt *p)
+/* Whether an allowlist holds either address. */
+static __always_inline int enf_allowed(__u8 family, __u32 *saddr, __u32 *daddr)
 {
-	if (p->family == 4) {
+	if (family == 4) {
 		struct enf_lpm4 k = {.prefixlen = 32};
-		__builtin_memcpy(k.addr, &p->saddr[3], 4);
+		__builtin_memcpy(k.addr, &saddr[3], 4);
 		if (bpf_map_lookup_elem(&enf_allow4, &k))
 			return 1;
-		__builtin_memcpy(k.addr, &p->daddr[3], 4);
+		__builtin_memcpy(k.addr, &daddr[3], 4);
 		return bpf_map_lookup_elem(&enf_allow4, &k) != NULL;
 	}
 	struct enf_lpm6 k = {.prefixlen = 128};
-	__builtin_memcpy(k.addr, p->saddr, 16);
+	__builtin_memcpy(k.addr, saddr, 16);
 	if (bpf_map_lookup_elem(&enf_allow6, &k))
 		return 1;
-	__builtin_memcpy(k.addr, p->daddr, 16);
+	__builtin_memcpy(k.addr, daddr, 16);
 	return bpf_map_lookup_elem(&enf_allow6, &k) != NULL;
+}
+
+/* An address layer of a packet: the innermost (the flow's), or one a
+ * tunnel wraps it in. */
+struct enf_layer {
+	__u32 *saddr;
+	__u32 *daddr;
+	__u8 family;
+};
+
+/* The blocklist entry in force for either address of layer l; side says
+ * which matched. Allowlisted addresses count as a pass (*allowed). */
+static __always_inline struct enf_entry *enf_layer_hit(struct enf_layer *l, __u32 slot, __u64 *now,
+						       __u32 *side, int *allowed, struct counter_set *c)
+{
+	*side = ENF_SIDE_SRC;
+	struct enf_entry *e = enf_lookup(l->family, l->saddr, slot, now, c);
+	if (!e) {
+		*side = ENF_SIDE_DST;
+		e = enf_lookup(l->family, l->daddr, slot, now, c);
+	}
+	if (e && enf_allowed(l->family, l->saddr, l->daddr)) {
+		c->v[C_ENF_ALLOWED]++;
+		*allowed = 1;
+		return NULL;
+	}
+	return e;
 }
 
 /* Folds a 32-bit one's-complement sum into the checksum field's value. */
@@ -171,7 +191,10 @@ static __always_inline int enf_reset(struct xdp_md *ctx, struct pkt *p, int refl
 	__u32 have = data_end - data;
 	if (have < want)
 		return -1;
-	if (have > want && bpf_xdp_adjust_tail(ctx, -(int)(have - want)))
+	/* The Ethernet minimum (60 bytes without FCS) where the frame has
+	 * it: IPv4 resets are shorter; the padding is zeroed below. */
+	__u32 keep = want < ETH_ZLEN && have >= ETH_ZLEN ? ETH_ZLEN : want;
+	if (have > keep && bpf_xdp_adjust_tail(ctx, -(int)(have - keep)))
 		return -1;
 
 	data = (void *)(long)ctx->data;
@@ -260,6 +283,11 @@ static __always_inline int enf_reset(struct xdp_md *ctx, struct pkt *p, int refl
 	th->window = 0;
 	th->urg_ptr = 0;
 	th->check = 0;
+	if (keep > want) {
+		__u8 *pad = (void *)(th + 1);
+		if ((void *)(pad + ETH_ZLEN - 54) <= data_end)
+			__builtin_memset(pad, 0, ETH_ZLEN - 54);
+	}
 	__s64 sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, plen == 12 ? 12 : 40, 0);
 	if (sum < 0)
 		return -1;
@@ -272,9 +300,9 @@ static __always_inline int enf_reset(struct xdp_md *ctx, struct pkt *p, int refl
 
 /* Counts an action, reports it (at most once per entry or flow per
  * ENF_REPORT_NS) and returns what the program does with the packet. */
-static __always_inline int enf_act(struct xdp_md *ctx, struct pkt *p, struct counter_set *c, __u32 what,
-				   __u32 side, __u32 list, __u32 level, __u32 reason, __u32 prefixlen,
-				   __u64 *reported, __u64 now, int from_client)
+static __always_inline int enf_act(struct xdp_md *ctx, struct pkt *p, struct enf_layer *l,
+				   struct counter_set *c, __u32 what, __u32 side, __u32 list, __u32 level,
+				   __u32 reason, __u32 prefixlen, __u64 *reported, __u64 now, int from_client)
 {
 	__u8 reset = ENF_RESET_NONE;
 	int block = enforce_mode == ENF_BLOCK;
@@ -307,8 +335,8 @@ static __always_inline int enf_act(struct xdp_md *ctx, struct pkt *p, struct cou
 			ev->ts_ns = now;
 			ev->ifindex = ctx->ingress_ifindex;
 			ev->pkt_len = len;
-			__builtin_memcpy(ev->saddr, p->saddr, 16);
-			__builtin_memcpy(ev->daddr, p->daddr, 16);
+			__builtin_memcpy(ev->saddr, l->saddr, 16);
+			__builtin_memcpy(ev->daddr, l->daddr, 16);
 			ev->zone = p->zone;
 			ev->sport = p->sport;
 			ev->dport = p->dport;
@@ -319,7 +347,7 @@ static __always_inline int enf_act(struct xdp_md *ctx, struct pkt *p, struct cou
 			ev->reason = reason;
 			ev->prefixlen = prefixlen;
 			ev->blocked = block;
-			ev->family = p->family;
+			ev->family = l->family;
 			ev->l4proto = p->l4proto;
 			ev->tcp_flags = p->tcp_flags;
 			ev->reset = 0;
@@ -364,22 +392,45 @@ __attribute__((noinline)) int enforce(struct xdp_md *ctx, struct pkt *p, struct 
 
 	__u32 slot = enf_gen & 1;
 	__u64 now = 0;
-	__u32 side = ENF_SIDE_SRC;
-	struct enf_entry *e = enf_lookup(p, 0, slot, &now, c);
-	if (!e) {
-		side = ENF_SIDE_DST;
-		e = enf_lookup(p, 1, slot, &now, c);
-	}
-	if (e) {
-		if (enf_allowed(p)) {
-			c->v[C_ENF_ALLOWED]++;
-			return XDP_PASS;
+	__u32 side;
+	int allowed = 0;
+	struct enf_layer in = {.saddr = p->saddr, .daddr = p->daddr, .family = p->family};
+	struct enf_entry *e = enf_layer_hit(&in, slot, &now, &side, &allowed, c);
+	if (e)
+		return enf_act(ctx, p, &in, c, ENF_ADDR, side, e->list, e->level, 0, e->prefixlen,
+			       &e->reported_ns, now, 0);
+	if (allowed)
+		return XDP_PASS;
+	if (p->tunnels) {
+		/* The tunnel layers' endpoints (deep.h noted those in the
+		 * prefilter). */
+		__u32 zero = 0;
+		struct deep *d = bpf_map_lookup_elem(&deep_state, &zero);
+		for (int i = 0; d && i < ENF_LAYERS; i++) {
+			if (i >= d->enf_n)
+				break;
+			struct enf_layer out = {.saddr = d->enf[i].saddr, .daddr = d->enf[i].daddr,
+						.family = d->enf[i].family};
+			if (out.family != 4 && out.family != 6)
+				break;
+			e = enf_layer_hit(&out, slot, &now, &side, &allowed, c);
+			if (e)
+				return enf_act(ctx, p, &out, c, ENF_ADDR, side, e->list, e->level, 0, e->prefixlen,
+					       &e->reported_ns, now, 0);
+			if (allowed)
+				return XDP_PASS;
 		}
-		return enf_act(ctx, p, c, ENF_ADDR, side, e->list, e->level, 0, e->prefixlen, &e->reported_ns, now, 0);
 	}
 
 	if ((p->l4proto != IPPROTO_TCP && p->l4proto != IPPROTO_UDP) || p->frag == 2)
 		return XDP_PASS;
+	if (p->frag == 1 && !p->payload_off && fblock_total) {
+		/* A first fragment too short for its ports (RFC 1858's tiny
+		 * fragment): no flow can be told, so with flows blocked none
+		 * passes. Real senders never split an L4 header. */
+		c->v[C_ENF_TINY_FRAG]++;
+		return enforce_mode == ENF_BLOCK ? XDP_DROP : XDP_PASS;
+	}
 	if (!fblock_total || !fblock_slots[tuple_hash(p) & ((1 << FBLOCK_BITS) - 1)])
 		return XDP_PASS;
 	struct flow_key k = {};
@@ -398,11 +449,11 @@ __attribute__((noinline)) int enforce(struct xdp_md *ctx, struct pkt *p, struct 
 		c->v[C_ENF_STALE]++;
 		return XDP_PASS;
 	}
-	if (enf_allowed(p)) {
+	if (enf_allowed(p->family, p->saddr, p->daddr)) {
 		c->v[C_ENF_ALLOWED]++;
 		return XDP_PASS;
 	}
-	return enf_act(ctx, p, c, ENF_FLOW, 0, list, b->level, b->reason, 0, &b->reported_ns, now,
+	return enf_act(ctx, p, &in, c, ENF_FLOW, 0, list, b->level, b->reason, 0, &b->reported_ns, now,
 		       src_is_a == b->client_is_a);
 }
 

@@ -60,4 +60,12 @@ __u64 enf_bits6[ENF_PREFILTER_WORDS];
 __u64 enf_pbits4[ENF_PREFILTER_WORDS];
 __u64 enf_pbits6[ENF_PREFILTER_WORDS];
 
+/* The prefilter bit of an address whose first word (network order) is w. */
+static __always_inline int enf_bit(__u64 *bits, __u32 w)
+{
+	__u32 top = bpf_ntohl(w) >> (32 - ENF_PREFILTER_BITS);
+
+	return (bits[(top >> 6) & (ENF_PREFILTER_WORDS - 1)] >> (top & 63)) & 1;
+}
+
 #endif

@@ -177,11 +177,12 @@ struct {
 	__array(values, struct enf_prefix6_t);
 } enf_prefix6 SEC(".maps");
 
-/* Allowlists: a packet with either address in one is never acted on. */
+/* Allowlists: a packet with either address in one is never acted on.
+ * Twice enforce.MaxAllow: during a swap the old and the new are both in. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 8192);
 	__type(key, struct enf_lpm4);
 	__type(value, __u8);
 } enf_allow4 SEC(".maps");
@@ -189,7 +190,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 8192);
 	__type(key, struct enf_lpm6);
 	__type(value, __u8);
 } enf_allow6 SEC(".maps");

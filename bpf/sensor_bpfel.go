@@ -98,12 +98,13 @@ const (
 	sensorCounterC_ENF_EXPIRED            sensorCounter = 59
 	sensorCounterC_ENF_EVENTS             sensorCounter = 60
 	sensorCounterC_ENF_EVENT_DROPS        sensorCounter = 61
-	sensorCounterC_MAX                    sensorCounter = 62
+	sensorCounterC_ENF_TINY_FRAG          sensorCounter = 62
+	sensorCounterC_MAX                    sensorCounter = 63
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [62]uint64
+	V [63]uint64
 }
 
 type sensorCsumMode uint32
@@ -124,7 +125,14 @@ const (
 )
 
 type sensorDeep struct {
-	_       structs.HostLayout
+	_   structs.HostLayout
+	Enf [5]struct {
+		_      structs.HostLayout
+		Saddr  [4]uint32
+		Daddr  [4]uint32
+		Family uint8
+		Pad    [3]uint8
+	}
 	Off     uint32
 	L4Len   uint32
 	GtpNext uint32
@@ -135,7 +143,7 @@ type sensorDeep struct {
 	Ext     uint8
 	GtpExts uint8
 	Result  uint8
-	Pad     uint8
+	EnfN    uint8
 }
 
 type sensorEnfEntry struct {

@@ -170,6 +170,7 @@ enum counter {
 	C_ENF_EXPIRED,    /* blocklist hits passed: the entry expired */
 	C_ENF_EVENTS,     /* action records into the actions ring */
 	C_ENF_EVENT_DROPS,/* action records lost (ring full) */
+	C_ENF_TINY_FRAG,  /* first fragments too short for their ports, dropped while flows are blocked */
 	C_MAX,
 };
 

@@ -28,7 +28,7 @@ type analysis struct {
 	taps  *taps
 	intel atomic.Pointer[intel.Reloader] // nil without intel sources
 	// onHello is enforcement's ClientHello hook, once it runs.
-	onHello    atomic.Pointer[func(datapath.Flow, uint8, string, string, string)]
+	onHello    atomic.Pointer[func(*handshake.Hello)]
 	enf        atomic.Pointer[enforcer] // nil unless enforcement runs
 	cloudMu    sync.Mutex
 	cloudBase  map[string]uint64 // figures of uplinks closed (off by reload, or at the end)
@@ -131,9 +131,9 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, erro
 }
 
 // clientHello hands a ClientHello to enforcement, when it runs.
-func (a *analysis) clientHello(fl datapath.Flow, proto uint8, sni, ja3, ja4 string) {
+func (a *analysis) clientHello(h *handshake.Hello) {
 	if fn := a.onHello.Load(); fn != nil {
-		(*fn)(fl, proto, sni, ja3, ja4)
+		(*fn)(h)
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
-	"github.com/edgesensor/edgesensor/userspace/datapath"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/handshake"
 	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 )
@@ -27,14 +27,14 @@ import (
 // or JA4 hit the intel get their flow blocked; and what the data plane
 // did becomes edgesensor.action events.
 type enforcer struct {
-	set  enforce.Settings
-	mode enforce.Mode
-	k    *sensor.Enforcer
-	an   *analysis
-	log  zerolog.Logger
+	set atomic.Pointer[enforce.Settings] // replaced whole by a reload
+	k   *sensor.Enforcer
+	an  *analysis
+	log zerolog.Logger
 
 	tables    atomic.Pointer[enforce.Tables]
-	built     *intel.Set   // the set the tables were built from
+	built     *intel.Set   // the set the tables were built from (the run loop's)
+	stale     atomic.Bool  // a reload changed what the tables are built with
 	confirmed atomic.Int64 // unix ns of the last Refresh
 	actions   atomic.Uint64
 	blockErrs atomic.Uint64
@@ -48,18 +48,20 @@ func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerol
 	if err != nil {
 		return nil, err
 	}
-	e := &enforcer{set: cfg.Enforce, mode: cfg.Enforce.ModeValue(), k: k, an: an, log: log, ifnames: map[uint32]string{}}
+	e := &enforcer{k: k, an: an, log: log, ifnames: map[uint32]string{}}
+	set := cfg.Enforce
+	e.set.Store(&set)
 	if err := e.rebuild(); err != nil {
 		return nil, err
 	}
-	if err := k.SetMode(e.mode); err != nil {
+	if err := k.SetMode(set.ModeValue()); err != nil {
 		return nil, err
 	}
 	hook := e.onClientHello
 	an.onHello.Store(&hook)
 	t := e.tables.Load()
-	log.Info().Str("mode", e.mode.String()).Int("threshold", e.set.Threshold).Int("entries", len(t.Entries)).
-		Int("below_threshold", t.Below).Int("allow", len(t.Allow)).Dur("max_age", time.Duration(e.set.MaxAge)).
+	log.Info().Str("mode", set.Mode).Int("threshold", set.Threshold).Int("entries", len(t.Entries)).
+		Int("below_threshold", t.Below).Int("allow", len(t.Allow)).Dur("max_age", time.Duration(set.MaxAge)).
 		Msg("enforcement on")
 	return e, nil
 }
@@ -75,7 +77,7 @@ func (e *enforcer) currentSet() *intel.Set {
 // rebuild swaps in the tables of the current intel.
 func (e *enforcer) rebuild() error {
 	set := e.currentSet()
-	t := enforce.Build(set, &e.set)
+	t := enforce.Build(set, e.set.Load())
 	start := time.Now()
 	if err := e.k.Replace(t); err != nil {
 		return fmt.Errorf("enforcement: loading the blocklists: %w", err)
@@ -86,26 +88,35 @@ func (e *enforcer) rebuild() error {
 	if t.AllowDropped > 0 {
 		e.log.Warn().Int("left_out", t.AllowDropped).Int("limit", enforce.MaxAllow).Msg("enforcement: allowlist too long; entries left out")
 	}
+	if t.TooBroad > 0 {
+		e.log.Warn().Int("left_out", t.TooBroad).Msg("enforcement: blocklist prefixes shorter than enforcement.min_prefix_v4/_v6 left out")
+	}
 	e.log.Info().Int("entries", len(t.Entries)).Int("below_threshold", t.Below).Int("allow", len(t.Allow)).
 		Int64("took_ms", time.Since(start).Milliseconds()).Msg("enforcement: blocklists swapped in")
 	return nil
 }
 
 // run keeps the lists fresh and current, expires flow blocks and turns
-// the data plane's action records into events, until ctx ends.
+// the data plane's action records into events, until ctx ends. Lists are
+// confirmed only while they are the current intel's: when new intel
+// cannot be swapped in, the old lists lapse at max_age (retried every
+// few seconds meanwhile).
 func (e *enforcer) run(ctx context.Context) {
 	go func() {
 		if err := e.k.ReadActions(ctx, e.onAction); err != nil {
 			e.log.Error().Err(err).Msg("enforcement: action records no longer read")
 		}
 	}()
-	beat := max(time.Duration(e.set.MaxAge)/4, time.Second)
-	refresh := time.NewTicker(beat)
+	// Confirmed four times per max_age (read at each beat: a reload may
+	// change it).
+	beat := func() time.Duration { return max(time.Duration(e.set.Load().MaxAge)/4, time.Second) }
+	refresh := time.NewTicker(beat())
 	// New intel is in force within a quarter second of its load.
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer refresh.Stop()
 	defer tick.Stop()
-	var expired time.Time
+	var expired, failedAt time.Time
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -115,14 +126,27 @@ func (e *enforcer) run(ctx context.Context) {
 				e.k.ExpireFlows(now)
 				expired = now
 			}
-			if set := e.currentSet(); set != e.built {
-				if err := e.rebuild(); err != nil {
-					// The previous lists stay, and lapse at max_age unless a
-					// later rebuild succeeds.
-					e.log.Error().Err(err).Msg("enforcement: new intel not in force")
-				}
+			t := e.tables.Load()
+			due := e.currentSet() != e.built || e.stale.Load() ||
+				(t != nil && !t.NextExpiry.IsZero() && !now.Before(t.NextExpiry))
+			if !due || (failing && now.Sub(failedAt) < 5*time.Second) {
+				continue
 			}
+			e.stale.Store(false)
+			if err := e.rebuild(); err != nil {
+				if !failing {
+					e.log.Error().Err(err).Msg("enforcement: new intel not in force; the lists in force lapse at max_age unless a retry succeeds")
+				}
+				failing, failedAt = true, now
+				e.stale.Store(true)
+				continue
+			}
+			failing = false
 		case <-refresh.C:
+			refresh.Reset(beat())
+			if failing {
+				continue
+			}
 			if err := e.k.Refresh(); err != nil {
 				e.log.Error().Err(err).Msg("enforcement: lists not refreshed; they lapse at max_age")
 				continue
@@ -132,23 +156,44 @@ func (e *enforcer) run(ctx context.Context) {
 	}
 }
 
+// apply takes a reload's [enforcement]: the mode (off here only stops
+// acting: the program keeps enforcement compiled in), the lists' maximum
+// age, and the tables again (threshold and allowlist). From the reload's
+// goroutine.
+func (e *enforcer) apply(next enforce.Settings) error {
+	e.set.Store(&next)
+	e.k.SetMaxAge(time.Duration(next.MaxAge))
+	e.stale.Store(true) // the run loop rebuilds within a quarter second
+	if err := e.k.Refresh(); err != nil {
+		return err
+	}
+	return e.k.SetMode(next.ModeValue())
+}
+
 // stop ends all enforcement: mode off, every list stale.
 func (e *enforcer) stop() error {
 	e.an.onHello.Store(nil)
 	return errors.Join(e.k.SetMode(enforce.Off), e.k.Stale())
 }
 
-// onClientHello blocks the flow of a handshake the intel condemns.
-func (e *enforcer) onClientHello(fl datapath.Flow, proto uint8, sni, ja3, ja4 string) {
-	hit, reason, ok := enforce.Handshake(e.currentSet(), e.set.Threshold, sni, ja3, ja4)
+// onClientHello blocks the flow of a handshake the intel condemns. A
+// hello forged in a host's name can block only that tuple, and at most
+// sensor.MaxFlowsPerClient of a client's are blocked at once.
+func (e *enforcer) onClientHello(h *handshake.Hello) {
+	set := e.set.Load()
+	if set.ModeValue() == enforce.Off {
+		return
+	}
+	hit, reason, ok := enforce.Handshake(e.currentSet(), set.Threshold, h.SNI, h.JA3, h.JA4)
 	if !ok {
 		return
 	}
-	t := e.tables.Load()
 	d := sensor.FlowDetail{Reason: reason, Kind: hit.Kind.String(), Value: hit.Value, List: hit.Source, Level: hit.Level}
-	if err := e.k.BlockFlow(fl, proto, t.ListID(hit.Source), time.Duration(e.set.FlowBlockFor), d); err != nil {
+	if err := e.k.BlockFlow(h.Flow, h.Proto, hit.Source, time.Duration(set.FlowBlockFor), d); err != nil {
 		e.blockErrs.Add(1)
-		e.log.Warn().Err(err).Str("client", fl.Client.String()).Str("server", fl.Server.String()).Msg("enforcement: flow not blocked")
+		if e.blockErrs.Load()%1000 == 1 {
+			e.log.Warn().Err(err).Uint64("errors", e.blockErrs.Load()).Msg("enforcement: flow not blocked")
+		}
 	}
 }
 

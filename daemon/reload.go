@@ -105,6 +105,20 @@ func (rt *running) reload() {
 			log.Info().Interface("entries", ir.Current().Counts()).Msg("intel loaded")
 		}
 	}
+	if has("enforcement.") {
+		// Enforcement is compiled into the program or not when it loads:
+		// from "off" it takes a restart; to "off" it only stops acting.
+		if e := rt.an.enf.Load(); e == nil {
+			log.Warn().Msg("reload: enforcement was off at start; turning it on takes a restart")
+			notApplied("enforcement.")
+		} else if err := e.apply(next.Enforce); err != nil {
+			log.Error().Err(err).Msg("reload: enforcement not changed")
+			notApplied("enforcement.")
+		} else {
+			rt.cfg.Enforce = next.Enforce
+			log.Info().Str("mode", next.Enforce.Mode).Int("threshold", next.Enforce.Threshold).Msg("enforcement changed")
+		}
+	}
 	if cloudChanged {
 		if err := rt.applyCloud(next, has("privacy.")); err != nil {
 			log.Error().Err(err).Msg("reload: the new uplink did not start; the running privacy and uplink settings stay")

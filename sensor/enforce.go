@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/internal/lru"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
 	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
@@ -25,9 +26,6 @@ import (
 // it finishes its lookups in microseconds (XDP runs to completion in
 // softirq), so this is ample, and only memory waits on it.
 const swapGrace = 50 * time.Millisecond
-
-// ErrTooManyFlows: enforcement.max_blocked_flows flows are blocked already.
-var ErrTooManyFlows = errors.New("blocked flow table full (enforcement.max_blocked_flows)")
 
 // FlowDetail is what userspace knows of a flow it blocked, for the action
 // records of its packets.
@@ -40,10 +38,20 @@ type FlowDetail struct {
 }
 
 type blockedFlow struct {
+	key    bpf.FlowKey
+	client netip.Addr
 	until  time.Time
 	slot   uint32
 	detail FlowDetail
+	links  lru.Links[blockedFlow]
 }
+
+func (b *blockedFlow) Links() *lru.Links[blockedFlow] { return &b.links }
+
+// MaxFlowsPerClient bounds the flows blocked for one client address: past
+// it its oldest block goes, so hellos forged in a host's name cannot fill
+// the table.
+const MaxFlowsPerClient = 64
 
 // EnforcerStats count what the enforcer did.
 type EnforcerStats struct {
@@ -51,7 +59,7 @@ type EnforcerStats struct {
 	Entries       atomic.Uint64 // blocklist entries in force after the last swap
 	Expired       atomic.Uint64 // entries already expired when loaded (left out)
 	FlowsBlocked  atomic.Uint64 // flows blocked
-	FlowsRefused  atomic.Uint64 // flows not blocked: the table was full
+	FlowsEvicted  atomic.Uint64 // flow blocks removed early: the table or the client's share was full
 	FlowsExpired  atomic.Uint64 // flow blocks lapsed
 	ActionRecords atomic.Uint64 // action records read from the ring
 	Errors        atomic.Uint64 // kernel writes that failed
@@ -62,15 +70,24 @@ type EnforcerStats struct {
 // freshness and the blocked flows. Safe for concurrent use.
 type Enforcer struct {
 	objs     *bpf.Objects
-	maxAge   time.Duration
 	maxFlows int
 
-	mu        sync.Mutex
-	gen       uint32
-	bits      [4][]uint64 // the prefilters as the kernel holds them (bpf.Prefilter4, ...)
-	allow     map[netip.Prefix]bool
-	lists     []string
+	// swapMu: one Replace at a time; the prefilters and the allowlist are
+	// only its.
+	swapMu sync.Mutex
+	bits   [4][]uint64 // the prefilters as the kernel holds them (bpf.Prefilter4, ...)
+	allow  map[netip.Prefix]bool
+
+	mu     sync.Mutex
+	maxAge time.Duration
+	gen    uint32
+	// names and ids: a list keeps its id (its counters, its flow
+	// blocks' freshness) from swap to swap while its name stays.
+	names     [bpf.EnfMaxLists]string
+	ids       map[string]uint16
 	flows     map[bpf.FlowKey]*blockedFlow
+	age       lru.List[blockedFlow, *blockedFlow] // oldest block first
+	perClient map[netip.Addr]int
 	slotCount []uint16
 
 	Stats EnforcerStats
@@ -83,14 +100,21 @@ func NewEnforcer(objs *bpf.Objects, maxAge time.Duration, maxFlows int) (*Enforc
 	if objs.FlowBlocks == nil || objs.FlowBlocks.MaxEntries() <= 1 {
 		return nil, errors.New("enforcement: the data plane was loaded without it")
 	}
-	return &Enforcer{
+	if m := int(objs.FlowBlocks.MaxEntries()); maxFlows > m {
+		maxFlows = m
+	}
+	e := &Enforcer{
 		objs: objs, maxAge: maxAge, maxFlows: maxFlows,
-		bits: [4][]uint64{make([]uint64, bpf.EnfPrefilterWords), make([]uint64, bpf.EnfPrefilterWords),
-			make([]uint64, bpf.EnfPrefilterWords), make([]uint64, bpf.EnfPrefilterWords)},
 		allow:     map[netip.Prefix]bool{},
+		ids:       map[string]uint16{},
 		flows:     map[bpf.FlowKey]*blockedFlow{},
+		perClient: map[netip.Addr]int{},
 		slotCount: make([]uint16, 1<<bpf.FBlockBits),
-	}, nil
+	}
+	for i := range e.bits {
+		e.bits[i] = make([]uint64, bpf.EnfPrefilterWords)
+	}
+	return e, nil
 }
 
 // monoNow is CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock.
@@ -117,11 +141,55 @@ func (e *Enforcer) SetMode(m enforce.Mode) error {
 	return nil
 }
 
-// Lists names the list ids of the tables in force.
+// Lists names the list ids in use ("" for a free id).
 func (e *Enforcer) Lists() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]string(nil), e.lists...)
+	return append([]string(nil), e.names[:]...)
+}
+
+// assignIDs gives each of lists a stable id: the one it had, or a free
+// one (its counters zeroed: they were another list's). Names no longer
+// listed free their ids. It returns the id of each, by index. e.mu held.
+func (e *Enforcer) assignIDs(lists []string) []uint16 {
+	keep := map[string]bool{}
+	for _, n := range lists {
+		keep[n] = true
+	}
+	for n, id := range e.ids {
+		if !keep[n] {
+			delete(e.ids, n)
+			e.names[id] = ""
+		}
+	}
+	out := make([]uint16, len(lists))
+	for i, n := range lists {
+		id, ok := e.ids[n]
+		if !ok {
+			id = bpf.EnfMaxLists - 1 // no free id: the last one is shared
+			for j, have := range e.names {
+				if have == "" {
+					id = uint16(j)
+					break
+				}
+			}
+			if e.names[id] == "" {
+				e.names[id] = n
+				e.zeroCounters(id)
+			}
+			e.ids[n] = id
+		}
+		out[i] = id
+	}
+	return out
+}
+
+// zeroCounters clears a list id's per-CPU counters.
+func (e *Enforcer) zeroCounters(id uint16) {
+	zero := make([]bpf.EnfListStats, ebpf.MustPossibleCPU())
+	if err := e.objs.EnfLists.Put(uint32(id), zero); err != nil {
+		e.Stats.Errors.Add(1)
+	}
 }
 
 // tableSet is one slot's four blocklist tables, filled.
@@ -138,7 +206,7 @@ func (ts *tableSet) close() {
 }
 
 // build makes and fills the four tables of t.
-func (e *Enforcer) build(t *enforce.Tables) (tableSet, int, error) {
+func (e *Enforcer) build(t *enforce.Tables, ids []uint16) (tableSet, int, error) {
 	var (
 		k4 [][4]byte
 		v4 []bpf.EnfEntry
@@ -152,7 +220,11 @@ func (e *Enforcer) build(t *enforce.Tables) (tableSet, int, error) {
 	mono, wall := monoNow(), time.Now()
 	expired := 0
 	for _, en := range t.Entries {
-		v := bpf.EnfEntry{List: en.List, Level: en.Level, Prefixlen: uint8(en.Prefix.Bits())}
+		list := uint16(bpf.EnfMaxLists - 1)
+		if int(en.List) < len(ids) {
+			list = ids[en.List]
+		}
+		v := bpf.EnfEntry{List: list, Level: en.Level, Prefixlen: uint8(en.Prefix.Bits())}
 		if !en.Until.IsZero() {
 			d := en.Until.Sub(wall)
 			if d <= 0 {
@@ -225,15 +297,19 @@ func (e *Enforcer) build(t *enforce.Tables) (tableSet, int, error) {
 // the new set; the old set and the prefilter bits only it needed go once
 // no packet can still be reading them.
 func (e *Enforcer) Replace(t *enforce.Tables) error {
-	ts, expired, err := e.build(t)
+	e.swapMu.Lock()
+	defer e.swapMu.Unlock()
+	e.mu.Lock()
+	ids := e.assignIDs(t.Lists)
+	next := (e.gen + 1) & 1
+	e.mu.Unlock()
+
+	ts, expired, err := e.build(t, ids)
 	if err != nil {
 		return err
 	}
 	defer ts.close() // the array holds its own references
-	e.mu.Lock()
-	defer e.mu.Unlock()
 
-	next := (e.gen + 1) & 1
 	want := [4][]uint64{enforce.Prefilter(t.Entries, false, false), enforce.Prefilter(t.Entries, true, false),
 		enforce.Prefilter(t.Entries, false, true), enforce.Prefilter(t.Entries, true, true)}
 	for f := range want {
@@ -245,25 +321,35 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 			return err
 		}
 	}
-	if err := e.addAllow(t.Allow); err != nil {
+	added, err := e.addAllow(t.Allow)
+	if err != nil {
+		// Back to the allowlist in force, so that the next try starts
+		// from it.
+		e.dropAllow(added, nil)
 		return err
 	}
 	outers := [4]*ebpf.Map{e.objs.EnfExact4, e.objs.EnfExact6, e.objs.EnfPrefix4, e.objs.EnfPrefix6}
 	for i, o := range outers {
 		if err := o.Put(next, ts[i]); err != nil {
+			e.dropAllow(added, nil)
 			return fmt.Errorf("installing %s: %w", tableNames[i], err)
 		}
 	}
+	e.mu.Lock()
 	// Fresh before the flip: the new lists are in force from the first
 	// packet that sees them.
-	e.lists = append(e.lists[:0], t.Lists...)
-	if err := e.refreshLocked(); err != nil {
-		return err
+	err = e.refreshLocked()
+	if err == nil {
+		err = e.objs.EnfGen.Set(e.gen + 1)
 	}
-	if err := e.objs.EnfGen.Set(e.gen + 1); err != nil {
+	if err == nil {
+		e.gen++
+	}
+	e.mu.Unlock()
+	if err != nil {
+		e.dropAllow(added, nil)
 		return fmt.Errorf("switching blocklists: %w", err)
 	}
-	e.gen++
 
 	time.Sleep(swapGrace)
 	for i, o := range outers {
@@ -276,7 +362,7 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 			return err
 		}
 	}
-	if err := e.dropAllow(t.Allow); err != nil {
+	if err := e.dropAllow(nil, t.Allow); err != nil {
 		return err
 	}
 	e.Stats.Replaces.Add(1)
@@ -301,7 +387,9 @@ func (e *Enforcer) writeWords(f int, have, want []uint64) error {
 	return nil
 }
 
-func (e *Enforcer) addAllow(ps []netip.Prefix) error {
+// addAllow adds the prefixes not yet allowlisted and returns them.
+func (e *Enforcer) addAllow(ps []netip.Prefix) ([]netip.Prefix, error) {
+	var added []netip.Prefix
 	for _, p := range ps {
 		if e.allow[p] {
 			continue
@@ -313,23 +401,30 @@ func (e *Enforcer) addAllow(ps []netip.Prefix) error {
 			err = e.objs.EnfAllow6.Put(bpf.EnfLPM6{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()}, uint8(1))
 		}
 		if err != nil {
-			return fmt.Errorf("allowlisting %s: %w", p, err)
+			return added, fmt.Errorf("allowlisting %s: %w", p, err)
 		}
 		e.allow[p] = true
+		added = append(added, p)
 	}
-	return nil
+	return added, nil
 }
 
-// dropAllow removes the allowlist entries not in keep.
-func (e *Enforcer) dropAllow(keep []netip.Prefix) error {
-	k := make(map[netip.Prefix]bool, len(keep))
-	for _, p := range keep {
-		k[p] = true
-	}
-	for p := range e.allow {
-		if k[p] {
-			continue
+// dropAllow removes from the allowlist the prefixes of drop, or, with
+// drop nil, every prefix not in keep.
+func (e *Enforcer) dropAllow(drop, keep []netip.Prefix) error {
+	if drop == nil {
+		k := make(map[netip.Prefix]bool, len(keep))
+		for _, p := range keep {
+			k[p] = true
 		}
+		for p := range e.allow {
+			if !k[p] {
+				drop = append(drop, p)
+			}
+		}
+	}
+	var errs []error
+	for _, p := range drop {
 		var err error
 		if p.Addr().Is4() {
 			err = e.objs.EnfAllow4.Delete(bpf.EnfLPM4{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As4()})
@@ -337,11 +432,20 @@ func (e *Enforcer) dropAllow(keep []netip.Prefix) error {
 			err = e.objs.EnfAllow6.Delete(bpf.EnfLPM6{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()})
 		}
 		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("removing %s from the allowlist: %w", p, err)
+			errs = append(errs, fmt.Errorf("removing %s from the allowlist: %w", p, err))
+			continue
 		}
 		delete(e.allow, p)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// SetMaxAge changes how long lists stay in force unconfirmed, from the
+// next Refresh.
+func (e *Enforcer) SetMaxAge(d time.Duration) {
+	e.mu.Lock()
+	e.maxAge = d
+	e.mu.Unlock()
 }
 
 // Refresh keeps the lists in force for another max_age: the daemon calls
@@ -356,7 +460,7 @@ func (e *Enforcer) refreshLocked() error {
 	until := monoNow() + uint64(e.maxAge)
 	for i := 0; i < bpf.EnfMaxLists; i++ {
 		v := uint64(0)
-		if i < len(e.lists) {
+		if e.names[i] != "" {
 			v = until
 		}
 		if err := e.objs.SetFreshUntil(i, v); err != nil {
@@ -384,20 +488,37 @@ func slotOf(k *bpf.FlowKey) uint32 {
 }
 
 // BlockFlow blocks a flow (both directions) for d: its packets are
-// dropped, and TCP ones answered with a reset. list is the id of the
-// list whose entry decided it (its freshness applies).
-func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list uint16, d time.Duration, detail FlowDetail) error {
+// dropped, and TCP ones answered with a reset. list names the list whose
+// entry decided it (its freshness applies). Past the table's size, or
+// MaxFlowsPerClient for the client, the oldest block goes.
+func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list string, d time.Duration, detail FlowDetail) error {
 	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
-	v := bpf.FlowBlock{ExpiresNs: monoNow() + uint64(d), List: list, Level: uint8(detail.Level), Reason: uint8(detail.Reason)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id, ok := e.ids[list]
+	if !ok {
+		return fmt.Errorf("blocking a flow: no list %q in force", list)
+	}
+	v := bpf.FlowBlock{ExpiresNs: monoNow() + uint64(d), List: id, Level: uint8(detail.Level), Reason: uint8(detail.Reason)}
 	if isEndpointA(&k, fl.Client) {
 		v.ClientIsA = 1
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	b, known := e.flows[k]
-	if !known && len(e.flows) >= e.maxFlows {
-		e.Stats.FlowsRefused.Add(1)
-		return ErrTooManyFlows
+	client := fl.Client.Addr().Unmap()
+	if !known {
+		if e.perClient[client] >= MaxFlowsPerClient {
+			for o := range e.age.All() {
+				if o.client == client {
+					e.unblockLocked(o)
+					e.Stats.FlowsEvicted.Add(1)
+					break
+				}
+			}
+		}
+		if len(e.flows) >= e.maxFlows {
+			e.unblockLocked(e.age.Oldest())
+			e.Stats.FlowsEvicted.Add(1)
+		}
 	}
 	// The entry first, then the slot that sends packets to it.
 	if err := e.objs.FlowBlocks.Put(&k, &v); err != nil {
@@ -408,14 +529,37 @@ func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list uint16, d time.
 		b.until, b.detail = time.Now().Add(d), detail
 		return nil
 	}
-	slot := slotOf(&k)
-	e.flows[k] = &blockedFlow{until: time.Now().Add(d), slot: slot, detail: detail}
-	e.slotCount[slot]++
+	b = &blockedFlow{key: k, client: client, until: time.Now().Add(d), slot: slotOf(&k), detail: detail}
+	e.flows[k] = b
+	e.age.Push(b)
+	e.perClient[client]++
+	e.slotCount[b.slot]++
 	e.Stats.FlowsBlocked.Add(1)
-	if err := e.objs.SetFBlockSlot(slot, uint8(min(e.slotCount[slot], 255))); err != nil {
+	if err := e.objs.SetFBlockSlot(b.slot, uint8(min(e.slotCount[b.slot], 255))); err != nil {
 		return err
 	}
 	return e.objs.SetFBlockTotal(uint32(len(e.flows)))
+}
+
+// unblockLocked removes one flow block: the slot first, then the entry.
+func (e *Enforcer) unblockLocked(b *blockedFlow) {
+	e.slotCount[b.slot]--
+	if e.slotCount[b.slot] < 255 {
+		if err := e.objs.SetFBlockSlot(b.slot, uint8(e.slotCount[b.slot])); err != nil {
+			e.Stats.Errors.Add(1)
+		}
+	}
+	if err := e.objs.FlowBlocks.Delete(&b.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		e.Stats.Errors.Add(1)
+	}
+	e.age.Remove(b)
+	delete(e.flows, b.key)
+	if e.perClient[b.client]--; e.perClient[b.client] <= 0 {
+		delete(e.perClient, b.client)
+	}
+	if err := e.objs.SetFBlockTotal(uint32(len(e.flows))); err != nil {
+		e.Stats.Errors.Add(1)
+	}
 }
 
 // isEndpointA says whether ap is endpoint a of k.
@@ -434,24 +578,12 @@ func isEndpointA(k *bpf.FlowKey, ap netip.AddrPort) bool {
 func (e *Enforcer) ExpireFlows(now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for k, b := range e.flows {
+	for _, b := range e.flows {
 		if now.Before(b.until) {
 			continue
 		}
-		e.slotCount[b.slot]--
-		if e.slotCount[b.slot] < 255 {
-			if err := e.objs.SetFBlockSlot(b.slot, uint8(e.slotCount[b.slot])); err != nil {
-				e.Stats.Errors.Add(1)
-			}
-		}
-		if err := e.objs.FlowBlocks.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			e.Stats.Errors.Add(1)
-		}
-		delete(e.flows, k)
+		e.unblockLocked(b)
 		e.Stats.FlowsExpired.Add(1)
-		if err := e.objs.SetFBlockTotal(uint32(len(e.flows))); err != nil {
-			e.Stats.Errors.Add(1)
-		}
 	}
 }
 
@@ -499,9 +631,9 @@ func (e *Enforcer) ListStats() (map[string]ListStats, error) {
 		if s == (ListStats{}) {
 			continue
 		}
-		name := fmt.Sprintf("list%d", i)
-		if i < len(lists) {
-			name = lists[i]
+		name := lists[i]
+		if name == "" {
+			name = fmt.Sprintf("list%d", i)
 		}
 		t := out[name]
 		t.Packets += s.Packets
@@ -542,9 +674,14 @@ func (e *Enforcer) ReadActions(ctx context.Context, fn func(*Action)) error {
 		<-ctx.Done()
 		rd.Close()
 	}()
-	offset := monoToWallOffset()
+	offset, measured := monoToWallOffset(), time.Now()
 	var rec ringbuf.Record
 	for {
+		// The wall clock may be stepped (NTP at boot): the offset is
+		// measured again every minute.
+		if time.Since(measured) > time.Minute {
+			offset, measured = monoToWallOffset(), time.Now()
+		}
 		if err := rd.ReadInto(&rec); err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return nil
@@ -578,8 +715,7 @@ func (e *Enforcer) action(ev *bpf.EnfEvent, offset int64) *Action {
 		Proto:   ev.L4proto, Blocked: ev.Blocked != 0, Reset: ev.Reset != 0,
 		What: ev.What, Side: ev.Side, Level: int(ev.Level), TCPFlags: ev.TcpFlags, Family: ev.Family,
 	}
-	lists := e.Lists()
-	if int(ev.List) < len(lists) {
+	if lists := e.Lists(); int(ev.List) < len(lists) {
 		a.List = lists[ev.List]
 	}
 	switch ev.What {

@@ -143,8 +143,30 @@ func TestPrivilegedEnforceAddresses(t *testing.T) {
 		{"v6 fragment", testutil.Pkt{V6: true, Src: "fd00::66", Dst: "fd00::2", Sport: 1, Dport: 2, Flags: "A", V6Ext: []byte{44}, FragOffset: 10}, xdpDrop},
 		{"v4 later fragment", func() testutil.Pkt { p := plain("10.0.0.1", "198.51.100.7"); p.FragOffset = 100; return p }(), xdpDrop},
 	}
+	// A tunnel does not hide a blocklisted endpoint: the outer addresses
+	// count too (a GRE, IPIP, VXLAN or GTP-U packet from 198.51.100.7
+	// carrying an unlisted inner flow).
+	inner := plain("10.0.0.1", "10.0.0.2").Frame()[14:]
+	tunnels := map[string]testutil.Encap{
+		"gre":        {Layers: []testutil.Layer{{Kind: "gre", Src: "198.51.100.7", Dst: "192.0.2.200"}}},
+		"ipip":       {Layers: []testutil.Layer{{Kind: "ipip", Src: "192.0.2.200", Dst: "198.51.100.7"}}},
+		"vxlan":      {Layers: []testutil.Layer{{Kind: "vxlan", Src: "203.0.113.9", Dst: "192.0.2.200", ID: 5}}},
+		"gtpu":       {Layers: []testutil.Layer{{Kind: "gtpu", Src: "198.51.100.7", Dst: "192.0.2.201", ID: 7}}},
+		"vlan+gre":   {VLANs: []uint16{9}, Layers: []testutil.Layer{{Kind: "gre", Src: "198.51.100.7", Dst: "192.0.2.200", GREKey: true, ID: 3}}},
+		"gre in gre": {Layers: []testutil.Layer{{Kind: "gre", Src: "192.0.2.200", Dst: "192.0.2.201"}, {Kind: "gre", Src: "198.51.100.7", Dst: "192.0.2.202"}}},
+	}
 	before := h.counters()
 	drops := 0
+	for name, enc := range tunnels {
+		if got, _ := h.verdict(enc.Wrap(inner)); got != xdpDrop {
+			t.Errorf("%s from a blocklisted endpoint: got %d, want XDP_DROP", name, got)
+		}
+		drops++
+	}
+	clean := testutil.Encap{Layers: []testutil.Layer{{Kind: "gre", Src: "192.0.2.200", Dst: "192.0.2.201"}}}
+	if got, _ := h.verdict(clean.Wrap(inner)); got != xdpPass {
+		t.Errorf("unlisted tunnel: got %d, want XDP_PASS", got)
+	}
 	for _, c := range cases {
 		got, _ := h.verdict(c.p.Frame())
 		if got != c.want {
@@ -172,11 +194,11 @@ func TestPrivilegedEnforceAddresses(t *testing.T) {
 		if !a.Blocked || a.What != bpf.EnfWhatAddr {
 			t.Errorf("record %+v: want a blocked address", a)
 		}
-		if a.Prefix.String() == "203.0.113.0/24" && (a.List != "c2" || a.Level != 8 || a.Side != bpf.EnfSideDst) {
+		if a.Prefix.String() == "203.0.113.0/24" && (a.List != "c2" || a.Level != 8) {
 			t.Errorf("record of the /24: %+v", a)
 		}
 	}
-	for _, p := range []string{"198.51.100.7/32", "203.0.113.0/24", "10.64.0.0/10", "2001:db8:bad::/48", "fd00::66/128"} {
+	for _, p := range []string{"203.0.113.0/24", "10.64.0.0/10", "2001:db8:bad::/48", "fd00::66/128"} {
 		if per[p] != 1 {
 			t.Errorf("%d records for %s, want 1 (all: %v)", per[p], p, per)
 		}
@@ -427,7 +449,7 @@ func fold(b []byte) uint16 {
 func blockPkt(t testing.TB, h *enfHarness, p testutil.Pkt, d time.Duration) {
 	t.Helper()
 	src, dst := p.Endpoints()
-	if err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst}, p.Proto(), 0, d,
+	if err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst}, p.Proto(), h.enf.Lists()[0], d,
 		FlowDetail{Reason: enforce.ReasonSNI, Kind: "domain", Value: "evil.example", List: "c2", Level: 9}); err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +475,7 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 	quic := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", UDP: true, Sport: 40002, Dport: 443, Payload: testutil.QUICInitial(1)}
 	blockPkt(t, h, v6, time.Minute)
 	blockPkt(t, h, quic, time.Minute)
-	if err := h.enf.BlockFlow(datapath.Flow{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:443"), Zone: zoneOfVLAN(42)}, 6, 0, time.Minute, FlowDetail{}); err != nil {
+	if err := h.enf.BlockFlow(datapath.Flow{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:443"), Zone: zoneOfVLAN(42)}, 6, "c2", time.Minute, FlowDetail{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -507,6 +529,21 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 		}
 	}
 
+	// A first fragment too short for its ports passes no more while flows
+	// are blocked (RFC 1858): its flow cannot be told.
+	tiny := client
+	tiny.IPv4Options = true
+	if got, _ := h.verdict(testutil.Fragments(tiny.Frame(), 14, 8, 99)[0]); got != xdpDrop {
+		t.Errorf("tiny first fragment: got %d, want XDP_DROP", got)
+	}
+	if n := h.counters().Get(bpf.Counter(sensorCounterOf(t, "enf_tiny_frag"))); n != 1 {
+		t.Errorf("enf_tiny_frag = %d, want 1", n)
+	}
+	whole := testutil.Pkt{Src: "10.0.0.7", Dst: "10.0.0.8", Sport: 1, Dport: 2, Flags: "A", Payload: make([]byte, 64)}
+	if got, _ := h.verdict(testutil.Fragments(whole.Frame(), 14, 32, 98)[0]); got != xdpPass {
+		t.Errorf("first fragment with its ports, of an unblocked flow: got %d, want XDP_PASS", got)
+	}
+
 	// Blocks lapse in the kernel on their own, and userspace forgets them.
 	short := testutil.Pkt{Src: "10.0.0.5", Dst: "10.0.0.6", Sport: 1234, Dport: 443, Seq: 1, Ack: 1, Flags: "A"}
 	blockPkt(t, h, short, 200*time.Millisecond)
@@ -522,20 +559,25 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 		t.Errorf("%d flows blocked after expiry, want 4", n)
 	}
 
-	// The table is bounded.
-	for i := 0; ; i++ {
+	// The table is bounded: past its size the oldest block goes (the
+	// client one, first blocked, passes again).
+	before := h.enf.Stats.FlowsEvicted.Load()
+	for i := 0; i < 20; i++ {
 		p := testutil.Pkt{Src: "10.1.0.1", Dst: "10.1.0.2", Sport: uint16(2000 + i), Dport: 443}
 		src, dst := p.Endpoints()
-		err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst}, 6, 0, time.Minute, FlowDetail{})
-		if errors.Is(err, ErrTooManyFlows) {
-			if h.enf.BlockedFlows() != 16 {
-				t.Errorf("refused at %d flows, want 16", h.enf.BlockedFlows())
-			}
-			break
-		}
-		if err != nil || i > 100 {
+		if err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst}, 6, "c2", time.Minute, FlowDetail{}); err != nil {
 			t.Fatalf("block %d: %v", i, err)
 		}
+	}
+	if n, ev := h.enf.BlockedFlows(), h.enf.Stats.FlowsEvicted.Load()-before; n != 16 || ev != 8 {
+		t.Errorf("%d flows blocked, %d evicted; want 16 and 8", n, ev)
+	}
+	if got, _ := h.verdict(client.Frame()); got != xdpPass {
+		t.Errorf("evicted block: got %d, want XDP_PASS", got)
+	}
+	last := testutil.Pkt{Src: "10.1.0.1", Dst: "10.1.0.2", Sport: 2019, Dport: 443, Seq: 1, Ack: 1, Flags: "A"}
+	if got, _ := h.verdict(last.Frame()); got != xdpTX {
+		t.Errorf("newest block: got %d, want XDP_TX", got)
 	}
 
 	// Monitor: reported, passed.
@@ -575,7 +617,7 @@ func FuzzEnforceReset(f *testing.F) {
 	for _, v := range []bool{false, true} {
 		for _, zone := range []uint32{0, zoneOfVLAN(5)} {
 			src, dst := testutil.Pkt{V6: v, Sport: 40000, Dport: 443}.Endpoints()
-			if err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst, Zone: zone}, 6, 0, time.Hour, FlowDetail{}); err != nil {
+			if err := h.enf.BlockFlow(datapath.Flow{Client: src, Server: dst, Zone: zone}, 6, "l", time.Hour, FlowDetail{}); err != nil {
 				f.Fatal(err)
 			}
 		}

@@ -54,13 +54,14 @@ func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 		return nil, fmt.Errorf("raising the locked-memory limit (kernels before 5.11 need CAP_SYS_RESOURCE): %w", err)
 	}
 	objs, err := bpf.Load(bpf.LoadOptions{
-		Config:        ProgramConfig(c),
-		HandshakeRing: uint32(c.Capture.HandshakeRing),
-		StreamRing:    uint32(c.Capture.StreamRing),
-		FragmentRing:  uint32(c.Capture.FragmentRing),
-		MaxFlows:      uint32(c.Capture.MaxFlows),
-		PinPath:       pinPath,
-		Enforce:       c.Enforce.ModeValue() != enforce.Off,
+		Config:          ProgramConfig(c),
+		HandshakeRing:   uint32(c.Capture.HandshakeRing),
+		StreamRing:      uint32(c.Capture.StreamRing),
+		FragmentRing:    uint32(c.Capture.FragmentRing),
+		MaxFlows:        uint32(c.Capture.MaxFlows),
+		PinPath:         pinPath,
+		Enforce:         c.Enforce.ModeValue() != enforce.Off,
+		MaxBlockedFlows: uint32(c.Enforce.MaxBlockedFlows),
 	})
 	if err != nil {
 		if errors.Is(err, ebpf.ErrMapIncompatible) {

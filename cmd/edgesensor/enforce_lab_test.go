@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,12 +148,16 @@ kind = "domain"
 name = "bad-names"
 
 [enforcement]
-mode = "block"
-max_age = "30s"
+mode = "MODE"
+max_age = "10s"
 allow = [%q]
 `, ips, names, e["ROUTER_SERVER4"]+"/32")
 	confPath := filepath.Join(dir, "sensor.toml")
-	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr, extra: extra})
+	config := func(mode string) {
+		writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr,
+			extra: strings.Replace(extra, "MODE", mode, 1)})
+	}
+	config("block")
 	ifs := l.RouterIfaces()
 	pin := l.PinPath()
 	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
@@ -296,4 +301,74 @@ allow = [%q]
 	if v, ok := metricValue(fams, "edgesensor_enforcement_list_dropped_packets_total", map[string]string{"list": "c2"}); !ok || v < 700 {
 		t.Errorf("edgesensor_enforcement_list_dropped_packets_total{list=c2} = %v", v)
 	}
+
+	// Monitor, by a reload: decided and reported, nothing dropped.
+	lines = len(sensor.logLines())
+	config("monitor")
+	if err := sensor.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	sensor.waitLogLine(t, lines, "enforcement changed", 5*time.Second)
+	time.Sleep(500 * time.Millisecond) // the reload's own swap
+	lines = len(sensor.logLines())
+	writeAtomic(t, ips, server+" 9\n")
+	sensor.waitLogLine(t, lines, "intel reloaded", 5*time.Second)
+	lines = len(sensor.logLines())
+	sensor.waitLogLine(t, lines, "enforcement: blocklists swapped in", 5*time.Second)
+	if sent, got := ping(t, l, l.Client(), server, 50); got != sent {
+		t.Errorf("monitor mode: %d of %d pings answered", got, sent)
+	}
+	would := 0
+	for end := time.Now().Add(3 * time.Second); would == 0 && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		for _, ev := range actionEvents(t, sensor) {
+			if field(ev, "event.action") == "would_block" && field(ev, "edgesensor.action.mode") == "monitor" {
+				would++
+			}
+		}
+	}
+	if would == 0 {
+		t.Error("monitor mode wrote no would_block event")
+	}
+	fams = scrape(t, l)
+	var wouldPkts float64
+	for _, ifc := range ifs {
+		v, _ := metricValue(fams, "edgesensor_xdp_would_drop_packets_total", map[string]string{"iface": ifc, "reason": "address"})
+		wouldPkts += v
+	}
+	if wouldPkts < 100 { // 50 requests, 50 replies
+		t.Errorf("edgesensor_xdp_would_drop_packets_total{reason=address} = %v, want >= 100", wouldPkts)
+	}
+
+	// Back to block; then the daemon dies (kill -9): the program stays
+	// attached and its lists in force until max_age (10s), then they
+	// lapse and traffic flows (fail open).
+	lines = len(sensor.logLines())
+	config("block")
+	if err := sensor.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	sensor.waitLogLine(t, lines, "enforcement changed", 5*time.Second)
+	if sent, got := ping(t, l, l.Client(), server, 20); got != 0 {
+		t.Fatalf("block again: %d of %d pings answered", got, sent)
+	}
+	if err := sensor.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	<-sensor.done
+	if !l.XDPAttached(ifs[0]) {
+		t.Fatal("the program went with the daemon; nothing to fail open")
+	}
+	if sent, got := ping(t, l, l.Client(), server, 20); got != 0 {
+		t.Errorf("right after kill -9: %d of %d pings answered (the lists are in force until max_age)", got, sent)
+	}
+	for {
+		if _, got := ping(t, l, l.Client(), server, 5); got == 5 {
+			break
+		}
+		if time.Since(killed) > 15*time.Second {
+			t.Fatalf("still blocked %v after kill -9 (max_age 10s)", time.Since(killed))
+		}
+	}
+	t.Logf("kill -9: traffic flows again %v later (max_age 10s)", time.Since(killed).Round(100*time.Millisecond))
 }

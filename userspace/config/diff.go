@@ -37,7 +37,7 @@ func Diff(a, b *Config) []string {
 
 // LiveKeys are the key prefixes a running sensor takes on a reload
 // (SIGHUP); any other change needs a restart.
-var LiveKeys = []string{"ports.", "intel.sources", "privacy.", "uplink.", "output.sinks"}
+var LiveKeys = []string{"ports.", "intel.sources", "privacy.", "uplink.", "output.sinks", "enforcement."}
 
 // SplitLive divides changed keys into those a reload applies and those
 // that need a restart.

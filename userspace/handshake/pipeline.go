@@ -49,8 +49,9 @@ type Config struct {
 	Score func(*Event)
 	// OnClientHello, when set, is called once per flow as soon as its
 	// ClientHello is read (enforcement decides on it then, not when the
-	// event is written). From the shards' goroutines at once.
-	OnClientHello func(fl datapath.Flow, proto uint8, sni, ja3, ja4 string)
+	// event is written). From the shards' goroutines at once; h is only
+	// valid during the call.
+	OnClientHello func(h *Hello)
 	// Checksums decides which segments a host drops for a checksum (nil:
 	// none are checked); Policy resolves overlapping segments.
 	Checksums *datapath.Checksums
@@ -65,6 +66,13 @@ type Config struct {
 	BudgetPackets int
 	BudgetBytes   int
 	BudgetQUIC    int // capture.quic_initials
+}
+
+// Hello is what OnClientHello is told.
+type Hello struct {
+	Flow          datapath.Flow
+	Proto         uint8
+	SNI, JA3, JA4 string
 }
 
 // A hello may raise its budget to this many times the configured one.

@@ -48,6 +48,8 @@ const (
 	DefaultMaxAge          = 10 * time.Minute
 	DefaultFlowBlockFor    = 10 * time.Minute
 	DefaultMaxBlockedFlows = 65536
+	DefaultMinPrefixV4     = 8
+	DefaultMinPrefixV6     = 16
 )
 
 // Settings is the [enforcement] table.
@@ -68,6 +70,18 @@ type Settings struct {
 	// blocked; MaxBlockedFlows bounds how many are at once.
 	FlowBlockFor    setting.Duration `toml:"flow_block_for"`
 	MaxBlockedFlows int              `toml:"max_blocked_flows"`
+	// MinPrefixV4 and MinPrefixV6: blocklist prefixes shorter than these
+	// are left out (a feed line 0.0.0.0/0 must not blackhole the site).
+	MinPrefixV4 int `toml:"min_prefix_v4"`
+	MinPrefixV6 int `toml:"min_prefix_v6"`
+}
+
+// minPrefix is the shortest blocklist prefix taken for a family.
+func (s *Settings) minPrefix(v4 bool) int {
+	if v4 {
+		return s.MinPrefixV4
+	}
+	return s.MinPrefixV6
 }
 
 // DefaultSettings is the [enforcement] table of the shipped sensor.toml.
@@ -79,6 +93,8 @@ func DefaultSettings() Settings {
 		MaxAge:          setting.Duration(DefaultMaxAge),
 		FlowBlockFor:    setting.Duration(DefaultFlowBlockFor),
 		MaxBlockedFlows: DefaultMaxBlockedFlows,
+		MinPrefixV4:     DefaultMinPrefixV4,
+		MinPrefixV6:     DefaultMinPrefixV6,
 	}
 }
 
@@ -103,6 +119,12 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 		if _, err := parsePrefix(a); err != nil {
 			p.Add(fmt.Sprintf("%s.allow[%d]", key, i), "%q is not an address or CIDR prefix, e.g. \"192.0.2.0/24\" or \"2001:db8::1\"", a)
 		}
+	}
+	if s.MinPrefixV4 < 0 || s.MinPrefixV4 > 32 {
+		p.Add(key+".min_prefix_v4", "%d is out of range; use 0 to 32", s.MinPrefixV4)
+	}
+	if s.MinPrefixV6 < 0 || s.MinPrefixV6 > 128 {
+		p.Add(key+".min_prefix_v6", "%d is out of range; use 0 to 128", s.MinPrefixV6)
 	}
 	if len(s.Allow) > MaxAllow {
 		p.Add(key+".allow", "%d entries; at most %d", len(s.Allow), MaxAllow)

@@ -41,8 +41,14 @@ type Tables struct {
 	// own; the intel's can be more).
 	Allow        []netip.Prefix
 	AllowDropped int
-	// Below counts blocklist entries under the threshold, not loaded.
-	Below int
+	// Below counts blocklist entries under the threshold, not loaded;
+	// TooBroad, prefixes shorter than min_prefix_v4/_v6, left out.
+	Below, TooBroad int
+	// NextExpiry is when the first entry lapses (zero: none does): the
+	// tables are built again then, so that an expired longer prefix
+	// stops hiding a shorter one still in force (the data plane's LPM
+	// lookup finds only the longest).
+	NextExpiry time.Time
 }
 
 // ListID is the id of the list a source's entries carry.
@@ -90,8 +96,13 @@ func Build(set *intel.Set, s *Settings) *Tables {
 			addAllow(e.Prefix)
 		case e.Level < s.Threshold:
 			t.Below++
+		case e.Prefix.Bits() < s.minPrefix(e.Prefix.Addr().Is4()):
+			t.TooBroad++
 		default:
 			t.Entries = append(t.Entries, Entry{Prefix: e.Prefix, List: t.ListID(e.Source), Level: uint8(e.Level), Until: e.Until})
+			if !e.Until.IsZero() && (t.NextExpiry.IsZero() || e.Until.Before(t.NextExpiry)) {
+				t.NextExpiry = e.Until
+			}
 		}
 	})
 	return t

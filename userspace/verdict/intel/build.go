@@ -142,9 +142,20 @@ func (b *builder) addPrefix(p netip.Prefix, e entry) {
 	put(s.v6[bits], p.Addr().As16(), e)
 }
 
+// hasPrefix says whether the IP entry p is listed already.
+func (b *builder) hasPrefix(p netip.Prefix) bool {
+	if p.Addr().Is4() {
+		_, ok := b.s.v4[p.Bits()][p.Addr().As4()]
+		return ok
+	}
+	_, ok := b.s.v6[p.Bits()][p.Addr().As16()]
+	return ok
+}
+
 // expire records when the IP entry p lapses: the latest expiry any
-// source gave it, or never when one source gave none (zero until).
-func (b *builder) expire(p netip.Prefix, until time.Time) {
+// source gave it, or never when one source gave none (a zero until, or
+// existed: p was listed before without one).
+func (b *builder) expire(p netip.Prefix, until time.Time, existed bool) {
 	s := b.s
 	if s.ipUntil == nil {
 		s.ipUntil = map[netip.Prefix]time.Time{}
@@ -152,7 +163,11 @@ func (b *builder) expire(p netip.Prefix, until time.Time) {
 	old, seen := s.ipUntil[p]
 	switch {
 	case until.IsZero():
-		s.ipUntil[p] = time.Time{}
+		if seen {
+			s.ipUntil[p] = time.Time{}
+		}
+	case existed && !seen:
+		// Listed by an earlier source without an expiry: never.
 	case !seen:
 		s.ipUntil[p] = until
 	case !old.IsZero() && until.After(old):

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"time"
 )
 
@@ -106,13 +107,20 @@ func (f *fileLoad) add(k Kind, v []byte, level int) error {
 		level = f.src.defaultLevel()
 	}
 	e.level = uint8(level)
+	// Expiries are kept only for addresses that have one (few), so an
+	// address is parsed twice only then.
+	var p netip.Prefix
+	track, existed := false, false
+	if k == IP && (!f.until.IsZero() || len(f.b.s.ipUntil) > 0) {
+		if q, err := parsePrefix(string(v)); err == nil {
+			p, track, existed = q, true, f.b.hasPrefix(q)
+		}
+	}
 	if err := f.b.add(k, v, e); err != nil {
 		return err
 	}
-	if k == IP && (!f.until.IsZero() || len(f.b.s.ipUntil) > 0) {
-		if p, err := parsePrefix(string(v)); err == nil {
-			f.b.expire(p, f.until)
-		}
+	if track {
+		f.b.expire(p, f.until, existed)
 	}
 	f.stats.Entries++
 	return nil

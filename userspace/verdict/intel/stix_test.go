@@ -154,3 +154,26 @@ func TestSTIXAddressExpires(t *testing.T) {
 		t.Errorf("%d entries after expiry, want 1", n)
 	}
 }
+
+// An address one source lists without an expiry never lapses, whichever
+// source comes first.
+func TestAddressExpiryAcrossSources(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now = func() time.Time { return base }
+	dir := t.TempDir()
+	lines := write(t, dir, "c2.txt", "192.0.2.9 9\n")
+	feed := write(t, dir, "feed.json", `{"type":"bundle","objects":[
+	 {"type":"indicator","id":"indicator--a","pattern":"[ipv4-addr:value = '192.0.2.9']","valid_until":"2026-01-01T01:00:00Z"}]}`)
+	for _, order := range [][]Source{
+		{{Path: lines, Kind: IP}, {Path: feed, Format: "stix"}},
+		{{Path: feed, Format: "stix"}, {Path: lines, Kind: IP}},
+	} {
+		now = func() time.Time { return base }
+		s := mustLoad(t, order...)
+		now = func() time.Time { return base.Add(2 * time.Hour) }
+		if _, ok := s.IP(netip.MustParseAddr("192.0.2.9")); !ok {
+			t.Errorf("%s first: the address lapsed with the feed's valid_until", order[0].Path)
+		}
+	}
+}

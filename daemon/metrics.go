@@ -279,6 +279,8 @@ func enforcementFamilies(cfg *config.Config, a *analysis, ifaces func() []sensor
 			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.Replaces.Load()) })},
 		{Name: "enforcement_lists_age_seconds", Help: "Since the daemon last confirmed the lists in force; at enforcement.max_age the data plane stops enforcing them.", Kind: metrics.Gauge,
 			Read: gauge(func(e *enforcer) float64 { return time.Since(time.Unix(0, e.confirmed.Load())).Seconds() })},
+		{Name: "enforcement_max_age_seconds", Help: "enforcement.max_age: how long the data plane keeps lists in force unconfirmed.", Kind: metrics.Gauge,
+			Read: gauge(func(e *enforcer) float64 { return time.Duration(e.set.Load().MaxAge).Seconds() })},
 		{Name: "enforcement_action_events_total", Help: "edgesensor.action events written (at most one per entry or flow per second; the packet counters have every packet).", Kind: metrics.Counter,
 			Read: gauge(func(e *enforcer) float64 { return float64(e.actions.Load()) })},
 	}

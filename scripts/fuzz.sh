@@ -22,11 +22,11 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
 		echo "fuzz: $dir $name ($t)"
 		# A bounded minimisation: by default each new interesting input
 		# is minimised for up to 60 s, which would eat a short run whole.
-		for attempt in 1 2; do
+		for attempt in 1 2 3; do
 			if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$t" -fuzzminimizetime 200x "$dir" >"$log" 2>&1; then
 				break
 			fi
-			if boundary_flake && [ "$attempt" = 1 ]; then
+			if boundary_flake && [ "$attempt" -lt 3 ]; then
 				echo "fuzz: $name: the coordinator's deadline race (go.dev/issue/75804), no finding; once more"
 				continue
 			fi

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,9 @@ type enforcer struct {
 	confirmed atomic.Int64 // unix ns of the last Refresh
 	actions   atomic.Uint64
 	blockErrs atomic.Uint64
+	// decided: how long blocking a flow took, from its hello's last
+	// packet in the data plane to the block in force.
+	decided latencies
 
 	ifMu    sync.Mutex
 	ifnames map[uint32]string
@@ -189,7 +193,11 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 		return
 	}
 	d := sensor.FlowDetail{Reason: reason, Kind: hit.Kind.String(), Value: hit.Value, List: hit.Source, Level: hit.Level}
-	if err := e.k.BlockFlow(h.Flow, h.Proto, hit.Source, time.Duration(set.FlowBlockFor), d); err != nil {
+	err := e.k.BlockFlow(h.Flow, h.Proto, hit.Source, time.Duration(set.FlowBlockFor), d)
+	if err == nil && !h.Seen.IsZero() {
+		e.decided.add(time.Since(h.Seen))
+	}
+	if err != nil {
 		e.blockErrs.Add(1)
 		if e.blockErrs.Load()%1000 == 1 {
 			e.log.Warn().Err(err).Uint64("errors", e.blockErrs.Load()).Msg("enforcement: flow not blocked")
@@ -260,4 +268,39 @@ func (e *enforcer) ifname(idx uint32) string {
 	}
 	e.ifnames[idx] = n
 	return n
+}
+
+// latencies keeps the last latencySamples durations for quantiles.
+type latencies struct {
+	mu    sync.Mutex
+	ring  [latencySamples]time.Duration
+	n     uint64
+	total atomic.Uint64
+}
+
+const latencySamples = 1024
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.ring[l.n%latencySamples] = d
+	l.n++
+	l.mu.Unlock()
+	l.total.Add(1)
+}
+
+// quantiles of the samples kept; ok false when there are none.
+func (l *latencies) quantiles(qs ...float64) ([]time.Duration, bool) {
+	l.mu.Lock()
+	n := min(l.n, latencySamples)
+	s := append([]time.Duration(nil), l.ring[:n]...)
+	l.mu.Unlock()
+	if n == 0 {
+		return nil, false
+	}
+	slices.Sort(s)
+	out := make([]time.Duration, len(qs))
+	for i, q := range qs {
+		out[i] = s[min(int(q*float64(n)), int(n)-1)]
+	}
+	return out, true
 }

@@ -279,6 +279,21 @@ func enforcementFamilies(cfg *config.Config, a *analysis, ifaces func() []sensor
 			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.Replaces.Load()) })},
 		{Name: "enforcement_lists_age_seconds", Help: "Since the daemon last confirmed the lists in force; at enforcement.max_age the data plane stops enforcing them.", Kind: metrics.Gauge,
 			Read: gauge(func(e *enforcer) float64 { return time.Since(time.Unix(0, e.confirmed.Load())).Seconds() })},
+		{Name: "enforcement_decision_seconds", Help: "From a condemned hello's last packet in the data plane to its flow's block in force, over the last 1,024 blocks (quantile 0.5, 0.99, 1).",
+			Kind: metrics.Gauge, Labels: []string{"quantile"},
+			Read: func(emit emitFn) {
+				e := a.enf.Load()
+				if e == nil {
+					return
+				}
+				if q, ok := e.decided.quantiles(0.5, 0.99, 1); ok {
+					emit(q[0].Seconds(), "0.5")
+					emit(q[1].Seconds(), "0.99")
+					emit(q[2].Seconds(), "1")
+				}
+			}},
+		{Name: "enforcement_flows_blocked_total", Help: "Flows blocked for their handshake.", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.FlowsBlocked.Load()) })},
 		{Name: "enforcement_max_age_seconds", Help: "enforcement.max_age: how long the data plane keeps lists in force unconfirmed.", Kind: metrics.Gauge,
 			Read: gauge(func(e *enforcer) float64 { return time.Duration(e.set.Load().MaxAge).Seconds() })},
 		{Name: "enforcement_action_events_total", Help: "edgesensor.action events written (at most one per entry or flow per second; the packet counters have every packet).", Kind: metrics.Counter,

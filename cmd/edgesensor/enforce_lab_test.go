@@ -258,6 +258,28 @@ allow = [%q]
 		t.Errorf("openssl s_client took %v", took)
 	}
 	t.Logf("openssl s_client reset in %v", took.Round(time.Millisecond))
+	// Twenty more: each fails fast; how long the decisions took.
+	var slowest time.Duration
+	for i := 0; i < 20; i++ {
+		start := time.Now()
+		if out, err := l.Exec(l.Client(), "curl", "-sS", "-k", "--max-time", "10", "-o", "/dev/null",
+			"--resolve", "blocked.example:443:"+server, "https://blocked.example/index.html"); err == nil {
+			t.Errorf("curl %d of a blocklisted name succeeded: %s", i, out)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	if slowest > 3*time.Second {
+		t.Errorf("the slowest of 20 blocked curls took %v", slowest)
+	}
+	dec := scrape(t, l)
+	p50, ok50 := metricValue(dec, "edgesensor_enforcement_decision_seconds", map[string]string{"quantile": "0.5"})
+	p99, _ := metricValue(dec, "edgesensor_enforcement_decision_seconds", map[string]string{"quantile": "0.99"})
+	if !ok50 || p50 <= 0 || p50 > 1 {
+		t.Errorf("edgesensor_enforcement_decision_seconds{quantile=0.5} = %v (exported %v)", p50, ok50)
+	}
+	t.Logf("20 blocked curls, slowest %v; hello to block in force: p50 %.2f ms, p99 %.2f ms",
+		slowest.Round(time.Millisecond), p50*1e3, p99*1e3)
+
 	// A name below the threshold passes (the certificate does not match:
 	// -k).
 	l.MustExec(l.Client(), "curl", "-sS", "-k", "--max-time", "10", "-o", "/dev/null",

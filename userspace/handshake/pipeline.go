@@ -73,6 +73,9 @@ type Hello struct {
 	Flow          datapath.Flow
 	Proto         uint8
 	SNI, JA3, JA4 string
+	// Seen is when the hello's last packet was seen (the data plane's
+	// stamp): enforcement's decision time is measured from it.
+	Seen time.Time
 }
 
 // A hello may raise its budget to this many times the configured one.

@@ -52,6 +52,12 @@ func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerol
 	if err != nil {
 		return nil, err
 	}
+	return newEnforcer(cfg, k, an, log)
+}
+
+// newEnforcer puts the lists of the current intel in force through k,
+// sets the mode and takes the analysis' hellos.
+func newEnforcer(cfg *config.Config, k *sensor.Enforcer, an *analysis, log zerolog.Logger) (*enforcer, error) {
 	e := &enforcer{k: k, an: an, log: log, ifnames: map[uint32]string{}}
 	set := cfg.Enforce
 	e.set.Store(&set)
@@ -160,6 +166,25 @@ func (e *enforcer) run(ctx context.Context) {
 	}
 }
 
+// keepFresh confirms the lists every quarter of max_age until the
+// returned stop (replay, which has no run loop).
+func (e *enforcer) keepFresh() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(max(time.Duration(e.set.Load().MaxAge)/4, time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				e.k.Refresh()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // apply takes a reload's [enforcement]: the mode (off here only stops
 // acting: the program keeps enforcement compiled in), the lists' maximum
 // age, and the tables again (threshold and allowlist). From the reload's
@@ -208,7 +233,10 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 // onAction writes one action record as an edgesensor.action event.
 func (e *enforcer) onAction(a *sensor.Action) {
 	ev := ecs.NewActionEvent(a.Time, a.Blocked, a.Level)
-	ev.Observer.Ingress.Interface.Name = e.ifname(a.Ifindex)
+	ev.Observer.Ingress.Interface.Name = a.Iface
+	if ev.Observer.Ingress.Interface.Name == "" {
+		ev.Observer.Ingress.Interface.Name = e.ifname(a.Ifindex)
+	}
 	ev.Source, ev.Destination = ecs.EndpointOf(a.Src), ecs.EndpointOf(a.Dst)
 	switch a.Proto {
 	case 6:

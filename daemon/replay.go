@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
 // ReplayOptions are what the command gives Replay besides the config.
@@ -54,6 +55,24 @@ func Replay(ctx context.Context, cfg *config.Config, files []string, o ReplayOpt
 	defer a.closeOutputs(ctx, 0, log) // on the error paths
 	r.Start(a.router)
 	r.Done = ctx.Done()
+	if cfg.Enforce.ModeValue() != enforce.Off {
+		// The same decisions as live: the lists in the same program, the
+		// hellos through the same hook; actions stamped with capture time.
+		k, err := sensor.NewEnforcer(r.Objects(), time.Duration(cfg.Enforce.MaxAge), cfg.Enforce.MaxBlockedFlows)
+		if err == nil {
+			var e *enforcer
+			if e, err = newEnforcer(cfg, k, a, log); err == nil {
+				a.enf.Store(e)
+				err = r.EnforceWith(k, e.onAction)
+				stop := e.keepFresh()
+				defer stop()
+			}
+		}
+		if err != nil {
+			r.Close()
+			return sensor.ReplayStats{}, err
+		}
+	}
 	var ferr error
 	for _, f := range files {
 		if ctx.Err() != nil {

@@ -649,6 +649,7 @@ func (e *Enforcer) ListStats() (map[string]ListStats, error) {
 type Action struct {
 	Time             time.Time
 	Ifindex          uint32
+	Iface            string // the interface's name, when the reader knows it (replay)
 	Src, Dst         netip.AddrPort
 	Proto            uint8
 	Blocked          bool // false: monitor mode

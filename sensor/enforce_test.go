@@ -21,11 +21,6 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
-const (
-	xdpDrop = 1
-	xdpTX   = 3
-)
-
 // enfHarness is the harness with enforcement loaded and an Enforcer.
 type enfHarness struct {
 	*harness

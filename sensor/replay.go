@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -97,7 +98,13 @@ type Replayer struct {
 	// plus a record header each), for a progress display.
 	Read struct{ Packets, Bytes atomic.Uint64 }
 
-	csum        *checksumModes
+	csum *checksumModes
+	// enforcement: its own records, read after each packet and stamped
+	// with the packet's capture time (EnforceWith).
+	enf         *Enforcer
+	actions     *ringbuf.Reader
+	onAction    func(*Action)
+	enfDrops    uint64
 	lastTick    time.Time
 	reseg       []byte
 	files       int
@@ -250,9 +257,60 @@ func (r *Replayer) run(frame []byte) error {
 		return fmt.Errorf("running XDP program: %w", err)
 	}
 	if ret != xdpPass {
-		return fmt.Errorf("XDP program returned %d, not XDP_PASS", ret)
+		// Only enforcement drops or sends back: the packet goes no
+		// further, as live.
+		if r.enf == nil || (ret != xdpDrop && ret != xdpTX) {
+			return fmt.Errorf("XDP program returned %d, not XDP_PASS", ret)
+		}
+		r.enfDrops++
+	}
+	if r.enf != nil {
+		if err := r.drainActions(); err != nil {
+			return err
+		}
 	}
 	return r.drain()
+}
+
+// Other XDP verdicts than XDP_PASS, which only enforcement returns.
+const (
+	xdpDrop = 1
+	xdpTX   = 3
+)
+
+// EnforceWith has the replay enforce as e decides (its lists, its mode,
+// its blocked flows) and hands each action, stamped with the capture
+// time of its packet, to fn.
+func (r *Replayer) EnforceWith(e *Enforcer, fn func(*Action)) error {
+	rd, err := ringbuf.NewReader(r.objs.Actions)
+	if err != nil {
+		return fmt.Errorf("opening the actions ring: %w", err)
+	}
+	rd.SetDeadline(time.Unix(1, 0))
+	r.enf, r.actions, r.onAction = e, rd, fn
+	return nil
+}
+
+// drainActions hands the action records of the packet just run to
+// onAction.
+func (r *Replayer) drainActions() error {
+	for r.actions.AvailableBytes() > 0 {
+		err := r.actions.ReadInto(&r.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the actions ring: %w", err)
+		}
+		var ev bpf.EnfEvent
+		if _, err := binary.Decode(r.rec.RawSample, binary.NativeEndian, &ev); err != nil {
+			continue
+		}
+		a := r.enf.action(&ev, 0)
+		a.Time, a.Iface = r.now, r.iface
+		r.onAction(a)
+	}
+	return nil
 }
 
 // drain hands every record in the rings to the pipeline. Re-injected
@@ -315,6 +373,9 @@ func fillStats(st *ReplayStats, c *Counters) {
 }
 
 func (r *Replayer) closeKernel() {
+	if r.actions != nil {
+		r.actions.Close()
+	}
 	for _, rd := range r.rings {
 		rd.Close()
 	}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/internal/testutil"
+)
+
+// TestPrivilegedReplayEnforces replays a real TLS 1.3 capture (curl to
+// 10.200.0.2, SNI www.example.test) through the same program and the
+// same enforcement as live: an address on the intel is reported
+// (monitor) or dropped (block), a listed SNI blocks the flow after its
+// hello; the actions carry the capture's time.
+func TestPrivilegedReplayEnforces(t *testing.T) {
+	testutil.RequireBPF(t)
+	pcap := "../../testdata/corpus/tls_curl13.pcap"
+	dir := t.TempDir()
+	ips := filepath.Join(dir, "c2.txt")
+	names := filepath.Join(dir, "names.txt")
+	cfg := func(mode, ipList, nameList string) string {
+		if err := os.WriteFile(ips, []byte(ipList), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(names, []byte(nameList), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, mode+".toml")
+		body := fmt.Sprintf(`[files]
+spool_dir = %q
+[metrics]
+listen = ""
+[[intel.sources]]
+path = %q
+kind = "ip"
+name = "c2"
+[[intel.sources]]
+path = %q
+kind = "domain"
+name = "bad-names"
+[enforcement]
+mode = %q
+`, filepath.Join(dir, "spool"), ips, names, mode)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	byDataset := func(evs []map[string]any) map[string][]map[string]any {
+		m := map[string][]map[string]any{}
+		for _, ev := range evs {
+			ds, _ := field(ev, "event.dataset").(string)
+			m[ds] = append(m[ds], ev)
+		}
+		return m
+	}
+	first := time.Unix(1795394822, 0).UTC()
+
+	// Monitor, the server's address listed: every packet would be
+	// dropped, the handshake is analysed all the same.
+	evs, _, stderr := replayWith(t, cfg("monitor", "10.200.0.2 9\n", "# none\n"), "0s", pcap)
+	ds := byDataset(evs)
+	if len(ds["edgesensor.tls"]) != 1 {
+		t.Fatalf("monitor: %d TLS events, want 1\n%s", len(ds["edgesensor.tls"]), stderr)
+	}
+	acts := ds["edgesensor.action"]
+	if len(acts) == 0 {
+		t.Fatalf("monitor: no action event\n%s", stderr)
+	}
+	a := acts[0]
+	ts, _ := time.Parse(time.RFC3339Nano, field(a, "@timestamp").(string))
+	if field(a, "event.action") != "would_block" || field(a, "rule.name") != "c2" ||
+		field(a, "edgesensor.action.matched") != "10.200.0.2/32" || ts.Sub(first) < 0 || ts.Sub(first) > time.Second ||
+		field(a, "observer.ingress.interface.name") == "" {
+		t.Errorf("monitor action event: %v", a)
+	}
+
+	// Block, the same: nothing of the flow reaches the analysis.
+	evs, _, stderr = replayWith(t, cfg("block", "10.200.0.2 9\n", "# none\n"), "0s", pcap)
+	ds = byDataset(evs)
+	if len(ds["edgesensor.tls"]) != 0 || len(ds["edgesensor.action"]) == 0 || field(ds["edgesensor.action"][0], "event.action") != "blocked" {
+		t.Errorf("block by address: %d TLS, %d action events\n%s", len(ds["edgesensor.tls"]), len(ds["edgesensor.action"]), stderr)
+	}
+
+	// Block, the SNI listed: the hello gets through (it is what is
+	// judged), the server's answer becomes a reset to the client.
+	evs, _, stderr = replayWith(t, cfg("block", "# none\n", "www.example.test 9\n"), "0s", pcap)
+	ds = byDataset(evs)
+	acts = ds["edgesensor.action"]
+	if len(acts) == 0 {
+		t.Fatalf("block by SNI: no action event\n%s", stderr)
+	}
+	a = acts[0]
+	if field(a, "rule.category") != "handshake" || field(a, "edgesensor.action.matched") != "www.example.test" ||
+		field(a, "edgesensor.action.reset") != true || field(a, "rule.name") != "bad-names" {
+		t.Errorf("block by SNI, action event: %v", a)
+	}
+	if tls := ds["edgesensor.tls"]; len(tls) != 1 || field(tls[0], "tls.client.server_name") != "www.example.test" ||
+		field(tls[0], "tls.server.ja3s") != nil {
+		t.Errorf("block by SNI: the TLS event should have the hello and no ServerHello: %v", tls)
+	}
+	if !strings.Contains(stderr, `"enf_resets"`) {
+		t.Errorf("no enf_resets counter in the stats:\n%s", stderr)
+	}
+}

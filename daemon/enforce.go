@@ -45,6 +45,9 @@ type enforcer struct {
 
 	ifMu    sync.Mutex
 	ifnames map[uint32]string
+	// ran is closed when run returns (stop waits for it, so no late
+	// refresh follows).
+	ran chan struct{}
 }
 
 func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerolog.Logger) (*enforcer, error) {
@@ -58,7 +61,7 @@ func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerol
 // newEnforcer puts the lists of the current intel in force through k,
 // sets the mode and takes the analysis' hellos.
 func newEnforcer(cfg *config.Config, k *sensor.Enforcer, an *analysis, log zerolog.Logger) (*enforcer, error) {
-	e := &enforcer{k: k, an: an, log: log, ifnames: map[uint32]string{}}
+	e := &enforcer{k: k, an: an, log: log, ifnames: map[uint32]string{}, ran: make(chan struct{})}
 	set := cfg.Enforce
 	e.set.Store(&set)
 	if err := e.rebuild(); err != nil {
@@ -112,6 +115,7 @@ func (e *enforcer) rebuild() error {
 // cannot be swapped in, the old lists lapse at max_age (retried every
 // few seconds meanwhile).
 func (e *enforcer) run(ctx context.Context) {
+	defer close(e.ran)
 	go func() {
 		if err := e.k.ReadActions(ctx, e.onAction); err != nil {
 			e.log.Error().Err(err).Msg("enforcement: action records no longer read")
@@ -185,23 +189,30 @@ func (e *enforcer) keepFresh() (stop func()) {
 	return func() { close(done) }
 }
 
-// apply takes a reload's [enforcement]: the mode (off here only stops
-// acting: the program keeps enforcement compiled in), the lists' maximum
-// age, and the tables again (threshold and allowlist). From the reload's
-// goroutine.
+// apply takes a reload's [enforcement]: the mode at once (off here only
+// stops acting: the program keeps enforcement compiled in) and the
+// lists' maximum age; the run loop builds the tables again (threshold,
+// allowlist) and confirms them, as it would without a reload. From the
+// reload's goroutine; on an error nothing changed.
 func (e *enforcer) apply(next enforce.Settings) error {
-	e.set.Store(&next)
-	e.k.SetMaxAge(time.Duration(next.MaxAge))
-	e.stale.Store(true) // the run loop rebuilds within a quarter second
-	if err := e.k.Refresh(); err != nil {
+	old := e.set.Load()
+	if err := e.k.SetMode(next.ModeValue()); err != nil {
+		e.k.SetMode(old.ModeValue())
 		return err
 	}
-	return e.k.SetMode(next.ModeValue())
+	e.set.Store(&next)
+	e.k.SetMaxAge(time.Duration(next.MaxAge))
+	e.stale.Store(true)
+	return nil
 }
 
 // stop ends all enforcement: mode off, every list stale.
 func (e *enforcer) stop() error {
 	e.an.onHello.Store(nil)
+	select {
+	case <-e.ran:
+	case <-time.After(10 * time.Second): // a swap in progress finishes first
+	}
 	return errors.Join(e.k.SetMode(enforce.Off), e.k.Stale())
 }
 

@@ -253,9 +253,9 @@ func enforcementFamilies(cfg *config.Config, a *analysis, ifaces func() []sensor
 			Kind: metrics.Counter, Labels: []string{"iface", "reason"}, Read: byReason("enf_would_addr", "enf_would_flow")},
 		{Name: "enforcement_mode", Help: "1 for the enforcement mode in force (off, monitor or block).", Kind: metrics.Gauge, Labels: []string{"mode"},
 			Read: func(emit emitFn) {
-				m := cfg.Enforce.ModeValue()
-				if a.enf.Load() == nil {
-					m = enforce.Off
+				m := enforce.Off
+				if e := a.enf.Load(); e != nil {
+					m = e.set.Load().ModeValue()
 				}
 				for _, x := range []enforce.Mode{enforce.Off, enforce.Monitor, enforce.Block} {
 					v := 0.0

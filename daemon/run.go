@@ -116,6 +116,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if ms != nil {
 		ms.Close()
 	}
+	rt.mu.Lock() // no reload from here on (enforcement, outputs); held until exit
 	if enf != nil {
 		// A sensor that is not running enforces nothing, also when its
 		// program stays attached.
@@ -132,7 +133,6 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err := an.files.Close(); err != nil {
 		cerr = errors.Join(cerr, fmt.Errorf("removing the spool: %w", err))
 	}
-	rt.mu.Lock() // no reload while the outputs close; held until exit
 	oerr := an.closeOutputs(context.Background(), 2*time.Second, log)
 	ferr := an.out.Flush()
 	stopped := log.Info().Uint64("events", ds.Events).Uint64("bad_records", ds.BadRecord)

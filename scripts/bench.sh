@@ -117,7 +117,8 @@ start_sensor() { # $1: config; $2: where events go (default: nowhere)
 	ip netns exec "$NS_ROUTER" "$BIN" run --iface "$IF_ROUTER_CLIENT" --iface "$IF_ROUTER_SERVER" \
 		--pin-path "$BPFFS/edgesensor" -c "$1" >"${2:-/dev/null}" 2>"$work/sensor.log" &
 	sensor_pid=$!
-	for _ in $(seq 100); do grep -q '"running' "$work/sensor.log" && return; sleep 0.1; done
+	# Up to a minute: with the enforcing config the lists load first.
+	for _ in $(seq 600); do grep -q '"running' "$work/sensor.log" && return; sleep 0.1; done
 	cat "$work/sensor.log"; exit 1
 }
 stop_sensor() { kill -TERM "$sensor_pid"; wait "$sensor_pid" || true; sensor_pid=; }

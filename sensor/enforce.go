@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,7 @@ type Enforcer struct {
 	ids       map[string]uint16
 	flows     map[bpf.FlowKey]*blockedFlow
 	age       lru.List[blockedFlow, *blockedFlow] // oldest block first
-	perClient map[netip.Addr]int
+	perClient map[netip.Addr][]*blockedFlow       // a client's blocks, oldest first
 	slotCount []uint16
 
 	Stats EnforcerStats
@@ -108,7 +109,7 @@ func NewEnforcer(objs *bpf.Objects, maxAge time.Duration, maxFlows int) (*Enforc
 		allow:     map[netip.Prefix]bool{},
 		ids:       map[string]uint16{},
 		flows:     map[bpf.FlowKey]*blockedFlow{},
-		perClient: map[netip.Addr]int{},
+		perClient: map[netip.Addr][]*blockedFlow{},
 		slotCount: make([]uint16, 1<<bpf.FBlockBits),
 	}
 	for i := range e.bits {
@@ -148,40 +149,58 @@ func (e *Enforcer) Lists() []string {
 	return append([]string(nil), e.names[:]...)
 }
 
+// listIDs is a list-id assignment: names by id, ids by name.
+type listIDs struct {
+	names [bpf.EnfMaxLists]string
+	ids   map[string]uint16
+	fresh []uint16 // ids given to a new name: their counters were another list's
+}
+
 // assignIDs gives each of lists a stable id: the one it had, or a free
-// one (its counters zeroed: they were another list's). Names no longer
-// listed free their ids. It returns the id of each, by index. e.mu held.
-func (e *Enforcer) assignIDs(lists []string) []uint16 {
+// one. Names no longer listed free their ids. It returns the id of each,
+// by index, and the assignment to commit when the lists are swapped in
+// (until then the tables in force keep their names). e.mu held.
+func (e *Enforcer) assignIDs(lists []string) ([]uint16, *listIDs) {
+	a := &listIDs{names: e.names, ids: map[string]uint16{}}
 	keep := map[string]bool{}
 	for _, n := range lists {
 		keep[n] = true
 	}
 	for n, id := range e.ids {
-		if !keep[n] {
-			delete(e.ids, n)
-			e.names[id] = ""
+		if keep[n] {
+			a.ids[n] = id
+		} else {
+			a.names[id] = ""
 		}
 	}
 	out := make([]uint16, len(lists))
 	for i, n := range lists {
-		id, ok := e.ids[n]
+		id, ok := a.ids[n]
 		if !ok {
 			id = bpf.EnfMaxLists - 1 // no free id: the last one is shared
-			for j, have := range e.names {
+			for j, have := range a.names {
 				if have == "" {
 					id = uint16(j)
 					break
 				}
 			}
-			if e.names[id] == "" {
-				e.names[id] = n
-				e.zeroCounters(id)
+			if a.names[id] == "" {
+				a.names[id] = n
+				a.fresh = append(a.fresh, id)
 			}
-			e.ids[n] = id
+			a.ids[n] = id
 		}
 		out[i] = id
 	}
-	return out
+	return out, a
+}
+
+// commitIDs makes an assignment the one in force. e.mu held.
+func (e *Enforcer) commitIDs(a *listIDs) {
+	e.names, e.ids = a.names, a.ids
+	for _, id := range a.fresh {
+		e.zeroCounters(id)
+	}
 }
 
 // zeroCounters clears a list id's per-CPU counters.
@@ -300,7 +319,7 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	e.swapMu.Lock()
 	defer e.swapMu.Unlock()
 	e.mu.Lock()
-	ids := e.assignIDs(t.Lists)
+	ids, assigned := e.assignIDs(t.Lists)
 	next := (e.gen + 1) & 1
 	e.mu.Unlock()
 
@@ -336,6 +355,7 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 		}
 	}
 	e.mu.Lock()
+	e.commitIDs(assigned)
 	// Fresh before the flip: the new lists are in force from the first
 	// packet that sees them.
 	err = e.refreshLocked()
@@ -497,7 +517,19 @@ func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list string, d time.
 	defer e.mu.Unlock()
 	id, ok := e.ids[list]
 	if !ok {
-		return fmt.Errorf("blocking a flow: no list %q in force", list)
+		// A source past the lists' limit (folded into "other"), or new
+		// since the last swap: any list in force lends its freshness.
+		if id, ok = e.ids["other"]; !ok {
+			for i, n := range e.names {
+				if n != "" {
+					id, ok = uint16(i), true
+					break
+				}
+			}
+		}
+		if !ok {
+			return fmt.Errorf("blocking a flow: no list in force")
+		}
 	}
 	v := bpf.FlowBlock{ExpiresNs: monoNow() + uint64(d), List: id, Level: uint8(detail.Level), Reason: uint8(detail.Reason)}
 	if isEndpointA(&k, fl.Client) {
@@ -506,14 +538,9 @@ func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list string, d time.
 	b, known := e.flows[k]
 	client := fl.Client.Addr().Unmap()
 	if !known {
-		if e.perClient[client] >= MaxFlowsPerClient {
-			for o := range e.age.All() {
-				if o.client == client {
-					e.unblockLocked(o)
-					e.Stats.FlowsEvicted.Add(1)
-					break
-				}
-			}
+		if mine := e.perClient[client]; len(mine) >= MaxFlowsPerClient {
+			e.unblockLocked(mine[0])
+			e.Stats.FlowsEvicted.Add(1)
 		}
 		if len(e.flows) >= e.maxFlows {
 			e.unblockLocked(e.age.Oldest())
@@ -532,7 +559,7 @@ func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list string, d time.
 	b = &blockedFlow{key: k, client: client, until: time.Now().Add(d), slot: slotOf(&k), detail: detail}
 	e.flows[k] = b
 	e.age.Push(b)
-	e.perClient[client]++
+	e.perClient[client] = append(e.perClient[client], b)
 	e.slotCount[b.slot]++
 	e.Stats.FlowsBlocked.Add(1)
 	if err := e.objs.SetFBlockSlot(b.slot, uint8(min(e.slotCount[b.slot], 255))); err != nil {
@@ -554,8 +581,14 @@ func (e *Enforcer) unblockLocked(b *blockedFlow) {
 	}
 	e.age.Remove(b)
 	delete(e.flows, b.key)
-	if e.perClient[b.client]--; e.perClient[b.client] <= 0 {
+	mine := e.perClient[b.client]
+	if i := slices.Index(mine, b); i >= 0 {
+		mine = slices.Delete(mine, i, i+1)
+	}
+	if len(mine) == 0 {
 		delete(e.perClient, b.client)
+	} else {
+		e.perClient[b.client] = mine
 	}
 	if err := e.objs.SetFBlockTotal(uint32(len(e.flows))); err != nil {
 		e.Stats.Errors.Add(1)

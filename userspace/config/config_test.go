@@ -194,6 +194,12 @@ func TestDiffAndLiveKeys(t *testing.T) {
 	if d := Diff(&a, &a); len(d) != 0 {
 		t.Errorf("Diff of the same config: %v", d)
 	}
+	// Enforcement switches live, but the blocked-flow table was sized at load.
+	live, restart = SplitLive([]string{"enforcement.max_blocked_flows", "enforcement.mode", "enforcement.threshold"})
+	if !reflect.DeepEqual(live, []string{"enforcement.mode", "enforcement.threshold"}) ||
+		!reflect.DeepEqual(restart, []string{"enforcement.max_blocked_flows"}) {
+		t.Errorf("enforcement: live %v restart %v", live, restart)
+	}
 }
 
 func TestPrivacyAndOutputErrors(t *testing.T) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -39,10 +40,18 @@ func Diff(a, b *Config) []string {
 // (SIGHUP); any other change needs a restart.
 var LiveKeys = []string{"ports.", "intel.sources", "privacy.", "uplink.", "output.sinks", "enforcement."}
 
+// notLive are keys under LiveKeys that still need a restart (sizes of
+// what the data plane allocated at load).
+var notLive = []string{"enforcement.max_blocked_flows"}
+
 // SplitLive divides changed keys into those a reload applies and those
 // that need a restart.
 func SplitLive(changed []string) (live, restart []string) {
 	for _, k := range changed {
+		if slices.Contains(notLive, k) {
+			restart = append(restart, k)
+			continue
+		}
 		ok := false
 		for _, p := range LiveKeys {
 			if strings.HasPrefix(k, p) {

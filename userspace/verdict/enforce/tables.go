@@ -94,18 +94,25 @@ func Build(set *intel.Set, s *Settings) *Tables {
 		switch {
 		case e.Allow:
 			addAllow(e.Prefix)
+			t.noteExpiry(e.Until)
 		case e.Level < s.Threshold:
 			t.Below++
 		case e.Prefix.Bits() < s.minPrefix(e.Prefix.Addr().Is4()):
 			t.TooBroad++
 		default:
 			t.Entries = append(t.Entries, Entry{Prefix: e.Prefix, List: t.ListID(e.Source), Level: uint8(e.Level), Until: e.Until})
-			if !e.Until.IsZero() && (t.NextExpiry.IsZero() || e.Until.Before(t.NextExpiry)) {
-				t.NextExpiry = e.Until
-			}
+			t.noteExpiry(e.Until)
 		}
 	})
 	return t
+}
+
+// noteExpiry keeps the earliest expiry in NextExpiry (an allow entry's
+// too: it must stop overruling blocks when it lapses).
+func (t *Tables) noteExpiry(until time.Time) {
+	if !until.IsZero() && (t.NextExpiry.IsZero() || until.Before(t.NextExpiry)) {
+		t.NextExpiry = until
+	}
 }
 
 // Prefilter is the data plane's prefilter for the entries of one family

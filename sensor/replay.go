@@ -104,7 +104,6 @@ type Replayer struct {
 	enf         *Enforcer
 	actions     *ringbuf.Reader
 	onAction    func(*Action)
-	enfDrops    uint64
 	lastTick    time.Time
 	reseg       []byte
 	files       int
@@ -257,12 +256,11 @@ func (r *Replayer) run(frame []byte) error {
 		return fmt.Errorf("running XDP program: %w", err)
 	}
 	if ret != xdpPass {
-		// Only enforcement drops or sends back: the packet goes no
-		// further, as live.
+		// Only enforcement drops or sends back (counted in its
+		// counters): the packet goes no further, as live.
 		if r.enf == nil || (ret != xdpDrop && ret != xdpTX) {
 			return fmt.Errorf("XDP program returned %d, not XDP_PASS", ret)
 		}
-		r.enfDrops++
 	}
 	if r.enf != nil {
 		if err := r.drainActions(); err != nil {

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
 	"github.com/edgesensor/edgesensor/internal/testutil"
 )
 
@@ -105,5 +108,35 @@ mode = %q
 	}
 	if !strings.Contains(stderr, `"enf_resets"`) {
 		t.Errorf("no enf_resets counter in the stats:\n%s", stderr)
+	}
+
+	// QUIC (RFC 9001's client and server Initials, SNI example.com): the
+	// client's Initial is judged, the server's is dropped (no reset for
+	// UDP).
+	qpcap := filepath.Join(dir, "quic.pcap")
+	client := testutil.Pkt{UDP: true, Src: "10.201.0.1", Dst: "10.201.0.2", Sport: 50000, Dport: 443,
+		Payload: testutil.ReadHex(t, "../../testdata/quic/rfc9001-a2-client-initial.hex")}
+	server := testutil.Pkt{UDP: true, Src: "10.201.0.2", Dst: "10.201.0.1", Sport: 443, Dport: 50000,
+		Payload: testutil.ReadHex(t, "../../testdata/quic/rfc9001-a3-server-initial.hex")}
+	writePcap(t, qpcap, layers.LinkTypeEthernet, []packet{
+		{ci: gopacket.CaptureInfo{Timestamp: first}, data: client.Frame()},
+		{ci: gopacket.CaptureInfo{Timestamp: first.Add(time.Millisecond)}, data: server.Frame()},
+	})
+	evs, _, stderr = replayWith(t, cfg("block", "# none\n", "example.com 9\n"), "0s", qpcap)
+	ds = byDataset(evs)
+	acts = ds["edgesensor.action"]
+	if len(acts) != 1 || field(acts[0], "rule.category") != "handshake" || field(acts[0], "edgesensor.action.matched") != "example.com" ||
+		field(acts[0], "edgesensor.action.reset") != false || field(acts[0], "network.transport") != "udp" ||
+		field(acts[0], "source.port") != float64(443) {
+		t.Errorf("QUIC by SNI, action events: %v\n%s", acts, stderr)
+	}
+	if tls := ds["edgesensor.tls"]; len(tls) != 1 || field(tls[0], "tls.client.server_name") != "example.com" ||
+		field(tls[0], "tls.server.ja3s") != nil {
+		t.Errorf("QUIC by SNI: the TLS event should have the client's hello and no server's: %v", tls)
+	}
+	// The same capture unlisted: both Initials analysed.
+	evs, _, _ = replayWith(t, cfg("block", "# none\n", "# none\n"), "0s", qpcap)
+	if tls := byDataset(evs)["edgesensor.tls"]; len(tls) != 1 || field(tls[0], "tls.server.ja3s") == nil {
+		t.Errorf("QUIC unlisted: the server's hello should be analysed: %v", tls)
 	}
 }

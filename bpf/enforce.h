@@ -24,6 +24,9 @@
 
 #define ETH_ZLEN 60
 
+/* fblock_slots is indexed by filter_index(), the TLS filter's hash. */
+_Static_assert(FBLOCK_BITS == TLS_FILTER_BITS, "fblock_slots and the TLS filter share filter_index()");
+
 /* enforce()'s verdict for a frame it rewrote into a reset that passes. */
 #define ENF_PASS_CHANGED 100
 
@@ -146,14 +149,6 @@ static __always_inline struct enf_entry *enf_layer_hit(struct enf_layer *l, __u3
 	return e;
 }
 
-/* Folds a 32-bit one's-complement sum into the checksum field's value. */
-static __always_inline __u16 enf_csum(__u32 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum & 0xffff;
-}
-
 /* Turns the frame into a TCP reset, payload and options cut, checksums
  * computed. reflect: a reset to the packet's sender (addresses, ports and
  * MACs swapped; the sequence numbers RFC 9293 gives a reset answering
@@ -231,7 +226,7 @@ static __always_inline int enf_reset(struct xdp_md *ctx, struct pkt *p, int refl
 		ip->frag_off = bpf_htons(0x4000);
 		ip->protocol = IPPROTO_TCP;
 		ip->check = 0;
-		ip->check = enf_csum(bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
+		ip->check = ~csum_fold((__u32)bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0)) & 0xffff;
 		pseudo[0] = ip->saddr;
 		pseudo[1] = ip->daddr;
 		pseudo[2] = bpf_htonl(IPPROTO_TCP << 16 | sizeof(*th));
@@ -294,7 +289,7 @@ static __always_inline int enf_reset(struct xdp_md *ctx, struct pkt *p, int refl
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)th, sizeof(*th), (__u32)sum);
 	if (sum < 0)
 		return -1;
-	th->check = enf_csum((__u32)sum);
+	th->check = ~csum_fold((__u32)sum) & 0xffff;
 	return 0;
 }
 

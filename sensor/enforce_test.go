@@ -18,6 +18,7 @@ import (
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/csum"
 	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
@@ -321,7 +322,6 @@ func checkReset(t testing.TB, in testutil.Pkt, out []byte) {
 		}
 	}
 	src, dst := in.Endpoints()
-	var pseudo []byte
 	if in.V6 {
 		ip, _ := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
 		if ip == nil || netip.MustParseAddr(ip.SrcIP.String()) != dst.Addr() || netip.MustParseAddr(ip.DstIP.String()) != src.Addr() {
@@ -330,8 +330,6 @@ func checkReset(t testing.TB, in testutil.Pkt, out []byte) {
 		if ip.Length != 20 {
 			t.Errorf("IPv6 payload length %d", ip.Length)
 		}
-		pseudo = append(append([]byte(nil), ip.SrcIP.To16()...), ip.DstIP.To16()...)
-		pseudo = append(pseudo, 0, 0, 0, 20, 0, 0, 0, 6)
 	} else {
 		ip, _ := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		if ip == nil || netip.MustParseAddr(ip.SrcIP.String()) != dst.Addr() || netip.MustParseAddr(ip.DstIP.String()) != src.Addr() {
@@ -340,11 +338,9 @@ func checkReset(t testing.TB, in testutil.Pkt, out []byte) {
 		if ip.Length != 40 || ip.IHL != 5 {
 			t.Errorf("IPv4 length %d ihl %d", ip.Length, ip.IHL)
 		}
-		if fold(ip.Contents) != 0xffff {
+		if !csum.IPv4HeaderValid(ip.Contents) {
 			t.Errorf("IPv4 header checksum wrong")
 		}
-		pseudo = append(append([]byte(nil), ip.SrcIP.To4()...), ip.DstIP.To4()...)
-		pseudo = append(pseudo, 0, 6, 0, 20)
 	}
 	if !tcp.RST || tcp.SYN || tcp.FIN || len(tcp.Payload) != 0 || len(tcp.Contents) != 20 {
 		t.Errorf("reset TCP flags or length: %+v", tcp)
@@ -352,8 +348,8 @@ func checkReset(t testing.TB, in testutil.Pkt, out []byte) {
 	if uint16(tcp.SrcPort) != dst.Port() || uint16(tcp.DstPort) != src.Port() {
 		t.Errorf("reset ports %d -> %d", tcp.SrcPort, tcp.DstPort)
 	}
-	if fold(append(pseudo, tcp.Contents...)) != 0xffff {
-		t.Errorf("TCP checksum wrong")
+	if st := csum.L4(dst.Addr(), src.Addr(), 6, tcp.Contents); st != csum.Valid {
+		t.Errorf("TCP checksum %v", st)
 	}
 	if hasFlag(in, 'A') {
 		if tcp.Seq != in.Ack || tcp.ACK {
@@ -392,7 +388,6 @@ func checkForwardReset(t testing.TB, in testutil.Pkt, out []byte) {
 		t.Fatalf("forwarded reset does not parse: %v", pk)
 	}
 	src, dst := in.Endpoints()
-	var pseudo []byte
 	var from, to string
 	if in.V6 {
 		ip, _ := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
@@ -400,19 +395,15 @@ func checkForwardReset(t testing.TB, in testutil.Pkt, out []byte) {
 			t.Fatalf("forwarded reset IPv6 header: %+v", ip)
 		}
 		from, to = ip.SrcIP.String(), ip.DstIP.String()
-		pseudo = append(append([]byte(nil), ip.SrcIP.To16()...), ip.DstIP.To16()...)
-		pseudo = append(pseudo, 0, 0, 0, 20, 0, 0, 0, 6)
 	} else {
 		ip, _ := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		if ip == nil || ip.Length != 40 {
 			t.Fatalf("forwarded reset IPv4 header: %+v", ip)
 		}
-		if fold(ip.Contents) != 0xffff {
+		if !csum.IPv4HeaderValid(ip.Contents) {
 			t.Errorf("IPv4 header checksum wrong")
 		}
 		from, to = ip.SrcIP.String(), ip.DstIP.String()
-		pseudo = append(append([]byte(nil), ip.SrcIP.To4()...), ip.DstIP.To4()...)
-		pseudo = append(pseudo, 0, 6, 0, 20)
 	}
 	if from != src.Addr().String() || to != dst.Addr().String() ||
 		uint16(tcp.SrcPort) != src.Port() || uint16(tcp.DstPort) != dst.Port() {
@@ -421,25 +412,11 @@ func checkForwardReset(t testing.TB, in testutil.Pkt, out []byte) {
 	if !tcp.RST || tcp.ACK || tcp.SYN || tcp.FIN || tcp.Seq != in.Seq || len(tcp.Payload) != 0 || len(tcp.Contents) != 20 {
 		t.Errorf("forwarded reset: %+v", tcp)
 	}
-	if fold(append(pseudo, tcp.Contents...)) != 0xffff {
-		t.Errorf("TCP checksum wrong")
+	if st := csum.L4(src.Addr(), dst.Addr(), 6, tcp.Contents); st != csum.Valid {
+		t.Errorf("TCP checksum %v", st)
 	}
 }
 
-// fold is the one's-complement sum of b, folded (0xffff: a valid checksum).
-func fold(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
 
 func blockPkt(t testing.TB, h *enfHarness, p testutil.Pkt, d time.Duration) {
 	t.Helper()

@@ -154,12 +154,10 @@ func TestPrivilegedSilentHandshakeHeals(t *testing.T) {
 	}
 }
 
-// filterIndex mirrors filter_index() in sensor.c.
+// filterIndex is filter_index() in sensor.c for two endpoints.
 func filterIndex(src, dst netip.AddrPort) uint32 {
 	s, d := src.Addr().As16(), dst.Addr().As16()
-	h := binary.NativeEndian.Uint32(s[12:]) ^ binary.NativeEndian.Uint32(d[12:]) ^ uint32(src.Port()^dst.Port())<<16
-	h *= 0x9e3779b1
-	return h >> 16
+	return bpf.FilterIndex(binary.NativeEndian.Uint32(s[12:]), binary.NativeEndian.Uint32(d[12:]), src.Port(), dst.Port())
 }
 
 // On a mail port: pure ACKs spend no handshake budget; an IGNORE verdict

@@ -94,18 +94,6 @@ func actionEvents(t *testing.T, p *opsProc) []map[string]any {
 	return out
 }
 
-func field(m map[string]any, path string) any {
-	var v any = m
-	for _, k := range strings.Split(path, ".") {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[k]
-	}
-	return v
-}
-
 // TestPrivilegedEnforcement runs the sensor with enforcement.mode =
 // "block" on the lab router, with real clients and servers:
 //   - an address added to an intel file: pings through the router stop
@@ -290,18 +278,18 @@ allow = [%q]
 	time.Sleep(500 * time.Millisecond)
 	var addr, hs int
 	for _, ev := range actionEvents(t, sensor) {
-		if field(ev, "event.action") != "blocked" {
+		if get(ev, "event.action") != "blocked" {
 			t.Errorf("action event not blocked: %v", ev)
 		}
-		switch field(ev, "rule.category") {
+		switch get(ev, "rule.category") {
 		case "address":
 			addr++
-			if field(ev, "rule.name") != "c2" || field(ev, "edgesensor.action.matched") != server+"/32" {
+			if get(ev, "rule.name") != "c2" || get(ev, "edgesensor.action.matched") != server+"/32" {
 				t.Errorf("address event: %v", ev)
 			}
 		case "handshake":
 			hs++
-			if field(ev, "edgesensor.action.matched") != "blocked.example" || field(ev, "rule.name") != "bad-names" {
+			if get(ev, "edgesensor.action.matched") != "blocked.example" || get(ev, "rule.name") != "bad-names" {
 				t.Errorf("handshake event: %v", ev)
 			}
 		}
@@ -343,7 +331,7 @@ allow = [%q]
 	would := 0
 	for end := time.Now().Add(3 * time.Second); would == 0 && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		for _, ev := range actionEvents(t, sensor) {
-			if field(ev, "event.action") == "would_block" && field(ev, "edgesensor.action.mode") == "monitor" {
+			if get(ev, "event.action") == "would_block" && get(ev, "edgesensor.action.mode") == "monitor" {
 				would++
 			}
 		}

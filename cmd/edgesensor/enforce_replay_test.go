@@ -56,7 +56,7 @@ mode = %q
 	byDataset := func(evs []map[string]any) map[string][]map[string]any {
 		m := map[string][]map[string]any{}
 		for _, ev := range evs {
-			ds, _ := field(ev, "event.dataset").(string)
+			ds, _ := get(ev, "event.dataset").(string)
 			m[ds] = append(m[ds], ev)
 		}
 		return m
@@ -75,17 +75,17 @@ mode = %q
 		t.Fatalf("monitor: no action event\n%s", stderr)
 	}
 	a := acts[0]
-	ts, _ := time.Parse(time.RFC3339Nano, field(a, "@timestamp").(string))
-	if field(a, "event.action") != "would_block" || field(a, "rule.name") != "c2" ||
-		field(a, "edgesensor.action.matched") != "10.200.0.2/32" || ts.Sub(first) < 0 || ts.Sub(first) > time.Second ||
-		field(a, "observer.ingress.interface.name") == "" {
+	ts, _ := time.Parse(time.RFC3339Nano, get(a, "@timestamp").(string))
+	if get(a, "event.action") != "would_block" || get(a, "rule.name") != "c2" ||
+		get(a, "edgesensor.action.matched") != "10.200.0.2/32" || ts.Sub(first) < 0 || ts.Sub(first) > time.Second ||
+		get(a, "observer.ingress.interface.name") == "" {
 		t.Errorf("monitor action event: %v", a)
 	}
 
 	// Block, the same: nothing of the flow reaches the analysis.
 	evs, _, stderr = replayWith(t, cfg("block", "10.200.0.2 9\n", "# none\n"), "0s", pcap)
 	ds = byDataset(evs)
-	if len(ds["edgesensor.tls"]) != 0 || len(ds["edgesensor.action"]) == 0 || field(ds["edgesensor.action"][0], "event.action") != "blocked" {
+	if len(ds["edgesensor.tls"]) != 0 || len(ds["edgesensor.action"]) == 0 || get(ds["edgesensor.action"][0], "event.action") != "blocked" {
 		t.Errorf("block by address: %d TLS, %d action events\n%s", len(ds["edgesensor.tls"]), len(ds["edgesensor.action"]), stderr)
 	}
 
@@ -98,12 +98,12 @@ mode = %q
 		t.Fatalf("block by SNI: no action event\n%s", stderr)
 	}
 	a = acts[0]
-	if field(a, "rule.category") != "handshake" || field(a, "edgesensor.action.matched") != "www.example.test" ||
-		field(a, "edgesensor.action.reset") != true || field(a, "rule.name") != "bad-names" {
+	if get(a, "rule.category") != "handshake" || get(a, "edgesensor.action.matched") != "www.example.test" ||
+		get(a, "edgesensor.action.reset") != true || get(a, "rule.name") != "bad-names" {
 		t.Errorf("block by SNI, action event: %v", a)
 	}
-	if tls := ds["edgesensor.tls"]; len(tls) != 1 || field(tls[0], "tls.client.server_name") != "www.example.test" ||
-		field(tls[0], "tls.server.ja3s") != nil {
+	if tls := ds["edgesensor.tls"]; len(tls) != 1 || get(tls[0], "tls.client.server_name") != "www.example.test" ||
+		get(tls[0], "tls.server.ja3s") != nil {
 		t.Errorf("block by SNI: the TLS event should have the hello and no ServerHello: %v", tls)
 	}
 	if !strings.Contains(stderr, `"enf_resets"`) {
@@ -125,18 +125,18 @@ mode = %q
 	evs, _, stderr = replayWith(t, cfg("block", "# none\n", "example.com 9\n"), "0s", qpcap)
 	ds = byDataset(evs)
 	acts = ds["edgesensor.action"]
-	if len(acts) != 1 || field(acts[0], "rule.category") != "handshake" || field(acts[0], "edgesensor.action.matched") != "example.com" ||
-		field(acts[0], "edgesensor.action.reset") != false || field(acts[0], "network.transport") != "udp" ||
-		field(acts[0], "source.port") != float64(443) {
+	if len(acts) != 1 || get(acts[0], "rule.category") != "handshake" || get(acts[0], "edgesensor.action.matched") != "example.com" ||
+		get(acts[0], "edgesensor.action.reset") != false || get(acts[0], "network.transport") != "udp" ||
+		get(acts[0], "source.port") != float64(443) {
 		t.Errorf("QUIC by SNI, action events: %v\n%s", acts, stderr)
 	}
-	if tls := ds["edgesensor.tls"]; len(tls) != 1 || field(tls[0], "tls.client.server_name") != "example.com" ||
-		field(tls[0], "tls.server.ja3s") != nil {
+	if tls := ds["edgesensor.tls"]; len(tls) != 1 || get(tls[0], "tls.client.server_name") != "example.com" ||
+		get(tls[0], "tls.server.ja3s") != nil {
 		t.Errorf("QUIC by SNI: the TLS event should have the client's hello and no server's: %v", tls)
 	}
 	// The same capture unlisted: both Initials analysed.
 	evs, _, _ = replayWith(t, cfg("block", "# none\n", "# none\n"), "0s", qpcap)
-	if tls := byDataset(evs)["edgesensor.tls"]; len(tls) != 1 || field(tls[0], "tls.server.ja3s") == nil {
+	if tls := byDataset(evs)["edgesensor.tls"]; len(tls) != 1 || get(tls[0], "tls.server.ja3s") == nil {
 		t.Errorf("QUIC unlisted: the server's hello should be analysed: %v", tls)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/setting"
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 )
 
 // Mode is what a blocklist hit does.
@@ -116,7 +117,7 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 		p.Add(key+".max_blocked_flows", "%d is out of range; use 1 to 1048576", s.MaxBlockedFlows)
 	}
 	for i, a := range s.Allow {
-		if _, err := parsePrefix(a); err != nil {
+		if _, err := intel.ParsePrefix(strings.TrimSpace(a)); err != nil {
 			p.Add(fmt.Sprintf("%s.allow[%d]", key, i), "%q is not an address or CIDR prefix, e.g. \"192.0.2.0/24\" or \"2001:db8::1\"", a)
 		}
 	}
@@ -141,30 +142,9 @@ func (s *Settings) ModeValue() Mode {
 func (s *Settings) AllowPrefixes() []netip.Prefix {
 	var out []netip.Prefix
 	for _, a := range s.Allow {
-		if p, err := parsePrefix(a); err == nil {
+		if p, err := intel.ParsePrefix(strings.TrimSpace(a)); err == nil {
 			out = append(out, p)
 		}
 	}
 	return out
-}
-
-// parsePrefix reads an address (a whole-length prefix) or a CIDR, masked.
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap().WithZone("")
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

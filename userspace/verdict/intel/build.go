@@ -115,7 +115,7 @@ func (b *builder) add(k Kind, v []byte, e entry) error {
 		}
 		put(s.domains, n, e)
 	case IP:
-		p, err := parsePrefix(string(v))
+		p, err := ParsePrefix(string(v))
 		if err != nil {
 			return err
 		}

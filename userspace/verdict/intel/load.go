@@ -112,7 +112,7 @@ func (f *fileLoad) add(k Kind, v []byte, level int) error {
 	var p netip.Prefix
 	track, existed := false, false
 	if k == IP && (!f.until.IsZero() || len(f.b.s.ipUntil) > 0) {
-		if q, err := parsePrefix(string(v)); err == nil {
+		if q, err := ParsePrefix(string(v)); err == nil {
 			p, track, existed = q, true, f.b.hasPrefix(q)
 		}
 	}

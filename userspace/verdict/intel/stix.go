@@ -147,7 +147,7 @@ func (f *fileLoad) indicator(o *stixObject, line int) {
 				continue
 			}
 			v = u.Hostname()
-			if _, err := parsePrefix(v); err == nil {
+			if _, err := ParsePrefix(v); err == nil {
 				k = IP // http://192.0.2.1/x names an address, not a domain
 			}
 		}

@@ -19,10 +19,11 @@ func decodeHex(dst []byte, v []byte) error {
 	return nil
 }
 
-// parsePrefix reads an address or CIDR. IPv4-mapped IPv6 values are
-// turned into IPv4 so that both spellings meet in one table, and a CIDR
-// with host bits set is masked rather than refused (feeds do that).
-func parsePrefix(v string) (netip.Prefix, error) {
+// ParsePrefix reads an address (a whole-length prefix) or CIDR as the
+// intel stores it. IPv4-mapped IPv6 values are turned into IPv4 so that
+// both spellings meet in one table, and a CIDR with host bits set is
+// masked rather than refused (feeds do that).
+func ParsePrefix(v string) (netip.Prefix, error) {
 	if strings.IndexByte(v, '/') < 0 {
 		a, err := netip.ParseAddr(v)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/files"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/handshake"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 )
 
@@ -93,13 +94,19 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, erro
 		checks.OnStrict = func(_ string, ifindex uint32) { dp.ChecksumMode(ifindex, true) }
 		checks.OnOff = func(_ string, ifindex uint32) { dp.ChecksumMode(ifindex, false) }
 	}
+	// Only a sensor loaded with enforcement can take it on (off to on
+	// takes a restart); without, hellos cost nothing more.
+	var onHello func(*handshake.Hello)
+	if cfg.Enforce.ModeValue() != enforce.Off {
+		onHello = a.clientHello
+	}
 	hs := handshake.New(handshake.Config{
 		Idle:          time.Duration(cfg.Capture.HandshakeIdle),
 		MaxFlows:      cfg.Capture.MaxFlows,
 		MaxBytes:      int(cfg.Reassembly.HandshakeMemory),
 		Shards:        cfg.WorkerCount(),
 		Score:         handshake.Scorer(current, cfg.Score.Threshold),
-		OnClientHello: a.clientHello,
+		OnClientHello: onHello,
 		Checksums:     checks,
 		Policy:        cfg.Reassembly.OverlapPolicy(),
 		AckGrace:      time.Duration(cfg.Reassembly.AckGrace),

@@ -184,6 +184,7 @@ type shard struct {
 	maxBytes int
 	held     atomic.Int64 // mem as of the last Tick, for readers on other goroutines
 	scratch  fingerprint.Scratch
+	hello    Hello   // what OnClientHello is handed: one per shard, no allocation a hello
 	free     []*flow // finished flows kept for their buffers
 	certs    certCache
 	line     []byte // the event being written

@@ -120,7 +120,7 @@ func families(cfg *config.Config, s *sensor.Sensor, a *analysis, quiet *quietWat
 		{Name: "dispatch_bad_records_total", Help: "Ring records that did not decode.", Kind: metrics.Counter,
 			Read: func(emit emitFn) { emit(float64(s.DispatchStats().BadRecord)) }},
 	}
-	fams = append(fams, enforcementFamilies(cfg, a, func() []sensor.IfaceStatus { return status().Interfaces })...)
+	fams = append(fams, enforcementFamilies(a, func() []sensor.IfaceStatus { return status().Interfaces })...)
 	return append(fams, analysisFamilies(a)...)
 }
 
@@ -214,7 +214,7 @@ func analysisFamilies(a *analysis) []metrics.Family {
 // enforcementFamilies are the figures of [enforcement]: what the data
 // plane dropped (or, monitoring, would have), per interface and reason,
 // per list, and the state of the lists.
-func enforcementFamilies(cfg *config.Config, a *analysis, ifaces func() []sensor.IfaceStatus) []metrics.Family {
+func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metrics.Family {
 	type emitFn = func(float64, ...string)
 	byReason := func(addr, flow string) func(emit emitFn) {
 		return func(emit emitFn) {
@@ -294,6 +294,10 @@ func enforcementFamilies(cfg *config.Config, a *analysis, ifaces func() []sensor
 			}},
 		{Name: "enforcement_flows_blocked_total", Help: "Flows blocked for their handshake.", Kind: metrics.Counter,
 			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.FlowsBlocked.Load()) })},
+		{Name: "enforcement_flow_blocks_expired_total", Help: "Flow blocks that lapsed (enforcement.flow_block_for).", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.FlowsExpired.Load()) })},
+		{Name: "enforcement_errors_total", Help: "Enforcement's writes into the data plane that failed, and action records that did not decode.", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 { return float64(e.k.Stats.Errors.Load()) })},
 		{Name: "enforcement_max_age_seconds", Help: "enforcement.max_age: how long the data plane keeps lists in force unconfirmed.", Kind: metrics.Gauge,
 			Read: gauge(func(e *enforcer) float64 { return time.Duration(e.set.Load().MaxAge).Seconds() })},
 		{Name: "enforcement_action_events_total", Help: "edgesensor.action events written (at most one per entry or flow per second; the packet counters have every packet).", Kind: metrics.Counter,

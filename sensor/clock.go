@@ -13,16 +13,26 @@ func monoToWallOffset() int64 {
 	best := int64(0)
 	bestSpan := int64(1 << 62)
 	for i := 0; i < 5; i++ {
-		var ts unix.Timespec
 		w1 := time.Now().UnixNano()
-		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		mono := monoNow()
+		if mono == 0 {
 			return 0
 		}
 		w2 := time.Now().UnixNano()
 		if span := w2 - w1; span < bestSpan {
 			bestSpan = span
-			best = w1 + span/2 - ts.Nano()
+			best = w1 + span/2 - int64(mono)
 		}
 	}
 	return best
+}
+
+// monoNow is CLOCK_MONOTONIC in ns, bpf_ktime_get_ns()'s clock; 0 when
+// it cannot be read.
+func monoNow() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano())
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
-	"golang.org/x/sys/unix"
 
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/internal/lru"
@@ -56,14 +55,12 @@ const MaxFlowsPerClient = 64
 
 // EnforcerStats count what the enforcer did.
 type EnforcerStats struct {
-	Replaces      atomic.Uint64 // whole sets of lists swapped in
-	Entries       atomic.Uint64 // blocklist entries in force after the last swap
-	Expired       atomic.Uint64 // entries already expired when loaded (left out)
-	FlowsBlocked  atomic.Uint64 // flows blocked
-	FlowsEvicted  atomic.Uint64 // flow blocks removed early: the table or the client's share was full
-	FlowsExpired  atomic.Uint64 // flow blocks lapsed
-	ActionRecords atomic.Uint64 // action records read from the ring
-	Errors        atomic.Uint64 // kernel writes that failed
+	Replaces     atomic.Uint64 // whole sets of lists swapped in
+	Entries      atomic.Uint64 // blocklist entries in force after the last swap
+	FlowsBlocked atomic.Uint64 // flows blocked
+	FlowsEvicted atomic.Uint64 // flow blocks removed early: the table or the client's share was full
+	FlowsExpired atomic.Uint64 // flow blocks lapsed
+	Errors       atomic.Uint64 // kernel writes that failed, records that did not decode
 }
 
 // Enforcer writes enforcement into the data plane: the mode, whole sets
@@ -116,15 +113,6 @@ func NewEnforcer(objs *bpf.Objects, maxAge time.Duration, maxFlows int) (*Enforc
 		e.bits[i] = make([]uint64, bpf.EnfPrefilterWords)
 	}
 	return e, nil
-}
-
-// monoNow is CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock.
-func monoNow() uint64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return 0
-	}
-	return uint64(ts.Nano())
 }
 
 // SetMode sets what a hit does. Off stops all action at once.
@@ -387,7 +375,6 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	}
 	e.Stats.Replaces.Add(1)
 	e.Stats.Entries.Store(uint64(len(t.Entries) - expired))
-	e.Stats.Expired.Add(uint64(expired))
 	return nil
 }
 
@@ -680,21 +667,21 @@ func (e *Enforcer) ListStats() (map[string]ListStats, error) {
 
 // Action is one record of the actions ring, with what userspace adds.
 type Action struct {
-	Time             time.Time
-	Ifindex          uint32
-	Iface            string // the interface's name, when the reader knows it (replay)
-	Src, Dst         netip.AddrPort
-	Proto            uint8
-	Blocked          bool // false: monitor mode
-	Reset            bool // the client got a TCP reset
-	What             uint8
-	Side             uint8 // the address that matched (bpf.EnfSideSrc or Dst)
-	Prefix           netip.Prefix
-	List             string
-	Level            int
-	Detail           FlowDetail // flow blocks: what decided it, when still known
-	HaveDetail       bool
-	TCPFlags, Family uint8
+	Time       time.Time
+	Ifindex    uint32
+	Iface      string // the interface's name, when the reader knows it (replay)
+	Src, Dst   netip.AddrPort
+	Proto      uint8
+	Blocked    bool // false: monitor mode
+	Reset      bool // the client got a TCP reset
+	What       uint8
+	Side       uint8 // the address that matched (bpf.EnfSideSrc or Dst)
+	Prefix     netip.Prefix
+	List       string
+	Level      int
+	Detail     FlowDetail // flow blocks: what decided it, when still known
+	HaveDetail bool
+	Family     uint8
 }
 
 // ReadActions reads the actions ring until ctx ends, calling fn for each
@@ -722,14 +709,23 @@ func (e *Enforcer) ReadActions(ctx context.Context, fn func(*Action)) error {
 			}
 			return fmt.Errorf("reading the actions ring: %w", err)
 		}
-		var ev bpf.EnfEvent
-		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
+		a, err := e.decode(rec.RawSample, offset)
+		if err != nil {
 			e.Stats.Errors.Add(1)
 			continue
 		}
-		e.Stats.ActionRecords.Add(1)
-		fn(e.action(&ev, offset))
+		fn(a)
 	}
+}
+
+// decode reads one record of the actions ring; offset converts its
+// monotonic stamp to wall time.
+func (e *Enforcer) decode(raw []byte, offset int64) (*Action, error) {
+	var ev bpf.EnfEvent
+	if _, err := binary.Decode(raw, binary.NativeEndian, &ev); err != nil {
+		return nil, fmt.Errorf("decoding an action record: %w", err)
+	}
+	return e.action(&ev, offset), nil
 }
 
 // action decodes one record.
@@ -747,7 +743,7 @@ func (e *Enforcer) action(ev *bpf.EnfEvent, offset int64) *Action {
 		Src:     netip.AddrPortFrom(addr(ev.Saddr), ev.Sport),
 		Dst:     netip.AddrPortFrom(addr(ev.Daddr), ev.Dport),
 		Proto:   ev.L4proto, Blocked: ev.Blocked != 0, Reset: ev.Reset != 0,
-		What: ev.What, Side: ev.Side, Level: int(ev.Level), TCPFlags: ev.TcpFlags, Family: ev.Family,
+		What: ev.What, Side: ev.Side, Level: int(ev.Level), Family: ev.Family,
 	}
 	if lists := e.Lists(); int(ev.List) < len(lists) {
 		a.List = lists[ev.List]

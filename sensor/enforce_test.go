@@ -417,7 +417,6 @@ func checkForwardReset(t testing.TB, in testutil.Pkt, out []byte) {
 	}
 }
 
-
 func blockPkt(t testing.TB, h *enfHarness, p testutil.Pkt, d time.Duration) {
 	t.Helper()
 	src, dst := p.Endpoints()

@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -300,11 +299,11 @@ func (r *Replayer) drainActions() error {
 		if err != nil {
 			return fmt.Errorf("reading the actions ring: %w", err)
 		}
-		var ev bpf.EnfEvent
-		if _, err := binary.Decode(r.rec.RawSample, binary.NativeEndian, &ev); err != nil {
+		a, err := r.enf.decode(r.rec.RawSample, 0)
+		if err != nil {
+			r.enf.Stats.Errors.Add(1)
 			continue
 		}
-		a := r.enf.action(&ev, 0)
 		a.Time, a.Iface = r.now, r.iface
 		r.onAction(a)
 	}

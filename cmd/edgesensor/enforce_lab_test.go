@@ -18,6 +18,25 @@ import (
 	"github.com/edgesensor/edgesensor/internal/lab"
 )
 
+// enforcementTables are the intel sources of the enforcement tests (the
+// address list "c2" in ips, the name list "bad-names" in names) and an
+// [enforcement] table in mode, last so that more of its keys may follow.
+func enforcementTables(ips, names, mode string) string {
+	return fmt.Sprintf(`[[intel.sources]]
+path = %q
+kind = "ip"
+name = "c2"
+
+[[intel.sources]]
+path = %q
+kind = "domain"
+name = "bad-names"
+
+[enforcement]
+mode = %q
+`, ips, names, mode)
+}
+
 // writeAtomic replaces a file whole, as a feed updater would.
 func writeAtomic(t *testing.T, path, body string) {
 	t.Helper()
@@ -122,28 +141,14 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	names := filepath.Join(dir, "names.txt")
 	writeAtomic(t, ips, "# nothing yet\n")
 	writeAtomic(t, names, "blocked.example 9\nlow.example 3\n")
-	extra := fmt.Sprintf(`[intel]
-reload = "1s"
-
-[[intel.sources]]
-path = %q
-kind = "ip"
-name = "c2"
-
-[[intel.sources]]
-path = %q
-kind = "domain"
-name = "bad-names"
-
-[enforcement]
-mode = "MODE"
-max_age = "10s"
-allow = [%q]
-`, ips, names, e["ROUTER_SERVER4"]+"/32")
+	extra := func(mode string) string {
+		return "[intel]\nreload = \"1s\"\n\n" + enforcementTables(ips, names, mode) +
+			fmt.Sprintf("max_age = \"10s\"\nallow = [%q]\n", e["ROUTER_SERVER4"]+"/32")
+	}
 	confPath := filepath.Join(dir, "sensor.toml")
 	config := func(mode string) {
 		writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr,
-			extra: strings.Replace(extra, "MODE", mode, 1)})
+			extra: extra(mode)})
 	}
 	config("block")
 	ifs := l.RouterIfaces()

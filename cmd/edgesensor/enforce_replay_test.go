@@ -33,21 +33,8 @@ func TestPrivilegedReplayEnforces(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := filepath.Join(dir, mode+".toml")
-		body := fmt.Sprintf(`[files]
-spool_dir = %q
-[metrics]
-listen = ""
-[[intel.sources]]
-path = %q
-kind = "ip"
-name = "c2"
-[[intel.sources]]
-path = %q
-kind = "domain"
-name = "bad-names"
-[enforcement]
-mode = %q
-`, filepath.Join(dir, "spool"), ips, names, mode)
+		body := fmt.Sprintf("[files]\nspool_dir = %q\n[metrics]\nlisten = \"\"\n\n", filepath.Join(dir, "spool")) +
+			enforcementTables(ips, names, mode)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}

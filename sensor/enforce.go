@@ -499,7 +499,7 @@ func slotOf(k *bpf.FlowKey) uint32 {
 // entry decided it (its freshness applies). Past the table's size, or
 // MaxFlowsPerClient for the client, the oldest block goes.
 func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list string, d time.Duration, detail FlowDetail) error {
-	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
+	k, clientIsA := flowKey(fl.Client, fl.Server, proto, fl.Zone)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	id, ok := e.ids[list]
@@ -519,7 +519,7 @@ func (e *Enforcer) BlockFlow(fl datapath.Flow, proto uint8, list string, d time.
 		}
 	}
 	v := bpf.FlowBlock{ExpiresNs: monoNow() + uint64(d), List: id, Level: uint8(detail.Level), Reason: uint8(detail.Reason)}
-	if isEndpointA(&k, fl.Client) {
+	if clientIsA {
 		v.ClientIsA = 1
 	}
 	b, known := e.flows[k]
@@ -580,17 +580,6 @@ func (e *Enforcer) unblockLocked(b *blockedFlow) {
 	if err := e.objs.SetFBlockTotal(uint32(len(e.flows))); err != nil {
 		e.Stats.Errors.Add(1)
 	}
-}
-
-// isEndpointA says whether ap is endpoint a of k.
-func isEndpointA(k *bpf.FlowKey, ap netip.AddrPort) bool {
-	a := ap.Addr().As16()
-	for i := 0; i < 4; i++ {
-		if k.AddrA[i] != binary.NativeEndian.Uint32(a[i*4:]) {
-			return false
-		}
-	}
-	return k.PortA == ap.Port()
 }
 
 // ExpireFlows removes the flow blocks that lapsed by now (the data plane

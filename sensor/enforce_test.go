@@ -446,6 +446,9 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 	quic := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", UDP: true, Sport: 40002, Dport: 443, Payload: testutil.QUICInitial(1)}
 	blockPkt(t, h, v6, time.Minute)
 	blockPkt(t, h, quic, time.Minute)
+	// A client that is endpoint b of the key (the higher address).
+	high := testutil.Pkt{Src: "10.0.0.9", Dst: "10.0.0.3", Sport: 40000, Dport: 443, Seq: 70, Ack: 80, Flags: "PA", Payload: []byte("x")}
+	blockPkt(t, h, high, time.Minute)
 	if err := h.enf.BlockFlow(datapath.Flow{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:443"), Zone: zoneOfVLAN(42)}, 6, "c2", time.Minute, FlowDetail{}); err != nil {
 		t.Fatal(err)
 	}
@@ -465,6 +468,8 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 		{"ip options: dropped, no reset", opts, xdpDrop},
 		{"quic", quic, xdpDrop},
 		{"another flow", testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40009, Dport: 443, Flags: "A"}, xdpPass},
+		{"client as endpoint b", high, xdpTX},
+		{"server of a client as endpoint b: a reset on to it", high.Reply(80, 71, "PA", []byte("y")), xdpPass},
 	} {
 		got, out := h.verdict(c.p.Frame())
 		if got != c.want {
@@ -479,8 +484,8 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 		}
 	}
 	recs := h.records()
-	if len(recs) != 4 { // one per blocked flow (the VLAN's is its own)
-		t.Errorf("%d action records, want 4", len(recs))
+	if len(recs) != 5 { // one per blocked flow (the VLAN's is its own)
+		t.Errorf("%d action records, want 5", len(recs))
 	}
 	for _, r := range recs {
 		a := h.enf.action(&r, 0)
@@ -491,8 +496,8 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 			t.Errorf("record without its detail: %+v", a)
 		}
 	}
-	if n := h.counters().Get(bpf.Counter(sensorCounterOf(t, "enf_resets"))); n != 6 {
-		t.Errorf("enf_resets = %d, want 6", n)
+	if n := h.counters().Get(bpf.Counter(sensorCounterOf(t, "enf_resets"))); n != 8 {
+		t.Errorf("enf_resets = %d, want 8", n)
 	}
 	for _, r := range recs {
 		if r.Zone == 0 && r.L4proto == 6 && r.Reset == 0 {
@@ -526,8 +531,8 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 		t.Errorf("lapsed block: got %d, want XDP_PASS", got)
 	}
 	h.enf.ExpireFlows(time.Now())
-	if n := h.enf.BlockedFlows(); n != 4 {
-		t.Errorf("%d flows blocked after expiry, want 4", n)
+	if n := h.enf.BlockedFlows(); n != 5 {
+		t.Errorf("%d flows blocked after expiry, want 5", n)
 	}
 
 	// The table is bounded: past its size the oldest block goes (the
@@ -540,8 +545,8 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 			t.Fatalf("block %d: %v", i, err)
 		}
 	}
-	if n, ev := h.enf.BlockedFlows(), h.enf.Stats.FlowsEvicted.Load()-before; n != 16 || ev != 8 {
-		t.Errorf("%d flows blocked, %d evicted; want 16 and 8", n, ev)
+	if n, ev := h.enf.BlockedFlows(), h.enf.Stats.FlowsEvicted.Load()-before; n != 16 || ev != 9 {
+		t.Errorf("%d flows blocked, %d evicted; want 16 and 9", n, ev)
 	}
 	if got, _ := h.verdict(client.Frame()); got != xdpPass {
 		t.Errorf("evicted block: got %d, want XDP_PASS", got)

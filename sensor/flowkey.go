@@ -17,6 +17,12 @@ func FlowKeyOf(x, y netip.AddrPort, proto uint8) bpf.FlowKey {
 // FlowKeyIn is FlowKeyOf for a flow in a zone (a tunnel; see
 // datapath.Event.Zone).
 func FlowKeyIn(x, y netip.AddrPort, proto uint8, zone uint32) bpf.FlowKey {
+	k, _ := flowKey(x, y, proto, zone)
+	return k
+}
+
+// flowKey is FlowKeyIn, also saying whether x became endpoint a.
+func flowKey(x, y netip.AddrPort, proto uint8, zone uint32) (bpf.FlowKey, bool) {
 	xa, ya := x.Addr().As16(), y.Addr().As16()
 	xIsA := true
 	decided := false
@@ -41,5 +47,5 @@ func FlowKeyIn(x, y netip.AddrPort, proto uint8, zone uint32) bpf.FlowKey {
 		k.AddrB[i] = binary.NativeEndian.Uint32(ya[i*4:])
 	}
 	k.PortA, k.PortB, k.Proto, k.Zone = x.Port(), y.Port(), proto, zone
-	return k
+	return k, xIsA
 }

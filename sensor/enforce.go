@@ -317,8 +317,12 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	}
 	defer ts.close() // the array holds its own references
 
-	want := [4][]uint64{enforce.Prefilter(t.Entries, false, false), enforce.Prefilter(t.Entries, true, false),
-		enforce.Prefilter(t.Entries, false, true), enforce.Prefilter(t.Entries, true, true)}
+	want := [4][]uint64{
+		bpf.Prefilter4:       enforce.Prefilter(t.Entries, false, false),
+		bpf.Prefilter6:       enforce.Prefilter(t.Entries, true, false),
+		bpf.PrefixPrefilter4: enforce.Prefilter(t.Entries, false, true),
+		bpf.PrefixPrefilter6: enforce.Prefilter(t.Entries, true, true),
+	}
 	for f := range want {
 		union := make([]uint64, len(want[f]))
 		for i := range union {

@@ -257,13 +257,13 @@ func TestPrivilegedEnforceAddresses(t *testing.T) {
 		t.Errorf("expired entry: got %d, want XDP_PASS", got)
 	}
 	// 198.51.100.0/24 keeps its bit for .9 (expired in the kernel only).
-	if top := uint32(203)<<16 | 0<<8 | 113; h.enf.bits[0][top>>6]>>(top&63)&1 != 1 {
+	if top := uint32(203)<<16 | 0<<8 | 113; h.enf.bits[bpf.Prefilter4][top>>6]>>(top&63)&1 != 1 {
 		t.Errorf("prefilter bit of 203.0.113.0/24 not set")
 	}
 	if err := h.enf.Replace(&enforce.Tables{Lists: []string{"none"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range [][]uint64{h.enf.bits[0], h.enf.bits[1]} {
+	for _, b := range h.enf.bits {
 		for i, w := range b {
 			if w != 0 {
 				t.Fatalf("prefilter word %d = %x after emptying the lists", i, w)

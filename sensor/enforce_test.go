@@ -256,7 +256,7 @@ func TestPrivilegedEnforceAddresses(t *testing.T) {
 	if got, _ := h.verdict(plain("10.0.0.1", "198.51.100.9").Frame()); got != xdpPass {
 		t.Errorf("expired entry: got %d, want XDP_PASS", got)
 	}
-	// 198.51.100.0/24 keeps its bit for .9 (expired in the kernel only).
+	// A prefix still listed keeps its bit.
 	if top := uint32(203)<<16 | 0<<8 | 113; h.enf.bits[bpf.Prefilter4][top>>6]>>(top&63)&1 != 1 {
 		t.Errorf("prefilter bit of 203.0.113.0/24 not set")
 	}

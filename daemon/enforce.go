@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -43,8 +42,9 @@ type enforcer struct {
 	// packet in the data plane to the block in force.
 	decided latencies
 
-	ifMu    sync.Mutex
-	ifnames map[uint32]string
+	// readActions reads the data plane's action records (nil in replay,
+	// which reads them after each packet).
+	readActions func(context.Context, func(*sensor.Action)) error
 	// ran is closed when run returns (stop waits for it, so no late
 	// refresh follows).
 	ran chan struct{}
@@ -55,13 +55,18 @@ func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerol
 	if err != nil {
 		return nil, err
 	}
-	return newEnforcer(cfg, k, an, log)
+	e, err := newEnforcer(cfg, k, an, log)
+	if err != nil {
+		return nil, err
+	}
+	e.readActions = func(ctx context.Context, fn func(*sensor.Action)) error { return s.ReadActions(ctx, k, fn) }
+	return e, nil
 }
 
 // newEnforcer puts the lists of the current intel in force through k,
 // sets the mode and takes the analysis' hellos.
 func newEnforcer(cfg *config.Config, k *sensor.Enforcer, an *analysis, log zerolog.Logger) (*enforcer, error) {
-	e := &enforcer{k: k, an: an, log: log, ifnames: map[uint32]string{}, ran: make(chan struct{})}
+	e := &enforcer{k: k, an: an, log: log, ran: make(chan struct{})}
 	set := cfg.Enforce
 	e.set.Store(&set)
 	if err := e.rebuild(); err != nil {
@@ -117,7 +122,7 @@ func (e *enforcer) rebuild() error {
 func (e *enforcer) run(ctx context.Context) {
 	defer close(e.ran)
 	go func() {
-		if err := e.k.ReadActions(ctx, e.onAction); err != nil {
+		if err := e.readActions(ctx, e.onAction); err != nil {
 			e.log.Error().Err(err).Msg("enforcement: action records no longer read")
 		}
 	}()
@@ -245,9 +250,6 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 func (e *enforcer) onAction(a *sensor.Action) {
 	ev := ecs.NewActionEvent(a.Time, a.Blocked, a.Level)
 	ev.Observer.Ingress.Interface.Name = a.Iface
-	if ev.Observer.Ingress.Interface.Name == "" {
-		ev.Observer.Ingress.Interface.Name = e.ifname(a.Ifindex)
-	}
 	ev.Source, ev.Destination = ecs.EndpointOf(a.Src), ecs.EndpointOf(a.Dst)
 	switch a.Proto {
 	case 6:
@@ -292,21 +294,6 @@ func (e *enforcer) onAction(a *sensor.Action) {
 	}
 	e.actions.Add(1)
 	e.an.out.Write(&ecs.Record{Fields: ev.Fields(), Line: line})
-}
-
-// ifname names an interface index, remembering the answer.
-func (e *enforcer) ifname(idx uint32) string {
-	e.ifMu.Lock()
-	defer e.ifMu.Unlock()
-	if n, ok := e.ifnames[idx]; ok {
-		return n
-	}
-	n := strconv.Itoa(int(idx))
-	if i, err := net.InterfaceByIndex(int(idx)); err == nil {
-		n = i.Name
-	}
-	e.ifnames[idx] = n
-	return n
 }
 
 // latencies keeps the last latencySamples durations for quantiles.

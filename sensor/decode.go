@@ -69,6 +69,16 @@ func NewDecoder(names map[uint32]string, fallback string) *Decoder {
 // data plane's timestamps and wall-clock time, which moves when NTP steps.
 func (d *Decoder) RefreshClock() { d.monoToWall.Store(monoToWallOffset()) }
 
+// stamp converts a data-plane time stamp and interface index as Decode
+// does: wall time, and the interface's name.
+func (d *Decoder) stamp(tsNs uint64, ifindex uint32) (time.Time, string) {
+	name, ok := d.names[ifindex]
+	if !ok {
+		name = d.fallback
+	}
+	return time.Unix(0, int64(tsNs)+d.monoToWall.Load()), name
+}
+
 // Decode fills ev from one ring record without allocating. ev.Frame and
 // ev.Payload alias raw.
 func (d *Decoder) Decode(raw []byte, ev *datapath.Event) error {
@@ -92,13 +102,8 @@ func (d *Decoder) Decode(raw []byte, ev *datapath.Event) error {
 	}
 	end := min(payOff+payLen, capLen)
 
-	ev.Time = time.Unix(0, int64(ne.Uint64(raw[offTs:]))+d.monoToWall.Load())
 	ev.Ifindex = ne.Uint32(raw[offIfindex:])
-	if n, ok := d.names[ev.Ifindex]; ok {
-		ev.Interface = n
-	} else {
-		ev.Interface = d.fallback
-	}
+	ev.Time, ev.Interface = d.stamp(ne.Uint64(raw[offTs:]), ev.Ifindex)
 	ev.Class = datapath.Class(raw[offClass])
 	ev.Flags = datapath.Flags(raw[offFlags])
 	ev.State = raw[offState]

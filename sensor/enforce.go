@@ -661,8 +661,9 @@ func (e *Enforcer) ListStats() (map[string]ListStats, error) {
 // Action is one record of the actions ring, with what userspace adds.
 type Action struct {
 	Time       time.Time
+	ts         uint64 // the data plane's stamp (CLOCK_MONOTONIC), for the reader to convert
 	Ifindex    uint32
-	Iface      string // the interface's name, when the reader knows it (replay)
+	Iface      string
 	Src, Dst   netip.AddrPort
 	Proto      uint8
 	Blocked    bool // false: monitor mode
@@ -678,8 +679,9 @@ type Action struct {
 }
 
 // ReadActions reads the actions ring until ctx ends, calling fn for each
-// record. wallOffset converts the records' monotonic stamps.
-func (e *Enforcer) ReadActions(ctx context.Context, fn func(*Action)) error {
+// record, stamped and named by dec as events are (the sensor's decoder:
+// its interfaces, its clock that follows NTP steps).
+func (e *Enforcer) ReadActions(ctx context.Context, dec *Decoder, fn func(*Action)) error {
 	rd, err := ringbuf.NewReader(e.objs.Actions)
 	if err != nil {
 		return fmt.Errorf("reading the actions ring: %w", err)
@@ -688,41 +690,36 @@ func (e *Enforcer) ReadActions(ctx context.Context, fn func(*Action)) error {
 		<-ctx.Done()
 		rd.Close()
 	}()
-	offset, measured := monoToWallOffset(), time.Now()
 	var rec ringbuf.Record
 	for {
-		// The wall clock may be stepped (NTP at boot): the offset is
-		// measured again every minute.
-		if time.Since(measured) > time.Minute {
-			offset, measured = monoToWallOffset(), time.Now()
-		}
 		if err := rd.ReadInto(&rec); err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("reading the actions ring: %w", err)
 		}
-		a, err := e.decode(rec.RawSample, offset)
+		a, err := e.decode(rec.RawSample)
 		if err != nil {
 			e.Stats.Errors.Add(1)
 			continue
 		}
+		a.Time, a.Iface = dec.stamp(a.ts, a.Ifindex)
 		fn(a)
 	}
 }
 
-// decode reads one record of the actions ring; offset converts its
-// monotonic stamp to wall time.
-func (e *Enforcer) decode(raw []byte, offset int64) (*Action, error) {
+// decode reads one record of the actions ring (Time and Iface are the
+// reader's to set).
+func (e *Enforcer) decode(raw []byte) (*Action, error) {
 	var ev bpf.EnfEvent
 	if _, err := binary.Decode(raw, binary.NativeEndian, &ev); err != nil {
 		return nil, fmt.Errorf("decoding an action record: %w", err)
 	}
-	return e.action(&ev, offset), nil
+	return e.action(&ev), nil
 }
 
 // action decodes one record.
-func (e *Enforcer) action(ev *bpf.EnfEvent, offset int64) *Action {
+func (e *Enforcer) action(ev *bpf.EnfEvent) *Action {
 	addr := func(b [16]byte) netip.Addr {
 		a := netip.AddrFrom16(b)
 		if ev.Family == 4 {
@@ -731,7 +728,7 @@ func (e *Enforcer) action(ev *bpf.EnfEvent, offset int64) *Action {
 		return a
 	}
 	a := &Action{
-		Time:    time.Unix(0, int64(ev.TsNs)+offset).UTC(),
+		ts:      ev.TsNs,
 		Ifindex: ev.Ifindex,
 		Src:     netip.AddrPortFrom(addr(ev.Saddr), ev.Sport),
 		Dst:     netip.AddrPortFrom(addr(ev.Daddr), ev.Dport),

@@ -185,7 +185,7 @@ func TestPrivilegedEnforceAddresses(t *testing.T) {
 	recs := h.records()
 	per := map[string]int{}
 	for _, r := range recs {
-		a := h.enf.action(&r, 0)
+		a := h.enf.action(&r)
 		per[a.Prefix.String()]++
 		if !a.Blocked || a.What != bpf.EnfWhatAddr {
 			t.Errorf("record %+v: want a blocked address", a)
@@ -488,7 +488,7 @@ func TestPrivilegedEnforceFlows(t *testing.T) {
 		t.Errorf("%d action records, want 5", len(recs))
 	}
 	for _, r := range recs {
-		a := h.enf.action(&r, 0)
+		a := h.enf.action(&r)
 		if a.What != bpf.EnfWhatFlow || !a.Blocked {
 			t.Errorf("record %+v", a)
 		}

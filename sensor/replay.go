@@ -299,7 +299,7 @@ func (r *Replayer) drainActions() error {
 		if err != nil {
 			return fmt.Errorf("reading the actions ring: %w", err)
 		}
-		a, err := r.enf.decode(r.rec.RawSample, 0)
+		a, err := r.enf.decode(r.rec.RawSample)
 		if err != nil {
 			r.enf.Stats.Errors.Add(1)
 			continue

@@ -373,6 +373,12 @@ func (s *Sensor) SetPorts(apps map[uint16]datapath.App) error {
 	return SetPorts(s.objs.PortApp, apps)
 }
 
+// ReadActions reads the data plane's action records until ctx ends,
+// stamped and named as the sensor's events are.
+func (s *Sensor) ReadActions(ctx context.Context, e *Enforcer, fn func(*Action)) error {
+	return e.ReadActions(ctx, s.dec, fn)
+}
+
 // NewEnforcer takes over the data plane's enforcement state (the config's
 // [enforcement] must not be off: the program is loaded with it compiled
 // in only then).

@@ -25,6 +25,7 @@ type (
 	Flow = sensorFlow
 	// StreamVerdict is userspace's instruction for a stream flow.
 	StreamVerdict = sensorStreamVerdict
+	FileHold      = sensorFileHold
 	// HSVerdict is userspace's instruction for a handshake.
 	HSVerdict = sensorHsVerdict
 	// FragKey and FragState are the fragment decisions of the data plane.
@@ -124,6 +125,12 @@ const (
 	StreamCapture = uint8(sensorStreamStateSTREAM_CAPTURE)
 	StreamSkip    = uint8(sensorStreamStateSTREAM_SKIP)
 	StreamIgnore  = uint8(sensorStreamStateSTREAM_IGNORE)
+)
+
+// Download gate states (enum hold_state) for FileHold.State.
+const (
+	HoldOpen  = uint8(sensorHoldStateHOLD_OPEN)
+	HoldGated = uint8(sensorHoldStateHOLD_GATED)
 )
 
 // TLS tracking states (enum tls_state), as found in Flow.TlsState and in
@@ -257,6 +264,10 @@ type Objects struct {
 	EnfFreshUntil *ebpf.Variable `ebpf:"enf_fresh_until"`
 	FBlockSlots   *ebpf.Variable `ebpf:"fblock_slots"`
 	EnfBits4Var   *ebpf.Variable `ebpf:"enf_bits4"`
+	// Held downloads (hold.h).
+	FileHolds     *ebpf.Map      `ebpf:"file_holds"`
+	HoldReqs      *ebpf.Map      `ebpf:"hold_reqs"`
+	HoldTimeoutNs *ebpf.Variable `ebpf:"hold_timeout_ns"`
 
 	BSS *ebpf.Map `ebpf:".bss"`
 
@@ -281,7 +292,7 @@ func (o *Objects) Close() error {
 	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Fragments, o.Flows,
 		o.StreamVerdicts, o.HSVerdicts, o.FragStates, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch,
 		o.EnfExact4, o.EnfExact6, o.EnfPrefix4, o.EnfPrefix6, o.EnfAllow4,
-		o.EnfAllow6, o.FlowBlocks, o.EnfLists, o.Actions, o.BSS} {
+		o.EnfAllow6, o.FlowBlocks, o.EnfLists, o.Actions, o.FileHolds, o.HoldReqs, o.BSS} {
 		if c == nil {
 			continue
 		}
@@ -337,7 +348,7 @@ func Load(opts LoadOptions) (*Objects, error) {
 		}
 	} else {
 		opts.Config.Enforce = 0
-		for _, name := range []string{"enf_allow4", "enf_allow6", "flow_blocks", "enf_lists"} {
+		for _, name := range []string{"enf_allow4", "enf_allow6", "flow_blocks", "enf_lists", "file_holds", "hold_reqs"} {
 			sizes[name] = 1
 		}
 		sizes["actions"] = uint32(os.Getpagesize()) // a ring is whole pages

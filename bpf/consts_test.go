@@ -40,6 +40,8 @@ func TestConstantsMatchTheC(t *testing.T) {
 		{"MAX_IFSLOTS", MaxIfSlots, "bpf.MaxIfSlots"},
 		{"MAX_IFINDEX", MaxIfIndex, "bpf.MaxIfIndex"},
 		{"REINJECT_MAGIC", ReinjectMagic, "bpf.ReinjectMagic"},
+		{"APP_HTTP", uint64(datapath.AppHTTP), "datapath.AppHTTP"},
+		{"EV_STATE_HELD", datapath.StateHeld, "datapath.StateHeld"},
 		{"MAX_VLAN", decap.MaxVLAN, "decap.MaxVLAN"},
 		{"MAX_MPLS", decap.MaxMPLS, "decap.MaxMPLS"},
 		{"MAX_IPV6_EXT", decap.MaxIPv6Ext, "decap.MaxIPv6Ext"},

@@ -97,6 +97,9 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 		/* Enforcing: a client's hello is decided on as soon as it is
 		 * read, before the handshake it starts can finish. */
 		rb_flags = BPF_RB_FORCE_WAKEUP;
+	} else if (state & EV_STATE_HELD) {
+		/* A held packet waits for userspace to read it. */
+		rb_flags = BPF_RB_FORCE_WAKEUP;
 	} else if (wakeup) {
 		__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
 		rb_flags = avail < wakeup && avail + size >= wakeup ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;

@@ -47,6 +47,9 @@ __u32 enf_gen;
 __u32 fblock_total; /* flows blocked: 0 spares every packet the slot lookup */
 __u64 enf_fresh_until[ENF_MAX_LISTS];
 __u8 fblock_slots[1 << FBLOCK_BITS];
+/* Held downloads (hold.h): 0 holds nothing; else how long a gate may
+ * hold a packet without userspace's word before it lets it through. */
+__u64 hold_timeout_ns;
 
 /* The prefilter: a bit per /24 (IPv4) or per top 24 bits (IPv6) that
  * some blocklist entry covers, so that nearly every packet settles with

@@ -44,6 +44,22 @@ struct {
 	__type(value, struct stream_verdict);
 } stream_verdicts SEC(".maps");
 
+/* Downloads held until their verdict (hold.h). An LRU: an entry pushed
+ * out is a flow no longer held, which fails open. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct file_hold);
+} file_holds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct hold_req);
+} hold_reqs SEC(".maps");
+
 /* Userspace's verdicts for handshakes (tls.h): end one it has read whole,
  * or raise the budget of one whose hello is still coming. */
 struct {

@@ -61,6 +61,9 @@ const struct event *unused_event __attribute__((unused));
 const struct flow_key *unused_flow_key __attribute__((unused));
 const struct flow *unused_flow __attribute__((unused));
 const struct stream_verdict *unused_stream_verdict __attribute__((unused));
+const struct file_hold *unused_file_hold __attribute__((unused));
+const enum hold_state *unused_hold_state __attribute__((unused));
+const struct hold_req *unused_hold_req __attribute__((unused));
 const struct hs_verdict *unused_hs_verdict __attribute__((unused));
 const struct frag_key *unused_frag_key __attribute__((unused));
 const struct frag_state *unused_frag_state __attribute__((unused));
@@ -125,12 +128,25 @@ static __always_inline void reopen(struct xdp_md *ctx, struct pkt *p, struct flo
 		stream_reopened(f, k, c);
 }
 
-/* TCP: stream and TLS classes. A global function: verified once, on its own. */
+/* A packet hold_check chose: dropped once userspace has its copy, passed
+ * (fail open) when the ring had no room. */
+static __always_inline int hold_result(int emitted, struct counter_set *c)
+{
+	if (!emitted) {
+		c->v[C_HOLD_LOST]++;
+		return XDP_PASS;
+	}
+	c->v[C_HOLD_DIVERTED]++;
+	return XDP_DROP;
+}
+
+/* TCP: stream and TLS classes. A global function: verified once, on its
+ * own. Returns the packet's action: XDP_DROP for a held one. */
 __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 					 struct counter_set *c)
 {
 	if (!ctx || !p || !c)
-		return 0;
+		return XDP_PASS;
 	__u8 app = 0;
 	int to_watched = 0; /* the destination port is the watched one */
 
@@ -145,30 +161,40 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 	struct flow_key k = {};
 	int src_is_a = make_key(p, &k);
 	int created;
+	/* HTTP's server is on the watched port. */
+	int held = app && hold_check(p, &k, to_watched, c);
 	/* Only data (or a hello) creates state: bare SYNs, FINs and RSTs of
 	 * unknown tuples cannot fill the table. */
 	struct flow *f = flow_get(&k, (app && p->payload_len) || p->hello, &created, c);
 	if (!f) {
-		if (app && (p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))
-			stream_stateless(ctx, p, to_watched, c);
+		if (app && (held || (p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))) {
+			int err = stream_stateless(ctx, p, to_watched, held, c);
+			if (held)
+				return hold_result(err == 0, c);
+		}
 		if (!app && cfg.tls_enabled) {
 			if (new_connection(p))
 				early_syn(p, &k, src_is_a);
 			else
 				early_segment(ctx, p, &k, src_is_a, c);
 		}
-		return 0;
+		return XDP_PASS;
 	}
 	if (created && p->hello && !app && cfg.tls_enabled)
 		p->early = early_end(p, &k);
 
 	if (p->tcp_flags & TCP_SYN)
 		reopen(ctx, p, f, &k, c);
-	if (app && stream_track(ctx, p, &k, f, src_is_a, to_watched, c))
-		p->hello = HELLO_NONE;
+	if (app) {
+		int st = stream_track(ctx, p, &k, f, src_is_a, to_watched, held, c);
+		if (held)
+			return hold_result(st & ST_HELD, c);
+		if (st & ST_BODY)
+			p->hello = HELLO_NONE;
+	}
 	if (cfg.tls_enabled && (p->hello || f->tls_state == TLS_ACTIVE))
 		tls_track(ctx, p, f, &k, src_is_a, !(f->kind & (FLOW_TLS | FLOW_STREAM)), c);
-	return 0;
+	return XDP_PASS;
 }
 
 /* The fastest path, for the commonest frames: untagged IPv4 without
@@ -297,7 +323,7 @@ int edgesensor_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	if (p.l4proto == IPPROTO_TCP) {
 		if (tcp_candidate(ctx, &p))
-			handle_tcp(ctx, &p, c);
+			return handle_tcp(ctx, &p, c);
 	} else if (p.l4proto == IPPROTO_UDP && udp_candidate(ctx, &p)) {
 		handle_udp(ctx, &p, c);
 	}

@@ -99,12 +99,16 @@ const (
 	sensorCounterC_ENF_EVENTS             sensorCounter = 60
 	sensorCounterC_ENF_EVENT_DROPS        sensorCounter = 61
 	sensorCounterC_ENF_TINY_FRAG          sensorCounter = 62
-	sensorCounterC_MAX                    sensorCounter = 63
+	sensorCounterC_HOLD_ARMED             sensorCounter = 63
+	sensorCounterC_HOLD_DIVERTED          sensorCounter = 64
+	sensorCounterC_HOLD_EXPIRED           sensorCounter = 65
+	sensorCounterC_HOLD_LOST              sensorCounter = 66
+	sensorCounterC_MAX                    sensorCounter = 67
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [63]uint64
+	V [67]uint64
 }
 
 type sensorCsumMode uint32
@@ -282,6 +286,15 @@ type sensorEvent struct {
 	Pad        [8]uint8
 }
 
+type sensorFileHold struct {
+	_       structs.HostLayout
+	HeldNs  uint64
+	OpenNs  uint64
+	GateSeq uint32
+	State   uint8
+	Pad     [3]uint8
+}
+
 type sensorFlow struct {
 	_           structs.HostLayout
 	FirstNs     uint64
@@ -368,6 +381,20 @@ type sensorFragState struct {
 	Decision uint8
 	Pad      [7]uint8
 }
+
+type sensorHoldReq struct {
+	_   structs.HostLayout
+	Ns  uint64
+	Ack uint32
+	Pad uint32
+}
+
+type sensorHoldState uint32
+
+const (
+	sensorHoldStateHOLD_OPEN  sensorHoldState = 0
+	sensorHoldStateHOLD_GATED sensorHoldState = 1
+)
 
 type sensorHsAction uint32
 
@@ -465,12 +492,14 @@ const (
 	sensorMapEnfLists            = "enf_lists"
 	sensorMapEnfPrefix4          = "enf_prefix4"
 	sensorMapEnfPrefix6          = "enf_prefix6"
+	sensorMapFileHolds           = "file_holds"
 	sensorMapFlowBlocks          = "flow_blocks"
 	sensorMapFlowTemplate        = "flow_template"
 	sensorMapFlows               = "flows"
 	sensorMapFragStates          = "frag_states"
 	sensorMapFragments           = "fragments"
 	sensorMapHandshakes          = "handshakes"
+	sensorMapHoldReqs            = "hold_reqs"
 	sensorMapHsVerdicts          = "hs_verdicts"
 	sensorMapIfslots             = "ifslots"
 	sensorMapScratch             = "scratch"
@@ -490,6 +519,7 @@ const (
 	sensorVarEnforceMode         = "enforce_mode"
 	sensorVarFblockSlots         = "fblock_slots"
 	sensorVarFblockTotal         = "fblock_total"
+	sensorVarHoldTimeoutNs       = "hold_timeout_ns"
 	sensorVarIfslot              = "ifslot"
 	sensorVarPortApp             = "port_app"
 	sensorVarUnusedCounter       = "unused_counter"
@@ -508,6 +538,7 @@ const (
 	sensorVarUnusedEvClass       = "unused_ev_class"
 	sensorVarUnusedEvFlag        = "unused_ev_flag"
 	sensorVarUnusedEvent         = "unused_event"
+	sensorVarUnusedFileHold      = "unused_file_hold"
 	sensorVarUnusedFlow          = "unused_flow"
 	sensorVarUnusedFlowBlock     = "unused_flow_block"
 	sensorVarUnusedFlowFlag      = "unused_flow_flag"
@@ -516,6 +547,8 @@ const (
 	sensorVarUnusedFragDecision  = "unused_frag_decision"
 	sensorVarUnusedFragKey       = "unused_frag_key"
 	sensorVarUnusedFragState     = "unused_frag_state"
+	sensorVarUnusedHoldReq       = "unused_hold_req"
+	sensorVarUnusedHoldState     = "unused_hold_state"
 	sensorVarUnusedHsAction      = "unused_hs_action"
 	sensorVarUnusedHsVerdict     = "unused_hs_verdict"
 	sensorVarUnusedStreamState   = "unused_stream_state"
@@ -585,12 +618,14 @@ type sensorMapSpecs struct {
 	EnfLists       *ebpf.MapSpec `ebpf:"enf_lists"`
 	EnfPrefix4     *ebpf.MapSpec `ebpf:"enf_prefix4"`
 	EnfPrefix6     *ebpf.MapSpec `ebpf:"enf_prefix6"`
+	FileHolds      *ebpf.MapSpec `ebpf:"file_holds"`
 	FlowBlocks     *ebpf.MapSpec `ebpf:"flow_blocks"`
 	FlowTemplate   *ebpf.MapSpec `ebpf:"flow_template"`
 	Flows          *ebpf.MapSpec `ebpf:"flows"`
 	FragStates     *ebpf.MapSpec `ebpf:"frag_states"`
 	Fragments      *ebpf.MapSpec `ebpf:"fragments"`
 	Handshakes     *ebpf.MapSpec `ebpf:"handshakes"`
+	HoldReqs       *ebpf.MapSpec `ebpf:"hold_reqs"`
 	HsVerdicts     *ebpf.MapSpec `ebpf:"hs_verdicts"`
 	Ifslots        *ebpf.MapSpec `ebpf:"ifslots"`
 	Scratch        *ebpf.MapSpec `ebpf:"scratch"`
@@ -615,6 +650,7 @@ type sensorVariableSpecs struct {
 	EnforceMode         *ebpf.VariableSpec `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.VariableSpec `ebpf:"fblock_slots"`
 	FblockTotal         *ebpf.VariableSpec `ebpf:"fblock_total"`
+	HoldTimeoutNs       *ebpf.VariableSpec `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
 	PortApp             *ebpf.VariableSpec `ebpf:"port_app"`
 	UnusedCounter       *ebpf.VariableSpec `ebpf:"unused_counter"`
@@ -633,6 +669,7 @@ type sensorVariableSpecs struct {
 	UnusedEvClass       *ebpf.VariableSpec `ebpf:"unused_ev_class"`
 	UnusedEvFlag        *ebpf.VariableSpec `ebpf:"unused_ev_flag"`
 	UnusedEvent         *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedFileHold      *ebpf.VariableSpec `ebpf:"unused_file_hold"`
 	UnusedFlow          *ebpf.VariableSpec `ebpf:"unused_flow"`
 	UnusedFlowBlock     *ebpf.VariableSpec `ebpf:"unused_flow_block"`
 	UnusedFlowFlag      *ebpf.VariableSpec `ebpf:"unused_flow_flag"`
@@ -641,6 +678,8 @@ type sensorVariableSpecs struct {
 	UnusedFragDecision  *ebpf.VariableSpec `ebpf:"unused_frag_decision"`
 	UnusedFragKey       *ebpf.VariableSpec `ebpf:"unused_frag_key"`
 	UnusedFragState     *ebpf.VariableSpec `ebpf:"unused_frag_state"`
+	UnusedHoldReq       *ebpf.VariableSpec `ebpf:"unused_hold_req"`
+	UnusedHoldState     *ebpf.VariableSpec `ebpf:"unused_hold_state"`
 	UnusedHsAction      *ebpf.VariableSpec `ebpf:"unused_hs_action"`
 	UnusedHsVerdict     *ebpf.VariableSpec `ebpf:"unused_hs_verdict"`
 	UnusedStreamState   *ebpf.VariableSpec `ebpf:"unused_stream_state"`
@@ -681,12 +720,14 @@ type sensorMaps struct {
 	EnfLists       *ebpf.Map `ebpf:"enf_lists"`
 	EnfPrefix4     *ebpf.Map `ebpf:"enf_prefix4"`
 	EnfPrefix6     *ebpf.Map `ebpf:"enf_prefix6"`
+	FileHolds      *ebpf.Map `ebpf:"file_holds"`
 	FlowBlocks     *ebpf.Map `ebpf:"flow_blocks"`
 	FlowTemplate   *ebpf.Map `ebpf:"flow_template"`
 	Flows          *ebpf.Map `ebpf:"flows"`
 	FragStates     *ebpf.Map `ebpf:"frag_states"`
 	Fragments      *ebpf.Map `ebpf:"fragments"`
 	Handshakes     *ebpf.Map `ebpf:"handshakes"`
+	HoldReqs       *ebpf.Map `ebpf:"hold_reqs"`
 	HsVerdicts     *ebpf.Map `ebpf:"hs_verdicts"`
 	Ifslots        *ebpf.Map `ebpf:"ifslots"`
 	Scratch        *ebpf.Map `ebpf:"scratch"`
@@ -708,12 +749,14 @@ func (m *sensorMaps) Close() error {
 		m.EnfLists,
 		m.EnfPrefix4,
 		m.EnfPrefix6,
+		m.FileHolds,
 		m.FlowBlocks,
 		m.FlowTemplate,
 		m.Flows,
 		m.FragStates,
 		m.Fragments,
 		m.Handshakes,
+		m.HoldReqs,
 		m.HsVerdicts,
 		m.Ifslots,
 		m.Scratch,
@@ -739,6 +782,7 @@ type sensorVariables struct {
 	EnforceMode         *ebpf.Variable `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.Variable `ebpf:"fblock_slots"`
 	FblockTotal         *ebpf.Variable `ebpf:"fblock_total"`
+	HoldTimeoutNs       *ebpf.Variable `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.Variable `ebpf:"ifslot"`
 	PortApp             *ebpf.Variable `ebpf:"port_app"`
 	UnusedCounter       *ebpf.Variable `ebpf:"unused_counter"`
@@ -757,6 +801,7 @@ type sensorVariables struct {
 	UnusedEvClass       *ebpf.Variable `ebpf:"unused_ev_class"`
 	UnusedEvFlag        *ebpf.Variable `ebpf:"unused_ev_flag"`
 	UnusedEvent         *ebpf.Variable `ebpf:"unused_event"`
+	UnusedFileHold      *ebpf.Variable `ebpf:"unused_file_hold"`
 	UnusedFlow          *ebpf.Variable `ebpf:"unused_flow"`
 	UnusedFlowBlock     *ebpf.Variable `ebpf:"unused_flow_block"`
 	UnusedFlowFlag      *ebpf.Variable `ebpf:"unused_flow_flag"`
@@ -765,6 +810,8 @@ type sensorVariables struct {
 	UnusedFragDecision  *ebpf.Variable `ebpf:"unused_frag_decision"`
 	UnusedFragKey       *ebpf.Variable `ebpf:"unused_frag_key"`
 	UnusedFragState     *ebpf.Variable `ebpf:"unused_frag_state"`
+	UnusedHoldReq       *ebpf.Variable `ebpf:"unused_hold_req"`
+	UnusedHoldState     *ebpf.Variable `ebpf:"unused_hold_state"`
 	UnusedHsAction      *ebpf.Variable `ebpf:"unused_hs_action"`
 	UnusedHsVerdict     *ebpf.Variable `ebpf:"unused_hs_verdict"`
 	UnusedStreamState   *ebpf.Variable `ebpf:"unused_stream_state"`

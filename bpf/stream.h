@@ -9,6 +9,7 @@
 
 #include "flow.h"
 #include "emit.h"
+#include "hold.h"
 
 /* Is the payload of p inside the SKIP range of v? Modular arithmetic, so
  * the range may wrap the sequence space. */
@@ -28,15 +29,16 @@ static __always_inline int stream_from_client(struct pkt *p, int to_watched)
 	return to_watched;
 }
 
-/* A packet of a tuple the table does not hold, emitted as it is. */
-static __always_inline void stream_stateless(struct xdp_md *ctx, struct pkt *p, int to_watched,
-					     struct counter_set *c)
+/* A packet of a tuple the table does not hold, emitted as it is. Returns
+ * emit's result. */
+static __always_inline int stream_stateless(struct xdp_md *ctx, struct pkt *p, int to_watched,
+					    int held, struct counter_set *c)
 {
 	__u8 flags = stream_from_client(p, to_watched) ? EV_F_FROM_CLIENT : 0;
 
 	if (p->tcp_flags & TCP_SYN)
 		flags |= EV_F_FLOW_NEW;
-	emit(ctx, p, NULL, EMIT_META(EV_CLASS_STREAM, flags, STREAM_NEW), c);
+	return emit(ctx, p, NULL, EMIT_META(EV_CLASS_STREAM, flags, STREAM_NEW | (held ? EV_STATE_HELD : 0)), c);
 }
 
 /* A new connection on the tuple, confirmed by its SYN-ACK: what userspace
@@ -51,12 +53,18 @@ static __always_inline void stream_reopened(struct flow *f, const struct flow_ke
 	c->v[C_STREAM_REOPENED]++;
 }
 
-/* Watched file-port flow. Returns 1 when the packet is inside a body
- * userspace is capturing or skipping: hello-like bytes there are file
- * data, not a handshake. */
+/* stream_track's results. */
+enum {
+	ST_BODY = 1, /* inside a body userspace captures or skips: hello-like bytes there are file data */
+	ST_HELD = 2, /* held (hold.h): emitted, to be dropped */
+};
+
+/* Watched file-port flow. held: hold_check said to hold the packet, so it
+ * is emitted whatever the flow's state and budget (userspace hands it on)
+ * and ST_HELD returned once it is in the ring. */
 static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 					const struct flow_key *k, struct flow *f, int src_is_a,
-					int to_watched, struct counter_set *c)
+					int to_watched, int held, struct counter_set *c)
 {
 	struct stream_verdict *v = bpf_map_lookup_elem(&stream_verdicts, k);
 	__u8 flags = 0;
@@ -76,6 +84,13 @@ static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 	if (!(f->flags & FLOW_F_STREAM_EMITTED))
 		flags |= EV_F_FLOW_NEW;
 
+	if (held) {
+		if (emit(ctx, p, f, EMIT_META(EV_CLASS_STREAM, flags, state | EV_STATE_HELD), c) < 0)
+			return state == STREAM_CAPTURE ? ST_BODY : 0;
+		f->stream_bytes += p->payload_len;
+		f->flags |= FLOW_F_STREAM_EMITTED;
+		return ST_HELD | (state == STREAM_CAPTURE ? ST_BODY : 0);
+	}
 	if (!(p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))) {
 		if (p->payload_len == 0) {
 			/* A pure ACK: the receiver's window and what it got,
@@ -109,7 +124,7 @@ static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 		if (f->stream_bytes >= limit) {
 			c->v[C_STREAM_BUDGET_PACKETS]++;
 			f->flags |= FLOW_F_BUDGET;
-			return state == STREAM_CAPTURE;
+			return state == STREAM_CAPTURE ? ST_BODY : 0;
 		}
 	}
 out:
@@ -117,7 +132,7 @@ out:
 		f->stream_bytes += p->payload_len;
 		f->flags |= FLOW_F_STREAM_EMITTED;
 	}
-	return state == STREAM_CAPTURE;
+	return state == STREAM_CAPTURE ? ST_BODY : 0;
 }
 
 #endif

@@ -171,6 +171,10 @@ enum counter {
 	C_ENF_EVENTS,     /* action records into the actions ring */
 	C_ENF_EVENT_DROPS,/* action records lost (ring full) */
 	C_ENF_TINY_FRAG,  /* first fragments too short for their ports, dropped while flows are blocked */
+	C_HOLD_ARMED,     /* downloads gated: a server's SYN-ACK or a client's request (hold.h) */
+	C_HOLD_DIVERTED,  /* server packets held: emitted to userspace and dropped until it hands them on */
+	C_HOLD_EXPIRED,   /* packets passed: held past hold_timeout without word from userspace (fail open) */
+	C_HOLD_LOST,      /* packets passed: holding needed an event the streams ring had no room for */
 	C_MAX,
 };
 
@@ -252,6 +256,40 @@ struct flow {
 	__u8 rearms;        /* TLS tracking restarts within one connection */
 	__u8 flags;         /* enum flow_flag */
 	__u8 _pad[2];
+};
+
+/* event.state bit: the program held this packet (dropped it after the
+ * copy); userspace hands it on, or not, once the file is judged. */
+#define EV_STATE_HELD 0x80
+
+/* port_app value of HTTP (datapath.AppHTTP): the downloads hold.h gates. */
+#define APP_HTTP 1
+
+/* A download's gate (hold.h), keyed like stream_verdicts. Server bytes at
+ * or after gate_seq are held: emitted to userspace and dropped, until
+ * userspace moves the gate past what it has judged and re-injects them.
+ * held_ns is the kernel's own clock for fail-open: a gate userspace has
+ * not serviced for hold_timeout_ns lets packets through. */
+struct file_hold {
+	__u64 held_ns;  /* first packet held since userspace last wrote the entry; 0: none */
+	__u64 open_ns;  /* OPEN: the time of the packet userspace decided it on */
+	__u32 gate_seq; /* server -> client: first sequence number not yet judged */
+	__u8 state;     /* enum hold_state */
+	__u8 _pad[3];
+};
+
+/* A flow's latest client request, kernel-owned (hold_reqs): userspace's
+ * OPEN, decided on an older packet, must not undo the gate a newer
+ * request set. */
+struct hold_req {
+	__u64 ns;  /* when it passed */
+	__u32 ack; /* where its response starts */
+	__u32 _pad;
+};
+
+enum hold_state {
+	HOLD_OPEN = 0,  /* nothing held; a client's request gates the flow again */
+	HOLD_GATED = 1, /* hold server bytes from gate_seq on */
 };
 
 /* Userspace-owned stream control. The kernel only reads it, and deletes it

@@ -48,6 +48,9 @@ type enforcer struct {
 	// ran is closed when run returns (stop waits for it, so no late
 	// refresh follows).
 	ran chan struct{}
+	// hold holds downloads until their verdict (nil without a data plane
+	// that can).
+	hold *holder
 }
 
 func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerolog.Logger) (*enforcer, error) {
@@ -55,8 +58,13 @@ func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerol
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEnforcer(cfg, k, an, log)
+	holds, err := s.NewHolds()
 	if err != nil {
+		return nil, err
+	}
+	e, err := newEnforcer(cfg, k, holds, an, log)
+	if err != nil {
+		holds.Close()
 		return nil, err
 	}
 	e.readActions = func(ctx context.Context, fn func(*sensor.Action)) error { return s.ReadActions(ctx, k, fn) }
@@ -65,7 +73,7 @@ func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerol
 
 // newEnforcer puts the lists of the current intel in force through k,
 // sets the mode and takes the analysis' hellos.
-func newEnforcer(cfg *config.Config, k *sensor.Enforcer, an *analysis, log zerolog.Logger) (*enforcer, error) {
+func newEnforcer(cfg *config.Config, k *sensor.Enforcer, holds *sensor.Holds, an *analysis, log zerolog.Logger) (*enforcer, error) {
 	e := &enforcer{k: k, an: an, log: log, ran: make(chan struct{})}
 	set := cfg.Enforce
 	e.set.Store(&set)
@@ -74,6 +82,14 @@ func newEnforcer(cfg *config.Config, k *sensor.Enforcer, an *analysis, log zerol
 	}
 	if err := k.SetMode(set.ModeValue()); err != nil {
 		return nil, err
+	}
+	if holds != nil {
+		e.hold = newHolder(e, holds)
+		if err := e.hold.apply(&set); err != nil {
+			return nil, err
+		}
+		go e.hold.run()
+		an.files.SetHolds(e.hold)
 	}
 	hook := e.onClientHello
 	an.onHello.Store(&hook)
@@ -205,6 +221,12 @@ func (e *enforcer) apply(next enforce.Settings) error {
 		e.k.SetMode(old.ModeValue())
 		return err
 	}
+	if e.hold != nil {
+		if err := e.hold.apply(&next); err != nil {
+			e.k.SetMode(old.ModeValue())
+			return err
+		}
+	}
 	e.set.Store(&next)
 	e.k.SetMaxAge(time.Duration(next.MaxAge))
 	e.stale.Store(true)
@@ -214,6 +236,11 @@ func (e *enforcer) apply(next enforce.Settings) error {
 // stop ends all enforcement: mode off, every list stale.
 func (e *enforcer) stop() error {
 	e.an.onHello.Store(nil)
+	if e.hold != nil {
+		e.an.files.SetHolds(nil)
+		e.hold.k.SetTimeout(0)
+		e.hold.stop()
+	}
 	select {
 	case <-e.ran:
 	case <-time.After(10 * time.Second): // a swap in progress finishes first

@@ -302,6 +302,61 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 			Read: gauge(func(e *enforcer) float64 { return time.Duration(e.set.Load().MaxAge).Seconds() })},
 		{Name: "enforcement_action_events_total", Help: "edgesensor.action events written (at most one per entry or flow per second; the packet counters have every packet).", Kind: metrics.Counter,
 			Read: gauge(func(e *enforcer) float64 { return float64(e.actions.Load()) })},
+		{Name: "xdp_hold_packets_total", Help: "Held downloads in the data plane, per interface: gated (flows gated by a SYN-ACK or request), held (server packets held for userspace), expired (let through after hold_timeout without word: fail open), lost (let through: the streams ring was full).",
+			Kind: metrics.Counter, Labels: []string{"iface", "event"},
+			Read: func(emit emitFn) {
+				for _, is := range ifaces() {
+					emit(float64(is.Counters["hold_armed"]), is.Iface, "gated")
+					emit(float64(is.Counters["hold_diverted"]), is.Iface, "held")
+					emit(float64(is.Counters["hold_expired"]), is.Iface, "expired")
+					emit(float64(is.Counters["hold_lost"]), is.Iface, "lost")
+				}
+			}},
+		{Name: "enforcement_held_downloads_total", Help: "Downloads whose last packet was held for the verdict, by outcome: released (clean), blocked (malicious), timeout (no verdict within hold_timeout: on_timeout applied); not_held counts malicious files nothing held (cut after the fact in block mode).",
+			Kind: metrics.Counter, Labels: []string{"outcome"},
+			Read: func(emit emitFn) {
+				e := a.enf.Load()
+				if e == nil || e.hold == nil {
+					return
+				}
+				st := &e.hold.stats
+				emit(float64(st.Released.Load()), "released")
+				emit(float64(st.Blocked.Load()), "blocked")
+				emit(float64(st.Timeouts.Load()), "timeout")
+				emit(float64(st.AfterTheFact.Load()), "not_held")
+			}},
+		{Name: "enforcement_held_packets_total", Help: "Held packets the daemon read, by fate: passed (handed on at once), kept (while a verdict was awaited), not_kept (over a bound or cut at the snaplen: left to the sender's retransmission).",
+			Kind: metrics.Counter, Labels: []string{"fate"},
+			Read: func(emit emitFn) {
+				e := a.enf.Load()
+				if e == nil || e.hold == nil {
+					return
+				}
+				st := &e.hold.stats
+				emit(float64(st.Passed.Load()), "passed")
+				emit(float64(st.Kept.Load()), "kept")
+				emit(float64(st.NotKept.Load()), "not_kept")
+			}},
+		{Name: "enforcement_hold_errors_total", Help: "Gate writes and hand-ons of held packets that failed (the data plane's hold_timeout then lets the packets through).", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 {
+				if e.hold == nil {
+					return 0
+				}
+				return float64(e.hold.stats.Errors.Load())
+			})},
+		{Name: "enforcement_hold_seconds", Help: "How long clean downloads' last packets were held, from the data plane holding them to their release, over the last 1,024 (quantile 0.5, 0.99, 1).",
+			Kind: metrics.Gauge, Labels: []string{"quantile"},
+			Read: func(emit emitFn) {
+				e := a.enf.Load()
+				if e == nil || e.hold == nil {
+					return
+				}
+				if q, ok := e.hold.waited.quantiles(0.5, 0.99, 1); ok {
+					emit(q[0].Seconds(), "0.5")
+					emit(q[1].Seconds(), "0.99")
+					emit(q[2].Seconds(), "1")
+				}
+			}},
 	}
 }
 

@@ -59,9 +59,15 @@ func Replay(ctx context.Context, cfg *config.Config, files []string, o ReplayOpt
 		// The same decisions as live: the lists in the same program, the
 		// hellos through the same hook; actions stamped with capture time.
 		k, err := sensor.NewEnforcer(r.Objects(), time.Duration(cfg.Enforce.MaxAge), cfg.Enforce.MaxBlockedFlows)
+		var holds *sensor.Holds
+		if err == nil {
+			// Held packets are judged as live; there is nowhere to hand
+			// them on.
+			holds, err = sensor.NewHolds(r.Objects(), false)
+		}
 		if err == nil {
 			var e *enforcer
-			if e, err = newEnforcer(cfg, k, a, log); err == nil {
+			if e, err = newEnforcer(cfg, k, holds, a, log); err == nil {
 				a.enf.Store(e)
 				err = r.EnforceWith(k, e.onAction)
 				stop := e.keepFresh()

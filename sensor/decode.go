@@ -103,7 +103,8 @@ func (d *Decoder) Decode(raw []byte, ev *datapath.Event) error {
 	end := min(payOff+payLen, capLen)
 
 	ev.Ifindex = ne.Uint32(raw[offIfindex:])
-	ev.Time, ev.Interface = d.stamp(ne.Uint64(raw[offTs:]), ev.Ifindex)
+	ev.Mono = ne.Uint64(raw[offTs:])
+	ev.Time, ev.Interface = d.stamp(ev.Mono, ev.Ifindex)
 	ev.Class = datapath.Class(raw[offClass])
 	ev.Flags = datapath.Flags(raw[offFlags])
 	ev.State = raw[offState]

@@ -101,6 +101,7 @@ const (
 // a buffer that is reused after Shard.Handle returns: copy what you keep.
 type Event struct {
 	Time      time.Time
+	Mono      uint64 // the data plane's time stamp (CLOCK_MONOTONIC ns), Time's source
 	Interface string // ingress interface name
 	Ifindex   uint32
 	Class     Class
@@ -131,6 +132,14 @@ type Event struct {
 	// len(Payload) when the frame was cut or truncated.
 	PayloadLen int
 }
+
+// StateHeld is the bit of Event.State (EV_STATE_HELD) that says the data
+// plane held the packet: it dropped it after the copy, and the packet
+// reaches its destination only if userspace hands it on.
+const StateHeld = 0x80
+
+// Held reports whether the data plane held the packet (StateHeld).
+func (e *Event) Held() bool { return e.State&StateHeld != 0 }
 
 // FromClient reports whether the packet travels client -> server.
 func (e *Event) FromClient() bool { return e.Flags&FlagFromClient != 0 }

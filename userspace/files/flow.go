@@ -58,6 +58,10 @@ type shard struct {
 	pending sync.WaitGroup
 
 	cur *flow     // the flow whose bytes are being parsed
+	// curHeld: the event being handled was held by the data plane;
+	// heldFiles counts the downloads it closed (HoldDecision.Files).
+	curHeld   bool
+	heldFiles int
 	now time.Time // capture time of the event being handled
 	// lifetimeScan is when flows were last checked against
 	// files.flow_lifetime (a scan of all, so not on every tick).
@@ -74,6 +78,10 @@ type dir struct {
 	// asked to skip begins, once it asked.
 	skipFrom uint32
 	skipLen  int64
+	// judgedTo is where the last range skipped ends (judged set): bytes
+	// before it are of no interest (held downloads' gate).
+	judgedTo uint32
+	judged   bool
 }
 
 // flow is one watched TCP connection.
@@ -144,6 +152,7 @@ func (d *dir) Data(p []byte) int64 {
 		// The reassembler has moved past p already.
 		d.skipFrom = d.stream().NextSeq()
 		d.skipLen = skip
+		d.judgedTo, d.judged = d.skipFrom+uint32(skip), true
 		// The data plane keeps the acknowledgements of a skipped body:
 		// the window the receiver advertised is no longer known.
 		d.f.conn.ForgetWindow(d.index())
@@ -194,6 +203,15 @@ func (s *shard) Handle(ev *datapath.Event) {
 		return
 	}
 	s.now = ev.Time
+	if ev.Held() {
+		if h := s.p.holder(); h != nil {
+			s.curHeld = true
+			defer func() {
+				s.curHeld = false
+				s.heldDone(ev, h)
+			}()
+		}
+	}
 	key := flowKey{ev.Client(), ev.Server(), ev.Zone}
 	f := s.flows[key]
 	flags := ev.TCPFlags

@@ -162,6 +162,8 @@ type Pipeline struct {
 
 	// ports is cfg.Ports, replaceable while running (a reloaded config).
 	ports atomic.Pointer[map[uint16]datapath.App]
+	// holds is enforcement's hold on downloads (SetHolds), or nil.
+	holds atomic.Pointer[Holds]
 
 	mu     sync.Mutex
 	shards []*shard

@@ -98,6 +98,9 @@ type file struct {
 	sum256, sum1, sum5 []byte
 	score              score.Result
 	complete           bool // whole: every byte, no cut
+	// awaited: a held packet completed it; its verdict goes to the
+	// pipeline's Holds.
+	awaited bool
 }
 
 // footprint is the memory f holds: its structure, the head waiting to be
@@ -372,6 +375,14 @@ func (f *file) Close(cut transfer.Cut) {
 		}
 	}
 	f.complete = complete
+	if f.holdsFile() {
+		// The data plane holds the packet that completes it: judged at
+		// once, and the holder learns the verdict (Judged).
+		f.awaited = true
+		f.s.heldFiles++
+		f.s.p.analyse(f)
+		return
+	}
 	if complete && fl != nil && fl.key.server.IsValid() {
 		f.s.hold(fl, f)
 		return
@@ -401,6 +412,14 @@ func (f *file) headLost() {
 // spool is retained or deleted, and the event written.
 func (f *file) finish() {
 	f.analyse()
+	// The verdict first: a clean download's last packet waits for it.
+	if h := f.s.p.holder(); h != nil && f.flow != nil {
+		if f.awaited {
+			h.Judged(f.flow.id(), f.verdictOf())
+		} else {
+			h.Unheld(f.flow.id(), f.verdictOf(), f.iface)
+		}
+	}
 	f.finishSpool(f.complete)
 	f.s.p.writeEvent(f, f.complete)
 }

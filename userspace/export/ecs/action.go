@@ -54,6 +54,11 @@ type Action struct {
 	// Side is which address of the packet matched (address rules).
 	Side  string `json:"side,omitempty"`
 	Reset bool   `json:"reset"` // a TCP reset went back to the packet's sender
+	// Hold is what became of a download judged malicious (file rules):
+	// "held" (its last packet never reached the client), "timeout" (no
+	// verdict within hold_timeout; on_timeout = "block"), or "not_held"
+	// (the client had it before the verdict; the flow is cut after).
+	Hold string `json:"hold,omitempty"`
 }
 
 // NewActionEvent fills the constant fields.

@@ -127,6 +127,7 @@ var rules = []rule{
 	{"edgesensor.action.kind", classEvent, tDrop, sString, "enforcement stays local"},
 	{"edgesensor.action.side", classEvent, tDrop, sString, "enforcement stays local"},
 	{"edgesensor.action.reset", classEvent, tDrop, sBool, "enforcement stays local"},
+	{"edgesensor.action.hold", classEvent, tDrop, sString, "enforcement stays local"},
 	// edgesensor.verdict events are the cloud's own answer: they never go
 	// back to it.
 	{"edgesensor.verdict.source", classEvent, tDrop, sString, "the cloud's answer, not sent back"},

@@ -157,3 +157,16 @@ func (p *Parser) notHTTP() {
 	p.stats.NotHTTP++
 	p.finish(transfer.CutDesync)
 }
+
+// Pending reports the body one direction is reading (transfer.BodyPending).
+func (p *Parser) Pending(fromClient bool) (remain int64, want, inBody bool) {
+	h := p.half(fromClient)
+	if p.done || p.closed || h.st != stBody {
+		return -1, false, false
+	}
+	remain = -1
+	if h.b.mode == fLength {
+		remain = h.b.remain
+	}
+	return remain, h.b.want, true
+}

@@ -197,3 +197,13 @@ func FootprintOf(x any) int {
 	}
 	return 0
 }
+
+// BodyPending is an optional method of a Parser: the body one direction
+// is reading. inBody is false between messages; else want says its bytes
+// go to a file (a candidate, or one not yet typed), and remain is the
+// wire bytes left of it when its length is known, -1 when not (chunked,
+// or until the connection closes). Enforcement holds a download's last
+// bytes by it.
+type BodyPending interface {
+	Pending(fromClient bool) (remain int64, want, inBody bool)
+}

@@ -51,6 +51,17 @@ const (
 	DefaultMaxBlockedFlows = 65536
 	DefaultMinPrefixV4     = 8
 	DefaultMinPrefixV6     = 16
+	DefaultHoldTimeout     = 3 * time.Second
+)
+
+// Hold fallbacks (on_timeout) and ways of handing a clean download's
+// held packet on (hold_release).
+const (
+	OnTimeoutPermit = "permit"
+	OnTimeoutBlock  = "block"
+
+	ReleaseReinject   = "reinject"
+	ReleaseRetransmit = "retransmit"
 )
 
 // Settings is the [enforcement] table.
@@ -75,6 +86,18 @@ type Settings struct {
 	// are left out (a feed line 0.0.0.0/0 must not blackhole the site).
 	MinPrefixV4 int `toml:"min_prefix_v4"`
 	MinPrefixV6 int `toml:"min_prefix_v6"`
+	// HoldTimeout: in block mode, the packet completing an HTTP download
+	// is held until the file's verdict, at most this long ("0s": hold
+	// nothing). The data plane lets held packets through by itself once
+	// it passes without word from the daemon (fail open).
+	HoldTimeout setting.Duration `toml:"hold_timeout"`
+	// OnTimeout: what a download whose verdict is late gets, "permit"
+	// or "block".
+	OnTimeout string `toml:"on_timeout"`
+	// HoldRelease: how a clean download's held packet goes on:
+	// "reinject" (at once) or "retransmit" (the sender's next
+	// retransmission passes: one retransmission timeout later).
+	HoldRelease string `toml:"hold_release"`
 }
 
 // minPrefix is the shortest blocklist prefix taken for a family.
@@ -96,6 +119,9 @@ func DefaultSettings() Settings {
 		MaxBlockedFlows: DefaultMaxBlockedFlows,
 		MinPrefixV4:     DefaultMinPrefixV4,
 		MinPrefixV6:     DefaultMinPrefixV6,
+		HoldTimeout:     setting.Duration(DefaultHoldTimeout),
+		OnTimeout:       OnTimeoutPermit,
+		HoldRelease:     ReleaseReinject,
 	}
 }
 
@@ -126,6 +152,15 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 	}
 	if s.MinPrefixV6 < 0 || s.MinPrefixV6 > 128 {
 		p.Add(key+".min_prefix_v6", "%d is out of range; use 0 to 128", s.MinPrefixV6)
+	}
+	if d := time.Duration(s.HoldTimeout); d != 0 && (d < 100*time.Millisecond || d > time.Minute) {
+		p.Add(key+".hold_timeout", "%v is out of range; use 100ms to 1m, or \"0s\" to hold no download", d)
+	}
+	if s.OnTimeout != OnTimeoutPermit && s.OnTimeout != OnTimeoutBlock {
+		p.Add(key+".on_timeout", "%q is not a fallback; use \"permit\" (a late verdict lets the download finish) or \"block\"", s.OnTimeout)
+	}
+	if s.HoldRelease != ReleaseReinject && s.HoldRelease != ReleaseRetransmit {
+		p.Add(key+".hold_release", "%q is not a release; use \"reinject\" (hand the held packet on at once) or \"retransmit\"", s.HoldRelease)
 	}
 	if len(s.Allow) > MaxAllow {
 		p.Add(key+".allow", "%d entries; at most %d", len(s.Allow), MaxAllow)

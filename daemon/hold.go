@@ -1,0 +1,331 @@
+package daemon
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgesensor/edgesensor/sensor"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/files"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
+)
+
+// Held packets are copies of frames the data plane dropped: bounded per
+// flow and in all. Past a bound a packet is not kept; its sender sends it
+// again (TCP retransmits what is not acknowledged).
+const (
+	maxHeldPerFlow = 64
+	maxHeldBytes   = 64 << 20
+)
+
+// holder is enforcement's hold on downloads (files.Holds): it keeps the
+// packets the data plane held while their files are judged, moves each
+// flow's gate past what the pipeline judged, and on the verdict hands
+// the packets on (clean), or blocks the flow and sends the client a
+// reset made of the held packet (malicious). A verdict later than
+// hold_timeout gets on_timeout; the daemon decides at 90% of it, before
+// the data plane's own fail-open deadline.
+type holder struct {
+	e *enforcer
+	k *sensor.Holds
+
+	mu    sync.Mutex
+	flows map[datapath.Flow]*heldFlow
+	bytes int
+
+	stats holdStats
+	// waited: how long a clean download's last packet was held, from the
+	// pipeline reading it to its release.
+	waited latencies
+	done   chan struct{}
+}
+
+type holdStats struct {
+	Packets      atomic.Uint64 // held packets read
+	Passed       atomic.Uint64 // handed on at once (nothing awaited)
+	Kept         atomic.Uint64 // kept while a verdict was awaited
+	NotKept      atomic.Uint64 // not kept (a bound, or a frame cut at the snaplen): left to a retransmission
+	Released     atomic.Uint64 // downloads released on a clean verdict
+	Blocked      atomic.Uint64 // downloads blocked on their verdict
+	Timeouts     atomic.Uint64 // verdicts later than hold_timeout (on_timeout applied)
+	AfterTheFact atomic.Uint64 // malicious downloads not held (the client had them); flow blocked after
+	Errors       atomic.Uint64 // gate writes or hand-ons that failed
+}
+
+// heldFlow is one flow's held packets while verdicts are awaited.
+type heldFlow struct {
+	frames  []heldFrame
+	pending int  // verdicts awaited (may dip below 0: a verdict before the packet's report)
+	seen    bool // Held reported the packet that completed a file
+	since   time.Time // when the wait started (the timeout's clock)
+	at      time.Time // when the data plane held that packet
+	gate    uint32
+	open    bool
+	basis   uint64 // Event.Mono of the packet gate and open were decided on
+	bad     *files.FileVerdict
+}
+
+type heldFrame struct {
+	b       []byte
+	ifindex uint32
+}
+
+func newHolder(e *enforcer, k *sensor.Holds) *holder {
+	return &holder{e: e, k: k, flows: map[datapath.Flow]*heldFlow{}, done: make(chan struct{})}
+}
+
+// apply sets the data plane's hold timeout for s: holds are on only in
+// block mode.
+func (h *holder) apply(s *enforce.Settings) error {
+	d := time.Duration(s.HoldTimeout)
+	if s.ModeValue() != enforce.Block {
+		d = 0
+	}
+	return h.k.SetTimeout(d)
+}
+
+// Held implements files.Holds.
+func (h *holder) Held(ev *datapath.Event, d files.HoldDecision) {
+	h.stats.Packets.Add(1)
+	h.mu.Lock()
+	st := h.flows[d.Flow]
+	if d.Files == 0 && st == nil {
+		h.mu.Unlock()
+		h.pass(d.Flow, d.Gate, d.Open, ev.Mono, [][]byte{ev.Frame}, ev.Ifindex)
+		return
+	}
+	if st == nil {
+		st = &heldFlow{since: time.Now()}
+		h.flows[d.Flow] = st
+	}
+	st.pending += d.Files
+	if d.Files > 0 && !st.seen {
+		st.seen, st.at = true, ev.Time
+	}
+	st.gate, st.open, st.basis = d.Gate, d.Open, ev.Mono
+	if len(ev.Frame) == ev.FrameLen && len(st.frames) < maxHeldPerFlow && h.bytes+len(ev.Frame) <= maxHeldBytes {
+		st.frames = append(st.frames, heldFrame{b: append([]byte(nil), ev.Frame...), ifindex: ev.Ifindex})
+		h.bytes += len(ev.Frame)
+		h.stats.Kept.Add(1)
+	} else {
+		h.stats.NotKept.Add(1)
+	}
+	h.settleLocked(d.Flow, st, false)
+	h.mu.Unlock()
+}
+
+// Judged implements files.Holds.
+func (h *holder) Judged(fl datapath.Flow, v files.FileVerdict) {
+	set := h.e.set.Load()
+	bad := v.Score.Score >= set.Threshold
+	h.mu.Lock()
+	st := h.flows[fl]
+	if st == nil {
+		st = &heldFlow{since: time.Now()}
+		h.flows[fl] = st
+	}
+	st.pending--
+	if bad && st.bad == nil {
+		st.bad = &v
+	}
+	h.settleLocked(fl, st, false)
+	h.mu.Unlock()
+}
+
+// Unheld implements files.Holds: a judged file no held packet completed
+// (monitor mode, mail, an upload, a body the data plane did not hold). A
+// malicious one is reported, and in block mode its flow cut.
+func (h *holder) Unheld(fl datapath.Flow, v files.FileVerdict, iface string) {
+	set := h.e.set.Load()
+	if v.Score.Score < set.Threshold || set.ModeValue() == enforce.Off {
+		return
+	}
+	blocked := set.ModeValue() == enforce.Block
+	hold := ""
+	if blocked {
+		h.stats.AfterTheFact.Add(1)
+		hold = "not_held"
+		h.block(fl, &v)
+	}
+	h.report(fl, &v, blocked, hold, iface)
+}
+
+// settleLocked ends a flow's wait once every verdict is in, or when
+// timedOut. h.mu held.
+func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
+	if !timedOut && (st.pending > 0 || !st.seen) {
+		return
+	}
+	delete(h.flows, fl)
+	for _, f := range st.frames {
+		h.bytes -= len(f.b)
+	}
+	frames := st.frames
+	set := h.e.set.Load()
+	bad, hold := st.bad, "held"
+	if timedOut && bad == nil {
+		h.stats.Timeouts.Add(1)
+		if set.OnTimeout == enforce.OnTimeoutBlock {
+			bad, hold = &files.FileVerdict{Name: "(verdict pending)"}, "timeout"
+		}
+	}
+	// Hand on (or reset) outside the lock: a run of the program takes
+	// the packet through the stack. (Replay hands nothing on, and its
+	// events must be written before its outputs close.)
+	settle := func() {
+		if bad == nil {
+			h.stats.Released.Add(1)
+			h.waited.add(time.Since(st.at))
+			bs := make([][]byte, len(frames))
+			for i, f := range frames {
+				bs[i] = f.b
+			}
+			ifindex := uint32(0)
+			if len(frames) > 0 {
+				ifindex = frames[0].ifindex
+			}
+			h.pass(fl, st.gate, st.open, st.basis, bs, ifindex)
+			return
+		}
+		h.stats.Blocked.Add(1)
+		h.block(fl, bad)
+		// The first held packet, run through the program now that the
+		// flow is blocked, reaches the client as a reset.
+		if len(frames) > 0 {
+			if err := h.k.Resend(frames[0].b, frames[0].ifindex); err != nil {
+				h.stats.Errors.Add(1)
+			}
+		}
+		if err := h.k.Forget(fl); err != nil {
+			h.stats.Errors.Add(1)
+		}
+		h.report(fl, bad, true, hold, "")
+	}
+	if h.k.Live() {
+		go settle()
+	} else {
+		settle()
+	}
+}
+
+// pass moves the flow's gate and hands frames on (or, with
+// hold_release = "retransmit", lets the sender's retransmission through).
+func (h *holder) pass(fl datapath.Flow, gate uint32, open bool, basis uint64, frames [][]byte, ifindex uint32) {
+	var err error
+	if open {
+		err = h.k.Open(fl, basis)
+	} else {
+		err = h.k.Gate(fl, gate)
+	}
+	if err != nil {
+		h.stats.Errors.Add(1)
+		// The gate stays where it was: the data plane's timeout lets
+		// the packets through.
+		return
+	}
+	h.stats.Passed.Add(uint64(len(frames)))
+	if h.e.set.Load().HoldRelease == enforce.ReleaseRetransmit {
+		return
+	}
+	for _, b := range frames {
+		if err := h.k.Release(b, ifindex); err != nil {
+			h.stats.Errors.Add(1)
+		}
+	}
+}
+
+// block cuts the flow of a malicious download.
+func (h *holder) block(fl datapath.Flow, v *files.FileVerdict) {
+	set := h.e.set.Load()
+	d := sensor.FlowDetail{Reason: enforce.ReasonFile, Kind: "sha256", Value: v.SHA256, List: fileRule(v), Level: min(max(v.Score.Score, 1), 10)}
+	if v.SHA256 == "" {
+		d.Kind, d.Value = "file", v.Name
+	}
+	if err := h.e.k.BlockFlow(fl, datapath.ProtoTCP, d.List, time.Duration(set.FlowBlockFor), d); err != nil {
+		h.stats.Errors.Add(1)
+		h.e.log.Warn().Err(err).Msg("enforcement: a malicious download's flow not blocked")
+	}
+}
+
+// fileRule names what condemned a file: its highest reason's rule.
+func fileRule(v *files.FileVerdict) string {
+	if len(v.Score.Reasons) > 0 {
+		return v.Score.Reasons[0].Rule
+	}
+	return "file.score"
+}
+
+// report writes the edgesensor.action event of a malicious download.
+func (h *holder) report(fl datapath.Flow, v *files.FileVerdict, blocked bool, hold, iface string) {
+	ev := ecs.NewActionEvent(time.Now(), blocked, v.Score.Score)
+	ev.Observer.Ingress.Interface.Name = iface
+	ev.Source, ev.Destination = ecs.EndpointOf(fl.Server), ecs.EndpointOf(fl.Client)
+	ev.Network.Transport, ev.Network.Type = "tcp", "ipv4"
+	if fl.Client.Addr().Unmap().Is6() {
+		ev.Network.Type = "ipv6"
+	}
+	ev.Rule.Name, ev.Rule.Category = fileRule(v), "file"
+	act := &ev.Edgesensor.Action
+	act.Kind, act.Matched, act.Hold, act.Reset = "sha256", v.SHA256, hold, blocked
+	if v.SHA256 == "" {
+		act.Kind, act.Matched = "file", v.Name
+	}
+	var why []string
+	for _, r := range v.Score.Reasons {
+		why = append(why, r.Rule)
+	}
+	switch hold {
+	case "timeout":
+		ev.Event.Reason = "download held past hold_timeout without a verdict (on_timeout = block)"
+	default:
+		ev.Event.Reason = fmt.Sprintf("download %s scored %d (%s)", v.Name, v.Score.Score, strings.Join(why, ", "))
+	}
+	line, err := ev.MarshalLine()
+	if err != nil {
+		return
+	}
+	h.e.actions.Add(1)
+	h.e.an.out.Write(&ecs.Record{Fields: ev.Fields(), Line: line})
+}
+
+// run applies on_timeout to verdicts later than 90% of hold_timeout,
+// until stop.
+func (h *holder) run() {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.done:
+			return
+		case now := <-t.C:
+			limit := time.Duration(h.e.set.Load().HoldTimeout) * 9 / 10
+			h.mu.Lock()
+			for fl, st := range h.flows {
+				if st.seen && now.Sub(st.since) >= limit {
+					h.settleLocked(fl, st, true)
+				} else if !st.seen && now.Sub(st.since) >= time.Minute {
+					// A verdict whose packet report never came.
+					delete(h.flows, fl)
+				}
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// stop ends the timeouts; what is held is handed on (nothing is held
+// past the daemon).
+func (h *holder) stop() {
+	close(h.done)
+	h.mu.Lock()
+	for fl, st := range h.flows {
+		st.bad = nil
+		st.seen, st.pending = true, 0
+		h.settleLocked(fl, st, false)
+	}
+	h.mu.Unlock()
+}

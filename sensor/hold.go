@@ -1,0 +1,126 @@
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+)
+
+// Holds is the data plane's side of held downloads (hold.h): the gates
+// in file_holds, the kernel's fail-open timeout, and the way a held
+// packet is handed on. Safe for concurrent use.
+type Holds struct {
+	objs *bpf.Objects
+	// pass returns XDP_PASS: a frame run through it with live frames
+	// enters the stack as if just received on its interface.
+	pass *ebpf.Program
+	// live: hand frames on for real (BPF_F_TEST_XDP_LIVE_FRAMES); replay
+	// has no interface to hand them to.
+	live bool
+}
+
+// NewHolds takes over the hold state of objs, loaded with enforcement.
+// live says held packets are real ones to hand on (false in replay).
+func NewHolds(objs *bpf.Objects, live bool) (*Holds, error) {
+	if objs.FileHolds == nil || objs.FileHolds.MaxEntries() <= 1 {
+		return nil, errors.New("held downloads: the data plane was loaded without enforcement")
+	}
+	h := &Holds{objs: objs, live: live}
+	if live {
+		p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "edgesensor_pass", Type: ebpf.XDP, License: "Dual BSD/GPL",
+			Instructions: asm.Instructions{asm.LoadImm(asm.R0, int64(2 /* XDP_PASS */), asm.DWord), asm.Return()}})
+		if err != nil {
+			return nil, fmt.Errorf("held downloads: loading the release program: %w", err)
+		}
+		h.pass = p
+	}
+	return h, nil
+}
+
+// NewHolds takes over the data plane's held downloads.
+func (s *Sensor) NewHolds() (*Holds, error) { return NewHolds(s.objs, true) }
+
+// Live reports whether held packets are real ones, handed on for real.
+func (h *Holds) Live() bool { return h.live }
+
+// Close releases the release program. Gates left in the map fail open.
+func (h *Holds) Close() error {
+	if h.pass != nil {
+		return h.pass.Close()
+	}
+	return nil
+}
+
+// SetTimeout sets how long the data plane holds a packet without word
+// from userspace before it lets it through; 0 holds nothing.
+func (h *Holds) SetTimeout(d time.Duration) error {
+	if err := h.objs.HoldTimeoutNs.Set(uint64(max(d, 0))); err != nil {
+		return fmt.Errorf("setting hold_timeout_ns: %w", err)
+	}
+	return nil
+}
+
+func (h *Holds) put(fl datapath.Flow, v bpf.FileHold) error {
+	k := FlowKeyIn(fl.Client, fl.Server, datapath.ProtoTCP, fl.Zone)
+	if err := h.objs.FileHolds.Put(&k, &v); err != nil {
+		return fmt.Errorf("writing the hold of %s-%s: %w", fl.Client, fl.Server, err)
+	}
+	return nil
+}
+
+// Gate holds the flow's server packets that carry bytes from seq on (and
+// restarts the kernel's timeout).
+func (h *Holds) Gate(fl datapath.Flow, seq uint32) error {
+	return h.put(fl, bpf.FileHold{GateSeq: seq, State: bpf.HoldGated})
+}
+
+// Open holds nothing more of the flow until its client's next request
+// after the packet of time stamp basis (Event.Mono) it was decided on.
+func (h *Holds) Open(fl datapath.Flow, basis uint64) error {
+	return h.put(fl, bpf.FileHold{State: bpf.HoldOpen, OpenNs: basis})
+}
+
+// Forget deletes the flow's gate.
+func (h *Holds) Forget(fl datapath.Flow) error {
+	k := FlowKeyIn(fl.Client, fl.Server, datapath.ProtoTCP, fl.Zone)
+	if err := h.objs.FileHolds.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("deleting the hold of %s-%s: %w", fl.Client, fl.Server, err)
+	}
+	return nil
+}
+
+// Release hands a held frame on: it enters the stack on ifindex as if
+// just received (and is routed on to its destination).
+func (h *Holds) Release(frame []byte, ifindex uint32) error {
+	return h.run(h.pass, frame, ifindex)
+}
+
+// Resend runs a held frame through the sensor's program as if just
+// received on ifindex: the packet of a flow blocked meanwhile comes out
+// as the reset the program makes of it.
+func (h *Holds) Resend(frame []byte, ifindex uint32) error {
+	return h.run(h.objs.Program, frame, ifindex)
+}
+
+func (h *Holds) run(p *ebpf.Program, frame []byte, ifindex uint32) error {
+	if !h.live {
+		return nil
+	}
+	ctx := xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: ifindex}
+	if _, err := p.Run(&ebpf.RunOptions{Data: frame, Context: ctx, Repeat: 1, Flags: unix.BPF_F_TEST_XDP_LIVE_FRAMES}); err != nil {
+		return fmt.Errorf("handing on a held frame (ifindex %d): %w", ifindex, err)
+	}
+	return nil
+}
+
+// xdpMD is struct xdp_md, the context of an XDP test run.
+type xdpMD struct {
+	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
+}

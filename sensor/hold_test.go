@@ -1,0 +1,137 @@
+package sensor
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
+)
+
+// Held downloads in the data plane: an HTTP flow is gated from the
+// server's SYN-ACK and again by each request; server packets reaching the
+// gate are emitted flagged held and dropped; userspace moves the gate;
+// the kernel lets packets through once a gate held them hold_timeout
+// without word (fail open); nothing is held outside block mode.
+func TestPrivilegedHoldGates(t *testing.T) {
+	h := newEnfHarness(t, "block")
+	holds, err := NewHolds(h.objs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holds.SetTimeout(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	fl := datapath.Flow{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80")}
+	synack := testutil.Pkt{Src: "10.0.0.2", Dst: "10.0.0.1", Sport: 80, Dport: 40000, Seq: 5000, Ack: 1001, Flags: "SA"}
+	req := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40000, Dport: 80, Seq: 1001, Ack: 5001, Flags: "PA", Payload: []byte("GET / HTTP/1.1\r\n\r\n")}
+	resp := func(seq uint32, n int, flags string) testutil.Pkt {
+		return testutil.Pkt{Src: "10.0.0.2", Dst: "10.0.0.1", Sport: 80, Dport: 40000, Seq: seq, Ack: 1019, Flags: flags, Payload: make([]byte, n)}
+	}
+	held := func(name string, p testutil.Pkt, want bool) {
+		t.Helper()
+		before := h.counters()
+		ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: p.Frame()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := h.drain()
+		gotHeld := false
+		for _, ev := range evs {
+			gotHeld = gotHeld || ev.Held()
+		}
+		wantRet := uint32(xdpPass)
+		if want {
+			wantRet = xdpDrop
+		}
+		if ret != wantRet || gotHeld != want {
+			t.Errorf("%s: verdict %d, held event %v; want %d, %v", name, ret, gotHeld, wantRet, want)
+		}
+		after := h.counters()
+		d := after.Get(bpf.Counter(sensorCounterOf(t, "hold_diverted"))) - before.Get(bpf.Counter(sensorCounterOf(t, "hold_diverted")))
+		if want != (d == 1) {
+			t.Errorf("%s: hold_diverted rose by %d", name, d)
+		}
+	}
+	held("syn-ack", synack, false)
+	held("first response bytes: gated at the SYN-ACK", resp(5001, 100, "PA"), true)
+	held("its retransmission", resp(5001, 100, "PA"), true)
+	// Userspace judged the head; the body's last byte is at 5001+999.
+	if err := holds.Gate(fl, 5001+999); err != nil {
+		t.Fatal(err)
+	}
+	held("body before the last byte", resp(5101, 899, "PA"), false)
+	held("a pure ACK", resp(6000, 0, "A"), false)
+	held("the segment with the last byte", resp(5901, 100, "PA"), true)
+	held("a segment ending just before it", resp(5999, 1, "PA"), false)
+	held("an overlap reaching it", resp(5990, 11, "PA"), true)
+	held("a later segment", resp(6001, 10, "PA"), true)
+	held("a reset is never held", resp(6000, 0, "R"), false)
+	// The kernel's own clock: past hold_timeout without a word, through.
+	time.Sleep(250 * time.Millisecond)
+	before := h.counters()
+	held("past hold_timeout: fail open", resp(5901, 100, "PA"), false)
+	if d := h.counters().Get(bpf.Counter(sensorCounterOf(t, "hold_expired"))) - before.Get(bpf.Counter(sensorCounterOf(t, "hold_expired"))); d != 1 {
+		t.Errorf("hold_expired rose by %d, want 1", d)
+	}
+	// A write from userspace restarts the clock.
+	if err := holds.Gate(fl, 6000); err != nil {
+		t.Fatal(err)
+	}
+	held("gate moved: the FIN after the body", resp(6000, 0, "FA"), true)
+	if err := holds.Open(fl, 0); err != nil {
+		t.Fatal(err)
+	}
+	held("open", resp(6001, 500, "PA"), false)
+	// The next request gates at its acknowledgement.
+	next := req
+	next.Seq, next.Ack = 1019, 6501
+	held("a request", next, false)
+	held("before the request's ack", resp(6001, 500, "PA"), false)
+	held("the response to it", resp(6501, 10, "PA"), true)
+	// An Open decided on a packet older than the request (a pipelined
+	// request that passed while userspace read the response before) does
+	// not undo the request's gate; one decided after it does.
+	if err := holds.Open(fl, 1); err != nil {
+		t.Fatal(err)
+	}
+	held("an Open older than the request", resp(6501, 10, "PA"), true)
+	if err := holds.Open(fl, monoNow()); err != nil {
+		t.Fatal(err)
+	}
+	held("an Open newer than the request", resp(6501, 10, "PA"), false)
+	if err := holds.Gate(fl, 6501); err != nil {
+		t.Fatal(err)
+	}
+	// A server that sends before the request is held from its SYN-ACK:
+	// on a new tuple, the gate comes from the SYN-ACK alone.
+	fl2 := synack
+	fl2.Dport = 40001
+	held("syn-ack 2", fl2, false)
+	early := resp(5001, 300, "PA")
+	early.Dport = 40001
+	held("data before any request", early, true)
+	// Not HTTP: never held.
+	other := resp(5001, 100, "PA")
+	other.Sport = 8443
+	held("unwatched port", other, false)
+
+	// Monitor mode holds nothing.
+	if err := h.enf.SetMode(enforce.Monitor); err != nil {
+		t.Fatal(err)
+	}
+	held("monitor", resp(6501, 10, "PA"), false)
+	if err := h.enf.SetMode(enforce.Block); err != nil {
+		t.Fatal(err)
+	}
+	held("block again", resp(6501, 10, "PA"), true)
+	if err := holds.SetTimeout(0); err != nil {
+		t.Fatal(err)
+	}
+	held("hold_timeout 0", resp(6501, 10, "PA"), false)
+}

@@ -1,0 +1,123 @@
+package files
+
+import (
+	"encoding/hex"
+
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
+)
+
+// Holds is enforcement's hold on downloads: the data plane holds an HTTP
+// flow's server packets from a gate on, and the pipeline says, for each
+// held packet it has read, how far the flow is judged and whether the
+// packet completed files whose verdicts must come first. Held is called
+// from the shards, Judged from the scorers.
+type Holds interface {
+	// Held: the data plane held ev (ev.Held()); d is what the pipeline
+	// made of it. ev's buffers are reused after the call.
+	Held(ev *datapath.Event, d HoldDecision)
+	// Judged: the verdict of a file that a held packet completed (one
+	// call per file counted in HoldDecision.Files).
+	Judged(fl datapath.Flow, v FileVerdict)
+	// Unheld: the verdict of any other file (no held packet completed
+	// it: monitor mode, an upload or mail, a body not held), from the
+	// interface iface.
+	Unheld(fl datapath.Flow, v FileVerdict, iface string)
+}
+
+// HoldDecision is what the pipeline made of a held packet.
+type HoldDecision struct {
+	Flow datapath.Flow
+	// Files the packet completed: their verdicts (Judged) decide its fate.
+	Files int
+	// Gate is the first server sequence number not yet judged: the data
+	// plane holds packets from it on. Open: nothing to judge (a body of no
+	// interest whose end cannot be known, or not HTTP any more): hold
+	// nothing until the client's next request.
+	Gate uint32
+	Open bool
+}
+
+// FileVerdict is what enforcement needs of a judged file.
+type FileVerdict struct {
+	Score    score.Result
+	SHA256   string // hex; "" when the file is not whole
+	Name     string
+	Type     string
+	Size     int64
+	Complete bool
+}
+
+// SetHolds sets (nil: clears) the hold on downloads.
+func (p *Pipeline) SetHolds(h Holds) {
+	if h == nil {
+		p.holds.Store(nil)
+		return
+	}
+	p.holds.Store(&h)
+}
+
+func (p *Pipeline) holder() Holds {
+	if h := p.holds.Load(); h != nil {
+		return *h
+	}
+	return nil
+}
+
+// heldDone tells the holder what the held event ev made of its flow (nil
+// when the event started or kept none).
+func (s *shard) heldDone(ev *datapath.Event, h Holds) {
+	d := HoldDecision{Flow: ev.Flow(), Files: s.heldFiles, Open: true}
+	s.heldFiles = 0
+	if f := s.flows[flowKey{ev.Client(), ev.Server(), ev.Zone}]; f != nil && !f.ignored && f.parser != nil {
+		d.Gate, d.Open = f.judgedTo()
+	}
+	h.Held(ev, d)
+}
+
+// judgedTo is where the server's bytes stop being judged: the end of a
+// body of no interest (kept in the kernel), a file's last byte (held
+// until the file's verdict), or the next byte when the body's end cannot
+// be known. open: nothing to hold (a body of no interest of unknown
+// length, or a parser that cannot say).
+func (f *flow) judgedTo() (gate uint32, open bool) {
+	bp, ok := f.parser.(transfer.BodyPending)
+	d := &f.dirs[1]
+	st := d.stream()
+	if !ok || !st.Started() {
+		return 0, true
+	}
+	next := st.NextSeq()
+	if d.judged && int32(d.judgedTo-next) > 0 {
+		next = d.judgedTo
+	}
+	remain, want, inBody := bp.Pending(false)
+	switch {
+	case !inBody:
+		return next, false
+	case remain < 0 && !want:
+		return 0, true
+	case remain < 0:
+		return next, false
+	case want && remain > 0:
+		return next + uint32(remain) - 1, false
+	default:
+		return next + uint32(remain), false
+	}
+}
+
+// holdsFile: a held packet is closing a download the verdict must pass.
+func (f *file) holdsFile() bool {
+	s := f.s
+	return s.curHeld && f.flow != nil && f.flow == s.cur && f.want && !f.oversize && !f.meta.Upload
+}
+
+// verdictOf is the file's verdict for enforcement.
+func (f *file) verdictOf() FileVerdict {
+	v := FileVerdict{Score: f.score, Name: f.meta.Name, Type: f.typ.Category.String(), Size: f.size, Complete: f.complete}
+	if f.complete && len(f.sum256) > 0 {
+		v.SHA256 = hex.EncodeToString(f.sum256)
+	}
+	return v
+}

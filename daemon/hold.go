@@ -59,8 +59,8 @@ type holdStats struct {
 // heldFlow is one flow's held packets while verdicts are awaited.
 type heldFlow struct {
 	frames  []heldFrame
-	pending int  // verdicts awaited (may dip below 0: a verdict before the packet's report)
-	seen    bool // Held reported the packet that completed a file
+	pending int       // verdicts awaited (may dip below 0: a verdict before the packet's report)
+	seen    bool      // Held reported the packet that completed a file
 	since   time.Time // when the wait started (the timeout's clock)
 	at      time.Time // when the data plane held that packet
 	gate    uint32

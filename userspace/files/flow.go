@@ -57,12 +57,12 @@ type shard struct {
 	// pending counts this shard's files still with the scorers.
 	pending sync.WaitGroup
 
-	cur *flow     // the flow whose bytes are being parsed
+	cur *flow // the flow whose bytes are being parsed
 	// curHeld: the event being handled was held by the data plane;
 	// heldFiles counts the downloads it closed (HoldDecision.Files).
 	curHeld   bool
 	heldFiles int
-	now time.Time // capture time of the event being handled
+	now       time.Time // capture time of the event being handled
 	// lifetimeScan is when flows were last checked against
 	// files.flow_lifetime (a scan of all, so not on every tick).
 	lifetimeScan time.Time

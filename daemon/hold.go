@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
 	"github.com/edgesensor/edgesensor/userspace/files"
 	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
+	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
 // Held packets are copies of frames the data plane dropped: bounded per
@@ -39,8 +42,11 @@ type holder struct {
 
 	stats holdStats
 	// waited: how long a clean download's last packet was held, from the
-	// pipeline reading it to its release.
-	waited latencies
+	// data plane holding it to its release; cloudTook, the cloud lookups.
+	waited    latencies
+	cloudTook latencies
+	// lookup is the uplink's hash lookup, or nil (no uplink).
+	lookup func() cloudLookup
 	done   chan struct{}
 }
 
@@ -54,6 +60,7 @@ type holdStats struct {
 	Timeouts     atomic.Uint64 // verdicts later than hold_timeout (on_timeout applied)
 	AfterTheFact atomic.Uint64 // malicious downloads not held (the client had them); flow blocked after
 	Errors       atomic.Uint64 // gate writes or hand-ons that failed
+	CloudErrors  atomic.Uint64 // cloud lookups that failed or timed out
 }
 
 // heldFlow is one flow's held packets while verdicts are awaited.
@@ -75,7 +82,16 @@ type heldFrame struct {
 }
 
 func newHolder(e *enforcer, k *sensor.Holds) *holder {
-	return &holder{e: e, k: k, flows: map[datapath.Flow]*heldFlow{}, done: make(chan struct{})}
+	h := &holder{e: e, k: k, flows: map[datapath.Flow]*heldFlow{}, done: make(chan struct{})}
+	h.lookup = func() cloudLookup {
+		if c := e.an.taps.cloud.Load(); c != nil {
+			if conn := c.cur.Load(); conn != nil && conn.client != nil {
+				return conn.client.Lookup
+			}
+		}
+		return nil
+	}
+	return h
 }
 
 // apply sets the data plane's hold timeout for s: holds are on only in
@@ -132,9 +148,52 @@ func (h *holder) Judged(fl datapath.Flow, v files.FileVerdict) {
 	if bad && st.bad == nil {
 		st.bad = &v
 	}
+	if lookup := h.lookup(); !bad && set.HoldCloud && v.CloudLookup && lookup != nil {
+		// The cloud's word too, within what is left of the hold.
+		st.pending++
+		deadline := st.since.Add(time.Duration(set.HoldTimeout) * 9 / 10)
+		go h.askCloud(fl, st, v, lookup, deadline)
+	}
 	h.settleLocked(fl, st, false)
 	h.mu.Unlock()
 }
+
+// askCloud looks a held download's hash up in the cloud. No answer by
+// deadline (or none at all) settles the wait by on_timeout.
+func (h *holder) askCloud(fl datapath.Flow, st *heldFlow, v files.FileVerdict, lookup cloudLookup, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	r, err := lookup(ctx, v.SHA256)
+	h.cloudTook.add(time.Since(start))
+	if err != nil {
+		h.stats.CloudErrors.Add(1)
+	}
+	set := h.e.set.Load()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.flows[fl] != st {
+		return // settled meanwhile (hold_timeout)
+	}
+	if err != nil {
+		// No word from the cloud (too slow, or unreachable): the
+		// hold's fallback decides, now.
+		h.settleLocked(fl, st, true)
+		return
+	}
+	st.pending--
+	if r.Known && r.Score >= set.Threshold && st.bad == nil {
+		c := v
+		c.Score.Score = r.Score
+		c.Score.Reasons = append([]score.Reason{{Rule: "cloud.verdict", Weight: r.Score,
+			Text: fmt.Sprintf("the cloud's lookup: %s (score %d)", r.Verdict, r.Score)}}, v.Score.Reasons...)
+		st.bad = &c
+	}
+	h.settleLocked(fl, st, false)
+}
+
+// cloudLookup asks the cloud about a hash.
+type cloudLookup func(ctx context.Context, sha string) (cloudapi.LookupResult, error)
 
 // Unheld implements files.Holds: a judged file no held packet completed
 // (monitor mode, mail, an upload, a body the data plane did not hold). A

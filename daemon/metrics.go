@@ -344,6 +344,26 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 				}
 				return float64(e.hold.stats.Errors.Load())
 			})},
+		{Name: "enforcement_hold_cloud_lookup_seconds", Help: "How long the cloud took to answer held downloads' hash lookups (enforcement.hold_cloud), over the last 1,024 (quantile 0.5, 0.99, 1).",
+			Kind: metrics.Gauge, Labels: []string{"quantile"},
+			Read: func(emit emitFn) {
+				e := a.enf.Load()
+				if e == nil || e.hold == nil {
+					return
+				}
+				if q, ok := e.hold.cloudTook.quantiles(0.5, 0.99, 1); ok {
+					emit(q[0].Seconds(), "0.5")
+					emit(q[1].Seconds(), "0.99")
+					emit(q[2].Seconds(), "1")
+				}
+			}},
+		{Name: "enforcement_hold_cloud_errors_total", Help: "Held downloads' cloud lookups that failed or were not answered within the hold (the local verdict, or on_timeout, decided).", Kind: metrics.Counter,
+			Read: gauge(func(e *enforcer) float64 {
+				if e.hold == nil {
+					return 0
+				}
+				return float64(e.hold.stats.CloudErrors.Load())
+			})},
 		{Name: "enforcement_hold_seconds", Help: "How long clean downloads' last packets were held, from the data plane holding them to their release, over the last 1,024 (quantile 0.5, 0.99, 1).",
 			Kind: metrics.Gauge, Labels: []string{"quantile"},
 			Read: func(emit emitFn) {

@@ -195,6 +195,13 @@ func (s *server) handleLookup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if d := s.cfg.LookupDelay; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	resp := cloudapi.LookupResponse{Results: make([]cloudapi.LookupResult, 0, len(req.SHA256))}
 	_ = s.db.View(func(tx *bbolt.Tx) error {
 		for _, h := range req.SHA256 {

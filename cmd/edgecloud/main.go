@@ -56,6 +56,7 @@ func run(args []string, stderr io.Writer) error {
 		fs.StringVar(&cfg.RecordLog, "record-log", "", "append every newly accepted record to this NDJSON file")
 		fs.StringVar(&cfg.RequestLog, "request-log", "", "append every request (method, path, headers, decoded body) to this NDJSON file")
 		fs.StringVar(&cfg.VerdictsFile, "verdicts", "", `file of "sha256 score" lines the cloud already knows`)
+		fs.DurationVar(&cfg.LookupDelay, "lookup-delay", 0, "answer hash lookups this much later (a slow cloud)")
 		verbose := fs.Bool("v", false, "debug logging")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

@@ -51,9 +51,10 @@ type config struct {
 	KeyFile      string
 	ClientCA     string
 	DataDir      string
-	RecordLog    string // NDJSON of every newly accepted record; "" = none
-	RequestLog   string // NDJSON of every request as received (decoded bodies); "" = none
-	VerdictsFile string // "sha256 score" lines; "" = none
+	RecordLog    string        // NDJSON of every newly accepted record; "" = none
+	RequestLog   string        // NDJSON of every request as received (decoded bodies); "" = none
+	VerdictsFile string        // "sha256 score" lines; "" = none
+	LookupDelay  time.Duration // hash lookups answered this much later (a slow cloud)
 	Log          zerolog.Logger
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/lab"
+	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 )
 
 // executable writes a harmless file that starts like a Windows executable:
@@ -99,10 +101,12 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	hashes := filepath.Join(dir, "hashes.txt")
 	writeAtomic(t, hashes, bad+" 9\n")
 	confPath := filepath.Join(dir, "sensor.toml")
-	config := func(mode, release string) {
+	cloudTables := "" // [privacy] and [uplink], once the cloud runs
+	config := func(mode, release string, more ...string) {
 		writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr,
-			extra: fmt.Sprintf("[[intel.sources]]\npath = %q\nkind = \"sha256\"\nname = \"bad-files\"\n\n"+
-				"[enforcement]\nmode = %q\nhold_timeout = \"2s\"\nhold_release = %q\nmax_age = \"10s\"\n", hashes, mode, release)})
+			extra: cloudTables + fmt.Sprintf("[[intel.sources]]\npath = %q\nkind = \"sha256\"\nname = \"bad-files\"\n\n"+
+				"[enforcement]\nmode = %q\nhold_timeout = \"2s\"\nhold_release = %q\nmax_age = \"10s\"\n", hashes, mode, release) +
+				strings.Join(more, "\n") + "\n"})
 	}
 	config("block", "reinject")
 	ifs := l.RouterIfaces()
@@ -193,14 +197,14 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	t.Logf("held packets: %s; errors %v", strings.Join(fates, ", "), herr)
 	t.Logf("clean 1 MiB download held for its verdict: p50 %.2f ms, p99 %.2f ms (edgesensor_enforcement_hold_seconds)", p50*1e3, p99*1e3)
 
-	reload := func(mode, release string) {
+	reload := func(mode, release string, more ...string) {
 		t.Helper()
 		lines := len(sensor.logLines())
-		config(mode, release)
+		config(mode, release, more...)
 		if err := sensor.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		sensor.waitLogLine(t, lines, "enforcement changed", 5*time.Second)
+		sensor.waitLogLine(t, lines, "config reloaded", 5*time.Second)
 	}
 	// Released by the sender's retransmission instead.
 	reload("block", "retransmit")
@@ -224,6 +228,73 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 		t.Error("monitor mode: no would_block event for EICAR")
 	}
 
+	// The cloud's lookup (hold_cloud): a file clean to the local analysis
+	// that the cloud knows as malicious is blocked; a cloud slower than
+	// the hold gets on_timeout.
+	cloudBad := executable(t, filepath.Join(www, "cloudknown.exe"), 200<<10, 3)
+	pki := filepath.Join(dir, "pki")
+	if err := cloudapi.GenerateCerts(pki); err != nil {
+		t.Fatal(err)
+	}
+	known := filepath.Join(dir, "verdicts.txt")
+	writeAtomic(t, known, cloudBad+" 9\n")
+	cloudBin := cloudtest.Build(t)
+	cloudAddr := "127.0.0.1:18444"
+	startCloud := func(delay string) *opsProc {
+		p := startOps(t, l, l.Router(), cloudBin, "serve", "--listen", cloudAddr, "--lookup-delay", delay,
+			"--cert", filepath.Join(pki, cloudapi.ServerCertFile), "--key", filepath.Join(pki, cloudapi.ServerKeyFile),
+			"--client-ca", filepath.Join(pki, cloudapi.CAFile), "--data", filepath.Join(dir, "cloud"), "--verdicts", known)
+		p.waitLog(t, "edgecloud serving", 10*time.Second)
+		return p
+	}
+	cloud := startCloud("0s")
+	key := filepath.Join(dir, "anon.key")
+	l.MustExec(l.Router(), bin, "genkey", key)
+	cloudTables = fmt.Sprintf("[privacy]\nshare = \"hash\"\nkey_file = %q\n\n[uplink]\nurl = \"https://%s\"\nca_file = %q\ncert_file = %q\nkey_file = %q\nspool_dir = %q\naudit_log = \"\"\n\n",
+		key, cloudAddr, filepath.Join(pki, cloudapi.CAFile), filepath.Join(pki, cloudapi.ClientCertFile),
+		filepath.Join(pki, cloudapi.ClientKeyFile), filepath.Join(dir, "uplink"))
+	reload("block", "reinject", "hold_cloud = true")
+	if sum, err, _ := fetchSum(t, l, got, "http://"+server+"/cloudknown.exe"); err == nil && sum == cloudBad {
+		t.Error("a file the cloud knows as malicious reached the client whole")
+	}
+	cleanRuns("cloud lookup")
+	fams = scrape(t, l)
+	c50, _ := metricValue(fams, "edgesensor_enforcement_hold_cloud_lookup_seconds", map[string]string{"quantile": "0.5"})
+	c99, _ := metricValue(fams, "edgesensor_enforcement_hold_cloud_lookup_seconds", map[string]string{"quantile": "0.99"})
+	p50, _ = metricValue(fams, "edgesensor_enforcement_hold_seconds", map[string]string{"quantile": "0.5"})
+	t.Logf("with the cloud's lookup: lookup p50 %.2f ms, p99 %.2f ms; hold p50 %.2f ms", c50*1e3, c99*1e3, p50*1e3)
+	cloud.stop(t, syscall.SIGTERM)
+	cloud = startCloud("5s")
+	sum, err, took := fetchSum(t, l, got, cleanURL)
+	if err != nil || sum != clean {
+		t.Errorf("slow cloud, on_timeout = permit: clean download sha256 %s, %v", sum, err)
+	}
+	if took < 1500*time.Millisecond || took > 4*time.Second {
+		t.Errorf("slow cloud, on_timeout = permit: download took %v, want about 90%% of hold_timeout (2s)", took)
+	}
+	t.Logf("slow cloud, on_timeout = permit: clean download complete in %v", took.Round(time.Millisecond))
+	reload("block", "reinject", "hold_cloud = true", "on_timeout = \"block\"")
+	sum, err, took = fetchSum(t, l, got, cleanURL)
+	if err == nil && sum == clean {
+		t.Error("slow cloud, on_timeout = block: the download completed")
+	}
+	t.Logf("slow cloud, on_timeout = block: curl failed after %v (%v)", took.Round(time.Millisecond), err)
+	timeouts := false
+	for end := time.Now().Add(3 * time.Second); !timeouts && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, ev := range actionEvents(t, sensor) {
+			timeouts = timeouts || get(ev, "edgesensor.action.hold") == "timeout" && get(ev, "event.action") == "blocked"
+		}
+	}
+	if !timeouts {
+		t.Error("no blocked action event with hold timeout")
+	}
+	fams = scrape(t, l)
+	if v, _ := metricValue(fams, "edgesensor_enforcement_held_downloads_total", map[string]string{"outcome": "timeout"}); v < 2 {
+		t.Errorf("edgesensor_enforcement_held_downloads_total{outcome=timeout} = %v, want 2", v)
+	}
+	cloud.stop(t, syscall.SIGTERM)
+	cloudTables = ""
+
 	// A daemon that reads nothing (stopped) or is gone: the program holds
 	// a download's packets at most hold_timeout (2s), then lets them
 	// through.
@@ -231,7 +302,7 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	if err := sensor.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	sum, err, took := fetchSum(t, l, got, cleanURL)
+	sum, err, took = fetchSum(t, l, got, cleanURL)
 	sensor.cmd.Process.Signal(syscall.SIGCONT)
 	if err != nil || sum != clean {
 		t.Errorf("daemon stopped: clean download sha256 %s, %v", sum, err)

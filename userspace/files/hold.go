@@ -47,6 +47,9 @@ type FileVerdict struct {
 	Type     string
 	Size     int64
 	Complete bool
+	// CloudLookup: the privacy policy lets the cloud see this file's
+	// hash (the uplink looks it up), so a hold may wait for its answer.
+	CloudLookup bool
 }
 
 // SetHolds sets (nil: clears) the hold on downloads.
@@ -118,6 +121,8 @@ func (f *file) verdictOf() FileVerdict {
 	v := FileVerdict{Score: f.score, Name: f.meta.Name, Type: f.typ.Category.String(), Size: f.size, Complete: f.complete}
 	if f.complete && len(f.sum256) > 0 {
 		v.SHA256 = hex.EncodeToString(f.sum256)
+		sm := f.s.p.cfg.Samples
+		v.CloudLookup = sm != nil && sm.Wanted(f.typ.Category)
 	}
 	return v
 }

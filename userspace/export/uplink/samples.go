@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -169,4 +170,22 @@ func (c *Client) pollVerdicts(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// Lookup asks the cloud at once what it knows of one hash (enforcement
+// holding a download for its verdict); ctx bounds the wait. It bypasses
+// the batches: the answer is needed in milliseconds, not at the next send.
+func (c *Client) Lookup(ctx context.Context, sha string) (cloudapi.LookupResult, error) {
+	var lr cloudapi.LookupResponse
+	body, _ := json.Marshal(cloudapi.LookupRequest{SHA256: []string{sha}})
+	if err := c.call(ctx, http.MethodPost, cloudapi.PathLookup, http.Header{}, bytes.NewReader(body), &lr); err != nil {
+		return cloudapi.LookupResult{}, fmt.Errorf("cloud lookup: %w", err)
+	}
+	c.st.lookups.Add(1)
+	for _, r := range lr.Results {
+		if r.SHA256 == sha {
+			return r, nil
+		}
+	}
+	return cloudapi.LookupResult{SHA256: sha, Verdict: cloudapi.VerdictUnknown}, nil
 }

@@ -98,6 +98,9 @@ type Settings struct {
 	// "reinject" (at once) or "retransmit" (the sender's next
 	// retransmission passes: one retransmission timeout later).
 	HoldRelease string `toml:"hold_release"`
+	// HoldCloud: a held download whose hash the privacy policy lets the
+	// cloud see also waits for the cloud's lookup (within hold_timeout).
+	HoldCloud bool `toml:"hold_cloud"`
 }
 
 // minPrefix is the shortest blocklist prefix taken for a family.

@@ -1,0 +1,198 @@
+package files
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+)
+
+// holdRec is a Holds that remembers what the pipeline told it.
+type holdRec struct {
+	mu     sync.Mutex
+	held   []heldAt
+	judged []FileVerdict
+	unheld []FileVerdict
+}
+
+type heldAt struct {
+	end uint32 // the packet's sequence number plus its length
+	d   HoldDecision
+}
+
+func (r *holdRec) Held(ev *datapath.Event, d HoldDecision) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.held = append(r.held, heldAt{ev.Seq + uint32(len(ev.Payload)), d})
+}
+
+func (r *holdRec) Judged(_ datapath.Flow, v FileVerdict) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.judged = append(r.judged, v)
+}
+
+func (r *holdRec) Unheld(_ datapath.Flow, v FileVerdict, _ string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unheld = append(r.unheld, v)
+}
+
+func exeBody(n int) []byte {
+	b := bytes.Repeat([]byte{0x90, 0x41, 0x17, 0xc3}, n/4+1)[:n]
+	copy(b, "MZ")
+	b[60] = 0x40
+	return b
+}
+
+func response(ctype string, body []byte, chunked bool) string {
+	if !chunked {
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s", ctype, len(body), body)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n", ctype)
+	for off := 0; off < len(body); off += 1000 {
+		end := min(off+1000, len(body))
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", end-off, body[off:end])
+	}
+	b.WriteString("0\r\n\r\n")
+	return b.String()
+}
+
+// The pipeline's answers for held packets: how far the server's bytes
+// are judged, and which packet completes a download (its verdict then
+// comes through Judged). Every server packet is marked held, as the data
+// plane marks those reaching its gate.
+func TestHoldDecisions(t *testing.T) {
+	exe := exeBody(5000)
+	html := []byte(strings.Repeat("<p>not a file</p>\n", 2000))
+	base := uint32(isnS + 1)
+	for _, c := range []struct {
+		name string
+		resp []string
+	}{
+		{"content-length download", []string{response("application/octet-stream", exe, false)}},
+		{"chunked download", []string{response("application/octet-stream", exe, true)}},
+		{"content-length page", []string{response("text/html", html, false)}},
+		{"chunked page", []string{response("text/html", html, true)}},
+		{"page then download on one connection", []string{response("text/html", html, false), response("application/octet-stream", exe, false)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var req strings.Builder
+			for range c.resp {
+				req.WriteString("GET /x.exe HTTP/1.1\r\nHost: a\r\n\r\n")
+			}
+			conn := testutil.TCPConn{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80"),
+				ToServer: []byte(req.String()), ToClient: []byte(strings.Join(c.resp, ""))}
+			p, _, _ := newPipeline(t, nil, nil)
+			rec := &holdRec{}
+			p.SetHolds(rec)
+			sh := p.NewShard(0)
+			segs := segments(conn, 1448)
+			feedHeld(sh, conn, segs, time.Unix(1700000000, 0))
+			sh.Close()
+			p.Close()
+			// Where each response's body starts and ends.
+			type span struct {
+				start, end uint32
+				file       bool
+				chunked    bool
+			}
+			var spans []span
+			off := uint32(0)
+			for _, r := range c.resp {
+				hdr := uint32(strings.Index(r, "\r\n\r\n") + 4)
+				spans = append(spans, span{base + off + hdr, base + off + uint32(len(r)), strings.Contains(r, "octet-stream"), strings.Contains(r, "chunked")})
+				off += uint32(len(r))
+			}
+			completed := 0
+			for _, h := range rec.held {
+				var cur *span
+				for i := range spans {
+					if int32(h.end-spans[i].start) > 0 && int32(h.end-spans[i].end) <= 0 {
+						cur = &spans[i]
+					}
+				}
+				d := h.d
+				switch {
+				case d.Files > 0:
+					completed += d.Files
+					if cur == nil || h.end != cur.end || !cur.file {
+						t.Errorf("packet ending at %d completed %d files: not a download's last packet", h.end, d.Files)
+					}
+				case cur == nil:
+					// Between bodies (a FIN, a head): the next byte.
+					if d.Open || d.Gate != h.end && int32(d.Gate-h.end) < 0 {
+						t.Errorf("packet ending at %d outside a body: %+v", h.end, d)
+					}
+				case cur.file && !cur.chunked:
+					if d.Open || d.Gate != cur.end-1 {
+						t.Errorf("download body, packet ending at %d: %+v, want gate %d (its last byte)", h.end, d, cur.end-1)
+					}
+				case cur.file:
+					if d.Open || d.Gate != h.end {
+						t.Errorf("chunked download, packet ending at %d: %+v, want the next byte", h.end, d)
+					}
+				case !cur.chunked:
+					// Its last byte while it may still be a file (not yet
+					// typed), its end once it is known not to be.
+					if d.Open || d.Gate != cur.end && d.Gate != cur.end-1 {
+						t.Errorf("page body, packet ending at %d: %+v, want gate %d (its end)", h.end, d, cur.end)
+					}
+				default:
+					// A chunked page: the next byte until its head is
+					// typed, then open.
+					if !d.Open && d.Gate != h.end {
+						t.Errorf("chunked page, packet ending at %d: %+v", h.end, d)
+					}
+				}
+			}
+			files := 0
+			for _, s := range spans {
+				if s.file {
+					files++
+				}
+			}
+			if completed != files || len(rec.judged) != files {
+				t.Errorf("%d downloads, %d completions, %d verdicts", files, completed, len(rec.judged))
+			}
+			for _, v := range rec.judged {
+				if !v.Complete || v.SHA256 == "" || v.Type != "executable" {
+					t.Errorf("verdict %+v", v)
+				}
+			}
+			if len(rec.unheld) != 0 {
+				t.Errorf("unheld verdicts %+v", rec.unheld)
+			}
+		})
+	}
+}
+
+// feedHeld is feed with every server packet that carries data or a FIN
+// marked held.
+func feedHeld(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
+	var ev datapath.Event
+	for i, s := range segs {
+		ev = datapath.Event{
+			Time: t0.Add(time.Duration(i) * time.Microsecond), Interface: "eth1", Class: datapath.ClassStream,
+			Proto: datapath.ProtoTCP, TCPFlags: s.flags, Seq: s.seq, Ack: s.ack,
+			Payload: s.payload, PayloadLen: len(s.payload),
+		}
+		if s.fromClient {
+			ev.Flags = datapath.FlagFromClient
+			ev.Src, ev.Dst = c.Client, c.Server
+		} else {
+			ev.Src, ev.Dst = c.Server, c.Client
+			if len(s.payload) > 0 {
+				ev.State = datapath.StateHeld
+			}
+		}
+		sh.Handle(&ev)
+	}
+}

@@ -7,8 +7,10 @@
 
 #include "csum.h"
 
-/* BPF calls take five arguments: class, flags and state travel as one. */
+/* BPF calls take five arguments: class, flags and state travel as one,
+ * with EMIT_WAKE: wake the ring's reader now. */
 #define EMIT_META(class, flags, state) ((__u32)(class) | (__u32)(flags) << 8 | (__u32)(state) << 16)
+#define EMIT_WAKE (1u << 24)
 
 /* Copies the frame and a header into the ring of the class. f is NULL for
  * packets emitted without flow state. Returns 0 on success. A global
@@ -97,7 +99,7 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 		/* Enforcing: a client's hello is decided on as soon as it is
 		 * read, before the handshake it starts can finish. */
 		rb_flags = BPF_RB_FORCE_WAKEUP;
-	} else if (state & EV_STATE_HELD) {
+	} else if (meta & EMIT_WAKE) {
 		/* A held packet waits for userspace to read it. */
 		rb_flags = BPF_RB_FORCE_WAKEUP;
 	} else if (wakeup) {

@@ -35,7 +35,16 @@ static __always_inline void hold_arm(const struct flow_key *k, __u32 seq, struct
 	c->v[C_HOLD_ARMED]++;
 }
 
-/* Returns 1 when p is to be held: the caller emits it and drops it. */
+/* hold_check's results: not held (0), or held, the first packet since
+ * userspace last wrote the gate (userspace may be asleep: wake it) or
+ * one after (it is awake, reading the first). */
+enum {
+	HOLD_FIRST = 1,
+	HOLD_MORE = 2,
+};
+
+/* Returns HOLD_FIRST or HOLD_MORE when p is to be held: the caller emits
+ * it and drops it. */
 static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, int from_client,
 				      struct counter_set *c)
 {
@@ -83,11 +92,21 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, i
 	__u64 since = h->held_ns;
 	if (!since) {
 		h->held_ns = now;
-	} else if (now - since >= hold_timeout_ns) {
+		return HOLD_FIRST;
+	}
+	if (now - since >= hold_timeout_ns) {
 		c->v[C_HOLD_EXPIRED]++;
 		return 0;
 	}
-	return 1;
+	return HOLD_MORE;
+}
+
+/* The emit meta bit that wakes userspace for a held packet: the first of
+ * a gate's; the reader it woke finds the rest. (A forced wakeup costs
+ * microseconds: an interrupt of the CPU's own.) */
+static __always_inline __u32 hold_wake(int held)
+{
+	return held == HOLD_FIRST ? EMIT_WAKE : 0;
 }
 
 #endif

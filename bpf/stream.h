@@ -38,7 +38,7 @@ static __always_inline int stream_stateless(struct xdp_md *ctx, struct pkt *p, i
 
 	if (p->tcp_flags & TCP_SYN)
 		flags |= EV_F_FLOW_NEW;
-	return emit(ctx, p, NULL, EMIT_META(EV_CLASS_STREAM, flags, STREAM_NEW | (held ? EV_STATE_HELD : 0)), c);
+	return emit(ctx, p, NULL, EMIT_META(EV_CLASS_STREAM, flags, STREAM_NEW | (held ? EV_STATE_HELD : 0)) | hold_wake(held), c);
 }
 
 /* A new connection on the tuple, confirmed by its SYN-ACK: what userspace
@@ -85,7 +85,7 @@ static __always_inline int stream_track(struct xdp_md *ctx, struct pkt *p,
 		flags |= EV_F_FLOW_NEW;
 
 	if (held) {
-		if (emit(ctx, p, f, EMIT_META(EV_CLASS_STREAM, flags, state | EV_STATE_HELD), c) < 0)
+		if (emit(ctx, p, f, EMIT_META(EV_CLASS_STREAM, flags, state | EV_STATE_HELD) | hold_wake(held), c) < 0)
 			return state == STREAM_CAPTURE ? ST_BODY : 0;
 		f->stream_bytes += p->payload_len;
 		f->flags |= FLOW_F_STREAM_EMITTED;

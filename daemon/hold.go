@@ -45,6 +45,9 @@ type holder struct {
 	// data plane holding it to its release; cloudTook, the cloud lookups.
 	waited    latencies
 	cloudTook latencies
+	// read: how long packets handed on at once were held (the data
+	// plane holding them to their re-injection).
+	read latencies
 	// lookup is the uplink's hash lookup, or nil (no uplink).
 	lookup func() cloudLookup
 	done   chan struct{}
@@ -112,6 +115,7 @@ func (h *holder) Held(ev *datapath.Event, d files.HoldDecision) {
 	if d.Files == 0 && st == nil {
 		h.mu.Unlock()
 		h.pass(d.Flow, d.Gate, d.Open, ev.Mono, [][]byte{ev.Frame}, ev.Ifindex)
+		h.read.add(time.Since(ev.Time))
 		return
 	}
 	if st == nil {

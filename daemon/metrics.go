@@ -364,17 +364,22 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 				}
 				return float64(e.hold.stats.CloudErrors.Load())
 			})},
-		{Name: "enforcement_hold_seconds", Help: "How long clean downloads' last packets were held, from the data plane holding them to their release, over the last 1,024 (quantile 0.5, 0.99, 1).",
-			Kind: metrics.Gauge, Labels: []string{"quantile"},
+		{Name: "enforcement_hold_seconds", Help: "How long held packets waited, from the data plane holding them to their release, over the last 1,024 of each stage: verdict (a clean download's last packet), read (packets handed on once read) (quantile 0.5, 0.99, 1).",
+			Kind: metrics.Gauge, Labels: []string{"stage", "quantile"},
 			Read: func(emit emitFn) {
 				e := a.enf.Load()
 				if e == nil || e.hold == nil {
 					return
 				}
-				if q, ok := e.hold.waited.quantiles(0.5, 0.99, 1); ok {
-					emit(q[0].Seconds(), "0.5")
-					emit(q[1].Seconds(), "0.99")
-					emit(q[2].Seconds(), "1")
+				for _, st := range []struct {
+					name string
+					l    *latencies
+				}{{"verdict", &e.hold.waited}, {"read", &e.hold.read}} {
+					if q, ok := st.l.quantiles(0.5, 0.99, 1); ok {
+						emit(q[0].Seconds(), st.name, "0.5")
+						emit(q[1].Seconds(), st.name, "0.99")
+						emit(q[2].Seconds(), st.name, "1")
+					}
 				}
 			}},
 	}

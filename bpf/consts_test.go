@@ -41,6 +41,8 @@ func TestConstantsMatchTheC(t *testing.T) {
 		{"MAX_IFINDEX", MaxIfIndex, "bpf.MaxIfIndex"},
 		{"REINJECT_MAGIC", ReinjectMagic, "bpf.ReinjectMagic"},
 		{"APP_HTTP", uint64(datapath.AppHTTP), "datapath.AppHTTP"},
+		{"APP_SMTP", uint64(datapath.AppSMTP), "datapath.AppSMTP"},
+		{"APP_IMAP", uint64(datapath.AppIMAP), "datapath.AppIMAP"},
 		{"EV_STATE_HELD", datapath.StateHeld, "datapath.StateHeld"},
 		{"MAX_VLAN", decap.MaxVLAN, "decap.MaxVLAN"},
 		{"MAX_MPLS", decap.MaxMPLS, "decap.MaxMPLS"},

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Downloads held until their verdict. In block mode with holds on, an
- * HTTP flow is gated from the server's SYN-ACK (and again by each client
- * request): server packets that carry bytes at or after the gate are
- * copied to userspace and dropped. Userspace reads them as any stream
- * data, moves the gate past what it has judged (the whole of a
- * non-candidate body, a candidate's body but its last byte) and
- * re-injects them; the packet completing a candidate file waits there
- * for the file's verdict. The kernel keeps its own time: a gate that
- * holds packets for hold_timeout_ns without userspace's word lets them
- * through, so a dead daemon delays a download, never stops it. */
+/* Files held until their verdict. In block mode with holds on, a watched
+ * flow is gated in the direction its files travel: HTTP and IMAP from
+ * the server's SYN-ACK (HTTP again at each client request), SMTP from
+ * the client's SYN. Packets of that direction that carry bytes at or
+ * after the gate are copied to userspace and dropped. Userspace reads
+ * them as any stream data, moves the gate past what it has judged (the
+ * whole of a body of no interest, a download's body but its last byte;
+ * mail, packet by packet) and re-injects them; the packet completing a
+ * file waits there for the file's verdict. The kernel keeps its own
+ * time: a gate that holds packets for hold_timeout_ns without
+ * userspace's word lets them through, so a dead daemon delays a
+ * transfer, never stops it. */
 #ifndef EDGESENSOR_HOLD_H
 #define EDGESENSOR_HOLD_H
 
@@ -18,20 +20,41 @@ static __always_inline int hold_reaches(__u32 seq, __u32 len, __u32 gate)
 	return (__s32)(seq + len - gate) > 0;
 }
 
-/* Gates the flow at seq unless it is gated at or before it already. */
-static __always_inline void hold_arm(const struct flow_key *k, __u32 seq, struct counter_set *c)
+/* How far from a flow's gate (or, opened, its judged point) a request's
+ * acknowledgement may be. */
+#define HOLD_MAX_BACK (1u << 30)
+
+/* Gates the flow at seq, a connection's first byte of the direction its
+ * files travel. A SYN-ACK starts a gate only where none is (a forged one
+ * must not move a connection's); a new connection on a tuple that had
+ * one restarts it once the flow tracker confirmed it (hold_reopened). */
+static __always_inline void hold_start(const struct flow_key *k, __u32 seq, int from_client, __u64 flags,
+				       struct counter_set *c)
+{
+	struct file_hold n = { .gate_seq = seq, .state = HOLD_GATED, .from_client = from_client };
+
+	if (bpf_map_update_elem(&file_holds, k, &n, flags) == 0)
+		c->v[C_HOLD_ARMED]++;
+}
+
+/* A client request acknowledging seq: where its response starts. It
+ * gates the server's bytes there unless they are gated at or before it
+ * already, and is remembered (hold_reqs) against a gate userspace opens
+ * on an older packet. An acknowledgement far from the gate is no request
+ * of this connection (forged, it would put the gate behind every byte to
+ * come): ignored. */
+static __always_inline void hold_request(const struct flow_key *k, __u32 seq, struct counter_set *c)
 {
 	struct file_hold *h = bpf_map_lookup_elem(&file_holds, k);
 
-	if (h) {
-		if (h->state == HOLD_GATED && (__s32)(seq - h->gate_seq) >= 0)
-			return;
-		h->gate_seq = seq;
-		h->state = HOLD_GATED;
-	} else {
-		struct file_hold n = { .gate_seq = seq, .state = HOLD_GATED };
-		bpf_map_update_elem(&file_holds, k, &n, BPF_ANY);
-	}
+	if (!h || h->from_client || (__u32)(seq - h->gate_seq + HOLD_MAX_BACK) >= 2 * HOLD_MAX_BACK)
+		return;
+	struct hold_req r = { .ns = bpf_ktime_get_ns(), .ack = seq };
+	bpf_map_update_elem(&hold_reqs, k, &r, BPF_ANY);
+	if (h->state == HOLD_GATED && (__s32)(seq - h->gate_seq) >= 0)
+		return;
+	h->gate_seq = seq;
+	h->state = HOLD_GATED;
 	c->v[C_HOLD_ARMED]++;
 }
 
@@ -44,36 +67,40 @@ enum {
 };
 
 /* Returns HOLD_FIRST or HOLD_MORE when p is to be held: the caller emits
- * it and drops it. */
+ * it and drops it. from_client: p travels to the watched port. */
 static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, int from_client,
 				      struct counter_set *c)
 {
 	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns)
 		return 0;
-	if (port_app[from_client ? p->dport : p->sport] != APP_HTTP)
+	__u8 app = port_app[from_client ? p->dport : p->sport];
+	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
 		return 0;
 	/* A datagram userspace reassembled went out as its fragments. */
 	if ((p->tcp_flags & TCP_RST) || p->reinjected)
 		return 0;
-	if (from_client) {
+	int mail_out = app == APP_SMTP; /* files travel client -> server */
+	if (p->tcp_flags & TCP_SYN) {
+		/* A connection starts: the server's SYN-ACK says where each
+		 * direction's first byte is. */
+		if (!from_client && (p->tcp_flags & TCP_ACK))
+			hold_start(k, mail_out ? p->ack : p->seq + 1, mail_out, BPF_NOEXIST, c);
+		return 0;
+	}
+	if (from_client && app == APP_HTTP) {
 		/* A request: its acknowledgement is where the response starts.
 		 * (A server may send before it; the SYN-ACK gated those.) */
-		if (p->payload_len && (p->tcp_flags & TCP_ACK) && !(p->tcp_flags & TCP_SYN)) {
-			struct hold_req r = { .ns = bpf_ktime_get_ns(), .ack = p->ack };
-			bpf_map_update_elem(&hold_reqs, k, &r, BPF_ANY);
-			hold_arm(k, p->ack, c);
-		}
+		if (p->payload_len && (p->tcp_flags & TCP_ACK))
+			hold_request(k, p->ack, c);
 		return 0;
 	}
-	if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
-		hold_arm(k, p->seq + 1, c);
+	if (from_client != mail_out)
 		return 0;
-	}
 	__u32 len = p->payload_len + ((p->tcp_flags & TCP_FIN) ? 1 : 0);
 	if (!len)
 		return 0;
 	struct file_hold *h = bpf_map_lookup_elem(&file_holds, k);
-	if (!h)
+	if (!h || h->from_client != mail_out)
 		return 0;
 	if (h->state == HOLD_OPEN) {
 		/* A request newer than what userspace opened the gate on
@@ -99,6 +126,19 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, i
 		return 0;
 	}
 	return HOLD_MORE;
+}
+
+/* A new connection on a tuple with a gate, confirmed by its SYN-ACK p
+ * (sensor.c reopen): its gate starts again. */
+static __always_inline void hold_reopened(struct pkt *p, const struct flow_key *k, struct counter_set *c)
+{
+	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns)
+		return;
+	__u8 app = port_app[p->sport];
+	if (app == APP_HTTP || app == APP_IMAP)
+		hold_start(k, p->seq + 1, 0, BPF_ANY, c);
+	else if (app == APP_SMTP)
+		hold_start(k, p->ack, 1, BPF_ANY, c);
 }
 
 /* The emit meta bit that wakes userspace for a held packet: the first of

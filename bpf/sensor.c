@@ -124,8 +124,10 @@ static __always_inline void reopen(struct xdp_md *ctx, struct pkt *p, struct flo
 	f->flags &= ~FLOW_F_REOPEN;
 	if (cfg.tls_enabled)
 		tls_reopened(f, p, c);
-	if (f->kind & FLOW_STREAM)
+	if (f->kind & FLOW_STREAM) {
 		stream_reopened(f, k, c);
+		hold_reopened(p, k, c);
+	}
 }
 
 /* A packet hold_check chose: dropped once userspace has its copy, passed

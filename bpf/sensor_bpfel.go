@@ -287,12 +287,13 @@ type sensorEvent struct {
 }
 
 type sensorFileHold struct {
-	_       structs.HostLayout
-	HeldNs  uint64
-	OpenNs  uint64
-	GateSeq uint32
-	State   uint8
-	Pad     [3]uint8
+	_          structs.HostLayout
+	HeldNs     uint64
+	OpenNs     uint64
+	GateSeq    uint32
+	State      uint8
+	FromClient uint8
+	Pad        [2]uint8
 }
 
 type sensorFlow struct {

@@ -262,8 +262,10 @@ struct flow {
  * copy); userspace hands it on, or not, once the file is judged. */
 #define EV_STATE_HELD 0x80
 
-/* port_app value of HTTP (datapath.AppHTTP): the downloads hold.h gates. */
+/* port_app values (datapath.App*) of the protocols hold.h gates. */
 #define APP_HTTP 1
+#define APP_SMTP 2
+#define APP_IMAP 3
 
 /* A download's gate (hold.h), keyed like stream_verdicts. Server bytes at
  * or after gate_seq are held: emitted to userspace and dropped, until
@@ -273,9 +275,10 @@ struct flow {
 struct file_hold {
 	__u64 held_ns;  /* first packet held since userspace last wrote the entry; 0: none */
 	__u64 open_ns;  /* OPEN: the time of the packet userspace decided it on */
-	__u32 gate_seq; /* server -> client: first sequence number not yet judged */
-	__u8 state;     /* enum hold_state */
-	__u8 _pad[3];
+	__u32 gate_seq;    /* first sequence number not yet judged, of the gated direction */
+	__u8 state;        /* enum hold_state */
+	__u8 from_client;  /* the gated direction: 1 client -> server (SMTP), 0 server -> client */
+	__u8 _pad[2];
 };
 
 /* A flow's latest client request, kernel-owned (hold_reqs): userspace's

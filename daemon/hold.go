@@ -36,9 +36,10 @@ type holder struct {
 	e *enforcer
 	k *sensor.Holds
 
-	mu    sync.Mutex
-	flows map[datapath.Flow]*heldFlow
-	bytes int
+	mu       sync.Mutex
+	flows    map[datapath.Flow]*heldFlow
+	bytes    int
+	stopping bool // stop: every wait settles as clean
 
 	stats holdStats
 	// waited: how long a clean download's last packet was held, from the
@@ -69,13 +70,12 @@ type holdStats struct {
 // heldFlow is one flow's held packets while verdicts are awaited.
 type heldFlow struct {
 	frames  []heldFrame
-	pending int       // verdicts awaited (may dip below 0: a verdict before the packet's report)
-	seen    bool      // Held reported the packet that completed a file
-	since   time.Time // when the wait started (the timeout's clock)
-	at      time.Time // when the data plane held that packet
-	gate    uint32
-	open    bool
-	basis   uint64 // Event.Mono of the packet gate and open were decided on
+	pending int                // verdicts awaited (may dip below 0: a verdict before the packet's report)
+	seen    bool               // Held reported the packet that completed a file
+	since   time.Time          // when the wait started (the timeout's clock)
+	at      time.Time          // when the data plane held that packet
+	d       files.HoldDecision // the latest, on the packet of time stamp basis
+	basis   uint64
 	bad     *files.FileVerdict
 }
 
@@ -114,7 +114,7 @@ func (h *holder) Held(ev *datapath.Event, d files.HoldDecision) {
 	st := h.flows[d.Flow]
 	if d.Files == 0 && st == nil {
 		h.mu.Unlock()
-		h.pass(d.Flow, d.Gate, d.Open, ev.Mono, [][]byte{ev.Frame}, ev.Ifindex)
+		h.pass(d, ev.Mono, [][]byte{ev.Frame}, ev.Ifindex)
 		h.read.add(time.Since(ev.Time))
 		return
 	}
@@ -126,7 +126,7 @@ func (h *holder) Held(ev *datapath.Event, d files.HoldDecision) {
 	if d.Files > 0 && !st.seen {
 		st.seen, st.at = true, ev.Time
 	}
-	st.gate, st.open, st.basis = d.Gate, d.Open, ev.Mono
+	st.d, st.basis = d, ev.Mono
 	if len(ev.Frame) == ev.FrameLen && len(st.frames) < maxHeldPerFlow && h.bytes+len(ev.Frame) <= maxHeldBytes {
 		st.frames = append(st.frames, heldFrame{b: append([]byte(nil), ev.Frame...), ifindex: ev.Ifindex})
 		h.bytes += len(ev.Frame)
@@ -223,6 +223,9 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 	if !timedOut && (st.pending > 0 || !st.seen) {
 		return
 	}
+	if h.stopping {
+		timedOut, st.bad = false, nil // what is held goes on
+	}
 	delete(h.flows, fl)
 	for _, f := range st.frames {
 		h.bytes -= len(f.b)
@@ -233,7 +236,7 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 	if timedOut && bad == nil {
 		h.stats.Timeouts.Add(1)
 		if set.OnTimeout == enforce.OnTimeoutBlock {
-			bad, hold = &files.FileVerdict{Name: "(verdict pending)"}, "timeout"
+			bad, hold = &files.FileVerdict{Name: "(verdict pending)", Sent: st.d.FromClient}, "timeout"
 		}
 	}
 	// Hand on (or reset) outside the lock: a run of the program takes
@@ -247,11 +250,14 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 			for i, f := range frames {
 				bs[i] = f.b
 			}
+			if !st.seen {
+				return // no packet was held (a daemon stopping)
+			}
 			ifindex := uint32(0)
 			if len(frames) > 0 {
 				ifindex = frames[0].ifindex
 			}
-			h.pass(fl, st.gate, st.open, st.basis, bs, ifindex)
+			h.pass(st.d, st.basis, bs, ifindex)
 			return
 		}
 		h.stats.Blocked.Add(1)
@@ -277,12 +283,12 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 
 // pass moves the flow's gate and hands frames on (or, with
 // hold_release = "retransmit", lets the sender's retransmission through).
-func (h *holder) pass(fl datapath.Flow, gate uint32, open bool, basis uint64, frames [][]byte, ifindex uint32) {
+func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifindex uint32) {
 	var err error
-	if open {
-		err = h.k.Open(fl, basis)
+	if d.Open {
+		err = h.k.Open(d.Flow, d.Gate, basis)
 	} else {
-		err = h.k.Gate(fl, gate)
+		err = h.k.Gate(d.Flow, d.Gate, d.FromClient)
 	}
 	if err != nil {
 		h.stats.Errors.Add(1)
@@ -326,7 +332,11 @@ func fileRule(v *files.FileVerdict) string {
 func (h *holder) report(fl datapath.Flow, v *files.FileVerdict, blocked bool, hold, iface string) {
 	ev := ecs.NewActionEvent(time.Now(), blocked, v.Score.Score)
 	ev.Observer.Ingress.Interface.Name = iface
+	// From where the file came to where it went.
 	ev.Source, ev.Destination = ecs.EndpointOf(fl.Server), ecs.EndpointOf(fl.Client)
+	if v.Sent {
+		ev.Source, ev.Destination = ecs.EndpointOf(fl.Client), ecs.EndpointOf(fl.Server)
+	}
 	ev.Network.Transport, ev.Network.Type = "tcp", "ipv4"
 	if fl.Client.Addr().Unmap().Is6() {
 		ev.Network.Type = "ipv6"
@@ -385,10 +395,10 @@ func (h *holder) run() {
 func (h *holder) stop() {
 	close(h.done)
 	h.mu.Lock()
+	h.stopping = true
 	for fl, st := range h.flows {
-		st.bad = nil
-		st.seen, st.pending = true, 0
-		h.settleLocked(fl, st, false)
+		st.bad, st.pending = nil, 0
+		h.settleLocked(fl, st, true)
 	}
 	h.mu.Unlock()
 }

@@ -137,10 +137,10 @@ func BenchmarkPrivilegedHold(b *testing.B) {
 	flow := func(port uint16) datapath.Flow {
 		return datapath.Flow{Client: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), Server: netip.MustParseAddrPort("10.0.0.2:80")}
 	}
-	if err := holds.Gate(flow(40000), 5000+1<<20); err != nil {
+	if err := holds.Gate(flow(40000), 5000+1<<20, false); err != nil {
 		b.Fatal(err)
 	}
-	if err := holds.Gate(flow(40001), 5000); err != nil {
+	if err := holds.Gate(flow(40001), 5000, false); err != nil {
 		b.Fatal(err)
 	}
 	for _, f := range []fixture{

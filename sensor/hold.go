@@ -75,16 +75,23 @@ func (h *Holds) put(fl datapath.Flow, v bpf.FileHold) error {
 	return nil
 }
 
-// Gate holds the flow's server packets that carry bytes from seq on (and
-// restarts the kernel's timeout).
-func (h *Holds) Gate(fl datapath.Flow, seq uint32) error {
-	return h.put(fl, bpf.FileHold{GateSeq: seq, State: bpf.HoldGated})
+// Gate holds the flow's packets of one direction (the client's:
+// fromClient) that carry bytes from seq on, and restarts the kernel's
+// timeout.
+func (h *Holds) Gate(fl datapath.Flow, seq uint32, fromClient bool) error {
+	v := bpf.FileHold{GateSeq: seq, State: bpf.HoldGated}
+	if fromClient {
+		v.FromClient = 1
+	}
+	return h.put(fl, v)
 }
 
 // Open holds nothing more of the flow until its client's next request
-// after the packet of time stamp basis (Event.Mono) it was decided on.
-func (h *Holds) Open(fl datapath.Flow, basis uint64) error {
-	return h.put(fl, bpf.FileHold{State: bpf.HoldOpen, OpenNs: basis})
+// after the packet of time stamp basis (Event.Mono) it was decided on;
+// judged is where the server's bytes were judged to (a request whose
+// acknowledgement is far from it is no request of this connection).
+func (h *Holds) Open(fl datapath.Flow, judged uint32, basis uint64) error {
+	return h.put(fl, bpf.FileHold{State: bpf.HoldOpen, GateSeq: judged, OpenNs: basis})
 }
 
 // Forget deletes the flow's gate.

@@ -61,8 +61,14 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	held("syn-ack", synack, false)
 	held("first response bytes: gated at the SYN-ACK", resp(5001, 100, "PA"), true)
 	held("its retransmission", resp(5001, 100, "PA"), true)
+	// A SYN-ACK inside the connection (forged, or a retransmission) does
+	// not move its gate: the host answers it with a challenge ACK.
+	forged := synack
+	forged.Seq = 5001 + 1<<31
+	held("a forged SYN-ACK", forged, false)
+	held("still gated", resp(5001, 100, "PA"), true)
 	// Userspace judged the head; the body's last byte is at 5001+999.
-	if err := holds.Gate(fl, 5001+999); err != nil {
+	if err := holds.Gate(fl, 5001+999, false); err != nil {
 		t.Fatal(err)
 	}
 	held("body before the last byte", resp(5101, 899, "PA"), false)
@@ -80,11 +86,11 @@ func TestPrivilegedHoldGates(t *testing.T) {
 		t.Errorf("hold_expired rose by %d, want 1", d)
 	}
 	// A write from userspace restarts the clock.
-	if err := holds.Gate(fl, 6000); err != nil {
+	if err := holds.Gate(fl, 6000, false); err != nil {
 		t.Fatal(err)
 	}
 	held("gate moved: the FIN after the body", resp(6000, 0, "FA"), true)
-	if err := holds.Open(fl, 0); err != nil {
+	if err := holds.Open(fl, 6001, 0); err != nil {
 		t.Fatal(err)
 	}
 	held("open", resp(6001, 500, "PA"), false)
@@ -94,18 +100,25 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	held("a request", next, false)
 	held("before the request's ack", resp(6001, 500, "PA"), false)
 	held("the response to it", resp(6501, 10, "PA"), true)
+	// A request whose acknowledgement is far behind the gate is no
+	// request of this connection: it would put the gate behind every byte
+	// to come.
+	forgedReq := next
+	forgedReq.Ack = uint32(6501 + 1<<31 + 10)
+	held("a forged request", forgedReq, false)
+	held("gate unmoved", resp(6501, 10, "PA"), true)
 	// An Open decided on a packet older than the request (a pipelined
 	// request that passed while userspace read the response before) does
 	// not undo the request's gate; one decided after it does.
-	if err := holds.Open(fl, 1); err != nil {
+	if err := holds.Open(fl, 6501, 1); err != nil {
 		t.Fatal(err)
 	}
 	held("an Open older than the request", resp(6501, 10, "PA"), true)
-	if err := holds.Open(fl, monoNow()); err != nil {
+	if err := holds.Open(fl, 6501, monoNow()); err != nil {
 		t.Fatal(err)
 	}
 	held("an Open newer than the request", resp(6501, 10, "PA"), false)
-	if err := holds.Gate(fl, 6501); err != nil {
+	if err := holds.Gate(fl, 6501, false); err != nil {
 		t.Fatal(err)
 	}
 	// A server that sends before the request is held from its SYN-ACK:
@@ -116,22 +129,41 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	early := resp(5001, 300, "PA")
 	early.Dport = 40001
 	held("data before any request", early, true)
-	// Not HTTP: never held.
+	// Not watched: never held.
 	other := resp(5001, 100, "PA")
 	other.Sport = 8443
 	held("unwatched port", other, false)
+	// A new connection on the tuple, its SYN-ACK confirming the client's
+	// new SYN: the gate starts again at the new first byte.
+	held("new syn", testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40000, Dport: 80, Seq: 70000, Flags: "S"}, false)
+	held("its syn-ack", testutil.Pkt{Src: "10.0.0.2", Dst: "10.0.0.1", Sport: 80, Dport: 40000, Seq: 90000, Ack: 70001, Flags: "SA"}, false)
+	held("the new connection's first bytes", resp(90001, 100, "PA"), true)
+	// SMTP: the client's bytes are gated, from the SYN-ACK's
+	// acknowledgement; the server's are not.
+	smtpSynack := testutil.Pkt{Src: "10.0.0.2", Dst: "10.0.0.1", Sport: 25, Dport: 40002, Seq: 9000, Ack: 3001, Flags: "SA"}
+	held("smtp syn-ack", smtpSynack, false)
+	held("smtp greeting", testutil.Pkt{Src: "10.0.0.2", Dst: "10.0.0.1", Sport: 25, Dport: 40002, Seq: 9001, Ack: 3001, Flags: "PA", Payload: []byte("220 hi\r\n")}, false)
+	mail := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40002, Dport: 25, Seq: 3001, Ack: 9009, Flags: "PA", Payload: []byte("EHLO x\r\n")}
+	held("smtp command", mail, true)
+	smtp := datapath.Flow{Client: netip.MustParseAddrPort("10.0.0.1:40002"), Server: netip.MustParseAddrPort("10.0.0.2:25")}
+	if err := holds.Gate(smtp, 3009, true); err != nil {
+		t.Fatal(err)
+	}
+	held("smtp command, judged", mail, false)
+	mail.Seq = 3009
+	held("smtp next command", mail, true)
 
 	// Monitor mode holds nothing.
 	if err := h.enf.SetMode(enforce.Monitor); err != nil {
 		t.Fatal(err)
 	}
-	held("monitor", resp(6501, 10, "PA"), false)
+	held("monitor", resp(90001, 10, "PA"), false)
 	if err := h.enf.SetMode(enforce.Block); err != nil {
 		t.Fatal(err)
 	}
-	held("block again", resp(6501, 10, "PA"), true)
+	held("block again", resp(90001, 10, "PA"), true)
 	if err := holds.SetTimeout(0); err != nil {
 		t.Fatal(err)
 	}
-	held("hold_timeout 0", resp(6501, 10, "PA"), false)
+	held("hold_timeout 0", resp(90001, 10, "PA"), false)
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -89,6 +91,14 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	e := l.Env
 	bin := buildBinary(t)
 	dir := t.TempDir()
+	// A reset the program sends back (XDP_TX, to a sender of mail)
+	// reaches a veth's peer at once only when the peer runs an XDP
+	// program of its own: the empty one of make bench.
+	pass := filepath.Join(dir, "xdppass")
+	if out, err := exec.Command("go", "build", "-o", pass, "../../scripts/xdppass").CombinedOutput(); err != nil {
+		t.Fatalf("building xdppass: %v\n%s", err, out)
+	}
+	startOps(t, l, l.Client(), pass, e["IF_CLIENT"])
 	www := filepath.Join(e["LAB_DIR"], "www")
 	clean := executable(t, filepath.Join(www, "clean.exe"), 1<<20, 1)
 	bad := executable(t, filepath.Join(www, "listed.exe"), 300<<10, 2)
@@ -298,10 +308,88 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	cloud.stop(t, syscall.SIGTERM)
 	cloudTables = ""
 
+	// Mail: the sender's packets are held one by one through the
+	// message; the one that completes an attachment waits for its
+	// verdict. EICAR attached: the session is reset before the final dot,
+	// so the server never accepts the message. A clean attachment is
+	// delivered.
+	reload("block", "reinject")
+	inbox := filepath.Join(e["LAB_DIR"], "mail", "inbox", "new")
+	count := func() int {
+		ents, _ := os.ReadDir(inbox)
+		return len(ents)
+	}
+	waitCount := func(n int) int {
+		for end := time.Now().Add(5 * time.Second); count() < n && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		}
+		return count()
+	}
+	executable(t, filepath.Join(www, "mailclean.exe"), 200<<10, 4)
+	before := count()
+	start := time.Now()
+	if out, err := l.Exec(l.Client(), "swaks", "--to", "user@example.test", "--from", "alice@example.test", "--server", server,
+		"--attach", filepath.Join(www, "mailclean.exe"), "--h-Subject", "held-clean"); err != nil {
+		t.Errorf("mail with a clean attachment: %v\n%s", err, out)
+	}
+	t.Logf("mail with a clean 200 KiB attachment sent in %v", time.Since(start).Round(time.Millisecond))
+	if n := waitCount(before + 1); n != before+1 {
+		t.Errorf("mail with a clean attachment: inbox %d, want %d", n, before+1)
+	}
+	before = count()
+	start = time.Now()
+	out, err := l.Exec(l.Client(), "swaks", "--to", "user@example.test", "--from", "alice@example.test", "--server", server,
+		"--attach", filepath.Join(www, "eicar.com"), "--h-Subject", "held-eicar")
+	if err == nil {
+		t.Errorf("mail with EICAR attached: swaks succeeded:\n%s", out)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		// (Postfix may take 5 s to greet: its client lookup.)
+		t.Errorf("mail with EICAR attached: swaks failed after %v, want a reset", took)
+	}
+	t.Logf("mail with EICAR attached: swaks failed in %v (%v): %s", time.Since(start).Round(time.Millisecond), err, lastLine(out))
+	time.Sleep(time.Second)
+	if n := count(); n != before {
+		t.Errorf("mail with EICAR attached: delivered (inbox %d, was %d)", n, before)
+	}
+	mailBlocked := false
+	for end := time.Now().Add(3 * time.Second); !mailBlocked && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, ev := range actionEvents(t, sensor) {
+			if get(ev, "edgesensor.action.hold") == "held" && get(ev, "edgesensor.action.matched") == eicar &&
+				get(ev, "destination.port") == float64(25) {
+				mailBlocked = true
+			}
+		}
+	}
+	if !mailBlocked {
+		t.Error("no held-and-blocked action event for the mail's EICAR")
+	}
+	// IMAP: a message with EICAR attached, put in the mailbox behind the
+	// sensor's back: fetching it fails; the clean one before it comes.
+	eicarB64 := base64.StdEncoding.EncodeToString(eicarBytes)
+	msg := "From: a@example.test\r\nTo: user@example.test\r\nSubject: held-imap\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"BB\"\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--BB\r\nContent-Type: application/octet-stream; name=\"eicar.com\"\r\nContent-Transfer-Encoding: base64\r\n" +
+		"Content-Disposition: attachment; filename=\"eicar.com\"\r\n\r\n" + eicarB64 + "\r\n--BB--\r\n"
+	n := count()
+	if err := os.WriteFile(filepath.Join(inbox, fmt.Sprintf("%d.held-imap.lab", time.Now().UnixNano())), []byte(msg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(i int) (string, error) {
+		return l.Exec(l.Client(), "curl", "-sS", "--max-time", "10", fmt.Sprintf("imap://%s/INBOX;MAILINDEX=%d", server, i), "-u", "user:secret")
+	}
+	if out, err := fetch(n); err != nil || !strings.Contains(out, "held-clean") {
+		t.Errorf("IMAP fetch of the clean message: %v: %.200s", err, out)
+	}
+	start = time.Now()
+	if out, err := fetch(n + 1); err == nil && strings.Contains(out, eicarB64) {
+		t.Errorf("IMAP fetch of the message with EICAR attached succeeded")
+	} else {
+		t.Logf("IMAP fetch of the message with EICAR attached failed in %v (%v)", time.Since(start).Round(time.Millisecond), err)
+	}
+
 	// A daemon that reads nothing (stopped) or is gone: the program holds
 	// a download's packets at most hold_timeout (2s), then lets them
 	// through.
-	reload("block", "reinject")
 	if err := sensor.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

@@ -31,12 +31,15 @@ type HoldDecision struct {
 	Flow datapath.Flow
 	// Files the packet completed: their verdicts (Judged) decide its fate.
 	Files int
-	// Gate is the first server sequence number not yet judged: the data
-	// plane holds packets from it on. Open: nothing to judge (a body of no
-	// interest whose end cannot be known, or not HTTP any more): hold
-	// nothing until the client's next request.
-	Gate uint32
-	Open bool
+	// Gate is the first sequence number not yet judged of the direction
+	// the flow's files travel (FromClient: the client's, mail sent;
+	// else the server's): the data plane holds packets from it on. Open:
+	// nothing to judge (a body of no interest whose end cannot be known,
+	// or not HTTP any more): hold nothing until the client's next
+	// request; Gate is then where the bytes were judged to.
+	Gate       uint32
+	Open       bool
+	FromClient bool
 }
 
 // FileVerdict is what enforcement needs of a judged file.
@@ -47,6 +50,8 @@ type FileVerdict struct {
 	Type     string
 	Size     int64
 	Complete bool
+	// Sent: the file travelled from the client (mail sent, an upload).
+	Sent bool
 	// CloudLookup: the privacy policy lets the cloud see this file's
 	// hash (the uplink looks it up), so a hold may wait for its answer.
 	CloudLookup bool
@@ -68,39 +73,50 @@ func (p *Pipeline) holder() Holds {
 	return nil
 }
 
-// heldDone tells the holder what the held event ev made of its flow (nil
-// when the event started or kept none).
+// heldDone tells the holder what the held event ev made of its flow.
 func (s *shard) heldDone(ev *datapath.Event, h Holds) {
-	d := HoldDecision{Flow: ev.Flow(), Files: s.heldFiles, Open: true}
+	end := ev.Seq + uint32(ev.PayloadLen)
+	if ev.TCPFlags&datapath.TCPFin != 0 {
+		end++
+	}
+	d := HoldDecision{Flow: ev.Flow(), Files: s.heldFiles, Gate: end, Open: true, FromClient: ev.FromClient()}
 	s.heldFiles = 0
 	if f := s.flows[flowKey{ev.Client(), ev.Server(), ev.Zone}]; f != nil && !f.ignored && f.parser != nil {
-		d.Gate, d.Open = f.judgedTo()
+		d.Gate, d.Open = f.judgedTo(d.FromClient)
 	}
 	h.Held(ev, d)
 }
 
-// judgedTo is where the server's bytes stop being judged: the end of a
-// body of no interest (kept in the kernel), a file's last byte (held
-// until the file's verdict), or the next byte when the body's end cannot
-// be known. open: nothing to hold (a body of no interest of unknown
-// length, or a parser that cannot say).
-func (f *flow) judgedTo() (gate uint32, open bool) {
-	bp, ok := f.parser.(transfer.BodyPending)
+// judgedTo is where the bytes of one direction (the client's:
+// fromClient) stop being judged: the end of a body of no interest (kept
+// in the kernel), a download's last byte (held until the file's
+// verdict), or the next byte when the body's end cannot be known, and
+// for mail always (its messages end at a line, not a length). open:
+// nothing to hold (a page of unknown length); the gate is then the next
+// byte.
+func (f *flow) judgedTo(fromClient bool) (gate uint32, open bool) {
 	d := &f.dirs[1]
+	if fromClient {
+		d = &f.dirs[0]
+	}
 	st := d.stream()
-	if !ok || !st.Started() {
+	if !st.Started() {
 		return 0, true
 	}
 	next := st.NextSeq()
 	if d.judged && int32(d.judgedTo-next) > 0 {
 		next = d.judgedTo
 	}
-	remain, want, inBody := bp.Pending(false)
+	bp, ok := f.parser.(transfer.BodyPending)
+	if f.app != datapath.AppHTTP || !ok {
+		return next, false
+	}
+	remain, want, inBody := bp.Pending(fromClient)
 	switch {
 	case !inBody:
 		return next, false
 	case remain < 0 && !want:
-		return 0, true
+		return next, true
 	case remain < 0:
 		return next, false
 	case want && remain > 0:
@@ -110,15 +126,17 @@ func (f *flow) judgedTo() (gate uint32, open bool) {
 	}
 }
 
-// holdsFile: a held packet is closing a download the verdict must pass.
+// holdsFile: a held packet is closing a file of the direction the data
+// plane holds (downloads; mail sent over SMTP): its verdict must pass.
 func (f *file) holdsFile() bool {
 	s := f.s
-	return s.curHeld && f.flow != nil && f.flow == s.cur && f.want && !f.oversize && !f.meta.Upload
+	fl := f.flow
+	return s.curHeld && fl != nil && fl == s.cur && f.want && !f.oversize && f.meta.Upload == (fl.app == datapath.AppSMTP)
 }
 
 // verdictOf is the file's verdict for enforcement.
 func (f *file) verdictOf() FileVerdict {
-	v := FileVerdict{Score: f.score, Name: f.meta.Name, Type: f.typ.Category.String(), Size: f.size, Complete: f.complete}
+	v := FileVerdict{Score: f.score, Name: f.meta.Name, Type: f.typ.Category.String(), Size: f.size, Complete: f.complete, Sent: f.meta.Upload}
 	if f.complete && len(f.sum256) > 0 {
 		v.SHA256 = hex.EncodeToString(f.sum256)
 		sm := f.s.p.cfg.Samples

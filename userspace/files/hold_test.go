@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -174,9 +175,13 @@ func TestHoldDecisions(t *testing.T) {
 	}
 }
 
-// feedHeld is feed with every server packet that carries data or a FIN
-// marked held.
+// feedHeld is feed with every server packet that carries data marked
+// held (every client packet: feedHeldDir).
 func feedHeld(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
+	feedHeldDir(sh, c, segs, t0, false)
+}
+
+func feedHeldDir(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time, client bool) {
 	var ev datapath.Event
 	for i, s := range segs {
 		ev = datapath.Event{
@@ -189,10 +194,92 @@ func feedHeld(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
 			ev.Src, ev.Dst = c.Client, c.Server
 		} else {
 			ev.Src, ev.Dst = c.Server, c.Client
-			if len(s.payload) > 0 {
-				ev.State = datapath.StateHeld
-			}
+		}
+		if len(s.payload) > 0 && s.fromClient == client {
+			ev.State = datapath.StateHeld
 		}
 		sh.Handle(&ev)
 	}
+}
+
+// mailWithAttachment is a message with a text part and x.exe attached.
+func mailWithAttachment() string {
+	exe := exeBody(20000)
+	var b64 strings.Builder
+	enc := base64.StdEncoding.EncodeToString(exe)
+	for len(enc) > 76 {
+		b64.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b64.WriteString(enc + "\r\n")
+	return "From: a@example.com\r\nTo: b@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"BB\"\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--BB\r\nContent-Type: application/octet-stream; name=\"x.exe\"\r\nContent-Transfer-Encoding: base64\r\n" +
+		"Content-Disposition: attachment; filename=\"x.exe\"\r\n\r\n" + b64.String() + "--BB--\r\n"
+}
+
+// heldMail runs a mail conversation (client and server lines in turn)
+// with every packet of the direction the files travel (the client's:
+// fromClient) marked held, and checks that each is gated at its next
+// byte (a message ends at a line, not a length) and that the packet
+// completing the attachment awaits its verdict.
+func heldMail(t *testing.T, port uint16, fromClient bool, turns [][2]string) {
+	t.Helper()
+	conn := testutil.TCPConn{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.2"), port)}
+	p, _, _ := newPipeline(t, nil, nil)
+	rec := &holdRec{}
+	p.SetHolds(rec)
+	sh := p.NewShard(0)
+	segs := []seg{
+		{true, isnC, 0, datapath.TCPSyn, nil, nil},
+		{false, isnS, isnC + 1, datapath.TCPSyn | datapath.TCPAck, nil, nil},
+	}
+	cseq, sseq := uint32(isnC+1), uint32(isnS+1)
+	say := func(client bool, b string) {
+		for len(b) > 0 {
+			n := min(len(b), 1448)
+			if client {
+				segs = append(segs, seg{true, cseq, sseq, datapath.TCPAck | datapath.TCPPsh, []byte(b[:n]), nil})
+				cseq += uint32(n)
+			} else {
+				segs = append(segs, seg{false, sseq, cseq, datapath.TCPAck | datapath.TCPPsh, []byte(b[:n]), nil})
+				sseq += uint32(n)
+			}
+			b = b[n:]
+		}
+	}
+	for _, x := range turns {
+		say(true, x[0])
+		say(false, x[1])
+	}
+	feedHeldDir(sh, conn, segs, time.Unix(1700000000, 0), fromClient)
+	sh.Close()
+	p.Close()
+	completed := 0
+	for _, h := range rec.held {
+		d := h.d
+		if d.FromClient != fromClient || d.Open || d.Gate != h.end {
+			t.Errorf("mail packet ending at %d: %+v, want the next byte gated", h.end, d)
+		}
+		completed += d.Files
+	}
+	if len(rec.held) == 0 || completed != 1 || len(rec.judged) != 1 {
+		t.Fatalf("%d held packets, %d completions, %d verdicts", len(rec.held), completed, len(rec.judged))
+	}
+	if v := rec.judged[0]; !v.Complete || v.Type != "executable" || v.Name != "x.exe" || v.Sent != fromClient {
+		t.Errorf("verdict %+v", v)
+	}
+}
+
+// Mail sent over SMTP: the sender's packets are held.
+func TestHoldDecisionsSMTP(t *testing.T) {
+	heldMail(t, 25, true, [][2]string{{"", "220 s ESMTP\r\n"}, {"EHLO c\r\n", "250 s\r\n"}, {"MAIL FROM:<a@example.com>\r\n", "250 ok\r\n"},
+		{"RCPT TO:<b@example.com>\r\n", "250 ok\r\n"}, {"DATA\r\n", "354 go\r\n"}, {mailWithAttachment() + ".\r\n", "250 queued\r\n"}, {"QUIT\r\n", "221 bye\r\n"}})
+}
+
+// Mail fetched over IMAP: the server's packets are held.
+func TestHoldDecisionsIMAP(t *testing.T) {
+	msg := mailWithAttachment()
+	heldMail(t, 143, false, [][2]string{{"", "* OK IMAP ready\r\n"}, {"a1 LOGIN u p\r\n", "a1 OK\r\n"}, {"a2 SELECT INBOX\r\n", "* 1 EXISTS\r\na2 OK\r\n"},
+		{"a3 FETCH 1 BODY[]\r\n", fmt.Sprintf("* 1 FETCH (BODY[] {%d}\r\n%s)\r\na3 OK\r\n", len(msg), msg)}, {"a4 LOGOUT\r\n", "* BYE\r\na4 OK\r\n"}})
 }

@@ -115,6 +115,11 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, i
 	}
 	if (h->state != HOLD_GATED || !hold_reaches(p->seq, len, h->gate_seq))
 		return 0;
+	/* Allowlists win: what is never acted on is not delayed either. */
+	if (enf_allowed(p->family, p->saddr, p->daddr)) {
+		c->v[C_ENF_ALLOWED]++;
+		return 0;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	__u64 since = h->held_ns;
 	if (!since) {

@@ -49,10 +49,10 @@
 #include "emit.h"
 #include "tls.h"
 #include "early.h"
+#include "enforce.h"
 #include "stream.h"
 #include "quic.h"
 #include "frag.h"
-#include "enforce.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

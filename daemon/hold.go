@@ -199,12 +199,28 @@ func (h *holder) askCloud(fl datapath.Flow, st *heldFlow, v files.FileVerdict, l
 // cloudLookup asks the cloud about a hash.
 type cloudLookup func(ctx context.Context, sha string) (cloudapi.LookupResult, error)
 
+// allowed: an allowlist in force holds either address of the flow, so
+// the data plane passes it whatever its files hold (allowlists win).
+func (h *holder) allowed(fl datapath.Flow) bool {
+	t := h.e.tables.Load()
+	if t == nil {
+		return false
+	}
+	c, s := fl.Client.Addr().Unmap(), fl.Server.Addr().Unmap()
+	for _, p := range t.Allow {
+		if p.Contains(c) || p.Contains(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // Unheld implements files.Holds: a judged file no held packet completed
 // (monitor mode, mail, an upload, a body the data plane did not hold). A
 // malicious one is reported, and in block mode its flow cut.
 func (h *holder) Unheld(fl datapath.Flow, v files.FileVerdict, iface string) {
 	set := h.e.set.Load()
-	if v.Score.Score < set.Threshold || set.ModeValue() == enforce.Off {
+	if v.Score.Score < set.Threshold || set.ModeValue() == enforce.Off || h.allowed(fl) {
 		return
 	}
 	blocked := set.ModeValue() == enforce.Block
@@ -233,6 +249,9 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 	frames := st.frames
 	set := h.e.set.Load()
 	bad, hold := st.bad, "held"
+	if bad != nil && h.allowed(fl) {
+		bad = nil // allowlists win
+	}
 	if timedOut && bad == nil {
 		h.stats.Timeouts.Add(1)
 		if set.OnTimeout == enforce.OnTimeoutBlock {

@@ -153,6 +153,16 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	mail.Seq = 3009
 	held("smtp next command", mail, true)
 
+	// Allowlists win: an allowlisted address's packets are not held.
+	if err := h.enf.Replace(&enforce.Tables{Lists: []string{"x"}, Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}}); err != nil {
+		t.Fatal(err)
+	}
+	held("allowlisted client", resp(90001, 10, "PA"), false)
+	if err := h.enf.Replace(&enforce.Tables{Lists: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	held("allowlist gone", resp(90001, 10, "PA"), true)
+
 	// Monitor mode holds nothing.
 	if err := h.enf.SetMode(enforce.Monitor); err != nil {
 		t.Fatal(err)

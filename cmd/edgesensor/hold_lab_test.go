@@ -370,18 +370,27 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 		"Content-Type: multipart/mixed; boundary=\"BB\"\r\n\r\n--BB\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
 		"--BB\r\nContent-Type: application/octet-stream; name=\"eicar.com\"\r\nContent-Transfer-Encoding: base64\r\n" +
 		"Content-Disposition: attachment; filename=\"eicar.com\"\r\n\r\n" + eicarB64 + "\r\n--BB--\r\n"
-	n := count()
 	if err := os.WriteFile(filepath.Join(inbox, fmt.Sprintf("%d.held-imap.lab", time.Now().UnixNano())), []byte(msg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fetch := func(i int) (string, error) {
-		return l.Exec(l.Client(), "curl", "-sS", "--max-time", "10", fmt.Sprintf("imap://%s/INBOX;MAILINDEX=%d", server, i), "-u", "user:secret")
+	// The message with this subject (the last, if a run before left one).
+	find := func(subject string) string {
+		out := l.MustExec(l.Client(), "curl", "-sS", "--max-time", "10", fmt.Sprintf("imap://%s/INBOX?SUBJECT%%20%s", server, subject), "-u", "user:secret")
+		f := strings.Fields(out)
+		if len(f) < 3 || f[1] != "SEARCH" {
+			t.Fatalf("IMAP search for %s: %q", subject, out)
+		}
+		return f[len(f)-1]
 	}
-	if out, err := fetch(n); err != nil || !strings.Contains(out, "held-clean") {
+	fetch := func(uid string) (string, error) {
+		return l.Exec(l.Client(), "curl", "-sS", "--max-time", "10", fmt.Sprintf("imap://%s/INBOX;MAILINDEX=%s", server, uid), "-u", "user:secret")
+	}
+	if out, err := fetch(find("held-clean")); err != nil || !strings.Contains(out, "held-clean") {
 		t.Errorf("IMAP fetch of the clean message: %v: %.200s", err, out)
 	}
+	idx := find("held-imap")
 	start = time.Now()
-	if out, err := fetch(n + 1); err == nil && strings.Contains(out, eicarB64) {
+	if out, err := fetch(idx); err == nil && strings.Contains(out, eicarB64) {
 		t.Errorf("IMAP fetch of the message with EICAR attached succeeded")
 	} else {
 		t.Logf("IMAP fetch of the message with EICAR attached failed in %v (%v)", time.Since(start).Round(time.Millisecond), err)

@@ -263,9 +263,10 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	cloud := startCloud("0s")
 	key := filepath.Join(dir, "anon.key")
 	l.MustExec(l.Router(), bin, "genkey", key)
-	cloudTables = fmt.Sprintf("[privacy]\nshare = \"hash\"\nkey_file = %q\n\n[uplink]\nurl = \"https://%s\"\nca_file = %q\ncert_file = %q\nkey_file = %q\nspool_dir = %q\naudit_log = \"\"\n\n",
+	cloudConf := fmt.Sprintf("[privacy]\nshare = \"hash\"\nkey_file = %q\n\n[uplink]\nurl = \"https://%s\"\nca_file = %q\ncert_file = %q\nkey_file = %q\nspool_dir = %q\naudit_log = \"\"\n\n",
 		key, cloudAddr, filepath.Join(pki, cloudapi.CAFile), filepath.Join(pki, cloudapi.ClientCertFile),
 		filepath.Join(pki, cloudapi.ClientKeyFile), filepath.Join(dir, "uplink"))
+	cloudTables = cloudConf
 	reload("block", "reinject", "hold_cloud = true")
 	if sum, err, _ := fetchSum(t, l, got, "http://"+server+"/cloudknown.exe"); err == nil && sum == cloudBad {
 		t.Error("a file the cloud knows as malicious reached the client whole")
@@ -411,6 +412,23 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 		t.Errorf("daemon stopped: download took %v (hold_timeout 2s)", took)
 	}
 	t.Logf("daemon stopped: download complete in %v (hold_timeout 2s)", took.Round(time.Millisecond))
+	// kill -9 while a file is held: its verdict waits for a cloud that
+	// takes 30s (on_timeout = "block": the daemon alive would block it
+	// at 1.8s); the daemon dies meanwhile; the program lets the held
+	// packet through once it held it hold_timeout, and the transfer
+	// completes whole.
+	cloud = startCloud("30s")
+	cloudTables = cloudConf
+	reload("block", "reinject", "hold_cloud = true", "on_timeout = \"block\"")
+	os.Remove(got)
+	bg := l.Command(l.Client(), "curl", "-sS", "--max-time", "15", "-o", got, "-w", "%{time_total}", cleanURL)
+	var bgOut strings.Builder
+	bg.Stdout = &bgOut
+	started := time.Now()
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
 	if err := sensor.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -418,6 +436,18 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	if !l.XDPAttached(ifs[0]) {
 		t.Fatal("the program went with the daemon; nothing to fail open")
 	}
+	err = bg.Wait()
+	took = time.Since(started)
+	b, _ := os.ReadFile(got)
+	gs := sha256.Sum256(b)
+	if err != nil || hex.EncodeToString(gs[:]) != clean {
+		t.Errorf("kill -9 while holding: curl %v, sha256 %x", err, gs)
+	}
+	if took > 5*time.Second {
+		t.Errorf("kill -9 while holding: the download took %v (hold_timeout 2s)", took)
+	}
+	t.Logf("kill -9 0.5s into a held download: complete and whole %v after it started (hold_timeout 2s; curl %ss)", took.Round(time.Millisecond), bgOut.String())
+	// And a new download, with no daemon at all.
 	sum, err, took = fetchSum(t, l, got, cleanURL)
 	if err != nil || sum != clean {
 		t.Errorf("after kill -9: clean download sha256 %s, %v", sum, err)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
@@ -90,14 +92,7 @@ func BenchmarkPrivilegedEnforce(b *testing.B) {
 	}
 	for _, f := range fx {
 		b.Run(f.name, func(b *testing.B) {
-			per := max(b.N/rounds, 1000)
-			var base, off, on []float64
-			for r := 0; r < rounds; r++ {
-				base = append(base, runKernel(b, empty, f, per, nil))
-				off = append(off, runKernel(b, plain.objs.Program, f, per, plain.rings))
-				on = append(on, runKernel(b, h.objs.Program, f, per, append(h.rings, h.actionsReader(b))))
-			}
-			mb, moff, mon := median(base), median(off), median(on)
+			mb, moff, mon := threeWays(b, f, empty, plain, h.objs.Program, append(h.rings, h.actionsReader(b)))
 			b.ReportMetric(mon, "ns/pkt")
 			b.ReportMetric(moff, "off-ns/pkt")
 			b.ReportMetric(mb, "empty-ns/pkt")
@@ -148,17 +143,25 @@ func BenchmarkPrivilegedHold(b *testing.B) {
 		{name: "http_held", frame: func(int) []byte { return server(40001).Frame() }},
 	} {
 		b.Run(f.name, func(b *testing.B) {
-			per := max(b.N/rounds, 1000)
-			var base, off, on []float64
-			for r := 0; r < rounds; r++ {
-				base = append(base, runKernel(b, empty, f, per, nil))
-				off = append(off, runKernel(b, plain.objs.Program, f, per, plain.rings))
-				on = append(on, runKernel(b, h.objs.Program, f, per, h.rings))
-			}
-			b.ReportMetric(median(on), "ns/pkt")
-			b.ReportMetric(median(off), "off-ns/pkt")
-			b.ReportMetric(median(base), "empty-ns/pkt")
+			mb, moff, mon := threeWays(b, f, empty, plain, h.objs.Program, h.rings)
+			b.ReportMetric(mon, "ns/pkt")
+			b.ReportMetric(moff, "off-ns/pkt")
+			b.ReportMetric(mb, "empty-ns/pkt")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// threeWays measures a fixture in alternating rounds on the empty
+// program, the sensor without enforcement (plain) and prog, and returns
+// the medians of each, in ns per packet.
+func threeWays(b *testing.B, f fixture, empty *ebpf.Program, plain *harness, prog *ebpf.Program, rings []*ringbuf.Reader) (base, off, on float64) {
+	per := max(b.N/rounds, 1000)
+	var bs, offs, ons []float64
+	for r := 0; r < rounds; r++ {
+		bs = append(bs, runKernel(b, empty, f, per, nil))
+		offs = append(offs, runKernel(b, plain.objs.Program, f, per, plain.rings))
+		ons = append(ons, runKernel(b, prog, f, per, rings))
+	}
+	return median(bs), median(offs), median(ons)
 }

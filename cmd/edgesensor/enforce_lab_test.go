@@ -37,6 +37,35 @@ mode = %q
 `, ips, names, mode)
 }
 
+// startEnforcing runs the sensor with enforcement on the lab router's
+// interfaces, pinned (the program stays attached if it is killed;
+// detached when the test ends).
+func startEnforcing(t *testing.T, l *lab.Lab, bin, confPath string) *opsProc {
+	t.Helper()
+	ifs := l.RouterIfaces()
+	pin := l.PinPath()
+	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
+	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
+	sensor.waitLog(t, `"running`, 20*time.Second)
+	sensor.waitLog(t, "enforcement on", time.Second)
+	return sensor
+}
+
+// peerXDP runs the empty XDP program of make bench on ifc in namespace
+// ns. A reset the sensor sends back with XDP_TX on a veth reaches the
+// peer at once only when the peer runs an XDP program of its own (with
+// GRO alone it waits for the next packet).
+func peerXDP(t *testing.T, l *lab.Lab, dir, ns, ifc string) {
+	t.Helper()
+	pass := filepath.Join(dir, "xdppass")
+	if _, err := os.Stat(pass); err != nil {
+		if out, err := exec.Command("go", "build", "-o", pass, "../../scripts/xdppass").CombinedOutput(); err != nil {
+			t.Fatalf("building xdppass: %v\n%s", err, out)
+		}
+	}
+	startOps(t, l, ns, pass, ifc)
+}
+
 // writeAtomic replaces a file whole, as a feed updater would.
 func writeAtomic(t *testing.T, path, body string) {
 	t.Helper()
@@ -128,15 +157,8 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	e := l.Env
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	// A reset sent back with XDP_TX on a veth reaches the peer at once
-	// only when the peer runs an XDP program of its own (with GRO alone
-	// it waits for the next packet): the empty one of make bench.
-	pass := filepath.Join(dir, "xdppass")
-	if out, err := exec.Command("go", "build", "-o", pass, "../../scripts/xdppass").CombinedOutput(); err != nil {
-		t.Fatalf("building xdppass: %v\n%s", err, out)
-	}
-	startOps(t, l, l.Client(), pass, e["IF_CLIENT"])
-	startOps(t, l, l.Server(), pass, e["IF_SERVER"])
+	peerXDP(t, l, dir, l.Client(), e["IF_CLIENT"])
+	peerXDP(t, l, dir, l.Server(), e["IF_SERVER"])
 	ips := filepath.Join(dir, "c2.txt")
 	names := filepath.Join(dir, "names.txt")
 	writeAtomic(t, ips, "# nothing yet\n")
@@ -152,11 +174,7 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	}
 	config("block")
 	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 20*time.Second)
-	sensor.waitLog(t, "enforcement on", time.Second)
+	sensor := startEnforcing(t, l, bin, confPath)
 
 	server := e["SERVER4"]
 	if sent, got := ping(t, l, l.Client(), server, 50); got != sent {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -91,14 +90,8 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	e := l.Env
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	// A reset the program sends back (XDP_TX, to a sender of mail)
-	// reaches a veth's peer at once only when the peer runs an XDP
-	// program of its own: the empty one of make bench.
-	pass := filepath.Join(dir, "xdppass")
-	if out, err := exec.Command("go", "build", "-o", pass, "../../scripts/xdppass").CombinedOutput(); err != nil {
-		t.Fatalf("building xdppass: %v\n%s", err, out)
-	}
-	startOps(t, l, l.Client(), pass, e["IF_CLIENT"])
+	// The reset of a sender of mail goes back with XDP_TX.
+	peerXDP(t, l, dir, l.Client(), e["IF_CLIENT"])
 	www := filepath.Join(e["LAB_DIR"], "www")
 	clean := executable(t, filepath.Join(www, "clean.exe"), 1<<20, 1)
 	bad := executable(t, filepath.Join(www, "listed.exe"), 300<<10, 2)
@@ -120,11 +113,7 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	}
 	config("block", "reinject")
 	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 20*time.Second)
-	sensor.waitLog(t, "enforcement on", time.Second)
+	sensor := startEnforcing(t, l, bin, confPath)
 
 	server := e["SERVER4"]
 	got := filepath.Join(dir, "got")

@@ -2,12 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
 
 	"github.com/edgesensor/edgesensor/internal/lab"
 	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"

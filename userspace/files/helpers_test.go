@@ -55,6 +55,12 @@ func segments(c testutil.TCPConn, mss int) []seg {
 }
 
 func feed(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
+	feedMarked(sh, c, segs, t0, nil)
+}
+
+// feedMarked is feed with the packets held says marked held by the data
+// plane (held nil: none).
+func feedMarked(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time, held func(seg) bool) {
 	// One event, reused as the dispatcher reuses its record: the pipeline
 	// keeps nothing of it past Handle.
 	var ev datapath.Event
@@ -72,6 +78,9 @@ func feed(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
 			ev.Src, ev.Dst = c.Client, c.Server
 		} else {
 			ev.Src, ev.Dst = c.Server, c.Client
+		}
+		if held != nil && held(s) {
+			ev.State = datapath.StateHeld
 		}
 		sh.Handle(&ev)
 	}

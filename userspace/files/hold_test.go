@@ -182,24 +182,7 @@ func feedHeld(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {
 }
 
 func feedHeldDir(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time, client bool) {
-	var ev datapath.Event
-	for i, s := range segs {
-		ev = datapath.Event{
-			Time: t0.Add(time.Duration(i) * time.Microsecond), Interface: "eth1", Class: datapath.ClassStream,
-			Proto: datapath.ProtoTCP, TCPFlags: s.flags, Seq: s.seq, Ack: s.ack,
-			Payload: s.payload, PayloadLen: len(s.payload),
-		}
-		if s.fromClient {
-			ev.Flags = datapath.FlagFromClient
-			ev.Src, ev.Dst = c.Client, c.Server
-		} else {
-			ev.Src, ev.Dst = c.Server, c.Client
-		}
-		if len(s.payload) > 0 && s.fromClient == client {
-			ev.State = datapath.StateHeld
-		}
-		sh.Handle(&ev)
-	}
+	feedMarked(sh, c, segs, t0, func(s seg) bool { return len(s.payload) > 0 && s.fromClient == client })
 }
 
 // mailWithAttachment is a message with a text part and x.exe attached.

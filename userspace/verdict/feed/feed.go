@@ -45,8 +45,8 @@ type Key struct {
 // Entry is one piece of intelligence.
 type Entry struct {
 	Key
-	Level   int       `json:"level"`             // threat level 0 (allow) to 10
-	Source  string    `json:"source"`            // who said so (a cloud verdict, a partner feed)
+	Level   int       `json:"level"`            // threat level 0 (allow) to 10
+	Source  string    `json:"source"`           // who said so (a cloud verdict, a partner feed)
 	Expires time.Time `json:"expires,omitzero"` // zero: until removed
 }
 

@@ -268,6 +268,7 @@ type Objects struct {
 	FileHolds     *ebpf.Map      `ebpf:"file_holds"`
 	HoldReqs      *ebpf.Map      `ebpf:"hold_reqs"`
 	HoldTimeoutNs *ebpf.Variable `ebpf:"hold_timeout_ns"`
+	HoldBacklog   *ebpf.Variable `ebpf:"hold_max_backlog"`
 
 	BSS *ebpf.Map `ebpf:".bss"`
 

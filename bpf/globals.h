@@ -50,6 +50,10 @@ __u8 fblock_slots[1 << FBLOCK_BITS];
 /* Held downloads (hold.h): 0 holds nothing; else how long a gate may
  * hold a packet without userspace's word before it lets it through. */
 __u64 hold_timeout_ns;
+/* Held files are held only while the streams ring holds fewer bytes than
+ * this: a daemon that is behind would delay every transfer it holds by
+ * its backlog, so past it transfers pass unheld (and are judged after). */
+__u64 hold_max_backlog;
 
 /* The prefilter: a bit per /24 (IPv4) or per top 24 bits (IPv6) that
  * some blocklist entry covers, so that nearly every packet settles with

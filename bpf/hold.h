@@ -120,6 +120,10 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, i
 		c->v[C_ENF_ALLOWED]++;
 		return 0;
 	}
+	if (hold_max_backlog && bpf_ringbuf_query(&streams, BPF_RB_AVAIL_DATA) >= hold_max_backlog) {
+		c->v[C_HOLD_BUSY]++;
+		return 0;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	__u64 since = h->held_ns;
 	if (!since) {

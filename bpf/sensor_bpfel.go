@@ -103,12 +103,13 @@ const (
 	sensorCounterC_HOLD_DIVERTED          sensorCounter = 64
 	sensorCounterC_HOLD_EXPIRED           sensorCounter = 65
 	sensorCounterC_HOLD_LOST              sensorCounter = 66
-	sensorCounterC_MAX                    sensorCounter = 67
+	sensorCounterC_HOLD_BUSY              sensorCounter = 67
+	sensorCounterC_MAX                    sensorCounter = 68
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [67]uint64
+	V [68]uint64
 }
 
 type sensorCsumMode uint32
@@ -520,6 +521,7 @@ const (
 	sensorVarEnforceMode         = "enforce_mode"
 	sensorVarFblockSlots         = "fblock_slots"
 	sensorVarFblockTotal         = "fblock_total"
+	sensorVarHoldMaxBacklog      = "hold_max_backlog"
 	sensorVarHoldTimeoutNs       = "hold_timeout_ns"
 	sensorVarIfslot              = "ifslot"
 	sensorVarPortApp             = "port_app"
@@ -651,6 +653,7 @@ type sensorVariableSpecs struct {
 	EnforceMode         *ebpf.VariableSpec `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.VariableSpec `ebpf:"fblock_slots"`
 	FblockTotal         *ebpf.VariableSpec `ebpf:"fblock_total"`
+	HoldMaxBacklog      *ebpf.VariableSpec `ebpf:"hold_max_backlog"`
 	HoldTimeoutNs       *ebpf.VariableSpec `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
 	PortApp             *ebpf.VariableSpec `ebpf:"port_app"`
@@ -783,6 +786,7 @@ type sensorVariables struct {
 	EnforceMode         *ebpf.Variable `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.Variable `ebpf:"fblock_slots"`
 	FblockTotal         *ebpf.Variable `ebpf:"fblock_total"`
+	HoldMaxBacklog      *ebpf.Variable `ebpf:"hold_max_backlog"`
 	HoldTimeoutNs       *ebpf.Variable `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.Variable `ebpf:"ifslot"`
 	PortApp             *ebpf.Variable `ebpf:"port_app"`

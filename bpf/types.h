@@ -175,6 +175,7 @@ enum counter {
 	C_HOLD_DIVERTED,  /* server packets held: emitted to userspace and dropped until it hands them on */
 	C_HOLD_EXPIRED,   /* packets passed: held past hold_timeout without word from userspace (fail open) */
 	C_HOLD_LOST,      /* packets passed: holding needed an event the streams ring had no room for */
+	C_HOLD_BUSY,      /* packets passed: userspace was behind (hold_max_backlog bytes waiting in the ring) */
 	C_MAX,
 };
 

@@ -33,6 +33,11 @@ func NewHolds(objs *bpf.Objects, live bool) (*Holds, error) {
 		return nil, errors.New("held downloads: the data plane was loaded without enforcement")
 	}
 	h := &Holds{objs: objs, live: live}
+	// A quarter of the streams ring waiting: the reader is behind by
+	// tens of milliseconds or more, and what it would hold waits as long.
+	if err := h.SetMaxBacklog(uint64(objs.Streams.MaxEntries()) / 4); err != nil {
+		return nil, err
+	}
 	if live {
 		p, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "edgesensor_pass", Type: ebpf.XDP, License: "Dual BSD/GPL",
 			Instructions: asm.Instructions{asm.LoadImm(asm.R0, int64(2 /* XDP_PASS */), asm.DWord), asm.Return()}})
@@ -63,6 +68,15 @@ func (h *Holds) Close() error {
 func (h *Holds) SetTimeout(d time.Duration) error {
 	if err := h.objs.HoldTimeoutNs.Set(uint64(max(d, 0))); err != nil {
 		return fmt.Errorf("setting hold_timeout_ns: %w", err)
+	}
+	return nil
+}
+
+// SetMaxBacklog sets how many bytes may wait in the streams ring for a
+// packet to be held; past it packets pass unheld (0: no bound).
+func (h *Holds) SetMaxBacklog(n uint64) error {
+	if err := h.objs.HoldBacklog.Set(n); err != nil {
+		return fmt.Errorf("setting hold_max_backlog: %w", err)
 	}
 	return nil
 }

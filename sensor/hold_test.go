@@ -163,6 +163,27 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	}
 	held("allowlist gone", resp(90001, 10, "PA"), true)
 
+	// A reader behind (bytes waiting in the streams ring past
+	// hold_max_backlog): nothing is held, so nothing waits on it.
+	if err := holds.SetMaxBacklog(1); err != nil {
+		t.Fatal(err)
+	}
+	before = h.counters()
+	if _, err := h.objs.Program.Run(&ebpf.RunOptions{Data: resp(90001, 10, "PA").Frame()}); err != nil { // held: a record waits
+		t.Fatal(err)
+	}
+	if ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: resp(90001, 10, "PA").Frame()}); err != nil || ret != xdpPass {
+		t.Errorf("reader behind: verdict %d, %v; want XDP_PASS", ret, err)
+	}
+	if d := h.counters().Get(bpf.Counter(sensorCounterOf(t, "hold_busy"))) - before.Get(bpf.Counter(sensorCounterOf(t, "hold_busy"))); d != 1 {
+		t.Errorf("hold_busy rose by %d, want 1", d)
+	}
+	h.drain()
+	if err := holds.SetMaxBacklog(0); err != nil {
+		t.Fatal(err)
+	}
+	held("reader caught up", resp(90001, 10, "PA"), true)
+
 	// Monitor mode holds nothing.
 	if err := h.enf.SetMode(enforce.Monitor); err != nil {
 		t.Fatal(err)

@@ -187,7 +187,7 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 		v, _ := metricValue(fams, "edgesensor_enforcement_held_packets_total", map[string]string{"fate": f})
 		fates = append(fates, fmt.Sprintf("%s %v", f, v))
 	}
-	for _, ev := range []string{"gated", "held", "expired", "lost"} {
+	for _, ev := range []string{"gated", "held", "expired", "lost", "busy"} {
 		var n float64
 		for _, ifc := range ifs {
 			v, _ := metricValue(fams, "edgesensor_xdp_hold_packets_total", map[string]string{"iface": ifc, "event": ev})

@@ -131,6 +131,7 @@ const (
 const (
 	HoldOpen  = uint8(sensorHoldStateHOLD_OPEN)
 	HoldGated = uint8(sensorHoldStateHOLD_GATED)
+	HoldOff   = uint8(sensorHoldStateHOLD_OFF)
 )
 
 // TLS tracking states (enum tls_state), as found in Flow.TlsState and in

@@ -47,7 +47,8 @@ static __always_inline void hold_request(const struct flow_key *k, __u32 seq, st
 {
 	struct file_hold *h = bpf_map_lookup_elem(&file_holds, k);
 
-	if (!h || h->from_client || (__u32)(seq - h->gate_seq + HOLD_MAX_BACK) >= 2 * HOLD_MAX_BACK)
+	if (!h || h->from_client || h->state == HOLD_OFF ||
+	    (__u32)(seq - h->gate_seq + HOLD_MAX_BACK) >= 2 * HOLD_MAX_BACK)
 		return;
 	struct hold_req r = { .ns = bpf_ktime_get_ns(), .ack = seq };
 	bpf_map_update_elem(&hold_reqs, k, &r, BPF_ANY);

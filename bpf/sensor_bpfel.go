@@ -396,6 +396,7 @@ type sensorHoldState uint32
 const (
 	sensorHoldStateHOLD_OPEN  sensorHoldState = 0
 	sensorHoldStateHOLD_GATED sensorHoldState = 1
+	sensorHoldStateHOLD_OFF   sensorHoldState = 2
 )
 
 type sensorHsAction uint32

@@ -293,7 +293,8 @@ struct hold_req {
 
 enum hold_state {
 	HOLD_OPEN = 0,  /* nothing held; a client's request gates the flow again */
-	HOLD_GATED = 1, /* hold server bytes from gate_seq on */
+	HOLD_GATED = 1, /* hold the gated direction's bytes from gate_seq on */
+	HOLD_OFF = 2,   /* nothing more to judge on this connection (an upgrade, a tunnel, TLS): never gated again */
 };
 
 /* Userspace-owned stream control. The kernel only reads it, and deletes it

@@ -304,9 +304,12 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 // hold_release = "retransmit", lets the sender's retransmission through).
 func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifindex uint32) {
 	var err error
-	if d.Open {
+	switch {
+	case d.Off:
+		err = h.k.Stop(d.Flow)
+	case d.Open:
 		err = h.k.Open(d.Flow, d.Gate, basis)
-	} else {
+	default:
 		err = h.k.Gate(d.Flow, d.Gate, d.FromClient)
 	}
 	if err != nil {

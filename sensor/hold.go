@@ -108,6 +108,13 @@ func (h *Holds) Open(fl datapath.Flow, judged uint32, basis uint64) error {
 	return h.put(fl, bpf.FileHold{State: bpf.HoldOpen, GateSeq: judged, OpenNs: basis})
 }
 
+// Stop holds nothing more of the connection: nothing on it can be judged
+// any more (it upgraded to another protocol, tunnels, or went TLS). A new
+// connection on the tuple starts a gate again.
+func (h *Holds) Stop(fl datapath.Flow) error {
+	return h.put(fl, bpf.FileHold{State: bpf.HoldOff})
+}
+
 // Forget deletes the flow's gate.
 func (h *Holds) Forget(fl datapath.Flow) error {
 	k := FlowKeyIn(fl.Client, fl.Server, datapath.ProtoTCP, fl.Zone)

@@ -133,6 +133,15 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	other := resp(5001, 100, "PA")
 	other.Sport = 8443
 	held("unwatched port", other, false)
+	// Nothing more to judge (an upgrade): requests gate nothing again.
+	if err := holds.Stop(fl); err != nil {
+		t.Fatal(err)
+	}
+	held("stopped", resp(6501, 10, "PA"), false)
+	again := next
+	again.Seq, again.Ack = 1100, 6511
+	held("a request after the stop", again, false)
+	held("its response is not held", resp(6511, 10, "PA"), false)
 	// A new connection on the tuple, its SYN-ACK confirming the client's
 	// new SYN: the gate starts again at the new first byte.
 	held("new syn", testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40000, Dport: 80, Seq: 70000, Flags: "S"}, false)

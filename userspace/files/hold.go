@@ -40,6 +40,9 @@ type HoldDecision struct {
 	Gate       uint32
 	Open       bool
 	FromClient bool
+	// Off: nothing more on this connection can be judged (an upgrade, a
+	// tunnel, STARTTLS): hold nothing more of it.
+	Off bool
 }
 
 // FileVerdict is what enforcement needs of a judged file.
@@ -81,7 +84,9 @@ func (s *shard) heldDone(ev *datapath.Event, h Holds) {
 	}
 	d := HoldDecision{Flow: ev.Flow(), Files: s.heldFiles, Gate: end, Open: true, FromClient: ev.FromClient()}
 	s.heldFiles = 0
-	if f := s.flows[flowKey{ev.Client(), ev.Server(), ev.Zone}]; f != nil && !f.ignored && f.parser != nil {
+	if f := s.flows[flowKey{ev.Client(), ev.Server(), ev.Zone}]; f != nil && f.ignored {
+		d.Off = true
+	} else if f != nil && f.parser != nil {
 		d.Gate, d.Open = f.judgedTo(d.FromClient)
 	}
 	h.Held(ev, d)

@@ -175,6 +175,29 @@ func TestHoldDecisions(t *testing.T) {
 	}
 }
 
+// A connection that upgrades (WebSocket): once the 101 is read nothing on
+// it can be judged, and the holder is told to hold nothing more of it.
+func TestHoldDecisionsUpgrade(t *testing.T) {
+	conn := testutil.TCPConn{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80"),
+		ToServer: []byte("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
+		ToClient: []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" + strings.Repeat("\x81\x05hello", 500))}
+	p, _, _ := newPipeline(t, nil, nil)
+	rec := &holdRec{}
+	p.SetHolds(rec)
+	sh := p.NewShard(0)
+	feedHeld(sh, conn, segments(conn, 1448), time.Unix(1700000000, 0))
+	sh.Close()
+	p.Close()
+	if len(rec.held) < 2 {
+		t.Fatalf("%d held packets", len(rec.held))
+	}
+	for i, h := range rec.held {
+		if !h.d.Off {
+			t.Errorf("packet %d ending at %d after the upgrade: %+v, want off", i, h.end, h.d)
+		}
+	}
+}
+
 // feedHeld is feed with every server packet that carries data marked
 // held (every client packet: feedHeldDir).
 func feedHeld(sh datapath.Shard, c testutil.TCPConn, segs []seg, t0 time.Time) {

@@ -127,13 +127,21 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, i
 	}
 	__u64 now = bpf_ktime_get_ns();
 	__u64 since = h->held_ns;
+	if (since && now - since >= hold_timeout_ns) {
+		c->v[C_HOLD_EXPIRED]++;
+		return 0;
+	}
+	/* The gate comes down to the held packet's first byte: a later
+	 * packet carrying any of its bytes is held too and handed on after
+	 * it, so the receiver keeps the copy userspace read (it would take
+	 * another copy, let through first, over the held one). A held
+	 * packet reaches the gate, so this moves it back by less than a
+	 * packet's length. */
+	if ((__s32)(p->seq - h->gate_seq) < 0)
+		h->gate_seq = p->seq;
 	if (!since) {
 		h->held_ns = now;
 		return HOLD_FIRST;
-	}
-	if (now - since >= hold_timeout_ns) {
-		c->v[C_HOLD_EXPIRED]++;
-		return 0;
 	}
 	return HOLD_MORE;
 }

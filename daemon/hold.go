@@ -300,9 +300,20 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 	}
 }
 
-// pass moves the flow's gate and hands frames on (or, with
-// hold_release = "retransmit", lets the sender's retransmission through).
+// pass hands frames on (or, with hold_release = "retransmit", lets the
+// sender's retransmission through), then moves the flow's gate. In that
+// order: until the frames are in, the gate the data plane lowered to
+// them holds any other copy of their bytes, which then follows them, so
+// the receiver keeps the bytes userspace read.
 func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifindex uint32) {
+	if h.e.set.Load().HoldRelease != enforce.ReleaseRetransmit {
+		for _, b := range frames {
+			if err := h.k.Release(b, ifindex); err != nil {
+				h.stats.Errors.Add(1)
+			}
+		}
+	}
+	h.stats.Passed.Add(uint64(len(frames)))
 	var err error
 	switch {
 	case d.Off:
@@ -313,19 +324,9 @@ func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifind
 		err = h.k.Gate(d.Flow, d.Gate, d.FromClient)
 	}
 	if err != nil {
-		h.stats.Errors.Add(1)
 		// The gate stays where it was: the data plane's timeout lets
 		// the packets through.
-		return
-	}
-	h.stats.Passed.Add(uint64(len(frames)))
-	if h.e.set.Load().HoldRelease == enforce.ReleaseRetransmit {
-		return
-	}
-	for _, b := range frames {
-		if err := h.k.Release(b, ifindex); err != nil {
-			h.stats.Errors.Add(1)
-		}
+		h.stats.Errors.Add(1)
 	}
 }
 

@@ -74,7 +74,14 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	held("body before the last byte", resp(5101, 899, "PA"), false)
 	held("a pure ACK", resp(6000, 0, "A"), false)
 	held("the segment with the last byte", resp(5901, 100, "PA"), true)
-	held("a segment ending just before it", resp(5999, 1, "PA"), false)
+	// The gate came down to the held packet's first byte: another copy
+	// of its bytes, let through first, would be what the client keeps.
+	held("another copy of the held packet's bytes", resp(5950, 20, "PA"), true)
+	held("a segment ending before the held packet", resp(5890, 11, "PA"), false)
+	if err := holds.Gate(fl, 5001+999, false); err != nil {
+		t.Fatal(err)
+	}
+	held("a segment ending just before the gate", resp(5999, 1, "PA"), false)
 	held("an overlap reaching it", resp(5990, 11, "PA"), true)
 	held("a later segment", resp(6001, 10, "PA"), true)
 	held("a reset is never held", resp(6000, 0, "R"), false)

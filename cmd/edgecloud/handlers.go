@@ -312,6 +312,13 @@ func (s *server) handleSample(w http.ResponseWriter, r *http.Request) {
 	if resp.Stored {
 		s.st.samples.Add(1)
 		s.st.verdicts.Add(1)
+		if s.feed != nil {
+			// What one sensor's upload taught the cloud, every sensor
+			// learns from the feed.
+			if err := s.feed.add(sha, score); err != nil {
+				s.cfg.Log.Error().Err(err).Msg("feed: verdict not published")
+			}
+		}
 	}
 	resp.Score, resp.Verdict = score, cloudapi.VerdictFor(score)
 	writeJSON(w, http.StatusOK, resp)

@@ -57,6 +57,7 @@ func run(args []string, stderr io.Writer) error {
 		fs.StringVar(&cfg.RequestLog, "request-log", "", "append every request (method, path, headers, decoded body) to this NDJSON file")
 		fs.StringVar(&cfg.VerdictsFile, "verdicts", "", `file of "sha256 score" lines the cloud already knows`)
 		fs.DurationVar(&cfg.LookupDelay, "lookup-delay", 0, "answer hash lookups this much later (a slow cloud)")
+		fs.StringVar(&cfg.FeedKeyFile, "feed-key", "", "sign and publish the intel feed with this Ed25519 key (PKCS #8 PEM; gen-certs writes feed.key)")
 		verbose := fs.Bool("v", false, "debug logging")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

@@ -24,6 +24,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/verdict/feed"
 )
 
 // Body limits. Lookups are small; samples may be whole executables.
@@ -55,12 +56,13 @@ type config struct {
 	RequestLog   string        // NDJSON of every request as received (decoded bodies); "" = none
 	VerdictsFile string        // "sha256 score" lines; "" = none
 	LookupDelay  time.Duration // hash lookups answered this much later (a slow cloud)
+	FeedKeyFile  string        // the feed's signing key (PKCS #8 PEM, Ed25519); "" = no feed
 	Log          zerolog.Logger
 }
 
 type counters struct {
 	accepted, connections, handshakeErrors, requests, batches, replayed,
-	records, duplicates, lookups, samples, verdicts, badRequests, tooLarge atomic.Uint64
+	records, duplicates, lookups, samples, verdicts, badRequests, tooLarge, feedPolls atomic.Uint64
 }
 
 type server struct {
@@ -70,6 +72,7 @@ type server struct {
 	reqMu  sync.Mutex
 	reqLog *os.File
 	known  map[string]int // from --verdicts
+	feed   *publisher     // nil without --feed-key
 	tls    *tls.Config
 	st     counters
 }
@@ -91,6 +94,13 @@ func newServer(cfg config) (*server, error) {
 		if s.known, err = loadVerdicts(cfg.VerdictsFile); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.FeedKeyFile != "" {
+		priv, err := feed.LoadPrivateKey(cfg.FeedKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--feed-key: %w", err)
+		}
+		s.feed = newPublisher(priv, s.known)
 	}
 	s.db, err = bbolt.Open(filepath.Join(cfg.DataDir, "cloud.db"), 0o600, &bbolt.Options{
 		Timeout:        5 * time.Second,
@@ -261,6 +271,7 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("POST "+cloudapi.PathLookup, s.handleLookup)
 	mux.HandleFunc("PUT "+cloudapi.PathSamples+"{sha256}", s.handleSample)
 	mux.HandleFunc("GET "+cloudapi.PathVerdicts, s.handleVerdicts)
+	mux.HandleFunc("GET "+cloudapi.PathFeed, s.handleFeed)
 	mux.HandleFunc("GET "+cloudapi.PathStats, s.handleStats)
 	mux.HandleFunc("GET "+cloudapi.PathHealth, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

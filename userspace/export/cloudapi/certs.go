@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/verdict/feed"
 )
 
 // Files written by GenerateCerts.
@@ -29,13 +31,17 @@ const (
 	OtherClientKey  = "other-client.key"
 	OtherServerFile = "other-server.pem"
 	OtherServerKey  = "other-server.key"
+	// The intel feed's signing key pair (Ed25519), separate from TLS:
+	// the cloud signs with the first, sensors pin the second.
+	FeedKeyFile = "feed.key"
+	FeedPubFile = "feed.pub"
 )
 
 // GenerateCerts writes a test PKI into dir: a CA with a server certificate
 // for 127.0.0.1, ::1 and localhost and a client certificate, plus a second,
 // unrelated CA with its own client and server certificates for negative
-// tests. Keys are ECDSA P-256 and written 0600. Existing files are
-// overwritten.
+// tests. Keys are ECDSA P-256 and written 0600; beside them the intel
+// feed's Ed25519 signing pair. Existing files are overwritten.
 func GenerateCerts(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("gen-certs: %w", err)
@@ -78,6 +84,9 @@ func GenerateCerts(dir string) error {
 		if err := leaf(dir, pki.client, pki.clientKey, cli, caCert, caKey); err != nil {
 			return err
 		}
+	}
+	if err := feed.GenerateKey(filepath.Join(dir, FeedKeyFile), filepath.Join(dir, FeedPubFile)); err != nil {
+		return fmt.Errorf("gen-certs: %w", err)
 	}
 	return nil
 }

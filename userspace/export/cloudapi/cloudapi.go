@@ -11,6 +11,7 @@ const (
 	PathLookup   = "/v1/lookup"
 	PathSamples  = "/v1/samples/" // followed by the lowercase hex SHA-256
 	PathVerdicts = "/v1/verdicts"
+	PathFeed     = "/v1/feed" // ?have=VERSION&wait=DURATION
 	PathStats    = "/v1/stats"
 	PathHealth   = "/healthz"
 )
@@ -100,6 +101,15 @@ type Verdict struct {
 type VerdictsResponse struct {
 	Verdicts []Verdict `json:"verdicts"`
 	Next     uint64    `json:"next"`
+}
+
+// FeedResponse answers GET PathFeed: the cloud's feed version and the
+// signed messages (feed envelopes: a snapshot, or the deltas after the
+// version the sensor has) that bring the sensor to it; none when it is
+// current.
+type FeedResponse struct {
+	Version  uint64            `json:"version"`
+	Messages []json.RawMessage `json:"messages"`
 }
 
 // ErrorResponse is the body of every 4xx/5xx answer.

@@ -231,3 +231,31 @@ func FuzzOpen(f *testing.F) {
 		s.Apply(m)
 	})
 }
+
+// Keys written by GenerateKey load back as a working pair; a key of
+// another type or a missing file is an error naming the file.
+func TestKeys(t *testing.T) {
+	dir := t.TempDir()
+	priv, pub := filepath.Join(dir, "feed.key"), filepath.Join(dir, "feed.pub")
+	if err := GenerateKey(priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	sk, err := LoadPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := LoadPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := sign(t, sk, snapshot(1, hashA))
+	if _, err := Open(pk, raw, t0); err != nil {
+		t.Errorf("a message signed with the generated key: %v", err)
+	}
+	if _, err := LoadPublicKey(priv); err == nil {
+		t.Error("a private key read as the public one")
+	}
+	if _, err := LoadPublicKey(filepath.Join(dir, "none")); err == nil {
+		t.Error("a missing file read")
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
+	"github.com/edgesensor/edgesensor/userspace/verdict/feed"
+)
+
+// Feed parameters of the reference cloud.
+const (
+	feedMinScore  = 4                // verdicts from this score on enter the feed
+	feedMaxDeltas = 1000             // deltas kept; a sensor further behind gets the snapshot
+	feedTTL       = 24 * time.Hour   // a message is refused this long after it was issued
+	feedMaxWait   = 30 * time.Second // the longest a poll waits for news
+)
+
+// publisher is the cloud's signed intelligence feed: every verdict it
+// reaches at or above feedMinScore (from --verdicts, and from samples
+// sensors upload) as a SHA-256 entry, in snapshots and one-step deltas.
+type publisher struct {
+	priv ed25519.PrivateKey
+	now  func() time.Time
+
+	mu      sync.Mutex
+	version uint64
+	entries map[feed.Key]feed.Entry
+	deltas  [][]byte // signed, the last of them at version
+	first   uint64   // the version of deltas[0]
+	snap    []byte   // the signed snapshot at version, or nil until asked
+	changed chan struct{}
+}
+
+func newPublisher(priv ed25519.PrivateKey, known map[string]int) *publisher {
+	p := &publisher{priv: priv, now: time.Now, version: 1, entries: map[feed.Key]feed.Entry{}, changed: make(chan struct{})}
+	for sha, score := range known {
+		if score >= feedMinScore {
+			e := shaEntry(sha, score)
+			p.entries[e.Key] = e
+		}
+	}
+	return p
+}
+
+func shaEntry(sha string, score int) feed.Entry {
+	return feed.Entry{Key: feed.Key{Kind: "sha256", Value: sha}, Level: min(score, 10), Source: "edgecloud"}
+}
+
+// add publishes a verdict: a delta when it changes the feed.
+func (p *publisher) add(sha string, score int) error {
+	if score < feedMinScore {
+		return nil
+	}
+	e := shaEntry(sha, score)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.entries[e.Key]; ok && old == e {
+		return nil
+	}
+	now := p.now()
+	m := &feed.Message{Format: feed.Format, Kind: feed.KindDelta, Base: p.version, Version: p.version + 1,
+		Issued: now, Expires: now.Add(feedTTL), Add: []feed.Entry{e}}
+	raw, err := feed.Sign(p.priv, m)
+	if err != nil {
+		return err
+	}
+	if len(p.deltas) == 0 {
+		p.first = m.Version
+	}
+	p.deltas = append(p.deltas, raw)
+	if len(p.deltas) > feedMaxDeltas {
+		p.deltas = p.deltas[1:]
+		p.first++
+	}
+	p.entries[e.Key] = e
+	p.version, p.snap = m.Version, nil
+	close(p.changed)
+	p.changed = make(chan struct{})
+	return nil
+}
+
+// since is what a sensor at version have needs: nothing (it is current),
+// the deltas after it, or the snapshot.
+func (p *publisher) since(have uint64) (cloudapi.FeedResponse, <-chan struct{}, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := cloudapi.FeedResponse{Version: p.version}
+	switch {
+	case have == p.version:
+	case have < p.version && len(p.deltas) > 0 && have+1 >= p.first:
+		for _, d := range p.deltas[have+1-p.first:] {
+			r.Messages = append(r.Messages, json.RawMessage(d))
+		}
+	default:
+		if p.snap == nil {
+			now := p.now()
+			m := &feed.Message{Format: feed.Format, Kind: feed.KindSnapshot, Version: p.version, Issued: now, Expires: now.Add(feedTTL)}
+			for _, e := range p.entries {
+				m.Add = append(m.Add, e)
+			}
+			raw, err := feed.Sign(p.priv, m)
+			if err != nil {
+				return r, nil, err
+			}
+			p.snap = raw
+		}
+		r.Messages = []json.RawMessage{p.snap}
+	}
+	return r, p.changed, nil
+}
+
+// handleFeed answers GET /v1/feed?have=N[&wait=D]: the messages that
+// bring a sensor at version N to the current one; when it is current,
+// the answer waits up to D (at most feedMaxWait) for a change.
+func (s *server) handleFeed(w http.ResponseWriter, r *http.Request) {
+	if s.feed == nil {
+		s.fail(w, http.StatusNotFound, "no feed: edgecloud runs without --feed-key")
+		return
+	}
+	q := r.URL.Query()
+	have, err := strconv.ParseUint(q.Get("have"), 10, 64)
+	if q.Get("have") == "" {
+		have, err = 0, nil
+	}
+	if err != nil {
+		s.fail(w, http.StatusBadRequest, "have: want a non-negative integer")
+		return
+	}
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
+			s.fail(w, http.StatusBadRequest, "wait: want a duration such as 25s")
+			return
+		}
+	}
+	wait = min(wait, feedMaxWait)
+	deadline := time.After(wait)
+	for {
+		resp, changed, err := s.feed.since(have)
+		if err != nil {
+			s.fail(w, http.StatusInternalServerError, "feed: %v", err)
+			return
+		}
+		if len(resp.Messages) > 0 || wait == 0 {
+			s.st.feedPolls.Add(1)
+			writeJSON(w, http.StatusOK, resp)
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			wait = 0
+		case <-r.Context().Done():
+			return
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -109,6 +110,21 @@ func TestFeed(t *testing.T) {
 	}
 	if fresh == nil || fresh.Version != 2 || len(fresh.Entries) != 2 {
 		t.Errorf("snapshot for a new sensor: %+v", fresh)
+	}
+	// The sensor's uplink client fetches it over the same mTLS as its
+	// records.
+	c := newClient(t, e.options(t.TempDir()))
+	defer c.Close()
+	got, err := c.Feed(context.Background(), 0, 0)
+	if err != nil || got.Version != 2 || len(got.Messages) != 1 {
+		t.Fatalf("uplink Feed from 0: %+v, %v", got, err)
+	}
+	if _, err := feed.Open(pub, got.Messages[0], time.Now()); err != nil {
+		t.Errorf("uplink Feed: %v", err)
+	}
+	start := time.Now()
+	if got, err = c.Feed(context.Background(), 2, time.Second); err != nil || len(got.Messages) != 0 || time.Since(start) < 900*time.Millisecond {
+		t.Errorf("uplink Feed, current: %+v, %v after %v", got, err, time.Since(start))
 	}
 	// Another key's holder cannot pass for the cloud.
 	dir := t.TempDir()

@@ -189,3 +189,16 @@ func (c *Client) Lookup(ctx context.Context, sha string) (cloudapi.LookupResult,
 	}
 	return cloudapi.LookupResult{SHA256: sha, Verdict: cloudapi.VerdictUnknown}, nil
 }
+
+// Feed polls the cloud's intel feed from version have: the messages that
+// bring the sensor to the cloud's version (none when it is current after
+// waiting up to wait for news). The messages are signed envelopes for
+// package feed to verify; nothing here trusts them.
+func (c *Client) Feed(ctx context.Context, have uint64, wait time.Duration) (cloudapi.FeedResponse, error) {
+	var r cloudapi.FeedResponse
+	path := fmt.Sprintf("%s?have=%d&wait=%s", cloudapi.PathFeed, have, wait)
+	if err := c.call(ctx, http.MethodGet, path, nil, nil, &r); err != nil {
+		return r, fmt.Errorf("feed: %w", err)
+	}
+	return r, nil
+}

@@ -78,10 +78,9 @@ type dir struct {
 	// asked to skip begins, once it asked.
 	skipFrom uint32
 	skipLen  int64
-	// judgedTo is where the last range skipped ends (judged set): bytes
-	// before it are of no interest (held downloads' gate).
-	judgedTo uint32
-	judged   bool
+	// skipEnd is where the range that began at skipFrom ends: bytes
+	// between them are of no interest (held downloads' gate).
+	skipEnd uint32
 }
 
 // flow is one watched TCP connection.
@@ -152,7 +151,7 @@ func (d *dir) Data(p []byte) int64 {
 		// The reassembler has moved past p already.
 		d.skipFrom = d.stream().NextSeq()
 		d.skipLen = skip
-		d.judgedTo, d.judged = d.skipFrom+uint32(skip), true
+		d.skipEnd = d.skipFrom + uint32(skip)
 		// The data plane keeps the acknowledgements of a skipped body:
 		// the window the receiver advertised is no longer known.
 		d.f.conn.ForgetWindow(d.index())

@@ -109,8 +109,11 @@ func (f *flow) judgedTo(fromClient bool) (gate uint32, open bool) {
 		return 0, true
 	}
 	next := st.NextSeq()
-	if d.judged && int32(d.judgedTo-next) > 0 {
-		next = d.judgedTo
+	if next-d.skipFrom < d.skipEnd-d.skipFrom {
+		// Inside the last range skipped (kept in the kernel, of no
+		// interest): judged to its end. Measured from the range's
+		// start, so a range long passed never looks ahead again.
+		next = d.skipEnd
 	}
 	bp, ok := f.parser.(transfer.BodyPending)
 	if f.app != datapath.AppHTTP || !ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/files/httpx"
 )
 
 // holdRec is a Holds that remembers what the pipeline told it.
@@ -288,4 +289,28 @@ func TestHoldDecisionsIMAP(t *testing.T) {
 	msg := mailWithAttachment()
 	heldMail(t, 143, false, [][2]string{{"", "* OK IMAP ready\r\n"}, {"a1 LOGIN u p\r\n", "a1 OK\r\n"}, {"a2 SELECT INBOX\r\n", "* 1 EXISTS\r\na2 OK\r\n"},
 		{"a3 FETCH 1 BODY[]\r\n", fmt.Sprintf("* 1 FETCH (BODY[] {%d}\r\n%s)\r\na3 OK\r\n", len(msg), msg)}, {"a4 LOGOUT\r\n", "* BYE\r\na4 OK\r\n"}})
+}
+
+// Bytes inside the last range skipped are judged to its end; a range
+// long passed (even 2 GiB on, where sequence numbers seem to wrap)
+// moves no gate.
+func TestJudgedToSkipRange(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		next uint32
+		want uint32
+	}{
+		{"before the range", 900, 900},
+		{"inside it", 2000, 5000},
+		{"at its end", 5000, 5000},
+		{"past it", 6000, 6000},
+		{"2 GiB past it", 5000 + 1<<31 + 10, 5000 + 1<<31 + 10},
+	} {
+		f := &flow{app: datapath.AppHTTP, parser: httpx.New(nil, httpx.Options{}, nil)}
+		f.dirs[1] = dir{f: f, skipFrom: 1000, skipEnd: 5000}
+		f.conn.S[1].Start(c.next)
+		if gate, open := f.judgedTo(false); gate != c.want || open {
+			t.Errorf("%s: gate %d open %v, want %d", c.name, gate, open, c.want)
+		}
+	}
 }

@@ -59,7 +59,7 @@ type holdStats struct {
 	Passed       atomic.Uint64 // handed on at once (nothing awaited)
 	Kept         atomic.Uint64 // kept while a verdict was awaited
 	NotKept      atomic.Uint64 // not kept (a bound, or a frame cut at the snaplen): left to a retransmission
-	Released     atomic.Uint64 // downloads released on a clean verdict
+	Released     atomic.Uint64 // downloads released on a clean verdict (in time: late ones are Timeouts)
 	Blocked      atomic.Uint64 // downloads blocked on their verdict
 	Timeouts     atomic.Uint64 // verdicts later than hold_timeout (on_timeout applied)
 	AfterTheFact atomic.Uint64 // malicious downloads not held (the client had them); flow blocked after
@@ -155,8 +155,7 @@ func (h *holder) Judged(fl datapath.Flow, v files.FileVerdict) {
 	if lookup := h.lookup(); !bad && set.HoldCloud && v.CloudLookup && lookup != nil {
 		// The cloud's word too, within what is left of the hold.
 		st.pending++
-		deadline := st.since.Add(time.Duration(set.HoldTimeout) * 9 / 10)
-		go h.askCloud(fl, st, v, lookup, deadline)
+		go h.askCloud(fl, st, v, lookup, st.since.Add(verdictBudget(set)))
 	}
 	h.settleLocked(fl, st, false)
 	h.mu.Unlock()
@@ -258,19 +257,21 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 			bad, hold = &files.FileVerdict{Name: "(verdict pending)", Sent: st.d.FromClient}, "timeout"
 		}
 	}
+	if bad == nil && !st.seen {
+		return // a verdict with no held packet to hand on (a daemon stopping)
+	}
 	// Hand on (or reset) outside the lock: a run of the program takes
 	// the packet through the stack. (Replay hands nothing on, and its
 	// events must be written before its outputs close.)
 	settle := func() {
 		if bad == nil {
-			h.stats.Released.Add(1)
-			h.waited.add(time.Since(st.at))
+			if !timedOut {
+				h.stats.Released.Add(1)
+				h.waited.add(time.Since(st.at))
+			}
 			bs := make([][]byte, len(frames))
 			for i, f := range frames {
 				bs[i] = f.b
-			}
-			if !st.seen {
-				return // no packet was held (a daemon stopping)
 			}
 			ifindex := uint32(0)
 			if len(frames) > 0 {
@@ -388,8 +389,15 @@ func (h *holder) report(fl datapath.Flow, v *files.FileVerdict, blocked bool, ho
 	h.e.an.out.Write(&ecs.Record{Fields: ev.Fields(), Line: line})
 }
 
-// run applies on_timeout to verdicts later than 90% of hold_timeout,
-// until stop.
+// verdictBudget is how long the daemon waits for a held file's verdict:
+// 90% of hold_timeout, so that it decides before the data plane's own
+// fail-open deadline.
+func verdictBudget(s *enforce.Settings) time.Duration {
+	return time.Duration(s.HoldTimeout) * 9 / 10
+}
+
+// run applies on_timeout to verdicts later than verdictBudget, until
+// stop.
 func (h *holder) run() {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -398,7 +406,7 @@ func (h *holder) run() {
 		case <-h.done:
 			return
 		case now := <-t.C:
-			limit := time.Duration(h.e.set.Load().HoldTimeout) * 9 / 10
+			limit := verdictBudget(h.e.set.Load())
 			h.mu.Lock()
 			for fl, st := range h.flows {
 				if st.seen && now.Sub(st.since) >= limit {

@@ -246,6 +246,22 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 			}
 		}
 	}
+	// held reads the holder of held files, when there is one.
+	held := func(f func(h *holder, emit emitFn)) func(emit emitFn) {
+		return func(emit emitFn) {
+			if e := a.enf.Load(); e != nil && e.hold != nil {
+				f(e.hold, emit)
+			}
+		}
+	}
+	// quantiles emits the 0.5, 0.99 and 1 quantiles of l, after labels.
+	quantiles := func(emit emitFn, l *latencies, labels ...string) {
+		if q, ok := l.quantiles(0.5, 0.99, 1); ok {
+			for i, name := range []string{"0.5", "0.99", "1"} {
+				emit(q[i].Seconds(), append(labels, name)...)
+			}
+		}
+	}
 	return []metrics.Family{
 		{Name: "xdp_dropped_packets_total", Help: "Packets enforcement dropped (enforcement.mode = block), per interface and reason: address (a blocklisted source or destination) or flow (a blocked handshake or file).",
 			Kind: metrics.Counter, Labels: []string{"iface", "reason"}, Read: byReason("enf_drop_addr", "enf_drop_flow")},
@@ -282,14 +298,8 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 		{Name: "enforcement_decision_seconds", Help: "From a condemned hello's last packet in the data plane to its flow's block in force, over the last 1,024 blocks (quantile 0.5, 0.99, 1).",
 			Kind: metrics.Gauge, Labels: []string{"quantile"},
 			Read: func(emit emitFn) {
-				e := a.enf.Load()
-				if e == nil {
-					return
-				}
-				if q, ok := e.decided.quantiles(0.5, 0.99, 1); ok {
-					emit(q[0].Seconds(), "0.5")
-					emit(q[1].Seconds(), "0.99")
-					emit(q[2].Seconds(), "1")
+				if e := a.enf.Load(); e != nil {
+					quantiles(emit, &e.decided)
 				}
 			}},
 		{Name: "enforcement_flows_blocked_total", Help: "Flows blocked for their handshake.", Kind: metrics.Counter,
@@ -315,74 +325,33 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 			}},
 		{Name: "enforcement_held_downloads_total", Help: "Downloads whose last packet was held for the verdict, by outcome: released (clean), blocked (malicious), timeout (no verdict within hold_timeout: on_timeout applied); not_held counts malicious files nothing held (cut after the fact in block mode).",
 			Kind: metrics.Counter, Labels: []string{"outcome"},
-			Read: func(emit emitFn) {
-				e := a.enf.Load()
-				if e == nil || e.hold == nil {
-					return
-				}
-				st := &e.hold.stats
+			Read: held(func(h *holder, emit emitFn) {
+				st := &h.stats
 				emit(float64(st.Released.Load()), "released")
 				emit(float64(st.Blocked.Load()), "blocked")
 				emit(float64(st.Timeouts.Load()), "timeout")
 				emit(float64(st.AfterTheFact.Load()), "not_held")
-			}},
+			})},
 		{Name: "enforcement_held_packets_total", Help: "Held packets the daemon read, by fate: passed (handed on at once), kept (while a verdict was awaited), not_kept (over a bound or cut at the snaplen: left to the sender's retransmission).",
 			Kind: metrics.Counter, Labels: []string{"fate"},
-			Read: func(emit emitFn) {
-				e := a.enf.Load()
-				if e == nil || e.hold == nil {
-					return
-				}
-				st := &e.hold.stats
-				emit(float64(st.Passed.Load()), "passed")
-				emit(float64(st.Kept.Load()), "kept")
-				emit(float64(st.NotKept.Load()), "not_kept")
-			}},
-		{Name: "enforcement_hold_errors_total", Help: "Gate writes and hand-ons of held packets that failed (the data plane's hold_timeout then lets the packets through).", Kind: metrics.Counter,
-			Read: gauge(func(e *enforcer) float64 {
-				if e.hold == nil {
-					return 0
-				}
-				return float64(e.hold.stats.Errors.Load())
+			Read: held(func(h *holder, emit emitFn) {
+				emit(float64(h.stats.Passed.Load()), "passed")
+				emit(float64(h.stats.Kept.Load()), "kept")
+				emit(float64(h.stats.NotKept.Load()), "not_kept")
 			})},
+		{Name: "enforcement_hold_errors_total", Help: "Gate writes and hand-ons of held packets that failed (the data plane's hold_timeout then lets the packets through).", Kind: metrics.Counter,
+			Read: held(func(h *holder, emit emitFn) { emit(float64(h.stats.Errors.Load())) })},
 		{Name: "enforcement_hold_cloud_lookup_seconds", Help: "How long the cloud took to answer held downloads' hash lookups (enforcement.hold_cloud), over the last 1,024 (quantile 0.5, 0.99, 1).",
 			Kind: metrics.Gauge, Labels: []string{"quantile"},
-			Read: func(emit emitFn) {
-				e := a.enf.Load()
-				if e == nil || e.hold == nil {
-					return
-				}
-				if q, ok := e.hold.cloudTook.quantiles(0.5, 0.99, 1); ok {
-					emit(q[0].Seconds(), "0.5")
-					emit(q[1].Seconds(), "0.99")
-					emit(q[2].Seconds(), "1")
-				}
-			}},
+			Read: held(func(h *holder, emit emitFn) { quantiles(emit, &h.cloudTook) })},
 		{Name: "enforcement_hold_cloud_errors_total", Help: "Held downloads' cloud lookups that failed or were not answered within the hold (the local verdict, or on_timeout, decided).", Kind: metrics.Counter,
-			Read: gauge(func(e *enforcer) float64 {
-				if e.hold == nil {
-					return 0
-				}
-				return float64(e.hold.stats.CloudErrors.Load())
-			})},
+			Read: held(func(h *holder, emit emitFn) { emit(float64(h.stats.CloudErrors.Load())) })},
 		{Name: "enforcement_hold_seconds", Help: "How long held packets waited, from the data plane holding them to their release, over the last 1,024 of each stage: verdict (a clean download's last packet), read (packets handed on once read) (quantile 0.5, 0.99, 1).",
 			Kind: metrics.Gauge, Labels: []string{"stage", "quantile"},
-			Read: func(emit emitFn) {
-				e := a.enf.Load()
-				if e == nil || e.hold == nil {
-					return
-				}
-				for _, st := range []struct {
-					name string
-					l    *latencies
-				}{{"verdict", &e.hold.waited}, {"read", &e.hold.read}} {
-					if q, ok := st.l.quantiles(0.5, 0.99, 1); ok {
-						emit(q[0].Seconds(), st.name, "0.5")
-						emit(q[1].Seconds(), st.name, "0.99")
-						emit(q[2].Seconds(), st.name, "1")
-					}
-				}
-			}},
+			Read: held(func(h *holder, emit emitFn) {
+				quantiles(emit, &h.waited, "verdict")
+				quantiles(emit, &h.read, "read")
+			})},
 	}
 }
 

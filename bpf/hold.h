@@ -68,13 +68,13 @@ enum {
 };
 
 /* Returns HOLD_FIRST or HOLD_MORE when p is to be held: the caller emits
- * it and drops it. from_client: p travels to the watched port. */
-static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, int from_client,
+ * it and drops it. app is the watched port's application; from_client:
+ * p travels to the watched port. */
+static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, __u8 app, int from_client,
 				      struct counter_set *c)
 {
 	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns)
 		return 0;
-	__u8 app = port_app[from_client ? p->dport : p->sport];
 	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
 		return 0;
 	/* A datagram userspace reassembled went out as its fragments. */

@@ -164,7 +164,7 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 	int src_is_a = make_key(p, &k);
 	int created;
 	/* HTTP's server is on the watched port. */
-	int held = app ? hold_check(p, &k, to_watched, c) : 0;
+	int held = app ? hold_check(p, &k, app, to_watched, c) : 0;
 	/* Only data (or a hello) creates state: bare SYNs, FINs and RSTs of
 	 * unknown tuples cannot fill the table. */
 	struct flow *f = flow_get(&k, (app && p->payload_len) || p->hello, &created, c);

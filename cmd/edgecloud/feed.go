@@ -37,7 +37,10 @@ type publisher struct {
 }
 
 func newPublisher(priv ed25519.PrivateKey, known map[string]int) *publisher {
-	p := &publisher{priv: priv, now: time.Now, version: 1, entries: map[feed.Key]feed.Entry{}, changed: make(chan struct{})}
+	// The feed lives in memory: a restarted cloud starts from the clock,
+	// above any version it published before, so that sensors take its
+	// snapshot (they refuse one older than what they have).
+	p := &publisher{priv: priv, now: time.Now, version: uint64(time.Now().UnixNano()), entries: map[feed.Key]feed.Entry{}, changed: make(chan struct{})}
 	for sha, score := range known {
 		if score >= feedMinScore {
 			e := shaEntry(sha, score)
@@ -123,13 +126,13 @@ func (s *server) handleFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	have, err := strconv.ParseUint(q.Get("have"), 10, 64)
-	if q.Get("have") == "" {
-		have, err = 0, nil
-	}
-	if err != nil {
-		s.fail(w, http.StatusBadRequest, "have: want a non-negative integer")
-		return
+	var have uint64
+	var err error
+	if v := q.Get("have"); v != "" {
+		if have, err = strconv.ParseUint(v, 10, 64); err != nil {
+			s.fail(w, http.StatusBadRequest, "have: want a non-negative integer")
+			return
+		}
 	}
 	var wait time.Duration
 	if v := q.Get("wait"); v != "" {

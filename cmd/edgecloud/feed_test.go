@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,11 +67,13 @@ func TestFeed(t *testing.T) {
 	}
 	r, _ := poll("?have=0")
 	apply(r)
-	if st.Version != 1 || len(st.Entries) != 1 || st.Entries[feed.Key{Kind: "sha256", Value: listed}].Level != 9 {
+	v1 := st.Version
+	if v1 == 0 || len(st.Entries) != 1 || st.Entries[feed.Key{Kind: "sha256", Value: listed}].Level != 9 {
 		t.Fatalf("snapshot: %+v", st)
 	}
+	at := func(v uint64) string { return "?have=" + strconv.FormatUint(v, 10) }
 	// Current: an immediate empty answer, or a wait for news.
-	if r, _ := poll("?have=1"); len(r.Messages) != 0 || r.Version != 1 {
+	if r, _ := poll(at(v1)); len(r.Messages) != 0 || r.Version != v1 {
 		t.Fatalf("current: %+v", r)
 	}
 	malware := []byte("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
@@ -81,12 +84,12 @@ func TestFeed(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	r, took := poll("?have=1&wait=10s")
+	r, took := poll(at(v1) + "&wait=10s")
 	if took < 200*time.Millisecond || took > 5*time.Second {
 		t.Errorf("the poll answered after %v, want when the upload's verdict came", took)
 	}
 	apply(r)
-	if st.Version != 2 || st.Entries[feed.Key{Kind: "sha256", Value: sha(malware)}].Level != 10 {
+	if st.Version != v1+1 || st.Entries[feed.Key{Kind: "sha256", Value: sha(malware)}].Level != 10 {
 		t.Fatalf("after the upload: %+v", st)
 	}
 	// A clean sample changes nothing; a sensor far behind gets the snapshot.
@@ -96,7 +99,7 @@ func TestFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if r, _ := poll("?have=2"); len(r.Messages) != 0 {
+	if r, _ := poll(at(v1 + 1)); len(r.Messages) != 0 {
 		t.Errorf("a clean verdict entered the feed: %+v", r)
 	}
 	var fresh *feed.State
@@ -108,7 +111,7 @@ func TestFeed(t *testing.T) {
 		}
 		fresh, _ = fresh.Apply(m)
 	}
-	if fresh == nil || fresh.Version != 2 || len(fresh.Entries) != 2 {
+	if fresh == nil || fresh.Version != v1+1 || len(fresh.Entries) != 2 {
 		t.Errorf("snapshot for a new sensor: %+v", fresh)
 	}
 	// The sensor's uplink client fetches it over the same mTLS as its
@@ -116,15 +119,24 @@ func TestFeed(t *testing.T) {
 	c := newClient(t, e.options(t.TempDir()))
 	defer c.Close()
 	got, err := c.Feed(context.Background(), 0, 0)
-	if err != nil || got.Version != 2 || len(got.Messages) != 1 {
+	if err != nil || got.Version != v1+1 || len(got.Messages) != 1 {
 		t.Fatalf("uplink Feed from 0: %+v, %v", got, err)
 	}
 	if _, err := feed.Open(pub, got.Messages[0], time.Now()); err != nil {
 		t.Errorf("uplink Feed: %v", err)
 	}
 	start := time.Now()
-	if got, err = c.Feed(context.Background(), 2, time.Second); err != nil || len(got.Messages) != 0 || time.Since(start) < 900*time.Millisecond {
+	if got, err = c.Feed(context.Background(), v1+1, time.Second); err != nil || len(got.Messages) != 0 || time.Since(start) < 900*time.Millisecond {
 		t.Errorf("uplink Feed, current: %+v, %v after %v", got, err, time.Since(start))
+	}
+	// A restarted cloud's snapshot is newer than what sensors have.
+	e.stop()
+	e.start()
+	r, _ = poll(at(v1 + 1))
+	if m, err := feed.Open(pub, r.Messages[0], time.Now()); err != nil || m.Kind != feed.KindSnapshot || m.Version <= v1+1 {
+		t.Errorf("after a restart: %+v, %v", m, err)
+	} else if _, err := st.Apply(m); err != nil {
+		t.Errorf("after a restart, the sensor refuses the snapshot: %v", err)
 	}
 	// Another key's holder cannot pass for the cloud.
 	dir := t.TempDir()

@@ -27,7 +27,10 @@ import (
 type analysis struct {
 	out   *ndjson.NDJSON
 	taps  *taps
-	intel atomic.Pointer[intel.Reloader] // nil without intel sources
+	intel atomic.Pointer[intel.Reloader] // nil without intel sources or feed
+	feed  *feedRunner                    // nil without a feed
+	// feedStop ends the feed's expiry sweep.
+	feedStop context.CancelFunc
 	// onHello is enforcement's ClientHello hook, once it runs.
 	onHello    atomic.Pointer[func(*handshake.Hello)]
 	enf        atomic.Pointer[enforcer] // nil unless enforcement runs
@@ -53,13 +56,24 @@ func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logge
 	if err != nil {
 		return nil, err
 	}
-	an, err := newAnalysis(cfg, dp, out)
+	fr, err := newFeedRunner(cfg, log)
+	if err != nil {
+		closeOut()
+		return nil, fmt.Errorf("uplink.feed_key_file: %w", err)
+	}
+	an, err := newAnalysis(cfg, dp, out, fr)
 	if err != nil {
 		closeOut()
 		return nil, err
 	}
 	an.closeEvents = closeOut
+	if fr != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		an.feedStop = cancel
+		go fr.sweep(ctx)
+	}
 	if err := an.startOutputs(cfg, stdout, log); err != nil {
+		an.stopFeed()
 		an.files.Close()
 		closeOut()
 		return nil, err
@@ -67,15 +81,15 @@ func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logge
 	return an, nil
 }
 
-func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer) (*analysis, error) {
+func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner) (*analysis, error) {
 	out := ndjson.NewNDJSON(w)
 	t := &taps{}
 	out.SetTap(t.write)
-	ir, err := loadIntel(cfg)
+	ir, err := loadIntel(cfg, fr.layer())
 	if err != nil {
 		return nil, err
 	}
-	a := &analysis{out: out, taps: t, closeEvents: func() error { return nil }}
+	a := &analysis{out: out, taps: t, feed: fr, closeEvents: func() error { return nil }}
 	a.intel.Store(ir)
 	current := func() *intel.Set {
 		if r := a.intel.Load(); r != nil {
@@ -215,7 +229,7 @@ func (a *analysis) startOutputs(cfg *config.Config, stdout io.Writer, log zerolo
 	if err != nil {
 		return err
 	}
-	cloud, err := startCloud(cfg, a.out, log)
+	cloud, err := startCloud(cfg, a.out, a.cloudIntel(), log)
 	if err != nil {
 		if sinks != nil {
 			sinks.Close(time.Second)
@@ -248,6 +262,7 @@ func (a *analysis) closeOutputs(ctx context.Context, drain time.Duration, log ze
 		// Left in place, closed, so the final counts still read it.
 	}
 	a.oldSinks.Wait() // sinks a reload replaced, still sending their queues
+	a.stopFeed()
 	return errors.Join(errs...)
 }
 
@@ -330,5 +345,28 @@ func (a *analysis) Counts() map[string]uint64 {
 	return m
 }
 
-// loadIntel reads the [[intel.sources]] files; nil when there are none.
-func loadIntel(cfg *config.Config) (*intel.Reloader, error) { return cfg.Intel.Load("intel") }
+// loadIntel reads the [[intel.sources]] files, whose sets consult the
+// feed's layer (nil: none) after them; nil when there are neither.
+func loadIntel(cfg *config.Config, feed *intel.Layer) (*intel.Reloader, error) {
+	return cfg.Intel.Load("intel", feed)
+}
+
+// cloudIntel is what the uplink takes from the analysis.
+func (a *analysis) cloudIntel() cloudIntel {
+	return cloudIntel{feed: a.feed, listed: func(sha string) bool {
+		r := a.intel.Load()
+		if r == nil {
+			return false
+		}
+		_, ok := r.Current().Hash(sha, "", "")
+		return ok
+	}}
+}
+
+// stopFeed ends the feed's expiry sweep (the feed stays in force for the
+// final counts).
+func (a *analysis) stopFeed() {
+	if a.feedStop != nil {
+		a.feedStop()
+	}
+}

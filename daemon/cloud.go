@@ -13,10 +13,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
 	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 	"github.com/edgesensor/edgesensor/userspace/export/privacy"
 	"github.com/edgesensor/edgesensor/userspace/export/uplink"
+	"github.com/edgesensor/edgesensor/userspace/files"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
 
@@ -58,7 +60,33 @@ type cloudLink struct {
 	samplesBytes   atomic.Int64
 	samplesRefused atomic.Uint64
 	samplesExpired atomic.Uint64
+
+	// What the cloud tells the sensor: the feed (polled by each
+	// connection), and the hash lookups of uplink.lookups, answered
+	// through cache by the worker reading lookQ.
+	ci            cloudIntel
+	cache         *uplink.Cache // nil unless uplink.lookups
+	lookQ         chan string
+	lookWorker    sync.WaitGroup
+	lookStop      context.CancelFunc
+	lookSkipped   atomic.Uint64 // the intel (files or feed) already listed the hash: not asked
+	lookDropped   atomic.Uint64 // the lookup queue was full
+	lookFailed    atomic.Uint64 // lookups not answered: the cloud unavailable
+	lookLatencies latencies     // lookups the cloud answered (cache misses)
+	lookErrMu     sync.Mutex
+	lookErr       string
 }
+
+// cloudIntel is what the uplink takes from the analysis: the feed to
+// poll, and whether the intel already lists a hash (then it is not
+// asked about).
+type cloudIntel struct {
+	feed   *feedRunner
+	listed func(sha string) bool
+}
+
+// lookupQueue bounds the files waiting for their hash lookup.
+const lookupQueue = 1024
 
 // cloudConn is one policy with its uplink client.
 type cloudConn struct {
@@ -74,13 +102,28 @@ type cloudConn struct {
 
 // startCloud starts the uplink when the config shares anything; nil
 // otherwise (no connection is ever made).
-func startCloud(cfg *config.Config, out *ndjson.NDJSON, log zerolog.Logger) (*cloudLink, error) {
+func startCloud(cfg *config.Config, out *ndjson.NDJSON, ci cloudIntel, log zerolog.Logger) (*cloudLink, error) {
 	if !cfg.UplinkEnabled() {
 		return nil, nil
 	}
-	c := &cloudLink{out: out, log: log, in: make(chan *ecs.Record, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}}
+	c := &cloudLink{out: out, log: log, in: make(chan *ecs.Record, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}, ci: ci}
+	if u := cfg.Uplink; u.Lookups {
+		c.cache = uplink.NewCache(u.CacheEntries, time.Duration(u.CacheTTL), time.Duration(u.CacheTTLUnknown), time.Duration(u.LookupTimeout))
+		c.lookQ = make(chan string, lookupQueue)
+		ctx, cancel := context.WithCancel(context.Background())
+		c.lookStop = cancel
+		c.lookWorker.Add(1)
+		go func() {
+			defer c.lookWorker.Done()
+			c.lookups(ctx)
+		}()
+	}
 	conn, err := c.open(cfg)
 	if err != nil {
+		if c.lookStop != nil {
+			c.lookStop()
+			c.lookWorker.Wait()
+		}
 		return nil, err
 	}
 	c.cur.Store(conn)
@@ -104,6 +147,15 @@ func (c *cloudLink) tap(ev *ecs.Record) {
 	defer c.inMu.RUnlock()
 	if c.closed {
 		return
+	}
+	// Files only: a verdict event carries its file's hash too, and asking
+	// about it again would answer itself forever.
+	if c.lookQ != nil && ev.Fields.SHA256 != "" && ev.Fields.Dataset == files.Dataset {
+		select {
+		case c.lookQ <- ev.Fields.SHA256:
+		default:
+			c.lookDropped.Add(1)
+		}
 	}
 	c.pending.Add(1)
 	select {
@@ -146,10 +198,11 @@ func (c *cloudLink) record(conn *cloudConn, ev *ecs.Record) {
 // replacement and the previous settings both failed to start).
 func (c *cloudLink) broken() bool { return c.cur.Load().counted.Load() }
 
-// pendingFor says whether whole files of a category go to the cloud.
+// pendingFor says whether the cloud hears of whole files of a category:
+// their records, or (uplink.lookups) their hashes.
 func (c *cloudLink) pendingFor(cat filetype.Category) bool {
 	conn := c.cur.Load()
-	return !conn.counted.Load() && conn.pol.Mode(privacyCategory(cat)) != privacy.ShareNone
+	return !conn.counted.Load() && (c.cache != nil || conn.pol.Mode(privacyCategory(cat)) != privacy.ShareNone)
 }
 
 // sample is the file pipeline's hand-off: where a whole file of this
@@ -237,6 +290,75 @@ func (c *cloudLink) onVerdict(v uplink.Verdict) {
 	c.out.Write(&ecs.Record{Fields: ev.Fields(), Line: append(line, '\n')})
 }
 
+// lookups asks the cloud about the hashes of whole files (uplink.lookups)
+// until ctx ends: through the cache, and not about those the intel
+// already lists. A known hash's answer becomes a verdict event.
+func (c *cloudLink) lookups(ctx context.Context) {
+	for {
+		var sha string
+		select {
+		case <-ctx.Done():
+			return
+		case sha = <-c.lookQ:
+		}
+		if c.ci.listed != nil && c.ci.listed(sha) {
+			c.lookSkipped.Add(1)
+			continue
+		}
+		ask := c.lookupFn()
+		if ask == nil {
+			continue
+		}
+		r, err := ask(ctx, sha)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.lookFailed.Add(1)
+				c.lookupError(err)
+			}
+			continue
+		}
+		c.lookupError(nil)
+		if r.Known {
+			c.onVerdict(uplink.Verdict{SHA256: sha, Score: r.Score, Verdict: r.Verdict, Source: "lookup"})
+		}
+	}
+}
+
+// lookupFn asks about one hash through the cache, on the connection in
+// force; nil without uplink.lookups or a connection.
+func (c *cloudLink) lookupFn() cloudLookup {
+	if c == nil || c.cache == nil {
+		return nil
+	}
+	conn := c.cur.Load()
+	if conn == nil || conn.counted.Load() {
+		return nil
+	}
+	return func(ctx context.Context, sha string) (cloudapi.LookupResult, error) {
+		start := time.Now()
+		r, hit, err := c.cache.Lookup(ctx, sha, conn.client.Lookup)
+		if err == nil && !hit {
+			c.lookLatencies.add(time.Since(start))
+		}
+		return r, err
+	}
+}
+
+// lookupError logs the cloud becoming unavailable for lookups, and
+// available again, once each.
+func (c *cloudLink) lookupError(err error) {
+	c.lookErrMu.Lock()
+	defer c.lookErrMu.Unlock()
+	switch {
+	case err != nil && c.lookErr == "":
+		c.lookErr = err.Error()
+		c.log.Warn().Err(err).Msg("cloud unavailable for hash lookups; files are scored on local analysis and intel alone")
+	case err == nil && c.lookErr != "":
+		c.lookErr = ""
+		c.log.Info().Msg("cloud available again for hash lookups")
+	}
+}
+
 // drain waits until every record handed over is delivered (or dropped
 // and counted), or the timeout passes, or ctx ends. replay uses it
 // before exiting.
@@ -273,6 +395,10 @@ func (c *cloudLink) close(purge bool) error {
 	close(c.in)
 	c.inMu.Unlock()
 	c.anon.Wait()
+	if c.lookStop != nil {
+		c.lookStop()
+		c.lookWorker.Wait()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	conn := c.cur.Load()

@@ -53,11 +53,18 @@ func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
 		h, _ := os.Hostname()
 		sensorID = pol.SensorID(h)
 	}
+	var onVerdict func(uplink.Verdict)
+	if cfg.SharesRecords() {
+		onVerdict = c.onVerdict // no records, no samples: nothing to poll verdicts of
+	}
 	client, err := uplink.New(uplink.Options{
 		URL: cfg.Uplink.URL, CAFile: cfg.Uplink.CAFile, CertFile: cfg.Uplink.CertFile, KeyFile: cfg.Uplink.KeyFile,
 		ServerName: cfg.Uplink.ServerName, SensorID: sensorID, KeyID: pol.KeyID(),
 		SpoolDir: cfg.Uplink.SpoolDir, SpoolMaxBytes: int64(cfg.Uplink.SpoolMax), SpoolMaxAge: time.Duration(cfg.Uplink.SpoolMaxAge),
-		BatchSize: cfg.Uplink.Batch, Audit: audit, Modes: pol.Modes(), OnVerdict: c.onVerdict, Log: c.log,
+		BatchSize: cfg.Uplink.Batch, Audit: audit, Modes: pol.Modes(), Log: c.log,
+		// Without records there are no samples whose verdicts to poll;
+		// with uplink.lookups, files' verdicts come from those (once).
+		OnVerdict: onVerdict, QuietLookups: c.cache != nil,
 	})
 	if err != nil {
 		if conn.audit != nil {
@@ -75,6 +82,13 @@ func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
 			c.log.Error().Err(err).Msg("uplink stopped")
 		}
 	}()
+	if fr := c.ci.feed; fr != nil && cfg.Uplink.Feed() {
+		conn.run.Add(1)
+		go func() {
+			defer conn.run.Done()
+			fr.poll(ctx, client)
+		}()
+	}
 	c.log.Info().Str("url", cfg.Uplink.URL).Str("key_id", pol.KeyID()).Interface("modes", pol.Modes()).Msg("cloud uplink on")
 	return conn, nil
 }

@@ -24,11 +24,24 @@ func WriteDisclosure(stdout io.Writer, cfg *config.Config, configUsed string, as
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{
 			"config": configUsed, "uplink": cfg.Uplink.URL, "modes": pol.Modes(),
-			"batch": batchFields(cfg, pol), "fields": fields,
+			"batch": batchFields(cfg, pol), "fields": fields, "asks": askFields(cfg),
 		})
 	}
 	fmt.Fprintf(stdout, "What leaves this sensor for the cloud under %s\n\n", configUsed)
 	switch {
+	case !cfg.SharesRecords() && cfg.Uplink.Asks():
+		why := "privacy.share is none"
+		if !cfg.Uplink.Contribute {
+			why = "uplink.contribute is false"
+		} else if cfg.Privacy.Share != privacy.ShareNone {
+			why = "every [privacy] category is none"
+		}
+		fmt.Fprintf(stdout, "Cloud: %s\n\nNo records and no file content: %s. Only this leaves:\n", cfg.Uplink.URL, why)
+		for _, f := range askFields(cfg) {
+			fmt.Fprintf(stdout, "  %-28s %s\n", f.Field, f.Transform)
+		}
+		fmt.Fprintln(stdout, "\nNothing else is sent.")
+		return nil
 	case cfg.Privacy.Share == privacy.ShareNone:
 		fmt.Fprintln(stdout, "Nothing: privacy.share is none, so the sensor makes no connection to the cloud at all.\n"+
 			"Local outputs ([output]) get whole events; they do not leave through the sensor.")
@@ -77,8 +90,39 @@ func WriteDisclosure(stdout io.Writer, cfg *config.Config, configUsed string, as
 		}
 		fmt.Fprintf(tw, "%s%s\t%s%s\n", mark, f.Field, f.Transform, note)
 	}
+	if asks := askFields(cfg); len(asks) > 2 {
+		fmt.Fprintf(tw, "\nLookups and the feed\t\n")
+		for _, f := range asks[:len(asks)-2] {
+			fmt.Fprintf(tw, "+ %s\t%s\n", f.Field, f.Transform)
+		}
+	}
 	fmt.Fprintln(tw, "\nFields not listed are never sent. + marks what is sent.")
 	return tw.Flush()
+}
+
+// askFields are what the sensor asks the cloud besides sending records:
+// hash lookups (uplink.lookups) and the feed (uplink.feed_key_file),
+// then how the sensor is known and the headers. None without either.
+func askFields(cfg *config.Config) []privacy.Disclosed {
+	if !cfg.Uplink.Asks() {
+		return nil
+	}
+	var out []privacy.Disclosed
+	if cfg.Uplink.Lookups {
+		out = append(out, privacy.Disclosed{Field: "POST /v1/lookup sha256",
+			Transform: "the SHA-256 of each whole file seen, one request per file (not those the local intel or the feed lists; answers are cached): the hash and nothing else of the file, its flow or its client"})
+	}
+	if cfg.Uplink.Feed() {
+		out = append(out, privacy.Disclosed{Field: "GET /v1/feed have, wait",
+			Transform: "the version of the feed the sensor has, and how long the cloud may wait for news; nothing else"})
+	}
+	out = append(out,
+		privacy.Disclosed{Field: "sensor_id", Transform: "the client certificate of uplink.cert_file, in the TLS handshake: who asks"},
+		privacy.Disclosed{Field: "HTTP headers", Transform: "User-Agent: edgesensor, Content-Type, Content-Length, Accept-Encoding"})
+	for i := range out {
+		out[i].Category, out[i].Sent = "(lookups and feed)", true
+	}
+	return out
 }
 
 // modeOf is a category's mode as configured, capped by the global share

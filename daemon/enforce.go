@@ -34,6 +34,7 @@ type enforcer struct {
 
 	tables    atomic.Pointer[enforce.Tables]
 	built     *intel.Set   // the set the tables were built from (the run loop's)
+	builtFeed uint64       // and the feed's generation then
 	stale     atomic.Bool  // a reload changed what the tables are built with
 	confirmed atomic.Int64 // unix ns of the last Refresh
 	actions   atomic.Uint64
@@ -111,13 +112,14 @@ func (e *enforcer) currentSet() *intel.Set {
 // rebuild swaps in the tables of the current intel.
 func (e *enforcer) rebuild() error {
 	set := e.currentSet()
+	gen := e.an.feed.layer().Gen()
 	t := enforce.Build(set, e.set.Load())
 	start := time.Now()
 	if err := e.k.Replace(t); err != nil {
 		return fmt.Errorf("enforcement: loading the blocklists: %w", err)
 	}
 	e.tables.Store(t)
-	e.built = set
+	e.built, e.builtFeed = set, gen
 	e.confirmed.Store(time.Now().UnixNano())
 	if t.AllowDropped > 0 {
 		e.log.Warn().Int("left_out", t.AllowDropped).Int("limit", enforce.MaxAllow).Msg("enforcement: allowlist too long; entries left out")
@@ -162,7 +164,7 @@ func (e *enforcer) run(ctx context.Context) {
 				expired = now
 			}
 			t := e.tables.Load()
-			due := e.currentSet() != e.built || e.stale.Load() ||
+			due := e.currentSet() != e.built || e.an.feed.layer().Gen() != e.builtFeed || e.stale.Load() ||
 				(t != nil && !t.NextExpiry.IsZero() && !now.Before(t.NextExpiry))
 			if !due || (failing && now.Sub(failedAt) < 5*time.Second) {
 				continue

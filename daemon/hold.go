@@ -86,14 +86,7 @@ type heldFrame struct {
 
 func newHolder(e *enforcer, k *sensor.Holds) *holder {
 	h := &holder{e: e, k: k, flows: map[datapath.Flow]*heldFlow{}, done: make(chan struct{})}
-	h.lookup = func() cloudLookup {
-		if c := e.an.taps.cloud.Load(); c != nil {
-			if conn := c.cur.Load(); conn != nil && conn.client != nil {
-				return conn.client.Lookup
-			}
-		}
-		return nil
-	}
+	h.lookup = func() cloudLookup { return e.an.taps.cloud.Load().lookupFn() }
 	return h
 }
 

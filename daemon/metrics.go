@@ -128,7 +128,7 @@ func families(cfg *config.Config, s *sensor.Sensor, a *analysis, quiet *quietWat
 func analysisFamilies(a *analysis) []metrics.Family {
 	type emitFn = func(float64, ...string)
 	c := &a.taps.counts
-	return []metrics.Family{
+	fams := []metrics.Family{
 		{Name: "events_total", Help: "Events written, by dataset.", Kind: metrics.Counter, Labels: []string{"dataset"},
 			Read: func(emit emitFn) {
 				emit(float64(c.tls.Load()), "edgesensor.tls")
@@ -209,6 +209,83 @@ func analysisFamilies(a *analysis) []metrics.Family {
 				}
 			}},
 	}
+	return append(fams, cloudIntelFamilies(a)...)
+}
+
+// cloudIntelFamilies are the figures of what the cloud tells the sensor:
+// the feed and the hash lookups.
+func cloudIntelFamilies(a *analysis) []metrics.Family {
+	type emitFn = func(float64, ...string)
+	fr := func(fn func(r *feedRunner, emit emitFn)) func(emitFn) {
+		return func(emit emitFn) {
+			if a.feed != nil {
+				fn(a.feed, emit)
+			}
+		}
+	}
+	look := func(fn func(c *cloudLink, emit emitFn)) func(emitFn) {
+		return func(emit emitFn) {
+			if c := a.taps.cloud.Load(); c != nil && c.cache != nil {
+				fn(c, emit)
+			}
+		}
+	}
+	return []metrics.Family{
+		{Name: "feed_version", Help: "The version of the cloud's intel feed in force (0: none yet).", Kind: metrics.Gauge,
+			Read: fr(func(r *feedRunner, emit emitFn) { emit(float64(r.f.Version())) })},
+		{Name: "feed_age_seconds", Help: "How old the newest feed message in force is (when the cloud issued it); grows while the cloud cannot be reached.", Kind: metrics.Gauge,
+			Read: fr(func(r *feedRunner, emit emitFn) {
+				if r.f.Version() != 0 {
+					emit(r.f.Age(time.Now()).Seconds())
+				}
+			})},
+		{Name: "feed_entries", Help: "Entries of the feed in force.", Kind: metrics.Gauge,
+			Read: fr(func(r *feedRunner, emit emitFn) { emit(float64(r.f.Layer.Len())) })},
+		{Name: "feed_messages_total", Help: "Feed messages by outcome: applied, not_kept (in force, not written to uplink.feed_dir), refused_signature, refused_malformed, refused_expired, refused_version, refused_other (the last good feed stays).",
+			Kind: metrics.Counter, Labels: []string{"outcome"},
+			Read: fr(func(r *feedRunner, emit emitFn) {
+				emit(float64(r.stats.Applied.Load()), "applied")
+				emit(float64(r.stats.NotKept.Load()), "not_kept")
+				for i, n := range refusals {
+					emit(float64(r.stats.Refused[i].Load()), "refused_"+n)
+				}
+			})},
+		{Name: "feed_polls_total", Help: "Polls of the feed, and those that failed (the cloud unreachable or refusing).", Kind: metrics.Counter, Labels: []string{"result"},
+			Read: fr(func(r *feedRunner, emit emitFn) {
+				emit(float64(r.stats.Polls.Load()), "all")
+				emit(float64(r.stats.PollErrors.Load()), "failed")
+			})},
+		{Name: "feed_expired_total", Help: "Feed entries taken off at their expiry.", Kind: metrics.Counter,
+			Read: fr(func(r *feedRunner, emit emitFn) { emit(float64(r.stats.Expired.Load())) })},
+		{Name: "feed_apply_seconds", Help: "How long taking a feed message took (verify, parse, apply, keep on disk), over the last 1,024 (quantile 0.5, 0.99, 1).",
+			Kind: metrics.Gauge, Labels: []string{"quantile"},
+			Read: fr(func(r *feedRunner, emit emitFn) { quantiles(emit, &r.applyDur) })},
+		{Name: "lookups_total", Help: "Hash lookups (uplink.lookups) by result: cache_hit, cache_miss (asked the cloud), failed (the cloud unavailable or too slow), listed (the intel or feed listed the hash: not asked), dropped (the queue was full).",
+			Kind: metrics.Counter, Labels: []string{"result"},
+			Read: look(func(c *cloudLink, emit emitFn) {
+				st := c.cache.Stats()
+				emit(float64(st.Hits.Load()), "cache_hit")
+				emit(float64(st.Misses.Load()), "cache_miss")
+				emit(float64(st.Errors.Load()), "failed")
+				emit(float64(c.lookSkipped.Load()), "listed")
+				emit(float64(c.lookDropped.Load()), "dropped")
+			})},
+		{Name: "lookup_cache_entries", Help: "Answers in the hash lookup cache (uplink.cache_entries bounds it).", Kind: metrics.Gauge,
+			Read: look(func(c *cloudLink, emit emitFn) { emit(float64(c.cache.Len())) })},
+		{Name: "lookup_seconds", Help: "How long the cloud took to answer hash lookups the cache could not, over the last 1,024 (quantile 0.5, 0.99, 1).",
+			Kind: metrics.Gauge, Labels: []string{"quantile"},
+			Read: look(func(c *cloudLink, emit emitFn) { quantiles(emit, &c.lookLatencies) })},
+		{Name: "cloud_available", Help: "1 while the cloud answers hash lookups, 0 after one failed (until one succeeds).", Kind: metrics.Gauge,
+			Read: look(func(c *cloudLink, emit emitFn) {
+				c.lookErrMu.Lock()
+				defer c.lookErrMu.Unlock()
+				v := 1.0
+				if c.lookErr != "" {
+					v = 0
+				}
+				emit(v)
+			})},
+	}
 }
 
 // enforcementFamilies are the figures of [enforcement]: what the data
@@ -251,14 +328,6 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 		return func(emit emitFn) {
 			if e := a.enf.Load(); e != nil && e.hold != nil {
 				f(e.hold, emit)
-			}
-		}
-	}
-	// quantiles emits the 0.5, 0.99 and 1 quantiles of l, after labels.
-	quantiles := func(emit emitFn, l *latencies, labels ...string) {
-		if q, ok := l.quantiles(0.5, 0.99, 1); ok {
-			for i, name := range []string{"0.5", "0.99", "1"} {
-				emit(q[i].Seconds(), append(labels, name)...)
 			}
 		}
 	}
@@ -341,7 +410,7 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 			})},
 		{Name: "enforcement_hold_errors_total", Help: "Gate writes and hand-ons of held packets that failed (the data plane's hold_timeout then lets the packets through).", Kind: metrics.Counter,
 			Read: held(func(h *holder, emit emitFn) { emit(float64(h.stats.Errors.Load())) })},
-		{Name: "enforcement_hold_cloud_lookup_seconds", Help: "How long the cloud took to answer held downloads' hash lookups (enforcement.hold_cloud), over the last 1,024 (quantile 0.5, 0.99, 1).",
+		{Name: "enforcement_hold_cloud_lookup_seconds", Help: "How long held downloads' hash lookups (enforcement.hold_cloud) took, the lookup cache's answers included, over the last 1,024 (quantile 0.5, 0.99, 1).",
 			Kind: metrics.Gauge, Labels: []string{"quantile"},
 			Read: held(func(h *holder, emit emitFn) { quantiles(emit, &h.cloudTook) })},
 		{Name: "enforcement_hold_cloud_errors_total", Help: "Held downloads' cloud lookups that failed or were not answered within the hold (the local verdict, or on_timeout, decided).", Kind: metrics.Counter,
@@ -391,4 +460,13 @@ func MetricNames() []string {
 		names = append(names, "edgesensor_"+f.Name)
 	}
 	return names
+}
+
+// quantiles emits the 0.5, 0.99 and 1 quantiles of l, after labels.
+func quantiles(emit func(float64, ...string), l *latencies, labels ...string) {
+	if q, ok := l.quantiles(0.5, 0.99, 1); ok {
+		for i, name := range []string{"0.5", "0.99", "1"} {
+			emit(q[i].Seconds(), append(labels, name)...)
+		}
+	}
 }

@@ -3,13 +3,15 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/edgesensor/edgesensor/internal/testutil/cloudtest"
 
 	"github.com/rs/zerolog"
 
@@ -131,7 +133,7 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 	}
 	lines := bytes.Split(bytes.TrimSpace(evs), []byte("\n"))
 	out := ndjson.NewNDJSON(io.Discard)
-	link, err := startCloud(load(""), out, zerolog.Nop())
+	link, err := startCloud(load(""), out, cloudIntel{}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +176,7 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 	// Across a restart: records spooled by one run under the truncate
 	// settings are dropped by the next run, started with other settings.
 	cl.Stop()
-	link, err = startCloud(load("client_ip = \"truncate\"\n"), out, zerolog.Nop())
+	link, err = startCloud(load("client_ip = \"truncate\"\n"), out, cloudIntel{}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func TestCloudLinkPurgesOnPolicyChange(t *testing.T) {
 	}
 	link.drain(context.Background(), time.Second)
 	link.close(false)
-	link, err = startCloud(load(""), out, zerolog.Nop())
+	link, err = startCloud(load(""), out, cloudIntel{}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,4 +205,73 @@ func eventRecord(t *testing.T, line []byte) *ecs.Record {
 		t.Fatal(err)
 	}
 	return &r
+}
+
+// uplink.lookups with privacy.share = "none": each whole file's hash is
+// asked once (then answered by the cache), a known one becomes one
+// verdict event per file event, nothing else reaches the cloud, and
+// verdict events (which carry the hash too) are never asked about.
+func TestCloudLinkLookupsOnly(t *testing.T) {
+	cloudBin := cloudtest.Build(t)
+	dir := t.TempDir()
+	pki := filepath.Join(dir, "pki")
+	if err := cloudapi.GenerateCerts(pki); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := os.ReadFile("../userspace/export/privacy/testdata/events.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file []byte
+	for _, l := range bytes.Split(bytes.TrimSpace(evs), []byte("\n")) {
+		if bytes.Contains(l, []byte(`"dataset":"edgesensor.file"`)) && bytes.Contains(l, []byte(`"sha256":"`)) {
+			file = l
+			break
+		}
+	}
+	sum := eventRecord(t, file).Fields.SHA256
+	known := filepath.Join(dir, "verdicts.txt")
+	os.WriteFile(known, []byte(sum+" 9\n"), 0o600)
+	addr := cloudtest.FreePort(t)
+	cl := cloudtest.Run(t, cloudBin, pki, addr, filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--verdicts", known)
+	b, _ := os.ReadFile(cloudtest.UplinkConfig(t, dir, pki, addr, "share = \"none\"\n"))
+	cfg, err := config.Parse(string(b) + "lookups = true\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ndjson.NewNDJSON(io.Discard)
+	link, err := startCloud(&cfg, w, cloudIntel{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.close(false)
+	var n atomic.Int64
+	// As the daemon's taps: every event written goes to the uplink.
+	w.SetTap(func(r *ecs.Record) {
+		if r.Fields.Dataset == ecs.VerdictDataset {
+			n.Add(1)
+		}
+		link.tap(r)
+	})
+	verdicts := func() int { return int(n.Load()) }
+	for i := range 2 {
+		link.tap(eventRecord(t, file))
+		for end := time.Now().Add(5 * time.Second); verdicts() <= i && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // room for a loop to show
+	if n := verdicts(); n != 2 {
+		t.Errorf("%d verdict events for 2 file events, want 2 (failed %d, dropped %d)", n, link.lookFailed.Load(), link.lookDropped.Load())
+	}
+	st := link.cache.Stats()
+	if st.Hits.Load() != 1 || st.Misses.Load() != 1 {
+		t.Errorf("cache hits %d misses %d, want 1 and 1", st.Hits.Load(), st.Misses.Load())
+	}
+	if got := cl.Received(t); len(got) != 0 {
+		t.Errorf("the cloud received %d records with share = none", len(got))
+	}
+	if s := cl.Stats(t); s.Lookups != 1 {
+		t.Errorf("the cloud answered %d lookups, want 1", s.Lookups)
+	}
 }

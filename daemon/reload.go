@@ -41,7 +41,7 @@ func (rt *running) reload() {
 	// Build and check everything new before touching anything running.
 	var ir *intel.Reloader
 	if has("intel.") {
-		if ir, err = loadIntel(next); err != nil {
+		if ir, err = loadIntel(next, rt.an.feed.layer()); err != nil {
 			log.Error().Err(err).Msg("config not reloaded; the running one stays")
 			return
 		}
@@ -169,7 +169,7 @@ func (rt *running) applyCloud(next *config.Config, privacyChanged bool) error {
 	c := rt.an.taps.cloud.Load()
 	switch {
 	case c == nil && next.UplinkEnabled():
-		nc, err := startCloud(next, rt.an.out, rt.log)
+		nc, err := startCloud(next, rt.an.out, rt.an.cloudIntel(), rt.log)
 		if err != nil {
 			return err
 		}

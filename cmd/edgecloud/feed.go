@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"crypto/ed25519"
-	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +39,7 @@ type publisher struct {
 	changed chan struct{}
 }
 
-func newPublisher(priv ed25519.PrivateKey, known map[string]int) *publisher {
+func newPublisher(priv ed25519.PrivateKey, known map[string]int, extra []feed.Entry) *publisher {
 	// The feed lives in memory: a restarted cloud starts from the clock,
 	// above any version it published before, so that sensors take its
 	// snapshot (they refuse one older than what they have).
@@ -47,7 +50,42 @@ func newPublisher(priv ed25519.PrivateKey, known map[string]int) *publisher {
 			p.entries[e.Key] = e
 		}
 	}
+	for _, e := range extra {
+		p.entries[e.Key] = e
+	}
 	return p
+}
+
+// readFeedEntries reads --feed-entries: "kind value level|allow [source]"
+// per line (# comments), published in the feed from the start.
+func readFeedEntries(path string) ([]feed.Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []feed.Entry
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		l := strings.Fields(sc.Text())
+		if len(l) == 0 || strings.HasPrefix(l[0], "#") {
+			continue
+		}
+		if len(l) < 3 || len(l) > 4 {
+			return nil, fmt.Errorf("%s:%d: want kind value level|allow [source]", path, n)
+		}
+		e := feed.Entry{Key: feed.Key{Kind: l[0], Value: l[1]}, Source: "edgecloud"}
+		if l[2] == "allow" {
+			e.Allow = true
+		} else if _, err := fmt.Sscan(l[2], &e.Level); err != nil || e.Level < 0 || e.Level > 10 {
+			return nil, fmt.Errorf("%s:%d: level %q is not 0..10", path, n, l[2])
+		}
+		if len(l) == 4 {
+			e.Source = l[3]
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
 }
 
 func shaEntry(sha string, score int) feed.Entry {
@@ -66,8 +104,8 @@ func (p *publisher) add(sha string, score int) error {
 		return nil
 	}
 	now := p.now()
-	m := &feed.Message{Format: feed.Format, Kind: feed.KindDelta, Base: p.version, Version: p.version + 1,
-		Issued: now, Expires: now.Add(feedTTL), Add: []feed.Entry{e}}
+	m := &feed.Message{Header: feed.Header{Kind: feed.KindDelta, Base: p.version, Version: p.version + 1,
+		Issued: now, Expires: now.Add(feedTTL)}, Add: []feed.Entry{e}}
 	raw, err := feed.Sign(p.priv, m)
 	if err != nil {
 		return err
@@ -88,38 +126,36 @@ func (p *publisher) add(sha string, score int) error {
 }
 
 // since is what a sensor at version have needs: nothing (it is current),
-// the deltas after it, or the snapshot.
-func (p *publisher) since(have uint64) (cloudapi.FeedResponse, <-chan struct{}, error) {
+// the deltas after it, or the snapshot; and the version they bring it to.
+func (p *publisher) since(have uint64) ([][]byte, uint64, <-chan struct{}, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r := cloudapi.FeedResponse{Version: p.version}
 	switch {
 	case have == p.version:
+		return nil, p.version, p.changed, nil
 	case have < p.version && len(p.deltas) > 0 && have+1 >= p.first:
-		for _, d := range p.deltas[have+1-p.first:] {
-			r.Messages = append(r.Messages, json.RawMessage(d))
-		}
-	default:
-		if p.snap == nil {
-			now := p.now()
-			m := &feed.Message{Format: feed.Format, Kind: feed.KindSnapshot, Version: p.version, Issued: now, Expires: now.Add(feedTTL)}
-			for _, e := range p.entries {
-				m.Add = append(m.Add, e)
-			}
-			raw, err := feed.Sign(p.priv, m)
-			if err != nil {
-				return r, nil, err
-			}
-			p.snap = raw
-		}
-		r.Messages = []json.RawMessage{p.snap}
+		return p.deltas[have+1-p.first:], p.version, p.changed, nil
 	}
-	return r, p.changed, nil
+	if p.snap == nil {
+		now := p.now()
+		m := &feed.Message{Header: feed.Header{Kind: feed.KindSnapshot, Version: p.version, Issued: now, Expires: now.Add(feedTTL)}}
+		m.Add = make([]feed.Entry, 0, len(p.entries))
+		for _, e := range p.entries {
+			m.Add = append(m.Add, e)
+		}
+		raw, err := feed.Sign(p.priv, m)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		p.snap = raw
+	}
+	return [][]byte{p.snap}, p.version, p.changed, nil
 }
 
 // handleFeed answers GET /v1/feed?have=N[&wait=D]: the messages that
-// bring a sensor at version N to the current one; when it is current,
-// the answer waits up to D (at most feedMaxWait) for a change.
+// bring a sensor at version N to the current one, as frames; when it is
+// current, the answer waits up to D (at most feedMaxWait) for a change,
+// then is empty.
 func (s *server) handleFeed(w http.ResponseWriter, r *http.Request) {
 	if s.feed == nil {
 		s.fail(w, http.StatusNotFound, "no feed: edgecloud runs without --feed-key")
@@ -144,14 +180,17 @@ func (s *server) handleFeed(w http.ResponseWriter, r *http.Request) {
 	wait = min(wait, feedMaxWait)
 	deadline := time.After(wait)
 	for {
-		resp, changed, err := s.feed.since(have)
+		msgs, version, changed, err := s.feed.since(have)
 		if err != nil {
 			s.fail(w, http.StatusInternalServerError, "feed: %v", err)
 			return
 		}
-		if len(resp.Messages) > 0 || wait == 0 {
+		if len(msgs) > 0 || wait == 0 {
 			s.st.feedPolls.Add(1)
-			writeJSON(w, http.StatusOK, resp)
+			w.Header().Set("Content-Type", cloudapi.FeedContentType)
+			w.Header().Set(cloudapi.HeaderFeedVersion, strconv.FormatUint(version, 10))
+			w.WriteHeader(http.StatusOK)
+			cloudapi.WriteFeedFrames(w, msgs)
 			return
 		}
 		select {

@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/ed25519"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/verdict/feed"
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 )
 
 // The cloud's feed: a snapshot of what it knows for a sensor that has
@@ -27,6 +29,9 @@ func TestFeed(t *testing.T) {
 	os.WriteFile(known, []byte(listed+" 9\n"+sha([]byte("known clean"))+" 0\n"), 0o600)
 	e.cfg.VerdictsFile = known
 	e.cfg.FeedKeyFile = e.cert(cloudapi.FeedKeyFile)
+	extra := filepath.Join(e.data, "feed-entries.txt")
+	os.WriteFile(extra, []byte("# partner intel\nip 203.0.113.0/24 9 c2-tracker\ndomain evil.example 8\n"), 0o600)
+	e.cfg.FeedEntries = extra
 	e.start()
 	pub, err := feed.LoadPublicKey(e.cert(cloudapi.FeedPubFile))
 	if err != nil {
@@ -34,7 +39,7 @@ func TestFeed(t *testing.T) {
 	}
 	hc := e.rawClient(t, cloudapi.ClientCertFile, cloudapi.ClientKeyFile, 0)
 	hc.Timeout = 40 * time.Second
-	poll := func(query string) (cloudapi.FeedResponse, time.Duration) {
+	poll := func(query string) ([][]byte, time.Duration) {
 		t.Helper()
 		start := time.Now()
 		resp, err := hc.Get(e.url() + cloudapi.PathFeed + query)
@@ -42,39 +47,44 @@ func TestFeed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != cloudapi.FeedContentType {
+			b, _ := io.ReadAll(resp.Body)
 			t.Fatalf("GET feed%s: %d %s", query, resp.StatusCode, b)
 		}
-		var r cloudapi.FeedResponse
-		if err := json.Unmarshal(b, &r); err != nil {
+		var msgs [][]byte
+		if err := cloudapi.ReadFeedFrames(resp.Body, func(m []byte) error { msgs = append(msgs, m); return nil }); err != nil {
 			t.Fatal(err)
 		}
-		return r, time.Since(start)
+		return msgs, time.Since(start)
 	}
-	var st *feed.State
-	apply := func(r cloudapi.FeedResponse) {
+	st, set := newFeed(pub)
+	apply := func(msgs [][]byte) {
 		t.Helper()
-		for _, raw := range r.Messages {
-			m, err := feed.Open(pub, raw, time.Now())
-			if err != nil {
+		for _, raw := range msgs {
+			if _, err := st.Accept(raw, time.Now()); err != nil {
 				t.Fatalf("message %.80s: %v", raw, err)
 			}
-			if st, err = st.Apply(m); err != nil {
-				t.Fatal(err)
-			}
 		}
+	}
+	level := func(set *intel.Set, sum string) int {
+		if h, ok := set.Hash(sum, "", ""); ok {
+			return h.Level
+		}
+		return -1
 	}
 	r, _ := poll("?have=0")
 	apply(r)
-	v1 := st.Version
-	if v1 == 0 || len(st.Entries) != 1 || st.Entries[feed.Key{Kind: "sha256", Value: listed}].Level != 9 {
-		t.Fatalf("snapshot: %+v", st)
+	v1 := st.Version()
+	if v1 == 0 || st.Layer.Len() != 3 || level(set, listed) != 9 {
+		t.Fatalf("snapshot: version %d, %v", v1, st.Layer.Counts())
+	}
+	if h, ok := set.IP(netip.MustParseAddr("203.0.113.9")); !ok || h.Level != 9 || h.Source != "feed:c2-tracker" {
+		t.Errorf("the published prefix: %+v %v", h, ok)
 	}
 	at := func(v uint64) string { return "?have=" + strconv.FormatUint(v, 10) }
 	// Current: an immediate empty answer, or a wait for news.
-	if r, _ := poll(at(v1)); len(r.Messages) != 0 || r.Version != v1 {
-		t.Fatalf("current: %+v", r)
+	if r, _ := poll(at(v1)); len(r) != 0 {
+		t.Fatalf("current: %d messages", len(r))
 	}
 	malware := []byte("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 	go func() {
@@ -89,8 +99,8 @@ func TestFeed(t *testing.T) {
 		t.Errorf("the poll answered after %v, want when the upload's verdict came", took)
 	}
 	apply(r)
-	if st.Version != v1+1 || st.Entries[feed.Key{Kind: "sha256", Value: sha(malware)}].Level != 10 {
-		t.Fatalf("after the upload: %+v", st)
+	if st.Version() != v1+1 || level(set, sha(malware)) != 10 {
+		t.Fatalf("after the upload: version %d, level %d", st.Version(), level(set, sha(malware)))
 	}
 	// A clean sample changes nothing; a sensor far behind gets the snapshot.
 	req, _ := http.NewRequest("PUT", e.url()+cloudapi.PathSamples+sha([]byte("harmless")), bytes.NewReader([]byte("harmless")))
@@ -99,44 +109,43 @@ func TestFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if r, _ := poll(at(v1 + 1)); len(r.Messages) != 0 {
-		t.Errorf("a clean verdict entered the feed: %+v", r)
+	if r, _ := poll(at(v1 + 1)); len(r) != 0 {
+		t.Errorf("a clean verdict entered the feed: %d messages", len(r))
 	}
-	var fresh *feed.State
+	fresh, _ := newFeed(pub)
 	r, _ = poll("?have=0")
-	for _, raw := range r.Messages {
-		m, err := feed.Open(pub, raw, time.Now())
-		if err != nil || m.Kind != feed.KindSnapshot {
-			t.Fatalf("%v %+v", err, m)
+	for _, raw := range r {
+		h, err := fresh.Accept(raw, time.Now())
+		if err != nil || h.Kind != feed.KindSnapshot {
+			t.Fatalf("%v %+v", err, h)
 		}
-		fresh, _ = fresh.Apply(m)
 	}
-	if fresh == nil || fresh.Version != v1+1 || len(fresh.Entries) != 2 {
-		t.Errorf("snapshot for a new sensor: %+v", fresh)
+	if fresh.Version() != v1+1 || fresh.Layer.Len() != 4 {
+		t.Errorf("snapshot for a new sensor: %d %v", fresh.Version(), fresh.Layer.Counts())
 	}
 	// The sensor's uplink client fetches it over the same mTLS as its
 	// records.
 	c := newClient(t, e.options(t.TempDir()))
 	defer c.Close()
-	got, err := c.Feed(context.Background(), 0, 0)
-	if err != nil || got.Version != v1+1 || len(got.Messages) != 1 {
-		t.Fatalf("uplink Feed from 0: %+v, %v", got, err)
+	var got [][]byte
+	collect := func(m []byte) error { got = append(got, m); return nil }
+	if err := c.Feed(context.Background(), 0, 0, collect); err != nil || len(got) != 1 {
+		t.Fatalf("uplink Feed from 0: %d messages, %v", len(got), err)
 	}
-	if _, err := feed.Open(pub, got.Messages[0], time.Now()); err != nil {
+	if _, err := feed.Open(pub, got[0], time.Now()); err != nil {
 		t.Errorf("uplink Feed: %v", err)
 	}
+	got = nil
 	start := time.Now()
-	if got, err = c.Feed(context.Background(), v1+1, time.Second); err != nil || len(got.Messages) != 0 || time.Since(start) < 900*time.Millisecond {
-		t.Errorf("uplink Feed, current: %+v, %v after %v", got, err, time.Since(start))
+	if err := c.Feed(context.Background(), v1+1, time.Second, collect); err != nil || len(got) != 0 || time.Since(start) < 900*time.Millisecond {
+		t.Errorf("uplink Feed, current: %d messages, %v after %v", len(got), err, time.Since(start))
 	}
 	// A restarted cloud's snapshot is newer than what sensors have.
 	e.stop()
 	e.start()
 	r, _ = poll(at(v1 + 1))
-	if m, err := feed.Open(pub, r.Messages[0], time.Now()); err != nil || m.Kind != feed.KindSnapshot || m.Version <= v1+1 {
-		t.Errorf("after a restart: %+v, %v", m, err)
-	} else if _, err := st.Apply(m); err != nil {
-		t.Errorf("after a restart, the sensor refuses the snapshot: %v", err)
+	if h, err := st.Accept(r[0], time.Now()); err != nil || h.Kind != feed.KindSnapshot {
+		t.Errorf("after a restart, the sensor refuses the snapshot: %+v, %v", h, err)
 	}
 	// Another key's holder cannot pass for the cloud.
 	dir := t.TempDir()
@@ -144,7 +153,14 @@ func TestFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _ := feed.LoadPublicKey(filepath.Join(dir, "p"))
-	if _, err := feed.Open(other, r.Messages[0], time.Now()); err == nil {
+	if _, err := feed.Open(other, r[0], time.Now()); err == nil {
 		t.Error("the feed verified with another key")
 	}
+}
+
+// newFeed is a sensor's feed, with a Set that consults it.
+func newFeed(pub ed25519.PublicKey) (*feed.Feed, *intel.Set) {
+	f := &feed.Feed{Layer: intel.NewLayer(), Pub: pub}
+	r, _ := intel.NewReloaderFeed(nil, f.Layer)
+	return f, r.Current()
 }

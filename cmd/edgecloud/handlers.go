@@ -279,6 +279,8 @@ func (s *server) handleSample(w http.ResponseWriter, r *http.Request) {
 		score = 10
 	} else if v, ok := s.known[sha]; ok {
 		score = v
+	} else if v, ok := s.judged[sha]; ok {
+		score = v // what analysing the sample found
 	}
 	resp := cloudapi.SampleResponse{SHA256: sha, Size: n}
 	err = s.db.Update(func(tx *bbolt.Tx) error {

@@ -58,6 +58,8 @@ func run(args []string, stderr io.Writer) error {
 		fs.StringVar(&cfg.VerdictsFile, "verdicts", "", `file of "sha256 score" lines the cloud already knows`)
 		fs.DurationVar(&cfg.LookupDelay, "lookup-delay", 0, "answer hash lookups this much later (a slow cloud)")
 		fs.StringVar(&cfg.FeedKeyFile, "feed-key", "", "sign and publish the intel feed with this Ed25519 key (PKCS #8 PEM; gen-certs writes feed.key)")
+		fs.StringVar(&cfg.FeedEntries, "feed-entries", "", `file of "kind value level|allow [source]" lines the feed publishes from the start (IPs, domains, JA3/JA4)`)
+		fs.StringVar(&cfg.JudgeFile, "judge", "", `file of "sha256 score" lines: the verdicts the cloud reaches on these samples once a sensor uploads them (a sandbox's stand-in)`)
 		verbose := fs.Bool("v", false, "debug logging")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

@@ -57,6 +57,8 @@ type config struct {
 	VerdictsFile string        // "sha256 score" lines; "" = none
 	LookupDelay  time.Duration // hash lookups answered this much later (a slow cloud)
 	FeedKeyFile  string        // the feed's signing key (PKCS #8 PEM, Ed25519); "" = no feed
+	FeedEntries  string        // "kind value level [source]" lines published in the feed from the start
+	JudgeFile    string        // "sha256 score" lines: how the cloud judges these samples once uploaded (a sandbox's verdicts)
 	Log          zerolog.Logger
 }
 
@@ -72,6 +74,7 @@ type server struct {
 	reqMu  sync.Mutex
 	reqLog *os.File
 	known  map[string]int // from --verdicts
+	judged map[string]int // from --judge
 	feed   *publisher     // nil without --feed-key
 	tls    *tls.Config
 	st     counters
@@ -95,12 +98,23 @@ func newServer(cfg config) (*server, error) {
 			return nil, err
 		}
 	}
+	if cfg.JudgeFile != "" {
+		if s.judged, err = loadVerdicts(cfg.JudgeFile); err != nil {
+			return nil, fmt.Errorf("--judge: %w", err)
+		}
+	}
 	if cfg.FeedKeyFile != "" {
 		priv, err := feed.LoadPrivateKey(cfg.FeedKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("--feed-key: %w", err)
 		}
-		s.feed = newPublisher(priv, s.known)
+		var extra []feed.Entry
+		if cfg.FeedEntries != "" {
+			if extra, err = readFeedEntries(cfg.FeedEntries); err != nil {
+				return nil, fmt.Errorf("--feed-entries: %w", err)
+			}
+		}
+		s.feed = newPublisher(priv, s.known, extra)
 	}
 	s.db, err = bbolt.Open(filepath.Join(cfg.DataDir, "cloud.db"), 0o600, &bbolt.Options{
 		Timeout:        5 * time.Second,

@@ -252,9 +252,11 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	cloud := startCloud("0s")
 	key := filepath.Join(dir, "anon.key")
 	l.MustExec(l.Router(), bin, "genkey", key)
-	cloudConf := fmt.Sprintf("[privacy]\nshare = \"hash\"\nkey_file = %q\n\n[uplink]\nurl = \"https://%s\"\nca_file = %q\ncert_file = %q\nkey_file = %q\nspool_dir = %q\naudit_log = \"\"\n\n",
+	cloudConf := fmt.Sprintf("[privacy]\nshare = \"hash\"\nkey_file = %q\n\n[uplink]\nurl = \"https://%s\"\nca_file = %q\ncert_file = %q\nkey_file = %q\nspool_dir = %q\naudit_log = \"\"\nlookups = true\ncache_entries = 0\n\n",
 		key, cloudAddr, filepath.Join(pki, cloudapi.CAFile), filepath.Join(pki, cloudapi.ClientCertFile),
 		filepath.Join(pki, cloudapi.ClientKeyFile), filepath.Join(dir, "uplink"))
+	// No lookup cache: each download asks the cloud (the cache has its
+	// own test), so that a slower cloud shows.
 	cloudTables = cloudConf
 	reload("block", "reinject", "hold_cloud = true")
 	if sum, err, _ := fetchSum(t, l, got, "http://"+server+"/cloudknown.exe"); err == nil && sum == cloudBad {

@@ -146,9 +146,11 @@ func (c *Config) Validate() error {
 	c.Enforce.Validate("enforcement", &p)
 	c.Output.validate("output", &p)
 	c.Metrics.Validate("metrics", &p)
-	shares := c.UplinkEnabled()
-	c.Privacy.Validate("privacy", shares, &p)
-	c.Uplink.Validate("uplink", shares, &p)
+	if c.Enforce.HoldCloud && !(c.Uplink.Lookups && c.Uplink.URL != "") {
+		p.Add("enforcement.hold_cloud", "asks the cloud about held files' hashes: set uplink.lookups = true (and uplink.url), or hold_cloud = false")
+	}
+	c.Privacy.Validate("privacy", c.SharesRecords(), &p)
+	c.Uplink.Validate("uplink", c.UplinkEnabled(), &p)
 	return p.Err()
 }
 
@@ -179,7 +181,6 @@ func (c *Config) PreflightUplink() error {
 }
 
 func (c *Config) preflightUplink(p *setting.Problems) {
-	shares := c.UplinkEnabled()
-	c.Privacy.Preflight("privacy", shares, p)
-	c.Uplink.Preflight("uplink", shares, p)
+	c.Privacy.Preflight("privacy", c.SharesRecords(), p)
+	c.Uplink.Preflight("uplink", c.UplinkEnabled(), p)
 }

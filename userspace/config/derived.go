@@ -18,10 +18,19 @@ func (c *Config) PortApps() map[uint16]datapath.App { return c.Ports.Apps() }
 // Mode returns the effective share mode of a category (executables,
 // documents, metadata, tls, email): its own, capped by privacy.share, and
 // none without an uplink.
-func (c *Config) Mode(category string) string { return c.Privacy.Mode(category, c.Uplink.URL != "") }
+func (c *Config) Mode(category string) string { return c.Privacy.Mode(category, c.contributes()) }
 
-// UplinkEnabled says whether anything may leave the box at all.
-func (c *Config) UplinkEnabled() bool { return c.Privacy.Shares(c.Uplink.URL != "") }
+// contributes: records may leave, as [privacy] allows (an uplink, and
+// uplink.contribute).
+func (c *Config) contributes() bool { return c.Uplink.URL != "" && c.Uplink.Contribute }
+
+// SharesRecords says whether any record leaves the box (and so the
+// anonymisation key is needed).
+func (c *Config) SharesRecords() bool { return c.Privacy.Shares(c.contributes()) }
+
+// UplinkEnabled says whether the sensor connects to the cloud at all: to
+// send records, to look hashes up, or to take the feed.
+func (c *Config) UplinkEnabled() bool { return c.SharesRecords() || c.Uplink.Asks() }
 
 // HeldMemory is the most the analysis holds of traffic at once: what the
 // handshakes being followed, the file flows (reassembly buffers, parsers,

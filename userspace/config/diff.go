@@ -42,7 +42,7 @@ var LiveKeys = []string{"ports.", "intel.sources", "privacy.", "uplink.", "outpu
 
 // notLive are keys under LiveKeys that still need a restart (sizes of
 // what the data plane allocated at load).
-var notLive = []string{"enforcement.max_blocked_flows"}
+var notLive = []string{"enforcement.max_blocked_flows", "uplink.feed_key_file", "uplink.feed_dir"}
 
 // SplitLive divides changed keys into those a reload applies and those
 // that need a restart.

@@ -3,7 +3,15 @@
 // described in cmd/edgecloud/openapi.yaml; keep both in step.
 package cloudapi
 
-import "encoding/json"
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/edgesensor/edgesensor/userspace/verdict/feed"
+)
 
 // API paths.
 const (
@@ -103,13 +111,52 @@ type VerdictsResponse struct {
 	Next     uint64    `json:"next"`
 }
 
-// FeedResponse answers GET PathFeed: the cloud's feed version and the
-// signed messages (feed envelopes: a snapshot, or the deltas after the
-// version the sensor has) that bring the sensor to it; none when it is
-// current.
-type FeedResponse struct {
-	Version  uint64            `json:"version"`
-	Messages []json.RawMessage `json:"messages"`
+// GET PathFeed answers 200 with the signed messages (feed envelopes: a
+// snapshot, or the deltas after the version the sensor has) that bring
+// the sensor to the cloud's version, as frames: the message's length in
+// decimal, a newline, the message. An empty body: the sensor is current.
+const (
+	FeedContentType   = "application/vnd.edgesensor.feed"
+	HeaderFeedVersion = "X-Feed-Version"
+)
+
+// WriteFeedFrames writes messages as GET PathFeed's frames.
+func WriteFeedFrames(w io.Writer, msgs [][]byte) error {
+	for _, m := range msgs {
+		if _, err := fmt.Fprintf(w, "%d\n", len(m)); err != nil {
+			return err
+		}
+		if _, err := w.Write(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadFeedFrames reads GET PathFeed's frames and hands each message to
+// fn; a frame longer than feed.MaxMessage, or cut short, is an error.
+func ReadFeedFrames(r io.Reader, fn func(msg []byte) error) error {
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == io.EOF && len(line) == 0 {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("feed frame: %w", err)
+		}
+		n, err := strconv.ParseUint(string(line[:len(line)-1]), 10, 64)
+		if err != nil || n > feed.MaxMessage {
+			return fmt.Errorf("feed frame: bad length %q", line[:min(len(line)-1, 20)])
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(br, msg); err != nil {
+			return fmt.Errorf("feed frame of %d bytes: %w", n, err)
+		}
+		if err := fn(msg); err != nil {
+			return err
+		}
+	}
 }
 
 // ErrorResponse is the body of every 4xx/5xx answer.

@@ -36,6 +36,30 @@ func isPermanent(err error) bool {
 
 // call does one request and decodes a 200 answer into out (if not nil).
 func (c *Client) call(ctx context.Context, method, path string, hdr http.Header, body io.Reader, out any) error {
+	resp, op, err := c.do(ctx, method, path, hdr, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		err = fmt.Errorf("%s: reading answer: %w", op, err)
+		c.setError(err)
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			err = fmt.Errorf("%s: bad answer: %w", op, err)
+			c.setError(err)
+			return err
+		}
+	}
+	return nil
+}
+
+// do sends one request and returns a 2xx answer for the caller to read
+// and close; any other status is a *statusError.
+func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, body io.Reader) (*http.Response, string, error) {
 	p, query, _ := strings.Cut(path, "?")
 	op := method + " " + p
 	u := *c.base
@@ -43,7 +67,7 @@ func (c *Client) call(ctx context.Context, method, path string, hdr http.Header,
 	u.RawQuery = query
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return nil, op, fmt.Errorf("%s: %w", op, err)
 	}
 	// A fixed product name: Go's default would tell the cloud the
 	// sensor's Go version, which it has no use for.
@@ -61,16 +85,11 @@ func (c *Client) call(ctx context.Context, method, path string, hdr http.Header,
 	if err != nil {
 		err = c.explain(op, err)
 		c.setError(err)
-		return err
+		return nil, op, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		err = fmt.Errorf("%s: reading answer: %w", op, err)
-		c.setError(err)
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		var er cloudapi.ErrorResponse
 		msg := strings.TrimSpace(string(data))
 		if json.Unmarshal(data, &er) == nil && er.Error != "" {
@@ -78,16 +97,9 @@ func (c *Client) call(ctx context.Context, method, path string, hdr http.Header,
 		}
 		err := &statusError{op: op, code: resp.StatusCode, msg: msg}
 		c.setError(err)
-		return err
+		return nil, op, err
 	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			err = fmt.Errorf("%s: bad answer: %w", op, err)
-			c.setError(err)
-			return err
-		}
-	}
-	return nil
+	return resp, op, nil
 }
 
 // explain turns TLS failures into messages that say which setting to check:

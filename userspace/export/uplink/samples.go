@@ -58,7 +58,9 @@ func (c *Client) samples(ctx context.Context, batch []entry) (int, error) {
 		if r.Known {
 			known[r.SHA256] = r
 			c.st.known.Add(1)
-			c.verdict(Verdict{SHA256: r.SHA256, Score: r.Score, Verdict: r.Verdict, Source: "lookup"})
+			if !c.o.QuietLookups {
+				c.verdict(Verdict{SHA256: r.SHA256, Score: r.Score, Verdict: r.Verdict, Source: "lookup"})
+			}
 		}
 	}
 	uploaded := 0
@@ -190,15 +192,22 @@ func (c *Client) Lookup(ctx context.Context, sha string) (cloudapi.LookupResult,
 	return cloudapi.LookupResult{SHA256: sha, Verdict: cloudapi.VerdictUnknown}, nil
 }
 
-// Feed polls the cloud's intel feed from version have: the messages that
-// bring the sensor to the cloud's version (none when it is current after
-// waiting up to wait for news). The messages are signed envelopes for
-// package feed to verify; nothing here trusts them.
-func (c *Client) Feed(ctx context.Context, have uint64, wait time.Duration) (cloudapi.FeedResponse, error) {
-	var r cloudapi.FeedResponse
+// Feed polls the cloud's intel feed from version have, waiting up to
+// wait for news, and hands each message of the answer to fn as it
+// arrives (the deltas after have, or a snapshot; none when the sensor is
+// current). The messages are signed for package feed to verify; nothing
+// here trusts them. fn's error stops the reading and is returned.
+func (c *Client) Feed(ctx context.Context, have uint64, wait time.Duration, fn func(raw []byte) error) error {
 	path := fmt.Sprintf("%s?have=%d&wait=%s", cloudapi.PathFeed, have, wait)
-	if err := c.call(ctx, http.MethodGet, path, nil, nil, &r); err != nil {
-		return r, fmt.Errorf("feed: %w", err)
+	resp, op, err := c.do(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
 	}
-	return r, nil
+	defer resp.Body.Close()
+	if err := cloudapi.ReadFeedFrames(resp.Body, fn); err != nil {
+		err = fmt.Errorf("%s: %w", op, err)
+		c.setError(err)
+		return err
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/setting"
+	"github.com/edgesensor/edgesensor/userspace/verdict/feed"
 )
 
 // Settings is the [uplink] table: the cloud service.
@@ -28,16 +29,47 @@ type Settings struct {
 	// AuditLog records every batch sent: time, categories, counts,
 	// privacy modes, bytes.
 	AuditLog string `toml:"audit_log"`
+
+	// Contribute sends records (and, in mode full, samples) as [privacy]
+	// allows; false sends none, whatever [privacy] says.
+	Contribute bool `toml:"contribute"`
+	// Lookups asks the cloud about each whole file's SHA-256 at once
+	// (and nothing else), through a cache of CacheEntries answers, kept
+	// CacheTTL (CacheTTLUnknown for "the cloud does not know it"); an
+	// answer not in within LookupTimeout is given up, counted.
+	Lookups         bool             `toml:"lookups"`
+	LookupTimeout   setting.Duration `toml:"lookup_timeout"`
+	CacheEntries    int              `toml:"cache_entries"`
+	CacheTTL        setting.Duration `toml:"cache_ttl"`
+	CacheTTLUnknown setting.Duration `toml:"cache_ttl_unknown"`
+	// FeedKeyFile pins the public key (Ed25519, PEM) the cloud's intel
+	// feed is signed with; "" takes no feed. FeedDir keeps the last good
+	// feed across restarts and outages.
+	FeedKeyFile string `toml:"feed_key_file"`
+	FeedDir     string `toml:"feed_dir"`
 }
+
+// Feed says whether the sensor takes the cloud's feed.
+func (s *Settings) Feed() bool { return s.URL != "" && s.FeedKeyFile != "" }
+
+// Asks says whether the sensor asks the cloud anything without sending
+// records: hash lookups or the feed.
+func (s *Settings) Asks() bool { return s.URL != "" && (s.Lookups || s.FeedKeyFile != "") }
 
 // DefaultSettings is the [uplink] table of the shipped sensor.toml.
 func DefaultSettings() Settings {
 	return Settings{
-		SpoolDir:    "/var/lib/edgesensor/uplink",
-		SpoolMax:    1 << 30,
-		SpoolMaxAge: setting.Duration(7 * 24 * time.Hour),
-		Batch:       500,
-		AuditLog:    "/var/log/edgesensor/uplink-audit.log",
+		SpoolDir:        "/var/lib/edgesensor/uplink",
+		SpoolMax:        1 << 30,
+		SpoolMaxAge:     setting.Duration(7 * 24 * time.Hour),
+		Batch:           500,
+		AuditLog:        "/var/log/edgesensor/uplink-audit.log",
+		Contribute:      true,
+		LookupTimeout:   setting.Duration(2 * time.Second),
+		CacheEntries:    100000,
+		CacheTTL:        setting.Duration(time.Hour),
+		CacheTTLUnknown: setting.Duration(10 * time.Minute),
+		FeedDir:         "/var/lib/edgesensor/feed",
 	}
 }
 
@@ -72,6 +104,31 @@ func (s *Settings) Validate(key string, enabled bool, p *setting.Problems) {
 	if s.AuditLog != "" && !filepath.IsAbs(s.AuditLog) {
 		p.Add(key+".audit_log", "%q must be an absolute file path (or \"\" for none)", s.AuditLog)
 	}
+	if d := time.Duration(s.LookupTimeout); d < 10*time.Millisecond || d > time.Minute {
+		p.Add(key+".lookup_timeout", "%s is out of range; use 10ms to 1m (default 2s)", d)
+	}
+	if s.CacheEntries < 0 || s.CacheEntries > 10_000_000 {
+		p.Add(key+".cache_entries", "%d is out of range; use 0 (no cache) to 10000000 (default 100000)", s.CacheEntries)
+	}
+	for _, d := range []struct {
+		key string
+		v   setting.Duration
+		def string
+	}{{"cache_ttl", s.CacheTTL, "1h"}, {"cache_ttl_unknown", s.CacheTTLUnknown, "10m"}} {
+		if v := time.Duration(d.v); v < time.Second || v > 7*24*time.Hour {
+			p.Add(key+"."+d.key, "%s is out of range; use 1s to 168h (default %s)", v, d.def)
+		}
+	}
+	if s.FeedKeyFile != "" && !filepath.IsAbs(s.FeedDir) {
+		p.Add(key+".feed_dir", "%q must be an absolute directory path (the last good feed is kept there)", s.FeedDir)
+	}
+	if (s.Lookups || s.FeedKeyFile != "") && s.URL == "" {
+		what := "lookups"
+		if s.FeedKeyFile != "" {
+			what = "feed_key_file"
+		}
+		p.Add(key+"."+what, "set, but uplink.url is empty: set the cloud's URL, or unset it")
+	}
 }
 
 // Preflight checks, when enabled, what starting the uplink reads and
@@ -92,6 +149,12 @@ func (s *Settings) Preflight(key string, enabled bool, p *setting.Problems) {
 		p.Keyed(CheckTLS(Options{CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile}))
 	}
 	p.Fail(key+".spool_dir", setting.CanCreateDir(s.SpoolDir))
+	if s.Feed() {
+		if _, err := feed.LoadPublicKey(s.FeedKeyFile); err != nil {
+			p.Add(key+".feed_key_file", "%v (want the feed's Ed25519 public key, PEM, as edgecloud gen-certs writes feed.pub)", err)
+		}
+		p.Fail(key+".feed_dir", setting.CanCreateDir(s.FeedDir))
+	}
 	if s.AuditLog != "" {
 		p.Fail(key+".audit_log", setting.CanWriteFile(s.AuditLog, true))
 	}

@@ -77,7 +77,11 @@ type Options struct {
 	Audit     io.Writer         // one JSON line per delivered batch; nil = none
 	Modes     map[string]string // category → share mode, copied into the audit log
 	OnVerdict func(Verdict)     // verdicts from lookups and polling; nil = no polling
-	Log       zerolog.Logger
+	// QuietLookups: the batches' hash lookups (which decide sample
+	// uploads) pass no verdicts to OnVerdict; the caller looks files up
+	// itself.
+	QuietLookups bool
+	Log          zerolog.Logger
 }
 
 // Stats are cumulative counters since New, plus the current spool size.

@@ -90,8 +90,11 @@ func Build(set *intel.Set, s *Settings) *Tables {
 	for _, p := range s.AllowPrefixes() {
 		addAllow(p)
 	}
+	var feedAllow []intel.IPEntry
 	set.IPEntries(func(e intel.IPEntry) {
 		switch {
+		case e.Allow && e.Feed:
+			feedAllow = append(feedAllow, e) // checked below, out of the feed's lock
 		case e.Allow:
 			addAllow(e.Prefix)
 			t.noteExpiry(e.Until)
@@ -104,6 +107,16 @@ func Build(set *intel.Set, s *Settings) *Tables {
 			t.noteExpiry(e.Until)
 		}
 	})
+	// The feed's allow entries keep their addresses out of the feed's
+	// blocklists, not out of the local files': one a local block covers
+	// stays blocked.
+	for _, e := range feedAllow {
+		if h, ok := set.IP(e.Prefix.Addr()); ok && !h.Allow {
+			continue
+		}
+		addAllow(e.Prefix)
+		t.noteExpiry(e.Until)
+	}
 	return t
 }
 

@@ -1,61 +1,93 @@
 package feed
 
 import (
+	"crypto/ed25519"
 	"fmt"
-	"maps"
+	"sync"
 	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
 )
 
-// State is the feed as the sensor holds it: the entries of the last
-// snapshot with every delta since applied, at Version.
-type State struct {
-	Version uint64
-	Entries map[Key]Entry
-	// Issued is when the cloud issued the newest message applied (the
-	// feed's age is measured from it).
-	Issued time.Time
+// Feed is the feed as the sensor holds it: the entries of the last
+// snapshot with every delta since applied, in force in Layer, at a
+// version. Messages are taken in turn only: a snapshot newer than the
+// version, or the delta from it.
+type Feed struct {
+	Layer *intel.Layer
+	Pub   ed25519.PublicKey
+	// Store keeps what was taken on disk; nil: nothing is kept.
+	Store *Store
+
+	mu      sync.Mutex // serialises Accept and Restore
+	version uint64
+	issued  time.Time
 }
 
-// Apply takes a message Open returned: a snapshot newer than the state
-// replaces it; a delta must start at the state's version. Anything else
-// (an old snapshot replayed, a delta skipped or repeated) is refused and
-// the state left as it was. Apply on a copy: the state is replaced whole
-// or not at all.
-func (s *State) Apply(m *Message) (*State, error) {
-	switch m.Kind {
-	case KindSnapshot:
-		if s != nil && m.Version <= s.Version {
-			return nil, fmt.Errorf("%w: snapshot %d, have %d", ErrVersion, m.Version, s.Version)
-		}
-		n := &State{Version: m.Version, Issued: m.Issued, Entries: make(map[Key]Entry, len(m.Add))}
-		for _, e := range m.Add {
-			n.Entries[e.Key] = e
-		}
-		return n, nil
-	case KindDelta:
-		have := uint64(0)
-		if s != nil {
-			have = s.Version
-		}
-		if s == nil || m.Base != have {
-			return nil, fmt.Errorf("%w: delta %d→%d, have %d", ErrVersion, m.Base, m.Version, have)
-		}
-		n := &State{Version: m.Version, Issued: m.Issued, Entries: maps.Clone(s.Entries)}
-		for _, k := range m.Remove {
-			delete(n.Entries, k)
-		}
-		for _, e := range m.Add {
-			n.Entries[e.Key] = e
-		}
-		return n, nil
-	}
-	return nil, fmt.Errorf("%w: kind %q", ErrMalformed, m.Kind)
+// Version is the version in force, 0 before any.
+func (f *Feed) Version() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.version
 }
 
-// Age is how old the state's newest message is at now.
-func (s *State) Age(now time.Time) time.Duration {
-	if s == nil || s.Issued.IsZero() {
+// Age is how old the newest message taken is at now (0 before any).
+func (f *Feed) Age(now time.Time) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.issued.IsZero() {
 		return 0
 	}
-	return now.Sub(s.Issued)
+	return now.Sub(f.issued)
+}
+
+// Accept checks a signed message (Open at now, then its turn) and puts it
+// in force, then keeps it in the Store. A refused message changes
+// nothing. A message in force that could not be kept is in force all the
+// same; the error says so (ErrNotKept).
+func (f *Feed) Accept(raw []byte, now time.Time) (*Header, error) {
+	m, err := Open(f.Pub, raw, now)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.inTurn(&m.Header); err != nil {
+		return nil, err
+	}
+	f.apply(m)
+	if f.Store != nil {
+		if err := f.Store.Save(&m.Header, raw); err != nil {
+			return &m.Header, fmt.Errorf("%w: %v", ErrNotKept, err)
+		}
+	}
+	return &m.Header, nil
+}
+
+// ErrNotKept: a message was put in force but not written to disk.
+var ErrNotKept = fmt.Errorf("feed: in force but not kept on disk")
+
+// inTurn refuses an old snapshot replayed, or a delta skipped or
+// repeated (f.mu held).
+func (f *Feed) inTurn(h *Header) error {
+	switch h.Kind {
+	case KindSnapshot:
+		if h.Version <= f.version {
+			return fmt.Errorf("%w: snapshot %d, have %d", ErrVersion, h.Version, f.version)
+		}
+	case KindDelta:
+		if f.version == 0 || h.Base != f.version {
+			return fmt.Errorf("%w: delta %d→%d, have %d", ErrVersion, h.Base, h.Version, f.version)
+		}
+	}
+	return nil
+}
+
+func (f *Feed) apply(m *Opened) {
+	if m.Kind == KindSnapshot {
+		f.Layer.Replace(m.Batch)
+	} else {
+		f.Layer.Apply(m.Batch)
+	}
+	f.version, f.issued = m.Version, m.Issued
 }

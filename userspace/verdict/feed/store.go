@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -11,30 +10,26 @@ import (
 )
 
 // Store keeps the last good feed on disk as it was received: the signed
-// snapshot and the signed deltas applied since. A restart verifies and
-// applies them again, so a sensor that starts with the cloud unreachable
-// has its feed (whatever their expiry: expiry guards against replay on
-// the wire, and these are the sensor's own).
+// snapshot and the signed deltas taken since. A restart verifies and
+// applies them again (Feed.Restore), so a sensor that starts with the
+// cloud unreachable has its feed, whatever their expiry: expiry guards
+// against replay on the wire, and these are the sensor's own.
 type Store struct {
 	Dir string
-	Pub ed25519.PublicKey
 }
 
 const (
 	snapshotFile = "snapshot.feed"
 	deltaPrefix  = "delta-"
-	// MaxDeltas is how many deltas the store keeps after its snapshot;
-	// past it the sensor asks for a snapshot.
-	MaxDeltas = 10000
 )
 
-// Save records raw, the signed message m that the state took: a
-// snapshot replaces everything before it, a delta is added after it.
-func (st *Store) Save(m *Message, raw []byte) error {
+// Save records raw, a signed message the feed took: a snapshot replaces
+// everything before it, a delta is added after it.
+func (st *Store) Save(h *Header, raw []byte) error {
 	if err := os.MkdirAll(st.Dir, 0o700); err != nil {
 		return fmt.Errorf("feed: %w", err)
 	}
-	if m.Kind == KindSnapshot {
+	if h.Kind == KindSnapshot {
 		if err := writeAtomic(filepath.Join(st.Dir, snapshotFile), raw); err != nil {
 			return err
 		}
@@ -44,7 +39,7 @@ func (st *Store) Save(m *Message, raw []byte) error {
 		}
 		return nil
 	}
-	return writeAtomic(filepath.Join(st.Dir, fmt.Sprintf("%s%020d.feed", deltaPrefix, m.Version)), raw)
+	return writeAtomic(filepath.Join(st.Dir, fmt.Sprintf("%s%020d.feed", deltaPrefix, h.Version)), raw)
 }
 
 // Deltas is how many deltas are saved after the snapshot.
@@ -53,53 +48,58 @@ func (st *Store) Deltas() int {
 	return len(d)
 }
 
-// Load verifies and applies what was saved: the snapshot, then the
-// deltas in order, stopping at the first that does not verify or does
-// not follow (what came after it is removed). No snapshot: nil, nil.
-func (st *Store) Load() (*State, error) {
+// Restore puts the saved feed in force: the snapshot, then the deltas
+// in order, stopping at the first that does not verify or does not
+// follow (it and those after it are removed, and the error says so).
+// Nothing saved: nothing happens. Called before the feed takes messages.
+func (f *Feed) Restore() error {
+	if f.Store == nil {
+		return nil
+	}
+	st := f.Store
 	raw, err := os.ReadFile(filepath.Join(st.Dir, snapshotFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("feed: %w", err)
+		return fmt.Errorf("feed: %w", err)
 	}
-	m, err := open(st.Pub, raw)
-	if err != nil {
-		return nil, fmt.Errorf("feed: the saved snapshot: %w", err)
-	}
-	var s *State
-	if s, err = s.Apply(m); err != nil {
-		return nil, fmt.Errorf("feed: the saved snapshot: %w", err)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.restore(raw, KindSnapshot); err != nil {
+		return fmt.Errorf("feed: the saved snapshot: %w", err)
 	}
 	deltas, _ := filepath.Glob(filepath.Join(st.Dir, deltaPrefix+"*.feed"))
 	slices.Sort(deltas) // zero-padded versions sort in order
 	for i, p := range deltas {
-		n, err := st.loadDelta(s, p)
+		raw, err := os.ReadFile(p)
+		if err == nil {
+			err = f.restore(raw, KindDelta)
+		}
 		if err != nil {
 			for _, q := range deltas[i:] {
 				os.Remove(q)
 			}
-			return s, fmt.Errorf("feed: saved delta %s: %w (it and those after it dropped)", strings.TrimPrefix(filepath.Base(p), deltaPrefix), err)
+			return fmt.Errorf("feed: saved delta %s: %w (it and those after it dropped)", strings.TrimPrefix(filepath.Base(p), deltaPrefix), err)
 		}
-		s = n
 	}
-	return s, nil
+	return nil
 }
 
-func (st *Store) loadDelta(s *State, path string) (*State, error) {
-	raw, err := os.ReadFile(path)
+// restore takes one saved message of kind (f.mu held).
+func (f *Feed) restore(raw []byte, kind string) error {
+	m, err := open(f.Pub, raw)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m, err := open(st.Pub, raw)
-	if err != nil {
-		return nil, err
+	if m.Kind != kind {
+		return fmt.Errorf("%w: a %s where a %s was saved", ErrMalformed, m.Kind, kind)
 	}
-	if m.Kind != KindDelta {
-		return nil, fmt.Errorf("%w: a %s among the deltas", ErrMalformed, m.Kind)
+	if err := f.inTurn(&m.Header); err != nil {
+		return err
 	}
-	return s.Apply(m)
+	f.apply(m)
+	return nil
 }
 
 // writeAtomic replaces path whole: a crash leaves the old file or the

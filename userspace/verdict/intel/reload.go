@@ -11,6 +11,7 @@ import (
 // workers read it without locks while a reload builds the next one.
 type Reloader struct {
 	sources []Source
+	feed    *Layer // consulted by every Set built; nil for none
 	cur     atomic.Pointer[Set]
 
 	mu       sync.Mutex // serialises Reload and guards the fields below
@@ -40,8 +41,12 @@ func stat(path string) stamp {
 // NewReloader loads the sources. On a file-level error it still returns
 // a Reloader, holding whatever did load, with the error: the caller
 // chooses between running on partial intelligence and exiting.
-func NewReloader(sources []Source) (*Reloader, error) {
-	r := &Reloader{sources: append([]Source(nil), sources...)}
+func NewReloader(sources []Source) (*Reloader, error) { return NewReloaderFeed(sources, nil) }
+
+// NewReloaderFeed is NewReloader whose Sets consult the feed after the
+// files.
+func NewReloaderFeed(sources []Source, feed *Layer) (*Reloader, error) {
+	r := &Reloader{sources: append([]Source(nil), sources...), feed: feed}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, err := r.load()
@@ -78,6 +83,7 @@ func (r *Reloader) load() (*Set, error) {
 	// retried when it next changes, not on every poll.
 	r.stamps = stamps
 	s, errs := Load(r.sources)
+	s.feed = r.feed
 	if err := fatal(errs); err != nil {
 		return s, err
 	}

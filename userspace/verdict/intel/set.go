@@ -37,6 +37,10 @@ type Set struct {
 
 	sources []string
 	stats   []SourceStats
+
+	// feed is the cloud's feed, consulted after the tables above; nil
+	// without one.
+	feed *Layer
 }
 
 func (s *Set) hit(k Kind, v string, e entry) Hit {
@@ -55,6 +59,11 @@ func pick(best Hit, ok bool, h Hit) Hit {
 // "" skips one). An allow hit on any digest wins; otherwise the highest
 // level block hit is returned.
 func (s *Set) Hash(sha256, sha1, md5 string) (Hit, bool) {
+	h, ok := s.hashLocal(sha256, sha1, md5)
+	return s.withFeed(h, ok, func(f *Set) (Hit, bool) { return f.hashLocal(sha256, sha1, md5) })
+}
+
+func (s *Set) hashLocal(sha256, sha1, md5 string) (Hit, bool) {
 	if s == nil {
 		return Hit{}, false
 	}
@@ -91,6 +100,11 @@ func (s *Set) Hash(sha256, sha1, md5 string) (Hit, bool) {
 // allowlisted prefix containing a (at any length) wins over block
 // entries. IPv4-mapped IPv6 addresses are looked up as IPv4.
 func (s *Set) IP(a netip.Addr) (Hit, bool) {
+	h, ok := s.ipLocal(a)
+	return s.withFeed(h, ok, func(f *Set) (Hit, bool) { return f.ipLocal(a) })
+}
+
+func (s *Set) ipLocal(a netip.Addr) (Hit, bool) {
 	if s == nil || !a.IsValid() {
 		return Hit{}, false
 	}
@@ -130,6 +144,33 @@ func (s *Set) IP(a netip.Addr) (Hit, bool) {
 	return best, found
 }
 
+// withFeed completes a local lookup's answer with the feed's, which q
+// gives from the feed's set.
+func (s *Set) withFeed(h Hit, ok bool, q func(*Set) (Hit, bool)) (Hit, bool) {
+	if s == nil || s.feed == nil || (ok && h.Allow) {
+		return h, ok
+	}
+	var fh Hit
+	var fok bool
+	s.feed.read(func(f *Set) { fh, fok = q(f) })
+	return merge(h, ok, fh, fok)
+}
+
+// merge decides between a local hit and the feed's: a local allow wins
+// (the caller returns it before asking the feed), a local block stays
+// over a feed allow, and between two blocks the higher level wins.
+func merge(local Hit, lok bool, feed Hit, fok bool) (Hit, bool) {
+	switch {
+	case !fok:
+		return local, lok
+	case !lok:
+		return feed, true
+	case local.Allow || feed.Allow || feed.Level <= local.Level:
+		return local, true
+	}
+	return feed, true
+}
+
 // expired says whether the IP entry p has lapsed.
 func (s *Set) expired(p netip.Prefix) bool {
 	if len(s.ipUntil) == 0 {
@@ -146,10 +187,12 @@ type IPEntry struct {
 	Source string
 	Allow  bool
 	Until  time.Time // when it lapses; zero: never
+	Feed   bool      // the cloud's feed listed it (after the local files)
 }
 
 // IPEntries calls fn for every IP entry not yet expired, IPv4 first, each
-// family longest prefix first.
+// family longest prefix first; then the feed's, the same way (fn must not
+// query the Set: the feed is read-locked meanwhile).
 func (s *Set) IPEntries(fn func(IPEntry)) {
 	if s == nil {
 		return
@@ -170,6 +213,14 @@ func (s *Set) IPEntries(fn func(IPEntry)) {
 			emit(netip.PrefixFrom(netip.AddrFrom16(a), int(n)), e)
 		}
 	}
+	if s.feed != nil {
+		s.feed.read(func(f *Set) {
+			f.IPEntries(func(e IPEntry) {
+				e.Feed = true
+				fn(e)
+			})
+		})
+	}
 }
 
 // Domain matches name or any parent of it: "evil.example" matches
@@ -177,6 +228,11 @@ func (s *Set) IPEntries(fn func(IPEntry)) {
 // after a single colon (HTTP Host). An allow entry at any level wins;
 // otherwise the most specific block entry is returned.
 func (s *Set) Domain(name string) (Hit, bool) {
+	h, ok := s.domainLocal(name)
+	return s.withFeed(h, ok, func(f *Set) (Hit, bool) { return f.domainLocal(name) })
+}
+
+func (s *Set) domainLocal(name string) (Hit, bool) {
 	if s == nil || len(s.domains) == 0 || name == "" {
 		return Hit{}, false
 	}
@@ -218,6 +274,11 @@ func hasUpper(s string) bool {
 
 // JA3 looks up a JA3 fingerprint (32 hex digits, any case).
 func (s *Set) JA3(v string) (Hit, bool) {
+	h, ok := s.ja3Local(v)
+	return s.withFeed(h, ok, func(f *Set) (Hit, bool) { return f.ja3Local(v) })
+}
+
+func (s *Set) ja3Local(v string) (Hit, bool) {
 	if s == nil || len(s.ja3) == 0 {
 		return Hit{}, false
 	}
@@ -234,6 +295,11 @@ func (s *Set) JA3(v string) (Hit, bool) {
 
 // JA4 looks up a JA4 fingerprint (a_b_c form, any case).
 func (s *Set) JA4(v string) (Hit, bool) {
+	h, ok := s.ja4Local(v)
+	return s.withFeed(h, ok, func(f *Set) (Hit, bool) { return f.ja4Local(v) })
+}
+
+func (s *Set) ja4Local(v string) (Hit, bool) {
 	if s == nil || len(s.ja4) == 0 {
 		return Hit{}, false
 	}
@@ -284,5 +350,9 @@ func (s *Set) Stats() []SourceStats {
 	if s == nil {
 		return nil
 	}
-	return append([]SourceStats(nil), s.stats...)
+	st := append([]SourceStats(nil), s.stats...)
+	if s.feed != nil {
+		s.feed.read(func(f *Set) { st = append(st, f.stats...) })
+	}
+	return st
 }

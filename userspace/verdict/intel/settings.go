@@ -88,10 +88,11 @@ func (c *SourceConfig) Source() (Source, error) {
 }
 
 // Load reads the sources into a Reloader, as the sensor does at start
-// and on a reload; nil when there are none. Errors name the key (under
-// key) and the file.
-func (s *Settings) Load(key string) (*Reloader, error) {
-	if len(s.Sources) == 0 {
+// and on a reload, whose Sets consult feed (nil: none) after the files;
+// nil when there are neither. Errors name the key (under key) and the
+// file.
+func (s *Settings) Load(key string, feed *Layer) (*Reloader, error) {
+	if len(s.Sources) == 0 && feed == nil {
 		return nil, nil
 	}
 	srcs := make([]Source, 0, len(s.Sources))
@@ -102,7 +103,7 @@ func (s *Settings) Load(key string) (*Reloader, error) {
 		}
 		srcs = append(srcs, src)
 	}
-	r, err := NewReloader(srcs)
+	r, err := NewReloaderFeed(srcs, feed)
 	if err != nil {
 		return nil, fmt.Errorf("%s.sources: %w", key, err)
 	}
@@ -111,6 +112,6 @@ func (s *Settings) Load(key string) (*Reloader, error) {
 
 // Preflight loads the sources as the sensor does at start.
 func (s *Settings) Preflight(key string, p *setting.Problems) {
-	_, err := s.Load(key)
+	_, err := s.Load(key, nil)
 	p.Keyed(err)
 }

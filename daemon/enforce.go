@@ -34,7 +34,7 @@ type enforcer struct {
 
 	tables    atomic.Pointer[enforce.Tables]
 	built     *intel.Set   // the set the tables were built from (the run loop's)
-	builtFeed uint64       // and the feed's generation then
+	builtFeed uint64       // and the feed's IP generation then
 	stale     atomic.Bool  // a reload changed what the tables are built with
 	confirmed atomic.Int64 // unix ns of the last Refresh
 	actions   atomic.Uint64
@@ -112,7 +112,7 @@ func (e *enforcer) currentSet() *intel.Set {
 // rebuild swaps in the tables of the current intel.
 func (e *enforcer) rebuild() error {
 	set := e.currentSet()
-	gen := e.an.feed.layer().Gen()
+	gen := e.an.feed.layer().IPGen()
 	t := enforce.Build(set, e.set.Load())
 	start := time.Now()
 	if err := e.k.Replace(t); err != nil {
@@ -154,31 +154,37 @@ func (e *enforcer) run(ctx context.Context) {
 	defer tick.Stop()
 	var expired, failedAt time.Time
 	failing := false
+	check := func(now time.Time) {
+		if now.Sub(expired) >= time.Second {
+			e.k.ExpireFlows(now)
+			expired = now
+		}
+		t := e.tables.Load()
+		due := e.currentSet() != e.built || e.an.feed.layer().IPGen() != e.builtFeed || e.stale.Load() ||
+			(t != nil && !t.NextExpiry.IsZero() && !now.Before(t.NextExpiry))
+		if !due || (failing && now.Sub(failedAt) < 5*time.Second) {
+			return
+		}
+		e.stale.Store(false)
+		if err := e.rebuild(); err != nil {
+			if !failing {
+				e.log.Error().Err(err).Msg("enforcement: new intel not in force; the lists in force lapse at max_age unless a retry succeeds")
+			}
+			failing, failedAt = true, now
+			e.stale.Store(true)
+			return
+		}
+		failing = false
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-e.an.feed.changed():
+			// The feed changed: its lists in force now, not at the tick.
+			check(time.Now())
 		case now := <-tick.C:
-			if now.Sub(expired) >= time.Second {
-				e.k.ExpireFlows(now)
-				expired = now
-			}
-			t := e.tables.Load()
-			due := e.currentSet() != e.built || e.an.feed.layer().Gen() != e.builtFeed || e.stale.Load() ||
-				(t != nil && !t.NextExpiry.IsZero() && !now.Before(t.NextExpiry))
-			if !due || (failing && now.Sub(failedAt) < 5*time.Second) {
-				continue
-			}
-			e.stale.Store(false)
-			if err := e.rebuild(); err != nil {
-				if !failing {
-					e.log.Error().Err(err).Msg("enforcement: new intel not in force; the lists in force lapse at max_age unless a retry succeeds")
-				}
-				failing, failedAt = true, now
-				e.stale.Store(true)
-				continue
-			}
-			failing = false
+			check(now)
 		case <-refresh.C:
 			refresh.Reset(beat())
 			if failing {

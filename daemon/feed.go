@@ -35,6 +35,9 @@ type feedRunner struct {
 	lastErr  string
 	// pause is the first wait after a failed poll (doubling to a minute).
 	pause time.Duration
+	// change is signalled (without blocking) after each message taken
+	// or entries lapsed: enforcement puts the feed's lists in force.
+	change chan struct{}
 }
 
 type feedStats struct {
@@ -69,7 +72,7 @@ func newFeedRunner(cfg *config.Config, log zerolog.Logger) (*feedRunner, error) 
 	if err != nil {
 		return nil, err
 	}
-	r := &feedRunner{log: log, pause: time.Second, f: &feed.Feed{Layer: intel.NewLayer(), Pub: pub, Store: &feed.Store{Dir: cfg.Uplink.FeedDir}}}
+	r := &feedRunner{log: log, pause: time.Second, change: make(chan struct{}, 1), f: &feed.Feed{Layer: intel.NewLayer(), Pub: pub, Store: &feed.Store{Dir: cfg.Uplink.FeedDir}}}
 	start := time.Now()
 	if err := r.f.Restore(); err != nil {
 		log.Error().Err(err).Msg("feed: the kept feed did not all verify; what did is in force")
@@ -140,6 +143,7 @@ func (r *feedRunner) take(raw []byte) error {
 		return refused{err}
 	}
 	took := time.Since(start)
+	r.signal()
 	r.applyDur.add(took)
 	r.stats.Applied.Add(1)
 	adds, removes := h.Adds, h.Removes
@@ -174,7 +178,23 @@ func (r *feedRunner) sweep(ctx context.Context) {
 		case now := <-t.C:
 			if n := r.f.Layer.Expire(now); n > 0 {
 				r.stats.Expired.Add(uint64(n))
+				r.signal()
 			}
 		}
+	}
+}
+
+// changed is signalled when the feed changed; nil (never) without one.
+func (r *feedRunner) changed() <-chan struct{} {
+	if r == nil {
+		return nil
+	}
+	return r.change
+}
+
+func (r *feedRunner) signal() {
+	select {
+	case r.change <- struct{}{}:
+	default:
 	}
 }

@@ -214,6 +214,9 @@ func (rt *running) checkKey() {
 		}
 		return
 	}
+	if !rt.cfg.SharesRecords() {
+		return // lookups and the feed only: no records, no key to rotate
+	}
 	k, err := anon.LoadKey(rt.cfg.Privacy.KeyFile)
 	if err != nil {
 		rt.logOnce("privacy.key_file: the running key stays", err)

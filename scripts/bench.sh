@@ -259,6 +259,9 @@ go test -run '^$' -bench 'InOrder|Identity|Chunked|Gzip|Base64|DATA10MB|Literal1
 echo "-- scoring: a 2 MB PE from its last byte to its score; intel loading and lookups"
 go test -run '^$' -bench 'Score2MBPE' -benchmem ./userspace/files | grep '^Benchmark'
 go test -run '^$' -bench 'LoadMillion|Lookups' -benchmem ./userspace/verdict/intel | grep '^Benchmark'
+echo "-- the cloud's feed: a 1M-hash + 100k-prefix snapshot, a 10k delta; the same delta into the data plane"
+go test -run '^$' -bench 'FeedSnapshotMillion|FeedDelta10k' -benchtime 3x ./userspace/verdict/feed | grep '^Benchmark'
+go test -run '^$' -bench 'PrivilegedFeedDelta' -benchtime 10x ./sensor | grep '^Benchmark'
 echo "-- 10,000 concurrent HTTP downloads (16 KiB each, all open at once) replayed: peak RSS vs a tiny capture"
 fg=$(mktemp -d)
 go run ./internal/lab/flowgen -flows 10000 -size 16384 -o "$fg/flows.pcap"

@@ -56,6 +56,8 @@ const MaxFlowsPerClient = 64
 // EnforcerStats count what the enforcer did.
 type EnforcerStats struct {
 	Replaces     atomic.Uint64 // whole sets of lists swapped in
+	InPlace      atomic.Uint64 // of them, written as changes into the spare generation's tables
+	LastSwap     atomic.Int64  // ns from Replace's call to the new lists being in force, the last time
 	Entries      atomic.Uint64 // blocklist entries in force after the last swap
 	FlowsBlocked atomic.Uint64 // flows blocked
 	FlowsEvicted atomic.Uint64 // flow blocks removed early: the table or the client's share was full
@@ -75,6 +77,11 @@ type Enforcer struct {
 	swapMu sync.Mutex
 	bits   [4][]uint64 // the prefilters as the kernel holds them (bpf.Prefilter4, ...)
 	allow  map[netip.Prefix]bool
+	// slots are the two generations' tables as this side last wrote
+	// them: a swap that changes few entries writes just those into the
+	// spare generation's tables instead of making new ones.
+	slots [2]genTables
+	swaps uint32 // swaps so far (genTables.swap, slotEntry.seen)
 
 	mu     sync.Mutex
 	maxAge time.Duration
@@ -311,11 +318,11 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	next := (e.gen + 1) & 1
 	e.mu.Unlock()
 
-	ts, expired, err := e.build(t, ids)
+	start := time.Now()
+	ts, expired, inPlace, err := e.fill(next, t, ids)
 	if err != nil {
 		return err
 	}
-	defer ts.close() // the array holds its own references
 
 	want := [4][]uint64{
 		bpf.Prefilter4:       enforce.Prefilter(t.Entries, false, false),
@@ -341,8 +348,12 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	}
 	outers := [4]*ebpf.Map{e.objs.EnfExact4, e.objs.EnfExact6, e.objs.EnfPrefix4, e.objs.EnfPrefix6}
 	for i, o := range outers {
+		if inPlace {
+			break // the slot holds these tables already
+		}
 		if err := o.Put(next, ts[i]); err != nil {
 			e.dropAllow(added, nil)
+			e.slots[next].forget()
 			return fmt.Errorf("installing %s: %w", tableNames[i], err)
 		}
 	}
@@ -362,11 +373,27 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 		e.dropAllow(added, nil)
 		return fmt.Errorf("switching blocklists: %w", err)
 	}
+	e.Stats.LastSwap.Store(int64(time.Since(start)))
+	if inPlace {
+		e.Stats.InPlace.Add(1)
+	}
 
 	time.Sleep(swapGrace)
-	for i, o := range outers {
-		if err := o.Delete(1 - next); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("removing the old %s: %w", tableNames[i], err)
+	// The old generation's tables become the spare: brought up to these
+	// lists now, off the path to their being in force, so that the next
+	// swap writes only its own changes there. When that cannot be done
+	// in place they go, and the next swap makes new ones.
+	if old := &e.slots[1-next]; old.content != nil {
+		if ok, _, err := e.update(old, t, ids); err != nil || !ok {
+			old.forget()
+		}
+	}
+	if e.slots[1-next].content == nil {
+		e.slots[1-next].forget()
+		for i, o := range outers {
+			if err := o.Delete(1 - next); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("removing the old %s: %w", tableNames[i], err)
+			}
 		}
 	}
 	for f := range want {

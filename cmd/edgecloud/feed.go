@@ -40,10 +40,12 @@ type publisher struct {
 }
 
 func newPublisher(priv ed25519.PrivateKey, known map[string]int, extra []feed.Entry) *publisher {
-	// The feed lives in memory: a restarted cloud starts from the clock,
-	// above any version it published before, so that sensors take its
-	// snapshot (they refuse one older than what they have).
-	p := &publisher{priv: priv, now: time.Now, version: uint64(time.Now().UnixNano()), entries: map[feed.Key]feed.Entry{}, changed: make(chan struct{})}
+	// The feed lives in memory: a restarted cloud starts from the clock
+	// (milliseconds: a version stays exact as a float in a metric), above
+	// any version it published before unless it published more than a
+	// thousand a second, so that sensors take its snapshot (they refuse
+	// one older than what they have).
+	p := &publisher{priv: priv, now: time.Now, version: uint64(time.Now().UnixMilli()), entries: map[feed.Key]feed.Entry{}, changed: make(chan struct{})}
 	for sha, score := range known {
 		if score >= feedMinScore {
 			e := shaEntry(sha, score)

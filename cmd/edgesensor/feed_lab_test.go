@@ -18,6 +18,8 @@ import (
 // (sensor A contributing records and samples, sensor B taking only the
 // feed and asking hash lookups, enforcement on), and the reference cloud
 // reachable from both over a link between the routers:
+//   - the cloud's partner intel (a C&C address) is in B's data plane at
+//     once: B's clients cannot reach it;
 //   - B's lookups: repeated downloads of one clean file ask the cloud
 //     once; the rest are answered by the cache (hit rate and latency
 //     reported);
@@ -53,12 +55,15 @@ func TestPrivilegedFeedTwoSensors(t *testing.T) {
 	}
 	judge := filepath.Join(dir, "judge.txt")
 	writeAtomic(t, judge, judged+" 9\n")
+	// The cloud's partner intel: B's server's IPv6 address as a C&C.
+	partner := filepath.Join(dir, "partner.txt")
+	writeAtomic(t, partner, "ip "+lb.Env["SERVER6"]+" 9 c2-tracker\n")
 	cloudBin := cloudtest.Build(t)
 	startCloud := func() *opsProc {
 		p := startOps(t, la, la.Router(), cloudBin, "serve", "--listen", "0.0.0.0:18446",
 			"--cert", filepath.Join(pki, cloudapi.ServerCertFile), "--key", filepath.Join(pki, cloudapi.ServerKeyFile),
 			"--client-ca", filepath.Join(pki, cloudapi.CAFile), "--data", filepath.Join(dir, "cloud"),
-			"--feed-key", filepath.Join(pki, cloudapi.FeedKeyFile), "--judge", judge)
+			"--feed-key", filepath.Join(pki, cloudapi.FeedKeyFile), "--judge", judge, "--feed-entries", partner)
 		p.waitLog(t, "edgecloud serving", 10*time.Second)
 		return p
 	}
@@ -107,6 +112,15 @@ func TestPrivilegedFeedTwoSensors(t *testing.T) {
 		t.Fatalf("B never took the feed's snapshot (version %v)\n%s", v, sensorB.stderr())
 	}
 
+	// The feed's address is blocked in B's data plane; IPv4 to the same
+	// server is not.
+	if _, err := lb.Exec(lb.Client(), "curl", "-sS", "--max-time", "2", "-o", "/dev/null", "http://["+lb.Env["SERVER6"]+"]/clean2.exe"); err == nil {
+		t.Error("B: the address the feed lists as a C&C was reachable")
+	}
+	if v := metric(lb, "edgesensor_xdp_dropped_packets_total", map[string]string{"iface": lb.RouterIfaces()[0], "reason": "address"}); v < 1 {
+		t.Errorf("B: no packet dropped for the feed's address (%v)", v)
+	}
+
 	// B's lookups of one clean file downloaded 20 times: one question.
 	got := filepath.Join(dir, "got")
 	serverB := "http://" + lb.Env["SERVER4"]
@@ -127,15 +141,18 @@ func TestPrivilegedFeedTwoSensors(t *testing.T) {
 
 	// A sees the file; the cloud judges it; B's feed has it.
 	versionB := metric(lb, "edgesensor_feed_version", nil)
+	applied := map[string]string{"outcome": "applied"}
+	appliedB := metric(lb, "edgesensor_feed_messages_total", applied)
 	serverA := "http://" + la.Env["SERVER4"]
 	if sum, err, _ := fetchSum(t, la, got, serverA+"/judged.exe"); err != nil || sum != judged {
 		t.Fatalf("A: the download before the verdict: %s, %v", sum, err)
 	}
 	seen := time.Now()
-	_, ok := waitMetric(lb, "edgesensor_feed_version", nil, func(v float64) bool { return v > versionB }, 20*time.Second)
+	_, ok := waitMetric(lb, "edgesensor_feed_messages_total", applied, func(v float64) bool { return v > appliedB }, 20*time.Second)
 	took := time.Since(seen)
 	if !ok {
-		t.Fatalf("B's feed did not change within 20s of A seeing the file\nA:\n%s", sensorA.stderr())
+		b, _ := os.ReadFile(sensorA.outPath)
+		t.Fatalf("B's feed did not change within 20s of A seeing the file\nB:\n%s\nA:\n%s\nA's events:\n%.3000s\ncloud:\n%s", sensorB.stderr(), sensorA.stderr(), b, cloud.stderr())
 	}
 	if took > 10*time.Second {
 		t.Errorf("from A seeing the file to B's feed having it: %v, goal under 10s", took)

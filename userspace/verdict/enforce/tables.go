@@ -90,11 +90,19 @@ func Build(set *intel.Set, s *Settings) *Tables {
 	for _, p := range s.AllowPrefixes() {
 		addAllow(p)
 	}
+	t.Entries = make([]Entry, 0, set.Counts()["ip"]+set.FeedIPs())
 	var feedAllow []intel.IPEntry
+	// The local files' loaded prefixes, when the feed lists addresses
+	// too: a prefix both list is loaded once, as the files say.
+	var local map[netip.Prefix]bool
+	if set.FeedIPs() > 0 {
+		local = map[netip.Prefix]bool{}
+	}
 	set.IPEntries(func(e intel.IPEntry) {
 		switch {
 		case e.Allow && e.Feed:
 			feedAllow = append(feedAllow, e) // checked below, out of the feed's lock
+		case e.Feed && local[e.Prefix]:
 		case e.Allow:
 			addAllow(e.Prefix)
 			t.noteExpiry(e.Until)
@@ -105,6 +113,9 @@ func Build(set *intel.Set, s *Settings) *Tables {
 		default:
 			t.Entries = append(t.Entries, Entry{Prefix: e.Prefix, List: t.ListID(e.Source), Level: uint8(e.Level), Until: e.Until})
 			t.noteExpiry(e.Until)
+			if local != nil && !e.Feed {
+				local[e.Prefix] = true
+			}
 		}
 	})
 	// The feed's allow entries keep their addresses out of the feed's

@@ -25,6 +25,7 @@ type Layer struct {
 	// names maps a source name to its index in cur.sources.
 	names map[string]uint16
 	gen   atomic.Uint64 // bumped by every change
+	ipGen atomic.Uint64 // bumped by changes of IP entries
 }
 
 // lapseKey names an entry of any kind by its normalised value.
@@ -48,6 +49,34 @@ func (l *Layer) Gen() uint64 {
 		return 0
 	}
 	return l.gen.Load()
+}
+
+// IPGen changes whenever the layer's IP entries do (the data plane's
+// lists are built from them alone).
+func (l *Layer) IPGen() uint64 {
+	if l == nil {
+		return 0
+	}
+	return l.ipGen.Load()
+}
+
+// hasIPs says whether s lists any address or prefix.
+func (s *Set) hasIPs() bool { return len(s.v4lens)+len(s.v6lens) > 0 || s.anyIP() }
+
+// anyIP looks at the tables themselves (a builder's set has no lengths
+// recorded until finish).
+func (s *Set) anyIP() bool {
+	for _, t := range s.v4 {
+		if len(t) > 0 {
+			return true
+		}
+	}
+	for _, t := range s.v6 {
+		if len(t) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Batch is one message's worth of changes, checked and normalised before
@@ -156,9 +185,13 @@ func (l *Layer) Replace(b *Batch) {
 	}
 	next := earliest(b.until)
 	l.mu.Lock()
+	ips := s.hasIPs() || l.cur.hasIPs()
 	l.cur, l.until, l.names, l.next = s, b.until, names, next
 	l.mu.Unlock()
 	l.gen.Add(1)
+	if ips {
+		l.ipGen.Add(1)
+	}
 }
 
 func earliest(m map[lapseKey]time.Time) time.Time {
@@ -175,6 +208,9 @@ func earliest(m map[lapseKey]time.Time) time.Time {
 // addition replaces what the layer held for the value).
 func (l *Layer) Apply(b *Batch) {
 	add := b.add.finish()
+	if add.hasIPs() || b.remove.s.anyIP() {
+		defer l.ipGen.Add(1)
+	}
 	l.mu.Lock()
 	defer l.gen.Add(1)
 	defer l.mu.Unlock()
@@ -235,13 +271,14 @@ func (l *Layer) Expire(now time.Time) int {
 	}
 	b := newBuilder()
 	l.mu.Lock()
-	n := 0
+	n, ips := 0, false
 	for k, u := range l.until {
 		if now.Before(u) {
 			continue
 		}
 		if b.add(k.kind, []byte(k.v), entry{}) == nil {
 			n++
+			ips = ips || k.kind == IP
 		}
 		delete(l.until, k)
 	}
@@ -251,6 +288,9 @@ func (l *Layer) Expire(now time.Time) int {
 	l.mu.Unlock()
 	if n > 0 {
 		l.gen.Add(1)
+	}
+	if ips {
+		l.ipGen.Add(1)
 	}
 	return n
 }

@@ -155,8 +155,17 @@ func TestLayerRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ipGen := l.IPGen()
 	l.Apply(b)
-	if c := l.Counts(); c["sha256"] != 0 || c["ip"] != 0 || c["domain"] != 1 {
+	if l.IPGen() == ipGen {
+		t.Error("a delta removing a prefix left IPGen as it was")
+	}
+	ipGen = l.IPGen()
+	l.Apply(batch(t, "sha256", sha256B, "9"))
+	if l.IPGen() != ipGen {
+		t.Error("a delta of hashes alone changed IPGen (the data plane's lists would be rebuilt for nothing)")
+	}
+	if c := l.Counts(); c["sha256"] != 1 || c["ip"] != 0 || c["domain"] != 1 {
 		t.Errorf("counts %v", c)
 	}
 	r, _ := NewReloaderFeed(nil, l)

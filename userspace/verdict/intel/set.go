@@ -223,6 +223,14 @@ func (s *Set) IPEntries(fn func(IPEntry)) {
 	}
 }
 
+// FeedIPs is the number of IP entries of the feed the set consults.
+func (s *Set) FeedIPs() int {
+	if s == nil || s.feed == nil {
+		return 0
+	}
+	return s.feed.Counts()["ip"]
+}
+
 // Domain matches name or any parent of it: "evil.example" matches
 // "a.b.evil.example". Case and a trailing dot are ignored, as is a port
 // after a single colon (HTTP Host). An allow entry at any level wins;

@@ -69,6 +69,7 @@ type cloudLink struct {
 	lookQ         chan string
 	lookWorker    sync.WaitGroup
 	lookStop      context.CancelFunc
+	lookPending   atomic.Int64  // hashes queued or being asked about
 	lookSkipped   atomic.Uint64 // the intel (files or feed) already listed the hash: not asked
 	lookDropped   atomic.Uint64 // the lookup queue was full
 	lookFailed    atomic.Uint64 // lookups not answered: the cloud unavailable
@@ -151,9 +152,11 @@ func (c *cloudLink) tap(ev *ecs.Record) {
 	// Files only: a verdict event carries its file's hash too, and asking
 	// about it again would answer itself forever.
 	if c.lookQ != nil && ev.Fields.SHA256 != "" && ev.Fields.Dataset == files.Dataset {
+		c.lookPending.Add(1)
 		select {
 		case c.lookQ <- ev.Fields.SHA256:
 		default:
+			c.lookPending.Add(-1)
 			c.lookDropped.Add(1)
 		}
 	}
@@ -301,26 +304,32 @@ func (c *cloudLink) lookups(ctx context.Context) {
 			return
 		case sha = <-c.lookQ:
 		}
-		if c.ci.listed != nil && c.ci.listed(sha) {
-			c.lookSkipped.Add(1)
-			continue
+		c.lookup(ctx, sha)
+		c.lookPending.Add(-1)
+	}
+}
+
+// lookup asks about one hash, unless the intel lists it.
+func (c *cloudLink) lookup(ctx context.Context, sha string) {
+	if c.ci.listed != nil && c.ci.listed(sha) {
+		c.lookSkipped.Add(1)
+		return
+	}
+	ask := c.lookupFn()
+	if ask == nil {
+		return
+	}
+	r, err := ask(ctx, sha)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.lookFailed.Add(1)
+			c.lookupError(err)
 		}
-		ask := c.lookupFn()
-		if ask == nil {
-			continue
-		}
-		r, err := ask(ctx, sha)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.lookFailed.Add(1)
-				c.lookupError(err)
-			}
-			continue
-		}
-		c.lookupError(nil)
-		if r.Known {
-			c.onVerdict(uplink.Verdict{SHA256: sha, Score: r.Score, Verdict: r.Verdict, Source: "lookup"})
-		}
+		return
+	}
+	c.lookupError(nil)
+	if r.Known {
+		c.onVerdict(uplink.Verdict{SHA256: sha, Score: r.Score, Verdict: r.Verdict, Source: "lookup"})
 	}
 }
 
@@ -360,12 +369,12 @@ func (c *cloudLink) lookupError(err error) {
 }
 
 // drain waits until every record handed over is delivered (or dropped
-// and counted), or the timeout passes, or ctx ends. replay uses it
-// before exiting.
+// and counted) and every hash queued is looked up, or the timeout
+// passes, or ctx ends. replay uses it before exiting.
 func (c *cloudLink) drain(ctx context.Context, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if c.pending.Load() == 0 && c.cur.Load().client.Idle() {
+		if c.pending.Load() == 0 && c.lookPending.Load() == 0 && c.cur.Load().client.Idle() {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -39,16 +39,19 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 		name, privacy string
 		keep          []string // privacy.query_keep
 		allowed       []string // kinds the mode lets leave by the customer's choice
+		uplink        string   // more [uplink] keys
 	}{
-		{"default", "", nil, nil},
-		{"truncate+hashes", "client_ip = \"truncate\"\nemail = \"hash\"\nuser_names = \"hash\"\nuser_agent = \"hash\"\nquery_values = \"hash\"\n", nil, nil},
-		{"hmac+domain-drop", "client_ip = \"hmac\"\nemail = \"hash\"\nemail_domain = \"drop\"\nhostnames = \"drop\"\n", nil, nil},
-		{"drop+keep-list", "client_ip = \"drop\"\nemail = \"hash\"\nquery_keep = [\"lang\", \"next\", \"q\", \"ip\", \"to\"]\n", []string{"lang", "next", "q", "ip", "to"}, nil},
-		{"full-content", "share = \"full\"\nexecutables = \"full\"\ndocuments = \"full\"\nemail = \"hash\"\n", nil, nil},
-		{"metadata-none+tls-none", "metadata = \"none\"\ntls = \"none\"\nemail = \"hash\"\n", nil, nil},
-		{"cryptopan+keep-list-hash", "email = \"hash\"\nquery_values = \"hash\"\nquery_keep = [\"next\", \"q\", \"ip\", \"to\"]\n", []string{"next", "q", "ip", "to"}, nil},
+		{"default", "", nil, nil, ""},
+		{"truncate+hashes", "client_ip = \"truncate\"\nemail = \"hash\"\nuser_names = \"hash\"\nuser_agent = \"hash\"\nquery_values = \"hash\"\n", nil, nil, ""},
+		{"hmac+domain-drop", "client_ip = \"hmac\"\nemail = \"hash\"\nemail_domain = \"drop\"\nhostnames = \"drop\"\n", nil, nil, ""},
+		{"drop+keep-list", "client_ip = \"drop\"\nemail = \"hash\"\nquery_keep = [\"lang\", \"next\", \"q\", \"ip\", \"to\"]\n", []string{"lang", "next", "q", "ip", "to"}, nil, ""},
+		{"full-content", "share = \"full\"\nexecutables = \"full\"\ndocuments = \"full\"\nemail = \"hash\"\n", nil, nil, ""},
+		{"metadata-none+tls-none", "metadata = \"none\"\ntls = \"none\"\nemail = \"hash\"\n", nil, nil, ""},
+		{"cryptopan+keep-list-hash", "email = \"hash\"\nquery_values = \"hash\"\nquery_keep = [\"next\", \"q\", \"ip\", \"to\"]\n", []string{"next", "q", "ip", "to"}, nil, ""},
 		{"keep-addresses+devices", "client_ip = \"keep\"\nemail = \"hash\"\nuser_agent = \"keep\"\nhostnames = \"keep\"\nquery_values = \"hash\"\n", nil,
-			[]string{leaktest.IPv4, leaktest.IPv6, leaktest.Device}},
+			[]string{leaktest.IPv4, leaktest.IPv6, leaktest.Device}, ""},
+		// No records: the files' SHA-256 values are all that leave.
+		{"lookups-only", "share = \"none\"\n", nil, nil, "lookups = true\n"},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -88,10 +91,9 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 			c := cloudtest.Run(t, cloudBin, pki, cloudtest.FreePort(t), data, cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--request-log", reqLog)
 			cfg := cloudtest.UplinkConfig(t, dir, pki, c.Addr, m.privacy)
 			b, _ := os.ReadFile(cfg)
-			os.WriteFile(cfg, bytes.Replace(b, []byte("[files]\n"), []byte("[files]\nuploads = true\n"), 1), 0o600)
+			os.WriteFile(cfg, append(bytes.Replace(b, []byte("[files]\n"), []byte("[files]\nuploads = true\n"), 1), m.uplink...), 0o600)
 			evs, st, stderr := replayWith(t, cfg, "60s", pcap)
 			got := c.Received(t)
-			c.Stop()
 
 			// The sensor saw the values (the test can fail).
 			local, _ := json.Marshal(evs)
@@ -112,11 +114,17 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 					files++
 				}
 			}
-			wantTLS := 1
-			if m.name == "metadata-none+tls-none" {
+			wantTLS, wantFiles := 1, 14
+			switch m.name {
+			case "metadata-none+tls-none":
 				wantTLS = 0
+			case "lookups-only":
+				wantTLS, wantFiles = 0, 0
+				if n := c.Stats(t).Lookups; n < 14 {
+					t.Errorf("the cloud answered %d hash lookups, want one per whole file (14 or more)", n)
+				}
 			}
-			if files < 14 || tlsRecs != wantTLS || uint64(len(got)) != st["uplink_records"] || st["uplink_delivered"] != st["uplink_records"] {
+			if files < wantFiles || (wantFiles == 0 && files > 0) || tlsRecs != wantTLS || uint64(len(got)) != st["uplink_records"] || st["uplink_delivered"] != st["uplink_records"] {
 				t.Errorf("cloud has %d file and %d tls records (want %d); sensor made %d, delivered %d\n%s",
 					files, tlsRecs, wantTLS, st["uplink_records"], st["uplink_delivered"], stderr)
 			}
@@ -131,6 +139,7 @@ func TestPrivilegedUplinkLeakHunt(t *testing.T) {
 				t.Errorf("handshakes without a known client: %d, want 1; handshake events:\n%s", st["uplink_unknown_side"], strings.Join(hs, "\n"))
 			}
 
+			c.Stop()
 			// Everything the cloud received or stored.
 			hay := map[string][]byte{}
 			for _, f := range []string{c.RecordLog, reqLog} {
@@ -169,12 +178,13 @@ func checkRequests(t *testing.T, reqLog, cfg string, records []map[string]any) {
 	var d struct {
 		Fields []privacy.Disclosed `json:"fields"`
 		Batch  []privacy.Disclosed `json:"batch"`
+		Asks   []privacy.Disclosed `json:"asks"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
 		t.Fatalf("disclosure --json: %v", err)
 	}
 	sent := map[string]bool{}
-	for _, f := range append(d.Fields, d.Batch...) {
+	for _, f := range append(append(d.Fields, d.Batch...), d.Asks...) {
 		if f.Sent {
 			sent[f.Category+" "+f.Field] = true
 		}
@@ -217,7 +227,7 @@ func checkRequests(t *testing.T, reqLog, cfg string, records []map[string]any) {
 		case cloudapi.PathLookup:
 			var b map[string]json.RawMessage
 			json.Unmarshal([]byte(r.Body), &b)
-			if len(b) != 1 || b["sha256"] == nil || !sent["(other requests) POST /v1/lookup"] {
+			if len(b) != 1 || b["sha256"] == nil || !(sent["(other requests) POST /v1/lookup"] || sent["(lookups and feed) POST /v1/lookup sha256"]) {
 				t.Errorf("lookup body %s", r.Body)
 			}
 		}

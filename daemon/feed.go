@@ -20,6 +20,10 @@ import (
 // answers at once when something changes.
 const feedWait = 25 * time.Second
 
+// maxKeptDeltas bounds the deltas kept in feed_dir after the snapshot:
+// past it the next poll asks for the snapshot, which replaces them.
+const maxKeptDeltas = 1000
+
 // feedRunner keeps the cloud's intel feed in force: restored from disk
 // at start (so the sensor works offline with its last good feed), then
 // polled over the uplink for as long as a connection runs. Every message
@@ -35,6 +39,8 @@ type feedRunner struct {
 	lastErr  string
 	// pause is the first wait after a failed poll (doubling to a minute).
 	pause time.Duration
+	// maxKept is maxKeptDeltas (tests set less).
+	maxKept int
 	// change is signalled (without blocking) after each message taken
 	// or entries lapsed: enforcement puts the feed's lists in force.
 	change chan struct{}
@@ -72,7 +78,7 @@ func newFeedRunner(cfg *config.Config, log zerolog.Logger) (*feedRunner, error) 
 	if err != nil {
 		return nil, err
 	}
-	r := &feedRunner{log: log, pause: time.Second, change: make(chan struct{}, 1), f: &feed.Feed{Layer: intel.NewLayer(), Pub: pub, Store: &feed.Store{Dir: cfg.Uplink.FeedDir}}}
+	r := &feedRunner{log: log, pause: time.Second, maxKept: maxKeptDeltas, change: make(chan struct{}, 1), f: &feed.Feed{Layer: intel.NewLayer(), Pub: pub, Store: &feed.Store{Dir: cfg.Uplink.FeedDir}}}
 	start := time.Now()
 	if err := r.f.Restore(); err != nil {
 		log.Error().Err(err).Msg("feed: the kept feed did not all verify; what did is in force")
@@ -99,7 +105,11 @@ func (r *feedRunner) poll(ctx context.Context, client *uplink.Client) {
 	fails := 0
 	for ctx.Err() == nil {
 		r.stats.Polls.Add(1)
-		err := client.Feed(ctx, r.f.Version(), feedWait, r.take)
+		have := r.f.Version()
+		if r.f.KeptDeltas() >= r.maxKept {
+			have = 0 // the cloud's snapshot, to replace the kept deltas
+		}
+		err := client.Feed(ctx, have, feedWait, r.take)
 		if ctx.Err() != nil {
 			return
 		}

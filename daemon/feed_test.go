@@ -121,6 +121,7 @@ func TestFeedRunnerRefusesTampering(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.pause = 5 * time.Millisecond
+	r.maxKept = 1
 	client, err := uplink.New(uplink.Options{URL: srv.URL, CAFile: filepath.Join(pki, cloudapi.CAFile),
 		CertFile: filepath.Join(pki, cloudapi.ClientCertFile), KeyFile: filepath.Join(pki, cloudapi.ClientKeyFile), SpoolDir: t.TempDir()})
 	if err != nil {
@@ -142,7 +143,12 @@ func TestFeedRunnerRefusesTampering(t *testing.T) {
 		r.poll(ctx, client)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for !(script.done() && r.f.Version() == 6) && time.Now().Before(deadline) {
+	polls := func() int {
+		script.mu.Lock()
+		defer script.mu.Unlock()
+		return len(script.haves)
+	}
+	for !(script.done() && r.f.Version() == 6 && polls() >= 7) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
@@ -168,6 +174,11 @@ func TestFeedRunnerRefusesTampering(t *testing.T) {
 		if h != "5" {
 			t.Errorf("poll %d asked from %s, want 5", i+2, h)
 		}
+	}
+	// With a delta kept (the bound set to 1 here), the next poll asks
+	// for the snapshot, which would replace the kept deltas.
+	if haves[6] != "0" {
+		t.Errorf("the poll after the bound of kept deltas asked from %s, want 0 (the snapshot)", haves[6])
 	}
 
 	// Restarted with the cloud gone: the kept feed is in force at once.

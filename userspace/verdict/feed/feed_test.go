@@ -139,7 +139,6 @@ func TestRefused(t *testing.T) {
 		{"empty", pub, nil, t0, ErrMalformed},
 		{"no signature line", pub, []byte("edgesensor-feed/1\n{}"), t0, ErrMalformed},
 		{"expired", pub, sign(t, priv, snapshot(6, hashA)), t0.Add(time.Hour), ErrExpired},
-		{"the same snapshot again", pub, good, t0, ErrVersion},
 		{"an older snapshot", pub, sign(t, priv, snapshot(4, hashA)), t0, ErrVersion},
 		{"a delta from another version", pub, sign(t, priv, delta(4, []Entry{nameC})), t0, ErrVersion},
 		{"a delta skipping one", pub, sign(t, priv, delta(6, []Entry{nameC})), t0, ErrVersion},
@@ -165,6 +164,12 @@ func TestRefused(t *testing.T) {
 	}
 	if got := listed(set); got != before || f.Version() != 5 || f.Layer.Gen() != gen {
 		t.Errorf("the feed changed: %q version %d gen %d", got, f.Version(), f.Layer.Gen())
+	}
+	// The snapshot of the version in force is that state: taken (the
+	// sensor asks for it to replace its kept deltas), nothing changes.
+	f.Pub = pub
+	if _, err := f.Accept(good, t0); err != nil || listed(set) != before || f.Version() != 5 {
+		t.Errorf("the snapshot in force again: %v, %q", err, listed(set))
 	}
 }
 
@@ -220,12 +225,15 @@ func TestStore(t *testing.T) {
 	if _, err := os.Stat(last); !os.IsNotExist(err) {
 		t.Errorf("the corrupt delta is still there")
 	}
+	if g.KeptDeltas() != 1 {
+		t.Errorf("kept deltas %d after the restore, want 1", g.KeptDeltas())
+	}
 	// A snapshot replaces the deltas.
 	if _, err := g.Accept(sign(t, priv, snapshot(9, nameC)), t0); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.Store.Deltas(); n != 0 {
-		t.Errorf("%d deltas after a snapshot", n)
+	if n := g.Store.Deltas(); n != 0 || g.KeptDeltas() != 0 {
+		t.Errorf("%d deltas (%d counted) after a snapshot", n, g.KeptDeltas())
 	}
 	h, hset := newFeed(pub, dir)
 	if err := h.Restore(); err != nil || h.Version() != 9 || listed(hset) != "domain=8@feed:partner" {

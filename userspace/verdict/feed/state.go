@@ -22,6 +22,15 @@ type Feed struct {
 	mu      sync.Mutex // serialises Accept and Restore
 	version uint64
 	issued  time.Time
+	kept    int // deltas in the Store after its snapshot
+}
+
+// KeptDeltas is how many deltas the Store holds after its snapshot:
+// past a bound, the sensor asks for a snapshot (which replaces them).
+func (f *Feed) KeptDeltas() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kept
 }
 
 // Version is the version in force, 0 before any.
@@ -60,6 +69,7 @@ func (f *Feed) Accept(raw []byte, now time.Time) (*Header, error) {
 		if err := f.Store.Save(&m.Header, raw); err != nil {
 			return &m.Header, fmt.Errorf("%w: %v", ErrNotKept, err)
 		}
+		f.count(m.Kind)
 	}
 	return &m.Header, nil
 }
@@ -67,12 +77,22 @@ func (f *Feed) Accept(raw []byte, now time.Time) (*Header, error) {
 // ErrNotKept: a message was put in force but not written to disk.
 var ErrNotKept = fmt.Errorf("feed: in force but not kept on disk")
 
+// count keeps KeptDeltas for a message kept (f.mu held).
+func (f *Feed) count(kind string) {
+	if kind == KindSnapshot {
+		f.kept = 0
+	} else {
+		f.kept++
+	}
+}
+
 // inTurn refuses an old snapshot replayed, or a delta skipped or
-// repeated (f.mu held).
+// repeated (f.mu held). A snapshot of the version in force is taken: it
+// is that state (the sensor asked for it, to replace its kept deltas).
 func (f *Feed) inTurn(h *Header) error {
 	switch h.Kind {
 	case KindSnapshot:
-		if h.Version <= f.version {
+		if h.Version < f.version || (h.Version == f.version && f.version == 0) {
 			return fmt.Errorf("%w: snapshot %d, have %d", ErrVersion, h.Version, f.version)
 		}
 	case KindDelta:

@@ -99,6 +99,7 @@ func (f *Feed) restore(raw []byte, kind string) error {
 		return err
 	}
 	f.apply(m)
+	f.count(kind)
 	return nil
 }
 

@@ -149,8 +149,13 @@ func ReadFeedFrames(r io.Reader, fn func(msg []byte) error) error {
 		if err != nil || n > feed.MaxMessage {
 			return fmt.Errorf("feed frame: bad length %q", line[:min(len(line)-1, 20)])
 		}
-		msg := make([]byte, n)
-		if _, err := io.ReadFull(br, msg); err != nil {
+		// Read as it comes, not allocated up front: a length alone does
+		// not make the sensor hold 256 MiB.
+		msg, err := io.ReadAll(io.LimitReader(br, int64(n)))
+		if err == nil && uint64(len(msg)) != n {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
 			return fmt.Errorf("feed frame of %d bytes: %w", n, err)
 		}
 		if err := fn(msg); err != nil {

@@ -136,6 +136,12 @@ func analysisFamilies(a *analysis) []metrics.Family {
 				emit(float64(c.verdict.Load()), "edgesensor.verdict")
 				emit(float64(c.other.Load()), "other")
 			}},
+		{Name: "verdict_latency_seconds", Help: "How long after their last packet events were written (the analysis' verdict on a handshake or a file), by dataset; live traffic only. A handshake whose server never answers waits for capture.handshake_idle.",
+			Kind: metrics.Histogram, Labels: []string{"dataset"},
+			ReadHistogram: func(emit func(metrics.HistogramValue, ...string)) {
+				emit(c.latency[0].value(), "edgesensor.tls")
+				emit(c.latency[1].value(), "edgesensor.file")
+			}},
 		{Name: "files_total", Help: "File events, by category.", Kind: metrics.Counter, Labels: []string{"category"},
 			Read: func(emit emitFn) {
 				emit(float64(c.executable.Load()), filetype.Executable.String())
@@ -458,6 +464,11 @@ func MetricNames() []string {
 	var names []string
 	for _, f := range families(&config.Config{}, nil, &analysis{taps: &taps{}}, nil) {
 		names = append(names, "edgesensor_"+f.Name)
+		if f.Kind == metrics.Histogram {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				names = append(names, "edgesensor_"+f.Name+s)
+			}
+		}
 	}
 	return names
 }

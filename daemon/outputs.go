@@ -134,6 +134,11 @@ type eventCounts struct {
 	tls, file, verdict, other  atomic.Uint64
 	executable, document, arch atomic.Uint64
 	bands                      [5]atomic.Uint64 // none/pending, 0-3, 4-6, 7-8, 9-10
+	// live: the events are of traffic now (run), so their last packet's
+	// time against the clock is how long their verdict took; replay's
+	// packet times are the capture's.
+	live    atomic.Bool
+	latency [2]histogram // edgesensor.tls, edgesensor.file
 }
 
 // Score bands, as SIEM severities use them.
@@ -143,8 +148,10 @@ func (c *eventCounts) observe(f *ecs.Fields) {
 	switch f.Dataset {
 	case "edgesensor.tls":
 		c.tls.Add(1)
+		c.waited(0, f)
 	case "edgesensor.file":
 		c.file.Add(1)
+		c.waited(1, f)
 		switch f.Category {
 		case filetype.Executable.String():
 			c.executable.Add(1)
@@ -159,6 +166,15 @@ func (c *eventCounts) observe(f *ecs.Fields) {
 		c.other.Add(1)
 	}
 	c.bands[band(f.Score, f.Scored)].Add(1)
+}
+
+// waited records how long an event came after its last packet.
+func (c *eventCounts) waited(i int, f *ecs.Fields) {
+	if c.live.Load() && !f.End.IsZero() {
+		if d := time.Since(f.End); d >= 0 {
+			c.latency[i].observe(d)
+		}
+	}
 }
 
 func band(s int, scored bool) int {

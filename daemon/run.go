@@ -52,6 +52,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		s.Close(!o.StayAttached)
 		return err
 	}
+	an.taps.counts.live.Store(true) // packet times are now: the verdict latency holds
 	defer an.closeEvents()
 	defer an.files.Close()                              // on the error paths; a second Close does nothing
 	defer an.closeOutputs(context.Background(), 0, log) // on the error paths

@@ -30,6 +30,7 @@ type Document interface {
 // slices point into the event, which must not change afterwards.
 type Fields struct {
 	Time    time.Time // @timestamp
+	End     time.Time // event.end: the last packet the event is about
 	Dataset string    // event.dataset
 	Kind    string    // event.kind
 	// Score is event.risk_score (0-10, -1 while pending) when Scored.
@@ -82,6 +83,9 @@ func (b *Base) BaseFields() Fields {
 		Destination: b.Destination,
 		Transport:   b.Network.Transport,
 		Protocol:    b.Network.Protocol,
+	}
+	if b.Event.End != nil {
+		f.End = *b.Event.End
 	}
 	if b.Event.RiskScore != nil {
 		f.Score, f.Scored = *b.Event.RiskScore, true

@@ -23,7 +23,17 @@ type Kind int
 const (
 	Counter Kind = iota
 	Gauge
+	// Histogram families report through ReadHistogram, not Read.
+	Histogram
 )
+
+// HistogramValue is one distribution: Buckets maps each upper bound to
+// the observations at or under it (cumulative, as Prometheus has them).
+type HistogramValue struct {
+	Count   uint64
+	Sum     float64
+	Buckets map[float64]uint64
+}
 
 // Family is one metric name with fixed label names; Read reports its
 // current values through emit, one call per label combination.
@@ -33,6 +43,8 @@ type Family struct {
 	Kind   Kind
 	Labels []string
 	Read   func(emit func(value float64, labelValues ...string))
+	// ReadHistogram reports a Histogram family's distributions.
+	ReadHistogram func(emit func(h HistogramValue, labelValues ...string))
 }
 
 // Collector reads a set of families at scrape time.
@@ -60,6 +72,18 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i, f := range c.families {
+		if f.Kind == Histogram {
+			d := c.descs[i]
+			f.ReadHistogram(func(h HistogramValue, lv ...string) {
+				m, err := prometheus.NewConstHistogram(d, h.Count, h.Sum, h.Buckets, lv...)
+				if err != nil {
+					ch <- prometheus.NewInvalidMetric(d, err)
+					return
+				}
+				ch <- m
+			})
+			continue
+		}
 		vt := prometheus.CounterValue
 		if f.Kind == Gauge {
 			vt = prometheus.GaugeValue

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -112,4 +114,24 @@ func keys(m map[string]*dto) []string {
 		}
 	}
 	return k
+}
+
+// A Histogram family is exported as Prometheus histograms: cumulative
+// buckets, count and sum, per label value.
+func TestHistogramFamily(t *testing.T) {
+	c := NewCollector([]Family{{Name: "wait_seconds", Help: "h", Kind: Histogram, Labels: []string{"what"},
+		ReadHistogram: func(emit func(HistogramValue, ...string)) {
+			emit(HistogramValue{Count: 5, Sum: 2.5, Buckets: map[float64]uint64{0.1: 1, 1: 4}}, "a")
+		}}})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 {
+		t.Fatalf("%v %v", mfs, err)
+	}
+	h := mfs[0].GetMetric()[0].GetHistogram()
+	if mfs[0].GetType().String() != "HISTOGRAM" || h.GetSampleCount() != 5 || h.GetSampleSum() != 2.5 ||
+		len(h.GetBucket()) != 2 || h.GetBucket()[1].GetCumulativeCount() != 4 {
+		t.Errorf("%v", mfs[0])
+	}
 }

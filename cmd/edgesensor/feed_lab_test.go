@@ -138,6 +138,29 @@ func TestPrivilegedFeedTwoSensors(t *testing.T) {
 	}
 	t.Logf("B's lookups: %v of %v answered by the cache (%.0f%%); the cloud's answer took %.2f ms",
 		hits, hits+misses, 100*hits/(hits+misses), l50*1e3)
+	// The verdict latency histogram holds those 20 file events.
+	var files uint64
+	var p50, p99 float64
+	for _, m := range fams["edgesensor_verdict_latency_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "dataset" && l.GetValue() == "edgesensor.file" {
+				h := m.GetHistogram()
+				files = h.GetSampleCount()
+				for _, b := range h.GetBucket() {
+					if p50 == 0 && float64(b.GetCumulativeCount()) >= 0.5*float64(files) {
+						p50 = b.GetUpperBound()
+					}
+					if p99 == 0 && float64(b.GetCumulativeCount()) >= 0.99*float64(files) {
+						p99 = b.GetUpperBound()
+					}
+				}
+			}
+		}
+	}
+	if files < 20 {
+		t.Errorf("B's verdict latency histogram holds %d file events, want 20 or more", files)
+	}
+	t.Logf("B's verdict latency, last packet to file event: p50 under %v s, p99 under %v s (%d files)", p50, p99, files)
 
 	// A sees the file; the cloud judges it; B's feed has it.
 	versionB := metric(lb, "edgesensor_feed_version", nil)

@@ -220,7 +220,7 @@ func (ts *tableSet) close() {
 }
 
 // build makes and fills the four tables of t.
-func (e *Enforcer) build(t *enforce.Tables, ids []uint16) (tableSet, int, error) {
+func (e *Enforcer) build(t *enforce.Tables, ids []uint16, wall time.Time) (tableSet, int, error) {
 	var (
 		k4 [][4]byte
 		v4 []bpf.EnfEntry
@@ -231,7 +231,7 @@ func (e *Enforcer) build(t *enforce.Tables, ids []uint16) (tableSet, int, error)
 		p6 []bpf.EnfLPM6
 		w6 []bpf.EnfEntry
 	)
-	mono, wall := monoNow(), time.Now()
+	mono := monoNow() - uint64(time.Since(wall)) // the mono time at wall
 	expired := 0
 	for _, en := range t.Entries {
 		list := uint16(bpf.EnfMaxLists - 1)
@@ -323,6 +323,15 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	if err != nil {
 		return err
 	}
+	// Until the flip, a failure leaves generation next's tables not what
+	// this side recorded (new ones not installed, or changes written for
+	// lists never put in force): forgotten, the next swap makes new ones.
+	flipped := false
+	defer func() {
+		if !flipped {
+			e.slots[next].forget()
+		}
+	}()
 
 	want := [4][]uint64{
 		bpf.Prefilter4:       enforce.Prefilter(t.Entries, false, false),
@@ -353,7 +362,6 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 		}
 		if err := o.Put(next, ts[i]); err != nil {
 			e.dropAllow(added, nil)
-			e.slots[next].forget()
 			return fmt.Errorf("installing %s: %w", tableNames[i], err)
 		}
 	}
@@ -373,6 +381,7 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 		e.dropAllow(added, nil)
 		return fmt.Errorf("switching blocklists: %w", err)
 	}
+	flipped = true
 	e.Stats.LastSwap.Store(int64(time.Since(start)))
 	if inPlace {
 		e.Stats.InPlace.Add(1)
@@ -384,7 +393,9 @@ func (e *Enforcer) Replace(t *enforce.Tables) error {
 	// swap writes only its own changes there. When that cannot be done
 	// in place they go, and the next swap makes new ones.
 	if old := &e.slots[1-next]; old.content != nil {
-		if ok, _, err := e.update(old, t, ids); err != nil || !ok {
+		if len(t.Entries) > maxTracked {
+			old.forget()
+		} else if ok, _, err := e.update(old, t, ids); err != nil || !ok {
 			old.forget()
 		}
 	}

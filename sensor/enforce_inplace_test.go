@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,4 +136,57 @@ func quantileDur(d []time.Duration) string {
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	return fmt.Sprintf("%v–%v", lo.Round(time.Microsecond), hi.Round(time.Microsecond))
+}
+
+// A swap that fails after its tables were made (here the allowlist does
+// not fit the kernel's table) leaves nothing this side would later trust:
+// the next swap puts exactly its own lists in force.
+func TestPrivilegedEnforceFailedSwap(t *testing.T) {
+	h := newEnfHarness(t, "block")
+	const n, change = 2000, 100
+	for round := range 2 {
+		if err := h.enf.Replace(inPlaceTables(n, change, round)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Other lists altogether (not written in place), and 9,000 allowlist
+	// entries: more than the table holds.
+	bad := inPlaceTables(n, n, 7)
+	for i := range 9000 {
+		bad.Allow = append(bad.Allow, netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, byte(i >> 8), byte(i)}), 32))
+	}
+	if err := h.enf.Replace(bad); err == nil {
+		t.Fatal("a swap whose allowlist does not fit succeeded")
+	}
+	// The retry without the allowlist: close to what failed (the tables
+	// made for it would take it in place), so it must not be trusted.
+	old := inPlaceTables(n, change, 1)
+	retry := inPlaceTables(n, n, 7)
+	check := func(what string, want *enforce.Tables, gone *enforce.Tables) {
+		t.Helper()
+		for _, c := range []struct {
+			name string
+			dst  string
+			want uint32
+		}{
+			{"an entry in force", want.Entries[n-1].Prefix.Addr().String(), xdpDrop},
+			{"another entry in force", want.Entries[n/2].Prefix.Addr().String(), xdpDrop},
+			{"an entry of the lists before alone", gone.Entries[n-1].Prefix.Addr().String(), xdpPass},
+		} {
+			if got, _ := h.verdict(plain("10.0.0.1", c.dst).Frame()); got != c.want {
+				t.Errorf("%s, %s (%s): %d, want %d", what, c.name, c.dst, got, c.want)
+			}
+		}
+	}
+	if err := h.enf.Replace(retry); err != nil {
+		t.Fatal(err)
+	}
+	check("the retry", retry, old)
+	// One entry changed: written in place.
+	next := &enforce.Tables{Lists: retry.Lists,
+		Entries: append(slices.Clone(retry.Entries[:n-1]), enforce.Entry{Prefix: pfx("102.99.99.99"), Level: 9})}
+	if err := h.enf.Replace(next); err != nil {
+		t.Fatal(err)
+	}
+	check("after the retry", next, retry)
 }

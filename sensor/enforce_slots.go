@@ -110,7 +110,10 @@ func (e *Enforcer) fill(next uint32, t *enforce.Tables, ids []uint16) (ts tableS
 			return sl.ts, expired, true, nil
 		}
 	}
-	ts, expired, err = e.build(t, ids)
+	// One clock for the tables and the record of them: an entry lapsing
+	// between two readings would be written and not recorded.
+	wall := time.Now()
+	ts, expired, err = e.build(t, ids, wall)
 	if err != nil {
 		return ts, 0, false, err
 	}
@@ -120,7 +123,6 @@ func (e *Enforcer) fill(next uint32, t *enforce.Tables, ids []uint16) (ts tableS
 		sl.room[i] = int(m.MaxEntries())
 	}
 	if len(t.Entries) <= maxTracked {
-		wall := time.Now()
 		sl.content = make(map[pkey]*slotEntry, len(t.Entries))
 		vals := make([]slotEntry, len(t.Entries)) // one allocation for all
 		for i := range t.Entries {

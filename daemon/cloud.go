@@ -65,7 +65,7 @@ type cloudLink struct {
 	// connection), and the hash lookups of uplink.lookups, answered
 	// through cache by the worker reading lookQ.
 	ci            cloudIntel
-	cache         *uplink.Cache // nil unless uplink.lookups
+	cache         *uplink.Cache
 	lookQ         chan string
 	lookWorker    sync.WaitGroup
 	lookStop      context.CancelFunc
@@ -108,23 +108,23 @@ func startCloud(cfg *config.Config, out *ndjson.NDJSON, ci cloudIntel, log zerol
 		return nil, nil
 	}
 	c := &cloudLink{out: out, log: log, in: make(chan *ecs.Record, cloudQueue), scores: newScoreMemo(1 << 16), base: map[string]uint64{}, ci: ci}
-	if u := cfg.Uplink; u.Lookups {
-		c.cache = uplink.NewCache(u.CacheEntries, time.Duration(u.CacheTTL), time.Duration(u.CacheTTLUnknown), time.Duration(u.LookupTimeout))
-		c.lookQ = make(chan string, lookupQueue)
-		ctx, cancel := context.WithCancel(context.Background())
-		c.lookStop = cancel
-		c.lookWorker.Add(1)
-		go func() {
-			defer c.lookWorker.Done()
-			c.lookups(ctx)
-		}()
-	}
+	// The lookups' cache and worker run whether or not uplink.lookups is
+	// on now: a reload turns it on and off (the connection in force says
+	// which); the cache's sizes are set at start.
+	u := cfg.Uplink
+	c.cache = uplink.NewCache(u.CacheEntries, time.Duration(u.CacheTTL), time.Duration(u.CacheTTLUnknown), time.Duration(u.LookupTimeout))
+	c.lookQ = make(chan string, lookupQueue)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.lookStop = cancel
+	c.lookWorker.Add(1)
+	go func() {
+		defer c.lookWorker.Done()
+		c.lookups(ctx)
+	}()
 	conn, err := c.open(cfg)
 	if err != nil {
-		if c.lookStop != nil {
-			c.lookStop()
-			c.lookWorker.Wait()
-		}
+		c.lookStop()
+		c.lookWorker.Wait()
 		return nil, err
 	}
 	c.cur.Store(conn)
@@ -151,7 +151,7 @@ func (c *cloudLink) tap(ev *ecs.Record) {
 	}
 	// Files only: a verdict event carries its file's hash too, and asking
 	// about it again would answer itself forever.
-	if c.lookQ != nil && ev.Fields.SHA256 != "" && ev.Fields.Dataset == files.Dataset {
+	if ev.Fields.SHA256 != "" && ev.Fields.Dataset == files.Dataset && c.lookupsOn() {
 		c.lookPending.Add(1)
 		select {
 		case c.lookQ <- ev.Fields.SHA256:
@@ -205,7 +205,7 @@ func (c *cloudLink) broken() bool { return c.cur.Load().counted.Load() }
 // their records, or (uplink.lookups) their hashes.
 func (c *cloudLink) pendingFor(cat filetype.Category) bool {
 	conn := c.cur.Load()
-	return !conn.counted.Load() && (c.cache != nil || conn.pol.Mode(privacyCategory(cat)) != privacy.ShareNone)
+	return !conn.counted.Load() && (conn.cfg.Uplink.Lookups || conn.pol.Mode(privacyCategory(cat)) != privacy.ShareNone)
 }
 
 // sample is the file pipeline's hand-off: where a whole file of this
@@ -333,16 +333,23 @@ func (c *cloudLink) lookup(ctx context.Context, sha string) {
 	}
 }
 
+// lookupsOn says whether the connection in force asks about hashes
+// (uplink.lookups, as its config has it).
+func (c *cloudLink) lookupsOn() bool {
+	if c == nil {
+		return false
+	}
+	conn := c.cur.Load()
+	return conn != nil && !conn.counted.Load() && conn.cfg.Uplink.Lookups
+}
+
 // lookupFn asks about one hash through the cache, on the connection in
 // force; nil without uplink.lookups or a connection.
 func (c *cloudLink) lookupFn() cloudLookup {
-	if c == nil || c.cache == nil {
+	if !c.lookupsOn() {
 		return nil
 	}
 	conn := c.cur.Load()
-	if conn == nil || conn.counted.Load() {
-		return nil
-	}
 	return func(ctx context.Context, sha string) (cloudapi.LookupResult, error) {
 		start := time.Now()
 		r, hit, err := c.cache.Lookup(ctx, sha, conn.client.Lookup)
@@ -404,10 +411,8 @@ func (c *cloudLink) close(purge bool) error {
 	close(c.in)
 	c.inMu.Unlock()
 	c.anon.Wait()
-	if c.lookStop != nil {
-		c.lookStop()
-		c.lookWorker.Wait()
-	}
+	c.lookStop()
+	c.lookWorker.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	conn := c.cur.Load()

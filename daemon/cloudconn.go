@@ -64,7 +64,7 @@ func (c *cloudLink) open(cfg *config.Config) (*cloudConn, error) {
 		BatchSize: cfg.Uplink.Batch, Audit: audit, Modes: pol.Modes(), Log: c.log,
 		// Without records there are no samples whose verdicts to poll;
 		// with uplink.lookups, files' verdicts come from those (once).
-		OnVerdict: onVerdict, QuietLookups: c.cache != nil,
+		OnVerdict: onVerdict, QuietLookups: cfg.Uplink.Lookups,
 	})
 	if err != nil {
 		if conn.audit != nil {

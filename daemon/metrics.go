@@ -231,7 +231,7 @@ func cloudIntelFamilies(a *analysis) []metrics.Family {
 	}
 	look := func(fn func(c *cloudLink, emit emitFn)) func(emitFn) {
 		return func(emit emitFn) {
-			if c := a.taps.cloud.Load(); c != nil && c.cache != nil {
+			if c := a.taps.cloud.Load(); c != nil {
 				fn(c, emit)
 			}
 		}

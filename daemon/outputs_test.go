@@ -274,4 +274,21 @@ func TestCloudLinkLookupsOnly(t *testing.T) {
 	if s := cl.Stats(t); s.Lookups != 1 {
 		t.Errorf("the cloud answered %d lookups, want 1", s.Lookups)
 	}
+	// Turned off by a reload: nothing more is asked, from the cache or
+	// the cloud.
+	off, err := config.Parse(string(b) + "lookups = false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := link.reconfigure(&off, keepSpool); err != nil {
+		t.Fatal(err)
+	}
+	link.tap(eventRecord(t, file))
+	time.Sleep(300 * time.Millisecond)
+	if n := verdicts(); n != 2 || st.Hits.Load()+st.Misses.Load() != 2 {
+		t.Errorf("lookups off: %d verdict events, %d cache lookups; want 2 and 2", n, st.Hits.Load()+st.Misses.Load())
+	}
+	if link.lookupFn() != nil {
+		t.Error("lookups off: held downloads could still ask")
+	}
 }

@@ -41,8 +41,10 @@ func Diff(a, b *Config) []string {
 var LiveKeys = []string{"ports.", "intel.sources", "privacy.", "uplink.", "output.sinks", "enforcement."}
 
 // notLive are keys under LiveKeys that still need a restart (sizes of
-// what the data plane allocated at load).
-var notLive = []string{"enforcement.max_blocked_flows", "uplink.feed_key_file", "uplink.feed_dir"}
+// what the data plane allocated at load, the feed set up at start, the
+// lookup cache's bounds).
+var notLive = []string{"enforcement.max_blocked_flows", "uplink.feed_key_file", "uplink.feed_dir",
+	"uplink.cache_entries", "uplink.cache_ttl", "uplink.cache_ttl_unknown", "uplink.lookup_timeout"}
 
 // SplitLive divides changed keys into those a reload applies and those
 // that need a restart.

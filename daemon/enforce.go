@@ -124,6 +124,9 @@ func (e *enforcer) rebuild() error {
 	if t.AllowDropped > 0 {
 		e.log.Warn().Int("left_out", t.AllowDropped).Int("limit", enforce.MaxAllow).Msg("enforcement: allowlist too long; entries left out")
 	}
+	if t.FeedAllowLeftOut > 0 {
+		e.log.Info().Int("left_out", t.FeedAllowLeftOut).Msg("enforcement: feed allow entries a local block overlaps are not in the data plane's allowlist (the local block stays)")
+	}
 	if t.TooBroad > 0 {
 		e.log.Warn().Int("left_out", t.TooBroad).Msg("enforcement: blocklist prefixes shorter than enforcement.min_prefix_v4/_v6 left out")
 	}

@@ -42,8 +42,10 @@ type Tables struct {
 	Allow        []netip.Prefix
 	AllowDropped int
 	// Below counts blocklist entries under the threshold, not loaded;
-	// TooBroad, prefixes shorter than min_prefix_v4/_v6, left out.
-	Below, TooBroad int
+	// TooBroad, prefixes shorter than min_prefix_v4/_v6, left out;
+	// FeedAllowLeftOut, the feed's allow entries a local block overlaps
+	// (the data plane's allowlist would beat it).
+	Below, TooBroad, FeedAllowLeftOut int
 	// NextExpiry is when the first entry lapses (zero: none does): the
 	// tables are built again then, so that an expired longer prefix
 	// stops hiding a shorter one still in force (the data plane's LPM
@@ -119,16 +121,37 @@ func Build(set *intel.Set, s *Settings) *Tables {
 		}
 	})
 	// The feed's allow entries keep their addresses out of the feed's
-	// blocklists, not out of the local files': one a local block covers
-	// stays blocked.
+	// blocklists, not out of the local files': the data plane's allowlist
+	// beats every block, so a feed allow entry goes there only when no
+	// local block covers it or lies inside it.
+	var starts []netip.Addr // the local blocks' first addresses, in order
+	if len(feedAllow) > 0 {
+		for p := range local {
+			starts = append(starts, p.Addr())
+		}
+		slices.SortFunc(starts, netip.Addr.Compare)
+	}
 	for _, e := range feedAllow {
-		if h, ok := set.IP(e.Prefix.Addr()); ok && !h.Allow {
+		if overlapsLocal(e.Prefix, local, starts) {
+			t.FeedAllowLeftOut++
 			continue
 		}
 		addAllow(e.Prefix)
 		t.noteExpiry(e.Until)
 	}
 	return t
+}
+
+// overlapsLocal says whether a local block covers p or lies inside it.
+func overlapsLocal(p netip.Prefix, local map[netip.Prefix]bool, starts []netip.Addr) bool {
+	for b := 0; b <= p.Bits(); b++ {
+		if q, _ := p.Addr().Prefix(b); local[q] {
+			return true
+		}
+	}
+	first := p.Masked().Addr()
+	i, _ := slices.BinarySearchFunc(starts, first, netip.Addr.Compare)
+	return i < len(starts) && p.Contains(starts[i])
 }
 
 // noteExpiry keeps the earliest expiry in NextExpiry (an allow entry's

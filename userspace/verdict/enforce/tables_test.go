@@ -197,3 +197,58 @@ func TestSettingsValidate(t *testing.T) {
 		t.Errorf("allow prefixes %v", got)
 	}
 }
+
+// With the cloud's feed: its blocks load as the files' do, a prefix both
+// list loads once (the file's entry), and a feed allow entry reaches the
+// data plane's allowlist only where no local block covers it or lies
+// inside it (there it would beat the local block).
+func TestBuildWithFeed(t *testing.T) {
+	dir := t.TempDir()
+	local := filepath.Join(dir, "local")
+	os.WriteFile(local, []byte("10.0.5.5 9\n172.16.0.0/16 8\n198.51.100.9 7\n"), 0o644)
+	layer := intel.NewLayer()
+	b, _ := intel.NewBatch([]string{"cloud"})
+	for _, e := range []struct {
+		v     string
+		level int
+		allow bool
+	}{
+		{"10.0.0.0/16", 0, true},      // holds the local block 10.0.5.5: left out
+		{"172.16.3.4", 0, true},       // inside the local /16: left out
+		{"192.0.2.0/24", 0, true},     // overlaps nothing local: in
+		{"198.51.100.9", 10, false},   // listed locally too: the file's entry
+		{"203.0.113.0/24", 9, false},  // the feed's alone
+		{"203.0.113.128/25", 0, true}, // a feed allow inside a feed block: in
+	} {
+		if err := b.Add(intel.IP, []byte(e.v), e.level, e.allow, 0, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	layer.Replace(b)
+	r, err := intel.NewReloaderFeed([]intel.Source{{Path: local, Kind: intel.IP, Name: "local"}}, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := DefaultSettings()
+	tb := Build(r.Current(), &s)
+	entries := map[string]string{}
+	for _, e := range tb.Entries {
+		entries[e.Prefix.String()] = tb.Lists[e.List]
+	}
+	want := map[string]string{"10.0.5.5/32": "local", "172.16.0.0/16": "local", "198.51.100.9/32": "local", "203.0.113.0/24": "feed:cloud"}
+	if len(entries) != len(want) {
+		t.Errorf("entries %v, want %v", entries, want)
+	}
+	for p, l := range want {
+		if entries[p] != l {
+			t.Errorf("%s: list %q, want %q", p, entries[p], l)
+		}
+	}
+	allow := map[string]bool{}
+	for _, p := range tb.Allow {
+		allow[p.String()] = true
+	}
+	if !allow["192.0.2.0/24"] || !allow["203.0.113.128/25"] || allow["10.0.0.0/16"] || allow["172.16.3.4/32"] || tb.FeedAllowLeftOut != 2 {
+		t.Errorf("allowlist %v, left out %d", tb.Allow, tb.FeedAllowLeftOut)
+	}
+}

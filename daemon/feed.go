@@ -103,23 +103,39 @@ func (r *feedRunner) layer() *intel.Layer {
 // after a pause (from 1 s, doubling to a minute, with jitter).
 func (r *feedRunner) poll(ctx context.Context, client *uplink.Client) {
 	fails := 0
+	resync := false
 	for ctx.Err() == nil {
 		r.stats.Polls.Add(1)
 		have := r.f.Version()
-		if r.f.KeptDeltas() >= r.maxKept {
-			have = 0 // the cloud's snapshot, to replace the kept deltas
+		if resync || r.f.KeptDeltas() >= r.maxKept {
+			// The cloud's snapshot: to replace the kept deltas, or after
+			// a delta refused as expired or out of turn (asking from the
+			// same version would get the same delta again).
+			have = 0
 		}
-		err := client.Feed(ctx, have, feedWait, r.take)
+		start, took := time.Now(), 0
+		err := client.Feed(ctx, have, feedWait, func(raw []byte) error {
+			took++
+			return r.take(raw)
+		})
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
-			fails = 0
+			fails, resync = 0, false
 			r.logOnce("")
+			if took == 0 {
+				// An answer with no news before the wait: not a loop.
+				if d := time.Second - time.Since(start); d > 0 {
+					sleepCtx(ctx, d)
+				}
+			}
 			continue
 		}
 		var ref refused
-		if !errors.As(err, &ref) {
+		if errors.As(err, &ref) {
+			resync = errors.Is(err, feed.ErrExpired) || errors.Is(err, feed.ErrVersion)
+		} else {
 			r.stats.PollErrors.Add(1)
 		}
 		r.logOnce(err.Error())
@@ -206,5 +222,14 @@ func (r *feedRunner) signal() {
 	select {
 	case r.change <- struct{}{}:
 	default:
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

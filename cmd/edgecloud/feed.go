@@ -33,11 +33,21 @@ type publisher struct {
 	mu      sync.Mutex
 	version uint64
 	entries map[feed.Key]feed.Entry
-	deltas  [][]byte // signed, the last of them at version
+	deltas  []signed // the last of them at version
 	first   uint64   // the version of deltas[0]
-	snap    []byte   // the signed snapshot at version, or nil until asked
+	snap    signed   // the snapshot at version, or none until asked
 	changed chan struct{}
 }
+
+// signed is a signed message and when it was issued.
+type signed struct {
+	raw    []byte
+	issued time.Time
+}
+
+// fresh says whether m has most of its life ahead at now: older ones are
+// not sent (a sensor would refuse them once expired, or soon after).
+func (m signed) fresh(now time.Time) bool { return m.raw != nil && now.Sub(m.issued) < feedTTL/2 }
 
 func newPublisher(priv ed25519.PrivateKey, known map[string]int, extra []feed.Entry) *publisher {
 	// The feed lives in memory: a restarted cloud starts from the clock
@@ -115,13 +125,13 @@ func (p *publisher) add(sha string, score int) error {
 	if len(p.deltas) == 0 {
 		p.first = m.Version
 	}
-	p.deltas = append(p.deltas, raw)
+	p.deltas = append(p.deltas, signed{raw, now})
 	if len(p.deltas) > feedMaxDeltas {
 		p.deltas = p.deltas[1:]
 		p.first++
 	}
 	p.entries[e.Key] = e
-	p.version, p.snap = m.Version, nil
+	p.version, p.snap = m.Version, signed{}
 	close(p.changed)
 	p.changed = make(chan struct{})
 	return nil
@@ -132,14 +142,20 @@ func (p *publisher) add(sha string, score int) error {
 func (p *publisher) since(have uint64) ([][]byte, uint64, <-chan struct{}, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.now()
 	switch {
 	case have == p.version:
 		return nil, p.version, p.changed, nil
-	case have < p.version && len(p.deltas) > 0 && have+1 >= p.first:
-		return p.deltas[have+1-p.first:], p.version, p.changed, nil
+	case have < p.version && len(p.deltas) > 0 && have+1 >= p.first && p.deltas[have+1-p.first].fresh(now):
+		var out [][]byte
+		for _, d := range p.deltas[have+1-p.first:] {
+			out = append(out, d.raw)
+		}
+		return out, p.version, p.changed, nil
 	}
-	if p.snap == nil {
-		now := p.now()
+	// A sensor further behind, or whose deltas are getting old: the
+	// snapshot, signed again when it is.
+	if !p.snap.fresh(now) {
 		m := &feed.Message{Header: feed.Header{Kind: feed.KindSnapshot, Version: p.version, Issued: now, Expires: now.Add(feedTTL)}}
 		m.Add = make([]feed.Entry, 0, len(p.entries))
 		for _, e := range p.entries {
@@ -149,9 +165,9 @@ func (p *publisher) since(have uint64) ([][]byte, uint64, <-chan struct{}, error
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		p.snap = raw
+		p.snap = signed{raw, now}
 	}
-	return [][]byte{p.snap}, p.version, p.changed, nil
+	return [][]byte{p.snap.raw}, p.version, p.changed, nil
 }
 
 // handleFeed answers GET /v1/feed?have=N[&wait=D]: the messages that

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +164,61 @@ func newFeed(pub ed25519.PublicKey) (*feed.Feed, *intel.Set) {
 	f := &feed.Feed{Layer: intel.NewLayer(), Pub: pub}
 	r, _ := intel.NewReloaderFeed(nil, f.Layer)
 	return f, r.Current()
+}
+
+// Nothing the cloud sends is near its expiry: deltas older than half the
+// messages' life give way to the snapshot, and the snapshot is signed
+// again once as old (a quiet feed's new sensors would get an expired
+// one, and a sensor one delta behind the same expired delta forever).
+func TestPublisherSendsFreshMessages(t *testing.T) {
+	pub, priv := testFeedKey(t)
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	p := newPublisher(priv, nil, nil)
+	p.now = func() time.Time { return now }
+	v0 := p.version
+	if err := p.add(sha([]byte("x")), 9); err != nil {
+		t.Fatal(err)
+	}
+	kinds := func(have uint64) (string, time.Time) {
+		t.Helper()
+		msgs, _, _, err := p.since(have)
+		if err != nil || len(msgs) == 0 {
+			t.Fatalf("since %d: %d messages, %v", have, len(msgs), err)
+		}
+		var ks []string
+		var issued time.Time
+		for _, raw := range msgs {
+			m, err := feed.Open(pub, raw, now)
+			if err != nil {
+				t.Fatalf("since %d: %v", have, err)
+			}
+			ks = append(ks, m.Kind)
+			issued = m.Issued
+		}
+		return strings.Join(ks, ","), issued
+	}
+	if k, _ := kinds(v0); k != "delta" {
+		t.Errorf("one delta behind: %s", k)
+	}
+	if k, issued := kinds(0); k != "snapshot" || !issued.Equal(now) {
+		t.Errorf("from nothing: %s issued %v", k, issued)
+	}
+	now = now.Add(feedTTL/2 + time.Minute)
+	if k, issued := kinds(v0); k != "snapshot" || !issued.Equal(now) {
+		t.Errorf("one delta behind, the delta old: %s issued %v, want a snapshot issued now", k, issued)
+	}
+	if k, issued := kinds(0); k != "snapshot" || !issued.Equal(now) {
+		t.Errorf("from nothing, later: %s issued %v", k, issued)
+	}
+}
+
+func testFeedKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := feed.GenerateKey(filepath.Join(dir, "k"), filepath.Join(dir, "p")); err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := feed.LoadPrivateKey(filepath.Join(dir, "k"))
+	pub, _ := feed.LoadPublicKey(filepath.Join(dir, "p"))
+	return pub, priv
 }

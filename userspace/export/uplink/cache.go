@@ -117,15 +117,6 @@ func (c *Cache) Lookup(ctx context.Context, sha string, ask func(context.Context
 	return f.r, false, f.err
 }
 
-// Forget drops sha's answer (the feed or a verdict changed what is known).
-func (c *Cache) Forget(sha string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[sha]; ok {
-		c.drop(e)
-	}
-}
-
 func (c *Cache) put(e *cached) {
 	if old, ok := c.m[e.sha]; ok {
 		c.drop(old)

@@ -211,18 +211,34 @@ func verify(pub ed25519.PublicKey, raw []byte) ([]byte, error) {
 // parse reads a verified payload: the header line, then exactly the
 // entry lines it announces, each checked as the intel loads values.
 func parse(payload []byte) (*Opened, error) {
-	bad := func(f string, a ...any) error { return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(f, a...)) }
-	nl := bytes.IndexByte(payload, '\n')
-	if nl < 0 || nl > maxHeader {
-		return nil, bad("no header line")
-	}
-	var m Opened
-	if err := strictDecode(payload[:nl], &m.Header); err != nil {
-		return nil, bad("header: %v", err)
-	}
-	if err := m.Header.check(); err != nil {
+	h, rest, err := parseHeader(payload)
+	if err != nil {
 		return nil, err
 	}
+	return parseEntries(h, rest)
+}
+
+// parseHeader reads and checks a verified payload's header line; rest is
+// the entry lines.
+func parseHeader(payload []byte) (h *Header, rest []byte, err error) {
+	nl := bytes.IndexByte(payload, '\n')
+	if nl < 0 || nl > maxHeader {
+		return nil, nil, fmt.Errorf("%w: no header line", ErrMalformed)
+	}
+	h = &Header{}
+	if err := strictDecode(payload[:nl], h); err != nil {
+		return nil, nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	if err := h.check(); err != nil {
+		return nil, nil, err
+	}
+	return h, payload[nl+1:], nil
+}
+
+// parseEntries reads exactly the entry lines h announces.
+func parseEntries(h *Header, rest []byte) (*Opened, error) {
+	bad := func(f string, a ...any) error { return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(f, a...)) }
+	m := Opened{Header: *h}
 	b, err := intel.NewBatch(m.Sources)
 	if err != nil {
 		return nil, bad("%v", err)
@@ -231,7 +247,6 @@ func parse(payload []byte) (*Opened, error) {
 		// Presized: a million hashes do not rehash their way up.
 		b.Grow(intel.SHA256, m.Adds)
 	}
-	rest := payload[nl+1:]
 	adds, removes := 0, 0
 	for line := 1; len(rest) > 0; line++ {
 		nl := bytes.IndexByte(rest, '\n')

@@ -139,6 +139,7 @@ func TestRefused(t *testing.T) {
 		{"empty", pub, nil, t0, ErrMalformed},
 		{"no signature line", pub, []byte("edgesensor-feed/1\n{}"), t0, ErrMalformed},
 		{"expired", pub, sign(t, priv, snapshot(6, hashA)), t0.Add(time.Hour), ErrExpired},
+		{"the same snapshot again (no deltas kept to replace)", pub, good, t0, ErrVersion},
 		{"an older snapshot", pub, sign(t, priv, snapshot(4, hashA)), t0, ErrVersion},
 		{"a delta from another version", pub, sign(t, priv, delta(4, []Entry{nameC})), t0, ErrVersion},
 		{"a delta skipping one", pub, sign(t, priv, delta(6, []Entry{nameC})), t0, ErrVersion},
@@ -164,12 +165,6 @@ func TestRefused(t *testing.T) {
 	}
 	if got := listed(set); got != before || f.Version() != 5 || f.Layer.Gen() != gen {
 		t.Errorf("the feed changed: %q version %d gen %d", got, f.Version(), f.Layer.Gen())
-	}
-	// The snapshot of the version in force is that state: taken (the
-	// sensor asks for it to replace its kept deltas), nothing changes.
-	f.Pub = pub
-	if _, err := f.Accept(good, t0); err != nil || listed(set) != before || f.Version() != 5 {
-		t.Errorf("the snapshot in force again: %v, %q", err, listed(set))
 	}
 }
 
@@ -227,6 +222,15 @@ func TestStore(t *testing.T) {
 	}
 	if g.KeptDeltas() != 1 {
 		t.Errorf("kept deltas %d after the restore, want 1", g.KeptDeltas())
+	}
+	// The snapshot of the version in force, while deltas are kept: that
+	// state (the sensor asks for it to replace them), taken.
+	same := sign(t, priv, snapshot(6, hashA, ipB))
+	if _, err := g.Accept(same, t0); err != nil || g.Version() != 6 || g.KeptDeltas() != 0 || listed(gset) != "sha256=10@feed:cloud ip=9@feed:cloud" {
+		t.Errorf("the snapshot of the version in force: %v, kept %d, %q", err, g.KeptDeltas(), listed(gset))
+	}
+	if _, err := g.Accept(same, t0); !errors.Is(err, ErrVersion) {
+		t.Errorf("that snapshot again, with no delta kept: %v", err)
 	}
 	// A snapshot replaces the deltas.
 	if _, err := g.Accept(sign(t, priv, snapshot(9, nameC)), t0); err != nil {

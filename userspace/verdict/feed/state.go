@@ -55,13 +55,25 @@ func (f *Feed) Age(now time.Time) time.Duration {
 // nothing. A message in force that could not be kept is in force all the
 // same; the error says so (ErrNotKept).
 func (f *Feed) Accept(raw []byte, now time.Time) (*Header, error) {
-	m, err := Open(f.Pub, raw, now)
+	payload, err := verify(f.Pub, raw)
 	if err != nil {
 		return nil, err
 	}
+	h, rest, err := parseHeader(payload)
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(h.Expires) {
+		return nil, fmt.Errorf("%w: version %d expired at %s", ErrExpired, h.Version, h.Expires.Format(time.RFC3339))
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.inTurn(&m.Header); err != nil {
+	// The turn before the entries: a message out of turn costs no parse.
+	if err := f.inTurn(h); err != nil {
+		return nil, err
+	}
+	m, err := parseEntries(h, rest)
+	if err != nil {
 		return nil, err
 	}
 	f.apply(m)
@@ -87,12 +99,14 @@ func (f *Feed) count(kind string) {
 }
 
 // inTurn refuses an old snapshot replayed, or a delta skipped or
-// repeated (f.mu held). A snapshot of the version in force is taken: it
-// is that state (the sensor asked for it, to replace its kept deltas).
+// repeated (f.mu held). A snapshot of the version in force is taken
+// while deltas are kept after the snapshot on disk: it is that state, and
+// the sensor asks for it to replace them (otherwise it changes nothing,
+// and is refused).
 func (f *Feed) inTurn(h *Header) error {
 	switch h.Kind {
 	case KindSnapshot:
-		if h.Version < f.version || (h.Version == f.version && f.version == 0) {
+		if h.Version < f.version || (h.Version == f.version && (f.version == 0 || f.kept == 0)) {
 			return fmt.Errorf("%w: snapshot %d, have %d", ErrVersion, h.Version, f.version)
 		}
 	case KindDelta:

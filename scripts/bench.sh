@@ -259,6 +259,8 @@ go test -run '^$' -bench 'InOrder|Identity|Chunked|Gzip|Base64|DATA10MB|Literal1
 echo "-- scoring: a 2 MB PE from its last byte to its score; intel loading and lookups"
 go test -run '^$' -bench 'Score2MBPE' -benchmem ./userspace/files | grep '^Benchmark'
 go test -run '^$' -bench 'LoadMillion|Lookups' -benchmem ./userspace/verdict/intel | grep '^Benchmark'
+echo "-- a /metrics scrape with the kernel flow table full at its largest (capture.max_flows = 16777216; ~2.5 GiB of kernel memory)"
+EDGESENSOR_SCRAPE_FLOWS=16777216 go test -count=1 -timeout 14m -run 'TestPrivilegedScrapeCost' -v ./cmd/edgesensor | grep 'scrape_lab_test'
 echo "-- the cloud's feed: a 1M-hash + 100k-prefix snapshot, a 10k delta; the same delta into the data plane"
 go test -run '^$' -bench 'FeedSnapshotMillion|FeedDelta10k' -benchtime 3x ./userspace/verdict/feed | grep '^Benchmark'
 go test -run '^$' -bench 'PrivilegedFeedDelta' -benchtime 10x ./sensor | grep '^Benchmark'

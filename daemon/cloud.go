@@ -152,6 +152,10 @@ func (c *cloudLink) tap(ev *ecs.Record) {
 	// Files only: a verdict event carries its file's hash too, and asking
 	// about it again would answer itself forever.
 	if ev.Fields.SHA256 != "" && ev.Fields.Dataset == files.Dataset && c.lookupsOn() {
+		if ev.Fields.Scored && ev.Fields.Score >= 0 {
+			// The verdict event takes the higher of this and the cloud's.
+			c.scores.put(ev.Fields.SHA256, ev.Fields.Score)
+		}
 		c.lookPending.Add(1)
 		select {
 		case c.lookQ <- ev.Fields.SHA256:

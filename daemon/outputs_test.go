@@ -231,7 +231,7 @@ func TestCloudLinkLookupsOnly(t *testing.T) {
 	}
 	sum := eventRecord(t, file).Fields.SHA256
 	known := filepath.Join(dir, "verdicts.txt")
-	os.WriteFile(known, []byte(sum+" 9\n"), 0o600)
+	os.WriteFile(known, []byte(sum+" 5\n"), 0o600) // below the local score given the event below
 	addr := cloudtest.FreePort(t)
 	cl := cloudtest.Run(t, cloudBin, pki, addr, filepath.Join(dir, "cloud"), cloudapi.ServerCertFile, cloudapi.ServerKeyFile, "--verdicts", known)
 	b, _ := os.ReadFile(cloudtest.UplinkConfig(t, dir, pki, addr, "share = \"none\"\n"))
@@ -245,17 +245,26 @@ func TestCloudLinkLookupsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer link.close(false)
-	var n atomic.Int64
+	var n, wrong atomic.Int64
 	// As the daemon's taps: every event written goes to the uplink.
 	w.SetTap(func(r *ecs.Record) {
 		if r.Fields.Dataset == ecs.VerdictDataset {
 			n.Add(1)
+			// The higher of the local score (9) and the cloud's (5).
+			if r.Fields.Score != 9 || r.Fields.Kind != "alert" {
+				wrong.Add(1)
+			}
 		}
 		link.tap(r)
 	})
+	fileEvent := func() *ecs.Record {
+		r := eventRecord(t, file)
+		r.Fields.Score, r.Fields.Scored = 9, true
+		return r
+	}
 	verdicts := func() int { return int(n.Load()) }
 	for i := range 2 {
-		link.tap(eventRecord(t, file))
+		link.tap(fileEvent())
 		for end := time.Now().Add(5 * time.Second); verdicts() <= i && time.Now().Before(end); {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -263,6 +272,9 @@ func TestCloudLinkLookupsOnly(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // room for a loop to show
 	if n := verdicts(); n != 2 {
 		t.Errorf("%d verdict events for 2 file events, want 2 (failed %d, dropped %d)", n, link.lookFailed.Load(), link.lookDropped.Load())
+	}
+	if wrong.Load() > 0 {
+		t.Errorf("%d verdict events without the higher local score (9) as an alert", wrong.Load())
 	}
 	st := link.cache.Stats()
 	if st.Hits.Load() != 1 || st.Misses.Load() != 1 {
@@ -283,7 +295,7 @@ func TestCloudLinkLookupsOnly(t *testing.T) {
 	if err := link.reconfigure(&off, keepSpool); err != nil {
 		t.Fatal(err)
 	}
-	link.tap(eventRecord(t, file))
+	link.tap(fileEvent())
 	time.Sleep(300 * time.Millisecond)
 	if n := verdicts(); n != 2 || st.Hits.Load()+st.Misses.Load() != 2 {
 		t.Errorf("lookups off: %d verdict events, %d cache lookups; want 2 and 2", n, st.Hits.Load()+st.Misses.Load())

@@ -270,6 +270,22 @@ func TestEntryExpiry(t *testing.T) {
 	if n := f.Layer.Expire(soon); n != 1 || listed(set) != "domain=8@feed:partner" {
 		t.Errorf("expired %d, left %q", n, listed(set))
 	}
+	// The sweep takes an address off; a value listed again without an
+	// expiry does not lapse with its old one.
+	later := soon.Add(time.Minute)
+	d := delta(5, []Entry{{Key: ipB.Key, Level: 9, Source: "cloud", Expires: later}, {Key: nameC.Key, Level: 8, Source: "partner", Expires: later}})
+	if _, err := f.Accept(sign(t, priv, d), soon); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Accept(sign(t, priv, delta(6, []Entry{nameC})), soon); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(set); got != "ip=9@feed:cloud domain=8@feed:partner" {
+		t.Fatalf("before the second lapse: %q", got)
+	}
+	if n := f.Layer.Expire(later); n != 1 || listed(set) != "domain=8@feed:partner" {
+		t.Errorf("the second lapse: expired %d, left %q", n, listed(set))
+	}
 }
 
 // The decoder never panics and never accepts what was not signed.

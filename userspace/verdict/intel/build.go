@@ -178,7 +178,14 @@ func (b *builder) expire(p netip.Prefix, until time.Time, existed bool) {
 // finish records which prefix lengths are present, longest first, so a
 // lookup probes only those (at most 33 and 129, usually a handful).
 func (b *builder) finish() *Set {
-	s := b.s
+	b.s.lens()
+	return b.s
+}
+
+// lens records which prefix lengths the tables hold (again, after a
+// feed's change in place).
+func (s *Set) lens() {
+	s.v4lens, s.v6lens = s.v4lens[:0], s.v6lens[:0]
 	for i := len(s.v4) - 1; i >= 0; i-- {
 		if len(s.v4[i]) > 0 {
 			s.v4lens = append(s.v4lens, uint8(i))
@@ -189,5 +196,4 @@ func (b *builder) finish() *Set {
 			s.v6lens = append(s.v6lens, uint8(i))
 		}
 	}
-	return s
 }

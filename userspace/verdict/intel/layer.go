@@ -1,7 +1,6 @@
 package intel
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -19,7 +18,8 @@ import (
 type Layer struct {
 	mu  sync.RWMutex
 	cur *Set // feed nil; its tables change only under mu
-	// until holds the entries that lapse, by value; next is the earliest.
+	// until holds the entries that lapse, by table key; next is the
+	// earliest.
 	until map[lapseKey]time.Time
 	next  time.Time
 	// names maps a source name to its index in cur.sources.
@@ -28,10 +28,11 @@ type Layer struct {
 	ipGen atomic.Uint64 // bumped by changes of IP entries
 }
 
-// lapseKey names an entry of any kind by its normalised value.
+// lapseKey names an entry by its kind and its key in the Set's table
+// (a [N]byte digest, a string, a netip.Prefix).
 type lapseKey struct {
 	kind Kind
-	v    string
+	key  any
 }
 
 // FeedPrefix marks the feed's sources in hits and lists ("feed:edgecloud").
@@ -61,11 +62,7 @@ func (l *Layer) IPGen() uint64 {
 }
 
 // hasIPs says whether s lists any address or prefix.
-func (s *Set) hasIPs() bool { return len(s.v4lens)+len(s.v6lens) > 0 || s.anyIP() }
-
-// anyIP looks at the tables themselves (a builder's set has no lengths
-// recorded until finish).
-func (s *Set) anyIP() bool {
+func (s *Set) hasIPs() bool {
 	for _, t := range s.v4 {
 		if len(t) > 0 {
 			return true
@@ -82,8 +79,7 @@ func (s *Set) anyIP() bool {
 // Batch is one message's worth of changes, checked and normalised before
 // anything of it touches a Layer, so that applying it cannot fail.
 type Batch struct {
-	add, remove *builder
-	sources     []string
+	add, remove *builder // add.s.sources names the sources
 	until       map[lapseKey]time.Time
 	adds, rems  int
 }
@@ -96,7 +92,6 @@ func NewBatch(sources []string) (*Batch, error) {
 	}
 	b := &Batch{add: newBuilder(), remove: newBuilder(), until: map[lapseKey]time.Time{}}
 	for _, s := range sources {
-		b.sources = append(b.sources, FeedPrefix+s)
 		b.add.s.sources = append(b.add.s.sources, FeedPrefix+s)
 		b.add.s.stats = append(b.add.s.stats, SourceStats{Name: FeedPrefix + s, Path: "feed"})
 	}
@@ -109,8 +104,8 @@ func (b *Batch) Grow(k Kind, n int) { b.add.grow(k, n) }
 // Add lists a value of kind k at level (0..10), allowed or blocked, from
 // source src, lapsing at until (zero: never).
 func (b *Batch) Add(k Kind, v []byte, level int, allow bool, src int, until time.Time) error {
-	if src < 0 || src >= len(b.sources) {
-		return fmt.Errorf("source %d of %d", src, len(b.sources))
+	if src < 0 || src >= len(b.add.s.sources) {
+		return fmt.Errorf("source %d of %d", src, len(b.add.s.sources))
 	}
 	if level < 0 || level > 10 {
 		return fmt.Errorf("level %d out of 0..10", level)
@@ -120,15 +115,14 @@ func (b *Batch) Add(k Kind, v []byte, level int, allow bool, src int, until time
 		return err
 	}
 	if !until.IsZero() {
-		key, err := normKey(k, v)
+		key, err := tableKey(k, v)
 		if err != nil {
 			return err
 		}
-		b.until[key] = until
-		if k == IP {
+		b.until[lapseKey{k, key}] = until
+		if p, ok := key.(netip.Prefix); ok {
 			// Lookups honour an address's expiry at once, as the
 			// STIX files' (the sweep takes it off later).
-			p, _ := ParsePrefix(string(v))
 			if b.add.s.ipUntil == nil {
 				b.add.s.ipUntil = map[netip.Prefix]time.Time{}
 			}
@@ -152,27 +146,27 @@ func (b *Batch) Remove(k Kind, v []byte) error {
 // Len is the number of entries added and removed.
 func (b *Batch) Len() (adds, removes int) { return b.adds, b.rems }
 
-// normKey is the value as the tables key it, as a string.
-func normKey(k Kind, v []byte) (lapseKey, error) {
+// tableKey is v as the Set's table of kind k keys it (as drop and store
+// take it). Only entries that lapse need it; add keeps its own, unboxed.
+func tableKey(k Kind, v []byte) (any, error) {
 	switch k {
-	case SHA256, SHA1, MD5, JA3:
-		n := map[Kind]int{SHA256: 32, SHA1: 20, MD5: 16, JA3: 16}[k]
-		buf := make([]byte, n)
-		if err := decodeHex(buf, v); err != nil {
-			return lapseKey{}, err
-		}
-		return lapseKey{k, hex.EncodeToString(buf)}, nil
+	case SHA256:
+		var key [32]byte
+		return key, decodeHex(key[:], v)
+	case SHA1:
+		var key [20]byte
+		return key, decodeHex(key[:], v)
+	case MD5, JA3:
+		var key [16]byte
+		return key, decodeHex(key[:], v)
 	case JA4:
-		s, err := normJA4(string(v))
-		return lapseKey{k, s}, err
+		return normJA4(string(v))
 	case Domain:
-		s, err := normDomain(string(v))
-		return lapseKey{k, s}, err
+		return normDomain(string(v))
 	case IP:
-		p, err := ParsePrefix(string(v))
-		return lapseKey{k, p.String()}, err
+		return ParsePrefix(string(v))
 	}
-	return lapseKey{}, errors.New("no kind given for this value")
+	return nil, errors.New("no kind given for this value")
 }
 
 // Replace puts a snapshot in force: the layer becomes the batch's adds.
@@ -208,15 +202,15 @@ func earliest(m map[lapseKey]time.Time) time.Time {
 // addition replaces what the layer held for the value).
 func (l *Layer) Apply(b *Batch) {
 	add := b.add.finish()
-	if add.hasIPs() || b.remove.s.anyIP() {
+	if add.hasIPs() || b.remove.s.hasIPs() {
 		defer l.ipGen.Add(1)
 	}
 	l.mu.Lock()
 	defer l.gen.Add(1)
 	defer l.mu.Unlock()
 	// The batch's source indices, as the layer numbers them.
-	remap := make([]uint16, len(b.sources))
-	for i, n := range b.sources {
+	remap := make([]uint16, len(add.sources))
+	for i, n := range add.sources {
 		idx, ok := l.names[n]
 		if !ok {
 			if len(l.cur.sources) >= math.MaxUint16 {
@@ -231,9 +225,15 @@ func (l *Layer) Apply(b *Batch) {
 		remap[i] = idx
 	}
 	cur := l.cur
-	b.remove.s.eachKey(func(k Kind, key any) { cur.drop(k, key); l.forget(k, key) })
-	add.eachKey(func(k Kind, key any) { cur.drop(k, key); l.forget(k, key) })
+	b.remove.s.eachKey(func(k Kind, key any) {
+		cur.drop(k, key)
+		delete(l.until, lapseKey{k, key})
+	})
+	// An addition replaces the value's entry, and its expiry (ipUntil
+	// and until below are the batch's).
 	add.each(func(k Kind, key any, e entry) {
+		cur.drop(k, key)
+		delete(l.until, lapseKey{k, key})
 		e.src = remap[e.src]
 		cur.store(k, key, e)
 	})
@@ -249,15 +249,7 @@ func (l *Layer) Apply(b *Batch) {
 			l.next = u
 		}
 	}
-	l.recount()
-}
-
-// forget drops a value's expiry.
-func (l *Layer) forget(k Kind, key any) {
-	if len(l.until) == 0 {
-		return
-	}
-	delete(l.until, lapseKey{k, keyString(k, key)})
+	cur.lens()
 }
 
 // Expire takes the entries that have lapsed at now off the layer; it
@@ -269,22 +261,19 @@ func (l *Layer) Expire(now time.Time) int {
 	if !due {
 		return 0
 	}
-	b := newBuilder()
 	l.mu.Lock()
 	n, ips := 0, false
 	for k, u := range l.until {
 		if now.Before(u) {
 			continue
 		}
-		if b.add(k.kind, []byte(k.v), entry{}) == nil {
-			n++
-			ips = ips || k.kind == IP
-		}
+		l.cur.drop(k.kind, k.key)
 		delete(l.until, k)
+		n++
+		ips = ips || k.kind == IP
 	}
-	b.s.eachKey(func(k Kind, key any) { l.cur.drop(k, key) })
 	l.next = earliest(l.until)
-	l.recount()
+	l.cur.lens()
 	l.mu.Unlock()
 	if n > 0 {
 		l.gen.Add(1)
@@ -293,22 +282,6 @@ func (l *Layer) Expire(now time.Time) int {
 		l.ipGen.Add(1)
 	}
 	return n
-}
-
-// recount brings the prefix lengths present up to date (l.mu held).
-func (l *Layer) recount() {
-	s := l.cur
-	s.v4lens, s.v6lens = s.v4lens[:0], s.v6lens[:0]
-	for i := len(s.v4) - 1; i >= 0; i-- {
-		if len(s.v4[i]) > 0 {
-			s.v4lens = append(s.v4lens, uint8(i))
-		}
-	}
-	for i := len(s.v6) - 1; i >= 0; i-- {
-		if len(s.v6[i]) > 0 {
-			s.v6lens = append(s.v6lens, uint8(i))
-		}
-	}
 }
 
 // read runs fn on the layer's set under the read lock.
@@ -331,21 +304,4 @@ func (l *Layer) Len() int {
 		n += c
 	}
 	return n
-}
-
-// keyString spells a table key as normKey does.
-func keyString(k Kind, key any) string {
-	switch v := key.(type) {
-	case [32]byte:
-		return hex.EncodeToString(v[:])
-	case [20]byte:
-		return hex.EncodeToString(v[:])
-	case [16]byte:
-		return hex.EncodeToString(v[:])
-	case string:
-		return v
-	case netip.Prefix:
-		return v.String()
-	}
-	return ""
 }

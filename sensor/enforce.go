@@ -81,7 +81,7 @@ type Enforcer struct {
 	// them: a swap that changes few entries writes just those into the
 	// spare generation's tables instead of making new ones.
 	slots [2]genTables
-	swaps uint32 // swaps so far (genTables.swap, slotEntry.seen)
+	swaps uint32 // swaps so far (slotEntry.seen)
 
 	mu     sync.Mutex
 	maxAge time.Duration
@@ -231,22 +231,16 @@ func (e *Enforcer) build(t *enforce.Tables, ids []uint16, wall time.Time) (table
 		p6 []bpf.EnfLPM6
 		w6 []bpf.EnfEntry
 	)
-	mono := monoNow() - uint64(time.Since(wall)) // the mono time at wall
+	mono := monoAt(wall)
 	expired := 0
-	for _, en := range t.Entries {
-		list := uint16(bpf.EnfMaxLists - 1)
-		if int(en.List) < len(ids) {
-			list = ids[en.List]
+	for i := range t.Entries {
+		en := &t.Entries[i]
+		se, ok := entryOf(en, ids, wall)
+		if !ok {
+			expired++
+			continue
 		}
-		v := bpf.EnfEntry{List: list, Level: en.Level, Prefixlen: uint8(en.Prefix.Bits())}
-		if !en.Until.IsZero() {
-			d := en.Until.Sub(wall)
-			if d <= 0 {
-				expired++
-				continue
-			}
-			v.ExpiresNs = mono + uint64(d)
-		}
+		v := se.kernel(en.Prefix, mono, wall)
 		a, bits := en.Prefix.Addr(), en.Prefix.Bits()
 		switch {
 		case a.Is4() && bits == 32:

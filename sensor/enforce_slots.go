@@ -54,7 +54,6 @@ type genTables struct {
 	ts      tableSet
 	content map[pkey]*slotEntry // nil: not known
 	n, room [4]int              // entries each table holds, and can
-	swap    uint32              // the swap that last wrote it
 }
 
 // forget closes this side's handles (the outer maps keep the tables
@@ -93,6 +92,20 @@ func entryOf(en *enforce.Entry, ids []uint16, wall time.Time) (slotEntry, bool) 
 	return v, true
 }
 
+// kernel is v, the entry of p, as the data plane's tables hold it; mono
+// is the monotonic clock at wall (monoAt).
+func (v slotEntry) kernel(p netip.Prefix, mono uint64, wall time.Time) bpf.EnfEntry {
+	val := bpf.EnfEntry{List: v.list, Level: v.level, Prefixlen: uint8(p.Bits())}
+	if v.until != 0 {
+		// One this close to its lapse lapses at once, as it should.
+		val.ExpiresNs = mono + uint64(max(time.Unix(0, v.until).Sub(wall), 1))
+	}
+	return val
+}
+
+// monoAt is the monotonic clock's reading at wall (a moment ago).
+func monoAt(wall time.Time) uint64 { return monoNow() - uint64(time.Since(wall)) }
+
 // fill readies generation next's tables to hold t: the changes written
 // into the spare tables when their content is known, room allows and the
 // changes are fewer than the entries; new tables otherwise. inPlace says
@@ -118,7 +131,7 @@ func (e *Enforcer) fill(next uint32, t *enforce.Tables, ids []uint16) (ts tableS
 		return ts, 0, false, err
 	}
 	sl.forget()
-	*sl = genTables{ts: ts, swap: e.swaps}
+	*sl = genTables{ts: ts}
 	for i, m := range ts {
 		sl.room[i] = int(m.MaxEntries())
 	}
@@ -203,15 +216,10 @@ func (e *Enforcer) update(sl *genTables, t *enforce.Tables, ids []uint16) (bool,
 	if err := parallel(len(del), func(i int) error { return e.writeEntry(sl.ts, del[i], nil) }); err != nil {
 		return false, 0, err
 	}
-	mono := monoNow()
+	mono := monoAt(wall)
 	err := parallel(len(put), func(i int) error {
-		c := &put[i]
-		val := bpf.EnfEntry{List: c.v.list, Level: c.v.level, Prefixlen: uint8(c.p.Bits())}
-		if c.v.until != 0 {
-			// One this close to its lapse lapses at once, as it should.
-			val.ExpiresNs = mono + uint64(max(time.Unix(0, c.v.until).Sub(wall), 1))
-		}
-		return e.writeEntry(sl.ts, c.p, &val)
+		val := put[i].v.kernel(put[i].p, mono, wall)
+		return e.writeEntry(sl.ts, put[i].p, &val)
 	})
 	if err != nil {
 		return false, 0, err
@@ -227,7 +235,7 @@ func (e *Enforcer) update(sl *genTables, t *enforce.Tables, ids []uint16) (bool,
 			sl.content[keyOf(c.p)] = &c.v
 		}
 	}
-	sl.n, sl.swap = n, e.swaps
+	sl.n = n
 	return true, expired, nil
 }
 

@@ -124,7 +124,7 @@ func Sign(priv ed25519.PrivateKey, m *Message) ([]byte, error) {
 	p.Grow(len(head) + 1 + len(m.Add)*90 + len(m.Remove)*80)
 	p.Write(head)
 	p.WriteByte('\n')
-	var num []byte
+	num := make([]byte, 0, 20)
 	for _, e := range m.Add {
 		p.WriteString("+ ")
 		p.WriteString(e.Kind)

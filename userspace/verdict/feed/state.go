@@ -50,8 +50,9 @@ func (f *Feed) Age(now time.Time) time.Duration {
 	return now.Sub(f.issued)
 }
 
-// Accept checks a signed message (Open at now, then its turn) and puts it
-// in force, then keeps it in the Store. A refused message changes
+// Accept checks a signed message (its signature, its header, its expiry
+// at now, its turn, then its entries) and puts it in force, then keeps it
+// in the Store. A refused message changes
 // nothing. A message in force that could not be kept is in force all the
 // same; the error says so (ErrNotKept).
 func (f *Feed) Accept(raw []byte, now time.Time) (*Header, error) {
@@ -106,7 +107,7 @@ func (f *Feed) count(kind string) {
 func (f *Feed) inTurn(h *Header) error {
 	switch h.Kind {
 	case KindSnapshot:
-		if h.Version < f.version || (h.Version == f.version && (f.version == 0 || f.kept == 0)) {
+		if h.Version < f.version || (h.Version == f.version && f.kept == 0) {
 			return fmt.Errorf("%w: snapshot %d, have %d", ErrVersion, h.Version, f.version)
 		}
 	case KindDelta:

@@ -74,8 +74,7 @@ type cloudLink struct {
 	lookDropped   atomic.Uint64 // the lookup queue was full
 	lookFailed    atomic.Uint64 // lookups not answered: the cloud unavailable
 	lookLatencies latencies     // lookups the cloud answered (cache misses)
-	lookErrMu     sync.Mutex
-	lookErr       string
+	lookDown      atomic.Bool   // the last lookup failed: the cloud unavailable
 }
 
 // cloudIntel is what the uplink takes from the analysis: the feed to
@@ -367,14 +366,10 @@ func (c *cloudLink) lookupFn() cloudLookup {
 // lookupError logs the cloud becoming unavailable for lookups, and
 // available again, once each.
 func (c *cloudLink) lookupError(err error) {
-	c.lookErrMu.Lock()
-	defer c.lookErrMu.Unlock()
 	switch {
-	case err != nil && c.lookErr == "":
-		c.lookErr = err.Error()
+	case err != nil && c.lookDown.CompareAndSwap(false, true):
 		c.log.Warn().Err(err).Msg("cloud unavailable for hash lookups; files are scored on local analysis and intel alone")
-	case err == nil && c.lookErr != "":
-		c.lookErr = ""
+	case err == nil && c.lookDown.CompareAndSwap(true, false):
 		c.log.Info().Msg("cloud available again for hash lookups")
 	}
 }

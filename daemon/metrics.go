@@ -283,10 +283,8 @@ func cloudIntelFamilies(a *analysis) []metrics.Family {
 			Read: look(func(c *cloudLink, emit emitFn) { quantiles(emit, &c.lookLatencies) })},
 		{Name: "cloud_available", Help: "1 while the cloud answers hash lookups, 0 after one failed (until one succeeds).", Kind: metrics.Gauge,
 			Read: look(func(c *cloudLink, emit emitFn) {
-				c.lookErrMu.Lock()
-				defer c.lookErrMu.Unlock()
 				v := 1.0
-				if c.lookErr != "" {
+				if c.lookDown.Load() {
 					v = 0
 				}
 				emit(v)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/geo"
 	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 	"github.com/edgesensor/edgesensor/userspace/files"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
@@ -44,6 +46,15 @@ type analysis struct {
 	// closeEvents closes the events file (output.events) after the last
 	// write.
 	closeEvents func() error
+	// cidSeed is output.community_id_seed, for the events the daemon
+	// builds itself (edgesensor.action).
+	cidSeed uint16
+	// geo holds the [enrich] databases (nil without any); the pipelines
+	// ask them through geoCache. geoStop ends the watcher that reloads a
+	// changed file.
+	geo      *geo.DB
+	geoCache *geo.Cache
+	geoStop  context.CancelFunc
 }
 
 // start is what run and replay set up once the data plane is loaded: the
@@ -61,8 +72,14 @@ func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logge
 		closeOut()
 		return nil, fmt.Errorf("uplink.feed_key_file: %w", err)
 	}
-	an, err := newAnalysis(cfg, dp, out, fr)
+	gdb, err := openGeo(cfg, log)
 	if err != nil {
+		closeOut()
+		return nil, err
+	}
+	an, err := newAnalysis(cfg, dp, out, fr, gdb)
+	if err != nil {
+		gdb.Close()
 		closeOut()
 		return nil, err
 	}
@@ -72,8 +89,14 @@ func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logge
 		an.feedStop = cancel
 		go fr.sweep(ctx)
 	}
+	if gdb != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		an.geoStop = cancel
+		go gdb.Run(ctx)
+	}
 	if err := an.startOutputs(cfg, stdout, log); err != nil {
 		an.stopFeed()
+		an.stopGeo()
 		an.files.Close()
 		closeOut()
 		return nil, err
@@ -81,7 +104,28 @@ func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logge
 	return an, nil
 }
 
-func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner) (*analysis, error) {
+// openGeo opens the [enrich] databases; nil, and nothing asked of the
+// events, when none is configured. The paths are not live: a reload
+// that changes them says they need a restart; a changed file is
+// reloaded by the DB's own watcher.
+func openGeo(cfg *config.Config, log zerolog.Logger) (*geo.DB, error) {
+	if !cfg.Enrich.Enabled() {
+		return nil, nil
+	}
+	return geo.Open(cfg.Enrich, log)
+}
+
+// stopGeo ends the [enrich] databases' watcher and unmaps them, once
+// the events are all written. Their figures stay readable; a second call
+// does nothing.
+func (a *analysis) stopGeo() error {
+	if a.geoStop != nil {
+		a.geoStop()
+	}
+	return a.geo.Close()
+}
+
+func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, gdb *geo.DB) (*analysis, error) {
 	out := ndjson.NewNDJSON(w)
 	t := &taps{}
 	out.SetTap(t.write)
@@ -89,8 +133,15 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner) 
 	if err != nil {
 		return nil, err
 	}
-	a := &analysis{out: out, taps: t, feed: fr, closeEvents: func() error { return nil }}
+	a := &analysis{out: out, taps: t, feed: fr, closeEvents: func() error { return nil }, cidSeed: cfg.Output.Seed()}
 	a.intel.Store(ir)
+	// The server side of each event is looked up through a cache: most
+	// events go to servers seen lately (geo.Cache).
+	var lookup ecs.GeoLookup
+	if gdb != nil {
+		a.geo, a.geoCache = gdb, geo.NewCache(gdb, geo.DefaultCacheEntries)
+		lookup = a.geoCache.Lookup
+	}
 	current := func() *intel.Set {
 		if r := a.intel.Load(); r != nil {
 			return r.Current()
@@ -128,11 +179,16 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner) 
 		BudgetPackets: cfg.Capture.HandshakePackets,
 		BudgetBytes:   int(cfg.Capture.HandshakeBytes),
 		BudgetQUIC:    cfg.Capture.QUICInitials,
+		// The seed is not live: a reload that changes it says it needs a
+		// restart, like every [output] key but the sinks.
+		CommunityIDSeed: cfg.Output.Seed(),
+		Geo:             lookup,
 	}, out)
 	fc := filesConfig(cfg, sv)
 	fc.Checksums = checks
 	fc.Intel = current
 	fc.Samples = cloudSamples{t}
+	fc.Geo = lookup
 	rules, err := cfg.Score.CompileYARA()
 	if err != nil {
 		return nil, fmt.Errorf("score.yara_rules: %w", err)
@@ -199,6 +255,7 @@ func filesConfig(cfg *config.Config, v datapath.Verdicts) files.Config {
 	fc.AckGrace = time.Duration(cfg.Reassembly.AckGrace)
 	fc.Threshold = cfg.Score.Threshold
 	fc.Verdicts = v
+	fc.CommunityIDSeed = cfg.Output.Seed()
 	return fc
 }
 
@@ -263,6 +320,9 @@ func (a *analysis) closeOutputs(ctx context.Context, drain time.Duration, log ze
 	}
 	a.oldSinks.Wait() // sinks a reload replaced, still sending their queues
 	a.stopFeed()
+	if err := a.stopGeo(); err != nil {
+		errs = append(errs, fmt.Errorf("enrich: %w", err))
+	}
 	return errors.Join(errs...)
 }
 

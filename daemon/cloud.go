@@ -152,8 +152,9 @@ func (c *cloudLink) tap(ev *ecs.Record) {
 	// about it again would answer itself forever.
 	if ev.Fields.SHA256 != "" && ev.Fields.Dataset == files.Dataset && c.lookupsOn() {
 		if ev.Fields.Scored && ev.Fields.Score >= 0 {
-			// The verdict event takes the higher of this and the cloud's.
-			c.scores.put(ev.Fields.SHA256, ev.Fields.Score)
+			// The verdict event takes the higher of this and the cloud's,
+			// and this event's community id.
+			c.scores.put(ev.Fields.SHA256, ev.Fields.Score, ev.Fields.CommunityID)
 		}
 		c.lookPending.Add(1)
 		select {
@@ -188,7 +189,7 @@ func (c *cloudLink) record(conn *cloudConn, ev *ecs.Record) {
 	}
 	r := uplink.Record{ID: rec.ID, Category: rec.Category, Dataset: rec.Dataset, Body: rec.Body, SHA256: rec.SHA256}
 	if rec.SHA256 != "" {
-		c.scores.put(rec.SHA256, rec.Score)
+		c.scores.put(rec.SHA256, rec.Score, ev.Fields.CommunityID)
 		if s := filepath.Join(conn.client.SampleDir(), rec.SHA256); conn.pol.Mode(rec.Category) == privacy.ShareFull {
 			if _, err := os.Stat(s); err == nil {
 				r.Sample, r.SampleLimit = s, conn.pol.UploadLimit(rec.Category)
@@ -266,9 +267,11 @@ func privacyCategory(cat filetype.Category) string {
 
 // onVerdict writes the cloud's verdict as a follow-up event: the file's
 // event carried the local score; this one carries the score the cloud
-// raised or confirmed, for the SIEM to correlate by SHA-256.
+// raised or confirmed, for the SIEM to correlate by SHA-256, and the
+// community id of the file event's flow, to find it in other tools' logs
+// (none once the memo forgot the hash).
 func (c *cloudLink) onVerdict(v uplink.Verdict) {
-	local, seen := c.scores.get(v.SHA256)
+	local, cid, seen := c.scores.get(v.SHA256)
 	final := v.Score
 	if seen && local > final {
 		final = local
@@ -288,6 +291,7 @@ func (c *cloudLink) onVerdict(v uplink.Verdict) {
 	ev := ecs.NewVerdictEvent(time.Now().UTC(), kind, final, v.SHA256, ecs.Verdict{
 		Source: "cloud", Via: v.Source, CloudScore: v.Score, CloudVerdict: v.Verdict, LocalScore: localScore,
 	})
+	ev.SetCommunityID(cid)
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return
@@ -465,33 +469,49 @@ func clientCounts(st uplink.Stats, m map[string]uint64, add bool) {
 	m["uplink_spooled"] = uint64(st.SpoolRecords)
 }
 
-// scoreMemo remembers local scores by SHA-256 for the follow-up events;
-// bounded, oldest forgotten first.
+// scoreMemo remembers, by SHA-256, the local score of the file and the
+// community id of its event's flow, for the follow-up events; bounded,
+// oldest forgotten first. A file carried by several flows keeps the
+// latest flow's id: the verdict is about the bytes, and the latest flow
+// is the one most worth finding.
 type scoreMemo struct {
 	mu    sync.Mutex
 	max   int
-	m     map[string]int
+	m     map[string]memoEntry
 	order []string
 }
 
-func newScoreMemo(max int) scoreMemo { return scoreMemo{max: max, m: map[string]int{}} }
+// memoEntry is what the memo keeps of one hash.
+type memoEntry struct {
+	score int
+	cid   string // network.community_id; "" when unknown
+}
 
-func (s *scoreMemo) put(k string, v int) {
+func newScoreMemo(max int) scoreMemo { return scoreMemo{max: max, m: map[string]memoEntry{}} }
+
+// put remembers k's score and, unless cid is "", its flow's community id
+// (an event without one keeps the id remembered before).
+func (s *scoreMemo) put(k string, score int, cid string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[k]; !ok {
+	e, ok := s.m[k]
+	if !ok {
 		if len(s.order) >= s.max {
 			delete(s.m, s.order[0])
 			s.order = s.order[1:]
 		}
 		s.order = append(s.order, k)
 	}
-	s.m[k] = v
+	e.score = score
+	if cid != "" {
+		e.cid = cid
+	}
+	s.m[k] = e
 }
 
-func (s *scoreMemo) get(k string) (int, bool) {
+func (s *scoreMemo) get(k string) (score int, cid string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.m[k]
-	return v, ok
+	e, ok := s.m[k]
+	return e.score, e.cid, ok
 }

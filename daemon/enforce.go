@@ -16,6 +16,7 @@ import (
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/handshake"
 	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 	"github.com/edgesensor/edgesensor/userspace/verdict/intel"
@@ -303,6 +304,7 @@ func (e *enforcer) onAction(a *sensor.Action) {
 	if a.Family == 6 {
 		ev.Network.Type = "ipv6"
 	}
+	ev.Network.CommunityID = actionCommunityID(e.an.cidSeed, a)
 	ev.Rule.Name = a.List
 	act := &ev.Edgesensor.Action
 	act.Reset = a.Reset
@@ -332,6 +334,23 @@ func (e *enforcer) onAction(a *sensor.Action) {
 	}
 	e.actions.Add(1)
 	e.an.out.Write(&ecs.Record{Fields: ev.Fields(), Line: line})
+}
+
+// actionCommunityID is network.community_id of the packet an action
+// record describes (the same whichever way the packet went): none for
+// ICMP, whose type and code the record does not keep, nor for a TCP or
+// UDP packet without ports (a fragment after the first), whose id would
+// not be its flow's.
+func actionCommunityID(seed uint16, a *sensor.Action) string {
+	switch a.Proto {
+	case communityid.ICMP, communityid.ICMPv6:
+		return ""
+	case communityid.TCP, communityid.UDP, communityid.SCTP:
+		if a.Src.Port() == 0 && a.Dst.Port() == 0 {
+			return ""
+		}
+	}
+	return communityid.String(seed, a.Proto, a.Src, a.Dst)
 }
 
 // latencies keeps the last latencySamples durations for quantiles.

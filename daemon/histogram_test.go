@@ -21,14 +21,14 @@ func TestVerdictLatency(t *testing.T) {
 	}
 	c.observe(&ecs.Fields{Dataset: "edgesensor.file"}) // no end
 	c.observe(&ecs.Fields{Dataset: "edgesensor.tls", End: time.Now()})
-	v := c.latency[1].value()
+	v := c.latency[1].Value()
 	if v.Count != 4 || v.Buckets[0.001] != 1 || v.Buckets[0.005] != 2 || v.Buckets[0.05] != 3 || v.Buckets[60] != 3 {
 		t.Errorf("file latencies: %+v", v)
 	}
 	if v.Sum < 120 || v.Sum > 121 {
 		t.Errorf("sum %v s", v.Sum)
 	}
-	if n := c.latency[0].value().Count; n != 1 {
+	if n := c.latency[0].Value().Count; n != 1 {
 		t.Errorf("tls latencies: %d", n)
 	}
 }

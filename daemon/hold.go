@@ -12,6 +12,7 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/datapath"
 	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/files"
 	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 	"github.com/edgesensor/edgesensor/userspace/verdict/score"
@@ -358,6 +359,7 @@ func (h *holder) report(fl datapath.Flow, v *files.FileVerdict, blocked bool, ho
 	if fl.Client.Addr().Unmap().Is6() {
 		ev.Network.Type = "ipv6"
 	}
+	ev.Network.CommunityID = communityid.String(h.e.an.cidSeed, communityid.TCP, fl.Client, fl.Server)
 	ev.Rule.Name, ev.Rule.Category = fileRule(v), "file"
 	act := &ev.Edgesensor.Action
 	act.Kind, act.Matched, act.Hold, act.Reset = "sha256", v.SHA256, hold, blocked

@@ -139,8 +139,8 @@ func analysisFamilies(a *analysis) []metrics.Family {
 		{Name: "verdict_latency_seconds", Help: "How long after their last packet events were written (the analysis' verdict on a handshake or a file), by dataset; live traffic only. A handshake whose server never answers waits for capture.handshake_idle.",
 			Kind: metrics.Histogram, Labels: []string{"dataset"},
 			ReadHistogram: func(emit func(metrics.HistogramValue, ...string)) {
-				emit(c.latency[0].value(), "edgesensor.tls")
-				emit(c.latency[1].value(), "edgesensor.file")
+				emit(c.latency[0].Value(), "edgesensor.tls")
+				emit(c.latency[1].Value(), "edgesensor.file")
 			}},
 		{Name: "files_total", Help: "File events, by category.", Kind: metrics.Counter, Labels: []string{"category"},
 			Read: func(emit emitFn) {
@@ -215,6 +215,8 @@ func analysisFamilies(a *analysis) []metrics.Family {
 				}
 			}},
 	}
+	fams = append(fams, kafkaFamilies(a.taps)...)
+	fams = append(fams, geoFamilies(a)...)
 	return append(fams, cloudIntelFamilies(a)...)
 }
 

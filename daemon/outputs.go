@@ -14,6 +14,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/kafka"
+	"github.com/edgesensor/edgesensor/userspace/export/metrics"
 	"github.com/edgesensor/edgesensor/userspace/export/siem"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 )
@@ -26,8 +28,9 @@ type taps struct {
 	cloud  atomic.Pointer[cloudLink]
 	counts eventCounts
 
-	baseMu   sync.Mutex
-	sinkBase map[string]siem.SinkStats // counters of sinks a reload replaced, by name
+	baseMu    sync.Mutex
+	sinkBase  map[string]siem.SinkStats // counters of sinks a reload replaced, by name
+	kafkaBase map[string]kafka.Stats    // and of kafka sinks, their own
 }
 
 // retire keeps the counters of sinks a reload replaced (once they are
@@ -47,6 +50,14 @@ func (t *taps) retire(old *siem.Fanout) {
 		b.Reconnects += st.Reconnects
 		b.Truncated += st.Truncated
 		t.sinkBase[st.Name] = b
+		if st.Kafka != nil {
+			if t.kafkaBase == nil {
+				t.kafkaBase = map[string]kafka.Stats{}
+			}
+			k := t.kafkaBase[st.Name]
+			addKafka(&k, st.Kafka)
+			t.kafkaBase[st.Name] = k
+		}
 	}
 }
 
@@ -68,6 +79,9 @@ func (t *taps) sinkStats() []siem.SinkStats {
 		out[i].Errors += b.Errors
 		out[i].Reconnects += b.Reconnects
 		out[i].Truncated += b.Truncated
+		if k, ok := t.kafkaBase[out[i].Name]; ok && out[i].Kafka != nil {
+			addKafka(out[i].Kafka, &k)
+		}
 	}
 	return out
 }
@@ -138,7 +152,7 @@ type eventCounts struct {
 	// time against the clock is how long their verdict took; replay's
 	// packet times are the capture's.
 	live    atomic.Bool
-	latency [2]histogram // edgesensor.tls, edgesensor.file
+	latency [2]metrics.Latency // edgesensor.tls, edgesensor.file
 }
 
 // Score bands, as SIEM severities use them.
@@ -172,7 +186,7 @@ func (c *eventCounts) observe(f *ecs.Fields) {
 func (c *eventCounts) waited(i int, f *ecs.Fields) {
 	if c.live.Load() && !f.End.IsZero() {
 		if d := time.Since(f.End); d >= 0 {
-			c.latency[i].observe(d)
+			c.latency[i].Observe(d)
 		}
 	}
 }

@@ -78,11 +78,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	var ms *metrics.Server
 	if cfg.Metrics.Listen != "" {
-		if ms, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(families(cfg, s, an, quiet)), health(s, an, cfg, quiet)); err != nil {
+		if ms, err = metrics.Listen(cfg.Metrics.Listen, metrics.NewCollector(families(cfg, s, an, quiet)), health(s, an, cfg, quiet),
+			metrics.Route{Path: SinksPath, Handler: sinksHandler(an.taps)}); err != nil {
 			s.Close(!o.StayAttached)
 			return err
 		}
-		log.Info().Str("listen", ms.Addr()).Msg("metrics on /metrics, health on /healthz")
+		log.Info().Str("listen", ms.Addr()).Msg("metrics on /metrics, health on /healthz, sinks on " + SinksPath)
 	}
 	log.Info().Msg("running; SIGHUP reloads the config, SIGINT or SIGTERM stops")
 	if r := an.intel.Load(); r != nil {

@@ -19,6 +19,9 @@ declare -A lab=(
 	# promtool checks the shipped alert rules and dashboard (deploy/); the
 	# package's server is kept from starting like the other daemons.
 	[promtool]=prometheus
+	# An external Kafka consumer reads the Kafka sink's topic; mmdblookup
+	# checks the GeoIP enrichment against libmaxminddb.
+	[kcat]=kcat [mmdblookup]=mmdb-bin
 )
 
 want=()

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/daemon"
+	"github.com/edgesensor/edgesensor/internal/testutil/mmdbtest"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/export/anon"
 	"github.com/edgesensor/edgesensor/userspace/export/cloudapi"
@@ -105,6 +106,9 @@ path = "{intel}"
 kind = "sha256"
 [output]
 events = "{events}"
+[enrich]
+geoip_city = "{geo_city}"
+geoip_asn = "{geo_asn}"
 [[output.sinks]]
 name = "file"
 type = "file"
@@ -142,6 +146,7 @@ func newStartEnv(t *testing.T) *startEnv {
 	}
 	e.write(t, "intel.txt", strings.Repeat("ab", 32)+"\n")
 	e.write(t, "afile", "a file where a directory must be\n")
+	geoCity, geoASN := mmdbtest.Fixture(t, dir)
 	ca, cert, key := filepath.Join(e.pki, cloudapi.CAFile), filepath.Join(e.pki, cloudapi.ClientCertFile), filepath.Join(e.pki, cloudapi.ClientKeyFile)
 	e.v = map[string]string{
 		"spool": filepath.Join(dir, "spool"), "retain": filepath.Join(dir, "keep", "exe"), "yara": "",
@@ -150,6 +155,7 @@ func newStartEnv(t *testing.T) *startEnv {
 		"sink_ca": ca, "sink_cert": cert, "sink_key": key, "sink_server_name": "siem.example", "sink_app_name": "edgesensor",
 		"anon_key": filepath.Join(dir, "anon.key"), "up_ca": ca, "up_cert": cert, "up_key": key,
 		"up_spool": filepath.Join(dir, "uplink"), "up_audit": filepath.Join(dir, "audit", "uplink-audit.log"),
+		"geo_city": geoCity, "geo_asn": geoASN,
 	}
 	return e
 }
@@ -226,6 +232,11 @@ func TestCheckConfigRefusesWhatStartRefuses(t *testing.T) {
 		{"uplink key not a key", func(t *testing.T, e *startEnv) { e.v["up_key"] = e.v["intel"] }, "uplink.cert_file"},
 		{"uplink spool under a file", func(t *testing.T, e *startEnv) { e.v["up_spool"] = filepath.Join(e.dir, "afile", "uplink") }, "uplink.spool_dir"},
 		{"audit log under a file", func(t *testing.T, e *startEnv) { e.v["up_audit"] = filepath.Join(e.dir, "afile", "audit.log") }, "uplink.audit_log"},
+		{"geoip_city missing", func(t *testing.T, e *startEnv) { e.v["geo_city"] = filepath.Join(e.dir, "none.mmdb") }, "enrich.geoip_city"},
+		{"geoip_asn not a database", func(t *testing.T, e *startEnv) { e.v["geo_asn"] = e.v["intel"] }, "enrich.geoip_asn"},
+		{"geoip databases swapped", func(t *testing.T, e *startEnv) {
+			e.v["geo_city"], e.v["geo_asn"] = e.v["geo_asn"], e.v["geo_city"]
+		}, "enrich.geoip_city"},
 	}
 	t.Run("starts", func(t *testing.T) {
 		e := newStartEnv(t)

@@ -68,14 +68,18 @@ run's would, including SIEM sinks and the cloud uplink.`,
 removes the pins.`,
 	"status": `Shows, from the pinned maps, every attached interface: XDP mode, program
 id, packets, bytes, events per class, ring drops, parse errors. Works while
-run is running. --json for scripts.`,
+run is running. With [[output.sinks]] configured, also each sink's state
+(connected, sent, dropped, queued, a kafka sink's spool and last error),
+asked of the running daemon on metrics.listen. --json for scripts.`,
 	"check-config": `Validates a config file and prints the effective settings; each mistake
 names the key and the fix. It checks what run checks before it starts, as
 the user running it and without changing anything: every value, and the
 files the config names (certificates and keys, the anonymisation key,
 intelligence files, YARA rules load; the events file, file sinks, spool,
-retention and audit directories can be written). The file may be given
-as an argument or with -c. Exit status 1 on an invalid config.`,
+retention and audit directories can be written). It asks Kafka brokers
+whether they answer and hold the topics: what it finds is a warning, not
+an error (the sink spools until they do). The file may be given as an
+argument or with -c. Exit status 1 on an invalid config.`,
 	"disclosure": `Lists every field that can leave the box for the cloud under this config,
 per data category, and how each is transformed (or that it is never sent).
 Generated from the code that builds the upload.`,

@@ -157,6 +157,9 @@ func personal(evs []map[string]any) []string {
 				if local, _, ok := strings.Cut(x, "@"); ok && len(local) >= 4 {
 					add(local + "@")
 				}
+			case path == ".network.community_id":
+				// An unkeyed hash of the raw addresses and ports.
+				add(strings.TrimPrefix(x, "1:"))
 			case path == ".email.subject", path == ".user_agent.original",
 				path == ".edgesensor.file.document.author", path == ".edgesensor.file.document.last_modified_by":
 				add(x)
@@ -292,6 +295,17 @@ func TestPrivilegedUplinkEndToEnd(t *testing.T) {
 		if get(found, "event.risk_score") != 9.0 || get(found, "edgesensor.verdict.local_score") != 0.0 ||
 			get(found, "edgesensor.verdict.cloud_verdict") != "malicious" || get(found, "event.kind") != "alert" {
 			t.Errorf("follow-up event: %v", found)
+		}
+		// It carries the community id of the file event that reported
+		// the hash.
+		var fileID any
+		for _, e := range evs {
+			if get(e, "event.dataset") == "edgesensor.file" && get(e, "file.hash.sha256") == setup {
+				fileID = get(e, "network.community_id")
+			}
+		}
+		if id := get(found, "network.community_id"); id == nil || id != fileID {
+			t.Errorf("follow-up community id %v, the file event's %v", id, fileID)
 		}
 	})
 

@@ -1,10 +1,10 @@
 // Package config reads and checks sensor.toml. Each table's type,
 // defaults, range checks and docs live with the package that uses it
 // (capture, reassembly, files, score, intel, siem, metrics, privacy,
-// uplink; [sensor] and [output] here, as they configure the process
-// itself); config composes them into one Config, one Default, one
-// Validate and one Preflight. Every mistake is reported with the full key
-// it concerns and what would fix it.
+// uplink, geo for [enrich]; [sensor] and [output] here, as they
+// configure the process itself); config composes them into one Config,
+// one Default, one Validate and one Preflight. Every mistake is reported
+// with the full key it concerns and what would fix it.
 package config
 
 import (
@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/geo"
 	"github.com/edgesensor/edgesensor/userspace/export/metrics"
 	"github.com/edgesensor/edgesensor/userspace/export/privacy"
 	"github.com/edgesensor/edgesensor/userspace/export/uplink"
@@ -48,6 +49,7 @@ type Config struct {
 	Intel      intel.Settings      `toml:"intel"`
 	Enforce    enforce.Settings    `toml:"enforcement"`
 	Output     Output              `toml:"output"`
+	Enrich     geo.Settings        `toml:"enrich"`
 	Metrics    metrics.Settings    `toml:"metrics"`
 	Privacy    privacy.Settings    `toml:"privacy"`
 	Uplink     uplink.Settings     `toml:"uplink"`
@@ -66,6 +68,7 @@ func Default() Config {
 		Intel:      intel.DefaultSettings(),
 		Enforce:    enforce.DefaultSettings(),
 		Output:     defaultOutput(),
+		Enrich:     geo.DefaultSettings(),
 		Metrics:    metrics.DefaultSettings(),
 		Privacy:    privacy.DefaultSettings(),
 		Uplink:     uplink.DefaultSettings(),
@@ -145,6 +148,7 @@ func (c *Config) Validate() error {
 	c.Intel.Validate("intel", &p)
 	c.Enforce.Validate("enforcement", &p)
 	c.Output.validate("output", &p)
+	c.Enrich.Validate(geo.Table, &p)
 	c.Metrics.Validate("metrics", &p)
 	if c.Enforce.HoldCloud && !(c.Uplink.Lookups && c.Uplink.URL != "") {
 		p.Add("enforcement.hold_cloud", "asks the cloud about held files' hashes: set uplink.lookups = true (and uplink.url), or hold_cloud = false")
@@ -156,18 +160,19 @@ func (c *Config) Validate() error {
 
 // Preflight checks, offline and without changing anything, everything
 // the sensor checks of a valid config before it starts: the files it
-// reads load (intelligence, YARA rules, the sinks' and the uplink's
-// certificates and keys, the anonymisation key) and the files and
-// directories it writes can be made (events, file sinks, spool,
-// retention, the uplink's spool and audit log). run and replay call it
-// before they start, and check-config (the unit's ExecStartPre) calls it,
-// so check-config refuses what a start would.
+// reads load (intelligence, YARA rules, the [enrich] databases, the
+// sinks' and the uplink's certificates and keys, the anonymisation key)
+// and the files and directories it writes can be made (events, file
+// sinks, spool, retention, the uplink's spool and audit log). run and
+// replay call it before they start, and check-config (the unit's
+// ExecStartPre) calls it, so check-config refuses what a start would.
 func (c *Config) Preflight() error {
 	var p setting.Problems
 	c.Output.preflight("output", &p)
 	c.Files.Preflight("files", &p)
 	c.Score.Preflight("score", &p)
 	c.Intel.Preflight("intel", &p)
+	c.Enrich.Preflight(geo.Table, &p)
 	c.preflightUplink(&p)
 	return p.Err()
 }

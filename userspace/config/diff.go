@@ -37,7 +37,9 @@ func Diff(a, b *Config) []string {
 }
 
 // LiveKeys are the key prefixes a running sensor takes on a reload
-// (SIGHUP); any other change needs a restart.
+// (SIGHUP); any other change needs a restart. [enrich] is not live: its
+// databases are opened at start (a changed database file is reloaded by
+// their own watcher, without a reload).
 var LiveKeys = []string{"ports.", "intel.sources", "privacy.", "uplink.", "output.sinks", "enforcement."}
 
 // notLive are keys under LiveKeys that still need a restart (sizes of

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/edgesensor/edgesensor/userspace/export/siem"
 	"github.com/edgesensor/edgesensor/userspace/setting"
@@ -18,9 +19,16 @@ type Output struct {
 	MaxBackups int      `toml:"max_backups"`
 	MaxAge     Duration `toml:"max_age"`
 	Compress   bool     `toml:"compress"`
+	// CommunityIDSeed seeds network.community_id (Community ID v1):
+	// 0 to 65535. Other tools (Zeek, Suricata, Wireshark) must use the
+	// same seed for the ids to match; most use the default, 0.
+	CommunityIDSeed int `toml:"community_id_seed"`
 	// Sinks are further destinations, each an [[output.sinks]] table.
 	Sinks []siem.SinkConfig `toml:"sinks"`
 }
+
+// Seed is output.community_id_seed, once validated.
+func (o *Output) Seed() uint16 { return uint16(o.CommunityIDSeed) }
 
 func defaultOutput() Output { return Output{Events: "-", Sinks: []siem.SinkConfig{}} }
 
@@ -36,6 +44,9 @@ func (o *Output) validate(key string, p *setting.Problems) {
 	}
 	if o.MaxAge < 0 {
 		p.Add(key+".max_age", "negative; use a duration such as \"720h\", or 0 for any age")
+	}
+	if o.CommunityIDSeed < 0 || o.CommunityIDSeed > math.MaxUint16 {
+		p.Add(key+".community_id_seed", "%d is out of range; use 0 to 65535, the seed the other tools that compute community ids use (0 unless they were told otherwise)", o.CommunityIDSeed)
 	}
 	siem.ValidateSinks(key+".sinks", o.Sinks, p)
 	for i, s := range o.Sinks {

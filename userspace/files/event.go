@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/encoding/json"
 
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"
 	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
@@ -219,9 +220,10 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		},
 		Observer:    ecs.ObserverOf(f.iface),
 		Source:      ecs.EndpointOf(client),
-		Destination: ecs.EndpointOf(server),
+		Destination: ecs.ServerOf(server, p.cfg.Geo),
 		Network:     ecs.NetworkOf("tcp", m.Protocol, client.Addr(), fl.vlan),
 	}}
+	ev.Network.CommunityID = communityid.String(p.cfg.CommunityIDSeed, communityid.TCP, client, server)
 	if fl.tunnel != nil {
 		ev.Network.VLANOf(fl.tunnel)
 		ev.Edgesensor.Tunnel = fl.tunnel

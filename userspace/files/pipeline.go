@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
 	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
@@ -83,6 +84,13 @@ type Config struct {
 	RetainMinScore int
 	// Samples is the cloud's side of whole files (nil: no cloud).
 	Samples Samples
+	// CommunityIDSeed seeds network.community_id
+	// (output.community_id_seed).
+	CommunityIDSeed uint16
+	// Geo, when set, answers destination.geo and destination.as of the
+	// server's address ([enrich]). Called from the shards' goroutines at
+	// once: it must be safe for that, and cheap (geo.Cache).
+	Geo ecs.GeoLookup
 }
 
 // Samples is what the file pipeline asks of the cloud uplink.

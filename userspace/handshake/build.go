@@ -7,14 +7,16 @@ import (
 	"strconv"
 
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/handshake/tlswire"
 )
 
-// event builds the edgesensor.tls event of a flow.
-func (f *flow) event(end string) *Event {
-	transport, proto := "tcp", "tls"
+// event builds the edgesensor.tls event of a flow; seed seeds its
+// community id, lookup enriches the server's side (nil: nothing).
+func (f *flow) event(end string, seed uint16, lookup ecs.GeoLookup) *Event {
+	transport, proto, ipProto := "tcp", "tls", communityid.TCP
 	if f.quic {
-		transport, proto = "udp", "quic"
+		transport, proto, ipProto = "udp", "quic", communityid.UDP
 	}
 	start, stop := f.first, f.last
 	ev := &Event{Base: ecs.Base{
@@ -23,9 +25,10 @@ func (f *flow) event(end string) *Event {
 			Dataset: Dataset, Start: &start, End: &stop, Duration: int64(f.last.Sub(f.first))},
 		Observer:    ecs.ObserverOf(f.iface),
 		Source:      ecs.EndpointOf(f.client),
-		Destination: ecs.EndpointOf(f.server),
+		Destination: ecs.ServerOf(f.server, lookup),
 		Network:     ecs.NetworkOf(transport, proto, f.client.Addr(), f.vlan),
 	}}
+	ev.Network.CommunityID = communityid.String(seed, ipProto, f.client, f.server)
 	ev.TLS.VersionProtocol = "tls"
 	if f.tunnel != nil {
 		ev.Network.VLANOf(f.tunnel)

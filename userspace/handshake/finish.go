@@ -111,7 +111,7 @@ func (s *shard) finish(f *flow, end string) {
 	if f.verdict && end != "finished" && end != "not_tls" && s.p.cfg.Verdicts != nil {
 		s.p.cfg.Verdicts.ForgetHandshake(f.id(), f.key.proto)
 	}
-	ev := f.event(end)
+	ev := f.event(end, s.p.cfg.CommunityIDSeed, s.p.cfg.Geo)
 	defer s.recycle(f)
 	if s.p.cfg.Score != nil {
 		s.p.cfg.Score(ev)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs"
 	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 	"github.com/edgesensor/edgesensor/userspace/packet/reassembly"
 )
@@ -66,6 +67,13 @@ type Config struct {
 	BudgetPackets int
 	BudgetBytes   int
 	BudgetQUIC    int // capture.quic_initials
+	// CommunityIDSeed seeds network.community_id
+	// (output.community_id_seed).
+	CommunityIDSeed uint16
+	// Geo, when set, answers destination.geo and destination.as of the
+	// server's address ([enrich]). Called from the shards' goroutines at
+	// once: it must be safe for that, and cheap (geo.Cache).
+	Geo ecs.GeoLookup
 }
 
 // Hello is what OnClientHello is told.

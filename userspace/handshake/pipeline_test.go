@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 )
 
@@ -528,4 +529,37 @@ func FuzzPipeline(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every event carries its flow's community id under the configured
+// seed, whichever side was taken for the client: for the TCP capture,
+// the ids Wireshark 4.0 computes for it (seed 0 and 7); for QUIC, the
+// UDP flow's.
+func TestEventCommunityID(t *testing.T) {
+	tr := readTruth(t, "tls_curl13")
+	tcp := packetEvents(t, "tls_curl13", uint16(tr.TLS[0].ClientPort))
+	for seed, want := range map[uint16]string{0: "1:ps5TxhTlxtCtaNRuxL4+qfgMjx8=", 7: "1:tstyhpzANRRzN95cy3chX4EIoO0="} {
+		got := run(t, tcp, Config{CommunityIDSeed: seed})
+		if len(got) != 1 || field(got[0], "network.community_id") != want {
+			t.Errorf("tls_curl13 seed %d: community id %v, want %s", seed, field(got[0], "network.community_id"), want)
+		}
+	}
+	cl := netip.MustParseAddrPort("[2001:db8::10]:50000")
+	sv := netip.MustParseAddrPort("[2001:db8:1::1]:443")
+	now := time.Unix(1700000000, 0)
+	quic := []datapath.Event{
+		// The server's Initial first, taken for the client's.
+		{Class: datapath.ClassQUIC, Proto: datapath.ProtoUDP, Src: sv, Dst: cl, Time: now, Flags: datapath.FlagFromClient | datapath.FlagFlowNew,
+			Payload: readHex(t, "rfc9001-a3-server-initial.hex")},
+		{Class: datapath.ClassQUIC, Proto: datapath.ProtoUDP, Src: cl, Dst: sv, Time: now.Add(time.Millisecond),
+			Payload: readHex(t, "rfc9001-a2-client-initial.hex")},
+	}
+	for i := range quic {
+		quic[i].PayloadLen = len(quic[i].Payload)
+	}
+	got := run(t, quic, Config{CommunityIDSeed: 4242})
+	want := communityid.String(4242, communityid.UDP, cl, sv)
+	if len(got) != 1 || field(got[0], "network.community_id") != want || field(got[0], "source.port") != float64(50000) {
+		t.Errorf("QUIC: community id %v, want %s (source %v)", field(got[0], "network.community_id"), want, field(got[0], "source"))
+	}
 }

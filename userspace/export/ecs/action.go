@@ -35,6 +35,10 @@ type ActionEvent struct {
 	Network     struct {
 		Transport string `json:"transport,omitempty"` // tcp, udp or the IP protocol number
 		Type      string `json:"type"`                // ipv4 or ipv6
+		// CommunityID is the Community ID v1 of the packet's flow (the
+		// same either way; output.community_id_seed); none for ICMP, whose
+		// type and code the record does not keep.
+		CommunityID string `json:"community_id,omitempty"`
 	} `json:"network"`
 	Rule struct {
 		Name     string `json:"name"`     // the list (intel source) whose entry decided
@@ -80,7 +84,8 @@ func (e *ActionEvent) Fields() Fields {
 		Time: e.Timestamp, Dataset: e.Event.Dataset, Kind: e.Event.Kind,
 		Score: e.Event.RiskScore, Scored: true,
 		Interface: e.Observer.Ingress.Interface.Name, Source: e.Source, Destination: e.Destination,
-		Transport: e.Network.Transport, Action: e.Event.Action, Rule: e.Rule.Name, Reason: e.Event.Reason,
+		Transport: e.Network.Transport, CommunityID: e.Network.CommunityID,
+		Action: e.Event.Action, Rule: e.Rule.Name, Reason: e.Event.Reason,
 		ServerName: e.matchedName(),
 	}
 }

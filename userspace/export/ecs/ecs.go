@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/edgesensor/edgesensor/userspace/export/geo"
 )
 
 // Base is the part common to all events: when, where it was seen, and
@@ -61,6 +63,15 @@ type Ingress struct {
 type Endpoint struct {
 	IP   string `json:"ip"`   // IPv4 or IPv6 (IPv4-mapped addresses as IPv4)
 	Port uint16 `json:"port"` // TCP or UDP port
+	// Geo is where the [enrich] City or Country database places the
+	// address. Only destination (the server) of edgesensor.tls and
+	// edgesensor.file events has it, and only for a public address the
+	// database knows; never source (the client).
+	Geo *geo.Geo `json:"geo,omitempty"`
+	// AS is the autonomous system the [enrich] ASN database gives the
+	// address: destination of edgesensor.tls and edgesensor.file events
+	// only, as geo.
+	AS *geo.AS `json:"as,omitempty"`
 }
 
 // EndpointOf converts an address and port.
@@ -68,13 +79,34 @@ func EndpointOf(ap netip.AddrPort) Endpoint {
 	return Endpoint{IP: ap.Addr().Unmap().String(), Port: ap.Port()}
 }
 
+// GeoLookup answers what is known of a server's address for
+// destination.geo and destination.as (geo.Cache.Lookup); nil answers
+// nothing. It is called from the analysis' shards at once, and its
+// answers are shared: they must not be changed.
+type GeoLookup func(netip.Addr) (*geo.Geo, *geo.AS)
+
+// ServerOf is EndpointOf for the server side (destination), with what
+// lookup knows of its address.
+func ServerOf(ap netip.AddrPort, lookup GeoLookup) Endpoint {
+	e := EndpointOf(ap)
+	if lookup != nil {
+		e.Geo, e.AS = lookup(ap.Addr())
+	}
+	return e
+}
+
 // Network is ECS network.*.
 type Network struct {
 	Transport string `json:"transport"`          // tcp or udp
 	Protocol  string `json:"protocol,omitempty"` // tls, quic, http, smtp, imap
 	Type      string `json:"type"`               // ipv4 or ipv6 (of the innermost flow)
-	VLAN      *VLAN  `json:"vlan,omitempty"`
-	Inner     *Inner `json:"inner,omitempty"`
+	// CommunityID is the Community ID v1 of the innermost flow, seeded
+	// by output.community_id_seed: the id Zeek, Suricata and Wireshark
+	// give the same flow under the same seed. An unkeyed hash of the
+	// addresses and ports: it is never sent to the cloud.
+	CommunityID string `json:"community_id,omitempty"`
+	VLAN        *VLAN  `json:"vlan,omitempty"`
+	Inner       *Inner `json:"inner,omitempty"`
 }
 
 // VLAN is network.vlan (the outer tag).

@@ -40,6 +40,10 @@ type Fields struct {
 	Interface           string // observer.ingress.interface.name
 	Source, Destination Endpoint
 	Transport, Protocol string // network.transport, network.protocol
+	// CommunityID is network.community_id ("" when the event has none):
+	// the flow's id for outputs that key or correlate by it. Never for
+	// the cloud.
+	CommunityID string
 
 	FileName string // file.name
 	FileSize int64  // file.size, when HasSize
@@ -83,6 +87,7 @@ func (b *Base) BaseFields() Fields {
 		Destination: b.Destination,
 		Transport:   b.Network.Transport,
 		Protocol:    b.Network.Protocol,
+		CommunityID: b.Network.CommunityID,
 	}
 	if b.Event.End != nil {
 		f.End = *b.Event.End

@@ -24,9 +24,20 @@ type VerdictEvent struct {
 			SHA256 string `json:"sha256"` // the file the verdict is about
 		} `json:"hash"`
 	} `json:"file"`
+	// Network is only there to carry the community id of the file's
+	// flow; nil when the sensor does not remember it.
+	Network    *VerdictNetwork `json:"network,omitempty"`
 	Edgesensor struct {
 		Verdict Verdict `json:"verdict"`
 	} `json:"edgesensor"`
+}
+
+// VerdictNetwork is network.* of a verdict event.
+type VerdictNetwork struct {
+	// CommunityID is network.community_id of the file event that reported
+	// the hash (the latest such event the sensor remembers, when several
+	// flows carried the file), to find the flow in other tools' logs.
+	CommunityID string `json:"community_id,omitempty"`
 }
 
 // Verdict is edgesensor.verdict.*.
@@ -50,10 +61,21 @@ func NewVerdictEvent(t time.Time, kind string, score int, sha256 string, v Verdi
 	return e
 }
 
+// SetCommunityID sets network.community_id (nothing when id is "").
+func (e *VerdictEvent) SetCommunityID(id string) {
+	if id != "" {
+		e.Network = &VerdictNetwork{CommunityID: id}
+	}
+}
+
 // Fields implements Document.
 func (e *VerdictEvent) Fields() Fields {
-	return Fields{
+	f := Fields{
 		Time: e.Timestamp, Dataset: e.Event.Dataset, Kind: e.Event.Kind,
 		Score: e.Event.RiskScore, Scored: true, SHA256: e.File.Hash.SHA256,
 	}
+	if e.Network != nil {
+		f.CommunityID = e.Network.CommunityID
+	}
+	return f
 }

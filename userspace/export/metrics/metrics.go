@@ -106,10 +106,16 @@ type Server struct {
 	ln  net.Listener
 }
 
+// Route is a further page the server serves.
+type Route struct {
+	Path    string
+	Handler http.Handler
+}
+
 // Listen binds addr and serves the collector (plus the Go runtime's and
-// the process's own figures). health reports whether the sensor is
-// well: nil is 200, an error 503 with its text.
-func Listen(addr string, c *Collector, health func() error) (*Server, error) {
+// the process's own figures), and routes. health reports whether the
+// sensor is well: nil is 200, an error 503 with its text.
+func Listen(addr string, c *Collector, health func() error, routes ...Route) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(c); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -126,6 +132,9 @@ func Listen(addr string, c *Collector, health func() error) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	for _, r := range routes {
+		mux.Handle(r.Path, r.Handler)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)

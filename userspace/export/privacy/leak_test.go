@@ -6,19 +6,21 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/export/privacy/leaktest"
 )
 
 // personalEvents are events as the pipelines write them, carrying p's
 // data in every field that can hold personal data, and in fields the
-// allowlist does not list (tunnel endpoints, community id, enforcement,
-// fields yet to come). The last one is a handshake with neither hello,
-// whose destination is the real client.
+// allowlist drops or does not list (tunnel endpoints, the flow's real
+// community id, enforcement, fields yet to come). The last one is a
+// handshake with neither hello, whose destination is the real client.
 func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 	var out [][]byte
 	add := func(m map[string]any) {
@@ -29,13 +31,22 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 		out = append(out, b)
 	}
 	base := func(dataset string, client, server string) map[string]any {
+		// The flow's community id as the sensor computes it (p's own
+		// for its IPv4 flow to the server).
+		port := uint16(40000 + g.R.IntN(20000))
+		if client == p.V4.String() && server == leaktest.Server.String() {
+			port = p.Port
+		}
+		ca := netip.MustParseAddr(client)
+		cid := communityid.String(0, communityid.TCP, netip.AddrPortFrom(ca, port), netip.AddrPortFrom(netip.MustParseAddr(server), 80))
+		family := map[bool]string{true: "ipv4", false: "ipv6"}[ca.Is4()]
 		return map[string]any{
 			"@timestamp":  "2026-11-23T00:46:06.7304Z",
 			"event":       map[string]any{"kind": "event", "category": []string{"file"}, "dataset": dataset, "risk_score": 7, "action": "blocked"},
 			"observer":    map[string]any{"ingress": map[string]any{"interface": map[string]any{"name": "eth-" + p.Device}}, "product": "edgesensor", "type": "sensor"},
-			"source":      map[string]any{"ip": client, "port": 40000 + g.R.IntN(20000)},
+			"source":      map[string]any{"ip": client, "port": port},
 			"destination": map[string]any{"ip": server, "port": 80},
-			"network": map[string]any{"transport": "tcp", "protocol": "http", "type": "ipv4", "community_id": p.CommunityID,
+			"network": map[string]any{"transport": "tcp", "protocol": "http", "type": family, "community_id": cid,
 				"vlan": map[string]any{"id": "42"}},
 		}
 	}
@@ -50,7 +61,7 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 		if i%3 == 2 {
 			client, addr, u = p.V6.String(), p.V6, urls6[i]
 		}
-		ev := base("edgesensor.file", client, "203.0.113.80")
+		ev := base("edgesensor.file", client, serverFor(addr))
 		host := []string{p.User + ":" + p.Password + "@files.example.com", "[::ffff:" + p.V4.String() + "]", g.ClientSpelling(addr), "files.example.com"}[i%4]
 		if addr.Is6() && i%4 == 1 {
 			host = "[" + strings.ToUpper(p.V6.String()) + "]:443"
@@ -101,14 +112,14 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 		{Type: asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}, Value: p.User2},
 	}}.String()
 	issuer := pkix.Name{CommonName: "CA of " + p.Email2, ExtraNames: []pkix.AttributeTypeAndValue{{Type: email, Value: strings.ToUpper(p.Email2)}}}.String()
-	for _, client := range []string{p.V4.String(), p.V6.String()} {
-		ev := base("edgesensor.tls", client, "203.0.113.80")
+	for _, client := range []netip.Addr{p.V4, p.V6} {
+		ev := base("edgesensor.tls", client.String(), serverFor(client))
 		ev["tls"] = map[string]any{"version": "1.2", "version_protocol": "tls", "cipher": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "next_protocol": "h2",
 			"established": true, "resumed": false,
 			"client": map[string]any{"server_name": "www.example.com", "ja3": "x", "ja4": "t12d", "ja4_r": "t12d_1", "supported_ciphers": []string{"A"}},
 			"server": map[string]any{"ja3s": "y", "subject": subject, "issuer": issuer,
 				"x509": map[string]any{
-					"alternative_names": []string{"www.example.com", p.Email, "mailto:" + p.Email2, "https://" + p.User + ":" + p.Password + "@www.example.com/?t=" + p.Token, client},
+					"alternative_names": []string{"www.example.com", p.Email, "mailto:" + p.Email2, "https://" + p.User + ":" + p.Password + "@www.example.com/?t=" + p.Token, client.String()},
 					"subject":           map[string]any{"common_name": []string{"www.example.com"}, "distinguished_name": subject},
 					"issuer":            map[string]any{"common_name": []string{"CA of " + p.Email2}, "distinguished_name": issuer},
 					"serial_number":     "01", "public_key_size": 2048,
@@ -124,10 +135,19 @@ func personalEvents(g *leaktest.Gen, p *leaktest.Person) [][]byte {
 
 	// Neither hello parsed: the side taken for the client is the server,
 	// and the real client is in destination.ip.
-	ev := base("edgesensor.tls", "203.0.113.80", p.V4.String())
+	ev := base("edgesensor.tls", leaktest.Server.String(), p.V4.String())
 	ev["edgesensor"] = map[string]any{"tls": map[string]any{"complete": false, "missing": []string{"client_hello", "server_hello"}, "end": "not_tls"}}
 	add(ev)
 	return out
+}
+
+// serverFor is the server of a client's flows in personalEvents: of the
+// client's family.
+func serverFor(client netip.Addr) string {
+	if client.Is4() {
+		return leaktest.Server.String()
+	}
+	return "2001:db8:203::80"
 }
 
 // leakModes are the privacy settings a customer can choose, crossed.
@@ -162,7 +182,9 @@ func excluded(c *testConfig) []string {
 // TestNoPersonalValueLeavesProperty: random personal values, in every
 // form, in every field an event can carry them in (and in fields the
 // allowlist does not know), through every privacy mode: none of them, in
-// any textual form, is in any record.
+// any textual form, is in any record. Each event's community id (the
+// flow's, as the outputs read it from the record's fields) is one of
+// them.
 func TestNoPersonalValueLeavesProperty(t *testing.T) {
 	g := leaktest.NewGen(leaktest.Seed(t))
 	records := 0
@@ -174,8 +196,16 @@ func TestNoPersonalValueLeavesProperty(t *testing.T) {
 		}
 		person := g.Person()
 		secrets := leaktest.Without(person.Secrets(), excluded(cfg)...)
+		evs := personalEvents(g, person)
+		for _, line := range evs {
+			cid := recordOf(line).Fields.CommunityID
+			if !strings.HasPrefix(cid, communityid.Prefix) {
+				t.Fatalf("an event without a community id: %q", cid)
+			}
+			secrets = append(secrets, leaktest.Secret{Kind: leaktest.Token, Value: cid[len(communityid.Prefix):]})
+		}
 		hay := map[string][]byte{}
-		for i, line := range personalEvents(g, person) {
+		for i, line := range evs {
 			rec, ok, err := p.Record(recordOf(line))
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)

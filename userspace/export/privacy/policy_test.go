@@ -109,7 +109,8 @@ func TestNothingPersonalLeavesInAnyMode(t *testing.T) {
 		}
 		n := 0
 		for _, ev := range evs {
-			rec, ok, err := p.Record(recordOf(ev))
+			r := recordOf(ev)
+			rec, ok, err := p.Record(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,6 +118,12 @@ func TestNothingPersonalLeavesInAnyMode(t *testing.T) {
 				continue
 			}
 			n++
+			// The flow's community id, an unkeyed hash of the raw
+			// addresses, never leaves (TestCommunityIDNeverLeaves has
+			// every dataset and every form of it).
+			if cid := r.Fields.CommunityID; cid == "" || bytes.Contains(rec.Body, []byte(cid[2:])) {
+				t.Fatalf("%s: community id %q missing from the event or left the box:\n%s", name, cid, rec.Body)
+			}
 			for _, s := range secrets {
 				if cfg.Privacy.ClientIP == "keep" && (s == "192.0.2.77" || s == "2001:db8:1234:5678::77") {
 					continue

@@ -71,6 +71,12 @@ type rule struct {
 	note  string // why, for the disclosure
 }
 
+// The notes of the [enrich] fields.
+const (
+	geoNote       = "the server's address looked up in a public database: nothing destination.ip does not say"
+	clientGeoNote = "never filled: the client's place would single a person out"
+)
+
 // tunnelTypes are the values of edgesensor.tunnel.type that may leave.
 // They are the names the decapsulator gives, so a kind added there is
 // allowed here by name, and nothing else is.
@@ -100,6 +106,39 @@ var rules = []rule{
 	{"source.port", classEvent, tDrop, sNumber, "with the time it would single out a client's connection"},
 	{"destination.ip", classEvent, tKeep, sString, "the server"},
 	{"destination.port", classEvent, tKeep, sNumber, ""},
+	// [enrich]: what a public database says of the server's address.
+	// It goes where destination.ip goes: anyone can look the address up
+	// in the same databases, so it says nothing destination.ip does not;
+	// no personal data (the client, source, is never looked up, and
+	// private addresses are not).
+	{"destination.geo.continent_code", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.continent_name", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.country_iso_code", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.country_name", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.region_iso_code", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.region_name", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.city_name", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.postal_code", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.timezone", classEvent, tKeep, sString, geoNote},
+	{"destination.geo.location.lat", classEvent, tKeep, sNumber, geoNote},
+	{"destination.geo.location.lon", classEvent, tKeep, sNumber, geoNote},
+	{"destination.as.number", classEvent, tKeep, sNumber, geoNote},
+	{"destination.as.organization.name", classEvent, tKeep, sString, geoNote},
+	// The client is never enriched; were it ever, its place would single
+	// a person out.
+	{"source.geo.continent_code", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.continent_name", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.country_iso_code", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.country_name", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.region_iso_code", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.region_name", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.city_name", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.postal_code", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.timezone", classEvent, tDrop, sString, clientGeoNote},
+	{"source.geo.location.lat", classEvent, tDrop, sNumber, clientGeoNote},
+	{"source.geo.location.lon", classEvent, tDrop, sNumber, clientGeoNote},
+	{"source.as.number", classEvent, tDrop, sNumber, clientGeoNote},
+	{"source.as.organization.name", classEvent, tDrop, sString, clientGeoNote},
 	{"network.transport", classEvent, tKeep, sString, ""},
 	{"network.protocol", classEvent, tKeep, sString, ""},
 	{"network.type", classEvent, tKeep, sString, ""},

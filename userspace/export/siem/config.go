@@ -1,6 +1,7 @@
 package siem
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgesensor/edgesensor/userspace/export/kafka"
 	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
@@ -33,7 +35,7 @@ const (
 // [[output.sinks]] table of sensor.toml.
 type SinkConfig struct {
 	Name   string `toml:"name"`   // for logs and stats; unique
-	Type   string `toml:"type"`   // "stdout" | "file" | "syslog"
+	Type   string `toml:"type"`   // "stdout" | "file" | "syslog" | "kafka"
 	Format string `toml:"format"` // stdout, file: "json" (default) or "cef"; syslog: "rfc5424" (default, the JSON line as MSG) or "cef" (CEF as MSG)
 
 	// Writer replaces os.Stdout for a stdout sink (tests, embedding).
@@ -58,6 +60,9 @@ type SinkConfig struct {
 	Hostname     string        `toml:"hostname"`    // default os.Hostname()
 	MaxMessage   int           `toml:"-"`           // udp: longer messages are truncated; default 8192, at most 65507
 	WriteTimeout time.Duration `toml:"-"`           // tcp, tls: a write that takes longer fails and reconnects; default 10 s
+
+	// kafka (TLS with ca_file, cert_file, key_file, server_name)
+	kafka.Settings
 
 	// filter
 	Datasets []string `toml:"datasets"`  // event.dataset values sent; empty: all
@@ -110,8 +115,25 @@ func (c *SinkConfig) Validate(key string, p *setting.Problems) {
 	case "syslog":
 		formats = []string{"rfc5424", "cef"}
 		c.validateSyslog(key, p)
+	case "kafka":
+		formats = []string{"json"}
+		c.Settings.Validate(key, p)
+		if !c.Settings.TLS {
+			for _, f := range []struct{ name, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}, {"server_name", c.ServerName}} {
+				if f.v != "" {
+					p.Add(key+"."+f.name, "set but tls is false; it only applies with tls = true")
+				}
+			}
+		}
+		if (c.CertFile == "") != (c.KeyFile == "") {
+			p.Add(key+".key_file", "cert_file and key_file go together; set both for a client certificate or neither")
+		}
 	default:
-		p.Add(key+".type", "%q is not a sink type; use \"stdout\", \"file\" or \"syslog\"", c.Type)
+		p.Add(key+".type", "%q is not a sink type; use \"stdout\", \"file\", \"syslog\" or \"kafka\"", c.Type)
+	}
+	if c.Type != "kafka" && (len(c.Brokers) > 0 || c.Topic != "" || c.Key != "" || c.Compression != "" || c.Linger != 0 ||
+		c.BatchMaxBytes != 0 || c.Settings.TLS || c.SASL != "" || c.SASLUser != "" || c.SASLPasswordFile != "" || c.SpoolDir != "" || c.SpoolMaxBytes != 0) {
+		p.Add(key+".type", "%q, but Kafka keys (brokers, topic, key, compression, linger, batch_max_bytes, tls, sasl*, spool_*) are set; they only apply to type = \"kafka\"", c.Type)
 	}
 	if c.Format != "" && !slices.Contains(formats, c.Format) {
 		p.Add(key+".format", "%q does not go with type %q; use one of %q", c.Format, c.Type, formats)
@@ -167,22 +189,33 @@ func (c *SinkConfig) validateSyslog(key string, p *setting.Problems) {
 
 // Preflight checks, without changing anything, what New will open for
 // the sink: a file sink's file (and the directories above it), a TLS
-// sink's CA, client certificate and key, loaded as New loads them.
+// sink's CA, client certificate and key, loaded as New loads them, a
+// kafka sink's spool directory and password file.
 func (c *SinkConfig) Preflight(key string, p *setting.Problems) {
 	switch {
 	case c.Type == "file" && c.Path != "":
 		p.Fail(key+".path", setting.CanWriteFile(c.Path, true))
+	case c.Type == "kafka":
+		c.Settings.Preflight(key, p)
+		if c.Settings.TLS {
+			c.preflightTLS(key, p)
+		}
 	case c.Type == "syslog" && c.Network == "tls":
-		n := p.Len()
-		for _, f := range []struct{ name, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
-			if f.v != "" {
-				p.Fail(key+"."+f.name, setting.Readable(f.v))
-			}
+		c.preflightTLS(key, p)
+	}
+}
+
+// preflightTLS loads the CA, client certificate and key as New will.
+func (c *SinkConfig) preflightTLS(key string, p *setting.Problems) {
+	n := p.Len()
+	for _, f := range []struct{ name, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
+		if f.v != "" {
+			p.Fail(key+"."+f.name, setting.Readable(f.v))
 		}
-		if p.Len() == n {
-			_, err := tlsConfig(key, *c)
-			p.Keyed(err)
-		}
+	}
+	if p.Len() == n {
+		_, err := tlsConfig(key, *c)
+		p.Keyed(err)
 	}
 }
 
@@ -261,4 +294,21 @@ func sanitizeHost(h string, err error) string {
 		b = b[:255]
 	}
 	return string(b)
+}
+
+// Probe reports, as warnings, what a sink would find now: a kafka sink's
+// brokers not answering or topics missing. Other sinks have nothing to
+// ask (a syslog receiver down is only seen when writing).
+func (c *SinkConfig) Probe(timeout time.Duration) []string {
+	if c.Type != "kafka" {
+		return nil
+	}
+	var tc *tls.Config
+	if c.Settings.TLS {
+		var err error
+		if tc, err = tlsConfig("sinks["+c.Name+"]", *c); err != nil {
+			return []string{err.Error()}
+		}
+	}
+	return kafka.Probe(c.Settings, tc, timeout)
 }

@@ -1,7 +1,8 @@
 // Package siem forwards the sensor's ECS JSON lines to a customer's SIEM
 // through several sinks at once: stdout, rotating files and syslog over
 // UDP, TCP or TLS, as the JSON line itself, RFC 5424 with the JSON line as
-// MSG, or CEF.
+// MSG, or CEF; and Kafka topics (package kafka does the producing, with
+// its own on-disk spool: a kafka sink drops only when that is full).
 //
 // Analysis must never wait for a SIEM: Write copies the line into each
 // matching sink's bounded queue and returns; a full queue drops the line

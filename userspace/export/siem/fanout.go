@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/kafka"
 	"github.com/edgesensor/edgesensor/userspace/setting"
 )
 
@@ -33,6 +34,7 @@ type SinkStats struct {
 	Reconnects uint64
 	Truncated  uint64 // udp messages cut to MaxMessage
 	Connected  bool
+	Kafka      *kafka.Stats // a kafka sink's own figures (Sent is what the brokers acknowledged)
 }
 
 // Fanout sends every line to each sink whose filters it passes, each

@@ -3,6 +3,7 @@ package siem
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
+	"github.com/edgesensor/edgesensor/userspace/export/kafka"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
@@ -58,6 +60,9 @@ type sink struct {
 	scratch []byte
 
 	filters bool // Datasets or MinScore apply
+
+	kp  atomic.Pointer[kafka.Producer] // a kafka sink's, once open
+	tls *tls.Config                    // a kafka sink's, with tls = true
 
 	sent, dropped, filtered, errors, reconnects, truncated atomic.Uint64
 
@@ -126,6 +131,15 @@ func newSink(c SinkConfig, log zerolog.Logger) (*sink, error) {
 		if c.Network == "udp" {
 			s.maxMsg, s.trunc = c.MaxMessage, true
 		}
+	case "kafka":
+		if c.Settings.TLS {
+			tc, err := tlsConfig("sinks["+c.Name+"]", c)
+			if err != nil {
+				return nil, err
+			}
+			s.tls = tc
+		}
+		s.tr = kafkaTransport{s}
 	}
 	return s, nil
 }
@@ -172,6 +186,10 @@ func (s *sink) match(f *ecs.Fields) bool {
 // delivers them until drain is closed and the queue is empty, or ctx
 // ends (Close's timeout).
 func (s *sink) run(ctx context.Context, drain <-chan struct{}) {
+	if s.cfg.Type == "kafka" {
+		s.runKafka(ctx, drain)
+		return
+	}
 	defer close(s.done)
 	var b batch
 	for s.collect(ctx, drain, &b) {
@@ -334,7 +352,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // stats is the sink's line in Stats.
 func (s *sink) stats() SinkStats {
-	return SinkStats{
+	st := SinkStats{
 		Name:       s.cfg.Name,
 		Type:       s.cfg.Type,
 		Queued:     len(s.q),
@@ -347,4 +365,8 @@ func (s *sink) stats() SinkStats {
 		Truncated:  s.truncated.Load(),
 		Connected:  s.tr.up(),
 	}
+	if s.cfg.Type == "kafka" {
+		s.kafkaStats(&st)
+	}
+	return st
 }

@@ -424,7 +424,20 @@ func TestValidate(t *testing.T) {
 	}{
 		{func(c *SinkConfig) { c.Network = "tpc" }, `sinks[0].network: "tpc" is not a transport; use "udp", "tcp" or "tls"`},
 		{func(c *SinkConfig) { c.Name = "" }, `sinks[0].name: missing`},
-		{func(c *SinkConfig) { c.Type = "kafka" }, `sinks[0].type: "kafka" is not a sink type`},
+		{func(c *SinkConfig) { c.Type = "kafak" }, `sinks[0].type: "kafak" is not a sink type; use "stdout", "file", "syslog" or "kafka"`},
+		{func(c *SinkConfig) { c.Type = "kafka" }, `sinks[0].brokers: missing`},
+		{func(c *SinkConfig) { c.Brokers = []string{"k:9092"} }, `sinks[0].type: "syslog", but Kafka keys`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.Topic = "kafka", []string{"k:9092"}, "events/{type}" }, `sinks[0].topic: "events/{type}" gives the topic "events/tls" (the character '/')`},
+		{func(c *SinkConfig) { c.Type, c.Brokers = "kafka", []string{"k"} }, `sinks[0].brokers: "k" is not host:port`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.Key = "kafka", []string{"k:9092"}, "sha256" }, `sinks[0].key: "sha256" is not a record key`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.Compression = "kafka", []string{"k:9092"}, "brotli" }, `sinks[0].compression: "brotli" is not a codec`},
+		{func(c *SinkConfig) {
+			c.Type, c.Brokers, c.SASL, c.SASLUser, c.SASLPasswordFile = "kafka", []string{"k:9092"}, "plain", "u", "/etc/pw"
+		}, `sinks[0].tls: false while sasl is "plain"`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.SASL = "kafka", []string{"k:9092"}, "scram-sha-512" }, `sinks[0].sasl_user: missing`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.CAFile = "kafka", []string{"k:9092"}, "/ca.pem" }, `sinks[0].ca_file: set but tls is false`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.SpoolDir = "kafka", []string{"k:9092"}, "spool" }, `sinks[0].spool_dir: "spool" must be an absolute`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.Format = "kafka", []string{"k:9092"}, "cef" }, `sinks[0].format: "cef" does not go with type "kafka"`},
 		{func(c *SinkConfig) { c.Format = "json" }, `sinks[0].format: "json" does not go with type "syslog"`},
 		{func(c *SinkConfig) { c.Address = "siem" }, `sinks[0].address: "siem" is not host:port`},
 		{func(c *SinkConfig) { c.Address = "siem:0" }, `sinks[0].address: "siem:0": port "0" is not 1..65535`},

@@ -219,7 +219,7 @@ func (t *netTransport) close() error {
 // under key.
 func tlsConfig(key string, c SinkConfig) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
-	if tc.ServerName == "" {
+	if tc.ServerName == "" && c.Type != "kafka" { // the Kafka client names each broker it dials
 		host, _, err := net.SplitHostPort(c.Address)
 		if err != nil {
 			return nil, fmt.Errorf("%s.address: %w", key, err)

@@ -4,7 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 )
+
+// Server is the server of the flows a Person's events describe (port 80).
+var Server = netip.MustParseAddr("203.0.113.80")
 
 // Person is the personal data of one client: what a crafted capture or
 // event carries and what must never leave.
@@ -19,7 +24,11 @@ type Person struct {
 	V4             netip.Addr
 	V6             netip.Addr
 	Outer1, Outer2 netip.Addr // tunnel endpoints: the customer's equipment
-	CommunityID    string
+	// Port is the client's port of its IPv4 flow to Server:80, and
+	// CommunityID that flow's community id (seed 0), as the sensor's
+	// events carry it: an unkeyed hash of the raw addresses.
+	Port        uint16
+	CommunityID string
 }
 
 // Person makes one with fresh random values.
@@ -29,8 +38,9 @@ func (g *Gen) Person() *Person {
 		JWT: g.JWT(), Email: g.Email(), Email2: g.Email(),
 		Device: strings.ToUpper(g.Word(7)) + "-PC", Words: g.Word(7) + " " + g.Word(8),
 		V4: g.ClientV4(), V6: g.ClientV6(), Outer1: g.ClientV4(), Outer2: g.ClientV4(),
-		CommunityID: "1:" + (g.Token() + g.Token())[:27] + "=",
+		Port: uint16(40000 + g.R.IntN(20000)),
 	}
+	p.CommunityID = communityid.String(0, communityid.TCP, netip.AddrPortFrom(p.V4, p.Port), netip.AddrPortFrom(Server, 80))
 	return p
 }
 

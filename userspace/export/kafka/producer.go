@@ -1,0 +1,591 @@
+// Package kafka ships events to Kafka topics with an idempotent producer
+// (acks=all) on franz-go, keyed by community_id so one flow's events stay
+// in order on one partition.
+//
+// Nothing waits on the brokers: records go to the client while it keeps
+// up, and to a bounded on-disk spool while the brokers are slow or away;
+// the spool drains in order when they answer again, before anything newer
+// is sent. The oldest spooled records are dropped, and counted, when the
+// spool is full. Records the brokers have not acknowledged after
+// checkpointAfter are written to the spool as well, and everything not
+// acknowledged is written there at shutdown, so a restart (even kill -9,
+// apart from the last checkpointAfter) loses nothing; a record the
+// brokers took just before a crash may be sent again after it.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/edgesensor/edgesensor/userspace/export/metrics"
+)
+
+// Bounds of what is held in memory. Variables so tests can shrink them.
+var (
+	// maxInflight records may wait in the client for the brokers' answer;
+	// beyond, records go to the spool.
+	maxInflight = 16384
+	// drainBatch records are read from the spool at a time.
+	drainBatch = 2048
+	// checkpointAfter: records in the client longer than this are copied
+	// to the spool, so a crash during an outage loses no more.
+	checkpointAfter = time.Second
+	// spillAfter: a full client is waited for this long before records
+	// go to disk. The wait is on the sink's goroutine, behind its queue,
+	// never on the analysis; it keeps a burst the brokers are about to
+	// take off the disk (and the router's flash).
+	spillAfter = 250 * time.Millisecond
+)
+
+// Record is one event for Kafka.
+type Record struct {
+	Dataset string // event.dataset: picks the topic; a header
+	Key     string // community_id, or "" for none
+	Value   []byte // the event's JSON line, without its newline
+}
+
+// Options are what New needs besides the settings.
+type Options struct {
+	Name   string // the sink's name: the spool file's
+	Sensor string // the sensor_id header
+	TLS    *tls.Config
+	Log    zerolog.Logger
+}
+
+// Stats are the sink's figures.
+type Stats struct {
+	Inflight      int   // records in the client, not acknowledged
+	Spooled       int64 // records in the spool
+	SpoolBytes    int64
+	SpoolLimit    int64
+	Produced      uint64 // records the brokers acknowledged
+	Failed        uint64 // records the brokers refused for good (too large, not authorised)
+	DroppedFull   uint64 // spooled records dropped, oldest first, when the spool was full
+	Spilled       uint64 // records written to the spool because the brokers were slow or away
+	RequestErrors uint64 // produce requests that failed on the connection (sent again)
+	ConnectErrors uint64 // failed connections to brokers
+	Batches       uint64
+	Uncompressed  uint64 // bytes of record batches before compression
+	Compressed    uint64 // and after: what went on the wire
+	Connected     bool   // a broker answered a produce request since the last failure
+	LastError     string
+	Latency       metrics.HistogramValue // produce request round trips
+}
+
+type pending struct {
+	seq     uint64
+	dataset string
+	start   time.Time
+	spooled bool // on disk: its acknowledgement deletes it there
+}
+
+// Producer is one kafka sink. Send is called by one goroutine only.
+type Producer struct {
+	set    Settings
+	log    zerolog.Logger
+	cl     *kgo.Client
+	sp     *spool
+	sensor []byte
+
+	mu       sync.Mutex
+	nextSeq  uint64
+	readFrom uint64 // spooled records from here on are not in the client yet
+	// queued records took the spool path and are not in the client yet;
+	// unread of them are written. Nothing goes to the client directly
+	// while queued > 0, which keeps the events' order.
+	queued, unread int64
+	pend           map[*kgo.Record]*pending
+	topics         map[string]*topic // by dataset
+	acked          []uint64          // spooled records acknowledged or refused: to delete
+	unsent         []spooled         // records the closing client gave back
+	closing        bool
+	inflightMax    int  // maxInflight when opened; tests change it under mu
+	waiting        bool // Send waits for room in the client
+	room           chan struct{}
+
+	wake, stop, done chan struct{}
+
+	produced, failed, dropped, spilled, reqErrs, connErrs atomic.Uint64
+	batches, uncompressed, compressed                     atomic.Uint64
+	connected                                             atomic.Bool
+	lastErr                                               atomic.Pointer[string]
+	latency                                               metrics.Latency
+}
+
+// New opens the spool (what a previous run left is sent first) and starts
+// the client; it does not wait for the brokers.
+func New(s Settings, o Options) (*Producer, error) {
+	s = s.withDefaults()
+	if err := os.MkdirAll(s.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool_dir: %w", err)
+	}
+	sp, err := openSpool(filepath.Join(s.SpoolDir, o.Name+".db"), int64(s.SpoolMaxBytes))
+	if err != nil {
+		return nil, fmt.Errorf("spool_dir: %w", err)
+	}
+	p := &Producer{
+		set: s, log: o.Log, sp: sp, sensor: []byte(o.Sensor),
+		pend: make(map[*kgo.Record]*pending), topics: make(map[string]*topic),
+		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	p.inflightMax = maxInflight
+	p.nextSeq = sp.lastSeq() + 1
+	p.unread, _ = sp.stats()
+	p.queued = p.unread
+	opts, err := p.clientOpts(o)
+	if err != nil {
+		sp.close()
+		return nil, err
+	}
+	if p.cl, err = kgo.NewClient(opts...); err != nil {
+		sp.close()
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	go p.run()
+	p.signal()
+	return p, nil
+}
+
+func (p *Producer) clientOpts(o Options) ([]kgo.Opt, error) {
+	s := &p.set
+	opts, err := connOpts(s, o.TLS)
+	if err != nil {
+		return nil, err
+	}
+	codec := map[string]kgo.CompressionCodec{
+		"zstd": kgo.ZstdCompression(), "lz4": kgo.Lz4Compression(), "snappy": kgo.SnappyCompression(),
+		"gzip": kgo.GzipCompression(), "none": kgo.NoCompression(),
+	}[s.Compression]
+	return append(opts,
+		kgo.RequiredAcks(kgo.AllISRAcks()), // with idempotence, the default; said here
+		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerLinger(time.Duration(s.Linger)),
+		kgo.ProducerBatchMaxBytes(int32(s.BatchMaxBytes)),
+		// Never block Produce: our own bound is maxInflight.
+		kgo.MaxBufferedRecords(2*maxInflight+1),
+		// Retry for ever (the default), a missing topic included: an
+		// outage or a topic created late is waited out, with what does
+		// not fit in the client spooled.
+		kgo.UnknownTopicRetries(-1),
+		kgo.WithHooks(hooks{p}),
+		kgo.WithLogger(kgoLogger{p.log}),
+	), nil
+}
+
+// connOpts are how to reach and log in to the brokers.
+func connOpts(s *Settings, tc *tls.Config) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(s.Brokers...), kgo.ClientID("edgesensor")}
+	if s.TLS {
+		if tc == nil {
+			tc = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if s.SASL != "" {
+		pw, err := readPassword(s.SASLPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("sasl_password_file: %w", err)
+		}
+		switch s.SASL {
+		case "plain":
+			opts = append(opts, kgo.SASL(plain.Auth{User: s.SASLUser, Pass: pw}.AsMechanism()))
+		case "scram-sha-256":
+			opts = append(opts, kgo.SASL(scram.Auth{User: s.SASLUser, Pass: pw}.AsSha256Mechanism()))
+		case "scram-sha-512":
+			opts = append(opts, kgo.SASL(scram.Auth{User: s.SASLUser, Pass: pw}.AsSha512Mechanism()))
+		}
+	}
+	return opts, nil
+}
+
+// Send hands records over. It never waits for the brokers: while the
+// spool holds records not yet in the client, or the client holds
+// maxInflight, records go to the spool (a disk write).
+func (p *Producer) Send(recs []Record) {
+	if len(recs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	var deadline time.Time
+	for p.queued == 0 && !p.closing && len(p.pend)+len(recs) > p.inflightMax && len(recs) <= p.inflightMax {
+		if deadline.IsZero() {
+			deadline = time.Now().Add(spillAfter)
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			break
+		}
+		p.waiting = true
+		p.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-p.room:
+		case <-t.C:
+		}
+		t.Stop()
+		p.mu.Lock()
+	}
+	p.waiting = false
+	if p.queued == 0 && len(p.pend)+len(recs) <= p.inflightMax && !p.closing {
+		now := time.Now()
+		for i := range recs {
+			p.produce(&recs[i], p.nextSeq, now, false)
+			p.nextSeq++
+		}
+		// In the client now: the drainer's reading starts after them.
+		p.readFrom = p.nextSeq
+		p.mu.Unlock()
+		return
+	}
+	// Spill. Counting them queued first keeps later records off the
+	// direct path until the drainer has handed these over.
+	batch := make([]spooled, len(recs))
+	for i := range recs {
+		batch[i] = spooled{seq: p.nextSeq, rec: recs[i]}
+		p.nextSeq++
+	}
+	p.queued += int64(len(batch))
+	p.mu.Unlock()
+	p.spilled.Add(uint64(len(batch)))
+	p.store(batch, true)
+	p.signal()
+}
+
+// store writes records to the spool; unread says they count as not yet
+// in the client. A failed write loses them: counted and logged.
+func (p *Producer) store(batch []spooled, unread bool) {
+	dropped, err := p.sp.add(batch)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if unread {
+			p.queued -= int64(len(batch))
+		}
+		p.dropped.Add(uint64(len(batch)))
+		p.log.Error().Err(err).Int("records", len(batch)).Msg("kafka spool write failed; records lost")
+		return
+	}
+	if unread {
+		p.unread += int64(len(batch))
+	}
+	for _, seq := range dropped {
+		if seq >= p.readFrom {
+			p.unread--
+			p.queued--
+			p.dropped.Add(1)
+		}
+	}
+	if len(dropped) > 0 {
+		p.log.Warn().Int("records", len(dropped)).Int64("spool_max_bytes", p.sp.maxBytes).Msg("kafka spool full; oldest records dropped")
+	}
+}
+
+// produce hands one record to the client; p.mu is held.
+func (p *Producer) produce(r *Record, seq uint64, now time.Time, spooled bool) {
+	t := p.topic(r.Dataset)
+	kr := &kgo.Record{Topic: t.name, Value: r.Value, Headers: t.headers}
+	if r.Key != "" && p.set.Key == "community_id" {
+		kr.Key = []byte(r.Key)
+	}
+	p.pend[kr] = &pending{seq: seq, dataset: r.Dataset, start: now, spooled: spooled}
+	p.cl.Produce(context.Background(), kr, p.promise)
+}
+
+// topic is a dataset's topic and headers, made once; p.mu is held. The
+// client only reads the headers, so every record of a dataset shares them.
+type topic struct {
+	name    string
+	headers []kgo.RecordHeader
+}
+
+func (p *Producer) topic(dataset string) *topic {
+	t, ok := p.topics[dataset]
+	if !ok {
+		t = &topic{name: TopicFor(p.set.Topic, dataset), headers: []kgo.RecordHeader{
+			{Key: "sensor_id", Value: p.sensor},
+			{Key: "dataset", Value: []byte(dataset)},
+		}}
+		p.topics[dataset] = t
+	}
+	return t
+}
+
+// promise is the client's answer for one record.
+func (p *Producer) promise(kr *kgo.Record, err error) {
+	p.mu.Lock()
+	pd := p.pend[kr]
+	delete(p.pend, kr)
+	closing := p.closing
+	if p.waiting {
+		select {
+		case p.room <- struct{}{}:
+		default:
+		}
+	}
+	switch {
+	case pd == nil:
+	case err == nil:
+		p.produced.Add(1)
+		if pd.spooled {
+			p.acked = append(p.acked, pd.seq)
+		}
+	case closing && (errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled)):
+		if !pd.spooled {
+			p.unsent = append(p.unsent, spooled{seq: pd.seq, rec: Record{Dataset: pd.dataset, Key: string(kr.Key), Value: kr.Value}})
+		}
+	default:
+		// Refused for good (too large, not authorised): retrying would
+		// stall every later record.
+		p.failed.Add(1)
+		if pd.spooled {
+			p.acked = append(p.acked, pd.seq)
+		}
+	}
+	p.mu.Unlock()
+	if err != nil && pd != nil && !closing {
+		p.setErr(err)
+		p.log.Error().Err(err).Str("topic", kr.Topic).Int("bytes", len(kr.Value)).Msg("kafka refused a record; dropped")
+	}
+	p.signal()
+}
+
+func (p *Producer) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run deletes acknowledged records from the spool, hands spooled records
+// to the client as room frees up, and checkpoints records the brokers
+// are slow to take.
+func (p *Producer) run() {
+	defer close(p.done)
+	tick := time.NewTicker(checkpointAfter / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.wake:
+		case <-tick.C:
+			p.checkpoint()
+		case <-p.stop:
+			p.removeAcked()
+			return
+		}
+		p.removeAcked()
+		p.drain()
+	}
+}
+
+func (p *Producer) removeAcked() {
+	p.mu.Lock()
+	acked := p.acked
+	p.acked = nil
+	p.mu.Unlock()
+	if err := p.sp.remove(acked); err != nil {
+		p.log.Error().Err(err).Msg("kafka spool: deleting delivered records failed; they may be sent again")
+	}
+}
+
+// drain hands spooled records to the client in order while it has room.
+func (p *Producer) drain() {
+	for {
+		p.mu.Lock()
+		room := p.inflightMax - len(p.pend)
+		from, unread, closing := p.readFrom, p.unread, p.closing
+		low := min(drainBatch, p.inflightMax/2)
+		p.mu.Unlock()
+		if unread <= 0 || closing || room <= 0 || room < low {
+			return
+		}
+		recs, bad, err := p.sp.read(from, min(room, drainBatch))
+		if err != nil {
+			p.log.Error().Err(err).Msg("kafka spool read failed")
+			return
+		}
+		if len(bad) > 0 {
+			p.log.Error().Int("records", len(bad)).Msg("kafka spool: records that do not decode; dropped")
+			if err := p.sp.remove(bad); err != nil {
+				p.log.Error().Err(err).Msg("kafka spool: deleting undecodable records failed")
+				return
+			}
+		}
+		now := time.Now()
+		p.mu.Lock()
+		var next uint64 // past the last undecodable record
+		for _, seq := range bad {
+			if seq >= p.readFrom {
+				next = max(next, seq+1)
+				p.unread--
+				p.queued--
+				p.dropped.Add(1)
+			}
+		}
+		n := 0
+		for i := range recs {
+			if recs[i].seq < p.readFrom {
+				continue
+			}
+			p.produce(&recs[i].rec, recs[i].seq, now, true)
+			p.readFrom = recs[i].seq + 1
+			n++
+		}
+		p.readFrom = max(p.readFrom, next)
+		p.unread -= int64(n)
+		p.queued -= int64(n)
+		if len(recs)+len(bad) == 0 && p.unread > 0 {
+			// Counted but not on disk: a bug, not the wire's doing.
+			// Let newer records through rather than stall for ever.
+			p.log.Error().Int64("unread", p.unread).Msg("kafka spool: records counted but not found; skipped")
+			p.queued -= p.unread
+			p.unread = 0
+		}
+		p.mu.Unlock()
+		if len(recs)+len(bad) == 0 {
+			return
+		}
+	}
+}
+
+// checkpoint copies to the spool records the client has held longer than
+// checkpointAfter, so a crash during an outage does not lose them.
+func (p *Producer) checkpoint() {
+	cut := time.Now().Add(-checkpointAfter)
+	p.mu.Lock()
+	var batch []spooled
+	for kr, pd := range p.pend {
+		if !pd.spooled && pd.start.Before(cut) {
+			pd.spooled = true
+			batch = append(batch, spooled{seq: pd.seq, rec: Record{Dataset: pd.dataset, Key: string(kr.Key), Value: kr.Value}})
+		}
+	}
+	p.mu.Unlock()
+	if len(batch) > 0 {
+		p.store(batch, false)
+	}
+}
+
+// Close sends what it can within ctx and keeps the rest in the spool for
+// the next start.
+func (p *Producer) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closing = true
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.done
+	flushErr := p.cl.Flush(ctx)
+	p.cl.Close() // what is still in the client comes back through promise, into unsent
+	// The client calls promises from its own goroutine: wait for them.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		p.mu.Lock()
+		n := len(p.pend)
+		p.mu.Unlock()
+		if n == 0 {
+			break
+		}
+	}
+	p.mu.Lock()
+	unsent := p.unsent
+	p.unsent = nil
+	p.mu.Unlock()
+	if len(unsent) > 0 {
+		p.store(unsent, false)
+	}
+	p.removeAcked()
+	count, _ := p.sp.stats()
+	err := p.sp.close()
+	if flushErr != nil && count > 0 {
+		p.log.Info().Int64("records", count).Msg("kafka: brokers did not take everything before shutdown; the rest is in the spool for the next start")
+	}
+	return err
+}
+
+// Stats returns the sink's figures.
+func (p *Producer) Stats() Stats {
+	p.mu.Lock()
+	inflight := len(p.pend)
+	p.mu.Unlock()
+	count, bytes := p.sp.stats()
+	st := Stats{
+		Inflight: inflight, Spooled: count, SpoolBytes: bytes, SpoolLimit: p.sp.maxBytes,
+		Produced: p.produced.Load(), Failed: p.failed.Load(), DroppedFull: p.dropped.Load(),
+		Spilled: p.spilled.Load(), RequestErrors: p.reqErrs.Load(), ConnectErrors: p.connErrs.Load(),
+		Batches: p.batches.Load(), Uncompressed: p.uncompressed.Load(), Compressed: p.compressed.Load(),
+		Connected: p.connected.Load(), Latency: p.latency.Value(),
+	}
+	if e := p.lastErr.Load(); e != nil {
+		st.LastError = *e
+	}
+	return st
+}
+
+func (p *Producer) setErr(err error) {
+	s := err.Error()
+	p.lastErr.Store(&s)
+}
+
+// hooks feed the figures from the client.
+type hooks struct{ p *Producer }
+
+const produceKey = 0 // Kafka's API key of Produce
+
+func (h hooks) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key != produceKey {
+		return
+	}
+	if err := e2e.Err(); err != nil {
+		h.p.reqErrs.Add(1)
+		h.p.connected.Store(false)
+		h.p.setErr(err)
+		return
+	}
+	h.p.connected.Store(true)
+	h.p.latency.Observe(e2e.DurationE2E())
+}
+
+func (h hooks) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.p.connErrs.Add(1)
+		h.p.connected.Store(false)
+		h.p.setErr(err)
+	}
+}
+
+func (h hooks) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	h.p.batches.Add(1)
+	h.p.uncompressed.Add(uint64(m.UncompressedBytes))
+	h.p.compressed.Add(uint64(m.CompressedBytes))
+}
+
+// kgoLogger passes the client's warnings and errors to the sink's log.
+type kgoLogger struct{ log zerolog.Logger }
+
+func (l kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	ev := l.log.Warn()
+	if level == kgo.LogLevelError {
+		ev = l.log.Error()
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ev = ev.Interface(fmt.Sprint(kv[i]), kv[i+1])
+	}
+	ev.Msg("kafka client: " + msg)
+}

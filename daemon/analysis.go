@@ -42,7 +42,7 @@ type analysis struct {
 	handshakes *handshake.Pipeline
 	files      *files.Pipeline
 	checks     *datapath.Checksums
-	router     datapath.Router
+	router     datapath.Pipeline
 	// closeEvents closes the events file (output.events) after the last
 	// write.
 	closeEvents func() error
@@ -55,6 +55,9 @@ type analysis struct {
 	geo      *geo.DB
 	geoCache *geo.Cache
 	geoStop  context.CancelFunc
+	// capture writes alerting flows' packets ([capture_on_alert]; nil
+	// when off).
+	capture *capturer
 }
 
 // start is what run and replay set up once the data plane is loaded: the
@@ -77,12 +80,19 @@ func start(cfg *config.Config, dp dataPlane, stdout io.Writer, log zerolog.Logge
 		closeOut()
 		return nil, err
 	}
-	an, err := newAnalysis(cfg, dp, out, fr, gdb)
+	pc, err := openCapture(cfg, log)
 	if err != nil {
 		gdb.Close()
 		closeOut()
 		return nil, err
 	}
+	an, err := newAnalysis(cfg, dp, out, fr, gdb, pc)
+	if err != nil {
+		gdb.Close()
+		closeOut()
+		return nil, err
+	}
+
 	an.closeEvents = closeOut
 	if fr != nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -125,7 +135,7 @@ func (a *analysis) stopGeo() error {
 	return a.geo.Close()
 }
 
-func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, gdb *geo.DB) (*analysis, error) {
+func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, gdb *geo.DB, pc *capturer) (*analysis, error) {
 	out := ndjson.NewNDJSON(w)
 	t := &taps{}
 	out.SetTap(t.write)
@@ -133,7 +143,11 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, 
 	if err != nil {
 		return nil, err
 	}
-	a := &analysis{out: out, taps: t, feed: fr, closeEvents: func() error { return nil }, cidSeed: cfg.Output.Seed()}
+	a := &analysis{out: out, taps: t, feed: fr, closeEvents: func() error { return nil }, cidSeed: cfg.Output.Seed(), capture: pc}
+	var capture ecs.CaptureFunc
+	if pc != nil {
+		capture = pc.capture
+	}
 	a.intel.Store(ir)
 	// The server side of each event is looked up through a cache: most
 	// events go to servers seen lately (geo.Cache).
@@ -183,12 +197,14 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, 
 		// restart, like every [output] key but the sinks.
 		CommunityIDSeed: cfg.Output.Seed(),
 		Geo:             lookup,
+		Capture:         capture,
 	}, out)
 	fc := filesConfig(cfg, sv)
 	fc.Checksums = checks
 	fc.Intel = current
 	fc.Samples = cloudSamples{t}
 	fc.Geo = lookup
+	fc.Capture = capture
 	rules, err := cfg.Score.CompileYARA()
 	if err != nil {
 		return nil, fmt.Errorf("score.yara_rules: %w", err)
@@ -203,6 +219,9 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, 
 		datapath.ClassTLS:    hs,
 		datapath.ClassQUIC:   hs,
 		datapath.ClassStream: fp,
+	}
+	if pc != nil {
+		a.router = capturePipeline{inner: a.router, k: pc.k}
 	}
 	return a, nil
 }

@@ -328,6 +328,10 @@ func (e *enforcer) onAction(a *sensor.Action) {
 			ev.Event.Reason = fmt.Sprintf("flow blocked (level %d)", a.Level)
 		}
 	}
+	if c := e.an.capture; c != nil {
+		f := ev.Fields()
+		ev.Edgesensor.Capture = c.capture(&f)
+	}
 	line, err := ev.MarshalLine()
 	if err != nil {
 		return

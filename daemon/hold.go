@@ -376,6 +376,10 @@ func (h *holder) report(fl datapath.Flow, v *files.FileVerdict, blocked bool, ho
 	default:
 		ev.Event.Reason = fmt.Sprintf("download %s scored %d (%s)", v.Name, v.Score.Score, strings.Join(why, ", "))
 	}
+	if c := h.e.an.capture; c != nil {
+		f := ev.Fields()
+		ev.Edgesensor.Capture = c.capture(&f)
+	}
 	line, err := ev.MarshalLine()
 	if err != nil {
 		return

@@ -217,6 +217,7 @@ func analysisFamilies(a *analysis) []metrics.Family {
 	}
 	fams = append(fams, kafkaFamilies(a.taps)...)
 	fams = append(fams, geoFamilies(a)...)
+	fams = append(fams, captureFamilies(a)...)
 	return append(fams, cloudIntelFamilies(a)...)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/export/alertpcap"
 	"github.com/edgesensor/edgesensor/userspace/export/geo"
 	"github.com/edgesensor/edgesensor/userspace/export/metrics"
 	"github.com/edgesensor/edgesensor/userspace/export/privacy"
@@ -50,28 +51,32 @@ type Config struct {
 	Enforce    enforce.Settings    `toml:"enforcement"`
 	Output     Output              `toml:"output"`
 	Enrich     geo.Settings        `toml:"enrich"`
-	Metrics    metrics.Settings    `toml:"metrics"`
-	Privacy    privacy.Settings    `toml:"privacy"`
-	Uplink     uplink.Settings     `toml:"uplink"`
+	// CaptureOnAlert writes an alerted flow's packets to pcapng files
+	// (alertpcap's).
+	CaptureOnAlert alertpcap.Settings `toml:"capture_on_alert"`
+	Metrics        metrics.Settings   `toml:"metrics"`
+	Privacy        privacy.Settings   `toml:"privacy"`
+	Uplink         uplink.Settings    `toml:"uplink"`
 }
 
 // Default returns the built-in configuration, the same as sensor.toml:
 // each table's own defaults.
 func Default() Config {
 	return Config{
-		Sensor:     defaultSensor(),
-		Capture:    datapath.DefaultSettings(),
-		Reassembly: reassembly.DefaultSettings(),
-		Ports:      datapath.DefaultPorts(),
-		Files:      files.DefaultSettings(),
-		Score:      score.DefaultSettings(),
-		Intel:      intel.DefaultSettings(),
-		Enforce:    enforce.DefaultSettings(),
-		Output:     defaultOutput(),
-		Enrich:     geo.DefaultSettings(),
-		Metrics:    metrics.DefaultSettings(),
-		Privacy:    privacy.DefaultSettings(),
-		Uplink:     uplink.DefaultSettings(),
+		Sensor:         defaultSensor(),
+		Capture:        datapath.DefaultSettings(),
+		Reassembly:     reassembly.DefaultSettings(),
+		Ports:          datapath.DefaultPorts(),
+		Files:          files.DefaultSettings(),
+		Score:          score.DefaultSettings(),
+		Intel:          intel.DefaultSettings(),
+		Enforce:        enforce.DefaultSettings(),
+		Output:         defaultOutput(),
+		Enrich:         geo.DefaultSettings(),
+		CaptureOnAlert: alertpcap.DefaultSettings(),
+		Metrics:        metrics.DefaultSettings(),
+		Privacy:        privacy.DefaultSettings(),
+		Uplink:         uplink.DefaultSettings(),
 	}
 }
 
@@ -149,6 +154,7 @@ func (c *Config) Validate() error {
 	c.Enforce.Validate("enforcement", &p)
 	c.Output.validate("output", &p)
 	c.Enrich.Validate(geo.Table, &p)
+	c.CaptureOnAlert.Validate("capture_on_alert", &p)
 	c.Metrics.Validate("metrics", &p)
 	if c.Enforce.HoldCloud && !(c.Uplink.Lookups && c.Uplink.URL != "") {
 		p.Add("enforcement.hold_cloud", "asks the cloud about held files' hashes: set uplink.lookups = true (and uplink.url), or hold_cloud = false")
@@ -173,6 +179,7 @@ func (c *Config) Preflight() error {
 	c.Score.Preflight("score", &p)
 	c.Intel.Preflight("intel", &p)
 	c.Enrich.Preflight(geo.Table, &p)
+	c.CaptureOnAlert.Preflight("capture_on_alert", &p)
 	c.preflightUplink(&p)
 	return p.Err()
 }

@@ -110,6 +110,9 @@ type Edgesensor struct {
 	SMTP   *SMTP         `json:"smtp,omitempty"`
 	IMAP   *IMAP         `json:"imap,omitempty"`
 	Tunnel *ecs.Tunnel   `json:"tunnel,omitempty"`
+	// Capture: the flow's packets, written on the box because the event
+	// alerted ([capture_on_alert]).
+	Capture *ecs.Capture `json:"capture,omitempty"`
 }
 
 // FileDetails is edgesensor.file.*.
@@ -186,6 +189,10 @@ type IMAP struct {
 // writeEvent writes the event of a candidate file.
 func (p *Pipeline) writeEvent(f *file, complete bool) {
 	ev := p.event(f, complete)
+	if p.cfg.Capture != nil {
+		fl := ev.Fields()
+		ev.Edgesensor.Capture = p.cfg.Capture(&fl)
+	}
 	b, err := json.Marshal(&ev)
 	if err != nil {
 		return

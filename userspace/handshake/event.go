@@ -95,6 +95,9 @@ type Edgesensor struct {
 	TLS    Details       `json:"tls"`
 	Score  *score.Result `json:"score,omitempty"`
 	Tunnel *ecs.Tunnel   `json:"tunnel,omitempty"`
+	// Capture: the flow's packets, written on the box because the event
+	// alerted ([capture_on_alert]).
+	Capture *ecs.Capture `json:"capture,omitempty"`
 }
 
 // Details describe the handshake beyond ECS.

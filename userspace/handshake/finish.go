@@ -116,6 +116,10 @@ func (s *shard) finish(f *flow, end string) {
 	if s.p.cfg.Score != nil {
 		s.p.cfg.Score(ev)
 	}
+	if s.p.cfg.Capture != nil {
+		f := ev.Fields()
+		ev.Edgesensor.Capture = s.p.cfg.Capture(&f)
+	}
 	line, err := s.encode(ev)
 	if err != nil {
 		s.p.Stats.Errors.Add(1)

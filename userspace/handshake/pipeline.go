@@ -74,6 +74,11 @@ type Config struct {
 	// server's address ([enrich]). Called from the shards' goroutines at
 	// once: it must be safe for that, and cheap (geo.Cache).
 	Geo ecs.GeoLookup
+	// Capture, when set, is asked about each event before it is written
+	// ([capture_on_alert]): an alerting event's flow packets go to a
+	// pcapng file, whose path the event carries. Called from the shards'
+	// goroutines at once.
+	Capture ecs.CaptureFunc
 }
 
 // Hello is what OnClientHello is told.

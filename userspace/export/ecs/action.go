@@ -45,7 +45,8 @@ type ActionEvent struct {
 		Category string `json:"category"` // address or handshake (what was matched)
 	} `json:"rule"`
 	Edgesensor struct {
-		Action Action `json:"action"`
+		Action  Action   `json:"action"`
+		Capture *Capture `json:"capture,omitempty"` // the flow's packets, written on the box
 	} `json:"edgesensor"`
 }
 

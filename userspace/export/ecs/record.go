@@ -104,3 +104,14 @@ func (f *Fields) ScoreFields(r *score.Result) {
 		f.Verdict, f.Reasons = r.Verdict, r.Reasons
 	}
 }
+
+// Capture is edgesensor.capture: the packets of the event's flow that the
+// sensor kept, written to a pcapng file on the box when the event alerted
+// ([capture_on_alert]). The file never leaves the box.
+type Capture struct {
+	Path string `json:"path"` // the pcapng file of the flow's packets, on the sensor's disk ([capture_on_alert])
+}
+
+// CaptureFunc decides from an event's fields whether its flow's packets
+// are written, and says where; nil when they are not.
+type CaptureFunc func(f *Fields) *Capture

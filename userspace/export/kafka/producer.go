@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -48,6 +49,9 @@ var (
 	// never on the analysis; it keeps a burst the brokers are about to
 	// take off the disk (and the router's flash).
 	spillAfter = 250 * time.Millisecond
+	// flushMax bounds how long Close waits for the brokers (a tenth of it
+	// when they are away): the sinks have 5 s in all to stop.
+	flushMax = 2 * time.Second
 )
 
 // Record is one event for Kafka.
@@ -80,7 +84,7 @@ type Stats struct {
 	Batches       uint64
 	Uncompressed  uint64 // bytes of record batches before compression
 	Compressed    uint64 // and after: what went on the wire
-	Connected     bool   // a broker answered a produce request since the last failure
+	Connected     bool   // the last connection or produce request to a broker succeeded
 	LastError     string
 	Latency       metrics.HistogramValue // produce request round trips
 }
@@ -100,6 +104,10 @@ type Producer struct {
 	sp     *spool
 	sensor []byte
 
+	// disk orders the spool's writes and reads with their accounting:
+	// a spill dropping the oldest records and the drain handing them over
+	// must not interleave (taken before mu).
+	disk     sync.Mutex
 	mu       sync.Mutex
 	nextSeq  uint64
 	readFrom uint64 // spooled records from here on are not in the client yet
@@ -108,15 +116,20 @@ type Producer struct {
 	// while queued > 0, which keeps the events' order.
 	queued, unread int64
 	pend           map[*kgo.Record]*pending
-	topics         map[string]*topic // by dataset
-	acked          []uint64          // spooled records acknowledged or refused: to delete
-	unsent         []spooled         // records the closing client gave back
+	bySeq          map[uint64]*pending // pend by sequence
+	topics         map[string]*topic   // by dataset
+	acked          []uint64            // spooled records acknowledged or refused: to delete
+	unsent         []spooled           // records the closing client gave back
 	closing        bool
 	inflightMax    int  // maxInflight when opened; tests change it under mu
 	waiting        bool // Send waits for room in the client
 	room           chan struct{}
 
 	wake, stop, done chan struct{}
+
+	logMu        sync.Mutex
+	refusedAt    time.Time
+	refusedSince int
 
 	produced, failed, dropped, spilled, reqErrs, connErrs atomic.Uint64
 	batches, uncompressed, compressed                     atomic.Uint64
@@ -138,7 +151,7 @@ func New(s Settings, o Options) (*Producer, error) {
 	}
 	p := &Producer{
 		set: s, log: o.Log, sp: sp, sensor: []byte(o.Sensor),
-		pend: make(map[*kgo.Record]*pending), topics: make(map[string]*topic),
+		pend: make(map[*kgo.Record]*pending), bySeq: make(map[uint64]*pending), topics: make(map[string]*topic),
 		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	p.inflightMax = maxInflight
@@ -176,10 +189,12 @@ func (p *Producer) clientOpts(o Options) ([]kgo.Opt, error) {
 		kgo.ProducerBatchMaxBytes(int32(s.BatchMaxBytes)),
 		// Never block Produce: our own bound is maxInflight.
 		kgo.MaxBufferedRecords(2*maxInflight+1),
-		// Retry for ever (the default), a missing topic included: an
-		// outage or a topic created late is waited out, with what does
-		// not fit in the client spooled.
-		kgo.UnknownTopicRetries(-1),
+		// Retry for ever (the default): an outage is waited out, with
+		// what does not fit in the client spooled. Not for a topic the
+		// brokers say does not exist: its records would hold the client
+		// full and every other topic's behind them. They fail after the
+		// client's few retries, counted and logged (check-config warns of
+		// a missing topic beforehand).
 		kgo.WithHooks(hooks{p}),
 		kgo.WithLogger(kgoLogger{p.log}),
 	), nil
@@ -267,6 +282,8 @@ func (p *Producer) Send(recs []Record) {
 // store writes records to the spool; unread says they count as not yet
 // in the client. A failed write loses them: counted and logged.
 func (p *Producer) store(batch []spooled, unread bool) {
+	p.disk.Lock()
+	defer p.disk.Unlock()
 	dropped, err := p.sp.add(batch)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -281,7 +298,26 @@ func (p *Producer) store(batch []spooled, unread bool) {
 	if unread {
 		p.unread += int64(len(batch))
 	}
+	var mine map[uint64]bool // this batch's sequences, when some were dropped
+	if !unread && len(dropped) > 0 {
+		mine = make(map[uint64]bool, len(batch))
+		for _, b := range batch {
+			mine[b.seq] = true
+		}
+	}
 	for _, seq := range dropped {
+		if mine[seq] && p.bySeq[seq] == nil {
+			// A record the client gave back at Close, now out of a full
+			// spool: lost.
+			p.dropped.Add(1)
+			continue
+		}
+		if pd := p.bySeq[seq]; pd != nil {
+			// The copy of a record still in the client: not lost, and
+			// written again at Close if it is still there then.
+			pd.spooled = false
+			continue
+		}
 		if seq >= p.readFrom {
 			p.unread--
 			p.queued--
@@ -296,11 +332,22 @@ func (p *Producer) store(batch []spooled, unread bool) {
 // produce hands one record to the client; p.mu is held.
 func (p *Producer) produce(r *Record, seq uint64, now time.Time, spooled bool) {
 	t := p.topic(r.Dataset)
+	if now.Before(t.missingUntil) {
+		// The brokers said lately the topic does not exist: fail at
+		// once rather than hold the client's room for its retries.
+		p.failed.Add(1)
+		if spooled {
+			p.acked = append(p.acked, seq)
+		}
+		return
+	}
 	kr := &kgo.Record{Topic: t.name, Value: r.Value, Headers: t.headers}
 	if r.Key != "" && p.set.Key == "community_id" {
 		kr.Key = []byte(r.Key)
 	}
-	p.pend[kr] = &pending{seq: seq, dataset: r.Dataset, start: now, spooled: spooled}
+	pd := &pending{seq: seq, dataset: r.Dataset, start: now, spooled: spooled}
+	p.pend[kr] = pd
+	p.bySeq[seq] = pd
 	p.cl.Produce(context.Background(), kr, p.promise)
 }
 
@@ -309,7 +356,14 @@ func (p *Producer) produce(r *Record, seq uint64, now time.Time, spooled bool) {
 type topic struct {
 	name    string
 	headers []kgo.RecordHeader
+	// missingUntil: the brokers answered that the topic does not exist;
+	// until then its records fail without being sent.
+	missingUntil time.Time
 }
+
+// missingFor is how long a topic the brokers said does not exist is not
+// tried again.
+const missingFor = 30 * time.Second
 
 func (p *Producer) topic(dataset string) *topic {
 	t, ok := p.topics[dataset]
@@ -328,6 +382,9 @@ func (p *Producer) promise(kr *kgo.Record, err error) {
 	p.mu.Lock()
 	pd := p.pend[kr]
 	delete(p.pend, kr)
+	if pd != nil {
+		delete(p.bySeq, pd.seq)
+	}
 	closing := p.closing
 	if p.waiting {
 		select {
@@ -343,13 +400,20 @@ func (p *Producer) promise(kr *kgo.Record, err error) {
 			p.acked = append(p.acked, pd.seq)
 		}
 	case closing && (errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled)):
-		if !pd.spooled {
-			p.unsent = append(p.unsent, spooled{seq: pd.seq, rec: Record{Dataset: pd.dataset, Key: string(kr.Key), Value: kr.Value}})
-		}
+		// Written (again: a copy on disk may have been dropped since)
+		// under its own sequence, so it keeps its place.
+		p.unsent = append(p.unsent, spooled{seq: pd.seq, rec: Record{Dataset: pd.dataset, Key: string(kr.Key), Value: kr.Value}})
 	default:
-		// Refused for good (too large, not authorised): retrying would
-		// stall every later record.
+		// Refused for good (a missing topic, too large, not authorised):
+		// retrying would stall every later record.
 		p.failed.Add(1)
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			for _, t := range p.topics {
+				if t.name == kr.Topic {
+					t.missingUntil = time.Now().Add(missingFor)
+				}
+			}
+		}
 		if pd.spooled {
 			p.acked = append(p.acked, pd.seq)
 		}
@@ -357,10 +421,27 @@ func (p *Producer) promise(kr *kgo.Record, err error) {
 	p.mu.Unlock()
 	if err != nil && pd != nil && !closing {
 		p.setErr(err)
-		p.log.Error().Err(err).Str("topic", kr.Topic).Int("bytes", len(kr.Value)).Msg("kafka refused a record; dropped")
+		p.logRefused(err, kr.Topic)
 	}
 	p.signal()
 }
+
+// logRefused says that records were refused for good, at most every
+// refusedLogEvery: one refusal fails every record the client buffered for
+// the partition, which would be a line each.
+func (p *Producer) logRefused(err error, topic string) {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	p.refusedSince++
+	if time.Since(p.refusedAt) < refusedLogEvery {
+		return
+	}
+	p.log.Error().Err(err).Str("topic", topic).Int("records", p.refusedSince).Uint64("failed_total", p.failed.Load()).
+		Msg("kafka refused records for good (a missing topic, too large, not authorised); dropped and counted")
+	p.refusedAt, p.refusedSince = time.Now(), 0
+}
+
+const refusedLogEvery = 10 * time.Second
 
 func (p *Producer) signal() {
 	select {
@@ -380,7 +461,7 @@ func (p *Producer) run() {
 		select {
 		case <-p.wake:
 		case <-tick.C:
-			p.checkpoint()
+			p.checkpoint(time.Now().Add(-checkpointAfter))
 		case <-p.stop:
 			p.removeAcked()
 			return
@@ -391,6 +472,8 @@ func (p *Producer) run() {
 }
 
 func (p *Producer) removeAcked() {
+	p.disk.Lock()
+	defer p.disk.Unlock()
 	p.mu.Lock()
 	acked := p.acked
 	p.acked = nil
@@ -402,68 +485,73 @@ func (p *Producer) removeAcked() {
 
 // drain hands spooled records to the client in order while it has room.
 func (p *Producer) drain() {
-	for {
-		p.mu.Lock()
-		room := p.inflightMax - len(p.pend)
-		from, unread, closing := p.readFrom, p.unread, p.closing
-		low := min(drainBatch, p.inflightMax/2)
-		p.mu.Unlock()
-		if unread <= 0 || closing || room <= 0 || room < low {
-			return
-		}
-		recs, bad, err := p.sp.read(from, min(room, drainBatch))
-		if err != nil {
-			p.log.Error().Err(err).Msg("kafka spool read failed")
-			return
-		}
-		if len(bad) > 0 {
-			p.log.Error().Int("records", len(bad)).Msg("kafka spool: records that do not decode; dropped")
-			if err := p.sp.remove(bad); err != nil {
-				p.log.Error().Err(err).Msg("kafka spool: deleting undecodable records failed")
-				return
-			}
-		}
-		now := time.Now()
-		p.mu.Lock()
-		var next uint64 // past the last undecodable record
-		for _, seq := range bad {
-			if seq >= p.readFrom {
-				next = max(next, seq+1)
-				p.unread--
-				p.queued--
-				p.dropped.Add(1)
-			}
-		}
-		n := 0
-		for i := range recs {
-			if recs[i].seq < p.readFrom {
-				continue
-			}
-			p.produce(&recs[i].rec, recs[i].seq, now, true)
-			p.readFrom = recs[i].seq + 1
-			n++
-		}
-		p.readFrom = max(p.readFrom, next)
-		p.unread -= int64(n)
-		p.queued -= int64(n)
-		if len(recs)+len(bad) == 0 && p.unread > 0 {
-			// Counted but not on disk: a bug, not the wire's doing.
-			// Let newer records through rather than stall for ever.
-			p.log.Error().Int64("unread", p.unread).Msg("kafka spool: records counted but not found; skipped")
-			p.queued -= p.unread
-			p.unread = 0
-		}
-		p.mu.Unlock()
-		if len(recs)+len(bad) == 0 {
-			return
+	for p.drainOnce() {
+		p.removeAcked()
+	}
+}
+
+// drainOnce hands one read of the spool to the client; it reports
+// whether to go on.
+func (p *Producer) drainOnce() bool {
+	p.disk.Lock()
+	defer p.disk.Unlock()
+	p.mu.Lock()
+	room := p.inflightMax - len(p.pend)
+	from, unread, closing := p.readFrom, p.unread, p.closing
+	low := min(drainBatch, p.inflightMax/2)
+	p.mu.Unlock()
+	if unread <= 0 || closing || room <= 0 || room < low {
+		return false
+	}
+	recs, bad, err := p.sp.read(from, min(room, drainBatch))
+	if err != nil {
+		p.log.Error().Err(err).Msg("kafka spool read failed")
+		return false
+	}
+	if len(bad) > 0 {
+		p.log.Error().Int("records", len(bad)).Msg("kafka spool: records that do not decode; dropped")
+		if err := p.sp.remove(bad); err != nil {
+			p.log.Error().Err(err).Msg("kafka spool: deleting undecodable records failed")
+			return false
 		}
 	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var next uint64 // past the last undecodable record
+	for _, seq := range bad {
+		if seq >= p.readFrom {
+			next = max(next, seq+1)
+			p.unread--
+			p.queued--
+			p.dropped.Add(1)
+		}
+	}
+	n := 0
+	for i := range recs {
+		if recs[i].seq < p.readFrom {
+			continue
+		}
+		p.produce(&recs[i].rec, recs[i].seq, now, true)
+		p.readFrom = recs[i].seq + 1
+		n++
+	}
+	p.readFrom = max(p.readFrom, next)
+	p.unread -= int64(n)
+	p.queued -= int64(n)
+	if len(recs)+len(bad) == 0 && p.unread > 0 {
+		// Counted but not on disk: a bug, not the wire's doing. Let
+		// newer records through rather than stall for ever.
+		p.log.Error().Int64("unread", p.unread).Msg("kafka spool: records counted but not found; skipped")
+		p.queued -= p.unread
+		p.unread = 0
+	}
+	return len(recs)+len(bad) > 0
 }
 
 // checkpoint copies to the spool records the client has held longer than
 // checkpointAfter, so a crash during an outage does not lose them.
-func (p *Producer) checkpoint() {
-	cut := time.Now().Add(-checkpointAfter)
+func (p *Producer) checkpoint(cut time.Time) {
 	p.mu.Lock()
 	var batch []spooled
 	for kr, pd := range p.pend {
@@ -490,10 +578,21 @@ func (p *Producer) Close(ctx context.Context) error {
 	p.mu.Unlock()
 	close(p.stop)
 	<-p.done
-	flushErr := p.cl.Flush(ctx)
+	// What the brokers have not acknowledged goes to disk first: the
+	// flush may not finish (brokers away), and what follows it must fit
+	// in the caller's time. What they acknowledge meanwhile is deleted
+	// again below.
+	p.checkpoint(time.Now().Add(time.Hour))
+	wait := flushMax
+	if !p.connected.Load() {
+		wait = flushMax / 10
+	}
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	flushErr := p.cl.Flush(fctx)
 	p.cl.Close() // what is still in the client comes back through promise, into unsent
 	// The client calls promises from its own goroutine: wait for them.
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		p.mu.Lock()
 		n := len(p.pend)
 		p.mu.Unlock()
@@ -515,6 +614,14 @@ func (p *Producer) Close(ctx context.Context) error {
 		p.log.Info().Int64("records", count).Msg("kafka: brokers did not take everything before shutdown; the rest is in the spool for the next start")
 	}
 	return err
+}
+
+// Spilling reports whether records go to the spool now (the brokers are
+// slow or away, or the spool holds records not yet sent).
+func (p *Producer) Spilling() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.queued > 0 || len(p.pend) >= p.inflightMax
 }
 
 // Stats returns the sink's figures.
@@ -565,7 +672,9 @@ func (h hooks) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.C
 		h.p.connErrs.Add(1)
 		h.p.connected.Store(false)
 		h.p.setErr(err)
+		return
 	}
+	h.p.connected.Store(true)
 }
 
 func (h hooks) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {

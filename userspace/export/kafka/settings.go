@@ -85,8 +85,10 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 	if s.Linger < 0 || time.Duration(s.Linger) > 10*time.Second {
 		p.Add(key+".linger", "%v is out of range; use 0 to 10s (0: the default, %v)", time.Duration(s.Linger), DefaultLinger)
 	}
-	if s.BatchMaxBytes != 0 && (s.BatchMaxBytes < 16<<10 || s.BatchMaxBytes > 64<<20) {
-		p.Add(key+".batch_max_bytes", "%s is out of range; use 16KiB to 64MiB, or 0 for 1MiB", s.BatchMaxBytes)
+	// An event longer than a batch is refused: an e-mail's event with
+	// every recipient runs to tens of KiB.
+	if s.BatchMaxBytes != 0 && (s.BatchMaxBytes < 256<<10 || s.BatchMaxBytes > 64<<20) {
+		p.Add(key+".batch_max_bytes", "%s is out of range; use 256KiB to 64MiB, or 0 for 1MiB", s.BatchMaxBytes)
 	}
 	switch s.SASL {
 	case "":
@@ -197,4 +199,18 @@ func readPassword(path string) (string, error) {
 		return "", fmt.Errorf("%s: the first line is empty; put the password there", path)
 	}
 	return pw, nil
+}
+
+// ValidName reports whether a sink's name can name its spool file.
+func ValidName(n string) bool {
+	if n == "" || n[0] == '.' || len(n) > 200 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -145,6 +145,7 @@ var rules = []rule{
 	{"network.vlan.id", classEvent, tDrop, sString, "the customer's network layout; a per-subscriber VLAN would single one out"},
 	{"network.inner.vlan.id", classEvent, tDrop, sString, "the customer's network layout; a per-subscriber VLAN would single one out"},
 	{"network.community_id", classEvent, tDrop, sString, "an unkeyed hash of the raw addresses and ports: anyone can test guesses against it"},
+	{"edgesensor.capture.path", classEvent, tDrop, sString, "a file on the sensor's disk: the packets of an alerting flow stay on the box"},
 	{"edgesensor.tunnel.type", classEvent, tTunnelType, sString, "the encapsulation"},
 	{"edgesensor.tunnel.id", classEvent, tDrop, sNumber, "a tunnel id can name a subscriber (a GTP-U TEID does)"},
 	{"edgesensor.tunnel.outer.source.ip", classEvent, tDrop, sString, "an address of the customer's equipment"},

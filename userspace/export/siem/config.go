@@ -118,6 +118,18 @@ func (c *SinkConfig) Validate(key string, p *setting.Problems) {
 	case "kafka":
 		formats = []string{"json"}
 		c.Settings.Validate(key, p)
+		if !kafka.ValidName(c.Name) {
+			p.Add(key+".name", "%q names the sink's spool file; use letters, digits, '.', '_' and '-' (not starting with '.')", c.Name)
+		}
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"path", c.Path != ""}, {"network", c.Network != ""}, {"address", c.Address != ""}, {"facility", c.Facility != 0},
+			{"app_name", c.AppName != ""}, {"max_size", c.MaxSize != 0}, {"max_backups", c.MaxBackups != 0}} {
+			if f.set {
+				p.Add(key+"."+f.name, "set on a kafka sink, where it does nothing; remove it")
+			}
+		}
 		if !c.Settings.TLS {
 			for _, f := range []struct{ name, v string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}, {"server_name", c.ServerName}} {
 				if f.v != "" {

@@ -32,7 +32,7 @@ func (t kafkaTransport) close() error                   { return nil }
 // what the old one could not send goes out first.
 func (s *sink) runKafka(ctx context.Context, drain <-chan struct{}) {
 	defer close(s.done)
-	kp := s.openKafka(ctx)
+	kp := s.openKafka(ctx, drain)
 	if kp == nil {
 		return
 	}
@@ -56,14 +56,38 @@ func (s *sink) runKafka(ctx context.Context, drain <-chan struct{}) {
 		if len(recs) == 0 {
 			break
 		}
+		// While the records go to disk, a batch gathers for up to
+		// spillLinger: one write (and fsync) per event would wear the
+		// router's flash during an outage.
+		var linger <-chan time.Time
+		var t *time.Timer
+		if kp.Spilling() {
+			t = time.NewTimer(spillLinger)
+			linger = t.C
+		}
 	fill:
 		for len(recs) < batchLines {
 			select {
 			case it := <-s.q:
 				add(it)
 			default:
-				break fill
+				if linger == nil {
+					break fill
+				}
+				select {
+				case it := <-s.q:
+					add(it)
+				case <-linger:
+					break fill
+				case <-drain:
+					break fill
+				case <-ctx.Done():
+					break fill
+				}
 			}
+		}
+		if t != nil {
+			t.Stop()
 		}
 		kp.Send(recs)
 	}
@@ -72,20 +96,26 @@ func (s *sink) runKafka(ctx context.Context, drain <-chan struct{}) {
 	}
 }
 
+// spillLinger is how long a batch gathers while the sink spools.
+const spillLinger = 100 * time.Millisecond
+
 // openKafka opens the producer, waiting while another holds the spool.
-func (s *sink) openKafka(ctx context.Context) *kafka.Producer {
+func (s *sink) openKafka(ctx context.Context, drain <-chan struct{}) *kafka.Producer {
 	for attempt := 1; ; attempt++ {
 		kp, err := kafka.New(s.cfg.Settings, kafka.Options{Name: s.cfg.Name, Sensor: s.cfg.Hostname, TLS: s.tls, Log: s.log})
 		if err == nil {
 			s.kp.Store(kp)
 			return kp
 		}
-		s.errors.Add(1)
 		if !errors.Is(err, bbolt.ErrTimeout) {
+			s.errors.Add(1)
 			s.closeErr = fmt.Errorf("sink %q: %w", s.cfg.Name, err)
 			s.log.Error().Err(err).Msg("kafka sink cannot start; its events are dropped")
-			s.discard(ctx)
+			s.discard(ctx, drain)
 			return nil
+		}
+		if attempt == 1 {
+			s.errors.Add(1)
 		}
 		if attempt == 3 {
 			s.log.Warn().Msg("kafka spool still held by another sink; waiting")
@@ -96,14 +126,24 @@ func (s *sink) openKafka(ctx context.Context) *kafka.Producer {
 	}
 }
 
-// discard counts what a sink that could not start is given.
-func (s *sink) discard(ctx context.Context) {
+// discard counts what a sink that could not start is given, until the
+// fanout closes.
+func (s *sink) discard(ctx context.Context, drain <-chan struct{}) {
 	for {
 		select {
 		case <-s.q:
 			s.dropped.Add(1)
 		case <-ctx.Done():
 			return
+		case <-drain:
+			for {
+				select {
+				case <-s.q:
+					s.dropped.Add(1)
+				default:
+					return
+				}
+			}
 		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -304,4 +306,41 @@ func TestKafkaSinkSASLMechanisms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Shutting down while the brokers are away keeps every event: what the
+// client held is written to the spool for the next start.
+func TestKafkaSinkCloseDuringOutage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfg := SinkConfig{Name: "bus", Type: "kafka"}
+	cfg.Brokers, cfg.SpoolDir = []string{dead}, dir
+	f, err := New([]SinkConfig{cfg}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := goldenEvents(t)
+	for i := range 2000 {
+		f.Write(rec(lines[i%len(lines)]))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := f.Close(3 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(filepath.Join(dir, "bus.db"), 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bbolt.Tx) error {
+		if n := tx.Bucket([]byte("records")).Stats().KeyN; n != 2000 {
+			t.Errorf("%d of 2000 events in the spool after Close", n)
+		}
+		return nil
+	})
 }

@@ -438,6 +438,8 @@ func TestValidate(t *testing.T) {
 		{func(c *SinkConfig) { c.Type, c.Brokers, c.CAFile = "kafka", []string{"k:9092"}, "/ca.pem" }, `sinks[0].ca_file: set but tls is false`},
 		{func(c *SinkConfig) { c.Type, c.Brokers, c.SpoolDir = "kafka", []string{"k:9092"}, "spool" }, `sinks[0].spool_dir: "spool" must be an absolute`},
 		{func(c *SinkConfig) { c.Type, c.Brokers, c.Format = "kafka", []string{"k:9092"}, "cef" }, `sinks[0].format: "cef" does not go with type "kafka"`},
+		{func(c *SinkConfig) { c.Type, c.Brokers, c.Name = "kafka", []string{"k:9092"}, "soc/kafka" }, `sinks[0].name: "soc/kafka" names the sink's spool file`},
+		{func(c *SinkConfig) { c.Type, c.Brokers = "kafka", []string{"k:9092"} }, `sinks[0].address: set on a kafka sink, where it does nothing`},
 		{func(c *SinkConfig) { c.Format = "json" }, `sinks[0].format: "json" does not go with type "syslog"`},
 		{func(c *SinkConfig) { c.Address = "siem" }, `sinks[0].address: "siem" is not host:port`},
 		{func(c *SinkConfig) { c.Address = "siem:0" }, `sinks[0].address: "siem:0": port "0" is not 1..65535`},

@@ -218,6 +218,7 @@ func analysisFamilies(a *analysis) []metrics.Family {
 	fams = append(fams, kafkaFamilies(a.taps)...)
 	fams = append(fams, geoFamilies(a)...)
 	fams = append(fams, captureFamilies(a)...)
+	fams = append(fams, lossFamilies(&a.taps.counts.loss)...)
 	return append(fams, cloudIntelFamilies(a)...)
 }
 

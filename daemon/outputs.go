@@ -153,12 +153,14 @@ type eventCounts struct {
 	// packet times are the capture's.
 	live    atomic.Bool
 	latency [2]metrics.Latency // edgesensor.tls, edgesensor.file
+	loss    lossCounts
 }
 
 // Score bands, as SIEM severities use them.
 var bandNames = [5]string{"none", "0-3", "4-6", "7-8", "9-10"}
 
 func (c *eventCounts) observe(f *ecs.Fields) {
+	c.loss.observe(f)
 	switch f.Dataset {
 	case "edgesensor.tls":
 		c.tls.Add(1)

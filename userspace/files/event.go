@@ -372,7 +372,7 @@ func (e *Event) Fields() ecs.Fields {
 		f.SHA256 = e.File.Hash.SHA256
 	}
 	d := &e.Edgesensor.File
-	f.Category, f.Direction, f.Complete = d.Category, d.Direction, d.Complete
+	f.Category, f.Direction, f.Complete, f.Cut = d.Category, d.Direction, d.Complete, d.Cut
 	if e.URL != nil {
 		f.URL = e.URL.Original
 	}

@@ -197,6 +197,8 @@ func (e *Event) Fields() ecs.Fields {
 		sh = sh || m == MissingServerHello
 	}
 	f.UnknownSide = ch && sh
+	d := &e.Edgesensor.TLS
+	f.NoClientHello, f.LostEvents, f.Gaps = ch, d.LostEvents, d.Gaps
 	f.ScoreFields(e.Edgesensor.Score)
 	return f
 }

@@ -71,6 +71,14 @@ type Fields struct {
 	From, To []string // email.from.address, email.to.address
 	Subject  string   // email.subject
 
+	// What the analysis missed of the flow, for the loss metrics:
+	// LostEvents, the data plane dropped events of it (ring full); Gaps,
+	// bytes were missing in a direction; NoClientHello, a handshake whose
+	// ClientHello was not read; Cut, why a file is incomplete
+	// (edgesensor.file.cut).
+	LostEvents, Gaps, NoClientHello bool
+	Cut                             string
+
 	// Action, Rule and Reason are event.action, rule.name and
 	// event.reason (edgesensor.action events).
 	Action, Rule, Reason string

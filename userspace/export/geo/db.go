@@ -139,24 +139,15 @@ func usable(h *handle, addr netip.Addr) bool {
 // (the mapped file was truncated in place) answers nil instead of
 // crashing the sensor. The record is allocated only when one is found.
 func (d *DB) lookupCity(h *handle, addr netip.Addr) *Geo {
-	if !usable(h, addr) {
-		return nil
-	}
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer d.fault(h)
-	res := h.r.Lookup(addr)
-	if !d.found(res) {
-		return nil
-	}
-	rec := new(cityRecord)
-	if err := res.Decode(rec); err != nil {
-		d.errs.Add(1)
-		return nil
-	}
-	return rec.geo()
+	return lookupIn(d, h, addr, (*cityRecord).geo)
 }
 
 func (d *DB) lookupASN(h *handle, addr netip.Addr) *AS {
+	return lookupIn(d, h, addr, (*asnRecord).answer)
+}
+
+// lookupIn decodes addr's record of h as an R and answers from it.
+func lookupIn[R, A any](d *DB, h *handle, addr netip.Addr, answer func(*R) *A) *A {
 	if !usable(h, addr) {
 		return nil
 	}
@@ -166,12 +157,12 @@ func (d *DB) lookupASN(h *handle, addr netip.Addr) *AS {
 	if !d.found(res) {
 		return nil
 	}
-	rec := new(asnRecord)
+	rec := new(R)
 	if err := res.Decode(rec); err != nil {
 		d.errs.Add(1)
 		return nil
 	}
-	return rec.answer()
+	return answer(rec)
 }
 
 func (d *DB) found(res maxminddb.Result) bool {

@@ -189,15 +189,16 @@ type IMAP struct {
 // writeEvent writes the event of a candidate file.
 func (p *Pipeline) writeEvent(f *file, complete bool) {
 	ev := p.event(f, complete)
+	// The fields are made once: the capture's path is not among them.
+	fields := ev.Fields()
 	if p.cfg.Capture != nil {
-		fl := ev.Fields()
-		ev.Edgesensor.Capture = p.cfg.Capture(&fl)
+		ev.Edgesensor.Capture = p.cfg.Capture(&fields)
 	}
 	b, err := json.Marshal(&ev)
 	if err != nil {
 		return
 	}
-	rec := ecs.Record{Fields: ev.Fields(), Line: append(b, '\n')}
+	rec := ecs.Record{Fields: fields, Line: append(b, '\n')}
 	p.Stats.Files.Add(1)
 	if !complete {
 		p.Stats.Incomplete.Add(1)

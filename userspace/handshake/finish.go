@@ -116,16 +116,17 @@ func (s *shard) finish(f *flow, end string) {
 	if s.p.cfg.Score != nil {
 		s.p.cfg.Score(ev)
 	}
+	// The fields are made once: the capture's path is not among them.
+	fields := ev.Fields()
 	if s.p.cfg.Capture != nil {
-		f := ev.Fields()
-		ev.Edgesensor.Capture = s.p.cfg.Capture(&f)
+		ev.Edgesensor.Capture = s.p.cfg.Capture(&fields)
 	}
 	line, err := s.encode(ev)
 	if err != nil {
 		s.p.Stats.Errors.Add(1)
 		return
 	}
-	s.rec = ecs.Record{Fields: ev.Fields(), Line: line}
+	s.rec = ecs.Record{Fields: fields, Line: line}
 	s.p.out.Write(&s.rec)
 	s.p.Stats.Events.Add(1)
 }

@@ -197,12 +197,20 @@ func verify(pub ed25519.PublicKey, raw []byte) ([]byte, error) {
 	if !ok || string(format) != Format {
 		return nil, fmt.Errorf("%w: the signature line is not %q and a signature", ErrMalformed, Format)
 	}
-	var sig [ed25519.SignatureSize]byte
-	if n, err := base64.StdEncoding.Strict().Decode(sig[:], sig64); err != nil || n != len(sig) || base64.StdEncoding.EncodedLen(n) != len(sig64) {
+	// Decode needs DecodedLen of its input in the buffer, not the length
+	// it will write: a signature's 64 bytes alone panicked on 88
+	// characters holding line breaks, which Decode skips (FuzzOpen). The
+	// input's length is checked first, so the buffer stays on the stack.
+	if len(sig64) != base64.StdEncoding.EncodedLen(ed25519.SignatureSize) {
+		return nil, fmt.Errorf("%w: signature encoding", ErrMalformed)
+	}
+	var buf [ed25519.SignatureSize + 2]byte // DecodedLen(88)
+	n, err := base64.StdEncoding.Strict().Decode(buf[:], sig64)
+	if err != nil || n != ed25519.SignatureSize {
 		return nil, fmt.Errorf("%w: signature encoding", ErrMalformed)
 	}
 	payload := raw[nl+1:]
-	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, payload, sig[:]) {
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, payload, buf[:n]) {
 		return nil, ErrSignature
 	}
 	return payload, nil

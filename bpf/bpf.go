@@ -249,6 +249,9 @@ type Objects struct {
 	Counters       *ebpf.Map      `ebpf:"counters"`
 	TLSFilter      *ebpf.Map      `ebpf:"tls_filter"`
 	Scratch        *ebpf.Map      `ebpf:"scratch"`
+	// Chain holds, by ingress ifindex, the program the sensor hands
+	// what it passes to (sensor.xdp_share = "chain").
+	Chain *ebpf.Map `ebpf:"chain"`
 
 	// Enforcement (enforce.h).
 	EnfExact4     *ebpf.Map      `ebpf:"enf_exact4"`
@@ -276,6 +279,11 @@ type Objects struct {
 	// inner are the templates of the blocklist tables.
 	inner map[string]*ebpf.MapSpec
 	enf   enfVars
+	// maps and spec, kept when LoadOptions.Extension asks, load the same
+	// program again as an extension (freplace) over these maps. (Assign
+	// walks pointers to structs, so the spec hides in a func.)
+	maps map[string]*ebpf.Map
+	spec func() *ebpf.CollectionSpec
 }
 
 // InnerSpec returns a copy of the template of the tables the blocklist
@@ -292,7 +300,7 @@ func (o *Objects) InnerSpec(name string) (*ebpf.MapSpec, error) {
 func (o *Objects) Close() error {
 	var errs []error
 	for _, c := range []interface{ Close() error }{o.Program, o.Handshakes, o.Streams, o.Fragments, o.Flows,
-		o.StreamVerdicts, o.HSVerdicts, o.FragStates, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch,
+		o.StreamVerdicts, o.HSVerdicts, o.FragStates, o.IfSlots, o.Counters, o.TLSFilter, o.Scratch, o.Chain,
 		o.EnfExact4, o.EnfExact6, o.EnfPrefix4, o.EnfPrefix6, o.EnfAllow4,
 		o.EnfAllow6, o.FlowBlocks, o.EnfLists, o.Actions, o.FileHolds, o.HoldReqs, o.BSS} {
 		if c == nil {
@@ -302,6 +310,12 @@ func (o *Objects) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	for _, m := range o.maps {
+		if err := m.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	o.maps = nil
 	return errors.Join(errs...)
 }
 
@@ -324,11 +338,14 @@ type LoadOptions struct {
 	// its own (fail open). MaxBlockedFlows sizes the blocked-flow table.
 	Enforce         bool
 	MaxBlockedFlows uint32
+	// Extension keeps what LoadExtension needs: the program can then also
+	// run as a component of a libxdp dispatcher, over the same maps.
+	Extension bool
 }
 
 // PinnedMaps are the maps pinned by name under LoadOptions.PinPath.
 var PinnedMaps = []string{"handshakes", "streams", "fragments", "flows", "stream_verdicts",
-	"hs_verdicts", "frag_states", "ifslots", "counters", "tls_filter", "scratch"}
+	"hs_verdicts", "frag_states", "ifslots", "counters", "tls_filter", "scratch", "chain"}
 
 // Load verifies and loads the program with its maps.
 func Load(opts LoadOptions) (*Objects, error) {
@@ -380,18 +397,81 @@ func Load(opts LoadOptions) (*Objects, error) {
 			objs.inner[name] = m.InnerMap.Copy()
 		}
 	}
-	if err := spec.LoadAndAssign(&objs, &copts); err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("loading XDP program: %+v", ve)
+	coll, err := ebpf.NewCollectionWithOptions(spec, copts)
+	if err != nil {
+		return nil, loadError("loading XDP program", err)
+	}
+	defer coll.Close() // what Assign did not take
+	var maps map[string]*ebpf.Map
+	if opts.Extension {
+		maps = make(map[string]*ebpf.Map, len(coll.Maps))
+		for name, m := range coll.Maps {
+			c, err := m.Clone()
+			if err != nil {
+				for _, m := range maps {
+					m.Close()
+				}
+				return nil, fmt.Errorf("keeping map %s: %w", name, err)
+			}
+			maps[name] = c
 		}
+	}
+	err = coll.Assign(&objs)
+	objs.maps = maps
+	if err != nil {
+		objs.Close()
 		return nil, fmt.Errorf("loading XDP program: %w", err)
+	}
+	if opts.Extension {
+		objs.spec = spec.Copy
 	}
 	if err := objs.bindEnfVars(spec, objs.BSS); err != nil {
 		objs.Close()
 		return nil, err
 	}
 	return &objs, nil
+}
+
+func loadError(what string, err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		return fmt.Errorf("%s: %+v", what, ve)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// LoadExtension loads the program once more, as an extension (freplace)
+// of the function fn of target (a libxdp dispatcher's slot), over the
+// maps of o: the same data plane, run as a component of another XDP
+// program. The extension can then be linked to other dispatchers' slots
+// of the same signature. o must have been loaded with Extension.
+func (o *Objects) LoadExtension(target *ebpf.Program, fn string) (*ebpf.Program, error) {
+	if o.spec == nil {
+		return nil, errors.New("loading the extension: the objects were loaded without LoadOptions.Extension")
+	}
+	spec := o.spec()
+	ps := spec.Programs[ProgramName]
+	if ps == nil {
+		return nil, fmt.Errorf("program %q missing from the BPF object", ProgramName)
+	}
+	ps.Type, ps.AttachType = ebpf.Extension, ebpf.AttachNone
+	ps.AttachTarget, ps.AttachTo = target, fn
+	for name := range spec.Programs {
+		if name != ProgramName {
+			delete(spec.Programs, name)
+		}
+	}
+	for _, m := range spec.Maps {
+		m.Pinning = ebpf.PinNone
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: o.maps})
+	if err != nil {
+		return nil, loadError("loading the program as an extension", err)
+	}
+	defer coll.Close()
+	p := coll.Programs[ProgramName]
+	delete(coll.Programs, ProgramName)
+	return p, nil
 }
 
 // Object returns the embedded BPF object file for this byte order.

@@ -283,8 +283,7 @@ static __always_inline int udp_candidate(struct xdp_md *ctx, struct pkt *p)
 	return b && (b[0] & 0x80);
 }
 
-SEC("xdp")
-int edgesensor_xdp(struct xdp_md *ctx)
+static __always_inline int sensor_run(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -330,4 +329,25 @@ int edgesensor_xdp(struct xdp_md *ctx)
 		handle_udp(ctx, &p, c);
 	}
 	return XDP_PASS;
+}
+
+/* The program that owned an interface before the sensor, by ingress
+ * ifindex (sensor.xdp_share = "chain"): what the sensor passes goes on
+ * to it, and its verdict stands. Empty slots fall through to XDP_PASS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, MAX_IFINDEX);
+	__type(key, __u32);
+	__type(value, __u32);
+} chain SEC(".maps");
+
+SEC("xdp")
+int edgesensor_xdp(struct xdp_md *ctx)
+{
+	int act = sensor_run(ctx);
+	__u32 ifindex = ctx->ingress_ifindex;
+
+	if (act == XDP_PASS && ifindex < MAX_IFINDEX)
+		bpf_tail_call(ctx, &chain, ifindex);
+	return act;
 }

@@ -486,6 +486,7 @@ const (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	sensorMapActions             = "actions"
+	sensorMapChain               = "chain"
 	sensorMapCounters            = "counters"
 	sensorMapDeepState           = "deep_state"
 	sensorMapEnfAllow4           = "enf_allow4"
@@ -613,6 +614,7 @@ type sensorProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorMapSpecs struct {
 	Actions        *ebpf.MapSpec `ebpf:"actions"`
+	Chain          *ebpf.MapSpec `ebpf:"chain"`
 	Counters       *ebpf.MapSpec `ebpf:"counters"`
 	DeepState      *ebpf.MapSpec `ebpf:"deep_state"`
 	EnfAllow4      *ebpf.MapSpec `ebpf:"enf_allow4"`
@@ -716,6 +718,7 @@ func (o *sensorObjects) Close() error {
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorMaps struct {
 	Actions        *ebpf.Map `ebpf:"actions"`
+	Chain          *ebpf.Map `ebpf:"chain"`
 	Counters       *ebpf.Map `ebpf:"counters"`
 	DeepState      *ebpf.Map `ebpf:"deep_state"`
 	EnfAllow4      *ebpf.Map `ebpf:"enf_allow4"`
@@ -745,6 +748,7 @@ type sensorMaps struct {
 func (m *sensorMaps) Close() error {
 	return _SensorClose(
 		m.Actions,
+		m.Chain,
 		m.Counters,
 		m.DeepState,
 		m.EnfAllow4,

@@ -22,6 +22,8 @@ declare -A lab=(
 	# An external Kafka consumer reads the Kafka sink's topic; mmdblookup
 	# checks the GeoIP enrichment against libmaxminddb.
 	[kcat]=kcat [mmdblookup]=mmdb-bin
+	# The sensor shares an interface's XDP hook with xdp-tools' xdp-filter.
+	[xdp-filter]=xdp-tools [xdp-loader]=xdp-tools
 )
 
 want=()

@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -30,21 +32,59 @@ type Attachment struct {
 	Ifindex int
 	Mode    string // native or generic, as actually used
 	ProgID  ebpf.ProgramID
-	Adopted bool // an existing pinned link was updated in place
-	link    link.Link
+	Adopted bool // an existing pinned link, or our program in a dispatcher, was updated in place
+	// Shared: the sensor runs as a component of libxdp's dispatcher,
+	// beside Others (their program names, in run order).
+	Shared  bool
+	Others  []string
+	link    link.Link     // alone: our pinned link
+	ext     *ebpf.Program // shared: our component, pinned as the mark
+	pinPath string
 }
 
-// Close releases the link's file descriptor; a pinned link stays attached.
+// Close releases the file descriptors; what is pinned stays attached.
 func (a *Attachment) Close() error {
+	if a.ext != nil {
+		return a.ext.Close()
+	}
 	if a.link == nil {
 		return nil
 	}
 	return a.link.Close()
 }
 
+// detach takes the sensor off the interface and removes its pin.
+func (a *Attachment) detach() error {
+	if a.Shared {
+		_, err := leaveDispatcher(a.Ifindex)
+		if err == nil {
+			_ = os.Remove(sharedPin(a.pinPath, a.Iface))
+		}
+		return err
+	}
+	_, _, mode, _ := xdpState(a.Ifindex)
+	if err := detachLink(a.link); err != nil {
+		return err
+	}
+	_, err := unchain(a.pinPath, a.Ifindex, mode)
+	return err
+}
+
 // linkPin is where the link of an interface is pinned.
 func linkPin(pinPath, iface string) string {
 	return filepath.Join(pinPath, "links", iface)
+}
+
+// sharedPin marks an interface where the sensor joined libxdp's
+// dispatcher: it pins the sensor's component program. (The dispatcher's
+// own pins are libxdp's, under its directory.)
+func sharedPin(pinPath, iface string) string {
+	return filepath.Join(pinPath, "shared", iface)
+}
+
+func hasSharedPin(pinPath, iface string) bool {
+	_, err := os.Stat(sharedPin(pinPath, iface))
+	return err == nil
 }
 
 // modeName turns netlink's IFLA_XDP_ATTACHED into a mode name.
@@ -99,7 +139,26 @@ type AttachOptions struct {
 	Mode    string // config.ModeNative, ModeGeneric or ModeAuto
 	Force   bool   // replace another XDP program
 	PinPath string // bpffs directory; the link is pinned under links/
-	Log     zerolog.Logger
+	// Share is sensor.xdp_share (config.ShareAuto, ShareLibXDP, ShareOff;
+	// empty is off) and Priority the run priority in a dispatcher.
+	Share    string
+	Priority int
+	// Extension loads the sensor's program as a dispatcher component.
+	Extension func(target *ebpf.Program, fn string) (*ebpf.Program, error)
+	// Chain is the program's chain table (sharing by "chain").
+	Chain *ebpf.Map
+	Log   zerolog.Logger
+}
+
+// shared decides whether to attach through libxdp's dispatcher.
+func (o AttachOptions) shared(iface string, ifindex int) bool {
+	switch o.Share {
+	case config.ShareLibXDP:
+		return true
+	case config.ShareAuto:
+		return hasSharedPin(o.PinPath, iface) || isDispatcher(ifindex)
+	}
+	return false
 }
 
 // pinnedLink opens the link pinned for iface, if any. It returns the
@@ -122,8 +181,10 @@ func pinnedLink(pinPath, iface string) (link.Link, int, error) {
 }
 
 // Check tells, without changing anything, whether iface can be attached
-// to: it exists, and it carries no XDP program but ours (unless force).
-func Check(iface, pinPath string, force bool) error {
+// to: it exists, and it carries no XDP program but ours (unless force),
+// or libxdp's dispatcher, which the sensor joins when sharing.
+func Check(iface string, o AttachOptions) error {
+	pinPath, force := o.PinPath, o.Force
 	ifc, err := net.InterfaceByName(iface)
 	if err != nil {
 		return fmt.Errorf("attaching to %s: %w (`ip link show` lists the interfaces)", iface, ErrNoInterface)
@@ -144,26 +205,67 @@ func Check(iface, pinPath string, force bool) error {
 				"(renamed interface?); run `edgesensor detach --iface %s` first", iface, other, iface)
 		}
 	}
+	if hasSharedPin(pinPath, iface) {
+		if o.Share != config.ShareOff && o.Share != "" {
+			return nil // ours, in a dispatcher: updated in place
+		}
+		// Sharing turned off: Attach leaves the dispatcher, which works
+		// alone only if nothing else is in it.
+		if others, err := dispatcherOthers(ifc.Index); err == nil && len(others) > 0 && !force {
+			return fmt.Errorf("attaching to %s: %w: the sensor shares it with %s through libxdp's dispatcher, "+
+				"and sensor.xdp_share = \"off\" would attach alone; set xdp_share = \"auto\", or pass --force "+
+				"to remove them", iface, ErrBusy, strings.Join(others, ", "))
+		}
+		return nil
+	}
 	attached, id, mode, err := xdpState(ifc.Index)
 	if err != nil || !attached || force {
 		return err
 	}
+	name := programName(id)
+	if o.Share == config.ShareChain && name != bpf.ProgramName {
+		return nil // taken over and chained after the sensor
+	}
+	if name == dispatcherName {
+		if o.Share != config.ShareOff && o.Share != "" {
+			return nil
+		}
+		return fmt.Errorf("attaching to %s: %w: libxdp's multi-program dispatcher (id %d, %s mode; "+
+			"`xdp-loader status` lists its programs); set sensor.xdp_share = \"auto\" to run beside them, "+
+			"or pass --force to replace them", iface, ErrBusy, id, mode)
+	}
 	return fmt.Errorf("attaching to %s: %w: program %q (id %d, %s mode); "+
-		"detach it first or pass --force to replace it", iface, ErrBusy, programName(id), id, mode)
+		"detach it first or pass --force to replace it; to run both, set sensor.xdp_share = \"chain\" "+
+		"(the sensor runs first and hands what it passes to it)", iface, ErrBusy, name, id, mode)
 }
 
 // Attach attaches prog to iface and pins the link. A link pinned by an
 // earlier run is updated in place, so the interface is never left
 // unwatched during an upgrade or restart.
 func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, error) {
-	if err := Check(iface, o.PinPath, o.Force); err != nil {
+	if err := Check(iface, o); err != nil {
 		return nil, err
 	}
 	ifc, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, fmt.Errorf("attaching to %s: %w", iface, ErrNoInterface)
 	}
-	a := &Attachment{Iface: iface, Ifindex: ifc.Index}
+	if o.shared(iface, ifc.Index) {
+		return attachShared(iface, ifc.Index, o)
+	}
+	if hasSharedPin(o.PinPath, iface) {
+		// Sharing turned off: leave the dispatcher, then attach alone if
+		// nothing else is left there (or with --force).
+		o.Log.Warn().Str("iface", iface).Msg("sensor.xdp_share = \"off\": leaving libxdp's dispatcher to attach alone")
+		if _, err := leaveDispatcher(ifc.Index); err != nil {
+			return nil, fmt.Errorf("attaching to %s: leaving libxdp's dispatcher: %w", iface, err)
+		}
+		_ = os.Remove(sharedPin(o.PinPath, iface))
+		if err := Check(iface, o); err != nil {
+			return nil, err
+		}
+	}
+	a := &Attachment{Iface: iface, Ifindex: ifc.Index, pinPath: o.PinPath}
 	pin := linkPin(o.PinPath, iface)
 
 	// Zero-gap path: our own pinned link, still alive, takes the new program.
@@ -184,7 +286,27 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 		_ = os.Remove(pin)
 	}
 
-	if attached, id, _, err := xdpState(ifc.Index); err == nil && attached {
+	var chained *ebpf.Program
+	if attached, id, mode, err := xdpState(ifc.Index); err == nil && attached && o.Share == config.ShareChain {
+		if chained, err = chainProgram(o.Chain, ifc.Index, id); err != nil {
+			return nil, fmt.Errorf("attaching to %s: %w", iface, err)
+		}
+		defer chained.Close()
+		o.Log.Info().Str("iface", iface).Str("prog", programName(id)).Uint32("prog_id", id).
+			Msg("sensor.xdp_share = \"chain\": the sensor runs first and hands what it passes to the program that was there")
+		if err := netlinkDetach(ifc.Index); err != nil {
+			_ = o.Chain.Delete(uint32(ifc.Index))
+			return nil, fmt.Errorf("attaching to %s: taking program %d off to chain it: %w "+
+				"(a BPF link held by another process can only be removed by it)", iface, id, err)
+		}
+		// Whatever fails below puts it back.
+		defer func() {
+			if a.link == nil {
+				_ = o.Chain.Delete(uint32(ifc.Index))
+				_ = setXDP(ifc.Index, chained.FD(), nil, modeFlags(mode))
+			}
+		}()
+	} else if err == nil && attached {
 		name := programName(id)
 		o.Log.Warn().Str("iface", iface).Uint32("prog_id", id).Str("prog", name).Msg("--force: removing the attached XDP program")
 		if err := netlinkDetach(ifc.Index); err != nil {
@@ -217,10 +339,64 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 		return nil, fmt.Errorf("attaching XDP to %s in %s mode: %w%s", iface, o.Mode, privilegeHint(err), hint)
 	}
 	if err := a.link.Pin(pin); err != nil {
+		_ = a.link.Detach()
 		a.link.Close()
+		a.link = nil
 		return nil, fmt.Errorf("pinning link of %s at %s: %w", iface, pin, err)
 	}
 	return a.finish(true)
+}
+
+// attachShared joins (or makes) libxdp's dispatcher on the interface.
+func attachShared(iface string, ifindex int, o AttachOptions) (*Attachment, error) {
+	if o.Extension == nil {
+		return nil, fmt.Errorf("attaching to %s through libxdp: no extension loader", iface)
+	}
+	if l, idx, err := pinnedLink(o.PinPath, iface); err == nil {
+		// A link of our own from before sharing: it goes, for a moment.
+		if idx == ifindex {
+			o.Log.Warn().Str("iface", iface).Msg("moving from a link of its own into libxdp's dispatcher: " +
+				"the interface is unwatched for a moment")
+		}
+		if err := detachLink(l); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("attaching to %s: removing the sensor's own link: %w", iface, err)
+		}
+		l.Close()
+	}
+	if attached, id, _, err := xdpState(ifindex); err == nil && attached && programName(id) != dispatcherName {
+		// Check let it through: --force.
+		name := programName(id)
+		o.Log.Warn().Str("iface", iface).Uint32("prog_id", id).Str("prog", name).Msg("--force: removing the attached XDP program")
+		if err := netlinkDetach(ifindex); err != nil {
+			return nil, fmt.Errorf("attaching to %s: removing program %q (id %d): %w "+
+				"(a BPF link held by another process can only be removed by it)", iface, name, id, err)
+		}
+	}
+	res, err := joinDispatcher(ifindex, o.Mode, uint32(o.Priority), o.Extension)
+	if err != nil {
+		if !errors.Is(err, ErrNoExtensions) {
+			err = privilegeHint(err)
+		}
+		return nil, fmt.Errorf("attaching to %s through libxdp's dispatcher: %w", iface, err)
+	}
+	pin := sharedPin(o.PinPath, iface)
+	err = os.MkdirAll(filepath.Dir(pin), 0o700)
+	if err == nil {
+		_ = os.Remove(pin) // the earlier program's
+		err = res.ext.Pin(pin)
+	}
+	if err != nil {
+		_, _ = leaveDispatcher(ifindex)
+		res.ext.Close()
+		return nil, fmt.Errorf("pinning the sensor's component on %s at %s: %w", iface, pin, err)
+	}
+	a := &Attachment{Iface: iface, Ifindex: ifindex, Mode: res.mode, Adopted: res.replaced, Shared: true,
+		Others: res.others, ext: res.ext, pinPath: o.PinPath}
+	if info, err := res.ext.Info(); err == nil {
+		a.ProgID, _ = info.ID()
+	}
+	return a, nil
 }
 
 // finish reads back what is attached. A link made by this call is undone
@@ -229,7 +405,7 @@ func (a *Attachment) finish(created bool) (*Attachment, error) {
 	info, err := a.link.Info()
 	if err != nil {
 		if created {
-			_ = a.detachLink()
+			_ = a.detach()
 		}
 		a.link.Close()
 		return nil, fmt.Errorf("reading link of %s: %w", a.Iface, err)
@@ -244,8 +420,85 @@ func (a *Attachment) finish(created bool) (*Attachment, error) {
 // detachLink takes the program off the interface through the link itself
 // (BPF_LINK_DETACH works even while another process holds the link), then
 // removes the pin.
-func (a *Attachment) detachLink() error {
-	return detachLink(a.link)
+// chainProgram puts program id into the chain table at ifindex.
+func chainProgram(chain *ebpf.Map, ifindex int, id uint32) (*ebpf.Program, error) {
+	if chain == nil {
+		return nil, errors.New("no chain table")
+	}
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		return nil, fmt.Errorf("opening program %d to chain it: %w", id, err)
+	}
+	if err := chain.Put(uint32(ifindex), p); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("chaining program %d after the sensor (an XDP program of other flags, "+
+			"e.g. multi-buffer, cannot be): %w", id, err)
+	}
+	return p, nil
+}
+
+// unchain gives the interface back to the program chained after the
+// sensor, if there is one, once the sensor is off it. It returns the
+// program's name.
+func unchain(pinPath string, ifindex int, mode string) (string, error) {
+	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
+		return "", nil
+	}
+	chain, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "chain"), nil)
+	if err != nil {
+		return "", nil // no table: nothing chained
+	}
+	defer chain.Close()
+	var id uint32
+	if err := chain.Lookup(uint32(ifindex), &id); err != nil || id == 0 {
+		return "", nil
+	}
+	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
+	if err != nil {
+		_ = chain.Delete(uint32(ifindex))
+		return "", fmt.Errorf("the program chained after the sensor (id %d) is gone: %w", id, err)
+	}
+	defer p.Close()
+	name := programName(id)
+	if err := setXDP(ifindex, p.FD(), nil, modeFlags(mode)); err != nil {
+		return name, fmt.Errorf("giving the interface back to %q (id %d): %w", name, id, err)
+	}
+	_ = chain.Delete(uint32(ifindex))
+	return name, nil
+}
+
+// chainHolds reports whether the pinned chain table holds a program.
+func chainHolds(pinPath string) bool {
+	chain, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "chain"), nil)
+	if err != nil {
+		return false
+	}
+	defer chain.Close()
+	var key, id uint32
+	it := chain.Iterate()
+	for it.Next(&key, &id) {
+		if id != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// chainedName names the program chained after the sensor on ifindex.
+func chainedName(pinPath string, ifindex int) string {
+	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
+		return ""
+	}
+	chain, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "chain"), nil)
+	if err != nil {
+		return ""
+	}
+	defer chain.Close()
+	var id uint32
+	if err := chain.Lookup(uint32(ifindex), &id); err != nil || id == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s (id %d)", programName(id), id)
 }
 
 func detachLink(l link.Link) error {
@@ -282,12 +535,28 @@ func netlinkDetach(ifindex int) error {
 // program and is unpinned, and the interface's counter slot is freed.
 // Returns false if nothing of ours was attached there.
 func Detach(pinPath, iface string) (bool, error) {
+	if hasSharedPin(pinPath, iface) {
+		idx := 0
+		if ifc, err := net.InterfaceByName(iface); err == nil {
+			idx = ifc.Index
+			if _, err := leaveDispatcher(idx); err != nil {
+				return false, fmt.Errorf("detaching from %s: leaving libxdp's dispatcher: %w", iface, err)
+			}
+		}
+		_ = os.Remove(sharedPin(pinPath, iface))
+		releasePinnedSlot(pinPath, idx)
+		return true, nil
+	}
 	l, idx, err := pinnedLink(pinPath, iface)
 	if err == nil {
+		_, _, mode, _ := xdpState(idx)
 		derr := detachLink(l)
 		l.Close()
 		if derr != nil {
 			return false, fmt.Errorf("detaching from %s: %w", iface, derr)
+		}
+		if _, err := unchain(pinPath, idx, mode); err != nil {
+			return true, fmt.Errorf("detaching from %s: %w", iface, err)
 		}
 		releasePinnedSlot(pinPath, idx)
 		if idx != 0 {
@@ -315,19 +584,25 @@ func Detach(pinPath, iface string) (bool, error) {
 	return false, nil
 }
 
-// PinnedInterfaces lists the interfaces with a pinned link.
+// PinnedInterfaces lists the interfaces with a pinned link or a pinned
+// dispatcher component.
 func PinnedInterfaces(pinPath string) ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(pinPath, "links"))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("listing pinned links: %w", err)
-	}
 	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
+	for _, dir := range []string{"links", "shared"} {
+		ents, err := os.ReadDir(filepath.Join(pinPath, dir))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("listing pinned links: %w", err)
+		}
+		for _, e := range ents {
+			if !slices.Contains(out, e.Name()) {
+				out = append(out, e.Name())
+			}
+		}
 	}
+	sort.Strings(out)
 	return out, nil
 }
 
@@ -341,11 +616,19 @@ func RemovePins(pinPath string) error {
 	}
 	var errs []error
 	for _, name := range bpf.PinnedMaps {
+		if name == "chain" && chainHolds(pinPath) {
+			// The only reference left to a program that could not be
+			// given its interface back: kept, so it is not lost.
+			errs = append(errs, fmt.Errorf("kept %s: it holds a program chained after the sensor "+
+				"that could not be given its interface back", filepath.Join(pinPath, name)))
+			continue
+		}
 		if err := os.Remove(filepath.Join(pinPath, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	_ = os.Remove(filepath.Join(pinPath, "links"))
+	_ = os.Remove(filepath.Join(pinPath, "shared"))
 	_ = os.Remove(pinPath)
 	return errors.Join(errs...)
 }

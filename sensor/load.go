@@ -62,6 +62,7 @@ func Load(c *config.Config, pinPath string) (*bpf.Objects, error) {
 		PinPath:         pinPath,
 		Enforce:         c.Enforce.ModeValue() != enforce.Off,
 		MaxBlockedFlows: uint32(c.Enforce.MaxBlockedFlows),
+		Extension:       c.Sensor.XDPShare != config.ShareOff,
 	})
 	if err != nil {
 		if errors.Is(err, ebpf.ErrMapIncompatible) {

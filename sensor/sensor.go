@@ -50,6 +50,22 @@ type Sensor struct {
 	errc     chan error
 	stopTick chan struct{}
 	closed   bool
+	// ext is the program loaded as a libxdp dispatcher component (once,
+	// then linked into every interface's dispatcher).
+	ext *ebpf.Program
+}
+
+// extension loads the program as a component of target's slot fn, the
+// first time; later dispatchers link the same one.
+func (s *Sensor) extension(target *ebpf.Program, fn string) (*ebpf.Program, error) {
+	if s.ext == nil {
+		p, err := s.objs.LoadExtension(target, fn)
+		if err != nil {
+			return nil, err
+		}
+		s.ext = p
+	}
+	return s.ext, nil
 }
 
 // Setup checks privileges and every interface, mounts bpffs, loads (or
@@ -80,9 +96,14 @@ func Setup(o Options) (*Sensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Sensor{cfg: o.Config, log: o.Log, lock: lock}
+	ao := AttachOptions{
+		Mode: o.Config.Sensor.XDPMode, Force: o.Force, PinPath: pin, Log: o.Log,
+		Share: o.Config.Sensor.XDPShare, Priority: o.Config.Sensor.XDPPriority, Extension: s.extension,
+	}
 	// Nothing changes before every interface is known to be usable.
 	for _, name := range o.Interfaces {
-		if err := Check(name, pin, o.Force); err != nil {
+		if err := Check(name, ao); err != nil {
 			lock.Close()
 			return nil, err
 		}
@@ -100,15 +121,14 @@ func Setup(o Options) (*Sensor, error) {
 		}
 		return nil, err
 	}
-	s := &Sensor{cfg: o.Config, log: o.Log, objs: objs, lock: lock}
+	s.objs = objs
+	ao.Chain = objs.Chain
 	if s.csum, err = newChecksumModes(objs, o.Config); err != nil {
 		s.rollback(len(before) == 0)
 		return nil, err
 	}
 	for _, name := range o.Interfaces {
-		a, err := Attach(objs.Program, name, AttachOptions{
-			Mode: o.Config.Sensor.XDPMode, Force: o.Force, PinPath: pin, Log: o.Log,
-		})
+		a, err := Attach(objs.Program, name, ao)
 		if err != nil {
 			s.rollback(len(before) == 0)
 			return nil, err
@@ -127,6 +147,9 @@ func Setup(o Options) (*Sensor, error) {
 		if a.Adopted {
 			ev = ev.Bool("adopted", true)
 		}
+		if a.Shared {
+			ev = ev.Str("via", "libxdp dispatcher").Strs("beside", a.Others)
+		}
 		ev.Msg("attached")
 		if o.Config.Sensor.XDPMode == config.ModeNative && a.Mode != config.ModeNative && a.Mode != "" {
 			o.Log.Warn().Str("iface", a.Iface).Str("mode", a.Mode).Msg("interface runs another XDP mode than configured")
@@ -141,7 +164,7 @@ func Setup(o Options) (*Sensor, error) {
 func (s *Sensor) rollback(removePins bool) {
 	for _, a := range s.atts {
 		if !a.Adopted {
-			if err := a.detachLink(); err != nil {
+			if err := a.detach(); err != nil {
 				s.log.Warn().Err(err).Str("iface", a.Iface).Msg("rollback: detaching")
 			}
 			_ = ReleaseSlot(s.objs, a.Ifindex)
@@ -151,6 +174,9 @@ func (s *Sensor) rollback(removePins bool) {
 	s.atts = nil
 	if removePins {
 		_ = RemovePins(s.cfg.Sensor.PinPath)
+	}
+	if s.ext != nil {
+		s.ext.Close()
 	}
 	s.objs.Close()
 	s.lock.Close()
@@ -314,7 +340,7 @@ func (s *Sensor) Close(detach bool) error {
 	var errs []error
 	for _, a := range s.atts {
 		if detach {
-			if err := a.detachLink(); err != nil {
+			if err := a.detach(); err != nil {
 				errs = append(errs, fmt.Errorf("detaching from %s: %w", a.Iface, err))
 			} else {
 				s.log.Info().Str("iface", a.Iface).Msg("detached")
@@ -330,6 +356,9 @@ func (s *Sensor) Close(detach bool) error {
 	}
 	if s.count != nil {
 		s.count.Close()
+	}
+	if s.ext != nil {
+		s.ext.Close()
 	}
 	s.objs.Close()
 	s.lock.Close()

@@ -18,11 +18,15 @@ import (
 
 // IfaceStatus is what `status` shows for one interface.
 type IfaceStatus struct {
-	Iface    string            `json:"interface"`
-	Ifindex  int               `json:"ifindex"`
-	Mode     string            `json:"xdp_mode"`
-	ProgID   uint32            `json:"prog_id"`
-	LinkID   uint32            `json:"link_id"`
+	Iface   string `json:"interface"`
+	Ifindex int    `json:"ifindex"`
+	Mode    string `json:"xdp_mode"`
+	ProgID  uint32 `json:"prog_id"`
+	LinkID  uint32 `json:"link_id"`
+	// Via is "libxdp" when the sensor runs in libxdp's dispatcher.
+	Via string `json:"via,omitempty"`
+	// Chained names the program the sensor hands what it passes to.
+	Chained  string            `json:"chained,omitempty"`
 	Slot     uint32            `json:"counter_slot"`
 	Counters map[string]uint64 `json:"counters,omitempty"`
 	Error    string            `json:"error,omitempty"`
@@ -99,6 +103,12 @@ func ReadInterfaces(pinPath string, only []string) (Status, error) {
 }
 
 func (is *IfaceStatus) read(pinPath string, counters, ifslots *ebpf.Map) error {
+	if hasSharedPin(pinPath, is.Iface) {
+		if err := is.readShared(pinPath); err != nil {
+			return err
+		}
+		return is.readCounters(counters, ifslots)
+	}
 	l, err := link.LoadPinnedLink(linkPin(pinPath, is.Iface), nil)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -121,6 +131,48 @@ func (is *IfaceStatus) read(pinPath string, counters, ifslots *ebpf.Map) error {
 	if _, _, mode, err := xdpState(is.Ifindex); err == nil {
 		is.Mode = mode
 	}
+	is.Chained = chainedName(pinPath, is.Ifindex)
+	return is.readCounters(counters, ifslots)
+}
+
+// readShared reads an interface where the sensor joined libxdp's
+// dispatcher: attached while the dispatcher on it holds our program.
+func (is *IfaceStatus) readShared(pinPath string) error {
+	is.Via = "libxdp"
+	p, err := ebpf.LoadPinnedProgram(sharedPin(pinPath, is.Iface), nil)
+	if err != nil {
+		return fmt.Errorf("opening the pinned component: %w", privilegeHint(err))
+	}
+	info, err := p.Info()
+	p.Close()
+	if err != nil {
+		return fmt.Errorf("reading the pinned component: %w", err)
+	}
+	id, _ := info.ID()
+	ifc, err := net.InterfaceByName(is.Iface)
+	if err != nil {
+		return errors.New("its interface is gone (run `edgesensor detach`)")
+	}
+	is.Ifindex = ifc.Index
+	_, _, is.Mode, _ = xdpState(is.Ifindex)
+	in, linkID, err := sharedState(is.Ifindex, id)
+	switch {
+	case errors.Is(err, ErrNotDispatcher):
+		return fmt.Errorf("not attached: libxdp's dispatcher is gone from the interface (%v)", err)
+	case err != nil:
+		return fmt.Errorf("reading libxdp's dispatcher: %w", err)
+	case !in:
+		if is.Mode == "none" {
+			return errors.New("not attached: nothing is on the interface (unloaded by another tool?)")
+		}
+		return errors.New("not attached: libxdp's dispatcher no longer holds the sensor (unloaded by another tool? `xdp-loader status`)")
+	}
+	is.ProgID, is.LinkID = uint32(id), uint32(linkID)
+	return nil
+}
+
+// readCounters reads the interface's counter slot.
+func (is *IfaceStatus) readCounters(counters, ifslots *ebpf.Map) error {
 	if err := ifslots.Lookup(uint32(is.Ifindex), &is.Slot); err != nil {
 		is.Slot = 0
 	}
@@ -146,6 +198,12 @@ func (st Status) WriteText(w io.Writer) error {
 		state := "ok"
 		if is.Error != "" {
 			state = is.Error
+		}
+		switch {
+		case is.Via != "":
+			state += " (in " + is.Via + "'s dispatcher)"
+		case is.Chained != "":
+			state += ", then " + is.Chained
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", is.Iface, is.Ifindex, is.Mode, is.ProgID,
 			c["packets"], humanBytes(c["bytes"]), c["tls_events"], c["quic_events"], c["stream_events"],

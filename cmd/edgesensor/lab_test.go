@@ -221,6 +221,7 @@ type statusJSON struct {
 		ProgID   uint32            `json:"prog_id"`
 		Counters map[string]uint64 `json:"counters"`
 		Error    string            `json:"error"`
+		Chained  string            `json:"chained"`
 	} `json:"interfaces"`
 }
 

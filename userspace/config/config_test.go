@@ -45,6 +45,8 @@ func TestErrorsNameTheKeyAndTheFix(t *testing.T) {
 		{"[capture]\nsnaplen = 100000\n", []string{"capture.snaplen", "128 to 9216"}},
 		{"[capture]\nsnaplne = 100\n", []string{`unknown key "capture.snaplne"`, `did you mean "capture.snaplen"`}},
 		{"[sensor]\nxdp_mode = \"turbo\"\n", []string{"sensor.xdp_mode", `"native", "generic" or "auto"`}},
+		{"[sensor]\nxdp_share = \"both\"\n", []string{"sensor.xdp_share", `"chain"`, `"libxdp"`}},
+		{"[sensor]\nxdp_priority = 0\n", []string{"sensor.xdp_priority", "1 to 10000"}},
 		{"[capture]\nstream_ring = \"3MiB\"\n", []string{"capture.stream_ring", "power of two"}},
 		{"[capture]\nstream_ring = \"lots\"\n", []string{"stream_ring", "number with an optional unit"}},
 		{"[capture]\nhandshake_idle = 30\n", []string{"handshake_idle", `"30s"`}},

@@ -53,7 +53,7 @@ func (c *Config) Summary() []string {
 	}
 	sort.Strings(ports)
 	out := []string{
-		"xdp_mode=" + c.Sensor.XDPMode,
+		"xdp_mode=" + c.Sensor.XDPMode + " xdp_share=" + c.Sensor.XDPShare + fmt.Sprintf(" xdp_priority=%d", c.Sensor.XDPPriority),
 		"pin_path=" + c.Sensor.PinPath,
 		fmt.Sprintf("workers=%d", c.WorkerCount()),
 		fmt.Sprintf("tls=%t quic=%t streams=%t", c.Capture.TLS, c.Capture.QUIC, c.Capture.Streams),

@@ -14,6 +14,18 @@ const (
 	DefaultPinPath    = "/sys/fs/bpf/edgesensor"
 	DefaultXDPMode    = ModeNative
 	DefaultQueueDepth = 1024
+	// DefaultXDPPriority runs the sensor after programs of libxdp's
+	// default priority (50) and xdp-filter's (10): it sees what they let
+	// through, which is what the hosts behind the router see.
+	DefaultXDPPriority = 200
+)
+
+// Ways to share an interface's XDP hook (sensor.xdp_share).
+const (
+	ShareAuto   = "auto"   // join a libxdp dispatcher already there, else attach alone
+	ShareLibXDP = "libxdp" // always attach through a libxdp dispatcher
+	ShareOff    = "off"    // attach alone; refuse an interface with another program
+	ShareChain  = "chain"  // take the interface's program over and hand it what the sensor passes
 )
 
 // XDP attach modes.
@@ -32,6 +44,13 @@ type Sensor struct {
 	// XDPMode is native (driver), generic (skb), or auto (native, falling
 	// back to generic with a warning).
 	XDPMode string `toml:"xdp_mode"`
+	// XDPShare says how to live with other XDP programs on an interface:
+	// through libxdp's multi-program dispatcher (xdp-tools' protocol), or
+	// alone.
+	XDPShare string `toml:"xdp_share"`
+	// XDPPriority is the sensor's run priority in a libxdp dispatcher
+	// (lower runs first).
+	XDPPriority int `toml:"xdp_priority"`
 	// PinPath is the bpffs directory holding the program, maps and links.
 	PinPath string `toml:"pin_path"`
 	// Workers analysing events; 0 means one per CPU.
@@ -45,10 +64,12 @@ type Sensor struct {
 
 func defaultSensor() Sensor {
 	return Sensor{
-		XDPMode:    DefaultXDPMode,
-		PinPath:    DefaultPinPath,
-		QueueDepth: DefaultQueueDepth,
-		LogLevel:   "info",
+		XDPMode:     DefaultXDPMode,
+		XDPShare:    ShareAuto,
+		XDPPriority: DefaultXDPPriority,
+		PinPath:     DefaultPinPath,
+		QueueDepth:  DefaultQueueDepth,
+		LogLevel:    "info",
 	}
 }
 
@@ -57,6 +78,16 @@ func (s *Sensor) validate(key string, p *setting.Problems) {
 	case ModeNative, ModeGeneric, ModeAuto:
 	default:
 		p.Add(key+".xdp_mode", "%q is not a mode; use \"native\", \"generic\" or \"auto\"", s.XDPMode)
+	}
+	switch s.XDPShare {
+	case ShareAuto, ShareLibXDP, ShareOff, ShareChain:
+	default:
+		p.Add(key+".xdp_share", "%q is not a way to share; use \"auto\" (join a libxdp dispatcher already there), "+
+			"\"libxdp\" (always through one, so xdp-tools programs can join later), \"chain\" (run first, then "+
+			"hand what passes to the program already there) or \"off\"", s.XDPShare)
+	}
+	if s.XDPPriority < 1 || s.XDPPriority > 10000 {
+		p.Add(key+".xdp_priority", "%d is out of range; use 1 to 10000 (lower runs first; xdp-filter runs at 10)", s.XDPPriority)
 	}
 	if pp := filepath.Clean(s.PinPath); !filepath.IsAbs(pp) || pp == "/" || pp == "/sys/fs/bpf" {
 		p.Add(key+".pin_path", "%q must be an absolute path to a directory of the sensor's own on bpffs, e.g. %q",

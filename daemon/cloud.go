@@ -258,12 +258,7 @@ func (c *cloudLink) sweepSamples(now time.Time) {
 }
 
 // privacyCategory is the [privacy] category of a file category.
-func privacyCategory(cat filetype.Category) string {
-	if cat == filetype.Executable {
-		return privacy.Executables
-	}
-	return privacy.Documents
-}
+func privacyCategory(cat filetype.Category) string { return privacy.FileCategory(cat) }
 
 // onVerdict writes the cloud's verdict as a follow-up event: the file's
 // event carried the local score; this one carries the score the cloud

@@ -144,9 +144,9 @@ func analysisFamilies(a *analysis) []metrics.Family {
 			}},
 		{Name: "files_total", Help: "File events, by category.", Kind: metrics.Counter, Labels: []string{"category"},
 			Read: func(emit emitFn) {
-				emit(float64(c.executable.Load()), filetype.Executable.String())
-				emit(float64(c.document.Load()), filetype.Document.String())
-				emit(float64(c.arch.Load()), filetype.Archive.String())
+				for _, cat := range filetype.Categories() {
+					emit(float64(c.files[cat].Load()), cat.String())
+				}
 			}},
 		{Name: "scores_total", Help: "Events by risk score band (none: unscored or pending).", Kind: metrics.Counter, Labels: []string{"band"},
 			Read: func(emit emitFn) {

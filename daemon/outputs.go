@@ -145,9 +145,9 @@ func openEvents(cfg *config.Config, stdout io.Writer) (io.Writer, func() error, 
 // eventCounts are events by dataset, files by category and scores by
 // band, for metrics.
 type eventCounts struct {
-	tls, file, verdict, other  atomic.Uint64
-	executable, document, arch atomic.Uint64
-	bands                      [5]atomic.Uint64 // none/pending, 0-3, 4-6, 7-8, 9-10
+	tls, file, verdict, other atomic.Uint64
+	files                     [16]atomic.Uint64 // by filetype.Category
+	bands                     [5]atomic.Uint64  // none/pending, 0-3, 4-6, 7-8, 9-10
 	// live: the events are of traffic now (run), so their last packet's
 	// time against the clock is how long their verdict took; replay's
 	// packet times are the capture's.
@@ -168,13 +168,8 @@ func (c *eventCounts) observe(f *ecs.Fields) {
 	case "edgesensor.file":
 		c.file.Add(1)
 		c.waited(1, f)
-		switch f.Category {
-		case filetype.Executable.String():
-			c.executable.Add(1)
-		case filetype.Document.String():
-			c.document.Add(1)
-		case filetype.Archive.String():
-			c.arch.Add(1)
+		if cat, err := filetype.ParseCategory(f.Category); err == nil && int(cat) < len(c.files) {
+			c.files[cat].Add(1)
 		}
 	case ecs.VerdictDataset:
 		c.verdict.Add(1)

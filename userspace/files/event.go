@@ -154,6 +154,8 @@ type FileDetails struct {
 	Document        *Document `json:"document,omitempty"`
 	// Macros: an Office file carries VBA macros.
 	Macros bool `json:"macros,omitempty"`
+	// Shortcut is what a Windows shortcut (LNK) runs.
+	Shortcut *Shortcut `json:"shortcut,omitempty"`
 	// CompileTime is a PE's COFF time stamp (often fake; often zero).
 	CompileTime string `json:"compile_time,omitempty"`
 	// Retained is where a retention rule kept the file.
@@ -161,6 +163,16 @@ type FileDetails struct {
 	// Analysed says the file's bytes were read from the spool (metadata);
 	// false when it could not be spooled (spool_limit, an error).
 	Analysed bool `json:"analysed"`
+}
+
+// Shortcut is edgesensor.file.shortcut.*: what a Windows shortcut runs,
+// as it says itself (cleaned, at most 512 bytes each).
+type Shortcut struct {
+	Target       string `json:"target,omitempty"`           // the path it runs (link info, environment block or ID list)
+	Arguments    string `json:"arguments,omitempty"`        // its command-line arguments
+	ArgsLength   int    `json:"arguments_length,omitempty"` // characters of arguments as stored (padding shows here)
+	IconLocation string `json:"icon_location,omitempty"`    // a remote one leaks credentials when shown
+	WorkingDir   string `json:"working_dir,omitempty"`
 }
 
 // Document is edgesensor.file.document.*: who made a PDF or an Office

@@ -33,6 +33,10 @@ func applyMetadata(ev *Event, d *FileDetails, f *file) {
 			Application: o.Application, Company: o.Company}
 		d.Macros = o.Macros
 	}
+	if l := m.LNK; l != nil {
+		d.Shortcut = &Shortcut{Target: l.Target, Arguments: l.Arguments, ArgsLength: l.ArgsLength,
+			IconLocation: l.IconLocation, WorkingDir: l.WorkingDir}
+	}
 	if d.Document != nil && *d.Document == (Document{}) {
 		d.Document = nil
 	}

@@ -26,7 +26,8 @@ const (
 // reconstructed, and the limits of doing so.
 type Settings struct {
 	// Categories selects the candidates reported: "executable",
-	// "document", "archive".
+	// "document", "archive", "script", "disk_image", "shortcut",
+	// "package", "java".
 	Categories []string `toml:"categories"`
 	// SpoolDir holds candidate files while they are analysed; "" is a
 	// directory "edgesensor-spool" in the system's temp directory.
@@ -70,6 +71,11 @@ type CategoryDurations struct {
 	Executable setting.Duration `toml:"executable"`
 	Document   setting.Duration `toml:"document"`
 	Archive    setting.Duration `toml:"archive"`
+	Script     setting.Duration `toml:"script"`
+	DiskImage  setting.Duration `toml:"disk_image"`
+	Shortcut   setting.Duration `toml:"shortcut"`
+	Package    setting.Duration `toml:"package"`
+	Java       setting.Duration `toml:"java"`
 }
 
 // CategorySizes is a size per file category.
@@ -77,6 +83,11 @@ type CategorySizes struct {
 	Executable setting.ByteSize `toml:"executable"`
 	Document   setting.ByteSize `toml:"document"`
 	Archive    setting.ByteSize `toml:"archive"`
+	Script     setting.ByteSize `toml:"script"`
+	DiskImage  setting.ByteSize `toml:"disk_image"`
+	Shortcut   setting.ByteSize `toml:"shortcut"`
+	Package    setting.ByteSize `toml:"package"`
+	Java       setting.ByteSize `toml:"java"`
 }
 
 // CategoryDirs is a directory per file category.
@@ -84,12 +95,40 @@ type CategoryDirs struct {
 	Executable string `toml:"executable"`
 	Document   string `toml:"document"`
 	Archive    string `toml:"archive"`
+	Script     string `toml:"script"`
+	DiskImage  string `toml:"disk_image"`
+	Shortcut   string `toml:"shortcut"`
+	Package    string `toml:"package"`
+	Java       string `toml:"java"`
+}
+
+// perCategory is one category's settings, read off the three tables.
+type perCategory struct {
+	cat       filetype.Category
+	maxSize   setting.ByteSize
+	retain    string
+	retainFor setting.Duration
+}
+
+// perCategory lists every category's settings, in category order.
+func (s *Settings) perCategory() []perCategory {
+	m, r, f := &s.MaxSize, &s.Retain, &s.RetainFor
+	return []perCategory{
+		{filetype.Executable, m.Executable, r.Executable, f.Executable},
+		{filetype.Document, m.Document, r.Document, f.Document},
+		{filetype.Archive, m.Archive, r.Archive, f.Archive},
+		{filetype.Script, m.Script, r.Script, f.Script},
+		{filetype.DiskImage, m.DiskImage, r.DiskImage, f.DiskImage},
+		{filetype.Shortcut, m.Shortcut, r.Shortcut, f.Shortcut},
+		{filetype.Package, m.Package, r.Package, f.Package},
+		{filetype.Java, m.Java, r.Java, f.Java},
+	}
 }
 
 // DefaultSettings is the [files] table of the shipped sensor.toml.
 func DefaultSettings() Settings {
 	return Settings{
-		Categories:       []string{filetype.Executable.String(), filetype.Document.String(), filetype.Archive.String()},
+		Categories:       allCategories(),
 		Hashes:           []string{"sha256", "sha1", "md5"},
 		SpoolLimit:       DefaultSpoolLimit,
 		FlowIdle:         DefaultFlowIdle,
@@ -103,8 +142,21 @@ func DefaultSettings() Settings {
 			Executable: 128 << 20,
 			Document:   64 << 20,
 			Archive:    256 << 20,
+			Script:     8 << 20,
+			DiskImage:  1 << 30,
+			Shortcut:   1 << 20,
+			Package:    256 << 20,
+			Java:       64 << 20,
 		},
 	}
+}
+
+func allCategories() []string {
+	var out []string
+	for _, c := range filetype.Categories() {
+		out = append(out, c.String())
+	}
+	return out
 }
 
 // Validate checks the [files] table, found at key.
@@ -113,7 +165,7 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 	for _, name := range s.Categories {
 		// The exact event name only: Config selects by it.
 		if c, err := filetype.ParseCategory(name); err != nil || c.String() != name {
-			p.Add(key+".categories", "%q is not a category; use \"executable\", \"document\" or \"archive\"", name)
+			p.Add(key+".categories", "%q is not a category; use any of %s", name, filetype.CategoryNames())
 		}
 		if seen[name] {
 			p.Add(key+".categories", "%q is listed twice", name)
@@ -159,12 +211,9 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 	if s.MaxRatio < 10 || s.MaxRatio > 1000000 {
 		p.Add(key+".max_ratio", "%d is out of range; use 10 to 1000000 (default %d)", s.MaxRatio, DefaultMaxRatio)
 	}
-	for _, m := range []struct {
-		cat string
-		v   setting.ByteSize
-	}{{"executable", s.MaxSize.Executable}, {"document", s.MaxSize.Document}, {"archive", s.MaxSize.Archive}} {
-		if m.v < 4<<10 || m.v > 16<<30 {
-			p.Add(key+".max_size."+m.cat, "%s is out of range; use 4KiB to 16GiB", m.v)
+	for _, c := range s.perCategory() {
+		if c.maxSize < 4<<10 || c.maxSize > 16<<30 {
+			p.Add(key+".max_size."+c.cat.String(), "%s is out of range; use 4KiB to 16GiB", c.maxSize)
 		}
 	}
 	for _, r := range s.retainDirs() {
@@ -175,12 +224,9 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 	if s.RetainMinScore < 0 || s.RetainMinScore > 10 {
 		p.Add(key+".retain_min_score", "%d is out of range; use 0 (every whole file) to 10", s.RetainMinScore)
 	}
-	for _, r := range []struct {
-		cat string
-		d   setting.Duration
-	}{{"executable", s.RetainFor.Executable}, {"document", s.RetainFor.Document}, {"archive", s.RetainFor.Archive}} {
-		if r.d != 0 && time.Duration(r.d) < time.Minute {
-			p.Add(key+".retain_for."+r.cat, "%s is too short; use at least 1m, or 0 to keep retained files until removed by hand", time.Duration(r.d))
+	for _, c := range s.perCategory() {
+		if c.retainFor != 0 && time.Duration(c.retainFor) < time.Minute {
+			p.Add(key+".retain_for."+c.cat.String(), "%s is too short; use at least 1m, or 0 to keep retained files until removed by hand", time.Duration(c.retainFor))
 		}
 	}
 }
@@ -201,9 +247,11 @@ func (s *Settings) Preflight(key string, p *setting.Problems) {
 }
 
 func (s *Settings) retainDirs() []struct{ cat, dir string } {
-	return []struct{ cat, dir string }{
-		{"executable", s.Retain.Executable}, {"document", s.Retain.Document}, {"archive", s.Retain.Archive},
+	var out []struct{ cat, dir string }
+	for _, c := range s.perCategory() {
+		out = append(out, struct{ cat, dir string }{c.cat.String(), c.retain})
 	}
+	return out
 }
 
 // SpoolPath resolves SpoolDir.
@@ -219,14 +267,9 @@ func (s *Settings) SpoolPath() string {
 // budget, the reassembly policy, the score threshold, the shards).
 func (s *Settings) Config() Config {
 	cats := map[filetype.Category]Category{}
-	for _, name := range s.Categories {
-		switch name {
-		case filetype.Executable.String():
-			cats[filetype.Executable] = Category{int64(s.MaxSize.Executable), s.Retain.Executable, time.Duration(s.RetainFor.Executable)}
-		case filetype.Document.String():
-			cats[filetype.Document] = Category{int64(s.MaxSize.Document), s.Retain.Document, time.Duration(s.RetainFor.Document)}
-		case filetype.Archive.String():
-			cats[filetype.Archive] = Category{int64(s.MaxSize.Archive), s.Retain.Archive, time.Duration(s.RetainFor.Archive)}
+	for _, c := range s.perCategory() {
+		if slices.Contains(s.Categories, c.cat.String()) {
+			cats[c.cat] = Category{int64(c.maxSize), c.retain, time.Duration(c.retainFor)}
 		}
 	}
 	return Config{

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -63,6 +64,7 @@ type file struct {
 	iface string
 
 	head    []byte
+	deep    bool // the head goes on to filetype.DeepHeadSize
 	decided bool
 	typ     filetype.Type
 	cat     Category
@@ -142,11 +144,23 @@ func (f *file) Write(p []byte) bool {
 			}
 			f.head = make([]byte, 0, max(c, int64(min(len(p), filetype.HeadSize))))
 		}
-		n := min(len(p), filetype.HeadSize-len(f.head))
-		f.head = append(f.head, p[:n]...)
-		p = p[n:]
-		if len(f.head) < filetype.HeadSize {
-			return true
+		for {
+			limit := filetype.HeadSize
+			if f.deep {
+				limit = filetype.DeepHeadSize
+			}
+			n := min(len(p), limit-len(f.head))
+			f.head = append(f.head, p[:n]...)
+			p = p[n:]
+			if len(f.head) < limit {
+				return true
+			}
+			if f.deep || !filetype.WantsDeeper(f.head) {
+				break
+			}
+			// An empty system area: a disk image says what it is at 32 KiB.
+			f.deep = true
+			f.head = slices.Grow(f.head, filetype.DeepHeadSize-len(f.head))
 		}
 		f.decide(-1)
 	}

@@ -33,6 +33,18 @@ const (
 // Categories in the order the disclosure lists them.
 var Categories = []string{Executables, Documents, Metadata, TLS, Email}
 
+// FileCategory is the privacy category of a file category: code that
+// runs (executables, scripts, shortcuts, packages, Java) is
+// "executables"; what holds data (documents, archives, disk images) is
+// "documents", the one that may hold personal content.
+func FileCategory(c filetype.Category) string {
+	switch c {
+	case filetype.Executable, filetype.Script, filetype.Shortcut, filetype.Package, filetype.Java:
+		return Executables
+	}
+	return Documents
+}
+
 // Record is one event as it may leave the box.
 type Record struct {
 	ID       string // stable: the same event gives the same ID (idempotency)
@@ -149,10 +161,8 @@ func (p *Policy) Record(r *ecs.Record) (Record, bool, error) {
 		rec.Category = TLS
 	case "edgesensor.file":
 		rec.Kind = f.Category
-		rec.Category = Documents
-		if f.Category == filetype.Executable.String() {
-			rec.Category = Executables
-		}
+		cat, _ := filetype.ParseCategory(f.Category)
+		rec.Category = FileCategory(cat)
 		if f.Complete {
 			rec.SHA256 = f.SHA256
 		}

@@ -121,7 +121,7 @@ func (a *run) analyzers(t filetype.Type) []analyzer {
 	case filetype.KindTar:
 		out = append(out, a.tar)
 	}
-	return out
+	return append(out, a.carrierAnalyzers(t)...)
 }
 
 // safe runs one analyzer; a panic (a parser bug on hostile input) loses
@@ -147,7 +147,7 @@ func sortReasons(rs []score.Reason) {
 // readAll reads the first min(size, max) bytes of r.
 func readAll(r io.ReaderAt, size, max int64) []byte {
 	n := min(size, max)
-	if n <= 0 {
+	if n <= 0 || r == nil {
 		return nil
 	}
 	b := make([]byte, n)

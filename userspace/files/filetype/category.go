@@ -15,35 +15,60 @@ const (
 	Executable
 	Document
 	Archive
+	Script    // PowerShell, VBScript/JScript, HTA, batch, shebang scripts, Python
+	DiskImage // ISO 9660, UDF, VHD, VHDX, DMG
+	Shortcut  // Windows LNK, internet shortcuts (.url)
+	Package   // MSI, deb, rpm, APPX/MSIX
+	Java      // class files, JAR
+	numCategories
 )
 
-// String returns the config and event name: "executable", "document",
-// "archive", or "" for None.
+var categoryNames = [numCategories]string{
+	Executable: "executable", Document: "document", Archive: "archive", Script: "script",
+	DiskImage: "disk_image", Shortcut: "shortcut", Package: "package", Java: "java",
+}
+
+// Categories lists every category but None, in order.
+func Categories() []Category {
+	out := make([]Category, 0, numCategories-1)
+	for c := Executable; c < numCategories; c++ {
+		out = append(out, c)
+	}
+	return out
+}
+
+// CategoryNames are the names of Categories, for messages.
+func CategoryNames() string {
+	var b strings.Builder
+	for i, c := range Categories() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.String())
+	}
+	return b.String()
+}
+
+// String returns the config and event name ("executable", "disk_image",
+// ...), or "" for None.
 func (c Category) String() string {
-	switch c {
-	case Executable:
-		return "executable"
-	case Document:
-		return "document"
-	case Archive:
-		return "archive"
+	if c < numCategories {
+		return categoryNames[c]
 	}
 	return ""
 }
 
-// ParseCategory reads a category name from the config: "executable",
-// "document" or "archive" (case and surrounding space ignored; the plural
-// is accepted since lists in a config read naturally that way).
+// ParseCategory reads a category name from the config (case and
+// surrounding space ignored; the plural is accepted since lists in a
+// config read naturally that way).
 func ParseCategory(s string) (Category, error) {
-	switch strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), "s") {
-	case "executable":
-		return Executable, nil
-	case "document":
-		return Document, nil
-	case "archive":
-		return Archive, nil
+	n := strings.ToLower(strings.TrimSpace(s))
+	for _, c := range Categories() {
+		if n == c.String() || n == c.String()+"s" {
+			return c, nil
+		}
 	}
-	return None, fmt.Errorf("filetype: unknown category %q (want executable, document or archive)", s)
+	return None, fmt.Errorf("filetype: unknown category %q (want %s)", s, CategoryNames())
 }
 
 // MarshalText writes the category's name, so a Category can sit in a

@@ -1,6 +1,7 @@
 package filetype
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/gabriel-vasile/mimetype"
@@ -50,26 +51,61 @@ func (t Type) Candidate() bool { return t.Category != None }
 // not clearly another type, and name and claim otherwise only set
 // Mismatch. Detect never panics and reads nothing past head.
 func Detect(head []byte, name, claimed string, total int64) Type {
-	if len(head) > HeadSize {
-		head = head[:HeadSize]
-	}
 	if len(head) == 0 {
 		return Type{}
 	}
-	k, mime, fams, clear := sniff(head, total)
+	deep := head[:min(len(head), DeepHeadSize)]
+	if len(head) > HeadSize {
+		head = head[:HeadSize]
+	}
+	ext, hasExt := extOf(name)
+	var k kind
+	var mime, reason string
+	var fams fam
+	clear := true
+	if k = sniffImage(deep); k == kNone {
+		k = sniffCarrier(head)
+	}
+	ours := k != kNone // the decision is a rule's here, and so is the MIME
+	if k == kNone {
+		k, mime, fams, clear = sniff(head, total)
+		if k == kNone && clear && fams&famText != 0 {
+			k, reason = sniffScript(head, ext, hasExt, claimed)
+			ours = k != kNone
+		}
+		if (k == kZip || k == kOOXML) && hasExt && appxExt[ext] {
+			k, reason, ours = kAPPX, "content: zip; name: ."+extString(ext), true
+		}
+	}
 	info := &kinds[k]
-	t := Type{MIME: mime, Category: info.cat, Kind: info.name, Reason: info.reason}
 	if k != kNone {
 		fams = info.fam
 	}
-	ext, hasExt := extOf(name)
+	if ours {
+		mime = info.mime
+	}
+	if reason == "" {
+		reason = info.reason
+	}
+	t := Type{MIME: mime, Category: info.cat, Kind: info.name, Reason: reason}
 	if k == kNone && !clear && hasExt {
 		if r, ok := namedReasons[ext]; ok {
 			t.Category, t.Kind, t.Reason = Executable, KindNamed, r
+		} else if namedImages[ext] {
+			t.Category, t.Kind, t.Reason = DiskImage, KindNamedImage, "name: ."+extString(ext)+", content not clearly another type"
 		}
 	}
 	t.Mismatch = mismatch(fams, ext, hasExt, claimed)
 	return t
+}
+
+// extString is the extension a key holds.
+func extString(k extKey) string {
+	n := bytes.IndexByte(k[:], 0)
+	if n < 0 {
+		n = len(k)
+	}
+	return string(k[:n])
 }
 
 // sniff types the content. For a non-candidate it also returns the

@@ -138,7 +138,7 @@ func TestDetect(t *testing.T) {
 		{"EICAR + non-space", "e.txt", "", []byte(eicarTrail), 0, None, "", false},
 		{"EICAR not at start", "e.txt", "", []byte(eicarInside), 0, None, "", false},
 		{"EICAR head shorter than total", "e.com", "", []byte(eicarString), 100, None, "", true},
-		{"JAR", "lib.jar", "application/java-archive", jar, 0, Executable, KindJAR, false},
+		{"JAR", "lib.jar", "application/java-archive", jar, 0, Java, KindJAR, false},
 		{"APK", "app.apk", "", apk, 0, Executable, KindAPK, false},
 		{"APK named .zip", "app.zip", "", apk, 0, Executable, KindAPK, false},
 
@@ -173,7 +173,7 @@ func TestDetect(t *testing.T) {
 		{"RTF as Word accepts it", "a.doc", "application/msword", []byte(`{\rtx Hello}`), 0, Document, KindRTF, true},
 		{"OLE2 doc", "memo.doc", "application/msword", fixture(t, "lo-memo.doc"), 0, Document, KindOLE2, false},
 		{"OLE2 xls named .pdf", "memo.pdf", "", fixture(t, "lo-sheet.xls"), 0, Document, KindOLE2, true},
-		{"MSI", "setup.msi", "", msiFile(), 0, Executable, KindMSI, false},
+		{"MSI", "setup.msi", "", msiFile(), 0, Package, KindMSI, false},
 
 		// Archives.
 		{"zip", "a.zip", "application/zip", plainZip, 0, Archive, KindZip, false},

@@ -34,6 +34,28 @@ const (
 	kXz
 	kBzip2
 	kZstd
+	// Carriers of today's malware (carriers.go).
+	kISO
+	kUDF
+	kVHD
+	kVHDX
+	kNamedImage
+	kLNK
+	kURL
+	kDEB
+	kRPM
+	kAPPX
+	kClass
+	kOneNote
+	kCHM
+	kHTA
+	kPowerShell
+	kVBScript
+	kJScript
+	kWSF
+	kBatch
+	kShell
+	kPython
 	numKinds
 )
 
@@ -66,12 +88,34 @@ const (
 	KindXz    = "xz"
 	KindBzip2 = "bzip2"
 	KindZstd  = "zstd"
+
+	KindISO        = "iso9660"
+	KindUDF        = "udf"
+	KindVHD        = "vhd"
+	KindVHDX       = "vhdx"
+	KindNamedImage = "named-disk-image"
+	KindLNK        = "lnk"
+	KindURL        = "url"
+	KindDEB        = "deb"
+	KindRPM        = "rpm"
+	KindAPPX       = "appx"
+	KindClass      = "java-class"
+	KindOneNote    = "onenote"
+	KindCHM        = "chm"
+	KindHTA        = "hta"
+	KindPowerShell = "powershell"
+	KindVBScript   = "vbscript"
+	KindJScript    = "jscript"
+	KindWSF        = "wsf"
+	KindBatch      = "batch"
+	KindShell      = "shell"
+	KindPython     = "python"
 )
 
 // fam is a set of format families. A name's extension and a claimed
 // Content-Type each map to a set; so does the content. They mismatch
 // when both are known and share no family.
-type fam uint32
+type fam uint64
 
 const (
 	famPE fam = 1 << iota // PE, DOS MZ (and .com)
@@ -99,6 +143,22 @@ const (
 	famAudio
 	famVideo
 	famText
+	famDiskImage
+	famLNK
+	famURL
+	famDeb
+	famRPM
+	famAppx
+	famOneNote
+	famCHM
+	famHTA
+	famPS
+	famVBS
+	famJS
+	famWSF
+	famBatch
+	famShell
+	famPython
 )
 
 type kindInfo struct {
@@ -125,8 +185,8 @@ var kinds = [numKinds]kindInfo{
 	kELF:   {KindELF, Executable, famELF, "content: ELF", "application/x-elf"},
 	kCOFF:  {KindCOFF, Executable, famCOFF, "content: COFF object", "application/x-coff"},
 	kMachO: {KindMachO, Executable, famMachO, "content: Mach-O", "application/x-mach-binary"},
-	kMSI:   {KindMSI, Executable, famMSI | famOLE, "content: MSI installer (OLE2)", "application/x-ms-installer"},
-	kJAR:   {KindJAR, Executable, famJava | famZip, "content: Java archive (zip with META-INF)", "application/java-archive"},
+	kMSI:   {KindMSI, Package, famMSI | famOLE, "content: MSI installer (OLE2)", "application/x-ms-installer"},
+	kJAR:   {KindJAR, Java, famJava | famZip, "content: Java archive (zip with META-INF)", "application/java-archive"},
 	kAPK:   {KindAPK, Executable, famAPK | famJava | famZip, "content: Android package (zip with Android parts)", "application/vnd.android.package-archive"},
 	kNamed: {KindNamed, Executable, 0, "", ""}, // reason per extension (namedReasons); MIME is the library's
 	kPDF:   {KindPDF, Document, famPDF, "content: PDF header", "application/pdf"},
@@ -146,4 +206,26 @@ var kinds = [numKinds]kindInfo{
 	kXz:    {KindXz, Archive, famXz, "content: xz stream", "application/x-xz"},
 	kBzip2: {KindBzip2, Archive, famBzip2, "content: bzip2 stream", "application/x-bzip2"},
 	kZstd:  {KindZstd, Archive, famZstd, "content: zstd frame", "application/zstd"},
+
+	kISO:        {KindISO, DiskImage, famDiskImage, "content: ISO 9660 image (CD001 volume descriptor)", "application/x-iso9660-image"},
+	kUDF:        {KindUDF, DiskImage, famDiskImage, "content: UDF image (NSR volume recognition)", "application/x-udf-image"},
+	kVHD:        {KindVHD, DiskImage, famDiskImage, "content: VHD disk image (conectix)", "application/x-vhd"},
+	kVHDX:       {KindVHDX, DiskImage, famDiskImage, "content: VHDX disk image (vhdxfile)", "application/x-vhdx"},
+	kNamedImage: {KindNamedImage, DiskImage, 0, "", ""}, // reason per extension; MIME is the library's
+	kLNK:        {KindLNK, Shortcut, famLNK, "content: Windows shortcut (LNK header)", "application/x-ms-shortcut"},
+	kURL:        {KindURL, Shortcut, famURL | famText, "content: internet shortcut ([InternetShortcut])", "application/x-mswinurl"},
+	kDEB:        {KindDEB, Package, famDeb, "content: Debian package (ar with debian-binary)", "application/vnd.debian.binary-package"},
+	kRPM:        {KindRPM, Package, famRPM, "content: RPM package (lead magic)", "application/x-rpm"},
+	kAPPX:       {KindAPPX, Package, famAppx | famZip, "content: APPX/MSIX package (zip with AppxManifest.xml)", "application/vnd.ms-appx"},
+	kClass:      {KindClass, Java, famJava, "content: Java class file (CAFEBABE, class version)", "application/java-vm"},
+	kOneNote:    {KindOneNote, Document, famOneNote, "content: OneNote section (file format GUID)", "application/onenote"},
+	kCHM:        {KindCHM, Document, famCHM, "content: compiled HTML help (ITSF)", "application/vnd.ms-htmlhelp"},
+	kHTA:        {KindHTA, Script, famHTA | famText, "content: HTML application (HTA:APPLICATION)", "application/hta"},
+	kPowerShell: {KindPowerShell, Script, famPS | famText, "", "text/x-powershell"},
+	kVBScript:   {KindVBScript, Script, famVBS | famText, "", "text/vbscript"},
+	kJScript:    {KindJScript, Script, famJS | famText, "", "text/jscript"},
+	kWSF:        {KindWSF, Script, famWSF | famText, "", "text/xml"},
+	kBatch:      {KindBatch, Script, famBatch | famText, "", "text/x-msdos-batch"},
+	kShell:      {KindShell, Script, famShell | famText, "", "text/x-shellscript"},
+	kPython:     {KindPython, Script, famPython | famText, "", "text/x-python"},
 }

@@ -15,6 +15,13 @@ type Meta struct {
 	ELF    *ELFMeta
 	PDF    *PDFMeta
 	Office *OfficeMeta
+	LNK    *LNKMeta
+}
+
+// LNKMeta is what a Windows shortcut runs.
+type LNKMeta struct {
+	Target, Arguments, IconLocation, WorkingDir string
+	ArgsLength                                  int
 }
 
 // Format is the reader of package formats that parses a file of this
@@ -34,8 +41,12 @@ func (t Type) Format() formats.Format {
 		return formats.OLE2
 	case KindDOCX, KindXLSX, KindPPTX, KindOOXML, KindODF:
 		return formats.OfficeZip
-	case KindZip, KindJAR, KindAPK:
+	case KindZip, KindJAR, KindAPK, KindAPPX:
 		return formats.Zip
+	case KindLNK:
+		return formats.LNK
+	case KindISO:
+		return formats.ISO
 	}
 	return formats.None
 }
@@ -53,6 +64,10 @@ func MetadataOf(d *formats.Doc) Meta {
 	m.PE = metaPE(d.PE)
 	m.ELF = metaELF(d.ELF)
 	m.PDF = metaPDF(d.PDF)
+	if l := d.LNK; l != nil {
+		m.LNK = &LNKMeta{Target: l.Target, Arguments: l.Arguments, IconLocation: l.IconLocation,
+			WorkingDir: l.WorkingDir, ArgsLength: l.ArgsLen}
+	}
 	switch {
 	case d.Zip != nil && d.Format == formats.OfficeZip:
 		m.Office = metaZipOffice(d.Zip)

@@ -21,7 +21,7 @@ const odfPrefix = "application/vnd.oasis.opendocument."
 // is in a zip64 extra. The walk stops at the end of the head; a decision
 // is made on what was seen. odf is the ODF media type when one was read.
 func sniffZip(head []byte) (k kind, odf []byte) {
-	var ctypes, marker, jar, apk, firstIsPart bool
+	var ctypes, marker, jar, apk, appx, firstIsPart bool
 	part := kNone
 	off := 0
 	for i := 0; i < 256; i++ {
@@ -68,6 +68,9 @@ func sniffZip(head []byte) (k kind, odf []byte) {
 			jar = true
 		case string(name) == "AndroidManifest.xml", string(name) == "classes.dex":
 			apk = true
+		case string(name) == "AppxManifest.xml", string(name) == "AppxBlockMap.xml",
+			string(name) == "AppxSignature.p7x", hasPrefix(name, "AppxMetadata/"):
+			appx = true
 		case p != kNone:
 			if part == kNone {
 				part = p
@@ -93,6 +96,8 @@ func sniffZip(head []byte) (k kind, odf []byte) {
 	switch {
 	case apk:
 		return kAPK, nil
+	case appx:
+		return kAPPX, nil
 	case jar && !ctypes:
 		return kJAR, nil
 	case part != kNone && (ctypes || marker || firstIsPart):

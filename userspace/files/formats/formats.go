@@ -14,6 +14,8 @@ import (
 	"io"
 
 	"github.com/edgesensor/edgesensor/userspace/files/formats/elffile"
+	"github.com/edgesensor/edgesensor/userspace/files/formats/isofile"
+	"github.com/edgesensor/edgesensor/userspace/files/formats/lnkfile"
 	"github.com/edgesensor/edgesensor/userspace/files/formats/ole2"
 	"github.com/edgesensor/edgesensor/userspace/files/formats/pdffile"
 	"github.com/edgesensor/edgesensor/userspace/files/formats/pefile"
@@ -32,6 +34,8 @@ const (
 	OLE2                    // OLE2 compound file (doc, xls, ppt...)
 	Zip                     // zip container (zip, jar, apk)
 	OfficeZip               // zip-based office document (OOXML, ODF): the container and its properties
+	LNK                     // Windows shortcut
+	ISO                     // ISO 9660 image: its file list
 )
 
 // DefaultMaxRead is the default for Parse's maxRead.
@@ -50,6 +54,8 @@ type Doc struct {
 	PDF  *pdffile.File
 	OLE2 *ole2.File
 	Zip  *zipfile.File
+	LNK  *lnkfile.File
+	ISO  *isofile.Image
 }
 
 // Parse parses the size bytes of r as format f. maxRead (DefaultMaxRead
@@ -65,7 +71,7 @@ func Parse(r io.ReaderAt, size int64, f Format, maxRead int64) *Doc {
 	}
 	defer func() {
 		if recover() != nil {
-			d.PE, d.ELF, d.PDF, d.OLE2, d.Zip = nil, nil, nil, nil, nil
+			d.PE, d.ELF, d.PDF, d.OLE2, d.Zip, d.LNK, d.ISO = nil, nil, nil, nil, nil, nil, nil
 		}
 	}()
 	switch f {
@@ -79,6 +85,10 @@ func Parse(r io.ReaderAt, size int64, f Format, maxRead int64) *Doc {
 		d.OLE2 = ole2.Open(r, size)
 	case Zip, OfficeZip:
 		d.Zip = zipfile.Open(r, size, maxRead, f == OfficeZip)
+	case LNK:
+		d.LNK = lnkfile.Parse(r, size)
+	case ISO:
+		d.ISO = isofile.Parse(r, size)
 	}
 	return d
 }

@@ -346,7 +346,13 @@ int edgesensor_xdp(struct xdp_md *ctx)
 {
 	int act = sensor_run(ctx);
 	__u32 ifindex = ctx->ingress_ifindex;
+	void *data = (void *)(long)ctx->data;
+	void *meta = (void *)(long)ctx->data_meta;
 
+	/* A frame userspace re-injects (a reassembled datagram, a held
+	 * download) went through the chained program when it came in. */
+	if (meta + sizeof(__u32) <= data && *(__u32 *)meta == REINJECT_MAGIC)
+		return act;
 	if (act == XDP_PASS && ifindex < MAX_IFINDEX)
 		bpf_tail_call(ctx, &chain, ifindex);
 	return act;

@@ -62,11 +62,10 @@ func (a *Attachment) detach() error {
 		}
 		return err
 	}
-	_, _, mode, _ := xdpState(a.Ifindex)
 	if err := detachLink(a.link); err != nil {
 		return err
 	}
-	_, err := unchain(a.pinPath, a.Ifindex, mode)
+	_, err := unchain(a.pinPath, a.Iface, a.Ifindex)
 	return err
 }
 
@@ -189,6 +188,18 @@ func Check(iface string, o AttachOptions) error {
 	if err != nil {
 		return fmt.Errorf("attaching to %s: %w (`ip link show` lists the interfaces)", iface, ErrNoInterface)
 	}
+	if o.shared(iface, ifc.Index) {
+		if _, _, ok := chainedPin(pinPath, iface); ok {
+			return fmt.Errorf("attaching to %s through libxdp's dispatcher: the sensor chains a program it took over "+
+				"there (sensor.xdp_share = \"chain\"); `edgesensor detach --iface %s` gives it back, then load it "+
+				"with xdp-loader and attach again", iface, iface)
+		}
+		// Before anything changes: a kernel may refuse the extensions
+		// the dispatcher is made of.
+		if err := extensionsOK(); err != nil {
+			return fmt.Errorf("attaching to %s through libxdp's dispatcher: %w", iface, err)
+		}
+	}
 	if l, idx, err := pinnedLink(pinPath, iface); err == nil {
 		l.Close()
 		switch idx {
@@ -223,7 +234,11 @@ func Check(iface string, o AttachOptions) error {
 		return err
 	}
 	name := programName(id)
-	if o.Share == config.ShareChain && name != bpf.ProgramName {
+	if o.Share == config.ShareChain && name != bpf.ProgramName && name != dispatcherName {
+		if linkHeld(ifc.Index, id) {
+			return fmt.Errorf("attaching to %s: %w: program %q (id %d, %s mode) is attached through a BPF link, "+
+				"which only the process holding it can remove: it cannot be chained", iface, ErrBusy, name, id, mode)
+		}
 		return nil // taken over and chained after the sensor
 	}
 	if name == dispatcherName {
@@ -231,8 +246,8 @@ func Check(iface string, o AttachOptions) error {
 			return nil
 		}
 		return fmt.Errorf("attaching to %s: %w: libxdp's multi-program dispatcher (id %d, %s mode; "+
-			"`xdp-loader status` lists its programs); set sensor.xdp_share = \"auto\" to run beside them, "+
-			"or pass --force to replace them", iface, ErrBusy, id, mode)
+			"`xdp-loader status` lists its programs); set sensor.xdp_share = \"auto\" to run beside them "+
+			"(chaining would hide them from libxdp's tools), or pass --force to replace them", iface, ErrBusy, id, mode)
 	}
 	return fmt.Errorf("attaching to %s: %w: program %q (id %d, %s mode); "+
 		"detach it first or pass --force to replace it; to run both, set sensor.xdp_share = \"chain\" "+
@@ -256,7 +271,7 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 	if hasSharedPin(o.PinPath, iface) {
 		// Sharing turned off: leave the dispatcher, then attach alone if
 		// nothing else is left there (or with --force).
-		o.Log.Warn().Str("iface", iface).Msg("sensor.xdp_share = \"off\": leaving libxdp's dispatcher to attach alone")
+		o.Log.Warn().Str("iface", iface).Str("xdp_share", o.Share).Msg("leaving libxdp's dispatcher to attach alone")
 		if _, err := leaveDispatcher(ifc.Index); err != nil {
 			return nil, fmt.Errorf("attaching to %s: leaving libxdp's dispatcher: %w", iface, err)
 		}
@@ -276,36 +291,39 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 				return nil, fmt.Errorf("updating pinned link of %s: %w", iface, err)
 			}
 			a.link, a.Adopted = l, true
+			name, err := keepChain(o, iface, ifc.Index)
+			if err != nil {
+				o.Log.Warn().Err(err).Str("iface", iface).Msg("chain")
+			} else if name != "" && o.Share != config.ShareChain {
+				o.Log.Warn().Str("iface", iface).Str("prog", name).Msg("still chaining the program taken over under " +
+					"sensor.xdp_share = \"chain\"; `edgesensor detach --iface` gives it back")
+			}
 			return a.finish(false)
 		}
 		o.Log.Warn().Str("iface", iface).Msg("removing a stale pinned link (its interface is gone)")
 		_ = l.Unpin()
 		l.Close()
+		_, _ = unchain(o.PinPath, iface, 0) // nothing to give back to
 	} else if !errors.Is(err, os.ErrNotExist) {
 		o.Log.Warn().Err(err).Str("pin", pin).Msg("cannot load pinned link; replacing it")
 		_ = os.Remove(pin)
 	}
 
-	var chained *ebpf.Program
+	takenOver := ""
 	if attached, id, mode, err := xdpState(ifc.Index); err == nil && attached && o.Share == config.ShareChain {
-		if chained, err = chainProgram(o.Chain, ifc.Index, id); err != nil {
+		giveBack, err := takeOver(o, iface, ifc.Index, id, mode)
+		if err != nil {
 			return nil, fmt.Errorf("attaching to %s: %w", iface, err)
 		}
-		defer chained.Close()
-		o.Log.Info().Str("iface", iface).Str("prog", programName(id)).Uint32("prog_id", id).
-			Msg("sensor.xdp_share = \"chain\": the sensor runs first and hands what it passes to the program that was there")
-		if err := netlinkDetach(ifc.Index); err != nil {
-			_ = o.Chain.Delete(uint32(ifc.Index))
-			return nil, fmt.Errorf("attaching to %s: taking program %d off to chain it: %w "+
-				"(a BPF link held by another process can only be removed by it)", iface, id, err)
-		}
-		// Whatever fails below puts it back.
+		takenOver = fmt.Sprintf("%s (id %d, %s mode)", programName(id), id, mode)
+		// Whatever fails below gives it back.
 		defer func() {
 			if a.link == nil {
-				_ = o.Chain.Delete(uint32(ifc.Index))
-				_ = setXDP(ifc.Index, chained.FD(), nil, modeFlags(mode))
+				giveBack()
 			}
 		}()
+	} else if _, err := keepChain(o, iface, ifc.Index); err != nil {
+		return nil, fmt.Errorf("attaching to %s: %w", iface, err)
 	} else if err == nil && attached {
 		name := programName(id)
 		o.Log.Warn().Str("iface", iface).Uint32("prog_id", id).Str("prog", name).Msg("--force: removing the attached XDP program")
@@ -344,6 +362,10 @@ func Attach(prog *ebpf.Program, iface string, o AttachOptions) (*Attachment, err
 		a.link = nil
 		return nil, fmt.Errorf("pinning link of %s at %s: %w", iface, pin, err)
 	}
+	if takenOver != "" {
+		o.Log.Info().Str("iface", iface).Str("chained", takenOver).
+			Msg("sensor.xdp_share = \"chain\": the sensor runs first and hands what it passes to the program that was there")
+	}
 	return a.finish(true)
 }
 
@@ -364,10 +386,15 @@ func attachShared(iface string, ifindex int, o AttachOptions) (*Attachment, erro
 		}
 		l.Close()
 	}
-	if attached, id, _, err := xdpState(ifindex); err == nil && attached && programName(id) != dispatcherName {
-		// Check let it through: --force.
+	var restore func()
+	if attached, id, mode, err := xdpState(ifindex); err == nil && attached && programName(id) != dispatcherName {
+		// Check let it through: --force. Put back if joining fails.
 		name := programName(id)
 		o.Log.Warn().Str("iface", iface).Uint32("prog_id", id).Str("prog", name).Msg("--force: removing the attached XDP program")
+		if p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id)); err == nil {
+			defer p.Close()
+			restore = func() { _ = setXDP(ifindex, p.FD(), nil, modeFlags(mode)) }
+		}
 		if err := netlinkDetach(ifindex); err != nil {
 			return nil, fmt.Errorf("attaching to %s: removing program %q (id %d): %w "+
 				"(a BPF link held by another process can only be removed by it)", iface, name, id, err)
@@ -375,6 +402,9 @@ func attachShared(iface string, ifindex int, o AttachOptions) (*Attachment, erro
 	}
 	res, err := joinDispatcher(ifindex, o.Mode, uint32(o.Priority), o.Extension)
 	if err != nil {
+		if restore != nil {
+			restore()
+		}
 		if !errors.Is(err, ErrNoExtensions) {
 			err = privilegeHint(err)
 		}
@@ -420,87 +450,6 @@ func (a *Attachment) finish(created bool) (*Attachment, error) {
 // detachLink takes the program off the interface through the link itself
 // (BPF_LINK_DETACH works even while another process holds the link), then
 // removes the pin.
-// chainProgram puts program id into the chain table at ifindex.
-func chainProgram(chain *ebpf.Map, ifindex int, id uint32) (*ebpf.Program, error) {
-	if chain == nil {
-		return nil, errors.New("no chain table")
-	}
-	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
-	if err != nil {
-		return nil, fmt.Errorf("opening program %d to chain it: %w", id, err)
-	}
-	if err := chain.Put(uint32(ifindex), p); err != nil {
-		p.Close()
-		return nil, fmt.Errorf("chaining program %d after the sensor (an XDP program of other flags, "+
-			"e.g. multi-buffer, cannot be): %w", id, err)
-	}
-	return p, nil
-}
-
-// unchain gives the interface back to the program chained after the
-// sensor, if there is one, once the sensor is off it. It returns the
-// program's name.
-func unchain(pinPath string, ifindex int, mode string) (string, error) {
-	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
-		return "", nil
-	}
-	chain, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "chain"), nil)
-	if err != nil {
-		return "", nil // no table: nothing chained
-	}
-	defer chain.Close()
-	var id uint32
-	if err := chain.Lookup(uint32(ifindex), &id); err != nil || id == 0 {
-		return "", nil
-	}
-	p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
-	if err != nil {
-		_ = chain.Delete(uint32(ifindex))
-		return "", fmt.Errorf("the program chained after the sensor (id %d) is gone: %w", id, err)
-	}
-	defer p.Close()
-	name := programName(id)
-	if err := setXDP(ifindex, p.FD(), nil, modeFlags(mode)); err != nil {
-		return name, fmt.Errorf("giving the interface back to %q (id %d): %w", name, id, err)
-	}
-	_ = chain.Delete(uint32(ifindex))
-	return name, nil
-}
-
-// chainHolds reports whether the pinned chain table holds a program.
-func chainHolds(pinPath string) bool {
-	chain, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "chain"), nil)
-	if err != nil {
-		return false
-	}
-	defer chain.Close()
-	var key, id uint32
-	it := chain.Iterate()
-	for it.Next(&key, &id) {
-		if id != 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// chainedName names the program chained after the sensor on ifindex.
-func chainedName(pinPath string, ifindex int) string {
-	if ifindex <= 0 || ifindex >= bpf.MaxIfIndex {
-		return ""
-	}
-	chain, err := ebpf.LoadPinnedMap(filepath.Join(pinPath, "chain"), nil)
-	if err != nil {
-		return ""
-	}
-	defer chain.Close()
-	var id uint32
-	if err := chain.Lookup(uint32(ifindex), &id); err != nil || id == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s (id %d)", programName(id), id)
-}
-
 func detachLink(l link.Link) error {
 	derr := l.Detach()
 	if errors.Is(derr, unix.ENOLINK) || errors.Is(derr, unix.ENOENT) {
@@ -549,13 +498,12 @@ func Detach(pinPath, iface string) (bool, error) {
 	}
 	l, idx, err := pinnedLink(pinPath, iface)
 	if err == nil {
-		_, _, mode, _ := xdpState(idx)
 		derr := detachLink(l)
 		l.Close()
 		if derr != nil {
 			return false, fmt.Errorf("detaching from %s: %w", iface, derr)
 		}
-		if _, err := unchain(pinPath, idx, mode); err != nil {
+		if _, err := unchain(pinPath, iface, idx); err != nil {
 			return true, fmt.Errorf("detaching from %s: %w", iface, err)
 		}
 		releasePinnedSlot(pinPath, idx)
@@ -616,19 +564,20 @@ func RemovePins(pinPath string) error {
 	}
 	var errs []error
 	for _, name := range bpf.PinnedMaps {
-		if name == "chain" && chainHolds(pinPath) {
-			// The only reference left to a program that could not be
-			// given its interface back: kept, so it is not lost.
-			errs = append(errs, fmt.Errorf("kept %s: it holds a program chained after the sensor "+
-				"that could not be given its interface back", filepath.Join(pinPath, name)))
-			continue
-		}
 		if err := os.Remove(filepath.Join(pinPath, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	_ = os.Remove(filepath.Join(pinPath, "links"))
 	_ = os.Remove(filepath.Join(pinPath, "shared"))
+	if left := chainedLeft(pinPath); len(left) > 0 {
+		// Programs that could not be given their interface back stay
+		// pinned, so they are not lost (the error that said so named them).
+		errs = append(errs, fmt.Errorf("kept %s: programs taken over from %s could not be given back",
+			filepath.Join(pinPath, "chained"), strings.Join(left, ", ")))
+		return errors.Join(errs...)
+	}
+	_ = os.Remove(filepath.Join(pinPath, "chained"))
 	_ = os.Remove(pinPath)
 	return errors.Join(errs...)
 }

@@ -126,8 +126,21 @@ func (h *Holds) Forget(fl datapath.Flow) error {
 
 // Release hands a held frame on: it enters the stack on ifindex as if
 // just received (and is routed on to its destination).
+// A program the sensor chains on that interface (sensor.xdp_share =
+// "chain") never saw the held frame: the frame goes through it, and its
+// verdict stands.
 func (h *Holds) Release(frame []byte, ifindex uint32) error {
-	return h.run(h.pass, frame, ifindex)
+	p := h.pass
+	if h.objs.Chain != nil {
+		var id uint32
+		if err := h.objs.Chain.Lookup(ifindex, &id); err == nil && id != 0 {
+			if cp, err := ebpf.NewProgramFromID(ebpf.ProgramID(id)); err == nil {
+				defer cp.Close()
+				p = cp
+			}
+		}
+	}
+	return h.run(p, frame, ifindex)
 }
 
 // Resend runs a held frame through the sensor's program as if just

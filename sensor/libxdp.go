@@ -63,7 +63,7 @@ var ErrNotDispatcher = errors.New("not a libxdp dispatcher")
 // for dispatcher program failed").
 var ErrNoExtensions = errors.New("this kernel refuses program extensions (freplace), which libxdp's " +
 	"dispatcher needs (libxdp, too, falls back to one program per interface here); set " +
-	"sensor.xdp_share = \"chain\" to run beside another program")
+	"sensor.xdp_share = \"auto\" or \"off\" to attach alone, or \"chain\" to run beside another program")
 
 // component is one program of a dispatcher.
 type component struct {
@@ -128,9 +128,9 @@ func dispatcherPinDir(ifindex int, id ebpf.ProgramID) string {
 }
 
 // libxdpLock takes libxdp's lock (a flock of its pin directory), shared
-// for reading or exclusive for a change. A shared lock waits at most a
-// second: a reader (status, a scrape) must not hang on a tool that
-// holds the lock.
+// for reading or exclusive for a change. A change waits at most 10 s
+// for a tool that holds it, then fails; a reader (status, a scrape)
+// waits a second, then reads without it rather than hang or say wrong.
 func libxdpLock(exclusive bool) (*os.File, error) {
 	dir := libxdpDir()
 	var st unix.Statfs_t
@@ -138,25 +138,30 @@ func libxdpLock(exclusive bool) (*os.File, error) {
 		return nil, fmt.Errorf("libxdp's pins need bpffs at %s (mount it, or set LIBXDP_BPFFS to the bpffs "+
 			"every XDP tool on this host uses)", filepath.Dir(dir))
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("making libxdp's pin directory: %w", err)
+	if exclusive {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("making libxdp's pin directory: %w", err)
+		}
 	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening libxdp's pin directory: %w", err)
 	}
+	how, wait := unix.LOCK_SH, time.Second
 	if exclusive {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-	} else {
-		for deadline := time.Now().Add(time.Second); ; time.Sleep(20 * time.Millisecond) {
-			if err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != unix.EWOULDBLOCK || time.Now().After(deadline) {
-				break
-			}
+		how, wait = unix.LOCK_EX, 10*time.Second
+	}
+	for deadline := time.Now().Add(wait); ; time.Sleep(20 * time.Millisecond) {
+		if err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != unix.EWOULDBLOCK || time.Now().After(deadline) {
+			break
 		}
+	}
+	if errors.Is(err, unix.EWOULDBLOCK) && !exclusive {
+		return f, nil
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("locking libxdp's pin directory %s: %w", dir, err)
+		return nil, fmt.Errorf("locking libxdp's pin directory %s (another XDP tool holds it): %w", dir, err)
 	}
 	return f, nil
 }

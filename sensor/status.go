@@ -131,7 +131,12 @@ func (is *IfaceStatus) read(pinPath string, counters, ifslots *ebpf.Map) error {
 	if _, _, mode, err := xdpState(is.Ifindex); err == nil {
 		is.Mode = mode
 	}
-	is.Chained = chainedName(pinPath, is.Ifindex)
+	// A chain problem is the chained program's, not the sensor's: it
+	// shows in what is chained, and the sensor still counts as attached.
+	var cerr error
+	if is.Chained, cerr = chainedStatus(pinPath, is.Iface, is.Ifindex); cerr != nil {
+		is.Chained = cerr.Error()
+	}
 	return is.readCounters(counters, ifslots)
 }
 

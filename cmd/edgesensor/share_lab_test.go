@@ -125,4 +125,28 @@ func TestPrivilegedShareWithXDPFilter(t *testing.T) {
 	if httpBlocked() {
 		t.Error("port 80 still blocked with nothing on the interface")
 	}
+
+	// The program goes back in the mode it ran in (generic here, the
+	// sensor native); a switch to libxdp's dispatcher while a program is
+	// chained is refused and changes nothing.
+	if out, err := xf("load", srv, "-m", "skb"); err != nil {
+		t.Fatalf("xdp-filter load -m skb: %v\n%s", err, out)
+	}
+	l.MustExec(l.Router(), bin, "attach", "-c", conf, "--iface", srv, "--pin-path", pin)
+	libxdp := filepath.Join(t.TempDir(), "libxdp.toml")
+	if err := os.WriteFile(libxdp, []byte("[sensor]\nxdp_share = \"libxdp\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = l.Exec(l.Router(), bin, "attach", "-c", libxdp, "--iface", srv, "--pin-path", pin)
+	if err == nil || !strings.Contains(out, "chains a program it took over") || !strings.Contains(onIface(), "edgesensor_xdp") ||
+		!strings.HasPrefix(chained(), "xdpfilt_alw_all") {
+		t.Errorf("switch to libxdp while chaining: err %v\n%s", err, out)
+	}
+	l.MustExec(l.Router(), bin, "detach", "--pin-path", pin)
+	if o := onIface(); !strings.Contains(o, "xdpgeneric") || !strings.Contains(o, "xdpfilt_alw_all") {
+		t.Errorf("given back, %s runs:\n%s", srv, o)
+	}
+	if out, err := l.Exec(l.Router(), "env", "LIBXDP_BPFFS="+l.Env["BPFFS"], "xdp-loader", "unload", srv, "--all"); err != nil {
+		t.Fatalf("xdp-loader unload: %v\n%s", err, out)
+	}
 }

@@ -1,0 +1,53 @@
+package sensor
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/internal/testutil"
+)
+
+// The program chained on an interface gets what the sensor passes on
+// it, and its verdict stands; other interfaces, and frames userspace
+// re-injects (they went through it when they came in), do not go to it.
+func TestPrivilegedChainTailCall(t *testing.T) {
+	h := newHarness(t, nil)
+	drop, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "chained_drop", Type: ebpf.XDP, License: "GPL",
+		AttachType:   ebpf.AttachXDP,
+		Instructions: asm.Instructions{asm.LoadImm(asm.R0, 1 /* XDP_DROP */, asm.DWord), asm.Return()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop.Close()
+	const lo = 1 // the test run needs a device of this namespace
+	if err := h.objs.Chain.Put(uint32(lo), drop); err != nil {
+		t.Fatal(err)
+	}
+	frame := testutil.Pkt{Sport: 40000, Dport: 22}.With(1, "A", []byte("ssh bytes")).Frame()
+	r := newProgRunner(h.objs.Program)
+	run := func(meta []byte, ifindex uint32) uint32 {
+		t.Helper()
+		ret, err := r.runAt(append(append([]byte(nil), meta...), frame...), len(meta), ifindex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ret
+	}
+	if got := run(nil, lo); got != 1 {
+		t.Errorf("on the chained interface: verdict %d, want the chained program's XDP_DROP", got)
+	}
+	magic := binary.NativeEndian.AppendUint32(nil, bpf.ReinjectMagic)
+	if got := run(magic, lo); got != xdpPass {
+		t.Errorf("a re-injected frame: verdict %d, want XDP_PASS without the chained program", got)
+	}
+	if err := h.objs.Chain.Delete(uint32(lo)); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(nil, lo); got != xdpPass {
+		t.Errorf("an empty slot: verdict %d", got)
+	}
+}

@@ -100,3 +100,9 @@ uninstall:
 
 clean:
 	rm -rf bin
+
+# The loss accounting under a real ring overflow at full size (the lab
+# tier runs it small): 4 KiB rings, the busy capture at tcpreplay --topspeed.
+.PHONY: ringloss
+ringloss: deps
+	scripts/ringloss.sh

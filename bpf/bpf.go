@@ -154,34 +154,38 @@ const NumCounters = int(sensorCounterC_MAX)
 
 // Counters of the data plane (enum counter).
 const (
-	CounterPackets        = sensorCounterC_PACKETS
-	CounterBytes          = sensorCounterC_BYTES
-	CounterParseErrors    = sensorCounterC_PARSE_ERRORS
-	CounterTruncated      = sensorCounterC_TRUNCATED
-	CounterFragments      = sensorCounterC_FRAGMENTS
-	CounterTLSEvents      = sensorCounterC_TLS_EVENTS
-	CounterTLSBytes       = sensorCounterC_TLS_BYTES
-	CounterTLSDrops       = sensorCounterC_TLS_DROPS
-	CounterQUICEvents     = sensorCounterC_QUIC_EVENTS
-	CounterQUICBytes      = sensorCounterC_QUIC_BYTES
-	CounterQUICDrops      = sensorCounterC_QUIC_DROPS
-	CounterStreamEvents   = sensorCounterC_STREAM_EVENTS
-	CounterStreamBytes    = sensorCounterC_STREAM_BYTES
-	CounterStreamDrops    = sensorCounterC_STREAM_DROPS
-	CounterFragEvents     = sensorCounterC_FRAG_EVENTS
-	CounterFragBytes      = sensorCounterC_FRAG_BYTES
-	CounterFragDrops      = sensorCounterC_FRAG_DROPS
-	CounterFlows          = sensorCounterC_FLOWS
-	CounterFlowsTLS       = sensorCounterC_FLOWS_TLS
-	CounterFlowsQUIC      = sensorCounterC_FLOWS_QUIC
-	CounterFlowsStream    = sensorCounterC_FLOWS_STREAM
-	CounterStreamSkipped  = sensorCounterC_STREAM_SKIPPED_BYTES
-	CounterTLSDone        = sensorCounterC_TLS_DONE
-	CounterTLSBudget      = sensorCounterC_TLS_BUDGET
-	CounterTLSNewConn     = sensorCounterC_TLS_NEW_CONN
-	CounterQUICBudget     = sensorCounterC_QUIC_BUDGET
-	CounterStreamIgnored  = sensorCounterC_STREAM_IGNORED_PACKETS
-	CounterStreamOverBudg = sensorCounterC_STREAM_BUDGET_PACKETS
+	CounterPackets         = sensorCounterC_PACKETS
+	CounterBytes           = sensorCounterC_BYTES
+	CounterParseErrors     = sensorCounterC_PARSE_ERRORS
+	CounterTruncated       = sensorCounterC_TRUNCATED
+	CounterFragments       = sensorCounterC_FRAGMENTS
+	CounterTLSEvents       = sensorCounterC_TLS_EVENTS
+	CounterTLSBytes        = sensorCounterC_TLS_BYTES
+	CounterTLSDrops        = sensorCounterC_TLS_DROPS
+	CounterQUICEvents      = sensorCounterC_QUIC_EVENTS
+	CounterQUICBytes       = sensorCounterC_QUIC_BYTES
+	CounterQUICDrops       = sensorCounterC_QUIC_DROPS
+	CounterStreamEvents    = sensorCounterC_STREAM_EVENTS
+	CounterStreamBytes     = sensorCounterC_STREAM_BYTES
+	CounterStreamDrops     = sensorCounterC_STREAM_DROPS
+	CounterFragEvents      = sensorCounterC_FRAG_EVENTS
+	CounterFragBytes       = sensorCounterC_FRAG_BYTES
+	CounterFragDrops       = sensorCounterC_FRAG_DROPS
+	CounterFlows           = sensorCounterC_FLOWS
+	CounterFlowsTLS        = sensorCounterC_FLOWS_TLS
+	CounterFlowsQUIC       = sensorCounterC_FLOWS_QUIC
+	CounterFlowsStream     = sensorCounterC_FLOWS_STREAM
+	CounterStreamSkipped   = sensorCounterC_STREAM_SKIPPED_BYTES
+	CounterTLSDone         = sensorCounterC_TLS_DONE
+	CounterTLSBudget       = sensorCounterC_TLS_BUDGET
+	CounterTLSNewConn      = sensorCounterC_TLS_NEW_CONN
+	CounterQUICBudget      = sensorCounterC_QUIC_BUDGET
+	CounterStreamIgnored   = sensorCounterC_STREAM_IGNORED_PACKETS
+	CounterStreamOverBudg  = sensorCounterC_STREAM_BUDGET_PACKETS
+	CounterFlowsLostTLS    = sensorCounterC_FLOWS_LOST_TLS
+	CounterFlowsLostQUIC   = sensorCounterC_FLOWS_LOST_QUIC
+	CounterFlowsLostStream = sensorCounterC_FLOWS_LOST_STREAM
+	CounterDropsNoFlow     = sensorCounterC_DROPS_NO_FLOW
 )
 
 // Spec returns a fresh copy of the compiled collection.

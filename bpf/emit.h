@@ -109,8 +109,16 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 	if (bpf_ringbuf_output(ring, s, size, rb_flags) < 0) {
 		c->v[ci + 2]++;
 		if (f) {
+			/* A lost ACK, FIN or RST without payload costs the analysis
+			 * nothing it cannot do without: only a lost payload hurts. */
+			if (p->payload_len && !(f->flags & FLOW_F_LOST_DATA) && class <= EV_CLASS_STREAM) {
+				c->v[C_FLOWS_LOST_TLS + (class == EV_CLASS_QUIC) + 2 * (class == EV_CLASS_STREAM)]++;
+				f->flags |= FLOW_F_LOST_DATA;
+			}
 			f->lost++;
 			f->flags |= FLOW_F_LOST;
+		} else {
+			c->v[C_DROPS_NO_FLOW]++;
 		}
 		return -1;
 	}

@@ -104,12 +104,16 @@ const (
 	sensorCounterC_HOLD_EXPIRED           sensorCounter = 65
 	sensorCounterC_HOLD_LOST              sensorCounter = 66
 	sensorCounterC_HOLD_BUSY              sensorCounter = 67
-	sensorCounterC_MAX                    sensorCounter = 68
+	sensorCounterC_FLOWS_LOST_TLS         sensorCounter = 68
+	sensorCounterC_FLOWS_LOST_QUIC        sensorCounter = 69
+	sensorCounterC_FLOWS_LOST_STREAM      sensorCounter = 70
+	sensorCounterC_DROPS_NO_FLOW          sensorCounter = 71
+	sensorCounterC_MAX                    sensorCounter = 72
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [68]uint64
+	V [72]uint64
 }
 
 type sensorCsumMode uint32
@@ -338,6 +342,7 @@ const (
 	sensorFlowFlagFLOW_F_BUDGET         sensorFlowFlag = 2
 	sensorFlowFlagFLOW_F_STREAM_EMITTED sensorFlowFlag = 4
 	sensorFlowFlagFLOW_F_REOPEN         sensorFlowFlag = 8
+	sensorFlowFlagFLOW_F_LOST_DATA      sensorFlowFlag = 16
 )
 
 type sensorFlowKey struct {

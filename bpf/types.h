@@ -104,6 +104,7 @@ enum flow_flag {
 	FLOW_F_BUDGET = 1 << 1,        /* the stream byte budget cut this flow */
 	FLOW_F_STREAM_EMITTED = 1 << 2, /* a stream event of this flow went out */
 	FLOW_F_REOPEN = 1 << 3,        /* a client SYN (flow.reopen_isn) waits for its SYN-ACK */
+	FLOW_F_LOST_DATA = 1 << 4,     /* a record with payload was lost: counted in C_FLOWS_LOST_* */
 };
 
 /* Per-interface, per-CPU counters: index into counter_set.v. */
@@ -176,6 +177,10 @@ enum counter {
 	C_HOLD_EXPIRED,   /* packets passed: held past hold_timeout without word from userspace (fail open) */
 	C_HOLD_LOST,      /* packets passed: holding needed an event the streams ring had no room for */
 	C_HOLD_BUSY,      /* packets passed: userspace was behind (hold_max_backlog bytes waiting in the ring) */
+	C_FLOWS_LOST_TLS, /* flows that lost their first record with payload to a full ring, by the */
+	C_FLOWS_LOST_QUIC, /*  record's class: the flows whose analysis the loss hurt, event or none (emit.h) */
+	C_FLOWS_LOST_STREAM,
+	C_DROPS_NO_FLOW,  /* records lost to a full ring with no flow to flag (SYN, FIN, RST, fragments) */
 	C_MAX,
 };
 

@@ -155,6 +155,20 @@ func TestPrivilegedRingFullIsCountedAndFlagged(t *testing.T) {
 	if len(evs) != 1 || evs[0].Flags&datapath.FlagLost == 0 || evs[0].Lost == 0 {
 		t.Fatalf("event after drops: %+v", evs)
 	}
+	// The flow hurt is counted once, however many of its records went.
+	if n := h.counters().Get(bpf.CounterFlowsLostStream); n != 1 {
+		t.Errorf("flows_lost_stream %d after one flow's drops, want 1", n)
+	}
+	other := f
+	other.Dport++ // another client port: another flow
+	for i := 0; i < 5; i++ {
+		other.Seq = uint32(1 + i*1400)
+		h.objs.Program.Run(&ebpf.RunOptions{Data: other.Frame()})
+	}
+	h.drain()
+	if n := h.counters().Get(bpf.CounterFlowsLostStream); n != 2 {
+		t.Errorf("flows_lost_stream %d after a second flow's drops, want 2", n)
+	}
 }
 
 // FlowKeyOf must build the kernel's keys exactly: verdicts depend on it.

@@ -47,7 +47,7 @@ type Image struct {
 // primary volume descriptor at sector 16.
 func Parse(r io.ReaderAt, size int64) *Image {
 	pvd := read(r, size, 16*sector, sector)
-	if pvd == nil || pvd[0] != 1 || string(pvd[1:6]) != "CD001" {
+	if len(pvd) < 190 || pvd[0] != 1 || string(pvd[1:6]) != "CD001" { // an image cut inside its descriptor too
 		return nil
 	}
 	img := &Image{VolumeID: text.Clean(strings.TrimRight(string(pvd[40:72]), " "))}

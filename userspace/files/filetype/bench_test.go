@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/edgesensor/edgesensor/internal/testutil/carriers"
 )
 
 func BenchmarkDetect(b *testing.B) {
@@ -28,6 +30,26 @@ func BenchmarkDetect(b *testing.B) {
 			b.SetBytes(int64(len(h)))
 			for b.Loop() {
 				Detect(h, "download.bin", "application/octet-stream", int64(len(c.body)))
+			}
+		})
+	}
+	// The carriers (carriers.go); an ISO is typed from the deep head.
+	iso := carriers.ISO(map[string][]byte{"a.exe": files["sample.exe"].body[:4096]})
+	for _, c := range []struct {
+		name, file string
+		h          []byte
+	}{
+		{"ISO-deep-head", "download.bin", iso[:DeepHeadSize]},
+		{"LNK", "download.bin", carriers.LNK(`C:\Windows\System32\cmd.exe`, "/c calc", "", false)},
+		{"OneNote", "download.bin", head(carriers.OneNote([]byte("x")))},
+		{"HTA", "download.bin", carriers.HTA()},
+		{"PowerShell-by-name", "update.ps1", carriers.PowerShellCradle()},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.h)))
+			for b.Loop() {
+				Detect(c.h, c.file, "application/octet-stream", -1)
 			}
 		})
 	}

@@ -137,15 +137,16 @@ func sniffScript(head []byte, ext extKey, hasExt bool, claimed string) (kind, st
 			return shebangKind(line), "content: shebang #!" + string(line[:min(len(line), 40)])
 		}
 	}
-	lower := bytes.ToLower(head[:min(len(head), 1024)])
+	first := head[:min(len(head), 1024)]
 	switch {
-	case bytes.Contains(bytes.ToLower(head), []byte("<hta:application")):
+	case indexFold(head, "<hta:application") >= 0:
 		return kHTA, kinds[kHTA].reason
-	case bytes.HasPrefix(bytes.ToLower(h), []byte("@echo off")):
+	case len(h) >= 9 && bytes.EqualFold(h[:9], []byte("@echo off")):
 		return kBatch, "content: batch file (@echo off)"
-	case bytes.Contains(lower, []byte("<job")) && bytes.Contains(lower, []byte("<script")):
+	case indexFold(first, "<job") >= 0 && indexFold(first, "<script") >= 0:
 		return kWSF, "content: Windows Script File (<job> with <script>)"
-	case bytes.HasPrefix(lower, internetShort) || bytes.Contains(lower, []byte("\n"+string(internetShort))):
+	case len(h) >= len(internetShort) && bytes.EqualFold(h[:len(internetShort)], internetShort) ||
+		indexFold(first, "\n"+string(internetShort)) >= 0:
 		return kURL, kinds[kURL].reason
 	}
 	if !hasExt {
@@ -156,6 +157,22 @@ func sniffScript(head []byte, ext extKey, hasExt bool, claimed string) (kind, st
 		return kNone, ""
 	}
 	return k, "name: ." + string(bytes.TrimRight(ext[:], "\x00")) + ", text content"
+}
+
+// indexFold finds pat (whose first byte is not a letter) in b, ignoring
+// ASCII case, without allocating: every text head is looked at.
+func indexFold(b []byte, pat string) int {
+	for off := 0; off+len(pat) <= len(b); {
+		i := bytes.IndexByte(b[off:len(b)-len(pat)+1], pat[0])
+		if i < 0 {
+			return -1
+		}
+		if bytes.EqualFold(b[off+i:off+i+len(pat)], []byte(pat)) {
+			return off + i
+		}
+		off += i + 1
+	}
+	return -1
 }
 
 // shebangKind names the interpreter of a shebang line ("/usr/bin/env

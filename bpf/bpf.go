@@ -403,7 +403,7 @@ func Load(opts LoadOptions) (*Objects, error) {
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, copts)
 	if err != nil {
-		return nil, loadError("loading XDP program", err)
+		return nil, LoadError("loading XDP program", err)
 	}
 	defer coll.Close() // what Assign did not take
 	var maps map[string]*ebpf.Map
@@ -436,7 +436,8 @@ func Load(opts LoadOptions) (*Objects, error) {
 	return &objs, nil
 }
 
-func loadError(what string, err error) error {
+// LoadError wraps a load error, with the verifier's log when there is one.
+func LoadError(what string, err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
 		return fmt.Errorf("%s: %+v", what, ve)
@@ -470,7 +471,7 @@ func (o *Objects) LoadExtension(target *ebpf.Program, fn string) (*ebpf.Program,
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{MapReplacements: o.maps})
 	if err != nil {
-		return nil, loadError("loading the program as an extension", err)
+		return nil, LoadError("loading the program as an extension", err)
 	}
 	defer coll.Close()
 	p := coll.Programs[ProgramName]

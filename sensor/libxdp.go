@@ -371,7 +371,7 @@ func loadDispatcher(comps []component) (*ebpf.Program, error) {
 	spec.Maps[".rodata"].Contents = []ebpf.MapKV{{Key: uint32(0), Value: buf.Bytes()}}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
-		return nil, loadErr("loading libxdp's dispatcher", err)
+		return nil, bpf.LoadError("loading libxdp's dispatcher", err)
 	}
 	p := coll.Programs[dispatcherName]
 	delete(coll.Programs, dispatcherName)
@@ -702,12 +702,4 @@ func dispatcherOthers(ifindex int) ([]string, error) {
 func isDispatcher(ifindex int) bool {
 	attached, id, _, err := xdpState(ifindex)
 	return err == nil && attached && programName(id) == dispatcherName
-}
-
-func loadErr(what string, err error) error {
-	var ve *ebpf.VerifierError
-	if errors.As(err, &ve) {
-		return fmt.Errorf("%s: %+v", what, ve)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

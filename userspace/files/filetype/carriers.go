@@ -3,7 +3,6 @@ package filetype
 import (
 	"bytes"
 	"encoding/binary"
-	"strings"
 )
 
 // The carriers of today's malware, since Office macros from the internet
@@ -113,7 +112,8 @@ var scriptExt = map[extKey]kind{
 // served so is part of a page, not a download; served as anything else
 // (octet-stream, an attachment, a mail part) it is a script to run.
 func webScript(claimed string) bool {
-	switch claimFamRaw(claimed) {
+	var buf [96]byte
+	switch string(claimType(claimed, &buf)) {
 	case "text/javascript", "application/javascript", "application/x-javascript",
 		"application/ecmascript", "text/ecmascript":
 		return true
@@ -208,11 +208,3 @@ var namedImages = map[extKey]bool{
 // appxExt: a zip so named is an APPX/MSIX package even when its manifest
 // lies past the head.
 var appxExt = map[extKey]bool{key("appx"): true, key("msix"): true}
-
-// claimFamRaw is a claimed Content-Type without parameters, lower case.
-func claimFamRaw(claimed string) string {
-	if i := strings.IndexByte(claimed, ';'); i >= 0 {
-		claimed = claimed[:i]
-	}
-	return strings.ToLower(strings.TrimSpace(claimed))
-}

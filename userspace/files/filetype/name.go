@@ -151,21 +151,10 @@ var claimFams = func() map[string]fam {
 // claimFam returns the families a claimed Content-Type names (0 for
 // none or unknown). Parameters and case are ignored.
 func claimFam(claimed string) fam {
-	if i := strings.IndexByte(claimed, ';'); i >= 0 {
-		claimed = claimed[:i]
-	}
-	claimed = strings.TrimSpace(claimed)
-	if claimed == "" || len(claimed) > 96 {
-		return 0
-	}
 	var buf [96]byte
-	b := buf[:len(claimed)]
-	for i := range len(claimed) {
-		c := claimed[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b[i] = c
+	b := claimType(claimed, &buf)
+	if b == nil {
+		return 0
 	}
 	if f, ok := claimFams[string(b)]; ok {
 		return f
@@ -186,6 +175,27 @@ func claimFam(claimed string) fam {
 		return famODF | famZip
 	}
 	return 0
+}
+
+// claimType is a claimed Content-Type without parameters, lower case,
+// in buf (nil when empty or longer than buf): no allocation per file.
+func claimType(claimed string, buf *[96]byte) []byte {
+	if i := strings.IndexByte(claimed, ';'); i >= 0 {
+		claimed = claimed[:i]
+	}
+	claimed = strings.TrimSpace(claimed)
+	if claimed == "" || len(claimed) > len(buf) {
+		return nil
+	}
+	b := buf[:len(claimed)]
+	for i := range len(claimed) {
+		c := claimed[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return b
 }
 
 // mimeFam gives a non-candidate's families from its detected MIME, so a

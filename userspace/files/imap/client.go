@@ -18,6 +18,13 @@ type clientSide struct {
 	sasl     bool // after AUTHENTICATE: lines that are not commands are SASL responses
 	idle     bool // after IDLE: "DONE" is expected
 	afterTLS bool // the last command was STARTTLS
+
+	// COMPRESS (compress.go): the bytes after the command wait in
+	// pending (zwait) until the server answers; then they are inflated
+	// by z, or parsed as they are (zready). zlost: a gap hit them.
+	z                    *inflater
+	zwait, zready, zlost bool
+	pending              []byte
 }
 
 // command is the client command whose line is under way (it goes on
@@ -30,10 +37,27 @@ type command struct {
 	appendBox string
 }
 
-// clientFeed takes client bytes.
+// clientFeed takes client bytes: plain, inflated, or held while
+// COMPRESS is answered.
 func (p *Parser) clientFeed(b []byte) {
 	c := &p.c
-	for len(b) > 0 && !p.done {
+	if c.z == nil && !c.zwait {
+		b = p.clientPlain(b)
+	}
+	switch {
+	case len(b) == 0 || p.done:
+	case c.z != nil:
+		p.inflate(true, b)
+	case c.zwait:
+		p.holdPending(b)
+	}
+}
+
+// clientPlain parses client bytes as IMAP, up to the end of a COMPRESS
+// command; it returns what follows that.
+func (p *Parser) clientPlain(b []byte) []byte {
+	c := &p.c
+	for len(b) > 0 && !p.done && !c.zwait {
 		if c.lit.active {
 			n, end := c.lit.take(p, b)
 			b = b[n:]
@@ -44,13 +68,14 @@ func (p *Parser) clientFeed(b []byte) {
 		}
 		b = p.clientLines(b)
 	}
+	return b
 }
 
 // clientLines reads lines until a literal starts.
 func (p *Parser) clientLines(b []byte) []byte {
 	c := &p.c
 	s := &c.seg
-	for len(b) > 0 && !p.done && !c.lit.active {
+	for len(b) > 0 && !p.done && !c.lit.active && !c.zwait {
 		if s.drop {
 			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
@@ -244,6 +269,10 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 		}
 	}
 	c.afterTLS = false
+	// Every tagged line counts as a command seen, known or not: the
+	// server's OK to it is no news.
+	th := tagHash(tag)
+	p.cmdTags.add(th)
 	if k < 0 {
 		p.st.Malformed++
 		if hasLit {
@@ -254,6 +283,14 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 	}
 	p.st.Commands++
 	c.cmd = command{active: true, kind: k}
+	if (k == cSTARTTLS || k == cCOMPRESS) && p.earlyOK.has(th) {
+		// The server said OK to this tag before the command came: fed
+		// late (the bytes after that OK were read as plain, and may
+		// have been TLS or deflate), or a tag used twice, or an OK sent
+		// ahead by a server to make the parser give up. Only counted:
+		// stopping here would let a server or client silence the rest.
+		p.st.CompressOrder++
+	}
 	switch k {
 	case cSELECT, cEXAMINE:
 		p.selTag = append(p.selTag[:0], tag...)
@@ -272,6 +309,9 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 	case cSTARTTLS, cCOMPRESS:
 		p.tlsTag, p.tlsKind = append(p.tlsTag[:0], tag...), k
 		c.afterTLS = k == cSTARTTLS
+		// A client waits for the answer to COMPRESS: what it sends next
+		// is compressed if the server says OK.
+		c.zwait = k == cCOMPRESS && c.z == nil && !hasLit
 	case cAUTHENTICATE:
 		c.sasl = true
 	case cIDLE:
@@ -280,11 +320,11 @@ func (p *Parser) clientLine(head []byte, spec litSpec, hasLit bool) {
 		if (commands[k] == "FETCH" || commands[k] == "UID") && fetchesMessage(rest) {
 			p.addMsgFetch(tag)
 		}
-		if n, ok := partialRequest(rest); ok && (commands[k] == "FETCH" || commands[k] == "UID") {
+		if off, n, ok := partialRequest(rest); ok && (commands[k] == "FETCH" || commands[k] == "UID") {
 			if len(p.pieceReqs) == maxPieceReqs {
 				p.pieceReqs = append(p.pieceReqs[:0], p.pieceReqs[1:]...)
 			}
-			p.pieceReqs = append(p.pieceReqs, pieceReq{tag: string(tag), n: n})
+			p.pieceReqs = append(p.pieceReqs, pieceReq{tag: string(tag), off: off, n: n, uid: requestUID(commands[k], rest)})
 		}
 	}
 	if hasLit {
@@ -336,7 +376,7 @@ func (p *Parser) clientLitEnd() {
 // clientSkip hands back the rest of a literal the parser has no use for.
 func (p *Parser) clientSkip() int64 {
 	l := &p.c.lit
-	if p.done || !l.active || l.left == 0 || !l.unused() {
+	if p.done || !l.active || l.left == 0 || !l.unused(p) {
 		return 0
 	}
 	n := l.left
@@ -348,6 +388,15 @@ func (p *Parser) clientSkip() int64 {
 
 func (p *Parser) clientGap(n int64) {
 	c := &p.c
+	if c.z != nil {
+		p.compressGap()
+		return
+	}
+	if c.zwait {
+		// Whether the bytes after COMPRESS are compressed is told by
+		// the answer: if they are, they cannot be inflated now.
+		c.zlost, c.pending = true, nil
+	}
 	if c.lit.active {
 		n = c.lit.gapBytes(p, n)
 		if c.lit.left == 0 {

@@ -18,7 +18,8 @@ const (
 	itemEnvelope              // ENVELOPE: the message's addresses and subject
 	itemHeader                // BODY[HEADER], BODY[HEADER.FIELDS (...)], RFC822.HEADER
 	itemPart                  // BODY[2], BINARY[1.2]: one part's body
-	itemMore                  // BODY[]<n>: the next piece of Parser.chain
+	itemMore                  // BODY[]<n>: a piece of a message fetched in pieces (pieces.go)
+	itemUID                   // UID
 )
 
 // fetchState is where the tokeniser stands in a FETCH item list; it
@@ -34,6 +35,8 @@ type fetchState struct {
 	structStart int
 	section     string // itemPart: the part number
 	binary      bool   // itemPart: BINARY[...], already decoded
+	off         int64  // itemPartial, itemMore: the piece's offset
+	uid         uint32 // UID, 0 when not (yet) seen
 }
 
 // valueDone follows a literal: at depth 1 it was the item's value.
@@ -200,6 +203,8 @@ func (p *Parser) classify(name []byte) item {
 		return itemStructure
 	case equalFold(name, "ENVELOPE"):
 		return itemEnvelope
+	case equalFold(name, "UID"):
+		return itemUID
 	}
 	var rest []byte
 	for _, pre := range [...]string{"BODY[", "BODY.PEEK[", "BINARY[", "BINARY.PEEK["} {
@@ -227,13 +232,16 @@ func (p *Parser) classify(name []byte) item {
 		return itemOther
 	case len(origin) == 0:
 		return itemWhole
-	case bytes.HasPrefix(origin, []byte("<0>")) || bytes.HasPrefix(origin, []byte("<0.")):
-		return itemPartial
 	}
-	if off, ok := originOffset(origin); ok && p.chain.msg != nil && p.chain.seq == p.s.resp.seq && off == p.chain.next {
+	if off, ok := originOffset(origin); ok {
+		// Where the piece goes is decided when its value comes.
+		p.s.resp.fs.off = off
+		if off == 0 {
+			return itemPartial
+		}
 		return itemMore
 	}
-	p.st.Offsets++ // the middle of a message whose start was not seen
+	p.st.Offsets++
 	return itemOther
 }
 
@@ -272,6 +280,10 @@ func (p *Parser) atomValue(a []byte) {
 		// Kept for the pieces of the message fetched later (clients
 		// read sizes when they list a mailbox).
 		p.sizes.put(p.s.resp.seq, n, 0)
+	case itemUID:
+		if n, k, ok := number(a); ok && k == len(a) && n < 1<<32 {
+			fs.uid = uint32(n)
+		}
 	case itemWhole, itemPartial:
 		if equalFold(a, "NIL") {
 			p.st.Nil++
@@ -294,57 +306,55 @@ func (p *Parser) quotedValue(q []byte) {
 		clear(s.quoted)
 		s.quoted = s.quoted[:0]
 	}()
-	var m transfer.Message
-	var base int64
-	gap := false
-	switch it {
-	case itemMore:
-		// The next piece as a string: "" past the end of the message.
-		m, base, gap = p.chain.msg, p.chain.next, p.chain.gap
-		p.chain = chain{}
-		p.st.Pieces++
-	default:
-		r := roleMsg
+	if it != itemWhole {
+		// A piece as a string: "" past the end of the message.
+		off := s.resp.fs.off
 		if it == itemPartial {
-			r = rolePartial
+			p.st.Quoted++
 		}
-		p.st.Quoted++
-		if m = p.sink.OpenMessage(p.fetchMeta(r)); m == nil {
-			return
+		if p.pieceStart(off, int64(len(s.quoted))) {
+			s.resp.pieceLen = int64(len(s.quoted))
+			p.pieceData(off, s.quoted, 0)
 		}
+		return
 	}
-	n := min(int64(len(s.quoted)), max(p.opt.MaxLiteral-base, 0))
+	p.st.Quoted++
+	m := p.sink.OpenMessage(p.fetchMeta())
+	if m == nil {
+		return
+	}
+	n := min(int64(len(s.quoted)), p.opt.MaxLiteral)
 	if n > 0 {
 		m.Write(s.quoted[:n])
 		p.st.Bytes += uint64(n)
 	}
-	switch {
-	case n < int64(len(s.quoted)):
+	if n < int64(len(s.quoted)) {
 		p.st.Limit++
 		m.Close(transfer.CutLimit)
-	case it == itemWhole:
-		m.Close(transfer.Whole)
-	default:
-		r := &s.resp
-		r.partial, r.partialN, r.partialPiece, r.partialGap = m, base+n, n, gap
+		return
 	}
+	m.Close(transfer.Whole)
 }
 
 func equalFold(b []byte, s string) bool { return len(b) == len(s) && hasPrefixFold(b, s) }
 
-// partialRequest reads the length a client FETCH asks of a message
-// piece: "BODY.PEEK[]<0.65536>" gives 65536.
-func partialRequest(rest []byte) (int64, bool) {
+// partialRequest reads the offset and length a client FETCH asks of a
+// message piece: "BODY.PEEK[]<65536.65536>" gives 65536, 65536.
+func partialRequest(rest []byte) (off, n int64, ok bool) {
 	i := bytes.Index(rest, []byte("[]<"))
 	if i < 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	o := rest[i+3:]
 	j := bytes.IndexByte(o, '.')
 	e := bytes.IndexByte(o, '>')
 	if j < 0 || e < j {
-		return 0, false
+		return 0, 0, false
 	}
-	n, k, ok := number(o[j+1 : e])
-	return n, ok && j+1+k == e
+	off, k, ok := number(o[:j])
+	if !ok || k != j {
+		return 0, 0, false
+	}
+	n, k, ok = number(o[j+1 : e])
+	return off, n, ok && j+1+k == e
 }

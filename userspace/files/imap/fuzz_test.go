@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,6 +52,20 @@ func fuzzDrive(t *testing.T, p *Parser, client, server, cuts []byte, bound int) 
 		if got := p.buffered(); got > bound {
 			t.Fatalf("holding %d bytes, bound %d", got, bound)
 		}
+		ch := &p.chain
+		if ch.heldN > p.opt.MaxPieceHold || ch.heldCap() > p.opt.MaxPieceHold || len(ch.held) > maxSegments || len(ch.tail) > maxTail || len(p.c.pending) > maxPending {
+			t.Fatalf("pieces held %d in %d runs, tail %d, pending %d", ch.heldN, len(ch.held), len(ch.tail), len(p.c.pending))
+		}
+		var held int64
+		for i, sg := range ch.held {
+			held += int64(len(sg.data))
+			if sg.off < ch.next || i > 0 && ch.held[i-1].end() > sg.off || sg.gap == 0 && len(sg.data) == 0 {
+				t.Fatalf("held runs out of order: next %d, %+v", ch.next, ch.held)
+			}
+		}
+		if held != ch.heldN {
+			t.Fatalf("held %d, counted %d", held, ch.heldN)
+		}
 	}
 }
 
@@ -76,6 +91,24 @@ func FuzzIMAP(f *testing.F) {
 		{"a3 FETCH 1:2 (UID BODY.PEEK[])\r\na4 APPEND Sent (\\Seen) {12}\r\nSubject: x\r\n\r\na5 NOOP\r\n",
 			greet + "* 1 FETCH (UID 4 BODY[] {20}\r\nSubject: a\r\n\r\nbody\r\n)\r\n* Note\r\n* 2 FETCH (UID 5 BODY[] {3}\r\nabc)\r\na3 OK\r\n+ go\r\na4 OK\r\n"},
 	}
+	// Pieces out of order and overlapping, one disagreeing.
+	var pc, ps strings.Builder
+	ps.WriteString(greet)
+	for i, sp := range [][2]int{{8, 8}, {4, 8}, {0, 6}, {12, 8}, {2, 3}} {
+		m := "A: b\r\n\r\nxyzw0123"
+		tag := "p" + strconv.Itoa(i)
+		pc.WriteString(tag + " UID FETCH 7 (UID BODY.PEEK[]<" + strconv.Itoa(sp[0]) + "." + strconv.Itoa(sp[1]) + ">)\r\n")
+		if i == 4 {
+			m = "A: c" + m[4:]
+		}
+		ps.WriteString("* 1 FETCH (UID 7 BODY[]<" + strconv.Itoa(sp[0]) + "> " + litOf(m[min(sp[0], len(m)):min(sp[0]+sp[1], len(m))]) + ")\r\n" + tag + " OK\r\n")
+	}
+	seeds = append(seeds, struct{ client, server string }{pc.String(), ps.String()})
+	// COMPRESS: both directions deflated after the OK, one flush a line.
+	zc, zs := newDeflater(f), newDeflater(f)
+	zclient := "a1 COMPRESS DEFLATE\r\n" + string(zc.chunk("a2 SELECT INBOX\r\n")) + string(zc.chunk("a3 FETCH 1 (BODY.PEEK[])\r\n"))
+	zserver := greet + "a1 OK DEFLATE active\r\n" + string(zs.chunk("a2 OK\r\n")) + string(zs.chunk("* 1 FETCH (BODY[] {9}\r\nA: b\r\n\r\nx)\r\na3 OK\r\n"))
+	seeds = append(seeds, struct{ client, server string }{zclient, zserver})
 	for i, s := range seeds {
 		f.Add([]byte(s.client), []byte(s.server), []byte{byte(i), 3, 200, 17, 9, 64})
 	}
@@ -92,6 +125,16 @@ func FuzzIMAP(f *testing.F) {
 		fuzzDrive(t, p, client, server, cuts, 3*p.opt.MaxLine+1024+maxHeaderKept)
 		p.Close()
 		sink.CheckClosed()
+		// Closed, the parser gives its COMPRESS slot back and ends its
+		// inflaters' coroutines.
+		if n := compressedConns.Load(); n != 0 {
+			t.Fatalf("%d COMPRESS slots held after Close", n)
+		}
+		for _, z := range []*inflater{p.c.z, p.s.z} {
+			if z != nil && z.stop != nil {
+				t.Fatal("an inflater not stopped after Close")
+			}
+		}
 		for _, m := range sink.Msgs {
 			// A part section carries its rebuilt header and mail context too.
 			if int64(len(m.Data))+m.Gaps > max(p.opt.MaxLiteral, int64(p.opt.MaxLine))+maxPartHeader+int64(len(contextFields))*(maxEnvValue+16)+100 {

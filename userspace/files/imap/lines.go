@@ -155,12 +155,12 @@ type role uint8
 const (
 	roleSkip    role = iota
 	roleMsg          // a whole message (FETCH), closed at the literal's end
-	rolePartial      // BODY[]<0>: closed at the response's end
+	rolePartial      // BODY[]<0>: the first piece of a message fetched in pieces (pieces.go)
 	roleAppend       // a message the client uploads
 	roleName         // a mailbox name
 	rolePart         // one part's body (BODY[2]), closed at the literal's end
 	roleHeader       // a message's header (BODY[HEADER...]): From, To, Subject kept
-	roleMore         // the next piece of a message fetched in pieces (BODY[]<n>)
+	roleMore         // another piece of it (BODY[]<n>)
 )
 
 // lit is a literal being read, and the message it feeds.
@@ -172,7 +172,7 @@ type lit struct {
 	role   role
 	msg    transfer.Message
 	gap    bool
-	base   int64  // roleMore: the message's bytes before this literal
+	at     int64  // rolePartial, roleMore: the message offset of the next byte
 	name   []byte // roleName: the name so far, bounded; roleHeader: the header
 }
 
@@ -201,6 +201,9 @@ func (l *lit) take(p *Parser, b []byte) (int, bool) {
 	case l.role == roleHeader:
 		room := max(maxHeaderKept-len(l.name), 0)
 		l.name = append(l.name, b[:min(room, k)]...)
+	case l.role == rolePartial || l.role == roleMore:
+		p.pieceData(l.at, b, l.left+int64(k))
+		l.at += int64(k)
 	case l.msg != nil:
 		w := min(int64(k), l.keep)
 		l.msg.Write(b[:w])
@@ -220,6 +223,10 @@ func (l *lit) gapBytes(p *Parser, n int64) int64 {
 		// A header with a hole could join two fields: not read.
 		l.role, l.name = roleSkip, l.name[:0]
 	}
+	if (l.role == rolePartial || l.role == roleMore) && k > 0 {
+		p.pieceGap(l.at, k)
+		l.at += k
+	}
 	if l.msg != nil && k > 0 {
 		g := min(k, l.keep)
 		l.msg.Gap(g)
@@ -232,15 +239,17 @@ func (l *lit) gapBytes(p *Parser, n int64) int64 {
 
 // checkLimit cuts a message at MaxLiteral.
 func (l *lit) checkLimit(p *Parser) {
-	if l.keep == 0 && l.base+l.n > p.opt.MaxLiteral && l.msg != nil {
+	if l.keep == 0 && l.n > p.opt.MaxLiteral && l.msg != nil {
 		p.st.Limit++
 		l.close(transfer.CutLimit)
 	}
 }
 
 // unused says the rest of the literal is of no use: it can be skipped.
-func (l *lit) unused() bool {
+func (l *lit) unused(p *Parser) bool {
 	switch l.role {
+	case rolePartial, roleMore:
+		return !p.chain.active
 	case roleName:
 		return len(l.name) >= transfer.MaxHeaderValue
 	case roleHeader:

@@ -213,7 +213,14 @@ func (p *Parser) Footprint() int {
 		n += len(t)
 	}
 	n += p.sizes.footprint() + p.structs.footprint() + p.contexts.footprint()
-	for _, m := range []transfer.Message{p.c.lit.msg, p.s.lit.msg, p.s.resp.partial, p.chain.msg} {
+	n += cap(p.c.pending)
+	for _, z := range []*inflater{p.c.z, p.s.z} {
+		if z != nil {
+			n += z.footprint()
+		}
+	}
+	n += p.chain.footprint()
+	for _, m := range []transfer.Message{p.c.lit.msg, p.s.lit.msg} {
 		if m != nil {
 			n += transfer.FootprintOf(m)
 		}

@@ -16,6 +16,8 @@ type serverSide struct {
 	tls    bool   // the server's bytes went TLS: ignored
 	quoted []byte // scratch: an unescaped quoted message
 	lost   lostFetch
+	z      *inflater // COMPRESS: the server's stream inflated
+	zStart bool      // the OK to COMPRESS was just read: the rest is for z
 }
 
 // response is the server response under way (it goes on after each of
@@ -27,18 +29,30 @@ type response struct {
 	pos    int    // where the FETCH items start in the first line
 	seq    uint32 // the message sequence number of a FETCH
 	fs     fetchState
-	// A piece of a message fetched in pieces (BODY[]<0>, BODY[]<n>)
-	// waits for the end of the response, which may hold its RFC822.SIZE.
-	partial      transfer.Message
-	partialN     int64 // the message's bytes so far, this piece included
-	partialPiece int64 // this piece's length
-	partialGap   bool
+	// A piece of a message fetched in pieces (BODY[]<0>, BODY[]<n>) came:
+	// the end of the response, which may hold its RFC822.SIZE (and UID),
+	// decides on the chain (pieces.go).
+	piece              bool
+	pieceOff, pieceLen int64
 }
 
-// serverFeed takes server bytes.
+// serverFeed takes server bytes, plain or inflated.
 func (p *Parser) serverFeed(b []byte) {
 	s := &p.s
-	for len(b) > 0 && !p.done && !s.tls {
+	if s.z == nil {
+		b = p.serverPlain(b)
+	}
+	s.zStart = false
+	if len(b) > 0 && s.z != nil && !p.done {
+		p.inflate(false, b)
+	}
+}
+
+// serverPlain parses server bytes as IMAP, up to the end of the OK to
+// COMPRESS; it returns what follows that.
+func (p *Parser) serverPlain(b []byte) []byte {
+	s := &p.s
+	for len(b) > 0 && !p.done && !s.tls && !s.zStart {
 		if s.lit.active {
 			n, end := s.lit.take(p, b)
 			b = b[n:]
@@ -49,13 +63,14 @@ func (p *Parser) serverFeed(b []byte) {
 		}
 		b = p.serverLines(b)
 	}
+	return b
 }
 
 // serverLines reads lines until a literal starts.
 func (p *Parser) serverLines(b []byte) []byte {
 	s := &p.s
 	g := &s.seg
-	for len(b) > 0 && !p.done && !s.lit.active && !s.tls {
+	for len(b) > 0 && !p.done && !s.lit.active && !s.tls && !s.zStart {
 		if g.drop {
 			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
@@ -143,8 +158,12 @@ func (p *Parser) serverLine(head []byte, over bool, spec litSpec, hasLit bool) {
 				p.st.Fetches++
 			} else if renumbers(head) {
 				// Message numbers after the expunged one shift: what
-				// was kept by number no longer holds.
+				// was kept by number no longer holds, nor a message in
+				// pieces known by its number only.
 				p.forgetNumbers()
+				if p.chain.uid == 0 {
+					p.closeChain(transfer.CutNotFinal)
+				}
 			}
 		case head[0] != '+':
 			p.tagged(head)
@@ -186,17 +205,20 @@ func (p *Parser) tagged(l []byte) {
 		}
 	}
 	ok := len(status) == 2 && hasPrefixFold(status, "OK")
+	if th := tagHash(tag); ok && !p.cmdTags.has(th) {
+		p.earlyOK.add(th)
+	}
 	if len(p.tlsTag) > 0 && bytes.Equal(tag, p.tlsTag) {
 		if ok && p.tlsKind == cSTARTTLS {
 			p.startTLS()
 			return
 		}
+		p.tlsTag = p.tlsTag[:0]
 		if ok {
-			p.st.Compress++
-			p.stop()
+			p.startCompress()
 			return
 		}
-		p.tlsTag = p.tlsTag[:0]
+		p.refuseCompress()
 	}
 	if len(p.selTag) > 0 && bytes.Equal(tag, p.selTag) {
 		if !ok {
@@ -209,20 +231,19 @@ func (p *Parser) tagged(l []byte) {
 // serverLiteral starts a literal of the current response.
 func (p *Parser) serverLiteral(spec litSpec, r role) {
 	var meta *transfer.Meta
-	if r == roleMsg || r == rolePartial || r == rolePart {
-		meta = p.fetchMeta(r)
+	switch r {
+	case roleMsg, rolePart:
+		meta = p.fetchMeta()
+	case rolePartial, roleMore:
+		off := p.s.resp.fs.off
+		if !p.pieceStart(off, spec.n) {
+			r = roleSkip
+			break
+		}
+		p.s.resp.pieceLen = spec.n
 	}
 	p.s.lit.start(p, spec.n, r, meta)
-	if r == roleMore {
-		// The next piece of the chained message: it writes on.
-		l, ch := &p.s.lit, &p.chain
-		l.msg, l.gap = ch.msg, ch.gap
-		l.keep = min(spec.n, max(p.opt.MaxLiteral-ch.next, 0))
-		l.base = ch.next
-		ch.msg = nil
-		p.st.Pieces++
-		l.checkLimit(p)
-	}
+	p.s.lit.at = p.s.resp.fs.off
 	if r == rolePart && p.s.lit.msg != nil {
 		p.s.lit.msg.Write([]byte(p.partHeader()))
 	}
@@ -232,13 +253,8 @@ func (p *Parser) serverLiteral(spec litSpec, r role) {
 }
 
 // fetchMeta counts a message of a FETCH and describes it.
-func (p *Parser) fetchMeta(r role) *transfer.Meta {
+func (p *Parser) fetchMeta() *transfer.Meta {
 	p.st.Messages++
-	if r == rolePartial {
-		p.st.Partials++
-		p.closePartial() // one at a time
-		p.closeChain(transfer.CutNotFinal)
-	}
 	return &transfer.Meta{Protocol: transfer.IMAP, Size: -1, Mailbox: p.mailbox}
 }
 
@@ -251,80 +267,21 @@ func (p *Parser) serverLitEnd() {
 		l.close(transfer.Whole)
 	case roleHeader:
 		p.headerFields(s.resp.seq, l.name)
-	case rolePartial, roleMore:
-		if l.msg != nil {
-			r := &s.resp
-			r.partial, r.partialN, r.partialPiece, r.partialGap = l.msg, l.base+l.n, l.n, l.gap
-			l.msg = nil
-		}
 	}
 	l.active = false
 	s.resp.fs.valueDone()
 }
 
-// closePartial decides, at the end of a response, what a piece of a
-// message fetched in pieces leaves: the message is whole when its size
-// (RFC822.SIZE in this response or an earlier one) is reached, or when
-// the piece is shorter than the client asked for (the server had no
-// more); else it stays open for the next piece (Parser.chain).
-func (p *Parser) closePartial() {
-	r := &p.s.resp
-	if r.partial == nil {
-		return
-	}
-	msg, total, piece, gap := r.partial, r.partialN, r.partialPiece, r.partialGap
-	r.partial = nil
-	size := r.fs.size
-	if size < 0 {
-		if n, ok := p.sizes.get(r.seq); ok {
-			size = n
-		}
-	}
-	whole := transfer.Whole
-	if gap {
-		whole = transfer.CutGap
-	}
-	switch {
-	case size >= 0 && total == size:
-		msg.Close(whole)
-	case size >= 0 && total > size:
-		msg.Close(transfer.CutNotFinal) // not the message the size was of
-	case size < 0 && len(p.pieceReqs) == 1 && piece < p.pieceReqs[0].n:
-		// Shorter than the one request under way asked for: the server
-		// had no more. (With several under way, which asked what is not
-		// known: only the size can tell.)
-		msg.Close(whole)
-	case total >= p.opt.MaxLiteral:
-		p.st.Limit++
-		msg.Close(transfer.CutLimit)
-	default:
-		p.closeChain(transfer.CutNotFinal) // one at a time
-		p.chain = chain{msg: msg, seq: r.seq, next: total, gap: gap}
-	}
-}
-
-// closeChain ends the message waiting for its next piece, if any.
-func (p *Parser) closeChain(cut transfer.Cut) {
-	if p.chain.msg == nil {
-		return
-	}
-	if cut == transfer.Whole && p.chain.gap {
-		cut = transfer.CutGap
-	}
-	p.chain.msg.Close(cut)
-	p.chain = chain{}
-}
-
 // finishResponse ends the response under way.
 func (p *Parser) finishResponse() {
-	p.closePartial()
+	p.pieceEnd()
 	p.s.resp = response{}
 }
 
 // serverSkip hands back the rest of a literal the parser has no use for.
 func (p *Parser) serverSkip() int64 {
 	l := &p.s.lit
-	if p.done || !l.active || l.left == 0 || !l.unused() {
+	if p.done || !l.active || l.left == 0 || !l.unused(p) {
 		return 0
 	}
 	n := l.left
@@ -336,6 +293,10 @@ func (p *Parser) serverSkip() int64 {
 
 func (p *Parser) serverGap(n int64) {
 	s := &p.s
+	if s.z != nil {
+		p.compressGap()
+		return
+	}
 	if s.lit.active {
 		n = s.lit.gapBytes(p, n)
 		if s.lit.left == 0 {

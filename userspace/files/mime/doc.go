@@ -40,6 +40,15 @@
 //     skipped and quoted-printable escapes that are not escapes are kept
 //     literally, as mail clients do (counted per part); base64 that loses
 //     bits (a lone sextet) closes the part CutCorrupt.
+//   - Attached messages (message/rfc822, message/global) carried
+//     base64, quoted-printable or uuencoded: RFC 2046 5.2.1 forbids it,
+//     but mail clients open them, so the decoded bytes feed a child
+//     message parsed like the rest (its files carry the outer message's
+//     senders; Stats.Encoded). It takes one level of MaxDepth like an
+//     identity-coded one, shares the message's MaxParts, and decodes
+//     into a buffer of its own (4 KiB per level, kept by the Extractor).
+//     A gap in its encoded bytes cuts what is open in it (CutGap, the
+//     wire bytes in WireGap, or a HeadLost entity) and skips its rest.
 //   - Duplicate Content-* fields: the first wins. Parts without a
 //     Content-Type are text/plain (message/rfc822 in multipart/digest).
 //     A multipart without a usable boundary is extracted as one leaf.
@@ -52,8 +61,9 @@
 // Memory: a message's Footprint (transfer.Footprinter) is its state, its
 // header block and boundaries, and its decoders' (a few bytes for base64,
 // about 140 for quoted-printable and 90 for uuencode, all inside the
-// message: no windows); the
-// Extractor's is the 16 KiB output buffer its messages share. The
+// message: no windows) and its encoded attached message's, if one is
+// open; the Extractor's is the 16 KiB output buffer its messages share
+// and the 4 KiB ones of the encoded attached messages' levels. The
 // protocol parsers add their open messages' Footprint to their own.
 //
 // An Extractor and the messages it opens belong to one goroutine: Stats

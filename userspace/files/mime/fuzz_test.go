@@ -24,7 +24,7 @@ func fuzzRun(t *testing.T, msg []byte, split func(int) int, gapAt int) (*testSin
 	m := x.OpenMessage(&transfer.Meta{}).(*message)
 	check := func() {
 		if len(m.levels) > x.opts.MaxDepth || len(m.hdr) > x.opts.MaxHeaderBytes || m.lbn > len(m.lb) ||
-			len(x.out) != 0 || m.qp.nws > qpMaxWS || m.b64.n > 3 {
+			len(x.out) != 0 || m.qp.nws > qpMaxWS || m.b64.n > 3 || len(x.bufs) > x.opts.MaxDepth {
 			t.Fatalf("state out of bounds: levels %d hdr %d lb %d out %d", len(m.levels), len(m.hdr), m.lbn, len(x.out))
 		}
 	}
@@ -47,6 +47,11 @@ func fuzzRun(t *testing.T, msg []byte, split func(int) int, gapAt int) (*testSin
 	if len(s.files) > fuzzOpts.MaxParts+1 || st.Parts > uint64(len(msg)) {
 		t.Fatalf("%d files, %d parts", len(s.files), st.Parts)
 	}
+	for _, b := range x.bufs {
+		if len(b) != 0 || cap(b) != innerOutSize {
+			t.Fatalf("inner buffer %d/%d", len(b), cap(b))
+		}
+	}
 	return s, &st
 }
 
@@ -59,7 +64,8 @@ func FuzzMessage(f *testing.F) {
 		"Content-Type: multipart/mixed; boundary=b\r\nContent-Type: text/plain\r\n\r\n--b\r\nX-A: 1\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--b--\r\n")
 	f.Add(junk, uint64(3), uint16(1))
 	for _, m := range [][]byte{nested, qpMsg, lookalikeMsg, attachedMsg, nest(6), gapped, junk,
-		missingCloseMsg("QUJDR\r\n"), []byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b--")} {
+		missingCloseMsg("QUJDR\r\n"), wrapEncoded(innerMsg("a.exe", fakePE(300)), "base64"),
+		wrapEncoded(innerMsg("a.exe", fakePE(200)), "quoted-printable"), encodedNest(5, []byte("MZ")), []byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b--")} {
 		f.Add(m, uint64(1), uint16(0))
 		f.Add(m, uint64(7), uint16(len(m)/2))
 	}

@@ -163,13 +163,20 @@ func (m *message) Footprint() int {
 	for i := range m.levels { // MaxDepth at most
 		n += cap(m.levels[i].delim)
 	}
+	if m.child != nil { // MaxDepth of them at most
+		n += m.child.Footprint()
+	}
 	return n + len(m.meta.Name) + len(m.meta.ContentType) + len(m.meta.Transfer)
 }
 
 // Footprint implements transfer.Footprinter: what the Extractor holds
 // beside its messages (the output buffer they share).
 func (x *Extractor) Footprint() int {
-	return int(unsafe.Sizeof(*x)) + cap(x.out)
+	n := int(unsafe.Sizeof(*x)) + cap(x.out) + cap(x.bufs)*int(unsafe.Sizeof([]byte(nil)))
+	for _, b := range x.bufs {
+		n += cap(b)
+	}
+	return n
 }
 
 // strsBytes is what a list of strings holds.

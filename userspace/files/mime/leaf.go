@@ -24,6 +24,22 @@ func (m *message) openFile(h *partHeader) {
 	m.file = m.x.sink.Open(&m.meta)
 	m.x.stats.Files++
 	m.want = m.file != nil
+	m.startDecoder(h)
+}
+
+// openChild starts an attached message whose body is encoded: the
+// decoded bytes feed a child message, one deeper, sharing the
+// envelope, senders and part count of this one.
+func (m *message) openChild(h *partHeader) {
+	m.x.stats.Encoded++
+	c := &message{x: m.x, env: m.env, top: m.top, root: m.root, level: m.level + 1}
+	c.startEntity(m.depth+1, "text/plain")
+	m.child, m.file, m.want = c, nil, true
+	m.startDecoder(h)
+}
+
+// startDecoder starts decoding a leaf's body.
+func (m *message) startDecoder(h *partHeader) {
 	m.enc = h.enc
 	m.fileCut = transfer.Whole
 	switch h.enc {
@@ -75,6 +91,10 @@ func (m *message) closeFile(cut transfer.Cut) {
 		} else if !clean {
 			cut = transfer.CutCorrupt
 		}
+	}
+	if c := m.child; c != nil {
+		m.child = nil
+		m.toChild(c, func() { c.Close(cut) })
 	}
 	if m.file != nil {
 		m.file.Close(cut)
@@ -176,8 +196,59 @@ func (m *message) flush() {
 		return
 	}
 	m.x.out = out[:0]
+	if c := m.child; c != nil {
+		m.toChild(c, func() { c.Write(out) })
+		return
+	}
 	if m.file != nil && m.want && !m.file.Write(out) {
 		m.want = false
 		m.x.stats.Declined++
 	}
+}
+
+// wireGap cuts what is open in an attached message whose encoded bytes
+// lost n wire bytes: how many decoded bytes that is is unknown.
+func (m *message) wireGap(n int64) {
+	if m.closed {
+		return
+	}
+	m.gapped = true
+	m.drain(false)
+	switch m.mode {
+	case modeHeader:
+		m.lostHead(n)
+		m.mode = modeDiscard
+	case modeBody:
+		m.flush()
+		if c := m.child; c != nil {
+			m.child = nil
+			m.toChild(c, func() { c.wireGap(n); c.Close(transfer.CutGap) })
+		} else if wg, ok := m.file.(transfer.WireGapper); ok && m.want {
+			wg.WireGap(n)
+		}
+		m.closeFile(transfer.CutGap)
+	}
+	m.flush()
+}
+
+// toChild runs f, a call on the child c, with c's output buffer in
+// place: the child decodes into it and leaves it empty.
+func (m *message) toChild(c *message, f func()) {
+	out := m.x.out
+	m.x.out = m.x.buf(c.level)
+	f()
+	m.x.out = out[:0]
+}
+
+// buf is the output buffer of a level of encoded attached messages
+// (level 0, the Extractor's own, is out): MaxDepth of them at most, kept
+// for the Extractor's life.
+func (x *Extractor) buf(level int) []byte {
+	for len(x.bufs) < level {
+		x.bufs = append(x.bufs, nil)
+	}
+	if x.bufs[level-1] == nil {
+		x.bufs[level-1] = make([]byte, 0, innerOutSize)
+	}
+	return x.bufs[level-1][:0]
 }

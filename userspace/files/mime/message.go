@@ -22,6 +22,14 @@ type message struct {
 	closed bool
 	gapped bool // a gap was seen: a missing delimiter is no news then
 
+	// An attached message carried base64, quoted-printable or uuencoded
+	// is parsed by a child message fed with the decoded bytes: root is
+	// the top-level message (it counts the parts of all), level the
+	// number of such decodings around this one (it picks the output
+	// buffer: Extractor.bufs).
+	root  *message
+	level int
+
 	// Scanner.
 	bol     bool   // at the start of a line
 	hasHeld bool   // held is the previous line's end, not yet given out
@@ -55,6 +63,7 @@ type message struct {
 	b64     b64Decoder
 	qp      qpDecoder
 	uu      uuDecoder
+	child   *message // the encoded attached message the decoded bytes go to, instead of file
 }
 
 // Write parses the next bytes of the message.
@@ -96,7 +105,13 @@ func (m *message) Gap(n int64) {
 		}
 		// Decoded bytes for n wire bytes are unknown: cut the part.
 		st.GapCuts++
-		if wg, ok := m.file.(transfer.WireGapper); ok && m.want {
+		if c := m.child; c != nil {
+			// The attached message's stream is lost from here: what is
+			// open in it is cut, with the wire bytes missing.
+			m.flush()
+			m.child = nil
+			m.toChild(c, func() { c.wireGap(n); c.Close(transfer.CutGap) })
+		} else if wg, ok := m.file.(transfer.WireGapper); ok && m.want {
 			wg.WireGap(n)
 		}
 		m.closeFile(transfer.CutGap)
@@ -188,11 +203,12 @@ func (m *message) startEntity(depth int, defType string) {
 	if depth == 0 {
 		return
 	}
-	m.parts++
+	r := m.root
+	r.parts++
 	m.x.stats.Parts++
-	if m.parts > m.x.opts.MaxParts {
-		if !m.partsHit {
-			m.partsHit = true
+	if r.parts > m.x.opts.MaxParts {
+		if !r.partsHit {
+			r.partsHit = true
 			m.x.stats.PartLimit++
 		}
 		m.mode = modeDiscard
@@ -234,6 +250,16 @@ func (m *message) endHeader() {
 			return
 		}
 		m.startEntity(m.depth+1, "text/plain")
+		return
+	case h.message:
+		// Encoded although RFC 2046 5.2.1 forbids it: mail clients open
+		// it all the same, so its decoded bytes are parsed as a message.
+		if m.depth >= m.x.opts.MaxDepth {
+			st.DepthLimit++
+			m.mode = modeDiscard
+			return
+		}
+		m.openChild(&h)
 		return
 	}
 	m.openFile(&h)

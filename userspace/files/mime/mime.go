@@ -39,6 +39,10 @@ const maxBoundary = 256
 // at the end of every call.
 const outSize = 16 << 10
 
+// innerOutSize is the buffer of each level of encoded attached messages
+// (their decoded bytes are decoded again into it).
+const innerOutSize = 4 << 10
+
 // Stats count what the extractor saw. Plain counters: the caller that
 // owns the Extractor reads and aggregates them.
 type Stats struct {
@@ -58,6 +62,7 @@ type Stats struct {
 	GapCuts         uint64 // files closed CutGap, entities lost to a gap
 	HeadsLost       uint64 // entities whose header a gap fell on, reported as files with Meta.HeadLost
 	AddressFallback uint64 // address lists net/mail refused, extracted leniently
+	Encoded         uint64 // attached messages carried base64, quoted-printable or uuencoded, decoded and parsed
 }
 
 // Extractor opens messages and splits them into files on its sink.
@@ -65,7 +70,8 @@ type Extractor struct {
 	sink  transfer.Sink
 	opts  Options
 	stats *Stats
-	out   []byte // decoded bytes not yet written to the current file; empty between calls
+	out   []byte   // decoded bytes not yet written to the current file; empty between calls
+	bufs  [][]byte // the output buffers of encoded attached messages, by level-1
 }
 
 var _ transfer.MessageSink = (*Extractor)(nil)
@@ -99,6 +105,7 @@ func New(sink transfer.Sink, opts Options, stats *Stats) *Extractor {
 func (x *Extractor) OpenMessage(m *transfer.Meta) transfer.Message {
 	x.stats.Messages++
 	msg := &message{x: x}
+	msg.root = msg
 	if m != nil {
 		msg.env = transfer.Meta{
 			Protocol: m.Protocol,

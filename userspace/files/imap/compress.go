@@ -1,0 +1,304 @@
+package imap
+
+import (
+	"compress/flate"
+	"errors"
+	"io"
+	"iter"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/edgesensor/edgesensor/userspace/files/transfer"
+)
+
+// COMPRESS=DEFLATE (RFC 4978). Once the server's tagged OK to COMPRESS
+// is seen, each direction is one raw deflate stream (the peers flush it
+// with sync flushes, so every command and response can be decoded as it
+// comes). The bytes after the OK line, and the client's bytes after its
+// COMPRESS line, are inflated and parsed as IMAP as before.
+//
+// compress/flate pulls its input from an io.Reader and cannot resume
+// after running dry, so each direction's inflater runs as a coroutine
+// (iter.Pull, as httpx's decoders): when a Data call's bytes are used up
+// it yields, and the next call resumes it. It only runs while the parser
+// waits for it, so the parser's state is only touched from the caller's
+// goroutine.
+
+// Defaults of the COMPRESS bounds.
+const (
+	// DefaultMaxCompressed bounds the connections inflating at once, over
+	// all parsers of the process (each holds two inflaters).
+	DefaultMaxCompressed = 256
+	// DefaultMaxInflateRatio bounds inflated/compressed bytes of a
+	// direction, applied past inflateFloor of output.
+	DefaultMaxInflateRatio = 200
+	inflateFloor           = 1 << 20
+)
+
+// inflateOut is the inflater's output buffer, parsed as it fills.
+const inflateOut = 8 << 10
+
+// maxPending bounds the client bytes held after COMPRESS until the
+// server answers: a client waits for the answer, so only a stream fed far
+// ahead of the server's fills it.
+const maxPending = 16 << 10
+
+// What an inflater holds beside its buffers: compress/flate's
+// decompressor (its 32 KiB window, Huffman tables and links), and the
+// goroutine iter.Pull runs it on (its stack starts small and grows with
+// the decompressor's calls). Measured by TestCompressFootprint.
+const (
+	flateState     = 44 << 10
+	coroutineStack = 8 << 10
+)
+
+// compressedConns counts the connections inflating now, over all
+// parsers (they run on several goroutines).
+var compressedConns atomic.Int64
+
+var errStopped = errors.New("imap: inflater stopped")
+
+// inflater is one direction's deflate stream.
+type inflater struct {
+	in    []byte // compressed bytes not yet read by flate
+	yield func([]byte) bool
+	next  func() ([]byte, bool)
+	stop  func()
+	out   []byte
+	err   error
+	// fed counts the compressed bytes given, produced the inflated ones
+	// taken: MaxInflateRatio looks at them.
+	fed, produced int64
+}
+
+// run is the coroutine: it yields flate's output; a nil yield asks for
+// input.
+func (z *inflater) run(yield func([]byte) bool) {
+	z.yield = yield
+	r := flate.NewReader(zfeed{z})
+	z.out = make([]byte, inflateOut)
+	for {
+		n, err := r.Read(z.out)
+		if n > 0 && !yield(z.out[:n]) {
+			return
+		}
+		if err != nil {
+			z.err = err
+			return
+		}
+	}
+}
+
+// zfeed is flate's input: what the current Data call gave, then a yield
+// for more.
+type zfeed struct{ z *inflater }
+
+func (f zfeed) fill() error {
+	for len(f.z.in) == 0 {
+		if !f.z.yield(nil) {
+			return errStopped
+		}
+	}
+	return nil
+}
+
+func (f zfeed) Read(b []byte) (int, error) {
+	if err := f.fill(); err != nil {
+		return 0, err
+	}
+	n := copy(b, f.z.in)
+	f.z.in = f.z.in[n:]
+	return n, nil
+}
+
+// ReadByte lets flate read without a bufio layer of its own.
+func (f zfeed) ReadByte() (byte, error) {
+	if err := f.fill(); err != nil {
+		return 0, err
+	}
+	c := f.z.in[0]
+	f.z.in = f.z.in[1:]
+	return c, nil
+}
+
+func (z *inflater) release() {
+	if z.stop != nil {
+		z.stop()
+		z.stop = nil
+	}
+	z.in, z.out = nil, nil
+}
+
+func (z *inflater) footprint() int {
+	n := int(unsafe.Sizeof(*z)) + cap(z.out)
+	if z.next != nil {
+		n += flateState + coroutineStack
+	}
+	return n
+}
+
+// startCompress follows the server's OK to COMPRESS: both directions
+// inflate from here on.
+func (p *Parser) startCompress() {
+	p.st.Compress++
+	if p.s.z != nil {
+		p.st.Malformed++ // compression cannot be started twice
+		p.refuseCompress()
+		return
+	}
+	if compressedConns.Add(1) > int64(p.opt.MaxCompressed) {
+		compressedConns.Add(-1)
+		p.st.CompressLimit++
+		p.c.pending = nil
+		p.stop()
+		return
+	}
+	p.compressing = true
+	p.s.z, p.c.z = new(inflater), new(inflater)
+	p.s.zStart = true
+	p.c.zwait = false
+	if p.c.zlost {
+		// The client's compressed stream lost bytes before it started.
+		p.st.CompressGaps++
+		p.stopCut(transfer.CutGap)
+		return
+	}
+	p.c.zready = true // its held bytes are inflated once the server's call ends
+}
+
+// refuseCompress follows a refusal of COMPRESS: the client's held bytes
+// are plain.
+func (p *Parser) refuseCompress() {
+	if p.c.zwait {
+		p.c.zwait, p.c.zlost = false, false
+		p.c.zready = true
+	}
+}
+
+// releasePending hands on the client bytes held while COMPRESS was
+// answered.
+func (p *Parser) releasePending() {
+	c := &p.c
+	if !c.zready || c.zwait {
+		return
+	}
+	c.zready = false
+	b := c.pending
+	c.pending = nil
+	if len(b) > 0 && !p.done {
+		p.clientFeed(b)
+	}
+}
+
+// holdPending keeps client bytes sent after COMPRESS until the server's
+// answer is seen.
+func (p *Parser) holdPending(b []byte) {
+	c := &p.c
+	if len(c.pending)+len(b) > maxPending {
+		// The server's answer is far behind: whether these bytes are
+		// compressed is not known.
+		p.st.CompressLost++
+		c.pending = nil
+		p.stop()
+		return
+	}
+	if c.pending == nil {
+		c.pending = make([]byte, 0, min(maxPending, max(len(b), 512)))
+	}
+	c.pending = append(c.pending, b...)
+}
+
+// inflate feeds one direction's compressed bytes and parses what comes
+// out.
+func (p *Parser) inflate(fromClient bool, b []byte) {
+	z := p.s.z
+	if fromClient {
+		z = p.c.z
+	}
+	z.in = b
+	z.fed += int64(len(b))
+	if z.next == nil {
+		z.next, z.stop = iter.Pull(z.run)
+	}
+	for !p.done {
+		out, ok := z.next()
+		if !ok {
+			// The stream ended (a final block: nothing can follow it in
+			// RFC 4978) or is not deflate: the rest cannot be read.
+			p.st.CompressError++
+			cut := transfer.CutCorrupt
+			if errors.Is(z.err, io.EOF) {
+				cut = transfer.CutEnded
+			}
+			p.stopCut(cut)
+			return
+		}
+		if out == nil {
+			return // all of b is read
+		}
+		z.produced += int64(len(out))
+		// The compressed bytes flate read so far: a bomb is seen within
+		// the Data call that carries it.
+		if z.produced > inflateFloor && z.produced/int64(p.opt.MaxInflateRatio) > z.fed-int64(len(z.in)) {
+			p.st.CompressBomb++
+			p.stopCut(transfer.CutBomb)
+			return
+		}
+		p.st.Inflated += uint64(len(out))
+		if fromClient {
+			p.clientPlain(out)
+		} else {
+			p.serverPlain(out)
+		}
+	}
+}
+
+// compressGap: a gap in a compressed direction leaves the rest of it
+// undecodable (the window and the bit position are lost).
+func (p *Parser) compressGap() {
+	p.st.CompressGaps++
+	p.stopCut(transfer.CutGap)
+}
+
+// releaseCompress ends the inflaters, if any.
+func (p *Parser) releaseCompress() {
+	for _, z := range []*inflater{p.c.z, p.s.z} {
+		if z != nil {
+			z.release()
+		}
+	}
+	if p.compressing {
+		p.compressing = false
+		compressedConns.Add(-1)
+	}
+	p.c.pending = nil
+}
+
+// tagRing keeps the hashes of the latest tags.
+type tagRing struct {
+	h    [8]uint64
+	next int
+}
+
+func (r *tagRing) add(h uint64) {
+	r.h[r.next] = h
+	r.next = (r.next + 1) % len(r.h)
+}
+
+func (r *tagRing) has(h uint64) bool {
+	for _, x := range r.h {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// tagHash is FNV-1a of a tag, never 0 (an empty slot).
+func tagHash(tag []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range tag {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h | 1
+}

@@ -136,7 +136,7 @@ func TestMediaTypeAndRange(t *testing.T) {
 	first := msg("HTTP/1.1 206 Partial Content", "abc", "Content-Range: bytes 0-2/10", "Content-Length: 3")
 	middle := msg("HTTP/1.1 206 Partial Content", "abc", "Content-Range: bytes 5-7/10", "Content-Length: 3")
 	full := msg("HTTP/1.1 206 Partial Content", "abc", "Content-Range: bytes 0-2/3", "Content-Length: 3")
-	p, _ := conn(t, Options{}, s, get("/m")+get("/p")+get("/f"), middle+first+full, 0)
+	p, _ := conn(t, Options{}, s, get("/m", "Range: bytes=5-7")+get("/p", "Range: bytes=0-2")+get("/f"), middle+first+full, 0)
 	whole(t, s, "f", "abc")
 	if f := file(t, s, "p"); f.cut != transfer.CutNotFinal || f.meta.Size != 10 {
 		t.Errorf("first range alone: cut %q size %d", f.cut, f.meta.Size)

@@ -11,8 +11,27 @@
 // no body; Transfer-Encoding with chunked last means chunked (otherwise a
 // response runs until close and a request is malformed);
 // Content-Length; else a response runs until close and a request has no
-// body. 101 Switching Protocols and a 2xx answer to CONNECT end the
-// parser's interest (Done).
+// body.
+//
+// 101 Switching Protocols ends the parser's interest (Done) when the
+// request asked for an Upgrade (WebSocket, h2c). A 101 to a request that
+// asked for none is read as clients read it (upgrade.go): a status line
+// after it makes it interim (Chromium), anything else is its body, raw,
+// until the close (curl), so a server cannot blind the sensor with one.
+//
+// A 2xx answer to CONNECT opens a tunnel (tunnel.go): when the client's
+// first bytes in it are an HTTP/1.x request, the tunnel is parsed as a
+// connection of its own (fresh directions, Meta.Tunnel set to the
+// CONNECT target); otherwise (TLS, whose handshake is fingerprinted on
+// its own path) the parser is done (Stats.TunnelsOpaque). Bytes the
+// client sends before the answer, and server bytes before the client's
+// first request, are held for the tunnel up to 8 KiB each. A refused
+// CONNECT leaves the connection to the proxy going on.
+//
+// A request to a forward proxy names its resource in absolute form
+// ("GET http://host:port/path"): the URL, host and file name come from
+// the target, never from a Host field, which proxies ignore (RFC 9112
+// §3.2.2); userinfo in the target is left out.
 //
 // Files are opened lazily on a body's first byte, so empty bodies open
 // nothing. A file the sink declines (Write false) is not decoded further;
@@ -59,7 +78,9 @@
 // clipped to transfer.MaxHeaderValue) and, per decoded body, the decoders'
 // state: about 48 KiB for deflate and gzip (their 32 KiB window and
 // tables), 74 KiB and the stream's window for brotli (up to 16 MiB, the
-// format's limit), a 32 KiB output buffer and the coroutine's stack.
+// format's limit), a 32 KiB output buffer and the coroutine's stack;
+// around a tunnel's start, the bytes held for it (8 KiB at most per
+// direction).
 //
 // Chunks smaller than 512 bytes are gathered (16 KiB at most, within one
 // Data call) before they go to a decoder or the sink, so one-byte chunks

@@ -15,6 +15,11 @@ type fields struct {
 	etag, lastMod                  string
 	cl                             int64
 	hasCL, badCL, hasTE, expect100 bool
+	// upgrade: the request asked for another protocol (an Upgrade field
+	// with a value: WebSocket, h2c); only then is a 101 a switch.
+	upgrade bool
+	// ask: what a request's Range field asked for (request.ask).
+	ask int64
 	// teBad: a Transfer-Encoding value that could not be read whole
 	// (longer than a value is kept); cencRaw: the same of
 	// Content-Encoding, whose body then goes out undecoded.
@@ -33,6 +38,7 @@ const (
 	fkCL // a continuation makes Content-Length malformed
 	fkTE
 	fkCE
+	fkRange // a continuation makes a Range field unreadable
 )
 
 // set records one field. cut says bytes of its value were not kept; over
@@ -74,8 +80,39 @@ func (f *fields) set(name, v []byte, cut, over bool) fieldKind {
 		f.lastMod = clip(v)
 	case foldEq(name, "expect"):
 		f.expect100 = f.expect100 || foldContains(v, "100-continue")
+	case foldEq(name, "upgrade"):
+		f.upgrade = f.upgrade || len(v) > 0 || cut
+	case foldEq(name, "range"):
+		f.ask = askOf(v, cut, f.ask)
+		return fkRange
 	}
 	return fkNone
+}
+
+// askOf reads a request's Range field (RFC 9110 §14.2): first+1 for one
+// "bytes=first-[last]", askAny for anything else (a suffix, several
+// ranges, another unit, a value not kept whole, a second field).
+func askOf(v []byte, cut bool, prev int64) int64 {
+	const unit = "bytes="
+	v = trimOWS(v)
+	if prev != 0 || cut || len(v) <= len(unit) || !foldEq(v[:len(unit)], unit) {
+		return askAny
+	}
+	v = v[len(unit):]
+	i := bytes.IndexByte(v, '-')
+	if i <= 0 || bytes.IndexByte(v, ',') >= 0 {
+		return askAny
+	}
+	first, ok := parseDec(trimOWS(v[:i]))
+	if !ok {
+		return askAny
+	}
+	if rest := trimOWS(v[i+1:]); len(rest) > 0 {
+		if last, ok := parseDec(rest); !ok || last < first {
+			return askAny
+		}
+	}
+	return first + 1
 }
 
 // fold continues the last field with an obs-fold line, cont (cut: bytes
@@ -98,6 +135,10 @@ func (hd *headState) fold(cont []byte, cut bool) {
 		}
 	case fkTE:
 		f.addTE(cont, cut)
+	case fkRange:
+		if len(cont) > 0 || cut {
+			f.ask = askAny
+		}
 	case fkCE:
 		if !hd.over {
 			f.addCE(cont, cut)

@@ -4,13 +4,25 @@ package httpx
 type request struct {
 	method, target, host, ua string
 	head, connect            bool
+	// upgrade: the request asked for a protocol switch (Upgrade field).
+	upgrade bool
+	// ask is what its Range field asked for: 0 no Range (a 206 answering
+	// it is the file the client saves), first+1 bytes from first on,
+	// askAny a range not pinned to one first byte (or a head that went
+	// past its bounds, where the field may have been lost).
+	ask int64
+	// tunnel is the CONNECT target of the proxy tunnel the request was
+	// sent in, "" outside one (Meta.Tunnel).
+	tunnel string
 	// lost stands for a request whose head was lost to a gap: its
 	// response pairs with it, not with the next request.
 	lost bool
 }
 
 // strBytes is what r's strings hold.
-func (r *request) strBytes() int { return len(r.method) + len(r.target) + len(r.host) + len(r.ua) }
+func (r *request) strBytes() int {
+	return len(r.method) + len(r.target) + len(r.host) + len(r.ua) + len(r.tunnel)
+}
 
 // fifo holds the requests awaiting responses, oldest first, at most max.
 type fifo struct {

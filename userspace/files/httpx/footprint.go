@@ -20,14 +20,17 @@ func (p *Parser) Footprint() int {
 	n := int(unsafe.Sizeof(*p))
 	n += p.req.footprint() + p.resp.footprint()
 	n += cap(p.fifo.q)*int(unsafe.Sizeof(request{})) + p.fifo.strs
-	n += len(p.rng.url) + len(p.rng.validator)
+	n += len(p.rng.url) + len(p.rng.validator) + len(p.tunnel)
 	return n
 }
 
 func (h *half) footprint() int {
-	n := cap(h.acc.buf) + cap(h.batch) + h.hd.strBytes()
+	n := cap(h.acc.buf) + cap(h.batch) + h.hd.strBytes() + cap(h.held) + len(h.pk.ctype) + len(h.pk.name)
 	b := &h.b
 	n += metaBytes(&b.meta)
+	if h.tee != nil {
+		n += int(unsafe.Sizeof(*h.tee)) + metaBytes(&h.tee.meta)
+	}
 	if b.dec != nil {
 		n += b.dec.footprint()
 	}
@@ -50,7 +53,7 @@ func (hd *headState) strBytes() int {
 // metaBytes is what the strings a parser puts in a Meta hold.
 func metaBytes(m *transfer.Meta) int {
 	return len(m.Name) + len(m.ContentType) + len(m.Method) + len(m.URL) + len(m.Host) +
-		len(m.UserAgent) + len(m.ContentEncoding)
+		len(m.UserAgent) + len(m.ContentEncoding) + len(m.Tunnel)
 }
 
 // What a decoder's layers hold once started, measured with the heap

@@ -30,6 +30,9 @@ func (p *Parser) checkBounds() error {
 		if b.mode == fLength && b.wire+b.remain != b.declared {
 			return fmt.Errorf("wire %d + remain %d != Content-Length %d", b.wire, b.remain, b.declared)
 		}
+		if len(h.held) > maxTunnelHold || cap(h.held) > maxTunnelHold || h.pk.n > len(h.pk.buf) {
+			return fmt.Errorf("held %d/%d, peeked %d", len(h.held), cap(h.held), h.pk.n)
+		}
 		if m := b.mp; m != nil && (len(m.carry) >= len(m.delim) || len(m.hdr) > o.MaxHeaderBytes) {
 			return fmt.Errorf("multipart carry %d hdr %d", len(m.carry), len(m.hdr))
 		}
@@ -44,6 +47,7 @@ func (p *Parser) checkBounds() error {
 func fuzzOpts(flags byte) Options {
 	return Options{
 		Uploads:        flags&1 != 0,
+		Pieces:         flags&16 != 0,
 		MaxHeaderBytes: 2048,
 		MaxHeaderBlock: 4096,
 		MaxDecoded:     256 << 10,
@@ -71,6 +75,19 @@ func FuzzParser(f *testing.F) {
 		{get("/d"), ok200("x", `Content-Disposition: attachment; filename*=UTF-8''na%C3%AFve.exe; filename="a\"b"`)},
 		{"CONNECT a:443 HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n"},
 		{get("/w", "Upgrade: websocket"), "HTTP/1.1 101 Switching\r\n\r\n"},
+		// Tunnels: HTTP inside, early client bytes, a refusal then a
+		// retry, a server that speaks first, TLS inside.
+		{connect + innerGet("/t.exe"), established + ok200(peBody(300)) + ok200("x")},
+		{connect + "GET /e.exe HTTP/1.1\r\nHost: i\r\n\r\n", msg("HTTP/1.1 407 Auth", "no", "Content-Length: 2") + established},
+		{connect + connect + innerGet("/r"), msg("HTTP/1.1 407 Auth", "no", "Content-Length: 2") + established + ok200("r")},
+		{connect + innerGet("/s"), established + ok200("server first") + msg("HTTP/1.1 200 OK", chunk("c", 1), "Transfer-Encoding: chunked")},
+		{connect + connect + innerGet("/n"), established + established + ok200("nested")},
+		{connect + "\x16\x03\x01\x00\x05hello", established + "\x16\x03\x03"},
+		// 101s no Upgrade was asked for: a body until close, or interim.
+		{get("/p.exe"), "HTTP/1.1 101 Switching Protocols\r\nContent-Length: 2\r\n\r\n" + peBody(200)},
+		{get("/i.exe") + get("/j"), "HTTP/1.1 101 S\r\n\r\n\r\n" + ok200(peBody(100)) + "HTTP/1.1 101 S\r\n\r\nHTTP/1.1 2"},
+		// Absolute-form targets, a Host that disagrees, userinfo.
+		{msg("GET http://u:p@evil.test:3128/a.exe?q HTTP/1.1", "", "Host: stale.test") + msg("GET HTTP://x.test HTTP/1.1", ""), ok200("a") + ok200("b")},
 		{"\x16\x03\x01\x00\x05hello", ""},
 		{get("/x"), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"},
 		{get("/r", "Range: bytes=0-3") + get("/r", "Range: bytes=4-9"),
@@ -91,6 +108,10 @@ func FuzzParser(f *testing.F) {
 	for i, s := range seeds {
 		f.Add([]byte(s[0]), []byte(s[1]), int64(i), byte(i))
 	}
+	// Ranges as pieces (Options.Pieces), out of order.
+	f.Add([]byte(get("/r", "Range: bytes=4-9")+get("/r", "Range: bytes=0-5")),
+		[]byte(msg("HTTP/1.1 206 Partial", "abcdef", "Content-Range: bytes 4-9/10", "Content-Length: 6", `ETag: "e"`)+
+			msg("HTTP/1.1 206 Partial", "MZ\x90\x00ab", "Content-Range: bytes 0-5/10", "Content-Length: 6")), int64(1), byte(16))
 	f.Fuzz(func(t *testing.T, client, server []byte, seed int64, flags byte) {
 		rng := rand.New(rand.NewSource(seed))
 		opts := fuzzOpts(flags)
@@ -139,6 +160,18 @@ func FuzzParser(f *testing.F) {
 			if cs.n > 0 && !cs.raw && f.n > opts.MaxDecoded {
 				t.Fatalf("decoded file got %d bytes, MaxDecoded %d", f.n, opts.MaxDecoded)
 			}
+			if r := f.meta.Range; r != nil {
+				// A piece is the range's bytes (framed by Content-Length:
+				// never more), never decoded.
+				n := f.n
+				for _, g := range f.gaps {
+					n += g
+				}
+				long := n > r.Last-r.First+1 && f.meta.Transfer == "content-length"
+				if r.First < 0 || r.Last < r.First || r.Total <= r.Last || long || f.meta.ContentEncoding != "" || !opts.Pieces {
+					t.Fatalf("piece %+v: %d bytes, encoding %q", r, n, f.meta.ContentEncoding)
+				}
+			}
 		}
 		if p.bug != "" {
 			t.Fatal(p.bug)
@@ -159,6 +192,9 @@ func FuzzSplit(f *testing.F) {
 		{msg("GET /"+strings.Repeat("p", 1200)+" HTTP/1.1", "", "Host: h", "User-Agent: "+strings.Repeat("u", 1500)), msg("HTTP/1.1 200 OK", "abc", "Content-Length:"+strings.Repeat(" ", 1500)+"3")},
 		{get("/t"), "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n" + strings.Repeat("\t", 1100) + ",chunked\r\nContent-Disposition: attachment;\r\n filename=x.exe\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
 		{get("/l"), msg("HTTP/1.1 200 OK", "abcd", append(strings.Split(strings.Repeat("X-J: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\n", 90), "\n"), "Content-Length: 4")...)},
+		{connect + innerGet("/t.exe"), established + ok200(peBody(300))},
+		{get("/p.exe") + get("/q"), "HTTP/1.1 101 S\r\n\r\n\n" + ok200(peBody(100)) + "HTTP/1.1 101 S\r\nContent-Length: 1\r\n\r\nMZ" + peBody(50)},
+		{msg("GET http://u@evil.test:3128/a.exe HTTP/1.1", "", "Host: stale.test"), ok200("a")},
 	}
 	for i, s := range seeds {
 		f.Add([]byte(s[0]), []byte(s[1]), int64(i), byte(i))

@@ -7,11 +7,13 @@ import (
 type hstate uint8
 
 const (
-	stHead   hstate = iota // reading a header block (or between messages)
-	stBody                 // inside a body
-	stDesync               // framing lost: seeking the next message start
-	stPaused               // client side after CONNECT, until its response
-	stEnded                // the direction ended
+	stHead    hstate = iota // reading a header block (or between messages)
+	stBody                  // inside a body
+	stDesync                // framing lost: seeking the next message start
+	stPaused                // client side after CONNECT, until its response
+	stEnded                 // the direction ended
+	stHold                  // server side of a new tunnel, until the client's first request (tunnel.go)
+	stPeek101               // server side after a 101 no Upgrade asked for (upgrade.go)
 )
 
 // half is one direction of the connection.
@@ -27,8 +29,18 @@ type half struct {
 	// pausedBytes counts what the client sent after CONNECT before the
 	// answer: if the tunnel is refused they make the direction desync.
 	pausedBytes int64
-	b           body
-	batch       []byte // small chunks gathered within one Data call
+	// held: on the client side, the bytes sent after CONNECT before its
+	// answer (for the tunnel), heldLost set when they could not all be
+	// kept (over maxTunnelHold, or a gap); on the server side, a new
+	// tunnel's bytes sent before the client's first request.
+	held     []byte
+	heldLost bool
+	// pk: the first bytes after a 101 no Upgrade was asked for; tee:
+	// after one read as interim, every byte to the close (upgrade.go).
+	pk    peek101
+	tee   *tee101
+	b     body
+	batch []byte // small chunks gathered within one Data call
 
 	// After a desync: bol says the next byte may start a line (the
 	// request seeker tries line starts); lostBytes counts the wire bytes
@@ -72,10 +84,11 @@ func (h *half) loseHead(n int64) {
 	p.stats.HeadsLost++
 	lost := n + hd.bytes + h.acc.n
 	if h.client {
-		r := request{lost: true}
+		r := request{lost: true, tunnel: p.tunnel}
 		if hd.start && hd.method != "CONNECT" {
 			// The request line was read: the response pairs with it.
-			r = request{method: hd.method, target: hd.target, host: hd.f.host, ua: hd.f.ua, head: hd.method == "HEAD"}
+			r = request{method: hd.method, target: hd.target, host: hd.f.host, ua: hd.f.ua, head: hd.method == "HEAD", tunnel: p.tunnel,
+				ask: askAny} // its Range field may be among what was lost
 		}
 		if !p.fifo.push(r) {
 			p.stats.PipelineOverflow++
@@ -131,6 +144,24 @@ func (h *half) closeLost(cut transfer.Cut) {
 // end handles the end of the direction (FIN or RST).
 func (h *half) end() {
 	switch h.st {
+	case stHold:
+		h.releaseHeld()
+		if h.p.done || h.st == stEnded {
+			return
+		}
+		h.end()
+		return
+	case stPeek101:
+		h.settle101(false)
+		if h.st == stBody {
+			h.endBody(transfer.Whole, true)
+		}
+	case stPaused:
+		// The client may half-close after sending its tunnel's request:
+		// the bytes held stay for the answer (openTunnel).
+		h.release()
+		h.st = stEnded
+		return
 	case stHead:
 		if h.hd.active && !h.hd.resync {
 			h.p.stats.Malformed.Truncated++
@@ -145,15 +176,22 @@ func (h *half) end() {
 	// The lost response ran at most to here.
 	h.lostBytes += h.hd.bytes + h.acc.n
 	h.closeLost(transfer.CutGap)
+	h.endTee(transfer.Whole)
 	h.release()
 	h.st = stEnded
 }
 
 // abort closes whatever is open with cut and stops the direction.
 func (h *half) abort(cut transfer.Cut) {
+	if h.st == stPeek101 {
+		// What came after the 101 was the start of a body.
+		h.settle101(false)
+	}
 	if h.st == stBody {
 		h.abortBody(cut)
 	}
+	h.held, h.pk = nil, peek101{}
+	h.endTee(cut)
 	// Where the lost response ended is unknowable now.
 	h.closeLost(transfer.CutDesync)
 	h.release()

@@ -8,14 +8,43 @@ import (
 
 // baseMeta fills what a file's Meta takes from its request.
 func baseMeta(r *request) transfer.Meta {
+	host, target := r.host, r.target
+	if isAbsolute(target) {
+		// A request to a forward proxy: the proxy takes the host from the
+		// target and ignores Host (RFC 9112 §3.2.2), whatever it says.
+		host, target = splitAbsolute(target)
+	} else if host == "" && r.tunnel != "" {
+		// No Host inside a tunnel: the server is the CONNECT target, not
+		// the proxy the connection goes to.
+		host = r.tunnel
+	}
 	return transfer.Meta{
 		Protocol:  transfer.HTTP,
 		Size:      -1,
 		Method:    r.method,
-		Host:      r.host,
+		Host:      host,
 		UserAgent: r.ua,
-		URL:       buildURL(r.host, r.target),
+		URL:       buildURL(host, target),
+		Tunnel:    r.tunnel,
 	}
+}
+
+// splitAbsolute returns the authority of an absolute-form target and the
+// target, both without userinfo ("user:pass@"), which names no resource
+// (RFC 9110 §4.2.4) and must not end up in events.
+func splitAbsolute(t string) (authority, target string) {
+	i := strings.Index(t, "://") + 3
+	rest := t[i:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority = rest[:end]
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		authority = authority[at+1:]
+		t = t[:i] + authority + rest[end:]
+	}
+	return authority, t
 }
 
 // buildURL is "http://" + host + target for origin-form targets, the

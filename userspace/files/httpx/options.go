@@ -33,6 +33,11 @@ type Options struct {
 	MaxRatio int
 	// MaxPipelined bounds the requests awaiting responses. Default 64.
 	MaxPipelined int
+	// Pieces hands every range of a file (a 206 body with a usable
+	// Content-Range, identity-coded) to the sink as a piece
+	// (Meta.Range), to be joined across connections and orders there,
+	// instead of joining only the ranges that follow on one connection.
+	Pieces bool
 	// Now, when set, stamps Meta.Time when a file is opened; otherwise the
 	// caller sets it.
 	Now func() time.Time

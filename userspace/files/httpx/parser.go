@@ -18,6 +18,13 @@ type Parser struct {
 	rng rangeChain
 	// coroutines counts decoders started and not yet released.
 	coroutines int
+	// tunnel is the CONNECT target when the connection carries a proxy
+	// tunnel now (tunnel.go); depth counts the tunnels opened, nested
+	// in each other; tunnelHTTP is set once the tunnel's first request
+	// was read.
+	tunnel     string
+	depth      int
+	tunnelHTTP bool
 	// bug records a broken internal invariant (tests look at it); it is
 	// never expected to be set.
 	bug string
@@ -53,6 +60,22 @@ func (p *Parser) Data(fromClient bool, b []byte) (skip int64) {
 		return 0
 	}
 	h := p.half(fromClient)
+	if h.tee != nil {
+		h.tee.write(p, b)
+	}
+	h.feed(b)
+	if fromClient {
+		p.maybeRelease()
+	}
+	if p.done {
+		return 0
+	}
+	return h.trySkip()
+}
+
+// feed runs the direction's state machine over b.
+func (h *half) feed(b []byte) {
+	p := h.p
 	for len(b) > 0 && !p.done {
 		var n int
 		st := h.st
@@ -64,24 +87,24 @@ func (p *Parser) Data(fromClient bool, b []byte) (skip int64) {
 		case stDesync:
 			n = h.seek(b)
 		case stPaused:
-			h.pausedBytes += int64(len(b))
-			return 0
-		default: // desync, ended: the rest is not ours to read
-			return 0
+			h.pause(b)
+			return
+		case stHold:
+			n = h.hold(b)
+		case stPeek101:
+			n = h.peek(b)
+		default: // ended: the rest is not ours to read
+			return
 		}
 		if n == 0 && h.st == st {
 			// Cannot happen; a parser stuck on the wire would hang the
 			// sensor, so give up on the direction instead.
 			p.bug = "no progress"
 			h.desync(transfer.CutDesync)
-			return 0
+			return
 		}
 		b = b[n:]
 	}
-	if p.done {
-		return 0
-	}
-	return h.trySkip()
 }
 
 // Gap implements transfer.Parser.
@@ -92,6 +115,23 @@ func (p *Parser) Gap(fromClient bool, n int64) {
 	p.stats.Gaps++
 	p.stats.GapBytes += uint64(n)
 	h := p.half(fromClient)
+	if h.tee != nil {
+		h.tee.o.gap(p, &h.tee.meta, n)
+	}
+	switch h.st {
+	case stHold:
+		// The held bytes go first; the gap falls after them.
+		for h.st == stHold && !p.done {
+			h.releaseHeld()
+		}
+		if p.done {
+			return
+		}
+	case stPeek101:
+		// What follows the 101 cannot be told now: it is taken as the
+		// body, as curl takes it.
+		h.settle101(false)
+	}
 	switch h.st {
 	case stHead:
 		if h.hd.resync {
@@ -113,6 +153,11 @@ func (p *Parser) Gap(fromClient bool, n int64) {
 		h.bol = true
 	case stPaused:
 		h.pausedBytes += n
+		// The tunnel's bytes cannot be replayed whole.
+		h.heldLost, h.held = true, nil
+	}
+	if fromClient {
+		p.maybeRelease()
 	}
 }
 
@@ -122,12 +167,20 @@ func (p *Parser) End(fromClient bool) {
 		return
 	}
 	p.half(fromClient).end()
+	if fromClient {
+		p.maybeRelease()
+	}
 }
 
 // Close implements transfer.Parser.
 func (p *Parser) Close() {
 	if p.closed {
 		return
+	}
+	// Server bytes of a tunnel held for the client's first request are
+	// read before the end.
+	for p.resp.st == stHold && !p.done {
+		p.resp.releaseHeld()
 	}
 	p.closed = true
 	// A body that reads until close and was not ended by End was cut by
@@ -154,7 +207,13 @@ func (p *Parser) finish(cut transfer.Cut) {
 }
 
 func (p *Parser) notHTTP() {
-	p.stats.NotHTTP++
+	if p.tunnel != "" && p.req.first {
+		// The tunnel carries another protocol, TLS mostly (its handshake
+		// is fingerprinted on its own path, which watches every port).
+		p.stats.TunnelsOpaque++
+	} else {
+		p.stats.NotHTTP++
+	}
 	p.finish(transfer.CutDesync)
 }
 
@@ -168,5 +227,6 @@ func (p *Parser) Pending(fromClient bool) (remain int64, want, inBody bool) {
 	if h.b.mode == fLength {
 		remain = h.b.remain
 	}
-	return remain, h.b.want, true
+	// (A 101's tee wants every byte, whatever the body.)
+	return remain, h.b.want || h.tee != nil, true
 }

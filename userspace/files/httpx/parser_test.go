@@ -284,8 +284,8 @@ func TestUpgradeConnectDone(t *testing.T) {
 			if p.Done() != c.done {
 				t.Errorf("done %v", p.Done())
 			}
-			if c.done && p.stats.Upgrades != 1 {
-				t.Errorf("upgrades %d", p.stats.Upgrades)
+			if c.done && p.stats.Upgrades+p.stats.TunnelsOpaque != 1 {
+				t.Errorf("upgrades %d, opaque tunnels %d", p.stats.Upgrades, p.stats.TunnelsOpaque)
 			}
 			p.Close()
 			if err := s.check(); err != nil {

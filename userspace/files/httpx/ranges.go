@@ -18,6 +18,17 @@ import (
 // file is cut (transfer.CutNotFinal), and a desync cuts it (CutGap): after
 // one, responses may pair with the wrong requests.
 
+//
+// With Options.Pieces the parser joins nothing itself: every range with
+// a usable Content-Range (a known total, a Content-Length that matches
+// it or chunked or until-close framing, no coding) goes to the sink as a
+// piece (Meta.Range), and
+// the sink joins the pieces of one file whatever their order, overlaps
+// or connections. A range it cannot place is still counted and skipped.
+
+// askAny is request.ask for a Range field that names no one first byte.
+const askAny = -1
+
 // rangeOf is the Content-Range of the 206 body being read.
 type rangeOf struct {
 	first, last, total int64
@@ -54,6 +65,25 @@ func (p *Parser) rangeFor(f *fields, req *request, mode framing, length int64, c
 		return r
 	}
 	return nil
+}
+
+// rangePiece is where a 206 body sits in its file, for the sink to join
+// (Options.Pieces); nil when the body cannot be placed: no total, a
+// Content-Length that is not the range's, a coding, no URL. A chunked
+// or read-until-close range is placed too (clients take those): the
+// sink keeps no byte past the range's end.
+func rangePiece(f *fields, req *request, mode framing, length int64, cod *codings) *transfer.Range {
+	first, last, total, ok := parseContentRange(f.crange)
+	// (The URL as the file's Meta has it: inside a tunnel, without a
+	// Host, it is the CONNECT target's.)
+	if !ok || mode == fLength && length != last-first+1 || cod.n > 0 || cod.raw || baseMeta(req).URL == "" {
+		return nil
+	}
+	v := f.etag
+	if v == "" {
+		v = f.lastMod
+	}
+	return &transfer.Range{First: first, Last: last, Total: total, Validator: v}
 }
 
 // closeRange ends the file waiting for its next range, if any.

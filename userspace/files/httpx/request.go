@@ -48,15 +48,23 @@ func (h *half) onRequest(hd *headState) {
 		// client sends it; the 100 is an interim response.
 		p.stats.Continue++
 	}
-	r := request{method: hd.method, target: hd.target, host: f.host, ua: f.ua}
+	r := request{method: hd.method, target: hd.target, host: f.host, ua: f.ua, upgrade: f.upgrade, tunnel: p.tunnel}
+	if r.ask = f.ask; hd.over {
+		r.ask = askAny // the Range field may be among what was not read
+	}
 	r.head = r.method == "HEAD"
 	r.connect = r.method == "CONNECT"
+	if p.tunnel != "" && !p.tunnelHTTP {
+		p.tunnelHTTP = true
+		p.stats.TunnelsHTTP++
+	}
 	if !p.fifo.push(r) {
 		p.stats.PipelineOverflow++
 	}
 	if r.connect {
-		// A client may send tunnel bytes before the answer: wait for it.
-		h.st, h.pausedBytes = stPaused, 0
+		// A client may send tunnel bytes before the answer: wait for it,
+		// keeping them (pause) for the tunnel.
+		h.st, h.pausedBytes, h.held, h.heldLost = stPaused, 0, nil, false
 		return
 	}
 	var cod codings
@@ -89,11 +97,13 @@ func (h *half) onRequest(hd *headState) {
 }
 
 // unpause resumes the client direction after a refused CONNECT; bytes it
-// sent meanwhile make it start desynchronised.
+// sent meanwhile make it start desynchronised: they were meant for the
+// tunnel, and where the proxy takes them to end is unknown.
 func (h *half) unpause() {
 	if h.st != stPaused {
 		return
 	}
+	h.held, h.heldLost = nil, false
 	h.st = stHead
 	if h.pausedBytes > 0 {
 		h.desync(transfer.CutDesync)

@@ -27,10 +27,16 @@ func (h *half) onResponse(hd *headState) {
 	status := hd.status
 	switch {
 	case status == 101:
-		// The connection speaks another protocol after this head.
-		p.fifo.pop()
-		p.stats.Upgrades++
-		p.finish(transfer.CutEnded)
+		if r := p.fifo.front(); r != nil && r.upgrade {
+			// The protocol the request asked for follows the head.
+			p.fifo.pop()
+			p.stats.Upgrades++
+			p.finish(transfer.CutEnded)
+			return
+		}
+		// No switch was asked for: the bytes after the head tell what
+		// the client makes of it (upgrade.go).
+		h.startPeek101(hd)
 		return
 	case status < 200:
 		// Interim (100 Continue, 103 Early Hints): no body, and the
@@ -45,8 +51,8 @@ func (h *half) onResponse(hd *headState) {
 	}
 	if req.connect {
 		if status/100 == 2 {
-			p.stats.Upgrades++
-			p.finish(transfer.CutEnded)
+			// The rest of the connection is a tunnel (tunnel.go).
+			p.openTunnel(&req)
 			return
 		}
 		p.req.unpause()
@@ -67,14 +73,21 @@ func (h *half) onResponse(hd *headState) {
 	}
 	want := true
 	var rng *rangeOf
-	if status == 206 && !wholeRange(f.crange) {
+	var piece *transfer.Range
+	if status == 206 && !wholeRange(f.crange) && !h.savedWhole(f, &req, paired) {
 		// A range is a piece of a file: hashing it alone would lie. The
 		// ranges of one file fetched in order on this connection (as
-		// download managers and update agents fetch) are joined.
-		if !hd.over {
+		// download managers and update agents fetch) are joined; with
+		// Options.Pieces the sink joins them, whatever their order and
+		// connection.
+		switch {
+		case hd.over:
+		case p.opts.Pieces:
+			piece = rangePiece(f, &req, mode, length, &cod)
+		default:
 			rng = p.rangeFor(f, &req, mode, length, &cod)
 		}
-		if rng == nil {
+		if rng == nil && piece == nil {
 			p.stats.Partial++
 			want = false
 		}
@@ -92,6 +105,10 @@ func (h *half) onResponse(hd *headState) {
 	// would have a Content-Length and no body. The body's first bytes
 	// tell (bodyData).
 	h.b.maybeHead = req.lost && (mode == fLength || mode == fChunked)
+	if piece != nil {
+		m.Range = piece
+		p.stats.RangePieces++
+	}
 	if rng != nil {
 		h.b.rng = rng
 		if rng.first == 0 {
@@ -103,6 +120,28 @@ func (h *half) onResponse(hd *headState) {
 			p.stats.RangesJoined++
 		}
 	}
+}
+
+// savedWhole says whether the client saves a 206 body as a file of its
+// own, not a piece to place in one: it asked for no range (curl, wget and
+// PowerShell save what comes), or for a range from another first byte
+// than the body's (it writes the body where it asked, so placing it
+// where Content-Range says would join a file the client never had).
+// Both are counted; an unpaired response, or one to a request whose head
+// was lost, is neither.
+func (h *half) savedWhole(f *fields, req *request, paired bool) bool {
+	if !paired || req.lost || req.ask == askAny {
+		return false
+	}
+	if req.ask == 0 {
+		h.p.stats.RangeUnasked++
+		return true
+	}
+	if first, _, _, ok := parseContentRange(f.crange); ok && first != req.ask-1 {
+		h.p.stats.RangeMismatch++
+		return true
+	}
+	return false
 }
 
 // framing decides how the message's body is delimited (RFC 9112 §6.3)

@@ -41,8 +41,10 @@ type Meta struct {
 	// HTTP.
 	Method string
 	// URL is "http://" + Host + request target; the target alone when
-	// absolute, and when there was no Host ("/path": the caller adds the
-	// server's address).
+	// absolute (userinfo left out), and when there was no Host ("/path":
+	// the caller adds the server's address). Host is the Host field, or
+	// an absolute target's authority, which a proxy goes by whatever
+	// Host says (RFC 9112 §3.2.2).
 	URL             string
 	Host            string
 	UserAgent       string
@@ -52,6 +54,10 @@ type Meta struct {
 	// "close" (until the connection closed), "base64",
 	// "quoted-printable", "7bit", "8bit", "binary", "literal".
 	Transfer string
+	// Tunnel is the CONNECT target ("host:port") of the proxy tunnel the
+	// HTTP exchange travelled in, "" when it was not in one. Host and URL
+	// are then the inner request's: the server behind the proxy.
+	Tunnel string
 
 	// Mail (SMTP envelope, message headers; IMAP has no envelope).
 	MailFrom string   // SMTP MAIL FROM address, without <>
@@ -76,6 +82,19 @@ type Meta struct {
 	// that a transfer the sensor could not judge is seen, not dropped
 	// as an empty body.
 	HeadLost bool
+
+	// Range marks one piece of a file fetched in ranges (an HTTP 206
+	// body): its bytes are Range.First to Range.Last of a file of
+	// Range.Total bytes, not a file of their own. The sink joins the
+	// pieces of one file (nil for a whole body).
+	Range *Range
+}
+
+// Range is where a piece sits in its file, and what names the file's
+// version (an HTTP validator: ETag, else Last-Modified; "" for none).
+type Range struct {
+	First, Last, Total int64
+	Validator          string
 }
 
 // MaxHeaderValue bounds every string a parser copies into Meta; longer

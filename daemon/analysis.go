@@ -400,6 +400,22 @@ func (a *analysis) Counts() map[string]uint64 {
 		"file_verdict_capture":         &fs.VerdictCapture,
 		"file_verdict_ignore":          &fs.VerdictIgnore,
 		"file_verdict_errors":          &fs.VerdictErrors,
+		"file_images_scanned":          &fs.ImagesScanned,
+		"file_image_bytes":             &fs.ImageBytes,
+		"file_images_not_scanned":      &fs.ImagesNotScanned,
+		"file_polyglots":               &fs.Polyglots,
+		"file_range_pieces":            &fs.RangePieces,
+		"file_range_files_joined":      &fs.RangeFilesJoined,
+		"file_range_incomplete":        &fs.RangeIncomplete,
+		"file_range_declined":          &fs.RangeDeclined,
+		"file_range_conflicts":         &fs.RangeConflicts,
+		"file_range_unverified":        &fs.RangeUnverified,
+		"file_range_evicted":           &fs.RangeEvicted,
+		"file_range_too_many_pieces":   &fs.RangeTooManyPieces,
+		"file_range_held_full":         &fs.RangeHeldFull,
+		"file_range_late":              &fs.RangeLate,
+		"file_range_too_large":         &fs.RangeTooLarge,
+		"file_range_overrun":           &fs.RangeOverrun,
 	} {
 		m[k] = v.Load()
 	}

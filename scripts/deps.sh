@@ -24,6 +24,14 @@ declare -A lab=(
 	[kcat]=kcat [mmdblookup]=mmdb-bin
 	# The sensor shares an interface's XDP hook with xdp-tools' xdp-filter.
 	[xdp-filter]=xdp-tools [xdp-loader]=xdp-tools
+	# A forward proxy beside nginx (plain, CONNECT); the executable only,
+	# no host service.
+	[tinyproxy]=tinyproxy-bin
+	# Disk-image and archive tools the container readers' tests compare
+	# with (the product reads the formats itself).
+	[mkfs.vfat]=dosfstools [fsck.fat]=dosfstools [mcopy]=mtools [mmd]=mtools
+	[qemu-img]=qemu-utils [mkudffs]=udftools [udfinfo]=udftools [7z]=p7zip-full
+	[genisoimage]=genisoimage [isoinfo]=genisoimage [mkntfs]=ntfs-3g [ntfscp]=ntfs-3g
 )
 
 want=()

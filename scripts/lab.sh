@@ -4,7 +4,8 @@
 #   client ──veth── router (ip_forward=1, the sensor attaches here) ──veth── server
 #
 # with real servers in the server namespace (nginx HTTP/HTTPS with TLS 1.2
-# and 1.3, postfix SMTP with STARTTLS, dovecot IMAP) and real clients in
+# and 1.3, postfix SMTP with STARTTLS, dovecot IMAP, tinyproxy on 3128
+# when installed) and real clients in
 # the client namespace (curl, openssl, swaks, python3). Offloads are off so
 # packets look like the wire. Nothing touches the host's own interfaces.
 #
@@ -410,6 +411,29 @@ while True:
 " </dev/null >>"$DIR/servers.log" 2>&1
 }
 
+# A forward proxy beside nginx on 3128 (absolute-form requests and
+# CONNECT to any port), when tinyproxy is installed (scripts/deps.sh
+# installs it; the proxy test skips without it). It records its PID in
+# pids/, so down stops it.
+start_proxy() {
+	command -v tinyproxy >/dev/null 2>&1 || return 0
+	local d=$DIR/tinyproxy
+	mkdir -p "$d"
+	chown nobody "$d" # it opens its log once it runs as nobody
+	# No Allow and no ConnectPort lines: every client, CONNECT to any port.
+	cat >"$d/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port 3128
+Timeout 30
+MaxClients 64
+LogFile "$d/tinyproxy.log"
+LogLevel Info
+PidFile "$DIR/pids/tinyproxy.pid"
+EOF
+	in_ns "$NS_S" tinyproxy -c "$d/tinyproxy.conf" </dev/null >>"$DIR/servers.log" 2>&1
+}
+
 wait_port() {
 	local host=$1 port=$2
 	for _ in $(seq 100); do
@@ -436,7 +460,9 @@ up() {
 	start_postfix
 	start_dovecot
 	start_udp_sink
+	start_proxy
 	for port in 80 443 8443 9443 25 587 143; do wait_port "$S4" "$port"; done
+	if command -v tinyproxy >/dev/null 2>&1; then wait_port "$S4" 3128; fi
 	trap - ERR
 	echo "lab up: $NS_C ($C4) -> $NS_R [$IF_R0 | $IF_R1] -> $NS_S ($S4); files in $DIR"
 }

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +8,6 @@ import (
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/lab"
-	"github.com/edgesensor/edgesensor/internal/testutil/carriers"
 )
 
 // Today's malware carriers served by the lab's nginx and fetched by curl
@@ -26,19 +21,7 @@ func TestPrivilegedCarriersThroughNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
-	samples := map[string]struct {
-		body     []byte
-		category string
-	}{
-		"lure.iso":        {carriers.ISO(map[string][]byte{"invoice.exe": pe}), "disk_image"},
-		"disk.vhdx":       {carriers.VHDX(), "disk_image"},
-		"invoice.pdf.lnk": {carriers.LNK(ps, "-w hidden -c calc", "", true), "shortcut"},
-		"notes.one":       {carriers.OneNote(carriers.HTA()), "document"},
-		"help.chm":        {carriers.CHM(), "document"},
-		"invoice.hta":     {carriers.HTA(), "script"},
-		"update.ps1":      {carriers.PowerShellCradle(), "script"},
-	}
+	samples := carrierSamples(pe)
 	var urls []string
 	for name, s := range samples {
 		if err := os.WriteFile(filepath.Join(www, name), s.body, 0o644); err != nil {
@@ -65,50 +48,15 @@ func TestPrivilegedCarriersThroughNginx(t *testing.T) {
 		t.Fatalf("curl (want %d answers on one connection):\n%s", len(urls), out)
 	}
 
-	type ev struct {
-		File struct {
-			Name string `json:"name"`
-			Hash *struct {
-				SHA256 string `json:"sha256"`
-			} `json:"hash"`
-		} `json:"file"`
-		Edgesensor struct {
-			File struct {
-				Category string `json:"category"`
-				Complete bool   `json:"complete"`
-			} `json:"file"`
-		} `json:"edgesensor"`
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	got := map[string]ev{}
-	for len(got) < len(samples) && time.Now().Before(deadline) {
-		time.Sleep(500 * time.Millisecond)
-		f, err := os.Open(sensor.outPath)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 4<<20)
-		for sc.Scan() {
-			var e ev
-			if json.Unmarshal(sc.Bytes(), &e) == nil && e.File.Name != "" {
-				if _, ok := samples[e.File.Name]; ok {
-					got[e.File.Name] = e
-				}
+	evs := waitFileEvents(t, sensor.outPath, func(evs []fileEvent) bool {
+		for name := range samples {
+			if eventFor(evs, name, 80) == nil {
+				return false
 			}
 		}
-		f.Close()
-	}
+		return true
+	}, 20*time.Second)
 	for name, s := range samples {
-		e, ok := got[name]
-		if !ok {
-			t.Errorf("%s: no event", name)
-			continue
-		}
-		sum := sha256.Sum256(s.body)
-		if e.Edgesensor.File.Category != s.category || !e.Edgesensor.File.Complete || e.File.Hash == nil ||
-			e.File.Hash.SHA256 != hex.EncodeToString(sum[:]) {
-			t.Errorf("%s: %+v, want %s with sha256 %x", name, e, s.category, sum)
-		}
+		checkCarrier(t, name, eventFor(evs, name, 80), s)
 	}
 }

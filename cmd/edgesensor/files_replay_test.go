@@ -74,12 +74,31 @@ type fileEvent struct {
 			Mismatch            bool   `json:"mismatch"`
 			ContentEncoding     string `json:"content_encoding"`
 			Direction           string `json:"direction"`
+			ProxyTunnel         string `json:"proxy_tunnel"`
 		} `json:"file"`
 		SMTP *struct {
 			MailFrom string   `json:"mail_from"`
 			RcptTo   []string `json:"rcpt_to"`
 		} `json:"smtp"`
+		Score *struct {
+			Reasons []struct {
+				Rule string `json:"rule"`
+			} `json:"reasons"`
+		} `json:"score"`
 	} `json:"edgesensor"`
+}
+
+// hasRule says whether the file's score gave this reason.
+func (e *fileEvent) hasRule(rule string) bool {
+	if e.Edgesensor.Score == nil {
+		return false
+	}
+	for _, r := range e.Edgesensor.Score.Reasons {
+		if r.Rule == rule {
+			return true
+		}
+	}
+	return false
 }
 
 func parseFileEvents(t *testing.T, out []byte) []fileEvent {

@@ -155,9 +155,12 @@ type Ports struct {
 	IMAP []int `toml:"imap"`
 }
 
-// DefaultPorts is the [ports] table of the shipped sensor.toml.
+// DefaultPorts is the [ports] table of the shipped sensor.toml. HTTP
+// includes the common forward-proxy ports (3128 squid/tinyproxy, 8080)
+// and 8000 (python -m http.server, a usual way to stage payloads): a
+// download through a proxy crosses the wire on the proxy's port.
 func DefaultPorts() Ports {
-	return Ports{HTTP: []int{80, 8080}, SMTP: []int{25, 587}, IMAP: []int{143}}
+	return Ports{HTTP: []int{80, 3128, 8000, 8080}, SMTP: []int{25, 587}, IMAP: []int{143}}
 }
 
 // Validate checks the [ports] table, found at key: TCP ports, each of

@@ -163,6 +163,11 @@ type FileDetails struct {
 	// Analysed says the file's bytes were read from the spool (metadata);
 	// false when it could not be spooled (spool_limit, an error).
 	Analysed bool `json:"analysed"`
+	// Ranges: the file was joined from HTTP ranges (rangejoin.go).
+	Ranges *Ranges `json:"ranges,omitempty"`
+	// ProxyTunnel is the CONNECT target ("host:port") of the proxy
+	// tunnel the HTTP exchange travelled in; the URL is the inner one.
+	ProxyTunnel string `json:"proxy_tunnel,omitempty"`
 }
 
 // Shortcut is edgesensor.file.shortcut.*: what a Windows shortcut runs,
@@ -280,6 +285,8 @@ func (p *Pipeline) event(f *file, complete bool) Event {
 		ContentEncoding:     m.ContentEncoding,
 		Retained:            f.retainedPath,
 		Analysed:            f.metadataRead,
+		Ranges:              f.joined,
+		ProxyTunnel:         m.Tunnel,
 	}
 	if m.Upload {
 		d.Direction = "upload"

@@ -61,7 +61,8 @@ func TestCorpusFiles(t *testing.T) {
 // exactly where the parser stopped to the end of the body.
 func TestSkipVerdictCoversTheBody(t *testing.T) {
 	rec := &recorder{}
-	p, _, _ := newPipeline(t, nil, rec)
+	// Pictures are read whole for polyglots unless image_scan_limit is 0.
+	p, _, _ := newPipeline(t, func(c *testConfig) { c.Files.ImageScanLimit = 0 }, rec)
 	sh := p.NewShard(0)
 	c := testutil.TCPConns(t, corpus+"http_keepalive.pcap")[0]
 	feed(sh, c, segments(c, 1448), time.Unix(1700000000, 0))

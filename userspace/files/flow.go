@@ -66,6 +66,7 @@ type shard struct {
 	// lifetimeScan is when flows were last checked against
 	// files.flow_lifetime (a scan of all, so not on every tick).
 	lifetimeScan time.Time
+	closed       bool // Close was called (Pipeline.lastShardClosed)
 }
 
 // dir is one direction of a flow as the reassembler's consumer.

@@ -189,6 +189,9 @@ func (s *shard) Tick(now time.Time) {
 			s.releaseAged(f)
 		}
 	}
+	if s.p.ranges != nil {
+		s.p.ranges.expire(now)
+	}
 	s.p.out.Flush()
 }
 
@@ -199,6 +202,11 @@ func (s *shard) Close() {
 		for l.Oldest() != nil {
 			s.end(l.Oldest())
 		}
+	}
+	if j := s.p.ranges; j != nil && s.p.lastShardClosed(s) {
+		// Files still waiting for pieces end with the last shard.
+		j.closeAll(s.now)
+		j.sh.pending.Wait()
 	}
 	s.pending.Wait()
 	s.p.out.Flush()

@@ -3,10 +3,12 @@ package files
 import (
 	"encoding/binary"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/internal/testutil/carriers"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
@@ -25,7 +27,17 @@ func FuzzFiles(f *testing.F) {
 			"Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAA\r\n.\r\nQUIT\r\n"),
 		ToClient: []byte("220 x\r\n250 x\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n"),
 	}
-	for _, c := range []testutil.TCPConn{http, smtp} {
+	// A picture carrying a PE after its end (a polyglot, sink.go promote).
+	pe := make([]byte, 512)
+	copy(pe, "MZ")
+	pe[0x3c] = 0x80
+	copy(pe[0x80:], "PE\x00\x00")
+	poly := append(carriers.PNG(4, 4, 1), pe...)
+	polyHTTP := testutil.TCPConn{
+		ToServer: []byte("GET /a.png HTTP/1.1\r\nHost: x\r\n\r\n"),
+		ToClient: append([]byte("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(poly))+"\r\n\r\n"), poly...),
+	}
+	for _, c := range []testutil.TCPConn{http, smtp, polyHTTP} {
 		var seed []byte
 		for _, s := range segments(c, 40) {
 			seed = appendSeg(seed, s)

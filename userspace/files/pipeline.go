@@ -63,6 +63,16 @@ type Config struct {
 	ReassemblyMemory int64 // over all shards
 	MaxDecompressed  int64
 	MaxRatio         int
+	// ImageScanLimit: pictures up to this size are read whole for a
+	// payload after them (polyglots, sink.go watchPicture); < 0 off.
+	ImageScanLimit int64
+	// RangeFiles, RangePieces, RangeHeld and RangeIdle bound the joining
+	// of HTTP ranges (rangejoin.go); RangeFiles < 0 turns it off (only
+	// ranges in order on one connection are joined, by the parser).
+	RangeFiles  int
+	RangePieces int
+	RangeHeld   int64
+	RangeIdle   time.Duration
 	// Verdicts steers the data plane; nil when there is none to steer.
 	Verdicts datapath.Verdicts
 	// Checksums decides which segments a host drops for a checksum (nil:
@@ -162,6 +172,26 @@ type Stats struct {
 	VerdictCapture atomic.Uint64 // CAPTURE verdicts written
 	VerdictIgnore  atomic.Uint64 // IGNORE verdicts written
 	VerdictErrors  atomic.Uint64 // verdict writes that failed
+	// Pictures read whole for a payload after them (polyglots):
+	// ImagesScanned of ImageBytes, ImagesNotScanned (over
+	// files.image_scan_limit or cut), Polyglots found carrying one.
+	ImagesScanned    atomic.Uint64
+	ImageBytes       atomic.Uint64
+	ImagesNotScanned atomic.Uint64
+	Polyglots        atomic.Uint64
+	// HTTP ranges joined across orders and connections (rangejoin.go).
+	RangePieces        atomic.Uint64 // pieces handed to the joiner
+	RangeFilesJoined   atomic.Uint64 // files joined whole from their pieces
+	RangeIncomplete    atomic.Uint64 // files whose pieces never covered them (not_final)
+	RangeDeclined      atomic.Uint64 // joined files not wanted (not a candidate, oversize)
+	RangeConflicts     atomic.Uint64 // files cut: overlapping pieces disagreed, or a piece's connection saw a conflict
+	RangeOverrun       atomic.Uint64 // files cut "conflict": a piece's body ran past its range (chunked, until close)
+	RangeUnverified    atomic.Uint64 // files cut: an overlap could not be read back to compare (limit)
+	RangeEvicted       atomic.Uint64 // files ended early: files.range_files was full
+	RangeTooManyPieces atomic.Uint64 // files cut: files.range_pieces
+	RangeHeldFull      atomic.Uint64 // files cut: files.range_held or files.spool_limit
+	RangeLate          atomic.Uint64 // pieces dropped: their file had ended
+	RangeTooLarge      atomic.Uint64 // pieces not joined: their file is larger than any max_size
 }
 
 // Pipeline implements datapath.Pipeline for the stream class.
@@ -171,7 +201,10 @@ type Pipeline struct {
 	Stats Stats
 
 	spoolUsed atomic.Int64
-	spoolDir  string // this pipeline's own directory under cfg.SpoolDir
+	// imageSpool: the part of spoolUsed pictures read for polyglots hold;
+	// at most half of SpoolLimit, so they never crowd candidates out.
+	imageSpool atomic.Int64
+	spoolDir   string // this pipeline's own directory under cfg.SpoolDir
 
 	// ports is cfg.Ports, replaceable while running (a reloaded config).
 	ports atomic.Pointer[map[uint16]datapath.App]
@@ -180,6 +213,11 @@ type Pipeline struct {
 
 	mu     sync.Mutex
 	shards []*shard
+
+	// ranges joins HTTP ranges (nil: off); openShards counts the shards
+	// not closed: the last to close ends the files still waiting.
+	ranges     *rangeJoiner
+	openShards int
 
 	// Closed candidates wait here for a scorer: analysis (metadata,
 	// static analyzers, YARA, intel) runs off the packet path.
@@ -199,8 +237,14 @@ func (p *Pipeline) SetPorts(m map[uint16]datapath.App) { p.ports.Store(&m) }
 // app is the application of a server port.
 func (p *Pipeline) app(port uint16) datapath.App { return (*p.ports.Load())[port] }
 
-// analyse hands a closed candidate to the scorers.
+// analyse hands a closed candidate to the scorers; a piece of a file
+// fetched in ranges, held back on its connection (sink.go Close), ends
+// in its file instead.
 func (p *Pipeline) analyse(f *file) {
+	if f.piece != nil {
+		p.ranges.closePiece(f.s, f.piece)
+		return
+	}
 	f.s.pending.Add(1)
 	select {
 	case p.scoreQ <- f:
@@ -274,6 +318,21 @@ func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 	if cfg.MaxRatio <= 0 {
 		cfg.MaxRatio = def.MaxRatio
 	}
+	if cfg.ImageScanLimit == 0 {
+		cfg.ImageScanLimit = def.ImageScanLimit
+	}
+	if cfg.RangeFiles == 0 {
+		cfg.RangeFiles = def.RangeFiles
+	}
+	if cfg.RangePieces <= 0 {
+		cfg.RangePieces = def.RangePieces
+	}
+	if cfg.RangeHeld <= 0 {
+		cfg.RangeHeld = def.RangeHeld
+	}
+	if cfg.RangeIdle <= 0 {
+		cfg.RangeIdle = def.RangeIdle
+	}
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("files.spool_dir: creating %s: %w", cfg.SpoolDir, err)
 	}
@@ -292,6 +351,9 @@ func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, out: out, spoolDir: own, scoreQ: make(chan *file, scoreQueue)}
 	p.SetPorts(cfg.Ports)
+	if cfg.RangeFiles > 0 {
+		p.ranges = newRangeJoiner(p)
+	}
 	for i := 0; i < max(cfg.Shards, 1); i++ {
 		p.scorers.Add(1)
 		go p.scorer()
@@ -304,6 +366,10 @@ func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 func (p *Pipeline) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
+		if p.ranges != nil {
+			// Files still waiting for pieces (shards not closed first).
+			p.ranges.closeAll(time.Time{})
+		}
 		close(p.scoreQ)
 		p.scorers.Wait()
 		err = os.RemoveAll(p.spoolDir)
@@ -350,8 +416,21 @@ func (p *Pipeline) NewShard(id int) datapath.Shard {
 	s.mime = mime.New(s.sink, mime.Options{}, &s.stats.MIME)
 	p.mu.Lock()
 	p.shards = append(p.shards, s)
+	p.openShards++
 	p.mu.Unlock()
 	return s
+}
+
+// lastShardClosed counts s closed; true when it was the last open one.
+func (p *Pipeline) lastShardClosed(s *shard) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.closed = true
+	p.openShards--
+	return p.openShards == 0
 }
 
 // Detail is the sum of the stages' counters over all shards.
@@ -390,6 +469,7 @@ func (s *shard) parserFor(app datapath.App) transfer.Parser {
 			Uploads:    c.Uploads,
 			MaxDecoded: c.MaxDecompressed,
 			MaxRatio:   c.MaxRatio,
+			Pieces:     s.p.ranges != nil,
 		}, &s.stats.HTTP)
 	case datapath.AppSMTP:
 		return smtp.New(s.mime, smtp.Options{}, &s.stats.SMTP)

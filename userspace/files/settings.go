@@ -20,6 +20,11 @@ const (
 	DefaultReasmMemory  = setting.ByteSize(512 << 20)
 	DefaultMaxDecomp    = setting.ByteSize(256 << 20)
 	DefaultMaxRatio     = 1000
+	DefaultImageScan    = setting.ByteSize(16 << 20)
+	DefaultRangeFiles   = 256
+	DefaultRangePieces  = 4096
+	DefaultRangeHeld    = setting.ByteSize(256 << 20)
+	DefaultRangeIdle    = setting.Duration(2 * time.Minute)
 )
 
 // Settings is the [files] table: which files of the stream class are
@@ -54,6 +59,11 @@ type Settings struct {
 	// body: past either the body is cut and flagged as a bomb.
 	MaxDecompressed setting.ByteSize `toml:"max_decompressed"`
 	MaxRatio        int              `toml:"max_ratio"`
+	// ImageScanLimit: pictures (JPEG, PNG, GIF, BMP, WebP, TIFF, ICO,
+	// HEIC/AVIF) up to this size are read whole, and reported only when
+	// a payload follows their end or a zip opens from their end
+	// (polyglots); 0 turns it off (pictures are skipped as before).
+	ImageScanLimit setting.ByteSize `toml:"image_scan_limit"`
 	// MaxSize is the largest file reconstructed per category; a larger
 	// one is let through, reported as oversize (incomplete) and counted.
 	MaxSize CategorySizes `toml:"max_size"`
@@ -64,6 +74,17 @@ type Settings struct {
 	// RetainFor deletes retained files after this long (0: never).
 	RetainMinScore int               `toml:"retain_min_score"`
 	RetainFor      CategoryDurations `toml:"retain_for"`
+	// HTTP ranges fetched out of order, overlapping or over several
+	// connections (download managers) are joined into one file (see
+	// rangejoin.go). RangeFiles bounds the files waiting for their
+	// pieces (0 joins only ranges fetched in order on one connection);
+	// RangePieces the pieces of one file; RangeHeld the bytes held
+	// (spooled) ahead of a file's first missing byte, over all files;
+	// RangeIdle ends a file none of whose pieces came for this long.
+	RangeFiles  int              `toml:"range_files"`
+	RangePieces int              `toml:"range_pieces"`
+	RangeHeld   setting.ByteSize `toml:"range_held"`
+	RangeIdle   setting.Duration `toml:"range_idle"`
 }
 
 // CategoryDurations is a duration per file category.
@@ -138,6 +159,11 @@ func DefaultSettings() Settings {
 		ReassemblyMemory: DefaultReasmMemory,
 		MaxDecompressed:  DefaultMaxDecomp,
 		MaxRatio:         DefaultMaxRatio,
+		ImageScanLimit:   DefaultImageScan,
+		RangeFiles:       DefaultRangeFiles,
+		RangePieces:      DefaultRangePieces,
+		RangeHeld:        DefaultRangeHeld,
+		RangeIdle:        DefaultRangeIdle,
 		MaxSize: CategorySizes{
 			Executable: 128 << 20,
 			Document:   64 << 20,
@@ -211,6 +237,22 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 	if s.MaxRatio < 10 || s.MaxRatio > 1000000 {
 		p.Add(key+".max_ratio", "%d is out of range; use 10 to 1000000 (default %d)", s.MaxRatio, DefaultMaxRatio)
 	}
+	if s.RangeFiles < 0 || s.RangeFiles > 65536 {
+		p.Add(key+".range_files", "%d is out of range; use 0 (join only ranges in order on one connection) to 65536 (default %d)", s.RangeFiles, DefaultRangeFiles)
+	}
+	if s.RangePieces < 2 || s.RangePieces > 65536 {
+		p.Add(key+".range_pieces", "%d is out of range; use 2 to 65536 (default %d)", s.RangePieces, DefaultRangePieces)
+	}
+	// (The spool's bytes bound it too: files.spool_limit.)
+	if s.RangeHeld < 1<<20 || s.RangeHeld > 64<<30 {
+		p.Add(key+".range_held", "%s is out of range; use 1MiB to 64GiB (default %s)", s.RangeHeld, DefaultRangeHeld)
+	}
+	if d := time.Duration(s.RangeIdle); d < time.Second || d > 24*time.Hour {
+		p.Add(key+".range_idle", "%s is out of range; use 1s to 24h (default %s)", d, time.Duration(DefaultRangeIdle))
+	}
+	if s.ImageScanLimit != 0 && (s.ImageScanLimit < 64<<10 || s.ImageScanLimit > 1<<30) {
+		p.Add(key+".image_scan_limit", "%s is out of range; use 0 (off) or 64KiB to 1GiB (default %s)", s.ImageScanLimit, DefaultImageScan)
+	}
 	for _, c := range s.perCategory() {
 		if c.maxSize < 4<<10 || c.maxSize > 16<<30 {
 			p.Add(key+".max_size."+c.cat.String(), "%s is out of range; use 4KiB to 16GiB", c.maxSize)
@@ -272,7 +314,19 @@ func (s *Settings) Config() Config {
 			cats[c.cat] = Category{int64(c.maxSize), c.retain, time.Duration(c.retainFor)}
 		}
 	}
+	rangeFiles := s.RangeFiles
+	if rangeFiles == 0 {
+		rangeFiles = -1 // off: Config's zero is the default
+	}
+	imageScan := int64(s.ImageScanLimit)
+	if imageScan == 0 {
+		imageScan = -1 // off: Config's zero is the default
+	}
 	return Config{
+		RangeFiles:       rangeFiles,
+		RangePieces:      s.RangePieces,
+		RangeHeld:        int64(s.RangeHeld),
+		RangeIdle:        time.Duration(s.RangeIdle),
 		Categories:       cats,
 		SpoolDir:         s.SpoolPath(),
 		SpoolLimit:       int64(s.SpoolLimit),
@@ -284,6 +338,7 @@ func (s *Settings) Config() Config {
 		ReassemblyMemory: int64(s.ReassemblyMemory),
 		MaxDecompressed:  int64(s.MaxDecompressed),
 		MaxRatio:         s.MaxRatio,
+		ImageScanLimit:   imageScan,
 		NoSHA1:           !slices.Contains(s.Hashes, "sha1"),
 		NoMD5:            !slices.Contains(s.Hashes, "md5"),
 		RetainMinScore:   s.RetainMinScore,

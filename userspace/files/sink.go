@@ -2,6 +2,7 @@ package files
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
 	"github.com/edgesensor/edgesensor/userspace/files/filehash"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"
@@ -36,6 +38,25 @@ func (k *sink) Open(m *transfer.Meta) transfer.File {
 	f.meta.Cc = append([]string(nil), m.Cc...)
 	if f.meta.Time.IsZero() {
 		f.meta.Time = s.now
+	}
+	if m.Range != nil {
+		// A piece of a file fetched in ranges: joined (rangejoin.go).
+		if s.p.ranges == nil || s.cur == nil {
+			return nil
+		}
+		fl := s.cur
+		if f.iface = fl.dirs[1].iface; f.iface == "" {
+			f.iface = fl.dirs[0].iface
+		}
+		if !s.p.ranges.open(s, f) {
+			return nil
+		}
+		fl.open = append(fl.open, f)
+		if fl.conflict {
+			f.conflicted()
+		}
+		s.wantCapture(m.Range.Last - m.Range.First + 1)
+		return f
 	}
 	if fl := s.cur; fl != nil {
 		d := &fl.dirs[1]
@@ -68,7 +89,11 @@ type file struct {
 	decided bool
 	typ     filetype.Type
 	cat     Category
-	want    bool // a candidate of a selected category
+	want    bool // a candidate of a selected category, or a watched picture
+	// watch: the picture kind of a non-candidate read whole anyway
+	// (files.image_scan_limit) for a payload after it; reported only if
+	// it carries one (finish), then typed by it.
+	watch string
 
 	size    int64 // decoded bytes seen
 	missing int64 // bytes of gaps
@@ -103,6 +128,11 @@ type file struct {
 	// awaited: a held packet completed it; its verdict goes to the
 	// pipeline's Holds.
 	awaited bool
+	// piece: the file is one HTTP range of a file being joined (its
+	// bytes go to Pipeline.ranges); joined: the file was joined from
+	// such pieces.
+	piece  *rangePiece
+	joined *Ranges
 }
 
 // footprint is the memory f holds: its structure, the head waiting to be
@@ -132,6 +162,9 @@ func (f *file) footprint() int64 {
 func (f *file) Write(p []byte) bool {
 	if f.closed {
 		return false
+	}
+	if f.piece != nil {
+		return f.s.p.ranges.write(f.s, f.piece, p)
 	}
 	f.size += int64(len(p))
 	if !f.decided {
@@ -198,16 +231,34 @@ func (f *file) consume(p []byte) bool {
 // head is all of it, else -1.
 func (f *file) decide(total int64) {
 	f.decided = true
-	f.typ = filetype.Detect(f.head, f.meta.Name, f.meta.ContentType, total)
+	typed := f.head
+	if k := afterHeads(f.head, f.meta); k > 0 {
+		// What curl saves after a 101 it took as final: the response
+		// heads a browser reads as the real answer, then what follows
+		// them. Typed by what follows (the payload); hashed whole.
+		typed = f.head[k:]
+		if total >= 0 {
+			total -= int64(k)
+		}
+	}
+	f.typ = filetype.Detect(typed, f.meta.Name, f.meta.ContentType, total)
+	if len(typed) < len(f.head) {
+		f.typ.Reason = "after the HTTP heads a 101 is followed by: " + f.typ.Reason
+	}
 	f.cat, f.want = f.s.p.cfg.Categories[f.typ.Category]
 	if !f.want {
 		f.s.p.Stats.NonCandidates.Add(1)
-		f.head = nil
-		return
+		if !f.watchPicture() {
+			f.head = nil
+			return
+		}
 	}
 	f.hashes = f.missing == 0
 	if f.hashes {
-		f.digests = filehash.New(!f.s.p.cfg.NoSHA1, !f.s.p.cfg.NoMD5)
+		// A watched picture: SHA-256 alone (half the cost of all three),
+		// as most are never reported.
+		w := f.watch == ""
+		f.digests = filehash.New(w && !f.s.p.cfg.NoSHA1, w && !f.s.p.cfg.NoMD5)
 	}
 	f.openSpool()
 	head := f.head
@@ -262,6 +313,14 @@ func (f *file) spoolWrite(p []byte) {
 		f.dropSpool()
 		return
 	}
+	if f.watch != "" && pl.imageSpool.Add(int64(len(p))) > pl.cfg.SpoolLimit/2 {
+		// Pictures may fill half the spool, never the candidates' half.
+		pl.imageSpool.Add(-int64(len(p)))
+		pl.spoolUsed.Add(-int64(len(p)))
+		pl.Stats.SpoolFull.Add(1)
+		f.dropSpool()
+		return
+	}
 	f.spoolBytes += int64(len(p))
 	if f.spoolBytes > bigSpool && f.spoolBuf.Size() < bigSpoolBufSize {
 		// A large file: fewer, larger writes (the few files this big
@@ -286,6 +345,9 @@ func (f *file) dropSpool() {
 	f.spool.Close()
 	os.Remove(f.spoolPath)
 	f.s.p.spoolUsed.Add(-f.spoolBytes)
+	if f.watch != "" {
+		f.s.p.imageSpool.Add(-f.spoolBytes)
+	}
 	f.spool, f.spoolBytes = nil, 0
 	f.spoolDropped = true
 }
@@ -316,6 +378,10 @@ func (f *file) Gap(n int64) {
 	if f.closed || n <= 0 {
 		return
 	}
+	if f.piece != nil {
+		f.s.p.ranges.gap(f.piece, n)
+		return
+	}
 	f.missing += n
 	f.size += n
 	f.gapped()
@@ -327,6 +393,10 @@ func (f *file) Gap(n int64) {
 // conflicted marks the file a conflict: incomplete, no hashes.
 func (f *file) conflicted() {
 	f.conflict = true
+	if f.piece != nil {
+		f.s.p.ranges.conflict(f.s, f.piece)
+		return
+	}
 	if f.cut == transfer.Whole {
 		f.cut = transfer.CutConflict
 	}
@@ -351,6 +421,17 @@ func (f *file) Close(cut transfer.Cut) {
 				break
 			}
 		}
+	}
+	if f.piece != nil {
+		if fl != nil && fl.key.server.IsValid() {
+			// Held back as a whole file is: a conflict on its connection
+			// a little later cuts its file (Conflict); released, it ends
+			// there (Pipeline.analyse).
+			f.s.hold(fl, f)
+			return
+		}
+		f.s.p.ranges.closePiece(f.s, f.piece)
+		return
 	}
 	if f.cut == transfer.Whole {
 		f.cut = cut
@@ -397,7 +478,8 @@ func (f *file) Close(cut transfer.Cut) {
 		f.s.p.analyse(f)
 		return
 	}
-	if complete && fl != nil && fl.key.server.IsValid() {
+	if complete && fl != nil && fl.key.server.IsValid() && f.joined == nil {
+		// (A joined file's flow is no shard's: nothing would release it.)
 		f.s.hold(fl, f)
 		return
 	}
@@ -425,6 +507,16 @@ func (f *file) headLost() {
 // scorer goroutine): metadata and score from the spooled bytes, then the
 // spool is retained or deleted, and the event written.
 func (f *file) finish() {
+	if f.watch != "" && !f.promote() {
+		// A picture carrying nothing: no event. A held packet still
+		// waits for its verdict.
+		if h := f.s.p.holder(); h != nil && f.flow != nil && f.awaited {
+			f.score = score.Combine(nil, f.s.p.cfg.Threshold)
+			h.Judged(f.flow.id(), f.verdictOf())
+		}
+		f.finishSpool(false)
+		return
+	}
 	f.analyse()
 	// The verdict first: a clean download's last packet waits for it.
 	if h := f.s.p.holder(); h != nil && f.flow != nil {
@@ -446,6 +538,9 @@ func (f *file) finishSpool(complete bool) {
 	p := f.s.p
 	f.spool.Close()
 	p.spoolUsed.Add(-f.spoolBytes)
+	if f.watch != "" {
+		p.imageSpool.Add(-f.spoolBytes)
+	}
 	if complete && p.cfg.Samples != nil {
 		if dst := p.cfg.Samples.Path(f.typ.Category, f.spoolBytes, hex.EncodeToString(f.sum256)); dst != "" {
 			if err := linkOrCopy(f.spoolPath, dst); err != nil {
@@ -503,4 +598,114 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.Rename(out.Name(), dst)
+}
+
+// watchPicture makes a picture within files.image_scan_limit a watched
+// file: hashed, spooled and captured like a candidate, so that finish
+// can look past its end. Its category's size limit is the bound: a
+// larger picture is cut there (not scanned, counted).
+func (f *file) watchPicture() bool {
+	p := f.s.p
+	limit := p.cfg.ImageScanLimit
+	if limit <= 0 {
+		return false
+	}
+	// The search reads no further than the analyzers may (a picture
+	// larger would be scanned in part and counted whole): the smaller
+	// bound rules.
+	if r := p.cfg.Static.MaxRead; r > 0 && r < limit {
+		limit = r
+	} else if r <= 0 && analyzers.DefaultLimits.MaxRead < limit {
+		limit = analyzers.DefaultLimits.MaxRead
+	}
+	pic := filetype.Picture(f.typ, f.head)
+	if pic == "" {
+		return false
+	}
+	if f.missing > 0 || f.meta.Size > limit && f.meta.ContentEncoding == "" {
+		// A gap in its head, or declared larger than the bound: its body
+		// is skipped as before.
+		p.Stats.ImagesNotScanned.Add(1)
+		return false
+	}
+	f.watch, f.want = pic, true
+	f.cat = Category{MaxSize: limit}
+	return true
+}
+
+// promote looks past a watched picture's end (analyzers.FindPolyglot)
+// and, when it carries a payload of a selected category, types the file
+// by it ("jpeg+zip", category archive; "png+pe", executable): true, and
+// the file goes on as a candidate. Otherwise false, counted.
+func (f *file) promote() bool {
+	p := f.s.p
+	if !f.complete || f.spool == nil {
+		// Cut (the bound, a gap, spool_limit): what follows its end is
+		// not all there to see.
+		p.Stats.ImagesNotScanned.Add(1)
+		return false
+	}
+	p.Stats.ImagesScanned.Add(1)
+	p.Stats.ImageBytes.Add(uint64(f.spoolBytes))
+	pg, ok := analyzers.FindPolyglot(f.spool, f.spoolBytes, f.watch, p.cfg.Static)
+	if !ok {
+		return false
+	}
+	p.Stats.Polyglots.Add(1)
+	cat, selected := p.cfg.Categories[pg.Category]
+	if !selected {
+		return false
+	}
+	f.typ = filetype.Type{MIME: f.typ.MIME, Category: pg.Category, Kind: pg.Kind, Mismatch: f.typ.Mismatch, Reason: pg.Reason}
+	f.cat = cat
+	f.rehash()
+	return true
+}
+
+// rehash gives a promoted picture the SHA-1 and MD5 a candidate has (it
+// was hashed with SHA-256 alone), from its spool, which holds it whole.
+// The SHA-256 computed again must be the one taken on the wire; if not,
+// the spool is not the file: no extra sums (counted as a spool error).
+func (f *file) rehash() {
+	p := f.s.p
+	if len(f.sum256) == 0 || p.cfg.NoSHA1 && p.cfg.NoMD5 {
+		return
+	}
+	d := filehash.New(!p.cfg.NoSHA1, !p.cfg.NoMD5)
+	n, err := io.Copy(d, io.NewSectionReader(f.spool, 0, f.spoolBytes))
+	s := d.Sum()
+	if err != nil || n != f.spoolBytes || !bytes.Equal(s.SHA256, f.sum256) {
+		p.Stats.SpoolErrors.Add(1)
+		return
+	}
+	f.sum1, f.sum5 = s.SHA1, s.MD5
+}
+
+// afterHeads returns where the bytes after the HTTP response heads that
+// open a 101's body (transfer.Meta.Status 101: what curl saves after a
+// 101 no Upgrade was asked for) end, within head; 0 when it opens with
+// none. At most 8 heads, each whole within head.
+func afterHeads(head []byte, m transfer.Meta) int {
+	if m.Status != 101 || m.Protocol != transfer.HTTP {
+		return 0
+	}
+	k := 0
+	for range 8 {
+		i := k
+		for i < len(head) && i-k < 8 && (head[i] == '\r' || head[i] == '\n') {
+			i++
+		}
+		if !bytes.HasPrefix(head[i:], []byte("HTTP/1.")) {
+			break
+		}
+		end := bytes.Index(head[i:], []byte("\n\r\n"))
+		if e2 := bytes.Index(head[i:], []byte("\n\n")); e2 >= 0 && (end < 0 || e2 < end) {
+			end = e2 - 1
+		}
+		if end < 0 {
+			break
+		}
+		k = i + end + 3
+	}
+	return k
 }

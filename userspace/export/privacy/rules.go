@@ -212,6 +212,10 @@ var rules = []rule{
 	{"edgesensor.file.conflict", classEvent, tKeep, sBool, "a flag"},
 	{"edgesensor.file.head_lost", classEvent, tKeep, sBool, "a flag"},
 	{"edgesensor.file.retained", classEvent, tDrop, sString, "a local path"},
+	{"edgesensor.file.ranges.pieces", classEvent, tKeep, sNumber, ""},
+	{"edgesensor.file.ranges.connections", classEvent, tKeep, sNumber, ""},
+	{"edgesensor.file.ranges.overlap_bytes", classEvent, tKeep, sNumber, ""},
+	{"edgesensor.file.proxy_tunnel", classEvent, tDrop, sString, "the server's name and port: url.domain carries the name under the metadata policy"},
 
 	// Files: metadata (privacy.metadata).
 	{"file.name", classMeta, tFileName, sString, ""},

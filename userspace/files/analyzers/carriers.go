@@ -1,8 +1,6 @@
 package analyzers
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"path"
@@ -10,6 +8,8 @@ import (
 
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/files/formats"
+	"github.com/edgesensor/edgesensor/userspace/files/formats/onenote"
+	"github.com/edgesensor/edgesensor/userspace/files/formats/udffile"
 	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
 
@@ -19,6 +19,11 @@ import (
 
 // carrierAnalyzers picks what applies to the new kinds.
 func (a *run) carrierAnalyzers(t filetype.Type) []analyzer {
+	// A picture carrying a payload (polyglot.go), whatever the payload's
+	// category: first, so the category's own analyzers do not claim it.
+	if pic, _, ok := filetype.SplitPolyglot(t.Kind); ok {
+		return []analyzer{func(d *formats.Doc, name string, depth int) []score.Reason { return a.polyglot(d, pic, name, depth) }}
+	}
 	switch t.Category {
 	case filetype.Shortcut:
 		if t.Kind == filetype.KindLNK {
@@ -34,10 +39,7 @@ func (a *run) carrierAnalyzers(t filetype.Type) []analyzer {
 	case filetype.KindOneNote:
 		return []analyzer{a.oneNote}
 	case filetype.KindCHM:
-		return []analyzer{func(*formats.Doc, string, int) []score.Reason {
-			return []score.Reason{{Rule: "chm.downloaded", Weight: 6,
-				Text: "compiled HTML help: opening it runs its scripts with the user's rights (hh.exe)"}}
-		}}
+		return []analyzer{a.chm} // chm.go
 	}
 	return nil
 }
@@ -162,8 +164,8 @@ func anyOf(s string, words []string) string {
 func (a *run) image(d *formats.Doc, name string, depth int) []score.Reason {
 	out := []score.Reason{{Rule: "image.downloaded", Weight: 4,
 		Text: "a disk image from the network: it mounts with a double click, and what is inside did not carry the download's Mark-of-the-Web before Windows 11 22H2"}}
-	if d.ISO == nil {
-		return out
+	if d.ISO == nil { // a VHD, VHDX or raw disk: its volumes (diskimage.go)
+		return append(out, a.diskImage(d, name, depth)...)
 	}
 	x := &arch{a: a, name: name, depth: depth}
 	if d.ISO.Truncated {
@@ -176,40 +178,42 @@ func (a *run) image(d *formats.Doc, name string, depth int) []score.Reason {
 		}
 		x.entry(path.Base(f.Path), io.NewSectionReader(d.R, f.Offset, f.Size), f.Size, -1)
 	}
+	// An ISO/UDF bridge: Windows mounts the UDF side, whose directory
+	// may differ from the ISO 9660 one (a decoy in one, the payload in
+	// the other). The UDF files not seen through ISO 9660 are examined
+	// too.
+	if u := udffile.Parse(d.R, d.Size); u != nil && !x.stop {
+		seen := map[[2]int64]bool{}
+		for _, f := range d.ISO.Files {
+			seen[[2]int64{f.Offset, f.Size}] = true
+		}
+		return append(out, a.udf(x, d.R, u, seen)...)
+	}
 	return append(out, x.out...)
 }
 
-// oneNoteFileData opens an embedded file in a OneNote section
-// ([MS-ONESTORE] 2.6.13, FileDataStoreObject).
-var oneNoteFileData = []byte{0xE7, 0x16, 0xE3, 0xBD, 0x65, 0x26, 0x11, 0x45, 0xA4, 0xC4, 0x8D, 0x4D, 0x0B, 0x7A, 0x9E, 0xAC}
-
-// oneNote finds the files embedded in a OneNote section and examines
-// each as an archive entry: the 2023 lures hid an HTA, a script or an
-// executable behind a "double click to view" picture.
+// oneNote examines the files embedded in a OneNote section (package
+// onenote finds them) each as an archive entry: the 2023 lures hid an
+// HTA, a script or an executable behind a "double click to view"
+// picture.
 func (a *run) oneNote(d *formats.Doc, name string, depth int) []score.Reason {
-	b := readAll(d.R, d.Size, a.lim.MaxRead)
+	f := onenote.Scan(d.R, d.Size, a.lim.MaxRead)
 	x := &arch{a: a, name: name, depth: depth}
 	n := 0
-	for off := 0; !x.stop && n < a.lim.MaxEntries; {
-		i := bytes.Index(b[off:], oneNoteFileData)
-		if i < 0 {
+	for _, e := range f.Files {
+		if x.stop || n >= a.lim.MaxEntries {
 			break
-		}
-		start := off + i + 16 + 8 + 4 + 8
-		if start > len(b) {
-			break
-		}
-		size := binary.LittleEndian.Uint64(b[off+i+16:])
-		end := uint64(len(b))
-		if size < end-uint64(start) {
-			end = uint64(start) + size
 		}
 		n++
-		x.entry(fmt.Sprintf("embedded file %d", n), bytes.NewReader(b[start:end]), int64(end)-int64(start), -1)
-		off = int(end)
+		x.entry(fmt.Sprintf("embedded file %d", n), io.NewSectionReader(d.R, e.Offset, e.Size), e.Size, -1)
+	}
+	if f.Truncated && !x.stop {
+		// Past MaxRead (or MaxFiles) the section was not searched: a
+		// payload put after padding is not silently missed.
+		x.limit("OneNote size")
 	}
 	if n == 0 {
-		return nil
+		return x.out
 	}
 	out := []score.Reason{{Rule: "onenote.embedded_file", Weight: 5,
 		Text: fmt.Sprintf("OneNote section with %d embedded file(s): a double click runs them", n)}}

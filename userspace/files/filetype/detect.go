@@ -132,6 +132,9 @@ func sniff(head []byte, total int64) (k kind, mime string, fams fam, clear bool)
 		return mz, mimePE, 0, true
 	}
 
+	if textShortcut && plainText(head) {
+		return kNone, "text/plain", famText, true
+	}
 	m := mimetype.Detect(head)
 	mime = m.String()
 	if i := strings.IndexByte(mime, ';'); i >= 0 {
@@ -219,11 +222,19 @@ func sniff(head []byte, total int64) (k kind, mime string, fams fam, clear bool)
 	if strings.HasPrefix(mime, odfPrefix) {
 		return kODF, mime, 0, true
 	}
-	if isTextFamily(m) {
-		text := IsText(head)
-		return kNone, mime, mimeFam(mime, text), text
+	// Text is text to sniffScript whatever else the library calls it
+	// (XPM, PostScript, SVG, M3U, a GIF header are all valid JScript
+	// openings): famText as the shortcut gives it, or a script so
+	// begun and so named would pass untyped.
+	text := IsText(head)
+	fams = mimeFam(mime, text)
+	if text {
+		fams |= famText
 	}
-	return kNone, mime, mimeFam(mime, false), true
+	if isTextFamily(m) {
+		return kNone, mime, fams, text
+	}
+	return kNone, mime, fams, true
 }
 
 // isTextFamily: the library's text/plain or one of its children (HTML,

@@ -50,6 +50,11 @@
 // image/jpeg, an ELF served as text/plain, RTF named .doc). Generic
 // names and types (.bin, .dat, application/octet-stream) claim nothing.
 //
+// Picture names the picture format of a file Detect typed None (JPEG,
+// PNG, GIF, BMP, WebP, by signature): the file pipeline reads pictures
+// whole for a payload after their end and types one that carries it by
+// a polyglot kind, PolyglotKind ("jpeg+zip"); see picture.go.
+//
 // # Metadata
 //
 // Metadata reads PE version resources, architecture, subsystem, compile

@@ -2,6 +2,7 @@ package filetype
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -23,12 +24,19 @@ func FuzzDetect(f *testing.F) {
 	f.Add(dosExe(), "x.exe", "application/octet-stream; charset=binary", int64(75))
 	f.Add([]byte("PK\x03\x04\x14\x00\x08\x00\x08\x00"), "a.docx", "", int64(-1))
 	f.Add([]byte("{\\rt1"), "a.doc", "application/msword", int64(5))
+	// Text the library has types for, and text that must go its way.
+	f.Add([]byte("<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>"), "a.svg", "image/svg+xml", int64(-1))
+	f.Add([]byte("<!DOCTYPE html><html><body>hi</body></html>\n"), "a.html", "text/html", int64(-1))
+	f.Add([]byte("{\"a\": [1, 2]}\n"), "a.json", "application/json", int64(-1))
+	f.Add([]byte("#!/bin/sh\necho hi\n"), "run", "text/plain", int64(-1))
+	f.Add([]byte("%PDF-1.4\n1 0 obj\n"), "a.pdf", "", int64(-1))
+	f.Add(textTar(), "a.tar", "", int64(-1))
 	f.Fuzz(func(t *testing.T, head []byte, name, claimed string, total int64) {
 		got := Detect(head, name, claimed, total)
 		if (got.Category == None) != (got.Kind == "") || (got.Category == None) != (got.Reason == "") {
 			t.Fatalf("inconsistent: %+v", got)
 		}
-		if got.Category > Archive {
+		if got.Category >= numCategories {
 			t.Fatalf("category %d", got.Category)
 		}
 		if len(head) > 0 && got.MIME == "" {
@@ -41,6 +49,15 @@ func FuzzDetect(f *testing.F) {
 		}
 		if again := Detect(head, name, claimed, total); again != got {
 			t.Fatalf("not deterministic: %+v vs %+v", got, again)
+		}
+		// Text typed without the library is typed as the library would
+		// have it decide.
+		textShortcut = false
+		long := Detect(head, name, claimed, total)
+		textShortcut = true
+		if long.Category != got.Category || long.Kind != got.Kind || long.Reason != got.Reason ||
+			got.Category != None && (long.MIME != got.MIME || long.Mismatch != got.Mismatch) {
+			t.Fatalf("text shortcut: %+v, the library's way: %+v", got, long)
 		}
 	})
 }
@@ -94,3 +111,22 @@ func FuzzMetadataOffice(f *testing.F) {
 
 // maxValue is what the format readers keep of any one string value.
 const maxValue = 512
+
+// textTar is a tar header whose bytes are all printable: the name field
+// full, the other fields blank-padded, no NUL.
+func textTar() []byte {
+	h := bytes.Repeat([]byte(" "), 512)
+	copy(h, bytes.Repeat([]byte("a"), 100))
+	copy(h[100:], "0000644 0000000 0000000 00000000012 00000000000 ")
+	h[156] = '0'
+	copy(h[257:], "ustar  ")
+	var sum int
+	for i, c := range h {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		sum += int(c)
+	}
+	copy(h[148:], []byte(fmt.Sprintf("%06o", sum)))
+	return append(h, []byte("hello text\n")...)
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgesensor/edgesensor/internal/lab"
+	"github.com/edgesensor/edgesensor/internal/testutil/carriers"
+)
+
+// carrierSample is a harmless file built like one of today's malware
+// carriers, with the category the sensor must give it and, where the
+// walk into it is what tells, a reason it must give.
+type carrierSample struct {
+	body     []byte
+	category string
+	rule     string
+}
+
+// carrierSamples are today's carriers by file name; the containers hold
+// pe: an ISO, a VHDX and a VHD each with a FAT volume (the PE and an LNK
+// running powershell beside it), a JPEG with a zip appended.
+func carrierSamples(pe []byte) map[string]carrierSample {
+	ps := `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
+	lnk := carriers.LNK(ps, "-w hidden -c calc", "", true)
+	volume := carriers.FAT(map[string][]byte{"invoice.exe": pe, "invoice.pdf.lnk": lnk})
+	return map[string]carrierSample{
+		"lure.iso":        {carriers.ISO(map[string][]byte{"invoice.exe": pe}), "disk_image", "archive.executable_inside"},
+		"disk.vhdx":       {carriers.VHDXDisk(carriers.MBRDisk(volume, 0x01)), "disk_image", "archive.executable_inside"},
+		"disk.vhd":        {carriers.VHD(carriers.MBRDisk(volume, 0x01), true), "disk_image", "archive.shortcut_inside"},
+		"invoice.pdf.lnk": {lnk, "shortcut", "lnk.runs_interpreter"},
+		"notes.one":       {carriers.OneNote(carriers.HTA()), "document", "onenote.embedded_file"},
+		"help.chm":        {carriers.CHMShortcut(), "document", "chm.shortcut_command"},
+		"invoice.hta":     {carriers.HTA(), "script", "script.hta"},
+		"update.ps1":      {carriers.PowerShellCradle(), "script", "script.download_cradle"},
+		"holiday.jpg":     {carriers.PictureZip(carriers.JPEG(64, 64, 1), map[string][]byte{"setup.exe": pe}), "archive", "polyglot.appended_archive"},
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// waitFileEvents reads the sensor's file events until ok says they are
+// all there or d passes, and returns the last read.
+func waitFileEvents(t *testing.T, path string, ok func([]fileEvent) bool, d time.Duration) []fileEvent {
+	t.Helper()
+	var evs []fileEvent
+	for end := time.Now().Add(d); ; time.Sleep(200 * time.Millisecond) {
+		evs = parseFileEvents(t, []byte(strings.Join(completeLines(path), "\n")))
+		if ok(evs) || time.Now().After(end) {
+			return evs
+		}
+	}
+}
+
+// eventFor is the event of the file with this name to this server port,
+// the last if there are several.
+func eventFor(evs []fileEvent, name string, port int) *fileEvent {
+	var found *fileEvent
+	for i := range evs {
+		if evs[i].File.Name == name && evs[i].Destination.Port == port {
+			found = &evs[i]
+		}
+	}
+	return found
+}
+
+// checkFileEvent checks that a file was reported whole with its category
+// and the SHA-256 of the original.
+func checkFileEvent(t *testing.T, what string, e *fileEvent, category string, body []byte) {
+	t.Helper()
+	if e == nil {
+		t.Errorf("%s: no event", what)
+		return
+	}
+	if e.Edgesensor.File.Category != category || !e.Edgesensor.File.Complete || e.File.Hash == nil ||
+		e.File.Hash.SHA256 != sha256Hex(body) {
+		t.Errorf("%s: %+v, want %s, complete, sha256 %s", what, e, category, sha256Hex(body))
+	}
+}
+
+// checkCarrier checks a carrier's event: category, whole, the SHA-256 of
+// the original and the reason that shows it was looked into.
+func checkCarrier(t *testing.T, what string, e *fileEvent, s carrierSample) {
+	t.Helper()
+	checkFileEvent(t, what, e, s.category, s.body)
+	if e != nil && s.rule != "" && !e.hasRule(s.rule) {
+		t.Errorf("%s: no %s reason: %+v", what, s.rule, e.Edgesensor.Score)
+	}
+}
+
+// TestPrivilegedProxyDownloads runs tinyproxy beside nginx in the lab's
+// server namespace (port 3128, in the default [ports] http list) and
+// fetches through it from the client, across the router:
+//   - plain HTTP (absolute-form requests): the lab's sample PE and the
+//     carriers are reported as without the proxy, with category and the
+//     SHA-256 of the file on disk;
+//   - HTTPS through CONNECT: the handshake inside the tunnel has the SNI,
+//     JA3 and JA4 of the same curl fetch made without the proxy;
+//   - plain HTTP inside a CONNECT tunnel (curl -p): the file is reported.
+//
+// The proxy's own connection to nginx stays inside the server namespace:
+// the sensor sees only the client's connection to the proxy.
+func TestPrivilegedProxyDownloads(t *testing.T) {
+	l := lab.Up(t, "esxp", 96)
+	if _, err := exec.LookPath("tinyproxy"); err != nil {
+		t.Skip("tinyproxy is not installed (scripts/deps.sh installs tinyproxy-bin)")
+	}
+	e := l.Env
+	bin := buildBinary(t)
+	www := filepath.Join(e["LAB_DIR"], "www")
+	pe, err := os.ReadFile(filepath.Join(www, "sample.exe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := carrierSamples(pe)
+	for _, drop := range []string{"disk.vhdx", "disk.vhd", "help.chm", "update.ps1"} {
+		delete(samples, drop) // a few are enough here: the mail test has them all
+	}
+	samples["sample.exe"] = carrierSample{body: pe, category: "executable"}
+	for name, s := range samples {
+		if name != "sample.exe" {
+			if err := os.WriteFile(filepath.Join(www, name), s.body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	confPath := filepath.Join(dir, "sensor.toml")
+	// No [ports] table: the defaults must watch 3128.
+	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr})
+	ifs := l.RouterIfaces()
+	pin := l.PinPath()
+	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
+	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
+	sensor.waitLog(t, `"running`, 20*time.Second)
+
+	s4, host, ca := e["SERVER4"], e["HOSTNAME"], e["CA"]
+	proxy := "http://" + s4 + ":3128"
+	const proxyPort = 3128
+
+	t.Run("AbsoluteForm", func(t *testing.T) {
+		// One curl through the proxy, every URL in turn.
+		args := []string{"curl", "-sS", "--max-time", "20", "-x", proxy, "-w", "%{http_code}\n"}
+		var urls []string
+		for name := range samples {
+			urls = append(urls, "http://"+s4+"/"+name)
+			args = append(args, "-o", "/dev/null")
+		}
+		out := l.MustExec(l.Client(), append(args, urls...)...)
+		if strings.Count(out, "200\n") != len(urls) {
+			t.Fatalf("curl through the proxy (want %d answers):\n%s", len(urls), out)
+		}
+		evs := waitFileEvents(t, sensor.outPath, func(evs []fileEvent) bool {
+			for name := range samples {
+				if eventFor(evs, name, proxyPort) == nil {
+					return false
+				}
+			}
+			return true
+		}, 15*time.Second)
+		for name, s := range samples {
+			ev := eventFor(evs, name, proxyPort)
+			checkCarrier(t, name+" through the proxy", ev, s)
+			// The request names the origin server: the URL is its own.
+			if ev != nil && (ev.URL == nil || ev.URL.Original != "http://"+s4+"/"+name) {
+				t.Errorf("%s through the proxy: url %+v, want http://%s/%s", name, ev.URL, s4, name)
+			}
+		}
+	})
+
+	t.Run("CONNECTHandshake", func(t *testing.T) {
+		url := "https://" + host + "/index.html"
+		direct := []string{"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+			"--cacert", ca, "--resolve", host + ":443:" + s4, url}
+		// --connect-to makes curl ask the proxy for the address, keeping
+		// the name for SNI (the server namespace resolves no names).
+		proxied := []string{"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+			"--cacert", ca, "-x", proxy, "--connect-to", host + ":443:" + s4 + ":443", url}
+		for _, c := range [][]string{direct, proxied} {
+			if code := l.MustExec(l.Client(), c...); code != "200" {
+				t.Fatalf("%v: %s", c, code)
+			}
+		}
+		var d, p *tlsEvent
+		for end := time.Now().Add(10 * time.Second); (d == nil || p == nil) && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			for _, h := range parseTLSEvents(t, []byte(strings.Join(completeLines(sensor.outPath), "\n"))) {
+				switch h.Destination.Port {
+				case 443:
+					d = &h
+				case proxyPort:
+					p = &h
+				}
+			}
+		}
+		if d == nil || p == nil {
+			t.Fatalf("TLS events: direct %v, through the proxy %v", d != nil, p != nil)
+		}
+		if d.TLS.Client.ServerName != host || d.TLS.Client.JA3 == "" || d.TLS.Client.JA4 == "" {
+			t.Fatalf("the direct fetch's handshake: %+v", d.TLS.Client)
+		}
+		if p.TLS.Client.ServerName != d.TLS.Client.ServerName || p.TLS.Client.JA3 != d.TLS.Client.JA3 ||
+			p.TLS.Client.JA4 != d.TLS.Client.JA4 {
+			t.Errorf("through CONNECT: sni %q ja3 %s ja4 %s; direct: sni %q ja3 %s ja4 %s",
+				p.TLS.Client.ServerName, p.TLS.Client.JA3, p.TLS.Client.JA4,
+				d.TLS.Client.ServerName, d.TLS.Client.JA3, d.TLS.Client.JA4)
+		}
+		if !p.Edgesensor.TLS.Complete {
+			t.Errorf("the handshake through CONNECT is not complete: missing %v", p.Edgesensor.TLS.Missing)
+		}
+	})
+
+	t.Run("PlainHTTPInCONNECT", func(t *testing.T) {
+		name := "invoice.hta"
+		count := func(evs []fileEvent) (n int) {
+			for _, ev := range evs {
+				if ev.File.Name == name && ev.Destination.Port == proxyPort {
+					n++
+				}
+			}
+			return n
+		}
+		// The absolute-form fetch above reported it once already.
+		before := count(parseFileEvents(t, []byte(strings.Join(completeLines(sensor.outPath), "\n"))))
+		if code := l.MustExec(l.Client(), "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+			"-p", "-x", proxy, "http://"+s4+"/"+name); code != "200" {
+			t.Fatalf("curl -p: %s", code)
+		}
+		evs := waitFileEvents(t, sensor.outPath, func(evs []fileEvent) bool { return count(evs) > before }, 5*time.Second)
+		if count(evs) == before {
+			t.Fatalf("no file event for %s fetched inside a CONNECT tunnel", name)
+		}
+		ev := eventFor(evs, name, proxyPort)
+		checkCarrier(t, name+" inside CONNECT", ev, samples[name])
+		if ev != nil && (ev.URL == nil || ev.URL.Original != "http://"+s4+"/"+name) {
+			t.Errorf("%s inside CONNECT: url %+v, want http://%s/%s", name, ev.URL, s4, name)
+		}
+		if ev != nil && ev.Edgesensor.File.ProxyTunnel != s4+":80" {
+			t.Errorf("%s inside CONNECT: proxy_tunnel %q, want %s:80", name, ev.Edgesensor.File.ProxyTunnel, s4)
+		}
+	})
+}

@@ -50,6 +50,9 @@ func FuzzDetect(f *testing.F) {
 		if again := Detect(head, name, claimed, total); again != got {
 			t.Fatalf("not deterministic: %+v vs %+v", got, again)
 		}
+		if a, ok := scanText(head); ok != controlsOK(head) || ok && a != scanTextRefAscii(head) {
+			t.Fatalf("scanText %v %v disagrees with the byte scan", a, ok)
+		}
 		// Text typed without the library is typed as the library would
 		// have it decide.
 		textShortcut = false
@@ -129,4 +132,9 @@ func textTar() []byte {
 	}
 	copy(h[148:], []byte(fmt.Sprintf("%06o", sum)))
 	return append(h, []byte("hello text\n")...)
+}
+
+func scanTextRefAscii(b []byte) bool {
+	a, _ := scanTextRef(b)
+	return a
 }

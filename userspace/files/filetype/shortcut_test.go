@@ -1,6 +1,7 @@
 package filetype
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,38 @@ func TestTextShortcut(t *testing.T) {
 		textShortcut = true
 		if got.Category != long.Category || got.Kind != long.Kind || got.Reason != long.Reason {
 			t.Errorf("%s: %+v, the library's way %+v", name, got, long)
+		}
+	}
+}
+
+// scanTextRef is scanText one byte at a time.
+func scanTextRef(b []byte) (ascii, ok bool) {
+	ascii = true
+	for _, c := range b {
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	return ascii, controlsOK(b)
+}
+
+// The word-at-a-time scan agrees with the byte-at-a-time one for every
+// byte value at every place in a word, the tail included, and next to
+// the bytes that sit at the edges of its masks.
+func TestScanTextExact(t *testing.T) {
+	for _, fill := range []byte{'a', ' ', 0x1f, 0x20, 0x7f, 0x80, 0x9f, 0xff, '\n'} {
+		for n := 0; n <= 19; n++ {
+			for pos := 0; pos < n; pos++ {
+				for v := 0; v < 256; v++ {
+					b := bytes.Repeat([]byte{fill}, n)
+					b[pos] = byte(v)
+					ga, gok := scanText(b)
+					wa, wok := scanTextRef(b)
+					if gok != wok || gok && ga != wa { // ascii is only told of text
+						t.Fatalf("fill %#x len %d byte %#x at %d: got %v %v, want %v %v", fill, n, v, pos, ga, gok, wa, wok)
+					}
+				}
+			}
 		}
 	}
 }

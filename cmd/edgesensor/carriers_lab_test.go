@@ -48,14 +48,7 @@ func TestPrivilegedCarriersThroughNginx(t *testing.T) {
 		t.Fatalf("curl (want %d answers on one connection):\n%s", len(urls), out)
 	}
 
-	evs := waitFileEvents(t, sensor.outPath, func(evs []fileEvent) bool {
-		for name := range samples {
-			if eventFor(evs, name, 80) == nil {
-				return false
-			}
-		}
-		return true
-	}, 20*time.Second)
+	evs := waitFileEvents(t, sensor.outPath, allReported(samples, 80), 20*time.Second)
 	for name, s := range samples {
 		checkCarrier(t, name, eventFor(evs, name, 80), s)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -65,8 +63,7 @@ func checkLabFiles(t *testing.T, l *lab.Lab, out []byte, errPath string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := sha256.Sum256(b)
-		return hex.EncodeToString(s[:])
+		return sha256Hex(b)
 	}
 	exe, pdf := sum("sample.exe"), sum("report.pdf")
 	evs := parseFileEvents(t, out)

@@ -80,20 +80,25 @@ type fileEvent struct {
 			MailFrom string   `json:"mail_from"`
 			RcptTo   []string `json:"rcpt_to"`
 		} `json:"smtp"`
-		Score *struct {
-			Reasons []struct {
-				Rule string `json:"rule"`
-			} `json:"reasons"`
-		} `json:"score"`
+		Score *eventScore `json:"score"`
 	} `json:"edgesensor"`
 }
 
-// hasRule says whether the file's score gave this reason.
-func (e *fileEvent) hasRule(rule string) bool {
-	if e.Edgesensor.Score == nil {
+// eventScore is an event's edgesensor.score.
+type eventScore struct {
+	Verdict string `json:"verdict"`
+	Reasons []struct {
+		Rule   string `json:"rule"`
+		Weight int    `json:"weight"`
+	} `json:"reasons"`
+}
+
+// has says whether the score gave this reason (no score gave none).
+func (s *eventScore) has(rule string) bool {
+	if s == nil {
 		return false
 	}
-	for _, r := range e.Edgesensor.Score.Reasons {
+	for _, r := range s.Reasons {
 		if r.Rule == rule {
 			return true
 		}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -34,8 +32,7 @@ func executable(t *testing.T, path string, n int, seed uint64) string {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	return sha256Hex(b)
 }
 
 // fetchSum fetches url from the client namespace into a file and returns
@@ -49,8 +46,7 @@ func fetchSum(t *testing.T, l *lab.Lab, dst string, args ...string) (sum string,
 	}
 	b, rerr := os.ReadFile(dst)
 	if rerr == nil {
-		s := sha256.Sum256(b)
-		sum = hex.EncodeToString(s[:])
+		sum = sha256Hex(b)
 	}
 	if err != nil {
 		err = fmt.Errorf("%w: %s", err, strings.TrimSpace(out))
@@ -99,8 +95,7 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := sha256.Sum256(eicarBytes)
-	eicar := hex.EncodeToString(es[:])
+	eicar := sha256Hex(eicarBytes)
 	hashes := filepath.Join(dir, "hashes.txt")
 	writeAtomic(t, hashes, bad+" 9\n")
 	confPath := filepath.Join(dir, "sensor.toml")
@@ -430,9 +425,8 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	err = bg.Wait()
 	took = time.Since(started)
 	b, _ := os.ReadFile(got)
-	gs := sha256.Sum256(b)
-	if err != nil || hex.EncodeToString(gs[:]) != clean {
-		t.Errorf("kill -9 while holding: curl %v, sha256 %x", err, gs)
+	if gs := sha256Hex(b); err != nil || gs != clean {
+		t.Errorf("kill -9 while holding: curl %v, sha256 %s", err, gs)
 	}
 	if took > 5*time.Second {
 		t.Errorf("kill -9 while holding: the download took %v (hold_timeout 2s)", took)

@@ -48,16 +48,6 @@ func TestPrivilegedMailCarriers(t *testing.T) {
 	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
 	sensor.waitLog(t, `"running`, 20*time.Second)
 
-	all := func(port int) func([]fileEvent) bool {
-		return func(evs []fileEvent) bool {
-			for name := range samples {
-				if eventFor(evs, name, port) == nil {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	check := func(evs []fileEvent, port int, proto string) {
 		t.Helper()
 		for name, s := range samples {
@@ -71,7 +61,7 @@ func TestPrivilegedMailCarriers(t *testing.T) {
 
 	start := time.Now()
 	l.MustExec(l.Client(), swaks...)
-	check(waitFileEvents(t, sensor.outPath, all(25), 15*time.Second), 25, "smtp")
+	check(waitFileEvents(t, sensor.outPath, allReported(samples, 25), 15*time.Second), 25, "smtp")
 	t.Logf("SMTP: %d attachments sent and reported in %v", len(samples), time.Since(start).Round(time.Millisecond))
 
 	// Delivered to the maildir dovecot serves; this lab's first message.
@@ -90,7 +80,7 @@ func TestPrivilegedMailCarriers(t *testing.T) {
 	if b, _ := os.ReadFile(msg); !strings.Contains(string(b), "Subject: carriers") {
 		t.Fatalf("IMAP fetch did not return the message: %.200s", b)
 	}
-	check(waitFileEvents(t, sensor.outPath, all(143), 15*time.Second), 143, "imap")
+	check(waitFileEvents(t, sensor.outPath, allReported(samples, 143), 15*time.Second), 143, "imap")
 	t.Logf("IMAP: %d attachments fetched and reported in %v", len(samples), time.Since(start).Round(time.Millisecond))
 
 	// A desktop client's way: the structure, then each attachment as its
@@ -111,13 +101,7 @@ m.logout()
 	l.MustExec(l.Client(), "python3", "-c", py)
 	twice := func(evs []fileEvent) bool {
 		for name := range samples {
-			n := 0
-			for _, ev := range evs {
-				if ev.File.Name == name && ev.Destination.Port == 143 {
-					n++
-				}
-			}
-			if n < 2 {
+			if countFor(evs, name, 143) < 2 {
 				return false
 			}
 		}

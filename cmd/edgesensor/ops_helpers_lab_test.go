@@ -149,6 +149,12 @@ func strs(v any) []string {
 	return out
 }
 
+// sha256Hex is b's SHA-256 in hex, as events give it.
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
 // completeLines are the lines of a file up to its last newline (a line
 // being written is left out).
 func completeLines(path string) []string {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,19 +41,19 @@ func carrierSamples(pe []byte) map[string]carrierSample {
 	}
 }
 
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+// readFileEvents are the file events written so far to the sensor's
+// events file (a line being written is left out).
+func readFileEvents(t *testing.T, path string) []fileEvent {
+	t.Helper()
+	return parseFileEvents(t, []byte(strings.Join(completeLines(path), "\n")))
 }
 
 // waitFileEvents reads the sensor's file events until ok says they are
 // all there or d passes, and returns the last read.
 func waitFileEvents(t *testing.T, path string, ok func([]fileEvent) bool, d time.Duration) []fileEvent {
 	t.Helper()
-	var evs []fileEvent
 	for end := time.Now().Add(d); ; time.Sleep(200 * time.Millisecond) {
-		evs = parseFileEvents(t, []byte(strings.Join(completeLines(path), "\n")))
-		if ok(evs) || time.Now().After(end) {
+		if evs := readFileEvents(t, path); ok(evs) || time.Now().After(end) {
 			return evs
 		}
 	}
@@ -71,6 +69,30 @@ func eventFor(evs []fileEvent, name string, port int) *fileEvent {
 		}
 	}
 	return found
+}
+
+// countFor is the number of events of the file with this name to this
+// server port.
+func countFor(evs []fileEvent, name string, port int) (n int) {
+	for _, ev := range evs {
+		if ev.File.Name == name && ev.Destination.Port == port {
+			n++
+		}
+	}
+	return n
+}
+
+// allReported says whether every sample has an event to this server
+// port.
+func allReported(samples map[string]carrierSample, port int) func([]fileEvent) bool {
+	return func(evs []fileEvent) bool {
+		for name := range samples {
+			if eventFor(evs, name, port) == nil {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // checkFileEvent checks that a file was reported whole with its category
@@ -92,7 +114,7 @@ func checkFileEvent(t *testing.T, what string, e *fileEvent, category string, bo
 func checkCarrier(t *testing.T, what string, e *fileEvent, s carrierSample) {
 	t.Helper()
 	checkFileEvent(t, what, e, s.category, s.body)
-	if e != nil && s.rule != "" && !e.hasRule(s.rule) {
+	if e != nil && s.rule != "" && !e.Edgesensor.Score.has(s.rule) {
 		t.Errorf("%s: no %s reason: %+v", what, s.rule, e.Edgesensor.Score)
 	}
 }
@@ -159,14 +181,7 @@ func TestPrivilegedProxyDownloads(t *testing.T) {
 		if strings.Count(out, "200\n") != len(urls) {
 			t.Fatalf("curl through the proxy (want %d answers):\n%s", len(urls), out)
 		}
-		evs := waitFileEvents(t, sensor.outPath, func(evs []fileEvent) bool {
-			for name := range samples {
-				if eventFor(evs, name, proxyPort) == nil {
-					return false
-				}
-			}
-			return true
-		}, 15*time.Second)
+		evs := waitFileEvents(t, sensor.outPath, allReported(samples, proxyPort), 15*time.Second)
 		for name, s := range samples {
 			ev := eventFor(evs, name, proxyPort)
 			checkCarrier(t, name+" through the proxy", ev, s)
@@ -220,16 +235,9 @@ func TestPrivilegedProxyDownloads(t *testing.T) {
 
 	t.Run("PlainHTTPInCONNECT", func(t *testing.T) {
 		name := "invoice.hta"
-		count := func(evs []fileEvent) (n int) {
-			for _, ev := range evs {
-				if ev.File.Name == name && ev.Destination.Port == proxyPort {
-					n++
-				}
-			}
-			return n
-		}
+		count := func(evs []fileEvent) int { return countFor(evs, name, proxyPort) }
 		// The absolute-form fetch above reported it once already.
-		before := count(parseFileEvents(t, []byte(strings.Join(completeLines(sensor.outPath), "\n"))))
+		before := count(readFileEvents(t, sensor.outPath))
 		if code := l.MustExec(l.Client(), "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
 			"-p", "-x", proxy, "http://"+s4+"/"+name); code != "200" {
 			t.Fatalf("curl -p: %s", code)

@@ -26,24 +26,11 @@ type scoredEvent struct {
 		} `json:"client"`
 	} `json:"tls"`
 	Edgesensor struct {
-		Score *struct {
-			Verdict string `json:"verdict"`
-			Reasons []struct {
-				Rule   string `json:"rule"`
-				Weight int    `json:"weight"`
-			} `json:"reasons"`
-		} `json:"score"`
+		Score *eventScore `json:"score"`
 	} `json:"edgesensor"`
 }
 
-func (e scoredEvent) has(rule string) bool {
-	for _, r := range e.Edgesensor.Score.Reasons {
-		if r.Rule == rule {
-			return true
-		}
-	}
-	return false
-}
+func (e scoredEvent) has(rule string) bool { return e.Edgesensor.Score.has(rule) }
 
 func replayScored(t *testing.T, cfg string) []scoredEvent {
 	t.Helper()

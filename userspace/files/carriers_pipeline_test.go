@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/netip"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
@@ -47,34 +45,8 @@ func TestCarriersOverKeepAlive(t *testing.T) {
 		ToServer: req.Bytes(), ToClient: resp.Bytes(),
 	}
 	_, buf, _ := feedPipeline(t, nil, nil, c)
-	type ev struct {
-		File struct {
-			Name string `json:"name"`
-			Hash struct {
-				SHA256 string `json:"sha256"`
-			} `json:"hash"`
-		} `json:"file"`
-		Edgesensor struct {
-			File struct {
-				Category string `json:"category"`
-				Kind     string `json:"kind"`
-				Complete bool   `json:"complete"`
-			} `json:"file"`
-			Score struct {
-				Reasons []struct {
-					Rule string `json:"rule"`
-				} `json:"reasons"`
-			} `json:"score"`
-		} `json:"edgesensor"`
-	}
-	got := map[string]ev{}
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		var e ev
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatal(err)
-		}
-		got[e.File.Name] = e
-	}
+	// polyEvent carries every field checked here (polyglot_test.go).
+	got := polyEvents(t, buf)
 	for _, s := range samples {
 		e, ok := got[s.name]
 		if !ok {

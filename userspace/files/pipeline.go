@@ -274,6 +274,13 @@ func (p *Pipeline) Memory() int64 {
 	return n
 }
 
+// orDefault sets *v to d when it is unset (zero or negative).
+func orDefault[T ~int | ~int64](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
 // New makes a pipeline writing to out. It creates the spool directory.
 func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 	ds := DefaultSettings()
@@ -288,51 +295,26 @@ func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 	if cfg.SpoolDir == "" {
 		cfg.SpoolDir = def.SpoolDir
 	}
-	if cfg.SpoolLimit <= 0 {
-		cfg.SpoolLimit = def.SpoolLimit
-	}
-	if cfg.Idle <= 0 {
-		cfg.Idle = def.Idle
-	}
-	if cfg.Lifetime <= 0 {
-		cfg.Lifetime = def.Lifetime
-	}
-	if cfg.MaxFlows <= 0 {
-		cfg.MaxFlows = def.MaxFlows
-	}
-	if cfg.Shards <= 0 {
-		cfg.Shards = 1
-	}
-	if cfg.StreamBudget <= 0 {
-		cfg.StreamBudget = int64(datapath.DefaultStreamBudget)
-	}
-	if cfg.ReassemblyBuffer <= 0 {
-		cfg.ReassemblyBuffer = def.ReassemblyBuffer
-	}
-	if cfg.ReassemblyMemory <= 0 {
-		cfg.ReassemblyMemory = def.ReassemblyMemory
-	}
-	if cfg.MaxDecompressed <= 0 {
-		cfg.MaxDecompressed = def.MaxDecompressed
-	}
-	if cfg.MaxRatio <= 0 {
-		cfg.MaxRatio = def.MaxRatio
-	}
+	orDefault(&cfg.SpoolLimit, def.SpoolLimit)
+	orDefault(&cfg.Idle, def.Idle)
+	orDefault(&cfg.Lifetime, def.Lifetime)
+	orDefault(&cfg.MaxFlows, def.MaxFlows)
+	orDefault(&cfg.Shards, 1)
+	orDefault(&cfg.StreamBudget, int64(datapath.DefaultStreamBudget))
+	orDefault(&cfg.ReassemblyBuffer, def.ReassemblyBuffer)
+	orDefault(&cfg.ReassemblyMemory, def.ReassemblyMemory)
+	orDefault(&cfg.MaxDecompressed, def.MaxDecompressed)
+	orDefault(&cfg.MaxRatio, def.MaxRatio)
+	// Zero is the default here; < 0 is off (Settings.Config).
 	if cfg.ImageScanLimit == 0 {
 		cfg.ImageScanLimit = def.ImageScanLimit
 	}
 	if cfg.RangeFiles == 0 {
 		cfg.RangeFiles = def.RangeFiles
 	}
-	if cfg.RangePieces <= 0 {
-		cfg.RangePieces = def.RangePieces
-	}
-	if cfg.RangeHeld <= 0 {
-		cfg.RangeHeld = def.RangeHeld
-	}
-	if cfg.RangeIdle <= 0 {
-		cfg.RangeIdle = def.RangeIdle
-	}
+	orDefault(&cfg.RangePieces, def.RangePieces)
+	orDefault(&cfg.RangeHeld, def.RangeHeld)
+	orDefault(&cfg.RangeIdle, def.RangeIdle)
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("files.spool_dir: creating %s: %w", cfg.SpoolDir, err)
 	}

@@ -673,22 +673,27 @@ func benchRanges(b *testing.B, body []byte, conns []testutil.TCPConn) {
 // spans merge), each on a connection of its own.
 func TestRangeFootprint(t *testing.T) {
 	p, _, _ := newPipeline(t, func(c *testConfig) { c.Files.RangePieces = 1024 }, nil)
-	sh := p.NewShard(0).(*shard)
 	const total = 1 << 20
-	for i := 0; i < 1100; i++ {
-		fl := &flow{key: flowKey{client: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)),
-			server: netip.MustParseAddrPort("10.0.0.2:80")}, sh: sh}
-		fl.dirs[0].f, fl.dirs[1].f = fl, fl
-		sh.cur = fl
-		first := int64(64 + 2*16*i)
-		m := transfer.Meta{Protocol: transfer.HTTP, Name: "setup.exe", URL: "http://dl.test/setup.exe", Size: 16, Status: 206,
-			Range: &transfer.Range{First: first, Last: first + 15, Total: total}}
-		if f := sh.sink.Open(&m); f != nil {
-			f.Write(make([]byte, 16))
-			f.Close(transfer.Whole)
+	// spread sends n pieces of 16 bytes, none adjacent, each on a
+	// connection of its own.
+	spread := func(sh *shard, n int) {
+		for i := 0; i < n; i++ {
+			fl := &flow{key: flowKey{client: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)),
+				server: netip.MustParseAddrPort("10.0.0.2:80")}, sh: sh}
+			fl.dirs[0].f, fl.dirs[1].f = fl, fl
+			sh.cur = fl
+			first := int64(64 + 2*16*i)
+			m := transfer.Meta{Protocol: transfer.HTTP, Name: "setup.exe", URL: "http://dl.test/setup.exe", Size: 16, Status: 206,
+				Range: &transfer.Range{First: first, Last: first + 15, Total: total}}
+			if f := sh.sink.Open(&m); f != nil {
+				f.Write(make([]byte, 16))
+				f.Close(transfer.Whole)
+			}
 		}
+		sh.cur = nil
 	}
-	sh.cur = nil
+	sh := p.NewShard(0).(*shard)
+	spread(sh, 1100)
 	e := p.ranges.entries[rangeKey{client: netip.MustParseAddr("10.0.0.1"), server: netip.MustParseAddrPort("10.0.0.2:80"),
 		url: "http://dl.test/setup.exe", total: total}]
 	if e == nil || !e.ended || e.pieces != 1024 || len(e.held) != 0 || p.Stats.RangeTooManyPieces.Load() != 1 || p.Stats.RangeLate.Load() != 1100-1025 {
@@ -697,20 +702,7 @@ func TestRangeFootprint(t *testing.T) {
 	// Just before the bound: what a file at range_pieces holds.
 	p2, _, _ := newPipeline(t, func(c *testConfig) { c.Files.RangePieces = 1024 }, nil)
 	sh2 := p2.NewShard(0).(*shard)
-	for i := 0; i < 1024; i++ {
-		fl := &flow{key: flowKey{client: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)),
-			server: netip.MustParseAddrPort("10.0.0.2:80")}, sh: sh2}
-		fl.dirs[0].f, fl.dirs[1].f = fl, fl
-		sh2.cur = fl
-		first := int64(64 + 2*16*i)
-		m := transfer.Meta{Protocol: transfer.HTTP, Name: "setup.exe", URL: "http://dl.test/setup.exe", Size: 16, Status: 206,
-			Range: &transfer.Range{First: first, Last: first + 15, Total: total}}
-		if f := sh2.sink.Open(&m); f != nil {
-			f.Write(make([]byte, 16))
-			f.Close(transfer.Whole)
-		}
-	}
-	sh2.cur = nil
+	spread(sh2, 1024)
 	n := p2.ranges.footprint()
 	t.Logf("one file of 1024 pieces, none adjacent, over 1024 connections: %d bytes in memory, %d on disk", n, p2.ranges.held)
 	if n > 1024*(16+2)*2+4096 {

@@ -92,11 +92,7 @@ func LNK(target, args, icon string, hidden bool) []byte {
 // It reads with isoinfo, bsdtar and 7z, and mounts.
 func ISO(files map[string][]byte) []byte {
 	const sector = 2048
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := sortedNames(files)
 	// Layout: 16 system sectors, PVD, terminator, L and M path tables,
 	// the root directory, then the files.
 	const pvd, term, lpt, mpt, root, first = 16, 17, 18, 19, 20, 21
@@ -195,9 +191,7 @@ func pad(s string, n int) []byte {
 func VHDX() []byte {
 	b := make([]byte, 1<<20)
 	copy(b, "vhdxfile")
-	for i, c := range utf16.Encode([]rune("edgesensor tests")) {
-		binary.LittleEndian.PutUint16(b[8+2*i:], c)
-	}
+	copy(b[8:], utf16le("edgesensor tests")) // the creator
 	copy(b[64<<10:], "head")
 	copy(b[128<<10:], "head")
 	copy(b[192<<10:], "regi")
@@ -288,14 +282,9 @@ func noise(w, h int, seed int64) *image.RGBA {
 
 // ZipOf is a zip archive (archive/zip, deflated) of files, in name order.
 func ZipOf(files map[string][]byte) []byte {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
-	for _, n := range names {
+	for _, n := range sortedNames(files) {
 		f, err := zw.Create(n)
 		if err != nil {
 			panic(err)
@@ -562,9 +551,7 @@ func VHDXDisk(disk []byte) []byte {
 	blocks := size / block
 	out := make([]byte, 4*mb) // identifier, headers, regions; log; BAT; metadata
 	copy(out, "vhdxfile")
-	for i, c := range utf16.Encode([]rune("edgesensor tests")) {
-		binary.LittleEndian.PutUint16(out[8+2*i:], c)
-	}
+	copy(out[8:], utf16le("edgesensor tests")) // the creator
 	crc := func(b []byte) {
 		binary.LittleEndian.PutUint32(b[4:], 0)
 		binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
@@ -640,6 +627,16 @@ func le32(v ...uint32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], x)
 	}
 	return b
+}
+
+// utf16le is s in UTF-16, little-endian, without a terminator.
+func utf16le(s string) []byte {
+	u := utf16.Encode([]rune(s))
+	out := make([]byte, 2*len(u))
+	for i, c := range u {
+		binary.LittleEndian.PutUint16(out[2*i:], c)
+	}
+	return out
 }
 
 func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
@@ -1031,14 +1028,6 @@ func NTFS(files map[string][]byte) []byte {
 		}
 		binary.LittleEndian.PutUint32(a[4:], uint32(len(a)))
 		return a
-	}
-	utf16le := func(s string) []byte {
-		u := utf16.Encode([]rune(s))
-		out := make([]byte, 2*len(u))
-		for i, c := range u {
-			binary.LittleEndian.PutUint16(out[2*i:], c)
-		}
-		return out
 	}
 	fileName := func(name string, parent uint64) []byte {
 		n := utf16le(name)

@@ -62,8 +62,20 @@ func (x *arch) add(rule string, w int, format string, args ...any) {
 }
 
 func (x *arch) limit(what string) {
-	x.add("archive.limit_reached", 2, "%s: stopped at the %s limit, rest not examined", x.name, what)
+	x.cut(what)
 	x.stop = true
+}
+
+// cut reports a listing cut at a limit (a directory walk's): the
+// entries it did give are still examined.
+func (x *arch) cut(what string) {
+	x.add("archive.limit_reached", 2, "%s: stopped at the %s limit, rest not examined", x.name, what)
+}
+
+// execName: the name's extension is one Windows runs.
+func execName(name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	return len(ext) > 1 && execExts[ext[1:]]
 }
 
 // escapes reports an entry name that would be written outside the
@@ -178,7 +190,7 @@ func (a *run) zip(d *formats.Doc, name string, depth int) []score.Reason {
 		}
 		if f.Flags&1 != 0 {
 			w, what := 5, "an encrypted entry"
-			if ext := strings.ToLower(path.Ext(f.Name)); len(ext) > 1 && execExts[ext[1:]] {
+			if execName(f.Name) {
 				w, what = 8, "an encrypted executable"
 			}
 			x.add("archive.encrypted", w, "%s: %q is %s", name, f.Name, what)

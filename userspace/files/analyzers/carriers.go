@@ -169,8 +169,7 @@ func (a *run) image(d *formats.Doc, name string, depth int) []score.Reason {
 	}
 	x := &arch{a: a, name: name, depth: depth}
 	if d.ISO.Truncated {
-		x.limit("image directory")
-		x.stop = false
+		x.cut("image directory")
 	}
 	for i, f := range d.ISO.Files {
 		if x.stop || i >= a.lim.MaxEntries {

@@ -2,6 +2,7 @@ package analyzers
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,20 +43,7 @@ func TestCarrierReasons(t *testing.T) {
 	for _, c := range cases {
 		ty := filetype.Detect(c.body, c.name, "", int64(len(c.body)))
 		rs := Analyze(bytes.NewReader(c.body), int64(len(c.body)), ty, c.name, Limits{})
-		have := map[string]bool{}
-		for _, r := range rs {
-			have[r.Rule] = true
-		}
-		for _, w := range c.want {
-			if !have[w] {
-				t.Errorf("%s (%s): no %s in %+v", c.name, ty.Kind, w, rs)
-			}
-		}
-		for _, w := range c.not {
-			if have[w] {
-				t.Errorf("%s (%s): %s in %+v", c.name, ty.Kind, w, rs)
-			}
-		}
+		checkRules(t, fmt.Sprintf("%s (%s)", c.name, ty.Kind), rs, c.want, c.not)
 	}
 }
 

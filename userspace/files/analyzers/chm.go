@@ -31,8 +31,7 @@ func (a *run) chm(d *formats.Doc, name string, depth int) []score.Reason {
 	unread := 0
 	if f != nil {
 		if f.Truncated {
-			x.limit("CHM directory")
-			x.stop = false
+			x.cut("CHM directory")
 		}
 		files := 0
 		for _, e := range f.Entries {

@@ -128,8 +128,7 @@ func (a *run) diskImage(d *formats.Doc, name string, depth int) []score.Reason {
 		}
 		walked++
 		if truncated {
-			x.limit("image directory")
-			x.stop = false
+			x.cut("image directory")
 		}
 		for _, f := range files {
 			if x.stop {
@@ -143,7 +142,7 @@ func (a *run) diskImage(d *formats.Doc, name string, depth int) []score.Reason {
 			if f.unread {
 				// "compact /c" hides a payload's bytes from a reader of the
 				// raw volume, not its name: Windows runs it all the same.
-				if ext := strings.ToLower(path.Ext(f.path)); len(ext) > 1 && execExts[ext[1:]] {
+				if execName(f.path) {
 					x.add("image.executable_unread", 7, "%s: holds %q (compressed, encrypted or behind a reparse point: content not read)", name, f.path)
 				}
 				continue
@@ -168,8 +167,7 @@ func (a *run) udf(x *arch, r io.ReaderAt, u *udffile.Image, skip map[[2]int64]bo
 		return x.out
 	}
 	if u.Truncated {
-		x.limit("image directory")
-		x.stop = false
+		x.cut("image directory")
 	}
 	for i, f := range u.Files {
 		if x.stop {

@@ -54,10 +54,7 @@ func TestISOUDFBridgeDivergent(t *testing.T) {
 		t.Fatalf("typed %+v", ty)
 	}
 	rs := Analyze(bytes.NewReader(img), int64(len(img)), ty, "photos.iso", Limits{})
-	have := map[string]bool{}
-	for _, r := range rs {
-		have[r.Rule] = true
-	}
+	have := ruleSet(rs)
 	if !have["archive.shortcut_inside"] || !have["lnk.runs_interpreter"] {
 		t.Fatalf("the UDF side's shortcut is not seen: %+v", rs)
 	}
@@ -108,10 +105,7 @@ func TestDiskImageUnreadableExecutable(t *testing.T) {
 	body := carriers.VHD(carriers.MBRDisk(vol, 0x07), false)
 	ty := filetype.Detect(body[:filetype.DeepHeadSize], "a.vhd", "", int64(len(body)))
 	rs := Analyze(bytes.NewReader(body), int64(len(body)), ty, "a.vhd", Limits{})
-	have := map[string]bool{}
-	for _, r := range rs {
-		have[r.Rule] = true
-	}
+	have := ruleSet(rs)
 	if !have["image.executable_unread"] || !have["image.incomplete"] || have["lnk.runs_interpreter"] {
 		t.Fatalf("%+v", rs)
 	}
@@ -131,10 +125,7 @@ func TestOneNotePastMaxRead(t *testing.T) {
 		want    string
 	}{{1 << 19, "archive.limit_reached"}, {4 << 20, "script.hta"}} {
 		rs := Analyze(bytes.NewReader(body), int64(len(body)), ty, "notes.one", Limits{MaxRead: c.maxRead})
-		have := map[string]bool{}
-		for _, r := range rs {
-			have[r.Rule] = true
-		}
+		have := ruleSet(rs)
 		if !have[c.want] {
 			t.Errorf("MaxRead %d: no %s in %+v", c.maxRead, c.want, rs)
 		}

@@ -2,6 +2,7 @@ package analyzers
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/internal/testutil/carriers"
@@ -56,19 +57,6 @@ func TestDiskImageReasons(t *testing.T) {
 			t.Fatalf("%s: typed %+v", c.name, ty)
 		}
 		rs := Analyze(bytes.NewReader(c.body), int64(len(c.body)), ty, c.name, Limits{})
-		have := map[string]bool{}
-		for _, r := range rs {
-			have[r.Rule] = true
-		}
-		for _, w := range c.want {
-			if !have[w] {
-				t.Errorf("%s (%s): no %s in %+v", c.name, ty.Kind, w, rs)
-			}
-		}
-		for _, w := range c.not {
-			if have[w] {
-				t.Errorf("%s (%s): %s in %+v", c.name, ty.Kind, w, rs)
-			}
-		}
+		checkRules(t, fmt.Sprintf("%s (%s)", c.name, ty.Kind), rs, c.want, c.not)
 	}
 }

@@ -19,6 +19,32 @@ func rules(rs []score.Reason) string {
 	return strings.Join(s, ",")
 }
 
+// ruleSet returns the rule ids of rs as a set.
+func ruleSet(rs []score.Reason) map[string]bool {
+	have := map[string]bool{}
+	for _, r := range rs {
+		have[r.Rule] = true
+	}
+	return have
+}
+
+// checkRules fails for each rule of want that rs lacks and each rule of
+// not that rs has.
+func checkRules(t *testing.T, label string, rs []score.Reason, want, not []string) {
+	t.Helper()
+	have := ruleSet(rs)
+	for _, w := range want {
+		if !have[w] {
+			t.Errorf("%s: no %s in %+v", label, w, rs)
+		}
+	}
+	for _, w := range not {
+		if have[w] {
+			t.Errorf("%s: %s in %+v", label, w, rs)
+		}
+	}
+}
+
 func TestCheckName(t *testing.T) {
 	pe := filetype.Type{Kind: filetype.KindPE, Category: filetype.Executable}
 	tests := []struct {

@@ -298,10 +298,7 @@ func TestPolyglotZipByLocalHeader(t *testing.T) {
 		t.Fatalf("zip between junk: %v %+v", ok, pg)
 	}
 	rs := Analyze(bytes.NewReader(b), int64(len(b)), filetype.Type{Kind: pg.Kind, Category: pg.Category}, "photo.jpg", Limits{})
-	have := map[string]bool{}
-	for _, r := range rs {
-		have[r.Rule] = true
-	}
+	have := ruleSet(rs)
 	if !have["polyglot.appended_archive"] {
 		t.Errorf("no polyglot.appended_archive in %+v", rs)
 	}

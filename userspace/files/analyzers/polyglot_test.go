@@ -136,15 +136,7 @@ func TestPolyglots(t *testing.T) {
 		}
 		ty := filetype.Type{Kind: pg.Kind, Category: pg.Category}
 		rs := Analyze(bytes.NewReader(c.body), int64(len(c.body)), ty, c.name, Limits{})
-		have := map[string]bool{}
-		for _, r := range rs {
-			have[r.Rule] = true
-		}
-		for _, w := range c.want {
-			if !have[w] {
-				t.Errorf("%s: no %s in %+v", c.name, w, rs)
-			}
-		}
+		checkRules(t, c.name, rs, c.want, nil)
 	}
 }
 

@@ -68,14 +68,15 @@ var textShortcut = true
 // head itself, and a type of category None is never reported, so its
 // MIME and mismatch are unused. Of the library's candidate types only
 // PDF, bzip2 and tar can have a head IsText accepts (every other magic
-// holds bytes it refuses); those go the long way, tar whenever its
-// checksum field reads as octal.
+// holds bytes it refuses); those go the long way: a PDF when pdfHeader
+// (which sniff asks of every head the library calls PDF) takes it, bzip2
+// by its prefix, tar whenever its checksum field reads as octal.
 func plainText(head []byte) bool {
 	if len(head) >= 3 && string(head[:3]) == "BZh" || tarChecksumField(head) ||
 		// A picture's head can be printable (GIF89a, RIFF): its MIME
 		// is the library's (a polyglot's event shows it).
 		Picture(Type{}, head) != "" ||
-		bytes.Contains(head[:min(len(head), 1024)], []byte("%PDF-")) {
+		pdfHeader(head) { // the PDF rule's own test, which sniff asks of the library's PDFs
 		return false
 	}
 	return IsText(head)

@@ -11,10 +11,9 @@ import (
 	"iter"
 
 	"github.com/andybalholm/brotli"
-)
 
-// errStopped ends a decoder whose body is no longer wanted.
-var errStopped = errors.New("httpx: decoder stopped")
+	"github.com/edgesensor/edgesensor/userspace/files/internal/pullfeed"
+)
 
 type decState uint8
 
@@ -34,9 +33,7 @@ const (
 type decoder struct {
 	p      *Parser
 	layers codings
-	in     []byte // input not yet read by the decoders
-	eof    bool   // no input will follow in
-	yield  func([]byte) bool
+	src    pullfeed.Input // the input not yet read by the decoders
 	next   func() ([]byte, bool)
 	stop   func()
 	out    []byte
@@ -54,7 +51,7 @@ func newDecoder(p *Parser, cs *codings) *decoder { return &decoder{p: p, layers:
 
 // push gives the decoder its next input, or the end of it.
 func (d *decoder) push(p []byte, eof bool) {
-	d.in, d.eof = p, eof
+	d.src.In, d.src.EOF = p, eof
 	d.fed += int64(len(p))
 }
 
@@ -83,14 +80,14 @@ func (d *decoder) release() {
 		d.stop = nil
 		d.p.coroutines--
 	}
-	d.in, d.out, d.br = nil, nil, nil
+	d.src.In, d.out, d.br = nil, nil, nil
 }
 
 // run is the coroutine: it stacks the decoders over the input and yields
 // their output; a nil yield asks for input.
 func (d *decoder) run(yield func([]byte) bool) {
-	d.yield = yield
-	var r io.Reader = feeder{d}
+	d.src.Yield = yield
+	var r io.Reader = &d.src
 	for i := d.layers.n - 1; i >= 0; i-- {
 		var err error
 		d.opened++
@@ -110,42 +107,6 @@ func (d *decoder) run(yield func([]byte) bool) {
 			return
 		}
 	}
-}
-
-// feeder is the decoders' input: it reads what the current Data call
-// pushed and yields for more when that is used up.
-type feeder struct{ d *decoder }
-
-func (f feeder) fill() error {
-	d := f.d
-	for len(d.in) == 0 {
-		if d.eof {
-			return io.EOF
-		}
-		if !d.yield(nil) {
-			return errStopped
-		}
-	}
-	return nil
-}
-
-func (f feeder) Read(b []byte) (int, error) {
-	if err := f.fill(); err != nil {
-		return 0, err
-	}
-	n := copy(b, f.d.in)
-	f.d.in = f.d.in[n:]
-	return n, nil
-}
-
-// ReadByte lets flate read without a bufio layer of its own.
-func (f feeder) ReadByte() (byte, error) {
-	if err := f.fill(); err != nil {
-		return 0, err
-	}
-	c := f.d.in[0]
-	f.d.in = f.d.in[1:]
-	return c, nil
 }
 
 // openLayer starts one decoder over r. It may read r (headers), which

@@ -17,14 +17,13 @@ import (
 // as is a lone range. When the connection ends before the last range the
 // file is cut (transfer.CutNotFinal), and a desync cuts it (CutGap): after
 // one, responses may pair with the wrong requests.
-
 //
 // With Options.Pieces the parser joins nothing itself: every range with
 // a usable Content-Range (a known total, a Content-Length that matches
 // it or chunked or until-close framing, no coding) goes to the sink as a
-// piece (Meta.Range), and
-// the sink joins the pieces of one file whatever their order, overlaps
-// or connections. A range it cannot place is still counted and skipped.
+// piece (Meta.Range), and the sink joins the pieces of one file whatever
+// their order, overlaps or connections. A range it cannot place is still
+// counted and skipped.
 
 // askAny is request.ask for a Range field that names no one first byte.
 const askAny = -1
@@ -51,10 +50,7 @@ func (p *Parser) rangeFor(f *fields, req *request, mode framing, length int64, c
 	if !ok || mode != fLength || length != last-first+1 || cod.n > 0 || cod.raw {
 		return nil
 	}
-	r := &rangeOf{first: first, last: last, total: total, url: buildURL(req.host, req.target), validator: f.etag}
-	if r.validator == "" {
-		r.validator = f.lastMod
-	}
+	r := &rangeOf{first: first, last: last, total: total, url: buildURL(req.host, req.target), validator: f.validator()}
 	c := &p.rng
 	switch {
 	case r.url == "":
@@ -79,11 +75,16 @@ func rangePiece(f *fields, req *request, mode framing, length int64, cod *coding
 	if !ok || mode == fLength && length != last-first+1 || cod.n > 0 || cod.raw || baseMeta(req).URL == "" {
 		return nil
 	}
-	v := f.etag
-	if v == "" {
-		v = f.lastMod
+	return &transfer.Range{First: first, Last: last, Total: total, Validator: f.validator()}
+}
+
+// validator names the version of the file a range is of: the ETag, else
+// Last-Modified ("" for neither).
+func (f *fields) validator() string {
+	if f.etag != "" {
+		return f.etag
 	}
-	return &transfer.Range{First: first, Last: last, Total: total, Validator: v}
+	return f.lastMod
 }
 
 // closeRange ends the file waiting for its next range, if any.

@@ -119,19 +119,25 @@ func (h *half) settle101(interim bool) {
 	if !paired {
 		p.stats.Unpaired++
 	}
-	m := &h.b.meta
-	*m = baseMeta(&req)
-	m.Status = 101
-	m.ContentType = pk.ctype
-	if m.Name = pk.name; m.Name == "" {
-		m.Name = urlName(req.target)
-	}
+	h.b.meta = meta101(&req, &pk)
 	// Raw: curl decodes no coding of a 1xx, and reads it to the close.
 	h.startBody(fClose, -1, &codings{}, true)
 	h.b.limitCut = pk.over
 	if pk.n > 0 {
 		h.bodyData(pk.buf[:pk.n])
 	}
+}
+
+// meta101 is the Meta of a file read after a 101 answering req: curl's
+// reading of it.
+func meta101(req *request, pk *peek101) transfer.Meta {
+	m := baseMeta(req)
+	m.Status = 101
+	m.ContentType = pk.ctype
+	if m.Name = pk.name; m.Name == "" {
+		m.Name = urlName(req.target)
+	}
+	return m
 }
 
 // tee101 is the file of everything after an interim 101's head, as curl
@@ -151,12 +157,7 @@ func (h *half) startTee(pk *peek101) {
 	if r := p.fifo.front(); r != nil {
 		req = *r
 	}
-	t := &tee101{meta: baseMeta(&req)}
-	t.meta.Status = 101
-	t.meta.ContentType = pk.ctype
-	if t.meta.Name = pk.name; t.meta.Name == "" {
-		t.meta.Name = urlName(req.target)
-	}
+	t := &tee101{meta: meta101(&req, pk)}
 	t.meta.Transfer = transferNames[fClose]
 	h.tee = t
 	t.write(p, pk.buf[:pk.n])

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/edgesensor/edgesensor/userspace/files/internal/pullfeed"
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"
 )
 
@@ -19,8 +20,8 @@ import (
 //
 // compress/flate pulls its input from an io.Reader and cannot resume
 // after running dry, so each direction's inflater runs as a coroutine
-// (iter.Pull, as httpx's decoders): when a Data call's bytes are used up
-// it yields, and the next call resumes it. It only runs while the parser
+// (iter.Pull, as httpx's decoders) reading a pullfeed.Input: when a Data
+// call's bytes are used up it yields, and the next call resumes it. It only runs while the parser
 // waits for it, so the parser's state is only touched from the caller's
 // goroutine.
 
@@ -56,16 +57,13 @@ const (
 // parsers (they run on several goroutines).
 var compressedConns atomic.Int64
 
-var errStopped = errors.New("imap: inflater stopped")
-
 // inflater is one direction's deflate stream.
 type inflater struct {
-	in    []byte // compressed bytes not yet read by flate
-	yield func([]byte) bool
-	next  func() ([]byte, bool)
-	stop  func()
-	out   []byte
-	err   error
+	src  pullfeed.Input // flate's input: the compressed bytes of this Data call
+	next func() ([]byte, bool)
+	stop func()
+	out  []byte
+	err  error
 	// fed counts the compressed bytes given, produced the inflated ones
 	// taken: MaxInflateRatio looks at them.
 	fed, produced int64
@@ -74,8 +72,8 @@ type inflater struct {
 // run is the coroutine: it yields flate's output; a nil yield asks for
 // input.
 func (z *inflater) run(yield func([]byte) bool) {
-	z.yield = yield
-	r := flate.NewReader(zfeed{z})
+	z.src.Yield = yield
+	r := flate.NewReader(&z.src)
 	z.out = make([]byte, inflateOut)
 	for {
 		n, err := r.Read(z.out)
@@ -89,44 +87,12 @@ func (z *inflater) run(yield func([]byte) bool) {
 	}
 }
 
-// zfeed is flate's input: what the current Data call gave, then a yield
-// for more.
-type zfeed struct{ z *inflater }
-
-func (f zfeed) fill() error {
-	for len(f.z.in) == 0 {
-		if !f.z.yield(nil) {
-			return errStopped
-		}
-	}
-	return nil
-}
-
-func (f zfeed) Read(b []byte) (int, error) {
-	if err := f.fill(); err != nil {
-		return 0, err
-	}
-	n := copy(b, f.z.in)
-	f.z.in = f.z.in[n:]
-	return n, nil
-}
-
-// ReadByte lets flate read without a bufio layer of its own.
-func (f zfeed) ReadByte() (byte, error) {
-	if err := f.fill(); err != nil {
-		return 0, err
-	}
-	c := f.z.in[0]
-	f.z.in = f.z.in[1:]
-	return c, nil
-}
-
 func (z *inflater) release() {
 	if z.stop != nil {
 		z.stop()
 		z.stop = nil
 	}
-	z.in, z.out = nil, nil
+	z.src.In, z.out = nil, nil
 }
 
 func (z *inflater) footprint() int {
@@ -159,8 +125,7 @@ func (p *Parser) startCompress() {
 	p.c.zwait = false
 	if p.c.zlost {
 		// The client's compressed stream lost bytes before it started.
-		p.st.CompressGaps++
-		p.stopCut(transfer.CutGap)
+		p.compressGap()
 		return
 	}
 	p.c.zready = true // its held bytes are inflated once the server's call ends
@@ -215,7 +180,7 @@ func (p *Parser) inflate(fromClient bool, b []byte) {
 	if fromClient {
 		z = p.c.z
 	}
-	z.in = b
+	z.src.In = b
 	z.fed += int64(len(b))
 	if z.next == nil {
 		z.next, z.stop = iter.Pull(z.run)
@@ -239,7 +204,7 @@ func (p *Parser) inflate(fromClient bool, b []byte) {
 		z.produced += int64(len(out))
 		// The compressed bytes flate read so far: a bomb is seen within
 		// the Data call that carries it.
-		if z.produced > inflateFloor && z.produced/int64(p.opt.MaxInflateRatio) > z.fed-int64(len(z.in)) {
+		if z.produced > inflateFloor && z.produced/int64(p.opt.MaxInflateRatio) > z.fed-int64(len(z.src.In)) {
 			p.st.CompressBomb++
 			p.stopCut(transfer.CutBomb)
 			return

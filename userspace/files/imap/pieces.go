@@ -538,10 +538,7 @@ func (p *Parser) closeChain(cut transfer.Cut) {
 
 // footprint is what the chain holds.
 func (ch *chain) footprint() int {
-	n := cap(ch.tail) + cap(ch.held)*int(unsafe.Sizeof(segment{}))
-	for i := range ch.held { // maxSegments at most
-		n += cap(ch.held[i].data)
-	}
+	n := cap(ch.tail) + cap(ch.held)*int(unsafe.Sizeof(segment{})) + int(ch.heldCap())
 	if ch.msg != nil {
 		n += transfer.FootprintOf(ch.msg)
 	}

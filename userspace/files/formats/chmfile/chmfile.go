@@ -21,6 +21,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
+
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/text"
 )
 
@@ -60,7 +62,7 @@ type File struct {
 // Parse reads the CHM in the size bytes of r; nil when the ITSF or ITSP
 // header is not there.
 func Parse(r io.ReaderAt, size int64) *File {
-	h := read(r, size, 0, 0x60)
+	h := pager.ReadAt(r, size, 0, 0x60)
 	if len(h) < 0x58 || string(h[:4]) != "ITSF" {
 		return nil
 	}
@@ -71,7 +73,7 @@ func Parse(r io.ReaderAt, size int64) *File {
 	if f.Version >= 3 && len(h) >= 0x60 {
 		sec0 = int64(binary.LittleEndian.Uint64(h[0x58:]) & (1<<62 - 1))
 	}
-	d := read(r, size, dirOff, 0x54)
+	d := pager.ReadAt(r, size, dirOff, 0x54)
 	if len(d) < 0x54 || string(d[:4]) != "ITSP" {
 		return nil
 	}
@@ -87,7 +89,7 @@ func Parse(r io.ReaderAt, size int64) *File {
 	// Every chunk is read once, in order: the PMGL chain (prev/next)
 	// links the same chunks, and following it could loop.
 	for i := int64(0); i < n && len(f.Entries) < MaxEntries; i++ {
-		c := read(r, size, dirOff+hdrLen+i*cs, int(cs))
+		c := pager.ReadAt(r, size, dirOff+hdrLen+i*cs, int(cs))
 		if int64(len(c)) < cs {
 			f.BadChunks++
 			break // the directory is cut by the file's end
@@ -162,14 +164,4 @@ func encint(b []byte) (v uint64, k int) {
 		}
 	}
 	return 0, 0
-}
-
-func read(r io.ReaderAt, size, off int64, n int) []byte {
-	if off < 0 || n <= 0 || off >= size {
-		return nil
-	}
-	n = int(min(int64(n), size-off))
-	b := make([]byte, n)
-	k, _ := r.ReadAt(b, off)
-	return b[:k]
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
+
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/text"
 )
 
@@ -72,7 +74,7 @@ type FS struct {
 // Open reads the FAT volume in the size bytes of r; nil when its boot
 // sector is not one Windows would mount.
 func Open(r io.ReaderAt, size int64) *FS {
-	b := read(r, size, 0, 512)
+	b := pager.ReadAt(r, size, 0, 512)
 	if len(b) < 512 || (b[0] != 0xEB && b[0] != 0xE9) {
 		return nil
 	}
@@ -126,14 +128,14 @@ func Open(r io.ReaderAt, size int64) *FS {
 	if ext := binary.LittleEndian.Uint16(b[40:]); f.Type == 32 && ext&0x80 != 0 && int64(ext&0x0F) < nfats {
 		active = int64(ext & 0x0F)
 	}
-	f.fat = read(r, size, (reserved+active*fatSz)*bps, int(fatBytes))
+	f.fat = pager.ReadAt(r, size, (reserved+active*fatSz)*bps, int(fatBytes))
 	labelAt := 43
 	if f.Type == 32 {
 		labelAt = 71
 		f.dir(binary.LittleEndian.Uint32(b[44:])&0x0FFFFFFF, "", 0)
 	} else {
 		// FAT12/16: the root directory is a fixed area before the data.
-		root := read(r, size, (reserved+nfats*fatSz)*bps, int(min(rootEnts*32, MaxDirBytes)))
+		root := pager.ReadAt(r, size, (reserved+nfats*fatSz)*bps, int(min(rootEnts*32, MaxDirBytes)))
 		f.entries(root, "", 0)
 	}
 	if f.Label == "" && (b[labelAt-5] == 0x29 || b[labelAt-5] == 0x28) {
@@ -258,7 +260,7 @@ func (f *FS) dir(first uint32, prefix string, depth int) {
 			break
 		}
 		f.dirBytes += f.clusterSize
-		b = append(b, read(f.r, f.size, f.clusterOff(c), int(f.clusterSize))...)
+		b = append(b, pager.ReadAt(f.r, f.size, f.clusterOff(c), int(f.clusterSize))...)
 	}
 	f.entries(b, prefix, depth)
 }
@@ -407,14 +409,4 @@ func shortName(e []byte) string {
 		base += "." + ext
 	}
 	return text.Clean(base)
-}
-
-func read(r io.ReaderAt, size, off int64, n int) []byte {
-	if off < 0 || n <= 0 || off >= size {
-		return nil
-	}
-	n = int(min(int64(n), size-off))
-	b := make([]byte, n)
-	k, _ := r.ReadAt(b, off)
-	return b[:k]
 }

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
+
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/text"
 )
 
@@ -94,7 +96,7 @@ type node struct {
 // Open reads the NTFS volume in the size bytes of r; nil when its boot
 // sector is not NTFS or its $MFT cannot be found.
 func Open(r io.ReaderAt, size int64) *FS {
-	b := read(r, size, 0, 512)
+	b := pager.ReadAt(r, size, 0, 512)
 	if len(b) < 512 || string(b[3:11]) != "NTFS    " {
 		return nil
 	}
@@ -223,7 +225,7 @@ func pathOf(nodes map[uint64]node, rn uint64) (path string, ok, deep bool) {
 // two bytes of each 512-byte stride hold the update sequence number,
 // and the real bytes are in the update sequence array.
 func (f *FS) record(off int64, rn uint64) []byte {
-	b := read(f.r, f.size, off, int(f.recordSize))
+	b := pager.ReadAt(f.r, f.size, off, int(f.recordSize))
 	if int64(len(b)) < f.recordSize || string(b[:4]) != "FILE" {
 		if len(b) >= 4 && string(b[:4]) != "\x00\x00\x00\x00" {
 			f.Stats.BadRecords++
@@ -465,14 +467,4 @@ func utf16le(b []byte) string {
 		u[i] = binary.LittleEndian.Uint16(b[2*i:])
 	}
 	return text.Clean(string(utf16.Decode(u)))
-}
-
-func read(r io.ReaderAt, size, off int64, n int) []byte {
-	if off < 0 || n <= 0 || off >= size {
-		return nil
-	}
-	n = int(min(int64(n), size-off))
-	b := make([]byte, n)
-	k, _ := r.ReadAt(b, off)
-	return b[:k]
 }

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 )
 
 // Bounds on one untrusted table.
@@ -54,7 +56,7 @@ func Read(r io.ReaderAt, size int64, sector int) *Table {
 	if sector != 512 && sector != 4096 {
 		sector = 512
 	}
-	s0 := read(r, size, 0, sector)
+	s0 := pager.ReadAt(r, size, 0, sector)
 	if len(s0) < 512 {
 		return nil
 	}
@@ -116,7 +118,7 @@ func (t *Table) extended(r io.ReaderAt, size, ss, base int64) {
 			return
 		}
 		seen[ebr] = true
-		b := read(r, size, ebr*ss, 512)
+		b := pager.ReadAt(r, size, ebr*ss, 512)
 		if len(b) < 512 || b[510] != 0x55 || b[511] != 0xAA {
 			return
 		}
@@ -142,7 +144,7 @@ func (t *Table) add(r io.ReaderAt, size, start, n int64, typ string) {
 		return
 	}
 	n = min(n, size-start) // a volume cut by the disk's end: read what is there
-	fs := FS(read(r, size, start, 512))
+	fs := FS(pager.ReadAt(r, size, start, 512))
 	t.Parts = append(t.Parts, Part{Start: start, Size: n, Type: typ, FS: fs, Reserved: fs == "" && typ == msr})
 }
 
@@ -153,14 +155,14 @@ func (t *Table) add(r io.ReaderAt, size, start, n int64, typ string) {
 // read whatever its CRC: a volume it points at is the sender's content
 // either way.
 func gpt(r io.ReaderAt, size, ss int64) *Table {
-	h := read(r, size, ss, int(ss))
+	h := pager.ReadAt(r, size, ss, int(ss))
 	if len(h) < 92 || string(h[:8]) != "EFI PART" {
 		return nil
 	}
 	if !gptHeaderOK(h) {
 		alt := int64(binary.LittleEndian.Uint64(h[32:]) & (1<<40 - 1))
 		for _, lba := range []int64{alt, size/ss - 1} {
-			if b := read(r, size, lba*ss, int(ss)); lba > 1 && len(b) >= 92 && string(b[:8]) == "EFI PART" && gptHeaderOK(b) {
+			if b := pager.ReadAt(r, size, lba*ss, int(ss)); lba > 1 && len(b) >= 92 && string(b[:8]) == "EFI PART" && gptHeaderOK(b) {
 				h = b
 				break
 			}
@@ -176,7 +178,7 @@ func gpt(r io.ReaderAt, size, ss int64) *Table {
 	if n > 1024 {
 		n, t.Truncated = 1024, true
 	}
-	tab := read(r, size, lba*ss, int(n*es))
+	tab := pager.ReadAt(r, size, lba*ss, int(n*es))
 	for i := int64(0); (i+1)*es <= int64(len(tab)); i++ {
 		e := tab[i*es:]
 		if bytes.Equal(e[:16], make([]byte, 16)) {
@@ -231,14 +233,4 @@ func FS(b []byte) string {
 func guidString(b []byte) string {
 	return fmt.Sprintf("%08X-%04X-%04X-%X-%X", binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint16(b[4:]),
 		binary.LittleEndian.Uint16(b[6:]), b[8:10], b[10:16])
-}
-
-func read(r io.ReaderAt, size, off int64, n int) []byte {
-	if off < 0 || n <= 0 || off >= size {
-		return nil
-	}
-	n = int(min(int64(n), size-off))
-	b := make([]byte, n)
-	k, _ := r.ReadAt(b, off)
-	return b[:k]
 }

@@ -24,8 +24,9 @@ package udffile
 import (
 	"encoding/binary"
 	"io"
-	"strings"
 	"unicode/utf16"
+
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/text"
 )
@@ -86,7 +87,7 @@ type reader struct {
 // no anchor at sector 256 or no volume to read.
 func Parse(r io.ReaderAt, size int64) *Image {
 	for _, bs := range []int64{2048, 512, 1024, 4096} {
-		a := read(r, size, 256*bs, int(bs))
+		a := pager.ReadAt(r, size, 256*bs, int(bs))
 		if int64(len(a)) == bs && tagOK(a, 2, 256) { // whole blocks only: fields are read at fixed places
 			return parseAt(r, size, bs, a)
 		}
@@ -101,7 +102,7 @@ func parseAt(r io.ReaderAt, size, bs int64, avdp []byte) *Image {
 	parts := map[uint16][2]int64{} // partition number -> start, length (blocks)
 	var lvd []byte
 	for i := int64(0); i < min(vdsLen/bs, maxVDS); i++ {
-		d := read(r, size, (vdsLoc+i)*bs, int(bs))
+		d := pager.ReadAt(r, size, (vdsLoc+i)*bs, int(bs))
 		id := tagID(d)
 		if int64(len(d)) < bs || id == 0 || !tagOK(d, id, uint32(vdsLoc+i)) {
 			x.img.Stats.BadTags++
@@ -172,7 +173,7 @@ func (x *reader) block(ad []byte) []byte {
 	if off < 0 {
 		return nil
 	}
-	if b := read(x.r, x.size, off, int(x.bs)); int64(len(b)) == x.bs {
+	if b := pager.ReadAt(x.r, x.size, off, int(x.bs)); int64(len(b)) == x.bs {
 		return b
 	}
 	return nil
@@ -259,7 +260,7 @@ func (x *reader) dir(icb []byte, prefix string, depth int) {
 			b = append(b, make([]byte, e.Size)...)
 			continue
 		}
-		b = append(b, read(x.r, x.size, e.Offset, int(e.Size))...)
+		b = append(b, pager.ReadAt(x.r, x.size, e.Offset, int(e.Size))...)
 	}
 	for p := 0; p+38 <= len(b); {
 		d := b[p:]
@@ -382,23 +383,13 @@ func dstringRaw(b []byte) string {
 		for _, c := range b[1:] {
 			r = append(r, rune(c))
 		}
-		return text.Clean(strings.TrimRight(string(r), "\x00"))
+		return text.Clean(string(r)) // Clean drops the NUL padding
 	case 16:
 		u := make([]uint16, 0, len(b)/2)
 		for i := 1; i+2 <= len(b); i += 2 {
 			u = append(u, binary.BigEndian.Uint16(b[i:]))
 		}
-		return text.Clean(strings.TrimRight(string(utf16.Decode(u)), "\x00"))
+		return text.Clean(string(utf16.Decode(u)))
 	}
 	return ""
-}
-
-func read(r io.ReaderAt, size, off int64, n int) []byte {
-	if off < 0 || n <= 0 || off >= size {
-		return nil
-	}
-	n = int(min(int64(n), size-off))
-	b := make([]byte, n)
-	k, _ := r.ReadAt(b, off)
-	return b[:k]
 }

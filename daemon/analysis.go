@@ -404,6 +404,8 @@ func (a *analysis) Counts() map[string]uint64 {
 		"file_image_bytes":             &fs.ImageBytes,
 		"file_images_not_scanned":      &fs.ImagesNotScanned,
 		"file_polyglots":               &fs.Polyglots,
+		"file_analyses_cached":         &fs.AnalysisCached,
+		"file_analyses_evicted":        &fs.AnalysisEvicted,
 		"file_range_pieces":            &fs.RangePieces,
 		"file_range_files_joined":      &fs.RangeFilesJoined,
 		"file_range_incomplete":        &fs.RangeIncomplete,

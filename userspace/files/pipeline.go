@@ -192,6 +192,10 @@ type Stats struct {
 	RangeHeldFull      atomic.Uint64 // files cut: files.range_held or files.spool_limit
 	RangeLate          atomic.Uint64 // pieces dropped: their file had ended
 	RangeTooLarge      atomic.Uint64 // pieces not joined: their file is larger than any max_size
+	// Static analyses taken from the cache of results by content
+	// (analysiscache.go), and results the cache let go for room.
+	AnalysisCached  atomic.Uint64
+	AnalysisEvicted atomic.Uint64
 }
 
 // Pipeline implements datapath.Pipeline for the stream class.
@@ -221,9 +225,11 @@ type Pipeline struct {
 
 	// Closed candidates wait here for a scorer: analysis (metadata,
 	// static analyzers, YARA, intel) runs off the packet path.
-	scoreQ    chan *file
-	scorers   sync.WaitGroup
-	closeOnce sync.Once
+	scoreQ  chan *file
+	scorers sync.WaitGroup
+	// analysisCache keeps static analysis results by content.
+	analysisCache *analysisCache
+	closeOnce     sync.Once
 }
 
 // scoreQueue is how many closed candidates may wait for a scorer before
@@ -333,6 +339,7 @@ func New(cfg Config, out *ndjson.NDJSON) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, out: out, spoolDir: own, scoreQ: make(chan *file, scoreQueue)}
 	p.SetPorts(cfg.Ports)
+	p.analysisCache = newAnalysisCache(analysisCacheBytes, &p.Stats)
 	if cfg.RangeFiles > 0 {
 		p.ranges = newRangeJoiner(p)
 	}

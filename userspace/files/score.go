@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/files/formats"
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"
@@ -31,7 +30,7 @@ func (f *file) analyse() {
 // then the intel on its hashes and on where it came from.
 func (f *file) scoreFile(doc *formats.Doc) score.Result {
 	p := f.s.p
-	reasons := analyzers.AnalyzeDoc(doc, f.typ, baseName(f.meta.Name), p.cfg.Static)
+	reasons := f.analyseDoc(doc, baseName(f.meta.Name))
 	if p.cfg.YARA != nil && f.spool != nil {
 		reasons = append(reasons, f.yaraReasons()...)
 	}

@@ -3,13 +3,14 @@ package analyzers
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"path"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/files/formats"

@@ -113,19 +113,41 @@ func entropyAt(r io.ReaderAt, off, n int64) float64 {
 		return 0
 	}
 	var hist [256]int64
+	var lanes [4][256]uint32
 	buf := make([]byte, 64<<10)
 	total := int64(0)
 	for total < n {
 		k, err := r.ReadAt(buf[:min(int64(len(buf)), n-total)], off+total)
-		for _, c := range buf[:k] {
-			hist[c]++
-		}
+		count(&lanes, buf[:k])
 		total += int64(k)
 		if err != nil || k == 0 {
 			break
 		}
 	}
+	for c := range hist {
+		hist[c] = int64(lanes[0][c]) + int64(lanes[1][c]) + int64(lanes[2][c]) + int64(lanes[3][c])
+	}
 	return entropy(hist[:], total)
+}
+
+// count adds b's bytes to four histograms, a byte to each in turn: with
+// one, a run of equal bytes (zero padding, the common case in sections)
+// waits on each increment's store before the next load, and counting
+// took 6% of a replay's CPU; with four it is about 3x as fast
+// (go test -bench Entropy ./userspace/files/analyzers). A lane's counts
+// fit in 32 bits: b is at most a 64 KiB buffer and at most maxEntropyRd
+// bytes are counted.
+func count(l *[4][256]uint32, b []byte) {
+	for len(b) >= 4 {
+		l[0][b[0]]++
+		l[1][b[1]]++
+		l[2][b[2]]++
+		l[3][b[3]]++
+		b = b[4:]
+	}
+	for _, c := range b {
+		l[0][c]++
+	}
 }
 
 func entropy(hist []int64, total int64) float64 {

@@ -1,12 +1,13 @@
 package imap
 
 import (
-	"compress/flate"
 	"errors"
 	"io"
 	"iter"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/edgesensor/edgesensor/userspace/files/internal/pullfeed"
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"

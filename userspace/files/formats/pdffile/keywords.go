@@ -3,8 +3,9 @@ package pdffile
 import (
 	"bufio"
 	"bytes"
-	"compress/zlib"
 	"io"
+
+	"github.com/klauspost/compress/zlib"
 )
 
 // Keywords counts the names that make a PDF act rather than display.

@@ -2,9 +2,10 @@ package pdffile
 
 import (
 	"bytes"
-	"compress/zlib"
 	"io"
 	"strconv"
+
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 )

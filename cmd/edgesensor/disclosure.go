@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/edgesensor/edgesensor/daemon"
-	"github.com/edgesensor/edgesensor/userspace/export/anon"
 )
 
 // cmdDisclosure prints every field that can leave the box under the
@@ -36,13 +35,5 @@ func cmdGenkey(args []string, stdout, stderr io.Writer) error {
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: genkey takes one path, e.g. /etc/edgesensor/anon.key", errUsage)
 	}
-	if err := anon.GenerateKeyFile(rest[0]); err != nil {
-		return err
-	}
-	k, err := anon.LoadKey(rest[0])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %s (key id %s); point privacy.key_file at it\n", rest[0], k.ID())
-	return nil
+	return daemon.WriteNewKey(stdout, rest[0])
 }

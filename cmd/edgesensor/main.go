@@ -226,29 +226,12 @@ func (c *common) loadForStart() (*config.Config, error) {
 // load reads the config named by the flags, applies the flag overrides
 // and validates the result. It remembers which file it read.
 func (c *common) load() (*config.Config, error) {
-	path, explicit := c.configPath, c.configPath != ""
-	if !explicit {
-		path = config.DefaultPath
-	}
-	cfg, used, err := config.Load(path, explicit, func(cfg *config.Config) {
-		if c.pinPath != "" {
-			cfg.Sensor.PinPath = c.pinPath
-		}
-		if c.xdpMode != "" {
-			cfg.Sensor.XDPMode = c.xdpMode
-		}
-		if c.logLevel != "" {
-			cfg.Sensor.LogLevel = c.logLevel
-		}
-	})
+	cfg, used, err := daemon.LoadConfig(c.configPath, daemon.ConfigOverrides{PinPath: c.pinPath, XDPMode: c.xdpMode, LogLevel: c.logLevel})
 	if err != nil {
 		return nil, err
 	}
 	c.configUsed = used
-	if used == "" {
-		c.configUsed = "built-in defaults"
-	}
-	return &cfg, nil
+	return cfg, nil
 }
 
 // parseArgs parses flags wherever they stand among the arguments

@@ -31,24 +31,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer stopProfile()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	reloads := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-hup:
-				select {
-				case reloads <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	return daemon.Run(ctx, cfg, daemon.Options{
 		Stdout: stdout, Log: logger(stderr, cfg.Sensor.LogLevel), ConfigFile: a.configUsed,
 		Interfaces: a.ifaces, Force: a.force, StayAttached: *stay,
-		Reloads: reloads, Reload: a.load,
+		Reloads: daemon.ReloadRequests(ctx, hup), Reload: a.load,
 	})
 }

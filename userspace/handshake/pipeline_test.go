@@ -1,112 +1,19 @@
 package handshake
 
 import (
-	"bufio"
 	"bytes"
 	stdjson "encoding/json"
 	"io"
 	"math/rand"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
-
-	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 )
-
-const corpus = "../../testdata/corpus/"
-
-// packetEvents turns the TCP payload packets of a capture into TLS-class
-// events the way the data plane would emit them, without BPF: direction
-// from the truth's client port.
-func packetEvents(t testing.TB, name string, clientPort uint16) []datapath.Event {
-	t.Helper()
-	f, err := os.Open(corpus + name + ".pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []datapath.Event
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
-		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		ip, ok4 := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		if !ok || !ok4 || len(tcp.Payload) == 0 {
-			continue
-		}
-		ev := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Time: ci.Timestamp, Interface: "test",
-			Src:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(tcp.SrcPort)),
-			Dst:      netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(tcp.DstPort)),
-			Seq:      tcp.Seq,
-			Ack:      tcp.Ack,
-			Payload:  append([]byte(nil), tcp.Payload...),
-			TCPFlags: 0x18,
-		}
-		ev.PayloadLen = len(ev.Payload)
-		if uint16(tcp.SrcPort) == clientPort {
-			ev.Flags |= datapath.FlagFromClient
-		}
-		evs = append(evs, ev)
-	}
-	return evs
-}
-
-func readTruth(t testing.TB, name string) testutil.Truth {
-	return testutil.ReadTruth(t, corpus+name+".truth.json")
-}
-
-// run feeds events through one shard and returns the events written.
-func run(t *testing.T, evs []datapath.Event, cfg Config) []map[string]any {
-	t.Helper()
-	var buf bytes.Buffer
-	out := ndjson.NewNDJSON(&buf)
-	p := New(cfg, out)
-	sh := p.NewShard(0)
-	for i := range evs {
-		sh.Handle(&evs[i])
-	}
-	sh.Close()
-	out.Flush()
-	var got []map[string]any
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := stdjson.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("not JSON: %v", err)
-		}
-		got = append(got, m)
-	}
-	return got
-}
-
-func field(m map[string]any, path string) any {
-	var v any = m
-	for _, p := range strings.Split(path, ".") {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[p]
-	}
-	return v
-}
 
 // The corpus through the pipeline alone, in order, shuffled and with
 // duplicates: the fingerprints are the truth every time.
@@ -239,10 +146,6 @@ func TestServerRefusalAlert(t *testing.T) {
 	}
 }
 
-func readHex(t testing.TB, name string) []byte {
-	return testutil.ReadHex(t, "../../testdata/quic/"+name)
-}
-
 // QUIC: the RFC's client and server Initials, with the data plane's guess
 // of the direction wrong: the keys put the client right, and the
 // ClientHello gets a "q" JA4.
@@ -298,103 +201,6 @@ func TestQUICHandshakeEvent(t *testing.T) {
 	out.Flush()
 	if buf.Len() != 0 || p.Stats.LateDatagrams.Load() != 1 {
 		t.Errorf("a late Initial made an event (%d late): %s", p.Stats.LateDatagrams.Load(), buf.String())
-	}
-}
-
-// Handshakes in progress hold a bounded number of bytes: past it the
-// least recently active are written early, and the shard's count stays
-// within the bound.
-func TestHandshakeMemoryIsBounded(t *testing.T) {
-	var buf bytes.Buffer
-	p := New(Config{MaxBytes: 1 << 20, Shards: 1}, ndjson.NewNDJSON(&buf))
-	sh := p.NewShard(0).(*shard)
-	// Each flow: a hello record header claiming a big message, then 16
-	// KiB of it out of order (a hole after the header): held, and counted.
-	for i := 0; i < 200; i++ {
-		src := netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i))
-		dst := netip.MustParseAddrPort("10.0.0.2:443")
-		parts := []struct {
-			seq uint32
-			b   []byte
-		}{{1, []byte{22, 3, 1, 0x40, 0, 1, 0, 0x3f, 0xf0}}}
-		for k := 0; k < 16; k++ {
-			parts = append(parts, struct {
-				seq uint32
-				b   []byte
-			}{uint32(100 + k*1024), make([]byte, 1024)})
-		}
-		for _, part := range parts {
-			ev := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Src: src, Dst: dst, TCPFlags: 0x18,
-				Flags: datapath.FlagFromClient, Time: time.Unix(int64(i), 0), Seq: part.seq, Payload: part.b, PayloadLen: len(part.b)}
-			sh.Handle(&ev)
-		}
-		if sh.mem > sh.maxBytes {
-			t.Fatalf("flow %d: shard holds %d bytes, bound %d", i, sh.mem, sh.maxBytes)
-		}
-	}
-	if p.Stats.EvictedMemory.Load() == 0 {
-		t.Error("nothing was written early")
-	}
-	// What the metrics read from other goroutines: the shard's figure as
-	// of its last Tick.
-	if p.Memory() != 0 {
-		t.Errorf("Memory() = %d before any Tick", p.Memory())
-	}
-	sh.Tick(time.Unix(200, 0))
-	if m := p.Memory(); m != int64(sh.mem) || m < 1<<19 || m > 1<<20 {
-		t.Errorf("Memory() = %d after a Tick, the shard holds %d (bound %d)", m, sh.mem, sh.maxBytes)
-	}
-	sh.Close()
-	if sh.mem != 0 || len(sh.flows) != 0 || sh.activity.Len() != 0 {
-		t.Errorf("after close: %d bytes, %d flows", sh.mem, len(sh.flows))
-	}
-}
-
-// The table of flows is bounded: the oldest is written early.
-func TestFlowTableIsBounded(t *testing.T) {
-	var evs []datapath.Event
-	for i := 0; i < 40; i++ {
-		evs = append(evs, datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP,
-			Src: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)), Dst: netip.MustParseAddrPort("10.0.0.2:443"),
-			Flags: datapath.FlagFromClient, Time: time.Unix(int64(i), 0), Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18})
-	}
-	var buf bytes.Buffer
-	p := New(Config{MaxFlows: 16, Shards: 1}, ndjson.NewNDJSON(&buf))
-	sh := p.NewShard(0).(*shard)
-	for i := range evs {
-		sh.Handle(&evs[i])
-		if len(sh.flows) > 16 {
-			t.Fatalf("%d flows held", len(sh.flows))
-		}
-	}
-	if p.Stats.Evicted.Load() != 24 {
-		t.Errorf("evicted %d", p.Stats.Evicted.Load())
-	}
-	// The least recently active went first, in order.
-	p.out.Flush()
-	for i, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		var e map[string]any
-		if err := stdjson.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatal(err)
-		}
-		if field(e, "source.port") != float64(1000+i) || field(e, "edgesensor.tls.end") != "evicted" {
-			t.Fatalf("event %d: port %v end %v", i, field(e, "source.port"), field(e, "edgesensor.tls.end"))
-		}
-	}
-}
-
-// A new handshake when the table is full costs the same as any other:
-// the oldest is found at the head of the activity list, not by a scan.
-func BenchmarkNewFlowFullTable(b *testing.B) {
-	p := New(Config{MaxFlows: 1 << 15, Shards: 1}, ndjson.NewNDJSON(io.Discard))
-	sh := p.NewShard(0)
-	ev := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Dst: netip.MustParseAddrPort("10.0.0.2:443"),
-		Flags: datapath.FlagFromClient, Payload: []byte{22, 3, 1, 0, 1, 1}, PayloadLen: 6, TCPFlags: 0x18}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		ev.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 16), byte(i >> 8)}), uint16(i))
-		ev.Time = time.Unix(int64(i), 0)
-		sh.Handle(&ev)
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,8 +27,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/edgesensor/edgesensor/userspace/export/metrics"
 )
@@ -67,26 +64,6 @@ type Options struct {
 	Sensor string // the sensor_id header
 	TLS    *tls.Config
 	Log    zerolog.Logger
-}
-
-// Stats are the sink's figures.
-type Stats struct {
-	Inflight      int   // records in the client, not acknowledged
-	Spooled       int64 // records in the spool
-	SpoolBytes    int64
-	SpoolLimit    int64
-	Produced      uint64 // records the brokers acknowledged
-	Failed        uint64 // records the brokers refused for good (too large, not authorised)
-	DroppedFull   uint64 // spooled records dropped, oldest first, when the spool was full
-	Spilled       uint64 // records written to the spool because the brokers were slow or away
-	RequestErrors uint64 // produce requests that failed on the connection (sent again)
-	ConnectErrors uint64 // failed connections to brokers
-	Batches       uint64
-	Uncompressed  uint64 // bytes of record batches before compression
-	Compressed    uint64 // and after: what went on the wire
-	Connected     bool   // the last connection or produce request to a broker succeeded
-	LastError     string
-	Latency       metrics.HistogramValue // produce request round trips
 }
 
 type pending struct {
@@ -170,60 +147,6 @@ func New(s Settings, o Options) (*Producer, error) {
 	go p.run()
 	p.signal()
 	return p, nil
-}
-
-func (p *Producer) clientOpts(o Options) ([]kgo.Opt, error) {
-	s := &p.set
-	opts, err := connOpts(s, o.TLS)
-	if err != nil {
-		return nil, err
-	}
-	codec := map[string]kgo.CompressionCodec{
-		"zstd": kgo.ZstdCompression(), "lz4": kgo.Lz4Compression(), "snappy": kgo.SnappyCompression(),
-		"gzip": kgo.GzipCompression(), "none": kgo.NoCompression(),
-	}[s.Compression]
-	return append(opts,
-		kgo.RequiredAcks(kgo.AllISRAcks()), // with idempotence, the default; said here
-		kgo.ProducerBatchCompression(codec),
-		kgo.ProducerLinger(time.Duration(s.Linger)),
-		kgo.ProducerBatchMaxBytes(int32(s.BatchMaxBytes)),
-		// Never block Produce: our own bound is maxInflight.
-		kgo.MaxBufferedRecords(2*maxInflight+1),
-		// Retry for ever (the default): an outage is waited out, with
-		// what does not fit in the client spooled. Not for a topic the
-		// brokers say does not exist: its records would hold the client
-		// full and every other topic's behind them. They fail after the
-		// client's few retries, counted and logged (check-config warns of
-		// a missing topic beforehand).
-		kgo.WithHooks(hooks{p}),
-		kgo.WithLogger(kgoLogger{p.log}),
-	), nil
-}
-
-// connOpts are how to reach and log in to the brokers.
-func connOpts(s *Settings, tc *tls.Config) ([]kgo.Opt, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(s.Brokers...), kgo.ClientID("edgesensor")}
-	if s.TLS {
-		if tc == nil {
-			tc = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		opts = append(opts, kgo.DialTLSConfig(tc))
-	}
-	if s.SASL != "" {
-		pw, err := readPassword(s.SASLPasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("sasl_password_file: %w", err)
-		}
-		switch s.SASL {
-		case "plain":
-			opts = append(opts, kgo.SASL(plain.Auth{User: s.SASLUser, Pass: pw}.AsMechanism()))
-		case "scram-sha-256":
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.SASLUser, Pass: pw}.AsSha256Mechanism()))
-		case "scram-sha-512":
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.SASLUser, Pass: pw}.AsSha512Mechanism()))
-		}
-	}
-	return opts, nil
 }
 
 // Send hands records over. It never waits for the brokers: while the
@@ -450,122 +373,6 @@ func (p *Producer) signal() {
 	}
 }
 
-// run deletes acknowledged records from the spool, hands spooled records
-// to the client as room frees up, and checkpoints records the brokers
-// are slow to take.
-func (p *Producer) run() {
-	defer close(p.done)
-	tick := time.NewTicker(checkpointAfter / 2)
-	defer tick.Stop()
-	for {
-		select {
-		case <-p.wake:
-		case <-tick.C:
-			p.checkpoint(time.Now().Add(-checkpointAfter))
-		case <-p.stop:
-			p.removeAcked()
-			return
-		}
-		p.removeAcked()
-		p.drain()
-	}
-}
-
-func (p *Producer) removeAcked() {
-	p.disk.Lock()
-	defer p.disk.Unlock()
-	p.mu.Lock()
-	acked := p.acked
-	p.acked = nil
-	p.mu.Unlock()
-	if err := p.sp.remove(acked); err != nil {
-		p.log.Error().Err(err).Msg("kafka spool: deleting delivered records failed; they may be sent again")
-	}
-}
-
-// drain hands spooled records to the client in order while it has room.
-func (p *Producer) drain() {
-	for p.drainOnce() {
-		p.removeAcked()
-	}
-}
-
-// drainOnce hands one read of the spool to the client; it reports
-// whether to go on.
-func (p *Producer) drainOnce() bool {
-	p.disk.Lock()
-	defer p.disk.Unlock()
-	p.mu.Lock()
-	room := p.inflightMax - len(p.pend)
-	from, unread, closing := p.readFrom, p.unread, p.closing
-	low := min(drainBatch, p.inflightMax/2)
-	p.mu.Unlock()
-	if unread <= 0 || closing || room <= 0 || room < low {
-		return false
-	}
-	recs, bad, err := p.sp.read(from, min(room, drainBatch))
-	if err != nil {
-		p.log.Error().Err(err).Msg("kafka spool read failed")
-		return false
-	}
-	if len(bad) > 0 {
-		p.log.Error().Int("records", len(bad)).Msg("kafka spool: records that do not decode; dropped")
-		if err := p.sp.remove(bad); err != nil {
-			p.log.Error().Err(err).Msg("kafka spool: deleting undecodable records failed")
-			return false
-		}
-	}
-	now := time.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var next uint64 // past the last undecodable record
-	for _, seq := range bad {
-		if seq >= p.readFrom {
-			next = max(next, seq+1)
-			p.unread--
-			p.queued--
-			p.dropped.Add(1)
-		}
-	}
-	n := 0
-	for i := range recs {
-		if recs[i].seq < p.readFrom {
-			continue
-		}
-		p.produce(&recs[i].rec, recs[i].seq, now, true)
-		p.readFrom = recs[i].seq + 1
-		n++
-	}
-	p.readFrom = max(p.readFrom, next)
-	p.unread -= int64(n)
-	p.queued -= int64(n)
-	if len(recs)+len(bad) == 0 && p.unread > 0 {
-		// Counted but not on disk: a bug, not the wire's doing. Let
-		// newer records through rather than stall for ever.
-		p.log.Error().Int64("unread", p.unread).Msg("kafka spool: records counted but not found; skipped")
-		p.queued -= p.unread
-		p.unread = 0
-	}
-	return len(recs)+len(bad) > 0
-}
-
-// checkpoint copies to the spool records the client has held longer than
-// checkpointAfter, so a crash during an outage does not lose them.
-func (p *Producer) checkpoint(cut time.Time) {
-	p.mu.Lock()
-	var batch []spooled
-	for kr, pd := range p.pend {
-		if !pd.spooled && pd.start.Before(cut) {
-			pd.spooled = true
-			batch = append(batch, spooled{seq: pd.seq, rec: Record{Dataset: pd.dataset, Key: string(kr.Key), Value: kr.Value}})
-		}
-	}
-	p.mu.Unlock()
-	if len(batch) > 0 {
-		p.store(batch, false)
-	}
-}
-
 // Close sends what it can within ctx and keeps the rest in the spool for
 // the next start.
 func (p *Producer) Close(ctx context.Context) error {
@@ -622,79 +429,4 @@ func (p *Producer) Spilling() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.queued > 0 || len(p.pend) >= p.inflightMax
-}
-
-// Stats returns the sink's figures.
-func (p *Producer) Stats() Stats {
-	p.mu.Lock()
-	inflight := len(p.pend)
-	p.mu.Unlock()
-	count, bytes := p.sp.stats()
-	st := Stats{
-		Inflight: inflight, Spooled: count, SpoolBytes: bytes, SpoolLimit: p.sp.maxBytes,
-		Produced: p.produced.Load(), Failed: p.failed.Load(), DroppedFull: p.dropped.Load(),
-		Spilled: p.spilled.Load(), RequestErrors: p.reqErrs.Load(), ConnectErrors: p.connErrs.Load(),
-		Batches: p.batches.Load(), Uncompressed: p.uncompressed.Load(), Compressed: p.compressed.Load(),
-		Connected: p.connected.Load(), Latency: p.latency.Value(),
-	}
-	if e := p.lastErr.Load(); e != nil {
-		st.LastError = *e
-	}
-	return st
-}
-
-func (p *Producer) setErr(err error) {
-	s := err.Error()
-	p.lastErr.Store(&s)
-}
-
-// hooks feed the figures from the client.
-type hooks struct{ p *Producer }
-
-const produceKey = 0 // Kafka's API key of Produce
-
-func (h hooks) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
-	if key != produceKey {
-		return
-	}
-	if err := e2e.Err(); err != nil {
-		h.p.reqErrs.Add(1)
-		h.p.connected.Store(false)
-		h.p.setErr(err)
-		return
-	}
-	h.p.connected.Store(true)
-	h.p.latency.Observe(e2e.DurationE2E())
-}
-
-func (h hooks) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
-	if err != nil {
-		h.p.connErrs.Add(1)
-		h.p.connected.Store(false)
-		h.p.setErr(err)
-		return
-	}
-	h.p.connected.Store(true)
-}
-
-func (h hooks) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
-	h.p.batches.Add(1)
-	h.p.uncompressed.Add(uint64(m.UncompressedBytes))
-	h.p.compressed.Add(uint64(m.CompressedBytes))
-}
-
-// kgoLogger passes the client's warnings and errors to the sink's log.
-type kgoLogger struct{ log zerolog.Logger }
-
-func (l kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (l kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
-	ev := l.log.Warn()
-	if level == kgo.LogLevelError {
-		ev = l.log.Error()
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		ev = ev.Interface(fmt.Sprint(kv[i]), kv[i+1])
-	}
-	ev.Msg("kafka client: " + msg)
 }

@@ -116,7 +116,7 @@ func (h *half) bodyData(p []byte) int {
 // the caller drops it unseen, so it counts as consumed.
 func (h *half) trySkip() int64 {
 	b := &h.b
-	if h.st != stBody || b.want || b.maybeHead || h.tee != nil {
+	if h.st != stBody || b.want || b.maybeHead || h.teeing() {
 		// (A 101's tee takes every byte: none is skipped.)
 		return 0
 	}

@@ -115,9 +115,6 @@ func (p *Parser) Gap(fromClient bool, n int64) {
 	p.stats.Gaps++
 	p.stats.GapBytes += uint64(n)
 	h := p.half(fromClient)
-	if h.tee != nil {
-		h.tee.o.gap(p, &h.tee.meta, n)
-	}
 	switch h.st {
 	case stHold:
 		// The held bytes go first; the gap falls after them.
@@ -131,6 +128,10 @@ func (p *Parser) Gap(fromClient bool, n int64) {
 		// What follows the 101 cannot be told now: it is taken as the
 		// body, as curl takes it.
 		h.settle101(false)
+	}
+	if h.tee != nil {
+		// After the held bytes: they may have started the tee.
+		h.tee.o.gap(p, &h.tee.meta, n)
 	}
 	switch h.st {
 	case stHead:
@@ -228,5 +229,5 @@ func (p *Parser) Pending(fromClient bool) (remain int64, want, inBody bool) {
 		remain = h.b.remain
 	}
 	// (A 101's tee wants every byte, whatever the body.)
-	return remain, h.b.want || h.tee != nil, true
+	return remain, h.b.want || h.teeing(), true
 }

@@ -81,6 +81,11 @@ func (h *half) hold(b []byte) int {
 	if len(h.held)+len(b) > maxTunnelHold {
 		h.p.stats.TunnelHoldOver++
 		h.releaseHeld()
+		if h.tee != nil {
+			// The held bytes started a 101's tee: b, which Data did not
+			// give it (there was none), is its next bytes.
+			h.tee.write(h.p, b)
+		}
 		return 0 // b goes on in the state the held bytes left
 	}
 	if len(h.held) == 0 {

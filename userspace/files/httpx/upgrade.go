@@ -163,6 +163,10 @@ func (h *half) startTee(pk *peek101) {
 	t.write(p, pk.buf[:pk.n])
 }
 
+// teeing: a tee wants the direction's bytes (one the sink declined
+// takes none, and skipping goes on as without it).
+func (h *half) teeing() bool { return h.tee != nil && !h.tee.o.declined }
+
 func (t *tee101) write(p *Parser, b []byte) {
 	if len(b) > 0 {
 		t.o.write(p, &t.meta, b)

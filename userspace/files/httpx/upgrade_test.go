@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"
@@ -165,4 +166,77 @@ func TestH2cUpgradeFile(t *testing.T) {
 		frame(4, 0, 0, "") + frame(1, 4, 1, "\x88") + frame(0, 1, 1, pe)
 	_, s := exchange(t, 0, cs(req), ss(resp))
 	wholeSum(t, s, "f.exe", pe)
+}
+
+// teeOf is the file of the 101's tee among s's files.
+func teeOf(t *testing.T, s *recSink) *recFile {
+	t.Helper()
+	for _, f := range s.files {
+		if f.meta.Status == 101 {
+			return f
+		}
+	}
+	t.Fatal("no tee")
+	return nil
+}
+
+// A 101 in a tunnel's held server bytes starts its tee when they are let
+// go: the bytes that overflowed the hold (and released it) are the tee's
+// too, or it closed Whole with a hash of a part.
+func TestSneaky101TeeFromHeldBytes(t *testing.T) {
+	s := &recSink{keep: 1 << 20}
+	p := New(s, Options{}, nil)
+	p.Data(true, []byte(connect))
+	p.Data(false, []byte(established))
+	first := "HTTP/1.1 101 S\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+	rest := strings.Repeat("x", maxTunnelHold)
+	p.Data(false, []byte(first))
+	p.Data(false, []byte(rest))
+	p.End(false)
+	p.End(true)
+	p.Close()
+	want := "HTTP/1.1 204 No Content\r\n\r\n" + rest
+	if f := teeOf(t, s); f.cut != transfer.Whole || f.n != int64(len(want)) || f.sum() != sha(want) {
+		t.Errorf("tee: cut %q, %d bytes of %d, whole %v", f.cut, f.n, len(want), f.sum() == sha(want))
+	}
+	if p.stats.TunnelHoldOver != 1 {
+		t.Errorf("hold overflows %d, want 1", p.stats.TunnelHoldOver)
+	}
+}
+
+// A gap right after held bytes that start a tee is the tee's gap.
+func TestSneaky101TeeGapAfterHeldBytes(t *testing.T) {
+	s := &recSink{keep: 1 << 20}
+	p := New(s, Options{}, nil)
+	p.Data(true, []byte(connect))
+	p.Data(false, []byte(established))
+	p.Data(false, []byte("HTTP/1.1 101 S\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"))
+	p.Gap(false, 100)
+	p.Data(false, []byte("payload"))
+	p.End(false)
+	p.End(true)
+	p.Close()
+	if f := teeOf(t, s); f.cut == transfer.Whole || len(f.gaps) != 1 || f.gaps[0] != 100 {
+		t.Errorf("tee: cut %q, gaps %v", f.cut, f.gaps)
+	}
+}
+
+// A tee the sink declined takes nothing: the bodies after it are skipped
+// as on any connection.
+func TestSneaky101DeclinedTeeSkips(t *testing.T) {
+	s := &recSink{keep: 64, declineOn: func(m *transfer.Meta) int {
+		if m.Status == 101 {
+			return 1
+		}
+		return 0
+	}}
+	p := New(s, Options{}, nil)
+	p.Data(true, []byte(get("/a")+get("/b")))
+	p.Data(false, []byte("HTTP/1.1 101 S\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"))
+	s.declineOn = func(*transfer.Meta) int { return 1 }
+	skip := p.Data(false, []byte("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nabc"))
+	if _, want, _ := p.Pending(false); skip != 100000-3 || want {
+		t.Errorf("after a declined tee: skip %d, want %v", skip, want)
+	}
+	p.Close()
 }

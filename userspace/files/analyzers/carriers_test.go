@@ -12,8 +12,6 @@ import (
 
 // Each carrier sample gets the reasons an analyst would give it.
 func TestCarrierReasons(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	pe := minimalPE()
 	ps := `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
 	cases := []struct {

@@ -10,8 +10,6 @@ import (
 )
 
 func TestCHMReasons(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	scripted := carriers.CHMWith(map[string][]byte{"/index.html": []byte(
 		`<html><script language="VBScript">CreateObject("WScript.Shell").Run "calc"</script></html>`)})
 	// A CHM listing an executable in the compressed section: the entry's

@@ -15,8 +15,6 @@ import (
 // scored, the zip's inner file named through the chain; the deep
 // path's cut is said (archive.limit_reached).
 func TestDiskImageNested(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	ps := `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
 	vol := carriers.NTFS(map[string][]byte{
 		"$Docs/2026/Invoice.pdf.lnk":                   carriers.LNK(ps, "-c x", "", true),
@@ -43,8 +41,6 @@ func TestDiskImageNested(t *testing.T) {
 // UDF directory (what Windows mounts) holds the shortcut: the UDF side
 // is examined too.
 func TestISOUDFBridgeDivergent(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	ps := `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
 	img := carriers.UDF(map[string][]byte{"Invoice.pdf.lnk": carriers.LNK(ps, "-c x", "", true)})
 	iso := carriers.ISO(map[string][]byte{"readme.txt": []byte("nothing to see\n")})
@@ -80,8 +76,6 @@ func TestISOUDFBridgeDivergent(t *testing.T) {
 // point: the raw $DATA is not its bytes) is judged by its name, and the
 // unread content is said.
 func TestDiskImageUnreadableExecutable(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	ps := `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
 	vol := carriers.NTFS(map[string][]byte{"Invoice.pdf.lnk": carriers.LNK(ps, "-c x", "", true), "readme.txt": []byte("hello")})
 	// Invoice.pdf.lnk is record 32 (MFT at cluster 16, 1 KiB records):
@@ -114,8 +108,6 @@ func TestDiskImageUnreadableExecutable(t *testing.T) {
 // A OneNote section whose payload lies past MaxRead (padding first) is
 // not silent: the limit is said.
 func TestOneNotePastMaxRead(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	pad := bytes.Repeat([]byte{0x11}, 1<<20)
 	body := append(carriers.OneNote([]byte("decoy picture")), pad...)
 	body = append(body, carriers.OneNote(carriers.HTA())...)

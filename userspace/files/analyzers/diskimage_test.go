@@ -13,8 +13,6 @@ import (
 // image, and of a UDF image, get the reasons the same files in an ISO
 // get; what is not read is said.
 func TestDiskImageReasons(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	ps := `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`
 	lure := carriers.FAT(map[string][]byte{
 		"Invoice.pdf.lnk": carriers.LNK(ps, "-c x", "", true),

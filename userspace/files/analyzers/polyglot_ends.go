@@ -148,6 +148,9 @@ func jpegEnd(w *window) int64 {
 func entropyEnd(w *window, pos int64) int64 {
 	for pos < w.size {
 		b := w.from(pos, w.size)
+		if len(b) == 0 {
+			return -1 // the file reads shorter than its size (a spool read failed)
+		}
 		i := bytes.IndexByte(b, 0xFF)
 		if i < 0 {
 			pos += int64(len(b))

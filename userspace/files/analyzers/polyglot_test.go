@@ -55,8 +55,6 @@ func webpPicture() []byte {
 // Each picture's own end is found exactly, so what follows it is what
 // is typed; plain pictures carry nothing.
 func TestPictureEnd(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	pics := []struct {
 		kind string
 		b    []byte
@@ -92,8 +90,6 @@ func TestPictureEnd(t *testing.T) {
 // A payload after each picture is found, typed, and weighed; a zip is
 // found from its end of central directory and walked as an archive.
 func TestPolyglots(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	pe := minimalPE()
 	jpg := carriers.JPEG(100, 60, 4)
 	pngb := carriers.PNG(100, 60, 4)
@@ -143,8 +139,6 @@ func TestPolyglots(t *testing.T) {
 // A picture cut short, or whose structure lies, is read within the
 // bounds and found to carry nothing, or what its structure breaks on.
 func TestPolyglotBounds(t *testing.T) {
-	testPanics = true
-	defer func() { testPanics = false }()
 	jpg := carriers.JPEG(100, 60, 5)
 	for _, n := range []int{3, 12, 200, len(jpg) / 2, len(jpg) - 1} {
 		b := jpg[:n]
@@ -194,8 +188,6 @@ func FuzzPolyglot(f *testing.F) {
 	f.Add([]byte("\x00\x00\x01\x00\x01\x00\x10\x10\x00\x00\x01\x00\x20\x00\x04\x00\x00\x00\x16\x00\x00\x00abcdMZ"), uint8(6))
 	f.Add([]byte("\x00\x00\x00\x10ftypheic\x00\x00\x00\x00\x00\x00\x00\x01mdat\x00\x00\x00\x00\x00\x00\x00\x18xxxxxxxx\x7fELF\x02\x01"), uint8(7))
 	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
-		testPanics = true
-		defer func() { testPanics = false }()
 		pic := pics[int(k)%len(pics)]
 		lim := Limits{MaxRead: 1 << 20, MaxExpand: 1 << 20, MaxEntries: 100}
 		pg, ok := FindPolyglot(bytes.NewReader(b), int64(len(b)), pic, lim)

@@ -45,6 +45,17 @@ func scanTextRef(b []byte) (ascii, ok bool) {
 	return ascii, controlsOK(b)
 }
 
+// controlsOK: no C0 control but TAB, LF, FF, CR and ESC, written out
+// apart from scanText's mask so that the tests compare two spellings.
+func controlsOK(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r' && c != 0x1b {
+			return false
+		}
+	}
+	return true
+}
+
 // The word-at-a-time scan agrees with the byte-at-a-time one for every
 // byte value at every place in a word, the tail included, and next to
 // the bytes that sit at the edges of its masks.

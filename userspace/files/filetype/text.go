@@ -124,18 +124,12 @@ func scanText(b []byte) (ascii, ok bool) {
 		}
 		b = b[8:]
 	}
+	ok = true
 	for _, c := range b {
 		high |= uint64(c)
-	}
-	return high&hi == 0, controlsOK(b)
-}
-
-// controlsOK: no C0 control but TAB, LF, FF, CR and ESC.
-func controlsOK(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\f' && c != '\r' && c != 0x1b {
-			return false
+		if c < 0x20 && allowed>>c&1 == 0 {
+			ok = false
 		}
 	}
-	return true
+	return high&hi == 0, ok
 }

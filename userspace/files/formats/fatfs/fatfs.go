@@ -17,10 +17,8 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
-
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/text"
 )
 
@@ -267,7 +265,7 @@ func (f *FS) dir(first uint32, prefix string, depth int) {
 
 // entries reads 32-byte directory entries, long name entries first.
 func (f *FS) entries(b []byte, prefix string, depth int) {
-	var lfn []uint16
+	var lfn []byte // the long name's UTF-16LE, parts in order
 	var lfnSum byte
 	lfnOK := false
 	for off := 0; off+32 <= len(b); off += 32 {
@@ -288,19 +286,18 @@ func (f *FS) entries(b []byte, prefix string, depth int) {
 				lfnOK = false
 				continue
 			}
-			part := make([]uint16, 0, 13)
-			for _, o := range []int{1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30} {
-				part = append(part, binary.LittleEndian.Uint16(e[o:]))
-			}
+			// Its 13 UTF-16LE characters lie in three runs of the entry.
+			part := make([]byte, 0, 26)
+			part = append(append(append(part, e[1:11]...), e[14:26]...), e[28:32]...)
 			lfn = append(part, lfn...)
-			if len(lfn) > 20*13 {
+			if len(lfn) > 20*26 {
 				lfnOK = false
 			}
 			continue
 		}
 		long := ""
 		if lfnOK && checksum(e[:11]) == lfnSum {
-			long = decodeLFN(lfn)
+			long = text.UTF16LE(lfn)
 		}
 		lfnOK = false
 		if attr&0x08 != 0 { // the volume label
@@ -380,16 +377,6 @@ func checksum(short []byte) byte {
 		s = (s>>1 | s<<7) + c
 	}
 	return s
-}
-
-func decodeLFN(u []uint16) string {
-	for i, c := range u {
-		if c == 0 {
-			u = u[:i]
-			break
-		}
-	}
-	return text.Clean(string(utf16.Decode(u)))
 }
 
 // shortName is the 8.3 name, lowercased where Windows NT's flags say.

@@ -25,10 +25,8 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
-
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/text"
 )
 
@@ -294,10 +292,13 @@ func (f *FS) fileName(rec []byte) (name string, parent uint64, ok bool) {
 			return true
 		}
 		ns := int(v[65])
-		rank := map[int]int{1: 3, 3: 3, 0: 2, 2: 1}[ns] // Win32, Win32&DOS, POSIX, DOS
+		rank := 0
+		if ns < 4 {
+			rank = [4]int{2, 3, 1, 3}[ns] // POSIX, Win32, DOS, Win32&DOS
+		}
 		if rank > best {
 			best = rank
-			name = utf16le(v[66 : 66+2*int(v[64])])
+			name = text.UTF16(v[66:66+2*int(v[64])], binary.LittleEndian)
 			parent = binary.LittleEndian.Uint64(v) & (1<<48 - 1)
 			ok = name != ""
 		}
@@ -311,7 +312,7 @@ func (f *FS) volumeName(rec []byte) (s string) {
 	attrs(rec, func(typ uint32, a []byte) bool {
 		if typ == 0x60 {
 			if v, ok := resident(a); ok {
-				s = utf16le(v)
+				s = text.UTF16(v, binary.LittleEndian)
 			}
 			return false
 		}
@@ -444,27 +445,12 @@ func (f *FS) Open(file File) io.Reader {
 	rs := make([]io.Reader, 0, len(file.Runs))
 	for _, r := range file.Runs {
 		if r.Sparse {
-			rs = append(rs, io.LimitReader(zeros{}, r.Size))
+			rs = append(rs, pager.Zeros(r.Size))
 		} else {
 			rs = append(rs, io.NewSectionReader(f.r, r.Offset, r.Size))
 		}
 	}
 	// Past the initialized size Windows reads zeros, whatever the
 	// clusters hold.
-	return io.MultiReader(io.LimitReader(io.MultiReader(rs...), file.Init), io.LimitReader(zeros{}, file.Size-file.Init))
-}
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
-func utf16le(b []byte) string {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	return text.Clean(string(utf16.Decode(u)))
+	return io.MultiReader(io.LimitReader(io.MultiReader(rs...), file.Init), pager.Zeros(file.Size-file.Init))
 }

@@ -56,17 +56,25 @@ func Scan(r io.ReaderAt, size, maxRead int64) *File {
 		end = maxRead
 		f.Truncated = true
 	}
+	// buf[:k] holds the file from base; the next object is looked for in
+	// what it holds before it is read again (thousands of small objects
+	// would otherwise each cost a window's read).
 	buf := make([]byte, min(Window, max(end, 0)))
+	var base int64
+	k, short := 0, false
 	for off := int64(0); off+header <= end; {
-		n := int(min(int64(len(buf)), end-off))
-		k, _ := r.ReadAt(buf[:n], off)
-		w := buf[:k]
-		i := bytes.Index(w, FileDataGUID)
+		if off < base || off >= base+int64(k) {
+			n := int(min(int64(len(buf)), end-off))
+			k, _ = r.ReadAt(buf[:n], off)
+			base, short = off, k < n
+		}
+		i := bytes.Index(buf[off-base:k], FileDataGUID)
 		if i < 0 {
-			if k < n || off+int64(k) >= end {
+			if short || base+int64(k) >= end {
 				break
 			}
-			off += int64(k) - int64(len(FileDataGUID)) + 1 // a GUID across windows
+			off = base + int64(k) - int64(len(FileDataGUID)) + 1 // a GUID across windows
+			k = 0                                                // read from there
 			continue
 		}
 		at := off + int64(i)

@@ -82,3 +82,36 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// countingReader counts the bytes asked of it.
+type countingReader struct {
+	r    *bytes.Reader
+	read int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.read += int64(len(p))
+	return c.r.ReadAt(p, off)
+}
+
+// Many small objects before a long tail are found from the window that
+// holds them, not with a window's read each (a read of 1 MiB per object
+// made a file of a few MiB cost gigabytes of reads).
+func TestScanReadsEachWindowOnce(t *testing.T) {
+	obj := append(append([]byte{}, FileDataGUID...), 8, 0, 0, 0, 0, 0, 0, 0)
+	obj = append(append(obj, make([]byte, 12)...), "MZ123456"...)
+	b := append(bytes.Repeat(obj, MaxFiles-1), make([]byte, 4*Window)...)
+	c := &countingReader{r: bytes.NewReader(b)}
+	f := Scan(c, int64(len(b)), 0)
+	if len(f.Files) != MaxFiles-1 || f.Truncated {
+		t.Fatalf("%d files, truncated %v", len(f.Files), f.Truncated)
+	}
+	for _, e := range f.Files {
+		if string(b[e.Offset:e.Offset+e.Size]) != "MZ123456" {
+			t.Fatalf("%+v", e)
+		}
+	}
+	if c.read > 2*int64(len(b)) {
+		t.Errorf("read %d bytes of a %d-byte file", c.read, len(b))
+	}
+}

@@ -24,7 +24,6 @@ package udffile
 import (
 	"encoding/binary"
 	"io"
-	"unicode/utf16"
 
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 
@@ -322,19 +321,12 @@ func (img *Image) Open(r io.ReaderAt, f File) io.Reader {
 	rs := make([]io.Reader, 0, len(f.Extents))
 	for _, e := range f.Extents {
 		if e.Zero {
-			rs = append(rs, io.LimitReader(zeros{}, e.Size))
+			rs = append(rs, pager.Zeros(e.Size))
 		} else {
 			rs = append(rs, io.NewSectionReader(r, e.Offset, e.Size))
 		}
 	}
 	return io.MultiReader(rs...)
-}
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
 }
 
 func tagID(d []byte) uint16 {
@@ -385,11 +377,7 @@ func dstringRaw(b []byte) string {
 		}
 		return text.Clean(string(r)) // Clean drops the NUL padding
 	case 16:
-		u := make([]uint16, 0, len(b)/2)
-		for i := 1; i+2 <= len(b); i += 2 {
-			u = append(u, binary.BigEndian.Uint16(b[i:]))
-		}
-		return text.Clean(string(utf16.Decode(u)))
+		return text.UTF16(b[1:], binary.BigEndian)
 	}
 	return ""
 }

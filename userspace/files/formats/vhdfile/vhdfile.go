@@ -32,6 +32,8 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 )
 
 // Bounds on one untrusted file.
@@ -97,7 +99,7 @@ type Disk struct {
 // Open reads the VHD or VHDX in the size bytes of r; nil when it is
 // neither or too broken for Windows to mount.
 func Open(r io.ReaderAt, size int64) *Disk {
-	if head := readAt(r, size, 0, 8); string(head) == "vhdxfile" {
+	if head := pager.ReadAt(r, size, 0, 8); string(head) == "vhdxfile" {
 		return openVHDX(r, size)
 	}
 	return openVHD(r, size)
@@ -190,9 +192,9 @@ func openVHD(r io.ReaderAt, size int64) *Disk {
 	// The footer is the last 512 bytes; a dynamic disk has its copy
 	// first, which is read when the end is damaged (as Windows does not,
 	// but the disk's blocks are still the attacker's content).
-	f, ok := parseFooter(readAt(r, size, size-512, 512))
+	f, ok := parseFooter(pager.ReadAt(r, size, size-512, 512))
 	if !ok {
-		if f, ok = parseFooter(readAt(r, size, 0, 512)); !ok || f.diskType == 2 {
+		if f, ok = parseFooter(pager.ReadAt(r, size, 0, 512)); !ok || f.diskType == 2 {
 			return nil
 		}
 	}
@@ -214,7 +216,7 @@ func openVHD(r io.ReaderAt, size int64) *Disk {
 	if f.dataOffset > uint64(size) {
 		return nil
 	}
-	h := readAt(r, size, int64(f.dataOffset), 1024)
+	h := pager.ReadAt(r, size, int64(f.dataOffset), 1024)
 	if len(h) < 1024 || string(h[:8]) != "cxsparse" {
 		return nil
 	}
@@ -233,7 +235,7 @@ func openVHD(r io.ReaderAt, size int64) *Disk {
 		d.Stats.CutBAT = true
 		entries = min(entries, MaxBATEntries, (size-int64(batOff))/4)
 	}
-	raw := readAt(r, size, int64(batOff), int(entries*4))
+	raw := pager.ReadAt(r, size, int64(batOff), int(entries*4))
 	// A block is its sector bitmap (one bit a sector, padded to a
 	// sector), then its data.
 	bitmap := ((bs/512+7)/8 + 511) / 512 * 512
@@ -315,7 +317,7 @@ func openVHDX(r io.ReaderAt, size int64) *Disk {
 	var cur []byte
 	var seq uint64
 	for _, off := range []int64{vhdxHeaderOffset1, vhdxHeaderOffset2} {
-		h := readAt(r, size, off, 4096)
+		h := pager.ReadAt(r, size, off, 4096)
 		if len(h) < 4096 || string(h[:4]) != "head" {
 			continue
 		}
@@ -343,7 +345,7 @@ func openVHDX(r io.ReaderAt, size int64) *Disk {
 	// The region table: the first valid copy.
 	var regions []byte
 	for _, off := range []int64{vhdxRegionOffset1, vhdxRegionOffset2} {
-		t := readAt(r, size, off, vhdxRegionTableSize)
+		t := pager.ReadAt(r, size, off, vhdxRegionTableSize)
 		if len(t) < vhdxRegionTableSize || string(t[:4]) != "regi" {
 			continue
 		}
@@ -372,7 +374,7 @@ func openVHDX(r io.ReaderAt, size int64) *Disk {
 	if metaLen < 32 || metaOff+metaLen > size || batOff <= 0 || batOff >= size {
 		return nil
 	}
-	if !d.metadata(readAt(r, size, metaOff, int(min(metaLen, 1<<20)))) {
+	if !d.metadata(pager.ReadAt(r, size, metaOff, int(min(metaLen, 1<<20)))) {
 		return nil
 	}
 	// The BAT: payload entries, a sector bitmap entry after every
@@ -388,7 +390,7 @@ func openVHDX(r io.ReaderAt, size int64) *Disk {
 		d.Stats.CutBAT = true
 		total = min(total, avail, MaxBATEntries)
 	}
-	raw := readAt(r, size, batOff, int(total*8))
+	raw := pager.ReadAt(r, size, batOff, int(total*8))
 	d.bat = make([]uint64, 0, min(blocks, total))
 	for i := int64(0); i < blocks; i++ {
 		j := i + i/chunkRatio
@@ -454,16 +456,4 @@ func (d *Disk) metadata(m []byte) bool {
 	d.Size = int64(min(sz, MaxVirtualSize))
 	d.Stats.CutSize = sz > MaxVirtualSize
 	return true
-}
-
-// readAt reads n bytes at off, fewer at the end of the file, nil when
-// nothing.
-func readAt(r io.ReaderAt, size, off int64, n int) []byte {
-	if off < 0 || n <= 0 || off >= size {
-		return nil
-	}
-	n = int(min(int64(n), size-off))
-	b := make([]byte, n)
-	k, _ := r.ReadAt(b, off)
-	return b[:k]
 }

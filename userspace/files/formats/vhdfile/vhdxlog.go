@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"io"
 	"sort"
+
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 )
 
 // Bounds on the log replay.
@@ -73,7 +75,7 @@ func replayLog(r io.ReaderAt, size int64, h []byte) *overlay {
 	if logLen < 4096 || logLen%4096 != 0 || logLen > MaxLogBytes || logOff < 0 || logOff+logLen > size {
 		return nil
 	}
-	log := readAt(r, size, logOff, int(logLen))
+	log := pager.ReadAt(r, size, logOff, int(logLen))
 	if int64(len(log)) != logLen {
 		return nil
 	}

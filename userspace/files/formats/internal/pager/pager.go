@@ -138,3 +138,14 @@ func ReadFull(r io.ReaderAt, off int64, n int) []byte {
 	}
 	return b
 }
+
+// Zeros reads n zero bytes: what a disk reads for a sparse or unrecorded
+// extent, or past a file's initialized size.
+func Zeros(n int64) io.Reader { return io.LimitReader(zeros{}, n) }
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}

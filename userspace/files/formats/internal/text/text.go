@@ -36,13 +36,22 @@ func Clean(s string) string {
 // UTF16LE decodes UTF-16LE up to the first NUL, at most MaxValue code
 // units, and cleans the result.
 func UTF16LE(b []byte) string {
-	u := make([]uint16, 0, min(len(b)/2, MaxValue))
-	for i := 0; i+2 <= len(b) && len(u) < MaxValue; i += 2 {
-		c := binary.LittleEndian.Uint16(b[i:])
-		if c == 0 {
+	for i := 0; i+2 <= len(b); i += 2 {
+		if b[i] == 0 && b[i+1] == 0 {
+			b = b[:i]
 			break
 		}
-		u = append(u, c)
+	}
+	return UTF16(b, binary.LittleEndian)
+}
+
+// UTF16 decodes UTF-16 in the byte order bo, NULs included (a file
+// system's name holds what its bytes say; Clean drops them), at most
+// MaxValue code units, and cleans the result.
+func UTF16(b []byte, bo binary.ByteOrder) string {
+	u := make([]uint16, min(len(b)/2, MaxValue))
+	for i := range u {
+		u[i] = bo.Uint16(b[2*i:])
 	}
 	return Clean(string(utf16.Decode(u)))
 }

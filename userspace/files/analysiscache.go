@@ -146,11 +146,10 @@ func entryBytes(k analysisKey, reasons []score.Reason) int {
 // their result for the same bytes, name and type from the cache.
 func (f *file) analyseDoc(doc *formats.Doc, name string) []score.Reason {
 	p := f.s.p
-	c := p.analysisCache
-	if c == nil || doc == nil || !f.complete || len(f.sum256) != 32 {
+	if doc == nil || !f.complete || len(f.sum256) != 32 {
 		return analyzers.AnalyzeDoc(doc, f.typ, name, p.cfg.Static)
 	}
 	k := analysisKey{size: f.spoolBytes, typ: f.typ, name: name, lim: p.cfg.Static}
 	copy(k.sum[:], f.sum256)
-	return c.do(k, func() []score.Reason { return analyzers.AnalyzeDoc(doc, f.typ, name, p.cfg.Static) })
+	return p.analysisCache.do(k, func() []score.Reason { return analyzers.AnalyzeDoc(doc, f.typ, name, p.cfg.Static) })
 }

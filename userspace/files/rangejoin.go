@@ -121,10 +121,9 @@ type rangeJoiner struct {
 	// capture time of the call under way.
 	sh      *shard
 	entries map[rangeKey]*rangeEntry
-	held    int64 // bytes in spill files, over all entries
-	buf     []byte
-	buf2    []byte
-	spills  int // spill files made (tests: ranges in order make none)
+	held    int64  // bytes in spill files, over all entries
+	buf     []byte // reads of spills and of the joined file's spool, one at a time
+	spills  int    // spill files made (tests: ranges in order make none)
 	// maxTotal is the largest max_size of a category: a larger file is
 	// not joined.
 	maxTotal int64
@@ -136,7 +135,7 @@ const rangeReadBuf = 32 << 10
 
 func newRangeJoiner(p *Pipeline) *rangeJoiner {
 	j := &rangeJoiner{p: p, entries: map[rangeKey]*rangeEntry{},
-		buf: make([]byte, rangeReadBuf), buf2: make([]byte, rangeReadBuf)}
+		buf: make([]byte, rangeReadBuf)}
 	j.sh = &shard{p: p, id: -1}
 	for _, c := range p.cfg.Categories {
 		j.maxTotal = max(j.maxTotal, c.MaxSize)

@@ -94,7 +94,11 @@ func FuzzRangeJoin(f *testing.F) {
 		sh.cur = nil
 		sh.Close()
 		complete := !conflict && !slices.Contains(have, false)
-		for _, e := range rangeEvents(t, buf.Bytes()) {
+		evs := rangeEvents(t, buf.Bytes())
+		if complete && len(evs) != 1 {
+			t.Fatalf("covered without disagreement: %d events, want 1", len(evs))
+		}
+		for _, e := range evs {
 			if e.File.Hash != nil && (!complete || e.File.Hash.SHA256 != sha(val) || !e.Edgesensor.File.Complete) {
 				t.Fatalf("hash %s complete %v, model: complete %v conflict %v", e.File.Hash.SHA256, e.Edgesensor.File.Complete, complete, conflict)
 			}

@@ -91,7 +91,8 @@ func (j *rangeJoiner) stream(e *rangeEntry, p []byte) {
 			e.front = o
 		}
 	}
-	j.covered(e)
+	// Not ended here though the front may be at the end: the piece that
+	// wrote is open, and closePiece ends the file.
 }
 
 // covered ends e whole once the front reached its end and no piece is
@@ -219,7 +220,7 @@ func (j *rangeJoiner) sameAsOut(e *rangeEntry, off int64, p []byte) bool {
 		}
 	case o.spool != nil && o.spoolBuf.Flush() == nil:
 		for q, at := p, off; len(q) > 0; {
-			b := j.buf2[:min(len(j.buf2), len(q))]
+			b := j.buf[:min(len(j.buf), len(q))] // p is the piece's bytes, never j.buf
 			if _, err := o.spool.ReadAt(b, at); err != nil {
 				j.p.Stats.SpoolErrors.Add(1)
 				j.unverified(e)

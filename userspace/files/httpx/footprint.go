@@ -59,7 +59,7 @@ func metaBytes(m *transfer.Meta) int {
 // What a decoder's layers hold once started, measured with the heap
 // profile of live decoders (TestDecoderFootprint).
 const (
-	// flateState: compress/flate's decompressor, its 32 KiB window, its
+	// flateState: klauspost/compress's flate decompressor, its 32 KiB window, its
 	// Huffman tables and links, and the 512-byte bufio.Reader in front.
 	flateState = 48 << 10
 	// gzipState: gzip.Reader beside its flate decompressor.

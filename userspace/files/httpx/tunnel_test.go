@@ -264,12 +264,12 @@ func TestAbsoluteForm(t *testing.T) {
 	// Ranges of one file fetched through a proxy: the key is the target,
 	// whatever each request's Host says.
 	target := "http://evil.test:8080/r.bin"
-	_, s := exchange(t, 0,
+	p, s := exchange(t, 0,
 		cs(msg("GET "+target+" HTTP/1.1", "", "Host: one.test", "Range: bytes=0-3")+msg("GET "+target+" HTTP/1.1", "", "Host: two.test", "Range: bytes=4-9")),
 		ss(msg("HTTP/1.1 206 Partial", "MZ\x90\x00", "Content-Range: bytes 0-3/10", "Content-Length: 4")+
 			msg("HTTP/1.1 206 Partial", "abcdef", "Content-Range: bytes 4-9/10", "Content-Length: 6")))
-	if len(s.files) == 0 {
-		t.Fatal("no range file")
+	if len(s.files) != 1 || p.stats.RangesJoined != 1 || s.files[0].cut != transfer.Whole || string(s.files[0].data) != "MZ\x90\x00abcdef" {
+		t.Fatalf("ranges not joined: %d files, joined %d", len(s.files), p.stats.RangesJoined)
 	}
 	for _, f := range s.files {
 		if f.meta.URL != target || f.meta.Host != "evil.test:8080" {

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"iter"
@@ -19,7 +20,7 @@ import (
 // comes). The bytes after the OK line, and the client's bytes after its
 // COMPRESS line, are inflated and parsed as IMAP as before.
 //
-// compress/flate pulls its input from an io.Reader and cannot resume
+// The flate decoder pulls its input from an io.Reader and cannot resume
 // after running dry, so each direction's inflater runs as a coroutine
 // (iter.Pull, as httpx's decoders) reading a pullfeed.Input: when a Data
 // call's bytes are used up it yields, and the next call resumes it. It only runs while the parser
@@ -45,7 +46,7 @@ const inflateOut = 8 << 10
 // ahead of the server's fills it.
 const maxPending = 16 << 10
 
-// What an inflater holds beside its buffers: compress/flate's
+// What an inflater holds beside its buffers: the flate
 // decompressor (its 32 KiB window, Huffman tables and links), and the
 // goroutine iter.Pull runs it on (its stack starts small and grows with
 // the decompressor's calls). Measured by TestCompressFootprint.
@@ -60,7 +61,11 @@ var compressedConns atomic.Int64
 
 // inflater is one direction's deflate stream.
 type inflater struct {
-	src  pullfeed.Input // flate's input: the compressed bytes of this Data call
+	src pullfeed.Input // flate's input: the compressed bytes of this Data call
+	// br is flate's reader over src: the decoder reads a *bufio.Reader
+	// without an interface call per byte (1.1-1.4x as fast: go test
+	// -bench CompressFetch ./userspace/files/imap).
+	br   *bufio.Reader
 	next func() ([]byte, bool)
 	stop func()
 	out  []byte
@@ -74,7 +79,8 @@ type inflater struct {
 // input.
 func (z *inflater) run(yield func([]byte) bool) {
 	z.src.Yield = yield
-	r := flate.NewReader(&z.src)
+	z.br = bufio.NewReaderSize(&z.src, 512)
+	r := flate.NewReader(z.br)
 	z.out = make([]byte, inflateOut)
 	for {
 		n, err := r.Read(z.out)
@@ -93,13 +99,25 @@ func (z *inflater) release() {
 		z.stop()
 		z.stop = nil
 	}
-	z.src.In, z.out = nil, nil
+	z.src.In, z.out, z.br = nil, nil, nil
+}
+
+// unread is what was fed and flate has not read: left in src, or in br.
+func (z *inflater) unread() int {
+	n := len(z.src.In)
+	if z.br != nil {
+		n += z.br.Buffered()
+	}
+	return n
 }
 
 func (z *inflater) footprint() int {
 	n := int(unsafe.Sizeof(*z)) + cap(z.out)
 	if z.next != nil {
 		n += flateState + coroutineStack
+	}
+	if z.br != nil {
+		n += z.br.Size() + int(unsafe.Sizeof(*z.br))
 	}
 	return n
 }
@@ -205,7 +223,7 @@ func (p *Parser) inflate(fromClient bool, b []byte) {
 		z.produced += int64(len(out))
 		// The compressed bytes flate read so far: a bomb is seen within
 		// the Data call that carries it.
-		if z.produced > inflateFloor && z.produced/int64(p.opt.MaxInflateRatio) > z.fed-int64(len(z.src.In)) {
+		if z.produced > inflateFloor && z.produced/int64(p.opt.MaxInflateRatio) > z.fed-int64(z.unread()) {
 			p.st.CompressBomb++
 			p.stopCut(transfer.CutBomb)
 			return

@@ -22,7 +22,6 @@ func stored(s string) string {
 // when the late command comes would let a server that sends its OK
 // ahead silence the rest (TestCompressOKAhead).
 func TestCompressOKBeforeCommand(t *testing.T) {
-	t.Skip("known: a COMPRESS answered before the command is fed is read as plain; stored blocks can make a whole message of the wrong bytes")
 	body := "Subject: x\r\n\r\n0123456789abcdefghijklmnopqrstuvwxyz"
 	// The client inflates "\r\n* 1 FETCH (BODY[] {n}\r\n"+body+")\r\na3 OK\r\n";
 	// read as plain, the literal takes the second block's header.
@@ -31,14 +30,17 @@ func TestCompressOKBeforeCommand(t *testing.T) {
 	second := stored(body[20:] + ")\r\na3 OK\r\n")
 	evs := script(selectINBOX[:3], []ev{sv(ok + first), cl("a2 COMPRESS DEFLATE\r\n"), sv(second)})
 	sink, _, st := run(t, Options{}, evs)
-	for _, m := range sink.Msgs {
-		if m.Cut == transfer.Whole {
-			t.Errorf("a whole message of %q", m.Data)
-		}
-	}
 	if st.CompressOrder != 1 {
 		t.Errorf("stats %+v", *st)
 	}
+	t.Run("no whole message", func(t *testing.T) {
+		t.Skip("known: a COMPRESS answered before the command is fed is read as plain; stored blocks can make a whole message of the wrong bytes")
+		for _, m := range sink.Msgs {
+			if m.Cut == transfer.Whole {
+				t.Errorf("a whole message of %q", m.Data)
+			}
+		}
+	})
 }
 
 // A server that says OK ahead to the tag the client will use for

@@ -1,6 +1,6 @@
 // Package pullfeed is the input side of a decompressor run as a coroutine.
 //
-// compress/flate (and gzip, zlib, brotli) pull their input from an
+// The flate decoders (and gzip, zlib, brotli) pull their input from an
 // io.Reader and cannot resume after running dry, while the protocol
 // parsers are pushed bytes a Data call at a time. So a parser runs the
 // decompressor under iter.Pull and gives it an Input: reads take what the

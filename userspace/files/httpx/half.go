@@ -145,7 +145,7 @@ func (h *half) closeLost(cut transfer.Cut) {
 func (h *half) end() {
 	switch h.st {
 	case stHold:
-		h.releaseHeld()
+		h.releaseAllHeld()
 		if h.p.done || h.st == stEnded {
 			return
 		}

@@ -118,9 +118,7 @@ func (p *Parser) Gap(fromClient bool, n int64) {
 	switch h.st {
 	case stHold:
 		// The held bytes go first; the gap falls after them.
-		for h.st == stHold && !p.done {
-			h.releaseHeld()
-		}
+		h.releaseAllHeld()
 		if p.done {
 			return
 		}
@@ -180,9 +178,7 @@ func (p *Parser) Close() {
 	}
 	// Server bytes of a tunnel held for the client's first request are
 	// read before the end.
-	for p.resp.st == stHold && !p.done {
-		p.resp.releaseHeld()
-	}
+	p.resp.releaseAllHeld()
 	p.closed = true
 	// A body that reads until close and was not ended by End was cut by
 	// expiry, not by the server: CutEnded for every open file.

@@ -43,14 +43,14 @@ type rangeChain struct {
 	total     int64
 }
 
-// rangeFor says whether a 206 body belongs to a file fetched in ranges:
-// a first range, or the one the open file waits for.
-func (p *Parser) rangeFor(f *fields, req *request, mode framing, length int64, cod *codings) *rangeOf {
+// rangeFor says whether a 206 body of the file at url belongs to a file
+// fetched in ranges: a first range, or the one the open file waits for.
+func (p *Parser) rangeFor(f *fields, url string, mode framing, length int64, cod *codings) *rangeOf {
 	first, last, total, ok := parseContentRange(f.crange)
 	if !ok || mode != fLength || length != last-first+1 || cod.n > 0 || cod.raw {
 		return nil
 	}
-	r := &rangeOf{first: first, last: last, total: total, url: buildURL(req.host, req.target), validator: f.validator()}
+	r := &rangeOf{first: first, last: last, total: total, url: url, validator: f.validator()}
 	c := &p.rng
 	switch {
 	case r.url == "":
@@ -63,16 +63,14 @@ func (p *Parser) rangeFor(f *fields, req *request, mode framing, length int64, c
 	return nil
 }
 
-// rangePiece is where a 206 body sits in its file, for the sink to join
-// (Options.Pieces); nil when the body cannot be placed: no total, a
-// Content-Length that is not the range's, a coding, no URL. A chunked
-// or read-until-close range is placed too (clients take those): the
-// sink keeps no byte past the range's end.
-func rangePiece(f *fields, req *request, mode framing, length int64, cod *codings) *transfer.Range {
+// rangePiece is where a 206 body of the file at url sits in its file,
+// for the sink to join (Options.Pieces); nil when the body cannot be
+// placed: no total, a Content-Length that is not the range's, a coding,
+// no URL. A chunked or read-until-close range is placed too (clients
+// take those): the sink keeps no byte past the range's end.
+func rangePiece(f *fields, url string, mode framing, length int64, cod *codings) *transfer.Range {
 	first, last, total, ok := parseContentRange(f.crange)
-	// (The URL as the file's Meta has it: inside a tunnel, without a
-	// Host, it is the CONNECT target's.)
-	if !ok || mode == fLength && length != last-first+1 || cod.n > 0 || cod.raw || baseMeta(req).URL == "" {
+	if !ok || mode == fLength && length != last-first+1 || cod.n > 0 || cod.raw || url == "" {
 		return nil
 	}
 	return &transfer.Range{First: first, Last: last, Total: total, Validator: f.validator()}

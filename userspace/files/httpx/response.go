@@ -72,6 +72,7 @@ func (h *half) onResponse(hd *headState) {
 		return
 	}
 	want := true
+	base := baseMeta(&req) // its URL is the file's, and keys its ranges
 	var rng *rangeOf
 	var piece *transfer.Range
 	if status == 206 && !wholeRange(f.crange) && !h.savedWhole(f, &req, paired) {
@@ -83,9 +84,9 @@ func (h *half) onResponse(hd *headState) {
 		switch {
 		case hd.over:
 		case p.opts.Pieces:
-			piece = rangePiece(f, &req, mode, length, &cod)
+			piece = rangePiece(f, base.URL, mode, length, &cod)
 		default:
-			rng = p.rangeFor(f, &req, mode, length, &cod)
+			rng = p.rangeFor(f, base.URL, mode, length, &cod)
 		}
 		if rng == nil && piece == nil {
 			p.stats.Partial++
@@ -93,7 +94,7 @@ func (h *half) onResponse(hd *headState) {
 		}
 	}
 	m := &h.b.meta
-	*m = baseMeta(&req)
+	*m = base
 	m.Status = status
 	m.ContentType = mediaType(f.ctype)
 	if m.Name = dispositionFilename(f.cdisp); m.Name == "" {

@@ -115,6 +115,14 @@ func (h *half) releaseHeld() {
 	h.feed(b)
 }
 
+// releaseAllHeld lets every held byte go, a nested tunnel's too: the
+// direction is about to end or lose bytes, and nothing will release them.
+func (h *half) releaseAllHeld() {
+	for h.st == stHold && !h.p.done {
+		h.releaseHeld()
+	}
+}
+
 // maybeRelease lets the server's held bytes go once the client's first
 // request in the tunnel was read, or the client can send none.
 // A tunnel nested in the held bytes holds its own server bytes in turn.

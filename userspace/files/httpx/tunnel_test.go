@@ -261,11 +261,12 @@ func TestAbsoluteForm(t *testing.T) {
 			t.Errorf("%s: url %q host %q name %q", c.target, m.URL, m.Host, m.Name)
 		}
 	}
-	// Ranges of one file fetched through a proxy: the key is the target,
-	// whatever each request's Host says.
+	// Ranges of one file fetched through a proxy: the key is the file's
+	// URL, whatever each request's Host says, and without userinfo (it
+	// names no resource, and is not the file's URL).
 	target := "http://evil.test:8080/r.bin"
 	p, s := exchange(t, 0,
-		cs(msg("GET "+target+" HTTP/1.1", "", "Host: one.test", "Range: bytes=0-3")+msg("GET "+target+" HTTP/1.1", "", "Host: two.test", "Range: bytes=4-9")),
+		cs(msg("GET "+target+" HTTP/1.1", "", "Host: one.test", "Range: bytes=0-3")+msg("GET http://u:pw@evil.test:8080/r.bin HTTP/1.1", "", "Host: two.test", "Range: bytes=4-9")),
 		ss(msg("HTTP/1.1 206 Partial", "MZ\x90\x00", "Content-Range: bytes 0-3/10", "Content-Length: 4")+
 			msg("HTTP/1.1 206 Partial", "abcdef", "Content-Range: bytes 4-9/10", "Content-Length: 6")))
 	if len(s.files) != 1 || p.stats.RangesJoined != 1 || s.files[0].cut != transfer.Whole || string(s.files[0].data) != "MZ\x90\x00abcdef" {

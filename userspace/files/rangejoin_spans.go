@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"
 )
@@ -120,29 +121,32 @@ const cutDeclined transfer.Cut = "declined"
 func (j *rangeJoiner) hold(e *rangeEntry, i int, off int64, p []byte) bool {
 	n := int64(len(p))
 	pl := j.p
-	if j.held+n > pl.cfg.RangeHeld || pl.spoolUsed.Add(n) > pl.cfg.SpoolLimit {
-		if j.held+n <= pl.cfg.RangeHeld {
-			pl.spoolUsed.Add(-n)
-		}
-		pl.Stats.RangeHeldFull.Add(1)
+	fail := func(count *atomic.Uint64) bool {
+		count.Add(1)
 		j.end(e, transfer.CutLimit)
 		return false
+	}
+	if j.held+n > pl.cfg.RangeHeld {
+		return fail(&pl.Stats.RangeHeldFull)
+	}
+	// The spool is reserved first: shards spool at the same time.
+	if pl.spoolUsed.Add(n) > pl.cfg.SpoolLimit {
+		pl.spoolUsed.Add(-n)
+		return fail(&pl.Stats.RangeHeldFull)
+	}
+	release := func(count *atomic.Uint64) bool {
+		pl.spoolUsed.Add(-n)
+		return fail(count)
 	}
 	if len(e.held) >= j.p.cfg.RangePieces && !(i > 0 && e.held[i-1].b == off || i < len(e.held) && e.held[i].a == off+n) {
 		// A new span: as many as pieces at most (gaps within pieces
 		// make more), so the list stays within files.range_pieces.
-		pl.spoolUsed.Add(-n)
-		pl.Stats.RangeTooManyPieces.Add(1)
-		j.end(e, transfer.CutLimit)
-		return false
+		return release(&pl.Stats.RangeTooManyPieces)
 	}
 	if e.spill == nil {
 		sp, err := os.OpenFile(filepath.Join(pl.spoolDir, fmt.Sprintf("range-%d", spoolSeq.Add(1))), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 		if err != nil {
-			pl.spoolUsed.Add(-n)
-			pl.Stats.SpoolErrors.Add(1)
-			j.end(e, transfer.CutLimit)
-			return false
+			return release(&pl.Stats.SpoolErrors)
 		}
 		// Unlinked at once: the bytes go when the file is closed, however
 		// the sensor stops.
@@ -151,10 +155,7 @@ func (j *rangeJoiner) hold(e *rangeEntry, i int, off int64, p []byte) bool {
 		j.spills++
 	}
 	if _, err := e.spill.WriteAt(p, off); err != nil {
-		pl.spoolUsed.Add(-n)
-		pl.Stats.SpoolErrors.Add(1)
-		j.end(e, transfer.CutLimit)
-		return false
+		return release(&pl.Stats.SpoolErrors)
 	}
 	j.held += n
 	e.heldBytes += n

@@ -17,11 +17,7 @@ func TestPrivilegedCarriersThroughNginx(t *testing.T) {
 	l := lab.Up(t, "escr", 95)
 	bin := buildBinary(t)
 	www := filepath.Join(l.Env["LAB_DIR"], "www")
-	pe, err := os.ReadFile(filepath.Join(www, "sample.exe"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	samples := carrierSamples(pe)
+	samples := carrierSamples(labSample(t, l))
 	var urls []string
 	for name, s := range samples {
 		if err := os.WriteFile(filepath.Join(www, name), s.body, 0o644); err != nil {
@@ -32,11 +28,7 @@ func TestPrivilegedCarriersThroughNginx(t *testing.T) {
 	dir := t.TempDir()
 	confPath := filepath.Join(dir, "sensor.toml")
 	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr})
-	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 20*time.Second)
+	sensor := startOnRouter(t, l, bin, confPath, 20*time.Second)
 
 	// One curl, one connection: every URL over the same keep-alive.
 	args := []string{"curl", "-sS", "--max-time", "30", "-w", "%{http_code} %{num_connects}\n"}

@@ -38,15 +38,10 @@ mode = %q
 }
 
 // startEnforcing runs the sensor with enforcement on the lab router's
-// interfaces, pinned (the program stays attached if it is killed;
-// detached when the test ends).
+// interfaces, as startOnRouter does, and waits for enforcement to be on.
 func startEnforcing(t *testing.T, l *lab.Lab, bin, confPath string) *opsProc {
 	t.Helper()
-	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 20*time.Second)
+	sensor := startOnRouter(t, l, bin, confPath, 20*time.Second)
 	sensor.waitLog(t, "enforcement on", time.Second)
 	return sensor
 }

@@ -57,15 +57,7 @@ func fileTraffic(t *testing.T, l *lab.Lab) {
 func checkLabFiles(t *testing.T, l *lab.Lab, out []byte, errPath string) {
 	t.Helper()
 	e := l.Env
-	www := filepath.Join(e["LAB_DIR"], "www")
-	sum := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(www, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sha256Hex(b)
-	}
-	exe, pdf := sum("sample.exe"), sum("report.pdf")
+	exe, pdf := sampleSHA(t, l), sha256File(t, filepath.Join(e["LAB_DIR"], "www", "report.pdf"))
 	evs := parseFileEvents(t, out)
 	found := func(what, sha, protocol string, match func(fileEvent) bool) *fileEvent {
 		for i := range evs {

@@ -17,6 +17,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/vishvananda/netlink"
 
+	"github.com/edgesensor/edgesensor/internal/craft"
 	"github.com/edgesensor/edgesensor/internal/lab"
 )
 
@@ -31,10 +32,8 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-type endpoint struct {
-	IP   string `json:"ip"`
-	Port int    `json:"port"`
-}
+// endpoint is an event's source or destination, as craft reads it.
+type endpoint = craft.Endpoint
 
 // waitFor polls a file until it contains s.
 func waitFor(t *testing.T, path, s string, d time.Duration) {

@@ -21,11 +21,7 @@ func TestPrivilegedMailCarriers(t *testing.T) {
 	l := lab.Up(t, "esml", 97)
 	e := l.Env
 	bin := buildBinary(t)
-	pe, err := os.ReadFile(filepath.Join(e["LAB_DIR"], "www", "sample.exe"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	samples := carrierSamples(pe)
+	samples := carrierSamples(labSample(t, l))
 	dir := t.TempDir()
 	att := filepath.Join(dir, "attachments")
 	if err := os.Mkdir(att, 0o755); err != nil {
@@ -42,11 +38,7 @@ func TestPrivilegedMailCarriers(t *testing.T) {
 	}
 	confPath := filepath.Join(dir, "sensor.toml")
 	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr})
-	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 20*time.Second)
+	sensor := startOnRouter(t, l, bin, confPath, 20*time.Second)
 
 	check := func(evs []fileEvent, port int, proto string) {
 		t.Helper()

@@ -62,6 +62,20 @@ func startOps(t *testing.T, l *lab.Lab, ns string, args ...string) *opsProc {
 	return p
 }
 
+// startOnRouter runs the sensor with the config at confPath on the lab
+// router's interfaces, pinned (the program stays attached if it is
+// killed; detached when the test ends), and waits up to wait for it to
+// be running.
+func startOnRouter(t *testing.T, l *lab.Lab, bin, confPath string, wait time.Duration) *opsProc {
+	t.Helper()
+	ifs := l.RouterIfaces()
+	pin := l.PinPath()
+	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
+	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
+	sensor.waitLog(t, `"running`, wait)
+	return sensor
+}
+
 func (p *opsProc) exited() bool {
 	select {
 	case <-p.done:
@@ -214,14 +228,32 @@ func httpsGet(t *testing.T, l *lab.Lab) {
 	download(t, l, "--cacert", e["CA"], "--resolve", e["HOSTNAME"]+":443:"+e["SERVER4"], "https://"+e["HOSTNAME"]+"/index.html")
 }
 
-func sampleSHA(t *testing.T, l *lab.Lab) string {
+// sha256File is the SHA-256 of the file at path, in hex.
+func sha256File(t *testing.T, path string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(l.Env["LAB_DIR"], "www", "sample.exe"))
+	return sha256Hex(readOrFatal(t, path))
+}
+
+// readOrFatal reads a file the test cannot do without.
+func readOrFatal(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	return b
+}
+
+// labSample is the lab's sample PE (its nginx serves it), read whole.
+func labSample(t *testing.T, l *lab.Lab) []byte {
+	t.Helper()
+	return readOrFatal(t, filepath.Join(l.Env["LAB_DIR"], "www", "sample.exe"))
+}
+
+// sampleSHA is the SHA-256 of the lab's sample PE, in hex.
+func sampleSHA(t *testing.T, l *lab.Lab) string {
+	t.Helper()
+	return sha256Hex(labSample(t, l))
 }
 
 // opsConfig is what the sensor configs of this test vary.

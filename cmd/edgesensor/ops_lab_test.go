@@ -49,11 +49,7 @@ func TestPrivilegedOperations(t *testing.T) {
 	if out, err := exec.Command(bin, "check-config", "-c", confPath).CombinedOutput(); err != nil {
 		t.Fatalf("check-config: %v\n%s", err, out)
 	}
-	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 20*time.Second)
+	sensor := startOnRouter(t, l, bin, confPath, 20*time.Second)
 	sha := sampleSHA(t, l)
 
 	t.Run("SIEM", func(t *testing.T) { testOpsSIEM(t, l.With(t), sensor, rs, sha) })

@@ -24,11 +24,8 @@ func TestPrivilegedQuietInterface(t *testing.T) {
 	dir := t.TempDir()
 	confPath := filepath.Join(dir, "sensor.toml")
 	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr, quiet: "10s"})
+	sensor := startOnRouter(t, l, bin, confPath, 20*time.Second)
 	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 20*time.Second)
 	prom := startPrometheus(t, l, dir)
 
 	healthz := func() (string, string) {

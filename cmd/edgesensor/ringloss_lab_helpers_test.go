@@ -23,6 +23,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/internal/craft"
 	"github.com/edgesensor/edgesensor/internal/lab"
 )
 
@@ -149,16 +150,7 @@ type lossEvent struct {
 		Protocol    string `json:"protocol"`
 		CommunityID string `json:"community_id"`
 	} `json:"network"`
-	TLS struct {
-		Client struct {
-			ServerName string `json:"server_name"`
-			JA3        string `json:"ja3"`
-			JA4        string `json:"ja4"`
-		} `json:"client"`
-		Server *struct {
-			JA3S string `json:"ja3s"`
-		} `json:"server"`
-	} `json:"tls"`
+	TLS  craft.TLS `json:"tls"`
 	File struct {
 		Hash *struct {
 			SHA256 string `json:"sha256"`

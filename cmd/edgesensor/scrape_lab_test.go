@@ -33,13 +33,9 @@ func TestPrivilegedScrapeCost(t *testing.T) {
 	confPath := filepath.Join(dir, "sensor.toml")
 	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr,
 		extra: fmt.Sprintf("[capture]\nmax_flows = %d\n", size)})
-	ifs := l.RouterIfaces()
-	pin := l.PinPath()
-	t.Cleanup(func() { l.Exec(l.Router(), bin, "detach", "--pin-path", pin) })
-	sensor := startOps(t, l, l.Router(), bin, "run", "--iface", ifs[0], "--iface", ifs[1], "--pin-path", pin, "-c", confPath)
-	sensor.waitLog(t, `"running`, 120*time.Second)
+	startOnRouter(t, l, bin, confPath, 120*time.Second)
 
-	flows, err := ebpf.LoadPinnedMap(filepath.Join(pin, "flows"), nil)
+	flows, err := ebpf.LoadPinnedMap(filepath.Join(l.PinPath(), "flows"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

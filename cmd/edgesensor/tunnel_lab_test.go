@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -22,19 +20,10 @@ type tunnelEvent struct {
 	Event struct {
 		Dataset string `json:"dataset"`
 	} `json:"event"`
-	Source      endpoint `json:"source"`
-	Destination endpoint `json:"destination"`
-	TLS         struct {
-		Client struct {
-			ServerName string `json:"server_name"`
-			JA3        string `json:"ja3"`
-			JA4        string `json:"ja4"`
-		} `json:"client"`
-		Server *struct {
-			JA3S string `json:"ja3s"`
-		} `json:"server"`
-	} `json:"tls"`
-	File struct {
+	Source      endpoint  `json:"source"`
+	Destination endpoint  `json:"destination"`
+	TLS         craft.TLS `json:"tls"`
+	File        struct {
 		Name string `json:"name"`
 		Hash *struct {
 			SHA256 string `json:"sha256"`
@@ -164,7 +153,7 @@ func TestPrivilegedLabTunnels(t *testing.T) {
 	cmd.Wait()
 
 	evs := readTunnelEvents(t, outPath)
-	want := sha256File(t, filepath.Join(e["LAB_DIR"], "www", "sample.exe"))
+	want := sampleSHA(t, l)
 	byServer := map[string][]tunnelEvent{}
 	for _, ev := range evs {
 		byServer[ev.Destination.IP] = append(byServer[ev.Destination.IP], ev)
@@ -248,16 +237,6 @@ func TestPrivilegedLabTunnels(t *testing.T) {
 			}
 		}
 	}
-}
-
-func sha256File(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -23,16 +23,7 @@ type Event struct {
 			ID string `json:"id"`
 		} `json:"vlan"`
 	} `json:"network"`
-	TLS struct {
-		Client struct {
-			ServerName string `json:"server_name"`
-			JA3        string `json:"ja3"`
-			JA4        string `json:"ja4"`
-		} `json:"client"`
-		Server *struct {
-			JA3S string `json:"ja3s"`
-		} `json:"server"`
-	} `json:"tls"`
+	TLS  TLS `json:"tls"`
 	File struct {
 		Name string `json:"name"`
 		Size int64  `json:"size"`
@@ -51,6 +42,19 @@ type Event struct {
 			ID   json.RawMessage `json:"id"`
 		} `json:"tunnel"`
 	} `json:"edgesensor"`
+}
+
+// TLS is the tls part of a sensor event: the client's server name and
+// fingerprints, and the server's fingerprint when its hello was seen.
+type TLS struct {
+	Client struct {
+		ServerName string `json:"server_name"`
+		JA3        string `json:"ja3"`
+		JA4        string `json:"ja4"`
+	} `json:"client"`
+	Server *struct {
+		JA3S string `json:"ja3s"`
+	} `json:"server"`
 }
 
 // Endpoint is an event's source or destination.

@@ -147,10 +147,7 @@ func (h *half) couldStart(b []byte) bool {
 	if h.client {
 		return couldBeRequest(b)
 	}
-	if len(b) < len(httpPrefix) {
-		return bytes.HasPrefix(httpPrefix, b)
-	}
-	return bytes.HasPrefix(b, httpPrefix) && couldBeStatus(b)
+	return couldBeStatusStart(b)
 }
 
 // accAdd adds a piece of a line that spans calls.

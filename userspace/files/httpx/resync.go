@@ -58,6 +58,13 @@ func findStatus(b []byte) int {
 	return -1
 }
 
+// couldBeStatusStart reports whether b may begin a status line: as much
+// of "HTTP/" as it holds, then what couldBeStatus allows.
+func couldBeStatusStart(b []byte) bool {
+	k := min(len(b), len(httpPrefix))
+	return string(b[:k]) == string(httpPrefix[:k]) && couldBeStatus(b)
+}
+
 // couldBeStatus: b starts with "HTTP/1." and goes on as a status line as
 // far as it goes.
 func couldBeStatus(b []byte) bool {

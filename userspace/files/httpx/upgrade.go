@@ -89,7 +89,7 @@ func statusAhead(b []byte) int {
 		return -1
 	}
 	r := b[i:]
-	if k := min(len(r), len(httpPrefix)); string(r[:k]) != string(httpPrefix[:k]) || !couldBeStatus(r) {
+	if !couldBeStatusStart(r) {
 		return -1
 	}
 	if len(r) >= len("HTTP/1.x NNN ") {

@@ -139,7 +139,7 @@ func LoadReplayer(c *config.Config) (*Replayer, error) {
 	// Replay drains the rings after every packet, so they never hold more
 	// than one packet's records: rings of the configured size (40 MiB by
 	// default, every page allocated and charged when the map is made)
-	// would cost a short replay a fifth of its CPU for nothing.
+	// would cost a short replay a sixth of its CPU for nothing.
 	rc := *c
 	rc.Capture.HandshakeRing = min(rc.Capture.HandshakeRing, replayRing)
 	rc.Capture.StreamRing = min(rc.Capture.StreamRing, replayRing)

@@ -17,6 +17,7 @@ import (
 	"hash/crc32"
 	"io"
 
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/guid"
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 )
 
@@ -189,7 +190,7 @@ func gpt(r io.ReaderAt, size, ss int64) *Table {
 			t.Dropped++
 			continue
 		}
-		t.add(r, size, first*ss, (last-first+1)*ss, "gpt:"+guidString(e[:16]))
+		t.add(r, size, first*ss, (last-first+1)*ss, "gpt:"+guid.String(e[:16]))
 	}
 	return t
 }
@@ -228,9 +229,4 @@ func FS(b []byte) string {
 		return ""
 	}
 	return "fat"
-}
-
-func guidString(b []byte) string {
-	return fmt.Sprintf("%08X-%04X-%04X-%X-%X", binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint16(b[4:]),
-		binary.LittleEndian.Uint16(b[6:]), b[8:10], b[10:16])
 }

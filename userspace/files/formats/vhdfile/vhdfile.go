@@ -33,6 +33,7 @@ import (
 	"hash/crc32"
 	"io"
 
+	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/guid"
 	"github.com/edgesensor/edgesensor/userspace/files/formats/internal/pager"
 )
 
@@ -260,41 +261,13 @@ func openVHD(r io.ReaderAt, size int64) *Disk {
 
 // --- VHDX ---
 
-// guid is a GUID as Windows stores it: the first three fields little-endian.
-func guid(s string) []byte {
-	var b [16]byte
-	h := func(s string) []byte {
-		out := make([]byte, len(s)/2)
-		for i := range out {
-			out[i] = unhex(s[2*i])<<4 | unhex(s[2*i+1])
-		}
-		return out
-	}
-	p := h(s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36])
-	binary.LittleEndian.PutUint32(b[0:], binary.BigEndian.Uint32(p[0:]))
-	binary.LittleEndian.PutUint16(b[4:], binary.BigEndian.Uint16(p[4:]))
-	binary.LittleEndian.PutUint16(b[6:], binary.BigEndian.Uint16(p[6:]))
-	copy(b[8:], p[8:])
-	return b[:]
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
-}
-
 // The GUIDs of the regions and metadata items read ([MS-VHDX] 2.4, 2.6).
 var (
-	GUIDBAT           = guid("2DC27766-F623-4200-9D64-115E9BFD4A08")
-	GUIDMetadata      = guid("8B7CA206-4790-4B9A-B8FE-575F050F886E")
-	GUIDFileParams    = guid("CAA16737-FA36-4D43-B3B6-33F0AA44E76B")
-	GUIDVirtualSize   = guid("2FA54224-CD1B-4876-B211-5DBED83BF4B8")
-	GUIDLogicalSector = guid("8141BF1D-A96F-4709-BA47-F233A8FAAB5F")
+	GUIDBAT           = guid.Bytes("2DC27766-F623-4200-9D64-115E9BFD4A08")
+	GUIDMetadata      = guid.Bytes("8B7CA206-4790-4B9A-B8FE-575F050F886E")
+	GUIDFileParams    = guid.Bytes("CAA16737-FA36-4D43-B3B6-33F0AA44E76B")
+	GUIDVirtualSize   = guid.Bytes("2FA54224-CD1B-4876-B211-5DBED83BF4B8")
+	GUIDLogicalSector = guid.Bytes("8141BF1D-A96F-4709-BA47-F233A8FAAB5F")
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

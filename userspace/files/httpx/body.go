@@ -185,7 +185,7 @@ func (h *half) decode(p []byte, eof bool) {
 			return
 		case decErr:
 			cut := transfer.CutCorrupt
-			if eof && b.mode == fClose && errors.Is(d.err, io.ErrUnexpectedEOF) {
+			if eof && b.mode == fClose && errors.Is(d.drv.Err, io.ErrUnexpectedEOF) {
 				cut = transfer.CutEnded // the connection ended mid-stream
 			} else {
 				h.p.stats.Corrupt++

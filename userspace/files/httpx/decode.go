@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
@@ -27,18 +26,17 @@ const (
 
 // decoder undoes a body's codings. The standard library's decoders pull
 // their input and cannot resume after running dry, so they run as a
-// coroutine (iter.Pull): when the input of a Data call is used up the
-// coroutine yields, and the next call resumes it where it stood. The
-// coroutine only runs while the caller waits in step, so the file is
-// written from the caller's goroutine and no input slice is kept.
+// coroutine (iter.Pull, through a pullfeed.Driver): when the input of a
+// Data call is used up the coroutine yields, and the next call resumes it
+// where it stood. The coroutine only runs while the caller waits in step,
+// so the file is written from the caller's goroutine and no input slice
+// is kept.
 type decoder struct {
 	p      *Parser
 	layers codings
-	src    pullfeed.Input // the input not yet read by the decoders
+	drv    pullfeed.Driver // the input not yet read by the decoders, their output
 	next   func() ([]byte, bool)
 	stop   func()
-	out    []byte
-	err    error
 	// fed counts the coded bytes given, produced the decoded bytes
 	// taken: MaxDecoded and MaxRatio look at them.
 	fed, produced int64
@@ -52,19 +50,19 @@ func newDecoder(p *Parser, cs *codings) *decoder { return &decoder{p: p, layers:
 
 // push gives the decoder its next input, or the end of it.
 func (d *decoder) push(p []byte, eof bool) {
-	d.src.In, d.src.EOF = p, eof
+	d.drv.In.In, d.drv.In.EOF = p, eof
 	d.fed += int64(len(p))
 }
 
 // step runs the decoders until they yield output or need input.
 func (d *decoder) step() ([]byte, decState) {
 	if d.next == nil {
-		d.next, d.stop = iter.Pull(d.run)
+		d.next, d.stop = d.drv.Start(d.open, decodeBuf)
 		d.p.coroutines++
 	}
 	c, ok := d.next()
 	switch {
-	case !ok && errors.Is(d.err, io.EOF):
+	case !ok && errors.Is(d.drv.Err, io.EOF):
 		return nil, decEnd
 	case !ok:
 		return nil, decErr
@@ -81,33 +79,20 @@ func (d *decoder) release() {
 		d.stop = nil
 		d.p.coroutines--
 	}
-	d.src.In, d.out, d.br = nil, nil, nil
+	d.drv.Free()
+	d.br = nil
 }
 
-// run is the coroutine: it stacks the decoders over the input and yields
-// their output; a nil yield asks for input.
-func (d *decoder) run(yield func([]byte) bool) {
-	d.src.Yield = yield
-	var r io.Reader = &d.src
+// open stacks the decoders over the input, on the coroutine.
+func (d *decoder) open(r io.Reader) (io.Reader, error) {
 	for i := d.layers.n - 1; i >= 0; i-- {
 		var err error
 		d.opened++
 		if r, err = d.openLayer(d.layers.c[i], r); err != nil {
-			d.err = fmt.Errorf("open %v: %w", d.layers.c[i], err)
-			return
+			return nil, fmt.Errorf("open %v: %w", d.layers.c[i], err)
 		}
 	}
-	d.out = make([]byte, decodeBuf)
-	for {
-		n, err := r.Read(d.out)
-		if n > 0 && !yield(d.out[:n]) {
-			return
-		}
-		if err != nil {
-			d.err = err
-			return
-		}
-	}
+	return r, nil
 }
 
 // openLayer starts one decoder over r. It may read r (headers), which

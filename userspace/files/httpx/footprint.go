@@ -74,7 +74,7 @@ const (
 )
 
 func (d *decoder) footprint() int {
-	n := int(unsafe.Sizeof(*d)) + cap(d.out)
+	n := int(unsafe.Sizeof(*d)) + cap(d.drv.Out)
 	if d.next == nil {
 		return n // not started: nothing allocated yet
 	}

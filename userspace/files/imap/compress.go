@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"iter"
 	"sync/atomic"
 	"unsafe"
 
@@ -22,10 +21,10 @@ import (
 //
 // The flate decoder pulls its input from an io.Reader and cannot resume
 // after running dry, so each direction's inflater runs as a coroutine
-// (iter.Pull, as httpx's decoders) reading a pullfeed.Input: when a Data
-// call's bytes are used up it yields, and the next call resumes it. It only runs while the parser
-// waits for it, so the parser's state is only touched from the caller's
-// goroutine.
+// (iter.Pull, through a pullfeed.Driver as httpx's decoders): when a
+// Data call's bytes are used up it yields, and the next call resumes it.
+// It only runs while the parser waits for it, so the parser's state is
+// only touched from the caller's goroutine.
 
 // Defaults of the COMPRESS bounds.
 const (
@@ -61,37 +60,24 @@ var compressedConns atomic.Int64
 
 // inflater is one direction's deflate stream.
 type inflater struct {
-	src pullfeed.Input // flate's input: the compressed bytes of this Data call
-	// br is flate's reader over src: the decoder reads a *bufio.Reader
-	// without an interface call per byte (1.1-1.4x as fast: go test
-	// -bench CompressFetch ./userspace/files/imap).
+	// drv runs flate: its input (the compressed bytes of this Data
+	// call), its output buffer and how it ended.
+	drv pullfeed.Driver
+	// br is flate's reader over the input: the decoder reads a
+	// *bufio.Reader without an interface call per byte (1.1-1.4x as
+	// fast: go test -bench CompressFetch ./userspace/files/imap).
 	br   *bufio.Reader
 	next func() ([]byte, bool)
 	stop func()
-	out  []byte
-	err  error
 	// fed counts the compressed bytes given, produced the inflated ones
 	// taken: MaxInflateRatio looks at them.
 	fed, produced int64
 }
 
-// run is the coroutine: it yields flate's output; a nil yield asks for
-// input.
-func (z *inflater) run(yield func([]byte) bool) {
-	z.src.Yield = yield
-	z.br = bufio.NewReaderSize(&z.src, 512)
-	r := flate.NewReader(z.br)
-	z.out = make([]byte, inflateOut)
-	for {
-		n, err := r.Read(z.out)
-		if n > 0 && !yield(z.out[:n]) {
-			return
-		}
-		if err != nil {
-			z.err = err
-			return
-		}
-	}
+// open is flate over br over the input, on the coroutine.
+func (z *inflater) open(r io.Reader) (io.Reader, error) {
+	z.br = bufio.NewReaderSize(r, 512)
+	return flate.NewReader(z.br), nil
 }
 
 func (z *inflater) release() {
@@ -99,12 +85,14 @@ func (z *inflater) release() {
 		z.stop()
 		z.stop = nil
 	}
-	z.src.In, z.out, z.br = nil, nil, nil
+	z.drv.Free()
+	z.br = nil
 }
 
-// unread is what was fed and flate has not read: left in src, or in br.
+// unread is what was fed and flate has not read: left in the input, or
+// in br.
 func (z *inflater) unread() int {
-	n := len(z.src.In)
+	n := len(z.drv.In.In)
 	if z.br != nil {
 		n += z.br.Buffered()
 	}
@@ -112,7 +100,7 @@ func (z *inflater) unread() int {
 }
 
 func (z *inflater) footprint() int {
-	n := int(unsafe.Sizeof(*z)) + cap(z.out)
+	n := int(unsafe.Sizeof(*z)) + cap(z.drv.Out)
 	if z.next != nil {
 		n += flateState + coroutineStack
 	}
@@ -199,10 +187,10 @@ func (p *Parser) inflate(fromClient bool, b []byte) {
 	if fromClient {
 		z = p.c.z
 	}
-	z.src.In = b
+	z.drv.In.In = b
 	z.fed += int64(len(b))
 	if z.next == nil {
-		z.next, z.stop = iter.Pull(z.run)
+		z.next, z.stop = z.drv.Start(z.open, inflateOut)
 	}
 	for !p.done {
 		out, ok := z.next()
@@ -211,7 +199,7 @@ func (p *Parser) inflate(fromClient bool, b []byte) {
 			// RFC 4978) or is not deflate: the rest cannot be read.
 			p.st.CompressError++
 			cut := transfer.CutCorrupt
-			if errors.Is(z.err, io.EOF) {
+			if errors.Is(z.drv.Err, io.EOF) {
 				cut = transfer.CutEnded
 			}
 			p.stopCut(cut)

@@ -1,11 +1,12 @@
-// Package pullfeed is the input side of a decompressor run as a coroutine.
+// Package pullfeed runs a decompressor as a coroutine over pushed bytes.
 //
 // The flate decoders (and gzip, zlib, brotli) pull their input from an
 // io.Reader and cannot resume after running dry, while the protocol
 // parsers are pushed bytes a Data call at a time. So a parser runs the
 // decompressor under iter.Pull and gives it an Input: reads take what the
 // current call pushed, and when that is used up the coroutine yields nil
-// to the parser, which returns and resumes it on the next call.
+// to the parser, which returns and resumes it on the next call. A Driver
+// runs the decoder chain and its read loop on that coroutine.
 package pullfeed
 
 import (

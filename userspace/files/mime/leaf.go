@@ -57,8 +57,10 @@ func (m *message) startDecoder(h *partHeader) {
 }
 
 // closeFile ends the current leaf. cut is why it ended early, Whole when
-// its end came (a delimiter, or the end of a whole message).
-func (m *message) closeFile(cut transfer.Cut) {
+// its end came (a delimiter, or the end of a whole message); wire, when
+// not 0, is the encoded bytes lost before the end (transfer.WireGapper),
+// told after the decoder's last bytes.
+func (m *message) closeFile(cut transfer.Cut, wire int64) {
 	clean := true
 	if m.want {
 		m.room(qpMaxOut) // what a decoder's end may add
@@ -75,6 +77,9 @@ func (m *message) closeFile(cut transfer.Cut) {
 		}
 		m.x.out = out
 		m.flush()
+		if wg, ok := m.file.(transfer.WireGapper); ok && wire > 0 && m.want {
+			wg.WireGap(wire) // after the last bytes, just before the close
+		}
 	}
 	st := m.x.stats
 	switch {
@@ -219,16 +224,24 @@ func (m *message) wireGap(n int64) {
 		m.lostHead(n)
 		m.mode = modeDiscard
 	case modeBody:
-		m.flush()
-		if c := m.child; c != nil {
-			m.child = nil
-			m.toChild(c, func() { c.wireGap(n); c.Close(transfer.CutGap) })
-		} else if wg, ok := m.file.(transfer.WireGapper); ok && m.want {
-			wg.WireGap(n)
-		}
-		m.closeFile(transfer.CutGap)
+		m.cutWire(n)
 	}
 	m.flush()
+}
+
+// cutWire cuts the open leaf, whose encoded bytes lost n wire bytes: the
+// decoded bytes still buffered go first, then the gap (a file hears of it
+// just before it closes, as transfer.WireGapper asks).
+func (m *message) cutWire(n int64) {
+	m.flush()
+	if c := m.child; c != nil {
+		// The attached message's stream is lost from here: what is open
+		// in it is cut, with the wire bytes missing.
+		m.child = nil
+		m.toChild(c, func() { c.wireGap(n); c.Close(transfer.CutGap) })
+		n = 0
+	}
+	m.closeFile(transfer.CutGap, n)
 }
 
 // toChild runs f, a call on the child c, with c's output buffer in

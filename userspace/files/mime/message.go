@@ -105,16 +105,7 @@ func (m *message) Gap(n int64) {
 		}
 		// Decoded bytes for n wire bytes are unknown: cut the part.
 		st.GapCuts++
-		if c := m.child; c != nil {
-			// The attached message's stream is lost from here: what is
-			// open in it is cut, with the wire bytes missing.
-			m.flush()
-			m.child = nil
-			m.toChild(c, func() { c.wireGap(n); c.Close(transfer.CutGap) })
-		} else if wg, ok := m.file.(transfer.WireGapper); ok && m.want {
-			wg.WireGap(n)
-		}
-		m.closeFile(transfer.CutGap)
+		m.cutWire(n)
 		m.mode = modeDiscard
 	}
 	m.bol, m.hasHeld, m.cr = true, false, false
@@ -128,7 +119,7 @@ func (m *message) Close(cut transfer.Cut) {
 	}
 	m.drain(true)
 	if m.mode == modeBody {
-		m.closeFile(cut)
+		m.closeFile(cut, 0)
 	}
 	if len(m.levels) > 0 && cut == transfer.Whole && !m.gapped {
 		m.x.stats.MissingBoundary += uint64(len(m.levels))
@@ -276,11 +267,11 @@ func (m *message) delimiter(lv int, closing bool) {
 			m.endField()
 			m.endHeader()
 			if m.mode == modeBody {
-				m.closeFile(transfer.Whole)
+				m.closeFile(transfer.Whole, 0)
 			}
 		}
 	case modeBody:
-		m.closeFile(transfer.Whole)
+		m.closeFile(transfer.Whole, 0)
 	}
 	// Multiparts opened inside the ended part (never closed) end too.
 	if len(m.levels) > lv+1 {

@@ -31,6 +31,10 @@ func (f *testFile) Write(p []byte) bool {
 	if f.refused {
 		f.t.Errorf("%q: Write after it returned false", f.meta.Name)
 	}
+	if f.wire > 0 {
+		// transfer.WireGapper: the gap comes just before the close.
+		f.t.Errorf("%q: Write after WireGap", f.meta.Name)
+	}
 	if len(p) == 0 {
 		f.t.Errorf("%q: empty Write", f.meta.Name)
 	}

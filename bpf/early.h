@@ -110,7 +110,7 @@ static __always_inline void tls_reopened(struct flow *f, struct pkt *p, struct c
 	}
 	if (!(f->kind & FLOW_STREAM)) {
 		f->lost = 0;
-		f->flags &= ~FLOW_F_LOST;
+		f->flags &= ~(FLOW_F_LOST | FLOW_F_LOST_DATA);
 	}
 }
 

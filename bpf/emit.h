@@ -39,7 +39,11 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 	struct scratch_buf *s = stage(ctx, p);
 	if (!s)
 		return -1;
-	if (f && (f->flags & FLOW_F_LOST))
+	/* A handshake's next event says lost only when a lost record held
+	 * what the analysis reads (FLOW_F_LOST_DATA): the records past the
+	 * plaintext handshake, or a FIN, it does without. A stream's says so
+	 * for any: window updates were among them. */
+	if (f && (f->flags & (class == EV_CLASS_TLS ? FLOW_F_LOST_DATA : FLOW_F_LOST)))
 		flags |= EV_F_LOST;
 	if (f && class == EV_CLASS_STREAM && (f->flags & FLOW_F_BUDGET))
 		flags |= EV_F_BUDGET;
@@ -110,9 +114,13 @@ __attribute__((noinline)) int emit(struct xdp_md *ctx, struct pkt *p, struct flo
 		c->v[ci + 2]++;
 		if (f) {
 			/* A lost ACK, FIN or RST without payload costs the analysis
-			 * nothing it cannot do without: only a lost payload hurts. */
-			if (p->payload_len && !(f->flags & FLOW_F_LOST_DATA) && class <= EV_CLASS_STREAM) {
-				c->v[C_FLOWS_LOST_TLS + (class == EV_CLASS_QUIC) + 2 * (class == EV_CLASS_STREAM)]++;
+			 * nothing it cannot do without: only a lost payload hurts,
+			 * and of a handshake only one that may hold plaintext
+			 * handshake bytes (p->tls_sealed: all past the direction's
+			 * first application_data record). */
+			if (p->payload_len && class <= EV_CLASS_STREAM && !(class == EV_CLASS_TLS && p->tls_sealed)) {
+				if (!(f->flags & FLOW_F_LOST_DATA))
+					c->v[C_FLOWS_LOST_TLS + (class == EV_CLASS_QUIC) + 2 * (class == EV_CLASS_STREAM)]++;
 				f->flags |= FLOW_F_LOST_DATA;
 			}
 			f->lost++;

@@ -158,6 +158,7 @@ struct pkt {
 	__u8 csum;          /* enum csum_state, once looked at */
 	__u8 staged;        /* the frame is in the scratch buffer (csum.h) */
 	__u8 early;         /* tls.h: segments of the connection were emitted early */
+	__u8 tls_sealed;    /* tls.h: every byte is past its direction's plaintext handshake */
 };
 
 enum parse_result {

@@ -64,6 +64,10 @@ static __always_inline int tls_walk(struct xdp_md *ctx, struct pkt *p, struct fl
 	__u32 seq = payload_seq(p);
 	__u8 h[6];
 	int d = dir & 1;
+	/* The packet starts at a record and holds only ChangeCipherSpec
+	 * records so far: an application_data record next seals the rest
+	 * (p->tls_sealed). */
+	int lead = 0;
 
 	if (plen == 0)
 		return 0;
@@ -132,10 +136,12 @@ static __always_inline int tls_walk(struct xdp_md *ctx, struct pkt *p, struct fl
 		if (len < 0)
 			return -1;
 		off = need + len;
+		lead = 0;
 	} else {
 		if (delta < 0 || (__u32)delta >= plen)
 			return 0;
 		off = delta;
+		lead = delta == 0;
 	}
 
 	for (int i = 0; i < TLS_RECS_PER_PACKET; i++) {
@@ -156,6 +162,10 @@ static __always_inline int tls_walk(struct xdp_md *ctx, struct pkt *p, struct fl
 		int len = tls_record(h, f, appdata);
 		if (len < 0)
 			return -1;
+		if (lead && h[0] == TLS_CT_APPDATA)
+			p->tls_sealed = 1;
+		if (h[0] != TLS_CT_CCS)
+			lead = 0;
 		off += 5 + len;
 	}
 	if (off < plen)
@@ -293,6 +303,10 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 
 	int not_tls = 0, trusted = 0;
 	__u32 seen = dir ? TLS_F_SEEN_S : TLS_F_SEEN_C;
+	/* Past its direction's first application_data record (which only an
+	 * in-order walk marks) a packet holds nothing the analysis reads: a
+	 * lost copy of it costs the analysis nothing (emit.h). */
+	p->tls_sealed = !!(f->tls_flags & (dir ? TLS_F_APPDATA_S : TLS_F_APPDATA_C));
 	if (csum_trusted(ctx, p, c) && (p->tcp_flags & (TCP_ACK | TCP_SYN))) {
 		if (p->payload_len == 0 || tls_in_order(f, p, dir, seen)) {
 			trusted = 1;

@@ -191,3 +191,79 @@ func TestPrivilegedFlowKeyMatchesKernel(t *testing.T) {
 		}
 	}
 }
+
+// A handshake's lost record counts against it (flows_lost_tls, and the lost
+// flag of its next event) only when it could hold plaintext handshake
+// bytes: the encrypted tail past a direction's first application_data
+// record is never read, and losing it hurts nothing.
+func TestPrivilegedHandshakeLossCountsWhatTheAnalysisReads(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Capture.HandshakeRing = 4096 })
+	overflow := func(frames ...[]byte) {
+		t.Helper()
+		for _, fr := range frames {
+			if _, err := h.objs.Program.Run(&ebpf.RunOptions{Data: fr}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.drain()
+	}
+
+	// TLS 1.3: the hellos are read; the server's encrypted flight, in
+	// five full segments, overflows the ring.
+	c := client
+	s := c.Reply(0, 0, "", nil)
+	ch := testutil.ClientHello(300)
+	sh := append(testutil.ServerHello(90), testutil.TLSRecord(20, []byte{1})...)
+	sh = append(sh, testutil.AppData(200)...)
+	if evs := h.runAll(c.With(1001, "PA", ch).Frame(), s.With(5001, "PA", sh).Frame()); len(evs) != 2 {
+		t.Fatalf("%d events for the hellos, want 2", len(evs))
+	}
+	var tail [][]byte
+	seq := uint32(5001 + len(sh))
+	for i := 0; i < 5; i++ {
+		tail = append(tail, s.With(seq, "A", testutil.AppData(1400)).Frame())
+		seq += 1405
+	}
+	overflow(tail...)
+	cs := h.counters()
+	if cs.Get(bpf.CounterTLSDrops) == 0 {
+		t.Fatal("no handshake records dropped with a 4 KiB ring and 7 KiB of records")
+	}
+	if n := cs.Get(bpf.CounterFlowsLostTLS); n != 0 {
+		t.Errorf("flows_lost_tls %d after losing only the encrypted tail, want 0", n)
+	}
+	cfin := append(testutil.TLSRecord(20, []byte{1}), testutil.AppData(53)...)
+	evs := h.run(c.With(1001+uint32(len(ch)), "PA", cfin).Frame())
+	if len(evs) != 1 || evs[0].Flags&datapath.FlagLost != 0 || evs[0].Lost == 0 {
+		t.Fatalf("event after the tail's loss: %+v (want no lost flag, a lost count)", evs)
+	}
+
+	// TLS 1.2: the server's certificate, in four segments, overflows the
+	// ring: the handshake lost what the analysis reads.
+	c2 := client
+	c2.Sport++
+	s2 := c2.Reply(0, 0, "", nil)
+	if evs := h.run(c2.With(1001, "PA", ch).Frame()); len(evs) != 1 {
+		t.Fatalf("%d events for the second ClientHello, want 1", len(evs))
+	}
+	flight := testutil.ServerHello(80)
+	flight = append(flight, testutil.TLSRecord(22, testutil.Handshake(11, 5000))...)
+	flight = append(flight, testutil.TLSRecord(22, testutil.Handshake(14, 0))...)
+	var pieces [][]byte
+	for off := 0; off < len(flight); off += 1448 {
+		pieces = append(pieces, s2.With(uint32(9001+off), "A", flight[off:min(off+1448, len(flight))]).Frame())
+	}
+	drops := h.counters().Get(bpf.CounterTLSDrops)
+	overflow(pieces...)
+	if h.counters().Get(bpf.CounterTLSDrops) == drops {
+		t.Fatal("no certificate segment dropped")
+	}
+	if n := h.counters().Get(bpf.CounterFlowsLostTLS); n != 1 {
+		t.Errorf("flows_lost_tls %d after losing a certificate segment, want 1", n)
+	}
+	cke := testutil.TLSRecord(22, testutil.Handshake(16, 70))
+	evs = h.run(c2.With(1001+uint32(len(ch)), "PA", cke).Frame())
+	if len(evs) != 1 || evs[0].Flags&datapath.FlagLost == 0 {
+		t.Fatalf("event after the certificate's loss: %+v (want the lost flag)", evs)
+	}
+}

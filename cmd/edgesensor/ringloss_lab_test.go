@@ -63,7 +63,7 @@ import (
 // Flow class c (tls, quic, stream), the loss ratio the sensor claims
 // (the EdgesensorFlowsLost alert):
 //
-//	reported  flows_lost_c / flows_c   (flows that lost a record with payload)
+//	reported  flows_lost_c / flows_c   (flows that lost a record with payload the analysis reads)
 //	true      the capture's flows of the class (by community_id) whose
 //	          replay events are not all written intact live
 //

@@ -117,8 +117,8 @@ type Details struct {
 	// ServerHello reported is the one after it.
 	HelloRetry bool `json:"hello_retry,omitempty"`
 	Packets    int  `json:"packets"`               // packets of the flow the analysis read
-	LostEvents bool `json:"lost_events,omitempty"` // the data plane dropped events of this flow
-	Gaps       bool `json:"gaps,omitempty"`        // bytes were missing in a direction
+	LostEvents bool `json:"lost_events,omitempty"` // the data plane dropped events of this flow that could hold the handshake
+	Gaps       bool `json:"gaps,omitempty"`        // bytes of the plaintext handshake were missing in a direction
 	// Conflict: bytes of the handshake came twice with different content
 	// (a copy that reached the sensor need not have reached the host):
 	// what was read may not be what the endpoints read.

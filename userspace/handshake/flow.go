@@ -52,10 +52,14 @@ func (dir *direction) Data(p []byte) int64 {
 }
 
 // Gap implements reassembly.Consumer: the records cannot be followed past
-// a hole.
+// a hole. Past the direction's first encrypted record nothing is read,
+// and a hole there costs the analysis nothing.
 func (dir *direction) Gap(int64) {
+	if dir.rd.Encrypted {
+		return
+	}
 	dir.gap = true
-	if dir.rd.Err == nil && !dir.rd.Encrypted {
+	if dir.rd.Err == nil {
 		dir.rd.Err = errGap
 	}
 }

@@ -119,6 +119,65 @@ func TestMissingCertificateSegment(t *testing.T) {
 	}
 }
 
+// A TLS 1.3 server segment past its first encrypted record lost (the
+// data plane's ring was full) before the client finished: the analysis
+// read everything it reads, so the event is whole, without gaps or
+// lost_events; the data plane's lost count on later events does not flag
+// it, its lost flag does.
+func TestLossPastTheEncryptedStartIsHarmless(t *testing.T) {
+	tr := readTruth(t, "tls_curl13")
+	evs := packetEvents(t, "tls_curl13", uint16(tr.TLS[0].ClientPort))
+	// The server's first segment holds the ServerHello, ChangeCipherSpec
+	// and the start of the first encrypted record: cut it 20 bytes into
+	// that record, as two segments, and lose the second.
+	cut := -1
+	var seg []datapath.Event
+	for i := range evs {
+		if evs[i].FromClient() {
+			continue
+		}
+		p := evs[i].Payload
+		for off := 0; off+5 <= len(p); off += 5 + (int(p[off+3])<<8 | int(p[off+4])) {
+			if p[off] == 23 {
+				cut = off + 20
+				break
+			}
+		}
+		if cut < 0 || cut >= len(p) {
+			t.Fatalf("the server's first segment has no encrypted record to cut (at %d of %d)", cut, len(p))
+		}
+		head := evs[i]
+		head.Payload, head.PayloadLen = p[:cut], cut
+		seg = append(append(append(seg, evs[:i]...), head), evs[i+1:]...)
+		for j := i + 1; j < len(seg); j++ {
+			seg[j].Lost = 1
+		}
+		break
+	}
+	got := run(t, seg, Config{})
+	if len(got) != 1 {
+		t.Fatalf("%d events, want 1", len(got))
+	}
+	e := got[0]
+	if field(e, "edgesensor.tls.complete") != true || field(e, "edgesensor.tls.gaps") != nil ||
+		field(e, "edgesensor.tls.lost_events") != nil || field(e, "tls.client.ja4") != tr.TLS[0].JA4 ||
+		field(e, "edgesensor.tls.end") != "finished" {
+		t.Errorf("end %v complete %v gaps %v lost_events %v ja4 %v (want %s)", field(e, "edgesensor.tls.end"),
+			field(e, "edgesensor.tls.complete"), field(e, "edgesensor.tls.gaps"), field(e, "edgesensor.tls.lost_events"),
+			field(e, "tls.client.ja4"), tr.TLS[0].JA4)
+	}
+	for j := range seg {
+		if seg[j].Lost > 0 {
+			seg[j].Flags |= datapath.FlagLost
+		}
+	}
+	// (The packets after the event, flagged, may start another: the data
+	// plane says it lost what could be a new hello.)
+	if got := run(t, seg, Config{}); len(got) == 0 || field(got[0], "edgesensor.tls.lost_events") != true {
+		t.Errorf("the data plane's lost flag did not reach the event")
+	}
+}
+
 // A server that refuses the ClientHello sends a plaintext alert instead
 // of a ServerHello: the event carries the alert.
 func TestServerRefusalAlert(t *testing.T) {

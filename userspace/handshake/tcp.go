@@ -57,7 +57,10 @@ func (s *shard) flowOf(ev *datapath.Event, quicFlow bool) *flow {
 	f.packets++
 	f.bytes += ev.PayloadLen
 	f.last = ev.Time
-	if ev.Flags&datapath.FlagLost != 0 || ev.Lost > 0 {
+	// The data plane says lost on a handshake's events only once a lost
+	// record could hold plaintext handshake bytes; ev.Lost counts every
+	// record lost, a FIN or the encrypted tail among them.
+	if ev.Flags&datapath.FlagLost != 0 {
 		f.lost = true
 	}
 	if !ev.Complete() {

@@ -107,6 +107,11 @@ func (r *Reader) Write(p []byte, fn func(Message)) {
 			if !r.header(r.rec) {
 				return
 			}
+			if r.encrypted(r.rec[0]) {
+				r.record(r.rec[0], nil, fn)
+				r.rec = r.rec[:0]
+				return
+			}
 			if n := 5 + int(binary.BigEndian.Uint16(r.rec[3:5])); len(r.rec) == n {
 				r.records(r.rec, fn)
 				r.rec = r.rec[:0]
@@ -141,6 +146,12 @@ func (r *Reader) records(b []byte, fn func(Message)) int {
 			return off
 		}
 		n := int(binary.BigEndian.Uint16(rest[3:5]))
+		if r.encrypted(rest[0]) {
+			// Its header says enough: the body is never read (and
+			// the data plane, which sees only headers, stops here too).
+			r.record(rest[0], nil, fn)
+			return off
+		}
 		if len(rest) < 5+n {
 			return off
 		}
@@ -148,6 +159,13 @@ func (r *Reader) records(b []byte, fn func(Message)) int {
 		r.record(rest[0], rest[5:5+n], fn)
 	}
 	return off
+}
+
+// encrypted says whether a record of type typ, here, is encrypted.
+func (r *Reader) encrypted(typ byte) bool {
+	// TLS ≤ 1.2: after ChangeCipherSpec, Finished and alerts are
+	// encrypted under their own record types.
+	return typ == RecordApplicationData || (r.CCS && !r.TLS13 && (typ == RecordHandshake || typ == RecordAlert))
 }
 
 // Feed reads the records that are complete in stream (the contiguous
@@ -162,9 +180,7 @@ func (r *Reader) Feed(stream []byte, fn func(Message)) {
 func (r *Reader) record(typ byte, body []byte, fn func(Message)) {
 	r.Records++
 	switch {
-	case typ == RecordApplicationData || (r.CCS && !r.TLS13 && (typ == RecordHandshake || typ == RecordAlert)):
-		// TLS ≤ 1.2: after ChangeCipherSpec, Finished and alerts are
-		// encrypted under their own record types.
+	case r.encrypted(typ):
 		r.Encrypted = true
 	case typ == RecordChangeCipherSpec:
 		// Before any handshake message it changes nothing (stacks that

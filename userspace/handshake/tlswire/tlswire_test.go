@@ -387,6 +387,25 @@ func TestReaderAfterChangeCipherSpec(t *testing.T) {
 	}
 }
 
+// An encrypted record's header is enough: the reader is past the
+// plaintext at once, however little of the body came (the data plane,
+// which sees only headers, marks it so too), by Feed and by Write.
+func TestReaderEncryptedAtItsHeader(t *testing.T) {
+	stream := append(record(22, msg(2, []byte("sh"))), record(20, []byte{1})...)
+	stream = append(stream, record(23, make([]byte, 900))[:5+20]...)
+	var fed Reader
+	fed.Feed(stream, func(Message) {})
+	var written Reader
+	for off := 0; off < len(stream); off += 3 {
+		written.Write(stream[off:min(off+3, len(stream))], func(Message) {})
+	}
+	for name, r := range map[string]*Reader{"Feed": &fed, "Write": &written} {
+		if !r.Encrypted || r.Err != nil || r.Records != 3 {
+			t.Errorf("%s: encrypted %v err %v records %d, want encrypted at the third record's header", name, r.Encrypted, r.Err, r.Records)
+		}
+	}
+}
+
 // Write, fed the same bytes in pieces of any size, gives what Feed gives
 // on the whole: records of 1 byte, records split at every byte, a CCS or
 // an alert before the hello, record versions 3.0 to 3.255.

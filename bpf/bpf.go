@@ -277,6 +277,9 @@ type Objects struct {
 	HoldReqs      *ebpf.Map      `ebpf:"hold_reqs"`
 	HoldTimeoutNs *ebpf.Variable `ebpf:"hold_timeout_ns"`
 	HoldBacklog   *ebpf.Variable `ebpf:"hold_max_backlog"`
+	// The hello gate (tls.h).
+	HelloHoldNs     *ebpf.Variable `ebpf:"hello_hold_ns"`
+	HelloAliveUntil *ebpf.Variable `ebpf:"hello_alive_until"`
 
 	BSS *ebpf.Map `ebpf:".bss"`
 

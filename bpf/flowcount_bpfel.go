@@ -18,6 +18,7 @@ type flowcountFlow struct {
 	FirstNs     uint64
 	LastNs      uint64
 	StreamBytes uint64
+	HelloGateNs uint64
 	HsBytes     uint32
 	NextRec     [2]uint32
 	NextSeq     [2]uint32

@@ -54,6 +54,14 @@ __u64 hold_timeout_ns;
  * this: a daemon that is behind would delay every transfer it holds by
  * its backlog, so past it transfers pass unheld (and are judged after). */
 __u64 hold_max_backlog;
+/* The hello gate (tls.h): in block mode, while handshake blocklists hold
+ * entries, a ClientHello's server packets are held until userspace has
+ * judged the hello, at most this long (0: none are held). */
+__u64 hello_hold_ns;
+/* ... and only while the daemon says it lives (CLOCK_MONOTONIC ns; it
+ * renews this every quarter second): a dead daemon's gate would delay
+ * every handshake by the server's retransmission timeout. */
+__u64 hello_alive_until;
 
 /* The prefilter: a bit per /24 (IPv4) or per top 24 bits (IPv6) that
  * some blocklist entry covers, so that nearly every packet settles with

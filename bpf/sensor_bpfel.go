@@ -108,12 +108,16 @@ const (
 	sensorCounterC_FLOWS_LOST_QUIC        sensorCounter = 69
 	sensorCounterC_FLOWS_LOST_STREAM      sensorCounter = 70
 	sensorCounterC_DROPS_NO_FLOW          sensorCounter = 71
-	sensorCounterC_MAX                    sensorCounter = 72
+	sensorCounterC_HELLO_GATED            sensorCounter = 72
+	sensorCounterC_HELLO_HELD             sensorCounter = 73
+	sensorCounterC_HELLO_EXPIRED          sensorCounter = 74
+	sensorCounterC_HELLO_LOST             sensorCounter = 75
+	sensorCounterC_MAX                    sensorCounter = 76
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [72]uint64
+	V [76]uint64
 }
 
 type sensorCsumMode uint32
@@ -306,6 +310,7 @@ type sensorFlow struct {
 	FirstNs     uint64
 	LastNs      uint64
 	StreamBytes uint64
+	HelloGateNs uint64
 	HsBytes     uint32
 	NextRec     [2]uint32
 	NextSeq     [2]uint32
@@ -343,6 +348,7 @@ const (
 	sensorFlowFlagFLOW_F_STREAM_EMITTED sensorFlowFlag = 4
 	sensorFlowFlagFLOW_F_REOPEN         sensorFlowFlag = 8
 	sensorFlowFlagFLOW_F_LOST_DATA      sensorFlowFlag = 16
+	sensorFlowFlagFLOW_F_HELLO_HELD     sensorFlowFlag = 32
 )
 
 type sensorFlowKey struct {
@@ -417,7 +423,8 @@ type sensorHsVerdict struct {
 	Bytes    uint32
 	Action   uint8
 	EndState uint8
-	Pad      [6]uint8
+	Release  uint8
+	Pad      [5]uint8
 }
 
 type sensorScratchBuf struct {
@@ -528,6 +535,8 @@ const (
 	sensorVarEnforceMode         = "enforce_mode"
 	sensorVarFblockSlots         = "fblock_slots"
 	sensorVarFblockTotal         = "fblock_total"
+	sensorVarHelloAliveUntil     = "hello_alive_until"
+	sensorVarHelloHoldNs         = "hello_hold_ns"
 	sensorVarHoldMaxBacklog      = "hold_max_backlog"
 	sensorVarHoldTimeoutNs       = "hold_timeout_ns"
 	sensorVarIfslot              = "ifslot"
@@ -661,6 +670,8 @@ type sensorVariableSpecs struct {
 	EnforceMode         *ebpf.VariableSpec `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.VariableSpec `ebpf:"fblock_slots"`
 	FblockTotal         *ebpf.VariableSpec `ebpf:"fblock_total"`
+	HelloAliveUntil     *ebpf.VariableSpec `ebpf:"hello_alive_until"`
+	HelloHoldNs         *ebpf.VariableSpec `ebpf:"hello_hold_ns"`
 	HoldMaxBacklog      *ebpf.VariableSpec `ebpf:"hold_max_backlog"`
 	HoldTimeoutNs       *ebpf.VariableSpec `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
@@ -796,6 +807,8 @@ type sensorVariables struct {
 	EnforceMode         *ebpf.Variable `ebpf:"enforce_mode"`
 	FblockSlots         *ebpf.Variable `ebpf:"fblock_slots"`
 	FblockTotal         *ebpf.Variable `ebpf:"fblock_total"`
+	HelloAliveUntil     *ebpf.Variable `ebpf:"hello_alive_until"`
+	HelloHoldNs         *ebpf.Variable `ebpf:"hello_hold_ns"`
 	HoldMaxBacklog      *ebpf.Variable `ebpf:"hold_max_backlog"`
 	HoldTimeoutNs       *ebpf.Variable `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.Variable `ebpf:"ifslot"`

@@ -28,6 +28,7 @@
 
 #include "filter.h"
 #include "emit.h"
+#include "enforce.h"
 #include "tls_record.h"
 
 /* Ends handshake tracking once: only the CPU that wins the exchange
@@ -236,15 +237,57 @@ static __always_inline int tls_in_order(struct flow *f, struct pkt *p, int d, __
 	return 1;
 }
 
+/* The hello gate. In block mode, while the handshake blocklists hold
+ * entries (userspace sets hello_hold_ns), a ClientHello's verdict races
+ * the server: a server on the same LAN answers before userspace has read
+ * the hello, and a whole first exchange can complete before the flow is
+ * blocked. So the server's packets of a gated handshake are held (copied
+ * to userspace and dropped) until userspace has judged the hello
+ * (hs_verdict.release), which hands them on or, the flow blocked, sends
+ * them back through the program as the client's reset. The kernel keeps
+ * its own time: past hello_hold_ns without a verdict they pass. */
+static __always_inline void hello_gate(struct pkt *p, struct flow *f, int from_client, __u64 now,
+				       struct counter_set *c)
+{
+	f->hello_gate_ns = 0;
+	f->flags &= ~FLOW_F_HELLO_HELD;
+	if (!from_client || p->hello != HELLO_CLIENT || !hello_hold_ns || !cfg.enforce ||
+	    enforce_mode != ENF_BLOCK || p->reinjected || now >= hello_alive_until)
+		return;
+	/* Allowlists win: what is never acted on is not delayed either. */
+	if (enf_allowed(p->family, p->saddr, p->daddr))
+		return;
+	f->hello_gate_ns = now;
+	c->v[C_HELLO_GATED]++;
+}
+
+/* Whether the hello gate holds server packet p now. */
+static __always_inline int hello_holds(struct pkt *p, struct flow *f, int from_client, __u64 now,
+				       struct counter_set *c)
+{
+	__u64 since = f->hello_gate_ns;
+
+	if (!since || from_client || !p->payload_len || p->reinjected)
+		return 0;
+	if (enforce_mode != ENF_BLOCK || now - since >= hello_hold_ns) {
+		f->hello_gate_ns = 0;
+		c->v[C_HELLO_EXPIRED]++;
+		return 0;
+	}
+	return 1;
+}
+
 /* TLS handshake tracking for one TCP packet. pick_client says nothing else
- * has decided which side is the client yet. */
-static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct flow *f,
+ * has decided which side is the client yet. Returns the packet's action:
+ * XDP_DROP for one the hello gate holds. */
+static __always_inline int tls_track(struct xdp_md *ctx, struct pkt *p, struct flow *f,
 				      const struct flow_key *k, int src_is_a, int pick_client,
 				      struct counter_set *c)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u8 flags = 0;
 	__u32 st = f->tls_state;
+	int started = 0;
 	int hello = p->hello;
 
 	if (st == TLS_ACTIVE && idle_since(now, f->last_ns)) {
@@ -253,11 +296,11 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 	}
 	if (st != TLS_ACTIVE) {
 		if (!hello)
-			return;
+			return XDP_PASS;
 		/* A hello the host drops starts nothing. */
 		if (!csum_trusted(ctx, p, c) || !(p->tcp_flags & (TCP_ACK | TCP_SYN))) {
 			c->v[C_TLS_UNTRUSTED]++;
-			return;
+			return XDP_PASS;
 		}
 		/* A hello after the end: a new connection on the same tuple
 		 * (idle since, closed, or a ClientHello far from where the old
@@ -270,9 +313,10 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 			     (gap < -65536 || gap > (1 << 24)));
 		if (!fresh && (st == TLS_DONE || st == TLS_USER_DONE || f->rearms >= cfg.max_rearms ||
 			       hello != HELLO_CLIENT))
-			return;
+			return XDP_PASS;
 		if (!tls_start(p, f, k, st, src_is_a, pick_client || fresh, fresh, now, c))
-			return;
+			return XDP_PASS;
+		started = 1;
 		/* After segments emitted early (early_segment), userspace has
 		 * the flow already. */
 		if (!p->early)
@@ -285,15 +329,19 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 	int dir = from_client ? 0 : 1;
 	if (from_client)
 		flags |= EV_F_FROM_CLIENT;
+	if (started)
+		hello_gate(p, f, from_client, now, c);
 
 	/* Userspace's word on this handshake. */
 	__u32 pkt_budget = cfg.tls_budget, byte_budget = cfg.tls_byte_budget;
 	struct hs_verdict *v = bpf_map_lookup_elem(&hs_verdicts, k);
 	if (v) {
+		if (v->release)
+			f->hello_gate_ns = 0;
 		if (v->action == HS_END) {
 			__u8 why = v->end_state == TLS_USER_NOT_TLS ? TLS_USER_NOT_TLS : TLS_USER_DONE;
 			tls_end(f, p, why, c, C_TLS_USER_END);
-			return;
+			return XDP_PASS;
 		}
 		if (v->packets > pkt_budget)
 			pkt_budget = v->packets;
@@ -347,13 +395,31 @@ static __always_inline void tls_track(struct xdp_md *ctx, struct pkt *p, struct 
 	}
 	if (end_reason)
 		flags |= EV_F_HS_DONE;
-	if (will_emit &&
-	    emit(ctx, p, f, EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE), c) == 0) {
+	__u32 meta = EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE);
+	int held = will_emit && hello_holds(p, f, from_client, now, c);
+	if (held) {
+		meta |= (__u32)EV_STATE_HELD << 16;
+		/* The first held packet wakes the reader; it finds the rest. */
+		if (!(f->flags & FLOW_F_HELLO_HELD))
+			meta |= EMIT_WAKE;
+	}
+	int err = will_emit ? emit(ctx, p, f, meta, c) : -1;
+	if (err == 0) {
 		f->packets++;
 		f->hs_bytes += p->payload_len;
 	}
+	if (held) {
+		if (err == 0) {
+			f->flags |= FLOW_F_HELLO_HELD;
+			c->v[C_HELLO_HELD]++;
+		} else {
+			c->v[C_HELLO_LOST]++;
+			held = 0;
+		}
+	}
 	if (end_reason)
 		tls_end(f, p, end_reason, c, counter);
+	return held ? XDP_DROP : XDP_PASS;
 }
 
 #endif

@@ -105,6 +105,7 @@ enum flow_flag {
 	FLOW_F_STREAM_EMITTED = 1 << 2, /* a stream event of this flow went out */
 	FLOW_F_REOPEN = 1 << 3,        /* a client SYN (flow.reopen_isn) waits for its SYN-ACK */
 	FLOW_F_LOST_DATA = 1 << 4,     /* a record with payload was lost: counted in C_FLOWS_LOST_* */
+	FLOW_F_HELLO_HELD = 1 << 5,    /* the hello gate held a server packet (the first woke userspace) */
 };
 
 /* Per-interface, per-CPU counters: index into counter_set.v. */
@@ -181,6 +182,10 @@ enum counter {
 	C_FLOWS_LOST_QUIC, /*  record's class: the flows whose analysis the loss hurt, event or none (emit.h) */
 	C_FLOWS_LOST_STREAM,
 	C_DROPS_NO_FLOW,  /* records lost to a full ring with no flow to flag (SYN, FIN, RST, fragments) */
+	C_HELLO_GATED,    /* ClientHellos whose server packets wait for their verdict (block mode, tls.h) */
+	C_HELLO_HELD,     /* server packets held for a hello's verdict: emitted to userspace and dropped */
+	C_HELLO_EXPIRED,  /* server packets passed: the hello's verdict took longer than hello_hold_ns (fail open) */
+	C_HELLO_LOST,     /* server packets passed: holding needed an event the handshakes ring had no room for */
 	C_MAX,
 };
 
@@ -246,6 +251,7 @@ struct flow {
 	__u64 first_ns;
 	__u64 last_ns;
 	__u64 stream_bytes; /* payload bytes emitted into the streams ring */
+	__u64 hello_gate_ns; /* block mode: when the ClientHello whose verdict the server's packets wait for came (tls.h); 0: none */
 	__u32 hs_bytes;     /* TLS: payload bytes emitted for the handshake */
 	__u32 next_rec[2];  /* TLS: sequence number of the next record, per direction */
 	__u32 next_seq[2];  /* TLS: end of the in-order bytes seen, per direction */
@@ -326,7 +332,8 @@ struct hs_verdict {
 	__u32 bytes;     /* HS_EXTEND: payload byte budget */
 	__u8 action;     /* enum hs_action */
 	__u8 end_state;  /* HS_END: TLS_USER_DONE or TLS_USER_NOT_TLS */
-	__u8 _pad[6];
+	__u8 release;    /* userspace judged the ClientHello: the server's packets wait no more */
+	__u8 _pad[5];
 };
 
 /* A new TCP connection whose first client bytes have not come yet (tls.h):

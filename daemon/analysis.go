@@ -34,7 +34,9 @@ type analysis struct {
 	// feedStop ends the feed's expiry sweep.
 	feedStop context.CancelFunc
 	// onHello is enforcement's ClientHello hook, once it runs.
-	onHello    atomic.Pointer[func(*handshake.Hello)]
+	onHello atomic.Pointer[func(*handshake.Hello)]
+	// onHeld is enforcement's hook for packets the hello gate held.
+	onHeld     atomic.Pointer[func(*datapath.Event)]
 	enf        atomic.Pointer[enforcer] // nil unless enforcement runs
 	cloudMu    sync.Mutex
 	cloudBase  map[string]uint64 // figures of uplinks closed (off by reload, or at the end)
@@ -176,8 +178,9 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, 
 	// Only a sensor loaded with enforcement can take it on (off to on
 	// takes a restart); without, hellos cost nothing more.
 	var onHello func(*handshake.Hello)
+	var onHeld func(*datapath.Event)
 	if cfg.Enforce.ModeValue() != enforce.Off {
-		onHello = a.clientHello
+		onHello, onHeld = a.clientHello, a.heldByHello
 	}
 	hs := handshake.New(handshake.Config{
 		Idle:          time.Duration(cfg.Capture.HandshakeIdle),
@@ -186,6 +189,7 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, 
 		Shards:        cfg.WorkerCount(),
 		Score:         handshake.Scorer(current, cfg.Score.Threshold),
 		OnClientHello: onHello,
+		OnHeld:        onHeld,
 		Checksums:     checks,
 		Policy:        cfg.Reassembly.OverlapPolicy(),
 		AckGrace:      time.Duration(cfg.Reassembly.AckGrace),
@@ -230,6 +234,15 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, 
 func (a *analysis) clientHello(h *handshake.Hello) {
 	if fn := a.onHello.Load(); fn != nil {
 		(*fn)(h)
+	}
+}
+
+// heldByHello hands a packet the hello gate held to enforcement, when it
+// runs (without, the gate is down and the sender's retransmission
+// passes).
+func (a *analysis) heldByHello(ev *datapath.Event) {
+	if fn := a.onHeld.Load(); fn != nil {
+		(*fn)(ev)
 	}
 }
 

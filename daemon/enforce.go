@@ -15,6 +15,7 @@ import (
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/sensor"
 	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
 	"github.com/edgesensor/edgesensor/userspace/export/ecs/communityid"
 	"github.com/edgesensor/edgesensor/userspace/handshake"
@@ -53,6 +54,18 @@ type enforcer struct {
 	// hold holds downloads until their verdict (nil without a data plane
 	// that can).
 	hold *holder
+	// helloHold is the hello gate's time in force in the data plane (0:
+	// off); helloStats what became of the packets it held.
+	helloHold  atomic.Int64
+	helloStats helloStats
+}
+
+// helloStats count the packets the hello gate held, by fate.
+type helloStats struct {
+	Released atomic.Uint64 // the hello allowed: handed on
+	Reset    atomic.Uint64 // the flow blocked: back through the program as the client's reset
+	NotKept  atomic.Uint64 // cut at the snaplen: left to the sender's retransmission
+	Errors   atomic.Uint64 // writes and hand-ons that failed (the gate's own time lets packets through)
 }
 
 func startEnforcer(cfg *config.Config, s *sensor.Sensor, an *analysis, log zerolog.Logger) (*enforcer, error) {
@@ -93,8 +106,10 @@ func newEnforcer(cfg *config.Config, k *sensor.Enforcer, holds *sensor.Holds, an
 		go e.hold.run()
 		an.files.SetHolds(e.hold)
 	}
-	hook := e.onClientHello
+	hook, held := e.onClientHello, e.onHelloHeld
 	an.onHello.Store(&hook)
+	an.onHeld.Store(&held)
+	e.syncHelloHold()
 	t := e.tables.Load()
 	log.Info().Str("mode", set.Mode).Int("threshold", set.Threshold).Int("entries", len(t.Entries)).
 		Int("below_threshold", t.Below).Int("allow", len(t.Allow)).Dur("max_age", time.Duration(set.MaxAge)).
@@ -163,6 +178,7 @@ func (e *enforcer) run(ctx context.Context) {
 			e.k.ExpireFlows(now)
 			expired = now
 		}
+		e.syncHelloHold()
 		t := e.tables.Load()
 		due := e.currentSet() != e.built || e.an.feed.layer().IPGen() != e.builtFeed || e.stale.Load() ||
 			(t != nil && !t.NextExpiry.IsZero() && !now.Before(t.NextExpiry))
@@ -210,12 +226,16 @@ func (e *enforcer) keepFresh() (stop func()) {
 	go func() {
 		t := time.NewTicker(max(time.Duration(e.set.Load().MaxAge)/4, time.Second))
 		defer t.Stop()
+		hello := time.NewTicker(250 * time.Millisecond) // the hello gate's liveness
+		defer hello.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
 				e.k.Refresh()
+			case <-hello.C:
+				e.syncHelloHold()
 			}
 		}
 	}()
@@ -242,12 +262,15 @@ func (e *enforcer) apply(next enforce.Settings) error {
 	e.set.Store(&next)
 	e.k.SetMaxAge(time.Duration(next.MaxAge))
 	e.stale.Store(true)
+	e.syncHelloHold()
 	return nil
 }
 
 // stop ends all enforcement: mode off, every list stale.
 func (e *enforcer) stop() error {
 	e.an.onHello.Store(nil)
+	e.k.SetHelloHold(0)
+	e.an.onHeld.Store(nil)
 	if e.hold != nil {
 		e.an.files.SetHolds(nil)
 		e.hold.k.SetTimeout(0)
@@ -270,6 +293,7 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 	}
 	hit, reason, ok := enforce.Handshake(e.currentSet(), set.Threshold, h.SNI, h.JA3, h.JA4)
 	if !ok {
+		e.releaseHello(h.Flow, h.Proto)
 		return
 	}
 	d := sensor.FlowDetail{Reason: reason, Kind: hit.Kind.String(), Value: hit.Value, List: hit.Source, Level: hit.Level}
@@ -278,11 +302,78 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 		e.decided.add(time.Since(h.Seen))
 	}
 	if err != nil {
+		e.releaseHello(h.Flow, h.Proto)
 		e.blockErrs.Add(1)
 		if e.blockErrs.Load()%1000 == 1 {
 			e.log.Warn().Err(err).Uint64("errors", e.blockErrs.Load()).Msg("enforcement: flow not blocked")
 		}
 	}
+}
+
+// syncHelloHold puts the hello gate in force while it can act: block
+// mode, hello_hold above zero, held packets can be handed on, and the
+// intel holds handshake entries (without, no hello is blocked, and none
+// need wait).
+func (e *enforcer) syncHelloHold() {
+	set := e.set.Load()
+	want := time.Duration(0)
+	if e.hold != nil && set.ModeValue() == enforce.Block && e.currentSet().Handshakes() {
+		want = time.Duration(set.HelloHold)
+	}
+	if want == 0 && e.helloHold.Load() == 0 {
+		return
+	}
+	// Renewed while on: the data plane keeps the gate up only so long
+	// after the last word (sensor.HelloAlive).
+	if err := e.k.SetHelloHold(want); err != nil {
+		e.helloStats.Errors.Add(1)
+		e.log.Warn().Err(err).Msg("enforcement: the hello gate not changed")
+		return
+	}
+	e.helloHold.Store(int64(want))
+}
+
+// releaseHello opens the hello gate of a handshake judged harmless: its
+// server's packets go on from the data plane at once.
+func (e *enforcer) releaseHello(fl datapath.Flow, proto uint8) {
+	if e.helloHold.Load() == 0 || proto != datapath.ProtoTCP {
+		return
+	}
+	if e.k.ReleaseHello(fl, proto) != nil {
+		e.helloStats.Errors.Add(1)
+	}
+}
+
+// onHelloHeld takes a server packet the hello gate held, its hello judged
+// already (the same shard read the hello first): a blocked flow's goes
+// back through the program, which turns it into the client's reset; any
+// other's goes on, and the gate opens (a hello that never parsed is
+// not judged: the packet goes on).
+func (e *enforcer) onHelloHeld(ev *datapath.Event) {
+	if e.hold == nil {
+		return
+	}
+	fl := ev.Flow()
+	if e.k.FlowBlocked(fl, ev.Proto) {
+		if e.hold.k.Resend(ev.Frame, ev.Ifindex) != nil {
+			e.helloStats.Errors.Add(1)
+			return
+		}
+		e.helloStats.Reset.Add(1)
+		return
+	}
+	if e.k.ReleaseHello(fl, ev.Proto) != nil {
+		e.helloStats.Errors.Add(1)
+	}
+	if len(ev.Frame) != ev.FrameLen {
+		e.helloStats.NotKept.Add(1)
+		return
+	}
+	if e.hold.k.Release(ev.Frame, ev.Ifindex) != nil {
+		e.helloStats.Errors.Add(1)
+		return
+	}
+	e.helloStats.Released.Add(1)
 }
 
 // onAction writes one action record as an edgesensor.action event.

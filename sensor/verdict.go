@@ -88,9 +88,16 @@ func (w *HSVerdictWriter) EndHandshake(fl datapath.Flow, proto uint8, notTLS boo
 	return w.put(fl, proto, bpf.HSVerdict{Action: bpf.HSEnd, EndState: st})
 }
 
-// ExtendHandshake implements datapath.HandshakeVerdicts.
+// ExtendHandshake implements datapath.HandshakeVerdicts. The hello
+// gate's release (Enforcer.ReleaseHello), written into the same entry by
+// the same shard, stays.
 func (w *HSVerdictWriter) ExtendHandshake(fl datapath.Flow, proto uint8, packets, bytes uint32) error {
-	return w.put(fl, proto, bpf.HSVerdict{Action: bpf.HSExtend, Packets: packets, Bytes: bytes})
+	var old bpf.HSVerdict
+	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
+	if err := w.m.Lookup(&k, &old); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("reading handshake verdict for %s-%s: %w", fl.Client, fl.Server, err)
+	}
+	return w.put(fl, proto, bpf.HSVerdict{Action: bpf.HSExtend, Packets: packets, Bytes: bytes, Release: old.Release})
 }
 
 // ForgetHandshake implements datapath.HandshakeVerdicts.

@@ -227,6 +227,7 @@ func TestPrivacyAndOutputErrors(t *testing.T) {
 		{"[files]\nretain_min_score = 11\n", []string{"files.retain_min_score"}},
 		{"[output]\ncommunity_id_seed = 65536\n", []string{"output.community_id_seed", "65536 is out of range", "0 to 65535"}},
 		{"[output]\ncommunity_id_seed = -1\n", []string{"output.community_id_seed", "0 to 65535"}},
+		{"[enforcement]\nhello_hold = \"1ms\"\n", []string{"enforcement.hello_hold", "1ms is out of range", "10ms to 5s"}},
 		{"[files.retain_for]\nexecutable = \"5s\"\n", []string{"files.retain_for.executable", "at least 1m"}},
 		// The siem package's own rules, once checked only when run built the sinks.
 		{"[[output.sinks]]\nname = \"a\"\ntype = \"syslog\"\nnetwork = \"udp\"\naddress = \"192.0.2.1:514\"\nserver_name = \"s\"\n", []string{"output.sinks[0].server_name", `network = "tls"`}},

@@ -53,6 +53,13 @@ type Config struct {
 	// event is written). From the shards' goroutines at once; h is only
 	// valid during the call.
 	OnClientHello func(h *Hello)
+	// OnHeld, when set, is handed each packet the data plane held for
+	// its hello's verdict (the hello gate, block mode), once the
+	// analysis has read it: by then the flow's ClientHello, read before
+	// it by the same shard, was judged. It hands the packet on or, the
+	// flow blocked, back as the client's reset. From the shards'
+	// goroutines at once; ev is only valid during the call.
+	OnHeld func(ev *datapath.Event)
 	// Checksums decides which segments a host drops for a checksum (nil:
 	// none are checked); Policy resolves overlapping segments.
 	Checksums *datapath.Checksums

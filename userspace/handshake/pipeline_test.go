@@ -3,9 +3,11 @@ package handshake
 import (
 	"bytes"
 	stdjson "encoding/json"
+	"fmt"
 	"io"
 	"math/rand"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +177,44 @@ func TestLossPastTheEncryptedStartIsHarmless(t *testing.T) {
 	// plane says it lost what could be a new hello.)
 	if got := run(t, seg, Config{}); len(got) == 0 || field(got[0], "edgesensor.tls.lost_events") != true {
 		t.Errorf("the data plane's lost flag did not reach the event")
+	}
+}
+
+// The hello gate's packets reach OnHeld after the analysis read them,
+// and after the flow's ClientHello reached OnClientHello (enforcement
+// has judged the hello by then); a packet not held does not.
+func TestHeldPacketsFollowTheirHello(t *testing.T) {
+	tr := readTruth(t, "tls_curl13")
+	evs := packetEvents(t, "tls_curl13", uint16(tr.TLS[0].ClientPort))
+	held := -1
+	for i := range evs {
+		if !evs[i].FromClient() {
+			evs[i].State |= datapath.StateHeld
+			held = i
+			break
+		}
+	}
+	var order []string
+	var out bytes.Buffer
+	sink := ndjson.NewNDJSON(&out)
+	p := New(Config{
+		OnClientHello: func(h *Hello) { order = append(order, "hello "+h.SNI) },
+		OnHeld: func(ev *datapath.Event) {
+			order = append(order, fmt.Sprintf("held %d bytes", ev.PayloadLen))
+		},
+	}, sink)
+	sh := p.NewShard(0)
+	for i := range evs {
+		sh.Handle(&evs[i])
+	}
+	sh.Close()
+	sink.Flush()
+	want := []string{"hello " + tr.TLS[0].SNI, fmt.Sprintf("held %d bytes", evs[held].PayloadLen)}
+	if !slices.Equal(order, want) {
+		t.Errorf("hooks called %q, want %q", order, want)
+	}
+	if !strings.Contains(out.String(), tr.TLS[0].JA3S) {
+		t.Errorf("the held ServerHello was not read: no JA3S %s in %s", tr.TLS[0].JA3S, out.String())
 	}
 }
 

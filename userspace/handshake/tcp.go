@@ -15,6 +15,9 @@ func (s *shard) Handle(ev *datapath.Event) {
 	case datapath.ClassQUIC:
 		s.quic(ev)
 	}
+	if ev.Held() && s.p.cfg.OnHeld != nil {
+		s.p.cfg.OnHeld(ev)
+	}
 }
 
 // flowOf finds or starts the flow of ev. A new handshake on a flow still
@@ -160,7 +163,7 @@ func (s *shard) tcp(ev *datapath.Event) {
 		s.segment(f, dir, &seg)
 	}
 	if ev.Flags&datapath.FlagHSDone != 0 {
-		s.finish(f, endReason(ev.State))
+		s.finish(f, endReason(ev.State&^datapath.StateHeld))
 		return
 	}
 	if f.reset {

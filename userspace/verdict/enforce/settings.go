@@ -52,6 +52,7 @@ const (
 	DefaultMinPrefixV4     = 8
 	DefaultMinPrefixV6     = 16
 	DefaultHoldTimeout     = 3 * time.Second
+	DefaultHelloHold       = 250 * time.Millisecond
 )
 
 // Hold fallbacks (on_timeout) and ways of handing a clean download's
@@ -101,6 +102,12 @@ type Settings struct {
 	// HoldCloud: a held download whose hash the privacy policy lets the
 	// cloud see also waits for the cloud's lookup (within hold_timeout).
 	HoldCloud bool `toml:"hold_cloud"`
+	// HelloHold: in block mode, while the intel holds handshake entries
+	// (domains, JA3, JA4), a TLS handshake's server packets wait in the
+	// data plane until its ClientHello is judged, at most this long
+	// ("0s": none wait, and a server that answers before the verdict
+	// gets its first flight through).
+	HelloHold setting.Duration `toml:"hello_hold"`
 }
 
 // minPrefix is the shortest blocklist prefix taken for a family.
@@ -125,6 +132,7 @@ func DefaultSettings() Settings {
 		HoldTimeout:     setting.Duration(DefaultHoldTimeout),
 		OnTimeout:       OnTimeoutPermit,
 		HoldRelease:     ReleaseReinject,
+		HelloHold:       setting.Duration(DefaultHelloHold),
 	}
 }
 
@@ -158,6 +166,9 @@ func (s *Settings) Validate(key string, p *setting.Problems) {
 	}
 	if d := time.Duration(s.HoldTimeout); d != 0 && (d < 100*time.Millisecond || d > time.Minute) {
 		p.Add(key+".hold_timeout", "%v is out of range; use 100ms to 1m, or \"0s\" to hold no download", d)
+	}
+	if d := time.Duration(s.HelloHold); d != 0 && (d < 10*time.Millisecond || d > 5*time.Second) {
+		p.Add(key+".hello_hold", "%v is out of range; use 10ms to 5s, or \"0s\" to hold no server's packets for a hello's verdict", d)
 	}
 	if s.OnTimeout != OnTimeoutPermit && s.OnTimeout != OnTimeoutBlock {
 		p.Add(key+".on_timeout", "%q is not a fallback; use \"permit\" (a late verdict lets the download finish) or \"block\"", s.OnTimeout)

@@ -321,6 +321,22 @@ func (s *Set) ja4Local(v string) (Hit, bool) {
 	return s.hit(JA4, v, e), true
 }
 
+// Handshakes says whether any entry can judge a handshake (a domain, a
+// JA3 or a JA4), here or in the feed.
+func (s *Set) Handshakes() bool {
+	if s == nil {
+		return false
+	}
+	if len(s.domains)+len(s.ja3)+len(s.ja4) > 0 {
+		return true
+	}
+	found := false
+	if s.feed != nil {
+		s.feed.read(func(f *Set) { found = f.Handshakes() })
+	}
+	return found
+}
+
 // Counts is the number of distinct entries per kind, for logs.
 func (s *Set) Counts() map[string]int {
 	m := map[string]int{}

@@ -1,0 +1,65 @@
+// The hello gate (tls.h): in block mode, while handshake blocklists hold
+// entries, the server's packets of a TLS handshake wait in the data plane
+// until userspace has judged its ClientHello.
+
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+)
+
+// HelloAlive is how long the hello gate stays up after the daemon last
+// said it lives (SetHelloHold): a dead daemon's gate would delay every
+// handshake by its server's retransmission timeout.
+const HelloAlive = 2 * time.Second
+
+// SetHelloHold sets how long the data plane holds a gated handshake's
+// server packets for its hello's verdict (0 gates no handshake), and
+// keeps the gate up for HelloAlive: the daemon calls it every quarter
+// second while it can judge hellos.
+func (e *Enforcer) SetHelloHold(d time.Duration) error {
+	if err := e.objs.HelloAliveUntil.Set(monoNow() + uint64(HelloAlive)); err != nil {
+		return fmt.Errorf("setting hello_alive_until: %w", err)
+	}
+	if err := e.objs.HelloHoldNs.Set(uint64(max(d, 0))); err != nil {
+		return fmt.Errorf("setting hello_hold_ns: %w", err)
+	}
+	return nil
+}
+
+// ReleaseHello tells the data plane that the flow's ClientHello is
+// judged and its server's packets need wait no more. A budget userspace
+// raised for the handshake stays (hs_verdicts holds both). Called from
+// the shard that owns the flow, as the handshake pipeline's own writes
+// to the entry are.
+func (e *Enforcer) ReleaseHello(fl datapath.Flow, proto uint8) error {
+	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
+	var v bpf.HSVerdict
+	if err := e.objs.HSVerdicts.Lookup(&k, &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("reading handshake verdict for %s-%s: %w", fl.Client, fl.Server, err)
+	}
+	if v.Release != 0 {
+		return nil
+	}
+	v.Release = 1
+	if err := e.objs.HSVerdicts.Put(&k, &v); err != nil {
+		return fmt.Errorf("releasing the hello gate of %s-%s: %w", fl.Client, fl.Server, err)
+	}
+	return nil
+}
+
+// FlowBlocked says whether userspace blocked the flow.
+func (e *Enforcer) FlowBlocked(fl datapath.Flow, proto uint8) bool {
+	k, _ := flowKey(fl.Client, fl.Server, proto, fl.Zone)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.flows[k]
+	return ok
+}

@@ -249,6 +249,7 @@ type Objects struct {
 	PortApp        *ebpf.Variable `ebpf:"port_app"`
 	IfSlots        *ebpf.Map      `ebpf:"ifslots"`
 	IfSlotTable    *ebpf.Variable `ebpf:"ifslot"`
+	ChainedTable   *ebpf.Variable `ebpf:"chained"`
 	CsumModes      *ebpf.Variable `ebpf:"csum_modes"`
 	Counters       *ebpf.Map      `ebpf:"counters"`
 	TLSFilter      *ebpf.Map      `ebpf:"tls_filter"`

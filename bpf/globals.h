@@ -33,6 +33,11 @@ __u8 port_app[65536];
  * keeps; this .bss copy makes the per-packet read a plain load. */
 __u8 ifslot[MAX_IFINDEX];
 
+/* ifindex -> a program is chained after the sensor there (sensor.xdp_share
+ * = "chain"): only then is the tail call tried, which costs every packet
+ * a few ns even with the slot empty. Userspace sets it with the slot. */
+__u8 chained[MAX_IFINDEX];
+
 /* Counter slot -> enum csum_mode: which checksums may change the program's
  * state (csum.h). Userspace sets it per interface. */
 __u8 csum_modes[MAX_IFSLOTS];

@@ -353,7 +353,7 @@ int edgesensor_xdp(struct xdp_md *ctx)
 	 * download) went through the chained program when it came in. */
 	if (meta + sizeof(__u32) <= data && *(__u32 *)meta == REINJECT_MAGIC)
 		return act;
-	if (act == XDP_PASS && ifindex < MAX_IFINDEX)
+	if (act == XDP_PASS && ifindex < MAX_IFINDEX && chained[ifindex])
 		bpf_tail_call(ctx, &chain, ifindex);
 	return act;
 }

@@ -525,6 +525,7 @@ const (
 	sensorMapTlsFilter           = "tls_filter"
 	sensorProgEdgesensorXdp      = "edgesensor_xdp"
 	sensorVarCfg                 = "cfg"
+	sensorVarChained             = "chained"
 	sensorVarCsumModes           = "csum_modes"
 	sensorVarEnfBits4            = "enf_bits4"
 	sensorVarEnfBits6            = "enf_bits6"
@@ -660,6 +661,7 @@ type sensorMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorVariableSpecs struct {
 	Cfg                 *ebpf.VariableSpec `ebpf:"cfg"`
+	Chained             *ebpf.VariableSpec `ebpf:"chained"`
 	CsumModes           *ebpf.VariableSpec `ebpf:"csum_modes"`
 	EnfBits4            *ebpf.VariableSpec `ebpf:"enf_bits4"`
 	EnfBits6            *ebpf.VariableSpec `ebpf:"enf_bits6"`
@@ -797,6 +799,7 @@ func (m *sensorMaps) Close() error {
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorVariables struct {
 	Cfg                 *ebpf.Variable `ebpf:"cfg"`
+	Chained             *ebpf.Variable `ebpf:"chained"`
 	CsumModes           *ebpf.Variable `ebpf:"csum_modes"`
 	EnfBits4            *ebpf.Variable `ebpf:"enf_bits4"`
 	EnfBits6            *ebpf.Variable `ebpf:"enf_bits6"`

@@ -96,7 +96,10 @@ type AttachOptions struct {
 	Extension func(target *ebpf.Program, fn string) (*ebpf.Program, error)
 	// Chain is the program's chain table (sharing by "chain").
 	Chain *ebpf.Map
-	Log   zerolog.Logger
+	// Chained is the program's table of the interfaces with a program
+	// chained (the tail call is tried only there).
+	Chained *ebpf.Variable
+	Log     zerolog.Logger
 }
 
 // shared decides whether to attach through libxdp's dispatcher.

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 
 	"github.com/cilium/ebpf"
+
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/edgesensor/edgesensor/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/edgesensor/edgesensor/userspace/config"
@@ -79,6 +81,7 @@ func takeOver(o AttachOptions, iface string, ifindex int, id uint32, mode string
 	}
 	undo := func() {
 		_ = o.Chain.Delete(uint32(ifindex))
+		_ = markChained(o, ifindex, false)
 		_ = os.RemoveAll(dir)
 	}
 	pc, err := p.Clone()
@@ -95,6 +98,10 @@ func takeOver(o AttachOptions, iface string, ifindex int, id uint32, mode string
 		return nil, fmt.Errorf("chaining program %q (id %d) after the sensor: %w (the kernel refuses a program "+
 			"loaded without the XDP attach type, or with other flags such as multi-buffer)", programName(id), id, err)
 	}
+	if err := markChained(o, ifindex, true); err != nil {
+		undo()
+		return nil, err
+	}
 	// Off the interface only if it is still the one there.
 	if err := setXDP(ifindex, -1, p, modeFlags(mode)); err != nil {
 		undo()
@@ -107,6 +114,26 @@ func takeOver(o AttachOptions, iface string, ifindex int, id uint32, mode string
 		}
 		undo()
 	}, nil
+}
+
+// markChained tells the program whether a program is chained on ifindex
+// (it tries the tail call only there).
+func markChained(o AttachOptions, ifindex int, on bool) error {
+	if o.Chained == nil || ifindex < 0 || ifindex >= bpf.MaxIfIndex {
+		return nil
+	}
+	var table [bpf.MaxIfIndex]uint8
+	if err := o.Chained.Get(&table); err != nil {
+		return fmt.Errorf("reading the chained table: %w", err)
+	}
+	table[ifindex] = 0
+	if on {
+		table[ifindex] = 1
+	}
+	if err := o.Chained.Set(table); err != nil {
+		return fmt.Errorf("writing the chained table: %w", err)
+	}
+	return nil
 }
 
 // keepChain makes the chain table agree with the pins when the sensor
@@ -123,7 +150,7 @@ func keepChain(o AttachOptions, iface string, ifindex int) (string, error) {
 		if err := o.Chain.Delete(uint32(ifindex)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			return "", fmt.Errorf("emptying the chain slot of %s: %w", iface, err)
 		}
-		return "", nil
+		return "", markChained(o, ifindex, false)
 	}
 	p, err := ebpf.LoadPinnedProgram(path, nil)
 	if err != nil {
@@ -132,6 +159,9 @@ func keepChain(o AttachOptions, iface string, ifindex int) (string, error) {
 	defer p.Close()
 	if err := o.Chain.Put(uint32(ifindex), p); err != nil {
 		return "", fmt.Errorf("chaining the program taken over on %s: %w", iface, err)
+	}
+	if err := markChained(o, ifindex, true); err != nil {
+		return "", err
 	}
 	name := "?"
 	if info, err := p.Info(); err == nil {

@@ -24,6 +24,7 @@ func TestPrivilegedChainTailCall(t *testing.T) {
 	}
 	defer drop.Close()
 	const lo = 1 // the test run needs a device of this namespace
+	o := AttachOptions{Chain: h.objs.Chain, Chained: h.objs.ChainedTable}
 	if err := h.objs.Chain.Put(uint32(lo), drop); err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +38,14 @@ func TestPrivilegedChainTailCall(t *testing.T) {
 		}
 		return ret
 	}
+	// The slot alone is not tried: the program tries the tail call only
+	// where userspace marked a program chained (it costs every packet).
+	if got := run(nil, lo); got != xdpPass {
+		t.Errorf("a slot not marked chained: verdict %d, want XDP_PASS", got)
+	}
+	if err := markChained(o, lo, true); err != nil {
+		t.Fatal(err)
+	}
 	if got := run(nil, lo); got != 1 {
 		t.Errorf("on the chained interface: verdict %d, want the chained program's XDP_DROP", got)
 	}
@@ -49,5 +58,14 @@ func TestPrivilegedChainTailCall(t *testing.T) {
 	}
 	if got := run(nil, lo); got != xdpPass {
 		t.Errorf("an empty slot: verdict %d", got)
+	}
+	if err := markChained(o, lo, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.objs.Chain.Put(uint32(lo), drop); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(nil, lo); got != xdpPass {
+		t.Errorf("unmarked again: verdict %d, want XDP_PASS", got)
 	}
 }

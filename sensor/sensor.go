@@ -122,7 +122,7 @@ func Setup(o Options) (*Sensor, error) {
 		return nil, err
 	}
 	s.objs = objs
-	ao.Chain = objs.Chain
+	ao.Chain, ao.Chained = objs.Chain, objs.ChainedTable
 	if s.csum, err = newChecksumModes(objs, o.Config); err != nil {
 		s.rollback(len(before) == 0)
 		return nil, err

@@ -93,9 +93,8 @@ const enum enf_reset_how *unused_enf_reset_how __attribute__((unused));
 const enum enf_what *unused_enf_what __attribute__((unused));
 const enum enf_mode *unused_enf_mode __attribute__((unused));
 
-static __always_inline struct counter_set *counters_for(struct xdp_md *ctx)
+static __always_inline struct counter_set *counters_for(__u32 ifindex)
 {
-	__u32 ifindex = ctx->ingress_ifindex;
 	__u32 slot = ifindex < MAX_IFINDEX ? ifslot[ifindex] : 0;
 
 	return bpf_map_lookup_elem(&counters, &slot);
@@ -283,18 +282,17 @@ static __always_inline int udp_candidate(struct xdp_md *ctx, struct pkt *p)
 	return b && (b[0] & 0x80);
 }
 
-static __always_inline int sensor_run(struct xdp_md *ctx)
+/* ifindex and reinjected come from the caller, which needs them after:
+ * the context's fields are loads through the device, read once. */
+static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 reinjected)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	void *meta = (void *)(long)ctx->data_meta;
-	struct counter_set *c = counters_for(ctx);
-	__u8 reinjected = 0;
+	struct counter_set *c = counters_for(ifindex);
 
 	if (!c)
 		return XDP_PASS;
-	if (meta + sizeof(__u32) <= data && *(__u32 *)meta == REINJECT_MAGIC) {
-		reinjected = 1;
+	if (reinjected) {
 		c->v[C_REINJECTED]++;
 	} else {
 		c->v[C_PACKETS]++;
@@ -344,14 +342,15 @@ struct {
 SEC("xdp")
 int edgesensor_xdp(struct xdp_md *ctx)
 {
-	int act = sensor_run(ctx);
 	__u32 ifindex = ctx->ingress_ifindex;
 	void *data = (void *)(long)ctx->data;
 	void *meta = (void *)(long)ctx->data_meta;
+	__u8 reinjected = meta + sizeof(__u32) <= data && *(__u32 *)meta == REINJECT_MAGIC;
+	int act = sensor_run(ctx, ifindex, reinjected);
 
 	/* A frame userspace re-injects (a reassembled datagram, a held
 	 * download) went through the chained program when it came in. */
-	if (meta + sizeof(__u32) <= data && *(__u32 *)meta == REINJECT_MAGIC)
+	if (reinjected)
 		return act;
 	if (act == XDP_PASS && ifindex < MAX_IFINDEX && chained[ifindex])
 		bpf_tail_call(ctx, &chain, ifindex);

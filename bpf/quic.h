@@ -12,10 +12,13 @@
 #include "flow.h"
 #include "filter.h"
 #include "emit.h"
+#include "tls.h"
 
 #define QUIC_V1 0x00000001
 #define QUIC_V2 0x6b3343cf
 
+/* Returns the packet's action: XDP_DROP for a server Initial the hello
+ * gate holds (tls.h), else XDP_PASS (0 and XDP_PASS alike to the caller). */
 __attribute__((noinline)) int handle_udp(struct xdp_md *ctx, struct pkt *p,
 					 struct counter_set *c)
 {
@@ -57,11 +60,14 @@ __attribute__((noinline)) int handle_udp(struct xdp_md *ctx, struct pkt *p,
 		bpf_map_delete_elem(&hs_verdicts, &k);
 		c->v[C_FLOWS_QUIC]++;
 		flags |= EV_F_FLOW_NEW;
+		hello_gate(p, f, 1, now, c);
 	}
 	f->last_ns = now;
 	__u32 budget = cfg.quic_budget;
 	struct hs_verdict *v = bpf_map_lookup_elem(&hs_verdicts, &k);
 	if (v) {
+		if (v->release)
+			f->hello_gate_ns = 0;
 		if (v->action == HS_END) {
 			c->v[C_QUIC_BUDGET]++;
 			return 0;
@@ -73,11 +79,19 @@ __attribute__((noinline)) int handle_udp(struct xdp_md *ctx, struct pkt *p,
 		c->v[C_QUIC_BUDGET]++;
 		return 0;
 	}
-	if (src_is_a == f->client_is_a)
+	int from_client = src_is_a == f->client_is_a;
+	if (from_client)
 		flags |= EV_F_FROM_CLIENT;
-	if (emit(ctx, p, f, EMIT_META(EV_CLASS_QUIC, flags, 0), c) == 0)
+	__u32 meta = EMIT_META(EV_CLASS_QUIC, flags, 0);
+	int held = hello_holds(p, f, from_client, now, c);
+	if (held)
+		meta = hello_meta(f, meta);
+	int err = emit(ctx, p, f, meta, c);
+	if (err == 0)
 		f->packets++;
-	return 0;
+	if (held && hello_held(f, err == 0, c))
+		return XDP_DROP;
+	return XDP_PASS;
 }
 
 #endif

@@ -324,7 +324,8 @@ static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 re
 		if (tcp_candidate(ctx, &p))
 			return handle_tcp(ctx, &p, c);
 	} else if (p.l4proto == IPPROTO_UDP && udp_candidate(ctx, &p)) {
-		handle_udp(ctx, &p, c);
+		if (handle_udp(ctx, &p, c) == XDP_DROP)
+			return XDP_DROP;
 	}
 	return XDP_PASS;
 }

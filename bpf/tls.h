@@ -246,13 +246,13 @@ static __always_inline int tls_in_order(struct flow *f, struct pkt *p, int d, __
  * (hs_verdict.release), which hands them on or, the flow blocked, sends
  * them back through the program as the client's reset. The kernel keeps
  * its own time: past hello_hold_ns without a verdict they pass. */
-static __always_inline void hello_gate(struct pkt *p, struct flow *f, int from_client, __u64 now,
+static __always_inline void hello_gate(struct pkt *p, struct flow *f, int client_hello, __u64 now,
 				       struct counter_set *c)
 {
 	f->hello_gate_ns = 0;
 	f->flags &= ~FLOW_F_HELLO_HELD;
-	if (!from_client || p->hello != HELLO_CLIENT || !hello_hold_ns || !cfg.enforce ||
-	    enforce_mode != ENF_BLOCK || p->reinjected || now >= hello_alive_until)
+	if (!client_hello || !hello_hold_ns || !cfg.enforce || enforce_mode != ENF_BLOCK || p->reinjected ||
+	    now >= hello_alive_until)
 		return;
 	/* Allowlists win: what is never acted on is not delayed either. */
 	if (enf_allowed(p->family, p->saddr, p->daddr))
@@ -274,6 +274,30 @@ static __always_inline int hello_holds(struct pkt *p, struct flow *f, int from_c
 		c->v[C_HELLO_EXPIRED]++;
 		return 0;
 	}
+	return 1;
+}
+
+/* The meta of a packet the hello gate holds: flagged held, and the first
+ * of its gate wakes the reader (it finds the rest). */
+static __always_inline __u32 hello_meta(struct flow *f, __u32 meta)
+{
+	meta |= (__u32)EV_STATE_HELD << 16;
+	if (!(f->flags & FLOW_F_HELLO_HELD))
+		meta |= EMIT_WAKE;
+	return meta;
+}
+
+/* Counts what became of a packet the gate meant to hold: emitted (held:
+ * the caller drops it), or passed because the ring had no room. Returns
+ * whether it is held. */
+static __always_inline int hello_held(struct flow *f, int emitted, struct counter_set *c)
+{
+	if (!emitted) {
+		c->v[C_HELLO_LOST]++;
+		return 0;
+	}
+	f->flags |= FLOW_F_HELLO_HELD;
+	c->v[C_HELLO_HELD]++;
 	return 1;
 }
 
@@ -330,7 +354,7 @@ static __always_inline int tls_track(struct xdp_md *ctx, struct pkt *p, struct f
 	if (from_client)
 		flags |= EV_F_FROM_CLIENT;
 	if (started)
-		hello_gate(p, f, from_client, now, c);
+		hello_gate(p, f, from_client && p->hello == HELLO_CLIENT, now, c);
 
 	/* Userspace's word on this handshake. */
 	__u32 pkt_budget = cfg.tls_budget, byte_budget = cfg.tls_byte_budget;
@@ -397,26 +421,15 @@ static __always_inline int tls_track(struct xdp_md *ctx, struct pkt *p, struct f
 		flags |= EV_F_HS_DONE;
 	__u32 meta = EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE);
 	int held = will_emit && hello_holds(p, f, from_client, now, c);
-	if (held) {
-		meta |= (__u32)EV_STATE_HELD << 16;
-		/* The first held packet wakes the reader; it finds the rest. */
-		if (!(f->flags & FLOW_F_HELLO_HELD))
-			meta |= EMIT_WAKE;
-	}
+	if (held)
+		meta = hello_meta(f, meta);
 	int err = will_emit ? emit(ctx, p, f, meta, c) : -1;
 	if (err == 0) {
 		f->packets++;
 		f->hs_bytes += p->payload_len;
 	}
-	if (held) {
-		if (err == 0) {
-			f->flags |= FLOW_F_HELLO_HELD;
-			c->v[C_HELLO_HELD]++;
-		} else {
-			c->v[C_HELLO_LOST]++;
-			held = 0;
-		}
-	}
+	if (held)
+		held = hello_held(f, err == 0, c);
 	if (end_reason)
 		tls_end(f, p, end_reason, c, counter);
 	return held ? XDP_DROP : XDP_PASS;

@@ -63,7 +63,7 @@ type enforcer struct {
 // helloStats count the packets the hello gate held, by fate.
 type helloStats struct {
 	Released atomic.Uint64 // the hello allowed: handed on
-	Reset    atomic.Uint64 // the flow blocked: back through the program as the client's reset
+	Blocked  atomic.Uint64 // the flow blocked: TCP back through the program as the client's reset, QUIC dropped
 	NotKept  atomic.Uint64 // cut at the snaplen: left to the sender's retransmission
 	Errors   atomic.Uint64 // writes and hand-ons that failed (the gate's own time lets packets through)
 }
@@ -336,7 +336,7 @@ func (e *enforcer) syncHelloHold() {
 // releaseHello opens the hello gate of a handshake judged harmless: its
 // server's packets go on from the data plane at once.
 func (e *enforcer) releaseHello(fl datapath.Flow, proto uint8) {
-	if e.helloHold.Load() == 0 || proto != datapath.ProtoTCP {
+	if e.helloHold.Load() == 0 {
 		return
 	}
 	if e.k.ReleaseHello(fl, proto) != nil {
@@ -345,21 +345,21 @@ func (e *enforcer) releaseHello(fl datapath.Flow, proto uint8) {
 }
 
 // onHelloHeld takes a server packet the hello gate held, its hello judged
-// already (the same shard read the hello first): a blocked flow's goes
-// back through the program, which turns it into the client's reset; any
-// other's goes on, and the gate opens (a hello that never parsed is
-// not judged: the packet goes on).
+// already (the same shard read the hello first): a blocked TCP flow's
+// goes back through the program, which turns it into the client's reset
+// (a QUIC one stays dropped); any other's goes on, and the gate opens (a
+// hello that never parsed is not judged: the packet goes on).
 func (e *enforcer) onHelloHeld(ev *datapath.Event) {
 	if e.hold == nil {
 		return
 	}
 	fl := ev.Flow()
 	if e.k.FlowBlocked(fl, ev.Proto) {
-		if e.hold.k.Resend(ev.Frame, ev.Ifindex) != nil {
+		if ev.Proto == datapath.ProtoTCP && e.hold.k.Resend(ev.Frame, ev.Ifindex) != nil {
 			e.helloStats.Errors.Add(1)
 			return
 		}
-		e.helloStats.Reset.Add(1)
+		e.helloStats.Blocked.Add(1)
 		return
 	}
 	if e.k.ReleaseHello(fl, ev.Proto) != nil {

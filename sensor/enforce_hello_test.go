@@ -97,6 +97,19 @@ func TestPrivilegedHelloGate(t *testing.T) {
 	}
 	checkForwardReset(t, s, out)
 
+	// QUIC: the server's Initials wait for the client's hello; the
+	// client's own go on.
+	qc := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", UDP: true, Sport: 40010, Dport: 443, Payload: testutil.QUICInitial(1)}
+	qs := qc.Reply(0, 0, "", testutil.QUICInitial(1))
+	qsrc, qdst := qc.Endpoints()
+	run(step{"QUIC client Initial", qc, xdpPass, false},
+		step{"QUIC server Initial before the verdict", qs, xdpDrop, true},
+		step{"QUIC client Initial again", qc, xdpPass, false})
+	if err := h.enf.ReleaseHello(datapath.Flow{Client: qsrc, Server: qdst}, 17); err != nil {
+		t.Fatal(err)
+	}
+	run(step{"QUIC server Initial after the release", qs, xdpPass, false})
+
 	// No verdict within hello_hold: the kernel lets the server through.
 	if err := h.enf.SetHelloHold(20 * time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -138,7 +151,7 @@ func TestPrivilegedHelloGate(t *testing.T) {
 	}
 	c, s, _ = flow(40006)
 	run(step{"daemon silent: hello", c, xdpPass, false}, step{"daemon silent: server", s, xdpPass, false})
-	if n := count("hello_gated"); n != 3 {
-		t.Errorf("hello_gated %d, want 3 (the allowlisted, monitored, ungated and unrenewed hellos not)", n)
+	if n := count("hello_gated"); n != 4 {
+		t.Errorf("hello_gated %d, want 4 (the allowlisted, monitored, ungated and unrenewed hellos not)", n)
 	}
 }

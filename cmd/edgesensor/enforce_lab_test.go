@@ -305,7 +305,7 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	// reload) without, in alternating rounds.
 	hf := scrape(t, l)
 	var reset, released float64
-	reset, _ = metricValue(hf, "edgesensor_enforcement_hello_held_packets_total", map[string]string{"fate": "reset"})
+	reset, _ = metricValue(hf, "edgesensor_enforcement_hello_held_packets_total", map[string]string{"fate": "blocked"})
 	handshakes := func(n int) []time.Duration {
 		var ts []time.Duration
 		for i := 0; i < n; i++ {
@@ -344,7 +344,7 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	// before the server answers. TestPrivilegedHelloGate holds them
 	// for certain.)
 	us := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-	t.Logf("allowed handshakes (curl time_appconnect, 30 each): with the hello gate p50 %v p99 %v, without p50 %v p99 %v; %v server packets held and released, %v turned into resets",
+	t.Logf("allowed handshakes (curl time_appconnect, 30 each): with the hello gate p50 %v p99 %v, without p50 %v p99 %v; %v server packets held and released, %v held for blocked flows",
 		us(quantile(gated, 0.5)), us(quantile(gated, 0.99)), us(quantile(ungated, 0.5)), us(quantile(ungated, 0.99)), released, reset)
 
 	// A name below the threshold passes (the certificate does not match:

@@ -14,27 +14,29 @@ import (
 )
 
 type flowcountFlow struct {
-	_           structs.HostLayout
-	FirstNs     uint64
-	LastNs      uint64
-	StreamBytes uint64
-	HelloGateNs uint64
-	HsBytes     uint32
-	NextRec     [2]uint32
-	NextSeq     [2]uint32
-	ReopenIsn   uint32
-	TlsState    uint32
-	TlsFlags    uint32
-	FilterGen   uint32
-	Packets     uint16
-	Lost        uint16
-	Part        [2][4]uint8
-	PartLen     [2]uint8
-	Kind        uint8
-	ClientIsA   uint8
-	Rearms      uint8
-	Flags       uint8
-	Pad         [2]uint8
+	_            structs.HostLayout
+	FirstNs      uint64
+	LastNs       uint64
+	StreamBytes  uint64
+	HelloGateNs  uint64
+	HelloGateSeq uint32
+	HsBytes      uint32
+	NextRec      [2]uint32
+	NextSeq      [2]uint32
+	ReopenIsn    uint32
+	TlsState     uint32
+	TlsFlags     uint32
+	FilterGen    uint32
+	Packets      uint16
+	Lost         uint16
+	Part         [2][4]uint8
+	PartLen      [2]uint8
+	Kind         uint8
+	ClientIsA    uint8
+	Rearms       uint8
+	Flags        uint8
+	Pad          [2]uint8
+	_            [4]byte
 }
 
 type flowcountFlowKey struct {

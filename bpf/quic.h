@@ -60,14 +60,19 @@ __attribute__((noinline)) int handle_udp(struct xdp_md *ctx, struct pkt *p,
 		bpf_map_delete_elem(&hs_verdicts, &k);
 		c->v[C_FLOWS_QUIC]++;
 		flags |= EV_F_FLOW_NEW;
-		hello_gate(p, f, 1, now, c);
+		hello_gate(p, f, 0, now, c);
 	}
 	f->last_ns = now;
 	__u32 budget = cfg.quic_budget;
 	struct hs_verdict *v = bpf_map_lookup_elem(&hs_verdicts, &k);
+	int from_client = src_is_a == f->client_is_a;
+	if (from_client)
+		flags |= EV_F_FROM_CLIENT;
+	/* A server Initial while the hello gate is up is held, whatever the
+	 * budget or userspace's end say (tls.h). */
+	if (!from_client && hello_pending(p, f, v, now, c))
+		return hello_hold(ctx, p, f, EMIT_META(EV_CLASS_QUIC, flags, 0), c);
 	if (v) {
-		if (v->release)
-			f->hello_gate_ns = 0;
 		if (v->action == HS_END) {
 			c->v[C_QUIC_BUDGET]++;
 			return 0;
@@ -79,18 +84,8 @@ __attribute__((noinline)) int handle_udp(struct xdp_md *ctx, struct pkt *p,
 		c->v[C_QUIC_BUDGET]++;
 		return 0;
 	}
-	int from_client = src_is_a == f->client_is_a;
-	if (from_client)
-		flags |= EV_F_FROM_CLIENT;
-	__u32 meta = EMIT_META(EV_CLASS_QUIC, flags, 0);
-	int held = hello_holds(p, f, from_client, now, c);
-	if (held)
-		meta = hello_meta(f, meta);
-	int err = emit(ctx, p, f, meta, c);
-	if (err == 0)
+	if (emit(ctx, p, f, EMIT_META(EV_CLASS_QUIC, flags, 0), c) == 0)
 		f->packets++;
-	if (held && hello_held(f, err == 0, c))
-		return XDP_DROP;
 	return XDP_PASS;
 }
 

@@ -193,7 +193,7 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 		if (st & ST_BODY)
 			p->hello = HELLO_NONE;
 	}
-	if (cfg.tls_enabled && (p->hello || f->tls_state == TLS_ACTIVE))
+	if (cfg.tls_enabled && (p->hello || f->tls_state == TLS_ACTIVE || f->hello_gate_ns))
 		return tls_track(ctx, p, f, &k, src_is_a, !(f->kind & (FLOW_TLS | FLOW_STREAM)), c);
 	return XDP_PASS;
 }

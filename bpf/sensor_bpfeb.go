@@ -306,27 +306,29 @@ type sensorFileHold struct {
 }
 
 type sensorFlow struct {
-	_           structs.HostLayout
-	FirstNs     uint64
-	LastNs      uint64
-	StreamBytes uint64
-	HelloGateNs uint64
-	HsBytes     uint32
-	NextRec     [2]uint32
-	NextSeq     [2]uint32
-	ReopenIsn   uint32
-	TlsState    uint32
-	TlsFlags    uint32
-	FilterGen   uint32
-	Packets     uint16
-	Lost        uint16
-	Part        [2][4]uint8
-	PartLen     [2]uint8
-	Kind        uint8
-	ClientIsA   uint8
-	Rearms      uint8
-	Flags       uint8
-	Pad         [2]uint8
+	_            structs.HostLayout
+	FirstNs      uint64
+	LastNs       uint64
+	StreamBytes  uint64
+	HelloGateNs  uint64
+	HelloGateSeq uint32
+	HsBytes      uint32
+	NextRec      [2]uint32
+	NextSeq      [2]uint32
+	ReopenIsn    uint32
+	TlsState     uint32
+	TlsFlags     uint32
+	FilterGen    uint32
+	Packets      uint16
+	Lost         uint16
+	Part         [2][4]uint8
+	PartLen      [2]uint8
+	Kind         uint8
+	ClientIsA    uint8
+	Rearms       uint8
+	Flags        uint8
+	Pad          [2]uint8
+	_            [4]byte
 }
 
 type sensorFlowBlock struct {
@@ -348,7 +350,6 @@ const (
 	sensorFlowFlagFLOW_F_STREAM_EMITTED sensorFlowFlag = 4
 	sensorFlowFlagFLOW_F_REOPEN         sensorFlowFlag = 8
 	sensorFlowFlagFLOW_F_LOST_DATA      sensorFlowFlag = 16
-	sensorFlowFlagFLOW_F_HELLO_HELD     sensorFlowFlag = 32
 )
 
 type sensorFlowKey struct {
@@ -418,13 +419,14 @@ const (
 )
 
 type sensorHsVerdict struct {
-	_        structs.HostLayout
-	Packets  uint32
-	Bytes    uint32
-	Action   uint8
-	EndState uint8
-	Release  uint8
-	Pad      [5]uint8
+	_          structs.HostLayout
+	Packets    uint32
+	Bytes      uint32
+	Action     uint8
+	EndState   uint8
+	Release    uint8
+	Pad        uint8
+	ReleaseSeq uint32
 }
 
 type sensorScratchBuf struct {

@@ -246,29 +246,36 @@ static __always_inline int tls_in_order(struct flow *f, struct pkt *p, int d, __
  * (hs_verdict.release), which hands them on or, the flow blocked, sends
  * them back through the program as the client's reset. The kernel keeps
  * its own time: past hello_hold_ns without a verdict they pass. */
-static __always_inline void hello_gate(struct pkt *p, struct flow *f, int client_hello, __u64 now,
+static __always_inline void hello_gate(struct pkt *p, struct flow *f, __u32 seq, __u64 now,
 				       struct counter_set *c)
 {
 	f->hello_gate_ns = 0;
-	f->flags &= ~FLOW_F_HELLO_HELD;
-	if (!client_hello || !hello_hold_ns || !cfg.enforce || enforce_mode != ENF_BLOCK || p->reinjected ||
-	    now >= hello_alive_until)
+	if (!hello_hold_ns || !cfg.enforce || enforce_mode != ENF_BLOCK || p->reinjected || now >= hello_alive_until)
 		return;
 	/* Allowlists win: what is never acted on is not delayed either. */
 	if (enf_allowed(p->family, p->saddr, p->daddr))
 		return;
 	f->hello_gate_ns = now;
+	f->hello_gate_seq = seq;
 	c->v[C_HELLO_GATED]++;
 }
 
-/* Whether the hello gate holds server packet p now. */
-static __always_inline int hello_holds(struct pkt *p, struct flow *f, int from_client, __u64 now,
-				       struct counter_set *c)
+/* Whether the flow's hello gate is up for a server packet now: userspace
+ * has not opened it (v: the flow's hs_verdict, if any) and its time has
+ * not run out. Nothing but a new client hello, the release of this gate
+ * or the time lowers it: not the end of handshake tracking, which a
+ * server's forged RST can bring about. */
+static __always_inline int hello_pending(struct pkt *p, struct flow *f, struct hs_verdict *v, __u64 now,
+					 struct counter_set *c)
 {
 	__u64 since = f->hello_gate_ns;
 
-	if (!since || from_client || !p->payload_len || p->reinjected)
+	if (!since || p->reinjected)
 		return 0;
+	if (v && v->release && v->release_seq == f->hello_gate_seq) {
+		f->hello_gate_ns = 0;
+		return 0;
+	}
 	if (enforce_mode != ENF_BLOCK || now - since >= hello_hold_ns) {
 		f->hello_gate_ns = 0;
 		c->v[C_HELLO_EXPIRED]++;
@@ -277,28 +284,20 @@ static __always_inline int hello_holds(struct pkt *p, struct flow *f, int from_c
 	return 1;
 }
 
-/* The meta of a packet the hello gate holds: flagged held, and the first
- * of its gate wakes the reader (it finds the rest). */
-static __always_inline __u32 hello_meta(struct flow *f, __u32 meta)
+/* Emits a server packet the hello gate holds, flagged held and waking
+ * the reader (a gate holds a few packets, each waited for). Returns the
+ * packet's action: XDP_DROP once held, XDP_PASS when the ring had no
+ * room (it goes on unheld). */
+static __always_inline int hello_hold(struct xdp_md *ctx, struct pkt *p, struct flow *f, __u32 meta,
+				      struct counter_set *c)
 {
-	meta |= (__u32)EV_STATE_HELD << 16;
-	if (!(f->flags & FLOW_F_HELLO_HELD))
-		meta |= EMIT_WAKE;
-	return meta;
-}
-
-/* Counts what became of a packet the gate meant to hold: emitted (held:
- * the caller drops it), or passed because the ring had no room. Returns
- * whether it is held. */
-static __always_inline int hello_held(struct flow *f, int emitted, struct counter_set *c)
-{
-	if (!emitted) {
+	meta |= (__u32)EV_STATE_HELD << 16 | EMIT_WAKE;
+	if (emit(ctx, p, f, meta, c) < 0) {
 		c->v[C_HELLO_LOST]++;
-		return 0;
+		return XDP_PASS;
 	}
-	f->flags |= FLOW_F_HELLO_HELD;
 	c->v[C_HELLO_HELD]++;
-	return 1;
+	return XDP_DROP;
 }
 
 /* TLS handshake tracking for one TCP packet. pick_client says nothing else
@@ -317,6 +316,16 @@ static __always_inline int tls_track(struct xdp_md *ctx, struct pkt *p, struct f
 	if (st == TLS_ACTIVE && idle_since(now, f->last_ns)) {
 		tls_end(f, p, TLS_IDLE, c, C_TLS_IDLE);
 		st = f->tls_state;
+	}
+	/* Userspace's word on this handshake. */
+	struct hs_verdict *v = bpf_map_lookup_elem(&hs_verdicts, k);
+	/* A server packet while the hello gate is up: held, whatever the
+	 * tracking (ended by a forged RST, say) would do with it. */
+	int gated = src_is_a != f->client_is_a && hello_pending(p, f, v, now, c);
+	if (gated && st != TLS_ACTIVE) {
+		if (!p->payload_len)
+			return XDP_PASS;
+		return hello_hold(ctx, p, f, EMIT_META(EV_CLASS_TLS, 0, st), c);
 	}
 	if (st != TLS_ACTIVE) {
 		if (!hello)
@@ -353,15 +362,15 @@ static __always_inline int tls_track(struct xdp_md *ctx, struct pkt *p, struct f
 	int dir = from_client ? 0 : 1;
 	if (from_client)
 		flags |= EV_F_FROM_CLIENT;
+	/* A client's hello (or a record start too short to tell: a hello in
+	 * small pieces) raises the gate; a server's restarts nothing of it. */
+	if (started && from_client && hello != HELLO_SERVER)
+		hello_gate(p, f, payload_seq(p), now, c);
 	if (started)
-		hello_gate(p, f, from_client && p->hello == HELLO_CLIENT, now, c);
+		v = NULL; /* tls_start deleted it: an earlier handshake's */
 
-	/* Userspace's word on this handshake. */
 	__u32 pkt_budget = cfg.tls_budget, byte_budget = cfg.tls_byte_budget;
-	struct hs_verdict *v = bpf_map_lookup_elem(&hs_verdicts, k);
 	if (v) {
-		if (v->release)
-			f->hello_gate_ns = 0;
 		if (v->action == HS_END) {
 			__u8 why = v->end_state == TLS_USER_NOT_TLS ? TLS_USER_NOT_TLS : TLS_USER_DONE;
 			tls_end(f, p, why, c, C_TLS_USER_END);
@@ -417,22 +426,29 @@ static __always_inline int tls_track(struct xdp_md *ctx, struct pkt *p, struct f
 		counter = C_TLS_BUDGET;
 		flags |= EV_F_BUDGET;
 	}
+	/* While the gate is up the server ends nothing (its RST, FIN or
+	 * junk would otherwise end the tracking that routes its packets
+	 * here); its packets count against no budget. */
+	if (gated)
+		end_reason = 0, flags &= ~EV_F_BUDGET;
 	if (end_reason)
 		flags |= EV_F_HS_DONE;
 	__u32 meta = EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE);
-	int held = will_emit && hello_holds(p, f, from_client, now, c);
-	if (held)
-		meta = hello_meta(f, meta);
+	if (gated && p->payload_len)
+		return hello_hold(ctx, p, f, meta, c);
 	int err = will_emit ? emit(ctx, p, f, meta, c) : -1;
 	if (err == 0) {
 		f->packets++;
 		f->hs_bytes += p->payload_len;
 	}
-	if (held)
-		held = hello_held(f, err == 0, c);
+	/* The packet that completes the handshake, lost: the next one (both
+	 * directions' application data are marked) ends it where userspace
+	 * sees it, which would otherwise time the handshake out. */
+	if (end_reason == TLS_DONE && err != 0)
+		return XDP_PASS;
 	if (end_reason)
 		tls_end(f, p, end_reason, c, counter);
-	return held ? XDP_DROP : XDP_PASS;
+	return XDP_PASS;
 }
 
 #endif

@@ -105,7 +105,6 @@ enum flow_flag {
 	FLOW_F_STREAM_EMITTED = 1 << 2, /* a stream event of this flow went out */
 	FLOW_F_REOPEN = 1 << 3,        /* a client SYN (flow.reopen_isn) waits for its SYN-ACK */
 	FLOW_F_LOST_DATA = 1 << 4,     /* a record with payload was lost: counted in C_FLOWS_LOST_* */
-	FLOW_F_HELLO_HELD = 1 << 5,    /* the hello gate held a server packet (the first woke userspace) */
 };
 
 /* Per-interface, per-CPU counters: index into counter_set.v. */
@@ -252,6 +251,7 @@ struct flow {
 	__u64 last_ns;
 	__u64 stream_bytes; /* payload bytes emitted into the streams ring */
 	__u64 hello_gate_ns; /* block mode: when the ClientHello whose verdict the server's packets wait for came (tls.h); 0: none */
+	__u32 hello_gate_seq; /* that hello's first sequence number (QUIC: 0): the gate's name in hs_verdict.release_seq */
 	__u32 hs_bytes;     /* TLS: payload bytes emitted for the handshake */
 	__u32 next_rec[2];  /* TLS: sequence number of the next record, per direction */
 	__u32 next_seq[2];  /* TLS: end of the in-order bytes seen, per direction */
@@ -332,8 +332,9 @@ struct hs_verdict {
 	__u32 bytes;     /* HS_EXTEND: payload byte budget */
 	__u8 action;     /* enum hs_action */
 	__u8 end_state;  /* HS_END: TLS_USER_DONE or TLS_USER_NOT_TLS */
-	__u8 release;    /* userspace judged the ClientHello: the server's packets wait no more */
-	__u8 _pad[5];
+	__u8 release;    /* userspace judged the ClientHello of gate release_seq: the server's packets wait no more */
+	__u8 _pad;
+	__u32 release_seq; /* the gate it opens (flow.hello_gate_seq): an older hello's word opens no newer gate */
 };
 
 /* A new TCP connection whose first client bytes have not come yet (tls.h):

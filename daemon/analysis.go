@@ -36,7 +36,7 @@ type analysis struct {
 	// onHello is enforcement's ClientHello hook, once it runs.
 	onHello atomic.Pointer[func(*handshake.Hello)]
 	// onHeld is enforcement's hook for packets the hello gate held.
-	onHeld     atomic.Pointer[func(*datapath.Event)]
+	onHeld     atomic.Pointer[func(*datapath.Event, *handshake.Hello)]
 	enf        atomic.Pointer[enforcer] // nil unless enforcement runs
 	cloudMu    sync.Mutex
 	cloudBase  map[string]uint64 // figures of uplinks closed (off by reload, or at the end)
@@ -178,7 +178,7 @@ func newAnalysis(cfg *config.Config, dp dataPlane, w io.Writer, fr *feedRunner, 
 	// Only a sensor loaded with enforcement can take it on (off to on
 	// takes a restart); without, hellos cost nothing more.
 	var onHello func(*handshake.Hello)
-	var onHeld func(*datapath.Event)
+	var onHeld func(*datapath.Event, *handshake.Hello)
 	if cfg.Enforce.ModeValue() != enforce.Off {
 		onHello, onHeld = a.clientHello, a.heldByHello
 	}
@@ -240,9 +240,9 @@ func (a *analysis) clientHello(h *handshake.Hello) {
 // heldByHello hands a packet the hello gate held to enforcement, when it
 // runs (without, the gate is down and the sender's retransmission
 // passes).
-func (a *analysis) heldByHello(ev *datapath.Event) {
+func (a *analysis) heldByHello(ev *datapath.Event, judged *handshake.Hello) {
 	if fn := a.onHeld.Load(); fn != nil {
-		(*fn)(ev)
+		(*fn)(ev, judged)
 	}
 }
 

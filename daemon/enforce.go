@@ -57,6 +57,7 @@ type enforcer struct {
 	// helloHold is the hello gate's time in force in the data plane (0:
 	// off); helloStats what became of the packets it held.
 	helloHold  atomic.Int64
+	helloMu    sync.Mutex // one syncHelloHold at a time (run loop, reloads, replay's ticker)
 	helloStats helloStats
 }
 
@@ -65,6 +66,7 @@ type helloStats struct {
 	Released atomic.Uint64 // the hello allowed: handed on
 	Blocked  atomic.Uint64 // the flow blocked: TCP back through the program as the client's reset, QUIC dropped
 	NotKept  atomic.Uint64 // cut at the snaplen: left to the sender's retransmission
+	Waiting  atomic.Uint64 // the hello still to come: dropped (the gate stays; the sender retransmits)
 	Errors   atomic.Uint64 // writes and hand-ons that failed (the gate's own time lets packets through)
 }
 
@@ -293,7 +295,7 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 	}
 	hit, reason, ok := enforce.Handshake(e.currentSet(), set.Threshold, h.SNI, h.JA3, h.JA4)
 	if !ok {
-		e.releaseHello(h.Flow, h.Proto)
+		e.releaseHello(h)
 		return
 	}
 	d := sensor.FlowDetail{Reason: reason, Kind: hit.Kind.String(), Value: hit.Value, List: hit.Source, Level: hit.Level}
@@ -302,7 +304,7 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 		e.decided.add(time.Since(h.Seen))
 	}
 	if err != nil {
-		e.releaseHello(h.Flow, h.Proto)
+		e.releaseHello(h)
 		e.blockErrs.Add(1)
 		if e.blockErrs.Load()%1000 == 1 {
 			e.log.Warn().Err(err).Uint64("errors", e.blockErrs.Load()).Msg("enforcement: flow not blocked")
@@ -315,6 +317,8 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 // intel holds handshake entries (without, no hello is blocked, and none
 // need wait).
 func (e *enforcer) syncHelloHold() {
+	e.helloMu.Lock()
+	defer e.helloMu.Unlock()
 	set := e.set.Load()
 	want := time.Duration(0)
 	if e.hold != nil && set.ModeValue() == enforce.Block && e.currentSet().Handshakes() {
@@ -335,45 +339,46 @@ func (e *enforcer) syncHelloHold() {
 
 // releaseHello opens the hello gate of a handshake judged harmless: its
 // server's packets go on from the data plane at once.
-func (e *enforcer) releaseHello(fl datapath.Flow, proto uint8) {
+func (e *enforcer) releaseHello(h *handshake.Hello) {
 	if e.helloHold.Load() == 0 {
 		return
 	}
-	if e.k.ReleaseHello(fl, proto) != nil {
+	if e.k.ReleaseHello(h.Flow, h.Proto, h.Seq) != nil {
 		e.helloStats.Errors.Add(1)
 	}
 }
 
-// onHelloHeld takes a server packet the hello gate held, its hello judged
-// already (the same shard read the hello first): a blocked TCP flow's
-// goes back through the program, which turns it into the client's reset
-// (a QUIC one stays dropped); any other's goes on, and the gate opens (a
-// hello that never parsed is not judged: the packet goes on).
-func (e *enforcer) onHelloHeld(ev *datapath.Event) {
+// onHelloHeld takes a server packet the hello gate held. A blocked TCP
+// flow's goes back through the program, which turns it into the client's
+// reset (a QUIC one stays dropped). One whose hello is still to come (the
+// server answered part of it: a QUIC ACK, or a server racing its own
+// client) stays dropped: the gate stays up, and the sender retransmits
+// it. Any other goes on, then the gate opens (in that order, so the
+// packets after it do not overtake it).
+func (e *enforcer) onHelloHeld(ev *datapath.Event, judged *handshake.Hello) {
 	if e.hold == nil {
 		return
 	}
 	fl := ev.Flow()
-	if e.k.FlowBlocked(fl, ev.Proto) {
+	switch {
+	case e.k.FlowBlocked(fl, ev.Proto):
 		if ev.Proto == datapath.ProtoTCP && e.hold.k.Resend(ev.Frame, ev.Ifindex) != nil {
 			e.helloStats.Errors.Add(1)
 			return
 		}
 		e.helloStats.Blocked.Add(1)
 		return
-	}
-	if e.k.ReleaseHello(fl, ev.Proto) != nil {
-		e.helloStats.Errors.Add(1)
-	}
-	if len(ev.Frame) != ev.FrameLen {
+	case judged == nil:
+		e.helloStats.Waiting.Add(1)
+		return
+	case len(ev.Frame) != ev.FrameLen:
 		e.helloStats.NotKept.Add(1)
-		return
-	}
-	if e.hold.k.Release(ev.Frame, ev.Ifindex) != nil {
+	case e.hold.k.Release(ev.Frame, ev.Ifindex) != nil:
 		e.helloStats.Errors.Add(1)
-		return
+	default:
+		e.helloStats.Released.Add(1)
 	}
-	e.helloStats.Released.Add(1)
+	e.releaseHello(judged)
 }
 
 // onAction writes one action record as an edgesensor.action event.

@@ -34,21 +34,22 @@ func (e *Enforcer) SetHelloHold(d time.Duration) error {
 	return nil
 }
 
-// ReleaseHello tells the data plane that the flow's ClientHello is
-// judged and its server's packets need wait no more. A budget userspace
-// raised for the handshake stays (hs_verdicts holds both). Called from
-// the shard that owns the flow, as the handshake pipeline's own writes
-// to the entry are.
-func (e *Enforcer) ReleaseHello(fl datapath.Flow, proto uint8) error {
+// ReleaseHello tells the data plane that the flow's ClientHello whose
+// first byte is seq (QUIC: 0) is judged: the server's packets its gate
+// holds need wait no more (a gate a newer hello raised stays). A budget
+// userspace raised for the handshake stays (hs_verdicts holds both).
+// Called from the shard that owns the flow, as the handshake pipeline's
+// own writes to the entry are.
+func (e *Enforcer) ReleaseHello(fl datapath.Flow, proto uint8, seq uint32) error {
 	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
 	var v bpf.HSVerdict
 	if err := e.objs.HSVerdicts.Lookup(&k, &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("reading handshake verdict for %s-%s: %w", fl.Client, fl.Server, err)
 	}
-	if v.Release != 0 {
+	if v.Release != 0 && v.ReleaseSeq == seq {
 		return nil
 	}
-	v.Release = 1
+	v.Release, v.ReleaseSeq = 1, seq
 	if err := e.objs.HSVerdicts.Put(&k, &v); err != nil {
 		return fmt.Errorf("releasing the hello gate of %s-%s: %w", fl.Client, fl.Server, err)
 	}

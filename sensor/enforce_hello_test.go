@@ -6,6 +6,7 @@
 package sensor
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -71,7 +72,13 @@ func TestPrivilegedHelloGate(t *testing.T) {
 	if n := count("hello_held"); n != 2 {
 		t.Errorf("hello_held %d, want 2", n)
 	}
-	if err := h.enf.ReleaseHello(fl, 6); err != nil {
+	// An older hello's word (another first sequence number) opens no
+	// newer gate.
+	if err := h.enf.ReleaseHello(fl, 6, 7); err != nil {
+		t.Fatal(err)
+	}
+	run(step{"server flight after a stale release", s, xdpDrop, true})
+	if err := h.enf.ReleaseHello(fl, 6, c.Seq); err != nil {
 		t.Fatal(err)
 	}
 	run(step{"server flight after the release", s, xdpPass, false})
@@ -103,12 +110,44 @@ func TestPrivilegedHelloGate(t *testing.T) {
 	qs := qc.Reply(0, 0, "", testutil.QUICInitial(1))
 	qsrc, qdst := qc.Endpoints()
 	run(step{"QUIC client Initial", qc, xdpPass, false},
-		step{"QUIC server Initial before the verdict", qs, xdpDrop, true},
-		step{"QUIC client Initial again", qc, xdpPass, false})
-	if err := h.enf.ReleaseHello(datapath.Flow{Client: qsrc, Server: qdst}, 17); err != nil {
+		step{"QUIC server Initial before the verdict", qs, xdpDrop, true})
+	// Client Initials spending the flow's budget do not open it.
+	for i := 0; i < h.cfg.Capture.QUICInitials+2; i++ {
+		run(step{fmt.Sprintf("QUIC client Initial %d", i), qc, xdpPass, false})
+	}
+	run(step{"QUIC server Initial past the budget", qs, xdpDrop, true})
+	if err := h.enf.ReleaseHello(datapath.Flow{Client: qsrc, Server: qdst}, 17, 0); err != nil {
 		t.Fatal(err)
 	}
 	run(step{"QUIC server Initial after the release", qs, xdpPass, false})
+
+	gated := count("hello_gated")
+	// The server cannot lower the gate by ending the tracking: its RST
+	// (believed: it has sent nothing yet), FIN or a junk record.
+	for i, end := range []testutil.Pkt{s.With(5001, "RA", nil), s.With(5001, "FA", nil), s.With(5001, "PA", []byte("junk, no TLS record"))} {
+		c, s, _ := flow(uint16(40020 + i))
+		run(step{"client hello", c, xdpPass, false})
+		end.Sport, end.Dport = s.Sport, s.Dport
+		ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: end.Frame()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.drain()
+		run(step{fmt.Sprintf("server flight after the server's end %d (action %d)", i, ret), s, xdpDrop, true})
+		gated++
+	}
+	// A hello in pieces too short to tell (a record header cut short)
+	// raises the gate too.
+	c, s, _ = flow(40030)
+	head, rest := c, c
+	head.Payload, rest.Payload, rest.Seq = ch[:3], ch[3:], c.Seq+3
+	run(step{"3 bytes of a hello", head, xdpPass, false}, step{"the rest", rest, xdpPass, false},
+		step{"server flight", s, xdpDrop, true})
+	gated++
+	if n := count("hello_gated"); n != gated {
+		t.Errorf("hello_gated %d, want %d", n, gated)
+	}
+	total := gated
 
 	// No verdict within hello_hold: the kernel lets the server through.
 	if err := h.enf.SetHelloHold(20 * time.Millisecond); err != nil {
@@ -151,7 +190,7 @@ func TestPrivilegedHelloGate(t *testing.T) {
 	}
 	c, s, _ = flow(40006)
 	run(step{"daemon silent: hello", c, xdpPass, false}, step{"daemon silent: server", s, xdpPass, false})
-	if n := count("hello_gated"); n != 4 {
-		t.Errorf("hello_gated %d, want 4 (the allowlisted, monitored, ungated and unrenewed hellos not)", n)
+	if n := count("hello_gated"); n != total+1 {
+		t.Errorf("hello_gated %d, want %d (the expiring one; the allowlisted, monitored, ungated and unrenewed hellos not)", n, total+1)
 	}
 }

@@ -97,7 +97,7 @@ func (w *HSVerdictWriter) ExtendHandshake(fl datapath.Flow, proto uint8, packets
 	if err := w.m.Lookup(&k, &old); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("reading handshake verdict for %s-%s: %w", fl.Client, fl.Server, err)
 	}
-	return w.put(fl, proto, bpf.HSVerdict{Action: bpf.HSExtend, Packets: packets, Bytes: bytes, Release: old.Release})
+	return w.put(fl, proto, bpf.HSVerdict{Action: bpf.HSExtend, Packets: packets, Bytes: bytes, Release: old.Release, ReleaseSeq: old.ReleaseSeq})
 }
 
 // ForgetHandshake implements datapath.HandshakeVerdicts.

@@ -104,16 +104,20 @@ type flow struct {
 	first, last    time.Time
 	packets        int
 	lost, gaps     bool
-	conflict       bool
-	reset          bool // the receiver model saw the connection end
-	tunnel         *ecs.Tunnel
-	dirs           [2]*direction // TCP: client→server, server→client
-	conn           *reassembly.Conn
-	bytes          int // payload bytes the data plane emitted for it
-	budgetPkts     int // the budget the data plane has for it
-	budgetBytes    int
-	verdict        bool // a verdict was written for it
-	qc             *quic.Conn
+	// chSeq: the earliest client payload sequence number seen before the
+	// hello was read, the name of the data plane's hello gate.
+	chSeq       uint32
+	chSeqSet    bool
+	conflict    bool
+	reset       bool // the receiver model saw the connection end
+	tunnel      *ecs.Tunnel
+	dirs        [2]*direction // TCP: client→server, server→client
+	conn        *reassembly.Conn
+	bytes       int // payload bytes the data plane emitted for it
+	budgetPkts  int // the budget the data plane has for it
+	budgetBytes int
+	verdict     bool // a verdict was written for it
+	qc          *quic.Conn
 
 	chRaw, shRaw []byte
 	ch           tlswire.ClientHello

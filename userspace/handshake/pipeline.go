@@ -55,11 +55,15 @@ type Config struct {
 	OnClientHello func(h *Hello)
 	// OnHeld, when set, is handed each packet the data plane held for
 	// its hello's verdict (the hello gate, block mode), once the
-	// analysis has read it: by then the flow's ClientHello, read before
-	// it by the same shard, was judged. It hands the packet on or, the
-	// flow blocked, back as the client's reset. From the shards'
-	// goroutines at once; ev is only valid during the call.
-	OnHeld func(ev *datapath.Event)
+	// analysis has read it. judged is the flow's hello as OnClientHello
+	// was told it (it was judged then: the same shard read it first), or
+	// one with only Flow, Proto and Seq when there was nothing to judge
+	// (the client speaks no TLS; the handshake was written already: Seq
+	// 0, no gate of its own); nil while the hello is still to come (a
+	// server answering before the whole hello: the packet waits). From
+	// the shards' goroutines at once; ev and judged are only valid
+	// during the call.
+	OnHeld func(ev *datapath.Event, judged *Hello)
 	// Checksums decides which segments a host drops for a checksum (nil:
 	// none are checked); Policy resolves overlapping segments.
 	Checksums *datapath.Checksums
@@ -93,6 +97,9 @@ type Hello struct {
 	Flow          datapath.Flow
 	Proto         uint8
 	SNI, JA3, JA4 string
+	// Seq is the sequence number of the client's first hello byte (QUIC:
+	// 0): the name of the data plane's hello gate it opens.
+	Seq uint32
 	// Seen is when the hello's last packet was seen (the data plane's
 	// stamp): enforcement's decision time is measured from it.
 	Seen time.Time

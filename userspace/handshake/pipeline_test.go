@@ -181,15 +181,30 @@ func TestLossPastTheEncryptedStartIsHarmless(t *testing.T) {
 }
 
 // The hello gate's packets reach OnHeld after the analysis read them,
-// and after the flow's ClientHello reached OnClientHello (enforcement
-// has judged the hello by then); a packet not held does not.
+// with the flow's hello as OnClientHello was told it (judged then: the
+// same shard read it first) and the gate's name, the hello's first
+// sequence number; a server packet before the whole hello reaches it
+// with none (it waits); a packet not held does not reach it.
 func TestHeldPacketsFollowTheirHello(t *testing.T) {
 	tr := readTruth(t, "tls_curl13")
 	evs := packetEvents(t, "tls_curl13", uint16(tr.TLS[0].ClientPort))
+	if !evs[0].FromClient() || len(evs[0].Payload) < 100 {
+		t.Fatal("the capture does not start with the ClientHello")
+	}
+	// The hello in two segments, a held server packet between them (a
+	// server racing its own client), and the server's flight held.
+	first, second := evs[0], evs[0]
+	first.Payload, first.PayloadLen = evs[0].Payload[:60], 60
+	second.Payload, second.PayloadLen, second.Seq = evs[0].Payload[60:], len(evs[0].Payload)-60, evs[0].Seq+60
+	early := datapath.Event{Class: datapath.ClassTLS, Proto: datapath.ProtoTCP, Time: evs[0].Time, Interface: "test",
+		Src: evs[0].Dst, Dst: evs[0].Src, Seq: 77, Ack: evs[0].Seq, Payload: []byte{23, 3, 3, 0, 1, 0}, TCPFlags: 0x18,
+		State: datapath.StateHeld}
+	early.PayloadLen = len(early.Payload)
 	held := -1
-	for i := range evs {
-		if !evs[i].FromClient() {
-			evs[i].State |= datapath.StateHeld
+	seq := append([]datapath.Event{first, early, second}, evs[1:]...)
+	for i := range seq {
+		if i > 2 && !seq[i].FromClient() {
+			seq[i].State |= datapath.StateHeld
 			held = i
 			break
 		}
@@ -198,20 +213,28 @@ func TestHeldPacketsFollowTheirHello(t *testing.T) {
 	var out bytes.Buffer
 	sink := ndjson.NewNDJSON(&out)
 	p := New(Config{
-		OnClientHello: func(h *Hello) { order = append(order, "hello "+h.SNI) },
-		OnHeld: func(ev *datapath.Event) {
-			order = append(order, fmt.Sprintf("held %d bytes", ev.PayloadLen))
+		OnClientHello: func(h *Hello) { order = append(order, fmt.Sprintf("hello %s seq %d", h.SNI, h.Seq)) },
+		OnHeld: func(ev *datapath.Event, judged *Hello) {
+			if judged == nil {
+				order = append(order, fmt.Sprintf("held %d bytes, unjudged", ev.PayloadLen))
+				return
+			}
+			order = append(order, fmt.Sprintf("held %d bytes, judged %s seq %d", ev.PayloadLen, judged.SNI, judged.Seq))
 		},
 	}, sink)
 	sh := p.NewShard(0)
-	for i := range evs {
-		sh.Handle(&evs[i])
+	for i := range seq {
+		sh.Handle(&seq[i])
 	}
 	sh.Close()
 	sink.Flush()
-	want := []string{"hello " + tr.TLS[0].SNI, fmt.Sprintf("held %d bytes", evs[held].PayloadLen)}
+	want := []string{
+		"held 6 bytes, unjudged",
+		fmt.Sprintf("hello %s seq %d", tr.TLS[0].SNI, evs[0].Seq),
+		fmt.Sprintf("held %d bytes, judged %s seq %d", seq[held].PayloadLen, tr.TLS[0].SNI, evs[0].Seq),
+	}
 	if !slices.Equal(order, want) {
-		t.Errorf("hooks called %q, want %q", order, want)
+		t.Errorf("hooks called\n%q\nwant\n%q", order, want)
 	}
 	if !strings.Contains(out.String(), tr.TLS[0].JA3S) {
 		t.Errorf("the held ServerHello was not read: no JA3S %s in %s", tr.TLS[0].JA3S, out.String())

@@ -45,10 +45,12 @@ func (s *shard) quic(ev *datapath.Event) {
 	// lost events, starts a handshake.
 	if s.flows[keyOf(ev.Src, ev.Dst, ev.Proto, ev.Zone)] == nil && ev.Flags&(datapath.FlagFlowNew|datapath.FlagLost) == 0 {
 		s.p.Stats.LateDatagrams.Add(1)
+		s.heldByGate(ev, nil)
 		return
 	}
 	f := s.flowOf(ev, true)
 	if f == nil {
+		s.heldByGate(ev, nil)
 		return
 	}
 	if f.qc == nil {
@@ -74,6 +76,7 @@ func (s *shard) quic(ev *datapath.Event) {
 			i++
 		})
 	}
+	s.heldByGate(ev, f)
 	switch {
 	case f.haveCH && f.haveSH && !f.sh.HelloRetry:
 		// Both hellos are in: the data plane need not send the rest of

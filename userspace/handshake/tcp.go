@@ -15,9 +15,27 @@ func (s *shard) Handle(ev *datapath.Event) {
 	case datapath.ClassQUIC:
 		s.quic(ev)
 	}
-	if ev.Held() && s.p.cfg.OnHeld != nil {
-		s.p.cfg.OnHeld(ev)
+}
+
+// heldByGate hands a packet the hello gate held to OnHeld, with what was
+// judged of its flow's hello (f nil: the handshake is no longer followed).
+func (s *shard) heldByGate(ev *datapath.Event, f *flow) {
+	hook := s.p.cfg.OnHeld
+	if hook == nil || !ev.Held() {
+		return
 	}
+	switch {
+	case f == nil:
+		s.hello = Hello{Flow: ev.Flow(), Proto: ev.Proto}
+	case f.haveCH:
+		s.hello = Hello{Flow: f.id(), Proto: f.key.proto, SNI: string(f.ch.ServerName), JA3: f.ja3, JA4: f.ja4, Seq: f.chSeq}
+	case !f.quic && f.dirs[0] != nil && f.dirs[0].rd.Err == tlswire.ErrNotTLS:
+		s.hello = Hello{Flow: f.id(), Proto: f.key.proto, Seq: f.chSeq}
+	default:
+		hook(ev, nil)
+		return
+	}
+	hook(ev, &s.hello)
 }
 
 // flowOf finds or starts the flow of ev. A new handshake on a flow still
@@ -146,11 +164,17 @@ func startsRecord(b []byte, d int) bool {
 func (s *shard) tcp(ev *datapath.Event) {
 	f := s.flowOf(ev, false)
 	if f == nil {
+		s.heldByGate(ev, nil)
 		return
 	}
 	d := 1
 	if ev.FromClient() {
 		d = 0
+	}
+	// The data plane names a hello gate by the first sequence number of
+	// the hello that raised it: the earliest client bytes.
+	if d == 0 && ev.PayloadLen > 0 && (!f.chSeqSet || int32(ev.Seq-f.chSeq) < 0) && !f.haveCH {
+		f.chSeq, f.chSeqSet = ev.Seq, true
 	}
 	dir := s.dir(f, d)
 	s.dir(f, 1-d)
@@ -162,6 +186,7 @@ func (s *shard) tcp(ev *datapath.Event) {
 	} else {
 		s.segment(f, dir, &seg)
 	}
+	s.heldByGate(ev, f)
 	if ev.Flags&datapath.FlagHSDone != 0 {
 		s.finish(f, endReason(ev.State&^datapath.StateHeld))
 		return

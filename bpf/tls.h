@@ -434,6 +434,8 @@ static __always_inline int tls_track(struct xdp_md *ctx, struct pkt *p, struct f
 	if (end_reason)
 		flags |= EV_F_HS_DONE;
 	__u32 meta = EMIT_META(EV_CLASS_TLS, flags, end_reason ? end_reason : TLS_ACTIVE);
+	if (p->tls_sealed)
+		meta |= (__u32)EV_STATE_SEALED << 16;
 	if (gated && p->payload_len)
 		return hello_hold(ctx, p, f, meta, c);
 	int err = will_emit ? emit(ctx, p, f, meta, c) : -1;

@@ -273,6 +273,11 @@ struct flow {
 /* event.state bit: the program held this packet (dropped it after the
  * copy); userspace hands it on, or not, once the file is judged. */
 #define EV_STATE_HELD 0x80
+/* event.state bit (TLS): every byte of the packet is past its direction's
+ * plaintext handshake (tls.h p->tls_sealed): a hole before it holds
+ * nothing the analysis reads, unless the lost flag says a record that
+ * could was lost. */
+#define EV_STATE_SEALED 0x40
 
 /* port_app values (datapath.App*) of the protocols hold.h gates. */
 #define APP_HTTP 1

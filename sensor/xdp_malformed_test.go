@@ -266,4 +266,41 @@ func TestPrivilegedHandshakeLossCountsWhatTheAnalysisReads(t *testing.T) {
 	if len(evs) != 1 || evs[0].Flags&datapath.FlagLost == 0 {
 		t.Fatalf("event after the certificate's loss: %+v (want the lost flag)", evs)
 	}
+
+	// TLS 1.3, the ServerHello and ChangeCipherSpec alone in a segment:
+	// the next starts with the first encrypted record, and it and those
+	// after it (sealed, and marked so for userspace, which may never see
+	// that record's header) are lost without hurting the analysis.
+	c3 := client
+	c3.Sport += 2
+	s3 := c3.Reply(0, 0, "", nil)
+	shc := append(testutil.ServerHello(90), testutil.TLSRecord(20, []byte{1})...)
+	if evs := h.runAll(c3.With(1001, "PA", ch).Frame(), s3.With(5001, "PA", shc).Frame()); len(evs) != 2 || evs[1].State&datapath.StateSealed != 0 {
+		t.Fatalf("hellos: %d events (want 2, the ServerHello's not sealed)", len(evs))
+	}
+	// Two other flows' hellos fill most of the ring first, so the
+	// segment with the first encrypted record is among those lost.
+	var frames [][]byte
+	for i := uint16(3); i < 5; i++ {
+		o := client
+		o.Sport += i
+		frames = append(frames, o.With(1001, "PA", testutil.ClientHello(1300)).Frame())
+	}
+	seq = uint32(5001 + len(shc))
+	for i := 0; i < 3; i++ {
+		frames = append(frames, s3.With(seq, "A", testutil.AppData(1400)).Frame())
+		seq += 1405
+	}
+	drops = h.counters().Get(bpf.CounterTLSDrops)
+	overflow(frames...)
+	if d := h.counters().Get(bpf.CounterTLSDrops) - drops; d < 3 {
+		t.Fatalf("%d records dropped, want the encrypted flight's 3", d)
+	}
+	if n := h.counters().Get(bpf.CounterFlowsLostTLS); n != 1 {
+		t.Errorf("flows_lost_tls %d after losing a flight from its first encrypted record on, want 1 (the certificate's flow)", n)
+	}
+	evs = h.run(s3.With(seq, "A", testutil.AppData(100)).Frame())
+	if len(evs) != 1 || evs[0].State&datapath.StateSealed == 0 || evs[0].Flags&datapath.FlagLost != 0 {
+		t.Fatalf("event after the encrypted flight's loss: %+v (want sealed, no lost flag)", evs)
+	}
 }

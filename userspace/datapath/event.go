@@ -138,6 +138,12 @@ type Event struct {
 // reaches its destination only if userspace hands it on.
 const StateHeld = 0x80
 
+// StateSealed is the bit of a TLS Event.State (EV_STATE_SEALED) that says
+// every byte of the packet is past its direction's plaintext handshake:
+// a hole before it holds nothing the analysis reads (a lost record that
+// could sets the lost flag).
+const StateSealed = 0x40
+
 // Held reports whether the data plane held the packet (StateHeld).
 func (e *Event) Held() bool { return e.State&StateHeld != 0 }
 

@@ -42,6 +42,11 @@ type direction struct {
 	early      []reassembly.Seg
 	earlyBytes int
 	gap        bool
+	// sealed: the data plane marked a packet of the direction past its
+	// plaintext handshake (datapath.StateSealed), having followed every
+	// byte before it; a hole is then no loss of the handshake, even when
+	// the packet that showed the first encrypted record is in it.
+	sealed bool
 }
 
 // Data implements reassembly.Consumer.
@@ -55,6 +60,9 @@ func (dir *direction) Data(p []byte) int64 {
 // a hole. Past the direction's first encrypted record nothing is read,
 // and a hole there costs the analysis nothing.
 func (dir *direction) Gap(int64) {
+	if dir.sealed {
+		dir.rd.Encrypted = true
+	}
 	if dir.rd.Encrypted {
 		return
 	}

@@ -125,58 +125,87 @@ func TestMissingCertificateSegment(t *testing.T) {
 // data plane's ring was full) before the client finished: the analysis
 // read everything it reads, so the event is whole, without gaps or
 // lost_events; the data plane's lost count on later events does not flag
-// it, its lost flag does.
+// it, its lost flag does. When the segment lost is the one that starts
+// with the first encrypted record, only the data plane knew where the
+// plaintext ended: its sealed mark on the server's later packets says so.
 func TestLossPastTheEncryptedStartIsHarmless(t *testing.T) {
 	tr := readTruth(t, "tls_curl13")
 	evs := packetEvents(t, "tls_curl13", uint16(tr.TLS[0].ClientPort))
 	// The server's first segment holds the ServerHello, ChangeCipherSpec
-	// and the start of the first encrypted record: cut it 20 bytes into
-	// that record, as two segments, and lose the second.
-	cut := -1
-	var seg []datapath.Event
-	for i := range evs {
-		if evs[i].FromClient() {
-			continue
-		}
-		p := evs[i].Payload
-		for off := 0; off+5 <= len(p); off += 5 + (int(p[off+3])<<8 | int(p[off+4])) {
-			if p[off] == 23 {
-				cut = off + 20
-				break
+	// and the start of the first encrypted record: cut it into two
+	// segments, and lose the second.
+	cutAt := func(into int, sealed bool) []datapath.Event {
+		var seg []datapath.Event
+		for i := range evs {
+			if evs[i].FromClient() {
+				continue
 			}
+			p := evs[i].Payload
+			cut := -1
+			for off := 0; off+5 <= len(p); off += 5 + (int(p[off+3])<<8 | int(p[off+4])) {
+				if p[off] == 23 {
+					cut = off + into
+					break
+				}
+			}
+			if cut < 0 || cut >= len(p) {
+				t.Fatalf("the server's first segment has no encrypted record to cut (at %d of %d)", cut, len(p))
+			}
+			head := evs[i]
+			head.Payload, head.PayloadLen = p[:cut], cut
+			seg = append(append(append(seg, evs[:i]...), head), evs[i+1:]...)
+			for j := i + 1; j < len(seg); j++ {
+				seg[j].Lost = 1
+				if sealed && !seg[j].FromClient() {
+					seg[j].State |= datapath.StateSealed
+				}
+			}
+			return seg
 		}
-		if cut < 0 || cut >= len(p) {
-			t.Fatalf("the server's first segment has no encrypted record to cut (at %d of %d)", cut, len(p))
-		}
-		head := evs[i]
-		head.Payload, head.PayloadLen = p[:cut], cut
-		seg = append(append(append(seg, evs[:i]...), head), evs[i+1:]...)
-		for j := i + 1; j < len(seg); j++ {
-			seg[j].Lost = 1
-		}
-		break
+		t.Fatal("no server segment")
+		return nil
 	}
-	got := run(t, seg, Config{})
-	if len(got) != 1 {
-		t.Fatalf("%d events, want 1", len(got))
-	}
-	e := got[0]
-	if field(e, "edgesensor.tls.complete") != true || field(e, "edgesensor.tls.gaps") != nil ||
-		field(e, "edgesensor.tls.lost_events") != nil || field(e, "tls.client.ja4") != tr.TLS[0].JA4 ||
-		field(e, "edgesensor.tls.end") != "finished" {
-		t.Errorf("end %v complete %v gaps %v lost_events %v ja4 %v (want %s)", field(e, "edgesensor.tls.end"),
-			field(e, "edgesensor.tls.complete"), field(e, "edgesensor.tls.gaps"), field(e, "edgesensor.tls.lost_events"),
-			field(e, "tls.client.ja4"), tr.TLS[0].JA4)
-	}
-	for j := range seg {
-		if seg[j].Lost > 0 {
-			seg[j].Flags |= datapath.FlagLost
-		}
-	}
-	// (The packets after the event, flagged, may start another: the data
-	// plane says it lost what could be a new hello.)
-	if got := run(t, seg, Config{}); len(got) == 0 || field(got[0], "edgesensor.tls.lost_events") != true {
-		t.Errorf("the data plane's lost flag did not reach the event")
+	for _, c := range []struct {
+		name   string
+		into   int  // where in the first encrypted record the segments part
+		sealed bool // the data plane's mark on the server's later packets
+		gaps   bool
+	}{
+		{"20 bytes into the record", 20, false, false},
+		{"at the record's header, marked", 0, true, false},
+		{"at the record's header, unmarked", 0, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			seg := cutAt(c.into, c.sealed)
+			got := run(t, seg, Config{})
+			if len(got) != 1 {
+				t.Fatalf("%d events, want 1", len(got))
+			}
+			e := got[0]
+			if c.gaps {
+				if field(e, "edgesensor.tls.gaps") != true {
+					t.Errorf("a hole the data plane did not vouch for: gaps %v, want true", field(e, "edgesensor.tls.gaps"))
+				}
+				return
+			}
+			if field(e, "edgesensor.tls.complete") != true || field(e, "edgesensor.tls.gaps") != nil ||
+				field(e, "edgesensor.tls.lost_events") != nil || field(e, "tls.client.ja4") != tr.TLS[0].JA4 ||
+				field(e, "edgesensor.tls.end") != "finished" {
+				t.Errorf("end %v complete %v gaps %v lost_events %v ja4 %v (want %s)", field(e, "edgesensor.tls.end"),
+					field(e, "edgesensor.tls.complete"), field(e, "edgesensor.tls.gaps"), field(e, "edgesensor.tls.lost_events"),
+					field(e, "tls.client.ja4"), tr.TLS[0].JA4)
+			}
+			for j := range seg {
+				if seg[j].Lost > 0 {
+					seg[j].Flags |= datapath.FlagLost
+				}
+			}
+			// (The packets after the event, flagged, may start another:
+			// the data plane says it lost what could be a new hello.)
+			if got := run(t, seg, Config{}); len(got) == 0 || field(got[0], "edgesensor.tls.lost_events") != true {
+				t.Errorf("the data plane's lost flag did not reach the event")
+			}
+		})
 	}
 }
 

@@ -181,6 +181,9 @@ func (s *shard) tcp(ev *datapath.Event) {
 	win, urg, ws, ok := ev.TCPHeader()
 	seg := reassembly.Seg{Seq: ev.Seq, Ack: ev.Ack, Flags: ev.TCPFlags, Window: win, NoWindow: !ok, Urgent: urg,
 		WScale: ws, Payload: ev.Payload, Bad: s.p.cfg.Checksums.Bad(ev), Time: ev.UnixNano()}
+	if ev.State&datapath.StateSealed != 0 {
+		dir.sealed = true
+	}
 	if seg.Bad {
 		s.tcpStats.BadChecksum++
 	} else {
@@ -188,7 +191,7 @@ func (s *shard) tcp(ev *datapath.Event) {
 	}
 	s.heldByGate(ev, f)
 	if ev.Flags&datapath.FlagHSDone != 0 {
-		s.finish(f, endReason(ev.State&^datapath.StateHeld))
+		s.finish(f, endReason(ev.State&^(datapath.StateHeld|datapath.StateSealed)))
 		return
 	}
 	if f.reset {

@@ -418,14 +418,18 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 			})},
 		{Name: "enforcement_hello_held_packets_total", Help: "Server packets the hello gate held for their ClientHello's verdict (block mode, handshake intel loaded; the data plane's counters hello_gated, hello_held, hello_expired, hello_lost say what it did), by fate here: released (the hello allowed), blocked (the flow blocked: a TCP packet turned into the client's reset, a QUIC one dropped), not_kept (cut at the snaplen: the sender's retransmission carries it), waiting (the hello still to come: dropped, the sender retransmits), error (a write or hand-on failed).",
 			Kind: metrics.Counter, Labels: []string{"fate"},
-			Read: held(func(h *holder, emit emitFn) {
-				st := &h.e.helloStats
+			Read: func(emit emitFn) {
+				e := a.enf.Load()
+				if e == nil {
+					return
+				}
+				st := &e.helloStats
 				emit(float64(st.Released.Load()), "released")
 				emit(float64(st.Blocked.Load()), "blocked")
 				emit(float64(st.NotKept.Load()), "not_kept")
 				emit(float64(st.Waiting.Load()), "waiting")
 				emit(float64(st.Errors.Load()), "error")
-			})},
+			}},
 		{Name: "enforcement_hold_errors_total", Help: "Gate writes and hand-ons of held packets that failed (the data plane's hold_timeout then lets the packets through).", Kind: metrics.Counter,
 			Read: held(func(h *holder, emit emitFn) { emit(float64(h.stats.Errors.Load())) })},
 		{Name: "enforcement_hold_cloud_lookup_seconds", Help: "How long held downloads' hash lookups (enforcement.hold_cloud) took, the lookup cache's answers included, over the last 1,024 (quantile 0.5, 0.99, 1).",

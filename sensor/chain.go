@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 
 	"github.com/cilium/ebpf"
-
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
-	"github.com/edgesensor/edgesensor/bpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/userspace/config"
 )
 

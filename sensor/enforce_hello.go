@@ -5,13 +5,9 @@
 package sensor
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/cilium/ebpf"
-
-	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
 )
 
@@ -41,26 +37,17 @@ func (e *Enforcer) SetHelloHold(d time.Duration) error {
 // Called from the shard that owns the flow, as the handshake pipeline's
 // own writes to the entry are.
 func (e *Enforcer) ReleaseHello(fl datapath.Flow, proto uint8, seq uint32) error {
-	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
-	var v bpf.HSVerdict
-	if err := e.objs.HSVerdicts.Lookup(&k, &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("reading handshake verdict for %s-%s: %w", fl.Client, fl.Server, err)
-	}
-	if v.Release != 0 && v.ReleaseSeq == seq {
-		return nil
+	w := HSVerdictWriter{m: e.objs.HSVerdicts}
+	v, err := w.get(fl, proto)
+	if err != nil || v.Release != 0 && v.ReleaseSeq == seq {
+		return err
 	}
 	v.Release, v.ReleaseSeq = 1, seq
-	if err := e.objs.HSVerdicts.Put(&k, &v); err != nil {
-		return fmt.Errorf("releasing the hello gate of %s-%s: %w", fl.Client, fl.Server, err)
-	}
-	return nil
+	return w.put(fl, proto, v)
 }
 
 // FlowBlocked says whether userspace blocked the flow.
 func (e *Enforcer) FlowBlocked(fl datapath.Flow, proto uint8) bool {
-	k, _ := flowKey(fl.Client, fl.Server, proto, fl.Zone)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	_, ok := e.flows[k]
+	_, ok := e.Detail(FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone))
 	return ok
 }

@@ -79,6 +79,16 @@ func (w *HSVerdictWriter) put(fl datapath.Flow, proto uint8, v bpf.HSVerdict) er
 	return nil
 }
 
+// get reads the flow's entry (the zero entry when there is none).
+func (w *HSVerdictWriter) get(fl datapath.Flow, proto uint8) (bpf.HSVerdict, error) {
+	var v bpf.HSVerdict
+	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
+	if err := w.m.Lookup(&k, &v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return v, fmt.Errorf("reading handshake verdict for %s-%s: %w", fl.Client, fl.Server, err)
+	}
+	return v, nil
+}
+
 // EndHandshake implements datapath.HandshakeVerdicts.
 func (w *HSVerdictWriter) EndHandshake(fl datapath.Flow, proto uint8, notTLS bool) error {
 	st := uint8(bpf.TLSUserDone)
@@ -92,10 +102,9 @@ func (w *HSVerdictWriter) EndHandshake(fl datapath.Flow, proto uint8, notTLS boo
 // gate's release (Enforcer.ReleaseHello), written into the same entry by
 // the same shard, stays.
 func (w *HSVerdictWriter) ExtendHandshake(fl datapath.Flow, proto uint8, packets, bytes uint32) error {
-	var old bpf.HSVerdict
-	k := FlowKeyIn(fl.Client, fl.Server, proto, fl.Zone)
-	if err := w.m.Lookup(&k, &old); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("reading handshake verdict for %s-%s: %w", fl.Client, fl.Server, err)
+	old, err := w.get(fl, proto)
+	if err != nil {
+		return err
 	}
 	return w.put(fl, proto, bpf.HSVerdict{Action: bpf.HSExtend, Packets: packets, Bytes: bytes, Release: old.Release, ReleaseSeq: old.ReleaseSeq})
 }

@@ -25,7 +25,7 @@ func (s *shard) message(f *flow, d int, m tlswire.Message, quicFlow bool) {
 		j4 := fingerprint.ClientJA4(&f.ch, quicFlow, &s.scratch)
 		f.ja4, f.ja4r = j4.Fingerprint(), string(j4.Raw)
 		if hook := s.p.cfg.OnClientHello; hook != nil {
-			s.hello = Hello{Flow: f.id(), Proto: f.key.proto, SNI: string(f.ch.ServerName), JA3: f.ja3, JA4: f.ja4, Seen: f.last, Seq: f.chSeq}
+			s.hello = f.helloOf()
 			hook(&s.hello)
 		}
 	case d == 1 && m.Type == tlswire.MsgServerHello:

@@ -28,7 +28,7 @@ func (s *shard) heldByGate(ev *datapath.Event, f *flow) {
 	case f == nil:
 		s.hello = Hello{Flow: ev.Flow(), Proto: ev.Proto}
 	case f.haveCH:
-		s.hello = Hello{Flow: f.id(), Proto: f.key.proto, SNI: string(f.ch.ServerName), JA3: f.ja3, JA4: f.ja4, Seq: f.chSeq}
+		s.hello = f.helloOf()
 	case !f.quic && f.dirs[0] != nil && f.dirs[0].rd.Err == tlswire.ErrNotTLS:
 		s.hello = Hello{Flow: f.id(), Proto: f.key.proto, Seq: f.chSeq}
 	default:
@@ -88,6 +88,11 @@ func (s *shard) flowOf(ev *datapath.Event, quicFlow bool) *flow {
 		f.gaps = true
 	}
 	return f
+}
+
+// helloOf is what enforcement is told of the flow's ClientHello.
+func (f *flow) helloOf() Hello {
+	return Hello{Flow: f.id(), Proto: f.key.proto, SNI: string(f.ch.ServerName), JA3: f.ja3, JA4: f.ja4, Seen: f.last, Seq: f.chSeq}
 }
 
 // id names the flow for the data plane.

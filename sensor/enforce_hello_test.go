@@ -40,14 +40,7 @@ func TestPrivilegedHelloGate(t *testing.T) {
 	run := func(steps ...step) {
 		t.Helper()
 		for _, s := range steps {
-			ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: s.p.Frame()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			held := false
-			for _, ev := range h.drain() {
-				held = held || ev.Held()
-			}
+			ret, held := h.runHeld(s.p.Frame())
 			if ret != s.want || held != s.held {
 				t.Errorf("%s: action %d, held event %v; want %d, %v", s.name, ret, held, s.want, s.held)
 			}

@@ -96,6 +96,21 @@ func (h *harness) drain() []datapath.Event {
 	return out
 }
 
+// runHeld pushes one frame and returns the program's action and whether
+// an event it emitted was flagged held.
+func (h *harness) runHeld(frame []byte) (uint32, bool) {
+	h.t.Helper()
+	ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: frame})
+	if err != nil {
+		h.t.Fatalf("running program: %v", err)
+	}
+	held := false
+	for _, ev := range h.drain() {
+		held = held || ev.Held()
+	}
+	return ret, held
+}
+
 // runAll pushes frames in order and returns all events.
 func (h *harness) runAll(frames ...[]byte) []datapath.Event {
 	h.t.Helper()

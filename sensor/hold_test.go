@@ -38,15 +38,7 @@ func TestPrivilegedHoldGates(t *testing.T) {
 	held := func(name string, p testutil.Pkt, want bool) {
 		t.Helper()
 		before := h.counters()
-		ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: p.Frame()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs := h.drain()
-		gotHeld := false
-		for _, ev := range evs {
-			gotHeld = gotHeld || ev.Held()
-		}
+		ret, gotHeld := h.runHeld(p.Frame())
 		wantRet := uint32(xdpPass)
 		if want {
 			wantRet = xdpDrop

@@ -5,6 +5,7 @@
 package bpf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -208,13 +209,16 @@ var (
 // "tls_events") so names and indexes can never drift apart.
 func CounterNames() ([]string, error) {
 	counterNamesOnce.Do(func() {
-		spec, err := Spec()
+		// The BTF alone: the whole collection spec costs 40 times more
+		// (its data sections are megabytes), paid again at each replay's
+		// end, where the names are first asked for.
+		types, err := btf.LoadSpecFromReader(bytes.NewReader(_SensorBytes))
 		if err != nil {
-			counterNamesErr = err
+			counterNamesErr = fmt.Errorf("reading the BPF object's BTF: %w", err)
 			return
 		}
 		var enum *btf.Enum
-		if err := spec.Types.TypeByName("counter", &enum); err != nil {
+		if err := types.TypeByName("counter", &enum); err != nil {
 			counterNamesErr = fmt.Errorf("finding enum counter in BTF: %w", err)
 			return
 		}

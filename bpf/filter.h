@@ -43,13 +43,15 @@ static __always_inline int idle_since(__u64 now, __u64 then)
 /* Counts a starting handshake in its filter slot. A slot idle for longer
  * than tls_idle_ns only holds handshakes that are over (vanished flows,
  * LRU evictions): it starts a new generation with this one alone. */
-static __always_inline void filter_add(struct pkt *p, __u32 *gen, __u64 now)
+__attribute__((noinline)) int filter_add(struct pkt *p, __u32 *gen, __u64 now)
 {
+	if (!p || !gen)
+		return 0;
 	__u32 idx = tuple_hash(p);
 	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
 
 	if (!s)
-		return;
+		return 0;
 	int stale = idle_since(now, s->last_ns);
 	s->last_ns = now;
 	for (int i = 0; i < SLOT_CAS_TRIES; i++) {
@@ -57,30 +59,34 @@ static __always_inline void filter_add(struct pkt *p, __u32 *gen, __u64 now)
 		__u64 nw = stale ? ((__u64)(SLOT_GEN(w) + 1) << 32) | 1 : w + 1;
 		if (__sync_val_compare_and_swap(&s->word, w, nw) == w) {
 			*gen = SLOT_GEN(nw);
-			return;
+			return 0;
 		}
 	}
 	/* Heavy contention: count it anyway; an over-count only costs lookups. */
 	__sync_fetch_and_add(&s->word, 1);
 	*gen = SLOT_GEN(s->word);
+	return 0;
 }
 
 /* Uncounts a handshake that ended, unless its slot has moved on to a new
  * generation since it was counted. */
-static __always_inline void filter_del(struct pkt *p, __u32 gen)
+__attribute__((noinline)) int filter_del(struct pkt *p, __u32 gen)
 {
+	if (!p)
+		return 0;
 	__u32 idx = tuple_hash(p);
 	struct tls_slot *s = bpf_map_lookup_elem(&tls_filter, &idx);
 
 	if (!s)
-		return;
+		return 0;
 	for (int i = 0; i < SLOT_CAS_TRIES; i++) {
 		__u64 w = s->word;
 		if (SLOT_GEN(w) != gen || SLOT_COUNT(w) == 0)
-			return;
+			return 0;
 		if (__sync_val_compare_and_swap(&s->word, w, w - 1) == w)
-			return;
+			return 0;
 	}
+	return 0;
 }
 
 /* Might a handshake be active in this packet's filter slot? A slot that

@@ -159,6 +159,7 @@ struct pkt {
 	__u8 staged;        /* the frame is in the scratch buffer (csum.h) */
 	__u8 early;         /* tls.h: segments of the connection were emitted early */
 	__u8 tls_sealed;    /* tls.h: every byte is past its direction's plaintext handshake */
+	__u8 src_is_a;      /* handle_tcp: the source is the flow key's endpoint a */
 };
 
 enum parse_result {

@@ -161,6 +161,7 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 
 	struct flow_key k = {};
 	int src_is_a = make_key(p, &k);
+	p->src_is_a = src_is_a;
 	int created;
 	/* HTTP's server is on the watched port. */
 	int held = app ? hold_check(p, &k, app, to_watched, c) : 0;
@@ -194,7 +195,7 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 			p->hello = HELLO_NONE;
 	}
 	if (cfg.tls_enabled && (p->hello || f->tls_state == TLS_ACTIVE || f->hello_gate_ns))
-		return tls_track(ctx, p, f, &k, src_is_a, !(f->kind & (FLOW_TLS | FLOW_STREAM)), c);
+		return tls_track(ctx, p, f, &k, c);
 	return XDP_PASS;
 }
 

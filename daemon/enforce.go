@@ -314,14 +314,14 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 
 // syncHelloHold puts the hello gate in force while it can act: block
 // mode, hello_hold above zero, held packets can be handed on, and the
-// intel holds handshake entries (without, no hello is blocked, and none
-// need wait).
+// intel holds handshake entries that block at the threshold (without,
+// no hello is blocked, and none need wait).
 func (e *enforcer) syncHelloHold() {
 	e.helloMu.Lock()
 	defer e.helloMu.Unlock()
 	set := e.set.Load()
 	want := time.Duration(0)
-	if e.hold != nil && set.ModeValue() == enforce.Block && e.currentSet().Handshakes() {
+	if e.hold != nil && set.ModeValue() == enforce.Block && e.currentSet().Handshakes(set.Threshold) {
 		want = time.Duration(set.HelloHold)
 	}
 	if want == 0 && e.helloHold.Load() == 0 {

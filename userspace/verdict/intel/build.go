@@ -36,6 +36,13 @@ func put[K comparable](m map[K]entry, k K, e entry) {
 	m[k] = e
 }
 
+// putHS is put for the handshake tables, which Set.hsBlock counts.
+func putHS[K comparable](s *Set, m map[K]entry, k K, e entry) {
+	old, had := m[k]
+	put(m, k, e)
+	s.countHS(old, had, m[k])
+}
+
 // builder fills a Set's tables; Load hands the result out only once.
 type builder struct{ s *Set }
 
@@ -101,19 +108,19 @@ func (b *builder) add(k Kind, v []byte, e entry) error {
 		if err := decodeHex(key[:], v); err != nil {
 			return err
 		}
-		put(s.ja3, key, e)
+		putHS(s, s.ja3, key, e)
 	case JA4:
 		n, err := normJA4(string(v))
 		if err != nil {
 			return err
 		}
-		put(s.ja4, n, e)
+		putHS(s, s.ja4, n, e)
 	case Domain:
 		n, err := normDomain(string(v))
 		if err != nil {
 			return err
 		}
-		put(s.domains, n, e)
+		putHS(s, s.domains, n, e)
 	case IP:
 		p, err := ParsePrefix(string(v))
 		if err != nil {

@@ -176,3 +176,57 @@ func TestLayerRemove(t *testing.T) {
 		t.Error("the removed prefix still matches")
 	}
 }
+
+// Handshakes counts only the entries that could block a handshake at the
+// threshold (the hello gate is up for them alone), and follows the feed's
+// deltas: a replaced entry leaves its old level, a removed one its count.
+func TestHandshakesAtThreshold(t *testing.T) {
+	dir := t.TempDir()
+	l := NewLayer()
+	r, err := NewReloaderFeed([]Source{
+		{Path: write(t, dir, "allow.txt", "good.example\n"), Kind: Domain, Allow: true},
+		{Path: write(t, dir, "ja3.txt", ja3A+" 3\n"), Kind: JA3},
+		{Path: write(t, dir, "ja3allow.txt", ja3A+"\n"), Kind: JA3, Allow: true},
+		{Path: write(t, dir, "hashes.txt", sha256A+" 10\n"), Kind: SHA256},
+	}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(step string, threshold int, ok bool) {
+		t.Helper()
+		if got := r.Current().Handshakes(threshold); got != ok {
+			t.Errorf("%s: Handshakes(%d) = %v, want %v", step, threshold, got, ok)
+		}
+	}
+	// The JA3 is allowed too (allow wins); the allowlisted domain and
+	// the file hash can block no handshake.
+	want("allowlists and hashes alone", 0, false)
+
+	feed := func(entries ...string) {
+		t.Helper()
+		b := batch(t, entries...)
+		l.Apply(b)
+	}
+	feed("domain", "bad.example", "8")
+	want("a feed domain at 8", 7, true)
+	want("a feed domain at 8", 9, false)
+	feed("domain", "bad.example", "2") // replaces the entry
+	want("the domain lowered to 2", 7, false)
+	want("the domain lowered to 2", 2, true)
+	feed("ja4", ja4A, "9")
+	want("a feed JA4 at 9", 7, true)
+	b, err := NewBatch([]string{"cloud"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Remove(JA4, []byte(ja4A)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Remove(Domain, []byte("bad.example")); err != nil {
+		t.Fatal(err)
+	}
+	l.Apply(b)
+	want("both removed", 0, false)
+	feed("domain", "bad.example", "allow")
+	want("a feed allow", 0, false)
+}

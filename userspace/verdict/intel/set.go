@@ -38,6 +38,12 @@ type Set struct {
 	sources []string
 	stats   []SourceStats
 
+	// hsBlock counts the handshake entries (JA3, JA4, domain) that block,
+	// by threshold level: whether any reaches enforcement's threshold
+	// decides if the hello gate need be up (Handshakes), asked every
+	// quarter second, so kept as entries come and go, not counted then.
+	hsBlock [maxLevel + 1]int
+
 	// feed is the cloud's feed, consulted after the tables above; nil
 	// without one.
 	feed *Layer
@@ -321,20 +327,43 @@ func (s *Set) ja4Local(v string) (Hit, bool) {
 	return s.hit(JA4, v, e), true
 }
 
-// Handshakes says whether any entry can judge a handshake (a domain, a
-// JA3 or a JA4), here or in the feed.
-func (s *Set) Handshakes() bool {
+// Handshakes says whether any entry can block a handshake at threshold:
+// a domain, JA3 or JA4 entry of that level or above that is no allowlist
+// entry, here or in the feed.
+func (s *Set) Handshakes(threshold int) bool {
 	if s == nil {
 		return false
 	}
-	if len(s.domains)+len(s.ja3)+len(s.ja4) > 0 {
-		return true
+	for l := max(threshold, 0); l <= maxLevel; l++ {
+		if s.hsBlock[l] > 0 {
+			return true
+		}
 	}
 	found := false
 	if s.feed != nil {
-		s.feed.read(func(f *Set) { found = f.Handshakes() })
+		s.feed.read(func(f *Set) { found = f.Handshakes(threshold) })
 	}
 	return found
+}
+
+// maxLevel is the highest threat level.
+const maxLevel = 10
+
+// countHS keeps hsBlock as a handshake entry old (had: there was one)
+// gives way to now.
+func (s *Set) countHS(old entry, had bool, now entry) {
+	if had {
+		s.uncountHS(old)
+	}
+	if !now.allow {
+		s.hsBlock[min(now.level, maxLevel)]++
+	}
+}
+
+func (s *Set) uncountHS(old entry) {
+	if !old.allow {
+		s.hsBlock[min(old.level, maxLevel)]--
+	}
 }
 
 // Counts is the number of distinct entries per kind, for logs.

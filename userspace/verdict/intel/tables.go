@@ -53,10 +53,19 @@ func (s *Set) drop(k Kind, key any) {
 	case MD5:
 		delete(s.md5, key.([16]byte))
 	case JA3:
+		if old, ok := s.ja3[key.([16]byte)]; ok {
+			s.uncountHS(old)
+		}
 		delete(s.ja3, key.([16]byte))
 	case JA4:
+		if old, ok := s.ja4[key.(string)]; ok {
+			s.uncountHS(old)
+		}
 		delete(s.ja4, key.(string))
 	case Domain:
+		if old, ok := s.domains[key.(string)]; ok {
+			s.uncountHS(old)
+		}
 		delete(s.domains, key.(string))
 	case IP:
 		p := key.(netip.Prefix)
@@ -79,11 +88,17 @@ func (s *Set) store(k Kind, key any, e entry) {
 	case MD5:
 		s.md5[key.([16]byte)] = e
 	case JA3:
+		old, had := s.ja3[key.([16]byte)]
 		s.ja3[key.([16]byte)] = e
+		s.countHS(old, had, e)
 	case JA4:
+		old, had := s.ja4[key.(string)]
 		s.ja4[key.(string)] = e
+		s.countHS(old, had, e)
 	case Domain:
+		old, had := s.domains[key.(string)]
 		s.domains[key.(string)] = e
+		s.countHS(old, had, e)
 	case IP:
 		p := key.(netip.Prefix)
 		if p.Addr().Is4() {

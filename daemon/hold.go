@@ -299,20 +299,45 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 // sender's retransmission through), then moves the flow's gate. In that
 // order: until the frames are in, the gate the data plane lowered to
 // them holds any other copy of their bytes, which then follows them, so
-// the receiver keeps the bytes userspace read.
+// the receiver keeps the bytes userspace read. A connection on which
+// nothing more is judged for files (d.Off) is the exception, below.
 func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifindex uint32) {
-	if h.e.set.Load().HoldRelease != enforce.ReleaseRetransmit {
+	reinject := h.e.set.Load().HoldRelease != enforce.ReleaseRetransmit
+	h.stats.Passed.Add(uint64(len(frames)))
+	if d.Off {
+		// Nothing more to judge for files (TLS on the port, STARTTLS,
+		// a tunnel): the gate comes off first, then the packets go back
+		// through the program, not around it, so that what the rest of
+		// the data plane says of them stands: a ServerHello waits for
+		// its hello's verdict (the hello gate) and is analysed, a flow
+		// blocked meanwhile gets its reset. Gate first: its bytes are
+		// judged for files no more, and with the gate still on they
+		// would only be held again (so, when it could not be lifted,
+		// they are handed on around the program, as any).
+		err := h.k.Stop(d.Flow)
+		if err != nil {
+			h.stats.Errors.Add(1)
+		}
+		hand := h.k.Resend
+		if err != nil {
+			hand = h.k.Release
+		}
+		for _, b := range frames {
+			if reinject && hand(b, ifindex) != nil {
+				h.stats.Errors.Add(1)
+			}
+		}
+		return
+	}
+	if reinject {
 		for _, b := range frames {
 			if err := h.k.Release(b, ifindex); err != nil {
 				h.stats.Errors.Add(1)
 			}
 		}
 	}
-	h.stats.Passed.Add(uint64(len(frames)))
 	var err error
 	switch {
-	case d.Off:
-		err = h.k.Stop(d.Flow)
 	case d.Open:
 		err = h.k.Open(d.Flow, d.Gate, basis)
 	default:

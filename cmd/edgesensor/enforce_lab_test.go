@@ -169,8 +169,10 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	}
 	confPath := filepath.Join(dir, "sensor.toml")
 	config := func(mode string) {
+		// 8443 (TLS 1.2) watched for HTTP files too: TLS on a port the
+		// download gate holds.
 		writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr,
-			extra: extra(mode)})
+			httpPorts: "[80, 8080, 8443]", extra: extra(mode)})
 	}
 	config("block")
 	ifs := l.RouterIfaces()
@@ -275,6 +277,25 @@ func TestPrivilegedEnforcement(t *testing.T) {
 		t.Errorf("openssl s_client took %v", took)
 	}
 	t.Logf("openssl s_client reset in %v", took.Round(time.Millisecond))
+	// The same on a port watched for files, where the download gate
+	// holds the server's bytes from the SYN-ACK: the connection is
+	// handed over to the hello gate, not released, so TLS 1.2's
+	// certificate (in the clear) never reaches the client.
+	out, err = l.Exec(l.Client(), "sh", "-c", "sleep 0.3 | timeout 10 openssl s_client -connect "+server+":8443 -servername blocked.example")
+	if err == nil || !strings.Contains(out, "errno=104") {
+		t.Errorf("openssl s_client to a blocklisted name on a watched port was not reset (%v):\n%s", err, out)
+	}
+	if strings.Contains(out, "BEGIN CERTIFICATE") || strings.Contains(out, "Certificate chain") {
+		t.Errorf("openssl s_client to a blocklisted name on a watched port got the server's certificate:\n%s", out)
+	}
+	if out, err := l.Exec(l.Client(), "curl", "-sS", "-k", "--max-time", "10", "-o", "/dev/null", "https://"+server+":8443/index.html"); err != nil {
+		t.Errorf("TLS on a watched port, no name listed: %v %s", err, out)
+	}
+	// Its server flight, held by the download gate, went on through the
+	// program: the handshake analysis read the ServerHello too.
+	if ja3s := watchedJA3S(t, sensor, 5*time.Second); ja3s == "" {
+		t.Errorf("TLS on a watched port: no event with the server's JA3S")
+	}
 	// Twenty more: each fails fast; how long the decisions took.
 	var slowest time.Duration
 	for i := 0; i < 20; i++ {
@@ -460,4 +481,30 @@ func TestPrivilegedEnforcement(t *testing.T) {
 		}
 	}
 	t.Logf("kill -9: traffic flows again %v later (max_age 10s)", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// watchedJA3S waits up to d for an edgesensor.tls event of a connection
+// to port 8443 that has the server's JA3S, and returns it.
+func watchedJA3S(t *testing.T, sensor *opsProc, d time.Duration) string {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		b, err := os.ReadFile(sensor.outPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var ev struct {
+				Event       struct{ Dataset string }
+				Destination struct{ Port int }
+				TLS         struct {
+					Server struct{ JA3S string }
+				}
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event.Dataset == "edgesensor.tls" &&
+				ev.Destination.Port == 8443 && ev.TLS.Server.JA3S != "" {
+				return ev.TLS.Server.JA3S
+			}
+		}
+	}
+	return ""
 }

@@ -302,8 +302,8 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 // the receiver keeps the bytes userspace read. A connection on which
 // nothing more is judged for files (d.Off) is the exception, below.
 func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifindex uint32) {
-	reinject := h.e.set.Load().HoldRelease != enforce.ReleaseRetransmit
 	h.stats.Passed.Add(uint64(len(frames)))
+	hand := h.k.Release
 	if d.Off {
 		// Nothing more to judge for files (TLS on the port, STARTTLS,
 		// a tunnel): the gate comes off first, then the packets go back
@@ -314,33 +314,26 @@ func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifind
 		// judged for files no more, and with the gate still on they
 		// would only be held again (so, when it could not be lifted,
 		// they are handed on around the program, as any).
-		err := h.k.Stop(d.Flow)
-		if err != nil {
+		if err := h.k.Stop(d.Flow); err != nil {
 			h.stats.Errors.Add(1)
+		} else {
+			hand = h.k.Resend
 		}
-		hand := h.k.Resend
-		if err != nil {
-			hand = h.k.Release
-		}
+	}
+	if h.e.set.Load().HoldRelease != enforce.ReleaseRetransmit {
 		for _, b := range frames {
-			if reinject && hand(b, ifindex) != nil {
+			if err := hand(b, ifindex); err != nil {
 				h.stats.Errors.Add(1)
 			}
 		}
+	}
+	if d.Off {
 		return
 	}
-	if reinject {
-		for _, b := range frames {
-			if err := h.k.Release(b, ifindex); err != nil {
-				h.stats.Errors.Add(1)
-			}
-		}
-	}
 	var err error
-	switch {
-	case d.Open:
+	if d.Open {
 		err = h.k.Open(d.Flow, d.Gate, basis)
-	default:
+	} else {
 		err = h.k.Gate(d.Flow, d.Gate, d.FromClient)
 	}
 	if err != nil {

@@ -488,20 +488,10 @@ func TestPrivilegedEnforcement(t *testing.T) {
 func watchedJA3S(t *testing.T, sensor *opsProc, d time.Duration) string {
 	t.Helper()
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		b, err := os.ReadFile(sensor.outPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			var ev struct {
-				Event       struct{ Dataset string }
-				Destination struct{ Port int }
-				TLS         struct {
-					Server struct{ JA3S string }
-				}
-			}
+		for _, line := range completeLines(sensor.outPath) {
+			var ev tlsEvent
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event.Dataset == "edgesensor.tls" &&
-				ev.Destination.Port == 8443 && ev.TLS.Server.JA3S != "" {
+				ev.Destination.Port == 8443 && ev.TLS.Server != nil && ev.TLS.Server.JA3S != "" {
 				return ev.TLS.Server.JA3S
 			}
 		}

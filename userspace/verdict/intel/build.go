@@ -36,11 +36,28 @@ func put[K comparable](m map[K]entry, k K, e entry) {
 	m[k] = e
 }
 
-// putHS is put for the handshake tables, which Set.hsBlock counts.
+// The handshake tables' writes, which keep Set.hsBlock: putHS is put,
+// storeHS replaces the entry, dropHS deletes it.
 func putHS[K comparable](s *Set, m map[K]entry, k K, e entry) {
 	old, had := m[k]
-	put(m, k, e)
-	s.countHS(old, had, m[k])
+	if had {
+		e = better(old, e)
+	}
+	m[k] = e
+	s.countHS(old, had, e)
+}
+
+func storeHS[K comparable](s *Set, m map[K]entry, k K, e entry) {
+	old, had := m[k]
+	m[k] = e
+	s.countHS(old, had, e)
+}
+
+func dropHS[K comparable](s *Set, m map[K]entry, k K) {
+	if old, ok := m[k]; ok {
+		s.uncountHS(old)
+		delete(m, k)
+	}
 }
 
 // builder fills a Set's tables; Load hands the result out only once.

@@ -229,4 +229,19 @@ func TestHandshakesAtThreshold(t *testing.T) {
 	want("both removed", 0, false)
 	feed("domain", "bad.example", "allow")
 	want("a feed allow", 0, false)
+	// An entry that lapses is counted off too.
+	b, err = NewBatch([]string{"cloud"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour)
+	if err := b.Add(Domain, []byte("brief.example"), 9, false, 0, until); err != nil {
+		t.Fatal(err)
+	}
+	l.Apply(b)
+	want("an entry with an expiry", 7, true)
+	if n := l.Expire(until); n != 1 {
+		t.Fatalf("%d entries expired, want 1", n)
+	}
+	want("the entry lapsed", 0, false)
 }

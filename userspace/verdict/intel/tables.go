@@ -53,20 +53,11 @@ func (s *Set) drop(k Kind, key any) {
 	case MD5:
 		delete(s.md5, key.([16]byte))
 	case JA3:
-		if old, ok := s.ja3[key.([16]byte)]; ok {
-			s.uncountHS(old)
-		}
-		delete(s.ja3, key.([16]byte))
+		dropHS(s, s.ja3, key.([16]byte))
 	case JA4:
-		if old, ok := s.ja4[key.(string)]; ok {
-			s.uncountHS(old)
-		}
-		delete(s.ja4, key.(string))
+		dropHS(s, s.ja4, key.(string))
 	case Domain:
-		if old, ok := s.domains[key.(string)]; ok {
-			s.uncountHS(old)
-		}
-		delete(s.domains, key.(string))
+		dropHS(s, s.domains, key.(string))
 	case IP:
 		p := key.(netip.Prefix)
 		if p.Addr().Is4() {
@@ -88,17 +79,11 @@ func (s *Set) store(k Kind, key any, e entry) {
 	case MD5:
 		s.md5[key.([16]byte)] = e
 	case JA3:
-		old, had := s.ja3[key.([16]byte)]
-		s.ja3[key.([16]byte)] = e
-		s.countHS(old, had, e)
+		storeHS(s, s.ja3, key.([16]byte), e)
 	case JA4:
-		old, had := s.ja4[key.(string)]
-		s.ja4[key.(string)] = e
-		s.countHS(old, had, e)
+		storeHS(s, s.ja4, key.(string), e)
 	case Domain:
-		old, had := s.domains[key.(string)]
-		s.domains[key.(string)] = e
-		s.countHS(old, had, e)
+		storeHS(s, s.domains, key.(string), e)
 	case IP:
 		p := key.(netip.Prefix)
 		if p.Addr().Is4() {

@@ -293,7 +293,9 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	}
 	// Its server flight, held by the download gate, went on through the
 	// program: the handshake analysis read the ServerHello too.
-	if ja3s := watchedJA3S(t, sensor, 5*time.Second); ja3s == "" {
+	if !waitTLSEvent(t, sensor, 5*time.Second, func(ev *tlsEvent) bool {
+		return ev.Destination.Port == 8443 && ev.TLS.Server != nil && ev.TLS.Server.JA3S != ""
+	}) {
 		t.Errorf("TLS on a watched port: no event with the server's JA3S")
 	}
 	// Twenty more: each fails fast; how long the decisions took.
@@ -481,20 +483,4 @@ func TestPrivilegedEnforcement(t *testing.T) {
 		}
 	}
 	t.Logf("kill -9: traffic flows again %v later (max_age 10s)", time.Since(killed).Round(100*time.Millisecond))
-}
-
-// watchedJA3S waits up to d for an edgesensor.tls event of a connection
-// to port 8443 that has the server's JA3S, and returns it.
-func watchedJA3S(t *testing.T, sensor *opsProc, d time.Duration) string {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, line := range completeLines(sensor.outPath) {
-			var ev tlsEvent
-			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event.Dataset == "edgesensor.tls" &&
-				ev.Destination.Port == 8443 && ev.TLS.Server != nil && ev.TLS.Server.JA3S != "" {
-				return ev.TLS.Server.JA3S
-			}
-		}
-	}
-	return ""
 }

@@ -350,6 +350,23 @@ func TestPrivilegedHeldDownloads(t *testing.T) {
 	if !mailBlocked {
 		t.Error("no held-and-blocked action event for the mail's EICAR")
 	}
+	// STARTTLS: the client's bytes are held one by one until the
+	// upgrade; those held when it comes (its ClientHello) go back
+	// through the program, so the handshake is analysed like any.
+	before = count()
+	if out, err := l.Exec(l.Client(), "swaks", "--to", "user@example.test", "--from", "alice@example.test", "--server", server,
+		"--tls", "--tls-sni", "mail.example.test", "--h-Subject", "held-starttls"); err != nil {
+		t.Errorf("mail over STARTTLS: %v\n%s", err, out)
+	}
+	if n := waitCount(before + 1); n != before+1 {
+		t.Errorf("mail over STARTTLS: inbox %d, want %d", n, before+1)
+	}
+	if !waitTLSEvent(t, sensor, 5*time.Second, func(ev *tlsEvent) bool {
+		return ev.Destination.Port == 25 && ev.TLS.Client.ServerName == "mail.example.test" && ev.TLS.Client.JA3 != "" &&
+			ev.TLS.Server != nil && ev.TLS.Server.JA3S != ""
+	}) {
+		t.Error("mail over STARTTLS: no edgesensor.tls event to port 25 with its SNI, JA3 and JA3S")
+	}
 	// IMAP: a message with EICAR attached, put in the mailbox behind the
 	// sensor's back: fetching it fails; the clean one before it comes.
 	eicarB64 := base64.StdEncoding.EncodeToString(eicarBytes)

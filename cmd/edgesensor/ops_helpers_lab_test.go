@@ -423,3 +423,18 @@ func waitSyslog(t *testing.T, path, what string, d time.Duration, match func(sys
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// waitTLSEvent waits up to d for an edgesensor.tls event in the sensor's
+// output that ok accepts.
+func waitTLSEvent(t *testing.T, sensor *opsProc, d time.Duration, ok func(*tlsEvent) bool) bool {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, line := range completeLines(sensor.outPath) {
+			var ev tlsEvent
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event.Dataset == "edgesensor.tls" && ok(&ev) {
+				return true
+			}
+		}
+	}
+	return false
+}

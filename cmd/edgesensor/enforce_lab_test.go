@@ -291,6 +291,12 @@ func TestPrivilegedEnforcement(t *testing.T) {
 	if out, err := l.Exec(l.Client(), "curl", "-sS", "-k", "--max-time", "10", "-o", "/dev/null", "https://"+server+":8443/index.html"); err != nil {
 		t.Errorf("TLS on a watched port, no name listed: %v %s", err, out)
 	}
+	// Over STARTTLS too: the mail's held ClientHello goes back through
+	// the program to the hello gate, and the session is reset.
+	if out, err := l.Exec(l.Client(), "swaks", "--to", "user@example.test", "--from", "alice@example.test", "--server", server,
+		"--tls", "--tls-sni", "blocked.example", "--h-Subject", "blocked-starttls"); err == nil || strings.Contains(out, "Ok: queued") {
+		t.Errorf("mail over STARTTLS naming a blocklisted server was not reset (%v):\n%s", err, out)
+	}
 	// Its server flight, held by the download gate, went on through the
 	// program: the handshake analysis read the ServerHello too.
 	if !waitTLSEvent(t, sensor, 5*time.Second, func(ev *tlsEvent) bool {

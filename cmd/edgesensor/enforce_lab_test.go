@@ -297,6 +297,16 @@ func TestPrivilegedEnforcement(t *testing.T) {
 		"--tls", "--tls-sni", "blocked.example", "--h-Subject", "blocked-starttls"); err == nil || strings.Contains(out, "Ok: queued") {
 		t.Errorf("mail over STARTTLS naming a blocklisted server was not reset (%v):\n%s", err, out)
 	}
+	imap := func(host string, resolve ...string) (string, error) {
+		return l.Exec(l.Client(), append(append([]string{"curl", "-sS", "-k", "--ssl-reqd", "--max-time", "10",
+			"-u", "user:secret"}, resolve...), "imap://"+host+"/INBOX")...)
+	}
+	if out, err := imap(server); err != nil {
+		t.Errorf("IMAP over STARTTLS, no name listed: %v\n%s", err, out)
+	}
+	if out, err := imap("blocked.example", "--resolve", "blocked.example:143:"+server); err == nil {
+		t.Errorf("IMAP over STARTTLS naming a blocklisted server was not reset:\n%s", out)
+	}
 	// Its server flight, held by the download gate, went on through the
 	// program: the handshake analysis read the ServerHello too.
 	if !waitTLSEvent(t, sensor, 5*time.Second, func(ev *tlsEvent) bool {

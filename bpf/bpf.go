@@ -77,6 +77,9 @@ const (
 	ProgramName = "edgesensor_xdp"
 	// ReinjectMagic marks, as XDP metadata, a frame userspace re-injects.
 	ReinjectMagic = 0xed5e0f1a
+	// ResendMagic marks a held frame userspace sends through the
+	// program again: not counted as a packet twice.
+	ResendMagic = 0xed5e0f1b
 )
 
 // Event classes (enum ev_class).

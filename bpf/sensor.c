@@ -285,7 +285,7 @@ static __always_inline int udp_candidate(struct xdp_md *ctx, struct pkt *p)
 
 /* ifindex and reinjected come from the caller, which needs them after:
  * the context's fields are loads through the device, read once. */
-static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 reinjected)
+static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 reinjected, __u8 resent)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -295,6 +295,8 @@ static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 re
 		return XDP_PASS;
 	if (reinjected) {
 		c->v[C_REINJECTED]++;
+	} else if (resent) {
+		c->v[C_RESENT]++;
 	} else {
 		c->v[C_PACKETS]++;
 		c->v[C_BYTES] += data_end - data;
@@ -347,8 +349,11 @@ int edgesensor_xdp(struct xdp_md *ctx)
 	__u32 ifindex = ctx->ingress_ifindex;
 	void *data = (void *)(long)ctx->data;
 	void *meta = (void *)(long)ctx->data_meta;
-	__u8 reinjected = meta + sizeof(__u32) <= data && *(__u32 *)meta == REINJECT_MAGIC;
-	int act = sensor_run(ctx, ifindex, reinjected);
+	int marked = meta + sizeof(__u32) <= data;
+	__u8 reinjected = marked && *(__u32 *)meta == REINJECT_MAGIC;
+	/* Only the counters ask (before any call): no stack of its own. */
+	__u8 resent = marked && *(__u32 *)meta == RESEND_MAGIC;
+	int act = sensor_run(ctx, ifindex, reinjected, resent);
 
 	/* A frame userspace re-injects (a reassembled datagram, a held
 	 * download) went through the chained program when it came in. */

@@ -112,12 +112,13 @@ const (
 	sensorCounterC_HELLO_HELD             sensorCounter = 73
 	sensorCounterC_HELLO_EXPIRED          sensorCounter = 74
 	sensorCounterC_HELLO_LOST             sensorCounter = 75
-	sensorCounterC_MAX                    sensorCounter = 76
+	sensorCounterC_RESENT                 sensorCounter = 76
+	sensorCounterC_MAX                    sensorCounter = 77
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [76]uint64
+	V [77]uint64
 }
 
 type sensorCsumMode uint32

@@ -21,6 +21,11 @@
  * (a datagram it reassembled from fragments): the program counts it apart
  * and never treats it as wire traffic twice. */
 #define REINJECT_MAGIC 0xed5e0f1au
+/* Metadata in front of a frame userspace sends through the program again
+ * (a held packet, once its gate is off or its flow blocked): a packet
+ * like any in every way but the packet counters, which counted it when
+ * it came in. */
+#define RESEND_MAGIC 0xed5e0f1bu
 
 /* Which ring an event went to and why. */
 enum ev_class {
@@ -185,6 +190,7 @@ enum counter {
 	C_HELLO_HELD,     /* server packets held for a hello's verdict: emitted to userspace and dropped */
 	C_HELLO_EXPIRED,  /* server packets passed: the hello's verdict took longer than hello_hold_ns (fail open) */
 	C_HELLO_LOST,     /* server packets passed: holding needed an event the handshakes ring had no room for */
+	C_RESENT,         /* held frames userspace sent through the program again (counted in packets when they came in) */
 	C_MAX,
 };
 

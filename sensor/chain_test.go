@@ -53,6 +53,10 @@ func TestPrivilegedChainTailCall(t *testing.T) {
 	if got := run(magic, lo); got != xdpPass {
 		t.Errorf("a re-injected frame: verdict %d, want XDP_PASS without the chained program", got)
 	}
+	// A held frame sent through again never reached the chained program.
+	if got := run(binary.NativeEndian.AppendUint32(nil, bpf.ResendMagic), lo); got != 1 {
+		t.Errorf("a resent frame: verdict %d, want the chained program's XDP_DROP", got)
+	}
 	if err := h.objs.Chain.Delete(uint32(lo)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -140,22 +141,31 @@ func (h *Holds) Release(frame []byte, ifindex uint32) error {
 			}
 		}
 	}
-	return h.run(p, frame, ifindex)
+	return h.run(p, frame, 0, ifindex)
 }
 
 // Resend runs a held frame through the sensor's program as if just
 // received on ifindex: the packet of a flow blocked meanwhile comes out
-// as the reset the program makes of it.
+// as the reset the program makes of it; that of a connection no longer
+// gated meets the rest of the data plane (handshake tracking, the hello
+// gate). Metadata in front of it (RESEND_MAGIC) keeps it out of the
+// packet counters, which counted it when it came in.
 func (h *Holds) Resend(frame []byte, ifindex uint32) error {
-	return h.run(h.objs.Program, frame, ifindex)
-}
-
-func (h *Holds) run(p *ebpf.Program, frame []byte, ifindex uint32) error {
 	if !h.live {
 		return nil
 	}
-	ctx := xdpMD{DataEnd: uint32(len(frame)), IngressIfindex: ifindex}
-	if _, err := p.Run(&ebpf.RunOptions{Data: frame, Context: ctx, Repeat: 1, Flags: unix.BPF_F_TEST_XDP_LIVE_FRAMES}); err != nil {
+	data := binary.NativeEndian.AppendUint32(make([]byte, 0, 4+len(frame)), bpf.ResendMagic)
+	return h.run(h.objs.Program, append(data, frame...), 4, ifindex)
+}
+
+// run runs p in live mode over data, whose first meta bytes are XDP
+// metadata.
+func (h *Holds) run(p *ebpf.Program, data []byte, meta int, ifindex uint32) error {
+	if !h.live {
+		return nil
+	}
+	ctx := xdpMD{Data: uint32(meta), DataEnd: uint32(len(data)), IngressIfindex: ifindex}
+	if _, err := p.Run(&ebpf.RunOptions{Data: data, Context: ctx, Repeat: 1, Flags: unix.BPF_F_TEST_XDP_LIVE_FRAMES}); err != nil {
 		return fmt.Errorf("handing on a held frame (ifindex %d): %w", ifindex, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
@@ -212,4 +213,30 @@ func TestPrivilegedHoldGates(t *testing.T) {
 		t.Fatal(err)
 	}
 	held("hold_timeout 0", resp(90001, 10, "PA"), false)
+}
+
+// A held frame userspace sends through the program again (Resend) is
+// counted once as a packet, when it came in: resent apart; the rest of
+// the data plane treats it as any (a ClientHello is tracked).
+func TestPrivilegedResentCountedOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	frame := testutil.Pkt{Sport: 40000, Dport: 443}.With(1, "PA", testutil.ClientHello(200)).Frame()
+	packets := func() uint64 { return h.counters().Get(bpf.CounterPackets) }
+	resent := func() uint64 { return h.counters().Get(bpf.Counter(sensorCounterOf(t, "resent"))) }
+	p0, r0 := packets(), resent()
+	data := append(binary.NativeEndian.AppendUint32(nil, bpf.ResendMagic), frame...)
+	if _, err := newProgRunner(h.objs.Program).runAt(data, 4, 1); err != nil {
+		t.Fatal(err)
+	}
+	if p, r := packets()-p0, resent()-r0; p != 0 || r != 1 {
+		t.Errorf("resent frame: packets +%d, resent +%d; want +0, +1", p, r)
+	}
+	evs := h.drain()
+	if len(evs) != 1 || evs[0].Class != datapath.ClassTLS {
+		t.Errorf("resent ClientHello: %d events, want its TLS event", len(evs))
+	}
+	h.run(frame)
+	if p, r := packets()-p0, resent()-r0; p != 1 || r != 1 {
+		t.Errorf("then the frame as received: packets +%d, resent +%d; want +1, +1", p, r)
+	}
 }

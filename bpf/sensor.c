@@ -353,6 +353,11 @@ int edgesensor_xdp(struct xdp_md *ctx)
 	__u8 reinjected = marked && *(__u32 *)meta == REINJECT_MAGIC;
 	/* Only the counters ask (before any call): no stack of its own. */
 	__u8 resent = marked && *(__u32 *)meta == RESEND_MAGIC;
+	/* The mark is the sensor's alone: a chained program, or the stack
+	 * after it, gets the frame as it came in. Only ours is taken off:
+	 * metadata a program before the sensor put there stays. */
+	if (resent)
+		bpf_xdp_adjust_meta(ctx, sizeof(__u32));
 	int act = sensor_run(ctx, ifindex, reinjected, resent);
 
 	/* A frame userspace re-injects (a reassembled datagram, a held

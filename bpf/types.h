@@ -24,7 +24,8 @@
 /* Metadata in front of a frame userspace sends through the program again
  * (a held packet, once its gate is off or its flow blocked): a packet
  * like any in every way but the packet counters, which counted it when
- * it came in. */
+ * it came in. The program takes it off before anything else sees the
+ * frame. */
 #define RESEND_MAGIC 0xed5e0f1bu
 
 /* Which ring an event went to and why. */

@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -94,8 +93,7 @@ func (d *defrag) fragment(ev *datapath.Event) {
 // run re-injects one whole frame.
 func (d *defrag) run(frame []byte, ifindex uint32) {
 	// The metadata in front of the frame marks it as re-injected.
-	d.data = binary.NativeEndian.AppendUint32(d.data[:0], bpf.ReinjectMagic)
-	d.data = append(d.data, frame...)
+	d.data = markFrame(d.data, bpf.ReinjectMagic, frame)
 	ret, err := d.prog.runAt(d.data, 4, ifindex)
 	if err != nil || ret != xdpPass {
 		d.st.RunErrors++

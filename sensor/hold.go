@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -154,8 +153,7 @@ func (h *Holds) Resend(frame []byte, ifindex uint32) error {
 	if !h.live {
 		return nil
 	}
-	data := binary.NativeEndian.AppendUint32(make([]byte, 0, 4+len(frame)), bpf.ResendMagic)
-	return h.run(h.objs.Program, append(data, frame...), 4, ifindex)
+	return h.run(h.objs.Program, markFrame(make([]byte, 0, 4+len(frame)), bpf.ResendMagic, frame), 4, ifindex)
 }
 
 // run runs p in live mode over data, whose first meta bytes are XDP

@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
@@ -222,21 +221,21 @@ func TestPrivilegedResentCountedOnce(t *testing.T) {
 	h := newHarness(t, nil)
 	frame := testutil.Pkt{Sport: 40000, Dport: 443}.With(1, "PA", testutil.ClientHello(200)).Frame()
 	packets := func() uint64 { return h.counters().Get(bpf.CounterPackets) }
+	bytes := func() uint64 { return h.counters().Get(bpf.CounterBytes) }
 	resent := func() uint64 { return h.counters().Get(bpf.Counter(sensorCounterOf(t, "resent"))) }
-	p0, r0 := packets(), resent()
-	data := append(binary.NativeEndian.AppendUint32(nil, bpf.ResendMagic), frame...)
-	if _, err := newProgRunner(h.objs.Program).runAt(data, 4, 1); err != nil {
+	p0, b0, r0 := packets(), bytes(), resent()
+	if _, err := newProgRunner(h.objs.Program).runAt(markFrame(nil, bpf.ResendMagic, frame), 4, 1); err != nil {
 		t.Fatal(err)
 	}
-	if p, r := packets()-p0, resent()-r0; p != 0 || r != 1 {
-		t.Errorf("resent frame: packets +%d, resent +%d; want +0, +1", p, r)
+	if p, b, r := packets()-p0, bytes()-b0, resent()-r0; p != 0 || b != 0 || r != 1 {
+		t.Errorf("resent frame: packets +%d, bytes +%d, resent +%d; want +0, +0, +1", p, b, r)
 	}
 	evs := h.drain()
 	if len(evs) != 1 || evs[0].Class != datapath.ClassTLS {
 		t.Errorf("resent ClientHello: %d events, want its TLS event", len(evs))
 	}
 	h.run(frame)
-	if p, r := packets()-p0, resent()-r0; p != 1 || r != 1 {
-		t.Errorf("then the frame as received: packets +%d, resent +%d; want +1, +1", p, r)
+	if p, b, r := packets()-p0, bytes()-b0, resent()-r0; p != 1 || b != uint64(len(frame)) || r != 1 {
+		t.Errorf("then the frame as received: packets +%d, bytes +%d, resent +%d; want +1, +%d, +1", p, b, r, len(frame))
 	}
 }

@@ -97,3 +97,10 @@ func (p *progRunner) call(data, ctx []byte) (uint32, error) {
 	}
 	return a.retval, nil
 }
+
+// markFrame appends to dst[:0] frame with magic in front as 4 bytes of
+// XDP metadata (bpf.ReinjectMagic, bpf.ResendMagic): run it with the
+// program's data 4 bytes in.
+func markFrame(dst []byte, magic uint32, frame []byte) []byte {
+	return append(binary.NativeEndian.AppendUint32(dst[:0], magic), frame...)
+}

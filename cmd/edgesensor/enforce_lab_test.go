@@ -297,6 +297,11 @@ func TestPrivilegedEnforcement(t *testing.T) {
 		"--tls", "--tls-sni", "blocked.example", "--h-Subject", "blocked-starttls"); err == nil || strings.Contains(out, "Ok: queued") {
 		t.Errorf("mail over STARTTLS naming a blocklisted server was not reset (%v):\n%s", err, out)
 	}
+	// Held frames went back through the program, marked (a live run),
+	// and counted apart.
+	if n := metricSum(scrape(t, l), "edgesensor_xdp_counter_total", map[string]string{"counter": "resent"}); n == 0 {
+		t.Errorf("no resent frames counted after blocked handshakes held for their verdicts")
+	}
 	imap := func(host string, resolve ...string) (string, error) {
 		return l.Exec(l.Client(), append(append([]string{"curl", "-sS", "-k", "--ssl-reqd", "--max-time", "10",
 			"-u", "user:secret"}, resolve...), "imap://"+host+"/INBOX")...)

@@ -1,6 +1,7 @@
 // The hello gate (tls.h): in block mode, while handshake blocklists hold
-// entries, the server's packets of a TLS handshake wait in the data plane
-// until userspace has judged its ClientHello.
+// entries that block at the threshold, the server's packets of a TLS
+// handshake wait in the data plane until userspace has judged its
+// ClientHello.
 
 package sensor
 

@@ -103,8 +103,9 @@ type Settings struct {
 	// cloud see also waits for the cloud's lookup (within hold_timeout).
 	HoldCloud bool `toml:"hold_cloud"`
 	// HelloHold: in block mode, while the intel holds handshake entries
-	// (domains, JA3, JA4), a TLS handshake's server packets wait in the
-	// data plane until its ClientHello is judged, at most this long
+	// that block at the threshold (domains, JA3, JA4:
+	// intel.Set.Handshakes), a TLS handshake's server packets wait in
+	// the data plane until its ClientHello is judged, at most this long
 	// ("0s": none wait, and a server that answers before the verdict
 	// gets its first flight through).
 	HelloHold setting.Duration `toml:"hello_hold"`

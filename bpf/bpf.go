@@ -80,6 +80,9 @@ const (
 	// ResendMagic marks a held frame userspace sends through the
 	// program again: not counted as a packet twice.
 	ResendMagic = 0xed5e0f1b
+	// ReinjectHoldMagic marks a datagram userspace reassembled from
+	// fragments the program held: judged, and held, like a packet.
+	ReinjectHoldMagic = 0xed5e0f1c
 )
 
 // Event classes (enum ev_class).

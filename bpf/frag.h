@@ -17,6 +17,7 @@
 
 #include "flow.h"
 #include "tls.h"
+#include "hold.h"
 
 #define FRAG_DECISION_NS (2ULL * 1000000000ULL)
 
@@ -55,13 +56,15 @@ static __always_inline int frag_wanted(struct xdp_md *ctx, struct pkt *p)
 	return 0;
 }
 
+/* Returns the fragment's action: XDP_DROP for one of a held datagram
+ * (hold.h frag_hold) that userspace has. */
 __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, struct counter_set *c)
 {
 	if (!ctx || !p || !c)
-		return 0;
+		return XDP_PASS;
 	c->v[C_FRAGMENTS]++;
 	if (!cfg.frag_enabled)
-		return 0;
+		return XDP_PASS;
 	struct frag_key fk = {};
 	__builtin_memcpy(fk.saddr, p->saddr, 16);
 	__builtin_memcpy(fk.daddr, p->daddr, 16);
@@ -69,27 +72,54 @@ __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, str
 	fk.zone = p->zone;
 	fk.proto = p->l4proto;
 	__u64 now = bpf_ktime_get_ns();
+	int held = 0;
 
 	if (p->frag == 1) {
 		struct frag_state st = {.ts_ns = now};
 		int want = frag_wanted(ctx, p);
+		held = want ? frag_hold(p, c) : 0;
 		st.decision = want ? FRAG_WANT : FRAG_SKIP;
+		if (held) {
+			/* Held only once userspace has it: a full ring lets the
+			 * datagram through (fail open), and its later fragments. */
+			if (emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag | EV_STATE_HELD) | EMIT_WAKE, c) < 0) {
+				c->v[C_HOLD_LOST]++;
+				held = 0;
+			} else {
+				st.decision = FRAG_HOLD;
+			}
+		}
 		bpf_map_update_elem(&frag_states, &fk, &st, BPF_ANY);
+		if (held) {
+			c->v[C_HOLD_FRAGS]++;
+			return XDP_DROP;
+		}
 		if (!want) {
 			c->v[C_FRAG_SKIPPED]++;
-			return 0;
+			return XDP_PASS;
 		}
 	} else {
 		struct frag_state *st = bpf_map_lookup_elem(&frag_states, &fk);
-		if (st && st->decision == FRAG_SKIP && now - st->ts_ns < FRAG_DECISION_NS) {
-			c->v[C_FRAG_SKIPPED]++;
-			return 0;
+		if (st && now - st->ts_ns < FRAG_DECISION_NS) {
+			if (st->decision == FRAG_SKIP) {
+				c->v[C_FRAG_SKIPPED]++;
+				return XDP_PASS;
+			}
+			held = st->decision == FRAG_HOLD;
 		}
+	}
+	if (held) {
+		/* The first fragment is held: the rest cannot help the
+		 * receiver before userspace hands the datagram on whole. */
+		if (emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag | EV_STATE_HELD) | EMIT_WAKE, c) < 0)
+			c->v[C_HOLD_LOST]++;
+		c->v[C_HOLD_FRAGS]++;
+		return XDP_DROP;
 	}
 	/* A fragment's ports (first fragment) let userspace keep a flow's
 	 * fragments together; the payload offset is the fragment data. */
 	emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag), c);
-	return 0;
+	return XDP_PASS;
 }
 
 #endif

@@ -67,39 +67,13 @@ enum {
 	HOLD_MORE = 2,
 };
 
-/* Returns HOLD_FIRST or HOLD_MORE when p is to be held: the caller emits
- * it and drops it. app is the watched port's application; from_client:
- * p travels to the watched port. */
-static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, __u8 app, int from_client,
-				      struct counter_set *c)
+/* The gate's part of hold_check: is a packet of the direction files
+ * travel (the client's: mail_out), carrying [p->seq, p->seq + len), to
+ * be held? whole: p is a packet, not a first fragment (whose length
+ * len only bounds). */
+static __always_inline int hold_gate(struct pkt *p, const struct flow_key *k, int mail_out, __u32 len,
+				     int whole, struct counter_set *c)
 {
-	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns)
-		return 0;
-	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
-		return 0;
-	/* A datagram userspace reassembled went out as its fragments. */
-	if ((p->tcp_flags & TCP_RST) || p->reinjected)
-		return 0;
-	int mail_out = app == APP_SMTP; /* files travel client -> server */
-	if (p->tcp_flags & TCP_SYN) {
-		/* A connection starts: the server's SYN-ACK says where each
-		 * direction's first byte is. */
-		if (!from_client && (p->tcp_flags & TCP_ACK))
-			hold_start(k, mail_out ? p->ack : p->seq + 1, mail_out, BPF_NOEXIST, c);
-		return 0;
-	}
-	if (from_client && app == APP_HTTP) {
-		/* A request: its acknowledgement is where the response starts.
-		 * (A server may send before it; the SYN-ACK gated those.) */
-		if (p->payload_len && (p->tcp_flags & TCP_ACK))
-			hold_request(k, p->ack, c);
-		return 0;
-	}
-	if (from_client != mail_out)
-		return 0;
-	__u32 len = p->payload_len + ((p->tcp_flags & TCP_FIN) ? 1 : 0);
-	if (!len)
-		return 0;
 	struct file_hold *h = bpf_map_lookup_elem(&file_holds, k);
 	if (!h || h->from_client != mail_out)
 		return 0;
@@ -127,6 +101,14 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, _
 	}
 	__u64 now = bpf_ktime_get_ns();
 	__u64 since = h->held_ns;
+	if (p->reinjected == REINJECTED_HELD) {
+		/* A datagram reassembled from held fragments: userspace, alive,
+		 * is handing it in, however long its fragments took. */
+		if ((__s32)(p->seq - h->gate_seq) < 0)
+			h->gate_seq = p->seq;
+		h->held_ns = now;
+		return HOLD_FIRST;
+	}
 	if (since && now - since >= hold_timeout_ns) {
 		c->v[C_HOLD_EXPIRED]++;
 		return 0;
@@ -136,14 +118,92 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, _
 	 * it, so the receiver keeps the copy userspace read (it would take
 	 * another copy, let through first, over the held one). A held
 	 * packet reaches the gate, so this moves it back by less than a
-	 * packet's length. */
-	if ((__s32)(p->seq - h->gate_seq) < 0)
+	 * packet's length. A first fragment leaves it: its datagram, once
+	 * whole, comes back through here if it reaches the gate; until then
+	 * a copy of its bytes that passes reaches the sensor first too. */
+	if (whole && (__s32)(p->seq - h->gate_seq) < 0)
 		h->gate_seq = p->seq;
 	if (!since) {
 		h->held_ns = now;
 		return HOLD_FIRST;
 	}
 	return HOLD_MORE;
+}
+
+/* Returns HOLD_FIRST or HOLD_MORE when p is to be held: the caller emits
+ * it and drops it. app is the watched port's application; from_client:
+ * p travels to the watched port. */
+static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, __u8 app, int from_client,
+				      struct counter_set *c)
+{
+	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns)
+		return 0;
+	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
+		return 0;
+	/* A datagram reassembled from fragments that passed went out as
+	 * them; one of held fragments (frag_hold) is judged like a packet. */
+	if ((p->tcp_flags & TCP_RST) || p->reinjected == REINJECTED_PASSED)
+		return 0;
+	int mail_out = app == APP_SMTP; /* files travel client -> server */
+	if (p->tcp_flags & TCP_SYN) {
+		/* A connection starts: the server's SYN-ACK says where each
+		 * direction's first byte is. */
+		if (!from_client && (p->tcp_flags & TCP_ACK))
+			hold_start(k, mail_out ? p->ack : p->seq + 1, mail_out, BPF_NOEXIST, c);
+		return 0;
+	}
+	if (from_client && app == APP_HTTP) {
+		/* A request: its acknowledgement is where the response starts.
+		 * (A server may send before it; the SYN-ACK gated those.) */
+		if (p->payload_len && (p->tcp_flags & TCP_ACK))
+			hold_request(k, p->ack, c);
+		return 0;
+	}
+	if (from_client != mail_out)
+		return 0;
+	__u32 len = p->payload_len + ((p->tcp_flags & TCP_FIN) ? 1 : 0);
+	if (!len)
+		return 0;
+	return hold_gate(p, k, mail_out, len, 1, c);
+}
+
+/* The first fragment p of a datagram (frag.h): is the datagram to be
+ * held? Its fragments are then emitted and dropped; userspace reassembles
+ * them, hands the datagram in again (REINJECTED_HELD) and hold_check
+ * judges it like any packet: the receiver gets the bytes userspace read,
+ * not fragments it might put together otherwise. The TCP header says the
+ * flow and where the datagram's bytes start; how many it carries is known
+ * only once it is whole, so one that may reach the gate is held. A first
+ * fragment too short for its TCP header (RFC 1858) cannot be told: held,
+ * to be judged whole (real senders never split a TCP header). Not inside
+ * tunnels: their datagrams could not be cut to the path's size again. */
+__attribute__((noinline)) int frag_hold(struct pkt *p, struct counter_set *c)
+{
+	/* A global function (verified once, its stack its own: beside
+	 * frag_wanted's TLS walk the two would not fit in one frame). */
+	if (!p || !c)
+		return 0;
+	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled)
+		return 0;
+	if (p->l4proto != IPPROTO_TCP || p->tunnels)
+		return 0;
+	if (!p->payload_off) {
+		if (enf_allowed(p->family, p->saddr, p->daddr))
+			return 0;
+		return HOLD_FIRST;
+	}
+	__u8 app = port_app[p->dport];
+	int to_watched = app != 0;
+	if (!app)
+		app = port_app[p->sport];
+	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
+		return 0;
+	int mail_out = app == APP_SMTP;
+	if (to_watched != mail_out || (p->tcp_flags & (TCP_SYN | TCP_RST)))
+		return 0;
+	struct flow_key k = {};
+	make_key(p, &k);
+	return hold_gate(p, &k, mail_out, 0xffff, 0, c);
 }
 
 /* A new connection on a tuple with a gate, confirmed by its SYN-ACK p

@@ -283,6 +283,18 @@ static __always_inline int udp_candidate(struct xdp_md *ctx, struct pkt *p)
 	return b && (b[0] & 0x80);
 }
 
+/* A re-injected frame's second word of metadata says whether its
+ * fragments were held (REINJECT_HOLD_MAGIC). Read here, not with the
+ * first: the entry function's stack is at its limit. */
+static __always_inline __u8 reinjected_how(struct xdp_md *ctx)
+{
+	void *meta = (void *)(long)ctx->data_meta;
+
+	if (meta + 2 * sizeof(__u32) <= (void *)(long)ctx->data && ((__u32 *)meta)[1] == REINJECT_HOLD_MAGIC)
+		return REINJECTED_HELD;
+	return REINJECTED_PASSED;
+}
+
 /* ifindex and reinjected come from the caller, which needs them after:
  * the context's fields are loads through the device, read once. */
 static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 reinjected, __u8 resent)
@@ -309,7 +321,7 @@ static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 re
 	int r = parse_packet(ctx, &p, c);
 	if (r == PARSE_DEEP)
 		r = parse_deep(ctx, &p, c);
-	p.reinjected = reinjected;
+	p.reinjected = reinjected ? reinjected_how(ctx) : 0;
 	if (cfg.enforce && !reinjected) {
 		int act = enforce(ctx, &p, c);
 		if (act == ENF_PASS_CHANGED)
@@ -317,10 +329,8 @@ static __always_inline int sensor_run(struct xdp_md *ctx, __u32 ifindex, __u8 re
 		if (act != XDP_PASS)
 			return act;
 	}
-	if (r == PARSE_FRAG) {
-		handle_frag(ctx, &p, c);
-		return XDP_PASS;
-	}
+	if (r == PARSE_FRAG)
+		return handle_frag(ctx, &p, c);
 	if (r != PARSE_OK)
 		return XDP_PASS;
 	if (p.l4proto == IPPROTO_TCP) {
@@ -360,8 +370,10 @@ int edgesensor_xdp(struct xdp_md *ctx)
 		bpf_xdp_adjust_meta(ctx, sizeof(__u32));
 	int act = sensor_run(ctx, ifindex, reinjected, resent);
 
-	/* A frame userspace re-injects (a reassembled datagram, a held
-	 * download) went through the chained program when it came in. */
+	/* A frame userspace re-injects (a reassembled datagram) is not on
+	 * the wire: fragments that passed went through the chained program
+	 * as they came in; held ones go through it when userspace hands the
+	 * datagram on (sensor.Holds.Release). */
 	if (reinjected)
 		return act;
 	if (act == XDP_PASS && ifindex < MAX_IFINDEX && chained[ifindex])

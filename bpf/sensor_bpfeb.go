@@ -113,12 +113,13 @@ const (
 	sensorCounterC_HELLO_EXPIRED          sensorCounter = 74
 	sensorCounterC_HELLO_LOST             sensorCounter = 75
 	sensorCounterC_RESENT                 sensorCounter = 76
-	sensorCounterC_MAX                    sensorCounter = 77
+	sensorCounterC_HOLD_FRAGS             sensorCounter = 77
+	sensorCounterC_MAX                    sensorCounter = 78
 )
 
 type sensorCounterSet struct {
 	_ structs.HostLayout
-	V [77]uint64
+	V [78]uint64
 }
 
 type sensorCsumMode uint32
@@ -378,6 +379,7 @@ const (
 	sensorFragDecisionFRAG_UNKNOWN sensorFragDecision = 0
 	sensorFragDecisionFRAG_WANT    sensorFragDecision = 1
 	sensorFragDecisionFRAG_SKIP    sensorFragDecision = 2
+	sensorFragDecisionFRAG_HOLD    sensorFragDecision = 3
 )
 
 type sensorFragKey struct {

@@ -27,6 +27,17 @@
  * it came in. The program takes it off before anything else sees the
  * frame. */
 #define RESEND_MAGIC 0xed5e0f1bu
+/* The second word of a re-injected datagram's metadata (after
+ * REINJECT_MAGIC) when the program held its fragments (hold.h
+ * frag_hold): none of it reached the receiver, so it is judged, and
+ * held, like a packet of the wire. */
+#define REINJECT_HOLD_MAGIC 0xed5e0f1cu
+
+/* struct pkt's reinjected: how the frame came back from userspace. */
+enum {
+	REINJECTED_PASSED = 1, /* reassembled from fragments that passed */
+	REINJECTED_HELD = 2,   /* reassembled from fragments that were held */
+};
 
 /* Which ring an event went to and why. */
 enum ev_class {
@@ -192,6 +203,7 @@ enum counter {
 	C_HELLO_EXPIRED,  /* server packets passed: the hello's verdict took longer than hello_hold_ns (fail open) */
 	C_HELLO_LOST,     /* server packets passed: holding needed an event the handshakes ring had no room for */
 	C_RESENT,         /* held frames userspace sent through the program again (counted in packets when they came in) */
+	C_HOLD_FRAGS,     /* fragments of held datagrams (hold.h frag_hold): emitted to userspace and dropped */
 	C_MAX,
 };
 
@@ -375,6 +387,7 @@ enum frag_decision {
 	FRAG_UNKNOWN = 0, /* first fragment not seen yet: emit */
 	FRAG_WANT = 1,
 	FRAG_SKIP = 2,
+	FRAG_HOLD = 3, /* held (hold.h frag_hold): emitted and dropped */
 };
 
 struct frag_state {

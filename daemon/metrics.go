@@ -389,7 +389,7 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 			Read: gauge(func(e *enforcer) float64 { return time.Duration(e.set.Load().MaxAge).Seconds() })},
 		{Name: "enforcement_action_events_total", Help: "edgesensor.action events written (at most one per entry or flow per second; the packet counters have every packet).", Kind: metrics.Counter,
 			Read: gauge(func(e *enforcer) float64 { return float64(e.actions.Load()) })},
-		{Name: "xdp_hold_packets_total", Help: "Held downloads in the data plane, per interface: gated (flows gated by a SYN-ACK or request), held (server packets held for userspace), expired (let through after hold_timeout without word: fail open), lost (let through: the streams ring was full), busy (let through unheld: the daemon was behind, a quarter of the streams ring waiting).",
+		{Name: "xdp_hold_packets_total", Help: "Held downloads in the data plane, per interface: gated (flows gated by a SYN-ACK or request), held (server packets held for userspace), expired (let through after hold_timeout without word: fail open), lost (let through: the streams ring was full), busy (let through unheld: the daemon was behind, a quarter of the streams ring waiting), fragments (IP fragments of a datagram that may complete a file, held whole: userspace reassembles and judges it).",
 			Kind: metrics.Counter, Labels: []string{"iface", "event"},
 			Read: func(emit emitFn) {
 				for _, is := range ifaces() {
@@ -398,6 +398,7 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 					emit(float64(is.Counters["hold_expired"]), is.Iface, "expired")
 					emit(float64(is.Counters["hold_lost"]), is.Iface, "lost")
 					emit(float64(is.Counters["hold_busy"]), is.Iface, "busy")
+					emit(float64(is.Counters["hold_frags"]), is.Iface, "fragments")
 				}
 			}},
 		{Name: "enforcement_held_downloads_total", Help: "Downloads whose last packet was held for the verdict, by outcome: released (clean), blocked (malicious), timeout (no verdict within hold_timeout: on_timeout applied); not_held counts malicious files nothing held (cut after the fact in block mode).",

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"encoding/binary"
 	"sync"
 	"time"
 
@@ -22,6 +23,13 @@ import (
 // enclosing layers of a tunnelled fragment are kept, their lengths fixed
 // (decap.Rebuild). A TCP datagram too large for a test run is cut into
 // wire-sized segments first; any other is dropped and counted.
+//
+// A datagram whose fragments the data plane held (hold.h frag_hold: one
+// that may complete a download in block mode) reached no receiver: it is
+// cut to its largest fragment's size, so each piece fits the path the
+// fragments took, and each piece is judged and held like a packet of the
+// wire (REINJECT_HOLD_MAGIC). A piece the program does not hold it hands
+// on itself (release).
 type defrag struct {
 	mu    sync.Mutex
 	r     *ipfrag.Reassembler
@@ -31,6 +39,9 @@ type defrag struct {
 	data  []byte
 	reseg []byte
 	st    DefragStats
+	// release hands on a piece of a held datagram the program did not
+	// hold (Holds.Release); nil in replay, which hands nothing on.
+	release func(frame []byte, ifindex uint32) error
 }
 
 // DefragStats count what fragment reassembly did, beside ipfrag.Stats.
@@ -42,6 +53,9 @@ type DefragStats struct {
 	Cut        uint64 // fragments cut by the snaplen: their datagram cannot be whole
 	Unreadable uint64 // fragment events the Go parser did not follow
 	RunErrors  uint64 // re-injections the kernel refused
+	// Held datagrams: pieces judged, those the program did not hold and
+	// userspace handed on, and hand-ons that failed.
+	HeldPieces, HeldPassed, HeldLost uint64
 }
 
 func newDefrag(c *config.Config, prog *ebpf.Program) *defrag {
@@ -49,6 +63,14 @@ func newDefrag(c *config.Config, prog *ebpf.Program) *defrag {
 		MaxBytes: int64(c.Reassembly.FragmentMemory),
 		Timeout:  time.Duration(c.Reassembly.FragmentTimeout),
 	})}
+}
+
+// setRelease sets how pieces of held datagrams the program does not hold
+// are handed on.
+func (d *defrag) setRelease(fn func(frame []byte, ifindex uint32) error) {
+	d.mu.Lock()
+	d.release = fn
+	d.mu.Unlock()
 }
 
 // fragment takes one fragment event.
@@ -64,7 +86,7 @@ func (d *defrag) fragment(ev *datapath.Event) {
 		d.st.Cut++
 		return
 	}
-	dgram, ok := d.r.Add(ev.Time, ev.Zone, ev.Frame[d.fr.L3:d.fr.L3End])
+	dgram, ok := d.r.AddMarked(ev.Time, ev.Zone, ev.Frame[d.fr.L3:d.fr.L3End], ev.Held())
 	if !ok {
 		return
 	}
@@ -74,6 +96,10 @@ func (d *defrag) fragment(ev *datapath.Event) {
 		return
 	}
 	d.buf = out
+	if done := d.r.Done(); done.Marked {
+		d.judgeHeld(out, d.fr.L3, done.MaxFragment, ev.Ifindex)
+		return
+	}
 	if len(out) <= maxTestRunFrame {
 		d.run(out, ev.Ifindex)
 		return
@@ -100,6 +126,69 @@ func (d *defrag) run(frame []byte, ifindex uint32) {
 		return
 	}
 	d.st.Reinjected++
+}
+
+// Floors of the pieces a held datagram is cut to: what every IPv4 host
+// takes whole and every IPv6 link carries (a hostile sender's tiny
+// fragments do not make tiny pieces).
+const (
+	minHeldPiece4 = 576
+	minHeldPiece6 = 1280
+)
+
+// judgeHeld judges a datagram reassembled from held fragments: frame is it
+// whole, its IP header at l3; maxFrag its largest fragment's IP length.
+func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
+	floor := minHeldPiece4
+	if frame[l3]>>4 == 6 {
+		floor = minHeldPiece6
+	}
+	limit := min(l3+max(maxFrag, floor), maxTestRunFrame)
+	if len(frame) <= limit {
+		d.runHeld(frame, ifindex)
+		return
+	}
+	var err error
+	d.reseg, err = pcapfile.Resegment(frame, limit, d.reseg, func(f []byte) {
+		d.st.Segments++
+		d.runHeld(f, ifindex)
+	})
+	if err == nil {
+		return
+	}
+	if len(frame) > maxTestRunFrame {
+		// Lost: its sender sends it again, and once the gate's
+		// hold_timeout has passed without word the data plane lets the
+		// fragments through.
+		d.st.TooBig++
+		return
+	}
+	d.runHeld(frame, ifindex) // whole (extension headers): the path may refragment it
+}
+
+// runHeld judges one piece of a held datagram, as a packet of the wire.
+func (d *defrag) runHeld(frame []byte, ifindex uint32) {
+	// Two words of metadata: re-injected, and of held fragments.
+	ne := binary.NativeEndian
+	d.data = append(ne.AppendUint32(ne.AppendUint32(d.data[:0], bpf.ReinjectMagic), bpf.ReinjectHoldMagic), frame...)
+	ret, err := d.prog.runAt(d.data, 8, ifindex)
+	if err != nil {
+		d.st.RunErrors++
+	} else {
+		d.st.HeldPieces++
+		if ret != xdpPass {
+			return // held (or its flow blocked): the hold answers for it
+		}
+	}
+	// Not held (the gate is past it, or open): nothing else hands it on.
+	if d.release == nil {
+		return
+	}
+	if err := d.release(frame, ifindex); err != nil {
+		d.st.HeldLost++
+		return
+	}
+	d.st.HeldPassed++
 }
 
 // expire drops datagrams that did not complete in time.

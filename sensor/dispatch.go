@@ -243,6 +243,7 @@ func (d *Dispatcher) FragmentStats() map[string]uint64 {
 	return map[string]uint64{
 		"events": ds.Fragments, "reinjected": ds.Reinjected, "segments": ds.Segments, "too_big": ds.TooBig,
 		"cut": ds.Cut, "unreadable": ds.Unreadable, "run_errors": ds.RunErrors,
+		"held_pieces": ds.HeldPieces, "held_passed": ds.HeldPassed, "held_lost": ds.HeldLost,
 		"reassembled": fs.Reassembled, "duplicates": fs.Duplicates, "overlaps": fs.Overlaps,
 		"bad_length": fs.BadLength, "unaligned": fs.Unaligned, "too_large": fs.TooBig, "ecn": fs.ECN,
 		"timeouts": fs.Timeouts, "evicted": fs.Evicted, "tiny": fs.Tiny, "offset1": fs.Offset1,

@@ -49,8 +49,18 @@ func NewHolds(objs *bpf.Objects, live bool) (*Holds, error) {
 	return h, nil
 }
 
-// NewHolds takes over the data plane's held downloads.
-func (s *Sensor) NewHolds() (*Holds, error) { return NewHolds(s.objs, true) }
+// NewHolds takes over the data plane's held downloads, and hands on the
+// pieces of held datagrams (fragments) that their gate does not hold.
+func (s *Sensor) NewHolds() (*Holds, error) {
+	h, err := NewHolds(s.objs, true)
+	if err != nil {
+		return nil, err
+	}
+	if s.disp != nil && s.disp.frags != nil {
+		s.disp.frags.setRelease(h.Release)
+	}
+	return h, nil
+}
 
 // Live reports whether held packets are real ones, handed on for real.
 func (h *Holds) Live() bool { return h.live }

@@ -68,6 +68,8 @@ type datagram struct {
 	ecn            uint8
 	doomed         uint8
 	maxSize, maxDF int32 // IPv4: largest fragment, largest DF fragment
+	maxFrag        int32 // largest fragment's IP packet, either family
+	marked         bool  // a fragment came with AddMarked's mark
 	held           int64 // bytes counted for it
 }
 
@@ -94,8 +96,15 @@ type Reassembler struct {
 	pool    pool
 	spare   []*datagram // datagram structs for reuse, with small slices
 	out     []byte
+	done    Done
 	stats   Stats
 	scratch frag
+}
+
+// Done describes the datagram the last call to Add completed.
+type Done struct {
+	Marked      bool // one of its fragments came with AddMarked's mark
+	MaxFragment int  // its largest fragment's IP packet length
 }
 
 // New returns a Reassembler bounded by cfg.
@@ -145,8 +154,18 @@ func (r *Reassembler) expired(d *datagram, now int64) bool {
 // header (bytes past its length field are ignored); zone separates
 // tunnels (0 when none). When this fragment completes a datagram, Add
 // returns the whole reassembled IP packet, valid until the next call, and
-// true.
+// true; Done describes it.
 func (r *Reassembler) Add(now time.Time, zone uint32, pkt []byte) ([]byte, bool) {
+	return r.AddMarked(now, zone, pkt, false)
+}
+
+// Done describes the datagram the last Add completed.
+func (r *Reassembler) Done() Done { return r.done }
+
+// AddMarked is Add, and with mark the datagram the fragment belongs to is
+// marked (Done.Marked): the caller's note that it holds the fragment back
+// from the receiver, kept even if the fragment itself is not taken.
+func (r *Reassembler) AddMarked(now time.Time, zone uint32, pkt []byte, mark bool) ([]byte, bool) {
 	fr := &r.scratch
 	if !fr.parse(pkt, zone) {
 		r.stats.Malformed++
@@ -178,6 +197,7 @@ func (r *Reassembler) Add(now time.Time, zone uint32, pkt []byte) ([]byte, bool)
 			return nil, false
 		}
 	}
+	d.marked = d.marked || mark
 	off, end := int32(fr.off), int32(fr.end)
 	if fr.family == 6 && end > 65535 {
 		r.stats.TooBig++
@@ -230,8 +250,9 @@ func (r *Reassembler) Add(now time.Time, zone uint32, pkt []byte) ([]byte, bool)
 	}
 	d.meat += n
 	d.ecn |= fr.ecn
+	size := n + int32(len(fr.hdr))
+	d.maxFrag = max(d.maxFrag, size)
 	if fr.family == 4 {
-		size := n + int32(len(fr.hdr))
 		d.maxSize = max(d.maxSize, size)
 		if fr.df {
 			d.maxDF = max(d.maxDF, size)

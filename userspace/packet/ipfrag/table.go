@@ -152,6 +152,7 @@ func (r *Reassembler) complete(d *datagram) ([]byte, bool) {
 		}
 	}
 	r.stats.Reassembled++
+	r.done = Done{Marked: d.marked, MaxFragment: int(d.maxFrag)}
 	r.drop(d)
 	return out, true
 }

@@ -1,0 +1,292 @@
+package sensor
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/edgesensor/edgesensor/bpf"
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/config"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
+)
+
+// fragHold is a block-mode harness with holds on, the gated HTTP flow of
+// fragHoldFlow, and userspace's reassembly fed from its fragments ring.
+type fragHold struct {
+	*enfHarness
+	holds    *Holds
+	df       *defrag
+	released [][]byte // what df handed on
+}
+
+var fragHoldFlow = datapath.Flow{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80")}
+
+func newFragHold(t *testing.T, mode string) *fragHold {
+	t.Helper()
+	h := &fragHold{enfHarness: newEnfHarness(t, mode)}
+	holds, err := NewHolds(h.objs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holds.SetTimeout(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	h.holds = holds
+	cfg := config.Default()
+	h.df = newDefrag(&cfg, h.objs.Program)
+	h.df.setRelease(func(frame []byte, _ uint32) error {
+		h.released = append(h.released, slices.Clone(frame))
+		return nil
+	})
+	return h
+}
+
+// serverSegment is the server's segment of n payload bytes at seq, IPv4
+// or IPv6.
+func serverSegment(v6 bool, seq uint32, n int) (testutil.Pkt, []byte) {
+	pay := make([]byte, n)
+	for i := range pay {
+		pay[i] = byte(i*7 + 3)
+	}
+	src, dst := "10.0.0.2", "10.0.0.1"
+	if v6 {
+		src, dst = "fd00::2", "fd00::1"
+	}
+	p := testutil.Pkt{V6: v6, Src: src, Dst: dst, Sport: 80, Dport: 40000, Seq: seq, Ack: 1019, Flags: "PA", Payload: pay}
+	return p, pay
+}
+
+// fed is what feeding fragments did: per fragment the program's action
+// and whether it emitted the fragment flagged held; the stream events
+// (reassembled pieces) that came of them; counters before and after.
+type fed struct {
+	rets          []uint32
+	fragHeld      []bool
+	stream        []datapath.Event
+	before, after Counters
+}
+
+func (f *fed) counter(t *testing.T, name string) uint64 {
+	c := bpf.Counter(sensorCounterOf(t, name))
+	return f.after.Get(c) - f.before.Get(c)
+}
+
+// feed runs fragments through the program, handing the fragment events
+// to userspace's reassembly as the reader does.
+func (h *fragHold) feed(t *testing.T, frames ...[]byte) fed {
+	t.Helper()
+	r := fed{before: h.counters()}
+	for _, f := range frames {
+		ret, err := h.objs.Program.Run(&ebpf.RunOptions{Data: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.rets = append(r.rets, ret)
+		fragHeld := false
+		for _, ev := range h.drain() {
+			if ev.Class == datapath.ClassFrag {
+				fragHeld = fragHeld || ev.Held()
+				h.df.fragment(&ev)
+				r.stream = append(r.stream, h.drain()...)
+			}
+		}
+		r.fragHeld = append(r.fragHeld, fragHeld)
+	}
+	r.after = h.counters()
+	return r
+}
+
+// piece reads a handed-on frame's TCP sequence number and payload.
+func piece(t *testing.T, frame []byte) (uint32, []byte) {
+	t.Helper()
+	var fr decap.Frame
+	if decap.Parse(frame, &fr); fr.Fragment || fr.Proto != 6 || fr.Payload == 0 {
+		t.Fatalf("handed on: not a whole TCP segment: % x", frame[:min(len(frame), 64)])
+	}
+	return binary.BigEndian.Uint32(frame[fr.L4+4:]), frame[fr.Payload : fr.Payload+fr.PayloadLen]
+}
+
+// TestPrivilegedHeldFragments: in block mode with holds on, the first
+// fragment of a server segment that may reach its flow's gate is held
+// (emitted flagged held, dropped), and so are the datagram's later
+// fragments; userspace reassembles them, cuts the datagram to its
+// largest fragment's size and hands each piece in as a packet of the
+// wire (REINJECT_HOLD_MAGIC): the piece with the gate's byte is held for
+// the file's verdict like any packet; the others (all of them, the gate
+// opened meanwhile) userspace hands on itself.
+// A sender that delays its last fragment past hold_timeout gains
+// nothing: the pieces are held all the same.
+func TestPrivilegedHeldFragments(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		fl := fragHoldFlow
+		limit := 14 + 20 + 1000 // the largest fragment: IPv4 header and 1000 bytes
+		if v6 {
+			fl = datapath.Flow{Client: netip.MustParseAddrPort("[fd00::1]:40000"), Server: netip.MustParseAddrPort("[fd00::2]:80")}
+			limit = 14 + 1280 // IPv6's floor: every link carries it
+		}
+		seg, pay := serverSegment(v6, 5001+1600, 2400)
+		frags := testutil.Fragments(seg.Frame(), 14, 1000, 0x4242)
+		if len(frags) != 3 {
+			t.Fatalf("v6 %v: %d fragments", v6, len(frags))
+		}
+
+		// The body's last byte at 5001+3999: the segment holds it.
+		h := newFragHold(t, "block")
+		if err := h.holds.SetTimeout(300 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.holds.Gate(fl, 5001+3999, false); err != nil {
+			t.Fatal(err)
+		}
+		r := h.feed(t, frags[:2]...)
+		// The sender waits past hold_timeout before the last fragment.
+		time.Sleep(400 * time.Millisecond)
+		r2 := h.feed(t, frags[2])
+		r.rets, r.fragHeld, r.stream = append(r.rets, r2.rets...), append(r.fragHeld, r2.fragHeld...), r2.stream
+		for i, ret := range r.rets {
+			if ret != xdpDrop || !r.fragHeld[i] {
+				t.Errorf("v6 %v: fragment %d: verdict %d, emitted held %v; want dropped and held", v6, i, ret, r.fragHeld[i])
+			}
+		}
+		if d := r.counter(t, "hold_frags") + r2.counter(t, "hold_frags"); d != 3 {
+			t.Errorf("v6 %v: hold_frags rose by %d, want 3", v6, d)
+		}
+		// The pieces: none larger than the largest fragment; those
+		// before the gate's byte handed on at once, the one carrying it
+		// held for the verdict; together the segment, in order.
+		var got []byte
+		next := uint32(5001 + 1600)
+		for _, f := range h.released {
+			seq, p := piece(t, f)
+			if seq != next || len(f) > limit || seq+uint32(len(p)) > 5001+3999 {
+				t.Errorf("v6 %v: a piece handed on at seq %d (want %d), %d bytes", v6, seq, next, len(f))
+			}
+			next += uint32(len(p))
+			got = append(got, p...)
+		}
+		heldPieces := 0
+		for _, ev := range r.stream {
+			if ev.Flags&datapath.FlagReinjected == 0 || len(ev.Frame) > limit {
+				t.Errorf("v6 %v: piece at seq %d: flags %v, %d bytes (limit %d)", v6, ev.Seq, ev.Flags, len(ev.Frame), limit)
+			}
+			if !ev.Held() {
+				continue
+			}
+			heldPieces++
+			if ev.Seq != next || ev.Seq+uint32(len(ev.Payload)) != 5001+4000 {
+				t.Errorf("v6 %v: held piece at seq %d, %d bytes; want the one ending at the gate's byte, from %d", v6, ev.Seq, len(ev.Payload), next)
+			}
+			got = append(got, ev.Payload...)
+		}
+		if !bytes.Equal(got, pay) || heldPieces != 1 || len(h.released) == 0 {
+			t.Errorf("v6 %v: %d pieces handed on and %d held carry %d bytes (the segment: %d)", v6, len(h.released), heldPieces, len(got), len(pay))
+		}
+
+		// The gate opened while the datagram was incomplete: its pieces
+		// are not held, and userspace hands them on, byte for byte.
+		h = newFragHold(t, "block")
+		if err := h.holds.Gate(fl, 5001+3999, false); err != nil {
+			t.Fatal(err)
+		}
+		r = h.feed(t, frags[0])
+		if err := h.holds.Open(fl, 5001+4000, 0); err != nil {
+			t.Fatal(err)
+		}
+		r2 = h.feed(t, frags[1:]...)
+		heldPieces = 0
+		for _, ev := range r2.stream {
+			if ev.Held() {
+				heldPieces++
+			}
+		}
+		if r.rets[0] != xdpDrop || heldPieces != 0 || len(r2.stream) == 0 {
+			t.Errorf("v6 %v: opened: first fragment verdict %d; %d pieces read, %d held", v6, r.rets[0], len(r2.stream), heldPieces)
+		}
+		got = nil
+		next = uint32(5001 + 1600)
+		for _, f := range h.released {
+			seq, p := piece(t, f)
+			if seq != next || len(f) > limit {
+				t.Errorf("v6 %v: a piece handed on at seq %d (want %d), %d bytes", v6, seq, next, len(f))
+			}
+			next += uint32(len(p))
+			got = append(got, p...)
+		}
+		if !bytes.Equal(got, pay) {
+			t.Errorf("v6 %v: %d pieces handed on carry %d bytes, not the segment's %d", v6, len(h.released), len(got), len(pay))
+		}
+	}
+}
+
+// TestPrivilegedHeldFragmentsPass: what is not held. Fragments of a flow
+// without a gate, of a segment that cannot reach its gate, in monitor
+// mode, and once a gate held them hold_timeout without word (fail open)
+// pass, and userspace only reads them. A first fragment too short for its
+// TCP header cannot be told apart: in block mode with holds on it is
+// held, to be judged whole.
+func TestPrivilegedHeldFragmentsPass(t *testing.T) {
+	seg, _ := serverSegment(false, 5001+1600, 2400)
+	frags := testutil.Fragments(seg.Frame(), 14, 1000, 0x4343)
+	passes := func(name string, h *fragHold, frames ...[]byte) {
+		t.Helper()
+		r := h.feed(t, frames...)
+		for i, ret := range r.rets {
+			if ret != xdpPass || r.fragHeld[i] {
+				t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want passed", name, i, ret, r.fragHeld[i])
+			}
+		}
+		for _, ev := range r.stream {
+			if ev.Held() {
+				t.Errorf("%s: a piece at seq %d held", name, ev.Seq)
+			}
+		}
+		if len(h.released) != 0 {
+			t.Errorf("%s: userspace handed on %d pieces of fragments that passed", name, len(h.released))
+		}
+	}
+	passes("no gate", newFragHold(t, "block"), frags...)
+
+	h := newFragHold(t, "block")
+	if err := h.holds.Gate(fragHoldFlow, 5001+1600+70000, false); err != nil {
+		t.Fatal(err)
+	}
+	passes("the gate beyond any datagram's reach", h, frags...)
+
+	h = newFragHold(t, "monitor")
+	if err := h.holds.Gate(fragHoldFlow, 5001+3999, false); err != nil {
+		t.Fatal(err)
+	}
+	passes("monitor mode", h, frags...)
+
+	h = newFragHold(t, "block")
+	if err := h.holds.SetTimeout(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.holds.Gate(fragHoldFlow, 5001+3999, false); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.feed(t, frags[0]); r.rets[0] != xdpDrop {
+		t.Fatalf("a gated first fragment: verdict %d, want dropped", r.rets[0])
+	}
+	time.Sleep(300 * time.Millisecond)
+	again := testutil.Fragments(seg.Frame(), 14, 1000, 0x4444) // the sender's retransmission
+	r := h.feed(t, again[0])
+	if r.rets[0] != xdpPass || r.counter(t, "hold_expired") != 1 {
+		t.Errorf("past hold_timeout without word: verdict %d, hold_expired +%d; want passed, +1", r.rets[0], r.counter(t, "hold_expired"))
+	}
+
+	// An 8-byte first fragment (ports and sequence number, no flags).
+	h = newFragHold(t, "block")
+	tiny := testutil.Fragments(seg.Frame(), 14, 8, 0x4545)
+	if r := h.feed(t, tiny[0]); r.rets[0] != xdpDrop || !r.fragHeld[0] {
+		t.Errorf("a tiny first fragment: verdict %d, held %v; want held", r.rets[0], r.fragHeld[0])
+	}
+	passes("a tiny first fragment, monitor mode", newFragHold(t, "monitor"), tiny[0])
+}

@@ -288,6 +288,8 @@ type Objects struct {
 	HoldReqs      *ebpf.Map      `ebpf:"hold_reqs"`
 	HoldTimeoutNs *ebpf.Variable `ebpf:"hold_timeout_ns"`
 	HoldBacklog   *ebpf.Variable `ebpf:"hold_max_backlog"`
+	// Held fragments only while the daemon lives (hold.h frag_hold).
+	HoldAliveUntil *ebpf.Variable `ebpf:"hold_alive_until"`
 	// The hello gate (tls.h).
 	HelloHoldNs     *ebpf.Variable `ebpf:"hello_hold_ns"`
 	HelloAliveUntil *ebpf.Variable `ebpf:"hello_alive_until"`

@@ -111,8 +111,7 @@ __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, str
 	if (held) {
 		/* The first fragment is held: the rest cannot help the
 		 * receiver before userspace hands the datagram on whole. */
-		if (emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag | EV_STATE_HELD) | EMIT_WAKE, c) < 0)
-			c->v[C_HOLD_LOST]++;
+		emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag | EV_STATE_HELD) | EMIT_WAKE, c);
 		c->v[C_HOLD_FRAGS]++;
 		return XDP_DROP;
 	}

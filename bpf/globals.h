@@ -67,6 +67,10 @@ __u64 hello_hold_ns;
  * renews this every quarter second): a dead daemon's gate would delay
  * every handshake by the server's retransmission timeout. */
 __u64 hello_alive_until;
+/* Held fragments (hold.h frag_hold) only while the daemon says it lives
+ * (CLOCK_MONOTONIC ns; renewed every quarter second in block mode): no
+ * gate's clock may be there to let them through. */
+__u64 hold_alive_until;
 
 /* The prefilter: a bit per /24 (IPv4) or per top 24 bits (IPv6) that
  * some blocklist entry covers, so that nearly every packet settles with

@@ -69,10 +69,9 @@ enum {
 
 /* The gate's part of hold_check: is a packet of the direction files
  * travel (the client's: mail_out), carrying [p->seq, p->seq + len), to
- * be held? whole: p is a packet, not a first fragment (whose length
- * len only bounds). */
+ * be held? */
 static __always_inline int hold_gate(struct pkt *p, const struct flow_key *k, int mail_out, __u32 len,
-				     int whole, struct counter_set *c)
+				     struct counter_set *c)
 {
 	struct file_hold *h = bpf_map_lookup_elem(&file_holds, k);
 	if (!h || h->from_client != mail_out)
@@ -118,10 +117,8 @@ static __always_inline int hold_gate(struct pkt *p, const struct flow_key *k, in
 	 * it, so the receiver keeps the copy userspace read (it would take
 	 * another copy, let through first, over the held one). A held
 	 * packet reaches the gate, so this moves it back by less than a
-	 * packet's length. A first fragment leaves it: its datagram, once
-	 * whole, comes back through here if it reaches the gate; until then
-	 * a copy of its bytes that passes reaches the sensor first too. */
-	if (whole && (__s32)(p->seq - h->gate_seq) < 0)
+	 * packet's length. */
+	if ((__s32)(p->seq - h->gate_seq) < 0)
 		h->gate_seq = p->seq;
 	if (!since) {
 		h->held_ns = now;
@@ -164,46 +161,78 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, _
 	__u32 len = p->payload_len + ((p->tcp_flags & TCP_FIN) ? 1 : 0);
 	if (!len)
 		return 0;
-	return hold_gate(p, k, mail_out, len, 1, c);
+	return hold_gate(p, k, mail_out, len, c);
+}
+
+/* An IPv6 extension header: a first fragment whose chain goes on past
+ * its fragment header hides its transport header from the parser. */
+static __always_inline int ipv6_ext(__u8 next)
+{
+	switch (next) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_FRAGMENT:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_MH:
+	case IPPROTO_HIP:
+	case IPPROTO_SHIM6:
+	case IPPROTO_AH:
+		return 1;
+	}
+	return 0;
 }
 
 /* The first fragment p of a datagram (frag.h): is the datagram to be
- * held? Its fragments are then emitted and dropped; userspace reassembles
- * them, hands the datagram in again (REINJECTED_HELD) and hold_check
- * judges it like any packet: the receiver gets the bytes userspace read,
- * not fragments it might put together otherwise. The TCP header says the
- * flow and where the datagram's bytes start; how many it carries is known
- * only once it is whole, so one that may reach the gate is held. A first
- * fragment too short for its TCP header (RFC 1858) cannot be told: held,
- * to be judged whole (real senders never split a TCP header). Not inside
- * tunnels: their datagrams could not be cut to the path's size again. */
+ * held? Then its fragments are emitted and dropped; userspace
+ * reassembles them, hands the datagram in again (REINJECTED_HELD), and
+ * hold_check judges it like any packet: the receiver gets the bytes
+ * userspace read, never fragments it might put together otherwise.
+ *
+ * Every TCP datagram of a watched port's file direction is held, gate or
+ * none: a first fragment sent before its flow is gated (before the
+ * SYN-ACK, or while a keep-alive connection's gate is open) waits in the
+ * receiver's reassembly queue for up to 30 s, to be completed by
+ * fragments sent once a file is under way. So is one whose TCP header
+ * cannot be read (too short, RFC 1858, or behind IPv6 extension headers
+ * after the fragment header): real senders make neither. Its own fail
+ * open is the daemon's word (hold_alive_until), not a gate's clock: no
+ * gate may be there to keep time. Not inside tunnels: their datagrams
+ * could not be cut to the path's size again. A global function: its
+ * stack is its own (beside frag_wanted's TLS walk the two would not fit
+ * in one frame). */
 __attribute__((noinline)) int frag_hold(struct pkt *p, struct counter_set *c)
 {
-	/* A global function (verified once, its stack its own: beside
-	 * frag_wanted's TLS walk the two would not fit in one frame). */
 	if (!p || !c)
 		return 0;
-	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled)
+	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled || p->tunnels)
 		return 0;
-	if (p->l4proto != IPPROTO_TCP || p->tunnels)
-		return 0;
-	if (!p->payload_off) {
-		if (enf_allowed(p->family, p->saddr, p->daddr))
+	if (p->payload_off) {
+		if (p->l4proto != IPPROTO_TCP || (p->tcp_flags & (TCP_SYN | TCP_RST)))
 			return 0;
-		return HOLD_FIRST;
+		__u8 app = port_app[p->dport];
+		int to_watched = app != 0;
+		if (!app)
+			app = port_app[p->sport];
+		if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
+			return 0;
+		if (to_watched != (app == APP_SMTP))
+			return 0;
+	} else if (p->l4proto != IPPROTO_TCP && !(p->family == 6 && ipv6_ext(p->l4proto))) {
+		return 0;
 	}
-	__u8 app = port_app[p->dport];
-	int to_watched = app != 0;
-	if (!app)
-		app = port_app[p->sport];
-	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
+	if (bpf_ktime_get_ns() >= hold_alive_until) {
+		c->v[C_HOLD_EXPIRED]++;
 		return 0;
-	int mail_out = app == APP_SMTP;
-	if (to_watched != mail_out || (p->tcp_flags & (TCP_SYN | TCP_RST)))
+	}
+	if (enf_allowed(p->family, p->saddr, p->daddr)) {
+		c->v[C_ENF_ALLOWED]++;
 		return 0;
-	struct flow_key k = {};
-	make_key(p, &k);
-	return hold_gate(p, &k, mail_out, 0xffff, 0, c);
+	}
+	if (hold_max_backlog && bpf_ringbuf_query(&streams, BPF_RB_AVAIL_DATA) >= hold_max_backlog) {
+		c->v[C_HOLD_BUSY]++;
+		return 0;
+	}
+	return 1;
 }
 
 /* A new connection on a tuple with a gate, confirmed by its SYN-ACK p

@@ -543,6 +543,7 @@ const (
 	sensorVarFblockTotal         = "fblock_total"
 	sensorVarHelloAliveUntil     = "hello_alive_until"
 	sensorVarHelloHoldNs         = "hello_hold_ns"
+	sensorVarHoldAliveUntil      = "hold_alive_until"
 	sensorVarHoldMaxBacklog      = "hold_max_backlog"
 	sensorVarHoldTimeoutNs       = "hold_timeout_ns"
 	sensorVarIfslot              = "ifslot"
@@ -679,6 +680,7 @@ type sensorVariableSpecs struct {
 	FblockTotal         *ebpf.VariableSpec `ebpf:"fblock_total"`
 	HelloAliveUntil     *ebpf.VariableSpec `ebpf:"hello_alive_until"`
 	HelloHoldNs         *ebpf.VariableSpec `ebpf:"hello_hold_ns"`
+	HoldAliveUntil      *ebpf.VariableSpec `ebpf:"hold_alive_until"`
 	HoldMaxBacklog      *ebpf.VariableSpec `ebpf:"hold_max_backlog"`
 	HoldTimeoutNs       *ebpf.VariableSpec `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.VariableSpec `ebpf:"ifslot"`
@@ -817,6 +819,7 @@ type sensorVariables struct {
 	FblockTotal         *ebpf.Variable `ebpf:"fblock_total"`
 	HelloAliveUntil     *ebpf.Variable `ebpf:"hello_alive_until"`
 	HelloHoldNs         *ebpf.Variable `ebpf:"hello_hold_ns"`
+	HoldAliveUntil      *ebpf.Variable `ebpf:"hold_alive_until"`
 	HoldMaxBacklog      *ebpf.Variable `ebpf:"hold_max_backlog"`
 	HoldTimeoutNs       *ebpf.Variable `ebpf:"hold_timeout_ns"`
 	Ifslot              *ebpf.Variable `ebpf:"ifslot"`

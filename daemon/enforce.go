@@ -112,6 +112,7 @@ func newEnforcer(cfg *config.Config, k *sensor.Enforcer, holds *sensor.Holds, an
 	an.onHello.Store(&hook)
 	an.onHeld.Store(&held)
 	e.syncHelloHold()
+	e.keepHoldsAlive()
 	t := e.tables.Load()
 	log.Info().Str("mode", set.Mode).Int("threshold", set.Threshold).Int("entries", len(t.Entries)).
 		Int("below_threshold", t.Below).Int("allow", len(t.Allow)).Dur("max_age", time.Duration(set.MaxAge)).
@@ -181,6 +182,7 @@ func (e *enforcer) run(ctx context.Context) {
 			expired = now
 		}
 		e.syncHelloHold()
+		e.keepHoldsAlive()
 		t := e.tables.Load()
 		due := e.currentSet() != e.built || e.an.feed.layer().IPGen() != e.builtFeed || e.stale.Load() ||
 			(t != nil && !t.NextExpiry.IsZero() && !now.Before(t.NextExpiry))
@@ -238,6 +240,7 @@ func (e *enforcer) keepFresh() (stop func()) {
 				e.k.Refresh()
 			case <-hello.C:
 				e.syncHelloHold()
+				e.keepHoldsAlive()
 			}
 		}
 	}()
@@ -315,6 +318,18 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 // syncHelloHold puts the hello gate in force while it can act: block
 // mode, hello_hold above zero, held packets can be handed on, and the
 // intel holds handshake entries that block at the threshold (without,
+// keepHoldsAlive tells the data plane, in block mode with holds, that the
+// daemon lives: it holds IP fragments for a verdict only so long after
+// (sensor.HoldAlive). Called every quarter second with syncHelloHold.
+func (e *enforcer) keepHoldsAlive() {
+	if e.hold == nil || e.set.Load().ModeValue() != enforce.Block || e.set.Load().HoldTimeout == 0 {
+		return
+	}
+	if err := e.hold.k.SetAlive(); err != nil {
+		e.hold.stats.Errors.Add(1)
+	}
+}
+
 // no hello is blocked, and none need wait).
 func (e *enforcer) syncHelloHold() {
 	e.helloMu.Lock()

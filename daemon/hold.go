@@ -42,6 +42,12 @@ type holder struct {
 	bytes    int
 	stopping bool // stop: every wait settles as clean
 
+	// cut: flows whose wait ended in a block, and when. A packet of such a
+	// flow that the data plane held meanwhile (the sender's retransmission
+	// of the held bytes, between the verdict and the block taking
+	// effect) is dropped, not handed on around the block.
+	cut map[datapath.Flow]time.Time
+
 	stats holdStats
 	// waited: how long a clean download's last packet was held, from the
 	// data plane holding it to its release; cloudTook, the cloud lookups.
@@ -64,6 +70,7 @@ type holdStats struct {
 	Blocked      atomic.Uint64 // downloads blocked on their verdict
 	Timeouts     atomic.Uint64 // verdicts later than hold_timeout (on_timeout applied)
 	AfterTheFact atomic.Uint64 // malicious downloads not held (the client had them); flow blocked after
+	AfterBlock   atomic.Uint64 // held packets of a flow whose wait ended in a block: dropped
 	Errors       atomic.Uint64 // gate writes or hand-ons that failed
 	CloudErrors  atomic.Uint64 // cloud lookups that failed or timed out
 }
@@ -86,7 +93,7 @@ type heldFrame struct {
 }
 
 func newHolder(e *enforcer, k *sensor.Holds) *holder {
-	h := &holder{e: e, k: k, flows: map[datapath.Flow]*heldFlow{}, done: make(chan struct{})}
+	h := &holder{e: e, k: k, flows: map[datapath.Flow]*heldFlow{}, cut: map[datapath.Flow]time.Time{}, done: make(chan struct{})}
 	h.lookup = func() cloudLookup { return e.an.taps.cloud.Load().lookupFn() }
 	return h
 }
@@ -105,6 +112,14 @@ func (h *holder) apply(s *enforce.Settings) error {
 func (h *holder) Held(ev *datapath.Event, d files.HoldDecision) {
 	h.stats.Packets.Add(1)
 	h.mu.Lock()
+	if at, ok := h.cut[d.Flow]; ok {
+		if time.Since(at) < cutMemory {
+			h.mu.Unlock()
+			h.stats.AfterBlock.Add(1)
+			return
+		}
+		delete(h.cut, d.Flow)
+	}
 	st := h.flows[d.Flow]
 	if d.Files == 0 && st == nil {
 		h.mu.Unlock()
@@ -226,6 +241,26 @@ func (h *holder) Unheld(fl datapath.Flow, v files.FileVerdict, iface string) {
 	h.report(fl, &v, blocked, hold, iface)
 }
 
+// cutMemory is how long a blocked flow's held packets are dropped: the
+// data plane's block is in force long before; maxCut bounds the record.
+const (
+	cutMemory = 10 * time.Second
+	maxCut    = 4096
+)
+
+// markCut records that fl's wait ended in a block. h.mu held.
+func (h *holder) markCut(fl datapath.Flow) {
+	if len(h.cut) >= maxCut {
+		now := time.Now()
+		for f, at := range h.cut {
+			if now.Sub(at) >= cutMemory || len(h.cut) >= maxCut {
+				delete(h.cut, f)
+			}
+		}
+	}
+	h.cut[fl] = time.Now()
+}
+
 // settleLocked ends a flow's wait once every verdict is in, or when
 // timedOut. h.mu held.
 func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
@@ -253,6 +288,9 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 	}
 	if bad == nil && !st.seen {
 		return // a verdict with no held packet to hand on (a daemon stopping)
+	}
+	if bad != nil {
+		h.markCut(fl)
 	}
 	// Hand on (or reset) outside the lock: a run of the program takes
 	// the packet through the stack. (Replay hands nothing on, and its

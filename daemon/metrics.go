@@ -389,7 +389,7 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 			Read: gauge(func(e *enforcer) float64 { return time.Duration(e.set.Load().MaxAge).Seconds() })},
 		{Name: "enforcement_action_events_total", Help: "edgesensor.action events written (at most one per entry or flow per second; the packet counters have every packet).", Kind: metrics.Counter,
 			Read: gauge(func(e *enforcer) float64 { return float64(e.actions.Load()) })},
-		{Name: "xdp_hold_packets_total", Help: "Held downloads in the data plane, per interface: gated (flows gated by a SYN-ACK or request), held (server packets held for userspace), expired (let through after hold_timeout without word: fail open), lost (let through: the streams ring was full), busy (let through unheld: the daemon was behind, a quarter of the streams ring waiting), fragments (IP fragments of a datagram that may complete a file, held whole: userspace reassembles and judges it).",
+		{Name: "xdp_hold_packets_total", Help: "Held downloads in the data plane, per interface: gated (flows gated by a SYN-ACK or request), held (server packets held for userspace), expired (let through after hold_timeout without word: fail open), lost (let through: the ring it went to was full), busy (let through unheld: the daemon was behind, a quarter of the streams ring waiting), fragments (IP fragments of a watched port's file direction, held: userspace reassembles the datagram and judges it like a packet); expired also counts first fragments let through while the daemon has not said it lives for two seconds.",
 			Kind: metrics.Counter, Labels: []string{"iface", "event"},
 			Read: func(emit emitFn) {
 				for _, is := range ifaces() {
@@ -410,12 +410,13 @@ func enforcementFamilies(a *analysis, ifaces func() []sensor.IfaceStatus) []metr
 				emit(float64(st.Timeouts.Load()), "timeout")
 				emit(float64(st.AfterTheFact.Load()), "not_held")
 			})},
-		{Name: "enforcement_held_packets_total", Help: "Held packets the daemon read, by fate: passed (handed on at once), kept (while a verdict was awaited), not_kept (over a bound or cut at the snaplen: left to the sender's retransmission).",
+		{Name: "enforcement_held_packets_total", Help: "Held packets the daemon read, by fate: passed (handed on at once), kept (while a verdict was awaited), not_kept (over a bound or cut at the snaplen: left to the sender's retransmission), dropped (of a flow whose wait ended in a block: the sender's copy of the held bytes, dropped rather than handed on).",
 			Kind: metrics.Counter, Labels: []string{"fate"},
 			Read: held(func(h *holder, emit emitFn) {
 				emit(float64(h.stats.Passed.Load()), "passed")
 				emit(float64(h.stats.Kept.Load()), "kept")
 				emit(float64(h.stats.NotKept.Load()), "not_kept")
+				emit(float64(h.stats.AfterBlock.Load()), "dropped")
 			})},
 		{Name: "enforcement_hello_held_packets_total", Help: "Server packets the hello gate held for their ClientHello's verdict (block mode, handshake intel loaded; the data plane's counters hello_gated, hello_held, hello_expired, hello_lost say what it did), by fate here: released (the hello allowed), blocked (the flow blocked: a TCP packet turned into the client's reset, a QUIC one dropped), not_kept (cut at the snaplen: the sender's retransmission carries it), waiting (the hello still to come: dropped, the sender retransmits), error (a write or hand-on failed).",
 			Kind: metrics.Counter, Labels: []string{"fate"},

@@ -44,7 +44,7 @@ func TestPrivilegedChainTailCall(t *testing.T) {
 		t.Helper()
 		data, meta := frame, 0
 		if magic != 0 {
-			data, meta = markFrame(nil, magic, frame), 4
+			data, meta = markFrame(nil, frame, magic), 4
 		}
 		ret, err := r.runAt(data, meta, ifindex)
 		if err != nil {

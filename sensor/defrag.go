@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/csum"
 	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 	"github.com/edgesensor/edgesensor/userspace/packet/ipfrag"
 	"github.com/edgesensor/edgesensor/userspace/packet/pcapfile"
@@ -54,8 +54,10 @@ type DefragStats struct {
 	Unreadable uint64 // fragment events the Go parser did not follow
 	RunErrors  uint64 // re-injections the kernel refused
 	// Held datagrams: pieces judged, those the program did not hold and
-	// userspace handed on, and hand-ons that failed.
-	HeldPieces, HeldPassed, HeldLost uint64
+	// userspace handed on, hand-ons that failed, and datagrams dropped
+	// for a wrong TCP checksum (the receiver would have dropped them; cut
+	// into pieces they would get good ones).
+	HeldPieces, HeldPassed, HeldLost, HeldBadChecksum uint64
 }
 
 func newDefrag(c *config.Config, prog *ebpf.Program) *defrag {
@@ -119,7 +121,7 @@ func (d *defrag) fragment(ev *datapath.Event) {
 // run re-injects one whole frame.
 func (d *defrag) run(frame []byte, ifindex uint32) {
 	// The metadata in front of the frame marks it as re-injected.
-	d.data = markFrame(d.data, bpf.ReinjectMagic, frame)
+	d.data = markFrame(d.data, frame, bpf.ReinjectMagic)
 	ret, err := d.prog.runAt(d.data, 4, ifindex)
 	if err != nil || ret != xdpPass {
 		d.st.RunErrors++
@@ -139,6 +141,10 @@ const (
 // judgeHeld judges a datagram reassembled from held fragments: frame is it
 // whole, its IP header at l3; maxFrag its largest fragment's IP length.
 func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
+	if !tcpChecksumOK(frame, &d.fr) {
+		d.st.HeldBadChecksum++
+		return
+	}
 	floor := minHeldPiece4
 	if frame[l3]>>4 == 6 {
 		floor = minHeldPiece6
@@ -166,11 +172,29 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 	d.runHeld(frame, ifindex) // whole (extension headers): the path may refragment it
 }
 
+// tcpChecksumOK reports whether the TCP segment in frame, a datagram
+// reassembled from fragments, has a checksum its receiver takes (right,
+// or the pseudo-header sum an offloading sender leaves); fr is scratch.
+// Only a TCP header right after the IP header is judged (an IPv6 routing
+// header would change the pseudo-header): the program decides the rest.
+func tcpChecksumOK(frame []byte, fr *decap.Frame) bool {
+	decap.Parse(frame, fr)
+	if fr.Fragment || fr.Truncated || fr.Proto != 6 || fr.L3End > len(frame) || fr.L4 <= fr.L3 {
+		return true
+	}
+	if direct := fr.L3 + 40; fr.Family == 4 {
+		if fr.L4 != fr.L3+int(frame[fr.L3]&0x0f)*4 {
+			return true
+		}
+	} else if fr.L4 != direct {
+		return true
+	}
+	return csum.L4(fr.Src, fr.Dst, 6, frame[fr.L4:fr.L3End]) != csum.Invalid
+}
+
 // runHeld judges one piece of a held datagram, as a packet of the wire.
 func (d *defrag) runHeld(frame []byte, ifindex uint32) {
-	// Two words of metadata: re-injected, and of held fragments.
-	ne := binary.NativeEndian
-	d.data = append(ne.AppendUint32(ne.AppendUint32(d.data[:0], bpf.ReinjectMagic), bpf.ReinjectHoldMagic), frame...)
+	d.data = markFrame(d.data, frame, bpf.ReinjectMagic, bpf.ReinjectHoldMagic)
 	ret, err := d.prog.runAt(d.data, 8, ifindex)
 	if err != nil {
 		d.st.RunErrors++

@@ -57,7 +57,10 @@ func (s *Sensor) NewHolds() (*Holds, error) {
 		return nil, err
 	}
 	if s.disp != nil && s.disp.frags != nil {
-		s.disp.frags.setRelease(h.Release)
+		// Through the program, not around it: a flow blocked while the
+		// datagram was put together gets its reset, a chained program
+		// sees the piece.
+		s.disp.frags.setRelease(h.Resend)
 	}
 	return h, nil
 }
@@ -78,6 +81,20 @@ func (h *Holds) Close() error {
 func (h *Holds) SetTimeout(d time.Duration) error {
 	if err := h.objs.HoldTimeoutNs.Set(uint64(max(d, 0))); err != nil {
 		return fmt.Errorf("setting hold_timeout_ns: %w", err)
+	}
+	return nil
+}
+
+// HoldAlive is how long the data plane holds IP fragments for a verdict
+// (hold.h frag_hold) after the daemon last said it lives (SetAlive): no
+// gate's clock may be there to let them through.
+const HoldAlive = 2 * time.Second
+
+// SetAlive says the daemon lives: fragments are held for HoldAlive more.
+// The daemon calls it every quarter second while it holds downloads.
+func (h *Holds) SetAlive() error {
+	if err := h.objs.HoldAliveUntil.Set(monoNow() + uint64(HoldAlive)); err != nil {
+		return fmt.Errorf("setting hold_alive_until: %w", err)
 	}
 	return nil
 }
@@ -163,7 +180,7 @@ func (h *Holds) Resend(frame []byte, ifindex uint32) error {
 	if !h.live {
 		return nil
 	}
-	return h.run(h.objs.Program, markFrame(make([]byte, 0, 4+len(frame)), bpf.ResendMagic, frame), 4, ifindex)
+	return h.run(h.objs.Program, markFrame(make([]byte, 0, 4+len(frame)), frame, bpf.ResendMagic), 4, ifindex)
 }
 
 // run runs p in live mode over data, whose first meta bytes are XDP

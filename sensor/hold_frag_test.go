@@ -38,6 +38,9 @@ func newFragHold(t *testing.T, mode string) *fragHold {
 	if err := holds.SetTimeout(time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if err := holds.SetAlive(); err != nil {
+		t.Fatal(err)
+	}
 	h.holds = holds
 	cfg := config.Default()
 	h.df = newDefrag(&cfg, h.objs.Program)
@@ -225,14 +228,18 @@ func TestPrivilegedHeldFragments(t *testing.T) {
 	}
 }
 
-// TestPrivilegedHeldFragmentsPass: what is not held. Fragments of a flow
-// without a gate, of a segment that cannot reach its gate, in monitor
-// mode, and once a gate held them hold_timeout without word (fail open)
-// pass, and userspace only reads them. A first fragment too short for its
-// TCP header cannot be told apart: in block mode with holds on it is
-// held, to be judged whole.
-func TestPrivilegedHeldFragmentsPass(t *testing.T) {
-	seg, _ := serverSegment(false, 5001+1600, 2400)
+// TestPrivilegedHeldFragmentsWhich: which first fragments are held. In
+// block mode every TCP datagram of a watched port's file direction is,
+// gate or none (a first fragment passed before its flow is gated would
+// wait at the receiver for the rest), and its pieces the program does
+// not hold userspace hands on byte for byte; so is one whose TCP header
+// cannot be read (8 bytes; IPv6 extension headers after the fragment
+// header). Not held: monitor mode, other ports, the other direction, or
+// once the daemon has not said it lives for a while (fail open). A held
+// datagram with a wrong TCP checksum is dropped: cut into pieces it would
+// get good ones, and its receiver would have dropped it.
+func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
+	seg, pay := serverSegment(false, 5001+1600, 2400)
 	frags := testutil.Fragments(seg.Frame(), 14, 1000, 0x4343)
 	passes := func(name string, h *fragHold, frames ...[]byte) {
 		t.Helper()
@@ -251,42 +258,85 @@ func TestPrivilegedHeldFragmentsPass(t *testing.T) {
 			t.Errorf("%s: userspace handed on %d pieces of fragments that passed", name, len(h.released))
 		}
 	}
-	passes("no gate", newFragHold(t, "block"), frags...)
-
+	// Held, and handed on whole by userspace: pieces none held.
+	handedOn := func(name string, h *fragHold, want []byte, frames ...[]byte) {
+		t.Helper()
+		r := h.feed(t, frames...)
+		for i, ret := range r.rets {
+			if ret != xdpDrop || !r.fragHeld[i] {
+				t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want held", name, i, ret, r.fragHeld[i])
+			}
+		}
+		var got []byte
+		for _, f := range h.released {
+			_, p := piece(t, f)
+			got = append(got, p...)
+		}
+		for _, ev := range r.stream {
+			if ev.Held() {
+				t.Errorf("%s: a piece at seq %d held", name, ev.Seq)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: %d pieces handed on carry %d bytes, want %d", name, len(h.released), len(got), len(want))
+		}
+	}
+	handedOn("no gate yet", newFragHold(t, "block"), pay, frags...)
 	h := newFragHold(t, "block")
 	if err := h.holds.Gate(fragHoldFlow, 5001+1600+70000, false); err != nil {
 		t.Fatal(err)
 	}
-	passes("the gate beyond any datagram's reach", h, frags...)
+	handedOn("the gate beyond the datagram", h, pay, frags...)
 
 	h = newFragHold(t, "monitor")
 	if err := h.holds.Gate(fragHoldFlow, 5001+3999, false); err != nil {
 		t.Fatal(err)
 	}
 	passes("monitor mode", h, frags...)
+	other := seg
+	other.Sport = 443
+	passes("not a watched port", newFragHold(t, "block"), testutil.Fragments(other.Frame(), 14, 1000, 0x4646)...)
+	up := seg
+	up.Src, up.Dst, up.Sport, up.Dport = seg.Dst, seg.Src, seg.Dport, seg.Sport
+	passes("HTTP's client direction", newFragHold(t, "block"), testutil.Fragments(up.Frame(), 14, 1000, 0x4747)...)
+	mail := seg
+	mail.Sport = 25
+	passes("SMTP's server direction", newFragHold(t, "block"), testutil.Fragments(mail.Frame(), 14, 1000, 0x4848)...)
+	mailUp := up
+	mailUp.Dport = 25
+	handedOn("SMTP's client direction", newFragHold(t, "block"), pay, testutil.Fragments(mailUp.Frame(), 14, 1000, 0x4949)...)
 
-	h = newFragHold(t, "block")
-	if err := h.holds.SetTimeout(200 * time.Millisecond); err != nil {
-		t.Fatal(err)
+	// An 8-byte first fragment (ports and sequence number, no flags).
+	handedOn("a tiny first fragment", newFragHold(t, "block"), pay, testutil.Fragments(seg.Frame(), 14, 8, 0x4545)...)
+	passes("a tiny first fragment, monitor mode", newFragHold(t, "monitor"), testutil.Fragments(seg.Frame(), 14, 8, 0x4545)[0])
+	// IPv6: a destination options header after the fragment header hides
+	// the TCP header from the parser (Linux reads the whole chain).
+	v6, _ := serverSegment(true, 5001+1600, 600)
+	v6.V6Ext, v6.MoreFrags = []byte{44, 60}, true
+	if r := newFragHold(t, "block").feed(t, v6.Frame()); r.rets[0] != xdpDrop || !r.fragHeld[0] {
+		t.Errorf("IPv6, options after the fragment header: verdict %d, held %v; want held", r.rets[0], r.fragHeld[0])
 	}
-	if err := h.holds.Gate(fragHoldFlow, 5001+3999, false); err != nil {
+
+	// A wrong TCP checksum: dropped, not cut into pieces with good ones.
+	bad := seg.Frame()
+	bad[14+20+16] ^= 0x5a
+	h = newFragHold(t, "block")
+	r := h.feed(t, testutil.Fragments(bad, 14, 1000, 0x4a4a)...)
+	if st, _ := h.df.stats(); st.HeldBadChecksum != 1 || len(r.stream) != 0 || len(h.released) != 0 {
+		t.Errorf("a wrong checksum: %d counted, %d pieces judged, %d handed on; want 1, 0, 0", st.HeldBadChecksum, len(r.stream), len(h.released))
+	}
+
+	// Fail open: the daemon's word lapsed, first fragments pass.
+	h = newFragHold(t, "block")
+	if err := h.objs.HoldAliveUntil.Set(monoNow() + uint64(200*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	if r := h.feed(t, frags[0]); r.rets[0] != xdpDrop {
-		t.Fatalf("a gated first fragment: verdict %d, want dropped", r.rets[0])
+		t.Fatalf("a first fragment: verdict %d, want held", r.rets[0])
 	}
 	time.Sleep(300 * time.Millisecond)
-	again := testutil.Fragments(seg.Frame(), 14, 1000, 0x4444) // the sender's retransmission
-	r := h.feed(t, again[0])
+	r = h.feed(t, testutil.Fragments(seg.Frame(), 14, 1000, 0x4444)[0]) // the sender's retransmission
 	if r.rets[0] != xdpPass || r.counter(t, "hold_expired") != 1 {
-		t.Errorf("past hold_timeout without word: verdict %d, hold_expired +%d; want passed, +1", r.rets[0], r.counter(t, "hold_expired"))
+		t.Errorf("the daemon silent: verdict %d, hold_expired +%d; want passed, +1", r.rets[0], r.counter(t, "hold_expired"))
 	}
-
-	// An 8-byte first fragment (ports and sequence number, no flags).
-	h = newFragHold(t, "block")
-	tiny := testutil.Fragments(seg.Frame(), 14, 8, 0x4545)
-	if r := h.feed(t, tiny[0]); r.rets[0] != xdpDrop || !r.fragHeld[0] {
-		t.Errorf("a tiny first fragment: verdict %d, held %v; want held", r.rets[0], r.fragHeld[0])
-	}
-	passes("a tiny first fragment, monitor mode", newFragHold(t, "monitor"), tiny[0])
 }

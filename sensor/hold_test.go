@@ -224,7 +224,7 @@ func TestPrivilegedResentCountedOnce(t *testing.T) {
 	bytes := func() uint64 { return h.counters().Get(bpf.CounterBytes) }
 	resent := func() uint64 { return h.counters().Get(bpf.Counter(sensorCounterOf(t, "resent"))) }
 	p0, b0, r0 := packets(), bytes(), resent()
-	if _, err := newProgRunner(h.objs.Program).runAt(markFrame(nil, bpf.ResendMagic, frame), 4, 1); err != nil {
+	if _, err := newProgRunner(h.objs.Program).runAt(markFrame(nil, frame, bpf.ResendMagic), 4, 1); err != nil {
 		t.Fatal(err)
 	}
 	if p, b, r := packets()-p0, bytes()-b0, resent()-r0; p != 0 || b != 0 || r != 1 {

@@ -98,9 +98,14 @@ func (p *progRunner) call(data, ctx []byte) (uint32, error) {
 	return a.retval, nil
 }
 
-// markFrame appends to dst[:0] frame with magic in front as 4 bytes of
-// XDP metadata (bpf.ReinjectMagic, bpf.ResendMagic): run it with the
-// program's data 4 bytes in.
-func markFrame(dst []byte, magic uint32, frame []byte) []byte {
-	return append(binary.NativeEndian.AppendUint32(dst[:0], magic), frame...)
+// markFrame appends to dst[:0] frame with magic words in front as XDP
+// metadata, 4 bytes each (bpf.ReinjectMagic, bpf.ResendMagic; a held
+// datagram's bpf.ReinjectMagic then bpf.ReinjectHoldMagic): run it with
+// the program's data 4 bytes a word in.
+func markFrame(dst []byte, frame []byte, magic ...uint32) []byte {
+	dst = dst[:0]
+	for _, m := range magic {
+		dst = binary.NativeEndian.AppendUint32(dst, m)
+	}
+	return append(dst, frame...)
 }

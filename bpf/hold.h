@@ -67,6 +67,23 @@ enum {
 	HOLD_MORE = 2,
 };
 
+/* Never held: a packet an allowlist covers (what is never acted on is
+ * not delayed either), or any while userspace is behind
+ * (hold_max_backlog bytes wait in the streams ring: it would delay every
+ * transfer it holds by its backlog; they are judged after). */
+static __always_inline int hold_exempt(struct pkt *p, struct counter_set *c)
+{
+	if (enf_allowed(p->family, p->saddr, p->daddr)) {
+		c->v[C_ENF_ALLOWED]++;
+		return 1;
+	}
+	if (hold_max_backlog && bpf_ringbuf_query(&streams, BPF_RB_AVAIL_DATA) >= hold_max_backlog) {
+		c->v[C_HOLD_BUSY]++;
+		return 1;
+	}
+	return 0;
+}
+
 /* The gate's part of hold_check: is a packet of the direction files
  * travel (the client's: mail_out), carrying [p->seq, p->seq + len), to
  * be held? */
@@ -89,15 +106,8 @@ static __always_inline int hold_gate(struct pkt *p, const struct flow_key *k, in
 	}
 	if (h->state != HOLD_GATED || !hold_reaches(p->seq, len, h->gate_seq))
 		return 0;
-	/* Allowlists win: what is never acted on is not delayed either. */
-	if (enf_allowed(p->family, p->saddr, p->daddr)) {
-		c->v[C_ENF_ALLOWED]++;
+	if (hold_exempt(p, c))
 		return 0;
-	}
-	if (hold_max_backlog && bpf_ringbuf_query(&streams, BPF_RB_AVAIL_DATA) >= hold_max_backlog) {
-		c->v[C_HOLD_BUSY]++;
-		return 0;
-	}
 	__u64 now = bpf_ktime_get_ns();
 	__u64 since = h->held_ns;
 	if (p->reinjected == REINJECTED_HELD) {
@@ -224,15 +234,7 @@ __attribute__((noinline)) int frag_hold(struct pkt *p, struct counter_set *c)
 		c->v[C_HOLD_EXPIRED]++;
 		return 0;
 	}
-	if (enf_allowed(p->family, p->saddr, p->daddr)) {
-		c->v[C_ENF_ALLOWED]++;
-		return 0;
-	}
-	if (hold_max_backlog && bpf_ringbuf_query(&streams, BPF_RB_AVAIL_DATA) >= hold_max_backlog) {
-		c->v[C_HOLD_BUSY]++;
-		return 0;
-	}
-	return 1;
+	return !hold_exempt(p, c);
 }
 
 /* A new connection on a tuple with a gate, confirmed by its SYN-ACK p

@@ -178,15 +178,16 @@ static __always_inline int hold_check(struct pkt *p, const struct flow_key *k, _
  * its fragment header hides its transport header from the parser. */
 static __always_inline int ipv6_ext(__u8 next)
 {
+	/* Not AH: after the fragment header is its place (RFC 8200), and a
+	 * datagram with it could not be cut again; not hop-by-hop, which a
+	 * host drops anywhere but first. */
 	switch (next) {
-	case IPPROTO_HOPOPTS:
 	case IPPROTO_ROUTING:
 	case IPPROTO_FRAGMENT:
 	case IPPROTO_DSTOPTS:
 	case IPPROTO_MH:
 	case IPPROTO_HIP:
 	case IPPROTO_SHIM6:
-	case IPPROTO_AH:
 		return 1;
 	}
 	return 0;
@@ -215,6 +216,11 @@ __attribute__((noinline)) int frag_hold(struct pkt *p, struct counter_set *c)
 	if (!p || !c)
 		return 0;
 	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled || p->tunnels)
+		return 0;
+	/* Cut at the snaplen, a fragment could not be put together again:
+	 * its datagram would be held for as long as the daemon lives. (The
+	 * first fragment is the largest.) */
+	if (p->frame_len > cfg.snaplen)
 		return 0;
 	if (p->payload_off) {
 		if (p->l4proto != IPPROTO_TCP || (p->tcp_flags & (TCP_SYN | TCP_RST)))

@@ -372,8 +372,8 @@ int edgesensor_xdp(struct xdp_md *ctx)
 
 	/* A frame userspace re-injects (a reassembled datagram) is not on
 	 * the wire: fragments that passed went through the chained program
-	 * as they came in; held ones go through it when userspace hands the
-	 * datagram on (sensor.Holds.Release). */
+	 * as they came in; the pieces of held ones go through it when
+	 * userspace hands them on (sensor.Holds.Resend, Release). */
 	if (reinjected)
 		return act;
 	if (act == XDP_PASS && ifindex < MAX_IFINDEX && chained[ifindex])

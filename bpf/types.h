@@ -191,8 +191,8 @@ enum counter {
 	C_ENF_TINY_FRAG,  /* first fragments too short for their ports, dropped while flows are blocked */
 	C_HOLD_ARMED,     /* downloads gated: a server's SYN-ACK or a client's request (hold.h) */
 	C_HOLD_DIVERTED,  /* server packets held: emitted to userspace and dropped until it hands them on */
-	C_HOLD_EXPIRED,   /* packets passed: held past hold_timeout without word from userspace (fail open) */
-	C_HOLD_LOST,      /* packets passed: holding needed an event the streams ring had no room for */
+	C_HOLD_EXPIRED,   /* packets passed: held past hold_timeout without word from userspace, or first fragments while it has not said it lives (fail open) */
+	C_HOLD_LOST,      /* packets passed: holding needed an event its ring (streams; fragments) had no room for */
 	C_HOLD_BUSY,      /* packets passed: userspace was behind (hold_max_backlog bytes waiting in the ring) */
 	C_FLOWS_LOST_TLS, /* flows that lost their first record with payload to a full ring, by the */
 	C_FLOWS_LOST_QUIC, /*  record's class: the flows whose analysis the loss hurt, event or none (emit.h) */

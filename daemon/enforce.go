@@ -59,6 +59,8 @@ type enforcer struct {
 	helloHold  atomic.Int64
 	helloMu    sync.Mutex // one syncHelloHold at a time (run loop, reloads, replay's ticker)
 	helloStats helloStats
+	// aliveFailing: the last keepHoldsAlive could not write.
+	aliveFailing atomic.Bool
 }
 
 // helloStats count the packets the hello gate held, by fate.
@@ -315,9 +317,6 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 	}
 }
 
-// syncHelloHold puts the hello gate in force while it can act: block
-// mode, hello_hold above zero, held packets can be handed on, and the
-// intel holds handshake entries that block at the threshold (without,
 // keepHoldsAlive tells the data plane, in block mode with holds, that the
 // daemon lives: it holds IP fragments for a verdict only so long after
 // (sensor.HoldAlive). Called every quarter second with syncHelloHold.
@@ -325,11 +324,19 @@ func (e *enforcer) keepHoldsAlive() {
 	if e.hold == nil || e.set.Load().ModeValue() != enforce.Block || e.set.Load().HoldTimeout == 0 {
 		return
 	}
-	if err := e.hold.k.SetAlive(); err != nil {
+	err := e.hold.k.SetAlive()
+	if err != nil {
 		e.hold.stats.Errors.Add(1)
+	}
+	// Said once per failing spell, not every quarter second.
+	if failing := err != nil; e.aliveFailing.Swap(failing) != failing && failing {
+		e.log.Warn().Err(err).Msg("enforcement: the data plane not told the daemon lives; IP fragments pass unheld")
 	}
 }
 
+// syncHelloHold puts the hello gate in force while it can act: block
+// mode, hello_hold above zero, held packets can be handed on, and the
+// intel holds handshake entries that block at the threshold (without,
 // no hello is blocked, and none need wait).
 func (e *enforcer) syncHelloHold() {
 	e.helloMu.Lock()

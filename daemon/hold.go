@@ -154,6 +154,12 @@ func (h *holder) Judged(fl datapath.Flow, v files.FileVerdict) {
 	h.mu.Lock()
 	st := h.flows[fl]
 	if st == nil {
+		if _, cut := h.cut[fl]; cut {
+			// Its held packet was dropped (the flow blocked): no wait
+			// to settle, and none to leave behind.
+			h.mu.Unlock()
+			return
+		}
 		st = &heldFlow{since: time.Now()}
 		h.flows[fl] = st
 	}
@@ -342,6 +348,11 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifindex uint32) {
 	h.stats.Passed.Add(uint64(len(frames)))
 	hand := h.k.Release
+	if h.e.k != nil && h.e.k.FlowBlocked(d.Flow, datapath.ProtoTCP) {
+		// Blocked meanwhile (a file after the fact, intel): through the
+		// program, which makes the packet the client's reset.
+		hand = h.k.Resend
+	}
 	if d.Off {
 		// Nothing more to judge for files (TLS on the port, STARTTLS,
 		// a tunnel): the gate comes off first, then the packets go back

@@ -163,18 +163,18 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 		return
 	}
 	if len(frame) > maxTestRunFrame {
-		// Lost: its sender sends it again, and once the gate's
-		// hold_timeout has passed without word the data plane lets the
-		// fragments through.
+		// Lost, and so is its sender's retransmission while the daemon
+		// lives: no datagram that cannot be cut (IPv6 extension headers
+		// in front of TCP) fits a run (docs/enforcement.md, Limits).
 		d.st.TooBig++
 		return
 	}
-	d.runHeld(frame, ifindex) // whole (extension headers): the path may refragment it
+	d.runHeld(frame, ifindex) // whole (IPv6 extension headers): a narrower path drops it
 }
 
 // tcpChecksumOK reports whether the TCP segment in frame, a datagram
-// reassembled from fragments, has a checksum its receiver takes (right,
-// or the pseudo-header sum an offloading sender leaves); fr is scratch.
+// reassembled from fragments, has the right checksum (a sender finishes
+// it before it fragments: a partial one is wrong here); fr is scratch.
 // Only a TCP header right after the IP header is judged (an IPv6 routing
 // header would change the pseudo-header): the program decides the rest.
 func tcpChecksumOK(frame []byte, fr *decap.Frame) bool {
@@ -189,7 +189,7 @@ func tcpChecksumOK(frame []byte, fr *decap.Frame) bool {
 	} else if fr.L4 != direct {
 		return true
 	}
-	return csum.L4(fr.Src, fr.Dst, 6, frame[fr.L4:fr.L3End]) != csum.Invalid
+	return csum.L4(fr.Src, fr.Dst, 6, frame[fr.L4:fr.L3End]) == csum.Valid
 }
 
 // runHeld judges one piece of a held datagram, as a packet of the wire.

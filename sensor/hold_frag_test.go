@@ -14,6 +14,7 @@ import (
 	"github.com/edgesensor/edgesensor/internal/testutil"
 	"github.com/edgesensor/edgesensor/userspace/config"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/csum"
 	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 )
 
@@ -64,6 +65,21 @@ func serverSegment(v6 bool, seq uint32, n int) (testutil.Pkt, []byte) {
 	}
 	p := testutil.Pkt{V6: v6, Src: src, Dst: dst, Sport: 80, Dport: 40000, Seq: seq, Ack: 1019, Flags: "PA", Payload: pay}
 	return p, pay
+}
+
+// frameOf is p's frame with its TCP checksum right (a sender finishes it
+// before it fragments; held datagrams with a wrong one are dropped).
+func frameOf(t *testing.T, p testutil.Pkt) []byte {
+	t.Helper()
+	f := p.Frame()
+	var fr decap.Frame
+	if decap.Parse(f, &fr); fr.Proto != 6 || fr.L4 == 0 {
+		t.Fatalf("not a TCP frame: % x", f[:min(len(f), 64)])
+	}
+	seg := f[fr.L4:fr.L3End]
+	seg[16], seg[17] = 0, 0
+	binary.BigEndian.PutUint16(seg[16:], csum.Checksum(seg, csum.Pseudo(fr.Src, fr.Dst, 6, len(seg))))
+	return f
 }
 
 // fed is what feeding fragments did: per fragment the program's action
@@ -135,7 +151,7 @@ func TestPrivilegedHeldFragments(t *testing.T) {
 			limit = 14 + 1280 // IPv6's floor: every link carries it
 		}
 		seg, pay := serverSegment(v6, 5001+1600, 2400)
-		frags := testutil.Fragments(seg.Frame(), 14, 1000, 0x4242)
+		frags := testutil.Fragments(frameOf(t, seg), 14, 1000, 0x4242)
 		if len(frags) != 3 {
 			t.Fatalf("v6 %v: %d fragments", v6, len(frags))
 		}
@@ -234,13 +250,14 @@ func TestPrivilegedHeldFragments(t *testing.T) {
 // wait at the receiver for the rest), and its pieces the program does
 // not hold userspace hands on byte for byte; so is one whose TCP header
 // cannot be read (8 bytes; IPv6 extension headers after the fragment
-// header). Not held: monitor mode, other ports, the other direction, or
-// once the daemon has not said it lives for a while (fail open). A held
+// header). Not held: monitor mode, other ports, the other direction, a
+// SYN or a reset (as whole ones), or once the daemon has not said it
+// lives for a while (fail open). A held
 // datagram with a wrong TCP checksum is dropped: cut into pieces it would
 // get good ones, and its receiver would have dropped it.
 func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 	seg, pay := serverSegment(false, 5001+1600, 2400)
-	frags := testutil.Fragments(seg.Frame(), 14, 1000, 0x4343)
+	frags := testutil.Fragments(frameOf(t, seg), 14, 1000, 0x4343)
 	passes := func(name string, h *fragHold, frames ...[]byte) {
 		t.Helper()
 		r := h.feed(t, frames...)
@@ -295,20 +312,25 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 	passes("monitor mode", h, frags...)
 	other := seg
 	other.Sport = 443
-	passes("not a watched port", newFragHold(t, "block"), testutil.Fragments(other.Frame(), 14, 1000, 0x4646)...)
+	passes("not a watched port", newFragHold(t, "block"), testutil.Fragments(frameOf(t, other), 14, 1000, 0x4646)...)
 	up := seg
 	up.Src, up.Dst, up.Sport, up.Dport = seg.Dst, seg.Src, seg.Dport, seg.Sport
-	passes("HTTP's client direction", newFragHold(t, "block"), testutil.Fragments(up.Frame(), 14, 1000, 0x4747)...)
+	passes("HTTP's client direction", newFragHold(t, "block"), testutil.Fragments(frameOf(t, up), 14, 1000, 0x4747)...)
 	mail := seg
 	mail.Sport = 25
-	passes("SMTP's server direction", newFragHold(t, "block"), testutil.Fragments(mail.Frame(), 14, 1000, 0x4848)...)
+	passes("SMTP's server direction", newFragHold(t, "block"), testutil.Fragments(frameOf(t, mail), 14, 1000, 0x4848)...)
+	for _, flags := range []string{"SA", "R"} {
+		c := seg
+		c.Flags = flags
+		passes("a readable first fragment with "+flags, newFragHold(t, "block"), testutil.Fragments(frameOf(t, c), 14, 1000, 0x4b4b)[0])
+	}
 	mailUp := up
 	mailUp.Dport = 25
-	handedOn("SMTP's client direction", newFragHold(t, "block"), pay, testutil.Fragments(mailUp.Frame(), 14, 1000, 0x4949)...)
+	handedOn("SMTP's client direction", newFragHold(t, "block"), pay, testutil.Fragments(frameOf(t, mailUp), 14, 1000, 0x4949)...)
 
 	// An 8-byte first fragment (ports and sequence number, no flags).
-	handedOn("a tiny first fragment", newFragHold(t, "block"), pay, testutil.Fragments(seg.Frame(), 14, 8, 0x4545)...)
-	passes("a tiny first fragment, monitor mode", newFragHold(t, "monitor"), testutil.Fragments(seg.Frame(), 14, 8, 0x4545)[0])
+	handedOn("a tiny first fragment", newFragHold(t, "block"), pay, testutil.Fragments(frameOf(t, seg), 14, 8, 0x4545)...)
+	passes("a tiny first fragment, monitor mode", newFragHold(t, "monitor"), testutil.Fragments(frameOf(t, seg), 14, 8, 0x4545)[0])
 	// IPv6: a destination options header after the fragment header hides
 	// the TCP header from the parser (Linux reads the whole chain).
 	v6, _ := serverSegment(true, 5001+1600, 600)
@@ -316,9 +338,14 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 	if r := newFragHold(t, "block").feed(t, v6.Frame()); r.rets[0] != xdpDrop || !r.fragHeld[0] {
 		t.Errorf("IPv6, options after the fragment header: verdict %d, held %v; want held", r.rets[0], r.fragHeld[0])
 	}
+	// AH belongs after the fragment header (RFC 8200): such a datagram
+	// could not be cut again, and is not held.
+	ah := v6
+	ah.V6Ext = []byte{44, 51}
+	passes("IPv6, AH after the fragment header", newFragHold(t, "block"), ah.Frame())
 
 	// A wrong TCP checksum: dropped, not cut into pieces with good ones.
-	bad := seg.Frame()
+	bad := frameOf(t, seg)
 	bad[14+20+16] ^= 0x5a
 	h = newFragHold(t, "block")
 	r := h.feed(t, testutil.Fragments(bad, 14, 1000, 0x4a4a)...)
@@ -335,7 +362,7 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 		t.Fatalf("a first fragment: verdict %d, want held", r.rets[0])
 	}
 	time.Sleep(300 * time.Millisecond)
-	r = h.feed(t, testutil.Fragments(seg.Frame(), 14, 1000, 0x4444)[0]) // the sender's retransmission
+	r = h.feed(t, testutil.Fragments(frameOf(t, seg), 14, 1000, 0x4444)[0]) // the sender's retransmission
 	if r.rets[0] != xdpPass || r.counter(t, "hold_expired") != 1 {
 		t.Errorf("the daemon silent: verdict %d, hold_expired +%d; want passed, +1", r.rets[0], r.counter(t, "hold_expired"))
 	}

@@ -6,6 +6,16 @@
 
 #include "parse.h"
 
+/* The application of p's watched port (port_app), the destination's
+ * before the source's; *to_watched says p travels to it. 0: neither is. */
+static __always_inline __u8 watched_app(const struct pkt *p, int *to_watched)
+{
+	__u8 app = port_app[p->dport];
+
+	*to_watched = app != 0;
+	return app ? app : port_app[p->sport];
+}
+
 /* Builds the canonical key; returns 1 if the packet's source is endpoint a. */
 static __always_inline int make_key(struct pkt *p, struct flow_key *k)
 {

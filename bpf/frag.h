@@ -56,6 +56,15 @@ static __always_inline int frag_wanted(struct xdp_md *ctx, struct pkt *p)
 	return 0;
 }
 
+/* Emits fragment p; one of a held datagram flagged so, waking the
+ * reader. Returns emit's result. */
+static __always_inline int frag_emit(struct xdp_md *ctx, struct pkt *p, struct counter_set *c, int held)
+{
+	if (held)
+		return emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag | EV_STATE_HELD) | EMIT_WAKE, c);
+	return emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag), c);
+}
+
 /* Returns the fragment's action: XDP_DROP for one of a held datagram
  * (hold.h frag_hold) that userspace has. */
 __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, struct counter_set *c)
@@ -82,7 +91,7 @@ __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, str
 		if (held) {
 			/* Held only once userspace has it: a full ring lets the
 			 * datagram through (fail open), and its later fragments. */
-			if (emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag | EV_STATE_HELD) | EMIT_WAKE, c) < 0) {
+			if (frag_emit(ctx, p, c, 1) < 0) {
 				c->v[C_HOLD_LOST]++;
 				held = 0;
 			} else {
@@ -111,13 +120,13 @@ __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, str
 	if (held) {
 		/* The first fragment is held: the rest cannot help the
 		 * receiver before userspace hands the datagram on whole. */
-		emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag | EV_STATE_HELD) | EMIT_WAKE, c);
+		frag_emit(ctx, p, c, 1);
 		c->v[C_HOLD_FRAGS]++;
 		return XDP_DROP;
 	}
 	/* A fragment's ports (first fragment) let userspace keep a flow's
 	 * fragments together; the payload offset is the fragment data. */
-	emit(ctx, p, NULL, EMIT_META(EV_CLASS_FRAG, 0, p->frag), c);
+	frag_emit(ctx, p, c, 0);
 	return XDP_PASS;
 }
 

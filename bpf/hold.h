@@ -225,10 +225,8 @@ __attribute__((noinline)) int frag_hold(struct pkt *p, struct counter_set *c)
 	if (p->payload_off) {
 		if (p->l4proto != IPPROTO_TCP || (p->tcp_flags & (TCP_SYN | TCP_RST)))
 			return 0;
-		__u8 app = port_app[p->dport];
-		int to_watched = app != 0;
-		if (!app)
-			app = port_app[p->sport];
+		int to_watched;
+		__u8 app = watched_app(p, &to_watched);
 		if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
 			return 0;
 		if (to_watched != (app == APP_SMTP))

@@ -151,13 +151,8 @@ __attribute__((noinline)) int handle_tcp(struct xdp_md *ctx, struct pkt *p,
 	__u8 app = 0;
 	int to_watched = 0; /* the destination port is the watched one */
 
-	if (cfg.stream_enabled) {
-		app = port_app[p->dport];
-		if (app)
-			to_watched = 1;
-		else
-			app = port_app[p->sport];
-	}
+	if (cfg.stream_enabled)
+		app = watched_app(p, &to_watched);
 
 	struct flow_key k = {};
 	int src_is_a = make_key(p, &k);

@@ -40,7 +40,7 @@ type defrag struct {
 	reseg []byte
 	st    DefragStats
 	// release hands on a piece of a held datagram the program did not
-	// hold (Holds.Release); nil in replay, which hands nothing on.
+	// hold (Holds.Resend); nil in replay, which hands nothing on.
 	release func(frame []byte, ifindex uint32) error
 }
 
@@ -182,11 +182,11 @@ func tcpChecksumOK(frame []byte, fr *decap.Frame) bool {
 	if fr.Fragment || fr.Truncated || fr.Proto != 6 || fr.L3End > len(frame) || fr.L4 <= fr.L3 {
 		return true
 	}
-	if direct := fr.L3 + 40; fr.Family == 4 {
-		if fr.L4 != fr.L3+int(frame[fr.L3]&0x0f)*4 {
-			return true
-		}
-	} else if fr.L4 != direct {
+	hdr := 40
+	if fr.Family == 4 {
+		hdr = int(frame[fr.L3]&0x0f) * 4
+	}
+	if fr.L4 != fr.L3+hdr {
 		return true
 	}
 	return csum.L4(fr.Src, fr.Dst, 6, frame[fr.L4:fr.L3End]) == csum.Valid

@@ -18,8 +18,9 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 )
 
-// fragHold is a block-mode harness with holds on, the gated HTTP flow of
-// fragHoldFlow, and userspace's reassembly fed from its fragments ring.
+// fragHold is an enforcement harness with holds on (the daemon alive)
+// and userspace's reassembly fed from its fragments ring; fragHoldFlow is
+// the HTTP flow its tests gate.
 type fragHold struct {
 	*enfHarness
 	holds    *Holds

@@ -133,6 +133,9 @@ func (f *file) footprint() int64 {
 	n := int64(unsafe.Sizeof(*f)) + int64(cap(f.head))
 	if f.digests != nil {
 		n += int64(unsafe.Sizeof(filehash.Set{})) + 3*256 // and the standard library's states
+		if f.digests.Offloaded() {
+			n += filehash.Chunk // the chunk it gathers (those queued: Offloader.Memory)
+		}
 	}
 	if f.spoolBuf != nil {
 		n += int64(f.spoolBuf.Size()) + 256
@@ -255,6 +258,13 @@ func (f *file) Gap(n int64) {
 	}
 }
 
+// dropDigests ends f's digests if they run off the shard still.
+func (f *file) dropDigests() {
+	if f.digests != nil && f.digests.Offloaded() {
+		f.digests.Drop()
+	}
+}
+
 // conflicted marks the file a conflict: incomplete, no hashes.
 func (f *file) conflicted() {
 	f.conflict = true
@@ -278,6 +288,9 @@ func (f *file) Close(cut transfer.Cut) {
 		return
 	}
 	f.closed = true
+	// An offloaded digest not summed (cut, not a candidate after all)
+	// gives its slot back.
+	defer f.dropDigests()
 	fl := f.flow
 	if fl != nil {
 		for i, x := range fl.open {

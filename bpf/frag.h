@@ -86,7 +86,7 @@ __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, str
 	if (p->frag == 1) {
 		struct frag_state st = {.ts_ns = now};
 		int want = frag_wanted(ctx, p);
-		held = want ? frag_hold(p, c) : 0;
+		held = want ? frag_hold(ctx, p, c) : 0;
 		st.decision = want ? FRAG_WANT : FRAG_SKIP;
 		if (held) {
 			/* Held only once userspace has it: a full ring lets the

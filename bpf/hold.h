@@ -193,6 +193,126 @@ static __always_inline int ipv6_ext(__u8 next)
 	return 0;
 }
 
+/* Does the first fragment p carry a tunnel (the outer datagram
+ * fragmented: a tunnel whose packets outgrow the path)? */
+static __always_inline int frag_tunnel(const struct pkt *p)
+{
+	switch (p->l4proto) {
+	case IPPROTO_UDP:
+		return p->payload_off && tunnel_port(p->sport, p->dport);
+	case IPPROTO_GRE:
+	case IPPROTO_IPIP:
+	case IPPROTO_IPV6:
+		return 1;
+	}
+	return 0;
+}
+
+/* The first fragment p of an IPv4 tunnel packet: does it carry a TCP
+ * segment of a watched port's file direction, in a datagram userspace can
+ * hand on whole (the router's stack fragments it again as the path
+ * needs)? Reads the commonest single layers: VXLAN, Geneve, GTP-U
+ * without extension headers, GRE version 0 carrying IP or Ethernet, IP in
+ * IP; one VLAN tag inside; an inner IPv4 header, or IPv6 without
+ * extension headers. What it cannot read passes as before. A global
+ * function: its stack is its own. */
+__attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt *p)
+{
+	if (!ctx || !p || p->family != 4)
+		return 0;
+	__u8 b[40];
+	__u32 off = p->l4_off;
+	__u16 proto = 0; /* what follows the tunnel header; 0: IP of either version */
+
+	switch (p->l4proto) {
+	case IPPROTO_UDP:
+		if (p->dport == PORT_VXLAN) {
+			off += 16;
+			proto = ETH_P_TEB;
+			break;
+		}
+		if (bpf_xdp_load_bytes(ctx, off + 8, b, 12) < 0)
+			return 0;
+		if (p->dport == PORT_GENEVE) {
+			proto = (__u16)b[2] << 8 | b[3];
+			off += 16 + (b[0] & 0x3f) * 4;
+			break;
+		}
+		/* GTP-U version 1, a G-PDU; its optional fields only when
+		 * they announce no extension header. */
+		if ((b[0] & 0xe0) != 0x20 || b[1] != 0xff)
+			return 0;
+		off += 16;
+		if (b[0] & 0x07) {
+			if (b[11])
+				return 0;
+			off += 4;
+		}
+		break;
+	case IPPROTO_GRE: {
+		if (bpf_xdp_load_bytes(ctx, off, b, 4) < 0)
+			return 0;
+		/* Version 0 and no routing (RFC 2784, 2890). */
+		if ((b[0] & 0x40) || (b[1] & 0x07))
+			return 0;
+		off += 4 + ((b[0] & 0x80) ? 4 : 0) + ((b[0] & 0x20) ? 4 : 0) + ((b[0] & 0x10) ? 4 : 0);
+		proto = (__u16)b[2] << 8 | b[3];
+		break;
+	}
+	case IPPROTO_IPIP:
+		proto = ETH_P_IP;
+		break;
+	case IPPROTO_IPV6:
+		proto = ETH_P_IPV6;
+		break;
+	default:
+		return 0;
+	}
+	if (proto == ETH_P_TEB) {
+		if (bpf_xdp_load_bytes(ctx, off, b, 18) < 0)
+			return 0;
+		proto = (__u16)b[12] << 8 | b[13];
+		off += 14;
+		if (is_vlan(proto)) {
+			proto = (__u16)b[16] << 8 | b[17];
+			off += 4;
+		}
+	}
+	if (bpf_xdp_load_bytes(ctx, off, b, 40) < 0)
+		return 0;
+	__u8 ver = b[0] >> 4;
+	__u32 tot, l4;
+	if (ver == 4 && (proto == ETH_P_IP || !proto)) {
+		__u32 ihl = (b[0] & 0x0f) * 4;
+		/* Not TCP, or itself a fragment: no segment of its own here. */
+		if (ihl < 20 || b[9] != IPPROTO_TCP || ((b[6] & 0x3f) | b[7]))
+			return 0;
+		tot = (__u32)b[2] << 8 | b[3];
+		l4 = off + ihl;
+	} else if (ver == 6 && (proto == ETH_P_IPV6 || !proto)) {
+		if (b[6] != IPPROTO_TCP)
+			return 0;
+		tot = 40 + ((__u32)b[4] << 8 | b[5]);
+		l4 = off + 40;
+	} else {
+		return 0;
+	}
+	if (off - p->l3_off + tot > MAX_HELD_WHOLE)
+		return 0;
+	if (bpf_xdp_load_bytes(ctx, l4, b, 14) < 0)
+		return 0;
+	if (b[13] & (TCP_SYN | TCP_RST))
+		return 0;
+	__u16 sport = (__u16)b[0] << 8 | b[1], dport = (__u16)b[2] << 8 | b[3];
+	__u8 app = port_app[dport];
+	int to_watched = app != 0;
+	if (!app)
+		app = port_app[sport];
+	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
+		return 0;
+	return to_watched == (app == APP_SMTP);
+}
+
 /* The first fragment p of a datagram (frag.h): is the datagram to be
  * held? Then its fragments are emitted and dropped; userspace
  * reassembles them, hands the datagram in again (REINJECTED_HELD), and
@@ -207,13 +327,15 @@ static __always_inline int ipv6_ext(__u8 next)
  * cannot be read (too short, RFC 1858, or behind IPv6 extension headers
  * after the fragment header): real senders make neither. Its own fail
  * open is the daemon's word (hold_alive_until), not a gate's clock: no
- * gate may be there to keep time. Not inside tunnels: their datagrams
- * could not be cut to the path's size again. A global function: its
+ * gate may be there to keep time. Not a datagram fragmented inside a
+ * tunnel: its pieces could not be put in the tunnel again; a tunnel
+ * packet fragmented outside is read through (frag_tunnel_watched). A
+ * global function: its
  * stack is its own (beside frag_wanted's TLS walk the two would not fit
  * in one frame). */
-__attribute__((noinline)) int frag_hold(struct pkt *p, struct counter_set *c)
+__attribute__((noinline)) int frag_hold(struct xdp_md *ctx, struct pkt *p, struct counter_set *c)
 {
-	if (!p || !c)
+	if (!ctx || !p || !c)
 		return 0;
 	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled || p->tunnels)
 		return 0;
@@ -222,7 +344,10 @@ __attribute__((noinline)) int frag_hold(struct pkt *p, struct counter_set *c)
 	 * first fragment is the largest.) */
 	if (p->frame_len > cfg.snaplen)
 		return 0;
-	if (p->payload_off) {
+	if (frag_tunnel(p)) {
+		if (!frag_tunnel_watched(ctx, p))
+			return 0;
+	} else if (p->payload_off) {
 		if (p->l4proto != IPPROTO_TCP || (p->tcp_flags & (TCP_SYN | TCP_RST)))
 			return 0;
 		int to_watched;

@@ -28,8 +28,9 @@ import (
 // that may complete a download in block mode) reached no receiver: it is
 // cut to its largest fragment's size, so each piece fits the path the
 // fragments took, and each piece is judged and held like a packet of the
-// wire (REINJECT_HOLD_MAGIC). A piece the program does not hold it hands
-// on itself (release).
+// wire (REINJECT_HOLD_MAGIC). A tunnel's datagram (fragmented outside
+// it) cannot be cut: it is judged, and handed on, whole. A piece the
+// program does not hold it hands on itself (release).
 type defrag struct {
 	mu    sync.Mutex
 	r     *ipfrag.Reassembler

@@ -96,7 +96,7 @@ func offloadWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 func (f *file) offloadDigests() {
 	p := f.s.p
 	o := p.offload.Load()
-	if o == nil || p.holder() == nil || f.piece != nil || f.meta.Size > 0 && f.meta.Size < offloadMin {
+	if o == nil || p.holder() == nil || f.piece != nil || !f.heldDirection() || f.meta.Size > 0 && f.meta.Size < offloadMin {
 		return
 	}
 	if f.digests.Offload(o) {
@@ -175,8 +175,13 @@ func (f *flow) judgedTo(fromClient bool) (gate uint32, open bool) {
 // plane holds (downloads; mail sent over SMTP): its verdict must pass.
 func (f *file) holdsFile() bool {
 	s := f.s
-	fl := f.flow
-	return s.curHeld && fl != nil && fl == s.cur && f.want && !f.oversize && f.meta.Upload == (fl.app == datapath.AppSMTP)
+	return s.curHeld && f.flow == s.cur && f.want && !f.oversize && f.heldDirection()
+}
+
+// heldDirection: f travels the way the data plane holds its flow's files
+// (downloads; mail sent over SMTP), on a flow of its shard's.
+func (f *file) heldDirection() bool {
+	return f.flow != nil && f.joined == nil && f.meta.Upload == (f.flow.app == datapath.AppSMTP)
 }
 
 // verdictOf is the file's verdict for enforcement.

@@ -134,7 +134,7 @@ func (f *file) footprint() int64 {
 	if f.digests != nil {
 		n += int64(unsafe.Sizeof(filehash.Set{})) + 3*256 // and the standard library's states
 		if f.digests.Offloaded() {
-			n += filehash.Chunk // the chunk it gathers (those queued: Offloader.Memory)
+			n += filehash.Chunk // the chunk it gathers (those queued are the Offloader's, bounded there)
 		}
 	}
 	if f.spoolBuf != nil {
@@ -206,7 +206,7 @@ func (f *file) consume(p []byte) bool {
 		if f.cut == transfer.Whole {
 			f.cut = transfer.CutLimit
 		}
-		f.hashes = false
+		f.stopHashes()
 		f.dropSpool()
 		return false
 	}
@@ -236,7 +236,7 @@ func (f *file) gapped() {
 	if f.cut == transfer.Whole {
 		f.cut = transfer.CutGap
 	}
-	f.hashes = false
+	f.stopHashes()
 	f.dropSpool()
 }
 
@@ -258,9 +258,16 @@ func (f *file) Gap(n int64) {
 	}
 }
 
+// stopHashes: the hashes would not be the file's (a gap, a cut, a
+// conflict); an offloaded digest gives its slot back at once.
+func (f *file) stopHashes() {
+	f.hashes = false
+	f.dropDigests()
+}
+
 // dropDigests ends f's digests if they run off the shard still.
 func (f *file) dropDigests() {
-	if f.digests != nil && f.digests.Offloaded() {
+	if f.digests != nil {
 		f.digests.Drop()
 	}
 }
@@ -275,7 +282,7 @@ func (f *file) conflicted() {
 	if f.cut == transfer.Whole {
 		f.cut = transfer.CutConflict
 	}
-	f.hashes = false
+	f.stopHashes()
 	f.complete = false
 	f.sum256, f.sum1, f.sum5 = nil, nil, nil
 	f.dropSpool()
@@ -334,7 +341,7 @@ func (f *file) Close(cut transfer.Cut) {
 	f.end = f.s.now
 	complete := f.cut == transfer.Whole && f.missing == 0 && !f.conflict
 	if !complete {
-		f.hashes = false
+		f.stopHashes()
 		f.dropSpool()
 	}
 	if f.hashes {

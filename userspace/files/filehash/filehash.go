@@ -46,11 +46,11 @@ type Set struct {
 
 	// Offloaded (Offload): writes gather in pend and go to a worker of
 	// off a chunk at a time; inflight counts the chunks it has not
-	// digested yet. The fields above belong to that worker until Sum or
-	// Drop has waited for them.
+	// digested yet. The fields above belong to that worker until Sum has
+	// waited for them.
 	off      *Offloader
 	work     chan offJob
-	pend     *[chunk]byte
+	pend     *[Chunk]byte
 	npend    int
 	inflight sync.WaitGroup
 }

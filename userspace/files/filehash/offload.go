@@ -13,14 +13,12 @@ import (
 // chunk, not of the backlog. A Set's chunks go to one worker, in order.
 //
 // Bounded: at most maxActive Sets are offloaded at once, each gathering
-// one chunk, and each worker's queue holds at most queueLen chunks; a Set
-// that finds no room is digested inline as before. A full queue makes
-// the writer wait: never more memory, at worst the inline speed.
+// one chunk, and each worker's queue holds at most queueLen chunks (with
+// the one it digests): (maxActive + (queueLen+1) x workers) chunks in all.
+// A Set that finds no room is digested inline as before. A full queue
+// makes the writer wait: never more memory, at worst the inline speed.
 
-// chunk is what a Set gathers before a worker digests it.
-const chunk = Chunk
-
-// Chunk is the memory an offloaded Set gathers in.
+// Chunk is what an offloaded Set gathers before a worker digests it.
 const Chunk = 64 << 10
 
 // queueLen is each worker's queue, in chunks.
@@ -29,7 +27,7 @@ const queueLen = 8
 // offJob is one chunk of a Set for its worker.
 type offJob struct {
 	s *Set
-	b *[chunk]byte
+	b *[Chunk]byte
 	n int
 }
 
@@ -52,7 +50,7 @@ type Offloader struct {
 // are offloaded at once.
 func NewOffloader(workers, maxActive int) *Offloader {
 	o := &Offloader{maxActive: int32(max(maxActive, 1))}
-	o.bufs.New = func() any { return new([chunk]byte) }
+	o.bufs.New = func() any { return new([Chunk]byte) }
 	for range max(workers, 1) {
 		ch := make(chan offJob, queueLen)
 		o.work = append(o.work, ch)
@@ -67,12 +65,6 @@ func NewOffloader(workers, maxActive int) *Offloader {
 		}()
 	}
 	return o
-}
-
-// Memory is the most an Offloader's chunks take: those being gathered
-// and those queued.
-func (o *Offloader) Memory() int64 {
-	return int64(o.maxActive)*chunk + int64(len(o.work))*(queueLen+1)*chunk
 }
 
 // Active is how many Sets are offloaded now.
@@ -105,7 +97,7 @@ func (s *Set) Offload(o *Offloader) bool {
 	}
 	s.off = o
 	s.work = o.work[o.next.Add(1)%uint32(len(o.work))]
-	s.pend = o.bufs.Get().(*[chunk]byte)
+	s.pend = o.bufs.Get().(*[Chunk]byte)
 	s.npend = 0
 	return true
 }
@@ -114,10 +106,10 @@ func (s *Set) Offload(o *Offloader) bool {
 func (s *Set) Offloaded() bool { return s.off != nil }
 
 // Drop ends s without its sums: its slot and chunk go back to the
-// Offloader (a chunk queued still runs, on a Set no one reads).
+// Offloader at once (a chunk queued still runs, on a Set no one reads
+// again). Nothing of s may be used after.
 func (s *Set) Drop() {
 	if s.off != nil {
-		s.inflight.Wait()
 		s.release()
 	}
 }
@@ -134,7 +126,7 @@ func (s *Set) gather(p []byte) {
 		c := copy(s.pend[s.npend:], p)
 		s.npend += c
 		p = p[c:]
-		if s.npend < chunk {
+		if s.npend < Chunk {
 			return
 		}
 		s.send()
@@ -156,6 +148,6 @@ func (s *Set) send() {
 	s.inflight.Add(1)
 	s.work <- offJob{s: s, b: s.pend, n: s.npend}
 	o.mu.RUnlock()
-	s.pend = o.bufs.Get().(*[chunk]byte)
+	s.pend = o.bufs.Get().(*[Chunk]byte)
 	s.npend = 0
 }

@@ -18,9 +18,11 @@ func TestOffload(t *testing.T) {
 	for i := range data {
 		data[i] = byte(r.Uint32())
 	}
-	var wg sync.WaitGroup
-	for i := range 6 {
-		n := []int{0, 1, Chunk - 1, Chunk, Chunk + 1, len(data)}[i]
+	// Every Set tries before any writes: none ends (and frees its slot)
+	// before the last has tried.
+	sizes := []int{0, 1, Chunk - 1, Chunk, Chunk + 1, len(data)}
+	sets := make([]*Set, len(sizes))
+	for i := range sizes {
 		s := New(true, true)
 		took := s.Offload(o)
 		if took != (i < 3) {
@@ -29,6 +31,11 @@ func TestOffload(t *testing.T) {
 		if s.Offloaded() != took {
 			t.Fatalf("set %d: Offloaded %v", i, s.Offloaded())
 		}
+		sets[i] = s
+	}
+	var wg sync.WaitGroup
+	for i, s := range sets {
+		n := sizes[i]
 		wg.Add(1)
 		go func(seed uint64) {
 			defer wg.Done()

@@ -83,9 +83,6 @@ const (
 	// ReinjectHoldMagic marks a datagram userspace reassembled from
 	// fragments the program held: judged, and held, like a packet.
 	ReinjectHoldMagic = 0xed5e0f1c
-	// MaxHeldWhole is the largest tunnel datagram of held fragments
-	// the program holds (userspace hands it on whole, in one test run).
-	MaxHeldWhole = 3478
 )
 
 // Event classes (enum ev_class).

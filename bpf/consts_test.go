@@ -42,7 +42,6 @@ func TestConstantsMatchTheC(t *testing.T) {
 		{"REINJECT_MAGIC", ReinjectMagic, "bpf.ReinjectMagic"},
 		{"RESEND_MAGIC", ResendMagic, "bpf.ResendMagic"},
 		{"REINJECT_HOLD_MAGIC", ReinjectHoldMagic, "bpf.ReinjectHoldMagic"},
-		{"MAX_HELD_WHOLE", MaxHeldWhole, "bpf.MaxHeldWhole"},
 		{"APP_HTTP", uint64(datapath.AppHTTP), "datapath.AppHTTP"},
 		{"APP_SMTP", uint64(datapath.AppSMTP), "datapath.AppSMTP"},
 		{"APP_IMAP", uint64(datapath.AppIMAP), "datapath.AppIMAP"},

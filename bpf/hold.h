@@ -208,17 +208,16 @@ static __always_inline int frag_tunnel(const struct pkt *p)
 	return 0;
 }
 
-/* The first fragment p of an IPv4 tunnel packet: does it carry a TCP
- * segment of a watched port's file direction, in a datagram userspace can
- * hand on whole (the router's stack fragments it again as the path
- * needs)? Reads the commonest single layers: VXLAN, Geneve, GTP-U
- * without extension headers, GRE version 0 carrying IP or Ethernet, IP in
- * IP; one VLAN tag inside; an inner IPv4 header, or IPv6 without
- * extension headers. What it cannot read passes as before. A global
- * function: its stack is its own. */
+/* The first fragment p of a tunnel packet: does it carry a TCP segment
+ * of a watched port's file direction? (Userspace cuts the segment and
+ * puts each piece back in the tunnel.) Reads the commonest single
+ * layers: VXLAN, Geneve, GTP-U without extension headers, GRE version 0
+ * carrying IP or Ethernet, IP in IP; one VLAN tag inside; an inner IPv4
+ * header, or IPv6 without extension headers. What it cannot read passes
+ * as before. A global function: its stack is its own. */
 __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt *p)
 {
-	if (!ctx || !p || p->family != 4)
+	if (!ctx || !p)
 		return 0;
 	__u8 b[40];
 	__u32 off = p->l4_off;
@@ -281,24 +280,20 @@ __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt
 	if (bpf_xdp_load_bytes(ctx, off, b, 40) < 0)
 		return 0;
 	__u8 ver = b[0] >> 4;
-	__u32 tot, l4;
+	__u32 l4;
 	if (ver == 4 && (proto == ETH_P_IP || !proto)) {
 		__u32 ihl = (b[0] & 0x0f) * 4;
 		/* Not TCP, or itself a fragment: no segment of its own here. */
 		if (ihl < 20 || b[9] != IPPROTO_TCP || ((b[6] & 0x3f) | b[7]))
 			return 0;
-		tot = (__u32)b[2] << 8 | b[3];
 		l4 = off + ihl;
 	} else if (ver == 6 && (proto == ETH_P_IPV6 || !proto)) {
 		if (b[6] != IPPROTO_TCP)
 			return 0;
-		tot = 40 + ((__u32)b[4] << 8 | b[5]);
 		l4 = off + 40;
 	} else {
 		return 0;
 	}
-	if (off - p->l3_off + tot > MAX_HELD_WHOLE)
-		return 0;
 	if (bpf_xdp_load_bytes(ctx, l4, b, 14) < 0)
 		return 0;
 	if (b[13] & (TCP_SYN | TCP_RST))
@@ -327,17 +322,16 @@ __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt
  * cannot be read (too short, RFC 1858, or behind IPv6 extension headers
  * after the fragment header): real senders make neither. Its own fail
  * open is the daemon's word (hold_alive_until), not a gate's clock: no
- * gate may be there to keep time. Not a datagram fragmented inside a
- * tunnel: its pieces could not be put in the tunnel again; a tunnel
- * packet fragmented outside is read through (frag_tunnel_watched). A
- * global function: its
+ * gate may be there to keep time. Inside a tunnel alike (userspace puts
+ * the pieces back in it); a tunnel packet fragmented outside is read
+ * through (frag_tunnel_watched). A global function: its
  * stack is its own (beside frag_wanted's TLS walk the two would not fit
  * in one frame). */
 __attribute__((noinline)) int frag_hold(struct xdp_md *ctx, struct pkt *p, struct counter_set *c)
 {
 	if (!ctx || !p || !c)
 		return 0;
-	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled || p->tunnels)
+	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled)
 		return 0;
 	/* Cut at the snaplen, a fragment could not be put together again:
 	 * its datagram would be held for as long as the daemon lives. (The

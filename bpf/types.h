@@ -32,10 +32,6 @@
  * frag_hold): none of it reached the receiver, so it is judged, and
  * held, like a packet of the wire. */
 #define REINJECT_HOLD_MAGIC 0xed5e0f1cu
-/* The largest tunnel datagram of held fragments userspace hands on whole
- * (hold.h frag_tunnel_watched): a test run's frame less an Ethernet
- * header and two VLAN tags. */
-#define MAX_HELD_WHOLE 3478
 
 /* struct pkt's reinjected: how the frame came back from userspace. */
 enum {

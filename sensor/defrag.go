@@ -28,9 +28,9 @@ import (
 // that may complete a download in block mode) reached no receiver: it is
 // cut to its largest fragment's size, so each piece fits the path the
 // fragments took, and each piece is judged and held like a packet of the
-// wire (REINJECT_HOLD_MAGIC). A tunnel's datagram (fragmented outside
-// it) cannot be cut: it is judged, and handed on, whole. A piece the
-// program does not hold it hands on itself (release).
+// wire (REINJECT_HOLD_MAGIC); a tunnelled one's segment is cut, and each
+// piece put back in the tunnel's layers. A piece the program does not
+// hold it hands on itself (release).
 type defrag struct {
 	mu    sync.Mutex
 	r     *ipfrag.Reassembler
@@ -39,6 +39,9 @@ type defrag struct {
 	buf   []byte
 	data  []byte
 	reseg []byte
+	// inner and piece: a tunnelled datagram's segment, and each piece of
+	// it back in its tunnel (cutTunnelled).
+	inner, piece []byte
 	st    DefragStats
 	// release hands on a piece of a held datagram the program did not
 	// hold (Holds.Resend); nil in replay, which hands nothing on.
@@ -163,6 +166,9 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 	if err == nil {
 		return
 	}
+	if d.fr.Tunnels() > 0 && d.cutTunnelled(frame, limit, ifindex) {
+		return
+	}
 	if len(frame) > maxTestRunFrame {
 		// Lost, and so is its sender's retransmission while the daemon
 		// lives: no datagram that cannot be cut (IPv6 extension headers
@@ -171,6 +177,48 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 		return
 	}
 	d.runHeld(frame, ifindex) // whole (IPv6 extension headers): a narrower path drops it
+}
+
+// cutTunnelled cuts the TCP segment a tunnelled datagram carries (its
+// innermost IP packet, at d.fr.L3 as tcpChecksumOK parsed it) into
+// pieces, each put back in the tunnel's layers (decap.Rebuild: their
+// lengths and checksums set for it) and at most limit bytes whole, and
+// judges each. False when the segment cannot be cut (IPv6 extension
+// headers in front of TCP) or its layers not rebuilt.
+func (d *defrag) cutTunnelled(frame []byte, limit int, ifindex uint32) bool {
+	l3, end := d.fr.L3, d.fr.L3End
+	room := limit - l3 // the inner IP packet's share of a piece
+	if d.fr.Proto != 6 || end > len(frame) || room < 40+60+8 {
+		return false
+	}
+	// Resegment cuts an Ethernet frame: the inner packet gets a bare
+	// header of its version's EtherType.
+	etype := []byte{0x08, 0x00}
+	if frame[l3]>>4 == 6 {
+		etype = []byte{0x86, 0xdd}
+	}
+	d.inner = append(append(append(d.inner[:0], make([]byte, 12)...), etype...), frame[l3:end]...)
+	var n uint64
+	var rerr error
+	var err error
+	d.reseg, err = pcapfile.Resegment(d.inner, 14+room, d.reseg, func(f []byte) {
+		out, err := decap.Rebuild(d.piece[:0], frame, l3, f[14:])
+		if err != nil {
+			rerr = err
+			return
+		}
+		d.piece = out
+		n++
+		d.runHeld(out, ifindex)
+	})
+	if err != nil || n == 0 {
+		return false
+	}
+	if rerr != nil {
+		d.st.Unreadable++ // a piece not rebuilt: its sender's retransmission carries it
+	}
+	d.st.Segments += n
+	return true
 }
 
 // tcpChecksumOK reports whether the TCP segment in frame, a datagram

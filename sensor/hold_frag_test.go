@@ -370,87 +370,131 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 	}
 }
 
-// TestPrivilegedHeldTunnelFragments: a tunnel packet fragmented outside
-// (a tunnel whose packets outgrow the path: a server that clears DF makes
-// its tunnel's endpoint fragment) carrying a watched port's file
-// direction is held like a plain one, gate or none; its datagram,
-// reassembled, is judged whole (the pieces of a tunnel could not be cut
-// again) and handed on whole: the router's stack fragments it as the path
-// needs. The inner segment reaching the gate is held for the verdict.
-// What the program cannot read passes as before: an IPv6 outer header
-// (no router may fragment it again), GTP-U extension headers, a datagram
-// too large for a test run, the other direction, other ports.
+// TestPrivilegedHeldTunnelFragments: fragments of a tunnel carrying a
+// watched port's file direction are held like plain ones, gate or none,
+// whether the tunnel packet was fragmented outside (a tunnel whose
+// packets outgrow the path: a server that clears DF makes the tunnel's
+// entrance fragment them) or the segment inside it. Userspace cuts the
+// reassembled segment to the largest fragment's size and puts each piece
+// back in the tunnel's layers: the receiver behind the tunnel gets whole
+// segments carrying the bytes the sensor read, and the piece with the
+// gate's byte is held for the verdict. What the program cannot read
+// passes as before: GTP-U extension headers, the other direction, other
+// ports.
 func TestPrivilegedHeldTunnelFragments(t *testing.T) {
-	wrap := func(l []testutil.Layer, seg testutil.Pkt, id uint32) [][]byte {
-		f := testutil.Encap{Layers: l}.Wrap(frameOf(t, seg)[14:])
-		return testutil.Fragments(f, 14, 1000, id)
-	}
 	ip := func(kind string) testutil.Layer {
 		return testutil.Layer{Kind: kind, Src: "192.0.2.1", Dst: "192.0.2.2", ID: 77}
 	}
+	outside := func(l []testutil.Layer, seg testutil.Pkt, id uint32) [][]byte {
+		f := testutil.Encap{Layers: l}.Wrap(frameOf(t, seg)[14:])
+		return testutil.Fragments(f, 14, 1000, id)
+	}
+	inside := func(l []testutil.Layer, seg testutil.Pkt, id uint32) [][]byte {
+		var out [][]byte
+		for _, f := range testutil.Fragments(frameOf(t, seg), 14, 1000, id) {
+			out = append(out, testutil.Encap{Layers: l}.Wrap(f[14:]))
+		}
+		return out
+	}
 	gre := ip("gre")
 	gre.GREKey, gre.GRESeq = true, true
-	tunnels := []struct {
+	vx6 := testutil.Layer{Kind: "vxlan", Src: "2001:db8::1", Dst: "2001:db8::2", ID: 3}
+	cases := []struct {
 		name   string
 		layers []testutil.Layer
+		frag   func([]testutil.Layer, testutil.Pkt, uint32) [][]byte
+		n      int // payload bytes of the segment
 	}{
-		{"vxlan", []testutil.Layer{ip("vxlan")}},
-		{"gre with key and sequence", []testutil.Layer{gre}},
-		{"gre carrying ethernet with a vlan tag", []testutil.Layer{ip("gre"), {Kind: "eth", VLANs: []uint16{12}}}},
-		{"ip in ip", []testutil.Layer{ip("ipip")}},
-		{"geneve with options", []testutil.Layer{{Kind: "geneve", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 5, Options: make([]byte, 8)}}},
-		{"gtp-u", []testutil.Layer{ip("gtpu")}},
+		{"vxlan", []testutil.Layer{ip("vxlan")}, outside, 2400},
+		{"vxlan over IPv6", []testutil.Layer{vx6}, outside, 2400},
+		{"gre with key and sequence", []testutil.Layer{gre}, outside, 2400},
+		{"gre carrying ethernet with a vlan tag", []testutil.Layer{ip("gre"), {Kind: "eth", VLANs: []uint16{12}}}, outside, 2400},
+		{"ip in ip", []testutil.Layer{ip("ipip")}, outside, 2400},
+		{"geneve with options", []testutil.Layer{{Kind: "geneve", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 5, Options: make([]byte, 8)}}, outside, 2400},
+		{"gtp-u", []testutil.Layer{ip("gtpu")}, outside, 2400},
+		{"vxlan, larger than a test run", []testutil.Layer{ip("vxlan")}, outside, 5000},
+		{"fragments inside vxlan", []testutil.Layer{ip("vxlan")}, inside, 2400},
+		{"fragments inside gtp-u with an extension header", []testutil.Layer{{Kind: "gtpu", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 9, GTPExt: [][]byte{{1, 0, 0, 0}}}}, inside, 2400},
 	}
-	for _, tn := range tunnels {
+	for _, tc := range cases {
 		for _, v6 := range []bool{false, true} {
-			name := fmt.Sprintf("%s, inner IPv6 %v", tn.name, v6)
-			seg, pay := serverSegment(v6, 5001+1600, 2400)
-			frags := wrap(tn.layers, seg, 0x5151)
+			name := fmt.Sprintf("%s, inner IPv6 %v", tc.name, v6)
+			seg, pay := serverSegment(v6, 5001+1600, tc.n)
+			frags := tc.frag(tc.layers, seg, 0x5151)
 			if len(frags) < 3 {
 				t.Fatalf("%s: %d fragments", name, len(frags))
 			}
-			// No gate: held, judged whole, handed on whole.
-			h := newFragHold(t, "block")
-			r := h.feed(t, frags...)
-			for i, ret := range r.rets {
-				if ret != xdpDrop || !r.fragHeld[i] {
-					t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want held", name, i, ret, r.fragHeld[i])
+			// The largest fragment's frame, or the fragmented header's
+			// floor (IPv6: every link carries 1280 bytes).
+			limit := 0
+			for _, f := range frags {
+				limit = max(limit, len(f))
+			}
+			var fr decap.Frame
+			if decap.Parse(frags[0], &fr); frags[0][fr.L3]>>4 == 6 {
+				limit = max(limit, fr.L3+minHeldPiece6)
+			}
+			end := uint32(5001 + 1600 + tc.n)
+			// pieces checks what userspace made of the datagram: pieces
+			// handed on (and the one held, gated) no larger than the
+			// largest fragment, each a whole segment in the tunnel, in
+			// order, together the segment.
+			pieces := func(what string, h *fragHold, r fed, gated bool) {
+				t.Helper()
+				for i, ret := range r.rets {
+					if ret != xdpDrop || !r.fragHeld[i] {
+						t.Errorf("%s, %s: fragment %d: verdict %d, emitted held %v; want held", name, what, i, ret, r.fragHeld[i])
+					}
+				}
+				var got []byte
+				next := uint32(5001 + 1600)
+				for _, f := range h.released {
+					seq, p := piece(t, f)
+					if seq != next || len(f) > limit {
+						t.Errorf("%s, %s: a piece handed on at seq %d (want %d), %d bytes (largest fragment %d)", name, what, seq, next, len(f), limit)
+					}
+					var fr decap.Frame
+					if decap.Parse(f, &fr); fr.Tunnels() == 0 {
+						t.Errorf("%s, %s: a piece handed on outside the tunnel", name, what)
+					}
+					next += uint32(len(p))
+					got = append(got, p...)
+				}
+				held := 0
+				for _, ev := range r.stream {
+					if !ev.Held() {
+						continue
+					}
+					held++
+					if ev.Seq != next || ev.Seq+uint32(len(ev.Payload)) != end || ev.Tunnels == 0 || len(ev.Frame) > limit {
+						t.Errorf("%s, %s: held piece at seq %d, %d bytes, tunnels %d; want the last, from %d", name, what, ev.Seq, len(ev.Payload), ev.Tunnels, next)
+					}
+					got = append(got, ev.Payload...)
+				}
+				if want := map[bool]int{false: 0, true: 1}[gated]; held != want || !bytes.Equal(got, pay) || len(h.released) == 0 {
+					t.Errorf("%s, %s: %d pieces handed on and %d held carry %d bytes; want %d held, the segment's %d bytes",
+						name, what, len(h.released), held, len(got), want, len(pay))
 				}
 			}
-			if len(h.released) != 1 {
-				t.Fatalf("%s: %d frames handed on, want the datagram whole", name, len(h.released))
-			}
-			if seq, p := piece(t, h.released[0]); seq != 5001+1600 || !bytes.Equal(p, pay) {
-				t.Errorf("%s: handed on seq %d, %d bytes; want the segment whole", name, seq, len(p))
-			}
-			if f := h.released[0]; binary.BigEndian.Uint16(f[14+6:])&0x3fff != 0 || len(f) != 14+int(binary.BigEndian.Uint16(f[14+2:])) {
-				t.Errorf("%s: handed on a frame of %d bytes, outer header % x: not the datagram whole", name, len(f), f[14:34])
-			}
+			h := newFragHold(t, "block")
+			r := h.feed(t, frags...)
+			pieces("no gate", h, r, false)
 
-			// The gate's byte in it: the datagram is held for the verdict.
-			// (The flow is the tunnel's: its zone, from the datagram read.)
+			// The gate at the segment's last byte. (The flow is the
+			// tunnel's: its zone, from a piece read.)
 			if len(r.stream) == 0 {
 				t.Fatalf("%s: the datagram was not read", name)
 			}
-			h = newFragHold(t, "block")
 			fl := fragHoldFlow
 			if v6 {
 				fl = datapath.Flow{Client: netip.MustParseAddrPort("[fd00::1]:40000"), Server: netip.MustParseAddrPort("[fd00::2]:80")}
 			}
 			fl.Zone = r.stream[0].Zone
-			if err := h.holds.Gate(fl, 5001+3999, false); err != nil {
+			h = newFragHold(t, "block")
+			if err := h.holds.Gate(fl, end-1, false); err != nil {
 				t.Fatal(err)
 			}
-			r = h.feed(t, frags...)
-			held := 0
-			for _, ev := range r.stream {
-				if ev.Held() && ev.Seq == 5001+1600 && bytes.Equal(ev.Payload, pay) && ev.Tunnels > 0 {
-					held++
-				}
-			}
-			if held != 1 || len(h.released) != 0 {
-				t.Errorf("%s: gated: %d held datagrams, %d handed on; want 1, 0", name, held, len(h.released))
-			}
+			pieces("gated", h, h.feed(t, frags...), true)
 		}
 	}
 
@@ -467,34 +511,16 @@ func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 			t.Errorf("%s: %d frames handed on", name, len(h.released))
 		}
 	}
+	vxlan := []testutil.Layer{ip("vxlan")}
 	seg, _ := serverSegment(false, 5001+1600, 2400)
 	up := seg
 	up.Src, up.Dst, up.Sport, up.Dport = seg.Dst, seg.Src, seg.Dport, seg.Sport
-	passes("vxlan, HTTP's client direction", wrap(tunnels[0].layers, up, 0x5252))
+	passes("vxlan, HTTP's client direction", outside(vxlan, up, 0x5252))
+	passes("fragments inside vxlan, HTTP's client direction", inside(vxlan, up, 0x5252))
 	other := seg
 	other.Sport = 443
-	passes("vxlan, not a watched port", wrap(tunnels[0].layers, other, 0x5353))
+	passes("vxlan, not a watched port", outside(vxlan, other, 0x5353))
 	ext := ip("gtpu")
 	ext.GTPExt = [][]byte{{1, 0, 0, 0}}
-	passes("gtp-u with an extension header", wrap([]testutil.Layer{ext}, seg, 0x5454))
-	outer6 := testutil.Layer{Kind: "vxlan", Src: "2001:db8::1", Dst: "2001:db8::2", ID: 3}
-	f6 := testutil.Encap{Layers: []testutil.Layer{outer6}}.Wrap(frameOf(t, seg)[14:])
-	passes("vxlan over IPv6", testutil.Fragments(f6, 14, 1000, 0x5555))
-	big, _ := serverSegment(false, 5001+1600, 3500)
-	passes("vxlan, a datagram too large to hand on whole", wrap(tunnels[0].layers, big, 0x5656))
-	// Fragments inside the tunnel: their pieces could not be put in it
-	// again (docs/enforcement.md, Limits).
-	var inner [][]byte
-	for _, f := range testutil.Fragments(frameOf(t, seg), 14, 1000, 0x5757) {
-		inner = append(inner, testutil.Encap{Layers: tunnels[0].layers}.Wrap(f[14:]))
-	}
-	passes("fragments inside vxlan", inner)
-}
-
-// A tunnel datagram the program holds fits one test run with its
-// Ethernet header and two VLAN tags: userspace can hand it on whole.
-func TestHeldWholeFitsATestRun(t *testing.T) {
-	if bpf.MaxHeldWhole+14+2*4 > maxTestRunFrame {
-		t.Fatalf("MAX_HELD_WHOLE %d: with its Ethernet header and two tags over a test run's %d", bpf.MaxHeldWhole, maxTestRunFrame)
-	}
+	passes("gtp-u with an extension header, fragmented outside", outside([]testutil.Layer{ext}, seg, 0x5454))
 }

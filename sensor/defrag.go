@@ -42,7 +42,7 @@ type defrag struct {
 	// inner and piece: a tunnelled datagram's segment, and each piece of
 	// it back in its tunnel (cutTunnelled).
 	inner, piece []byte
-	st    DefragStats
+	st           DefragStats
 	// release hands on a piece of a held datagram the program did not
 	// hold (Holds.Resend); nil in replay, which hands nothing on.
 	release func(frame []byte, ifindex uint32) error

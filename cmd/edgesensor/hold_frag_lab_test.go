@@ -150,86 +150,26 @@ func TestPrivilegedHeldFragmentedDownloads(t *testing.T) {
 	l.Exec(farNS, "ethtool", "-K", f1, "tso", "off", "gso", "off", "gro", "off", "tx", "off")
 
 	dir := t.TempDir()
-	files := map[string][]byte{}
-	sums := map[string]string{}
-	for _, f := range []struct {
-		name string
-		size int
-		seed uint64
-	}{{"/listed.bin", 300 << 10, 5}, {"/clean.bin", 1 << 20, 6}} {
-		path := filepath.Join(dir, f.name[1:])
-		sums[f.name] = executable(t, path, f.size, f.seed)
-		files[f.name] = readOrFatal(t, path)
-	}
+	sums := tailServer(t, dir, farNS, far+":80", fragTail, 5)
 	bad, clean := sums["/listed.bin"], sums["/clean.bin"]
-	var ln net.Listener
-	var err error
-	lab.Within(t, farNS, func() { ln, err = net.Listen("tcp4", far+":80") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The response on the raw connection: all but its last fragTail
-	// bytes, then those alone once the rest is acknowledged, so they go
-	// as one segment. (Written whole, the segments a window-limited
-	// sender cuts at the client's window edge shift the last one.)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		cut := len(body) - fragTail
-		if _, err := conn.Write(append([]byte(fmt.Sprintf(fragHead, len(body))), body[:cut]...)); err != nil {
-			return
-		}
-		waitAcked(conn.(*net.TCPConn))
-		conn.Write(body[cut:])
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
 
 	got := filepath.Join(dir, "got")
 	url := func(name string) string { return "http://" + far + name }
 	// The topology, with no sensor: each file arrives whole, its last
 	// segment leaves the far host fragTail bytes long, and the server
 	// namespace fragments.
-	frags0 := fragCreates(t, l)
-	for _, name := range []string{"/listed.bin", "/clean.bin"} {
-		var sum string
-		var err error
-		last := lastSegment(t, l, f0, far, func() { sum, err, _ = fetchSum(t, l, got, url(name)) })
-		if err != nil || sum != sums[name] {
-			t.Fatalf("no sensor: %s sha256 %.12s (want %.12s), %v", name, sum, sums[name], err)
-		}
-		if last != fragTail {
-			t.Fatalf("no sensor: %s: the last segment carried %d bytes, want %d (more than 1500 fit, so fragmented)", name, last, fragTail)
-		}
-	}
-	if n := fragCreates(t, l) - frags0; n == 0 {
-		t.Fatal("no sensor: the server namespace made no fragments; the test would test nothing")
-	} else {
-		t.Logf("no sensor: both files whole, last segments %d bytes, %d fragments made", fragTail, n)
-	}
+	wholeWithoutSensor(t, l, f0, far, got, url, sums, fragTail)
 
 	bin := buildBinary(t)
 	// The reset of a held download goes back with XDP_TX.
 	peerXDP(t, l, dir, l.Client(), e["IF_CLIENT"])
-	hashes := filepath.Join(dir, "hashes.txt")
-	writeAtomic(t, hashes, bad+" 9\n")
-	confPath := filepath.Join(dir, "sensor.toml")
-	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr,
-		extra: fmt.Sprintf("[[intel.sources]]\npath = %q\nkind = \"sha256\"\nname = \"bad-files\"\n\n"+
-			"[enforcement]\nmode = \"block\"\nhold_timeout = \"2s\"\nhold_release = \"reinject\"\nmax_age = \"10s\"\n", hashes)})
+	confPath := holdConfig(t, dir, bad, "")
 	sensor := startEnforcing(t, l, bin, confPath)
 
 	// 1. The listed file.
 	frags1 := fragCreates(t, l)
 	var sum string
+	var err error
 	var took time.Duration
 	last := lastSegment(t, l, f0, far, func() { sum, err, took = fetchSum(t, l, got, url("/listed.bin")) })
 	frags2 := fragCreates(t, l)
@@ -243,12 +183,131 @@ func TestPrivilegedHeldFragmentedDownloads(t *testing.T) {
 	}
 
 	// 2. The SIEM stream: blocked, its completing packet held.
+	wantHeldBlock(t, sensor, bad)
+
+	// 3. The clean file, five times.
+	times := cleanTimes(t, l, got, url("/clean.bin"), clean)
+	frags3 := fragCreates(t, l)
+	t.Logf("clean 1 MiB ×5: curl time_total p50 %v, max %v; %d fragments made", quantile(times, 0.5), quantile(times, 1), frags3-frags2)
+	if frags3 == frags2 {
+		t.Error("clean: no fragments made")
+	}
+
+	// What the data plane counted: fragments held, and the rest to read.
+	wantHoldFrags(t, l)
+}
+
+// wholeWithoutSensor checks the topology before the sensor is there:
+// each file arrives whole, its last segment leaves host (captured on ifc
+// of the server namespace) tail bytes long, and the server namespace
+// makes fragments.
+func wholeWithoutSensor(t *testing.T, l *lab.Lab, ifc, host, got string, url func(string) string, sums map[string]string, tail int) {
+	t.Helper()
+	frags0 := fragCreates(t, l)
+	for _, name := range []string{"/listed.bin", "/clean.bin"} {
+		var sum string
+		var err error
+		last := lastSegment(t, l, ifc, host, func() { sum, err, _ = fetchSum(t, l, got, url(name)) })
+		if err != nil || sum != sums[name] {
+			t.Fatalf("no sensor: %s sha256 %.12s (want %.12s), %v", name, sum, sums[name], err)
+		}
+		if last != tail {
+			t.Fatalf("no sensor: %s: the last segment carried %d bytes, want %d (more than the path takes, so fragmented)", name, last, tail)
+		}
+	}
+	if n := fragCreates(t, l) - frags0; n == 0 {
+		t.Fatal("no sensor: the server namespace made no fragments; the test would test nothing")
+	} else {
+		t.Logf("no sensor: both files whole, last segments %d bytes, %d fragments made", tail, n)
+	}
+}
+
+// holdConfig writes the block-mode configuration of the fragment tests,
+// with bad on an intel hash list; httpPorts as opsConfig's.
+func holdConfig(t *testing.T, dir, bad, httpPorts string) string {
+	t.Helper()
+	hashes := filepath.Join(dir, "hashes.txt")
+	writeAtomic(t, hashes, bad+" 9\n")
+	confPath := filepath.Join(dir, "sensor.toml")
+	writeConfig(t, confPath, opsConfig{spool: filepath.Join(dir, "spool"), metrics: opsMetricsAddr, httpPorts: httpPorts,
+		extra: fmt.Sprintf("[[intel.sources]]\npath = %q\nkind = \"sha256\"\nname = \"bad-files\"\n\n"+
+			"[enforcement]\nmode = \"block\"\nhold_timeout = \"2s\"\nhold_release = \"reinject\"\nmax_age = \"10s\"\n", hashes)})
+	return confPath
+}
+
+// cleanTimes fetches url five times, each byte-exact (sum), and returns
+// curl's total times.
+func cleanTimes(t *testing.T, l *lab.Lab, got, url, sum string) []time.Duration {
+	t.Helper()
+	var times []time.Duration
+	for i := 0; i < 5; i++ {
+		s, err, d := fetchSum(t, l, got, url)
+		if err != nil || s != sum {
+			t.Errorf("clean download %d: sha256 %.12s (want %.12s), %v", i, s, sum, err)
+		}
+		times = append(times, d)
+	}
+	return times
+}
+
+// tailServer makes two executables in dir, /listed.bin (300 KiB) and
+// /clean.bin (1 MiB), and serves them from namespace ns at addr; it
+// returns their SHA-256 by path. Each response goes on the raw
+// connection: all but its last tail bytes, then those alone once the
+// rest is acknowledged, so they go as one segment. (Written whole, the
+// segments a window-limited sender cuts at the client's window edge
+// shift the last one.)
+func tailServer(t *testing.T, dir, ns, addr string, tail int, seed uint64) map[string]string {
+	t.Helper()
+	files := map[string][]byte{}
+	sums := map[string]string{}
+	for i, f := range []struct {
+		name string
+		size int
+	}{{"/listed.bin", 300 << 10}, {"/clean.bin", 1 << 20}} {
+		path := filepath.Join(dir, f.name[1:])
+		sums[f.name] = executable(t, path, f.size, seed+uint64(i))
+		files[f.name] = readOrFatal(t, path)
+	}
+	var ln net.Listener
+	var err error
+	lab.Within(t, ns, func() { ln, err = net.Listen("tcp4", addr) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		cut := len(body) - tail
+		if _, err := conn.Write(append([]byte(fmt.Sprintf(fragHead, len(body))), body[:cut]...)); err != nil {
+			return
+		}
+		waitAcked(conn.(*net.TCPConn))
+		conn.Write(body[cut:])
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sums
+}
+
+// wantHeldBlock waits up to 5s for the file action event that says the
+// file of SHA-256 sum was blocked with its completing packet held.
+func wantHeldBlock(t *testing.T, sensor *opsProc, sum string) {
+	t.Helper()
 	var seen []string
 	found := false
 	for end := time.Now().Add(5 * time.Second); !found && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		seen = seen[:0]
 		for _, ev := range actionEvents(t, sensor) {
-			if get(ev, "edgesensor.action.matched") != bad {
+			if get(ev, "edgesensor.action.matched") != sum {
 				continue
 			}
 			seen = append(seen, fmt.Sprintf("%v %v hold=%v", get(ev, "rule.category"), get(ev, "event.action"), get(ev, "edgesensor.action.hold")))
@@ -261,23 +320,12 @@ func TestPrivilegedHeldFragmentedDownloads(t *testing.T) {
 	} else {
 		t.Logf("listed: action events %q", seen)
 	}
+}
 
-	// 3. The clean file, five times.
-	var times []time.Duration
-	for i := 0; i < 5; i++ {
-		sum, err, d := fetchSum(t, l, got, url("/clean.bin"))
-		if err != nil || sum != clean {
-			t.Errorf("clean download %d: sha256 %.12s (want %.12s), %v", i, sum, clean, err)
-		}
-		times = append(times, d)
-	}
-	frags3 := fragCreates(t, l)
-	t.Logf("clean 1 MiB ×5: curl time_total p50 %v, max %v; %d fragments made", quantile(times, 0.5), quantile(times, 1), frags3-frags2)
-	if frags3 == frags2 {
-		t.Error("clean: no fragments made")
-	}
-
-	// What the data plane counted: fragments held, and the rest to read.
+// wantHoldFrags logs the router's fragment and hold counters and fails
+// the test when no fragment was held.
+func wantHoldFrags(t *testing.T, l *lab.Lab) {
+	t.Helper()
 	counters := map[string][]string{}
 	heldFrags := 0.0
 	for _, m := range scrape(t, l)["edgesensor_xdp_counter_total"].GetMetric() {

@@ -6,14 +6,21 @@
 
 #include "parse.h"
 
-/* The application of p's watched port (port_app), the destination's
- * before the source's; *to_watched says p travels to it. 0: neither is. */
-static __always_inline __u8 watched_app(const struct pkt *p, int *to_watched)
+/* The application of a segment's watched port (port_app), the
+ * destination's before the source's; *to_watched says it travels to it.
+ * 0: neither is. */
+static __always_inline __u8 watched_app_ports(__u16 sport, __u16 dport, int *to_watched)
 {
-	__u8 app = port_app[p->dport];
+	__u8 app = port_app[dport];
 
 	*to_watched = app != 0;
-	return app ? app : port_app[p->sport];
+	return app ? app : port_app[sport];
+}
+
+/* watched_app_ports of p. */
+static __always_inline __u8 watched_app(const struct pkt *p, int *to_watched)
+{
+	return watched_app_ports(p->sport, p->dport, to_watched);
 }
 
 /* Builds the canonical key; returns 1 if the packet's source is endpoint a. */

@@ -208,13 +208,36 @@ static __always_inline int frag_tunnel(const struct pkt *p)
 	return 0;
 }
 
+/* Is a TCP segment between sport and dport of a watched port's file
+ * direction (HTTP's and IMAP's server bytes, SMTP's client bytes)? */
+static __always_inline int file_direction(__u16 sport, __u16 dport)
+{
+	int to_watched;
+	__u8 app = watched_app_ports(sport, dport, &to_watched);
+
+	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
+		return 0;
+	return to_watched == (app == APP_SMTP);
+}
+
+/* Loads n bytes at o into b; a first fragment that ends before them
+ * (RFC 1858's tiny fragments, one layer down) is held, as a plain one
+ * whose TCP header cannot be read is. */
+#define PEEK(o, n)                                          \
+	do {                                                \
+		if (bpf_xdp_load_bytes(ctx, (o), b, (n)) < 0) \
+			return 1;                           \
+	} while (0)
+
 /* The first fragment p of a tunnel packet: does it carry a TCP segment
  * of a watched port's file direction? (Userspace cuts the segment and
- * puts each piece back in the tunnel.) Reads the commonest single
- * layers: VXLAN, Geneve, GTP-U without extension headers, GRE version 0
- * carrying IP or Ethernet, IP in IP; one VLAN tag inside; an inner IPv4
- * header, or IPv6 without extension headers. What it cannot read passes
- * as before. A global function: its stack is its own. */
+ * puts each piece back in the tunnel.) Reads one layer as the deep
+ * parser does (deep_tunnel.h): VXLAN, Geneve, GTP-U with up to
+ * MAX_GTP_EXT extension headers, GRE version 0 carrying IP or Ethernet,
+ * IP in IP; one VLAN tag inside; an inner IPv4 header, or IPv6 without
+ * extension headers. A layer it does not follow passes as before; one
+ * cut short by the fragment's end is held. A global function: its stack
+ * is its own. */
 __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt *p)
 {
 	if (!ctx || !p)
@@ -225,39 +248,52 @@ __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt
 
 	switch (p->l4proto) {
 	case IPPROTO_UDP:
+		PEEK(off + 8, 12);
 		if (p->dport == PORT_VXLAN) {
+			if (!(b[0] & 0x08))
+				return 0;
 			off += 16;
 			proto = ETH_P_TEB;
 			break;
 		}
-		if (bpf_xdp_load_bytes(ctx, off + 8, b, 12) < 0)
-			return 0;
 		if (p->dport == PORT_GENEVE) {
+			if (b[0] >> 6)
+				return 0;
 			proto = (__u16)b[2] << 8 | b[3];
 			off += 16 + (b[0] & 0x3f) * 4;
 			break;
 		}
-		/* GTP-U version 1, a G-PDU; its optional fields only when
-		 * they announce no extension header. */
-		if ((b[0] & 0xe0) != 0x20 || b[1] != 0xff)
+		/* GTP-U version 1, PT set, a G-PDU. */
+		if ((b[0] >> 5) != 1 || !(b[0] & 0x10) || b[1] != 0xff)
 			return 0;
 		off += 16;
-		if (b[0] & 0x07) {
-			if (b[11])
+		if (!(b[0] & 0x07))
+			break;
+		off += 4;
+		__u8 next = b[11];
+#pragma unroll
+		for (int i = 0; i < MAX_GTP_EXT; i++) {
+			if (!next)
+				break;
+			PEEK(off, 1);
+			__u32 len = (__u32)b[0] * 4;
+			if (!len)
 				return 0;
-			off += 4;
+			PEEK(off + len - 1, 1);
+			next = b[0];
+			off += len;
 		}
-		break;
-	case IPPROTO_GRE: {
-		if (bpf_xdp_load_bytes(ctx, off, b, 4) < 0)
+		if (next)
 			return 0;
+		break;
+	case IPPROTO_GRE:
+		PEEK(off, 4);
 		/* Version 0 and no routing (RFC 2784, 2890). */
 		if ((b[0] & 0x40) || (b[1] & 0x07))
 			return 0;
 		off += 4 + ((b[0] & 0x80) ? 4 : 0) + ((b[0] & 0x20) ? 4 : 0) + ((b[0] & 0x10) ? 4 : 0);
 		proto = (__u16)b[2] << 8 | b[3];
 		break;
-	}
 	case IPPROTO_IPIP:
 		proto = ETH_P_IP;
 		break;
@@ -268,8 +304,7 @@ __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt
 		return 0;
 	}
 	if (proto == ETH_P_TEB) {
-		if (bpf_xdp_load_bytes(ctx, off, b, 18) < 0)
-			return 0;
+		PEEK(off, 18);
 		proto = (__u16)b[12] << 8 | b[13];
 		off += 14;
 		if (is_vlan(proto)) {
@@ -277,8 +312,7 @@ __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt
 			off += 4;
 		}
 	}
-	if (bpf_xdp_load_bytes(ctx, off, b, 40) < 0)
-		return 0;
+	PEEK(off, 20);
 	__u8 ver = b[0] >> 4;
 	__u32 l4;
 	if (ver == 4 && (proto == ETH_P_IP || !proto)) {
@@ -294,19 +328,13 @@ __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt
 	} else {
 		return 0;
 	}
-	if (bpf_xdp_load_bytes(ctx, l4, b, 14) < 0)
-		return 0;
+	PEEK(l4, 14);
 	if (b[13] & (TCP_SYN | TCP_RST))
 		return 0;
-	__u16 sport = (__u16)b[0] << 8 | b[1], dport = (__u16)b[2] << 8 | b[3];
-	__u8 app = port_app[dport];
-	int to_watched = app != 0;
-	if (!app)
-		app = port_app[sport];
-	if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
-		return 0;
-	return to_watched == (app == APP_SMTP);
+	return file_direction((__u16)b[0] << 8 | b[1], (__u16)b[2] << 8 | b[3]);
 }
+
+#undef PEEK
 
 /* The first fragment p of a datagram (frag.h): is the datagram to be
  * held? Then its fragments are emitted and dropped; userspace
@@ -342,13 +370,8 @@ __attribute__((noinline)) int frag_hold(struct xdp_md *ctx, struct pkt *p, struc
 		if (!frag_tunnel_watched(ctx, p))
 			return 0;
 	} else if (p->payload_off) {
-		if (p->l4proto != IPPROTO_TCP || (p->tcp_flags & (TCP_SYN | TCP_RST)))
-			return 0;
-		int to_watched;
-		__u8 app = watched_app(p, &to_watched);
-		if (app != APP_HTTP && app != APP_SMTP && app != APP_IMAP)
-			return 0;
-		if (to_watched != (app == APP_SMTP))
+		if (p->l4proto != IPPROTO_TCP || (p->tcp_flags & (TCP_SYN | TCP_RST)) ||
+		    !file_direction(p->sport, p->dport))
 			return 0;
 	} else if (p->l4proto != IPPROTO_TCP && !(p->family == 6 && ipv6_ext(p->l4proto))) {
 		return 0;

@@ -43,6 +43,9 @@ type defrag struct {
 	// it back in its tunnel (cutTunnelled).
 	inner, piece []byte
 	st           DefragStats
+	// snaplen: the program copies no more of a frame, so no piece of a
+	// held datagram is larger (its copy would be cut).
+	snaplen int
 	// release hands on a piece of a held datagram the program did not
 	// hold (Holds.Resend); nil in replay, which hands nothing on.
 	release func(frame []byte, ifindex uint32) error
@@ -65,7 +68,7 @@ type DefragStats struct {
 }
 
 func newDefrag(c *config.Config, prog *ebpf.Program) *defrag {
-	return &defrag{prog: newProgRunner(prog), r: ipfrag.New(ipfrag.Config{
+	return &defrag{prog: newProgRunner(prog), snaplen: c.Capture.Snaplen, r: ipfrag.New(ipfrag.Config{
 		MaxBytes: int64(c.Reassembly.FragmentMemory),
 		Timeout:  time.Duration(c.Reassembly.FragmentTimeout),
 	})}
@@ -154,6 +157,9 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 		floor = minHeldPiece6
 	}
 	limit := min(l3+max(maxFrag, floor), maxTestRunFrame)
+	if d.snaplen > 0 {
+		limit = min(limit, d.snaplen)
+	}
 	if len(frame) <= limit {
 		d.runHeld(frame, ifindex)
 		return

@@ -378,17 +378,20 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 // reassembled segment to the largest fragment's size and puts each piece
 // back in the tunnel's layers: the receiver behind the tunnel gets whole
 // segments carrying the bytes the sensor read, and the piece with the
-// gate's byte is held for the verdict. What the program cannot read
-// passes as before: GTP-U extension headers, the other direction, other
-// ports.
+// gate's byte is held for the verdict; so is a first fragment that ends
+// inside the tunnel's headers. What the parsers do not follow passes as
+// before, and the other direction, other ports.
 func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 	ip := func(kind string) testutil.Layer {
 		return testutil.Layer{Kind: kind, Src: "192.0.2.1", Dst: "192.0.2.2", ID: 77}
 	}
-	outside := func(l []testutil.Layer, seg testutil.Pkt, id uint32) [][]byte {
-		f := testutil.Encap{Layers: l}.Wrap(frameOf(t, seg)[14:])
-		return testutil.Fragments(f, 14, 1000, id)
+	outsideBy := func(size int) func([]testutil.Layer, testutil.Pkt, uint32) [][]byte {
+		return func(l []testutil.Layer, seg testutil.Pkt, id uint32) [][]byte {
+			f := testutil.Encap{Layers: l}.Wrap(frameOf(t, seg)[14:])
+			return testutil.Fragments(f, 14, size, id)
+		}
 	}
+	outside := outsideBy(1000)
 	inside := func(l []testutil.Layer, seg testutil.Pkt, id uint32) [][]byte {
 		var out [][]byte
 		for _, f := range testutil.Fragments(frameOf(t, seg), 14, 1000, id) {
@@ -398,6 +401,10 @@ func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 	}
 	gre := ip("gre")
 	gre.GREKey, gre.GRESeq = true, true
+	greSum := ip("gre")
+	greSum.GRECsum = true
+	gtpExt := ip("gtpu")
+	gtpExt.GTPExt = [][]byte{{1, 0, 0, 0x85}, {2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0}} // 5G's PDU session container, and one more
 	vx6 := testutil.Layer{Kind: "vxlan", Src: "2001:db8::1", Dst: "2001:db8::2", ID: 3}
 	cases := []struct {
 		name   string
@@ -412,6 +419,12 @@ func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 		{"ip in ip", []testutil.Layer{ip("ipip")}, outside, 2400},
 		{"geneve with options", []testutil.Layer{{Kind: "geneve", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 5, Options: make([]byte, 8)}}, outside, 2400},
 		{"gtp-u", []testutil.Layer{ip("gtpu")}, outside, 2400},
+		{"gtp-u with extension headers", []testutil.Layer{gtpExt}, outside, 2400},
+		{"gre with a checksum", []testutil.Layer{greSum}, outside, 2400},
+		// First fragments that end inside the tunnel's headers (RFC 1858
+		// one layer down): held, as a plain one is.
+		{"vxlan, 16-byte fragments", []testutil.Layer{ip("vxlan")}, outsideBy(16), 2400},
+		{"gre, 8-byte fragments", []testutil.Layer{gre}, outsideBy(8), 2400},
 		{"vxlan, larger than a test run", []testutil.Layer{ip("vxlan")}, outside, 5000},
 		{"fragments inside vxlan", []testutil.Layer{ip("vxlan")}, inside, 2400},
 		{"fragments inside gtp-u with an extension header", []testutil.Layer{{Kind: "gtpu", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 9, GTPExt: [][]byte{{1, 0, 0, 0}}}}, inside, 2400},
@@ -425,14 +438,17 @@ func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 				t.Fatalf("%s: %d fragments", name, len(frags))
 			}
 			// The largest fragment's frame, or the fragmented header's
-			// floor (IPv6: every link carries 1280 bytes).
+			// floor (what every IPv4 host takes, every IPv6 link carries).
 			limit := 0
 			for _, f := range frags {
 				limit = max(limit, len(f))
 			}
 			var fr decap.Frame
-			if decap.Parse(frags[0], &fr); frags[0][fr.L3]>>4 == 6 {
+			decap.Parse(frags[0], &fr)
+			if frags[0][fr.L3]>>4 == 6 {
 				limit = max(limit, fr.L3+minHeldPiece6)
+			} else {
+				limit = max(limit, fr.L3+minHeldPiece4)
 			}
 			end := uint32(5001 + 1600 + tc.n)
 			// pieces checks what userspace made of the datagram: pieces
@@ -520,7 +536,10 @@ func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 	other := seg
 	other.Sport = 443
 	passes("vxlan, not a watched port", outside(vxlan, other, 0x5353))
-	ext := ip("gtpu")
-	ext.GTPExt = [][]byte{{1, 0, 0, 0}}
-	passes("gtp-u with an extension header, fragmented outside", outside([]testutil.Layer{ext}, seg, 0x5454))
+	long := ip("gtpu")
+	long.GTPExt = [][]byte{{1, 0, 0, 0x85}, {1, 0, 0, 0x85}, {1, 0, 0, 0x85}, {1, 0, 0, 0x85}, {1, 0, 0, 0}}
+	passes("gtp-u with more extension headers than the deep parser follows", outside([]testutil.Layer{long}, seg, 0x5454))
+	noVNI := outside(vxlan, seg, 0x5858)
+	noVNI[0][14+20+8] &^= 0x08 // the VXLAN I flag: not followed by the parser either
+	passes("vxlan without its I flag", noVNI)
 }

@@ -321,9 +321,10 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 		h.stats.Blocked.Add(1)
 		h.block(fl, bad)
 		// The first held packet, run through the program now that the
-		// flow is blocked, reaches the client as a reset.
+		// flow is blocked (or made one in userspace where the program
+		// cannot), reaches its receiver as a reset.
 		if len(frames) > 0 {
-			if err := h.k.Resend(frames[0].b, frames[0].ifindex); err != nil {
+			if err := h.k.Reset(frames[0].b, frames[0].ifindex); err != nil {
 				h.stats.Errors.Add(1)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgesensor/edgesensor/bpf"
 	"github.com/edgesensor/edgesensor/userspace/datapath"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
 )
 
 // Holds is the data plane's side of held downloads (hold.h): the gates
@@ -181,6 +182,22 @@ func (h *Holds) Resend(frame []byte, ifindex uint32) error {
 		return nil
 	}
 	return h.run(h.objs.Program, markFrame(make([]byte, 0, 4+len(frame)), frame, bpf.ResendMagic), 4, ifindex)
+}
+
+// Reset makes a held frame of a blocked flow its receiver's reset: the
+// program makes it (Resend) where it can; inside a tunnel, behind PPPoE
+// or MPLS, or with IPv4 options or IPv6 extension headers userspace
+// makes it (ownDirectionReset) and hands it on.
+func (h *Holds) Reset(frame []byte, ifindex uint32) error {
+	var fr decap.Frame
+	if decap.Parse(frame, &fr); programResets(frame, &fr) {
+		return h.Resend(frame, ifindex)
+	}
+	rst, err := ownDirectionReset(nil, frame, &fr)
+	if err != nil {
+		return fmt.Errorf("resetting a held frame (ifindex %d): %w", ifindex, err)
+	}
+	return h.run(h.pass, rst, 0, ifindex)
 }
 
 // run runs p in live mode over data, whose first meta bytes are XDP

@@ -1,0 +1,112 @@
+package sensor
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/packet/csum"
+	"github.com/edgesensor/edgesensor/userspace/packet/decap"
+)
+
+// A held server segment inside each encapsulation the program cannot
+// reset becomes, in userspace, a reset at its sequence number inside the
+// same layers: ports kept, no payload, no options, every checksum and
+// enclosing length right (the frame parses whole down to it); plain
+// frames are the program's.
+func TestOwnDirectionReset(t *testing.T) {
+	ip := func(kind string) testutil.Layer {
+		return testutil.Layer{Kind: kind, Src: "192.0.2.1", Dst: "192.0.2.2", ID: 77}
+	}
+	greSum := ip("gre")
+	greSum.GRECsum, greSum.GREKey = true, true
+	gtp := ip("gtpu")
+	gtp.GTPExt = [][]byte{{1, 0, 0, 0}}
+	for _, c := range []struct {
+		name  string
+		encap testutil.Encap
+	}{
+		{"vxlan", testutil.Encap{Layers: []testutil.Layer{ip("vxlan")}}},
+		{"vxlan over IPv6", testutil.Encap{Layers: []testutil.Layer{{Kind: "vxlan", Src: "2001:db8::1", Dst: "2001:db8::2", ID: 3}}}},
+		{"gre with checksum and key", testutil.Encap{Layers: []testutil.Layer{greSum}}},
+		{"gtp-u with an extension header", testutil.Encap{Layers: []testutil.Layer{gtp}}},
+		{"pppoe", testutil.Encap{Layers: []testutil.Layer{{Kind: "pppoe", ID: 7}}}},
+		{"mpls", testutil.Encap{Layers: []testutil.Layer{{Kind: "mpls", ID: 100, Labels: 2}}}},
+	} {
+		for _, v6 := range []bool{false, true} {
+			seg, _ := serverSegment(v6, 123456, 900)
+			frame := c.encap.Wrap(frameOf(t, seg)[14:])
+			var fr decap.Frame
+			decap.Parse(frame, &fr)
+			if programResets(frame, &fr) {
+				t.Fatalf("%s, v6 %v: taken as one the program resets", c.name, v6)
+			}
+			rst, err := ownDirectionReset(nil, frame, &fr)
+			if err != nil {
+				t.Fatalf("%s, v6 %v: %v", c.name, v6, err)
+			}
+			var got decap.Frame
+			if err := decap.Parse(rst, &got); err != nil || got.Proto != 6 || got.Tunnels() != fr.Tunnels() || got.L3 != fr.L3 || got.L3End != len(rst) {
+				t.Fatalf("%s, v6 %v: the reset does not parse whole (%v): % x", c.name, v6, err, rst)
+			}
+			th := rst[got.L4:]
+			if got.PayloadLen != 0 || th[13] != 0x04 || th[12] != 5<<4 || binary.BigEndian.Uint32(th[4:]) != 123456 ||
+				binary.BigEndian.Uint16(th[0:]) != 80 || binary.BigEndian.Uint16(th[2:]) != 40000 {
+				t.Errorf("%s, v6 %v: not the segment's reset: % x", c.name, v6, th[:20])
+			}
+			if st := csum.L4(got.Src, got.Dst, 6, rst[got.L4:got.L3End]); st != csum.Valid {
+				t.Errorf("%s, v6 %v: TCP checksum %v", c.name, v6, st)
+			}
+			if rst[14]>>4 == 4 && !csum.IPv4HeaderValid(rst[14:34]) {
+				t.Errorf("%s, v6 %v: outer IPv4 header checksum", c.name, v6)
+			}
+			if got.Src != fr.Src || got.Dst != fr.Dst {
+				t.Errorf("%s, v6 %v: addresses %v > %v, want %v > %v", c.name, v6, got.Src, got.Dst, fr.Src, fr.Dst)
+			}
+		}
+	}
+	// Plain frames, with up to two VLAN tags: the program's to reset.
+	seg, _ := serverSegment(false, 1, 10)
+	seg.VLANs = []uint16{5, 6}
+	var fr decap.Frame
+	plain := frameOf(t, seg)
+	if decap.Parse(plain, &fr); !programResets(plain, &fr) {
+		t.Error("a plain frame with two VLAN tags taken as one userspace resets")
+	}
+	// Never a reset to a reset.
+	r := seg
+	r.Flags = "R"
+	f := testutil.Encap{Layers: []testutil.Layer{ip("vxlan")}}.Wrap(frameOf(t, r)[14:])
+	decap.Parse(f, &fr)
+	if _, err := ownDirectionReset(nil, f, &fr); err == nil {
+		t.Error("a reset made of a reset")
+	}
+}
+
+// FuzzOwnDirectionReset: any frame gives a reset that parses whole with
+// a right TCP checksum, or an error; never a panic.
+func FuzzOwnDirectionReset(f *testing.F) {
+	seg, _ := serverSegment(false, 1, 100)
+	f.Add(testutil.Encap{Layers: []testutil.Layer{{Kind: "vxlan", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 1}}}.Wrap(seg.Frame()[14:]))
+	seg6, _ := serverSegment(true, 1, 100)
+	f.Add(testutil.Encap{Layers: []testutil.Layer{{Kind: "gtpu", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 1}}}.Wrap(seg6.Frame()[14:]))
+	f.Add(seg.Frame())
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		var fr decap.Frame
+		decap.Parse(frame, &fr)
+		rst, err := ownDirectionReset(nil, frame, &fr)
+		if err != nil {
+			return
+		}
+		var got decap.Frame
+		if err := decap.Parse(rst, &got); err != nil || got.Proto != 6 || got.L4+20 > len(rst) {
+			t.Fatalf("the reset does not parse (%v): % x", err, rst)
+		}
+		if rst[got.L4+13] != 0x04 {
+			t.Fatalf("not a reset: flags %#x", rst[got.L4+13])
+		}
+		if st := csum.L4(got.Src, got.Dst, 6, rst[got.L4:min(got.L3End, len(rst))]); st != csum.Valid {
+			t.Fatalf("TCP checksum %v", st)
+		}
+	})
+}

@@ -371,8 +371,8 @@ func (e *enforcer) releaseHello(h *handshake.Hello) {
 }
 
 // onHelloHeld takes a server packet the hello gate held. A blocked TCP
-// flow's goes back through the program, which turns it into the client's
-// reset (a QUIC one stays dropped). One whose hello is still to come (the
+// flow's becomes the client's reset (sensor.Holds.Reset: the program
+// makes it, or userspace inside a tunnel; a QUIC one stays dropped). One whose hello is still to come (the
 // server answered part of it: a QUIC ACK, or a server racing its own
 // client) stays dropped: the gate stays up, and the sender retransmits
 // it. Any other goes on, then the gate opens (in that order, so the
@@ -384,7 +384,7 @@ func (e *enforcer) onHelloHeld(ev *datapath.Event, judged *handshake.Hello) {
 	fl := ev.Flow()
 	switch {
 	case e.k.FlowBlocked(fl, ev.Proto):
-		if ev.Proto == datapath.ProtoTCP && e.hold.k.Resend(ev.Frame, ev.Ifindex) != nil {
+		if ev.Proto == datapath.ProtoTCP && e.hold.k.Reset(ev.Frame, ev.Ifindex) != nil {
 			e.helloStats.Errors.Add(1)
 			return
 		}

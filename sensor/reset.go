@@ -40,7 +40,8 @@ func programResets(frame []byte, fr *decap.Frame) bool {
 // payload, no options, no IPv4 options or IPv6 extension headers,
 // checksums right, every enclosing layer's lengths set for it.
 func ownDirectionReset(dst, frame []byte, fr *decap.Frame) ([]byte, error) {
-	if fr.Proto != 6 || fr.Fragment || fr.L4 <= fr.L3 || fr.L4+20 > len(frame) || fr.L3End > len(frame) {
+	// Only the headers are read: a copy cut by the snaplen will do.
+	if fr.Proto != 6 || fr.Fragment || fr.L4 <= fr.L3 || fr.L4+20 > len(frame) {
 		return dst, errNoReset
 	}
 	th := frame[fr.L4:]

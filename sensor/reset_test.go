@@ -73,6 +73,17 @@ func TestOwnDirectionReset(t *testing.T) {
 	if decap.Parse(plain, &fr); !programResets(plain, &fr) {
 		t.Error("a plain frame with two VLAN tags taken as one userspace resets")
 	}
+	// A copy cut by the snaplen (a held ServerHello): the headers do.
+	long, _ := serverSegment(false, 99, 1400)
+	cut := testutil.Encap{Layers: []testutil.Layer{ip("vxlan")}}.Wrap(frameOf(t, long)[14:])
+	decap.Parse(cut, &fr)
+	cut = cut[:fr.L4+40]
+	decap.Parse(cut, &fr)
+	rst, err := ownDirectionReset(nil, cut, &fr)
+	var got decap.Frame
+	if err != nil || decap.Parse(rst, &got) != nil || got.L3End != len(rst) || rst[got.L4+13] != 0x04 {
+		t.Errorf("a cut copy: reset % x, %v", rst, err)
+	}
 	// Never a reset to a reset.
 	r := seg
 	r.Flags = "R"

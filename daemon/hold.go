@@ -347,13 +347,19 @@ func (h *holder) settleLocked(fl datapath.Flow, st *heldFlow, timedOut bool) {
 // the receiver keeps the bytes userspace read. A connection on which
 // nothing more is judged for files (d.Off) is the exception, below.
 func (h *holder) pass(d files.HoldDecision, basis uint64, frames [][]byte, ifindex uint32) {
+	if h.e.k != nil && h.e.k.FlowBlocked(d.Flow, datapath.ProtoTCP) {
+		// Blocked meanwhile (a file after the fact, intel): the first
+		// frame becomes its receiver's reset (the program's, or made in
+		// userspace inside a tunnel), the rest are dropped.
+		if len(frames) > 0 {
+			if err := h.k.Reset(frames[0], ifindex); err != nil {
+				h.stats.Errors.Add(1)
+			}
+		}
+		return
+	}
 	h.stats.Passed.Add(uint64(len(frames)))
 	hand := h.k.Release
-	if h.e.k != nil && h.e.k.FlowBlocked(d.Flow, datapath.ProtoTCP) {
-		// Blocked meanwhile (a file after the fact, intel): through the
-		// program, which makes the packet the client's reset.
-		hand = h.k.Resend
-	}
 	if d.Off {
 		// Nothing more to judge for files (TLS on the port, STARTTLS,
 		// a tunnel): the gate comes off first, then the packets go back

@@ -39,8 +39,8 @@ type defrag struct {
 	buf   []byte
 	data  []byte
 	reseg []byte
-	// inner and piece: a tunnelled datagram's segment, and each piece of
-	// it back in its tunnel (cutTunnelled).
+	// inner and piece: a segment inside other layers, and each piece of
+	// it back in them (cutInner).
 	inner, piece []byte
 	st           DefragStats
 	// snaplen: the program copies no more of a frame, so no piece of a
@@ -172,26 +172,29 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 	if err == nil {
 		return
 	}
-	if d.fr.Tunnels() > 0 && d.cutTunnelled(frame, limit, ifindex) {
+	if d.cutInner(frame, limit, ifindex) {
 		return
 	}
-	if len(frame) > maxTestRunFrame {
+	if len(frame) > maxTestRunFrame || d.snaplen > 0 && len(frame) > d.snaplen {
 		// Lost, and so is its sender's retransmission while the daemon
 		// lives: no datagram that cannot be cut (IPv6 extension headers
-		// in front of TCP) fits a run (docs/enforcement.md, Limits).
+		// in front of TCP) fits a run, or a copy (docs/enforcement.md,
+		// Limits).
 		d.st.TooBig++
 		return
 	}
 	d.runHeld(frame, ifindex) // whole (IPv6 extension headers): a narrower path drops it
 }
 
-// cutTunnelled cuts the TCP segment a tunnelled datagram carries (its
-// innermost IP packet, at d.fr.L3 as tcpChecksumOK parsed it) into
-// pieces, each put back in the tunnel's layers (decap.Rebuild: their
-// lengths and checksums set for it) and at most limit bytes whole, and
-// judges each. False when the segment cannot be cut (IPv6 extension
-// headers in front of TCP) or its layers not rebuilt.
-func (d *defrag) cutTunnelled(frame []byte, limit int, ifindex uint32) bool {
+// cutInner cuts the TCP segment a datagram carries inside other layers
+// (a tunnel, PPPoE, MPLS: what pcapfile.Resegment does not read; its
+// innermost IP packet at d.fr.L3, as tcpChecksumOK parsed it) into
+// pieces, each put back in those layers (decap.Rebuild: their lengths
+// and checksums set for it) and at most limit bytes whole, and judges
+// each. False when the segment cannot be cut (IPv6 extension headers in
+// front of TCP) or its layers not rebuilt (then for none of the pieces:
+// Rebuild depends on the layers alone).
+func (d *defrag) cutInner(frame []byte, limit int, ifindex uint32) bool {
 	l3, end := d.fr.L3, d.fr.L3End
 	room := limit - l3 // the inner IP packet's share of a piece
 	if d.fr.Proto != 6 || end > len(frame) || room < 40+60+8 {
@@ -205,12 +208,10 @@ func (d *defrag) cutTunnelled(frame []byte, limit int, ifindex uint32) bool {
 	}
 	d.inner = append(append(append(d.inner[:0], make([]byte, 12)...), etype...), frame[l3:end]...)
 	var n uint64
-	var rerr error
 	var err error
 	d.reseg, err = pcapfile.Resegment(d.inner, 14+room, d.reseg, func(f []byte) {
 		out, err := decap.Rebuild(d.piece[:0], frame, l3, f[14:])
 		if err != nil {
-			rerr = err
 			return
 		}
 		d.piece = out
@@ -219,9 +220,6 @@ func (d *defrag) cutTunnelled(frame []byte, limit int, ifindex uint32) bool {
 	})
 	if err != nil || n == 0 {
 		return false
-	}
-	if rerr != nil {
-		d.st.Unreadable++ // a piece not rebuilt: its sender's retransmission carries it
 	}
 	d.st.Segments += n
 	return true

@@ -189,6 +189,9 @@ func (h *Holds) Resend(frame []byte, ifindex uint32) error {
 // or MPLS, or with IPv4 options or IPv6 extension headers userspace
 // makes it (ownDirectionReset) and hands it on.
 func (h *Holds) Reset(frame []byte, ifindex uint32) error {
+	if !h.live {
+		return nil
+	}
 	var fr decap.Frame
 	if decap.Parse(frame, &fr); programResets(frame, &fr) {
 		return h.Resend(frame, ifindex)

@@ -124,12 +124,21 @@ func (h *fragHold) feed(t *testing.T, frames ...[]byte) fed {
 	return r
 }
 
-// piece reads a handed-on frame's TCP sequence number and payload.
+// piece reads a handed-on frame's TCP sequence number and payload. The
+// frame must be a whole TCP segment whose checksums are right: TCP's,
+// the outer IPv4 header's, and every enclosing length (decap parses it
+// whole to its end).
 func piece(t *testing.T, frame []byte) (uint32, []byte) {
 	t.Helper()
 	var fr decap.Frame
-	if decap.Parse(frame, &fr); fr.Fragment || fr.Proto != 6 || fr.Payload == 0 {
+	if decap.Parse(frame, &fr); fr.Fragment || fr.Truncated || fr.Proto != 6 || fr.Payload == 0 || fr.L3End != len(frame) {
 		t.Fatalf("handed on: not a whole TCP segment: % x", frame[:min(len(frame), 64)])
+	}
+	if st := csum.L4(fr.Src, fr.Dst, 6, frame[fr.L4:fr.L3End]); st != csum.Valid {
+		t.Errorf("handed on: TCP checksum %v", st)
+	}
+	if binary.BigEndian.Uint16(frame[12:]) == 0x0800 && !csum.IPv4HeaderValid(frame[14:14+int(frame[14]&0x0f)*4]) {
+		t.Errorf("handed on: outer IPv4 header checksum wrong")
 	}
 	return binary.BigEndian.Uint32(frame[fr.L4+4:]), frame[fr.Payload : fr.Payload+fr.PayloadLen]
 }

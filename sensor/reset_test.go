@@ -73,6 +73,13 @@ func TestOwnDirectionReset(t *testing.T) {
 	if decap.Parse(plain, &fr); !programResets(plain, &fr) {
 		t.Error("a plain frame with two VLAN tags taken as one userspace resets")
 	}
+	// A plain copy cut by the snaplen: the program takes it as truncated
+	// and makes no reset, so userspace does.
+	plainLong, _ := serverSegment(false, 99, 1400)
+	plainCut := frameOf(t, plainLong)[:14+20+20+30]
+	if decap.Parse(plainCut, &fr); programResets(plainCut, &fr) {
+		t.Error("a plain copy cut by the snaplen taken as one the program resets")
+	}
 	// A copy cut by the snaplen (a held ServerHello): the headers do.
 	long, _ := serverSegment(false, 99, 1400)
 	cut := testutil.Encap{Layers: []testutil.Layer{ip("vxlan")}}.Wrap(frameOf(t, long)[14:])

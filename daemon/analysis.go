@@ -419,8 +419,6 @@ func (a *analysis) Counts() map[string]uint64 {
 		"file_polyglots":               &fs.Polyglots,
 		"file_analyses_cached":         &fs.AnalysisCached,
 		"file_analyses_evicted":        &fs.AnalysisEvicted,
-		"file_digests_offloaded":       &fs.DigestsOffloaded,
-		"file_digests_inline":          &fs.DigestsInline,
 		"file_range_pieces":            &fs.RangePieces,
 		"file_range_files_joined":      &fs.RangeFilesJoined,
 		"file_range_incomplete":        &fs.RangeIncomplete,

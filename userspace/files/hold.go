@@ -2,10 +2,8 @@ package files
 
 import (
 	"encoding/hex"
-	"runtime"
 
 	"github.com/edgesensor/edgesensor/userspace/datapath"
-	"github.com/edgesensor/edgesensor/userspace/files/filehash"
 	"github.com/edgesensor/edgesensor/userspace/files/transfer"
 	"github.com/edgesensor/edgesensor/userspace/verdict/score"
 )
@@ -62,48 +60,13 @@ type FileVerdict struct {
 	CloudLookup bool
 }
 
-// SetHolds sets (nil: clears) the hold on downloads. While it is set,
-// candidates are digested off the shards (offloader).
+// SetHolds sets (nil: clears) the hold on downloads.
 func (p *Pipeline) SetHolds(h Holds) {
 	if h == nil {
 		p.holds.Store(nil)
 		return
 	}
-	p.offloadMu.Lock()
-	if p.offload.Load() == nil {
-		p.offload.Store(filehash.NewOffloader(offloadWorkers(), offloadFiles))
-	}
-	p.offloadMu.Unlock()
 	p.holds.Store(&h)
-}
-
-// offloadFiles is how many candidates are digested off the shards at
-// once: the largest downloads in flight; the rest are digested inline.
-const offloadFiles = 8
-
-// offloadMin: a candidate declared smaller is digested inline (a chunk
-// or two: handing it over would cost more than it saves).
-const offloadMin = 256 << 10
-
-// offloadWorkers: one digest worker per two CPUs, so the shards and the
-// kernel keep the rest.
-func offloadWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
-
-// offloadDigests digests f off its shard when a held packet may wait for
-// its verdict: with the digests on another core the shard keeps up with
-// the wire, and the last packet waits for the last chunk's digests, not
-// the backlog's.
-func (f *file) offloadDigests() {
-	p := f.s.p
-	o := p.offload.Load()
-	if o == nil || p.holder() == nil || f.piece != nil || !f.heldDirection() || f.meta.Size > 0 && f.meta.Size < offloadMin {
-		return
-	}
-	if f.digests.Offload(o) {
-		p.Stats.DigestsOffloaded.Add(1)
-	} else {
-		p.Stats.DigestsInline.Add(1)
-	}
 }
 
 func (p *Pipeline) holder() Holds {
@@ -175,13 +138,8 @@ func (f *flow) judgedTo(fromClient bool) (gate uint32, open bool) {
 // plane holds (downloads; mail sent over SMTP): its verdict must pass.
 func (f *file) holdsFile() bool {
 	s := f.s
-	return s.curHeld && f.flow == s.cur && f.want && !f.oversize && f.heldDirection()
-}
-
-// heldDirection: f travels the way the data plane holds its flow's files
-// (downloads; mail sent over SMTP), on a flow of its shard's.
-func (f *file) heldDirection() bool {
-	return f.flow != nil && f.joined == nil && f.meta.Upload == (f.flow.app == datapath.AppSMTP)
+	fl := f.flow
+	return s.curHeld && fl != nil && fl == s.cur && f.want && !f.oversize && f.meta.Upload == (fl.app == datapath.AppSMTP)
 }
 
 // verdictOf is the file's verdict for enforcement.

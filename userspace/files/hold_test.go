@@ -2,12 +2,7 @@ package files
 
 import (
 	"bytes"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -317,57 +312,5 @@ func TestJudgedToSkipRange(t *testing.T) {
 		if gate, open := f.judgedTo(false); gate != c.want || open {
 			t.Errorf("%s: gate %d open %v, want %d", c.name, gate, open, c.want)
 		}
-	}
-}
-
-// While holds are set, a large candidate is digested off its shard
-// (filehash.Offloader) and a small one on it; both report the standard
-// digests, in the verdict the held packet waits for and in the event.
-func TestHoldOffloadedDigests(t *testing.T) {
-	big, small := exeBody(1<<20+333), exeBody(3000)
-	conn := testutil.TCPConn{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80"),
-		ToServer: []byte("GET /big.exe HTTP/1.1\r\nHost: a\r\n\r\nGET /small.exe HTTP/1.1\r\nHost: a\r\n\r\n"),
-		ToClient: []byte(response("application/octet-stream", big, false) + response("application/octet-stream", small, false))}
-	p, buf, _ := newPipeline(t, nil, nil)
-	rec := &holdRec{}
-	p.SetHolds(rec)
-	sh := p.NewShard(0)
-	feedHeld(sh, conn, segments(conn, 1448), time.Unix(1700000000, 0))
-	sh.Close()
-	p.Close()
-	if n, m := p.Stats.DigestsOffloaded.Load(), p.Stats.DigestsInline.Load(); n != 1 || m != 0 {
-		t.Fatalf("digests offloaded %d, inline for want of room %d; want 1, 0", n, m)
-	}
-	if len(rec.judged) != 2 {
-		t.Fatalf("%d verdicts, want 2", len(rec.judged))
-	}
-	sums := map[string][3]string{}
-	for _, b := range [][]byte{big, small} {
-		a, s1, m5 := sha256.Sum256(b), sha1.Sum(b), md5.Sum(b)
-		sums[hex.EncodeToString(a[:])] = [3]string{hex.EncodeToString(a[:]), hex.EncodeToString(s1[:]), hex.EncodeToString(m5[:])}
-	}
-	for _, v := range rec.judged {
-		if _, ok := sums[v.SHA256]; !ok || !v.Complete {
-			t.Errorf("verdict sha256 %s complete %v: not a body's", v.SHA256, v.Complete)
-		}
-	}
-	n := 0
-	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
-		var e struct {
-			File struct {
-				Hash struct{ SHA256, SHA1, MD5 string } `json:"hash"`
-			} `json:"file"`
-		}
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatal(err)
-		}
-		h := e.File.Hash
-		if w, ok := sums[h.SHA256]; !ok || h.SHA1 != w[1] || h.MD5 != w[2] {
-			t.Errorf("event hashes %+v, not a body's", h)
-		}
-		n++
-	}
-	if n != 2 {
-		t.Fatalf("%d events, want 2", n)
 	}
 }

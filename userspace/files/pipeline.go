@@ -25,7 +25,6 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/export/ecs"
 	"github.com/edgesensor/edgesensor/userspace/export/ndjson"
 	"github.com/edgesensor/edgesensor/userspace/files/analyzers"
-	"github.com/edgesensor/edgesensor/userspace/files/filehash"
 	"github.com/edgesensor/edgesensor/userspace/files/filetype"
 	"github.com/edgesensor/edgesensor/userspace/files/httpx"
 	"github.com/edgesensor/edgesensor/userspace/files/imap"
@@ -197,11 +196,6 @@ type Stats struct {
 	// (analysiscache.go), and results the cache let go for room.
 	AnalysisCached  atomic.Uint64
 	AnalysisEvicted atomic.Uint64
-	// DigestsOffloaded: candidates a held packet may wait for, digested
-	// off their shard (filehash.Offloader); DigestsInline: such
-	// candidates digested on it, the offloader full.
-	DigestsOffloaded atomic.Uint64
-	DigestsInline    atomic.Uint64
 }
 
 // Pipeline implements datapath.Pipeline for the stream class.
@@ -220,10 +214,6 @@ type Pipeline struct {
 	ports atomic.Pointer[map[uint16]datapath.App]
 	// holds is enforcement's hold on downloads (SetHolds), or nil.
 	holds atomic.Pointer[Holds]
-	// offload digests candidates off the shards while holds are set
-	// (made by the first SetHolds, stopped by Close).
-	offload   atomic.Pointer[filehash.Offloader]
-	offloadMu sync.Mutex
 
 	mu     sync.Mutex
 	shards []*shard
@@ -371,11 +361,6 @@ func (p *Pipeline) Close() error {
 		}
 		close(p.scoreQ)
 		p.scorers.Wait()
-		p.offloadMu.Lock()
-		if o := p.offload.Load(); o != nil {
-			o.Close()
-		}
-		p.offloadMu.Unlock()
 		err = os.RemoveAll(p.spoolDir)
 	})
 	return err

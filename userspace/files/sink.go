@@ -133,9 +133,6 @@ func (f *file) footprint() int64 {
 	n := int64(unsafe.Sizeof(*f)) + int64(cap(f.head))
 	if f.digests != nil {
 		n += int64(unsafe.Sizeof(filehash.Set{})) + 3*256 // and the standard library's states
-		if f.digests.Offloaded() {
-			n += filehash.Chunk // the chunk it gathers (those queued are the Offloader's, bounded there)
-		}
 	}
 	if f.spoolBuf != nil {
 		n += int64(f.spoolBuf.Size()) + 256
@@ -206,7 +203,7 @@ func (f *file) consume(p []byte) bool {
 		if f.cut == transfer.Whole {
 			f.cut = transfer.CutLimit
 		}
-		f.stopHashes()
+		f.hashes = false
 		f.dropSpool()
 		return false
 	}
@@ -236,7 +233,7 @@ func (f *file) gapped() {
 	if f.cut == transfer.Whole {
 		f.cut = transfer.CutGap
 	}
-	f.stopHashes()
+	f.hashes = false
 	f.dropSpool()
 }
 
@@ -258,20 +255,6 @@ func (f *file) Gap(n int64) {
 	}
 }
 
-// stopHashes: the hashes would not be the file's (a gap, a cut, a
-// conflict); an offloaded digest gives its slot back at once.
-func (f *file) stopHashes() {
-	f.hashes = false
-	f.dropDigests()
-}
-
-// dropDigests ends f's digests if they run off the shard still.
-func (f *file) dropDigests() {
-	if f.digests != nil {
-		f.digests.Drop()
-	}
-}
-
 // conflicted marks the file a conflict: incomplete, no hashes.
 func (f *file) conflicted() {
 	f.conflict = true
@@ -282,7 +265,7 @@ func (f *file) conflicted() {
 	if f.cut == transfer.Whole {
 		f.cut = transfer.CutConflict
 	}
-	f.stopHashes()
+	f.hashes = false
 	f.complete = false
 	f.sum256, f.sum1, f.sum5 = nil, nil, nil
 	f.dropSpool()
@@ -295,9 +278,6 @@ func (f *file) Close(cut transfer.Cut) {
 		return
 	}
 	f.closed = true
-	// An offloaded digest not summed (cut, not a candidate after all)
-	// gives its slot back.
-	defer f.dropDigests()
 	fl := f.flow
 	if fl != nil {
 		for i, x := range fl.open {
@@ -341,7 +321,7 @@ func (f *file) Close(cut transfer.Cut) {
 	f.end = f.s.now
 	complete := f.cut == transfer.Whole && f.missing == 0 && !f.conflict
 	if !complete {
-		f.stopHashes()
+		f.hashes = false
 		f.dropSpool()
 	}
 	if f.hashes {

@@ -46,7 +46,6 @@ func (f *file) decide(total int64) {
 		// as most are never reported.
 		w := f.watch == ""
 		f.digests = filehash.New(w && !f.s.p.cfg.NoSHA1, w && !f.s.p.cfg.NoMD5)
-		f.offloadDigests()
 	}
 	f.openSpool()
 	head := f.head

@@ -6,8 +6,6 @@
 // that is faster than three passes); elsewhere the standard library's
 // hashes run one after the other. Either way the digests are the standard
 // ones, and the last partial block is finished by the standard library.
-// A Set may run on a worker of an Offloader (offload.go) rather than on
-// the goroutine that writes it.
 package filehash
 
 //go:generate go run ./internal/gen -out fused_amd64.s
@@ -20,7 +18,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
-	"sync"
 )
 
 // maxRun bounds one call of the fused loop (about 100 µs).
@@ -43,16 +40,6 @@ type Set struct {
 	nbuf  int
 
 	h256, h1, h5 hash.Hash
-
-	// Offloaded (Offload): writes gather in pend and go to a worker of
-	// off a chunk at a time; inflight counts the chunks it has not
-	// digested yet. The fields above belong to that worker until Sum has
-	// waited for them.
-	off      *Offloader
-	work     chan offJob
-	pend     *[Chunk]byte
-	npend    int
-	inflight sync.WaitGroup
 }
 
 // Initial states (RFC 1321, FIPS 180-4).
@@ -82,14 +69,6 @@ func (s *Set) Fused() bool { return s.fused }
 
 // Write adds p to the stream; it never fails.
 func (s *Set) Write(p []byte) (int, error) {
-	if s.off != nil {
-		s.gather(p)
-		return len(p), nil
-	}
-	return s.write(p)
-}
-
-func (s *Set) write(p []byte) (int, error) {
 	if !s.fused {
 		s.h256.Write(p)
 		if s.h1 != nil {
@@ -123,14 +102,8 @@ func (s *Set) write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Sum returns the digests of everything written so far. An offloaded
-// Set waits for its worker, and is no longer offloaded.
+// Sum returns the digests of everything written so far.
 func (s *Set) Sum() Sums {
-	if s.off != nil {
-		s.inflight.Wait()
-		s.write(s.pend[:s.npend])
-		s.release()
-	}
 	if !s.fused {
 		out := Sums{SHA256: s.h256.Sum(nil)}
 		if s.h1 != nil {

@@ -3,10 +3,13 @@ package sensor
 import (
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/edgesensor/edgesensor/internal/testutil"
+	"github.com/edgesensor/edgesensor/userspace/datapath"
 	"github.com/edgesensor/edgesensor/userspace/packet/csum"
 	"github.com/edgesensor/edgesensor/userspace/packet/decap"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
 // A held server segment inside each encapsulation the program cannot
@@ -127,4 +130,75 @@ func FuzzOwnDirectionReset(f *testing.F) {
 			t.Fatalf("TCP checksum %v", st)
 		}
 	})
+}
+
+// programResets says, for every frame kind, what the program does with a
+// blocked flow's server packet: where it says the program resets, the
+// program passes a reset on; where not, the program drops the packet
+// (and userspace makes the reset). Every held packet gets one of the two.
+func TestPrivilegedProgramResetsMirrorsTheProgram(t *testing.T) {
+	vx := testutil.Layer{Kind: "vxlan", Src: "192.0.2.1", Dst: "192.0.2.2", ID: 7}
+	type kind struct {
+		name  string
+		frame func() []byte
+	}
+	seg := func(v6 bool, mut func(*testutil.Pkt)) []byte {
+		p, _ := serverSegment(v6, 5000, 300)
+		if mut != nil {
+			mut(&p)
+		}
+		return frameOf(t, p)
+	}
+	kinds := []kind{
+		{"plain", func() []byte { return seg(false, nil) }},
+		{"plain IPv6", func() []byte { return seg(true, nil) }},
+		{"two VLAN tags", func() []byte { return seg(false, func(p *testutil.Pkt) { p.VLANs = []uint16{5, 6} }) }},
+		{"IPv4 options", func() []byte { return seg(false, func(p *testutil.Pkt) { p.IPv4Options = true }) }},
+		{"IPv6 destination options", func() []byte { return seg(true, func(p *testutil.Pkt) { p.V6Ext = []byte{60} }) }},
+		{"pppoe", func() []byte {
+			return testutil.Encap{Layers: []testutil.Layer{{Kind: "pppoe", ID: 3}}}.Wrap(seg(false, nil)[14:])
+		}},
+		{"mpls", func() []byte {
+			return testutil.Encap{Layers: []testutil.Layer{{Kind: "mpls", ID: 100}}}.Wrap(seg(false, nil)[14:])
+		}},
+		{"vxlan", func() []byte { return testutil.Encap{Layers: []testutil.Layer{vx}}.Wrap(seg(false, nil)[14:]) }},
+		{"a plain copy cut short", func() []byte { return seg(false, nil)[:14+20+20+40] }},
+	}
+	for _, k := range kinds {
+		h := newEnfHarness(t, "block")
+		if err := h.enf.Replace(&enforce.Tables{Lists: []string{"l"}}); err != nil {
+			t.Fatal(err)
+		}
+		frame := k.frame()
+		// The flow as the program keys it (its zone: the tunnel's, the
+		// VLANs'), from a whole copy read before the block.
+		whole := frame
+		if k.name == "a plain copy cut short" {
+			whole = seg(false, nil)
+		}
+		evs := h.run(whole)
+		if len(evs) == 0 {
+			t.Fatalf("%s: not read", k.name)
+		}
+		fl := datapath.Flow{Client: evs[0].Client(), Server: evs[0].Server(), Zone: evs[0].Zone}
+		if err := h.enf.BlockFlow(fl, 6, "l", time.Hour, FlowDetail{}); err != nil {
+			t.Fatal(err)
+		}
+		got, out := h.verdict(frame)
+		var fo decap.Frame
+		made := got == xdpPass && decap.Parse(out, &fo) == nil && fo.Proto == 6 && fo.L4+14 <= len(out) && out[fo.L4+13]&0x04 != 0
+		var fr decap.Frame
+		decap.Parse(frame, &fr)
+		if says := programResets(frame, &fr); says != made {
+			t.Errorf("%s: programResets %v, but the program made a reset: %v (verdict %d)", k.name, says, made, got)
+		}
+		if !made && got != xdpDrop {
+			t.Errorf("%s: verdict %d, want a reset or a drop", k.name, got)
+		}
+		if !made {
+			if _, err := ownDirectionReset(nil, frame, &fr); err != nil {
+				t.Errorf("%s: neither the program nor userspace resets it: %v", k.name, err)
+			}
+		}
+	}
 }

@@ -56,6 +56,31 @@ static __always_inline int frag_wanted(struct xdp_md *ctx, struct pkt *p)
 	return 0;
 }
 
+/* The first fragment p of a server datagram of a TLS flow whose hello
+ * gate is up (tls.h hello_gate): is the datagram to be held? As a
+ * packet, it would be (hello_pending); as fragments, it would reach the
+ * client before the hello's verdict. Held, userspace reassembles it and
+ * hands it in again (REINJECTED_HELD), where the gate holds it like a
+ * packet of the wire. Its fail open is the gate's own clock (a gate up
+ * for hello_hold_ns lets everything through). A global function: its
+ * stack is its own. */
+__attribute__((noinline)) int frag_hello_hold(struct pkt *p, struct counter_set *c)
+{
+	if (!p || !c)
+		return 0;
+	if (!hello_hold_ns || !cfg.enforce || !cfg.tls_enabled || enforce_mode != ENF_BLOCK)
+		return 0;
+	if (!p->payload_off || p->l4proto != IPPROTO_TCP || p->frame_len > cfg.snaplen)
+		return 0;
+	struct flow_key k = {};
+	int src_is_a = make_key(p, &k);
+	struct flow *f = bpf_map_lookup_elem(&flows, &k);
+	if (!f || !f->hello_gate_ns || src_is_a == f->client_is_a)
+		return 0;
+	struct hs_verdict *v = bpf_map_lookup_elem(&hs_verdicts, &k);
+	return hello_pending(p, f, v, bpf_ktime_get_ns(), c);
+}
+
 /* Emits fragment p; one of a held datagram flagged so, waking the
  * reader. Returns emit's result. */
 static __always_inline int frag_emit(struct xdp_md *ctx, struct pkt *p, struct counter_set *c, int held)
@@ -86,7 +111,7 @@ __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, str
 	if (p->frag == 1) {
 		struct frag_state st = {.ts_ns = now};
 		int want = frag_wanted(ctx, p);
-		held = want ? frag_hold(ctx, p, c) : 0;
+		held = want ? frag_hold(ctx, p, c) || frag_hello_hold(p, c) : 0;
 		st.decision = want ? FRAG_WANT : FRAG_SKIP;
 		if (held) {
 			/* Held only once userspace has it: a full ring lets the

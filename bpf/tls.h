@@ -272,7 +272,9 @@ static __always_inline int hello_pending(struct pkt *p, struct flow *f, struct h
 {
 	__u64 since = f->hello_gate_ns;
 
-	if (!since || p->reinjected)
+	/* A datagram of fragments that passed went out as them; one of held
+	 * fragments (frag.h frag_hello_hold) is gated like a packet. */
+	if (!since || p->reinjected == REINJECTED_PASSED)
 		return 0;
 	if (v && v->release && v->release_seq == f->hello_gate_seq) {
 		f->hello_gate_ns = 0;

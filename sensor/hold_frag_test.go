@@ -17,6 +17,7 @@ import (
 	"github.com/edgesensor/edgesensor/userspace/datapath"
 	"github.com/edgesensor/edgesensor/userspace/packet/csum"
 	"github.com/edgesensor/edgesensor/userspace/packet/decap"
+	"github.com/edgesensor/edgesensor/userspace/verdict/enforce"
 )
 
 // fragHold is an enforcement harness with holds on (the daemon alive)
@@ -551,4 +552,80 @@ func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 	noVNI := outside(vxlan, seg, 0x5858)
 	noVNI[0][14+20+8] &^= 0x08 // the VXLAN I flag: not followed by the parser either
 	passes("vxlan without its I flag", noVNI)
+}
+
+// TestPrivilegedHelloGateFragments: the server's answer to a gated
+// ClientHello, sent as IP fragments, is held like the packet would be:
+// its fragments dropped and emitted held, and the datagram userspace
+// reassembles held by the gate (a TLS event flagged held) until the
+// hello is judged. Released, the fragments pass; so do those of a flow
+// with no gate, and the client's.
+func TestPrivilegedHelloGateFragments(t *testing.T) {
+	h := newFragHold(t, "block")
+	if err := h.enf.Replace(&enforce.Tables{Lists: []string{"c2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.enf.SetHelloHold(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ch := testutil.ClientHello(300)
+	sh := append(testutil.ServerHello(90), testutil.TLSRecord(20, []byte{1})...)
+	sh = append(sh, testutil.AppData(600)...)
+	c := testutil.Pkt{Src: "10.0.0.1", Dst: "10.0.0.2", Sport: 40100, Dport: 443, Seq: 1001, Ack: 5001, Flags: "PA", Payload: ch}
+	s := c.Reply(5001, 1001+uint32(len(ch)), "PA", sh)
+	src, dst := c.Endpoints()
+	fl := datapath.Flow{Client: src, Server: dst}
+	frags := testutil.Fragments(frameOf(t, s), 14, 256, 0x6161)
+
+	passes := func(name string, frames ...[]byte) {
+		t.Helper()
+		r := h.feed(t, frames...)
+		for i, ret := range r.rets {
+			if ret != xdpPass || r.fragHeld[i] {
+				t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want passed", name, i, ret, r.fragHeld[i])
+			}
+		}
+		for _, ev := range r.stream {
+			if ev.Held() {
+				t.Errorf("%s: a datagram held", name)
+			}
+		}
+	}
+	other := s
+	other.Dport = 40101
+	passes("a flow with no gate", testutil.Fragments(frameOf(t, other), 14, 256, 0x6060)...)
+
+	if ret, _ := h.runHeld(c.Frame()); ret != xdpPass {
+		t.Fatalf("client hello: verdict %d", ret)
+	}
+	r := h.feed(t, frags...)
+	for i, ret := range r.rets {
+		if ret != xdpDrop || !r.fragHeld[i] {
+			t.Errorf("gated: fragment %d: verdict %d, emitted held %v; want held", i, ret, r.fragHeld[i])
+		}
+	}
+	// The datagram, cut to the largest fragment's size (576 at least),
+	// each piece held by the gate: together the server's flight.
+	var got []byte
+	next := uint32(5001)
+	for _, ev := range r.stream {
+		if !ev.Held() || ev.Class != datapath.ClassTLS {
+			continue
+		}
+		if ev.Seq != next {
+			t.Errorf("gated: held piece at seq %d, want %d", ev.Seq, next)
+		}
+		next += uint32(len(ev.Payload))
+		got = append(got, ev.Payload...)
+	}
+	if !bytes.Equal(got, sh) || len(h.released) != 0 {
+		t.Errorf("gated: the gate held %d bytes (the flight: %d), %d pieces handed on", len(got), len(sh), len(h.released))
+	}
+	cf := testutil.Fragments(frameOf(t, c.With(1001+uint32(len(ch)), "PA", make([]byte, 700))), 14, 256, 0x6262)
+	passes("the client's fragments", cf...)
+
+	if err := h.enf.ReleaseHello(fl, 6, c.Seq); err != nil {
+		t.Fatal(err)
+	}
+	passes("released", testutil.Fragments(frameOf(t, s), 14, 256, 0x6363)...)
 }

@@ -70,7 +70,15 @@ __attribute__((noinline)) int frag_hello_hold(struct pkt *p, struct counter_set 
 		return 0;
 	if (!hello_hold_ns || !cfg.enforce || !cfg.tls_enabled || enforce_mode != ENF_BLOCK)
 		return 0;
-	if (!p->payload_off || p->l4proto != IPPROTO_TCP || p->frame_len > cfg.snaplen)
+	if (!p->payload_off) {
+		/* Its TCP header cut (RFC 1858) or hidden (IPv6 extension
+		 * headers after the fragment header): no flow to look up.
+		 * Held while the daemon lives, as frag_hold does; a piece no
+		 * gate holds userspace hands on. */
+		return (p->l4proto == IPPROTO_TCP || (p->family == 6 && ipv6_ext(p->l4proto))) &&
+		       bpf_ktime_get_ns() < hello_alive_until;
+	}
+	if (p->l4proto != IPPROTO_TCP)
 		return 0;
 	struct flow_key k = {};
 	int src_is_a = make_key(p, &k);
@@ -111,7 +119,10 @@ __attribute__((noinline)) int handle_frag(struct xdp_md *ctx, struct pkt *p, str
 	if (p->frag == 1) {
 		struct frag_state st = {.ts_ns = now};
 		int want = frag_wanted(ctx, p);
-		held = want ? frag_hold(ctx, p, c) || frag_hello_hold(p, c) : 0;
+		/* Cut at the snaplen, a fragment could not be put together
+		 * again: its datagram would be held for as long as the daemon
+		 * lives. (The first fragment is the largest.) */
+		held = want && p->frame_len <= cfg.snaplen ? frag_hold(ctx, p, c) || frag_hello_hold(p, c) : 0;
 		st.decision = want ? FRAG_WANT : FRAG_SKIP;
 		if (held) {
 			/* Held only once userspace has it: a full ring lets the

@@ -361,11 +361,6 @@ __attribute__((noinline)) int frag_hold(struct xdp_md *ctx, struct pkt *p, struc
 		return 0;
 	if (!cfg.enforce || enforce_mode != ENF_BLOCK || !hold_timeout_ns || !cfg.stream_enabled)
 		return 0;
-	/* Cut at the snaplen, a fragment could not be put together again:
-	 * its datagram would be held for as long as the daemon lives. (The
-	 * first fragment is the largest.) */
-	if (p->frame_len > cfg.snaplen)
-		return 0;
 	if (frag_tunnel(p)) {
 		if (!frag_tunnel_watched(ctx, p))
 			return 0;

@@ -591,13 +591,13 @@ func TestPrivilegedHelloGateFragments(t *testing.T) {
 			}
 		}
 	}
-	other := s
-	other.Dport = 40101
-	passes("a flow with no gate", testutil.Fragments(frameOf(t, other), 14, 256, 0x6060)...)
-
 	if ret, _ := h.runHeld(c.Frame()); ret != xdpPass {
 		t.Fatalf("client hello: verdict %d", ret)
 	}
+	// Another flow's server, while this one's gate is up.
+	other := s
+	other.Dport = 40101
+	passes("a flow with no gate", testutil.Fragments(frameOf(t, other), 14, 256, 0x6060)...)
 	r := h.feed(t, frags...)
 	for i, ret := range r.rets {
 		if ret != xdpDrop || !r.fragHeld[i] {
@@ -606,14 +606,18 @@ func TestPrivilegedHelloGateFragments(t *testing.T) {
 	}
 	// The datagram, cut to the largest fragment's size (576 at least),
 	// each piece held by the gate: together the server's flight.
+	// Each piece whole in its event (the daemon hands on only those) and
+	// marked re-injected.
 	var got []byte
 	next := uint32(5001)
+	pieces := 0
 	for _, ev := range r.stream {
 		if !ev.Held() || ev.Class != datapath.ClassTLS {
 			continue
 		}
-		if ev.Seq != next {
-			t.Errorf("gated: held piece at seq %d, want %d", ev.Seq, next)
+		pieces++
+		if ev.Seq != next || len(ev.Frame) != ev.FrameLen || ev.Flags&datapath.FlagReinjected == 0 {
+			t.Errorf("gated: held piece at seq %d (want %d), %d of %d bytes, flags %v", ev.Seq, next, len(ev.Frame), ev.FrameLen, ev.Flags)
 		}
 		next += uint32(len(ev.Payload))
 		got = append(got, ev.Payload...)
@@ -621,11 +625,42 @@ func TestPrivilegedHelloGateFragments(t *testing.T) {
 	if !bytes.Equal(got, sh) || len(h.released) != 0 {
 		t.Errorf("gated: the gate held %d bytes (the flight: %d), %d pieces handed on", len(got), len(sh), len(h.released))
 	}
+	if n, m := r.counter(t, "hold_frags"), r.counter(t, "hello_held"); n != uint64(len(frags)) || m != uint64(pieces) {
+		t.Errorf("gated: hold_frags +%d, hello_held +%d; want +%d, +%d", n, m, len(frags), pieces)
+	}
+	// A first fragment too short for its TCP header: held all the same.
+	tiny := testutil.Fragments(frameOf(t, s), 14, 8, 0x6464)
+	if r := h.feed(t, tiny[0]); r.rets[0] != xdpDrop || !r.fragHeld[0] {
+		t.Errorf("an 8-byte first fragment: verdict %d, held %v; want held", r.rets[0], r.fragHeld[0])
+	}
 	cf := testutil.Fragments(frameOf(t, c.With(1001+uint32(len(ch)), "PA", make([]byte, 700))), 14, 256, 0x6262)
 	passes("the client's fragments", cf...)
 
+	// Released while a datagram is held half-way: the rest of its
+	// fragments follow the first (held), and its pieces, no gate
+	// holding them now, userspace hands on.
+	half := testutil.Fragments(frameOf(t, s), 14, 256, 0x6565)
+	h.released = nil
+	if r := h.feed(t, half[0]); r.rets[0] != xdpDrop {
+		t.Fatalf("half-way: first fragment verdict %d, want held", r.rets[0])
+	}
 	if err := h.enf.ReleaseHello(fl, 6, c.Seq); err != nil {
 		t.Fatal(err)
 	}
+	r = h.feed(t, half[1:]...)
+	var handed []byte
+	for _, f := range h.released {
+		_, p := piece(t, f)
+		handed = append(handed, p...)
+	}
+	for _, ev := range r.stream {
+		if ev.Held() {
+			t.Errorf("released half-way: a piece at seq %d held", ev.Seq)
+		}
+	}
+	if !bytes.Equal(handed, sh) {
+		t.Errorf("released half-way: %d bytes handed on, want the flight's %d", len(handed), len(sh))
+	}
+	h.released = nil
 	passes("released", testutil.Fragments(frameOf(t, s), 14, 256, 0x6363)...)
 }

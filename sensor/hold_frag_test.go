@@ -256,6 +256,28 @@ func TestPrivilegedHeldFragments(t *testing.T) {
 	}
 }
 
+// wantPassed feeds frames to h: each passes, unflagged; no piece of
+// them is held, none handed on by userspace (it hands on only what was
+// held).
+func wantPassed(t *testing.T, h *fragHold, name string, frames ...[]byte) {
+	t.Helper()
+	h.released = nil
+	r := h.feed(t, frames...)
+	for i, ret := range r.rets {
+		if ret != xdpPass || r.fragHeld[i] {
+			t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want passed", name, i, ret, r.fragHeld[i])
+		}
+	}
+	for _, ev := range r.stream {
+		if ev.Held() {
+			t.Errorf("%s: a piece at seq %d held", name, ev.Seq)
+		}
+	}
+	if len(h.released) != 0 {
+		t.Errorf("%s: userspace handed on %d pieces of fragments that passed", name, len(h.released))
+	}
+}
+
 // TestPrivilegedHeldFragmentsWhich: which first fragments are held. In
 // block mode every TCP datagram of a watched port's file direction is,
 // gate or none (a first fragment passed before its flow is gated would
@@ -270,23 +292,6 @@ func TestPrivilegedHeldFragments(t *testing.T) {
 func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 	seg, pay := serverSegment(false, 5001+1600, 2400)
 	frags := testutil.Fragments(frameOf(t, seg), 14, 1000, 0x4343)
-	passes := func(name string, h *fragHold, frames ...[]byte) {
-		t.Helper()
-		r := h.feed(t, frames...)
-		for i, ret := range r.rets {
-			if ret != xdpPass || r.fragHeld[i] {
-				t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want passed", name, i, ret, r.fragHeld[i])
-			}
-		}
-		for _, ev := range r.stream {
-			if ev.Held() {
-				t.Errorf("%s: a piece at seq %d held", name, ev.Seq)
-			}
-		}
-		if len(h.released) != 0 {
-			t.Errorf("%s: userspace handed on %d pieces of fragments that passed", name, len(h.released))
-		}
-	}
 	// Held, and handed on whole by userspace: pieces none held.
 	handedOn := func(name string, h *fragHold, want []byte, frames ...[]byte) {
 		t.Helper()
@@ -321,20 +326,20 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 	if err := h.holds.Gate(fragHoldFlow, 5001+3999, false); err != nil {
 		t.Fatal(err)
 	}
-	passes("monitor mode", h, frags...)
+	wantPassed(t, h, "monitor mode", frags...)
 	other := seg
 	other.Sport = 443
-	passes("not a watched port", newFragHold(t, "block"), testutil.Fragments(frameOf(t, other), 14, 1000, 0x4646)...)
+	wantPassed(t, newFragHold(t, "block"), "not a watched port", testutil.Fragments(frameOf(t, other), 14, 1000, 0x4646)...)
 	up := seg
 	up.Src, up.Dst, up.Sport, up.Dport = seg.Dst, seg.Src, seg.Dport, seg.Sport
-	passes("HTTP's client direction", newFragHold(t, "block"), testutil.Fragments(frameOf(t, up), 14, 1000, 0x4747)...)
+	wantPassed(t, newFragHold(t, "block"), "HTTP's client direction", testutil.Fragments(frameOf(t, up), 14, 1000, 0x4747)...)
 	mail := seg
 	mail.Sport = 25
-	passes("SMTP's server direction", newFragHold(t, "block"), testutil.Fragments(frameOf(t, mail), 14, 1000, 0x4848)...)
+	wantPassed(t, newFragHold(t, "block"), "SMTP's server direction", testutil.Fragments(frameOf(t, mail), 14, 1000, 0x4848)...)
 	for _, flags := range []string{"SA", "R"} {
 		c := seg
 		c.Flags = flags
-		passes("a readable first fragment with "+flags, newFragHold(t, "block"), testutil.Fragments(frameOf(t, c), 14, 1000, 0x4b4b)[0])
+		wantPassed(t, newFragHold(t, "block"), "a readable first fragment with "+flags, testutil.Fragments(frameOf(t, c), 14, 1000, 0x4b4b)[0])
 	}
 	mailUp := up
 	mailUp.Dport = 25
@@ -342,7 +347,7 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 
 	// An 8-byte first fragment (ports and sequence number, no flags).
 	handedOn("a tiny first fragment", newFragHold(t, "block"), pay, testutil.Fragments(frameOf(t, seg), 14, 8, 0x4545)...)
-	passes("a tiny first fragment, monitor mode", newFragHold(t, "monitor"), testutil.Fragments(frameOf(t, seg), 14, 8, 0x4545)[0])
+	wantPassed(t, newFragHold(t, "monitor"), "a tiny first fragment, monitor mode", testutil.Fragments(frameOf(t, seg), 14, 8, 0x4545)[0])
 	// IPv6: a destination options header after the fragment header hides
 	// the TCP header from the parser (Linux reads the whole chain).
 	v6, _ := serverSegment(true, 5001+1600, 600)
@@ -354,7 +359,7 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 	// could not be cut again, and is not held.
 	ah := v6
 	ah.V6Ext = []byte{44, 51}
-	passes("IPv6, AH after the fragment header", newFragHold(t, "block"), ah.Frame())
+	wantPassed(t, newFragHold(t, "block"), "IPv6, AH after the fragment header", ah.Frame())
 
 	// A wrong TCP checksum: dropped, not cut into pieces with good ones.
 	bad := frameOf(t, seg)
@@ -524,34 +529,21 @@ func TestPrivilegedHeldTunnelFragments(t *testing.T) {
 		}
 	}
 
-	passes := func(name string, frames [][]byte) {
-		t.Helper()
-		h := newFragHold(t, "block")
-		r := h.feed(t, frames...)
-		for i, ret := range r.rets {
-			if ret != xdpPass || r.fragHeld[i] {
-				t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want passed", name, i, ret, r.fragHeld[i])
-			}
-		}
-		if len(h.released) != 0 {
-			t.Errorf("%s: %d frames handed on", name, len(h.released))
-		}
-	}
 	vxlan := []testutil.Layer{ip("vxlan")}
 	seg, _ := serverSegment(false, 5001+1600, 2400)
 	up := seg
 	up.Src, up.Dst, up.Sport, up.Dport = seg.Dst, seg.Src, seg.Dport, seg.Sport
-	passes("vxlan, HTTP's client direction", outside(vxlan, up, 0x5252))
-	passes("fragments inside vxlan, HTTP's client direction", inside(vxlan, up, 0x5252))
+	wantPassed(t, newFragHold(t, "block"), "vxlan, HTTP's client direction", outside(vxlan, up, 0x5252)...)
+	wantPassed(t, newFragHold(t, "block"), "fragments inside vxlan, HTTP's client direction", inside(vxlan, up, 0x5252)...)
 	other := seg
 	other.Sport = 443
-	passes("vxlan, not a watched port", outside(vxlan, other, 0x5353))
+	wantPassed(t, newFragHold(t, "block"), "vxlan, not a watched port", outside(vxlan, other, 0x5353)...)
 	long := ip("gtpu")
 	long.GTPExt = [][]byte{{1, 0, 0, 0x85}, {1, 0, 0, 0x85}, {1, 0, 0, 0x85}, {1, 0, 0, 0x85}, {1, 0, 0, 0}}
-	passes("gtp-u with more extension headers than the deep parser follows", outside([]testutil.Layer{long}, seg, 0x5454))
+	wantPassed(t, newFragHold(t, "block"), "gtp-u with more extension headers than the deep parser follows", outside([]testutil.Layer{long}, seg, 0x5454)...)
 	noVNI := outside(vxlan, seg, 0x5858)
 	noVNI[0][14+20+8] &^= 0x08 // the VXLAN I flag: not followed by the parser either
-	passes("vxlan without its I flag", noVNI)
+	wantPassed(t, newFragHold(t, "block"), "vxlan without its I flag", noVNI...)
 }
 
 // TestPrivilegedHelloGateFragments: the server's answer to a gated
@@ -577,27 +569,13 @@ func TestPrivilegedHelloGateFragments(t *testing.T) {
 	fl := datapath.Flow{Client: src, Server: dst}
 	frags := testutil.Fragments(frameOf(t, s), 14, 256, 0x6161)
 
-	passes := func(name string, frames ...[]byte) {
-		t.Helper()
-		r := h.feed(t, frames...)
-		for i, ret := range r.rets {
-			if ret != xdpPass || r.fragHeld[i] {
-				t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want passed", name, i, ret, r.fragHeld[i])
-			}
-		}
-		for _, ev := range r.stream {
-			if ev.Held() {
-				t.Errorf("%s: a datagram held", name)
-			}
-		}
-	}
 	if ret, _ := h.runHeld(c.Frame()); ret != xdpPass {
 		t.Fatalf("client hello: verdict %d", ret)
 	}
 	// Another flow's server, while this one's gate is up.
 	other := s
 	other.Dport = 40101
-	passes("a flow with no gate", testutil.Fragments(frameOf(t, other), 14, 256, 0x6060)...)
+	wantPassed(t, h, "a flow with no gate", testutil.Fragments(frameOf(t, other), 14, 256, 0x6060)...)
 	r := h.feed(t, frags...)
 	for i, ret := range r.rets {
 		if ret != xdpDrop || !r.fragHeld[i] {
@@ -634,7 +612,7 @@ func TestPrivilegedHelloGateFragments(t *testing.T) {
 		t.Errorf("an 8-byte first fragment: verdict %d, held %v; want held", r.rets[0], r.fragHeld[0])
 	}
 	cf := testutil.Fragments(frameOf(t, c.With(1001+uint32(len(ch)), "PA", make([]byte, 700))), 14, 256, 0x6262)
-	passes("the client's fragments", cf...)
+	wantPassed(t, h, "the client's fragments", cf...)
 
 	// Released while a datagram is held half-way: the rest of its
 	// fragments follow the first (held), and its pieces, no gate
@@ -661,6 +639,5 @@ func TestPrivilegedHelloGateFragments(t *testing.T) {
 	if !bytes.Equal(handed, sh) {
 		t.Errorf("released half-way: %d bytes handed on, want the flight's %d", len(handed), len(sh))
 	}
-	h.released = nil
-	passes("released", testutil.Fragments(frameOf(t, s), 14, 256, 0x6363)...)
+	wantPassed(t, h, "released", testutil.Fragments(frameOf(t, s), 14, 256, 0x6363)...)
 }

@@ -75,8 +75,7 @@ __attribute__((noinline)) int frag_hello_hold(struct pkt *p, struct counter_set 
 		 * headers after the fragment header): no flow to look up.
 		 * Held while the daemon lives, as frag_hold does; a piece no
 		 * gate holds userspace hands on. */
-		return (p->l4proto == IPPROTO_TCP || (p->family == 6 && ipv6_ext(p->l4proto))) &&
-		       bpf_ktime_get_ns() < hello_alive_until;
+		return frag_tcp_hidden(p) && bpf_ktime_get_ns() < hello_alive_until;
 	}
 	if (p->l4proto != IPPROTO_TCP)
 		return 0;

@@ -336,6 +336,14 @@ __attribute__((noinline)) int frag_tunnel_watched(struct xdp_md *ctx, struct pkt
 
 #undef PEEK
 
+/* A first fragment p with no L4 header read (payload_off 0): may it hide
+ * a TCP header (cut short, RFC 1858, or behind IPv6 extension headers
+ * after the fragment header)? Both holds hold such a one. */
+static __always_inline int frag_tcp_hidden(const struct pkt *p)
+{
+	return p->l4proto == IPPROTO_TCP || (p->family == 6 && ipv6_ext(p->l4proto));
+}
+
 /* The first fragment p of a datagram (frag.h): is the datagram to be
  * held? Then its fragments are emitted and dropped; userspace
  * reassembles them, hands the datagram in again (REINJECTED_HELD), and
@@ -368,7 +376,7 @@ __attribute__((noinline)) int frag_hold(struct xdp_md *ctx, struct pkt *p, struc
 		if (p->l4proto != IPPROTO_TCP || (p->tcp_flags & (TCP_SYN | TCP_RST)) ||
 		    !file_direction(p->sport, p->dport))
 			return 0;
-	} else if (p->l4proto != IPPROTO_TCP && !(p->family == 6 && ipv6_ext(p->l4proto))) {
+	} else if (!frag_tcp_hidden(p)) {
 		return 0;
 	}
 	if (bpf_ktime_get_ns() >= hold_alive_until) {

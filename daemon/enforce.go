@@ -321,7 +321,7 @@ func (e *enforcer) onClientHello(h *handshake.Hello) {
 // daemon lives: it holds IP fragments for a verdict only so long after
 // (sensor.HoldAlive). Called every quarter second with syncHelloHold.
 func (e *enforcer) keepHoldsAlive() {
-	if e.hold == nil || e.set.Load().ModeValue() != enforce.Block || e.set.Load().HoldTimeout == 0 {
+	if set := e.set.Load(); e.hold == nil || set.ModeValue() != enforce.Block || set.HoldTimeout == 0 {
 		return
 	}
 	err := e.hold.k.SetAlive()

@@ -28,9 +28,9 @@ import (
 // that may complete a download in block mode) reached no receiver: it is
 // cut to its largest fragment's size, so each piece fits the path the
 // fragments took, and each piece is judged and held like a packet of the
-// wire (REINJECT_HOLD_MAGIC); a tunnelled one's segment is cut, and each
-// piece put back in the tunnel's layers. A piece the program does not
-// hold it hands on itself (release).
+// wire (REINJECT_HOLD_MAGIC), put back in the layers it came in (a
+// tunnel's too). A piece the program does not hold it hands on itself
+// (release).
 type defrag struct {
 	mu    sync.Mutex
 	r     *ipfrag.Reassembler
@@ -39,8 +39,8 @@ type defrag struct {
 	buf   []byte
 	data  []byte
 	reseg []byte
-	// inner and piece: a segment inside other layers, and each piece of
-	// it back in them (cutInner).
+	// inner and piece: a held datagram's segment, and each piece of it
+	// back in its layers (cutSegment).
 	inner, piece []byte
 	st           DefragStats
 	// snaplen: the program copies no more of a frame, so no piece of a
@@ -164,15 +164,7 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 		d.runHeld(frame, ifindex)
 		return
 	}
-	var err error
-	d.reseg, err = pcapfile.Resegment(frame, limit, d.reseg, func(f []byte) {
-		d.st.Segments++
-		d.runHeld(f, ifindex)
-	})
-	if err == nil {
-		return
-	}
-	if d.cutInner(frame, limit, ifindex) {
+	if d.cutSegment(frame, limit, ifindex) {
 		return
 	}
 	if len(frame) > maxTestRunFrame || d.snaplen > 0 && len(frame) > d.snaplen {
@@ -186,15 +178,14 @@ func (d *defrag) judgeHeld(frame []byte, l3, maxFrag int, ifindex uint32) {
 	d.runHeld(frame, ifindex) // whole (IPv6 extension headers): a narrower path drops it
 }
 
-// cutInner cuts the TCP segment a datagram carries inside other layers
-// (a tunnel, PPPoE, MPLS: what pcapfile.Resegment does not read; its
-// innermost IP packet at d.fr.L3, as tcpChecksumOK parsed it) into
-// pieces, each put back in those layers (decap.Rebuild: their lengths
-// and checksums set for it) and at most limit bytes whole, and judges
-// each. False when the segment cannot be cut (IPv6 extension headers in
+// cutSegment cuts the TCP segment a datagram carries (its innermost IP
+// packet at d.fr.L3, as tcpChecksumOK parsed it, behind Ethernet and
+// whatever layers: VLANs, a tunnel, PPPoE, MPLS) into pieces, each put
+// back in those layers (decap.Rebuild: their lengths and checksums set
+// for it) and at most limit bytes whole, and judges each. False when the segment cannot be cut (IPv6 extension headers in
 // front of TCP) or its layers not rebuilt (then for none of the pieces:
 // Rebuild depends on the layers alone).
-func (d *defrag) cutInner(frame []byte, limit int, ifindex uint32) bool {
+func (d *defrag) cutSegment(frame []byte, limit int, ifindex uint32) bool {
 	l3, end := d.fr.L3, d.fr.L3End
 	room := limit - l3 // the inner IP packet's share of a piece
 	if d.fr.Proto != 6 || end > len(frame) || room < 40+60+8 {

@@ -256,6 +256,23 @@ func TestPrivilegedHeldFragments(t *testing.T) {
 	}
 }
 
+// handedOnBytes checks that no piece of what feeding did (r) was held,
+// and returns the payload of the pieces userspace handed on, in order.
+func handedOnBytes(t *testing.T, h *fragHold, r fed, name string) []byte {
+	t.Helper()
+	for _, ev := range r.stream {
+		if ev.Held() {
+			t.Errorf("%s: a piece at seq %d held", name, ev.Seq)
+		}
+	}
+	var got []byte
+	for _, f := range h.released {
+		_, p := piece(t, f)
+		got = append(got, p...)
+	}
+	return got
+}
+
 // wantPassed feeds frames to h: each passes, unflagged; no piece of
 // them is held, none handed on by userspace (it hands on only what was
 // held).
@@ -301,16 +318,7 @@ func TestPrivilegedHeldFragmentsWhich(t *testing.T) {
 				t.Errorf("%s: fragment %d: verdict %d, emitted held %v; want held", name, i, ret, r.fragHeld[i])
 			}
 		}
-		var got []byte
-		for _, f := range h.released {
-			_, p := piece(t, f)
-			got = append(got, p...)
-		}
-		for _, ev := range r.stream {
-			if ev.Held() {
-				t.Errorf("%s: a piece at seq %d held", name, ev.Seq)
-			}
-		}
+		got := handedOnBytes(t, h, r, name)
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: %d pieces handed on carry %d bytes, want %d", name, len(h.released), len(got), len(want))
 		}
@@ -626,17 +634,7 @@ func TestPrivilegedHelloGateFragments(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = h.feed(t, half[1:]...)
-	var handed []byte
-	for _, f := range h.released {
-		_, p := piece(t, f)
-		handed = append(handed, p...)
-	}
-	for _, ev := range r.stream {
-		if ev.Held() {
-			t.Errorf("released half-way: a piece at seq %d held", ev.Seq)
-		}
-	}
-	if !bytes.Equal(handed, sh) {
+	if handed := handedOnBytes(t, h, r, "released half-way"); !bytes.Equal(handed, sh) {
 		t.Errorf("released half-way: %d bytes handed on, want the flight's %d", len(handed), len(sh))
 	}
 	wantPassed(t, h, "released", testutil.Fragments(frameOf(t, s), 14, 256, 0x6363)...)

@@ -167,20 +167,8 @@ func TestPrivilegedHeldFragmentedDownloads(t *testing.T) {
 	sensor := startEnforcing(t, l, bin, confPath)
 
 	// 1. The listed file.
-	frags1 := fragCreates(t, l)
-	var sum string
-	var err error
-	var took time.Duration
-	last := lastSegment(t, l, f0, far, func() { sum, err, took = fetchSum(t, l, got, url("/listed.bin")) })
+	fetchListed(t, l, f0, far, got, url("/listed.bin"), bad)
 	frags2 := fragCreates(t, l)
-	if err == nil && sum == bad {
-		t.Errorf("the whole listed file reached the client through fragments")
-	}
-	t.Logf("listed: curl ended after %v (%v), received sha256 %.12s (listed %.12s); last segment %d bytes, %d fragments made",
-		took.Round(time.Millisecond), err, sum, bad, last, frags2-frags1)
-	if frags2 == frags1 {
-		t.Error("listed: no fragments made")
-	}
 
 	// 2. The SIEM stream: blocked, its completing packet held.
 	wantHeldBlock(t, sensor, bad)
@@ -195,6 +183,29 @@ func TestPrivilegedHeldFragmentedDownloads(t *testing.T) {
 
 	// What the data plane counted: fragments held, and the rest to read.
 	wantHoldFrags(t, l)
+}
+
+// fetchListed fetches the listed file (url, SHA-256 bad) while
+// capturing the last segment host sends on ifc of the server namespace:
+// it must not reach the client whole, and the server namespace must
+// make fragments on the way. It returns curl's time and error.
+func fetchListed(t *testing.T, l *lab.Lab, ifc, host, got, url, bad string) (time.Duration, error) {
+	t.Helper()
+	frags := fragCreates(t, l)
+	var sum string
+	var err error
+	var took time.Duration
+	last := lastSegment(t, l, ifc, host, func() { sum, err, took = fetchSum(t, l, got, url) })
+	made := fragCreates(t, l) - frags
+	if err == nil && sum == bad {
+		t.Errorf("the whole listed file reached the client through fragments")
+	}
+	t.Logf("listed: curl ended after %v (%v), received sha256 %.12s (listed %.12s); last segment %d bytes, %d fragments made",
+		took.Round(time.Millisecond), err, sum, bad, last, made)
+	if made == 0 {
+		t.Error("listed: no fragments made")
+	}
+	return took, err
 }
 
 // wholeWithoutSensor checks the topology before the sensor is there:
